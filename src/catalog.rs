@@ -1,0 +1,135 @@
+//! The catalog: every article the store holds, in memory, ordered newest
+//! first and indexed by category, plus the errors met reading the store.
+//! A catalog is immutable; a change to the store builds the next
+//! generation, so readers of the old one never see a half-made index.
+//!
+//! Invariants, kept by [`Catalog::new`]:
+//! - ids are unique (a second file claiming an id is reported, not kept);
+//! - article URLs are unique (a repeated slug gets `-2`, `-3`… in order of
+//!   publication, so the first article keeps its URL);
+//! - `articles` is sorted by publication time descending, then id.
+
+use crate::article::{Article, ArticleError, Category};
+use crate::store::Context;
+use chrono::{DateTime, FixedOffset};
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+
+/// Which articles a feed or digest draws from.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Scope {
+    Site,
+    Category(String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Catalog {
+    pub generation: u64,
+    articles: Vec<Arc<Article>>,
+    /// Category slug → its name and the positions of its articles in
+    /// `articles` (ascending, hence newest first).
+    categories: BTreeMap<String, (String, Vec<usize>)>,
+    errors: Vec<ArticleError>,
+}
+
+impl Catalog {
+    pub fn new(mut articles: Vec<Article>, mut errors: Vec<ArticleError>, ctx: &Context, generation: u64) -> Catalog {
+        // Unique ids: the file whose path sorts first keeps the id.
+        articles.sort_by(|a, b| a.origin.cmp(&b.origin));
+        let mut owner: HashMap<String, String> = HashMap::with_capacity(articles.len());
+        articles.retain(|a| match owner.get(&a.id) {
+            Some(first) => {
+                errors.push(ArticleError {
+                    origin: a.origin.clone(),
+                    line: None,
+                    reason: format!(
+                        "has the same identity ({:?}) as {first}; give one of them another `slug`",
+                        a.id
+                    ),
+                });
+                false
+            }
+            None => {
+                owner.insert(a.id.clone(), a.origin.clone());
+                true
+            }
+        });
+
+        // Oldest first, so the first article with a slug keeps it.
+        articles.sort_by(|a, b| a.published.cmp(&b.published).then_with(|| a.id.cmp(&b.id)));
+        let mut taken: HashSet<String> = HashSet::with_capacity(articles.len());
+        for a in &mut articles {
+            if taken.insert(a.slug.clone()) {
+                continue;
+            }
+            let derived = ctx.absolute(&ctx.article_url.replace("{slug}", &a.slug).replace("{id}", &a.id));
+            let mut n = 2;
+            while !taken.insert(format!("{}-{n}", a.slug)) {
+                n += 1;
+            }
+            let slug = format!("{}-{n}", a.slug);
+            if derived.as_deref() == Some(a.url.as_str()) {
+                if let Some(url) = ctx.absolute(&ctx.article_url.replace("{slug}", &slug).replace("{id}", &a.id)) {
+                    a.url = url;
+                }
+            }
+            a.slug = slug;
+        }
+        articles.reverse();
+
+        let articles: Vec<Arc<Article>> = articles.into_iter().map(Arc::new).collect();
+        let mut categories: BTreeMap<String, (String, Vec<usize>)> = BTreeMap::new();
+        for (i, a) in articles.iter().enumerate() {
+            for c in &a.categories {
+                categories.entry(c.slug.clone()).or_insert_with(|| (c.name.clone(), Vec::new())).1.push(i);
+            }
+        }
+        errors.sort_by(|a, b| a.origin.cmp(&b.origin));
+        Catalog { generation, articles, categories, errors }
+    }
+
+    /// Every article, newest first, drafts and future ones included.
+    pub fn articles(&self) -> &[Arc<Article>] {
+        &self.articles
+    }
+
+    pub fn errors(&self) -> &[ArticleError] {
+        &self.errors
+    }
+
+    pub fn get(&self, id: &str) -> Option<&Arc<Article>> {
+        self.articles.iter().find(|a| a.id == id)
+    }
+
+    /// The newest `limit` articles of `scope` that readers may see at `now`.
+    pub fn newest(&self, scope: &Scope, now: DateTime<FixedOffset>, limit: usize) -> Vec<Arc<Article>> {
+        let visible = |a: &&Arc<Article>| a.is_visible_at(now);
+        match scope {
+            Scope::Site => self.articles.iter().filter(visible).take(limit).cloned().collect(),
+            Scope::Category(slug) => match self.categories.get(slug) {
+                Some((_, members)) => {
+                    members.iter().map(|&i| &self.articles[i]).filter(visible).take(limit).cloned().collect()
+                }
+                None => Vec::new(),
+            },
+        }
+    }
+
+    /// Categories that hold at least one article visible at `now`.
+    pub fn categories(&self, now: DateTime<FixedOffset>) -> Vec<Category> {
+        self.categories
+            .iter()
+            .filter(|(_, (_, members))| members.iter().any(|&i| self.articles[i].is_visible_at(now)))
+            .map(|(slug, (name, _))| Category { slug: slug.clone(), name: name.clone() })
+            .collect()
+    }
+
+    pub fn category_name(&self, slug: &str) -> Option<&str> {
+        self.categories.get(slug).map(|(name, _)| name.as_str())
+    }
+
+    /// The first instant after `now` at which a future article appears.
+    pub fn next_publication(&self, now: DateTime<FixedOffset>) -> Option<DateTime<FixedOffset>> {
+        self.articles.iter().filter(|a| !a.draft && a.published > now).map(|a| a.published).min()
+    }
+}

@@ -1,0 +1,87 @@
+//! JSON Feed 1.1 (https://jsonfeed.org/version/1.1) with serde.
+
+use super::{full, item_id, Meta};
+use crate::article::Article;
+use serde::Serialize;
+use std::sync::Arc;
+
+#[derive(Serialize)]
+struct Feed<'a> {
+    version: &'static str,
+    title: &'a str,
+    home_page_url: &'a str,
+    feed_url: &'a str,
+    description: &'a str,
+    language: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    hubs: Vec<Hub>,
+    authors: Vec<Author<'a>>,
+    items: Vec<Item<'a>>,
+}
+
+#[derive(Serialize)]
+struct Hub {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    url: String,
+}
+
+#[derive(Serialize)]
+struct Author<'a> {
+    name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    url: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct Item<'a> {
+    id: String,
+    url: &'a str,
+    title: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_html: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    content_text: Option<&'a str>,
+    summary: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    image: Option<&'a str>,
+    date_published: String,
+    date_modified: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    authors: Vec<Author<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<&'a str>,
+}
+
+pub fn render(meta: &Meta, items: &[Arc<Article>]) -> Vec<u8> {
+    let s = meta.settings;
+    let feed = Feed {
+        version: "https://jsonfeed.org/version/1.1",
+        title: &meta.title,
+        home_page_url: &meta.home_url,
+        feed_url: &meta.self_url,
+        description: &meta.description,
+        language: &s.language,
+        hubs: s.websub_hub.iter().map(|h| Hub { kind: "WebSub", url: h.to_string() }).collect(),
+        authors: vec![Author { name: &s.site_title, url: Some(s.base_url.as_str()) }],
+        items: items
+            .iter()
+            .map(|a| Item {
+                id: item_id(&s.base_url, a),
+                url: &a.url,
+                title: &a.title,
+                content_html: full(meta).then_some(&*a.content_html),
+                // JSON Feed requires content_html or content_text.
+                content_text: (!full(meta)).then_some(a.summary.as_str()),
+                summary: &a.summary,
+                image: a.image.as_deref(),
+                date_published: a.published.to_rfc3339(),
+                date_modified: a.modified().to_rfc3339(),
+                authors: a.author.iter().map(|n| Author { name: n, url: None }).collect(),
+                tags: a.categories.iter().map(|c| c.name.as_str()).chain(a.tags.iter().map(String::as_str)).collect(),
+            })
+            .collect(),
+    };
+    // Serialising plain strings and numbers cannot fail.
+    serde_json::to_vec_pretty(&feed).unwrap_or_default()
+}

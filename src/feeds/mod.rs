@@ -1,0 +1,214 @@
+//! The feed renderer: pure functions from a catalog snapshot to the bytes
+//! of RSS 2.0, Atom 1.0 and JSON Feed 1.1 documents. No I/O and no clock:
+//! `now` is an argument, and a feed's dates come from its articles, so the
+//! same catalog always renders the same bytes (and the same ETag).
+//!
+//! Feeds follow the W3C Feed Validation Service's rules: RSS `author` is
+//! left out (it must be an e-mail address; names go in `dc:creator`), RSS
+//! dates are RFC 822 and Atom/JSON dates RFC 3339, GUIDs are not permalinks
+//! (they are `urn:uuid`s derived from the site and the article's identity,
+//! so they survive edits, renames of the title and restarts), every Atom
+//! entry has an author through the feed-level one, and `rel=self` is the
+//! URL the feed is served at (`http.public_url` + the route).
+
+mod atom;
+mod json;
+mod rss;
+
+use crate::article::Article;
+use crate::catalog::{Catalog, Scope};
+use crate::config::{ContentMode, Settings};
+use chrono::{DateTime, FixedOffset};
+use std::sync::Arc;
+use url::Url;
+
+pub const GENERATOR: &str = concat!("bantin ", env!("CARGO_PKG_VERSION"));
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Format {
+    Rss,
+    Atom,
+    Json,
+}
+
+impl Format {
+    pub const ALL: [Format; 3] = [Format::Rss, Format::Atom, Format::Json];
+
+    pub fn file_name(self) -> &'static str {
+        match self {
+            Format::Rss => "feed.xml",
+            Format::Atom => "atom.xml",
+            Format::Json => "feed.json",
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Format::Rss => "application/rss+xml; charset=utf-8",
+            Format::Atom => "application/atom+xml; charset=utf-8",
+            Format::Json => "application/feed+json; charset=utf-8",
+        }
+    }
+
+    fn from_file_name(name: &str) -> Option<Format> {
+        Format::ALL.into_iter().find(|f| f.file_name() == name)
+    }
+}
+
+/// One feed: what it covers and in which format.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct FeedId {
+    pub scope: Scope,
+    pub format: Format,
+}
+
+impl FeedId {
+    pub fn new(scope: Scope, format: Format) -> FeedId {
+        FeedId { scope, format }
+    }
+
+    /// The route, without the leading slash: `feed.xml`,
+    /// `categories/kinh-te/atom.xml` …
+    pub fn path(&self) -> String {
+        match &self.scope {
+            Scope::Site => self.format.file_name().to_string(),
+            Scope::Category(slug) => format!("categories/{slug}/{}", self.format.file_name()),
+        }
+    }
+
+    /// The feed a request path names, if any (leading slash optional).
+    pub fn from_path(path: &str) -> Option<FeedId> {
+        let path = path.strip_prefix('/').unwrap_or(path);
+        if let Some(format) = Format::from_file_name(path) {
+            return Some(FeedId::new(Scope::Site, format));
+        }
+        let rest = path.strip_prefix("categories/")?;
+        let (slug, file) = rest.split_once('/')?;
+        let valid = !slug.is_empty() && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
+        let format = Format::from_file_name(file)?;
+        valid.then(|| FeedId::new(Scope::Category(slug.to_string()), format))
+    }
+}
+
+/// The settings a feed needs, taken from the configuration once.
+#[derive(Debug, Clone)]
+pub struct FeedSettings {
+    pub site_title: String,
+    pub description: String,
+    pub language: String,
+    pub base_url: Url,
+    pub public_url: Url,
+    pub content: ContentMode,
+    pub items: usize,
+    pub websub_hub: Option<Url>,
+}
+
+impl FeedSettings {
+    pub fn from_settings(s: &Settings) -> FeedSettings {
+        FeedSettings {
+            site_title: s.site.title.clone(),
+            description: s.site.description.clone(),
+            language: s.site.language.clone(),
+            base_url: s.site.base_url.clone(),
+            public_url: s.http.public_url.clone(),
+            content: s.feeds.content,
+            items: s.feeds.items,
+            websub_hub: s.feeds.websub_hub.clone(),
+        }
+    }
+}
+
+/// Everything a renderer writes about the feed itself.
+pub struct Meta<'a> {
+    pub settings: &'a FeedSettings,
+    pub title: String,
+    pub description: String,
+    /// Where this feed is served (`rel=self`).
+    pub self_url: String,
+    /// The HTML page the feed stands for.
+    pub home_url: String,
+    /// Newest change among the items: the feed's `updated`/`lastBuildDate`.
+    pub updated: DateTime<FixedOffset>,
+}
+
+/// Every feed the catalog has at `now`: the site's three and three per
+/// category with a visible article.
+pub fn all_feeds(catalog: &Catalog, now: DateTime<FixedOffset>) -> Vec<FeedId> {
+    let mut scopes = vec![Scope::Site];
+    scopes.extend(catalog.categories(now).into_iter().map(|c| Scope::Category(c.slug)));
+    scopes
+        .into_iter()
+        .flat_map(|s| Format::ALL.into_iter().map(move |f| FeedId::new(s.clone(), f)))
+        .collect()
+}
+
+/// The items of `feed` at `now`, newest first.
+pub fn items(feed: &FeedId, catalog: &Catalog, settings: &FeedSettings, now: DateTime<FixedOffset>) -> Vec<Arc<Article>> {
+    catalog.newest(&feed.scope, now, settings.items)
+}
+
+/// Renders `feed` with the given items. `None` when the feed names a
+/// category that the catalog does not have.
+pub fn render(feed: &FeedId, items: &[Arc<Article>], catalog: &Catalog, settings: &FeedSettings) -> Option<Vec<u8>> {
+    let (title, description) = match &feed.scope {
+        Scope::Site => (settings.site_title.clone(), settings.description.clone()),
+        Scope::Category(slug) => {
+            let name = catalog.category_name(slug)?;
+            (format!("{} – {}", settings.site_title, name), format!("{} – {}", settings.description, name))
+        }
+    };
+    let meta = Meta {
+        settings,
+        title,
+        description,
+        self_url: join(&settings.public_url, &feed.path()),
+        home_url: settings.base_url.to_string(),
+        updated: newest_change(items),
+    };
+    Some(match feed.format {
+        Format::Rss => rss::render(&meta, items),
+        Format::Atom => atom::render(&meta, items),
+        Format::Json => json::render(&meta, items),
+    })
+}
+
+/// The newest change among `items`; the Unix epoch for an empty feed, so
+/// that an empty feed's bytes do not depend on the clock either.
+pub fn newest_change(items: &[Arc<Article>]) -> DateTime<FixedOffset> {
+    items
+        .iter()
+        .map(|a| a.modified())
+        .max()
+        .unwrap_or_else(|| DateTime::UNIX_EPOCH.fixed_offset())
+}
+
+/// The item id of an article: a name-based UUID of the site and the
+/// article's identity.
+pub fn item_id(base_url: &Url, article: &Article) -> String {
+    let name = format!("{}#{}", base_url.as_str(), article.id);
+    format!("urn:uuid:{}", uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes()))
+}
+
+fn join(base: &Url, path: &str) -> String {
+    base.join(path).map(|u| u.to_string()).unwrap_or_else(|_| format!("{base}{path}"))
+}
+
+/// Whether the item carries the full body.
+fn full(meta: &Meta) -> bool {
+    meta.settings.content == ContentMode::Full
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_round_trip() {
+        for path in ["feed.xml", "atom.xml", "feed.json", "categories/kinh-te/feed.xml", "categories/a1/feed.json"] {
+            assert_eq!(FeedId::from_path(path).map(|f| f.path()).as_deref(), Some(path));
+        }
+        for bad in ["", "feed.rss", "categories//feed.xml", "categories/../feed.xml", "categories/a/b/feed.xml", "categories/A/feed.xml"] {
+            assert_eq!(FeedId::from_path(bad), None, "{bad}");
+        }
+    }
+}

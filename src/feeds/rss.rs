@@ -1,0 +1,68 @@
+//! RSS 2.0 with the `content`, `dc` and `atom` extensions, via the `rss`
+//! crate (which writes `content:encoded` as CDATA and splits `]]>`).
+
+use super::{full, item_id, Meta, GENERATOR};
+use crate::article::Article;
+use rss::extension::atom::{AtomExtension, Link};
+use rss::extension::dublincore::DublinCoreExtension;
+use rss::{CategoryBuilder, ChannelBuilder, GuidBuilder, ItemBuilder};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+pub fn render(meta: &Meta, items: &[Arc<Article>]) -> Vec<u8> {
+    let s = meta.settings;
+    let mut links = vec![link(&meta.self_url, "self", "application/rss+xml")];
+    if let Some(hub) = &s.websub_hub {
+        links.push(link(hub.as_str(), "hub", ""));
+    }
+    let mut namespaces = BTreeMap::new();
+    namespaces.insert("atom".to_string(), "http://www.w3.org/2005/Atom".to_string());
+    namespaces.insert("dc".to_string(), "http://purl.org/dc/elements/1.1/".to_string());
+    if full(meta) {
+        namespaces.insert("content".to_string(), "http://purl.org/rss/1.0/modules/content/".to_string());
+    }
+    let channel = ChannelBuilder::default()
+        .title(meta.title.clone())
+        .link(meta.home_url.clone())
+        .description(meta.description.clone())
+        .language(Some(s.language.clone()))
+        .generator(Some(GENERATOR.to_string()))
+        .last_build_date(Some(meta.updated.to_rfc2822()))
+        .docs(Some("https://www.rssboard.org/rss-specification".to_string()))
+        .namespaces(namespaces)
+        .atom_ext(Some(AtomExtension { links }))
+        .items(items.iter().map(|a| item(meta, a)).collect::<Vec<_>>())
+        .build();
+    channel.to_string().into_bytes()
+}
+
+fn item(meta: &Meta, a: &Article) -> rss::Item {
+    let mut b = ItemBuilder::default();
+    b.title(Some(a.title.clone()))
+        .link(Some(a.url.clone()))
+        .description(Some(a.summary.clone()))
+        .guid(Some(GuidBuilder::default().value(item_id(&meta.settings.base_url, a)).permalink(false).build()))
+        .pub_date(Some(a.published.to_rfc2822()))
+        .categories(
+            a.categories.iter().map(|c| CategoryBuilder::default().name(c.name.clone()).build()).collect::<Vec<_>>(),
+        );
+    if full(meta) {
+        b.content(Some(a.content_html.to_string()));
+    }
+    if let Some(author) = &a.author {
+        let mut dc = DublinCoreExtension::default();
+        dc.creators = vec![author.clone()];
+        b.dublin_core_ext(Some(dc));
+    }
+    b.build()
+}
+
+fn link(href: &str, rel: &str, mime: &str) -> Link {
+    let mut l = Link::default();
+    l.set_href(href);
+    l.set_rel(rel);
+    if !mime.is_empty() {
+        l.set_mime_type(Some(mime.to_string()));
+    }
+    l
+}

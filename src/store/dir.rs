@@ -1,0 +1,82 @@
+//! The `dir` store: a folder of article files, searched recursively.
+//! Listing is sequential (it is cheap), reading and parsing run on all
+//! cores with rayon, since parsing dominates a cold start.
+
+use super::{parse_bytes, Context, MAX_FILE_BYTES};
+use crate::article::{Article, ArticleError};
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// What one pass over the store found.
+#[derive(Debug, Default)]
+pub struct Scan {
+    pub articles: Vec<Article>,
+    pub errors: Vec<ArticleError>,
+}
+
+/// The store-relative name of `path`, `/`-separated: the article's origin.
+pub fn origin_of(root: &Path, path: &Path) -> String {
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    let parts: Vec<_> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
+    parts.join("/")
+}
+
+/// Lists the article files under `root` (following symbolic links, which
+/// walkdir checks for loops). Problems met on the way become errors.
+pub fn list(root: &Path) -> (Vec<PathBuf>, Vec<ArticleError>) {
+    let mut files = Vec::new();
+    let mut errors = Vec::new();
+    let walker = walkdir::WalkDir::new(root).follow_links(true).sort_by_file_name().into_iter();
+    // Hidden folders (.git, .hugo_build.lock …) are not part of the store.
+    let walker = walker.filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    for entry in walker {
+        match entry {
+            Ok(e) if e.file_type().is_file() => {
+                if super::is_article_name(&e.file_name().to_string_lossy()) {
+                    files.push(e.into_path());
+                }
+            }
+            Ok(_) => {}
+            Err(err) => {
+                let origin = err.path().map(|p| origin_of(root, p)).unwrap_or_else(|| root.display().to_string());
+                let reason = if err.loop_ancestor().is_some() {
+                    "a symbolic link loop; it is skipped".to_string()
+                } else {
+                    format!("cannot be listed: {}", err.io_error().map_or_else(|| err.to_string(), |e| e.to_string()))
+                };
+                errors.push(ArticleError { origin, line: None, reason });
+            }
+        }
+    }
+    (files, errors)
+}
+
+/// Reads one file of the store.
+pub fn read(root: &Path, path: &Path, ctx: &Context) -> Result<Article, ArticleError> {
+    let origin = origin_of(root, path);
+    let fail = |reason: String| ArticleError { origin: origin.clone(), line: None, reason };
+    let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot be read: {e}")))?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(fail(format!(
+            "{} bytes is larger than the {} MiB an article may have; it is skipped",
+            meta.len(),
+            MAX_FILE_BYTES / (1024 * 1024)
+        )));
+    }
+    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot be read: {e}")))?;
+    parse_bytes(&bytes, &origin, ctx)
+}
+
+/// Reads every article under `root`.
+pub fn scan(root: &Path, ctx: &Context) -> Scan {
+    let (files, mut errors) = list(root);
+    let results: Vec<Result<Article, ArticleError>> = files.par_iter().map(|p| read(root, p, ctx)).collect();
+    let mut articles = Vec::with_capacity(results.len());
+    for r in results {
+        match r {
+            Ok(a) => articles.push(a),
+            Err(e) => errors.push(e),
+        }
+    }
+    Scan { articles, errors }
+}

@@ -1,0 +1,99 @@
+//! The article store: where the portal's articles come from. This module
+//! knows the file formats (chosen by content, then by extension) and turns
+//! one file's bytes into an [`Article`] or an [`ArticleError`]; [`dir`]
+//! walks a folder of such files.
+//!
+//! Invariant: a file that cannot be read or parsed yields an error naming
+//! it, never a panic, and never keeps the other files from loading.
+
+pub mod dir;
+pub mod frontmatter;
+pub mod html;
+pub mod portal;
+pub mod raw;
+
+use crate::article::{Article, ArticleError};
+pub use raw::Context;
+
+/// Files larger than this are reported, not read: no article is this big,
+/// and reading one would hold the memory of thousands of articles.
+pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The article formats of DESIGN.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    MarkdownToml,
+    MarkdownYaml,
+    Portal,
+    Json,
+}
+
+/// Whether a file name is one the store reads (`.md`, `.markdown`, `.txt`,
+/// `.json`), leaving out hidden files, editors' temporary files, a folder's
+/// `README` and Hugo/Zola section pages (`_index.md`), which are not articles.
+pub fn is_article_name(name: &str) -> bool {
+    if name.starts_with('.') || name.starts_with('#') || name.ends_with('~') {
+        return false;
+    }
+    let Some((stem, ext)) = name.rsplit_once('.') else { return false };
+    if stem.eq_ignore_ascii_case("readme") || stem == "_index" {
+        return false;
+    }
+    matches!(ext.to_ascii_lowercase().as_str(), "md" | "markdown" | "txt" | "json")
+}
+
+/// Chooses the format from the text itself, falling back to the extension.
+pub fn detect(text: &str, origin: &str) -> Option<Format> {
+    match frontmatter::opening(text) {
+        Some(frontmatter::Delimiter::Toml) => return Some(Format::MarkdownToml),
+        Some(frontmatter::Delimiter::Yaml) => return Some(Format::MarkdownYaml),
+        None => {}
+    }
+    if text.trim_start().starts_with('{') {
+        return Some(Format::Json);
+    }
+    if text.lines().any(|l| portal::date_prefix(l).is_some()) {
+        return Some(Format::Portal);
+    }
+    let ext = origin.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("txt") => Some(Format::Portal),
+        Some("json") => Some(Format::Json),
+        _ => None,
+    }
+}
+
+/// Reads one article from the bytes of a file. `origin` is the path shown
+/// in messages and the identity of an article without a slug.
+pub fn parse_bytes(bytes: &[u8], origin: &str, ctx: &Context) -> Result<Article, ArticleError> {
+    let fail = |line: Option<usize>, reason: String| ArticleError { origin: origin.to_string(), line, reason };
+    let text = match std::str::from_utf8(bytes) {
+        Ok(t) => t,
+        Err(e) => {
+            let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+            return Err(fail(
+                Some(line),
+                format!(
+                    "not valid UTF-8 (byte {} of the file); save the file as UTF-8",
+                    e.valid_up_to() + 1
+                ),
+            ));
+        }
+    };
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
+    if text.contains('\0') {
+        return Err(fail(None, "a binary file (it holds NUL bytes), not an article".into()));
+    }
+    let parsed = match detect(text, origin) {
+        Some(Format::MarkdownToml) => frontmatter::parse_markdown(text, frontmatter::Delimiter::Toml),
+        Some(Format::MarkdownYaml) => frontmatter::parse_markdown(text, frontmatter::Delimiter::Yaml),
+        Some(Format::Json) => frontmatter::parse_json(text),
+        Some(Format::Portal) => portal::parse(text),
+        None => Err((
+            Some(1),
+            "no front matter: a Markdown article starts with a `+++` (TOML) or `---` (YAML) block holding at least title and date".into(),
+        )),
+    };
+    let raw = parsed.map_err(|(line, reason)| fail(line, reason))?;
+    raw::normalize(raw, origin, ctx)
+}

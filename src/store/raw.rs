@@ -1,0 +1,260 @@
+//! The format-neutral shape every parser produces ([`RawArticle`]) and the
+//! one place that turns it into a clean [`Article`]: NFC, forbidden
+//! characters, dates in the site's zone, slugs, identity, absolute URLs and
+//! sanitised HTML. Parsers stay small because all the policy lives here.
+
+use super::html;
+use crate::article::{Article, ArticleError, Category};
+use crate::text;
+use chrono_tz::Tz;
+use std::sync::Arc;
+use url::Url;
+
+/// What the site settings contribute to reading an article.
+#[derive(Debug, Clone)]
+pub struct Context {
+    pub timezone: Tz,
+    pub base_url: Url,
+    /// `{slug}`/`{id}` template resolved against `base_url`.
+    pub article_url: String,
+}
+
+impl Context {
+    pub fn from_settings(site: &crate::config::Site) -> Self {
+        Context {
+            timezone: site.timezone,
+            base_url: site.base_url.clone(),
+            article_url: site.article_url.clone(),
+        }
+    }
+
+    /// `s` made absolute against the site's base URL; `None` for something
+    /// that is not a URL at all (or a `javascript:`-style scheme).
+    pub fn absolute(&self, s: &str) -> Option<String> {
+        let url = self.base_url.join(s.trim()).ok()?;
+        matches!(url.scheme(), "http" | "https").then(|| url.to_string())
+    }
+}
+
+/// The body of an article as its format holds it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Body {
+    Markdown(String),
+    Html(String),
+    /// Plain-text paragraphs (the portal export).
+    Paragraphs(Vec<String>),
+}
+
+/// An article as a parser found it: every field optional and untrusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawArticle {
+    pub title: Option<String>,
+    pub date: Option<String>,
+    /// Line of the date in the file, for messages.
+    pub date_line: Option<usize>,
+    pub updated: Option<String>,
+    pub summary: Option<String>,
+    pub body: Body,
+    pub categories: Vec<String>,
+    pub tags: Vec<String>,
+    pub author: Option<String>,
+    pub slug: Option<String>,
+    pub draft: bool,
+    pub image: Option<String>,
+    pub url: Option<String>,
+}
+
+impl Default for RawArticle {
+    fn default() -> Self {
+        RawArticle {
+            title: None,
+            date: None,
+            date_line: None,
+            updated: None,
+            summary: None,
+            body: Body::Paragraphs(Vec::new()),
+            categories: Vec::new(),
+            tags: Vec::new(),
+            author: None,
+            slug: None,
+            draft: false,
+            image: None,
+            url: None,
+        }
+    }
+}
+
+/// The identity of an article without a front-matter slug: its
+/// store-relative path without the extension, `/`-separated.
+pub fn path_id(origin: &str) -> String {
+    let clean = text::clean(origin).replace('\\', "/");
+    match clean.rsplit_once('.') {
+        Some((stem, ext)) if !ext.contains('/') && !stem.is_empty() => stem.to_string(),
+        _ => clean,
+    }
+}
+
+/// Turns what a parser read into an article, or says why it cannot be one.
+pub fn normalize(raw: RawArticle, origin: &str, ctx: &Context) -> Result<Article, ArticleError> {
+    let fail = |line: Option<usize>, reason: String| ArticleError { origin: origin.to_string(), line, reason };
+
+    let title = raw.title.as_deref().map(text::clean_line).unwrap_or_default();
+    if title.is_empty() {
+        return Err(fail(None, "the article has no title; give it one (front matter `title`, or the first line of a portal export)".into()));
+    }
+    let Some(date) = raw.date.as_deref().map(str::trim).filter(|d| !d.is_empty()) else {
+        return Err(fail(
+            None,
+            "the article has no publication date; add `date = 2020-02-21T08:56:00+07:00` (or a `dd/mm/yyyy HH:MM` line in a portal export)".into(),
+        ));
+    };
+    let published = crate::dates::parse(date, ctx.timezone).map_err(|m| fail(raw.date_line, m))?;
+    let updated = match raw.updated.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+        Some(u) => Some(crate::dates::parse(u, ctx.timezone).map_err(|m| fail(None, format!("updated: {m}")))?),
+        None => None,
+    };
+
+    let given_slug = raw.slug.as_deref().map(text::slugify).filter(|s| !s.is_empty());
+    let id = given_slug.clone().unwrap_or_else(|| path_id(origin));
+    let slug = given_slug
+        .or_else(|| Some(text::slugify(&title)).filter(|s| !s.is_empty()))
+        .or_else(|| Some(text::slugify(&id)).filter(|s| !s.is_empty()))
+        .unwrap_or_else(|| "bai-viet".to_string());
+
+    let url = raw
+        .url
+        .as_deref()
+        .and_then(|u| ctx.absolute(u))
+        .or_else(|| ctx.absolute(&ctx.article_url.replace("{slug}", &slug).replace("{id}", &id)))
+        .ok_or_else(|| fail(None, format!("cannot build the article's URL from site.article_url {:?}", ctx.article_url)))?;
+
+    let image = raw.image.as_deref().and_then(|i| ctx.absolute(i));
+    let mut author = raw.author.as_deref().map(text::clean_line).filter(|a| !a.is_empty());
+
+    let (mut content, first_text) = match raw.body {
+        Body::Markdown(md) => {
+            let md = text::clean(&md);
+            if author.is_none() {
+                author = html::source_line(&md);
+            }
+            let first = html::first_markdown_paragraph(&md);
+            (html::markdown_to_html(&md, ctx), first)
+        }
+        Body::Html(h) => {
+            let h = html::sanitize(&text::clean(&h), ctx);
+            let first = html::text_of(&h);
+            (h, first)
+        }
+        Body::Paragraphs(paras) => {
+            let paras: Vec<String> = paras.iter().map(|p| text::clean_line(p)).filter(|p| !p.is_empty()).collect();
+            let first = paras.first().cloned().unwrap_or_default();
+            (html::paragraphs_to_html(&paras), first)
+        }
+    };
+    if let Some(img) = &image {
+        if !content.contains(img.as_str()) {
+            content = format!("<p><img src=\"{}\" alt=\"{}\"></p>\n{}", text::escape_html(img), text::escape_html(&title), content);
+        }
+    }
+
+    let summary = raw
+        .summary
+        .as_deref()
+        .map(text::clean_line)
+        .filter(|s| !s.is_empty())
+        .unwrap_or_else(|| text::excerpt(&first_text, 300));
+
+    Ok(Article {
+        id,
+        slug,
+        url,
+        title,
+        published,
+        updated,
+        summary,
+        content_html: Arc::from(content),
+        categories: categories(&raw.categories),
+        tags: names(&raw.tags),
+        author,
+        image,
+        draft: raw.draft,
+        origin: origin.to_string(),
+    })
+}
+
+/// Cleaned names, without empties and without repeats (compared by slug).
+fn names(list: &[String]) -> Vec<String> {
+    categories(list).into_iter().map(|c| c.name).collect()
+}
+
+fn categories(list: &[String]) -> Vec<Category> {
+    let mut out: Vec<Category> = Vec::with_capacity(list.len());
+    for name in list {
+        let name = text::clean_line(name);
+        let slug = text::slugify(&name);
+        if slug.is_empty() || out.iter().any(|c| c.slug == slug) {
+            continue;
+        }
+        out.push(Category { slug, name });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    pub(crate) fn ctx() -> Context {
+        Context {
+            timezone: chrono_tz::Asia::Ho_Chi_Minh,
+            base_url: Url::parse("https://yenbai.gov.vn/").unwrap(),
+            article_url: "tin-tuc/{slug}".into(),
+        }
+    }
+
+    fn raw(title: &str, date: &str) -> RawArticle {
+        RawArticle { title: Some(title.into()), date: Some(date.into()), ..Default::default() }
+    }
+
+    #[test]
+    fn identity_is_the_path_unless_a_slug_is_given() {
+        let a = normalize(raw("Tiêu đề", "2020-02-21"), "kinh-te/bai-1.md", &ctx()).unwrap();
+        assert_eq!(a.id, "kinh-te/bai-1");
+        assert_eq!(a.slug, "tieu-de");
+        assert_eq!(a.url, "https://yenbai.gov.vn/tin-tuc/tieu-de");
+        let mut r = raw("Tiêu đề đã sửa", "2020-02-21");
+        r.slug = Some("bai-mot".into());
+        let b = normalize(r, "kinh-te/bai-1.md", &ctx()).unwrap();
+        assert_eq!((b.id.as_str(), b.slug.as_str()), ("bai-mot", "bai-mot"));
+    }
+
+    #[test]
+    fn missing_title_or_date_is_an_error() {
+        let e = normalize(raw("", "2020-02-21"), "a.md", &ctx()).unwrap_err();
+        assert!(e.reason.contains("no title"), "{e}");
+        let e = normalize(RawArticle { title: Some("x".into()), ..Default::default() }, "a.md", &ctx()).unwrap_err();
+        assert!(e.reason.contains("no publication date"), "{e}");
+    }
+
+    #[test]
+    fn categories_are_deduplicated_by_slug() {
+        let mut r = raw("x", "2020-02-21");
+        r.categories = vec!["Kinh tế".into(), "kinh te".into(), " ".into(), "Du lịch".into()];
+        let a = normalize(r, "a.md", &ctx()).unwrap();
+        let slugs: Vec<_> = a.categories.iter().map(|c| c.slug.as_str()).collect();
+        assert_eq!(slugs, ["kinh-te", "du-lich"]);
+    }
+
+    #[test]
+    fn summary_falls_back_to_the_first_paragraph() {
+        let mut r = raw("x", "2020-02-21");
+        r.body = Body::Paragraphs(vec!["Đoạn mở đầu.".into(), "Đoạn hai.".into()]);
+        assert_eq!(normalize(r, "a.txt", &ctx()).unwrap().summary, "Đoạn mở đầu.");
+    }
+
+    #[test]
+    fn javascript_urls_are_not_links() {
+        assert_eq!(ctx().absolute("javascript:alert(1)"), None);
+        assert_eq!(ctx().absolute("/images/a.jpg").as_deref(), Some("https://yenbai.gov.vn/images/a.jpg"));
+    }
+}

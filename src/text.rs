@@ -1,0 +1,153 @@
+//! Text hygiene shared by every room: Unicode NFC, removal of characters that
+//! XML 1.0 forbids, whitespace folding for one-line fields, and slugs.
+//!
+//! Everything that ends up in a feed, a page or a mail passes through here
+//! first, so the renderers can trust that their strings are clean.
+
+use unicode_normalization::UnicodeNormalization;
+
+/// True for characters that must never reach a feed or a mail: the ones
+/// XML 1.0 forbids (C0 controls other than tab/LF/CR, U+FFFE, U+FFFF) and
+/// the C1 controls, which XML allows but no reader shows sensibly.
+pub fn is_forbidden(c: char) -> bool {
+    matches!(c,
+        '\u{0}'..='\u{8}' | '\u{B}' | '\u{C}' | '\u{E}'..='\u{1F}'
+        | '\u{7F}'..='\u{9F}' | '\u{FFFE}' | '\u{FFFF}')
+}
+
+/// NFC-normalises `s` and drops forbidden characters. Line breaks are kept.
+pub fn clean(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    // Fast path: most text is already NFC and clean.
+    if unicode_normalization::is_nfc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes {
+        out.extend(s.chars().filter(|c| !is_forbidden(*c)));
+    } else {
+        out.extend(s.nfc().filter(|c| !is_forbidden(*c)));
+    }
+    // CRLF and lone CR become LF so every consumer sees one line-break style.
+    if out.contains('\r') {
+        out = out.replace("\r\n", "\n").replace('\r', "\n");
+    }
+    out
+}
+
+/// Like [`clean`], then folds every run of white space (including line
+/// breaks) into one space and trims: for titles, names and other one-line
+/// fields, which must never carry a line break into a mail header.
+pub fn clean_line(s: &str) -> String {
+    let cleaned = clean(s);
+    let mut out = String::with_capacity(cleaned.len());
+    for word in cleaned.split(|c: char| c.is_whitespace()) {
+        if word.is_empty() {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// An ASCII slug: diacritics dropped (Vietnamese `đ` → `d`), lower case,
+/// runs of anything else folded to one `-`, at most `max` bytes, cut at a
+/// word boundary. May be empty when the input has no letters or digits.
+pub fn slugify(s: &str) -> String {
+    const MAX: usize = 80;
+    let ascii = deunicode::deunicode_with_tofu(&clean(s), "-");
+    let mut slug = String::with_capacity(ascii.len());
+    for c in ascii.chars() {
+        if c.is_ascii_alphanumeric() {
+            slug.push(c.to_ascii_lowercase());
+        } else if !slug.is_empty() && !slug.ends_with('-') {
+            slug.push('-');
+        }
+    }
+    while slug.ends_with('-') {
+        slug.pop();
+    }
+    if slug.len() > MAX {
+        let cut = slug[..MAX].rfind('-').unwrap_or(MAX);
+        slug.truncate(cut);
+    }
+    slug
+}
+
+/// The first `max_chars` characters of `s`, cut at a word boundary, with an
+/// ellipsis when something was cut.
+pub fn excerpt(s: &str, max_chars: usize) -> String {
+    let folded = clean_line(s);
+    if folded.chars().count() <= max_chars {
+        return folded;
+    }
+    let cut: String = folded.chars().take(max_chars).collect();
+    let end = cut.rfind(' ').unwrap_or(cut.len());
+    format!("{}…", cut[..end].trim_end_matches([',', ';', ':', ' ']))
+}
+
+/// Escapes text for HTML element content and attribute values.
+pub fn escape_html(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 8);
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn vietnamese_title_slug_drops_diacritics() {
+        assert_eq!(
+            slugify("Nghĩa Lộ: Hiệu quả từ những quyết sách lớn"),
+            "nghia-lo-hieu-qua-tu-nhung-quyet-sach-lon"
+        );
+        assert_eq!(slugify("Đường đến Đà Lạt"), "duong-den-da-lat");
+        assert_eq!(slugify("Tin tức - Sự kiện"), "tin-tuc-su-kien");
+    }
+
+    #[test]
+    fn nfd_and_nfc_give_the_same_slug() {
+        let nfc = "Văn hóa - Xã hội";
+        let nfd: String = nfc.nfd().collect();
+        assert_ne!(nfc, nfd);
+        assert_eq!(slugify(&nfd), slugify(nfc));
+        assert_eq!(clean(&nfd), nfc);
+    }
+
+    #[test]
+    fn slug_is_cut_at_a_word_boundary() {
+        let long = "một hai ba bốn năm sáu bảy tám chín mười ".repeat(5);
+        let slug = slugify(&long);
+        assert!(slug.len() <= 80, "{slug}");
+        assert!(!slug.ends_with('-'));
+        assert!(long.starts_with("một") && slug.starts_with("mot-hai-ba"));
+    }
+
+    #[test]
+    fn forbidden_characters_are_removed() {
+        assert_eq!(clean("a\u{8}b\u{B}c\u{C}d\u{1B}[0m\u{FFFE}e\u{0}"), "abcd[0me");
+        assert_eq!(clean("tab\tand\nline"), "tab\tand\nline");
+        assert_eq!(clean("crlf\r\nline\rend"), "crlf\nline\nend");
+    }
+
+    #[test]
+    fn one_line_fields_fold_white_space() {
+        assert_eq!(clean_line("  Tiêu đề\r\n  hai\tdòng \u{8} "), "Tiêu đề hai dòng");
+    }
+
+    #[test]
+    fn excerpt_cuts_on_words() {
+        assert_eq!(excerpt("một hai ba bốn", 9), "một hai…");
+        assert_eq!(excerpt("ngắn", 9), "ngắn");
+    }
+}
