@@ -289,7 +289,7 @@ pub fn load(file: &Path) -> Result<Settings, ConfigError> {
     if !file.is_file() {
         return Err(ConfigError::Unreadable {
             file: file.to_path_buf(),
-            detail: "no such file (pass --config FILE, set BANTIN_CONFIG, or create \
+            detail: "not found or not a regular file (pass --config FILE, set BANTIN_CONFIG, or create \
                      /etc/bantin/bantin.toml)"
                 .into(),
         });
