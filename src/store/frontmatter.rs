@@ -108,7 +108,11 @@ fn yaml_map(fm: &str, open_line: usize) -> Result<Map<String, Value>, ParseError
     }
     let value: Value = serde_norway::from_str(fm).map_err(|e| {
         let line = e.location().map(|l| l.line() + open_line);
-        (line, format!("invalid YAML front matter: {e}"))
+        // The parser's own positions count from the front matter, not the
+        // file; the file line is given separately, so they are cut off.
+        let text = e.to_string();
+        let reason = text.split(" at line ").next().unwrap_or(&text).to_string();
+        (line, format!("invalid YAML front matter: {reason}"))
     })?;
     match value {
         Value::Object(map) => Ok(map),
