@@ -15,15 +15,21 @@ pub fn is_forbidden(c: char) -> bool {
         | '\u{7F}'..='\u{9F}' | '\u{FFFE}' | '\u{FFFF}')
 }
 
-/// NFC-normalises `s` and drops forbidden characters. Line breaks are kept.
+/// Drops forbidden characters and NFC-normalises `s`. Line breaks are kept.
 pub fn clean(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    // Fast path: most text is already NFC and clean.
-    if unicode_normalization::is_nfc_quick(s.chars()) == unicode_normalization::IsNormalized::Yes {
-        out.extend(s.chars().filter(|c| !is_forbidden(*c)));
+    // Forbidden characters go first: removed from already-normalised text,
+    // one could leave a letter and a combining mark side by side, uncomposed.
+    let kept: std::borrow::Cow<str> = if s.chars().any(is_forbidden) {
+        s.chars().filter(|c| !is_forbidden(*c)).collect::<String>().into()
     } else {
-        out.extend(s.nfc().filter(|c| !is_forbidden(*c)));
-    }
+        s.into()
+    };
+    // Fast path: most text is already NFC.
+    let mut out = if unicode_normalization::is_nfc_quick(kept.chars()) == unicode_normalization::IsNormalized::Yes {
+        kept.into_owned()
+    } else {
+        kept.nfc().collect()
+    };
     // CRLF and lone CR become LF so every consumer sees one line-break style.
     if out.contains('\r') {
         out = out.replace("\r\n", "\n").replace('\r', "\n");
@@ -138,6 +144,14 @@ mod tests {
         assert_eq!(clean("a\u{8}b\u{B}c\u{C}d\u{1B}[0m\u{FFFE}e\u{0}"), "abcd[0me");
         assert_eq!(clean("tab\tand\nline"), "tab\tand\nline");
         assert_eq!(clean("crlf\r\nline\rend"), "crlf\nline\nend");
+    }
+
+    #[test]
+    fn text_is_nfc_after_forbidden_characters_are_removed() {
+        // e + U+0008 + combining acute: the control kept the two apart.
+        assert_eq!(clean("e\u{8}\u{301}"), "\u{e9}");
+        // Two combining marks in canonical order only once the control is gone.
+        assert_eq!(clean("a\u{316}\u{8}\u{334}"), "a\u{334}\u{316}");
     }
 
     #[test]
