@@ -312,7 +312,15 @@ pub fn load(file: &Path) -> Result<Settings, ConfigError> {
 fn explain(e: config::ConfigError) -> String {
     let text = e.to_string();
     if text.contains("unknown field") {
-        format!("{text}; remove the key or fix its spelling (the keys are listed in config/bantin.toml)")
+        // The key may come from a BANTIN__… variable rather than the file.
+        let field = text.split('`').nth(1).unwrap_or_default().to_lowercase();
+        let from_env = std::env::vars_os().map(|(k, _)| k.to_string_lossy().into_owned()).find(|k| {
+            k.strip_prefix("BANTIN__").is_some_and(|rest| rest.split("__").any(|part| part.to_lowercase() == field))
+        });
+        match from_env {
+            Some(var) => format!("{text}; it comes from the environment variable {var}: unset it or fix its name"),
+            None => format!("{text}; remove the key or fix its spelling (the keys are listed in config/bantin.toml)"),
+        }
     } else if text.contains("missing field") {
         format!("{text}; add it to the file")
     } else {
