@@ -15,16 +15,31 @@ pub fn is_forbidden(c: char) -> bool {
         | '\u{7F}'..='\u{9F}' | '\u{FFFE}' | '\u{FFFF}')
 }
 
-/// Drops forbidden characters and NFC-normalises `s`. Line breaks are kept.
+/// Drops forbidden characters and NFC-normalises `s`. Line breaks are kept
+/// (CRLF and lone CR become LF).
 pub fn clean(s: &str) -> String {
+    // Nearly all text is already clean NFC, and this runs over every byte
+    // of the store at start-up: one cheap pass decides whether anything
+    // needs doing at all.
+    let (mut dirty, mut unsure) = (false, false);
+    for c in s.chars() {
+        if c < ' ' {
+            dirty |= c != '\t' && c != '\n';
+        } else if c >= '\u{7F}' && !surely_nfc(c) {
+            dirty |= is_forbidden(c);
+            unsure = true;
+        }
+    }
+    if !dirty && !unsure {
+        return s.to_owned();
+    }
     // Forbidden characters go first: removed from already-normalised text,
     // one could leave a letter and a combining mark side by side, uncomposed.
-    let kept: std::borrow::Cow<str> = if s.chars().any(is_forbidden) {
+    let kept: std::borrow::Cow<str> = if dirty {
         s.chars().filter(|c| !is_forbidden(*c)).collect::<String>().into()
     } else {
         s.into()
     };
-    // Fast path: most text is already NFC.
     let mut out = if unicode_normalization::is_nfc_quick(kept.chars()) == unicode_normalization::IsNormalized::Yes {
         kept.into_owned()
     } else {
@@ -35,6 +50,14 @@ pub fn clean(s: &str) -> String {
         out = out.replace("\r\n", "\n").replace('\r', "\n");
     }
     out
+}
+
+/// Characters that are NFC whatever surrounds them and allowed in XML:
+/// Latin-1 letters and Latin Extended A/B (past the C1 controls, before the
+/// combining marks at U+0300), Latin Extended Additional (Vietnamese: ạ ế ữ)
+/// and general punctuation (dashes, curly quotes, ellipsis).
+fn surely_nfc(c: char) -> bool {
+    matches!(c, '\u{A0}'..='\u{2FF}' | '\u{1E00}'..='\u{1EFF}' | '\u{2010}'..='\u{2027}')
 }
 
 /// Like [`clean`], then folds every run of white space (including line
