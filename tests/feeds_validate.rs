@@ -30,9 +30,11 @@ fn site<'a>(rendered: &[Rendered], parsed: &'a [Parsed], format: Format) -> &'a 
     &parsed[i]
 }
 
-/// origin → (title, published, author, category names), read off the files
-/// of examples/articles by hand.
-const EXAMPLE: &[(&str, &str, &str, Option<&str>, &[&str])] = &[
+/// origin, title, published, author, category names.
+type Expected = (&'static str, &'static str, &'static str, Option<&'static str>, &'static [&'static str]);
+
+/// The example articles, read off the files of examples/articles by hand.
+const EXAMPLE: &[Expected] = &[
     ("json/ho-thac-ba-mua-he-don-khach.json", "Hồ Thác Bà mùa hè nhộn nhịp du khách", "2026-07-10T19:00:00+07:00", Some("Thanh Hà"), &["Du lịch", "Văn hóa - Xã hội"]),
     ("json/san-pham-ocop-vung-cao-vao-sieu-thi.json", "Sản phẩm OCOP vùng cao tìm đường vào siêu thị và sàn thương mại điện tử", "2025-11-08T15:30:00+07:00", Some("Ngọc Anh"), &["Kinh tế"]),
     ("json/tram-y-te-xa-kham-chua-benh-tu-xa.json", "Trạm y tế xã vùng cao kết nối khám chữa bệnh từ xa", "2026-01-20T10:00:00+07:00", Some("Phạm Hoa"), &["Y tế"]),

@@ -433,7 +433,7 @@ pub fn check_feed(r: &Rendered, catalog: &Catalog, fs: &FeedSettings, now: DateT
                 assert_eq!(it.labels, names, "{at}: category labels");
                 assert_eq!(it.updated, Some(a.modified()), "{at}: updated");
                 match &a.author {
-                    Some(n) => assert_eq!(&it.authors, &[n.clone()], "{at}: author"),
+                    Some(n) => assert_eq!(it.authors, std::slice::from_ref(n), "{at}: author"),
                     None => assert!(it.authors.is_empty() && !p.authors.is_empty(), "{at}: author via the feed"),
                 }
             }
@@ -538,13 +538,20 @@ pub struct Corpus {
 /// once per test binary by gen_corpus.py with seed 1, in cargo's temporary
 /// folder for integration tests (rewritten on every run, never left to grow).
 pub fn corpus(format: &'static str, count: usize) -> Arc<Corpus> {
-    static MADE: OnceLock<std::sync::Mutex<HashMap<(&'static str, usize), Arc<Corpus>>>> = OnceLock::new();
-    let mut made = MADE.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
-    made.entry((format, count)).or_insert_with(|| Arc::new(generate(format, count))).clone()
+    type Cell = Arc<OnceLock<Arc<Corpus>>>;
+    static MADE: OnceLock<std::sync::Mutex<HashMap<(&'static str, usize), Cell>>> = OnceLock::new();
+    // The map is locked only to find the cell, so two formats generate in parallel.
+    let cell = {
+        let mut made = MADE.get_or_init(Default::default).lock().unwrap_or_else(|e| e.into_inner());
+        made.entry((format, count)).or_default().clone()
+    };
+    cell.get_or_init(|| Arc::new(generate(format, count))).clone()
 }
 
 fn generate(format: &str, count: usize) -> Corpus {
+    // Named after the test binary without cargo's hash, so reruns reuse the folder.
     let exe = std::env::current_exe().ok().and_then(|p| p.file_stem().map(|s| s.to_string_lossy().into_owned()));
+    let exe = exe.map(|e| e.rsplit_once('-').map_or(e.clone(), |(name, _)| name.to_string()));
     let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
         .join("corpus")
         .join(exe.unwrap_or_else(|| "tests".into()))
