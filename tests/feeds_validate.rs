@@ -303,3 +303,40 @@ fn ids_are_stable_across_loads_and_edits() {
     let (u1, u3) = (updated(&p1[site_atom]), updated(&p3[site_atom]));
     assert_eq!(u1, u3, "no article's updated moved");
 }
+
+#[test]
+fn summary_mode_few_items_and_a_websub_hub() {
+    let catalog = load(&example_store());
+    let mut fs = feed_settings();
+    fs.content = bantin::config::ContentMode::Summary;
+    fs.items = 3;
+    let hub = "https://pubsubhubbub.appspot.com/";
+    fs.websub_hub = Some(url::Url::parse(hub).unwrap());
+    let (rendered, parsed) = check_all(&catalog, &fs);
+    for (r, p) in rendered.iter().zip(&parsed) {
+        let what = r.feed.path();
+        assert!(p.items.len() <= 3 && !p.items.is_empty(), "{what}");
+        assert!(p.items.iter().all(|i| i.content.is_none()), "{what}: no full content in summary mode");
+        match r.feed.format {
+            Format::Rss | Format::Atom => {
+                let doc = strict_xml(&what, r.text());
+                let hubs: Vec<_> = doc
+                    .descendants()
+                    .filter(|n| n.tag_name().name() == "link" && n.attribute("rel") == Some("hub"))
+                    .map(|n| n.attribute("href").unwrap_or_default().to_string())
+                    .collect();
+                assert_eq!(hubs, [hub], "{what}: rel=hub");
+                assert!(!r.text().contains("content:encoded") && !r.text().contains("<content"), "{what}");
+            }
+            Format::Json => {
+                let v: serde_json::Value = serde_json::from_slice(&r.bytes).unwrap();
+                assert_eq!(v["hubs"], serde_json::json!([{"type": "WebSub", "url": hub}]), "{what}");
+                for (item, it) in v["items"].as_array().unwrap().iter().zip(&p.items) {
+                    assert_eq!(item["content_text"].as_str(), Some(it.summary.as_str()), "{what}: content_text is the summary");
+                    assert!(item.get("content_html").is_none(), "{what}");
+                }
+            }
+        }
+    }
+    assert_eq!(site(&rendered, &parsed, Format::Atom).items.len(), 3);
+}
