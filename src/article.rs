@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, FixedOffset};
 use std::fmt;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// One article, ready for feeds and digests.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,9 +24,12 @@ pub struct Article {
     pub updated: Option<DateTime<FixedOffset>>,
     /// Plain-text lead or summary.
     pub summary: String,
-    /// Sanitised HTML body with absolute links; shared because feeds and
-    /// digests render it many times.
-    pub content_html: Arc<str>,
+    /// The sanitised HTML body with absolute links, rendered the first time
+    /// a feed asks for it (see [`Content`]); use [`Article::content_html`].
+    pub content: Content,
+    /// A hash of the article's source (the whole file), to tell cheaply
+    /// whether an article changed between two scans.
+    pub fingerprint: u64,
     /// Category display names, in the article's order, without duplicates.
     pub categories: Vec<Category>,
     pub tags: Vec<String>,
@@ -59,6 +62,89 @@ impl Article {
 
     pub fn in_category(&self, slug: &str) -> bool {
         self.categories.iter().any(|c| c.slug == slug)
+    }
+
+    /// The HTML body. When the body cannot be produced any more (its file
+    /// vanished since the scan), the summary stands in for it.
+    pub fn content_html(&self) -> Arc<str> {
+        match self.content.html() {
+            Some(html) if !html.trim().is_empty() => html,
+            _ => Arc::from(format!("<p>{}</p>\n", crate::text::escape_html(&self.summary))),
+        }
+    }
+}
+
+type Loader = Box<dyn Fn() -> Result<String, String> + Send + Sync>;
+
+/// An article's HTML body, rendered at most once and only when wanted.
+///
+/// Rendering Markdown and sanitising HTML is most of the cost of reading a
+/// store, and holding every body is most of its memory, while feeds only
+/// show the newest few dozen articles. So a store may hand out a body as a
+/// loader (re-read the file, render it) that runs on first use; the result
+/// is kept, and clones share it.
+#[derive(Clone)]
+pub struct Content {
+    inner: Arc<ContentInner>,
+}
+
+struct ContentInner {
+    html: OnceLock<Option<Arc<str>>>,
+    loader: Option<Loader>,
+}
+
+impl Content {
+    /// A body that is already rendered.
+    pub fn ready(html: String) -> Content {
+        let cell = OnceLock::new();
+        let _ = cell.set(Some(Arc::from(html)));
+        Content { inner: Arc::new(ContentInner { html: cell, loader: None }) }
+    }
+
+    /// A body rendered by `loader` on first use; an `Err` is logged once
+    /// and the body is then treated as missing.
+    pub fn lazy(loader: impl Fn() -> Result<String, String> + Send + Sync + 'static) -> Content {
+        Content { inner: Arc::new(ContentInner { html: OnceLock::new(), loader: Some(Box::new(loader)) }) }
+    }
+
+    /// The rendered HTML, rendering it now if needed.
+    pub fn html(&self) -> Option<Arc<str>> {
+        self.inner
+            .html
+            .get_or_init(|| match &self.inner.loader {
+                Some(load) => match load() {
+                    Ok(html) => Some(Arc::from(html)),
+                    Err(reason) => {
+                        tracing::warn!("article body unavailable: {reason}");
+                        None
+                    }
+                },
+                None => None,
+            })
+            .clone()
+    }
+
+    /// Whether the body has been rendered (and is held in memory).
+    pub fn is_loaded(&self) -> bool {
+        self.inner.html.get().is_some()
+    }
+}
+
+impl PartialEq for Content {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.inner, &other.inner) || self.html() == other.html()
+    }
+}
+
+impl Eq for Content {}
+
+impl fmt::Debug for Content {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.inner.html.get() {
+            Some(Some(html)) => write!(f, "Content({} bytes)", html.len()),
+            Some(None) => f.write_str("Content(unavailable)"),
+            None => f.write_str("Content(not rendered yet)"),
+        }
     }
 }
 

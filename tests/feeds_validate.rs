@@ -99,7 +99,7 @@ fn example_store_feeds_read_back_field_by_field() {
 
     // Relative links and images in bodies were made absolute.
     let road = catalog.articles().iter().find(|a| a.origin.contains("quoc-lo-32")).unwrap();
-    assert!(road.content_html.contains("src=\"https://yenbai.gov.vn/images/mcc.jpg\""), "{}", road.content_html);
+    assert!(road.content_html().contains("src=\"https://yenbai.gov.vn/images/mcc.jpg\""), "{}", road.content_html());
 }
 
 /// origin → (title as feeds show it, published), from tests/fixtures/tricky/README.md.
@@ -131,12 +131,12 @@ fn tricky_store_feeds_are_well_formed_and_exact() {
     assert_eq!(src("crlf.txt").as_deref(), Some("Báo Yên Bái"), "no \\r in the source");
     let emoji = by_origin["emoji.json"];
     assert_eq!(emoji.summary, "Lúa chín 🌾 khắp bản, cờ 🇻🇳 tung bay");
-    assert!(emoji.content_html.contains("👨‍👩‍👧‍👦") && emoji.content_html.contains("𝐀"));
+    assert!(emoji.content_html().contains("👨‍👩‍👧‍👦") && emoji.content_html().contains("𝐀"));
     let nfd = by_origin["nfd.md"];
     assert_eq!(nfd.categories.iter().map(|c| (c.slug.as_str(), c.name.as_str())).collect::<Vec<_>>(), [("van-hoa-xa-hoi", "Văn hóa - Xã hội")]);
     assert_eq!(nfd.tags, ["Xòe Thái", "Mường Lò"]);
     for a in catalog.articles() {
-        for (field, s) in [("title", &a.title), ("summary", &a.summary), ("content", &a.content_html.to_string())] {
+        for (field, s) in [("title", &a.title), ("summary", &a.summary), ("content", &a.content_html().to_string())] {
             assert!(!s.chars().any(forbidden), "{}: {field} keeps a forbidden character", a.origin);
             assert!(!s.contains('\r'), "{}: {field} keeps a CR", a.origin);
             use unicode_normalization::UnicodeNormalization;

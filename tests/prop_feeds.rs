@@ -205,7 +205,7 @@ fn check_one(kind: Kind, i: &Input) {
         assert_eq!(article.title, want, "{kind:?}: title");
     }
     assert!(!article.title.is_empty());
-    for (field, s) in [("title", &article.title), ("summary", &article.summary), ("content", &article.content_html.to_string())] {
+    for (field, s) in [("title", &article.title), ("summary", &article.summary), ("content", &article.content_html().to_string())] {
         assert!(!s.chars().any(forbidden), "{kind:?}: {field} keeps a forbidden character: {s:?}");
         assert!(!s.contains('\r'), "{kind:?}: {field} keeps a CR: {s:?}");
         assert!(s.nfc().eq(s.chars()), "{kind:?}: {field} is not NFC: {s:?}");

@@ -74,7 +74,7 @@ fn seed_fields_are_exactly_as_designed() {
     for (field, value) in [
         ("title", a.title.as_str()),
         ("summary", a.summary.as_str()),
-        ("content", &*a.content_html),
+        ("content", &*a.content_html()),
         ("author", a.author.as_deref().unwrap()),
         ("slug", a.slug.as_str()),
         ("url", a.url.as_str()),
@@ -90,10 +90,10 @@ fn seed_fields_are_exactly_as_designed() {
 #[test]
 fn seed_body_paragraphs_and_content_html() {
     let a = parse_seed();
-    let paras = paragraphs(&a.content_html);
+    let paras = paragraphs(&a.content_html());
     // Shape: one `<p>` per line, nothing else, ending in a newline.
-    assert!(a.content_html.starts_with("<p>") && a.content_html.ends_with("</p>\n"));
-    assert_eq!(a.content_html.matches("<p>").count(), paras.len());
+    assert!(a.content_html().starts_with("<p>") && a.content_html().ends_with("</p>\n"));
+    assert_eq!(a.content_html().matches("<p>").count(), paras.len());
 
     // Lead, 11 body paragraphs (the photo caption first), the source line.
     assert_eq!(paras.len(), 13, "{paras:#?}");

@@ -65,7 +65,7 @@ fn entry(meta: &Meta, a: &Article) -> atom_syndication::Entry {
     }
     if full(meta) {
         b.content(Some(
-            ContentBuilder::default().value(Some(a.content_html.to_string())).content_type(Some("html".into())).build(),
+            ContentBuilder::default().value(Some(a.content_html().to_string())).content_type(Some("html".into())).build(),
         ));
     }
     b.build()

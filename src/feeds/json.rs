@@ -39,7 +39,7 @@ struct Item<'a> {
     url: &'a str,
     title: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    content_html: Option<&'a str>,
+    content_html: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     content_text: Option<&'a str>,
     summary: &'a str,
@@ -70,7 +70,7 @@ pub fn render(meta: &Meta, items: &[Arc<Article>]) -> Vec<u8> {
                 id: item_id(&s.base_url, a),
                 url: &a.url,
                 title: &a.title,
-                content_html: full(meta).then_some(&*a.content_html),
+                content_html: full(meta).then(|| a.content_html().to_string()),
                 // JSON Feed requires content_html or content_text.
                 content_text: (!full(meta)).then_some(a.summary.as_str()),
                 summary: &a.summary,

@@ -47,7 +47,7 @@ fn item(meta: &Meta, a: &Article) -> rss::Item {
             a.categories.iter().map(|c| CategoryBuilder::default().name(c.name.clone()).build()).collect::<Vec<_>>(),
         );
     if full(meta) {
-        b.content(Some(a.content_html.to_string()));
+        b.content(Some(a.content_html().to_string()));
     }
     if let Some(author) = &a.author {
         let mut dc = DublinCoreExtension::default();

@@ -2,8 +2,8 @@
 //! Listing is sequential (it is cheap), reading and parsing run on all
 //! cores with rayon, since parsing dominates a cold start.
 
-use super::{parse_bytes, Context, MAX_FILE_BYTES};
-use crate::article::{Article, ArticleError};
+use super::{parse_bytes, parse_deferred, Context, MAX_FILE_BYTES};
+use crate::article::{Article, ArticleError, Content};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -64,7 +64,17 @@ pub fn read(root: &Path, path: &Path, ctx: &Context) -> Result<Article, ArticleE
         )));
     }
     let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot be read: {e}")))?;
-    parse_bytes(&bytes, &origin, ctx)
+    parse_deferred(&bytes, &origin, ctx, body_loader(path.to_path_buf(), origin.clone(), ctx.clone()))
+}
+
+/// The body of the file at `path`, read again and rendered when a feed
+/// first needs it: the store stays in memory as metadata only.
+fn body_loader(path: PathBuf, origin: String, ctx: Context) -> Content {
+    Content::lazy(move || {
+        let bytes = std::fs::read(&path).map_err(|e| format!("{origin}: cannot be read again: {e}"))?;
+        let article = parse_bytes(&bytes, &origin, &ctx).map_err(|e| e.to_string())?;
+        Ok(article.content.html().map(|h| h.to_string()).unwrap_or_default())
+    })
 }
 
 /// Reads every article under `root`.

@@ -4,10 +4,9 @@
 //! sanitised HTML. Parsers stay small because all the policy lives here.
 
 use super::html;
-use crate::article::{Article, ArticleError, Category};
+use crate::article::{Article, ArticleError, Category, Content};
 use crate::text;
 use chrono_tz::Tz;
-use std::sync::Arc;
 use url::Url;
 
 /// What the site settings contribute to reading an article.
@@ -94,8 +93,16 @@ pub fn path_id(origin: &str) -> String {
     }
 }
 
+/// How the body of an article is produced.
+pub enum BodyPolicy {
+    /// Render it now.
+    Now,
+    /// Hand it to this content, which renders it on first use.
+    Deferred(Content),
+}
+
 /// Turns what a parser read into an article, or says why it cannot be one.
-pub fn normalize(raw: RawArticle, origin: &str, ctx: &Context) -> Result<Article, ArticleError> {
+pub fn normalize(raw: RawArticle, origin: &str, ctx: &Context, body: BodyPolicy) -> Result<Article, ArticleError> {
     let fail = |line: Option<usize>, reason: String| ArticleError { origin: origin.to_string(), line, reason };
 
     let title = raw.title.as_deref().map(text::clean_line).unwrap_or_default();
@@ -131,38 +138,19 @@ pub fn normalize(raw: RawArticle, origin: &str, ctx: &Context) -> Result<Article
     let image = raw.image.as_deref().and_then(|i| ctx.absolute(i));
     let mut author = raw.author.as_deref().map(text::clean_line).filter(|a| !a.is_empty());
 
-    let (mut content, first_text) = match raw.body {
-        Body::Markdown(md) => {
-            let md = text::clean(&md);
-            if author.is_none() {
-                author = html::source_line(&md);
-            }
-            let first = html::first_markdown_paragraph(&md);
-            (html::markdown_to_html(&md, ctx), first)
-        }
-        Body::Html(h) => {
-            let h = html::sanitize(&text::clean(&h), ctx);
-            let first = html::text_of(&h);
-            (h, first)
-        }
-        Body::Paragraphs(paras) => {
-            let paras: Vec<String> = paras.iter().map(|p| text::clean_line(p)).filter(|p| !p.is_empty()).collect();
-            let first = paras.first().cloned().unwrap_or_default();
-            (html::paragraphs_to_html(&paras), first)
-        }
-    };
-    if let Some(img) = &image {
-        if !content.contains(img.as_str()) {
-            content = format!("<p><img src=\"{}\" alt=\"{}\"></p>\n{}", text::escape_html(img), text::escape_html(&title), content);
+    if author.is_none() {
+        if let Body::Markdown(md) = &raw.body {
+            author = html::source_line(md).map(|a| text::clean_line(&a)).filter(|a| !a.is_empty());
         }
     }
-
-    let summary = raw
-        .summary
-        .as_deref()
-        .map(text::clean_line)
-        .filter(|s| !s.is_empty())
-        .unwrap_or_else(|| text::excerpt(&first_text, 300));
+    let summary = match raw.summary.as_deref().map(text::clean_line).filter(|s| !s.is_empty()) {
+        Some(s) => s,
+        None => text::excerpt(&first_text(&raw.body), 300),
+    };
+    let content = match body {
+        BodyPolicy::Now => Content::ready(render_body(raw.body, image.as_deref(), &title, ctx)),
+        BodyPolicy::Deferred(content) => content,
+    };
 
     Ok(Article {
         id,
@@ -172,7 +160,8 @@ pub fn normalize(raw: RawArticle, origin: &str, ctx: &Context) -> Result<Article
         published,
         updated,
         summary,
-        content_html: Arc::from(content),
+        content,
+        fingerprint: 0,
         categories: categories(&raw.categories),
         tags: names(&raw.tags),
         author,
@@ -180,6 +169,47 @@ pub fn normalize(raw: RawArticle, origin: &str, ctx: &Context) -> Result<Article
         draft: raw.draft,
         origin: origin.to_string(),
     })
+}
+
+/// The article's body as sanitised HTML, led by its image when the body
+/// does not show that image already.
+pub fn render_body(body: Body, image: Option<&str>, title: &str, ctx: &Context) -> String {
+    let mut content = match body {
+        Body::Markdown(md) => html::markdown_to_html(&text::clean(&md), ctx),
+        Body::Html(h) => html::sanitize(&text::clean(&h), ctx),
+        Body::Paragraphs(paras) => {
+            let paras: Vec<String> = paras.iter().map(|p| text::clean_line(p)).filter(|p| !p.is_empty()).collect();
+            html::paragraphs_to_html(&paras)
+        }
+    };
+    if let Some(img) = image {
+        if !content.contains(img) {
+            content = format!("<p><img src=\"{}\" alt=\"{}\"></p>\n{}", text::escape_html(img), text::escape_html(title), content);
+        }
+    }
+    content
+}
+
+/// The text of the body's first paragraph, for a summary when none is
+/// given. Only the start of a long body is looked at.
+fn first_text(body: &Body) -> String {
+    const HEAD: usize = 8 * 1024;
+    let head = |s: &str| -> String {
+        if s.len() <= HEAD {
+            return s.to_string();
+        }
+        let mut cut = HEAD;
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        s[..cut].to_string()
+    };
+    let text = match body {
+        Body::Markdown(md) => html::first_markdown_paragraph(&head(md)),
+        Body::Html(h) => html::text_of(&head(h)),
+        Body::Paragraphs(paras) => paras.iter().find(|p| !p.trim().is_empty()).cloned().unwrap_or_default(),
+    };
+    text::clean(&text)
 }
 
 /// Cleaned names, without empties and without repeats (compared by slug).
@@ -218,21 +248,21 @@ mod tests {
 
     #[test]
     fn identity_is_the_path_unless_a_slug_is_given() {
-        let a = normalize(raw("Tiêu đề", "2020-02-21"), "kinh-te/bai-1.md", &ctx()).unwrap();
+        let a = normalize(raw("Tiêu đề", "2020-02-21"), "kinh-te/bai-1.md", &ctx(), BodyPolicy::Now).unwrap();
         assert_eq!(a.id, "kinh-te/bai-1");
         assert_eq!(a.slug, "tieu-de");
         assert_eq!(a.url, "https://yenbai.gov.vn/tin-tuc/tieu-de");
         let mut r = raw("Tiêu đề đã sửa", "2020-02-21");
         r.slug = Some("bai-mot".into());
-        let b = normalize(r, "kinh-te/bai-1.md", &ctx()).unwrap();
+        let b = normalize(r, "kinh-te/bai-1.md", &ctx(), BodyPolicy::Now).unwrap();
         assert_eq!((b.id.as_str(), b.slug.as_str()), ("bai-mot", "bai-mot"));
     }
 
     #[test]
     fn missing_title_or_date_is_an_error() {
-        let e = normalize(raw("", "2020-02-21"), "a.md", &ctx()).unwrap_err();
+        let e = normalize(raw("", "2020-02-21"), "a.md", &ctx(), BodyPolicy::Now).unwrap_err();
         assert!(e.reason.contains("no title"), "{e}");
-        let e = normalize(RawArticle { title: Some("x".into()), ..Default::default() }, "a.md", &ctx()).unwrap_err();
+        let e = normalize(RawArticle { title: Some("x".into()), ..Default::default() }, "a.md", &ctx(), BodyPolicy::Now).unwrap_err();
         assert!(e.reason.contains("no publication date"), "{e}");
     }
 
@@ -240,7 +270,7 @@ mod tests {
     fn categories_are_deduplicated_by_slug() {
         let mut r = raw("x", "2020-02-21");
         r.categories = vec!["Kinh tế".into(), "kinh te".into(), " ".into(), "Du lịch".into()];
-        let a = normalize(r, "a.md", &ctx()).unwrap();
+        let a = normalize(r, "a.md", &ctx(), BodyPolicy::Now).unwrap();
         let slugs: Vec<_> = a.categories.iter().map(|c| c.slug.as_str()).collect();
         assert_eq!(slugs, ["kinh-te", "du-lich"]);
     }
@@ -249,7 +279,7 @@ mod tests {
     fn summary_falls_back_to_the_first_paragraph() {
         let mut r = raw("x", "2020-02-21");
         r.body = Body::Paragraphs(vec!["Đoạn mở đầu.".into(), "Đoạn hai.".into()]);
-        assert_eq!(normalize(r, "a.txt", &ctx()).unwrap().summary, "Đoạn mở đầu.");
+        assert_eq!(normalize(r, "a.txt", &ctx(), BodyPolicy::Now).unwrap().summary, "Đoạn mở đầu.");
     }
 
     #[test]
