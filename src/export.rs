@@ -6,6 +6,7 @@
 use crate::catalog::Catalog;
 use crate::feeds::{self, FeedSettings};
 use chrono::{DateTime, FixedOffset};
+use rayon::prelude::*;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
@@ -31,13 +32,23 @@ pub fn write_all(out: &Path, catalog: &Catalog, settings: &FeedSettings, now: Da
     let all = feeds::all_feeds(catalog, now);
     summary.categories = all.len() / feeds::Format::ALL.len() - 1;
     summary.items = catalog.newest(&crate::Scope::Site, now, usize::MAX).len();
-    for feed in all {
-        let items = feeds::items(&feed, catalog, settings, now);
-        let Some(bytes) = feeds::render(&feed, &items, catalog, settings) else { continue };
-        let path = out.join(feed.path());
-        write_atomically(&path, &bytes).map_err(|source| ExportError { path: path.clone(), source })?;
-        summary.feeds += 1;
-        summary.bytes += bytes.len() as u64;
+    // Feeds render independently (an article body shared by several feeds
+    // is rendered once, by whichever feed gets to it first).
+    let written: Vec<Result<Option<u64>, ExportError>> = all
+        .par_iter()
+        .map(|feed| {
+            let items = feeds::items(feed, catalog, settings, now);
+            let Some(bytes) = feeds::render(feed, &items, catalog, settings) else { return Ok(None) };
+            let path = out.join(feed.path());
+            write_atomically(&path, &bytes).map_err(|source| ExportError { path: path.clone(), source })?;
+            Ok(Some(bytes.len() as u64))
+        })
+        .collect();
+    for w in written {
+        if let Some(len) = w? {
+            summary.feeds += 1;
+            summary.bytes += len;
+        }
     }
     Ok(summary)
 }
@@ -49,8 +60,9 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
     let result = (|| {
         let mut f = std::fs::File::create(&tmp)?;
+        // No fsync: the rename already keeps readers from seeing half a
+        // file, and a build can simply be run again after a power loss.
         f.write_all(bytes)?;
-        f.sync_all()?;
         std::fs::rename(&tmp, path)
     })();
     if result.is_err() {
