@@ -114,8 +114,11 @@ fn check(settings: &bantin::Settings, strict: bool) -> anyhow::Result<ExitCode> 
     let articles = catalog.articles();
     let drafts = articles.iter().filter(|a| a.draft).count();
     let future = articles.iter().filter(|a| !a.draft && a.published > now).count();
+    // Paths as the user can open them (store folder + file), so an editor
+    // can jump to `path:line`.
     for e in catalog.errors() {
-        println!("error: {e}");
+        let shown = bantin::ArticleError { origin: settings.store.path.join(&e.origin).display().to_string(), ..e.clone() };
+        println!("error: {shown}");
     }
     println!(
         "{} articles read from {} ({} drafts, {} scheduled for later); {} files with errors",
