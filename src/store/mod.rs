@@ -11,6 +11,7 @@ pub mod frontmatter;
 pub mod html;
 pub mod portal;
 pub mod raw;
+pub mod sql;
 
 use crate::article::{Article, ArticleError, Content};
 pub use raw::Context;

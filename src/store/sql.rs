@@ -1,0 +1,376 @@
+//! SQL article stores: the rows of a table in PostgreSQL or SQLite, such as
+//! a CMS's own articles table, read as articles. Which column holds which
+//! field is configured ([`Columns`]), so an existing table is used as it is;
+//! a column left out is simply not read.
+//!
+//! Every row goes through the same normaliser as a file, so the invariants
+//! of the dir store hold here too (clean text, sanitised HTML, a bad row
+//! reported as `table#id: reason` and never hiding the others). The
+//! article's identity is the row's `id` column, stable across edits.
+
+use super::raw::{normalize, Body, BodyPolicy, RawArticle};
+use super::{dir::Scan, fingerprint, Context};
+use crate::article::ArticleError;
+use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
+// The SQL is built from identifiers that config validation restricted to
+// letters, digits, `_` and `.`, and quotes them besides; no value is ever
+// spliced in.
+use sqlx::{AssertSqlSafe, Column, Row, TypeInfo, ValueRef};
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum SqlStoreError {
+    #[error("article store {url}: cannot connect: {source}; check store.url and that the database is running")]
+    Connect { url: String, source: sqlx::Error },
+    #[error("article store {url}: {detail}")]
+    Unsupported { url: String, detail: String },
+    #[error("article store table {table}: {source}; check store.table and the [store.columns] mapping")]
+    Query { table: String, source: sqlx::Error },
+}
+
+/// Which column holds which article field. `None`: the table has no such
+/// column.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Columns {
+    pub id: String,
+    pub title: String,
+    pub date: String,
+    pub updated: Option<String>,
+    pub summary: Option<String>,
+    pub body: Option<String>,
+    pub categories: Option<String>,
+    pub tags: Option<String>,
+    pub author: Option<String>,
+    pub slug: Option<String>,
+    pub draft: Option<String>,
+    pub image: Option<String>,
+    pub url: Option<String>,
+}
+
+impl Default for Columns {
+    fn default() -> Self {
+        let some = |s: &str| Some(s.to_string());
+        Columns {
+            id: "id".into(),
+            title: "title".into(),
+            date: "published_at".into(),
+            updated: some("updated_at"),
+            summary: some("summary"),
+            body: some("body"),
+            categories: some("categories"),
+            tags: some("tags"),
+            author: some("author"),
+            slug: some("slug"),
+            draft: some("draft"),
+            image: some("image"),
+            url: None,
+        }
+    }
+}
+
+/// How the body column is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    Markdown,
+    Html,
+    /// Plain text, paragraphs separated by blank lines.
+    Text,
+}
+
+/// Everything needed to read articles from a table.
+#[derive(Debug, Clone)]
+pub struct Source {
+    pub url: String,
+    /// A plain or schema-qualified table name (checked by the config).
+    pub table: String,
+    pub columns: Columns,
+    pub body_format: BodyFormat,
+}
+
+/// A connection pool to the article database.
+#[derive(Debug, Clone)]
+pub enum Pool {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// Connects to the database named by `url` (postgres:// or sqlite:).
+pub async fn connect(url: &str) -> Result<Pool, SqlStoreError> {
+    let shown = crate::config::redact(url);
+    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+        let pool = PgPoolOptions::new()
+            .max_connections(4)
+            .acquire_timeout(Duration::from_secs(10))
+            .connect(url)
+            .await
+            .map_err(|source| SqlStoreError::Connect { url: shown, source })?;
+        Ok(Pool::Postgres(pool))
+    } else if url.starts_with("sqlite:") {
+        let opts = SqliteConnectOptions::from_str(url)
+            .map_err(|source| SqlStoreError::Connect { url: shown.clone(), source })?
+            .read_only(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(2)
+            .connect_with(opts)
+            .await
+            .map_err(|source| SqlStoreError::Connect { url: shown, source })?;
+        Ok(Pool::Sqlite(pool))
+    } else {
+        Err(SqlStoreError::Unsupported { url: shown, detail: "an SQL store URL starts with postgres:// or sqlite:".into() })
+    }
+}
+
+/// Quotes an identifier, or a `schema.table` pair, for either database.
+fn quote(name: &str) -> String {
+    name.split('.').map(|part| format!("\"{}\"", part.replace('"', "\"\""))).collect::<Vec<_>>().join(".")
+}
+
+/// The mapped columns, in a fixed order: (field, column).
+fn selected(c: &Columns) -> Vec<(&'static str, &str)> {
+    let mut out = vec![("id", c.id.as_str()), ("title", c.title.as_str()), ("date", c.date.as_str())];
+    for (field, col) in [
+        ("updated", &c.updated),
+        ("summary", &c.summary),
+        ("body", &c.body),
+        ("categories", &c.categories),
+        ("tags", &c.tags),
+        ("author", &c.author),
+        ("slug", &c.slug),
+        ("draft", &c.draft),
+        ("image", &c.image),
+        ("url", &c.url),
+    ] {
+        if let Some(col) = col {
+            out.push((field, col.as_str()));
+        }
+    }
+    out
+}
+
+fn select_sql(src: &Source) -> String {
+    let cols: Vec<String> = selected(&src.columns).iter().map(|(_, c)| quote(c)).collect();
+    format!("SELECT {} FROM {} ORDER BY {}", cols.join(", "), quote(&src.table), quote(&src.columns.id))
+}
+
+/// A database value, as far as an article needs to know.
+#[derive(Debug, Clone, PartialEq)]
+enum Value {
+    Null,
+    Text(String),
+    List(Vec<String>),
+    Bool(bool),
+}
+
+impl Value {
+    fn text(self) -> Option<String> {
+        match self {
+            Value::Text(s) => Some(s),
+            Value::List(l) => Some(l.join(", ")),
+            Value::Bool(b) => Some(b.to_string()),
+            Value::Null => None,
+        }
+    }
+
+    /// A list column: a real array, or text holding a JSON array or
+    /// comma-separated names.
+    fn list(self) -> Vec<String> {
+        match self {
+            Value::List(l) => l,
+            Value::Text(s) if s.trim_start().starts_with('[') => {
+                serde_json::from_str::<Vec<String>>(&s).unwrap_or_else(|_| vec![s])
+            }
+            Value::Text(s) => s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
+            Value::Bool(_) | Value::Null => Vec::new(),
+        }
+    }
+
+    fn truthy(&self) -> bool {
+        match self {
+            Value::Bool(b) => *b,
+            Value::Text(s) => matches!(s.trim(), "1" | "true" | "t" | "yes"),
+            _ => false,
+        }
+    }
+}
+
+fn pg_value(row: &PgRow, i: usize) -> Value {
+    if row.try_get_raw(i).map(|v| v.is_null()).unwrap_or(true) {
+        return Value::Null;
+    }
+    if let Ok(s) = row.try_get::<String, _>(i) {
+        return Value::Text(s);
+    }
+    if let Ok(d) = row.try_get::<DateTime<Utc>, _>(i) {
+        return Value::Text(d.to_rfc3339());
+    }
+    if let Ok(d) = row.try_get::<NaiveDateTime, _>(i) {
+        return Value::Text(d.format("%Y-%m-%dT%H:%M:%S").to_string());
+    }
+    if let Ok(d) = row.try_get::<NaiveDate, _>(i) {
+        return Value::Text(d.to_string());
+    }
+    if let Ok(b) = row.try_get::<bool, _>(i) {
+        return Value::Bool(b);
+    }
+    if let Ok(n) = row.try_get::<i64, _>(i) {
+        return Value::Text(n.to_string());
+    }
+    if let Ok(n) = row.try_get::<i32, _>(i) {
+        return Value::Text(n.to_string());
+    }
+    if let Ok(l) = row.try_get::<Vec<String>, _>(i) {
+        return Value::List(l);
+    }
+    Value::Null
+}
+
+fn sqlite_value(row: &SqliteRow, i: usize) -> Value {
+    if row.try_get_raw(i).map(|v| v.is_null()).unwrap_or(true) {
+        return Value::Null;
+    }
+    let declared = row.columns().get(i).map(|c| c.type_info().name().to_ascii_uppercase()).unwrap_or_default();
+    if declared.contains("BOOL") {
+        if let Ok(b) = row.try_get::<bool, _>(i) {
+            return Value::Bool(b);
+        }
+    }
+    if let Ok(s) = row.try_get::<String, _>(i) {
+        return Value::Text(s);
+    }
+    if let Ok(n) = row.try_get::<i64, _>(i) {
+        return Value::Text(n.to_string());
+    }
+    if let Ok(f) = row.try_get::<f64, _>(i) {
+        return Value::Text(f.to_string());
+    }
+    Value::Null
+}
+
+/// Reads every row of the table as an article.
+pub async fn load(pool: &Pool, src: &Source, ctx: &Context) -> Result<Scan, SqlStoreError> {
+    let sql = select_sql(src);
+    let fail = |source| SqlStoreError::Query { table: src.table.clone(), source };
+    let rows: Vec<Vec<Value>> = match pool {
+        Pool::Postgres(p) => sqlx::query(AssertSqlSafe(sql.clone()))
+            .fetch_all(p)
+            .await
+            .map_err(fail)?
+            .iter()
+            .map(|r| (0..r.len()).map(|i| pg_value(r, i)).collect())
+            .collect(),
+        Pool::Sqlite(p) => sqlx::query(AssertSqlSafe(sql.clone()))
+            .fetch_all(p)
+            .await
+            .map_err(fail)?
+            .iter()
+            .map(|r| (0..r.len()).map(|i| sqlite_value(r, i)).collect())
+            .collect(),
+    };
+    let fields = selected(&src.columns);
+    let mut scan = Scan::default();
+    for row in rows {
+        match article_of(&fields, row, src, ctx) {
+            Ok(a) => scan.articles.push(a),
+            Err(e) => scan.errors.push(e),
+        }
+    }
+    Ok(scan)
+}
+
+/// A short signature of the table's state (row count and newest change),
+/// compared between polls to notice inserts, updates and deletes cheaply.
+pub async fn signature(pool: &Pool, src: &Source) -> Result<String, SqlStoreError> {
+    let newest = match &src.columns.updated {
+        Some(col) => format!("CAST(MAX({}) AS TEXT)", quote(col)),
+        None => "NULL".to_string(),
+    };
+    let sql = format!(
+        "SELECT CAST(COUNT(*) AS TEXT), {newest}, CAST(MAX({}) AS TEXT) FROM {}",
+        quote(&src.columns.id),
+        quote(&src.table)
+    );
+    let fail = |source| SqlStoreError::Query { table: src.table.clone(), source };
+    let parts: Vec<Value> = match pool {
+        Pool::Postgres(p) => {
+            let r = sqlx::query(AssertSqlSafe(sql.clone())).fetch_one(p).await.map_err(fail)?;
+            (0..3).map(|i| pg_value(&r, i)).collect()
+        }
+        Pool::Sqlite(p) => {
+            let r = sqlx::query(AssertSqlSafe(sql.clone())).fetch_one(p).await.map_err(fail)?;
+            (0..3).map(|i| sqlite_value(&r, i)).collect()
+        }
+    };
+    Ok(parts.into_iter().map(|v| v.text().unwrap_or_default()).collect::<Vec<_>>().join("|"))
+}
+
+fn article_of(
+    fields: &[(&'static str, &str)],
+    row: Vec<Value>,
+    src: &Source,
+    ctx: &Context,
+) -> Result<crate::Article, ArticleError> {
+    let mut raw = RawArticle::default();
+    let mut id = String::new();
+    let mut source_text = String::new();
+    for ((field, _), value) in fields.iter().zip(row) {
+        source_text.push_str(&format!("{field}={value:?}\u{1f}"));
+        match *field {
+            "id" => id = value.text().unwrap_or_default(),
+            "title" => raw.title = value.text(),
+            "date" => raw.date = value.text(),
+            "updated" => raw.updated = value.text(),
+            "summary" => raw.summary = value.text(),
+            "body" => {
+                let text = value.text().unwrap_or_default();
+                raw.body = match src.body_format {
+                    BodyFormat::Markdown => Body::Markdown(text),
+                    BodyFormat::Html => Body::Html(text),
+                    BodyFormat::Text => Body::Paragraphs(
+                        text.split("\n\n").map(|p| p.split_whitespace().collect::<Vec<_>>().join(" ")).collect(),
+                    ),
+                };
+            }
+            "categories" => raw.categories = value.list(),
+            "tags" => raw.tags = value.list(),
+            "author" => raw.author = value.text(),
+            "slug" => raw.slug = value.text(),
+            "draft" => raw.draft = value.truthy(),
+            "image" => raw.image = value.text(),
+            "url" => raw.url = value.text(),
+            _ => {}
+        }
+    }
+    let id = crate::text::clean_line(&id);
+    let origin = format!("{}#{}", src.table, id);
+    if id.is_empty() {
+        return Err(ArticleError { origin, line: None, reason: format!("the row has no {} value", src.columns.id) });
+    }
+    let mut article = normalize(raw, &origin, ctx, BodyPolicy::Now)?;
+    // The row key is the identity: a CMS may change a slug, never the key.
+    article.id = id;
+    article.fingerprint = fingerprint(source_text.as_bytes());
+    Ok(article)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn identifiers_are_quoted() {
+        assert_eq!(quote("articles"), "\"articles\"");
+        assert_eq!(quote("cms.bai_viet"), "\"cms\".\"bai_viet\"");
+        assert_eq!(quote("a\"b"), "\"a\"\"b\"");
+    }
+
+    #[test]
+    fn list_columns() {
+        assert_eq!(Value::Text("Kinh tế, Du lịch".into()).list(), ["Kinh tế", "Du lịch"]);
+        assert_eq!(Value::Text("[\"a, b\",\"c\"]".into()).list(), ["a, b", "c"]);
+        assert_eq!(Value::List(vec!["x".into()]).list(), ["x"]);
+        assert!(Value::Null.list().is_empty());
+    }
+}

@@ -1,0 +1,138 @@
+//! SQL article stores against real databases: the PostgreSQL server this
+//! machine runs (127.0.0.1:5432, database `test`; each test in a schema of
+//! its own, dropped afterwards) and an SQLite file. A CMS-like table with
+//! its own column names is mapped, read, changed, and read again.
+
+use bantin::store::sql::{self, BodyFormat, Columns, Pool, Source};
+use bantin::store::Context;
+use sqlx::AssertSqlSafe;
+
+const PG: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+fn ctx() -> Context {
+    Context {
+        timezone: chrono_tz::Asia::Ho_Chi_Minh,
+        base_url: url::Url::parse("https://yenbai.gov.vn/").unwrap(),
+        article_url: "tin-tuc/{slug}".into(),
+    }
+}
+
+/// A CMS's own names for the article fields.
+fn cms_columns() -> Columns {
+    Columns {
+        id: "ma_bai".into(),
+        title: "tieu_de".into(),
+        date: "ngay_dang".into(),
+        updated: Some("cap_nhat".into()),
+        summary: Some("sapo".into()),
+        body: Some("noi_dung".into()),
+        categories: Some("chuyen_muc".into()),
+        tags: None,
+        author: Some("tac_gia".into()),
+        slug: None,
+        draft: Some("nhap".into()),
+        image: None,
+        url: None,
+    }
+}
+
+async fn exec(pool: &Pool, sql: &str) {
+    match pool {
+        Pool::Postgres(p) => sqlx::raw_sql(AssertSqlSafe(sql.to_string())).execute(p).await.map(|_| ()),
+        Pool::Sqlite(p) => sqlx::raw_sql(AssertSqlSafe(sql.to_string())).execute(p).await.map(|_| ()),
+    }
+    .unwrap_or_else(|e| panic!("{sql}: {e}"));
+}
+
+async fn check_store(pool: &Pool, src: &Source, writer: &Pool) {
+    let scan = sql::load(pool, src, &ctx()).await.unwrap();
+    assert_eq!(scan.errors.len(), 1, "{:?}", scan.errors);
+    assert!(scan.errors[0].origin.ends_with("#3") && scan.errors[0].reason.contains("no title"), "{}", scan.errors[0]);
+    assert_eq!(scan.articles.len(), 2);
+    let a = scan.articles.iter().find(|a| a.id == "1").unwrap();
+    assert_eq!(a.title, "Nghĩa Lộ: Hiệu quả từ những quyết sách lớn");
+    assert_eq!(a.published.to_rfc3339(), "2020-02-21T08:56:00+07:00");
+    assert_eq!(a.summary, "Năm 2019, thị xã đã hoàn thành vượt mức 42/44 chỉ tiêu.");
+    let names: Vec<_> = a.categories.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["Kinh tế", "Chính trị"]);
+    assert_eq!(a.author.as_deref(), Some("Báo Yên Bái"));
+    assert!(a.content_html().contains("<strong>đột phá</strong>"), "{}", a.content_html());
+    assert!(!a.content_html().contains("script"));
+    assert_eq!(a.url, "https://yenbai.gov.vn/tin-tuc/nghia-lo-hieu-qua-tu-nhung-quyet-sach-lon");
+    let draft = scan.articles.iter().find(|a| a.id == "2").unwrap();
+    assert!(draft.draft);
+
+    let before = sql::signature(pool, src).await.unwrap();
+    exec(writer, &format!("UPDATE {} SET tieu_de = 'Tiêu đề mới', cap_nhat = '2020-02-22T09:00:00+07:00' WHERE ma_bai = 1", src.table)).await;
+    let after_update = sql::signature(pool, src).await.unwrap();
+    assert_ne!(before, after_update, "an update changes the signature");
+    exec(writer, &format!("DELETE FROM {} WHERE ma_bai = 2", src.table)).await;
+    assert_ne!(after_update, sql::signature(pool, src).await.unwrap(), "a delete changes the signature");
+
+    let scan = sql::load(pool, src, &ctx()).await.unwrap();
+    let a = scan.articles.iter().find(|a| a.id == "1").unwrap();
+    assert_eq!(a.title, "Tiêu đề mới", "identity survives the edit");
+    assert!(scan.articles.iter().all(|a| a.id != "2"));
+}
+
+#[tokio::test]
+async fn postgres_table_with_cms_column_names() {
+    let admin = sql::connect(PG).await.expect("PostgreSQL on 127.0.0.1:5432 (database test)");
+    let schema = format!("bantin_store_{}", std::process::id());
+    exec(&admin, &format!("DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}")).await;
+    exec(
+        &admin,
+        &format!(
+            "CREATE TABLE {schema}.bai_viet (ma_bai BIGINT PRIMARY KEY, tieu_de TEXT, ngay_dang TIMESTAMPTZ,
+               cap_nhat TIMESTAMPTZ, sapo TEXT, noi_dung TEXT, chuyen_muc TEXT[], tac_gia TEXT, nhap BOOLEAN NOT NULL DEFAULT false);
+             INSERT INTO {schema}.bai_viet VALUES
+               (1, 'Nghĩa Lộ: Hiệu quả từ những quyết sách lớn', '2020-02-21T08:56:00+07:00', NULL,
+                'Năm 2019, thị xã đã hoàn thành vượt mức 42/44 chỉ tiêu.', 'Ba khâu **đột phá** <script>x()</script>',
+                ARRAY['Kinh tế','Chính trị'], 'Báo Yên Bái', false),
+               (2, 'Bản nháp', '2020-02-22 10:00', NULL, NULL, 'x', NULL, NULL, true),
+               (3, NULL, '2020-02-23 10:00', NULL, NULL, 'không có tiêu đề', NULL, NULL, false);"
+        ),
+    )
+    .await;
+    let src = Source {
+        url: PG.into(),
+        table: format!("{schema}.bai_viet"),
+        columns: cms_columns(),
+        body_format: BodyFormat::Markdown,
+    };
+    let pool = sql::connect(PG).await.unwrap();
+    check_store(&pool, &src, &admin).await;
+    exec(&admin, &format!("DROP SCHEMA {schema} CASCADE")).await;
+}
+
+#[tokio::test]
+async fn sqlite_table_with_text_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("cms.db").display());
+    let writer = sql::connect(&url.replace("?mode=rwc", "")).await;
+    assert!(writer.is_err(), "the store opens the database read-only, so a missing file is an error");
+    let writer = match sqlx::sqlite::SqlitePool::connect(&url).await {
+        Ok(p) => Pool::Sqlite(p),
+        Err(e) => panic!("{e}"),
+    };
+    exec(
+        &writer,
+        "CREATE TABLE bai_viet (ma_bai INTEGER PRIMARY KEY, tieu_de TEXT, ngay_dang TEXT, cap_nhat TEXT,
+           sapo TEXT, noi_dung TEXT, chuyen_muc TEXT, tac_gia TEXT, nhap BOOLEAN NOT NULL DEFAULT 0);
+         INSERT INTO bai_viet VALUES
+           (1, 'Nghĩa Lộ: Hiệu quả từ những quyết sách lớn', '21/02/2020 08:56', NULL,
+            'Năm 2019, thị xã đã hoàn thành vượt mức 42/44 chỉ tiêu.', 'Ba khâu **đột phá** <script>x()</script>',
+            'Kinh tế, Chính trị', 'Báo Yên Bái', 0),
+           (2, 'Bản nháp', '2020-02-22 10:00', NULL, NULL, 'x', NULL, NULL, 1),
+           (3, NULL, '2020-02-23 10:00', NULL, NULL, 'không có tiêu đề', NULL, NULL, 0);",
+    )
+    .await;
+    let src = Source {
+        url: url.clone(),
+        table: "bai_viet".into(),
+        columns: cms_columns(),
+        body_format: BodyFormat::Markdown,
+    };
+    let pool = sql::connect(&url.replace("?mode=rwc", "")).await.unwrap();
+    check_store(&pool, &src, &writer).await;
+}
