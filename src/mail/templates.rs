@@ -42,6 +42,19 @@ impl Templates {
         // Unknown variables are template mistakes; say so instead of
         // mailing blanks to thousands of people.
         env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+        // minijinja's HTML escaping also escapes `/` (as `&#x2f;`), which is
+        // valid but turns every link in a mail's source into noise and
+        // trips simple link checkers; escape the five characters that
+        // matter in text and attributes instead.
+        env.set_formatter(|out, state, value| {
+            if state.auto_escape() == minijinja::AutoEscape::Html
+                && !value.is_safe()
+                && let Some(s) = value.as_str()
+            {
+                return out.write_str(&crate::text::escape_html(s)).map_err(minijinja::Error::from);
+            }
+            minijinja::escape_formatter(out, state, value)
+        });
         for (name, builtin) in BUILTIN {
             let source = match dir.map(|d| d.join(name)).filter(|p| p.is_file()) {
                 Some(path) => std::fs::read_to_string(&path).map_err(|source| TemplateError::Read { path, source })?,
