@@ -27,7 +27,7 @@ fn add_list_remove_export_import() {
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert!(dir.path().join("state/bantin.db").is_file(), "the state database is made beside the config's path");
     // Adding it again is refused.
-    let again = bantin(&cfg, &["subscribers", "add", "an@example.org"]);
+    let again = bantin(&cfg, &["subscribers", "add", " An@EXAMPLE.org "]);
     assert_eq!(again.status.code(), Some(65));
     // Header injection and non-addresses are refused.
     let bad = bantin(&cfg, &["subscribers", "add", "x@example.org\r\nBcc: y@example.org"]);

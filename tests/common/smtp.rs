@@ -1,7 +1,7 @@
 //! A real SMTP server for tests: the `mailin` crate's protocol engine (not
 //! written here) behind a small tokio accept loop on 127.0.0.1. It keeps
-//! every accepted message's bytes, and can be told to answer the end of
-//! DATA with a chosen code (451, 550…) to drive the mailer's fault paths.
+//! every accepted message's bytes, and can be told to answer RCPT TO with a
+//! chosen code (451, 550…) to drive the mailer's fault paths.
 
 #![allow(dead_code)]
 
@@ -21,7 +21,9 @@ pub struct Received {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Behaviour {
     Accept,
-    /// Answer the end of DATA with this code (and keep nothing).
+    /// Answer RCPT TO with this code, so the message is not taken. (Not the
+    /// end of DATA: after an error there mailin stays in its DATA state and
+    /// the session stalls.)
     Reply(u16),
 }
 
@@ -29,7 +31,7 @@ pub enum Behaviour {
 pub struct Shared {
     pub inbox: Arc<Mutex<Vec<Received>>>,
     pub behaviour: Arc<Mutex<Behaviour>>,
-    /// Every end-of-DATA answered, accepted or not.
+    /// Every RCPT TO answered, accepted or not.
     pub attempts: Arc<Mutex<usize>>,
 }
 
@@ -53,6 +55,14 @@ struct Session {
 }
 
 impl Handler for Session {
+    fn rcpt(&mut self, _to: &str) -> Response {
+        *self.shared.attempts.lock().unwrap() += 1;
+        match *self.shared.behaviour.lock().unwrap() {
+            Behaviour::Accept => mailin::response::OK,
+            Behaviour::Reply(code) => Response::custom(code, format!("test server says {code}")),
+        }
+    }
+
     fn data_start(&mut self, _domain: &str, from: &str, _is8bit: bool, to: &[String]) -> Response {
         self.from = from.to_string();
         self.to = to.to_vec();
@@ -66,19 +76,12 @@ impl Handler for Session {
     }
 
     fn data_end(&mut self) -> Response {
-        *self.shared.attempts.lock().unwrap() += 1;
-        let behaviour = *self.shared.behaviour.lock().unwrap();
-        match behaviour {
-            Behaviour::Accept => {
-                self.shared.inbox.lock().unwrap().push(Received {
-                    from: self.from.clone(),
-                    to: self.to.clone(),
-                    data: std::mem::take(&mut self.data),
-                });
-                mailin::response::OK
-            }
-            Behaviour::Reply(code) => Response::custom(code, format!("test server says {code}")),
-        }
+        self.shared.inbox.lock().unwrap().push(Received {
+            from: self.from.clone(),
+            to: self.to.clone(),
+            data: std::mem::take(&mut self.data),
+        });
+        mailin::response::OK
     }
 }
 
