@@ -125,3 +125,38 @@ fn header_injection_through_a_recipient_address_is_refused() {
     let raw = String::from_utf8_lossy(&msg.body);
     assert!(!raw.lines().any(|l| l.starts_with("Bcc:")), "{raw}");
 }
+
+#[test]
+fn dkim_signs_with_an_ed25519_key_covering_the_list_headers() {
+    use base64::Engine as _;
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("dkim.key");
+    std::fs::write(&key, base64::engine::general_purpose::STANDARD.encode([7u8; 32])).unwrap();
+    let extra = format!("dkim_selector = \"bantin\"\ndkim_domain = \"example.org\"\ndkim_key_file = \"{}\"", key.display());
+    let cfg = common::write_config(dir.path(), &common::examples(), "smtp://127.0.0.1:2525", "https://bantin.yenbai.gov.vn/", &extra);
+    let settings = common::load(&cfg);
+    let catalog = bantin::load_catalog(&settings, 1);
+    let composer = Composer::new(&settings, TokenKey::from_bytes(&[1; 32])).unwrap();
+    let plan = PlanSettings::from_settings(&settings);
+    let recipients = vec![(subscriber(Frequency::Daily, &[]), HashSet::new())];
+    let p = plan::plan(&recipients, catalog.articles(), &HashMap::new(), &plan, now(), Mode::Scheduled).remove(0);
+    let msg = composer.digest(&p, &catalog, now()).unwrap();
+    let parsed = mail_parser::MessageParser::default().parse(&msg.body).unwrap();
+    let sig: String = parsed.header_raw("DKIM-Signature").expect("signed").split_whitespace().collect();
+    assert!(sig.contains("a=ed25519-sha256") && sig.contains("d=example.org") && sig.contains("s=bantin"), "{sig}");
+    let h = sig.split(';').find_map(|t| t.trim().strip_prefix("h=")).unwrap().to_ascii_lowercase();
+    for name in ["from", "subject", "message-id", "list-unsubscribe", "list-unsubscribe-post"] {
+        assert!(h.split(':').any(|x| x == name), "{name} not signed: {h}");
+    }
+}
+
+#[test]
+fn a_pkcs8_dkim_key_is_refused_with_the_conversion_to_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("dkim.pem");
+    std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n").unwrap();
+    let extra = format!("dkim_selector = \"bantin\"\ndkim_domain = \"example.org\"\ndkim_key_file = \"{}\"", key.display());
+    let cfg = common::write_config(dir.path(), &common::examples(), "smtp://127.0.0.1:2525", "https://bantin.yenbai.gov.vn/", &extra);
+    let err = Composer::new(&common::load(&cfg), TokenKey::from_bytes(&[1; 32])).unwrap_err().to_string();
+    assert!(err.contains("dkim.pem") && err.contains("-traditional"), "{err}");
+}

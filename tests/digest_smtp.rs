@@ -296,3 +296,31 @@ async fn refused_then_451_then_accepted_and_550s_make_a_subscriber_bouncing() {
     let q = digests.queue(fixed_now() + Duration::days(1), Mode::Now).await.unwrap();
     assert_eq!(q.due, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_delivers_the_outbox_and_stops_on_shutdown() {
+    let smtp = SmtpServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let digests = open(dir.path(), &smtp.url(), "https://bantin.example.org/", "").await;
+    let (sub, _) = digests
+        .state
+        .insert_subscriber(&NewSubscriber {
+            email: "pending@example.org".into(),
+            topics: vec![],
+            frequency: Frequency::Daily,
+            status: Status::Pending,
+            now: Utc::now(),
+        })
+        .await
+        .unwrap();
+    let m = digests.composer.confirmation(&sub, Utc::now()).unwrap();
+    digests.state.enqueue(&m, Utc::now()).await.unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(bantin::digest::run_scheduler(Arc::clone(&digests), stopped));
+    let mails = wait_for_mail(&smtp, 1).await;
+    assert_eq!(mails[0].to, ["pending@example.org"]);
+    stop.send(true).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), task).await.expect("the scheduler stops").unwrap();
+    // A pending subscriber gets no digest.
+    assert_eq!(smtp.received().len(), 1);
+}

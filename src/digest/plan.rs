@@ -241,7 +241,7 @@ mod tests {
     }
 
     fn newest_first(mut v: Vec<Arc<Article>>) -> Vec<Arc<Article>> {
-        v.sort_by(|a, b| b.published.cmp(&a.published));
+        v.sort_by_key(|a| std::cmp::Reverse(a.published));
         v
     }
 
@@ -352,7 +352,7 @@ mod tests {
         s1.last_period = Some("daily:2026-11-24".into());
         s1.last_digest_at = Some(at(24, 7, 0));
         let seen = HashMap::from([("late".to_string(), at(24, 15, 0))]);
-        let plans = plan(&[(s1.clone(), HashSet::new())], &[late.clone()], &seen, &s, at(25, 7, 0), Mode::Scheduled);
+        let plans = plan(&[(s1.clone(), HashSet::new())], std::slice::from_ref(&late), &seen, &s, at(25, 7, 0), Mode::Scheduled);
         assert_eq!(ids(&plans[0]), ["late"]);
         // The next day, with the bookkeeping of that digest, it is not sent again.
         s1.last_period = Some("daily:2026-11-25".into());
