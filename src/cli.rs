@@ -414,15 +414,23 @@ async fn run(digests: &Digests, catalog: &Catalog, start: DateTime<Utc>, mode: M
     if released > 0 {
         eprintln!("{released} messages left in flight by a stopped run are queued again");
     }
+    let t_plan = std::time::Instant::now();
     let queued = digests.queue(start, mode).await?;
+    let plan_ms = t_plan.elapsed().as_millis();
     // The clock runs on from `start`, so --at in the future still finds the
     // rows it just queued due.
     let began = std::time::Instant::now();
     let clock = move || start.max(Utc::now()) + chrono::Duration::from_std(began.elapsed()).unwrap_or_default();
     let sent = digests.mailer.deliver_due(clock).await?;
     println!(
-        "{} digests due ({} with nothing new), {} queued; sent {}, {} to retry later, {} failed",
-        queued.due, queued.empty, queued.queued, sent.sent, sent.retried, sent.failed
+        "{} digests due ({} with nothing new), {} queued in {plan_ms} ms; sent {}, {} to retry later, {} failed in {} ms",
+        queued.due,
+        queued.empty,
+        queued.queued,
+        sent.sent,
+        sent.retried,
+        sent.failed,
+        began.elapsed().as_millis()
     );
     Ok(ExitCode::SUCCESS)
 }
