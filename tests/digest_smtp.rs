@@ -292,6 +292,8 @@ async fn refused_then_451_then_accepted_and_550s_make_a_subscriber_bouncing() {
     assert_eq!((r.sent, r.retried, r.failed), (0, 0, 2));
     let sub = digests.state.subscriber_by_id(sub.id).await.unwrap().unwrap();
     assert_eq!((sub.status, sub.bounce_count), (Status::Bouncing, 2));
+    assert_eq!(digests.state.subscriber_counts().await.unwrap(), [(Status::Bouncing, 1)]);
+    assert_eq!(digests.state.outbox_counts().await.unwrap().failed, 2);
     // A bouncing subscriber is not planned.
     let q = digests.queue(fixed_now() + Duration::days(1), Mode::Now).await.unwrap();
     assert_eq!(q.due, 0);

@@ -529,6 +529,22 @@ impl StateStore {
         Ok(c)
     }
 
+    /// How many subscribers are in each status (for /metrics: bouncing
+    /// subscribers are the visible trace of permanent failures).
+    pub async fn subscriber_counts(&self) -> Result<Vec<(Status, i64)>> {
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM subscribers GROUP BY status ORDER BY status")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("counting subscribers"))?;
+        rows.iter()
+            .map(|r| {
+                let status = Status::parse(&get::<String>(r, "status")?)
+                    .ok_or_else(|| StateError::Corrupt("a subscriber has an unknown status".into()))?;
+                Ok((status, get::<i64>(r, "n")?))
+            })
+            .collect()
+    }
+
     /// The earliest time a queued message becomes due, if any.
     pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>> {
         let row = sqlx::query("SELECT MIN(next_attempt_at) AS t FROM outbox WHERE status = 'queued'")
