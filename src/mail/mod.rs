@@ -15,6 +15,7 @@
 
 pub mod outbox;
 pub mod sender;
+pub mod smtp;
 pub mod templates;
 
 use crate::catalog::Catalog;

@@ -12,6 +12,7 @@
 //! and a row is marked sent only after the server accepted it; a crash in
 //! between resends the same bytes (same Message-ID), never a different mail.
 
+use super::smtp::DirectPool;
 use crate::state::{OutboxRow, StateError, StateStore};
 use chrono::{DateTime, Utc};
 use lettre::address::Envelope;
@@ -76,8 +77,15 @@ pub enum Outcome {
     Permanent(String),
 }
 
+/// How messages reach the relay: our own connections for `smtp://`
+/// (TCP_NODELAY, see `mail::smtp`), lettre's pool for `smtps://`.
+enum Transport {
+    Direct(DirectPool),
+    Lettre(AsyncSmtpTransport<Tokio1Executor>),
+}
+
 pub struct Mailer {
-    transport: AsyncSmtpTransport<Tokio1Executor>,
+    transport: Arc<Transport>,
     state: StateStore,
     envelope_from: Address,
     settings: SenderSettings,
@@ -121,26 +129,27 @@ impl Mailer {
         let bad = |detail: String| SendError::Config { url: shown.clone(), detail };
         let host = smtp_url.host_str().ok_or_else(|| bad("has no host".into()))?.to_string();
         let tls = TlsParameters::new(host.clone()).map_err(|e| bad(format!("TLS set-up failed: {e}")))?;
-        let (default_port, tls) = match smtp_url.scheme() {
-            "smtps" => (465, Tls::Wrapper(tls)),
+        let credentials = (!smtp_url.username().is_empty()).then(|| {
+            Credentials::new(percent_decode(smtp_url.username()), percent_decode(smtp_url.password().unwrap_or("")))
+        });
+        let transport = if smtp_url.scheme() == "smtps" {
+            let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+                .port(smtp_url.port().unwrap_or(465))
+                .tls(Tls::Wrapper(tls))
+                .timeout(Some(Duration::from_secs(30)))
+                .pool_config(PoolConfig::new().max_size(settings.connections).idle_timeout(Duration::from_secs(30)));
+            if let Some(c) = credentials {
+                builder = builder.credentials(c);
+            }
+            Transport::Lettre(builder.build())
+        } else {
             // STARTTLS when the server offers it: a loopback relay or a
             // local postfix often does not, and mail must still flow.
-            _ => (25, Tls::Opportunistic(tls)),
+            let port = smtp_url.port().unwrap_or(25);
+            Transport::Direct(DirectPool::new(host, port, tls, credentials, settings.connections as usize))
         };
-        let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
-            .port(smtp_url.port().unwrap_or(default_port))
-            .tls(tls)
-            .timeout(Some(Duration::from_secs(30)))
-            .pool_config(PoolConfig::new().max_size(settings.connections).idle_timeout(Duration::from_secs(30)));
-        if !smtp_url.username().is_empty() {
-            let decode = |s: &str| percent_decode(s);
-            builder = builder.credentials(Credentials::new(
-                decode(smtp_url.username()),
-                decode(smtp_url.password().unwrap_or("")),
-            ));
-        }
         Ok(Mailer {
-            transport: builder.build(),
+            transport: Arc::new(transport),
             state,
             envelope_from: from,
             settings,
@@ -158,11 +167,15 @@ impl Mailer {
 
     /// Opens a connection and says hello: for exit 69 at start.
     pub async fn check_connection(&self) -> Result<(), SendError> {
-        match self.transport.test_connection().await {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(SendError::Unreachable { url: self.url.clone(), detail: "the server did not answer NOOP".into() }),
-            Err(e) => Err(SendError::Unreachable { url: self.url.clone(), detail: e.to_string() }),
-        }
+        let result = match &*self.transport {
+            Transport::Direct(pool) => pool.check().await,
+            Transport::Lettre(t) => match t.test_connection().await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err("the server did not answer NOOP".into()),
+                Err(e) => Err(e.to_string()),
+            },
+        };
+        result.map_err(|detail| SendError::Unreachable { url: self.url.clone(), detail })
     }
 
     pub fn state(&self) -> &StateStore {
@@ -170,7 +183,7 @@ impl Mailer {
     }
 
     /// Sends one message's stored bytes.
-    async fn send_row(transport: &AsyncSmtpTransport<Tokio1Executor>, from: &Address, row: &OutboxRow) -> Outcome {
+    async fn send_row(transport: &Transport, from: &Address, row: &OutboxRow) -> Outcome {
         let to: Address = match row.recipient.parse() {
             Ok(a) => a,
             Err(e) => return Outcome::Permanent(format!("recipient {:?} is not an address: {e}", row.recipient)),
@@ -179,10 +192,12 @@ impl Mailer {
             Ok(e) => e,
             Err(e) => return Outcome::Permanent(format!("no envelope: {e}")),
         };
-        match transport.send_raw(&envelope, &row.body).await {
-            Ok(_) => Outcome::Sent,
-            Err(e) if e.is_permanent() => Outcome::Permanent(e.to_string()),
-            Err(e) => Outcome::Temporary(e.to_string()),
+        match transport {
+            Transport::Direct(pool) => pool.send(&envelope, &row.body).await,
+            Transport::Lettre(t) => match t.send_raw(&envelope, &row.body).await {
+                Ok(_) => Outcome::Sent,
+                Err(e) => super::smtp::classify(e),
+            },
         }
     }
 
@@ -205,7 +220,7 @@ impl Mailer {
         let mut ticker = tokio::time::interval(Duration::from_secs(1) / rate);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let parallel = self.settings.connections.max(1) as usize;
-        let transport = Arc::new(self.transport.clone());
+        let transport = Arc::clone(&self.transport);
         loop {
             let rows = self.state.claim_due(&self.owner, now(), LEASE, (parallel * 8) as i64).await?;
             if rows.is_empty() {
