@@ -63,6 +63,7 @@ TOML
 BANTIN_LOG=warn /usr/bin/time -f "%e %M" -o "$WORK/time" \
   "$BIN" --config "$WORK/bantin.toml" digest run --now --at 2026-08-31T07:00:00+07:00 > "$WORK/run.out"
 read -r SECS RSS_KB < "$WORK/time"
+echo "bantin: $(cat "$WORK/run.out")"
 SENT=$(grep -o 'sent [0-9]*' "$WORK/run.out" | grep -o '[0-9]*')
 SIZE=$(sqlite3 "$WORK/state/bantin.db" 'select avg(length(body)) from outbox' 2>/dev/null || echo 20000)
 SIZE=${SIZE%.*}
