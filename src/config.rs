@@ -133,6 +133,20 @@ pub struct Mail {
     pub dkim_key_file: Option<PathBuf>,
     pub max_per_second: u32,
     pub token_secret_file: Option<PathBuf>,
+    /// A folder whose `digest.html`, `confirm.txt`… replace the built-in
+    /// templates (each file separately).
+    pub templates_dir: Option<PathBuf>,
+    /// Permanent (5xx) failures after which a subscriber is marked bouncing.
+    pub bounce_limit: u32,
+    /// The first retry delay after a temporary failure; doubled each time.
+    pub retry_base: Duration,
+    /// The longest delay between retries.
+    pub retry_max: Duration,
+    /// Attempts after which a message that keeps failing temporarily is
+    /// given up (marked failed).
+    pub max_attempts: u32,
+    /// SMTP connections kept open in the pool.
+    pub connections: u32,
 }
 
 #[derive(Debug, Clone)]
@@ -247,6 +261,12 @@ struct RawMail {
     dkim_key_file: Option<String>,
     max_per_second: i64,
     token_secret_file: Option<String>,
+    templates_dir: Option<String>,
+    bounce_limit: i64,
+    retry_base: String,
+    retry_max: String,
+    max_attempts: i64,
+    connections: i64,
 }
 impl Default for RawMail {
     fn default() -> Self {
@@ -258,6 +278,12 @@ impl Default for RawMail {
             dkim_key_file: None,
             max_per_second: 50,
             token_secret_file: None,
+            templates_dir: None,
+            bounce_limit: 3,
+            retry_base: "1m".into(),
+            retry_max: "6h".into(),
+            max_attempts: 12,
+            connections: 4,
         }
     }
 }
@@ -440,6 +466,32 @@ fn validate(raw: RawConfig, file: &Path) -> Result<Settings, ConfigError> {
         ));
     }
     let non_empty = |v: Option<String>| v.filter(|s| !s.is_empty());
+    if !(1..=1000).contains(&raw.mail.bounce_limit) {
+        return Err(bad("mail.bounce_limit", format!("{} is out of range; use 1 to 1000", raw.mail.bounce_limit)));
+    }
+    if !(1..=1000).contains(&raw.mail.max_attempts) {
+        return Err(bad("mail.max_attempts", format!("{} is out of range; use 1 to 1000", raw.mail.max_attempts)));
+    }
+    if !(1..=64).contains(&raw.mail.connections) {
+        return Err(bad("mail.connections", format!("{} is out of range; use 1 to 64", raw.mail.connections)));
+    }
+    let retry_base = parse_duration(&raw.mail.retry_base).map_err(|m| bad("mail.retry_base", m))?;
+    let retry_max = parse_duration(&raw.mail.retry_max).map_err(|m| bad("mail.retry_max", m))?;
+    if retry_base.is_zero() || retry_max < retry_base {
+        return Err(bad(
+            "mail.retry_max",
+            "mail.retry_base must be at least 1s and mail.retry_max at least mail.retry_base".into(),
+        ));
+    }
+    let templates_dir = non_empty(raw.mail.templates_dir).map(PathBuf::from);
+    if let Some(dir) = &templates_dir
+        && !dir.is_dir()
+    {
+        return Err(bad(
+            "mail.templates_dir",
+            format!("{} is not a folder; create it or remove the key to use the built-in templates", dir.display()),
+        ));
+    }
 
     // [digest]
     let daily_at = NaiveTime::parse_from_str(raw.digest.daily_at.trim(), "%H:%M")
@@ -474,6 +526,12 @@ fn validate(raw: RawConfig, file: &Path) -> Result<Settings, ConfigError> {
             dkim_key_file: non_empty(raw.mail.dkim_key_file).map(PathBuf::from),
             max_per_second: raw.mail.max_per_second as u32,
             token_secret_file: non_empty(raw.mail.token_secret_file).map(PathBuf::from),
+            templates_dir,
+            bounce_limit: raw.mail.bounce_limit as u32,
+            retry_base,
+            retry_max,
+            max_attempts: raw.mail.max_attempts as u32,
+            connections: raw.mail.connections as u32,
         },
         digest: Digest {
             daily_at,

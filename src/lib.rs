@@ -9,10 +9,15 @@ pub mod article;
 pub mod catalog;
 pub mod config;
 pub mod dates;
+pub mod digest;
 pub mod export;
 pub mod feeds;
+pub mod mail;
+pub mod state;
 pub mod store;
+pub mod subscription;
 pub mod text;
+pub mod tokens;
 
 pub use article::{Article, ArticleError, Category};
 pub use catalog::{Catalog, Scope};

@@ -8,10 +8,13 @@ use clap::{Parser, Subcommand};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod cli;
+
 /// Exit codes of DESIGN.md (the sysexits.h values).
 mod exit {
     pub const USAGE: u8 = 64;
     pub const DATAERR: u8 = 65;
+    pub const UNAVAILABLE: u8 = 69;
     pub const IOERR: u8 = 74;
     pub const CONFIG: u8 = 78;
 }
@@ -40,6 +43,16 @@ enum Command {
         #[arg(long)]
         strict: bool,
     },
+    /// Manage digest subscribers
+    Subscribers {
+        #[command(subcommand)]
+        command: cli::SubscribersCommand,
+    },
+    /// Preview or send the e-mail digests
+    Digest {
+        #[command(subcommand)]
+        command: cli::DigestCommand,
+    },
 }
 
 fn main() -> ExitCode {
@@ -59,6 +72,8 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Build { out } => build(&settings, &out),
         Command::Check { strict } => check(&settings, strict),
+        Command::Subscribers { command } => cli::subscribers(settings, command),
+        Command::Digest { command } => cli::digest(settings, command),
     };
     match result {
         Ok(code) => code,

@@ -1,0 +1,357 @@
+//! Mail: from a planned digest (or a new subscriber) to the exact RFC 5322
+//! bytes that go into the outbox. [`Composer`] renders the templates and
+//! builds the message with lettre; [`outbox`] writes planned digests into
+//! the state database; [`sender`] delivers what the outbox holds.
+//!
+//! Invariants:
+//! - the Message-ID is a function of (subscriber, period) and the sender's
+//!   domain only, so a resend after a crash is recognisably the same mail;
+//! - every header value that comes from data (titles, names, addresses)
+//!   went through `text::clean_line` or address validation and then
+//!   lettre's RFC 2047 encoder: no line break can reach a header;
+//! - links are absolute, built on `http.public_url` (bantin's own routes)
+//!   or the article's URL;
+//! - rendering takes `now` as an argument and reads no clock.
+
+pub mod outbox;
+pub mod sender;
+pub mod smtp;
+pub mod templates;
+
+use crate::catalog::Catalog;
+use crate::digest::plan::PlannedDigest;
+use crate::state::{Frequency, MessageKind, OutboxMessage, Subscriber};
+use crate::tokens::{Purpose, TokenKey};
+use chrono::{DateTime, Datelike, Utc};
+use chrono_tz::Tz;
+use lettre::message::dkim::{DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm, DkimSigningKey};
+use lettre::message::header::{HeaderName, HeaderValue};
+use lettre::message::{Mailbox, MultiPart};
+use lettre::{Address, Message};
+use serde::Serialize;
+use sha2::{Digest as _, Sha256};
+use std::path::PathBuf;
+use templates::{TemplateError, Templates};
+use url::Url;
+
+/// How long a confirmation link stays valid.
+pub const CONFIRM_VALID_DAYS: i64 = 7;
+
+#[derive(Debug, thiserror::Error)]
+pub enum MailError {
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    #[error("mail.from: {0:?} is not an address lettre accepts; write it as \"Name <user@example.org>\"")]
+    From(String),
+    #[error("subscriber address {0:?} cannot be used in a mail header: {1}")]
+    Recipient(String, String),
+    #[error("{path}: cannot read the DKIM key (mail.dkim_key_file): {source}")]
+    DkimRead { path: PathBuf, source: std::io::Error },
+    #[error("{path}: not a usable DKIM key: {detail}; use an RSA key in PKCS#1 PEM (`openssl genrsa -traditional`) or a base64 ed25519 seed")]
+    DkimKey { path: PathBuf, detail: String },
+    #[error("building the message for {0}: {1}")]
+    Build(String, String),
+}
+
+/// What the templates and the subject were given, kept for previews and
+/// snapshot tests.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+/// Renders and builds messages. One per process; cheap to share.
+pub struct Composer {
+    templates: Templates,
+    key: TokenKey,
+    from: Mailbox,
+    /// Display name of `mail.from` (or the site title): the digest's name.
+    heading: String,
+    domain: String,
+    site_title: String,
+    site_url: Url,
+    public_url: Url,
+    timezone: Tz,
+    dkim: Option<DkimConfig>,
+}
+
+impl std::fmt::Debug for Composer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Composer").field("from", &self.from).finish_non_exhaustive()
+    }
+}
+
+#[derive(Serialize)]
+struct ArticleView {
+    title: String,
+    url: String,
+    summary: String,
+    date: String,
+    categories: String,
+}
+
+impl Composer {
+    pub fn new(settings: &crate::Settings, key: TokenKey) -> Result<Composer, MailError> {
+        let templates = Templates::new(settings.mail.templates_dir.as_deref())?;
+        let from = parse_mailbox(&settings.mail.from)?;
+        let heading = from.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| settings.site.title.clone());
+        let domain = from.email.domain().to_string();
+        let dkim = match (&settings.mail.dkim_selector, &settings.mail.dkim_domain, &settings.mail.dkim_key_file) {
+            (Some(sel), Some(dom), Some(path)) => Some(load_dkim(sel, dom, path)?),
+            _ => None,
+        };
+        Ok(Composer {
+            templates,
+            key,
+            from,
+            heading,
+            domain,
+            site_title: settings.site.title.clone(),
+            site_url: settings.site.base_url.clone(),
+            public_url: settings.http.public_url.clone(),
+            timezone: settings.site.timezone,
+            dkim,
+        })
+    }
+
+    pub fn templates(&self) -> &Templates {
+        &self.templates
+    }
+
+    pub fn key(&self) -> &TokenKey {
+        &self.key
+    }
+
+    pub fn site_title(&self) -> &str {
+        &self.site_title
+    }
+
+    pub fn site_url(&self) -> &Url {
+        &self.site_url
+    }
+
+    /// The envelope sender: the address of `mail.from`.
+    pub fn from_address(&self) -> &Address {
+        &self.from.email
+    }
+
+    fn link(&self, route: &str, token: &str) -> String {
+        // The public URL ends with `/` (config guarantees it) and tokens are
+        // base64url, so the join cannot fail; fall back to string
+        // concatenation all the same rather than panic.
+        self.public_url
+            .join(&format!("{route}/{token}"))
+            .map(String::from)
+            .unwrap_or_else(|_| format!("{}{route}/{token}", self.public_url))
+    }
+
+    pub fn unsubscribe_url(&self, subscriber: i64) -> String {
+        self.link("unsubscribe", &self.key.sign(Purpose::Unsubscribe, subscriber, None))
+    }
+
+    pub fn preferences_url(&self, subscriber: i64) -> String {
+        self.link("preferences", &self.key.sign(Purpose::Preferences, subscriber, None))
+    }
+
+    pub fn confirm_url(&self, subscriber: i64, now: DateTime<Utc>) -> String {
+        let expires = now + chrono::Duration::days(CONFIRM_VALID_DAYS);
+        self.link("confirm", &self.key.sign(Purpose::Confirm, subscriber, Some(expires)))
+    }
+
+    /// The Message-ID of `(subscriber, period)`: the same for every build
+    /// of that digest, different for every other one.
+    pub fn message_id(&self, subscriber: i64, period_key: &str) -> String {
+        let mut h = Sha256::new();
+        h.update(b"bantin message-id\0");
+        h.update(subscriber.to_be_bytes());
+        h.update(period_key.as_bytes());
+        let digest = h.finalize();
+        let hash: String = digest[..10].iter().map(|b| format!("{b:02x}")).collect();
+        let period: String =
+            period_key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '.' }).collect();
+        format!("<{period}.{hash}@{}>", self.domain)
+    }
+
+    fn frequency_label(f: Frequency) -> &'static str {
+        match f {
+            Frequency::Daily => "hằng ngày",
+            Frequency::Weekly => "hằng tuần",
+        }
+    }
+
+    /// Renders a digest's subject, text and HTML.
+    pub fn render_digest(&self, plan: &PlannedDigest, catalog: &Catalog) -> Result<Rendered, MailError> {
+        let sub = &plan.subscriber;
+        let count = plan.articles.len() + plan.more;
+        let period_label = match plan.period.frequency {
+            Frequency::Daily => plan.period.label.format("%d/%m/%Y").to_string(),
+            Frequency::Weekly => {
+                let w = plan.period.label.iso_week();
+                format!("tuần {}/{}", w.week(), w.year())
+            }
+        };
+        let subject = crate::text::clean_line(&format!("{} – {period_label}: {count} bài mới", self.heading));
+        let articles: Vec<ArticleView> = plan
+            .articles
+            .iter()
+            .map(|a| ArticleView {
+                title: crate::text::clean_line(&a.title),
+                url: a.url.clone(),
+                summary: crate::text::excerpt(&a.summary, 300),
+                date: a.published.with_timezone(&self.timezone).format("%d/%m/%Y %H:%M").to_string(),
+                categories: a.categories.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "),
+            })
+            .collect();
+        let topics = sub
+            .topics
+            .iter()
+            .map(|t| catalog.category_name(t).unwrap_or(t).to_string())
+            .collect::<Vec<_>>()
+            .join(", ");
+        let ctx = minijinja::context! {
+            subject => &subject,
+            heading => &self.heading,
+            period_label => &period_label,
+            site_title => &self.site_title,
+            site_url => self.site_url.as_str(),
+            count => count,
+            articles => articles,
+            more => plan.more,
+            more_url => self.site_url.as_str(),
+            topics => topics,
+            email => &sub.email,
+            frequency_label => Self::frequency_label(sub.frequency),
+            unsubscribe_url => self.unsubscribe_url(sub.id),
+            preferences_url => self.preferences_url(sub.id),
+        };
+        Ok(Rendered {
+            text: self.templates.render("digest.txt", &ctx)?,
+            html: self.templates.render("digest.html", &ctx)?,
+            subject,
+        })
+    }
+
+    /// The outbox message for a planned, non-empty digest.
+    pub fn digest(&self, plan: &PlannedDigest, catalog: &Catalog, now: DateTime<Utc>) -> Result<OutboxMessage, MailError> {
+        let r = self.render_digest(plan, catalog)?;
+        let sub = &plan.subscriber;
+        let message_id = self.message_id(sub.id, &plan.period.key);
+        let unsubscribe = format!("<{}>, <mailto:{}?subject=unsubscribe>", self.unsubscribe_url(sub.id), self.from.email);
+        let list_headers = vec![
+            ("List-Unsubscribe", unsubscribe),
+            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".to_string()),
+            ("List-Id", format!("{} <bantin.{}>", self.heading, self.domain)),
+        ];
+        let body = self.build(&sub.email, &r, &message_id, now, list_headers)?;
+        Ok(OutboxMessage {
+            message_id,
+            kind: MessageKind::Digest,
+            subscriber_id: Some(sub.id),
+            period_key: plan.period.key.clone(),
+            recipient: sub.email.clone(),
+            body,
+        })
+    }
+
+    /// The double opt-in mail for a pending subscriber.
+    pub fn confirmation(&self, sub: &Subscriber, now: DateTime<Utc>) -> Result<OutboxMessage, MailError> {
+        let subject = crate::text::clean_line(&format!("{}: xác nhận đăng ký nhận bản tin", self.heading));
+        let ctx = minijinja::context! {
+            subject => &subject,
+            heading => &self.heading,
+            site_title => &self.site_title,
+            site_url => self.site_url.as_str(),
+            email => &sub.email,
+            frequency_label => Self::frequency_label(sub.frequency),
+            confirm_url => self.confirm_url(sub.id, now),
+            valid_days => CONFIRM_VALID_DAYS,
+        };
+        let r = Rendered {
+            text: self.templates.render("confirm.txt", &ctx)?,
+            html: self.templates.render("confirm.html", &ctx)?,
+            subject,
+        };
+        // Each request is its own message: the period is the request time.
+        let period_key = format!("confirm:{}", now.timestamp_millis());
+        let message_id = self.message_id(sub.id, &period_key);
+        let body = self.build(&sub.email, &r, &message_id, now, Vec::new())?;
+        Ok(OutboxMessage {
+            message_id,
+            kind: MessageKind::Confirm,
+            subscriber_id: Some(sub.id),
+            period_key,
+            recipient: sub.email.clone(),
+            body,
+        })
+    }
+
+    fn build(
+        &self,
+        to: &str,
+        r: &Rendered,
+        message_id: &str,
+        now: DateTime<Utc>,
+        extra: Vec<(&'static str, String)>,
+    ) -> Result<Vec<u8>, MailError> {
+        let to_addr: Address = to.parse().map_err(|e: lettre::address::AddressError| MailError::Recipient(to.into(), e.to_string()))?;
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .to(Mailbox::new(None, to_addr))
+            .subject(crate::text::clean_line(&r.subject))
+            .message_id(Some(message_id.to_string()))
+            .date(now.into());
+        for (name, value) in extra {
+            // Values are built above from validated addresses, tokens and
+            // clean_line'd names; HeaderValue::new still RFC 2047-encodes
+            // and folds them.
+            builder = builder.raw_header(HeaderValue::new(HeaderName::new_from_ascii_str(name), crate::text::clean_line(&value)));
+        }
+        let mut message = builder
+            .multipart(MultiPart::alternative_plain_html(r.text.clone(), r.html.clone()))
+            .map_err(|e| MailError::Build(to.to_string(), e.to_string()))?;
+        if let Some(dkim) = &self.dkim {
+            message.sign(dkim);
+        }
+        Ok(message.formatted())
+    }
+}
+
+/// Reads `Name <user@host>` or `user@host`.
+pub fn parse_mailbox(s: &str) -> Result<Mailbox, MailError> {
+    let s = crate::text::clean_line(s);
+    let (name, addr) = match (s.rfind('<'), s.strip_suffix('>')) {
+        (Some(l), Some(_)) => (Some(s[..l].trim().trim_matches('"').to_string()), &s[l + 1..s.len() - 1]),
+        _ => (None, s.as_str()),
+    };
+    let email: Address = addr.trim().parse().map_err(|_| MailError::From(s.clone()))?;
+    Ok(Mailbox::new(name.filter(|n| !n.is_empty()), email))
+}
+
+fn load_dkim(selector: &str, domain: &str, path: &std::path::Path) -> Result<DkimConfig, MailError> {
+    let text = std::fs::read_to_string(path).map_err(|source| MailError::DkimRead { path: path.to_path_buf(), source })?;
+    let (body, algorithm) = if text.contains("BEGIN RSA PRIVATE KEY") {
+        (text.as_str(), DkimSigningAlgorithm::Rsa)
+    } else if text.contains("BEGIN PRIVATE KEY") {
+        return Err(MailError::DkimKey {
+            path: path.to_path_buf(),
+            detail: "this is a PKCS#8 key; convert it with `openssl rsa -in KEY -traditional`".into(),
+        });
+    } else {
+        (text.trim(), DkimSigningAlgorithm::Ed25519)
+    };
+    let key = DkimSigningKey::new(body, algorithm)
+        .map_err(|e| MailError::DkimKey { path: path.to_path_buf(), detail: e.to_string() })?;
+    let headers = ["From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post", "List-Id"]
+        .into_iter()
+        .map(HeaderName::new_from_ascii_str)
+        .collect();
+    Ok(DkimConfig::new(
+        selector.to_string(),
+        domain.to_string(),
+        key,
+        headers,
+        DkimCanonicalization { header: DkimCanonicalizationType::Relaxed, body: DkimCanonicalizationType::Relaxed },
+    ))
+}

@@ -1,0 +1,101 @@
+//! From the planner to the outbox: notes which articles are visible for the
+//! first time, plans the due digests (pure), renders them and commits each
+//! batch — outbox rows, sent-article bookkeeping and watermarks — in one
+//! transaction. Nothing is sent here.
+//!
+//! Invariant: a message is in the outbox (committed) before any sender can
+//! see it, and a digest's bookkeeping commits with its row, so a crash at
+//! any point leaves each subscriber's period either wholly planned or not
+//! at all; the next run plans what is missing, never twice.
+
+use super::{Composer, MailError};
+use crate::catalog::Catalog;
+use crate::digest::plan::{self, Mode, PlanSettings, PlannedDigest};
+use crate::state::{DigestCommit, StateError, StateStore};
+use chrono::{DateTime, Utc};
+
+/// Digests committed per transaction: large enough to amortise the commit,
+/// small enough that the rendered bytes of one batch stay a few MB.
+const BATCH: usize = 200;
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Mail(#[from] MailError),
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct QueueReport {
+    /// Subscribers whose period was due.
+    pub due: usize,
+    /// Of those, with nothing new (watermark moved, nothing sent).
+    pub empty: usize,
+    /// Messages written to the outbox.
+    pub queued: usize,
+}
+
+/// Plans what is due at `now` without writing anything.
+pub async fn plan_due(
+    state: &StateStore,
+    catalog: &Catalog,
+    settings: &PlanSettings,
+    now: DateTime<Utc>,
+    mode: Mode,
+) -> Result<Vec<PlannedDigest>, QueueError> {
+    let recipients = state.digest_recipients().await?;
+    let first_seen = state.articles_seen().await?;
+    Ok(plan::plan(&recipients, catalog.articles(), &first_seen, settings, now, mode))
+}
+
+/// Plans, renders and commits every digest due at `now`.
+pub async fn queue_digests(
+    state: &StateStore,
+    composer: &Composer,
+    catalog: &Catalog,
+    settings: &PlanSettings,
+    now: DateTime<Utc>,
+    mode: Mode,
+) -> Result<QueueReport, QueueError> {
+    note_visible(state, catalog, settings, now).await?;
+    let plans = plan_due(state, catalog, settings, now, mode).await?;
+    let mut report = QueueReport { due: plans.len(), ..QueueReport::default() };
+    for chunk in plans.chunks(BATCH) {
+        let mut batch = Vec::with_capacity(chunk.len());
+        for p in chunk {
+            let message = if p.is_empty() {
+                report.empty += 1;
+                None
+            } else {
+                Some(composer.digest(p, catalog, now)?)
+            };
+            batch.push(DigestCommit {
+                subscriber_id: p.subscriber.id,
+                period_key: p.period.key.clone(),
+                planned_at: now,
+                article_ids: p.article_ids.clone(),
+                message,
+            });
+        }
+        report.queued += state.commit_digests(&batch).await?;
+    }
+    Ok(report)
+}
+
+/// Records the first-seen time of articles that are visible now and were
+/// not seen before: the measure of "new" for the next digests.
+pub async fn note_visible(state: &StateStore, catalog: &Catalog, settings: &PlanSettings, now: DateTime<Utc>) -> Result<(), QueueError> {
+    let seen = state.articles_seen().await?;
+    let now_local = now.with_timezone(&settings.timezone).fixed_offset();
+    let fresh: Vec<&str> = catalog
+        .articles()
+        .iter()
+        .filter(|a| a.is_visible_at(now_local) && !seen.contains_key(&a.id))
+        .map(|a| a.id.as_str())
+        .collect();
+    if !fresh.is_empty() {
+        state.note_articles_seen(&fresh, now).await?;
+    }
+    Ok(())
+}

@@ -1,0 +1,314 @@
+//! The mailer: claims due messages from the outbox (a lease per row, so a
+//! dead sender's rows come back), sends their stored bytes unchanged over a
+//! pool of SMTP connections (lettre, tokio, rustls) at most
+//! `mail.max_per_second`, and records the outcome.
+//!
+//! Outcomes: 2xx → sent; 4xx, a refused or broken connection, a timeout →
+//! queued again after an exponential backoff with jitter (given up after
+//! `mail.max_attempts`); 5xx → failed, and the subscriber's bounce count
+//! goes up (bouncing at `mail.bounce_limit`). Every attempt is audited.
+//!
+//! Invariant: only rows the outbox handed to this sender's lease are sent,
+//! and a row is marked sent only after the server accepted it; a crash in
+//! between resends the same bytes (same Message-ID), never a different mail.
+
+use super::smtp::DirectPool;
+use crate::state::{OutboxRow, StateError, StateStore};
+use chrono::{DateTime, Utc};
+use lettre::address::Envelope;
+use lettre::transport::smtp::authentication::Credentials;
+use lettre::transport::smtp::client::{Tls, TlsParameters};
+use lettre::transport::smtp::PoolConfig;
+use lettre::{Address, AsyncSmtpTransport, AsyncTransport, Tokio1Executor};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::task::JoinSet;
+
+/// How long a claimed row stays ours before another sender may take it.
+const LEASE: Duration = Duration::from_secs(300);
+
+#[derive(Debug, thiserror::Error)]
+pub enum SendError {
+    #[error("mail.smtp_url {url}: {detail}")]
+    Config { url: String, detail: String },
+    #[error("SMTP server {url} is not reachable: {detail}; check mail.smtp_url and that the relay runs")]
+    Unreachable { url: String, detail: String },
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+#[derive(Debug, Clone)]
+pub struct SenderSettings {
+    pub max_per_second: u32,
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    pub max_attempts: u32,
+    pub bounce_limit: u32,
+    pub connections: u32,
+}
+
+impl SenderSettings {
+    pub fn from_settings(s: &crate::Settings) -> SenderSettings {
+        SenderSettings {
+            max_per_second: s.mail.max_per_second,
+            retry_base: s.mail.retry_base,
+            retry_max: s.mail.retry_max,
+            max_attempts: s.mail.max_attempts,
+            bounce_limit: s.mail.bounce_limit,
+            connections: s.mail.connections,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct DeliveryReport {
+    pub sent: usize,
+    pub retried: usize,
+    pub failed: usize,
+}
+
+/// What became of one attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Sent,
+    /// 4xx or no connection: try again later.
+    Temporary(String),
+    /// 5xx: the server refused this message for good.
+    Permanent(String),
+}
+
+/// How messages reach the relay: our own connections for `smtp://`
+/// (TCP_NODELAY, see `mail::smtp`), lettre's pool for `smtps://`.
+enum Transport {
+    Direct(DirectPool),
+    Lettre(AsyncSmtpTransport<Tokio1Executor>),
+}
+
+pub struct Mailer {
+    transport: Arc<Transport>,
+    state: StateStore,
+    envelope_from: Address,
+    settings: SenderSettings,
+    url: String,
+    /// Lease owner name: `host:pid`, so a restart on this host can tell its
+    /// dead predecessor's rows from a live process's.
+    owner: String,
+}
+
+impl std::fmt::Debug for Mailer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Mailer").field("url", &self.url).field("owner", &self.owner).finish_non_exhaustive()
+    }
+}
+
+/// This process's lease-owner name.
+pub fn owner_name() -> String {
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .map(|h| h.trim().to_string())
+        .unwrap_or_else(|_| "localhost".into());
+    format!("{host}:{}", std::process::id())
+}
+
+/// Whether the process named by a lease owner may still run: owners on
+/// other hosts are assumed alive (their lease will run out), local ones are
+/// looked up in /proc.
+pub fn owner_alive(owner: &str) -> bool {
+    let mine = owner_name();
+    let (my_host, _) = mine.rsplit_once(':').unwrap_or((&mine, ""));
+    match owner.rsplit_once(':') {
+        Some((host, pid)) if host == my_host => {
+            pid == std::process::id().to_string() || std::path::Path::new(&format!("/proc/{pid}")).exists()
+        }
+        _ => true,
+    }
+}
+
+impl Mailer {
+    pub fn new(smtp_url: &url::Url, from: Address, state: StateStore, settings: SenderSettings) -> Result<Mailer, SendError> {
+        let shown = crate::config::redact(smtp_url.as_str());
+        let bad = |detail: String| SendError::Config { url: shown.clone(), detail };
+        let host = smtp_url.host_str().ok_or_else(|| bad("has no host".into()))?.to_string();
+        let tls = TlsParameters::new(host.clone()).map_err(|e| bad(format!("TLS set-up failed: {e}")))?;
+        let credentials = (!smtp_url.username().is_empty()).then(|| {
+            Credentials::new(percent_decode(smtp_url.username()), percent_decode(smtp_url.password().unwrap_or("")))
+        });
+        let transport = if smtp_url.scheme() == "smtps" {
+            let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host)
+                .port(smtp_url.port().unwrap_or(465))
+                .tls(Tls::Wrapper(tls))
+                .timeout(Some(Duration::from_secs(30)))
+                .pool_config(PoolConfig::new().max_size(settings.connections).idle_timeout(Duration::from_secs(30)));
+            if let Some(c) = credentials {
+                builder = builder.credentials(c);
+            }
+            Transport::Lettre(builder.build())
+        } else {
+            // STARTTLS when the server offers it: a loopback relay or a
+            // local postfix often does not, and mail must still flow.
+            let port = smtp_url.port().unwrap_or(25);
+            Transport::Direct(DirectPool::new(host, port, tls, credentials, settings.connections as usize))
+        };
+        Ok(Mailer {
+            transport: Arc::new(transport),
+            state,
+            envelope_from: from,
+            settings,
+            url: shown,
+            owner: owner_name(),
+        })
+    }
+
+    pub fn from_settings(s: &crate::Settings, state: StateStore) -> Result<Mailer, SendError> {
+        let from = super::parse_mailbox(&s.mail.from)
+            .map_err(|e| SendError::Config { url: crate::config::redact(s.mail.smtp_url.as_str()), detail: e.to_string() })?
+            .email;
+        Mailer::new(&s.mail.smtp_url, from, state, SenderSettings::from_settings(s))
+    }
+
+    /// Opens a connection and says hello: for exit 69 at start.
+    pub async fn check_connection(&self) -> Result<(), SendError> {
+        let result = match &*self.transport {
+            Transport::Direct(pool) => pool.check().await,
+            Transport::Lettre(t) => match t.test_connection().await {
+                Ok(true) => Ok(()),
+                Ok(false) => Err("the server did not answer NOOP".into()),
+                Err(e) => Err(e.to_string()),
+            },
+        };
+        result.map_err(|detail| SendError::Unreachable { url: self.url.clone(), detail })
+    }
+
+    pub fn state(&self) -> &StateStore {
+        &self.state
+    }
+
+    /// Sends one message's stored bytes.
+    async fn send_row(transport: &Transport, from: &Address, row: &OutboxRow) -> Outcome {
+        let to: Address = match row.recipient.parse() {
+            Ok(a) => a,
+            Err(e) => return Outcome::Permanent(format!("recipient {:?} is not an address: {e}", row.recipient)),
+        };
+        let envelope = match Envelope::new(Some(from.clone()), vec![to]) {
+            Ok(e) => e,
+            Err(e) => return Outcome::Permanent(format!("no envelope: {e}")),
+        };
+        match transport {
+            Transport::Direct(pool) => pool.send(&envelope, &row.body).await,
+            Transport::Lettre(t) => match t.send_raw(&envelope, &row.body).await {
+                Ok(_) => Outcome::Sent,
+                Err(e) => super::smtp::classify(e),
+            },
+        }
+    }
+
+    /// The delay before attempt `attempts + 1`: `retry_base` doubled per
+    /// attempt, at most `retry_max`, with "equal jitter" (half fixed, half
+    /// random) so many failed messages do not all come back at once.
+    pub fn backoff(&self, attempts: i64, random: u64) -> Duration {
+        let exp = attempts.clamp(1, 32) as u32 - 1;
+        let full = self.settings.retry_base.saturating_mul(2u32.saturating_pow(exp)).min(self.settings.retry_max);
+        let half = full / 2;
+        let spread = half.as_millis() as u64;
+        half + Duration::from_millis(if spread == 0 { 0 } else { random % (spread + 1) })
+    }
+
+    /// Sends everything due at `now` (time is a parameter so that tests can
+    /// step over retry delays), until the outbox has nothing due.
+    pub async fn deliver_due(&self, now: impl Fn() -> DateTime<Utc>) -> Result<DeliveryReport, SendError> {
+        let mut report = DeliveryReport::default();
+        let rate = self.settings.max_per_second.max(1);
+        let mut ticker = tokio::time::interval(Duration::from_secs(1) / rate);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let parallel = self.settings.connections.max(1) as usize;
+        let transport = Arc::clone(&self.transport);
+        loop {
+            let rows = self.state.claim_due(&self.owner, now(), LEASE, (parallel * 8) as i64).await?;
+            if rows.is_empty() {
+                return Ok(report);
+            }
+            let mut running: JoinSet<(OutboxRow, Outcome)> = JoinSet::new();
+            for row in rows {
+                ticker.tick().await;
+                while running.len() >= parallel {
+                    if let Some(done) = running.join_next().await {
+                        self.record(done, &now, &mut report).await?;
+                    }
+                }
+                let transport = Arc::clone(&transport);
+                let from = self.envelope_from.clone();
+                running.spawn(async move {
+                    let outcome = Mailer::send_row(&transport, &from, &row).await;
+                    (row, outcome)
+                });
+            }
+            while let Some(done) = running.join_next().await {
+                self.record(done, &now, &mut report).await?;
+            }
+        }
+    }
+
+    async fn record(
+        &self,
+        done: Result<(OutboxRow, Outcome), tokio::task::JoinError>,
+        now: &impl Fn() -> DateTime<Utc>,
+        report: &mut DeliveryReport,
+    ) -> Result<(), SendError> {
+        let (row, outcome) = match done {
+            Ok(d) => d,
+            // A panicking send task leaves its row leased; the lease runs
+            // out and the row is tried again.
+            Err(e) => {
+                tracing::error!("a send task failed: {e}");
+                return Ok(());
+            }
+        };
+        let t = now();
+        match outcome {
+            Outcome::Sent => {
+                self.state.mark_sent(row.id, &self.owner, t).await?;
+                report.sent += 1;
+            }
+            Outcome::Temporary(err) if row.attempts < i64::from(self.settings.max_attempts) => {
+                let delay = self.backoff(row.attempts, random_u64());
+                let next = t + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(1));
+                tracing::warn!(message_id = %row.message_id, attempt = row.attempts, "temporary failure, retrying in {delay:?}: {err}");
+                self.state.mark_retry(row.id, t, next, &err).await?;
+                report.retried += 1;
+            }
+            Outcome::Temporary(err) => {
+                tracing::error!(message_id = %row.message_id, "giving up after {} attempts: {err}", row.attempts);
+                self.state.mark_failed(row.id, t, &format!("gave up after {} attempts: {err}", row.attempts)).await?;
+                report.failed += 1;
+            }
+            Outcome::Permanent(err) => {
+                tracing::error!(message_id = %row.message_id, to = %row.recipient, "permanent failure: {err}");
+                self.state.mark_failed(row.id, t, &err).await?;
+                if let Some(id) = row.subscriber_id {
+                    self.state.record_bounce(id, self.settings.bounce_limit).await?;
+                }
+                report.failed += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts back rows leased by dead local processes (see [`owner_alive`]).
+    pub async fn release_dead_leases(&self) -> Result<usize, SendError> {
+        Ok(self.state.release_dead_leases(owner_alive).await?)
+    }
+}
+
+fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    // Jitter only spreads retries; if the OS has no randomness to give, no
+    // jitter is still correct.
+    let _ = getrandom::fill(&mut b);
+    u64::from_le_bytes(b)
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_else(|| s.to_string())
+}

@@ -1,0 +1,649 @@
+//! The state database: subscribers, when each article was first seen, which
+//! articles each subscriber was already sent, the outbox of rendered
+//! messages and an audit of every send attempt.
+//!
+//! [`StateStore`] is the whole interface; nothing outside this room writes
+//! SQL. Today it speaks SQLite (the embedded default, WAL mode); the SQL is
+//! kept portable (`$N` parameters, `ON CONFLICT`, `RETURNING`, times as
+//! BIGINT milliseconds) so the PostgreSQL backend can add a second pool
+//! kind behind the same methods.
+//!
+//! Invariants:
+//! - migrations run in [`StateStore::open`], before anything else touches
+//!   the database;
+//! - a digest's outbox row, its sent-article bookkeeping and the
+//!   subscriber's watermark are written in one transaction
+//!   ([`StateStore::commit_digests`]), so a crash leaves either all or none;
+//! - `(subscriber, period)` has at most one outbox row (the Message-ID is a
+//!   function of it and is UNIQUE).
+
+mod model;
+
+pub use model::*;
+
+use chrono::{DateTime, TimeZone, Utc};
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::Row;
+use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    #[error("state database {url}: cannot open it: {source}; check state.url and that the folder is writable")]
+    Open { url: String, source: sqlx::Error },
+    #[error("state database {url}: {detail}")]
+    Unsupported { url: String, detail: String },
+    #[error("state database {url}: cannot create the folder {folder}: {source}")]
+    Folder { url: String, folder: PathBuf, source: std::io::Error },
+    #[error("state database {url}: migrating the schema failed: {source}")]
+    Migrate { url: String, source: sqlx::migrate::MigrateError },
+    #[error("state database: {what}: {source}")]
+    Query { what: &'static str, source: sqlx::Error },
+    #[error("state database: {0}")]
+    Corrupt(String),
+}
+
+type Result<T> = std::result::Result<T, StateError>;
+
+fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StateError {
+    move |source| StateError::Query { what, source }
+}
+
+/// The SQLite migrations, embedded so the binary works from any folder.
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] =
+    &[(1, "subscribers outbox", include_str!("../../migrations/sqlite/0001_subscribers_outbox.sql"))];
+
+/// Milliseconds since the epoch, the unit of every time column.
+pub fn to_ms(t: DateTime<Utc>) -> i64 {
+    t.timestamp_millis()
+}
+
+pub fn from_ms(ms: i64) -> DateTime<Utc> {
+    Utc.timestamp_millis_opt(ms).single().unwrap_or(DateTime::<Utc>::MIN_UTC)
+}
+
+/// The handle on the state database; cheap to clone (a pool inside).
+#[derive(Clone, Debug)]
+pub struct StateStore {
+    pool: SqlitePool,
+    url: String,
+}
+
+/// Where an `sqlite:` URL keeps its file, if it names one.
+pub fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    if path.is_empty() || path == ":memory:" { None } else { Some(PathBuf::from(path)) }
+}
+
+impl StateStore {
+    /// Opens (creating the file and its folder if needed) and migrates.
+    pub async fn open(url: &str) -> Result<StateStore> {
+        let shown = crate::config::redact(url);
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Err(StateError::Unsupported {
+                url: shown,
+                detail: "the PostgreSQL state backend is not built yet; use sqlite://var/bantin.db".into(),
+            });
+        }
+        if let Some(path) = sqlite_path(url)
+            && let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(folder).map_err(|source| StateError::Folder {
+                url: shown.clone(),
+                folder: folder.to_path_buf(),
+                source,
+            })?;
+        }
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|source| StateError::Open { url: shown.clone(), source })?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // In WAL mode NORMAL survives any process crash (SIGKILL
+            // included); only a power cut can lose the last commits, which
+            // at worst resends a message marked sent a moment before.
+            // FULL would fsync once per sent message.
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            // Several connections (planner, mailer, HTTP) share one file:
+            // wait for a writer instead of failing at once.
+            .busy_timeout(Duration::from_secs(30));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(options)
+            .await
+            .map_err(|source| StateError::Open { url: shown.clone(), source })?;
+        let migrations = SQLITE_MIGRATIONS
+            .iter()
+            .map(|(v, d, sql)| {
+                Migration::new(*v, (*d).into(), MigrationType::Simple, sqlx::SqlStr::from_static(sql), false)
+            })
+            .collect();
+        Migrator::with_migrations(migrations)
+            .run(&pool)
+            .await
+            .map_err(|source| StateError::Migrate { url: shown.clone(), source })?;
+        Ok(StateStore { pool, url: shown })
+    }
+
+    /// The URL with any password hidden, for messages.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Whether the database answers (for /healthz).
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await.map_err(q("ping"))?;
+        Ok(())
+    }
+
+    // ---- subscribers ------------------------------------------------------
+
+    /// Inserts a subscriber unless the address is already there; returns
+    /// the stored subscriber and whether it was created now.
+    pub async fn insert_subscriber(&self, new: &NewSubscriber) -> Result<(Subscriber, bool)> {
+        let confirmed = (new.status == Status::Active).then(|| to_ms(new.now));
+        let inserted = sqlx::query(
+            "INSERT INTO subscribers (email, topics, frequency, status, created_at, confirmed_at)
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (email) DO NOTHING",
+        )
+        .bind(&new.email)
+        .bind(new.topics.join(","))
+        .bind(new.frequency.as_str())
+        .bind(new.status.as_str())
+        .bind(to_ms(new.now))
+        .bind(confirmed)
+        .execute(&self.pool)
+        .await
+        .map_err(q("adding a subscriber"))?
+        .rows_affected()
+            == 1;
+        let sub = self
+            .subscriber_by_email(&new.email)
+            .await?
+            .ok_or_else(|| StateError::Corrupt(format!("subscriber {} vanished after insert", new.email)))?;
+        Ok((sub, inserted))
+    }
+
+    pub async fn subscriber_by_email(&self, email: &str) -> Result<Option<Subscriber>> {
+        let row = sqlx::query(subscriber_sql("WHERE email = $1"))
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(q("reading a subscriber"))?;
+        row.map(|r| subscriber_from_row(&r)).transpose()
+    }
+
+    pub async fn subscriber_by_id(&self, id: i64) -> Result<Option<Subscriber>> {
+        let row = sqlx::query(subscriber_sql("WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(q("reading a subscriber"))?;
+        row.map(|r| subscriber_from_row(&r)).transpose()
+    }
+
+    /// Every subscriber, by address.
+    pub async fn subscribers(&self) -> Result<Vec<Subscriber>> {
+        let rows = sqlx::query(subscriber_sql("ORDER BY email"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("listing subscribers"))?;
+        rows.iter().map(subscriber_from_row).collect()
+    }
+
+    /// Deletes a subscriber and their bookkeeping; false if unknown.
+    pub async fn remove_subscriber(&self, email: &str) -> Result<bool> {
+        let n = sqlx::query("DELETE FROM subscribers WHERE email = $1")
+            .bind(email)
+            .execute(&self.pool)
+            .await
+            .map_err(q("removing a subscriber"))?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    /// Double opt-in: a pending subscriber becomes active. Returns the
+    /// subscriber as it is afterwards (unchanged unless it was pending).
+    pub async fn confirm(&self, id: i64, now: DateTime<Utc>) -> Result<Option<Subscriber>> {
+        sqlx::query("UPDATE subscribers SET status = 'active', confirmed_at = $2 WHERE id = $1 AND status = 'pending'")
+            .bind(id)
+            .bind(to_ms(now))
+            .execute(&self.pool)
+            .await
+            .map_err(q("confirming a subscriber"))?;
+        self.subscriber_by_id(id).await
+    }
+
+    pub async fn unsubscribe(&self, id: i64) -> Result<bool> {
+        let n = sqlx::query("UPDATE subscribers SET status = 'unsubscribed' WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(q("unsubscribing"))?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    pub async fn set_preferences(&self, id: i64, topics: &[String], frequency: Frequency) -> Result<bool> {
+        let n = sqlx::query("UPDATE subscribers SET topics = $2, frequency = $3 WHERE id = $1")
+            .bind(id)
+            .bind(topics.join(","))
+            .bind(frequency.as_str())
+            .execute(&self.pool)
+            .await
+            .map_err(q("changing preferences"))?
+            .rows_affected();
+        Ok(n > 0)
+    }
+
+    /// A former subscriber asks again: back to pending with new choices.
+    pub async fn resubscribe(&self, id: i64, topics: &[String], frequency: Frequency) -> Result<()> {
+        sqlx::query(
+            "UPDATE subscribers SET status = 'pending', topics = $2, frequency = $3, bounce_count = 0
+             WHERE id = $1 AND status IN ('unsubscribed', 'pending')",
+        )
+        .bind(id)
+        .bind(topics.join(","))
+        .bind(frequency.as_str())
+        .execute(&self.pool)
+        .await
+        .map_err(q("re-subscribing"))?;
+        Ok(())
+    }
+
+    /// A permanent (5xx) failure: counts it, and marks the subscriber
+    /// bouncing once `limit` is reached.
+    pub async fn record_bounce(&self, id: i64, limit: u32) -> Result<()> {
+        sqlx::query(
+            "UPDATE subscribers SET bounce_count = bounce_count + 1,
+                status = CASE WHEN bounce_count + 1 >= $2 AND status = 'active' THEN 'bouncing' ELSE status END
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(i64::from(limit))
+        .execute(&self.pool)
+        .await
+        .map_err(q("counting a bounce"))?;
+        Ok(())
+    }
+
+    // ---- digest bookkeeping ----------------------------------------------
+
+    /// Records `now` as the first-seen time of every id not seen before.
+    pub async fn note_articles_seen(&self, ids: &[&str], now: DateTime<Utc>) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(q("noting articles"))?;
+        for id in ids {
+            sqlx::query("INSERT INTO articles_seen (article_id, first_seen_at) VALUES ($1, $2) ON CONFLICT (article_id) DO NOTHING")
+                .bind(*id)
+                .bind(to_ms(now))
+                .execute(&mut *tx)
+                .await
+                .map_err(q("noting articles"))?;
+        }
+        tx.commit().await.map_err(q("noting articles"))?;
+        Ok(())
+    }
+
+    pub async fn articles_seen(&self) -> Result<HashMap<String, DateTime<Utc>>> {
+        let rows = sqlx::query("SELECT article_id, first_seen_at FROM articles_seen")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("reading article first-seen times"))?;
+        rows.iter()
+            .map(|r| Ok((get::<String>(r, "article_id")?, from_ms(get::<i64>(r, "first_seen_at")?))))
+            .collect()
+    }
+
+    /// Every active subscriber with the ids of the articles already sent.
+    pub async fn digest_recipients(&self) -> Result<Vec<(Subscriber, HashSet<String>)>> {
+        let subs = sqlx::query(subscriber_sql("WHERE status = 'active' ORDER BY id"))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("reading subscribers for the digest"))?;
+        let mut out: Vec<(Subscriber, HashSet<String>)> = Vec::with_capacity(subs.len());
+        let mut index: HashMap<i64, usize> = HashMap::with_capacity(subs.len());
+        for r in &subs {
+            let s = subscriber_from_row(r)?;
+            index.insert(s.id, out.len());
+            out.push((s, HashSet::new()));
+        }
+        let sent = sqlx::query(
+            "SELECT s.subscriber_id, s.article_id FROM sent_articles s
+             JOIN subscribers u ON u.id = s.subscriber_id WHERE u.status = 'active'",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("reading sent articles"))?;
+        for r in &sent {
+            let id: i64 = get(r, "subscriber_id")?;
+            if let Some(&i) = index.get(&id) {
+                out[i].1.insert(get(r, "article_id")?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn sent_article_ids(&self, subscriber: i64) -> Result<HashSet<String>> {
+        let rows = sqlx::query("SELECT article_id FROM sent_articles WHERE subscriber_id = $1")
+            .bind(subscriber)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("reading sent articles"))?;
+        rows.iter().map(|r| get(r, "article_id")).collect()
+    }
+
+    /// Writes a batch of planned digests in one transaction: each one's
+    /// outbox row (if it has a message), the ids it carries and the
+    /// subscriber's new watermark. A digest whose subscriber already has
+    /// this period is skipped (another run got there first).
+    pub async fn commit_digests(&self, batch: &[DigestCommit]) -> Result<usize> {
+        let mut tx = self.pool.begin().await.map_err(q("starting the digest transaction"))?;
+        let mut queued = 0;
+        for d in batch {
+            // Claim the period on the subscriber row first: if it is already
+            // there, this digest was committed before (a concurrent or
+            // earlier run), and nothing else of it must be written.
+            let claimed = sqlx::query(
+                "UPDATE subscribers SET last_period = $2, last_digest_at = $3
+                 WHERE id = $1 AND (last_period IS NULL OR last_period <> $2)",
+            )
+            .bind(d.subscriber_id)
+            .bind(&d.period_key)
+            .bind(to_ms(d.planned_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(q("moving a digest watermark"))?
+            .rows_affected();
+            if claimed == 0 {
+                continue;
+            }
+            for id in &d.article_ids {
+                sqlx::query(
+                    "INSERT INTO sent_articles (subscriber_id, article_id, period_key) VALUES ($1, $2, $3)
+                     ON CONFLICT (subscriber_id, article_id) DO NOTHING",
+                )
+                .bind(d.subscriber_id)
+                .bind(id)
+                .bind(&d.period_key)
+                .execute(&mut *tx)
+                .await
+                .map_err(q("recording sent articles"))?;
+            }
+            if let Some(m) = &d.message {
+                queued += insert_outbox(&mut tx, m, d.planned_at).await?;
+            }
+        }
+        tx.commit().await.map_err(q("committing the digest transaction"))?;
+        Ok(queued)
+    }
+
+    // ---- outbox -----------------------------------------------------------
+
+    /// Queues one message (a confirmation mail); false if a message with
+    /// this Message-ID is already there.
+    pub async fn enqueue(&self, m: &OutboxMessage, now: DateTime<Utc>) -> Result<bool> {
+        let mut tx = self.pool.begin().await.map_err(q("queueing a message"))?;
+        let n = insert_outbox(&mut tx, m, now).await?;
+        tx.commit().await.map_err(q("queueing a message"))?;
+        Ok(n == 1)
+    }
+
+    /// Leases up to `limit` due messages to `owner` until `now + lease`:
+    /// queued ones whose time has come, and ones whose lease ran out (their
+    /// sender died). Each claim counts as an attempt.
+    pub async fn claim_due(&self, owner: &str, now: DateTime<Utc>, lease: Duration, limit: i64) -> Result<Vec<OutboxRow>> {
+        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
+        let rows = sqlx::query(
+            "UPDATE outbox SET status = 'sending', lease_owner = $1, lease_until = $2, attempts = attempts + 1
+             WHERE id IN (
+                SELECT id FROM outbox
+                WHERE (status = 'queued' AND next_attempt_at <= $3) OR (status = 'sending' AND lease_until < $3)
+                ORDER BY next_attempt_at, id LIMIT $4)
+             RETURNING id, message_id, kind, subscriber_id, period_key, recipient, body, attempts",
+        )
+        .bind(owner)
+        .bind(to_ms(until))
+        .bind(to_ms(now))
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(q("claiming outbox messages"))?;
+        let mut out: Vec<OutboxRow> = rows
+            .iter()
+            .map(|r| {
+                Ok(OutboxRow {
+                    id: get(r, "id")?,
+                    message_id: get(r, "message_id")?,
+                    kind: MessageKind::parse(&get::<String>(r, "kind")?)?,
+                    subscriber_id: get(r, "subscriber_id")?,
+                    period_key: get(r, "period_key")?,
+                    recipient: get(r, "recipient")?,
+                    body: get(r, "body")?,
+                    attempts: get(r, "attempts")?,
+                })
+            })
+            .collect::<Result<_>>()?;
+        out.sort_by_key(|r| r.id);
+        Ok(out)
+    }
+
+    /// Marks a leased message sent, if this owner still holds it.
+    pub async fn mark_sent(&self, id: i64, owner: &str, now: DateTime<Utc>) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(q("marking a message sent"))?;
+        sqlx::query(
+            "UPDATE outbox SET status = 'sent', sent_at = $3, lease_owner = NULL, lease_until = NULL, last_error = NULL
+             WHERE id = $1 AND lease_owner = $2",
+        )
+        .bind(id)
+        .bind(owner)
+        .bind(to_ms(now))
+        .execute(&mut *tx)
+        .await
+        .map_err(q("marking a message sent"))?;
+        audit(&mut tx, id, now, "sent", None).await?;
+        tx.commit().await.map_err(q("marking a message sent"))?;
+        Ok(())
+    }
+
+    /// A temporary failure: back to queued, tried again at `next_at`.
+    pub async fn mark_retry(&self, id: i64, now: DateTime<Utc>, next_at: DateTime<Utc>, error: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(q("scheduling a retry"))?;
+        sqlx::query(
+            "UPDATE outbox SET status = 'queued', next_attempt_at = $2, last_error = $3, lease_owner = NULL, lease_until = NULL
+             WHERE id = $1",
+        )
+        .bind(id)
+        .bind(to_ms(next_at))
+        .bind(error)
+        .execute(&mut *tx)
+        .await
+        .map_err(q("scheduling a retry"))?;
+        audit(&mut tx, id, now, "retry", Some(error)).await?;
+        tx.commit().await.map_err(q("scheduling a retry"))?;
+        Ok(())
+    }
+
+    /// A permanent failure: the message will not be tried again.
+    pub async fn mark_failed(&self, id: i64, now: DateTime<Utc>, error: &str) -> Result<()> {
+        let mut tx = self.pool.begin().await.map_err(q("marking a message failed"))?;
+        sqlx::query(
+            "UPDATE outbox SET status = 'failed', last_error = $2, lease_owner = NULL, lease_until = NULL WHERE id = $1",
+        )
+        .bind(id)
+        .bind(error)
+        .execute(&mut *tx)
+        .await
+        .map_err(q("marking a message failed"))?;
+        audit(&mut tx, id, now, "failed", Some(error)).await?;
+        tx.commit().await.map_err(q("marking a message failed"))?;
+        Ok(())
+    }
+
+    /// Hands back messages leased by processes of this host that are gone
+    /// (killed in the middle of a send), so a restart sends them without
+    /// waiting for the lease to run out. `alive` says whether a lease owner
+    /// still runs.
+    pub async fn release_dead_leases(&self, alive: impl Fn(&str) -> bool) -> Result<usize> {
+        let rows = sqlx::query("SELECT DISTINCT lease_owner FROM outbox WHERE status = 'sending' AND lease_owner IS NOT NULL")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("reading outbox leases"))?;
+        let mut released = 0;
+        for r in &rows {
+            let owner: String = get(r, "lease_owner")?;
+            if alive(&owner) {
+                continue;
+            }
+            released += sqlx::query(
+                "UPDATE outbox SET status = 'queued', lease_owner = NULL, lease_until = NULL WHERE status = 'sending' AND lease_owner = $1",
+            )
+            .bind(&owner)
+            .execute(&self.pool)
+            .await
+            .map_err(q("releasing outbox leases"))?
+            .rows_affected() as usize;
+        }
+        Ok(released)
+    }
+
+    /// How many outbox rows are in each status.
+    pub async fn outbox_counts(&self) -> Result<OutboxCounts> {
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("counting the outbox"))?;
+        let mut c = OutboxCounts::default();
+        for r in &rows {
+            let n: i64 = get(r, "n")?;
+            match get::<String>(r, "status")?.as_str() {
+                "queued" => c.queued = n,
+                "sending" => c.sending = n,
+                "sent" => c.sent = n,
+                _ => c.failed = n,
+            }
+        }
+        Ok(c)
+    }
+
+    /// How many subscribers are in each status (for /metrics: bouncing
+    /// subscribers are the visible trace of permanent failures).
+    pub async fn subscriber_counts(&self) -> Result<Vec<(Status, i64)>> {
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM subscribers GROUP BY status ORDER BY status")
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("counting subscribers"))?;
+        rows.iter()
+            .map(|r| {
+                let status = Status::parse(&get::<String>(r, "status")?)
+                    .ok_or_else(|| StateError::Corrupt("a subscriber has an unknown status".into()))?;
+                Ok((status, get::<i64>(r, "n")?))
+            })
+            .collect()
+    }
+
+    /// The earliest time a queued message becomes due, if any.
+    pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>> {
+        let row = sqlx::query("SELECT MIN(next_attempt_at) AS t FROM outbox WHERE status = 'queued'")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(q("reading the outbox"))?;
+        Ok(get::<Option<i64>>(&row, "t")?.map(from_ms))
+    }
+
+    /// The stored bytes of a message, by Message-ID.
+    pub async fn outbox_message(&self, message_id: &str) -> Result<Option<(String, Vec<u8>)>> {
+        let row = sqlx::query("SELECT status, body FROM outbox WHERE message_id = $1")
+            .bind(message_id)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(q("reading the outbox"))?;
+        row.map(|r| Ok((get(&r, "status")?, get(&r, "body")?))).transpose()
+    }
+}
+
+const SUBSCRIBER_COLUMNS: &str = "SELECT id, email, topics, frequency, status, created_at, confirmed_at, bounce_count, \
+     last_period, last_digest_at FROM subscribers";
+
+fn get<'r, T>(row: &'r SqliteRow, col: &'static str) -> Result<T>
+where
+    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+{
+    row.try_get(col).map_err(q(col))
+}
+
+fn subscriber_from_row(r: &SqliteRow) -> Result<Subscriber> {
+    let topics: String = get(r, "topics")?;
+    Ok(Subscriber {
+        id: get(r, "id")?,
+        email: get(r, "email")?,
+        topics: split_topics(&topics),
+        frequency: Frequency::parse(&get::<String>(r, "frequency")?)
+            .ok_or_else(|| StateError::Corrupt("a subscriber has an unknown frequency".into()))?,
+        status: Status::parse(&get::<String>(r, "status")?)
+            .ok_or_else(|| StateError::Corrupt("a subscriber has an unknown status".into()))?,
+        created_at: from_ms(get(r, "created_at")?),
+        confirmed_at: get::<Option<i64>>(r, "confirmed_at")?.map(from_ms),
+        bounce_count: get(r, "bounce_count")?,
+        last_period: get(r, "last_period")?,
+        last_digest_at: get::<Option<i64>>(r, "last_digest_at")?.map(from_ms),
+    })
+}
+
+/// Topics as stored: comma-separated slugs, empty for the whole site.
+pub fn split_topics(s: &str) -> Vec<String> {
+    s.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect()
+}
+
+async fn insert_outbox(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    m: &OutboxMessage,
+    now: DateTime<Utc>,
+) -> Result<usize> {
+    let n = sqlx::query(
+        "INSERT INTO outbox (message_id, kind, subscriber_id, period_key, recipient, body, status, next_attempt_at, created_at)
+         VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $7) ON CONFLICT (message_id) DO NOTHING",
+    )
+    .bind(&m.message_id)
+    .bind(m.kind.as_str())
+    .bind(m.subscriber_id)
+    .bind(&m.period_key)
+    .bind(&m.recipient)
+    .bind(&m.body)
+    .bind(to_ms(now))
+    .execute(&mut **tx)
+    .await
+    .map_err(q("writing to the outbox"))?
+    .rows_affected();
+    Ok(n as usize)
+}
+
+async fn audit(
+    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    outbox_id: i64,
+    now: DateTime<Utc>,
+    outcome: &str,
+    detail: Option<&str>,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO send_audit (outbox_id, message_id, at, outcome, detail)
+         SELECT id, message_id, $2, $3, $4 FROM outbox WHERE id = $1",
+    )
+    .bind(outbox_id)
+    .bind(to_ms(now))
+    .bind(outcome)
+    .bind(detail)
+    .execute(&mut **tx)
+    .await
+    .map_err(q("writing the send audit"))?;
+    Ok(())
+}
+
+/// The subscriber SELECT with a constant tail (a WHERE or ORDER BY clause
+/// written in this file, never data).
+fn subscriber_sql(tail: &'static str) -> sqlx::AssertSqlSafe<String> {
+    sqlx::AssertSqlSafe(format!("{SUBSCRIBER_COLUMNS} {tail}"))
+}

@@ -1,0 +1,258 @@
+//! The plain data the state room hands out and takes in, and the rules for
+//! what a subscriber's address may be.
+
+use super::StateError;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Frequency {
+    Daily,
+    Weekly,
+}
+
+impl Frequency {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Frequency::Daily => "daily",
+            Frequency::Weekly => "weekly",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Frequency> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "daily" | "day" => Some(Frequency::Daily),
+            "weekly" | "week" => Some(Frequency::Weekly),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Signed up, has not clicked the confirmation link yet.
+    Pending,
+    Active,
+    Unsubscribed,
+    /// Too many permanent delivery failures; no digests until fixed.
+    Bouncing,
+}
+
+impl Status {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pending => "pending",
+            Status::Active => "active",
+            Status::Unsubscribed => "unsubscribed",
+            Status::Bouncing => "bouncing",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Status> {
+        match s {
+            "pending" => Some(Status::Pending),
+            "active" => Some(Status::Active),
+            "unsubscribed" => Some(Status::Unsubscribed),
+            "bouncing" => Some(Status::Bouncing),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Subscriber {
+    pub id: i64,
+    /// Normalised by [`normalize_address`].
+    pub email: String,
+    /// Category slugs; empty means the whole site.
+    pub topics: Vec<String>,
+    pub frequency: Frequency,
+    pub status: Status,
+    pub created_at: DateTime<Utc>,
+    pub confirmed_at: Option<DateTime<Utc>>,
+    pub bounce_count: i64,
+    /// The last digest period planned for this subscriber (`daily:2026-11-25`).
+    pub last_period: Option<String>,
+    /// When that digest was planned: articles first seen later are new.
+    pub last_digest_at: Option<DateTime<Utc>>,
+}
+
+#[derive(Debug, Clone)]
+pub struct NewSubscriber {
+    pub email: String,
+    pub topics: Vec<String>,
+    pub frequency: Frequency,
+    pub status: Status,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MessageKind {
+    Digest,
+    Confirm,
+}
+
+impl MessageKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MessageKind::Digest => "digest",
+            MessageKind::Confirm => "confirm",
+        }
+    }
+    pub(crate) fn parse(s: &str) -> Result<MessageKind, StateError> {
+        match s {
+            "digest" => Ok(MessageKind::Digest),
+            "confirm" => Ok(MessageKind::Confirm),
+            other => Err(StateError::Corrupt(format!("outbox row of unknown kind {other:?}"))),
+        }
+    }
+}
+
+/// A rendered message on its way into the outbox.
+#[derive(Debug, Clone)]
+pub struct OutboxMessage {
+    pub message_id: String,
+    pub kind: MessageKind,
+    pub subscriber_id: Option<i64>,
+    pub period_key: String,
+    pub recipient: String,
+    /// The exact RFC 5322 bytes that will go over SMTP.
+    pub body: Vec<u8>,
+}
+
+/// A message claimed from the outbox for sending.
+#[derive(Debug, Clone)]
+pub struct OutboxRow {
+    pub id: i64,
+    pub message_id: String,
+    pub kind: MessageKind,
+    pub subscriber_id: Option<i64>,
+    pub period_key: String,
+    pub recipient: String,
+    pub body: Vec<u8>,
+    /// Including the current one.
+    pub attempts: i64,
+}
+
+/// One subscriber's planned digest, as committed.
+#[derive(Debug, Clone)]
+pub struct DigestCommit {
+    pub subscriber_id: i64,
+    pub period_key: String,
+    pub planned_at: DateTime<Utc>,
+    /// Every article id the digest covers (listed or counted in "N more").
+    pub article_ids: Vec<String>,
+    /// None for an empty period: only the watermark moves.
+    pub message: Option<OutboxMessage>,
+}
+
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct OutboxCounts {
+    pub queued: i64,
+    pub sending: i64,
+    pub sent: i64,
+    pub failed: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AddressError {
+    #[error("is empty")]
+    Empty,
+    #[error("contains a line break or control character")]
+    Control,
+    #[error("contains white space")]
+    Space,
+    #[error("is not a single address of the form name@domain")]
+    Shape,
+    #[error("has an invalid domain {0:?}")]
+    Domain(String),
+    #[error("is longer than 254 characters")]
+    TooLong,
+}
+
+/// Normalises a subscriber's address: trims, NFC, lower-cases the domain
+/// (the local part is left as written: some servers tell case apart), and
+/// accepts only one plain addr-spec: no display name, no comments, no
+/// line breaks or controls (which could smuggle headers into a mail).
+pub fn normalize_address(input: &str) -> Result<String, AddressError> {
+    if input.chars().any(|c| c.is_control()) {
+        // Before trimming: a trailing "\r\nBcc: …" must not be trimmed away
+        // into acceptance.
+        let trimmed = input.trim_matches([' ', '\t']);
+        if trimmed.chars().any(|c| c.is_control()) {
+            return Err(AddressError::Control);
+        }
+    }
+    let s: String = crate::text::clean(input.trim());
+    if s.is_empty() {
+        return Err(AddressError::Empty);
+    }
+    if s.len() > 254 {
+        return Err(AddressError::TooLong);
+    }
+    if s.chars().any(char::is_whitespace) {
+        return Err(AddressError::Space);
+    }
+    let (local, domain) = s.rsplit_once('@').ok_or(AddressError::Shape)?;
+    if local.is_empty() || local.len() > 64 || local.contains('@') {
+        return Err(AddressError::Shape);
+    }
+    // A dot-atom local part: the characters RFC 5322 atext allows, plus
+    // non-ASCII (RFC 6531); no quoted strings, which nobody subscribes with.
+    let atext = |c: char| c.is_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || !c.is_ascii();
+    if local.starts_with('.') || local.ends_with('.') || local.contains("..") || !local.chars().all(|c| atext(c) || c == '.') {
+        return Err(AddressError::Shape);
+    }
+    let domain = domain.to_lowercase();
+    let label_ok = |l: &str| {
+        !l.is_empty()
+            && l.len() <= 63
+            && !l.starts_with('-')
+            && !l.ends_with('-')
+            && l.chars().all(|c| c.is_alphanumeric() || c == '-')
+    };
+    if !domain.contains('.') || !domain.split('.').all(label_ok) {
+        return Err(AddressError::Domain(domain));
+    }
+    Ok(format!("{local}@{domain}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn addresses_are_normalised() {
+        assert_eq!(normalize_address("  An.Nguyen@Example.ORG "), Ok("An.Nguyen@example.org".into()));
+        // NFD input becomes NFC.
+        let nfd = "nguye\u{0302}\u{0303}n@vi\u{0323}.vn";
+        assert_eq!(normalize_address(nfd), Ok("nguyễn@vị.vn".into()));
+    }
+
+    #[test]
+    fn header_injection_in_an_address_is_refused() {
+        for bad in ["a@b.vn\r\nBcc: x@y.vn", "a@b.vn\nX: y", "a\u{0}@b.vn", "a@b.vn\r"] {
+            assert_eq!(normalize_address(bad), Err(AddressError::Control), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn only_single_addr_specs_pass() {
+        for bad in [
+            "",
+            "plain",
+            "a@b",
+            "a b@c.vn",
+            "Name <a@b.vn>",
+            "a@b.vn, c@d.vn",
+            "a@@b.vn",
+            ".a@b.vn",
+            "a..b@c.vn",
+            "a@-b.vn",
+            "\"q\"@b.vn",
+            "a@b..vn",
+        ] {
+            assert!(normalize_address(bad).is_err(), "{bad:?} was accepted");
+        }
+    }
+}

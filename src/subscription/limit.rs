@@ -1,0 +1,96 @@
+//! Sliding-window limits on confirmation mails, per address and per client
+//! IP, kept in memory (a restart forgets them, which only ever allows a
+//! few more mails). Old entries are pruned as the maps grow, so a flood of
+//! distinct addresses cannot grow them without bound.
+
+use std::collections::{HashMap, VecDeque};
+use std::hash::Hash;
+use std::net::IpAddr;
+use std::time::{Duration, Instant};
+
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Confirmation mails to one address per `address_window`.
+    pub per_address: usize,
+    pub address_window: Duration,
+    /// Subscribe requests from one IP per `ip_window`.
+    pub per_ip: usize,
+    pub ip_window: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            per_address: 3,
+            address_window: Duration::from_secs(24 * 3600),
+            per_ip: 20,
+            ip_window: Duration::from_secs(3600),
+        }
+    }
+}
+
+#[derive(Debug)]
+pub(super) struct Limiter {
+    limits: Limits,
+    addresses: Window<String>,
+    ips: Window<IpAddr>,
+}
+
+impl Limiter {
+    pub(super) fn new(limits: Limits) -> Limiter {
+        Limiter { limits, addresses: Window::default(), ips: Window::default() }
+    }
+
+    pub(super) fn allow_address(&mut self, email: &str) -> bool {
+        self.addresses.allow(email.to_string(), self.limits.per_address, self.limits.address_window, Instant::now())
+    }
+
+    pub(super) fn allow_ip(&mut self, ip: IpAddr) -> bool {
+        self.ips.allow(ip, self.limits.per_ip, self.limits.ip_window, Instant::now())
+    }
+}
+
+#[derive(Debug)]
+struct Window<K> {
+    hits: HashMap<K, VecDeque<Instant>>,
+}
+
+impl<K> Default for Window<K> {
+    fn default() -> Self {
+        Window { hits: HashMap::new() }
+    }
+}
+
+impl<K: Hash + Eq> Window<K> {
+    fn allow(&mut self, key: K, max: usize, window: Duration, now: Instant) -> bool {
+        if self.hits.len() > 10_000 {
+            self.hits.retain(|_, q| q.back().is_some_and(|t| now.duration_since(*t) < window));
+        }
+        let q = self.hits.entry(key).or_default();
+        while q.front().is_some_and(|t| now.duration_since(*t) >= window) {
+            q.pop_front();
+        }
+        if q.len() >= max {
+            return false;
+        }
+        q.push_back(now);
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_allows_max_then_refuses_until_it_slides() {
+        let mut w: Window<&str> = Window::default();
+        let t0 = Instant::now();
+        let hour = Duration::from_secs(3600);
+        assert!(w.allow("a", 2, hour, t0));
+        assert!(w.allow("a", 2, hour, t0));
+        assert!(!w.allow("a", 2, hour, t0));
+        assert!(w.allow("b", 2, hour, t0), "other keys are counted apart");
+        assert!(w.allow("a", 2, hour, t0 + hour));
+    }
+}

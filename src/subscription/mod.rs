@@ -1,0 +1,344 @@
+//! The subscription routes, as an axum router for the server to merge:
+//! `POST /subscribe`, `GET /confirm/{token}`, `GET|POST /unsubscribe/{token}`
+//! (the POST is RFC 8058 one-click), `GET|POST /preferences/{token}`.
+//!
+//! Invariants:
+//! - `POST /subscribe` answers the same (202, same page) whether the address
+//!   is new, pending, active or unsubscribed, and whether or not a mail was
+//!   sent, so the form cannot be used to learn who subscribes;
+//! - confirmation mails are limited per address and per client IP (the IP
+//!   is read from axum's `ConnectInfo<SocketAddr>`; serve with
+//!   `into_make_service_with_connect_info` for the per-IP limit to apply);
+//! - a token only works for the page it was made for (see `tokens`);
+//! - pages are rendered from `page.html` (escaped), Vietnamese by default,
+//!   English with `?lang=en` or an `Accept-Language` that prefers English.
+
+mod limit;
+mod strings;
+
+pub use limit::Limits;
+
+use crate::digest::Digests;
+use crate::state::{Frequency, NewSubscriber, Status, normalize_address};
+use crate::tokens::Purpose;
+use axum::Router;
+use axum::body::Bytes;
+use axum::Extension;
+use axum::extract::{ConnectInfo, Path, State};
+use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use chrono::Utc;
+use limit::Limiter;
+use serde::Serialize;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use strings::Lang;
+
+struct Ctx {
+    digests: Arc<Digests>,
+    limiter: Mutex<Limiter>,
+}
+
+/// The routes with the default limits.
+pub fn routes(digests: Arc<Digests>) -> Router {
+    routes_with_limits(digests, Limits::default())
+}
+
+pub fn routes_with_limits(digests: Arc<Digests>, limits: Limits) -> Router {
+    let ctx = Arc::new(Ctx { digests, limiter: Mutex::new(Limiter::new(limits)) });
+    Router::new()
+        .route("/subscribe", post(subscribe))
+        .route("/confirm/{token}", get(confirm))
+        .route("/unsubscribe/{token}", get(unsubscribe_page).post(unsubscribe))
+        .route("/preferences/{token}", get(preferences_page).post(save_preferences))
+        .with_state(ctx)
+}
+
+#[derive(Serialize)]
+struct CategoryChoice {
+    slug: String,
+    name: String,
+    checked: bool,
+}
+
+/// What a page shows; rendered with `page.html`.
+struct Page {
+    status: StatusCode,
+    title: &'static str,
+    message: String,
+    form: &'static str,
+    action: String,
+    categories: Vec<CategoryChoice>,
+    frequency: &'static str,
+}
+
+impl Page {
+    fn plain(status: StatusCode, title: &'static str, message: impl Into<String>) -> Page {
+        Page {
+            status,
+            title,
+            message: message.into(),
+            form: "",
+            action: String::new(),
+            categories: Vec::new(),
+            frequency: "daily",
+        }
+    }
+}
+
+fn render(ctx: &Ctx, lang: Lang, page: Page) -> Response {
+    let s = strings::get(lang);
+    let composer = &ctx.digests.composer;
+    let html = composer.templates().render(
+        "page.html",
+        minijinja::context! {
+            lang => lang.code(),
+            title => page.title,
+            message => page.message,
+            form => page.form,
+            action => page.action,
+            categories => page.categories,
+            frequency => page.frequency,
+            site_title => composer.site_title(),
+            site_url => composer.site_url().as_str(),
+            t => s,
+        },
+    );
+    match html {
+        Ok(html) => (
+            page.status,
+            [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
+            html,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!("rendering page.html: {e}");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+fn lang_of(uri: &Uri, headers: &HeaderMap) -> Lang {
+    let query = uri.query().unwrap_or("");
+    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
+        if k == "lang" {
+            return if v.starts_with("en") { Lang::En } else { Lang::Vi };
+        }
+    }
+    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    // The first language the reader lists decides: Vietnamese unless that
+    // is English.
+    match accept.split(',').next().map(|t| t.trim().to_ascii_lowercase()) {
+        Some(t) if t.starts_with("en") => Lang::En,
+        _ => Lang::Vi,
+    }
+}
+
+/// The fields of an `application/x-www-form-urlencoded` body; `topics` may
+/// repeat (checkboxes) or hold a comma-separated list.
+struct Form {
+    email: String,
+    topics: Vec<String>,
+    frequency: Option<String>,
+}
+
+fn parse_form(body: &[u8]) -> Form {
+    let mut f = Form { email: String::new(), topics: Vec::new(), frequency: None };
+    for (k, v) in url::form_urlencoded::parse(body) {
+        match k.as_ref() {
+            "email" => f.email = v.into_owned(),
+            "topics" => f.topics.extend(v.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty())),
+            "frequency" => f.frequency = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    f
+}
+
+/// Keeps the topics that name a category the site has, in order, once.
+fn known_topics(ctx: &Ctx, asked: &[String]) -> Vec<String> {
+    let catalog = (ctx.digests.catalog)();
+    let mut out: Vec<String> = Vec::new();
+    for t in asked {
+        let slug = crate::text::slugify(t);
+        if catalog.category_name(&slug).is_some() && !out.contains(&slug) {
+            out.push(slug);
+        }
+    }
+    out
+}
+
+fn client_ip(conn: Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<IpAddr> {
+    conn.map(|Extension(ConnectInfo(addr))| addr.ip())
+}
+
+async fn subscribe(
+    State(ctx): State<Arc<Ctx>>,
+    conn: Option<Extension<ConnectInfo<SocketAddr>>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let lang = lang_of(&uri, &headers);
+    let s = strings::get(lang);
+    if let Some(ip) = client_ip(conn)
+        && !ctx.limiter.lock().map(|mut l| l.allow_ip(ip)).unwrap_or(false)
+    {
+        return render(&ctx, lang, Page::plain(StatusCode::TOO_MANY_REQUESTS, s.rate_title, s.rate_message));
+    }
+    let form = parse_form(&body);
+    let email = match normalize_address(&form.email) {
+        Ok(e) => e,
+        Err(_) => return render(&ctx, lang, Page::plain(StatusCode::BAD_REQUEST, s.bad_address_title, s.bad_address_message)),
+    };
+    let frequency = form.frequency.as_deref().and_then(Frequency::parse).unwrap_or(Frequency::Daily);
+    let topics = known_topics(&ctx, &form.topics);
+    let accepted = Page::plain(StatusCode::ACCEPTED, s.check_mail_title, s.check_mail_message);
+    if !ctx.limiter.lock().map(|mut l| l.allow_address(&email)).unwrap_or(false) {
+        // Same answer as a success: the limit must not reveal anything.
+        tracing::info!("confirmation mail to a rate-limited address not sent");
+        return render(&ctx, lang, accepted);
+    }
+    match request_confirmation(&ctx, email, topics, frequency).await {
+        Ok(()) => render(&ctx, lang, accepted),
+        Err(e) => {
+            tracing::error!("subscribe: {e}");
+            render(&ctx, lang, Page::plain(StatusCode::SERVICE_UNAVAILABLE, s.error_title, s.error_message))
+        }
+    }
+}
+
+async fn request_confirmation(
+    ctx: &Ctx,
+    email: String,
+    topics: Vec<String>,
+    frequency: Frequency,
+) -> Result<(), crate::digest::DigestError> {
+    let d = &ctx.digests;
+    let now = Utc::now();
+    let new = NewSubscriber { email, topics: topics.clone(), frequency, status: Status::Pending, now };
+    let (sub, created) = d.state.insert_subscriber(&new).await?;
+    let sub = match sub.status {
+        Status::Pending | Status::Unsubscribed => {
+            if !created {
+                d.state.resubscribe(sub.id, &topics, frequency).await?;
+            }
+            sub
+        }
+        // Already receiving (or blocked by bounces): nothing to confirm, and
+        // the answer stays the same.
+        Status::Active | Status::Bouncing => return Ok(()),
+    };
+    let message = d.composer.confirmation(&sub, now)?;
+    d.state.enqueue(&message, now).await?;
+    d.deliver_soon();
+    Ok(())
+}
+
+fn invalid_link(ctx: &Ctx, lang: Lang) -> Response {
+    let s = strings::get(lang);
+    render(ctx, lang, Page::plain(StatusCode::BAD_REQUEST, s.invalid_link_title, s.invalid_link_message))
+}
+
+fn server_error(ctx: &Ctx, lang: Lang, e: impl std::fmt::Display) -> Response {
+    tracing::error!("subscription page: {e}");
+    let s = strings::get(lang);
+    render(ctx, lang, Page::plain(StatusCode::SERVICE_UNAVAILABLE, s.error_title, s.error_message))
+}
+
+async fn confirm(State(ctx): State<Arc<Ctx>>, Path(token): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
+    let lang = lang_of(&uri, &headers);
+    let s = strings::get(lang);
+    let Ok(id) = ctx.digests.composer.key().verify(&token, Purpose::Confirm, Utc::now()) else {
+        return invalid_link(&ctx, lang);
+    };
+    match ctx.digests.state.confirm(id, Utc::now()).await {
+        Ok(Some(sub)) if sub.status == Status::Active => {
+            render(&ctx, lang, Page::plain(StatusCode::OK, s.confirmed_title, s.confirmed_message))
+        }
+        Ok(_) => invalid_link(&ctx, lang),
+        Err(e) => server_error(&ctx, lang, e),
+    }
+}
+
+async fn unsubscribe_page(State(ctx): State<Arc<Ctx>>, Path(token): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
+    let lang = lang_of(&uri, &headers);
+    let s = strings::get(lang);
+    let Ok(id) = ctx.digests.composer.key().verify(&token, Purpose::Unsubscribe, Utc::now()) else {
+        return invalid_link(&ctx, lang);
+    };
+    match ctx.digests.state.subscriber_by_id(id).await {
+        Ok(Some(sub)) => {
+            let mut page = Page::plain(StatusCode::OK, s.unsubscribe_title, s.unsubscribe_message.replace("{email}", &sub.email));
+            page.form = "unsubscribe";
+            page.action = uri.path().to_string();
+            render(&ctx, lang, page)
+        }
+        Ok(None) => invalid_link(&ctx, lang),
+        Err(e) => server_error(&ctx, lang, e),
+    }
+}
+
+/// RFC 8058 one-click: the mail client POSTs `List-Unsubscribe=One-Click`;
+/// the page's button posts the same. No further confirmation.
+async fn unsubscribe(State(ctx): State<Arc<Ctx>>, Path(token): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
+    let lang = lang_of(&uri, &headers);
+    let s = strings::get(lang);
+    let Ok(id) = ctx.digests.composer.key().verify(&token, Purpose::Unsubscribe, Utc::now()) else {
+        return invalid_link(&ctx, lang);
+    };
+    match ctx.digests.state.unsubscribe(id).await {
+        // An already-removed subscriber gets the same page: the outcome
+        // they asked for holds.
+        Ok(_) => render(&ctx, lang, Page::plain(StatusCode::OK, s.unsubscribed_title, s.unsubscribed_message)),
+        Err(e) => server_error(&ctx, lang, e),
+    }
+}
+
+async fn preferences_page(State(ctx): State<Arc<Ctx>>, Path(token): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
+    let lang = lang_of(&uri, &headers);
+    let s = strings::get(lang);
+    let Ok(id) = ctx.digests.composer.key().verify(&token, Purpose::Preferences, Utc::now()) else {
+        return invalid_link(&ctx, lang);
+    };
+    match ctx.digests.state.subscriber_by_id(id).await {
+        Ok(Some(sub)) => {
+            let catalog = (ctx.digests.catalog)();
+            let mut page = Page::plain(StatusCode::OK, s.preferences_title, s.preferences_message);
+            page.form = "preferences";
+            page.action = uri.path().to_string();
+            page.frequency = sub.frequency.as_str();
+            page.categories = catalog
+                .categories(Utc::now().fixed_offset())
+                .into_iter()
+                .map(|c| CategoryChoice { checked: sub.topics.contains(&c.slug), slug: c.slug, name: c.name })
+                .collect();
+            render(&ctx, lang, page)
+        }
+        Ok(None) => invalid_link(&ctx, lang),
+        Err(e) => server_error(&ctx, lang, e),
+    }
+}
+
+async fn save_preferences(
+    State(ctx): State<Arc<Ctx>>,
+    Path(token): Path<String>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let lang = lang_of(&uri, &headers);
+    let s = strings::get(lang);
+    let Ok(id) = ctx.digests.composer.key().verify(&token, Purpose::Preferences, Utc::now()) else {
+        return invalid_link(&ctx, lang);
+    };
+    let form = parse_form(&body);
+    let topics = known_topics(&ctx, &form.topics);
+    let frequency = form.frequency.as_deref().and_then(Frequency::parse).unwrap_or(Frequency::Daily);
+    match ctx.digests.state.set_preferences(id, &topics, frequency).await {
+        Ok(true) => render(&ctx, lang, Page::plain(StatusCode::OK, s.saved_title, s.saved_message)),
+        Ok(false) => invalid_link(&ctx, lang),
+        Err(e) => server_error(&ctx, lang, e),
+    }
+}

@@ -1,0 +1,114 @@
+//! The words of the subscription pages, in Vietnamese and English.
+
+use serde::Serialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lang {
+    Vi,
+    En,
+}
+
+impl Lang {
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Vi => "vi",
+            Lang::En => "en",
+        }
+    }
+}
+
+#[derive(Debug, Serialize)]
+pub struct Strings {
+    pub check_mail_title: &'static str,
+    pub check_mail_message: &'static str,
+    pub bad_address_title: &'static str,
+    pub bad_address_message: &'static str,
+    pub rate_title: &'static str,
+    pub rate_message: &'static str,
+    pub confirmed_title: &'static str,
+    pub confirmed_message: &'static str,
+    pub invalid_link_title: &'static str,
+    pub invalid_link_message: &'static str,
+    pub unsubscribe_title: &'static str,
+    /// `{email}` is replaced by the address.
+    pub unsubscribe_message: &'static str,
+    pub unsubscribe_button: &'static str,
+    pub unsubscribed_title: &'static str,
+    pub unsubscribed_message: &'static str,
+    pub preferences_title: &'static str,
+    pub preferences_message: &'static str,
+    pub topics_legend: &'static str,
+    pub frequency_legend: &'static str,
+    pub daily: &'static str,
+    pub weekly: &'static str,
+    pub save_button: &'static str,
+    pub saved_title: &'static str,
+    pub saved_message: &'static str,
+    pub error_title: &'static str,
+    pub error_message: &'static str,
+}
+
+const VI: Strings = Strings {
+    check_mail_title: "Vui lòng kiểm tra hộp thư",
+    check_mail_message: "Nếu địa chỉ này cần xác nhận, chúng tôi đã gửi tới đó một thư. Hãy bấm liên kết trong thư để bắt đầu nhận bản tin.",
+    bad_address_title: "Địa chỉ thư không hợp lệ",
+    bad_address_message: "Vui lòng nhập một địa chỉ thư điện tử, ví dụ ten@example.vn.",
+    rate_title: "Quá nhiều yêu cầu",
+    rate_message: "Bạn đã gửi quá nhiều yêu cầu. Vui lòng thử lại sau.",
+    confirmed_title: "Đăng ký thành công",
+    confirmed_message: "Cảm ơn bạn! Bạn sẽ nhận bản tin từ kỳ tới.",
+    invalid_link_title: "Liên kết không hợp lệ",
+    invalid_link_message: "Liên kết đã hết hạn hoặc không đúng. Bạn có thể đăng ký lại trên trang chủ.",
+    unsubscribe_title: "Hủy đăng ký bản tin",
+    unsubscribe_message: "Bấm nút dưới đây để ngừng nhận bản tin tại địa chỉ {email}.",
+    unsubscribe_button: "Hủy đăng ký",
+    unsubscribed_title: "Đã hủy đăng ký",
+    unsubscribed_message: "Bạn sẽ không nhận bản tin nữa.",
+    preferences_title: "Tùy chọn bản tin",
+    preferences_message: "Chọn chuyên mục (không chọn mục nào để nhận tất cả) và tần suất nhận thư.",
+    topics_legend: "Chuyên mục",
+    frequency_legend: "Tần suất",
+    daily: "Hằng ngày",
+    weekly: "Hằng tuần",
+    save_button: "Lưu",
+    saved_title: "Đã lưu",
+    saved_message: "Tùy chọn của bạn đã được cập nhật.",
+    error_title: "Có lỗi xảy ra",
+    error_message: "Hệ thống đang bận. Vui lòng thử lại sau ít phút.",
+};
+
+const EN: Strings = Strings {
+    check_mail_title: "Please check your inbox",
+    check_mail_message: "If this address needs confirming, we have sent it a message. Click the link in it to start receiving the newsletter.",
+    bad_address_title: "Invalid e-mail address",
+    bad_address_message: "Please enter an e-mail address, such as name@example.org.",
+    rate_title: "Too many requests",
+    rate_message: "You have sent too many requests. Please try again later.",
+    confirmed_title: "Subscription confirmed",
+    confirmed_message: "Thank you! You will receive the newsletter from the next issue.",
+    invalid_link_title: "Invalid link",
+    invalid_link_message: "The link has expired or is not right. You can subscribe again on the home page.",
+    unsubscribe_title: "Unsubscribe",
+    unsubscribe_message: "Press the button below to stop the newsletter to {email}.",
+    unsubscribe_button: "Unsubscribe",
+    unsubscribed_title: "Unsubscribed",
+    unsubscribed_message: "You will not receive the newsletter any more.",
+    preferences_title: "Newsletter preferences",
+    preferences_message: "Choose categories (none for everything) and how often to receive mail.",
+    topics_legend: "Categories",
+    frequency_legend: "Frequency",
+    daily: "Daily",
+    weekly: "Weekly",
+    save_button: "Save",
+    saved_title: "Saved",
+    saved_message: "Your preferences have been updated.",
+    error_title: "Something went wrong",
+    error_message: "The service is busy. Please try again in a few minutes.",
+};
+
+pub fn get(lang: Lang) -> &'static Strings {
+    match lang {
+        Lang::Vi => &VI,
+        Lang::En => &EN,
+    }
+}

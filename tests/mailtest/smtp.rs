@@ -1,0 +1,165 @@
+//! A real SMTP server for tests: the `mailin` crate's protocol engine (not
+//! written here) behind a small tokio accept loop on 127.0.0.1. It keeps
+//! every accepted message's bytes, and can be told to answer RCPT TO with a
+//! chosen code (451, 550…) to drive the mailer's fault paths.
+
+#![allow(dead_code)]
+
+use mailin::{Action, Handler, Response, SessionBuilder};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::TcpListener;
+
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub from: String,
+    pub to: Vec<String>,
+    pub data: Vec<u8>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Behaviour {
+    Accept,
+    /// Answer RCPT TO with this code, so the message is not taken. (Not the
+    /// end of DATA: after an error there mailin stays in its DATA state and
+    /// the session stalls.)
+    Reply(u16),
+}
+
+#[derive(Clone)]
+pub struct Shared {
+    pub inbox: Arc<Mutex<Vec<Received>>>,
+    pub behaviour: Arc<Mutex<Behaviour>>,
+    /// Every RCPT TO answered, accepted or not.
+    pub attempts: Arc<Mutex<usize>>,
+}
+
+pub struct SmtpServer {
+    pub addr: SocketAddr,
+    pub shared: Shared,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for SmtpServer {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+struct Session {
+    shared: Shared,
+    from: String,
+    to: Vec<String>,
+    data: Vec<u8>,
+}
+
+impl Handler for Session {
+    fn rcpt(&mut self, _to: &str) -> Response {
+        *self.shared.attempts.lock().unwrap() += 1;
+        match *self.shared.behaviour.lock().unwrap() {
+            Behaviour::Accept => mailin::response::OK,
+            Behaviour::Reply(code) => Response::custom(code, format!("test server says {code}")),
+        }
+    }
+
+    fn data_start(&mut self, _domain: &str, from: &str, _is8bit: bool, to: &[String]) -> Response {
+        self.from = from.to_string();
+        self.to = to.to_vec();
+        self.data.clear();
+        mailin::response::OK
+    }
+
+    fn data(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.data.extend_from_slice(buf);
+        Ok(())
+    }
+
+    fn data_end(&mut self) -> Response {
+        self.shared.inbox.lock().unwrap().push(Received {
+            from: self.from.clone(),
+            to: self.to.clone(),
+            data: std::mem::take(&mut self.data),
+        });
+        mailin::response::OK
+    }
+}
+
+impl SmtpServer {
+    /// Starts on a free loopback port.
+    pub async fn start() -> SmtpServer {
+        Self::start_on("127.0.0.1:0".parse().unwrap()).await
+    }
+
+    /// Starts on `addr` (to come back on a port that was refusing).
+    pub async fn start_on(addr: SocketAddr) -> SmtpServer {
+        let listener = TcpListener::bind(addr).await.expect("bind the test SMTP server");
+        let addr = listener.local_addr().unwrap();
+        let shared = Shared {
+            inbox: Arc::default(),
+            behaviour: Arc::new(Mutex::new(Behaviour::Accept)),
+            attempts: Arc::default(),
+        };
+        let s = shared.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, peer)) = listener.accept().await else { return };
+                let s = s.clone();
+                tokio::spawn(serve(stream, peer.ip(), s));
+            }
+        });
+        SmtpServer { addr, shared, task }
+    }
+
+    pub fn url(&self) -> String {
+        format!("smtp://{}", self.addr)
+    }
+
+    pub fn set(&self, b: Behaviour) {
+        *self.shared.behaviour.lock().unwrap() = b;
+    }
+
+    pub fn received(&self) -> Vec<Received> {
+        self.shared.inbox.lock().unwrap().clone()
+    }
+
+    pub fn take(&self) -> Vec<Received> {
+        std::mem::take(&mut *self.shared.inbox.lock().unwrap())
+    }
+
+    pub fn attempts(&self) -> usize {
+        *self.shared.attempts.lock().unwrap()
+    }
+}
+
+async fn serve(stream: tokio::net::TcpStream, ip: IpAddr, shared: Shared) {
+    let (read, mut write) = stream.into_split();
+    let mut reader = BufReader::new(read);
+    let handler = Session { shared, from: String::new(), to: Vec::new(), data: Vec::new() };
+    let mut session = SessionBuilder::new("mailin.test").build(ip, handler);
+    if write.write_all(&session.greeting().buffer().unwrap()).await.is_err() {
+        return;
+    }
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let response = session.process(&line);
+        match response.action {
+            Action::Reply => {
+                if write.write_all(&response.buffer().unwrap()).await.is_err() {
+                    return;
+                }
+            }
+            Action::Close => {
+                let _ = write.write_all(&response.buffer().unwrap()).await;
+                return;
+            }
+            Action::NoReply => {}
+            Action::UpgradeTls => return,
+        }
+    }
+}
