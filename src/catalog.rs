@@ -33,7 +33,15 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    pub fn new(mut articles: Vec<Article>, mut errors: Vec<ArticleError>, ctx: &Context, generation: u64) -> Catalog {
+    pub fn new(articles: Vec<Article>, errors: Vec<ArticleError>, ctx: &Context, generation: u64) -> Catalog {
+        Catalog::from_shared(articles.into_iter().map(Arc::new).collect(), errors, ctx, generation)
+    }
+
+    /// Like [`Catalog::new`], for articles that the caller keeps too (the
+    /// service's store state): an article that did not change between two
+    /// generations is the same allocation in both, which is also how the
+    /// feed cache tells cheaply that a feed's items are unchanged.
+    pub fn from_shared(mut articles: Vec<Arc<Article>>, mut errors: Vec<ArticleError>, ctx: &Context, generation: u64) -> Catalog {
         // Unique ids: the file whose path sorts first keeps the id.
         articles.sort_by(|a, b| a.origin.cmp(&b.origin));
         let mut owner: HashMap<String, String> = HashMap::with_capacity(articles.len());
@@ -68,6 +76,8 @@ impl Catalog {
                 n += 1;
             }
             let slug = format!("{}-{n}", a.slug);
+            // Copy-on-write: only a renamed duplicate stops sharing.
+            let a = Arc::make_mut(a);
             if derived.as_deref() == Some(a.url.as_str()) {
                 if let Some(url) = ctx.absolute(&ctx.article_url.replace("{slug}", &slug).replace("{id}", &a.id)) {
                     a.url = url;
@@ -77,7 +87,6 @@ impl Catalog {
         }
         articles.reverse();
 
-        let articles: Vec<Arc<Article>> = articles.into_iter().map(Arc::new).collect();
         let mut categories: BTreeMap<String, (String, Vec<usize>)> = BTreeMap::new();
         for (i, a) in articles.iter().enumerate() {
             for c in &a.categories {

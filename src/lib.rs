@@ -6,13 +6,19 @@
 //! parses arguments, calls in here and maps errors to exit codes.
 
 pub mod article;
+pub mod cache;
 pub mod catalog;
 pub mod config;
 pub mod dates;
 pub mod export;
 pub mod feeds;
+pub mod http;
+pub mod metrics;
+pub mod service;
 pub mod store;
+pub mod systemd;
 pub mod text;
+pub mod watch;
 
 pub use article::{Article, ArticleError, Category};
 pub use catalog::{Catalog, Scope};
