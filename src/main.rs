@@ -138,6 +138,18 @@ mod serve {
         };
         let addr = listener.local_addr().context("reading the listening address")?;
 
+        let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let watch_settings = watch::WatchSettings {
+            root: settings.store.path.clone(),
+            debounce: settings.store.debounce,
+            rescan: settings.store.rescan,
+        };
+        let watcher = {
+            let (ws, tx) = (watch_settings.clone(), tx.clone());
+            tokio::task::spawn_blocking(move || watch::start(&ws, &tx)).await.context("starting the store watcher")?
+        };
+
         systemd::status("loading the store");
         let shared = Shared::new();
         let started = std::time::Instant::now();
@@ -153,23 +165,13 @@ mod serve {
             "catalog loaded"
         );
 
-        let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-        let (tx, rx) = mpsc::unbounded_channel();
         let limits = http::Limits::default();
         // Other rooms' routes (subscriptions) merge here.
         let app = http::finish(http::routes(shared.clone()), shared.clone(), &limits);
 
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(service::run(core, rx, shutdown_rx.clone()));
-        tasks.spawn(watch::run(
-            watch::WatchSettings {
-                root: settings.store.path.clone(),
-                debounce: settings.store.debounce,
-                rescan: settings.store.rescan,
-            },
-            tx.clone(),
-            shutdown_rx.clone(),
-        ));
+        tasks.spawn(watch::run(watch_settings, watcher, tx.clone(), shutdown_rx.clone()));
         tasks.spawn(systemd::watchdog(shutdown_rx.clone()));
         let server = tokio::spawn(http::serve(listener, app, limits, shutdown_rx.clone()));
 

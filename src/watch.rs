@@ -22,7 +22,22 @@ use tokio::sync::{mpsc, watch};
 /// watches.
 const ROOT_CHECK: Duration = Duration::from_secs(1);
 
-type Watcher = Debouncer<notify::RecommendedWatcher, RecommendedCache>;
+type Inner = Debouncer<notify::RecommendedWatcher, RecommendedCache>;
+
+/// A running watch on the store folder (or none, when it could not be set
+/// up: the periodic rescan still runs).
+pub struct Watcher {
+    inner: Option<Inner>,
+    root_id: Option<(u64, u64)>,
+}
+
+/// Starts watching before the store is read, so that no change made while
+/// (or right after) the store loads is missed: such a change shows up as an
+/// event, at worst a file read twice.
+pub fn start(settings: &WatchSettings, tx: &mpsc::UnboundedSender<Command>) -> Watcher {
+    let root_id = identity(&settings.root);
+    Watcher { inner: start_inner(settings, tx), root_id }
+}
 
 #[derive(Debug, Clone)]
 pub struct WatchSettings {
@@ -36,7 +51,7 @@ fn identity(path: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(path).ok().filter(|m| m.is_dir()).map(|m| (m.dev(), m.ino()))
 }
 
-fn start(settings: &WatchSettings, tx: &mpsc::UnboundedSender<Command>) -> Option<Watcher> {
+fn start_inner(settings: &WatchSettings, tx: &mpsc::UnboundedSender<Command>) -> Option<Inner> {
     let events = tx.clone();
     let handler = move |result: DebounceEventResult| match result {
         Ok(batch) => {
@@ -84,9 +99,8 @@ fn start(settings: &WatchSettings, tx: &mpsc::UnboundedSender<Command>) -> Optio
 }
 
 /// Runs the watcher until shutdown.
-pub async fn run(settings: WatchSettings, tx: mpsc::UnboundedSender<Command>, mut shutdown: watch::Receiver<bool>) {
-    let mut root_id = identity(&settings.root);
-    let mut watcher = start(&settings, &tx);
+pub async fn run(settings: WatchSettings, started: Watcher, tx: mpsc::UnboundedSender<Command>, mut shutdown: watch::Receiver<bool>) {
+    let Watcher { inner: mut watcher, mut root_id } = started;
     let mut rescan = tokio::time::interval(settings.rescan);
     rescan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     rescan.tick().await; // the first tick is immediate; the store was just read
@@ -98,7 +112,7 @@ pub async fn run(settings: WatchSettings, tx: mpsc::UnboundedSender<Command>, mu
             _ = rescan.tick() => {
                 if watcher.is_none() && root_id.is_some() {
                     // Starting failed before (e.g. too many watches): try again.
-                    watcher = start(&settings, &tx);
+                    watcher = start_inner(&settings, &tx);
                 }
                 let _ = tx.send(Command::Rescan("periodic rescan"));
             }
@@ -110,7 +124,7 @@ pub async fn run(settings: WatchSettings, tx: mpsc::UnboundedSender<Command>, mu
                             tracing::info!(store = %settings.root.display(), "the store folder is back; watching it again");
                             // Drop the old watch first: it points at a folder that is gone.
                             drop(watcher.take());
-                            watcher = start(&settings, &tx);
+                            watcher = start_inner(&settings, &tx);
                             let _ = tx.send(Command::Rescan("the store folder was recreated"));
                         }
                         None => {

@@ -1,0 +1,464 @@
+//! `bantin serve` end to end: the real binary on a random port with a
+//! temporary store, driven over real HTTP and real signals.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const BASE_CONFIG: &str = r#"
+[site]
+title = "Cổng thông tin thử nghiệm"
+base_url = "https://portal.example.org"
+timezone = "Asia/Ho_Chi_Minh"
+
+[http]
+listen = "127.0.0.1:0"
+public_url = "http://feeds.example.org/"
+"#;
+
+struct Server {
+    child: Child,
+    base: String,
+    log: Arc<Mutex<String>>,
+    dir: tempfile::TempDir,
+}
+
+impl Server {
+    /// Starts `bantin serve` on a store in a temp folder with `articles`
+    /// already in it; `extra` is appended to the config.
+    fn start(articles: &[(&str, String)], extra: &str) -> Server {
+        let dir = tempfile::tempdir().unwrap();
+        let store = dir.path().join("store");
+        std::fs::create_dir(&store).unwrap();
+        for (name, text) in articles {
+            write(&store.join(name), text);
+        }
+        std::fs::write(dir.path().join("bantin.toml"), config(&store, extra)).unwrap();
+        let mut child = Command::new(env!("CARGO_BIN_EXE_bantin"))
+            .args(["serve", "--config"])
+            .arg(dir.path().join("bantin.toml"))
+            .env("BANTIN_LOG", "info")
+            .env_remove("BANTIN_LOG_FORMAT")
+            .env_remove("LISTEN_FDS")
+            .env_remove("NOTIFY_SOCKET")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(addr) = line.split("listening on ").nth(1) {
+                    let _ = tx.send(addr.trim().to_string());
+                }
+                sink.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(a) => a,
+            Err(_) => {
+                let _ = child.kill();
+                panic!("bantin serve did not log its address; log:\n{}", log.lock().unwrap());
+            }
+        };
+        Server { child, base: format!("http://{addr}"), log, dir }
+    }
+
+    fn store(&self) -> PathBuf {
+        self.dir.path().join("store")
+    }
+
+    fn config_file(&self) -> PathBuf {
+        self.dir.path().join("bantin.toml")
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    fn signal(&self, name: &str) {
+        let status = Command::new("kill").args(["-s", name, &self.child.id().to_string()]).status().unwrap();
+        assert!(status.success(), "kill -s {name} failed");
+    }
+
+    /// Waits for the process to exit, at most `limit`.
+    fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn config(store: &Path, extra: &str) -> String {
+    format!(
+        "{BASE_CONFIG}\n[store]\npath = {:?}\ndebounce_ms = 50\nrescan = \"1h\"\n{extra}",
+        store.display().to_string()
+    )
+}
+
+/// Writes through a temporary name and a rename, as editors and rsync do.
+fn write(path: &Path, text: &str) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let tmp = path.with_file_name(format!(".{}.tmp", path.file_name().unwrap().to_string_lossy()));
+    std::fs::write(&tmp, text).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+}
+
+fn article(title: &str, date: &str, category: &str) -> String {
+    format!(
+        "+++\ntitle = \"{title}\"\ndate = \"{date}\"\ncategories = [\"{category}\"]\nsummary = \"Tóm tắt: {title}\"\n+++\n\nNội dung bài viết {title}.\n"
+    )
+}
+
+struct Reply {
+    status: u16,
+    headers: reqwest::header::HeaderMap,
+    body: Vec<u8>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> &str {
+        self.headers.get(name).map(|v| v.to_str().unwrap()).unwrap_or("")
+    }
+    fn text(&self) -> String {
+        String::from_utf8(self.body.clone()).unwrap()
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+async fn request(method: reqwest::Method, url: &str, headers: &[(&str, &str)]) -> Reply {
+    let mut req = client().request(method, url);
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.unwrap_or_else(|e| panic!("{url}: {e}"));
+    let status = resp.status().as_u16();
+    let headers = resp.headers().clone();
+    let body = resp.bytes().await.unwrap().to_vec();
+    Reply { status, headers, body }
+}
+
+async fn get(url: &str) -> Reply {
+    request(reqwest::Method::GET, url, &[]).await
+}
+
+/// Polls `url` until `pred` holds for its body (the store change has been
+/// served), failing with the last body and the log after `limit`.
+async fn until(server: &Server, path: &str, limit: Duration, pred: impl Fn(&Reply) -> bool) -> Reply {
+    let deadline = Instant::now() + limit;
+    loop {
+        let reply = get(&server.url(path)).await;
+        if pred(&reply) {
+            return reply;
+        }
+        if Instant::now() > deadline {
+            panic!("{path} never reached the expected state; last body:\n{}\nlog:\n{}", reply.text(), server.log());
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn health(reply: &Reply) -> serde_json::Value {
+    serde_json::from_slice(&reply.body).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feeds_follow_adds_edits_renames_and_deletes_and_only_what_changed() {
+    let server = Server::start(
+        &[
+            ("kinh-te/cau-moi.md", article("Khánh thành cầu mới", "2024-05-01T08:00:00+07:00", "Kinh tế")),
+            ("van-hoa/le-hoi.md", article("Lễ hội đền Đông Cuông", "2024-05-02T08:00:00+07:00", "Văn hóa")),
+        ],
+        "",
+    );
+    let site = get(&server.url("/feed.xml")).await;
+    assert_eq!(site.status, 200);
+    assert!(site.text().contains("Khánh thành cầu mới"));
+    let culture = get(&server.url("/categories/van-hoa/feed.xml")).await;
+    let culture_etag = culture.header("etag").to_string();
+    let economy_etag = get(&server.url("/categories/kinh-te/atom.xml")).await.header("etag").to_string();
+    assert_eq!(culture.status, 200);
+
+    // Add: the site feed and its category change, the other category does not.
+    write(&server.store().join("kinh-te/cho-phien.md"), &article("Chợ phiên vùng cao", "2024-05-03T08:00:00+07:00", "Kinh tế"));
+    until(&server, "/feed.xml", WAIT, |r| r.text().contains("Chợ phiên vùng cao")).await;
+    let economy = get(&server.url("/categories/kinh-te/atom.xml")).await;
+    assert!(economy.text().contains("Chợ phiên vùng cao"));
+    assert_ne!(economy.header("etag"), economy_etag);
+    assert_eq!(get(&server.url("/categories/van-hoa/feed.xml")).await.header("etag"), culture_etag);
+    let json = get(&server.url("/feed.json")).await;
+    assert!(json.text().contains("Chợ phiên vùng cao"));
+
+    // Edit in place.
+    std::fs::write(
+        server.store().join("kinh-te/cho-phien.md"),
+        article("Chợ phiên vùng cao đông vui", "2024-05-03T08:00:00+07:00", "Kinh tế"),
+    )
+    .unwrap();
+    until(&server, "/feed.xml", WAIT, |r| r.text().contains("Chợ phiên vùng cao đông vui")).await;
+    assert_eq!(get(&server.url("/categories/van-hoa/feed.xml")).await.header("etag"), culture_etag);
+
+    // Rename (a move inside the store, into a new folder): without a slug
+    // the identity is the path, so the item's GUID changes and the item
+    // stays in the feed once.
+    let title = "<title>Chợ phiên vùng cao đông vui</title>";
+    let before = get(&server.url("/feed.xml")).await.text();
+    let guid_at = before.find(title).unwrap();
+    let old_guid = before[guid_at..].split("<guid").nth(1).unwrap().split("</guid>").next().unwrap().to_string();
+    std::fs::create_dir(server.store().join("moi")).unwrap();
+    std::fs::rename(server.store().join("kinh-te/cho-phien.md"), server.store().join("moi/cho-phien-2.md")).unwrap();
+    let site = until(&server, "/feed.xml", WAIT, |r| !r.text().contains(&old_guid)).await;
+    assert_eq!(site.text().matches(title).count(), 1, "renamed article once: {}", site.text());
+    assert_eq!(health(&get(&server.url("/healthz")).await)["articles"], 3);
+
+    // A file that does not parse is an error, then an article once fixed.
+    write(&server.store().join("hong.md"), "+++\ntitle = \"Chưa xong\n");
+    until(&server, "/healthz", WAIT, |r| health(r)["errors"] == 1).await;
+    assert!(server.log().contains("hong.md"), "the bad file is logged");
+    write(&server.store().join("hong.md"), &article("Đã sửa xong", "2024-05-04T08:00:00+07:00", "Kinh tế"));
+    until(&server, "/feed.xml", WAIT, |r| r.text().contains("Đã sửa xong")).await;
+    assert_eq!(health(&get(&server.url("/healthz")).await)["errors"], 0);
+
+    // Delete: the item goes; a category without articles goes with it (404).
+    std::fs::remove_file(server.store().join("van-hoa/le-hoi.md")).unwrap();
+    until(&server, "/feed.xml", WAIT, |r| !r.text().contains("Lễ hội đền Đông Cuông")).await;
+    assert_eq!(get(&server.url("/categories/van-hoa/feed.xml")).await.status, 404);
+
+    // A folder of articles removed at once.
+    std::fs::remove_dir_all(server.store().join("moi")).unwrap();
+    until(&server, "/feed.xml", WAIT, |r| !r.text().contains("Chợ phiên vùng cao đông vui")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn store_folder_removed_and_recreated_keeps_serving() {
+    let server = Server::start(&[("a.md", article("Bài thứ nhất", "2024-05-01T08:00:00+07:00", "Tin tức"))], "");
+    let store = server.store();
+    std::fs::remove_dir_all(&store).unwrap();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // The last catalog keeps being served while the folder is gone.
+    let reply = get(&server.url("/feed.xml")).await;
+    assert_eq!(reply.status, 200);
+    assert!(reply.text().contains("Bài thứ nhất"));
+    std::fs::create_dir(&store).unwrap();
+    write(&store.join("b.md"), &article("Bài sau khi tạo lại", "2024-05-02T08:00:00+07:00", "Tin tức"));
+    until(&server, "/feed.xml", WAIT, |r| r.text().contains("Bài sau khi tạo lại") && !r.text().contains("Bài thứ nhất")).await;
+    // And the new folder is watched.
+    write(&store.join("c.md"), &article("Bài mới nhất", "2024-05-03T08:00:00+07:00", "Tin tức"));
+    until(&server, "/feed.xml", WAIT, |r| r.text().contains("Bài mới nhất")).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conditional_get_head_gzip_and_br() {
+    let server = Server::start(
+        &[
+            ("a.md", article("Mùa vàng Mù Cang Chải", "2024-09-01T08:00:00+07:00", "Du lịch")),
+            ("b.md", article("Hồ Thác Bà mùa hè", "2024-06-01T08:00:00+07:00", "Du lịch")),
+        ],
+        "",
+    );
+    for (path, mime) in [
+        ("/feed.xml", "application/rss+xml; charset=utf-8"),
+        ("/atom.xml", "application/atom+xml; charset=utf-8"),
+        ("/feed.json", "application/feed+json; charset=utf-8"),
+        ("/categories/du-lich/feed.xml", "application/rss+xml; charset=utf-8"),
+    ] {
+        let url = server.url(path);
+        let full = get(&url).await;
+        assert_eq!(full.status, 200, "{path}");
+        assert_eq!(full.header("content-type"), mime);
+        assert_eq!(full.header("vary"), "Accept-Encoding");
+        assert_eq!(full.header("cache-control"), "public, max-age=300");
+        assert_eq!(full.header("content-length"), full.body.len().to_string());
+        let etag = full.header("etag").to_string();
+        assert!(etag.starts_with('"') && etag.ends_with('"'), "strong ETag: {etag}");
+        // Last-Modified is the newest item's date.
+        assert_eq!(full.header("last-modified"), "Sun, 01 Sep 2024 01:00:00 GMT");
+
+        // Conditional GET.
+        let r = request(reqwest::Method::GET, &url, &[("if-none-match", &etag)]).await;
+        assert_eq!((r.status, r.body.len()), (304, 0));
+        assert_eq!(r.header("etag"), etag);
+        let weak = format!("\"nope\", W/{etag}");
+        assert_eq!(request(reqwest::Method::GET, &url, &[("if-none-match", &weak)]).await.status, 304);
+        assert_eq!(request(reqwest::Method::GET, &url, &[("if-none-match", "*")]).await.status, 304);
+        assert_eq!(request(reqwest::Method::GET, &url, &[("if-none-match", "\"stale\"")]).await.status, 200);
+        let lm = full.header("last-modified").to_string();
+        assert_eq!(request(reqwest::Method::GET, &url, &[("if-modified-since", &lm)]).await.status, 304);
+        let older = "Sat, 31 Aug 2024 00:00:00 GMT";
+        assert_eq!(request(reqwest::Method::GET, &url, &[("if-modified-since", older)]).await.status, 200);
+        // If-None-Match wins over If-Modified-Since.
+        let both = [("if-none-match", "\"stale\""), ("if-modified-since", lm.as_str())];
+        assert_eq!(request(reqwest::Method::GET, &url, &both).await.status, 200);
+
+        // HEAD: same headers, no body.
+        let head = request(reqwest::Method::HEAD, &url, &[]).await;
+        assert_eq!(head.status, 200);
+        assert!(head.body.is_empty());
+        for h in ["etag", "last-modified", "content-type", "content-length", "vary", "cache-control"] {
+            assert_eq!(head.header(h), full.header(h), "HEAD {path} header {h}");
+        }
+
+        // gzip and br decode to the identity bytes, with their own ETags.
+        let gz = request(reqwest::Method::GET, &url, &[("accept-encoding", "gzip")]).await;
+        assert_eq!(gz.header("content-encoding"), "gzip");
+        let mut plain = Vec::new();
+        flate2::read::GzDecoder::new(&gz.body[..]).read_to_end(&mut plain).unwrap();
+        assert_eq!(plain, full.body);
+        assert_ne!(gz.header("etag"), etag);
+        let br = request(reqwest::Method::GET, &url, &[("accept-encoding", "gzip, deflate, br")]).await;
+        assert_eq!(br.header("content-encoding"), "br");
+        let mut plain = Vec::new();
+        brotli::Decompressor::new(&br.body[..], 4096).read_to_end(&mut plain).unwrap();
+        assert_eq!(plain, full.body);
+        let refused = request(reqwest::Method::GET, &url, &[("accept-encoding", "br;q=0, gzip;q=0")]).await;
+        assert_eq!(refused.header("content-encoding"), "");
+        assert_eq!(refused.body, full.body);
+        let gz304 = request(reqwest::Method::GET, &url, &[("accept-encoding", "gzip"), ("if-none-match", gz.header("etag"))]).await;
+        assert_eq!(gz304.status, 304);
+    }
+
+    // Unknown categories, files and escapes are 404s, never files.
+    for path in ["/categories/khong-co/feed.xml", "/feed.rss", "/../../etc/passwd", "/categories/du-lich/../../Cargo.toml", "/bantin.toml"] {
+        assert_eq!(get(&server.url(path)).await.status, 404, "{path}");
+    }
+
+    // The index page lists the feeds with autodiscovery links.
+    let index = get(&server.url("/")).await;
+    assert_eq!(index.status, 200);
+    assert_eq!(index.header("content-type"), "text/html; charset=utf-8");
+    let html = index.text();
+    assert!(html.contains("<html lang=\"vi\">"));
+    assert!(html.contains(r#"<link rel="alternate" type="application/rss+xml" title="Cổng thông tin thử nghiệm (RSS)" href="http://feeds.example.org/feed.xml">"#), "{html}");
+    assert!(html.contains(r#"href="http://feeds.example.org/categories/du-lich/atom.xml""#));
+
+    let health = get(&server.url("/healthz")).await;
+    assert_eq!(health.status, 200);
+    let h: serde_json::Value = serde_json::from_slice(&health.body).unwrap();
+    assert_eq!((h["articles"].as_u64(), h["errors"].as_u64(), h["generation"].as_u64()), (Some(2), Some(0), Some(1)));
+
+    let metrics = get(&server.url("/metrics")).await.text();
+    assert!(metrics.contains(r#"bantin_http_requests_total{route="/feed.xml",status="304"}"#), "{metrics}");
+    assert!(metrics.contains(r#"route="/categories/{slug}/{file}",status="404""#), "{metrics}");
+    assert!(metrics.contains("bantin_http_not_modified_total "));
+    assert!(metrics.contains("bantin_catalog_generation 1"));
+    assert!(metrics.contains("bantin_cache_refresh_seconds_bucket"));
+    assert!(metrics.contains("bantin_catalog_article_errors 0"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sighup_applies_a_good_config_and_refuses_a_bad_one() {
+    let server = Server::start(&[("a.md", article("Bài đầu tiên", "2024-05-01T08:00:00+07:00", "Tin tức"))], "");
+    let store = server.store();
+    let good = config(&store, "").replace("Cổng thông tin thử nghiệm", "Bản tin đã đổi tên");
+    std::fs::write(server.config_file(), good).unwrap();
+    server.signal("HUP");
+    let renamed = until(&server, "/feed.xml", WAIT, |r| r.text().contains("Bản tin đã đổi tên")).await;
+    assert!(server.log().contains("configuration reloaded"));
+    let etag = renamed.header("etag").to_string();
+
+    let bad = config(&store, "[feeds]\nitems = 0\n").replace("Cổng thông tin thử nghiệm", "Bản tin đã đổi tên");
+    std::fs::write(server.config_file(), bad).unwrap();
+    server.signal("HUP");
+    let deadline = Instant::now() + WAIT;
+    while !server.log().contains("configuration reload refused") {
+        assert!(Instant::now() < deadline, "no refusal logged:\n{}", server.log());
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let refusal = server.log().lines().find(|l| l.contains("configuration reload refused")).unwrap().to_string();
+    assert!(refusal.contains("feeds.items"), "the refusal names the key: {refusal}");
+    // Still serving, with the last good configuration.
+    let reply = get(&server.url("/feed.xml")).await;
+    assert_eq!(reply.status, 200);
+    assert_eq!(reply.header("etag"), etag);
+}
+
+/// Sends a request head in two parts, so that the request is in flight
+/// (its head half read) when SIGTERM arrives.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_lets_requests_in_flight_finish_and_exits_zero() {
+    let mut server = Server::start(&[("a.md", article("Bài đầu tiên", "2024-05-01T08:00:00+07:00", "Tin tức"))], "");
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut conn = TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    conn.write_all(b"GET /feed.xml HTTP/1.1\r\nHost: x\r\n").unwrap();
+    // A burst of ordinary requests running while the signal lands.
+    let base = server.base.clone();
+    let burst = tokio::spawn(async move {
+        let mut statuses = Vec::new();
+        for _ in 0..200 {
+            match client().get(format!("{base}/atom.xml")).send().await {
+                Ok(r) => statuses.push(r.status().as_u16()),
+                Err(_) => break, // refused once the listener is closed
+            }
+        }
+        statuses
+    });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    server.signal("TERM");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    conn.write_all(b"Accept-Encoding: identity\r\n\r\n").unwrap();
+    let mut answer = Vec::new();
+    conn.read_to_end(&mut answer).unwrap();
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 200 OK"), "the request in flight is answered: {answer}");
+    assert!(answer.contains("Bài đầu tiên"));
+    let statuses = burst.await.unwrap();
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    let status = server.wait_exit(Duration::from_secs(5)).expect("bantin exits within 5 s of SIGTERM");
+    assert!(status.success(), "exit status {status}; log:\n{}", server.log());
+    assert!(server.log().contains("SIGTERM: shutting down"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn five_thousand_files_written_at_once_all_reach_the_catalog() {
+    const N: usize = 5000;
+    let server = Server::start(&[], "[feeds]\nitems = 10000\n");
+    let store = server.store();
+    let started = Instant::now();
+    for i in 0..N {
+        let day = 1 + i % 28;
+        let text = article(&format!("Bài số {i:04}"), &format!("2024-03-{day:02}T{:02}:{:02}:00+07:00", i % 24, i % 60), &format!("Mục {}", i % 7));
+        std::fs::write(store.join(format!("bai-{i:04}.md")), text).unwrap();
+    }
+    let written = started.elapsed();
+    until(&server, "/healthz", Duration::from_secs(120), |r| health(r)["articles"] == N).await;
+    let h = health(&get(&server.url("/healthz")).await);
+    assert_eq!(h["errors"], 0);
+    let feed = get(&server.url("/feed.json")).await;
+    let json: serde_json::Value = serde_json::from_slice(&feed.body).unwrap();
+    let titles: std::collections::BTreeSet<&str> =
+        json["items"].as_array().unwrap().iter().map(|i| i["title"].as_str().unwrap()).collect();
+    assert_eq!(titles.len(), N);
+    for i in 0..N {
+        assert!(titles.contains(format!("Bài số {i:04}").as_str()), "Bài số {i:04} missing");
+    }
+    eprintln!("wrote {N} files in {written:?}; all served after {:?}, generation {}", started.elapsed(), h["generation"]);
+}
