@@ -30,6 +30,14 @@ impl Server {
     /// Starts `bantin serve` on a store in a temp folder with `articles`
     /// already in it; `extra` is appended to the config.
     fn start(articles: &[(&str, String)], extra: &str) -> Server {
+        Server::launch(articles, extra, &[], None)
+    }
+
+    /// Like [`Server::start`], with extra environment variables, and
+    /// optionally started through a wrapper command (such as
+    /// systemd-socket-activate) that is given the bantin command line;
+    /// `poke` is called once the process runs (a wrapper may wait for it).
+    fn launch(articles: &[(&str, String)], extra: &str, env: &[(&str, &str)], wrapper: Option<(&[&str], &dyn Fn())>) -> Server {
         let dir = tempfile::tempdir().unwrap();
         let store = dir.path().join("store");
         std::fs::create_dir(&store).unwrap();
@@ -37,13 +45,26 @@ impl Server {
             write(&store.join(name), text);
         }
         std::fs::write(dir.path().join("bantin.toml"), config(&store, extra)).unwrap();
-        let mut child = Command::new(env!("CARGO_BIN_EXE_bantin"))
-            .args(["serve", "--config"])
+        let mut cmd = match wrapper {
+            Some((w, _)) => {
+                let mut c = Command::new(w[0]);
+                c.args(&w[1..]).arg(env!("CARGO_BIN_EXE_bantin"));
+                c
+            }
+            None => Command::new(env!("CARGO_BIN_EXE_bantin")),
+        };
+        cmd.args(["serve", "--config"])
             .arg(dir.path().join("bantin.toml"))
             .env("BANTIN_LOG", "info")
             .env_remove("BANTIN_LOG_FORMAT")
             .env_remove("LISTEN_FDS")
+            .env_remove("LISTEN_PID")
             .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        let mut child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -61,6 +82,9 @@ impl Server {
                 sink.lock().unwrap().push_str(&(line + "\n"));
             }
         });
+        if let Some((_, poke)) = wrapper {
+            poke();
+        }
         let addr = match rx.recv_timeout(Duration::from_secs(60)) {
             Ok(a) => a,
             Err(_) => {
@@ -461,4 +485,95 @@ async fn five_thousand_files_written_at_once_all_reach_the_catalog() {
         assert!(titles.contains(format!("Bài số {i:04}").as_str()), "Bài số {i:04} missing");
     }
     eprintln!("wrote {N} files in {written:?}; all served after {:?}, generation {}", started.elapsed(), h["generation"]);
+}
+
+/// Under systemd: `NOTIFY_SOCKET` gets READY only once the feeds are
+/// served, RELOADING/READY around a SIGHUP, WATCHDOG pings at half of
+/// `WATCHDOG_USEC`, and STOPPING on SIGTERM.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn systemd_notify_ready_reloading_watchdog_stopping() {
+    let sock_dir = tempfile::tempdir().unwrap();
+    let path = sock_dir.path().join("notify");
+    let sock = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    sock.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+    let mut server = Server::launch(
+        &[("a.md", article("Bài đầu tiên", "2024-05-01T08:00:00+07:00", "Tin tức"))],
+        "",
+        &[("NOTIFY_SOCKET", path.to_str().unwrap()), ("WATCHDOG_USEC", "300000")],
+        None,
+    );
+    let recv = |want: &str| -> Vec<String> {
+        let mut seen = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            let n = sock.recv(&mut buf).unwrap_or_else(|e| panic!("no {want} among {seen:?}: {e}"));
+            let msg = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let done = msg.lines().any(|l| l == want);
+            seen.push(msg);
+            if done {
+                return seen;
+            }
+        }
+    };
+    let before_ready = recv("READY=1");
+    assert!(!before_ready.iter().take(before_ready.len() - 1).any(|m| m.contains("READY=1")));
+    // READY means the feeds are served: the address was logged first and a
+    // feed answers right away.
+    assert!(server.log().contains("listening on"));
+    assert_eq!(get(&server.url("/feed.xml")).await.status, 200);
+    let pings = recv("WATCHDOG=1");
+    assert!(pings.iter().all(|m| !m.contains("STOPPING")));
+    recv("WATCHDOG=1");
+
+    server.signal("HUP");
+    let reload = recv("RELOADING=1");
+    let reloading = reload.last().unwrap();
+    assert!(reloading.lines().any(|l| l.starts_with("MONOTONIC_USEC=")), "{reloading}");
+    recv("READY=1");
+
+    server.signal("TERM");
+    recv("STOPPING=1");
+    let status = server.wait_exit(Duration::from_secs(5)).expect("exits after SIGTERM");
+    assert!(status.success());
+}
+
+/// With `LISTEN_FDS` (here from systemd-socket-activate, as bantin.socket
+/// does) bantin serves on the passed socket, not on http.listen.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn socket_activation_serves_on_the_passed_socket() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let listen = format!("127.0.0.1:{port}");
+    let activate = which("systemd-socket-activate").expect("systemd-socket-activate (Debian package `systemd`) is needed");
+    let wrapper = [activate.as_str(), "-l", listen.as_str(), "-E", "BANTIN_LOG=info"];
+    let poke = || {
+        // systemd-socket-activate starts bantin on the first connection;
+        // the connection waits in the backlog and is answered once serving.
+        let listen = listen.clone();
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while Instant::now() < deadline {
+                if let Ok(mut c) = TcpStream::connect(&listen) {
+                    let _ = c.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+                    let mut out = String::new();
+                    let _ = c.read_to_string(&mut out);
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        });
+    };
+    let server = Server::launch(
+        &[("a.md", article("Bài đầu tiên", "2024-05-01T08:00:00+07:00", "Tin tức"))],
+        "",
+        &[],
+        Some((&wrapper, &poke)),
+    );
+    assert_eq!(server.base, format!("http://{listen}"), "serves on the passed socket; log:\n{}", server.log());
+    let reply = get(&server.url("/feed.xml")).await;
+    assert_eq!(reply.status, 200);
+    assert!(reply.text().contains("Bài đầu tiên"));
+}
+
+fn which(name: &str) -> Option<String> {
+    std::env::var("PATH").ok()?.split(':').map(|d| format!("{d}/{name}")).find(|p| Path::new(p).is_file())
 }
