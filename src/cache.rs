@@ -13,7 +13,12 @@
 //! - the ETag is a hash of the identity bytes, with `-gz`/`-br` suffixes for
 //!   the compressed forms, so equal bytes always get the same validator,
 //!   across restarts too;
-//! - `refresh` is pure apart from the CPU it burns: `now` is an argument.
+//! - `refresh` is pure apart from the CPU it burns: `now` is an argument;
+//! - brotli is the slow one (quality 9 takes ~50 ms for a 300 KB feed), so a
+//!   fresh entry is published with identity and gzip first and gets its
+//!   brotli form in a later swap (the service's brotli worker and
+//!   [`FeedCache::merge_brotli`], matched by content hash); until then `br`
+//!   clients get gzip. A representation's bytes never change under its ETag.
 
 use crate::article::Article;
 use crate::catalog::{Catalog, Scope};
@@ -30,10 +35,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
 /// gzip level: the bytes are compressed once per change and served many
-/// times, so the slowest, smallest setting is worth it.
+/// times; on feed text level 9 is no slower than 6 and a little smaller.
 const GZIP_LEVEL: u32 = 9;
-/// brotli quality: 11 is several times slower than 9 for a percent or two,
-/// and a new article must reach readers within the latency budget.
+/// brotli quality: 11 takes ~1.5 s for a 300 KB feed for 5 % less than 9,
+/// which takes ~50 ms, off the latency path (see the module invariants).
 const BROTLI_QUALITY: u32 = 9;
 const BROTLI_WINDOW: u32 = 22;
 
@@ -68,7 +73,8 @@ pub struct Representation {
 pub struct Entry {
     pub identity: Representation,
     pub gzip: Representation,
-    pub brotli: Representation,
+    /// `None` until the brotli worker has compressed it ([`FeedCache::merge_brotli`]).
+    pub brotli: Option<Representation>,
     pub content_type: HeaderValue,
     /// Last-Modified as an HTTP-date, and the instant for comparisons
     /// (whole seconds, as HTTP-dates carry).
@@ -79,16 +85,16 @@ pub struct Entry {
 }
 
 impl Entry {
-    /// Renders nothing: compresses `bytes` and derives the validators.
+    /// Renders nothing: gzips `bytes` and derives the validators. The
+    /// brotli form is left for [`Entry::add_brotli`].
     pub fn new(bytes: Vec<u8>, content_type: &'static str, modified: DateTime<FixedOffset>) -> Entry {
         let hash = content_hash(&bytes);
         let gzip = gzip(&bytes);
-        let brotli = brotli(&bytes);
         let modified_at = to_system_time(modified);
         Entry {
             identity: representation(bytes, &format!("\"{hash}\"")),
             gzip: representation(gzip, &format!("\"{hash}-gz\"")),
-            brotli: representation(brotli, &format!("\"{hash}-br\"")),
+            brotli: None,
             content_type: HeaderValue::from_static(content_type),
             last_modified: header_value(&httpdate::fmt_http_date(modified_at)),
             modified_at,
@@ -96,18 +102,32 @@ impl Entry {
         }
     }
 
-    pub fn get(&self, encoding: Encoding) -> &Representation {
-        match encoding {
-            Encoding::Brotli => &self.brotli,
-            Encoding::Gzip => &self.gzip,
-            Encoding::Identity => &self.identity,
+    /// The entry with its brotli form compressed.
+    pub fn add_brotli(&self) -> Entry {
+        let mut e = self.clone();
+        if e.brotli.is_none() {
+            e.brotli = Some(representation(brotli(&e.identity.bytes), &format!("\"{}-br\"", e.hash)));
+        }
+        e
+    }
+
+    /// The stored representation for `encoding`; gzip stands in for a
+    /// brotli form not compressed yet.
+    pub fn get(&self, encoding: Encoding) -> (Encoding, &Representation) {
+        match (encoding, &self.brotli) {
+            (Encoding::Brotli, Some(br)) => (Encoding::Brotli, br),
+            (Encoding::Brotli, None) | (Encoding::Gzip, _) => (Encoding::Gzip, &self.gzip),
+            (Encoding::Identity, _) => (Encoding::Identity, &self.identity),
         }
     }
 
     /// Whether `tag` (an opaque-tag with quotes, without `W/`) names any
     /// representation of this content: all three carry the same bytes.
     pub fn has_tag(&self, tag: &str) -> bool {
-        [&self.identity, &self.gzip, &self.brotli].iter().any(|r| r.etag.as_bytes() == tag.as_bytes())
+        [Some(&self.identity), Some(&self.gzip), self.brotli.as_ref()]
+            .into_iter()
+            .flatten()
+            .any(|r| r.etag.as_bytes() == tag.as_bytes())
     }
 }
 
@@ -165,6 +185,51 @@ impl FeedCache {
 
     pub fn is_loaded(&self) -> bool {
         self.generation > 0
+    }
+
+    /// Whether some entry still lacks its brotli form.
+    pub fn needs_brotli(&self) -> bool {
+        self.index.as_ref().is_some_and(|e| e.brotli.is_none()) || self.feeds.values().any(|c| c.entry.brotli.is_none())
+    }
+
+    /// The entries still lacking their brotli form, by content hash.
+    pub fn missing_brotli(&self) -> Vec<Arc<Entry>> {
+        let mut seen = std::collections::HashSet::new();
+        self.feeds
+            .values()
+            .map(|c| &c.entry)
+            .chain(self.index.iter())
+            .filter(|e| e.brotli.is_none() && seen.insert(e.hash.clone()))
+            .cloned()
+            .collect()
+    }
+
+    /// The same cache with the brotli forms in `done` (content hash → the
+    /// entry with brotli) filled in where the content still matches; `None`
+    /// when nothing applies (the cache moved on to other content).
+    pub fn merge_brotli(&self, done: &HashMap<String, Arc<Entry>>) -> Option<FeedCache> {
+        let fill = |e: &Arc<Entry>| -> Option<Arc<Entry>> {
+            if e.brotli.is_some() {
+                return None;
+            }
+            let d = done.get(&e.hash)?;
+            let mut filled = (**e).clone();
+            filled.brotli = d.brotli.clone();
+            Some(Arc::new(filled))
+        };
+        let mut next = self.clone();
+        let mut any = false;
+        for c in next.feeds.values_mut() {
+            if let Some(e) = fill(&c.entry) {
+                c.entry = e;
+                any = true;
+            }
+        }
+        if let Some(e) = self.index.as_ref().and_then(fill) {
+            next.index = Some(e);
+            any = true;
+        }
+        any.then_some(next)
     }
 }
 
@@ -359,10 +424,14 @@ mod tests {
     fn compressed_forms_decode_to_the_identity_bytes() {
         let text = "Nghĩa Lộ: Hiệu quả từ những quyết sách lớn. ".repeat(200);
         let e = Entry::new(text.clone().into_bytes(), "text/plain", DateTime::UNIX_EPOCH.fixed_offset());
+        assert!(e.brotli.is_none());
+        assert_eq!(e.get(Encoding::Brotli).0, Encoding::Gzip);
+        let e = e.add_brotli();
+        assert_eq!(e.get(Encoding::Brotli).0, Encoding::Brotli);
         let mut gz = String::new();
         flate2::read::GzDecoder::new(e.gzip.bytes.as_ref()).read_to_string(&mut gz).unwrap();
         let mut br = String::new();
-        brotli::Decompressor::new(e.brotli.bytes.as_ref(), 4096).read_to_string(&mut br).unwrap();
+        brotli::Decompressor::new(e.get(Encoding::Brotli).1.bytes.as_ref(), 4096).read_to_string(&mut br).unwrap();
         assert_eq!(gz, text);
         assert_eq!(br, text);
         assert!(e.gzip.bytes.len() < text.len() / 5);

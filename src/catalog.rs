@@ -66,15 +66,21 @@ impl Catalog {
         // Oldest first, so the first article with a slug keeps it.
         articles.sort_by(|a, b| a.published.cmp(&b.published).then_with(|| a.id.cmp(&b.id)));
         let mut taken: HashSet<String> = HashSet::with_capacity(articles.len());
+        // Next suffix to try per repeated slug: a portal with hundreds of
+        // articles titled alike would otherwise cost quadratic time on
+        // every generation.
+        let mut next_suffix: HashMap<String, usize> = HashMap::new();
         for a in &mut articles {
             if taken.insert(a.slug.clone()) {
                 continue;
             }
             let derived = ctx.absolute(&ctx.article_url.replace("{slug}", &a.slug).replace("{id}", &a.id));
-            let mut n = 2;
+            let counter = next_suffix.entry(a.slug.clone()).or_insert(2);
+            let mut n = *counter;
             while !taken.insert(format!("{}-{n}", a.slug)) {
                 n += 1;
             }
+            *counter = n + 1;
             let slug = format!("{}-{n}", a.slug);
             // Copy-on-write: only a renamed duplicate stops sharing.
             let a = Arc::make_mut(a);

@@ -153,9 +153,15 @@ mod serve {
         systemd::status("loading the store");
         let shared = Shared::new();
         let started = std::time::Instant::now();
-        let core = {
+        let load = {
             let (settings, shared) = (settings.clone(), shared.clone());
-            tokio::task::spawn_blocking(move || Core::start(settings, shared)).await.context("loading the store")?
+            tokio::task::spawn_blocking(move || Core::start(settings, shared))
+        };
+        // A large store takes a while; a stop request meanwhile is honoured.
+        let core = tokio::select! {
+            core = load => core.context("loading the store")?,
+            _ = sigterm.recv() => { tracing::info!("SIGTERM while loading: exiting"); return Ok(ExitCode::SUCCESS); }
+            _ = sigint.recv() => { tracing::info!("SIGINT while loading: exiting"); return Ok(ExitCode::SUCCESS); }
         };
         tracing::info!(
             articles = core.catalog.articles().len(),

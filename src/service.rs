@@ -21,7 +21,7 @@
 //!   was published last.
 
 use crate::article::{Article, ArticleError};
-use crate::cache::{self, FeedCache};
+use crate::cache::{self, Entry, FeedCache};
 use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::feeds::FeedSettings;
@@ -121,6 +121,11 @@ impl StoreState {
 
     /// Applies the changes behind a batch of watcher paths.
     pub fn apply(&mut self, paths: &[PathBuf]) -> Applied {
+        if !self.root.is_dir() {
+            // The folder is going away (rm -rf, a deploy swapping it): its
+            // files' delete events must not empty the catalog.
+            return Applied { changed: false, root_missing: true };
+        }
         let mut out = Applied::default();
         let unique: BTreeSet<&PathBuf> = paths.iter().collect();
         let mut files = Vec::new();
@@ -299,16 +304,20 @@ pub struct Core {
     pub store: StoreState,
     pub catalog: Arc<Catalog>,
     pub shared: Arc<Shared>,
+    /// To the brotli worker: caches whose new entries lack brotli.
+    brotli: std::sync::mpsc::Sender<Arc<FeedCache>>,
 }
 
 impl Core {
-    /// Reads the store, renders every feed and publishes the first cache.
-    /// Blocking: run it on a blocking thread.
+    /// Reads the store, renders every feed and publishes the first cache
+    /// (its brotli forms follow from the worker). Blocking: run it on a
+    /// blocking thread.
     pub fn start(settings: Settings, shared: Arc<Shared>) -> Core {
         let ctx = Context::from_settings(&settings.site);
         let store = StoreState::load(&settings.store.path, &ctx);
         let catalog = Arc::new(store.catalog(1));
-        let mut core = Core { settings, store, catalog, shared };
+        let brotli = spawn_brotli_worker(Arc::clone(&shared));
+        let mut core = Core { settings, store, catalog, shared, brotli };
         core.publish(true);
         core
     }
@@ -326,7 +335,11 @@ impl Core {
         m.generation.set(self.catalog.generation as i64);
         m.articles.set(self.catalog.articles().len() as i64);
         m.article_errors.set(self.catalog.errors().len() as i64);
-        self.shared.cache.store(Arc::new(next));
+        let next = Arc::new(next);
+        self.shared.cache.store(Arc::clone(&next));
+        if next.needs_brotli() {
+            let _ = self.brotli.send(next);
+        }
         tracing::info!(
             generation = self.catalog.generation,
             articles = self.catalog.articles().len(),
@@ -391,6 +404,32 @@ impl Core {
         self.catalog = Arc::new(self.store.catalog(self.catalog.generation + 1));
         self.publish(true);
     }
+}
+
+/// Compresses brotli forms on one thread of its own, off the path from a
+/// change to its feed (one thread, so a render of the next change keeps
+/// the other core). Always works on the newest cache it was sent, and
+/// merges by content hash into whatever cache is published when it is done,
+/// so it never overwrites a newer generation. Ends when `Core` is dropped.
+fn spawn_brotli_worker(shared: Arc<Shared>) -> std::sync::mpsc::Sender<Arc<FeedCache>> {
+    let (tx, rx) = std::sync::mpsc::channel::<Arc<FeedCache>>();
+    let spawned = std::thread::Builder::new().name("bantin-brotli".into()).spawn(move || {
+        while let Ok(mut cache) = rx.recv() {
+            while let Ok(newer) = rx.try_recv() {
+                cache = newer;
+            }
+            let mut done: std::collections::HashMap<String, Arc<Entry>> = std::collections::HashMap::new();
+            for entry in cache.missing_brotli() {
+                done.insert(entry.hash.clone(), Arc::new(entry.add_brotli()));
+            }
+            shared.cache.rcu(|current| current.merge_brotli(&done).map(Arc::new).unwrap_or_else(|| Arc::clone(current)));
+        }
+    });
+    if let Err(e) = spawned {
+        // Without the worker, br clients get gzip: degraded, not broken.
+        tracing::error!("cannot start the brotli thread ({e}); serving gzip to brotli clients");
+    }
+    tx
 }
 
 /// The service loop: waits for store changes, reloads and publication

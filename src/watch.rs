@@ -80,7 +80,10 @@ fn start_inner(settings: &WatchSettings, tx: &mpsc::UnboundedSender<Command>) ->
             let _ = events.send(Command::Rescan("the watcher reported an error"));
         }
     };
-    let mut debouncer = match new_debouncer(settings.debounce, None, handler) {
+    // The debouncer checks for settled events every tick; its default (a
+    // quarter of the timeout) would add up to 50 ms to every change.
+    let tick = (settings.debounce / 10).max(Duration::from_millis(5));
+    let mut debouncer = match new_debouncer(settings.debounce, Some(tick), handler) {
         Ok(d) => d,
         Err(e) => {
             tracing::error!("cannot start the store watcher ({e}); relying on the periodic rescan");

@@ -122,8 +122,7 @@ async fn index(State(shared): State<Arc<Shared>>, method: Method, headers: Heade
 /// (hyper sends no body for it).
 fn answer(entry: &Entry, method: &Method, headers: &HeaderMap) -> Response {
     let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
-    let encoding = negotiate::encoding(text(header::ACCEPT_ENCODING));
-    let rep = entry.get(encoding);
+    let (encoding, rep) = entry.get(negotiate::encoding(text(header::ACCEPT_ENCODING)));
     let mut builder = Response::builder()
         .header(header::ETAG, rep.etag.clone())
         .header(header::LAST_MODIFIED, entry.last_modified.clone())
