@@ -173,7 +173,7 @@ mod serve {
 
         let limits = http::Limits::default();
         // Other rooms' routes (subscriptions) merge here.
-        let app = http::finish(http::routes(shared.clone()), shared.clone(), &limits);
+        let app = http::Hot::new(shared.clone(), http::finish(http::routes(shared.clone()), shared.clone(), &limits));
 
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(service::run(core, rx, shutdown_rx.clone()));

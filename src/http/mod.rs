@@ -6,6 +6,12 @@
 //!   routes look up the published [`FeedCache`](crate::cache::FeedCache)
 //!   and clone reference-counted bytes; a path that is not in the cache is
 //!   a 404;
+//! - GET/HEAD of a cached document (feeds, index) takes the hot path
+//!   ([`Hot`]): answered from the cache before the router, with
+//!   pre-registered counters, since that is nearly all the traffic; every
+//!   other request goes through the axum router and its layers. Both paths
+//!   give the same answer (the router's feed handlers call the same
+//!   [`answer`]);
 //! - every connection has a header read timeout, a header size limit and a
 //!   request timeout, and there are at most `max_connections` at once
 //!   (further clients wait in the kernel's accept queue);
@@ -29,8 +35,12 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
+use prometheus_client::metrics::counter::Counter;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
@@ -183,8 +193,91 @@ fn unavailable() -> Response {
     (StatusCode::SERVICE_UNAVAILABLE, "the catalog is still loading\n").into_response()
 }
 
+/// The per-connection service: cached documents straight from the cache,
+/// the rest through the router.
+#[derive(Clone)]
+pub struct Hot {
+    shared: Arc<Shared>,
+    router: Router,
+    counters: Arc<HotCounters>,
+}
+
+/// Counters of the hot path, registered once (same series as the router's
+/// metrics layer writes, so `/metrics` shows one set).
+struct HotCounters {
+    /// (route pattern, [200, 304])
+    routes: Vec<(&'static str, [Counter; 2])>,
+}
+
+const HOT_ROUTES: [&str; 5] = ["/", "/feed.xml", "/atom.xml", "/feed.json", "/categories/{slug}/{file}"];
+
+impl Hot {
+    pub fn new(shared: Arc<Shared>, router: Router) -> Hot {
+        let counter = |route: &str, status: u16| {
+            shared
+                .metrics
+                .requests
+                .get_or_create(&crate::metrics::RequestLabels { route: route.to_string(), status })
+                .clone()
+        };
+        let routes = HOT_ROUTES.iter().map(|r| (*r, [counter(r, 200), counter(r, 304)])).collect();
+        Hot { shared, router, counters: Arc::new(HotCounters { routes }) }
+    }
+
+    fn count(&self, path: &str, status: StatusCode) {
+        let route = match path {
+            "/" | "/feed.xml" | "/atom.xml" | "/feed.json" => path,
+            _ => "/categories/{slug}/{file}",
+        };
+        let Some((_, [ok, not_modified])) = self.counters.routes.iter().find(|(r, _)| *r == route) else { return };
+        if status == StatusCode::NOT_MODIFIED {
+            not_modified.inc();
+            self.shared.metrics.not_modified.inc();
+        } else {
+            ok.inc();
+        }
+    }
+}
+
+/// The answer of [`Hot`]: ready at once, or the router's future.
+pub enum HotFuture {
+    Ready(Option<Response>),
+    Routed(Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>),
+}
+
+impl Future for HotFuture {
+    type Output = Result<Response, Infallible>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            HotFuture::Ready(r) => Poll::Ready(Ok(r.take().unwrap_or_default())),
+            HotFuture::Routed(f) => f.as_mut().poll(cx),
+        }
+    }
+}
+
+impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Hot {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = HotFuture;
+
+    fn call(&self, req: hyper::Request<hyper::body::Incoming>) -> HotFuture {
+        if req.method() == Method::GET || req.method() == Method::HEAD {
+            let cache = self.shared.cache.load();
+            let path = req.uri().path();
+            let entry = if path == "/" { cache.index() } else { cache.feed(path) };
+            if let Some(entry) = entry {
+                let resp = answer(entry, req.method(), req.headers());
+                self.count(path, resp.status());
+                return HotFuture::Ready(Some(resp));
+            }
+        }
+        let router = self.router.clone();
+        HotFuture::Routed(Box::pin(tower::ServiceExt::oneshot(router, req.map(Body::new))))
+    }
+}
+
 /// Serves `app` on `listener` until `shutdown` turns true, then drains.
-pub async fn serve(listener: TcpListener, app: Router, limits: Limits, mut shutdown: watch::Receiver<bool>) {
+pub async fn serve(listener: TcpListener, app: Hot, limits: Limits, mut shutdown: watch::Receiver<bool>) {
     let slots = Arc::new(Semaphore::new(limits.max_connections));
     let graceful = GracefulShutdown::new();
     loop {
@@ -208,7 +301,7 @@ pub async fn serve(listener: TcpListener, app: Router, limits: Limits, mut shutd
             },
         };
         let _ = stream.set_nodelay(true);
-        let service = TowerToHyperService::new(app.clone());
+        let service = app.clone();
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
             .timer(TokioTimer::new())
