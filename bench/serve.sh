@@ -81,6 +81,7 @@ EOF
 
 echo "starting bantin serve"
 started=$(date +%s.%N)
+: >"$work/bantin.log"
 "$bin" serve --config "$work/bantin.toml" 2>"$work/bantin.log" &
 pids+=($!)
 until grep -q "listening on" "$work/bantin.log"; do

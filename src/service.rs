@@ -414,6 +414,7 @@ impl Core {
 fn spawn_brotli_worker(shared: Arc<Shared>) -> std::sync::mpsc::Sender<Arc<FeedCache>> {
     let (tx, rx) = std::sync::mpsc::channel::<Arc<FeedCache>>();
     let spawned = std::thread::Builder::new().name("bantin-brotli".into()).spawn(move || {
+        lower_priority();
         while let Ok(mut cache) = rx.recv() {
             while let Ok(newer) = rx.try_recv() {
                 cache = newer;
@@ -430,6 +431,21 @@ fn spawn_brotli_worker(shared: Arc<Shared>) -> std::sync::mpsc::Sender<Arc<FeedC
         tracing::error!("cannot start the brotli thread ({e}); serving gzip to brotli clients");
     }
     tx
+}
+
+/// Puts the calling thread at nice 10: brotli is background work and must
+/// not take a core from the render of the next change (on Linux the nice
+/// value is per thread). Failure only costs latency, so it is just logged.
+fn lower_priority() {
+    // SAFETY: gettid and setpriority take no pointers; setpriority on our
+    // own thread id only changes this thread's scheduling weight.
+    let rc = unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10)
+    };
+    if rc != 0 {
+        tracing::debug!("cannot lower the brotli thread's priority: {}", std::io::Error::last_os_error());
+    }
 }
 
 /// The service loop: waits for store changes, reloads and publication
