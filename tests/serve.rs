@@ -76,8 +76,9 @@ impl Server {
         std::thread::spawn(move || {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
-                if let Some(addr) = line.split("listening on ").nth(1) {
-                    let _ = tx.send(addr.trim().to_string());
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    let addr: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':').collect();
+                    let _ = tx.send(addr);
                 }
                 sink.lock().unwrap().push_str(&(line + "\n"));
             }
@@ -392,6 +393,18 @@ async fn conditional_get_head_gzip_and_br() {
         assert_eq!(get(&server.url(path)).await.status, 404, "{path}");
     }
 
+    // A request head beyond the size limit is refused, not buffered.
+    let addr = server.base.trim_start_matches("http://").to_string();
+    let mut conn = TcpStream::connect(&addr).unwrap();
+    conn.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let big = format!("GET /feed.xml HTTP/1.1\r\nHost: x\r\nX-Filler: {}\r\n\r\n", "a".repeat(64 * 1024));
+    let _ = conn.write_all(big.as_bytes());
+    let mut answer = String::new();
+    let _ = conn.read_to_string(&mut answer);
+    assert!(answer.starts_with("HTTP/1.1 431"), "oversized head: {answer:.80}");
+    // Methods other than GET/HEAD on a feed are refused by the router.
+    assert_eq!(request(reqwest::Method::POST, &server.url("/feed.xml"), &[]).await.status, 405);
+
     // The index page lists the feeds with autodiscovery links.
     let index = get(&server.url("/")).await;
     assert_eq!(index.status, 200);
@@ -594,4 +607,31 @@ async fn socket_activation_serves_on_the_passed_socket() {
 
 fn which(name: &str) -> Option<String> {
     std::env::var("PATH").ok()?.split(':').map(|d| format!("{d}/{name}")).find(|p| Path::new(p).is_file())
+}
+
+/// `BANTIN_LOG_FORMAT=json`: every log line is one JSON object with a level
+/// and a message, for journald or a log shipper.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_are_one_object_per_line() {
+    let mut server = Server::launch(
+        &[("a.md", article("Bài đầu tiên", "2024-05-01T08:00:00+07:00", "Tin tức"))],
+        "",
+        &[("BANTIN_LOG_FORMAT", "json")],
+        None,
+    );
+    assert_eq!(get(&server.url("/feed.xml")).await.status, 200);
+    server.signal("TERM");
+    assert!(server.wait_exit(Duration::from_secs(5)).expect("exits").success());
+    // The reader thread may still be draining the pipe.
+    let deadline = Instant::now() + WAIT;
+    while !server.log().contains("\"stopped\"") {
+        assert!(Instant::now() < deadline, "no final line:\n{}", server.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let log = server.log();
+    for line in log.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(v["level"].is_string() && v["message"].is_string(), "{line}");
+    }
+    assert!(log.lines().any(|l| l.contains("\"message\":\"listening on 127.0.0.1:")), "{log}");
 }
