@@ -635,3 +635,25 @@ async fn json_logs_are_one_object_per_line() {
     }
     assert!(log.lines().any(|l| l.contains("\"message\":\"listening on 127.0.0.1:")), "{log}");
 }
+
+/// A future-dated article is not served early, and appears at its time
+/// without any change in the store (the service schedules a refresh).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_scheduled_article_appears_on_time() {
+    let at = chrono::Utc::now() + chrono::Duration::seconds(3);
+    let date = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    // The publication instant is the whole second written in the file.
+    let at = chrono::DateTime::parse_from_rfc3339(&date).unwrap();
+    let server = Server::start(
+        &[
+            ("a.md", article("Bài đã đăng", "2024-05-01T08:00:00+07:00", "Tin tức")),
+            ("b.md", article("Bài hẹn giờ", &date, "Tin tức")),
+        ],
+        "",
+    );
+    let early = get(&server.url("/feed.xml")).await;
+    assert!(!early.text().contains("Bài hẹn giờ"), "served before its time");
+    let reply = until(&server, "/feed.xml", WAIT, |r| r.text().contains("Bài hẹn giờ")).await;
+    assert!(chrono::Utc::now() >= at, "appeared before {at}");
+    assert!(reply.text().contains("Bài đã đăng"));
+}
