@@ -7,7 +7,11 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 /// One article, ready for feeds and digests.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Equality compares the metadata and the source `fingerprint`, not the
+/// rendered body: the fingerprint already tells whether the body changed,
+/// and comparing bodies would render every body the comparison touches.
+#[derive(Debug, Clone)]
 pub struct Article {
     /// Identity: the front-matter `slug` when given, else the article's path
     /// in the store without its extension. Never derived from mtime or from
@@ -41,6 +45,27 @@ pub struct Article {
     /// Where the article came from, for messages: a store-relative path.
     pub origin: String,
 }
+
+impl PartialEq for Article {
+    fn eq(&self, o: &Self) -> bool {
+        self.fingerprint == o.fingerprint
+            && self.id == o.id
+            && self.slug == o.slug
+            && self.url == o.url
+            && self.title == o.title
+            && self.published == o.published
+            && self.updated == o.updated
+            && self.summary == o.summary
+            && self.categories == o.categories
+            && self.tags == o.tags
+            && self.author == o.author
+            && self.image == o.image
+            && self.draft == o.draft
+            && self.origin == o.origin
+    }
+}
+
+impl Eq for Article {}
 
 /// A category: its display name and its URL slug (`/categories/{slug}/…`).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]

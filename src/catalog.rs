@@ -33,7 +33,15 @@ pub struct Catalog {
 }
 
 impl Catalog {
-    pub fn new(mut articles: Vec<Article>, mut errors: Vec<ArticleError>, ctx: &Context, generation: u64) -> Catalog {
+    pub fn new(articles: Vec<Article>, errors: Vec<ArticleError>, ctx: &Context, generation: u64) -> Catalog {
+        Catalog::from_shared(articles.into_iter().map(Arc::new).collect(), errors, ctx, generation)
+    }
+
+    /// Like [`Catalog::new`], for articles that the caller keeps too (the
+    /// service's store state): an article that did not change between two
+    /// generations is the same allocation in both, which is also how the
+    /// feed cache tells cheaply that a feed's items are unchanged.
+    pub fn from_shared(mut articles: Vec<Arc<Article>>, mut errors: Vec<ArticleError>, ctx: &Context, generation: u64) -> Catalog {
         // Unique ids: the file whose path sorts first keeps the id.
         articles.sort_by(|a, b| a.origin.cmp(&b.origin));
         let mut owner: HashMap<String, String> = HashMap::with_capacity(articles.len());
@@ -58,16 +66,24 @@ impl Catalog {
         // Oldest first, so the first article with a slug keeps it.
         articles.sort_by(|a, b| a.published.cmp(&b.published).then_with(|| a.id.cmp(&b.id)));
         let mut taken: HashSet<String> = HashSet::with_capacity(articles.len());
+        // Next suffix to try per repeated slug: a portal with hundreds of
+        // articles titled alike would otherwise cost quadratic time on
+        // every generation.
+        let mut next_suffix: HashMap<String, usize> = HashMap::new();
         for a in &mut articles {
             if taken.insert(a.slug.clone()) {
                 continue;
             }
             let derived = ctx.absolute(&ctx.article_url.replace("{slug}", &a.slug).replace("{id}", &a.id));
-            let mut n = 2;
+            let counter = next_suffix.entry(a.slug.clone()).or_insert(2);
+            let mut n = *counter;
             while !taken.insert(format!("{}-{n}", a.slug)) {
                 n += 1;
             }
+            *counter = n + 1;
             let slug = format!("{}-{n}", a.slug);
+            // Copy-on-write: only a renamed duplicate stops sharing.
+            let a = Arc::make_mut(a);
             if derived.as_deref() == Some(a.url.as_str()) {
                 if let Some(url) = ctx.absolute(&ctx.article_url.replace("{slug}", &slug).replace("{id}", &a.id)) {
                     a.url = url;
@@ -77,7 +93,6 @@ impl Catalog {
         }
         articles.reverse();
 
-        let articles: Vec<Arc<Article>> = articles.into_iter().map(Arc::new).collect();
         let mut categories: BTreeMap<String, (String, Vec<usize>)> = BTreeMap::new();
         for (i, a) in articles.iter().enumerate() {
             for c in &a.categories {

@@ -96,6 +96,11 @@ pub struct Store {
     /// Connection URL of an SQL store.
     pub url: Option<String>,
     pub table: String,
+    /// How often `serve` compares the whole dir store with what it holds,
+    /// catching anything the file-system events missed.
+    pub rescan: Duration,
+    /// How long `serve` waits for a burst of file events to settle.
+    pub debounce: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -208,10 +213,19 @@ struct RawStore {
     path: String,
     url: Option<String>,
     table: String,
+    rescan: String,
+    debounce_ms: i64,
 }
 impl Default for RawStore {
     fn default() -> Self {
-        RawStore { kind: "dir".into(), path: "articles".into(), url: None, table: "articles".into() }
+        RawStore {
+            kind: "dir".into(),
+            path: "articles".into(),
+            url: None,
+            table: "articles".into(),
+            rescan: "5m".into(),
+            debounce_ms: 200,
+        }
     }
 }
 
@@ -414,6 +428,18 @@ fn validate(raw: RawConfig, file: &Path) -> Result<Settings, ConfigError> {
         return Err(bad("store.table", format!("{:?} is not a plain table name", raw.store.table)));
     }
 
+    let rescan = parse_duration(&raw.store.rescan).map_err(|m| bad("store.rescan", m))?;
+    if rescan < Duration::from_secs(1) || rescan > Duration::from_secs(86_400) {
+        return Err(bad("store.rescan", format!("{:?} is out of range; use 1s to 1d (e.g. \"5m\")", raw.store.rescan)));
+    }
+    if !(10..=60_000).contains(&raw.store.debounce_ms) {
+        return Err(bad(
+            "store.debounce_ms",
+            format!("{} is out of range; use 10 to 60000 milliseconds (e.g. 200)", raw.store.debounce_ms),
+        ));
+    }
+    let debounce = Duration::from_millis(raw.store.debounce_ms as u64);
+
     // [feeds]
     if !(1..=10_000).contains(&raw.feeds.items) {
         return Err(bad("feeds.items", format!("{} is out of range; use 1 to 10000", raw.feeds.items)));
@@ -514,7 +540,7 @@ fn validate(raw: RawConfig, file: &Path) -> Result<Settings, ConfigError> {
             timezone,
             article_url: raw.site.article_url,
         },
-        store: Store { kind, path, url: non_empty(raw.store.url), table: raw.store.table },
+        store: Store { kind, path, url: non_empty(raw.store.url), table: raw.store.table, rescan, debounce },
         feeds: Feeds { items: raw.feeds.items as usize, content, websub_hub },
         http: Http { listen, public_url },
         state: State { url: state_url },
@@ -608,6 +634,29 @@ mod tests {
         assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
         assert!(parse_duration("7 days").is_err());
         assert!(parse_duration("d").is_err());
+    }
+
+    fn load_text(text: &str) -> Result<Settings, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("articles")).unwrap();
+        let file = dir.path().join("bantin.toml");
+        let store = dir.path().join("articles");
+        std::fs::write(&file, format!("[site]\ntitle = \"T\"\nbase_url = \"https://x.org\"\n[store]\npath = {:?}\n{text}", store.display().to_string())).unwrap();
+        load(&file)
+    }
+
+    #[test]
+    fn store_rescan_and_debounce() {
+        let s = load_text("").unwrap();
+        assert_eq!(s.store.rescan, Duration::from_secs(300));
+        assert_eq!(s.store.debounce, Duration::from_millis(200));
+        let s = load_text("rescan = \"30s\"\ndebounce_ms = 50\n").unwrap();
+        assert_eq!(s.store.rescan, Duration::from_secs(30));
+        assert_eq!(s.store.debounce, Duration::from_millis(50));
+        let e = load_text("rescan = \"0s\"\n").unwrap_err().to_string();
+        assert!(e.contains("store.rescan"), "{e}");
+        let e = load_text("debounce_ms = 0\n").unwrap_err().to_string();
+        assert!(e.contains("store.debounce_ms"), "{e}");
     }
 
     #[test]

@@ -6,18 +6,24 @@
 //! parses arguments, calls in here and maps errors to exit codes.
 
 pub mod article;
+pub mod cache;
 pub mod catalog;
 pub mod config;
 pub mod dates;
 pub mod digest;
 pub mod export;
 pub mod feeds;
+pub mod http;
 pub mod mail;
+pub mod metrics;
+pub mod service;
 pub mod state;
 pub mod store;
 pub mod subscription;
+pub mod systemd;
 pub mod text;
 pub mod tokens;
+pub mod watch;
 
 pub use article::{Article, ArticleError, Category};
 pub use catalog::{Catalog, Scope};

@@ -13,8 +13,8 @@ mod cli;
 /// Exit codes of DESIGN.md (the sysexits.h values).
 mod exit {
     pub const USAGE: u8 = 64;
-    pub const DATAERR: u8 = 65;
     pub const UNAVAILABLE: u8 = 69;
+    pub const DATAERR: u8 = 65;
     pub const IOERR: u8 = 74;
     pub const CONFIG: u8 = 78;
 }
@@ -31,6 +31,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run the service: watch the store, serve the feeds over HTTP
+    Serve,
     /// Write every feed once as static files, then exit
     Build {
         /// The folder to write into (created if missing)
@@ -70,6 +72,7 @@ fn main() -> ExitCode {
         Err(e) => return config_failure(&e),
     };
     let result = match cli.command {
+        Command::Serve => serve::run(file, settings),
         Command::Build { out } => build(&settings, &out),
         Command::Check { strict } => check(&settings, strict),
         Command::Subscribers { command } => cli::subscribers(settings, command),
@@ -89,10 +92,166 @@ fn config_failure(e: &ConfigError) -> ExitCode {
     ExitCode::from(exit::CONFIG)
 }
 
+/// Logs go to stderr, one event a line (journald reads them as they are);
+/// `BANTIN_LOG_FORMAT=json` writes JSON lines, `BANTIN_LOG` filters
+/// (e.g. `debug`, `bantin=debug`).
 fn init_logging() {
+    use std::io::IsTerminal as _;
     let filter = tracing_subscriber::EnvFilter::try_from_env("BANTIN_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
+    let _ = if std::env::var("BANTIN_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+        builder.json().flatten_event(true).try_init()
+    } else {
+        builder.with_ansi(std::io::stderr().is_terminal()).try_init()
+    };
+}
+
+/// `bantin serve`: wiring of the rooms and the process lifecycle (signals,
+/// systemd states). Everything it starts stops on one shutdown channel.
+mod serve {
+    use super::exit;
+    use anyhow::Context as _;
+    use bantin::config;
+    use bantin::service::{self, Command, Core, Shared};
+    use bantin::{http, systemd, watch};
+    use std::path::PathBuf;
+    use std::process::ExitCode;
+    use std::time::Duration;
+    use tokio::signal::unix::{signal, SignalKind};
+    use tokio::sync::{mpsc, oneshot};
+
+    /// How long background work may take to stop after SIGTERM.
+    const STOP_BOUND: Duration = Duration::from_secs(10);
+
+    pub fn run(file: PathBuf, settings: bantin::Settings) -> anyhow::Result<ExitCode> {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .thread_name("bantin")
+            .build()
+            .context("starting the async runtime")?;
+        let code = rt.block_on(serve(file, settings));
+        // Blocking work still running (a render) must not hold up the exit.
+        rt.shutdown_timeout(Duration::from_secs(1));
+        code
+    }
+
+    async fn serve(file: PathBuf, settings: bantin::Settings) -> anyhow::Result<ExitCode> {
+        // Handlers first: a signal during the initial load is then handled
+        // instead of killing the process halfway.
+        let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
+        let mut sigint = signal(SignalKind::interrupt()).context("installing the SIGINT handler")?;
+        let mut sighup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+
+        let listener = match listen(&settings).await {
+            Ok(l) => l,
+            Err(e) => {
+                eprintln!("bantin: error: {e:#}");
+                return Ok(ExitCode::from(exit::UNAVAILABLE));
+            }
+        };
+        let addr = listener.local_addr().context("reading the listening address")?;
+
+        let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let watch_settings = watch::WatchSettings {
+            root: settings.store.path.clone(),
+            debounce: settings.store.debounce,
+            rescan: settings.store.rescan,
+        };
+        let watcher = {
+            let (ws, tx) = (watch_settings.clone(), tx.clone());
+            tokio::task::spawn_blocking(move || watch::start(&ws, &tx)).await.context("starting the store watcher")?
+        };
+
+        systemd::status("loading the store");
+        let shared = Shared::new();
+        let started = std::time::Instant::now();
+        let load = {
+            let (settings, shared) = (settings.clone(), shared.clone());
+            tokio::task::spawn_blocking(move || Core::start(settings, shared))
+        };
+        // A large store takes a while; a stop request meanwhile is honoured.
+        let core = tokio::select! {
+            core = load => core.context("loading the store")?,
+            _ = sigterm.recv() => { tracing::info!("SIGTERM while loading: exiting"); return Ok(ExitCode::SUCCESS); }
+            _ = sigint.recv() => { tracing::info!("SIGINT while loading: exiting"); return Ok(ExitCode::SUCCESS); }
+        };
+        tracing::info!(
+            articles = core.catalog.articles().len(),
+            errors = core.catalog.errors().len(),
+            ms = started.elapsed().as_millis() as u64,
+            store = %settings.store.path.display(),
+            "catalog loaded"
+        );
+
+        let limits = http::Limits::default();
+        // Other rooms' routes (subscriptions) merge here.
+        let app = http::Hot::new(shared.clone(), http::finish(http::routes(shared.clone()), shared.clone(), &limits));
+
+        let mut tasks = tokio::task::JoinSet::new();
+        tasks.spawn(service::run(core, rx, shutdown_rx.clone()));
+        tasks.spawn(watch::run(watch_settings, watcher, tx.clone(), shutdown_rx.clone()));
+        tasks.spawn(systemd::watchdog(shutdown_rx.clone()));
+        let server = tokio::spawn(http::serve(listener, app, limits, shutdown_rx.clone()));
+
+        tracing::info!("listening on {addr}");
+        systemd::ready();
+
+        let mut current = settings;
+        loop {
+            tokio::select! {
+                _ = sigterm.recv() => { tracing::info!("SIGTERM: shutting down"); break; }
+                _ = sigint.recv() => { tracing::info!("SIGINT: shutting down"); break; }
+                _ = sighup.recv() => {
+                    systemd::reloading();
+                    match config::load(&file) {
+                        Err(e) => tracing::error!("configuration reload refused, still running with the previous one: {e}"),
+                        Ok(new) => {
+                            if new.http.listen != current.http.listen {
+                                tracing::warn!(old = %current.http.listen, new = %new.http.listen, "http.listen changed; restart bantin to listen on the new address");
+                            }
+                            if new.store.debounce != current.store.debounce || new.store.rescan != current.store.rescan {
+                                tracing::warn!("store.debounce_ms/store.rescan changed; restart bantin to apply them");
+                            }
+                            let (done_tx, done_rx) = oneshot::channel();
+                            if tx.send(Command::Reload(Box::new(new.clone()), done_tx)).is_ok() {
+                                let _ = done_rx.await;
+                            }
+                            tracing::info!(file = %file.display(), "configuration reloaded");
+                            current = new;
+                        }
+                    }
+                    systemd::ready();
+                }
+            }
+        }
+
+        systemd::stopping();
+        let _ = shutdown_tx.send(true);
+        let stopped = tokio::time::timeout(STOP_BOUND, async {
+            let _ = server.await;
+            while tasks.join_next().await.is_some() {}
+        })
+        .await;
+        if stopped.is_err() {
+            tracing::warn!("background work did not stop within {} s; exiting anyway", STOP_BOUND.as_secs());
+        }
+        tracing::info!("stopped");
+        Ok(ExitCode::SUCCESS)
+    }
+
+    async fn listen(settings: &bantin::Settings) -> anyhow::Result<tokio::net::TcpListener> {
+        if let Some(std_listener) = systemd::activated_listener()? {
+            return tokio::net::TcpListener::from_std(std_listener).context("using the socket passed by systemd");
+        }
+        tokio::net::TcpListener::bind(settings.http.listen).await.with_context(|| {
+            format!(
+                "cannot listen on {} (http.listen): another process may use the port; pick another address or stop it",
+                settings.http.listen
+            )
+        })
+    }
 }
 
 fn now_in(settings: &bantin::Settings) -> chrono::DateTime<chrono::FixedOffset> {

@@ -1,0 +1,327 @@
+//! HTTP: the routes that serve the feed cache, and the server that runs
+//! any axum [`Router`] on hyper with the limits a public service needs.
+//!
+//! Invariants:
+//! - the request path never renders or touches the file system: feed
+//!   routes look up the published [`FeedCache`](crate::cache::FeedCache)
+//!   and clone reference-counted bytes; a path that is not in the cache is
+//!   a 404;
+//! - GET/HEAD of a cached document (feeds, index) takes the hot path
+//!   ([`Hot`]): answered from the cache before the router, with
+//!   pre-registered counters, since that is nearly all the traffic; every
+//!   other request goes through the axum router and its layers. Both paths
+//!   give the same answer (the router's feed handlers call the same
+//!   [`answer`]);
+//! - every connection has a header read timeout, a header size limit and a
+//!   request timeout, and there are at most `max_connections` at once
+//!   (further clients wait in the kernel's accept queue);
+//! - shutdown stops accepting, lets requests in flight finish (up to a
+//!   bound) and closes idle keep-alive connections.
+//!
+//! Other rooms add routes by merging their own `Router` into
+//! [`routes`]' before handing it to [`serve`] (one `.merge(...)` in main),
+//! and get the request metrics and limits for free.
+
+pub mod negotiate;
+
+use crate::cache::Entry;
+use crate::service::Shared;
+use axum::Router;
+use axum::body::Body;
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use prometheus_client::metrics::counter::Counter;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{Semaphore, watch};
+
+/// Limits of the server; the defaults suit a feed server on the Internet.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Time a client has to send the request head, on every request.
+    pub header_read_timeout: Duration,
+    /// Largest request head accepted (hyper answers 431 beyond it).
+    pub max_header_bytes: usize,
+    /// Time a handler may take before the client gets 503.
+    pub request_timeout: Duration,
+    pub max_connections: usize,
+    /// How long shutdown waits for requests in flight.
+    pub shutdown_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            header_read_timeout: Duration::from_secs(10),
+            max_header_bytes: 16 * 1024,
+            request_timeout: Duration::from_secs(30),
+            max_connections: 4096,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+const CACHE_CONTROL: &str = "public, max-age=300";
+
+/// The routes of the feed side: index, feeds, health, metrics.
+pub fn routes(shared: Arc<Shared>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/feed.xml", get(feed))
+        .route("/atom.xml", get(feed))
+        .route("/feed.json", get(feed))
+        .route("/categories/{slug}/{file}", get(feed))
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .fallback(not_found)
+        .with_state(shared)
+}
+
+/// Adds what every route gets: request metrics and the request timeout.
+pub fn finish(router: Router, shared: Arc<Shared>, limits: &Limits) -> Router {
+    let timeout = limits.request_timeout;
+    router
+        .layer(middleware::from_fn(move |req: Request, next: Next| async move {
+            match tokio::time::timeout(timeout, next.run(req)).await {
+                Ok(resp) => resp,
+                Err(_) => (StatusCode::SERVICE_UNAVAILABLE, "the request took too long\n").into_response(),
+            }
+        }))
+        .layer(middleware::from_fn_with_state(shared, count))
+}
+
+async fn count(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> Response {
+    let route = req.extensions().get::<MatchedPath>().map_or("unmatched", |m| m.as_str()).to_string();
+    let resp = next.run(req).await;
+    let status = resp.status();
+    if status == StatusCode::NOT_MODIFIED {
+        shared.metrics.not_modified.inc();
+    }
+    shared.metrics.count_request(&route, status.as_u16());
+    resp
+}
+
+async fn feed(State(shared): State<Arc<Shared>>, method: Method, headers: HeaderMap, req: Request) -> Response {
+    let cache = shared.cache.load();
+    match cache.feed(req.uri().path()) {
+        Some(entry) => answer(entry, &method, &headers),
+        None => not_found().await.into_response(),
+    }
+}
+
+async fn index(State(shared): State<Arc<Shared>>, method: Method, headers: HeaderMap) -> Response {
+    let cache = shared.cache.load();
+    match cache.index() {
+        Some(entry) => answer(entry, &method, &headers),
+        None => unavailable(),
+    }
+}
+
+/// A cached document: 304 when the client's copy is current, else the
+/// stored bytes in the negotiated encoding. HEAD gets the same headers
+/// (hyper sends no body for it).
+fn answer(entry: &Entry, method: &Method, headers: &HeaderMap) -> Response {
+    let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    let (encoding, rep) = entry.get(negotiate::encoding(text(header::ACCEPT_ENCODING)));
+    let mut builder = Response::builder()
+        .header(header::ETAG, rep.etag.clone())
+        .header(header::LAST_MODIFIED, entry.last_modified.clone())
+        .header(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL))
+        .header(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    if negotiate::not_modified(entry, text(header::IF_NONE_MATCH), text(header::IF_MODIFIED_SINCE)) {
+        return builder.status(StatusCode::NOT_MODIFIED).body(Body::empty()).unwrap_or_default();
+    }
+    builder = builder
+        .header(header::CONTENT_TYPE, entry.content_type.clone())
+        .header(header::CONTENT_LENGTH, rep.length.clone());
+    if let Some(coding) = encoding.header() {
+        builder = builder.header(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
+    }
+    let body = if method == Method::HEAD { Body::empty() } else { Body::from(rep.bytes.clone()) };
+    // Every header above is a valid, pre-built value.
+    builder.status(StatusCode::OK).body(body).unwrap_or_default()
+}
+
+async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
+    let cache = shared.cache.load();
+    let body = serde_json::json!({
+        "status": if cache.is_loaded() { "ok" } else { "loading" },
+        "generation": cache.generation,
+        "articles": cache.articles,
+        "errors": cache.errors,
+        "feeds": cache.feed_paths().count(),
+    });
+    let status = if cache.is_loaded() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    (
+        status,
+        [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")],
+        format!("{body}\n"),
+    )
+        .into_response()
+}
+
+async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        shared.metrics.encode(),
+    )
+        .into_response()
+}
+
+async fn not_found() -> impl IntoResponse {
+    (
+        StatusCode::NOT_FOUND,
+        [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+        "not found: the feeds are listed at /\n",
+    )
+}
+
+fn unavailable() -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, "the catalog is still loading\n").into_response()
+}
+
+/// The per-connection service: cached documents straight from the cache,
+/// the rest through the router.
+#[derive(Clone)]
+pub struct Hot {
+    shared: Arc<Shared>,
+    router: Router,
+    counters: Arc<HotCounters>,
+}
+
+/// Counters of the hot path, registered once (same series as the router's
+/// metrics layer writes, so `/metrics` shows one set).
+struct HotCounters {
+    /// (route pattern, [200, 304])
+    routes: Vec<(&'static str, [Counter; 2])>,
+}
+
+const HOT_ROUTES: [&str; 5] = ["/", "/feed.xml", "/atom.xml", "/feed.json", "/categories/{slug}/{file}"];
+
+impl Hot {
+    pub fn new(shared: Arc<Shared>, router: Router) -> Hot {
+        let counter = |route: &str, status: u16| {
+            shared
+                .metrics
+                .requests
+                .get_or_create(&crate::metrics::RequestLabels { route: route.to_string(), status })
+                .clone()
+        };
+        let routes = HOT_ROUTES.iter().map(|r| (*r, [counter(r, 200), counter(r, 304)])).collect();
+        Hot { shared, router, counters: Arc::new(HotCounters { routes }) }
+    }
+
+    fn count(&self, path: &str, status: StatusCode) {
+        let route = match path {
+            "/" | "/feed.xml" | "/atom.xml" | "/feed.json" => path,
+            _ => "/categories/{slug}/{file}",
+        };
+        let Some((_, [ok, not_modified])) = self.counters.routes.iter().find(|(r, _)| *r == route) else { return };
+        if status == StatusCode::NOT_MODIFIED {
+            not_modified.inc();
+            self.shared.metrics.not_modified.inc();
+        } else {
+            ok.inc();
+        }
+    }
+}
+
+/// The answer of [`Hot`]: ready at once, or the router's future.
+pub enum HotFuture {
+    Ready(Option<Response>),
+    Routed(Pin<Box<dyn Future<Output = Result<Response, Infallible>> + Send>>),
+}
+
+impl Future for HotFuture {
+    type Output = Result<Response, Infallible>;
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        match self.get_mut() {
+            HotFuture::Ready(r) => Poll::Ready(Ok(r.take().unwrap_or_default())),
+            HotFuture::Routed(f) => f.as_mut().poll(cx),
+        }
+    }
+}
+
+impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Hot {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = HotFuture;
+
+    fn call(&self, req: hyper::Request<hyper::body::Incoming>) -> HotFuture {
+        if req.method() == Method::GET || req.method() == Method::HEAD {
+            let cache = self.shared.cache.load();
+            let path = req.uri().path();
+            let entry = if path == "/" { cache.index() } else { cache.feed(path) };
+            if let Some(entry) = entry {
+                let resp = answer(entry, req.method(), req.headers());
+                self.count(path, resp.status());
+                return HotFuture::Ready(Some(resp));
+            }
+        }
+        let router = self.router.clone();
+        HotFuture::Routed(Box::pin(tower::ServiceExt::oneshot(router, req.map(Body::new))))
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` turns true, then drains.
+pub async fn serve(listener: TcpListener, app: Hot, limits: Limits, mut shutdown: watch::Receiver<bool>) {
+    let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let graceful = GracefulShutdown::new();
+    loop {
+        let permit = tokio::select! {
+            _ = shutdown.changed() => break,
+            p = Arc::clone(&slots).acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let (stream, _peer) = tokio::select! {
+            _ = shutdown.changed() => break,
+            r = listener.accept() => match r {
+                Ok(s) => s,
+                Err(e) => {
+                    // EMFILE and friends: back off instead of spinning.
+                    tracing::warn!("accepting a connection failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let service = app.clone();
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .max_buf_size(limits.max_header_bytes.max(8192))
+            .keep_alive(true);
+        let conn = builder.serve_connection(TokioIo::new(stream), service);
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            // Client resets and timeouts end here; they are not our errors.
+            let _ = conn.await;
+            drop(permit);
+        });
+    }
+    drop(listener);
+    tracing::info!("stopped accepting connections; waiting for requests in flight");
+    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!(
+            "requests still in flight after {} s; closing them",
+            limits.shutdown_grace.as_secs()
+        );
+    }
+}

@@ -1,0 +1,90 @@
+//! The service's counters, in the Prometheus text format for `/metrics`.
+//! One registry per process; every room that counts something gets the
+//! shared [`Metrics`] handle. Label values come from a small fixed set
+//! (route patterns, status codes), never from request paths, so a crawler
+//! cannot blow up the number of series.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    pub route: String,
+    pub status: u16,
+}
+
+pub struct Metrics {
+    registry: Registry,
+    pub requests: Family<RequestLabels, Counter>,
+    pub not_modified: Counter,
+    pub generation: Gauge,
+    pub articles: Gauge,
+    pub article_errors: Gauge,
+    pub watcher_events: Counter,
+    pub rescans: Counter,
+    pub feeds_rendered: Counter,
+    pub render_seconds: Histogram,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Metrics::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Metrics {
+        let mut registry = Registry::with_prefix("bantin");
+        let requests = Family::<RequestLabels, Counter>::default();
+        let not_modified = Counter::default();
+        let generation = Gauge::default();
+        let articles = Gauge::default();
+        let article_errors = Gauge::default();
+        let watcher_events = Counter::default();
+        let rescans = Counter::default();
+        let feeds_rendered = Counter::default();
+        let render_seconds = Histogram::new([0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]);
+        registry.register("http_requests", "HTTP requests answered, by route pattern and status", requests.clone());
+        registry.register("http_not_modified", "Requests answered 304 Not Modified", not_modified.clone());
+        registry.register("catalog_generation", "Generation of the catalog being served", generation.clone());
+        registry.register("catalog_articles", "Articles in the catalog being served", articles.clone());
+        registry.register("catalog_article_errors", "Store files that could not be read as articles", article_errors.clone());
+        registry.register("watcher_events", "File-system events received from the store watcher", watcher_events.clone());
+        registry.register("store_rescans", "Full rescans of the store", rescans.clone());
+        registry.register("feeds_rendered", "Feeds rendered (unchanged feeds are not rendered again)", feeds_rendered.clone());
+        registry.register(
+            "cache_refresh_seconds",
+            "Time to render and compress the feeds of one catalog generation",
+            render_seconds.clone(),
+        );
+        Metrics {
+            registry,
+            requests,
+            not_modified,
+            generation,
+            articles,
+            article_errors,
+            watcher_events,
+            rescans,
+            feeds_rendered,
+            render_seconds,
+        }
+    }
+
+    pub fn count_request(&self, route: &str, status: u16) {
+        self.requests.get_or_create(&RequestLabels { route: route.to_string(), status }).inc();
+    }
+
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Encoding into a String only fails if a metric's own encoder does,
+        // which the built-in types never do.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+}

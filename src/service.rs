@@ -1,0 +1,550 @@
+//! The service core: owns what the store holds (every article file's
+//! parsed result), turns store changes into catalog generations and
+//! catalog generations into feed caches, and publishes each cache to the
+//! HTTP side with one atomic swap.
+//!
+//! Invariants:
+//! - one new generation per batch of changes (a debounce batch, a rescan,
+//!   or several of them that queued while the previous one was rendering);
+//!   a batch that changes no article makes no generation at all;
+//! - a file that fails to parse is kept as an error (visible in `/healthz`,
+//!   `/metrics`, logs) and read again when it changes or a rescan sees a new
+//!   mtime or size;
+//! - an article that did not change stays the same `Arc` across
+//!   generations, so the cache can skip its feeds without comparing bytes;
+//! - a missing store folder is treated as unavailable, not as empty: the
+//!   last catalog keeps being served until the folder is back (a deploy
+//!   that swaps the folder must not blank every feed for a moment);
+//! - a future-dated article appears on time: a refresh is scheduled at the
+//!   catalog's next publication instant;
+//! - the request path never waits on any of this; it reads whichever cache
+//!   was published last.
+
+use crate::article::{Article, ArticleError};
+use crate::cache::{self, Entry, FeedCache};
+use crate::catalog::Catalog;
+use crate::config::Settings;
+use crate::feeds::FeedSettings;
+use crate::metrics::Metrics;
+use crate::store::{self, dir, Context};
+use arc_swap::ArcSwap;
+use chrono::{DateTime, FixedOffset};
+use rayon::prelude::*;
+use std::collections::{BTreeMap, BTreeSet};
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::SystemTime;
+use tokio::sync::{mpsc, oneshot, watch};
+
+/// What the HTTP side reads: the published cache and the counters.
+pub struct Shared {
+    pub cache: ArcSwap<FeedCache>,
+    pub metrics: Metrics,
+}
+
+impl Shared {
+    pub fn new() -> Arc<Shared> {
+        Arc::new(Shared { cache: ArcSwap::from_pointee(FeedCache::default()), metrics: Metrics::new() })
+    }
+}
+
+/// Work for the service loop.
+#[derive(Debug)]
+pub enum Command {
+    /// Paths the watcher saw change (files or folders, absolute).
+    Changed(Vec<PathBuf>),
+    /// Compare the whole store with what is held (periodic, or the watcher
+    /// lost track: queue overflow, store folder recreated).
+    Rescan(&'static str),
+    /// New, already validated settings; the sender learns when the feeds
+    /// have been rendered with them.
+    Reload(Box<Settings>, oneshot::Sender<()>),
+}
+
+/// What a file looked like when it was read, to skip unchanged files on a
+/// rescan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    modified: Option<SystemTime>,
+    len: u64,
+    inode: u64,
+}
+
+impl Stamp {
+    fn of(meta: &std::fs::Metadata) -> Stamp {
+        Stamp { modified: meta.modified().ok(), len: meta.len(), inode: meta.ino() }
+    }
+}
+
+#[derive(Debug, Clone)]
+struct FileState {
+    stamp: Option<Stamp>,
+    result: Result<Arc<Article>, ArticleError>,
+}
+
+/// Every article file of a dir store, read and parsed.
+#[derive(Debug, Clone)]
+pub struct StoreState {
+    root: PathBuf,
+    ctx: Context,
+    /// Store-relative origin → what reading it gave.
+    files: BTreeMap<String, FileState>,
+}
+
+/// What applying a batch did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Applied {
+    pub changed: bool,
+    /// The store folder itself is missing: nothing was changed.
+    pub root_missing: bool,
+}
+
+impl StoreState {
+    /// Reads the whole store.
+    pub fn load(root: &Path, ctx: &Context) -> StoreState {
+        let mut state = StoreState { root: root.to_path_buf(), ctx: ctx.clone(), files: BTreeMap::new() };
+        state.rescan();
+        state
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Brings the whole store up to date, reading only files whose mtime,
+    /// size or inode changed.
+    pub fn rescan(&mut self) -> Applied {
+        let root = self.root.clone();
+        self.sync_tree(&root, false)
+    }
+
+    /// Applies the changes behind a batch of watcher paths.
+    pub fn apply(&mut self, paths: &[PathBuf]) -> Applied {
+        if !self.root.is_dir() {
+            // The folder is going away (rm -rf, a deploy swapping it): its
+            // files' delete events must not empty the catalog.
+            return Applied { changed: false, root_missing: true };
+        }
+        let mut out = Applied::default();
+        let unique: BTreeSet<&PathBuf> = paths.iter().collect();
+        let mut files = Vec::new();
+        for path in unique {
+            let Ok(rel) = path.strip_prefix(&self.root) else { continue };
+            if rel.as_os_str().is_empty() {
+                // The root itself: it was removed, recreated or moved.
+                let r = self.rescan();
+                out.changed |= r.changed;
+                out.root_missing |= r.root_missing;
+                continue;
+            }
+            if is_hidden(rel) {
+                continue;
+            }
+            match std::fs::metadata(path) {
+                Ok(meta) if meta.is_dir() => {
+                    let r = self.sync_tree(path, false);
+                    out.changed |= r.changed;
+                    out.root_missing |= r.root_missing;
+                }
+                Ok(_) => files.push(path.clone()),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                    let origin = dir::origin_of(&self.root, path);
+                    out.changed |= self.remove_under(&origin);
+                }
+                // Unreadable metadata: reading the file reports why.
+                Err(_) => files.push(path.clone()),
+            }
+        }
+        let files: Vec<PathBuf> = files
+            .into_iter()
+            .filter(|p| p.file_name().is_some_and(|n| store::is_article_name(&n.to_string_lossy())))
+            .collect();
+        out.changed |= self.read_files(files, true);
+        out
+    }
+
+    /// The catalog of what is held now.
+    pub fn catalog(&self, generation: u64) -> Catalog {
+        let mut articles = Vec::with_capacity(self.files.len());
+        let mut errors = Vec::new();
+        for f in self.files.values() {
+            match &f.result {
+                Ok(a) => articles.push(Arc::clone(a)),
+                Err(e) => errors.push(e.clone()),
+            }
+        }
+        Catalog::from_shared(articles, errors, &self.ctx, generation)
+    }
+
+    /// Syncs the subtree at `dir` (the root or a folder inside it) with the
+    /// disk: new files read, gone files dropped, changed ones read again.
+    fn sync_tree(&mut self, dir: &Path, reread_all: bool) -> Applied {
+        if !self.root.is_dir() {
+            return Applied { changed: false, root_missing: true };
+        }
+        let (paths, list_errors) = dir::list(dir);
+        let prefix = dir::origin_of(&self.root, dir);
+        let mut seen: BTreeSet<String> = BTreeSet::new();
+        let mut changed = false;
+        let mut to_read = Vec::new();
+        for p in paths {
+            let origin = dir::origin_of(&self.root, &p);
+            if is_hidden(Path::new(&origin)) {
+                continue;
+            }
+            let stamp = std::fs::metadata(&p).ok().map(|m| Stamp::of(&m));
+            let current = self.files.get(&origin).and_then(|f| f.stamp);
+            if reread_all || stamp.is_none() || current != stamp {
+                to_read.push(p);
+            }
+            seen.insert(origin);
+        }
+        for mut e in list_errors {
+            // `list` names problems relative to the folder it walked.
+            if !prefix.is_empty() {
+                e.origin = format!("{prefix}/{}", e.origin);
+            }
+            seen.insert(e.origin.clone());
+            changed |= self.put(e.origin.clone(), FileState { stamp: None, result: Err(e) });
+        }
+        let gone: Vec<String> = self
+            .files
+            .keys()
+            .filter(|k| under(k, &prefix) && !seen.contains(*k))
+            .cloned()
+            .collect();
+        for k in gone {
+            self.files.remove(&k);
+            changed = true;
+        }
+        changed |= self.read_files(to_read, false);
+        Applied { changed, root_missing: false }
+    }
+
+    /// Reads `paths` (in parallel) and stores the results; whether any
+    /// article or error differs from what was held.
+    fn read_files(&mut self, paths: Vec<PathBuf>, drop_missing: bool) -> bool {
+        let root = self.root.clone();
+        let ctx = self.ctx.clone();
+        let results: Vec<(String, Option<FileState>)> = paths
+            .par_iter()
+            .map(|p| {
+                let origin = dir::origin_of(&root, p);
+                let meta = std::fs::metadata(p);
+                if drop_missing && matches!(&meta, Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
+                    return (origin, None);
+                }
+                let stamp = meta.ok().map(|m| Stamp::of(&m));
+                let result = dir::read(&root, p, &ctx).map(Arc::new);
+                (origin, Some(FileState { stamp, result }))
+            })
+            .collect();
+        let mut changed = false;
+        for (origin, state) in results {
+            match state {
+                Some(s) => changed |= self.put(origin, s),
+                None => changed |= self.files.remove(&origin).is_some(),
+            }
+        }
+        changed
+    }
+
+    /// Stores one file's state, keeping the old `Arc` when the article is
+    /// equal, so unchanged articles stay shared.
+    fn put(&mut self, origin: String, mut new: FileState) -> bool {
+        match self.files.get(&origin) {
+            Some(old) => {
+                let same = match (&old.result, &new.result) {
+                    (Ok(a), Ok(b)) => a == b,
+                    (Err(a), Err(b)) => a == b,
+                    _ => false,
+                };
+                if same {
+                    new.result = old.result.clone();
+                }
+                self.files.insert(origin, new);
+                !same
+            }
+            None => {
+                self.files.insert(origin, new);
+                true
+            }
+        }
+    }
+
+    fn remove_under(&mut self, origin: &str) -> bool {
+        let gone: Vec<String> = self.files.keys().filter(|k| under(k, origin)).cloned().collect();
+        for k in &gone {
+            self.files.remove(k);
+        }
+        !gone.is_empty()
+    }
+}
+
+/// Whether `key` is `prefix` or inside the folder `prefix` ("" is the root).
+fn under(key: &str, prefix: &str) -> bool {
+    prefix.is_empty() || key == prefix || key.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Hidden files and folders (`.git`, editors' `.name.swp`, rsync's
+/// `.name.XXXXXX`) are not part of the store.
+fn is_hidden(rel: &Path) -> bool {
+    rel.components().any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
+}
+
+/// The service's view of "now", in the site's zone.
+pub fn now_in(settings: &Settings) -> DateTime<FixedOffset> {
+    chrono::Utc::now().with_timezone(&settings.site.timezone).fixed_offset()
+}
+
+/// Everything the loop carries from one generation to the next.
+pub struct Core {
+    pub settings: Settings,
+    pub store: StoreState,
+    pub catalog: Arc<Catalog>,
+    pub shared: Arc<Shared>,
+    /// To the brotli worker: caches whose new entries lack brotli.
+    brotli: std::sync::mpsc::Sender<Arc<FeedCache>>,
+}
+
+impl Core {
+    /// Reads the store, renders every feed and publishes the first cache
+    /// (its brotli forms follow from the worker). Blocking: run it on a
+    /// blocking thread.
+    pub fn start(settings: Settings, shared: Arc<Shared>) -> Core {
+        let ctx = Context::from_settings(&settings.site);
+        let store = StoreState::load(&settings.store.path, &ctx);
+        let catalog = Arc::new(store.catalog(1));
+        let brotli = spawn_brotli_worker(Arc::clone(&shared));
+        let mut core = Core { settings, store, catalog, shared, brotli };
+        core.publish(true);
+        core
+    }
+
+    /// Renders the cache for the current catalog (only what changed unless
+    /// `all`) and swaps it in.
+    fn publish(&mut self, all: bool) {
+        let feed_settings = FeedSettings::from_settings(&self.settings);
+        let prev = self.shared.cache.load_full();
+        let prev = if all || !prev.is_loaded() { None } else { Some(prev.as_ref()) };
+        let (next, stats) = cache::refresh(prev, &self.catalog, &feed_settings, now_in(&self.settings));
+        let m = &self.shared.metrics;
+        m.render_seconds.observe(stats.elapsed.as_secs_f64());
+        m.feeds_rendered.inc_by(stats.rendered as u64);
+        m.generation.set(self.catalog.generation as i64);
+        m.articles.set(self.catalog.articles().len() as i64);
+        m.article_errors.set(self.catalog.errors().len() as i64);
+        let next = Arc::new(next);
+        self.shared.cache.store(Arc::clone(&next));
+        if next.needs_brotli() {
+            let _ = self.brotli.send(next);
+        }
+        tracing::info!(
+            generation = self.catalog.generation,
+            articles = self.catalog.articles().len(),
+            errors = self.catalog.errors().len(),
+            rendered = stats.rendered,
+            kept = stats.kept,
+            dropped = stats.dropped,
+            ms = stats.elapsed.as_millis() as u64,
+            "feeds published"
+        );
+    }
+
+    /// Applies a batch of commands that are all store changes.
+    fn apply(&mut self, paths: &[PathBuf], rescan: bool) {
+        let mut applied = if paths.is_empty() { Applied::default() } else { self.store.apply(paths) };
+        if rescan {
+            let r = self.store.rescan();
+            applied.changed |= r.changed;
+            applied.root_missing |= r.root_missing;
+        }
+        if applied.root_missing {
+            tracing::warn!(
+                store = %self.store.root().display(),
+                "the store folder is missing; still serving the last catalog until it is back"
+            );
+        }
+        if !applied.changed {
+            tracing::debug!("store batch changed no article");
+            return;
+        }
+        let before: BTreeSet<String> = self.catalog.errors().iter().map(|e| e.to_string()).collect();
+        self.catalog = Arc::new(self.store.catalog(self.catalog.generation + 1));
+        for e in self.catalog.errors() {
+            let text = e.to_string();
+            if !before.contains(&text) {
+                tracing::warn!("skipped {text}");
+            }
+        }
+        self.publish(false);
+    }
+
+    /// Takes new settings. Changes that need a new parse context re-read
+    /// the whole store; the store folder itself only changes on restart.
+    fn reload(&mut self, mut settings: Settings) {
+        if settings.store.path != self.settings.store.path {
+            tracing::warn!(
+                old = %self.settings.store.path.display(),
+                new = %settings.store.path.display(),
+                "store.path changed; restart bantin to watch the new folder (keeping the old one)"
+            );
+            settings.store.path = self.settings.store.path.clone();
+        }
+        let old_ctx = Context::from_settings(&self.settings.site);
+        let ctx = Context::from_settings(&settings.site);
+        let reparse = old_ctx.timezone != ctx.timezone
+            || old_ctx.base_url != ctx.base_url
+            || old_ctx.article_url != ctx.article_url;
+        self.settings = settings;
+        if reparse {
+            self.store = StoreState::load(&self.settings.store.path, &ctx);
+        }
+        self.catalog = Arc::new(self.store.catalog(self.catalog.generation + 1));
+        self.publish(true);
+    }
+}
+
+/// Compresses brotli forms on one thread of its own, off the path from a
+/// change to its feed (one thread, so a render of the next change keeps
+/// the other core). Always works on the newest cache it was sent, and
+/// merges by content hash into whatever cache is published when it is done,
+/// so it never overwrites a newer generation. Ends when `Core` is dropped.
+fn spawn_brotli_worker(shared: Arc<Shared>) -> std::sync::mpsc::Sender<Arc<FeedCache>> {
+    let (tx, rx) = std::sync::mpsc::channel::<Arc<FeedCache>>();
+    let spawned = std::thread::Builder::new().name("bantin-brotli".into()).spawn(move || {
+        lower_priority();
+        while let Ok(mut cache) = rx.recv() {
+            while let Ok(newer) = rx.try_recv() {
+                cache = newer;
+            }
+            let mut done: std::collections::HashMap<String, Arc<Entry>> = std::collections::HashMap::new();
+            for entry in cache.missing_brotli() {
+                done.insert(entry.hash.clone(), Arc::new(entry.add_brotli()));
+            }
+            shared.cache.rcu(|current| current.merge_brotli(&done).map(Arc::new).unwrap_or_else(|| Arc::clone(current)));
+        }
+    });
+    if let Err(e) = spawned {
+        // Without the worker, br clients get gzip: degraded, not broken.
+        tracing::error!("cannot start the brotli thread ({e}); serving gzip to brotli clients");
+    }
+    tx
+}
+
+/// Puts the calling thread at nice 10: brotli is background work and must
+/// not take a core from the render of the next change (on Linux the nice
+/// value is per thread). Failure only costs latency, so it is just logged.
+fn lower_priority() {
+    // SAFETY: gettid and setpriority take no pointers; setpriority on our
+    // own thread id only changes this thread's scheduling weight.
+    let rc = unsafe {
+        let tid = libc::syscall(libc::SYS_gettid) as libc::id_t;
+        libc::setpriority(libc::PRIO_PROCESS, tid, 10)
+    };
+    if rc != 0 {
+        tracing::debug!("cannot lower the brotli thread's priority: {}", std::io::Error::last_os_error());
+    }
+}
+
+/// The service loop: waits for store changes, reloads and publication
+/// instants, and runs each piece of work on a blocking thread. Returns when
+/// `shutdown` turns true (after the piece of work in progress, if any).
+pub async fn run(mut core: Core, mut rx: mpsc::UnboundedReceiver<Command>, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let next = core.catalog.next_publication(now_in(&core.settings));
+        let wait = next.map(|at| {
+            let d = (at - now_in(&core.settings)).to_std().unwrap_or_default();
+            // A second late rather than early: a publication instant must be
+            // in the past when the refresh looks at the clock.
+            tokio::time::Instant::now() + d + std::time::Duration::from_millis(50)
+        });
+        let timer = async {
+            match wait {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        let first = tokio::select! {
+            _ = shutdown.changed() => break,
+            cmd = rx.recv() => match cmd {
+                Some(cmd) => Some(cmd),
+                None => break,
+            },
+            _ = timer => None,
+        };
+        let mut batch = Vec::new();
+        if let Some(cmd) = first {
+            batch.push(cmd);
+            // Everything that queued meanwhile goes into the same generation.
+            while let Ok(cmd) = rx.try_recv() {
+                batch.push(cmd);
+            }
+        }
+        let mut paths = Vec::new();
+        let mut rescan = false;
+        let mut reloads = Vec::new();
+        for cmd in batch.drain(..) {
+            match cmd {
+                Command::Changed(p) => {
+                    core.shared.metrics.watcher_events.inc_by(p.len() as u64);
+                    paths.extend(p);
+                }
+                Command::Rescan(reason) => {
+                    tracing::debug!(reason, "rescanning the store");
+                    core.shared.metrics.rescans.inc();
+                    rescan = true;
+                }
+                Command::Reload(settings, done) => reloads.push((settings, done)),
+            }
+        }
+        let timed = paths.is_empty() && !rescan && reloads.is_empty();
+        let result = tokio::task::spawn_blocking(move || {
+            if timed {
+                // A scheduled article's time has come: same catalog, new `now`.
+                core.publish(false);
+            }
+            if !paths.is_empty() || rescan {
+                core.apply(&paths, rescan);
+            }
+            let mut acks = Vec::new();
+            for (settings, done) in reloads {
+                core.reload(*settings);
+                acks.push(done);
+            }
+            (core, acks)
+        })
+        .await;
+        match result {
+            Ok((c, acks)) => {
+                core = c;
+                for done in acks {
+                    let _ = done.send(());
+                }
+            }
+            Err(e) => {
+                // A panic in a renderer is a bug; the process cannot go on
+                // without its state, so let systemd restart it.
+                tracing::error!("the service loop failed: {e}; exiting so the service manager restarts bantin");
+                std::process::exit(70);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes() {
+        assert!(under("a/b.md", "a"));
+        assert!(under("a", "a"));
+        assert!(!under("ab/c.md", "a"));
+        assert!(under("x.md", ""));
+        assert!(is_hidden(Path::new(".git/x.md")));
+        assert!(is_hidden(Path::new("a/.x.md.swp")));
+        assert!(!is_hidden(Path::new("a/x.md")));
+    }
+}

@@ -1,0 +1,109 @@
+//! The feed cache through the library: a change re-renders only the feeds
+//! it touches, and the store state keeps unchanged articles shared.
+
+use bantin::cache;
+use bantin::config::ContentMode;
+use bantin::feeds::FeedSettings;
+use bantin::service::StoreState;
+use bantin::store::Context;
+use chrono::DateTime;
+use std::path::Path;
+
+fn ctx() -> Context {
+    Context {
+        timezone: chrono_tz::Asia::Ho_Chi_Minh,
+        base_url: url::Url::parse("https://portal.example.org/").unwrap(),
+        article_url: "{slug}".into(),
+    }
+}
+
+fn settings() -> FeedSettings {
+    FeedSettings {
+        site_title: "Cổng thông tin".into(),
+        description: "Tin tức".into(),
+        language: "vi".into(),
+        base_url: url::Url::parse("https://portal.example.org/").unwrap(),
+        public_url: url::Url::parse("https://feeds.example.org/").unwrap(),
+        content: ContentMode::Full,
+        items: 50,
+        websub_hub: None,
+    }
+}
+
+fn article(dir: &Path, name: &str, title: &str, date: &str, category: &str) {
+    std::fs::write(
+        dir.join(name),
+        format!("+++\ntitle = \"{title}\"\ndate = \"{date}\"\ncategories = [\"{category}\"]\n+++\n\nNội dung {title}.\n"),
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_change_re_renders_only_the_feeds_it_touches() {
+    let dir = tempfile::tempdir().unwrap();
+    article(dir.path(), "a.md", "Cầu mới", "2024-05-01T08:00:00+07:00", "Kinh tế");
+    article(dir.path(), "b.md", "Lễ hội", "2024-05-02T08:00:00+07:00", "Văn hóa");
+    let now = DateTime::parse_from_rfc3339("2025-01-01T00:00:00+07:00").unwrap();
+    let mut store = StoreState::load(dir.path(), &ctx());
+    let first = store.catalog(1);
+    let (c1, stats) = cache::refresh(None, &first, &settings(), now);
+    // site + two categories, three formats each
+    assert_eq!((stats.rendered, stats.kept), (9, 0));
+    let culture_etag = c1.feed("categories/van-hoa/feed.xml").unwrap().identity.etag.clone();
+
+    // Nothing changed on disk: no change, no render.
+    assert!(!store.rescan().changed);
+    let (c2, stats) = cache::refresh(Some(&c1), &store.catalog(2), &settings(), now);
+    assert_eq!((stats.rendered, stats.kept), (0, 9));
+    assert_eq!(c2.feed("feed.xml").unwrap().hash, c1.feed("feed.xml").unwrap().hash);
+
+    // An edit in one category: the site feeds and that category only.
+    article(dir.path(), "a.md", "Cầu mới khánh thành", "2024-05-01T08:00:00+07:00", "Kinh tế");
+    let applied = store.apply(&[dir.path().join("a.md")]);
+    assert!(applied.changed);
+    let (c3, stats) = cache::refresh(Some(&c2), &store.catalog(3), &settings(), now);
+    assert_eq!((stats.rendered, stats.kept), (6, 3));
+    assert_eq!(c3.feed("categories/van-hoa/feed.xml").unwrap().identity.etag, culture_etag);
+    assert_ne!(c3.feed("categories/kinh-te/feed.xml").unwrap().hash, c2.feed("categories/kinh-te/feed.xml").unwrap().hash);
+
+    // Rewriting a file with the same content is not a change.
+    article(dir.path(), "b.md", "Lễ hội", "2024-05-02T08:00:00+07:00", "Văn hóa");
+    assert!(!store.apply(&[dir.path().join("b.md")]).changed);
+
+    // Deleting the only article of a category drops its feeds (404s).
+    std::fs::remove_file(dir.path().join("b.md")).unwrap();
+    assert!(store.apply(&[dir.path().join("b.md")]).changed);
+    let (c4, stats) = cache::refresh(Some(&c3), &store.catalog(4), &settings(), now);
+    assert_eq!(stats.dropped, 3);
+    assert!(c4.feed("categories/van-hoa/feed.xml").is_none());
+    assert_eq!(c4.feed_paths().count(), 6);
+
+    // Brotli forms come later, merged by content: only entries whose
+    // content matches get them, and the other forms stay as they were.
+    let missing = c4.missing_brotli();
+    assert!(!missing.is_empty());
+    let done: std::collections::HashMap<String, std::sync::Arc<cache::Entry>> =
+        missing.iter().map(|e| (e.hash.clone(), std::sync::Arc::new(e.add_brotli()))).collect();
+    let c5 = c4.merge_brotli(&done).unwrap();
+    assert!(!c5.needs_brotli());
+    assert_eq!(c5.feed("feed.xml").unwrap().gzip.etag, c4.feed("feed.xml").unwrap().gzip.etag);
+    assert!(c5.merge_brotli(&done).is_none(), "nothing left to merge");
+}
+
+#[test]
+fn a_future_article_appears_when_its_time_comes() {
+    let dir = tempfile::tempdir().unwrap();
+    article(dir.path(), "a.md", "Đã đăng", "2024-05-01T08:00:00+07:00", "Tin");
+    article(dir.path(), "b.md", "Hẹn giờ", "2024-06-01T08:00:00+07:00", "Tin");
+    let store = StoreState::load(dir.path(), &ctx());
+    let catalog = store.catalog(1);
+    let before = DateTime::parse_from_rfc3339("2024-05-15T00:00:00+07:00").unwrap();
+    let (c1, _) = cache::refresh(None, &catalog, &settings(), before);
+    let text = |c: &cache::FeedCache| String::from_utf8(c.feed("feed.xml").unwrap().identity.bytes.to_vec()).unwrap();
+    assert!(!text(&c1).contains("Hẹn giờ"));
+    let at = catalog.next_publication(before).unwrap();
+    assert_eq!(at, DateTime::parse_from_rfc3339("2024-06-01T08:00:00+07:00").unwrap());
+    let (c2, stats) = cache::refresh(Some(&c1), &catalog, &settings(), at);
+    assert!(text(&c2).contains("Hẹn giờ"));
+    assert_eq!(stats.rendered, 6);
+}
