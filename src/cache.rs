@@ -355,11 +355,12 @@ pub fn index_page(catalog: &Catalog, settings: &FeedSettings, now: DateTime<Fixe
     let categories = catalog.categories(now);
     if !categories.is_empty() {
         body.push_str("<h2>Chuyên mục</h2>\n<ul>\n");
-        for c in categories {
-            section(&c.name, Scope::Category(c.slug), &mut head, &mut body);
+        for c in &categories {
+            section(&c.name, Scope::Category(c.slug.clone()), &mut head, &mut body);
         }
         body.push_str("</ul>\n");
     }
+    body.push_str(&subscribe_form(&url("subscribe"), &categories));
     format!(
         "<!DOCTYPE html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
@@ -369,6 +370,42 @@ pub fn index_page(catalog: &Catalog, settings: &FeedSettings, now: DateTime<Fixe
         lang = escape_html(&settings.language),
         description = escape_html(&settings.description),
         home = escape_html(settings.base_url.as_str()),
+    )
+}
+
+/// The digest sign-up form (handled by the subscription routes at
+/// `POST /subscribe`): every control has a label, the choices are grouped
+/// in fieldsets with a legend, and no topic ticked means every topic.
+fn subscribe_form(action: &str, categories: &[crate::article::Category]) -> String {
+    let mut topics = String::new();
+    for (i, c) in categories.iter().enumerate() {
+        topics.push_str(&format!(
+            "<div><input type=\"checkbox\" id=\"topic-{i}\" name=\"topics\" value=\"{slug}\"> \
+             <label for=\"topic-{i}\">{name}</label></div>\n",
+            slug = escape_html(&c.slug),
+            name = escape_html(&c.name),
+        ));
+    }
+    let topics = if topics.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "<fieldset>\n<legend>Chuyên mục (không chọn mục nào: nhận tất cả)</legend>\n{topics}</fieldset>\n"
+        )
+    };
+    format!(
+        "<h2 id=\"dang-ky\">Nhận bản tin qua thư điện tử</h2>\n\
+         <form method=\"post\" action=\"{action}\" aria-labelledby=\"dang-ky\">\n\
+         <div><label for=\"email\">Địa chỉ thư điện tử</label> \
+         <input type=\"email\" id=\"email\" name=\"email\" required autocomplete=\"email\"></div>\n\
+         <fieldset>\n<legend>Tần suất</legend>\n\
+         <div><input type=\"radio\" id=\"frequency-daily\" name=\"frequency\" value=\"daily\" checked> \
+         <label for=\"frequency-daily\">Hằng ngày</label></div>\n\
+         <div><input type=\"radio\" id=\"frequency-weekly\" name=\"frequency\" value=\"weekly\"> \
+         <label for=\"frequency-weekly\">Hằng tuần</label></div>\n</fieldset>\n\
+         {topics}<p>Chúng tôi sẽ gửi một thư để bạn xác nhận địa chỉ.</p>\n\
+         <button type=\"submit\">Đăng ký</button>\n</form>\n",
+        action = escape_html(action),
     )
 }
 

@@ -114,8 +114,9 @@ mod serve {
     use anyhow::Context as _;
     use bantin::config;
     use bantin::service::{self, Command, Core, Shared};
-    use bantin::{http, systemd, watch};
+    use bantin::{digest, http, subscription, systemd, watch};
     use std::path::PathBuf;
+    use std::sync::Arc;
     use std::process::ExitCode;
     use std::time::Duration;
     use tokio::signal::unix::{signal, SignalKind};
@@ -164,8 +165,21 @@ mod serve {
             tokio::task::spawn_blocking(move || watch::start(&ws, &tx)).await.context("starting the store watcher")?
         };
 
+        // The subscription side: its state database must open, else the
+        // service is unavailable (same as a port it cannot bind). Its
+        // catalog is the one the feeds are rendered from.
+        let shared = Shared::new(&settings);
+        let digests = match digest::Digests::open(Arc::new(settings.clone()), shared.catalog_source()).await {
+            Ok(d) => d,
+            Err(e) => {
+                eprintln!("bantin: error: cannot start the subscriptions and digests: {e}");
+                return Ok(ExitCode::from(exit::UNAVAILABLE));
+            }
+        };
+        // Set once, before anything reads it.
+        let _ = shared.state.set(digests.state.clone());
+
         systemd::status("loading the store");
-        let shared = Shared::new();
         let started = std::time::Instant::now();
         let load = {
             let (settings, shared) = (settings.clone(), shared.clone());
@@ -186,13 +200,14 @@ mod serve {
         );
 
         let limits = http::Limits::default();
-        // Other rooms' routes (subscriptions) merge here.
-        let app = http::Hot::new(shared.clone(), http::finish(http::routes(shared.clone()), shared.clone(), &limits));
+        let router = http::routes(shared.clone()).merge(subscription::routes(Arc::clone(&digests)));
+        let app = http::Hot::new(shared.clone(), http::finish(router, shared.clone(), &limits));
 
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(service::run(core, rx, shutdown_rx.clone()));
         tasks.spawn(watch::run(watch_settings, watcher, tx.clone(), shutdown_rx.clone()));
         tasks.spawn(systemd::watchdog(shutdown_rx.clone()));
+        tasks.spawn(digest::run_scheduler(Arc::clone(&digests), shutdown_rx.clone()));
         let server = tokio::spawn(http::serve(listener, app, limits, shutdown_rx.clone()));
 
         tracing::info!("listening on {addr}");
@@ -210,6 +225,12 @@ mod serve {
                         Ok(new) => {
                             if new.http.listen != current.http.listen {
                                 tracing::warn!(old = %current.http.listen, new = %new.http.listen, "http.listen changed; restart bantin to listen on the new address");
+                            }
+                            // The digest side (state database, SMTP pool, composer,
+                            // token key) is built once at start from these sections.
+                            let digest_side = |s: &bantin::Settings| format!("{:?}{:?}{:?}", s.state, s.mail, s.digest);
+                            if digest_side(&new) != digest_side(&current) {
+                                tracing::warn!("[state]/[mail]/[digest] changed; restart bantin to apply them to subscriptions and digests");
                             }
                             if new.store.debounce != current.store.debounce || new.store.rescan != current.store.rescan {
                                 tracing::warn!("store.debounce_ms/store.rescan changed; restart bantin to apply them");

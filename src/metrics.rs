@@ -17,6 +17,11 @@ pub struct RequestLabels {
     pub status: u16,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct StatusLabel {
+    pub status: String,
+}
+
 pub struct Metrics {
     registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
@@ -28,6 +33,10 @@ pub struct Metrics {
     pub rescans: Counter,
     pub feeds_rendered: Counter,
     pub render_seconds: Histogram,
+    /// Outbox rows by status, refreshed from the state database on scrape.
+    pub outbox: Family<StatusLabel, Gauge>,
+    /// Subscribers by status, refreshed from the state database on scrape.
+    pub subscribers: Family<StatusLabel, Gauge>,
 }
 
 impl Default for Metrics {
@@ -61,8 +70,14 @@ impl Metrics {
             "Time to render and compress the feeds of one catalog generation",
             render_seconds.clone(),
         );
+        let outbox = Family::<StatusLabel, Gauge>::default();
+        let subscribers = Family::<StatusLabel, Gauge>::default();
+        registry.register("outbox_messages", "Messages in the outbox, by status", outbox.clone());
+        registry.register("subscribers", "Digest subscribers, by status", subscribers.clone());
         Metrics {
             registry,
+            outbox,
+            subscribers,
             requests,
             not_modified,
             generation,
@@ -73,6 +88,11 @@ impl Metrics {
             feeds_rendered,
             render_seconds,
         }
+    }
+
+    /// Sets one `{status="…"}` gauge of a family.
+    pub fn set_status(family: &Family<StatusLabel, Gauge>, status: &str, n: i64) {
+        family.get_or_create(&StatusLabel { status: status.to_string() }).set(n);
     }
 
     pub fn count_request(&self, route: &str, status: u16) {

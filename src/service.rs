@@ -37,15 +37,34 @@ use std::sync::Arc;
 use std::time::SystemTime;
 use tokio::sync::{mpsc, oneshot, watch};
 
-/// What the HTTP side reads: the published cache and the counters.
+/// What the HTTP side and the digest scheduler read: the published cache
+/// and catalog (one swap each, the catalog first, so a reader never sees a
+/// cache newer than the catalog), the counters, and the state database
+/// when the subscription side runs (set once at start, before serving).
 pub struct Shared {
     pub cache: ArcSwap<FeedCache>,
+    pub catalog: ArcSwap<Catalog>,
     pub metrics: Metrics,
+    pub state: std::sync::OnceLock<crate::state::StateStore>,
 }
 
 impl Shared {
-    pub fn new() -> Arc<Shared> {
-        Arc::new(Shared { cache: ArcSwap::from_pointee(FeedCache::default()), metrics: Metrics::new() })
+    /// Empty until the first catalog is published (generation 0).
+    pub fn new(settings: &Settings) -> Arc<Shared> {
+        let empty = Catalog::from_shared(Vec::new(), Vec::new(), &Context::from_settings(&settings.site), 0);
+        Arc::new(Shared {
+            cache: ArcSwap::from_pointee(FeedCache::default()),
+            catalog: ArcSwap::from_pointee(empty),
+            metrics: Metrics::new(),
+            state: std::sync::OnceLock::new(),
+        })
+    }
+
+    /// The catalog being served, for the digests: the same generation the
+    /// feeds were rendered from, without a second store scan.
+    pub fn catalog_source(self: &Arc<Self>) -> crate::digest::CatalogSource {
+        let shared = Arc::clone(self);
+        Arc::new(move || shared.catalog.load_full())
     }
 }
 
@@ -336,6 +355,7 @@ impl Core {
         m.articles.set(self.catalog.articles().len() as i64);
         m.article_errors.set(self.catalog.errors().len() as i64);
         let next = Arc::new(next);
+        self.shared.catalog.store(Arc::clone(&self.catalog));
         self.shared.cache.store(Arc::clone(&next));
         if next.needs_brotli() {
             let _ = self.brotli.send(next);

@@ -145,10 +145,13 @@ impl Drop for Server {
     }
 }
 
+/// The state database goes beside the store, in the test's temp folder.
 fn config(store: &Path, extra: &str) -> String {
+    let state = store.with_file_name("state").join("bantin.db");
     format!(
-        "{BASE_CONFIG}\n[store]\npath = {:?}\ndebounce_ms = 50\nrescan = \"1h\"\n{extra}",
-        store.display().to_string()
+        "{BASE_CONFIG}\n[store]\npath = {:?}\ndebounce_ms = 50\nrescan = \"1h\"\n\n[state]\nurl = \"sqlite://{}\"\n{extra}",
+        store.display().to_string(),
+        state.display()
     )
 }
 

@@ -20,7 +20,9 @@
 //!
 //! Other rooms add routes by merging their own `Router` into
 //! [`routes`]' before handing it to [`serve`] (one `.merge(...)` in main),
-//! and get the request metrics and limits for free.
+//! and get the request metrics and limits for free. Routed requests carry
+//! the client's address as axum's `ConnectInfo<SocketAddr>` extension (set
+//! per connection by [`serve`]).
 
 pub mod negotiate;
 
@@ -28,7 +30,7 @@ use crate::cache::Entry;
 use crate::service::Shared;
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{MatchedPath, Request, State};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
@@ -38,6 +40,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use prometheus_client::metrics::counter::Counter;
 use std::convert::Infallible;
 use std::future::Future;
+use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
@@ -152,16 +155,40 @@ fn answer(entry: &Entry, method: &Method, headers: &HeaderMap) -> Response {
     builder.status(StatusCode::OK).body(body).unwrap_or_default()
 }
 
+/// How long `/healthz` and `/metrics` wait for the state database: a
+/// stuck database must not hang the probes that would report it.
+const STATE_PROBE: Duration = Duration::from_secs(2);
+
 async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
     let cache = shared.cache.load();
-    let body = serde_json::json!({
-        "status": if cache.is_loaded() { "ok" } else { "loading" },
+    // Without a state database (no subscription side) there is nothing to
+    // check; with one, unreachable means the service is not healthy.
+    let state = match shared.state.get() {
+        None => None,
+        Some(db) => Some(match tokio::time::timeout(STATE_PROBE, db.ping()).await {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(e.to_string()),
+            Err(_) => Err(format!("no answer within {} s", STATE_PROBE.as_secs())),
+        }),
+    };
+    let state_ok = !matches!(state, Some(Err(_)));
+    let mut body = serde_json::json!({
+        "status": if !cache.is_loaded() { "loading" } else if !state_ok { "degraded" } else { "ok" },
         "generation": cache.generation,
         "articles": cache.articles,
         "errors": cache.errors,
         "feeds": cache.feed_paths().count(),
     });
-    let status = if cache.is_loaded() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    if let Some(state) = &state {
+        body["state"] = match state {
+            Ok(()) => serde_json::json!("ok"),
+            Err(e) => {
+                tracing::warn!("healthz: the state database is unreachable: {e}");
+                serde_json::json!(format!("unreachable: {e}"))
+            }
+        };
+    }
+    let status = if cache.is_loaded() && state_ok { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
     (
         status,
         [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-store")],
@@ -171,6 +198,9 @@ async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
 }
 
 async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
+    if let Some(db) = shared.state.get() {
+        refresh_state_gauges(&shared, db).await;
+    }
     (
         [
             (header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8"),
@@ -179,6 +209,39 @@ async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
         shared.metrics.encode(),
     )
         .into_response()
+}
+
+/// Reads the outbox and subscriber counts into their gauges (two small
+/// GROUP BY queries); on error or timeout the gauges keep their last values
+/// and the failure is logged, so a scrape still answers.
+async fn refresh_state_gauges(shared: &Shared, db: &crate::state::StateStore) {
+    use crate::metrics::Metrics;
+    let counts = tokio::time::timeout(STATE_PROBE, async { (db.outbox_counts().await, db.subscriber_counts().await) }).await;
+    let Ok((outbox, subscribers)) = counts else {
+        tracing::warn!("metrics: the state database did not answer within {} s", STATE_PROBE.as_secs());
+        return;
+    };
+    let m = &shared.metrics;
+    match outbox {
+        Ok(c) => {
+            for (status, n) in [("queued", c.queued), ("sending", c.sending), ("sent", c.sent), ("failed", c.failed)] {
+                Metrics::set_status(&m.outbox, status, n);
+            }
+        }
+        Err(e) => tracing::warn!("metrics: counting the outbox: {e}"),
+    }
+    match subscribers {
+        Ok(rows) => {
+            use crate::state::Status;
+            // Every status gets a series, 0 when none has it, so a status
+            // emptying shows as 0 rather than as its last value.
+            for status in [Status::Pending, Status::Active, Status::Unsubscribed, Status::Bouncing] {
+                let n = rows.iter().find(|(s, _)| *s == status).map_or(0, |(_, n)| *n);
+                Metrics::set_status(&m.subscribers, status.as_str(), n);
+            }
+        }
+        Err(e) => tracing::warn!("metrics: counting subscribers: {e}"),
+    }
 }
 
 async fn not_found() -> impl IntoResponse {
@@ -200,6 +263,9 @@ pub struct Hot {
     shared: Arc<Shared>,
     router: Router,
     counters: Arc<HotCounters>,
+    /// The client of this connection, handed to routed requests as axum's
+    /// `ConnectInfo<SocketAddr>` (the subscription routes limit per IP).
+    peer: Option<SocketAddr>,
 }
 
 /// Counters of the hot path, registered once (same series as the router's
@@ -221,7 +287,12 @@ impl Hot {
                 .clone()
         };
         let routes = HOT_ROUTES.iter().map(|r| (*r, [counter(r, 200), counter(r, 304)])).collect();
-        Hot { shared, router, counters: Arc::new(HotCounters { routes }) }
+        Hot { shared, router, counters: Arc::new(HotCounters { routes }), peer: None }
+    }
+
+    /// This service for one connection from `peer`.
+    pub fn for_peer(&self, peer: SocketAddr) -> Hot {
+        Hot { peer: Some(peer), ..self.clone() }
     }
 
     fn count(&self, path: &str, status: StatusCode) {
@@ -272,7 +343,11 @@ impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Hot {
             }
         }
         let router = self.router.clone();
-        HotFuture::Routed(Box::pin(tower::ServiceExt::oneshot(router, req.map(Body::new))))
+        let mut req = req.map(Body::new);
+        if let Some(peer) = self.peer {
+            req.extensions_mut().insert(ConnectInfo(peer));
+        }
+        HotFuture::Routed(Box::pin(tower::ServiceExt::oneshot(router, req)))
     }
 }
 
@@ -288,7 +363,7 @@ pub async fn serve(listener: TcpListener, app: Hot, limits: Limits, mut shutdown
                 Err(_) => break,
             },
         };
-        let (stream, _peer) = tokio::select! {
+        let (stream, peer) = tokio::select! {
             _ = shutdown.changed() => break,
             r = listener.accept() => match r {
                 Ok(s) => s,
@@ -301,7 +376,7 @@ pub async fn serve(listener: TcpListener, app: Hot, limits: Limits, mut shutdown
             },
         };
         let _ = stream.set_nodelay(true);
-        let service = app.clone();
+        let service = app.for_peer(peer);
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
             .timer(TokioTimer::new())
