@@ -7,8 +7,10 @@
 //!   is new, pending, active or unsubscribed, and whether or not a mail was
 //!   sent, so the form cannot be used to learn who subscribes;
 //! - confirmation mails are limited per address and per client IP (the IP
-//!   is read from axum's `ConnectInfo<SocketAddr>`; serve with
-//!   `into_make_service_with_connect_info` for the per-IP limit to apply);
+//!   is read from axum's `ConnectInfo<SocketAddr>` extension, which
+//!   `http::serve` sets per connection for `bantin serve`; with plain axum,
+//!   serve with `into_make_service_with_connect_info` for the per-IP limit
+//!   to apply);
 //! - a token only works for the page it was made for (see `tokens`);
 //! - pages are rendered from `page.html` (escaped), Vietnamese by default,
 //!   English with `?lang=en` or an `Accept-Language` that prefers English.
