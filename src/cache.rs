@@ -187,6 +187,19 @@ impl FeedCache {
         self.generation > 0
     }
 
+    /// The feeds whose content differs from `prev` (all of them without a
+    /// `prev`), sorted: what a WebSub hub is told to fetch again.
+    pub fn changed_paths(&self, prev: Option<&FeedCache>) -> Vec<String> {
+        let mut paths: Vec<String> = self
+            .feeds
+            .iter()
+            .filter(|(path, c)| prev.and_then(|p| p.feeds.get(*path)).is_none_or(|old| old.entry.hash != c.entry.hash))
+            .map(|(path, _)| path.clone())
+            .collect();
+        paths.sort();
+        paths
+    }
+
     /// Whether some entry still lacks its brotli form.
     pub fn needs_brotli(&self) -> bool {
         self.index.as_ref().is_some_and(|e| e.brotli.is_none()) || self.feeds.values().any(|c| c.entry.brotli.is_none())

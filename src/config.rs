@@ -451,7 +451,14 @@ fn validate(raw: RawConfig, file: &Path) -> Result<Settings, ConfigError> {
     };
     let websub_hub = match raw.feeds.websub_hub.trim() {
         "" => None,
-        hub => Some(absolute_url(hub).map_err(|m| bad("feeds.websub_hub", m))?),
+        // The hub is an endpoint, not a base: its path is kept as written
+        // (no trailing slash added).
+        hub => Some(
+            Url::parse(hub)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+                .ok_or_else(|| bad("feeds.websub_hub", format!("{hub:?} must be an absolute http:// or https:// URL")))?,
+        ),
     };
 
     // [http]

@@ -24,6 +24,7 @@ pub mod systemd;
 pub mod text;
 pub mod tokens;
 pub mod watch;
+pub mod websub;
 
 pub use article::{Article, ArticleError, Category};
 pub use catalog::{Catalog, Scope};

@@ -178,6 +178,7 @@ mod serve {
         };
         // Set once, before anything reads it.
         let _ = shared.state.set(digests.state.clone());
+        let _ = shared.websub.set(bantin::websub::Publisher::spawn(shutdown_rx.clone(), crate::websub_retry()));
 
         systemd::status("loading the store");
         let started = std::time::Instant::now();
@@ -327,4 +328,11 @@ fn check(settings: &bantin::Settings, strict: bool) -> anyhow::Result<ExitCode> 
         return Ok(ExitCode::from(exit::DATAERR));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The first WebSub retry delay: 2 s, or `BANTIN_WEBSUB_RETRY_MS` (tests
+/// use a short one to see retries happen).
+fn websub_retry() -> std::time::Duration {
+    let ms = std::env::var("BANTIN_WEBSUB_RETRY_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
+    std::time::Duration::from_millis(ms)
 }

@@ -46,6 +46,8 @@ pub struct Shared {
     pub catalog: ArcSwap<Catalog>,
     pub metrics: Metrics,
     pub state: std::sync::OnceLock<crate::state::StateStore>,
+    /// Set once at start when `serve` runs the WebSub publisher.
+    pub websub: std::sync::OnceLock<crate::websub::Publisher>,
 }
 
 impl Shared {
@@ -57,6 +59,7 @@ impl Shared {
             catalog: ArcSwap::from_pointee(empty),
             metrics: Metrics::new(),
             state: std::sync::OnceLock::new(),
+            websub: std::sync::OnceLock::new(),
         })
     }
 
@@ -355,8 +358,16 @@ impl Core {
         m.articles.set(self.catalog.articles().len() as i64);
         m.article_errors.set(self.catalog.errors().len() as i64);
         let next = Arc::new(next);
+        let changed = match (&self.settings.feeds.websub_hub, self.shared.websub.get()) {
+            (Some(_), Some(_)) => next.changed_paths(prev),
+            _ => Vec::new(),
+        };
         self.shared.catalog.store(Arc::clone(&self.catalog));
         self.shared.cache.store(Arc::clone(&next));
+        if let (Some(hub), Some(publisher)) = (&self.settings.feeds.websub_hub, self.shared.websub.get()) {
+            let public = &self.settings.http.public_url;
+            publisher.notify(hub, changed.iter().filter_map(|p| public.join(p).ok()).map(String::from).collect());
+        }
         if next.needs_brotli() {
             let _ = self.brotli.send(next);
         }

@@ -660,3 +660,83 @@ async fn a_scheduled_article_appears_on_time() {
     assert!(chrono::Utc::now() >= at, "appeared before {at}");
     assert!(reply.text().contains("Bài đã đăng"));
 }
+
+/// A stand-in WebSub hub (no hub implementation is packaged for this
+/// machine): it records each publish request's form body and answers the
+/// first one with 503, the rest with 204, so a retry must happen.
+fn fake_hub() -> (String, Arc<Mutex<Vec<String>>>) {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}/hub", listener.local_addr().unwrap());
+    let bodies = Arc::new(Mutex::new(Vec::new()));
+    let seen = Arc::clone(&bodies);
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).unwrap_or(0) == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().unwrap_or(0);
+                }
+            }
+            let mut body = vec![0; length];
+            let _ = reader.read_exact(&mut body);
+            let first = {
+                let mut b = seen.lock().unwrap();
+                b.push(String::from_utf8_lossy(&body).into_owned());
+                b.len() == 1
+            };
+            let status = if first { "503 Service Unavailable" } else { "204 No Content" };
+            let _ = stream.write_all(format!("HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n").as_bytes());
+        }
+    });
+    (url, bodies)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn websub_hub_is_pinged_for_changed_feeds_with_retries() {
+    let (hub, bodies) = fake_hub();
+    let server = Server::launch(
+        &[
+            ("a.md", article("Bài một", "2024-05-01T08:00:00+07:00", "Kinh tế")),
+            ("b.md", article("Bài hai", "2024-05-02T08:00:00+07:00", "Du lịch")),
+        ],
+        &format!("[feeds]\nwebsub_hub = \"{hub}\"\n"),
+        &[("BANTIN_WEBSUB_RETRY_MS", "100")],
+        None,
+    );
+    let feed = get(&server.url("/feed.xml")).await;
+    assert!(feed.text().contains(&format!("<atom:link href=\"{hub}\" rel=\"hub\"/>")), "{}", feed.text());
+
+    // Start-up announces every feed; the hub's 503 makes bantin try again.
+    let deadline = Instant::now() + WAIT;
+    while bodies.lock().unwrap().len() < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    {
+        let b = bodies.lock().unwrap();
+        assert!(b.len() >= 2, "no retry after the hub's 503: {b:?}");
+        assert_eq!(b[0], b[1], "the retry repeats the same request");
+        assert!(b[0].starts_with("hub.mode=publish&"), "{}", b[0]);
+        assert!(b[0].contains("hub.url=http%3A%2F%2Ffeeds.example.org%2Ffeed.xml"), "{}", b[0]);
+        assert!(b[0].contains("categories%2Fdu-lich%2Fatom.xml"), "{}", b[0]);
+    }
+    let before = bodies.lock().unwrap().len();
+
+    // An article in one category: its feeds and the site's, not the other's.
+    write(&server.store().join("c.md"), &article("Bài ba", "2024-05-03T08:00:00+07:00", "Kinh tế"));
+    let deadline = Instant::now() + WAIT;
+    while bodies.lock().unwrap().len() == before && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let b = bodies.lock().unwrap();
+    let ping = b.last().unwrap();
+    assert!(b.len() > before, "no ping after a change");
+    assert!(ping.contains("hub.url=http%3A%2F%2Ffeeds.example.org%2Ffeed.json"), "{ping}");
+    assert!(ping.contains("categories%2Fkinh-te%2Ffeed.xml"), "{ping}");
+    assert!(!ping.contains("du-lich"), "an unchanged category's feeds were announced: {ping}");
+}
