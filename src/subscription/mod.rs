@@ -238,6 +238,12 @@ async fn request_confirmation(
     Ok(())
 }
 
+/// The subscriber a link's token names, or the "invalid link" page (a
+/// forged, tampered, expired or wrong-purpose token all answer the same).
+fn verified(ctx: &Ctx, token: &str, purpose: Purpose, lang: Lang) -> Result<i64, Response> {
+    ctx.digests.composer.key().verify(token, purpose, Utc::now()).map_err(|_| invalid_link(ctx, lang))
+}
+
 fn invalid_link(ctx: &Ctx, lang: Lang) -> Response {
     let s = strings::get(lang);
     render(ctx, lang, Page::plain(StatusCode::BAD_REQUEST, s.invalid_link_title, s.invalid_link_message))
@@ -252,8 +258,9 @@ fn server_error(ctx: &Ctx, lang: Lang, e: impl std::fmt::Display) -> Response {
 async fn confirm(State(ctx): State<Arc<Ctx>>, Path(token): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
     let lang = lang_of(&uri, &headers);
     let s = strings::get(lang);
-    let Ok(id) = ctx.digests.composer.key().verify(&token, Purpose::Confirm, Utc::now()) else {
-        return invalid_link(&ctx, lang);
+    let id = match verified(&ctx, &token, Purpose::Confirm, lang) {
+        Ok(id) => id,
+        Err(page) => return page,
     };
     match ctx.digests.state.confirm(id, Utc::now()).await {
         Ok(Some(sub)) if sub.status == Status::Active => {
@@ -267,8 +274,9 @@ async fn confirm(State(ctx): State<Arc<Ctx>>, Path(token): Path<String>, uri: Ur
 async fn unsubscribe_page(State(ctx): State<Arc<Ctx>>, Path(token): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
     let lang = lang_of(&uri, &headers);
     let s = strings::get(lang);
-    let Ok(id) = ctx.digests.composer.key().verify(&token, Purpose::Unsubscribe, Utc::now()) else {
-        return invalid_link(&ctx, lang);
+    let id = match verified(&ctx, &token, Purpose::Unsubscribe, lang) {
+        Ok(id) => id,
+        Err(page) => return page,
     };
     match ctx.digests.state.subscriber_by_id(id).await {
         Ok(Some(sub)) => {
@@ -287,8 +295,9 @@ async fn unsubscribe_page(State(ctx): State<Arc<Ctx>>, Path(token): Path<String>
 async fn unsubscribe(State(ctx): State<Arc<Ctx>>, Path(token): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
     let lang = lang_of(&uri, &headers);
     let s = strings::get(lang);
-    let Ok(id) = ctx.digests.composer.key().verify(&token, Purpose::Unsubscribe, Utc::now()) else {
-        return invalid_link(&ctx, lang);
+    let id = match verified(&ctx, &token, Purpose::Unsubscribe, lang) {
+        Ok(id) => id,
+        Err(page) => return page,
     };
     match ctx.digests.state.unsubscribe(id).await {
         // An already-removed subscriber gets the same page: the outcome
@@ -301,8 +310,9 @@ async fn unsubscribe(State(ctx): State<Arc<Ctx>>, Path(token): Path<String>, uri
 async fn preferences_page(State(ctx): State<Arc<Ctx>>, Path(token): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
     let lang = lang_of(&uri, &headers);
     let s = strings::get(lang);
-    let Ok(id) = ctx.digests.composer.key().verify(&token, Purpose::Preferences, Utc::now()) else {
-        return invalid_link(&ctx, lang);
+    let id = match verified(&ctx, &token, Purpose::Preferences, lang) {
+        Ok(id) => id,
+        Err(page) => return page,
     };
     match ctx.digests.state.subscriber_by_id(id).await {
         Ok(Some(sub)) => {
@@ -332,8 +342,9 @@ async fn save_preferences(
 ) -> Response {
     let lang = lang_of(&uri, &headers);
     let s = strings::get(lang);
-    let Ok(id) = ctx.digests.composer.key().verify(&token, Purpose::Preferences, Utc::now()) else {
-        return invalid_link(&ctx, lang);
+    let id = match verified(&ctx, &token, Purpose::Preferences, lang) {
+        Ok(id) => id,
+        Err(page) => return page,
     };
     let form = parse_form(&body);
     let topics = known_topics(&ctx, &form.topics);
