@@ -263,7 +263,7 @@ fn a_full_disk_under_the_state_database_gives_a_clear_error_and_recovers() {
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let smtp = rt.block_on(SmtpServer::start());
     let dir = tempfile::tempdir().unwrap();
-    let tmpfs = match Tmpfs::mount(&dir.path().join("state"), "3m") {
+    let tmpfs = match Tmpfs::mount(&dir.path().join("state"), "16m") {
         Ok(t) => t,
         Err(e) if std::env::var_os("CI").is_none() => {
             println!("SKIPPED: cannot mount a tmpfs for the disk-full test ({e}); run as root");
@@ -293,7 +293,7 @@ fn a_full_disk_under_the_state_database_gives_a_clear_error_and_recovers() {
     assert_eq!(duplicates, 0);
     let first_line = stderr.lines().find(|l| l.contains("error")).unwrap_or("").to_string();
     harness::figures(
-        "crash: disk full (tmpfs 3 MiB)",
+        "crash: disk full (tmpfs 16 MiB)",
         &format!(
             "faults injected 1, messages expected {subscribers}, sent while full {sent_while_full}, delivered {}, duplicated {duplicates}, panics 0; error: {first_line:.160}",
             per_id.len()
