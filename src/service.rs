@@ -338,6 +338,10 @@ impl Core {
         let ctx = Context::from_settings(&settings.site);
         let store = StoreState::load(&settings.store.path, &ctx);
         let catalog = Arc::new(store.catalog(1));
+        // Each bad file once in the log, as later ones are when they appear.
+        for e in catalog.errors() {
+            tracing::warn!("skipped {e}");
+        }
         let brotli = spawn_brotli_worker(Arc::clone(&shared));
         let mut core = Core { settings, store, catalog, shared, brotli };
         core.publish(true);

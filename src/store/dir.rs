@@ -31,7 +31,10 @@ pub fn list(root: &Path) -> (Vec<PathBuf>, Vec<ArticleError>) {
     let walker = walker.filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
     for entry in walker {
         match entry {
-            Ok(e) if e.file_type().is_file() => {
+            // Not only regular files: a FIFO or socket named like an article
+            // is listed so that `read` reports it instead of skipping it
+            // silently.
+            Ok(e) if !e.file_type().is_dir() => {
                 if super::is_article_name(&e.file_name().to_string_lossy()) {
                     files.push(e.into_path());
                 }
@@ -55,23 +58,47 @@ pub fn list(root: &Path) -> (Vec<PathBuf>, Vec<ArticleError>) {
 pub fn read(root: &Path, path: &Path, ctx: &Context) -> Result<Article, ArticleError> {
     let origin = origin_of(root, path);
     let fail = |reason: String| ArticleError { origin: origin.clone(), line: None, reason };
-    let meta = std::fs::metadata(path).map_err(|e| fail(format!("cannot be read: {e}")))?;
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(fail(format!(
-            "{} bytes is larger than the {} MiB an article may have; it is skipped",
-            meta.len(),
-            MAX_FILE_BYTES / (1024 * 1024)
-        )));
-    }
-    let bytes = std::fs::read(path).map_err(|e| fail(format!("cannot be read: {e}")))?;
+    let bytes = read_regular(path).map_err(fail)?;
     parse_deferred(&bytes, &origin, ctx, body_loader(path.to_path_buf(), origin.clone(), ctx.clone()))
+}
+
+/// The bytes of a regular file of at most `MAX_FILE_BYTES`, or why not.
+/// Opened without blocking and checked on the open handle: a FIFO named
+/// like an article (or a file swapped for one) would otherwise block the
+/// read until someone writes to it, stalling every later store change;
+/// and a file that grows after the check is still read only up to the
+/// limit.
+fn read_regular(path: &Path) -> Result<Vec<u8>, String> {
+    use std::io::Read;
+    use std::os::unix::fs::OpenOptionsExt;
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)
+        .map_err(|e| format!("cannot be read: {e}"))?;
+    let meta = file.metadata().map_err(|e| format!("cannot be read: {e}"))?;
+    if !meta.is_file() {
+        return Err("not a regular file (a FIFO, socket or device); it is skipped".into());
+    }
+    let too_big = |len: u64| {
+        format!("{len} bytes is larger than the {} MiB an article may have; it is skipped", MAX_FILE_BYTES / (1024 * 1024))
+    };
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(too_big(meta.len()));
+    }
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(MAX_FILE_BYTES + 1).read_to_end(&mut bytes).map_err(|e| format!("cannot be read: {e}"))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_big(bytes.len() as u64));
+    }
+    Ok(bytes)
 }
 
 /// The body of the file at `path`, read again and rendered when a feed
 /// first needs it: the store stays in memory as metadata only.
 fn body_loader(path: PathBuf, origin: String, ctx: Context) -> Content {
     Content::lazy(move || {
-        let bytes = std::fs::read(&path).map_err(|e| format!("{origin}: cannot be read again: {e}"))?;
+        let bytes = read_regular(&path).map_err(|e| format!("{origin}: {e} (read again for its body)"))?;
         let article = parse_bytes(&bytes, &origin, &ctx).map_err(|e| e.to_string())?;
         Ok(article.content.html().map(|h| h.to_string()).unwrap_or_default())
     })

@@ -5,7 +5,7 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv6Addr};
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy)]
@@ -46,7 +46,24 @@ impl Limiter {
     }
 
     pub(super) fn allow_ip(&mut self, ip: IpAddr) -> bool {
-        self.ips.allow(ip, self.limits.per_ip, self.limits.ip_window, Instant::now())
+        self.ips.allow(ip_key(ip), self.limits.per_ip, self.limits.ip_window, Instant::now())
+    }
+}
+
+/// What a client IP is counted by: IPv4 addresses one by one, IPv6 by
+/// their /64 (one customer line usually gets a whole /64, so counting each
+/// address would be no limit at all), IPv4-mapped IPv6 as the IPv4 address
+/// (a dual-stack listener sees IPv4 clients that way).
+fn ip_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(_) => ip,
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => {
+                let s = v6.segments();
+                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+            }
+        },
     }
 }
 
@@ -92,5 +109,22 @@ mod tests {
         assert!(!w.allow("a", 2, hour, t0));
         assert!(w.allow("b", 2, hour, t0), "other keys are counted apart");
         assert!(w.allow("a", 2, hour, t0 + hour));
+    }
+
+    /// Regression: each IPv6 address had its own window, so a client with
+    /// a /64 (2^64 addresses) was not limited at all.
+    #[test]
+    fn ipv6_clients_are_limited_per_64_and_mapped_ipv4_as_ipv4() {
+        let mut l = Limiter::new(Limits { per_ip: 2, ..Limits::default() });
+        let a: IpAddr = "2001:db8:1:2::1".parse().unwrap();
+        let b: IpAddr = "2001:db8:1:2:ffff:1234:5678:9abc".parse().unwrap();
+        let other: IpAddr = "2001:db8:1:3::1".parse().unwrap();
+        assert!(l.allow_ip(a) && l.allow_ip(b));
+        assert!(!l.allow_ip("2001:db8:1:2::99".parse().unwrap()), "a third address of the same /64");
+        assert!(l.allow_ip(other), "another /64 is counted apart");
+        let v4: IpAddr = "192.0.2.7".parse().unwrap();
+        let mapped: IpAddr = "::ffff:192.0.2.7".parse().unwrap();
+        assert!(l.allow_ip(v4) && l.allow_ip(mapped));
+        assert!(!l.allow_ip(v4), "the mapped form counts as the IPv4 address");
     }
 }

@@ -138,14 +138,17 @@ fn lang_of(uri: &Uri, headers: &HeaderMap) -> Lang {
 }
 
 /// The fields of an `application/x-www-form-urlencoded` body; `topics` may
-/// repeat (checkboxes) or hold a comma-separated list.
-struct Form {
-    email: String,
-    topics: Vec<String>,
-    frequency: Option<String>,
+/// repeat (checkboxes) or hold a comma-separated list. Public for the fuzz
+/// target (`fuzz/fuzz_targets/subscription_form.rs`).
+#[derive(Debug)]
+pub struct Form {
+    pub email: String,
+    pub topics: Vec<String>,
+    pub frequency: Option<String>,
 }
 
-fn parse_form(body: &[u8]) -> Form {
+/// Reads a form body; any bytes give a `Form` (unknown fields are ignored).
+pub fn parse_form(body: &[u8]) -> Form {
     let mut f = Form { email: String::new(), topics: Vec::new(), frequency: None };
     for (k, v) in url::form_urlencoded::parse(body) {
         match k.as_ref() {

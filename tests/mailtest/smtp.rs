@@ -25,6 +25,20 @@ pub enum Behaviour {
     /// end of DATA: after an error there mailin stays in its DATA state and
     /// the session stalls.)
     Reply(u16),
+    /// Answer MAIL FROM with `421 shutting down` and close, as a relay
+    /// going down mid-session does.
+    ShutdownAtMail,
+    /// Take the whole message, answer the end of DATA with this code (552
+    /// "too big"…), not keeping the message, and close.
+    RejectData(u16),
+    /// Keep the message, then close the connection before the final reply:
+    /// the client cannot know it was taken (counted in `dropped`).
+    DropBeforeFinalReply,
+    /// Wait this many milliseconds before every reply.
+    Slow(u64),
+    /// Offer STARTTLS, answer it with 220, then send bytes that are not a
+    /// TLS handshake and close.
+    BrokenTls,
 }
 
 #[derive(Clone)]
@@ -33,6 +47,8 @@ pub struct Shared {
     pub behaviour: Arc<Mutex<Behaviour>>,
     /// Every RCPT TO answered, accepted or not.
     pub attempts: Arc<Mutex<usize>>,
+    /// Messages kept under `DropBeforeFinalReply` (taken, never confirmed).
+    pub dropped: Arc<Mutex<usize>>,
 }
 
 pub struct SmtpServer {
@@ -58,8 +74,8 @@ impl Handler for Session {
     fn rcpt(&mut self, _to: &str) -> Response {
         *self.shared.attempts.lock().unwrap() += 1;
         match *self.shared.behaviour.lock().unwrap() {
-            Behaviour::Accept => mailin::response::OK,
             Behaviour::Reply(code) => Response::custom(code, format!("test server says {code}")),
+            _ => mailin::response::OK,
         }
     }
 
@@ -76,6 +92,10 @@ impl Handler for Session {
     }
 
     fn data_end(&mut self) -> Response {
+        if let Behaviour::RejectData(code) = *self.shared.behaviour.lock().unwrap() {
+            self.data.clear();
+            return Response::custom(code, format!("test server refuses the message with {code}"));
+        }
         self.shared.inbox.lock().unwrap().push(Received {
             from: self.from.clone(),
             to: self.to.clone(),
@@ -99,6 +119,7 @@ impl SmtpServer {
             inbox: Arc::default(),
             behaviour: Arc::new(Mutex::new(Behaviour::Accept)),
             attempts: Arc::default(),
+            dropped: Arc::default(),
         };
         let s = shared.clone();
         let task = tokio::spawn(async move {
@@ -130,27 +151,63 @@ impl SmtpServer {
     pub fn attempts(&self) -> usize {
         *self.shared.attempts.lock().unwrap()
     }
+
+    pub fn dropped(&self) -> usize {
+        *self.shared.dropped.lock().unwrap()
+    }
 }
 
 async fn serve(stream: tokio::net::TcpStream, ip: IpAddr, shared: Shared) {
+    let behaviour = *shared.behaviour.lock().unwrap();
     let (read, mut write) = stream.into_split();
     let mut reader = BufReader::new(read);
-    let handler = Session { shared, from: String::new(), to: Vec::new(), data: Vec::new() };
-    let mut session = SessionBuilder::new("mailin.test").build(ip, handler);
+    let handler = Session { shared: shared.clone(), from: String::new(), to: Vec::new(), data: Vec::new() };
+    let mut builder = SessionBuilder::new("mailin.test");
+    if behaviour == Behaviour::BrokenTls {
+        builder.enable_start_tls();
+    }
+    let mut session = builder.build(ip, handler);
     if write.write_all(&session.greeting().buffer().unwrap()).await.is_err() {
         return;
     }
     let mut line = Vec::new();
+    let mut in_data = false;
     loop {
         line.clear();
         match reader.read_until(b'\n', &mut line).await {
             Ok(0) | Err(_) => return,
             Ok(_) => {}
         }
+        // The behaviour of this moment (a test may change it mid-session).
+        let behaviour = *shared.behaviour.lock().unwrap();
+        if !in_data && behaviour == Behaviour::ShutdownAtMail && line.to_ascii_uppercase().starts_with(b"MAIL FROM") {
+            let _ = write.write_all(b"421 4.3.2 mailin.test shutting down\r\n").await;
+            return;
+        }
+        let ends_data = in_data && line == b".\r\n";
         let response = session.process(&line);
+        if response.code == 354 {
+            in_data = true;
+        }
+        if ends_data {
+            in_data = false;
+            if behaviour == Behaviour::DropBeforeFinalReply {
+                *shared.dropped.lock().unwrap() += 1;
+                return;
+            }
+        }
+        if let Behaviour::Slow(ms) = behaviour
+            && response.action != Action::NoReply
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+        }
         match response.action {
             Action::Reply => {
                 if write.write_all(&response.buffer().unwrap()).await.is_err() {
+                    return;
+                }
+                // After an error at the end of DATA mailin stays in DATA.
+                if ends_data && response.is_error {
                     return;
                 }
             }
@@ -159,7 +216,11 @@ async fn serve(stream: tokio::net::TcpStream, ip: IpAddr, shared: Shared) {
                 return;
             }
             Action::NoReply => {}
-            Action::UpgradeTls => return,
+            Action::UpgradeTls => {
+                let _ = write.write_all(&response.buffer().unwrap()).await;
+                let _ = write.write_all(b"this is not a TLS handshake\r\n").await;
+                return;
+            }
         }
     }
 }

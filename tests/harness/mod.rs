@@ -1,0 +1,218 @@
+//! The small harness of the fault and abuse suites (store_faults,
+//! mail_faults, http_abuse, injection, crash_safety): start the real
+//! `bantin serve` on a config of our own and read its log, speak raw HTTP
+//! over a socket (for requests no client library would send), read a
+//! process's memory from /proc, and report each scenario's figures.
+//!
+//! Figures are printed and also appended to `target/tmp/figures.txt`, which
+//! `.ci/run` shows after the test run (so CI prints them without running
+//! the suites twice).
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// Prints one scenario's figures and keeps them for `.ci/run`.
+pub fn figures(scenario: &str, line: &str) {
+    let text = format!("{scenario:<34} {line}");
+    println!("FIGURES {text}");
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("figures.txt");
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        let _ = writeln!(f, "{text}");
+    }
+}
+
+/// Panics the process reported on stderr (Rust's panic message).
+pub fn panics(log: &str) -> usize {
+    log.matches("panicked at").count()
+}
+
+/// A config for `bantin serve` in `dir`: store at `store`, state database
+/// and token secret in `dir/state`, a random port, mail to `smtp_url`.
+pub fn write_config(dir: &Path, store: &Path, smtp_url: &str, extra: &str) -> PathBuf {
+    let text = format!(
+        r#"[site]
+title = "Cổng thông tin thử nghiệm"
+base_url = "https://portal.example.org"
+timezone = "Asia/Ho_Chi_Minh"
+
+[store]
+path = {store:?}
+debounce_ms = 50
+rescan = "1h"
+
+[http]
+listen = "127.0.0.1:0"
+public_url = "http://bantin.test/"
+
+[state]
+url = "sqlite://{dir}/state/bantin.db"
+
+[mail]
+smtp_url = "{smtp_url}"
+from = "Bản tin <bantin@example.org>"
+retry_base = "1s"
+retry_max = "4s"
+{extra}
+"#,
+        store = store.display().to_string(),
+        dir = dir.display(),
+    );
+    let path = dir.join("bantin.toml");
+    std::fs::write(&path, text).expect("write the test config");
+    path
+}
+
+/// The running `bantin serve`, killed when dropped.
+pub struct Serve {
+    pub child: Child,
+    pub addr: SocketAddr,
+    log: Arc<Mutex<String>>,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Serve {
+    /// Starts `bantin serve --config <config>`; `user` runs it as that uid
+    /// and gid (root ignores file modes, so unreadable files need another
+    /// user).
+    pub fn start(config: &Path, user: Option<u32>) -> Serve {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bantin"));
+        cmd.args(["serve", "--config"])
+            .arg(config)
+            .env("BANTIN_LOG", "info")
+            .env_remove("BANTIN_LOG_FORMAT")
+            .env_remove("LISTEN_FDS")
+            .env_remove("LISTEN_PID")
+            .env_remove("NOTIFY_SOCKET")
+            .env_remove("WATCHDOG_USEC")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(uid) = user {
+            std::os::unix::process::CommandExt::uid(&mut cmd, uid);
+            std::os::unix::process::CommandExt::gid(&mut cmd, uid);
+        }
+        let mut child = cmd.spawn().expect("start bantin serve");
+        let log = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        let sink = Arc::clone(&log);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if let Some(rest) = line.split("listening on ").nth(1) {
+                    let addr: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':').collect();
+                    let _ = tx.send(addr);
+                }
+                sink.lock().unwrap().push_str(&(line + "\n"));
+            }
+        });
+        match rx.recv_timeout(Duration::from_secs(120)) {
+            Ok(addr) => Serve { child, addr: addr.parse().expect("a socket address in the log"), log },
+            Err(_) => {
+                let _ = child.kill();
+                panic!("bantin serve did not log its address; log:\n{}", log.lock().unwrap());
+            }
+        }
+    }
+
+    pub fn log(&self) -> String {
+        self.log.lock().unwrap().clone()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Resident memory now and at its peak, in KiB.
+    pub fn memory_kib(&self) -> (u64, u64) {
+        memory_kib(self.child.id())
+    }
+
+    /// Whether the process still runs.
+    pub fn alive(&mut self) -> bool {
+        self.child.try_wait().map(|s| s.is_none()).unwrap_or(false)
+    }
+
+    /// Waits until the log has `text`, at most `limit`.
+    pub fn wait_log(&self, text: &str, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if self.log().contains(text) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        false
+    }
+}
+
+/// VmRSS and VmHWM of `pid`, in KiB.
+pub fn memory_kib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// Sends `request` as raw bytes and returns what came back (until the
+/// server closes or `limit` passes).
+pub fn raw(addr: SocketAddr, request: &[u8], limit: Duration) -> String {
+    let Ok(mut s) = TcpStream::connect_timeout(&addr, limit) else { return String::new() };
+    let _ = s.set_read_timeout(Some(limit));
+    let _ = s.write_all(request);
+    let mut out = Vec::new();
+    let _ = s.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The status code of a raw HTTP/1.1 answer (0 when there was none).
+pub fn status_of(answer: &str) -> u16 {
+    answer.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0)
+}
+
+/// A gauge or counter value from a Prometheus text page.
+pub fn metric(page: &str, name_and_labels: &str) -> Option<f64> {
+    page.lines().find_map(|l| l.strip_prefix(name_and_labels)?.strip_prefix(' ')).and_then(|v| v.trim().parse().ok())
+}
+
+/// `GET` over a fresh connection with `Connection: close`.
+pub fn get(addr: SocketAddr, path: &str) -> String {
+    raw(addr, format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(), Duration::from_secs(10))
+}
+
+/// The body of a raw answer (after the blank line; not de-chunked).
+pub fn body_of(answer: &str) -> &str {
+    answer.split_once("\r\n\r\n").map_or("", |(_, b)| b)
+}
+
+/// Raises this process's open-file limit to its hard limit (children, such
+/// as `bantin serve`, inherit it): the many-connections tests hold more
+/// sockets than the usual soft limit of 1,024.
+pub fn raise_fd_limit() {
+    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: getrlimit/setrlimit with a valid resource and a pointer to a
+    // live rlimit.
+    unsafe {
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+            limit.rlim_cur = limit.rlim_max;
+            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+        }
+    }
+}
