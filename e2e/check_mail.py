@@ -105,7 +105,9 @@ def spamassassin(label, raw):
     m = re.search(r"^X-Spam-Status: \w+, score=(-?[\d.]+)", text, re.M)
     table = text.split("pts rule name", 1)[-1]
     rules = {name: float(pts) for pts, name in re.findall(r"^\s*(-?\d+\.\d+)\s+([A-Z0-9_]+)\s", table, re.M)}
-    if not check(m is not None and rules, f"{label}: SpamAssassin scored it (exit {out.returncode}) {out.stderr.decode()[-300:]}"):
+    scored = m is not None and bool(rules)
+    why = "" if scored else f" (exit {out.returncode}; stderr: {out.stderr.decode()[-300:]})"
+    if not check(scored, f"{label}: SpamAssassin scored it{why}"):
         return None
     score = float(m.group(1))
     ours = {k: v for k, v in rules.items() if k not in NOT_OURS}
