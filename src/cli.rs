@@ -1,7 +1,9 @@
-//! The `subscribers` and `digest` commands of the binary: argument shapes,
-//! output formats and exit codes. Part of `main.rs`'s crate (anyhow lives
-//! here too); everything they do is a call into the library.
+//! The `subscribers` and `digest` commands of the binary: what they do,
+//! their output formats and exit codes (their arguments are in `args.rs`).
+//! Part of `main.rs`'s crate (anyhow lives here too); everything they do
+//! is a call into the library.
 
+use crate::args::{DigestCommand, FrequencyArg, ListFormat, SubscribersCommand};
 use crate::exit;
 use anyhow::Context as _;
 use bantin::digest::plan::{self, Mode};
@@ -9,70 +11,10 @@ use bantin::digest::{CatalogSource, Digests};
 use bantin::state::{Frequency, NewSubscriber, StateStore, Status, Subscriber, normalize_address};
 use bantin::{Catalog, Settings};
 use chrono::{DateTime, Utc};
-use clap::{Subcommand, ValueEnum};
 use std::collections::HashSet;
 use std::io::Write as _;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-
-#[derive(Subcommand)]
-pub enum SubscribersCommand {
-    /// Add a subscriber (pending until confirmed, unless --confirmed)
-    Add {
-        email: String,
-        /// Category slugs, comma-separated; none = the whole site
-        #[arg(long, value_name = "a,b")]
-        topics: Option<String>,
-        #[arg(long, value_enum, default_value_t = FrequencyArg::Daily)]
-        frequency: FrequencyArg,
-        /// Active at once, without a confirmation mail (the admin vouches for consent)
-        #[arg(long)]
-        confirmed: bool,
-    },
-    /// List subscribers with their status (bouncing ones included)
-    List {
-        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
-        format: ListFormat,
-    },
-    /// Remove a subscriber and their digest bookkeeping
-    Remove { email: String },
-    /// Import subscribers from CSV (email[,topics][,frequency][,status]); bad rows are reported, good ones imported
-    Import { file: PathBuf },
-    /// Write every subscriber as CSV on stdout
-    Export,
-}
-
-#[derive(Subcommand)]
-pub enum DigestCommand {
-    /// Print the RFC 5322 message the subscriber would get now; send nothing
-    Preview {
-        email: String,
-        #[arg(long, value_enum)]
-        frequency: Option<FrequencyArg>,
-        /// Preview as if the clock read TIME (RFC 3339)
-        #[arg(long, value_name = "TIME", hide = true)]
-        at: Option<String>,
-    },
-    /// Plan and send every digest that is due, then exit
-    Run {
-        /// Show what would be sent; write and send nothing
-        #[arg(long)]
-        dry_run: bool,
-        /// Every subscriber's current period ends now ("send now")
-        #[arg(long)]
-        now: bool,
-        /// Plan as if the clock read TIME (RFC 3339); for tests and replays
-        #[arg(long, value_name = "TIME", hide = true)]
-        at: Option<String>,
-    },
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum FrequencyArg {
-    Daily,
-    Weekly,
-}
 
 impl From<FrequencyArg> for Frequency {
     fn from(f: FrequencyArg) -> Frequency {
@@ -81,13 +23,6 @@ impl From<FrequencyArg> for Frequency {
             FrequencyArg::Weekly => Frequency::Weekly,
         }
     }
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub enum ListFormat {
-    Table,
-    Csv,
-    Json,
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {

@@ -4,10 +4,11 @@
 use anyhow::Context as _;
 use bantin::config::{self, ConfigError};
 use bantin::feeds::FeedSettings;
-use clap::{Parser, Subcommand};
-use std::path::PathBuf;
+use args::{Cli, Command};
+use clap::Parser;
 use std::process::ExitCode;
 
+mod args;
 mod cli;
 
 /// Exit codes of DESIGN.md (the sysexits.h values).
@@ -17,44 +18,6 @@ mod exit {
     pub const DATAERR: u8 = 65;
     pub const IOERR: u8 = 74;
     pub const CONFIG: u8 = 78;
-}
-
-#[derive(Parser)]
-#[command(name = "bantin", version, about = "News feeds and e-mail digests for a news portal")]
-struct Cli {
-    /// The configuration file [default: $BANTIN_CONFIG, else /etc/bantin/bantin.toml if it exists, else config/bantin.toml]
-    #[arg(long, global = true, value_name = "FILE")]
-    config: Option<PathBuf>,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run the service: watch the store, serve the feeds over HTTP
-    Serve,
-    /// Write every feed once as static files, then exit
-    Build {
-        /// The folder to write into (created if missing)
-        #[arg(long, value_name = "DIR")]
-        out: PathBuf,
-    },
-    /// Validate the configuration and every article; report per file
-    Check {
-        /// Exit with 65 when any article has an error
-        #[arg(long)]
-        strict: bool,
-    },
-    /// Manage digest subscribers
-    Subscribers {
-        #[command(subcommand)]
-        command: cli::SubscribersCommand,
-    },
-    /// Preview or send the e-mail digests
-    Digest {
-        #[command(subcommand)]
-        command: cli::DigestCommand,
-    },
 }
 
 fn main() -> ExitCode {

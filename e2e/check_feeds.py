@@ -1,0 +1,117 @@
+"""Feed readers' view, part 1: Python's feedparser (Debian's python3-feedparser)
+reads every RSS and Atom feed of the live server (the site and each
+category) over HTTP. Each must parse without the bozo flag, and its items
+must be exactly the store's articles of that scope, with the manifest's
+title, link, date, categories and author. Then a conditional GET with the
+validators feedparser saw must be answered 304.
+
+feedparser has no JSON Feed parser; JSON Feed is read by json_feed.mjs.
+
+Usage: check_feeds.py BASE_URL MANIFEST SITE_TITLE
+Prints one line per check; exits 1 if any failed.
+"""
+
+import calendar
+import json
+import sys
+from datetime import datetime
+
+import feedparser
+
+failures = []
+checks = 0
+
+
+def check(ok, what):
+    """Failures are printed at once; passes are counted per feed."""
+    global checks
+    checks += 1
+    if not ok:
+        print("FAIL " + what)
+        failures.append(what)
+    return ok
+
+
+def epoch(iso):
+    return int(datetime.fromisoformat(iso).timestamp())
+
+
+def scopes(manifest):
+    """(path prefix, title suffix, expected articles) for the site and every category."""
+    arts = manifest["articles"]
+    out = [("", None, arts)]
+    cats = {}
+    for a in arts:
+        for c in a["categories"]:
+            cats[c["slug"]] = c["name"]
+    for slug, name in sorted(cats.items()):
+        out.append((f"categories/{slug}/", name, [a for a in arts if any(c["slug"] == slug for c in a["categories"])]))
+    return out
+
+
+def check_feed(url, kind, site_title, suffix, expected):
+    before = (checks, len(failures))
+    d = feedparser.parse(url)
+    d = check_parsed(d, url, kind, site_title, suffix, expected)
+    if len(failures) == before[1]:
+        print(f"ok   {url}: {d.get('version')}, {len(d.entries)} items, {checks - before[0]} checks")
+    return d
+
+
+def check_parsed(d, url, kind, site_title, suffix, expected):
+    label = url
+    check(d.get("status") == 200, f"{label}: HTTP 200 (got {d.get('status')})")
+    if not check(not d.bozo, f"{label}: no bozo flag ({d.get('bozo_exception')!r})"):
+        return d
+    check(d.version == kind, f"{label}: read as {kind} (got {d.version})")
+    want_title = site_title if suffix is None else f"{site_title} – {suffix}"
+    check(d.feed.get("title") == want_title, f"{label}: feed title {d.feed.get('title')!r}")
+    got = {e.title: e for e in d.entries}
+    check(sorted(got) == sorted(a["title"] for a in expected), f"{label}: items are the store's {len(expected)} articles ({sorted(got)})")
+    for a in expected:
+        e = got.get(a["title"])
+        if e is None:
+            continue
+        t = a["title"]
+        check(e.get("link") == a["link"], f"{label}: {t}: link {e.get('link')}")
+        when = e.get("published_parsed") or e.get("updated_parsed")
+        check(when is not None and calendar.timegm(when) == epoch(a["published"]), f"{label}: {t}: date {e.get('published') or e.get('updated')} = {a['published']}")
+        # RSS <category> is the name; Atom's term is the slug, its label the name.
+        terms = sorted(tag.get("label") or tag.term for tag in e.get("tags", []))
+        check(terms == sorted(c["name"] for c in a["categories"]), f"{label}: {t}: categories {terms}")
+        check(e.get("author") == a["author"], f"{label}: {t}: author {e.get('author')!r}")
+        text = e.get("summary", "") + "".join(c.value for c in e.get("content", []))
+        check(a["summary"] in text, f"{label}: {t}: summary present")
+        check(e.get("id", "").startswith("urn:uuid:"), f"{label}: {t}: stable id {e.get('id')}")
+    return d
+
+
+def main(base, manifest_path, site_title):
+    with open(manifest_path, encoding="utf-8") as f:
+        manifest = json.load(f)
+    seen = {}
+    for prefix, suffix, expected in scopes(manifest):
+        for name, kind in (("feed.xml", "rss20"), ("atom.xml", "atom10")):
+            url = base + prefix + name
+            seen[url] = check_feed(url, kind, site_title, suffix, expected)
+
+    # Relative links in bodies were made absolute against site.base_url.
+    site = seen[base + "feed.xml"]
+    bodies = "".join(c.value for e in site.entries for c in e.get("content", []))
+    if check(manifest["base_url"] + "tin-tuc/le-hoi-mu-cang-chai" in bodies, "feed.xml: relative body link made absolute"):
+        print("ok   feed.xml: relative link in a body made absolute")
+
+    # A second poll with the validators this reader saw: 304, no body.
+    for url in (base + "feed.xml", base + "atom.xml"):
+        first = seen[url]
+        check(bool(first.get("etag")) and bool(first.get("modified")), f"{url}: ETag and Last-Modified sent")
+        again = feedparser.parse(url, etag=first.get("etag"), modified=first.get("modified"))
+        if check(again.get("status") == 304 and not again.entries, f"{url}: conditional GET answered {again.get('status')} (want 304)"):
+            print(f"ok   {url}: second poll with ETag {first.get('etag')} answered 304")
+
+    print(f"feedparser {feedparser.__version__}: {len(seen)} feeds read, {checks} checks, {len(failures)} failed")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(*sys.argv[1:4]))

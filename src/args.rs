@@ -1,0 +1,110 @@
+//! The command line's shape (clap): every subcommand, flag and help text,
+//! and nothing that runs. Shared by the binary (`main.rs`, `cli.rs`) and
+//! the packaging generator (`packaging/gen-docs.rs`, man pages and shell
+//! completions), so the documentation is made from the parser itself.
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser)]
+#[command(name = "bantin", version, about = "News feeds and e-mail digests for a news portal")]
+pub struct Cli {
+    /// The configuration file [default: $BANTIN_CONFIG, else /etc/bantin/bantin.toml if it exists, else config/bantin.toml]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    /// Run the service: watch the store, serve the feeds over HTTP
+    Serve,
+    /// Write every feed once as static files, then exit
+    Build {
+        /// The folder to write into (created if missing)
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
+    /// Validate the configuration and every article; report per file
+    Check {
+        /// Exit with 65 when any article has an error
+        #[arg(long)]
+        strict: bool,
+    },
+    /// Manage digest subscribers
+    Subscribers {
+        #[command(subcommand)]
+        command: SubscribersCommand,
+    },
+    /// Preview or send the e-mail digests
+    Digest {
+        #[command(subcommand)]
+        command: DigestCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum SubscribersCommand {
+    /// Add a subscriber (pending until confirmed, unless --confirmed)
+    Add {
+        email: String,
+        /// Category slugs, comma-separated; none = the whole site
+        #[arg(long, value_name = "a,b")]
+        topics: Option<String>,
+        #[arg(long, value_enum, default_value_t = FrequencyArg::Daily)]
+        frequency: FrequencyArg,
+        /// Active at once, without a confirmation mail (the admin vouches for consent)
+        #[arg(long)]
+        confirmed: bool,
+    },
+    /// List subscribers with their status (bouncing ones included)
+    List {
+        #[arg(long, value_enum, default_value_t = ListFormat::Table)]
+        format: ListFormat,
+    },
+    /// Remove a subscriber and their digest bookkeeping
+    Remove { email: String },
+    /// Import subscribers from CSV (email[,topics][,frequency][,status]); bad rows are reported, good ones imported
+    Import { file: PathBuf },
+    /// Write every subscriber as CSV on stdout
+    Export,
+}
+
+#[derive(Subcommand)]
+pub enum DigestCommand {
+    /// Print the RFC 5322 message the subscriber would get now; send nothing
+    Preview {
+        email: String,
+        #[arg(long, value_enum)]
+        frequency: Option<FrequencyArg>,
+        /// Preview as if the clock read TIME (RFC 3339)
+        #[arg(long, value_name = "TIME", hide = true)]
+        at: Option<String>,
+    },
+    /// Plan and send every digest that is due, then exit
+    Run {
+        /// Show what would be sent; write and send nothing
+        #[arg(long)]
+        dry_run: bool,
+        /// Every subscriber's current period ends now ("send now")
+        #[arg(long)]
+        now: bool,
+        /// Plan as if the clock read TIME (RFC 3339); for tests and replays
+        #[arg(long, value_name = "TIME", hide = true)]
+        at: Option<String>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum FrequencyArg {
+    Daily,
+    Weekly,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum ListFormat {
+    Table,
+    Csv,
+    Json,
+}
