@@ -332,3 +332,41 @@ on_both_backends!(pages_answer_in_english_and_refuse_forged_tokens, pages_answer
 on_both_backends!(confirmation_mails_are_rate_limited_per_address_with_the_same_answer, confirmation_mails_are_rate_limited_per_address_with_the_same_answer);
 on_both_backends!(refused_then_451_then_accepted_and_550s_make_a_subscriber_bouncing, refused_then_451_then_accepted_and_550s_make_a_subscriber_bouncing);
 on_both_backends!(the_scheduler_delivers_the_outbox_and_stops_on_shutdown, the_scheduler_delivers_the_outbox_and_stops_on_shutdown);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_rides_out_a_postgresql_outage_and_reconnects() {
+    let smtp = SmtpServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (digests, db) = open(Backend::Postgres, dir.path(), &smtp.url(), "https://bantin.example.org/", "").await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let options = bantin::digest::SchedulerOptions { poll: std::time::Duration::from_millis(200), start_at: None };
+    let task = tokio::spawn(bantin::digest::run_scheduler_with(Arc::clone(&digests), stopped, options));
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+
+    // The server drops every session and refuses new ones for a while: the
+    // scheduler's rounds fail (logged), it keeps going.
+    db.cut_off();
+    assert!(digests.state.ping().await.is_err(), "the database is unreachable");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert!(!task.is_finished(), "an outage must not stop the scheduler");
+
+    // Back: the pool reconnects by itself and the outbox moves again.
+    db.reopen();
+    let (sub, _) = digests
+        .state
+        .insert_subscriber(&NewSubscriber {
+            email: "after.outage@example.org".into(),
+            topics: vec![],
+            frequency: Frequency::Daily,
+            status: Status::Pending,
+            now: Utc::now(),
+        })
+        .await
+        .expect("the pool reconnects after the outage");
+    let m = digests.composer.confirmation(&sub, Utc::now()).unwrap();
+    digests.state.enqueue(&m, Utc::now()).await.unwrap();
+    let mails = wait_for_mail(&smtp, 1).await;
+    assert_eq!(mails[0].to, ["after.outage@example.org"]);
+    stop.send(true).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), task).await.expect("the scheduler stops").unwrap();
+}

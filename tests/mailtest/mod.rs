@@ -67,6 +67,20 @@ impl Drop for StateDb {
 }
 
 impl StateDb {
+    /// Cuts the database off (PostgreSQL): its sessions are ended and no
+    /// new ones are allowed until [`StateDb::reopen`], as while the server
+    /// is down or restarting.
+    pub fn cut_off(&self) {
+        let name = self.pg_name.as_deref().expect("a PostgreSQL database");
+        admin(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false"));
+        admin_query(format!("SELECT COUNT(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{name}'"));
+    }
+
+    pub fn reopen(&self) {
+        let name = self.pg_name.as_deref().expect("a PostgreSQL database");
+        admin(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true"));
+    }
+
     /// Waits (at most 10 s) until the server has noticed that process
     /// `pid` is gone: none of its sessions (named `host:pid:random`, see
     /// `bantin::state::instance_id`) is left. A SIGKILLed process's
