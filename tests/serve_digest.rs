@@ -157,29 +157,35 @@ async fn serve_subscribes_confirms_mails_a_digest_once_and_unsubscribes_in_one_c
     assert!(status.is_some_and(|s| s.success()), "exit {status:?}; log:\n{}", serve.log());
 }
 
+/// A minimal config with the state database at `state_url`, and `bantin
+/// ARGS` run on it (outside systemd).
+fn run_with_state(dir: &std::path::Path, state_url: &str, args: &[&str]) -> std::process::Output {
+    let config = dir.join("bantin.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[site]\ntitle = \"Thử\"\nbase_url = \"https://portal.example.org\"\n\n[store]\npath = {:?}\n\n\
+             [http]\nlisten = \"127.0.0.1:0\"\n\n[state]\nurl = \"{state_url}\"\n",
+            mailtest::examples().display().to_string(),
+        ),
+    )
+    .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_bantin"))
+        .args(args)
+        .arg("--config")
+        .arg(&config)
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("LISTEN_FDS")
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn serve_exits_69_when_the_state_database_cannot_be_opened() {
     let dir = tempfile::tempdir().unwrap();
     // A file where the database's folder should be: it cannot be created.
     std::fs::write(dir.path().join("blocked"), "").unwrap();
-    let config = dir.path().join("bantin.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[site]\ntitle = \"Thử\"\nbase_url = \"https://portal.example.org\"\n\n[store]\npath = {:?}\n\n\
-             [http]\nlisten = \"127.0.0.1:0\"\n\n[state]\nurl = \"sqlite://{}/blocked/state/bantin.db\"\n",
-            mailtest::examples().display().to_string(),
-            dir.path().display()
-        ),
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_bantin"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("LISTEN_FDS")
-        .output()
-        .unwrap();
+    let out = run_with_state(dir.path(), &format!("sqlite://{}/blocked/state/bantin.db", dir.path().display()), &["serve"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(69), "{stderr}");
     assert!(stderr.contains("state database") && stderr.contains("blocked"), "{stderr}");
@@ -195,25 +201,8 @@ fn serve_and_the_cli_exit_69_when_postgresql_cannot_be_reached_and_hide_the_pass
     let dir = tempfile::tempdir().unwrap();
     // Nothing listens on this port: every connection is refused.
     let url = format!("postgres://bantin:hunter2@127.0.0.1:{}/bantin", free_port());
-    let config = dir.path().join("bantin.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[site]\ntitle = \"Thử\"\nbase_url = \"https://portal.example.org\"\n\n[store]\npath = {:?}\n\n\
-             [http]\nlisten = \"127.0.0.1:0\"\n\n[state]\nurl = \"{url}\"\n",
-            mailtest::examples().display().to_string(),
-        ),
-    )
-    .unwrap();
     for args in [&["serve"][..], &["subscribers", "list"], &["digest", "run", "--now"]] {
-        let out = Command::new(env!("CARGO_BIN_EXE_bantin"))
-            .args(args)
-            .arg("--config")
-            .arg(&config)
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("LISTEN_FDS")
-            .output()
-            .unwrap();
+        let out = run_with_state(dir.path(), &url, args);
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(69), "{args:?}: {stderr}");
         assert!(stderr.contains("state database postgres://bantin:***@127.0.0.1:"), "{args:?}: {stderr}");
