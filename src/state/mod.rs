@@ -9,7 +9,10 @@
 //! so every query is written once: `$N` parameters, `ON CONFLICT`,
 //! `RETURNING`, BIGINT milliseconds for times; the few PostgreSQL-only
 //! statements (row locks, advisory locks, session liveness) branch on the
-//! backend in this file.
+//! backend. Files: this one (subscribers, digest bookkeeping, outbox),
+//! `connect.rs` (backends, pools, migrations), `instances.rs` (several
+//! instances on one database: names, leases of the gone, the planner lock,
+//! the shared token key), `model.rs` (the plain data).
 //!
 //! Invariants:
 //! - migrations (`migrations/sqlite`, `migrations/postgres`: the same
@@ -27,18 +30,19 @@
 //!   claim skips rows another transaction has locked (`FOR UPDATE SKIP
 //!   LOCKED`), and an expired lease (a dead sender) can be claimed again.
 
+mod connect;
+mod instances;
 mod model;
 
+pub use connect::{sqlite_path, Backend};
+pub use instances::{instance_id, PlannerLock};
 pub use model::*;
 
 use chrono::{DateTime, TimeZone, Utc};
-use sqlx::any::{AnyPoolOptions, AnyRow};
-use sqlx::{AnyConnection, AnyPool};
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::{Connection as _, Executor as _, Row};
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::sync::OnceLock;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
@@ -65,20 +69,6 @@ fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StateError {
     move |source| StateError::Query { what, source }
 }
 
-/// The migrations of each backend, embedded so the binary works from any
-/// folder. Same versions, same tables; only the column types differ.
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, "subscribers outbox", include_str!("../../migrations/sqlite/0001_subscribers_outbox.sql")),
-    (2, "token key", include_str!("../../migrations/sqlite/0002_token_key.sql")),
-];
-const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, "subscribers outbox", include_str!("../../migrations/postgres/0001_subscribers_outbox.sql")),
-    (2, "token key", include_str!("../../migrations/postgres/0002_token_key.sql")),
-];
-
-/// The advisory lock key of the digest planner (per database): "bantin" and 1.
-const PLANNER_LOCK: i64 = 0x6261_6e74_696e_0001;
-
 /// Milliseconds since the epoch, the unit of every time column.
 pub fn to_ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
@@ -86,50 +76,6 @@ pub fn to_ms(t: DateTime<Utc>) -> i64 {
 
 pub fn from_ms(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or(DateTime::<Utc>::MIN_UTC)
-}
-
-/// Which database `state.url` names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Backend {
-    /// One file, one host: the embedded default.
-    Sqlite,
-    /// Shared by every instance that points at it.
-    Postgres,
-}
-
-impl Backend {
-    pub fn of(url: &str) -> Option<Backend> {
-        if url.starts_with("sqlite:") {
-            Some(Backend::Sqlite)
-        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            Some(Backend::Postgres)
-        } else {
-            None
-        }
-    }
-}
-
-/// This process's name among the instances sharing a state database:
-/// `host:pid:random` (at most 63 bytes, PostgreSQL's limit for an
-/// `application_name`). The random part keeps it unique where host names
-/// and pids repeat (containers). It names outbox leases, and on PostgreSQL
-/// it is every connection's `application_name`, so another instance can
-/// tell whether the owner of a lease is still connected.
-pub fn instance_id() -> &'static str {
-    static ID: OnceLock<String> = OnceLock::new();
-    ID.get_or_init(|| {
-        let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_else(|_| "localhost".into());
-        let host: String = host
-            .trim()
-            .chars()
-            .filter(|c| c.is_ascii_alphanumeric() || *c == '-' || *c == '.')
-            .take(32)
-            .collect();
-        let mut r = [0u8; 4];
-        // Without randomness the id is still unique per host and pid.
-        let _ = getrandom::fill(&mut r);
-        format!("{}:{}:{:08x}", if host.is_empty() { "localhost" } else { &host }, std::process::id(), u32::from_le_bytes(r))
-    })
 }
 
 /// The handle on the state database; cheap to clone (a pool inside).
@@ -140,59 +86,7 @@ pub struct StateStore {
     url: String,
 }
 
-/// Where an `sqlite:` URL keeps its file, if it names one.
-pub fn sqlite_path(url: &str) -> Option<PathBuf> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or(rest);
-    if path.is_empty() || path == ":memory:" { None } else { Some(PathBuf::from(path)) }
-}
-
-/// The planner's election on PostgreSQL: a session advisory lock held on a
-/// connection of its own (outside the pool) for the whole planning run.
-/// [`PlannerLock::release`] ends it; if the process dies, the server drops
-/// the connection and with it the lock, so another instance takes over.
-#[derive(Debug)]
-pub struct PlannerLock {
-    conn: Option<AnyConnection>,
-}
-
-impl PlannerLock {
-    pub async fn release(self) {
-        if let Some(mut conn) = self.conn {
-            let _ = sqlx::query("SELECT pg_advisory_unlock($1)").bind(PLANNER_LOCK).execute(&mut conn).await;
-            // Closing the session releases the lock even if the unlock failed.
-            let _ = conn.close().await;
-        }
-    }
-}
-
 impl StateStore {
-    /// Opens (creating the SQLite file and its folder if needed; connecting
-    /// to PostgreSQL) and migrates.
-    pub async fn open(url: &str) -> Result<StateStore> {
-        sqlx::any::install_default_drivers();
-        let shown = crate::config::redact(url);
-        let backend = Backend::of(url).ok_or_else(|| StateError::Unsupported {
-            url: shown.clone(),
-            detail: "is neither sqlite: nor postgres://; write e.g. sqlite://var/bantin.db".into(),
-        })?;
-        let (pool, migrations) = match backend {
-            Backend::Sqlite => (open_sqlite(url, &shown).await?, SQLITE_MIGRATIONS),
-            Backend::Postgres => (open_postgres(url, &shown).await?, POSTGRES_MIGRATIONS),
-        };
-        let migrations = migrations
-            .iter()
-            .map(|(v, d, sql)| {
-                Migration::new(*v, (*d).into(), MigrationType::Simple, sqlx::SqlStr::from_static(sql), false)
-            })
-            .collect();
-        Migrator::with_migrations(migrations)
-            .run(&pool)
-            .await
-            .map_err(|source| StateError::Migrate { url: shown.clone(), source })?;
-        Ok(StateStore { pool, backend, url: shown })
-    }
-
     /// The URL with any password hidden, for messages.
     pub fn url(&self) -> &str {
         &self.url
@@ -552,96 +446,6 @@ impl StateStore {
         Ok(())
     }
 
-    /// The owners of the rows being sent now.
-    pub async fn lease_owners(&self) -> Result<Vec<String>> {
-        let rows = sqlx::query("SELECT DISTINCT lease_owner FROM outbox WHERE status = 'sending' AND lease_owner IS NOT NULL")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("reading outbox leases"))?;
-        rows.iter().map(|r| get(r, "lease_owner")).collect()
-    }
-
-    /// Hands back every row that `owner` is sending (it is gone, killed in
-    /// the middle of a send), so they go out without waiting for the lease
-    /// to run out. Returns how many.
-    pub async fn release_leases_of(&self, owner: &str) -> Result<usize> {
-        let n = sqlx::query(
-            "UPDATE outbox SET status = 'queued', lease_owner = NULL, lease_until = NULL WHERE status = 'sending' AND lease_owner = $1",
-        )
-        .bind(owner)
-        .execute(&self.pool)
-        .await
-        .map_err(q("releasing outbox leases"))?
-        .rows_affected();
-        Ok(n as usize)
-    }
-
-    /// Hands back the rows of every lease owner for which `alive` is false.
-    pub async fn release_dead_leases(&self, alive: impl Fn(&str) -> bool) -> Result<usize> {
-        let mut released = 0;
-        for owner in self.lease_owners().await? {
-            if !alive(&owner) {
-                released += self.release_leases_of(&owner).await?;
-            }
-        }
-        Ok(released)
-    }
-
-    /// On PostgreSQL, the instance ids ([`instance_id`]) with a session
-    /// open on this database now: the live lease owners, wherever they
-    /// run. None on SQLite (no sessions to see; local processes are looked
-    /// up instead).
-    pub async fn connected_instances(&self) -> Result<Option<HashSet<String>>> {
-        if self.backend != Backend::Postgres {
-            return Ok(None);
-        }
-        let rows = sqlx::query(
-            "SELECT DISTINCT application_name FROM pg_stat_activity
-             WHERE datname = current_database() AND application_name IS NOT NULL",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(q("listing connected instances"))?;
-        Ok(Some(rows.iter().map(|r| get(r, "application_name")).collect::<Result<_>>()?))
-    }
-
-    /// Elects this instance to plan digests: Some while nobody else plans
-    /// (always on SQLite, which has one host and serialises writers), None
-    /// when another instance holds the planner lock now.
-    pub async fn try_planner_lock(&self) -> Result<Option<PlannerLock>> {
-        if self.backend != Backend::Postgres {
-            return Ok(Some(PlannerLock { conn: None }));
-        }
-        let mut conn = self.pool.acquire().await.map_err(q("taking the planner lock"))?.detach();
-        let got: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
-            .bind(PLANNER_LOCK)
-            .fetch_one(&mut conn)
-            .await
-            .map_err(q("taking the planner lock"))?;
-        if got {
-            Ok(Some(PlannerLock { conn: Some(conn) }))
-        } else {
-            let _ = conn.close().await;
-            Ok(None)
-        }
-    }
-
-    /// The HMAC key for links, kept in the database (for instances sharing
-    /// it without a common key file): the stored one, or `fresh` if there
-    /// was none (the first caller's key wins; every caller gets the same).
-    pub async fn shared_token_key(&self, fresh: &[u8]) -> Result<Vec<u8>> {
-        sqlx::query("INSERT INTO token_key (id, key) VALUES (1, $1) ON CONFLICT (id) DO NOTHING")
-            .bind(fresh)
-            .execute(&self.pool)
-            .await
-            .map_err(q("storing the token key"))?;
-        let row = sqlx::query("SELECT key FROM token_key WHERE id = 1")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(q("reading the token key"))?;
-        get(&row, "key")
-    }
-
     /// How many outbox rows are in each status.
     pub async fn outbox_counts(&self) -> Result<OutboxCounts> {
         let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
@@ -704,67 +508,6 @@ const CLAIM_SQL: &str = "UPDATE outbox SET status = 'sending', lease_owner = $1,
         WHERE (status = 'queued' AND next_attempt_at <= $3) OR (status = 'sending' AND lease_until < $3)
         ORDER BY next_attempt_at, id LIMIT $4 {lock})
      RETURNING id, message_id, kind, subscriber_id, period_key, recipient, body, attempts";
-
-async fn open_sqlite(url: &str, shown: &str) -> Result<AnyPool> {
-    if let Some(path) = sqlite_path(url)
-        && let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(folder).map_err(|source| StateError::Folder {
-            url: shown.to_string(),
-            folder: folder.to_path_buf(),
-            source,
-        })?;
-    }
-    // Create the file if missing, unless the URL says otherwise.
-    let url = if url.contains("mode=") {
-        url.to_string()
-    } else {
-        format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
-    };
-    AnyPoolOptions::new()
-        .max_connections(4)
-        .after_connect(|conn, _| {
-            Box::pin(async move {
-                // Several connections (planner, mailer, HTTP) share one
-                // file: wait for a writer instead of failing at once. In
-                // WAL mode NORMAL survives any process crash (SIGKILL
-                // included); only a power cut can lose the last commits,
-                // which at worst resends a message marked sent a moment
-                // before. FULL would fsync once per sent message.
-                conn.execute(
-                    "PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
-                )
-                .await?;
-                Ok(())
-            })
-        })
-        .connect(&url)
-        .await
-        .map_err(|source| StateError::Open { url: shown.to_string(), source })
-}
-
-async fn open_postgres(url: &str, shown: &str) -> Result<AnyPool> {
-    // Every session is named after this instance (see `instance_id`).
-    let mut parsed = url::Url::parse(url).map_err(|e| StateError::Unsupported {
-        url: shown.to_string(),
-        detail: format!("is not a URL ({e}); write e.g. postgres://bantin@db.example.org/bantin"),
-    })?;
-    let pairs: Vec<(String, String)> =
-        parsed.query_pairs().filter(|(k, _)| k != "application_name").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-    parsed.query_pairs_mut().clear().extend_pairs(pairs).append_pair("application_name", instance_id());
-    AnyPoolOptions::new()
-        .max_connections(8)
-        .min_connections(1)
-        // During an outage a query waits this long for a connection, then
-        // fails; the scheduler logs it and tries again at its next round.
-        // At start it bounds how long an unreachable server is waited for
-        // before exit 69.
-        .acquire_timeout(Duration::from_secs(5))
-        .connect(parsed.as_str())
-        .await
-        .map_err(|source| StateError::Connect { url: shown.to_string(), source })
-}
 
 const SUBSCRIBER_COLUMNS: &str = "SELECT id, email, topics, frequency, status, created_at, confirmed_at, bounce_count, \
      last_period, last_digest_at FROM subscribers";
