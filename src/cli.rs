@@ -350,7 +350,16 @@ async fn run(digests: &Digests, catalog: &Catalog, start: DateTime<Utc>, mode: M
         eprintln!("{released} messages left in flight by a stopped run are queued again");
     }
     let t_plan = std::time::Instant::now();
-    let queued = digests.queue(start, mode).await?;
+    let mut queued = digests.queue(start, mode).await?;
+    if queued.busy {
+        // Another instance on the shared database plans right now; once it
+        // is done, planning again adds only what it left out.
+        eprintln!("another bantin instance is planning digests; waiting for it to finish");
+        while queued.busy {
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            queued = digests.queue(start, mode).await?;
+        }
+    }
     let plan_ms = t_plan.elapsed().as_millis();
     // The clock runs on from `start`, so --at in the future still finds the
     // rows it just queued due.

@@ -592,11 +592,25 @@ fn absolute_url(s: &str) -> Result<Url, String> {
     Ok(url)
 }
 
-/// The URL with any password replaced, for messages and logs.
+/// The URL with any password replaced, for messages and logs: the
+/// `user:password@` part and a `password=` query parameter (PostgreSQL
+/// URLs may carry either).
 pub fn redact(url: &str) -> String {
     match Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
+        Ok(mut u) if u.password().is_some() || u.query_pairs().any(|(k, _)| k == "password") => {
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+            }
+            let pairs: Vec<(String, String)> = u
+                .query_pairs()
+                .map(|(k, v)| {
+                    let v = if k == "password" { "***".to_string() } else { v.into_owned() };
+                    (k.into_owned(), v)
+                })
+                .collect();
+            if u.query().is_some() {
+                u.query_pairs_mut().clear().extend_pairs(pairs);
+            }
             u.to_string()
         }
         _ => url.to_string(),
@@ -684,5 +698,8 @@ mod tests {
     #[test]
     fn passwords_are_redacted() {
         assert_eq!(redact("smtp://u:secret@host:25"), "smtp://u:***@host:25");
+        assert_eq!(redact("postgres://bantin:secret@db/bantin?sslmode=require"), "postgres://bantin:***@db/bantin?sslmode=require");
+        let shown = redact("postgres://bantin@db/bantin?password=secret&sslmode=require");
+        assert!(!shown.contains("secret") && shown.contains("sslmode=require"), "{shown}");
     }
 }

@@ -171,7 +171,7 @@ mod serve {
         tasks.spawn(service::run(core, rx, shutdown_rx.clone()));
         tasks.spawn(watch::run(watch_settings, watcher, tx.clone(), shutdown_rx.clone()));
         tasks.spawn(systemd::watchdog(shutdown_rx.clone()));
-        tasks.spawn(digest::run_scheduler(Arc::clone(&digests), shutdown_rx.clone()));
+        tasks.spawn(digest::run_scheduler_with(Arc::clone(&digests), shutdown_rx.clone(), crate::scheduler_options()));
         let server = tokio::spawn(http::serve(listener, app, limits, shutdown_rx.clone()));
 
         tracing::info!("listening on {addr}");
@@ -298,4 +298,21 @@ fn check(settings: &bantin::Settings, strict: bool) -> anyhow::Result<ExitCode> 
 fn websub_retry() -> std::time::Duration {
     let ms = std::env::var("BANTIN_WEBSUB_RETRY_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(2000);
     std::time::Duration::from_millis(ms)
+}
+
+/// The digest scheduler's timing: the defaults, or for tests
+/// `BANTIN_DIGEST_POLL_MS` (a shorter outbox poll) and `BANTIN_DIGEST_AT`
+/// (RFC 3339: the scheduler's clock starts there, like `digest run --at`).
+fn scheduler_options() -> bantin::digest::SchedulerOptions {
+    let mut o = bantin::digest::SchedulerOptions::default();
+    if let Some(ms) = std::env::var("BANTIN_DIGEST_POLL_MS").ok().and_then(|v| v.parse().ok()) {
+        o.poll = std::time::Duration::from_millis(ms);
+    }
+    if let Ok(at) = std::env::var("BANTIN_DIGEST_AT") {
+        match chrono::DateTime::parse_from_rfc3339(&at) {
+            Ok(t) => o.start_at = Some(t.with_timezone(&chrono::Utc)),
+            Err(e) => tracing::warn!("BANTIN_DIGEST_AT {at:?} is not an RFC 3339 time ({e}); using the clock"),
+        }
+    }
+    o
 }

@@ -58,6 +58,8 @@ pub enum KeyError {
     Short { path: PathBuf },
     #[error("cannot get random bytes from the operating system: {0}")]
     Random(String),
+    #[error("the token key kept in the state database: {0}")]
+    Shared(String),
 }
 
 /// The HMAC key. Debug does not print it.
@@ -155,16 +157,32 @@ impl TokenKey {
     }
 }
 
-/// Where the key lives: `mail.token_secret_file`, else beside the SQLite
-/// state database, else (PostgreSQL state) in `var/`.
-pub fn secret_path(settings: &crate::Settings) -> PathBuf {
+/// Where the key file lives: `mail.token_secret_file`, else beside the
+/// SQLite state database. None: no file (PostgreSQL state without
+/// `mail.token_secret_file`; the key lives in the database, see [`load_key`]).
+pub fn secret_path(settings: &crate::Settings) -> Option<PathBuf> {
     if let Some(p) = &settings.mail.token_secret_file {
-        return p.clone();
+        return Some(p.clone());
     }
-    match crate::state::sqlite_path(&settings.state.url) {
-        Some(db) => db.with_file_name("bantin.secret"),
-        None => PathBuf::from("var/bantin.secret"),
+    crate::state::sqlite_path(&settings.state.url).map(|db| db.with_file_name("bantin.secret"))
+}
+
+/// The key every link is signed with. Instances that share a PostgreSQL
+/// state database must share it too, or a link mailed by one would be
+/// refused by another: a configured `mail.token_secret_file` must then hold
+/// the same bytes on every instance; without one, the key is kept in the
+/// database itself (made by the first instance that starts).
+pub async fn load_key(settings: &crate::Settings, state: &crate::state::StateStore) -> Result<TokenKey, KeyError> {
+    if let Some(path) = secret_path(settings) {
+        return TokenKey::load_or_create(&path);
     }
+    let mut fresh = vec![0u8; KEY_LEN];
+    getrandom::fill(&mut fresh).map_err(|e| KeyError::Random(e.to_string()))?;
+    let key = state.shared_token_key(&fresh).await.map_err(|e| KeyError::Shared(e.to_string()))?;
+    if key.len() < KEY_LEN {
+        return Err(KeyError::Shared(format!("the stored key has {} bytes, fewer than {KEY_LEN}", key.len())));
+    }
+    Ok(TokenKey { key })
 }
 
 #[cfg(test)]

@@ -1,7 +1,10 @@
 //! `bantin subscribers …` and `bantin digest preview|run` driven through
-//! the real binary.
+//! the real binary, on both state backends (`name::sqlite`,
+//! `name::postgres`).
 
 mod mailtest;
+
+use mailtest::{Backend, StateDb};
 
 use std::process::{Command, Output};
 
@@ -19,13 +22,17 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-#[test]
-fn add_list_remove_export_import() {
+fn add_list_remove_export_import(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let cfg = mailtest::write_config(dir.path(), &mailtest::examples(), "smtp://127.0.0.1:9", "https://bantin.example.org/", "");
+    let db = StateDb::new(backend, dir.path());
+    let cfg = mailtest::write_config_for(dir.path(), &db.url, &mailtest::examples(), "smtp://127.0.0.1:9", "https://bantin.example.org/", "");
     let out = bantin(&cfg, &["subscribers", "add", "An@Example.ORG", "--topics", "kinh-te,Du lịch", "--frequency", "weekly", "--confirmed"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
-    assert!(dir.path().join("state/bantin.db").is_file(), "the state database is made beside the config's path");
+    assert_eq!(
+        dir.path().join("state/bantin.db").is_file(),
+        backend == Backend::Sqlite,
+        "an SQLite state database is made at its path (and nothing is, with PostgreSQL)"
+    );
     // Adding it again is refused.
     let again = bantin(&cfg, &["subscribers", "add", " An@EXAMPLE.org "]);
     assert_eq!(again.status.code(), Some(65));
@@ -73,22 +80,25 @@ fn add_list_remove_export_import() {
     assert_eq!(bantin(&cfg, &["subscribers", "remove", "ok1@example.org"]).status.code(), Some(65));
 }
 
-#[test]
-fn digest_preview_prints_the_message_and_run_exits_69_without_smtp() {
+fn digest_preview_prints_the_message_and_run_exits_69_without_smtp(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
+    let db = StateDb::new(backend, dir.path());
     // Port 9 (discard) on loopback: nothing listens, connections are refused.
-    let cfg = mailtest::write_config(dir.path(), &mailtest::examples(), "smtp://127.0.0.1:9", "https://bantin.example.org/", "");
+    let cfg = mailtest::write_config_for(dir.path(), &db.url, &mailtest::examples(), "smtp://127.0.0.1:9", "https://bantin.example.org/", "");
     assert!(bantin(&cfg, &["subscribers", "add", "reader@example.org", "--confirmed"]).status.success());
     let out = bantin(&cfg, &["digest", "preview", "reader@example.org", "--at", "2026-08-31T07:00:00+07:00"]);
     assert!(out.status.success(), "{}", text(&out.stderr));
     let parsed = mail_parser::MessageParser::default().parse(&out.stdout).unwrap();
     assert!(parsed.subject().unwrap().starts_with("Bản tin Yên Bái – 31/08/2026: "), "{:?}", parsed.subject());
     assert!(parsed.body_text(0).is_some() && parsed.body_html(0).is_some());
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        let secret = dir.path().join("state/bantin.secret");
-        assert_eq!(std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777, 0o600, "secret made at first start");
+    let secret = dir.path().join("state/bantin.secret");
+    match backend {
+        Backend::Sqlite => {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777, 0o600, "secret made at first start");
+        }
+        // Shared by the instances on the database: kept there, no file.
+        Backend::Postgres => assert!(!secret.exists(), "no key file with PostgreSQL"),
     }
     // A preview writes nothing: the run that follows still has it due.
     let out = bantin(&cfg, &["digest", "run", "--dry-run", "--now", "--at", "2026-08-31T07:00:00+07:00"]);
@@ -98,3 +108,6 @@ fn digest_preview_prints_the_message_and_run_exits_69_without_smtp() {
     assert_eq!(out.status.code(), Some(69), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("not reachable"), "{}", text(&out.stderr));
 }
+
+on_both_backends!(sync add_list_remove_export_import, add_list_remove_export_import);
+on_both_backends!(sync digest_preview_prints_the_message_and_run_exits_69_without_smtp, digest_preview_prints_the_message_and_run_exits_69_without_smtp);

@@ -1,11 +1,13 @@
 //! The real binary killed with SIGKILL in the middle of `bantin digest run`
 //! for 1,000 subscribers, then run again: every subscriber ends with exactly
 //! one digest for the period, except at most the messages that were in
-//! flight at the kill (accepted by the server, not yet marked sent).
+//! flight at the kill (accepted by the server, not yet marked sent). On both
+//! state backends.
 
 mod mailtest;
 
 use mailtest::smtp::SmtpServer;
+use mailtest::{Backend, StateDb};
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -19,12 +21,13 @@ fn bantin(cfg: &std::path::Path) -> Command {
     c
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn sigkill_in_the_middle_of_a_run_of_1000_leaves_one_digest_each_except_in_flight() {
+async fn sigkill_in_the_middle_of_a_run_of_1000_leaves_one_digest_each_except_in_flight(backend: Backend) {
     let smtp = SmtpServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let cfg = mailtest::write_config(
+    let db = StateDb::new(backend, dir.path());
+    let cfg = mailtest::write_config_for(
         dir.path(),
+        &db.url,
         &mailtest::examples(),
         &smtp.url(),
         "https://bantin.example.org/",
@@ -49,6 +52,7 @@ async fn sigkill_in_the_middle_of_a_run_of_1000_leaves_one_digest_each_except_in
     }
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
+    db.wait_sessions_gone(child.id());
     let at_kill = smtp.received().len();
 
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_bantin"))
@@ -78,3 +82,8 @@ async fn sigkill_in_the_middle_of_a_run_of_1000_leaves_one_digest_each_except_in
     assert!(duplicates <= CONNECTIONS, "{duplicates} duplicates; at most {CONNECTIONS} can be in flight");
     assert!(per_recipient.values().all(|n| *n <= 2));
 }
+
+on_both_backends!(
+    sigkill_in_the_middle_of_a_run_of_1000_leaves_one_digest_each_except_in_flight,
+    sigkill_in_the_middle_of_a_run_of_1000_leaves_one_digest_each_except_in_flight
+);

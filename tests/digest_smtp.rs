@@ -1,6 +1,7 @@
 //! Digests and subscriptions against a real SMTP server on loopback (the
-//! `mailin` engine, see tests/common/smtp.rs) and the real HTTP routes
-//! served by axum, read back with an independent mail parser.
+//! `mailin` engine, see tests/mailtest/smtp.rs) and the real HTTP routes
+//! served by axum, read back with an independent mail parser. Every test
+//! runs on both state backends (`name::sqlite`, `name::postgres`).
 
 mod mailtest;
 
@@ -9,6 +10,7 @@ use bantin::digest::{CatalogSource, Digests};
 use bantin::state::{Frequency, NewSubscriber, Status};
 use chrono::{DateTime, Duration, Utc};
 use mailtest::smtp::{Behaviour, SmtpServer};
+use mailtest::{Backend, StateDb};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -16,12 +18,15 @@ fn fixed_now() -> DateTime<Utc> {
     "2026-08-31T00:00:00Z".parse().unwrap()
 }
 
-async fn open(dir: &std::path::Path, smtp_url: &str, public_url: &str, extra_mail: &str) -> Arc<Digests> {
-    let cfg = mailtest::write_config(dir, &mailtest::examples(), smtp_url, public_url, extra_mail);
+/// The digest context on a fresh state database of `backend` (dropped with
+/// the returned guard).
+async fn open(backend: Backend, dir: &std::path::Path, smtp_url: &str, public_url: &str, extra_mail: &str) -> (Arc<Digests>, StateDb) {
+    let db = StateDb::new(backend, dir);
+    let cfg = mailtest::write_config_for(dir, &db.url, &mailtest::examples(), smtp_url, public_url, extra_mail);
     let settings = Arc::new(mailtest::load(&cfg));
     let catalog = Arc::new(bantin::load_catalog(&settings, 1));
     let source: CatalogSource = Arc::new(move || Arc::clone(&catalog));
-    Digests::open(settings, source).await.expect("open the digest context")
+    (Digests::open(settings, source).await.expect("open the digest context"), db)
 }
 
 async fn wait_for_mail(smtp: &SmtpServer, n: usize) -> Vec<mailtest::smtp::Received> {
@@ -42,13 +47,12 @@ fn link_with(text: &str, route: &str) -> String {
     text.split_whitespace().find(|w| w.contains(route)).map(str::to_string).unwrap_or_else(|| panic!("no {route} link in {text}"))
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn subscribe_confirm_receive_a_digest_unsubscribe_and_receive_nothing_after() {
+async fn subscribe_confirm_receive_a_digest_unsubscribe_and_receive_nothing_after(backend: Backend) {
     let smtp = SmtpServer::start().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let http = listener.local_addr().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let digests = open(dir.path(), &smtp.url(), &format!("http://{http}/"), "").await;
+    let (digests, _db) = open(backend, dir.path(), &smtp.url(), &format!("http://{http}/"), "").await;
     let app = bantin::subscription::routes(Arc::clone(&digests));
     tokio::spawn(async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await });
     let client = reqwest::Client::new();
@@ -131,13 +135,12 @@ async fn subscribe_confirm_receive_a_digest_unsubscribe_and_receive_nothing_afte
     assert_eq!(smtp.received().len(), 2, "nothing after unsubscribing");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn pages_answer_in_english_and_refuse_forged_tokens() {
+async fn pages_answer_in_english_and_refuse_forged_tokens(backend: Backend) {
     let smtp = SmtpServer::start().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let http = listener.local_addr().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let digests = open(dir.path(), &smtp.url(), &format!("http://{http}/"), "").await;
+    let (digests, _db) = open(backend, dir.path(), &smtp.url(), &format!("http://{http}/"), "").await;
     let app = bantin::subscription::routes(Arc::clone(&digests));
     tokio::spawn(async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await });
     let client = reqwest::Client::new();
@@ -194,13 +197,12 @@ async fn pages_answer_in_english_and_refuse_forged_tokens() {
     assert_eq!(bad.status(), 400);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn confirmation_mails_are_rate_limited_per_address_with_the_same_answer() {
+async fn confirmation_mails_are_rate_limited_per_address_with_the_same_answer(backend: Backend) {
     let smtp = SmtpServer::start().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let http = listener.local_addr().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let digests = open(dir.path(), &smtp.url(), &format!("http://{http}/"), "").await;
+    let (digests, _db) = open(backend, dir.path(), &smtp.url(), &format!("http://{http}/"), "").await;
     let limits = bantin::subscription::Limits { per_address: 2, per_ip: 4, ..Default::default() };
     let app = bantin::subscription::routes_with_limits(Arc::clone(&digests), limits);
     tokio::spawn(async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await });
@@ -239,12 +241,11 @@ async fn confirmation_mails_are_rate_limited_per_address_with_the_same_answer() 
     assert_eq!(r.status(), 429);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn refused_then_451_then_accepted_and_550s_make_a_subscriber_bouncing() {
+async fn refused_then_451_then_accepted_and_550s_make_a_subscriber_bouncing(backend: Backend) {
     // A port with nothing listening: connections are refused.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let digests = open(dir.path(), &format!("smtp://{port}"), "https://bantin.example.org/", "bounce_limit = 2").await;
+    let (digests, _db) = open(backend, dir.path(), &format!("smtp://{port}"), "https://bantin.example.org/", "bounce_limit = 2").await;
     let (sub, _) = digests
         .state
         .insert_subscriber(&NewSubscriber {
@@ -299,11 +300,10 @@ async fn refused_then_451_then_accepted_and_550s_make_a_subscriber_bouncing() {
     assert_eq!(q.due, 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_scheduler_delivers_the_outbox_and_stops_on_shutdown() {
+async fn the_scheduler_delivers_the_outbox_and_stops_on_shutdown(backend: Backend) {
     let smtp = SmtpServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let digests = open(dir.path(), &smtp.url(), "https://bantin.example.org/", "").await;
+    let (digests, _db) = open(backend, dir.path(), &smtp.url(), "https://bantin.example.org/", "").await;
     let (sub, _) = digests
         .state
         .insert_subscriber(&NewSubscriber {
@@ -325,4 +325,48 @@ async fn the_scheduler_delivers_the_outbox_and_stops_on_shutdown() {
     tokio::time::timeout(std::time::Duration::from_secs(10), task).await.expect("the scheduler stops").unwrap();
     // A pending subscriber gets no digest.
     assert_eq!(smtp.received().len(), 1);
+}
+
+on_both_backends!(subscribe_confirm_receive_a_digest_unsubscribe_and_receive_nothing_after, subscribe_confirm_receive_a_digest_unsubscribe_and_receive_nothing_after);
+on_both_backends!(pages_answer_in_english_and_refuse_forged_tokens, pages_answer_in_english_and_refuse_forged_tokens);
+on_both_backends!(confirmation_mails_are_rate_limited_per_address_with_the_same_answer, confirmation_mails_are_rate_limited_per_address_with_the_same_answer);
+on_both_backends!(refused_then_451_then_accepted_and_550s_make_a_subscriber_bouncing, refused_then_451_then_accepted_and_550s_make_a_subscriber_bouncing);
+on_both_backends!(the_scheduler_delivers_the_outbox_and_stops_on_shutdown, the_scheduler_delivers_the_outbox_and_stops_on_shutdown);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_scheduler_rides_out_a_postgresql_outage_and_reconnects() {
+    let smtp = SmtpServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let (digests, db) = open(Backend::Postgres, dir.path(), &smtp.url(), "https://bantin.example.org/", "").await;
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let options = bantin::digest::SchedulerOptions { poll: std::time::Duration::from_millis(200), start_at: None };
+    let task = tokio::spawn(bantin::digest::run_scheduler_with(Arc::clone(&digests), stopped, options));
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+
+    // The server drops every session and refuses new ones for a while: the
+    // scheduler's rounds fail (logged), it keeps going.
+    db.cut_off();
+    assert!(digests.state.ping().await.is_err(), "the database is unreachable");
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    assert!(!task.is_finished(), "an outage must not stop the scheduler");
+
+    // Back: the pool reconnects by itself and the outbox moves again.
+    db.reopen();
+    let (sub, _) = digests
+        .state
+        .insert_subscriber(&NewSubscriber {
+            email: "after.outage@example.org".into(),
+            topics: vec![],
+            frequency: Frequency::Daily,
+            status: Status::Pending,
+            now: Utc::now(),
+        })
+        .await
+        .expect("the pool reconnects after the outage");
+    let m = digests.composer.confirmation(&sub, Utc::now()).unwrap();
+    digests.state.enqueue(&m, Utc::now()).await.unwrap();
+    let mails = wait_for_mail(&smtp, 1).await;
+    assert_eq!(mails[0].to, ["after.outage@example.org"]);
+    stop.send(true).unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(10), task).await.expect("the scheduler stops").unwrap();
 }

@@ -1,107 +1,16 @@
 //! `bantin serve` runs the subscription side too: the real binary serving
 //! the form, the subscription routes, `/healthz` and `/metrics` over real
 //! HTTP, mailing through a real SMTP server on loopback (tests/mailtest),
-//! sharing its state database with a concurrent `bantin digest run`.
+//! sharing its state database with a concurrent `bantin digest run`; on
+//! both state backends.
 
 mod mailtest;
 
+use mailtest::serve::{free_port, Serve};
 use mailtest::smtp::SmtpServer;
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-/// The running `bantin serve`, killed if the test fails halfway.
-struct Serve {
-    child: Child,
-    log: Arc<Mutex<String>>,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Serve {
-    fn start(config: &Path) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_bantin"))
-            .args(["serve", "--config"])
-            .arg(config)
-            .env("BANTIN_LOG", "info")
-            .env_remove("BANTIN_LOG_FORMAT")
-            .env_remove("LISTEN_FDS")
-            .env_remove("LISTEN_PID")
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("WATCHDOG_USEC")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if line.contains("listening on ") {
-                    let _ = tx.send(());
-                }
-                sink.lock().unwrap().push_str(&(line + "\n"));
-            }
-        });
-        let serve = Serve { child, log };
-        if rx.recv_timeout(Duration::from_secs(60)).is_err() {
-            panic!("bantin serve did not start listening; log:\n{}", serve.log());
-        }
-        serve
-    }
-
-    fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
-    }
-
-    fn signal(&self, signal: libc::c_int) {
-        let pid = libc::pid_t::try_from(self.child.id()).unwrap();
-        // SAFETY: kill(2) on our own child's pid with a valid signal number.
-        let rc = unsafe { libc::kill(pid, signal) };
-        assert_eq!(rc, 0, "kill({signal}) failed: {}", std::io::Error::last_os_error());
-    }
-
-    /// Waits until the log has `text`, at most `limit`.
-    fn wait_log(&self, text: &str, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if self.log().contains(text) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
-    }
-
-    fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                return Some(status);
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        None
-    }
-}
-
-/// A port nobody listens on now: bound to learn it, then released, so the
-/// config can name it in both `http.listen` and `http.public_url` (the
-/// links in the mails then point at the server under test).
-fn free_port() -> u16 {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap().port()
-}
+use mailtest::{Backend, StateDb};
+use std::process::Command;
+use std::time::Duration;
 
 async fn wait_for_mail(smtp: &SmtpServer, n: usize) -> Vec<mailtest::smtp::Received> {
     for _ in 0..400 {
@@ -139,13 +48,13 @@ async fn post_form(client: &reqwest::Client, url: &str, body: &str) -> reqwest::
         .unwrap()
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn serve_subscribes_confirms_mails_a_digest_once_and_unsubscribes_in_one_click() {
+async fn serve_subscribes_confirms_mails_a_digest_once_and_unsubscribes_in_one_click(backend: Backend) {
     let smtp = SmtpServer::start().await;
     let dir = tempfile::tempdir().unwrap();
+    let db = StateDb::new(backend, dir.path());
     let port = free_port();
     let base = format!("http://127.0.0.1:{port}");
-    let config = mailtest::write_config(dir.path(), &mailtest::examples(), &smtp.url(), &format!("{base}/"), "");
+    let config = mailtest::write_config_for(dir.path(), &db.url, &mailtest::examples(), &smtp.url(), &format!("{base}/"), "");
     let text = std::fs::read_to_string(&config).unwrap().replace("[http]\n", &format!("[http]\nlisten = \"127.0.0.1:{port}\"\n"));
     std::fs::write(&config, text).unwrap();
     let mut serve = Serve::start(&config);
@@ -248,30 +157,55 @@ async fn serve_subscribes_confirms_mails_a_digest_once_and_unsubscribes_in_one_c
     assert!(status.is_some_and(|s| s.success()), "exit {status:?}; log:\n{}", serve.log());
 }
 
+/// A minimal config with the state database at `state_url`, and `bantin
+/// ARGS` run on it (outside systemd).
+fn run_with_state(dir: &std::path::Path, state_url: &str, args: &[&str]) -> std::process::Output {
+    let config = dir.join("bantin.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[site]\ntitle = \"Thử\"\nbase_url = \"https://portal.example.org\"\n\n[store]\npath = {:?}\n\n\
+             [http]\nlisten = \"127.0.0.1:0\"\n\n[state]\nurl = \"{state_url}\"\n",
+            mailtest::examples().display().to_string(),
+        ),
+    )
+    .unwrap();
+    Command::new(env!("CARGO_BIN_EXE_bantin"))
+        .args(args)
+        .arg("--config")
+        .arg(&config)
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("LISTEN_FDS")
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn serve_exits_69_when_the_state_database_cannot_be_opened() {
     let dir = tempfile::tempdir().unwrap();
     // A file where the database's folder should be: it cannot be created.
     std::fs::write(dir.path().join("blocked"), "").unwrap();
-    let config = dir.path().join("bantin.toml");
-    std::fs::write(
-        &config,
-        format!(
-            "[site]\ntitle = \"Thử\"\nbase_url = \"https://portal.example.org\"\n\n[store]\npath = {:?}\n\n\
-             [http]\nlisten = \"127.0.0.1:0\"\n\n[state]\nurl = \"sqlite://{}/blocked/state/bantin.db\"\n",
-            mailtest::examples().display().to_string(),
-            dir.path().display()
-        ),
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_bantin"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env_remove("NOTIFY_SOCKET")
-        .env_remove("LISTEN_FDS")
-        .output()
-        .unwrap();
+    let out = run_with_state(dir.path(), &format!("sqlite://{}/blocked/state/bantin.db", dir.path().display()), &["serve"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(69), "{stderr}");
     assert!(stderr.contains("state database") && stderr.contains("blocked"), "{stderr}");
+}
+
+on_both_backends!(
+    serve_subscribes_confirms_mails_a_digest_once_and_unsubscribes_in_one_click,
+    serve_subscribes_confirms_mails_a_digest_once_and_unsubscribes_in_one_click
+);
+
+#[test]
+fn serve_and_the_cli_exit_69_when_postgresql_cannot_be_reached_and_hide_the_password() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on this port: every connection is refused.
+    let url = format!("postgres://bantin:hunter2@127.0.0.1:{}/bantin", free_port());
+    for args in [&["serve"][..], &["subscribers", "list"], &["digest", "run", "--now"]] {
+        let out = run_with_state(dir.path(), &url, args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(69), "{args:?}: {stderr}");
+        assert!(stderr.contains("state database postgres://bantin:***@127.0.0.1:"), "{args:?}: {stderr}");
+        assert!(!stderr.contains("hunter2"), "{args:?}: the password is shown: {stderr}");
+    }
 }

@@ -34,6 +34,8 @@ pub struct QueueReport {
     pub empty: usize,
     /// Messages written to the outbox.
     pub queued: usize,
+    /// Nothing was done: another instance holds the planner lock.
+    pub busy: bool,
 }
 
 /// Plans what is due at `now` without writing anything.

@@ -90,8 +90,7 @@ pub struct Mailer {
     envelope_from: Address,
     settings: SenderSettings,
     url: String,
-    /// Lease owner name: `host:pid`, so a restart on this host can tell its
-    /// dead predecessor's rows from a live process's.
+    /// Lease owner name: this instance's [`crate::state::instance_id`].
     owner: String,
 }
 
@@ -101,23 +100,21 @@ impl std::fmt::Debug for Mailer {
     }
 }
 
-/// This process's lease-owner name.
+/// This process's lease-owner name (`host:pid:random`).
 pub fn owner_name() -> String {
-    let host = std::fs::read_to_string("/proc/sys/kernel/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "localhost".into());
-    format!("{host}:{}", std::process::id())
+    crate::state::instance_id().to_string()
 }
 
-/// Whether the process named by a lease owner may still run: owners on
-/// other hosts are assumed alive (their lease will run out), local ones are
-/// looked up in /proc.
+/// Whether the process named by a lease owner may still run, seen from
+/// this host alone (the SQLite case): owners on other hosts are assumed
+/// alive (their lease will run out), local ones are looked up in /proc.
 pub fn owner_alive(owner: &str) -> bool {
-    let mine = owner_name();
-    let (my_host, _) = mine.rsplit_once(':').unwrap_or((&mine, ""));
-    match owner.rsplit_once(':') {
-        Some((host, pid)) if host == my_host => {
-            pid == std::process::id().to_string() || std::path::Path::new(&format!("/proc/{pid}")).exists()
+    let mut mine = crate::state::instance_id().splitn(3, ':');
+    let my_host = mine.next().unwrap_or_default();
+    let mut theirs = owner.splitn(3, ':');
+    match (theirs.next(), theirs.next()) {
+        (Some(host), Some(pid)) if host == my_host => {
+            owner == crate::state::instance_id() || std::path::Path::new(&format!("/proc/{pid}")).exists()
         }
         _ => true,
     }
@@ -292,9 +289,43 @@ impl Mailer {
         Ok(())
     }
 
-    /// Puts back rows leased by dead local processes (see [`owner_alive`]).
+    /// Puts back rows leased by senders that are gone: on PostgreSQL the
+    /// owners without a session on the database (any host), on SQLite dead
+    /// local processes (see [`owner_alive`]). For start-up, when a
+    /// predecessor's rows should go out at once.
     pub async fn release_dead_leases(&self) -> Result<usize, SendError> {
-        Ok(self.state.release_dead_leases(owner_alive).await?)
+        let connected = self.state.connected_instances().await?;
+        let alive = |owner: &str| match &connected {
+            Some(sessions) => sessions.contains(owner),
+            None => owner_alive(owner),
+        };
+        Ok(self.state.release_dead_leases(alive).await?)
+    }
+
+    /// The same while running, with a second look: an owner is released
+    /// only when it was already missing at the previous sweep (kept in
+    /// `suspects`), so an instance that is reconnecting after a database
+    /// restart is not taken for dead at its first absence.
+    pub async fn sweep_dead_leases(&self, suspects: &mut std::collections::HashSet<String>) -> Result<usize, SendError> {
+        let connected = self.state.connected_instances().await?;
+        let mut released = 0;
+        let mut missing = std::collections::HashSet::new();
+        for owner in self.state.lease_owners().await? {
+            let alive = match &connected {
+                Some(sessions) => sessions.contains(&owner),
+                None => owner_alive(&owner),
+            };
+            if alive {
+                continue;
+            }
+            if suspects.contains(&owner) {
+                released += self.state.release_leases_of(&owner).await?;
+            } else {
+                missing.insert(owner);
+            }
+        }
+        *suspects = missing;
+        Ok(released)
     }
 }
 

@@ -3,37 +3,54 @@
 //! messages and an audit of every send attempt.
 //!
 //! [`StateStore`] is the whole interface; nothing outside this room writes
-//! SQL. Today it speaks SQLite (the embedded default, WAL mode); the SQL is
-//! kept portable (`$N` parameters, `ON CONFLICT`, `RETURNING`, times as
-//! BIGINT milliseconds) so the PostgreSQL backend can add a second pool
-//! kind behind the same methods.
+//! SQL. `state.url` alone picks the backend ([`Backend`]): `sqlite:` (the
+//! embedded default, WAL mode, one host) or `postgres://` (several
+//! instances sharing one database). Both run through sqlx's `Any` driver,
+//! so every query is written once: `$N` parameters, `ON CONFLICT`,
+//! `RETURNING`, BIGINT milliseconds for times; the few PostgreSQL-only
+//! statements (row locks, advisory locks, session liveness) branch on the
+//! backend. Files: this one (subscribers, digest bookkeeping, outbox),
+//! `connect.rs` (backends, pools, migrations), `instances.rs` (several
+//! instances on one database: names, leases of the gone, the planner lock,
+//! the shared token key), `model.rs` (the plain data).
 //!
 //! Invariants:
-//! - migrations run in [`StateStore::open`], before anything else touches
-//!   the database;
+//! - migrations (`migrations/sqlite`, `migrations/postgres`: the same
+//!   tables) run in [`StateStore::open`], before anything else touches the
+//!   database; sqlx's migrator holds a lock while it runs, so instances
+//!   starting together migrate once;
 //! - a digest's outbox row, its sent-article bookkeeping and the
 //!   subscriber's watermark are written in one transaction
 //!   ([`StateStore::commit_digests`]), so a crash leaves either all or none;
 //! - `(subscriber, period)` has at most one outbox row (the Message-ID is a
-//!   function of it and is UNIQUE).
+//!   function of it and is UNIQUE, and the watermark is claimed with a
+//!   conditional UPDATE that a concurrent transaction re-checks after the
+//!   row lock), whichever instance plans it;
+//! - an outbox row is leased to one sender at a time: on PostgreSQL the
+//!   claim skips rows another transaction has locked (`FOR UPDATE SKIP
+//!   LOCKED`), and an expired lease (a dead sender) can be claimed again.
 
+mod connect;
+mod instances;
 mod model;
 
+pub use connect::{sqlite_path, Backend};
+pub use instances::{instance_id, PlannerLock};
 pub use model::*;
 
 use chrono::{DateTime, TimeZone, Utc};
-use sqlx::migrate::{Migration, MigrationType, Migrator};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
-use sqlx::Row;
+use sqlx::any::AnyRow;
+use sqlx::{AnyPool, Row};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::str::FromStr;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
     #[error("state database {url}: cannot open it: {source}; check state.url and that the folder is writable")]
     Open { url: String, source: sqlx::Error },
+    #[error("state database {url}: cannot connect: {source}; check state.url, that PostgreSQL runs and accepts this user")]
+    Connect { url: String, source: sqlx::Error },
     #[error("state database {url}: {detail}")]
     Unsupported { url: String, detail: String },
     #[error("state database {url}: cannot create the folder {folder}: {source}")]
@@ -52,10 +69,6 @@ fn q(what: &'static str) -> impl FnOnce(sqlx::Error) -> StateError {
     move |source| StateError::Query { what, source }
 }
 
-/// The SQLite migrations, embedded so the binary works from any folder.
-const SQLITE_MIGRATIONS: &[(i64, &str, &str)] =
-    &[(1, "subscribers outbox", include_str!("../../migrations/sqlite/0001_subscribers_outbox.sql"))];
-
 /// Milliseconds since the epoch, the unit of every time column.
 pub fn to_ms(t: DateTime<Utc>) -> i64 {
     t.timestamp_millis()
@@ -68,70 +81,19 @@ pub fn from_ms(ms: i64) -> DateTime<Utc> {
 /// The handle on the state database; cheap to clone (a pool inside).
 #[derive(Clone, Debug)]
 pub struct StateStore {
-    pool: SqlitePool,
+    pool: AnyPool,
+    backend: Backend,
     url: String,
 }
 
-/// Where an `sqlite:` URL keeps its file, if it names one.
-pub fn sqlite_path(url: &str) -> Option<PathBuf> {
-    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
-    let path = rest.split('?').next().unwrap_or(rest);
-    if path.is_empty() || path == ":memory:" { None } else { Some(PathBuf::from(path)) }
-}
-
 impl StateStore {
-    /// Opens (creating the file and its folder if needed) and migrates.
-    pub async fn open(url: &str) -> Result<StateStore> {
-        let shown = crate::config::redact(url);
-        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Err(StateError::Unsupported {
-                url: shown,
-                detail: "the PostgreSQL state backend is not built yet; use sqlite://var/bantin.db".into(),
-            });
-        }
-        if let Some(path) = sqlite_path(url)
-            && let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty())
-        {
-            std::fs::create_dir_all(folder).map_err(|source| StateError::Folder {
-                url: shown.clone(),
-                folder: folder.to_path_buf(),
-                source,
-            })?;
-        }
-        let options = SqliteConnectOptions::from_str(url)
-            .map_err(|source| StateError::Open { url: shown.clone(), source })?
-            .create_if_missing(true)
-            .journal_mode(SqliteJournalMode::Wal)
-            // In WAL mode NORMAL survives any process crash (SIGKILL
-            // included); only a power cut can lose the last commits, which
-            // at worst resends a message marked sent a moment before.
-            // FULL would fsync once per sent message.
-            .synchronous(SqliteSynchronous::Normal)
-            .foreign_keys(true)
-            // Several connections (planner, mailer, HTTP) share one file:
-            // wait for a writer instead of failing at once.
-            .busy_timeout(Duration::from_secs(30));
-        let pool = SqlitePoolOptions::new()
-            .max_connections(4)
-            .connect_with(options)
-            .await
-            .map_err(|source| StateError::Open { url: shown.clone(), source })?;
-        let migrations = SQLITE_MIGRATIONS
-            .iter()
-            .map(|(v, d, sql)| {
-                Migration::new(*v, (*d).into(), MigrationType::Simple, sqlx::SqlStr::from_static(sql), false)
-            })
-            .collect();
-        Migrator::with_migrations(migrations)
-            .run(&pool)
-            .await
-            .map_err(|source| StateError::Migrate { url: shown.clone(), source })?;
-        Ok(StateStore { pool, url: shown })
-    }
-
     /// The URL with any password hidden, for messages.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// Whether the database answers (for /healthz).
@@ -397,14 +359,15 @@ impl StateStore {
     /// sender died). Each claim counts as an attempt.
     pub async fn claim_due(&self, owner: &str, now: DateTime<Utc>, lease: Duration, limit: i64) -> Result<Vec<OutboxRow>> {
         let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
-        let rows = sqlx::query(
-            "UPDATE outbox SET status = 'sending', lease_owner = $1, lease_until = $2, attempts = attempts + 1
-             WHERE id IN (
-                SELECT id FROM outbox
-                WHERE (status = 'queued' AND next_attempt_at <= $3) OR (status = 'sending' AND lease_until < $3)
-                ORDER BY next_attempt_at, id LIMIT $4)
-             RETURNING id, message_id, kind, subscriber_id, period_key, recipient, body, attempts",
-        )
+        // On PostgreSQL two instances may claim at the same instant: the
+        // inner SELECT locks its rows and skips rows another claim holds,
+        // so each row goes to one of them and neither waits. (SQLite
+        // serialises writers; the clause does not exist there.)
+        let sql = match self.backend {
+            Backend::Sqlite => CLAIM_SQL.replace("{lock}", ""),
+            Backend::Postgres => CLAIM_SQL.replace("{lock}", "FOR UPDATE SKIP LOCKED"),
+        };
+        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
         .bind(owner)
         .bind(to_ms(until))
         .bind(to_ms(now))
@@ -483,33 +446,6 @@ impl StateStore {
         Ok(())
     }
 
-    /// Hands back messages leased by processes of this host that are gone
-    /// (killed in the middle of a send), so a restart sends them without
-    /// waiting for the lease to run out. `alive` says whether a lease owner
-    /// still runs.
-    pub async fn release_dead_leases(&self, alive: impl Fn(&str) -> bool) -> Result<usize> {
-        let rows = sqlx::query("SELECT DISTINCT lease_owner FROM outbox WHERE status = 'sending' AND lease_owner IS NOT NULL")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("reading outbox leases"))?;
-        let mut released = 0;
-        for r in &rows {
-            let owner: String = get(r, "lease_owner")?;
-            if alive(&owner) {
-                continue;
-            }
-            released += sqlx::query(
-                "UPDATE outbox SET status = 'queued', lease_owner = NULL, lease_until = NULL WHERE status = 'sending' AND lease_owner = $1",
-            )
-            .bind(&owner)
-            .execute(&self.pool)
-            .await
-            .map_err(q("releasing outbox leases"))?
-            .rows_affected() as usize;
-        }
-        Ok(released)
-    }
-
     /// How many outbox rows are in each status.
     pub async fn outbox_counts(&self) -> Result<OutboxCounts> {
         let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
@@ -565,17 +501,25 @@ impl StateStore {
     }
 }
 
+/// The outbox claim; `{lock}` is the row-locking clause of the backend.
+const CLAIM_SQL: &str = "UPDATE outbox SET status = 'sending', lease_owner = $1, lease_until = $2, attempts = attempts + 1
+     WHERE id IN (
+        SELECT id FROM outbox
+        WHERE (status = 'queued' AND next_attempt_at <= $3) OR (status = 'sending' AND lease_until < $3)
+        ORDER BY next_attempt_at, id LIMIT $4 {lock})
+     RETURNING id, message_id, kind, subscriber_id, period_key, recipient, body, attempts";
+
 const SUBSCRIBER_COLUMNS: &str = "SELECT id, email, topics, frequency, status, created_at, confirmed_at, bounce_count, \
      last_period, last_digest_at FROM subscribers";
 
-fn get<'r, T>(row: &'r SqliteRow, col: &'static str) -> Result<T>
+fn get<'r, T>(row: &'r AnyRow, col: &'static str) -> Result<T>
 where
-    T: sqlx::Decode<'r, sqlx::Sqlite> + sqlx::Type<sqlx::Sqlite>,
+    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
 {
     row.try_get(col).map_err(q(col))
 }
 
-fn subscriber_from_row(r: &SqliteRow) -> Result<Subscriber> {
+fn subscriber_from_row(r: &AnyRow) -> Result<Subscriber> {
     let topics: String = get(r, "topics")?;
     Ok(Subscriber {
         id: get(r, "id")?,
@@ -599,7 +543,7 @@ pub fn split_topics(s: &str) -> Vec<String> {
 }
 
 async fn insert_outbox(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     m: &OutboxMessage,
     now: DateTime<Utc>,
 ) -> Result<usize> {
@@ -622,7 +566,7 @@ async fn insert_outbox(
 }
 
 async fn audit(
-    tx: &mut sqlx::Transaction<'_, sqlx::Sqlite>,
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     outbox_id: i64,
     now: DateTime<Utc>,
     outcome: &str,

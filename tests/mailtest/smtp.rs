@@ -144,6 +144,12 @@ impl SmtpServer {
         self.shared.inbox.lock().unwrap().clone()
     }
 
+    /// The messages received after the first `from` (a cheap way to follow
+    /// a long run without copying everything each time).
+    pub fn received_since(&self, from: usize) -> Vec<Received> {
+        self.shared.inbox.lock().unwrap().get(from..).map(<[Received]>::to_vec).unwrap_or_default()
+    }
+
     pub fn take(&self) -> Vec<Received> {
         std::mem::take(&mut *self.shared.inbox.lock().unwrap())
     }

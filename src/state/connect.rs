@@ -1,0 +1,142 @@
+//! Opening the state database: which backend `state.url` names, the pool
+//! for each (SQLite: WAL and a busy timeout on every connection;
+//! PostgreSQL: sessions named after this instance, a short acquire timeout
+//! so an unreachable server fails fast at start), and the migrations of
+//! each backend (same versions, same tables), run before anything else.
+
+use super::{instances::instance_id, Result, StateError, StateStore};
+use sqlx::any::AnyPoolOptions;
+use sqlx::migrate::{Migration, MigrationType, Migrator};
+use sqlx::{AnyPool, Executor as _};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The migrations of each backend, embedded so the binary works from any
+/// folder. Same versions, same tables; only the column types differ.
+const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "subscribers outbox", include_str!("../../migrations/sqlite/0001_subscribers_outbox.sql")),
+    (2, "token key", include_str!("../../migrations/sqlite/0002_token_key.sql")),
+];
+const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "subscribers outbox", include_str!("../../migrations/postgres/0001_subscribers_outbox.sql")),
+    (2, "token key", include_str!("../../migrations/postgres/0002_token_key.sql")),
+];
+
+/// Which database `state.url` names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// One file, one host: the embedded default.
+    Sqlite,
+    /// Shared by every instance that points at it.
+    Postgres,
+}
+
+impl Backend {
+    pub fn of(url: &str) -> Option<Backend> {
+        if url.starts_with("sqlite:") {
+            Some(Backend::Sqlite)
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Some(Backend::Postgres)
+        } else {
+            None
+        }
+    }
+}
+
+/// Where an `sqlite:` URL keeps its file, if it names one.
+pub fn sqlite_path(url: &str) -> Option<PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or(rest);
+    if path.is_empty() || path == ":memory:" { None } else { Some(PathBuf::from(path)) }
+}
+
+impl StateStore {
+    /// Opens (creating the SQLite file and its folder if needed; connecting
+    /// to PostgreSQL) and migrates.
+    pub async fn open(url: &str) -> Result<StateStore> {
+        sqlx::any::install_default_drivers();
+        let shown = crate::config::redact(url);
+        let backend = Backend::of(url).ok_or_else(|| StateError::Unsupported {
+            url: shown.clone(),
+            detail: "is neither sqlite: nor postgres://; write e.g. sqlite://var/bantin.db".into(),
+        })?;
+        let (pool, migrations) = match backend {
+            Backend::Sqlite => (open_sqlite(url, &shown).await?, SQLITE_MIGRATIONS),
+            Backend::Postgres => (open_postgres(url, &shown).await?, POSTGRES_MIGRATIONS),
+        };
+        let migrations = migrations
+            .iter()
+            .map(|(v, d, sql)| {
+                Migration::new(*v, (*d).into(), MigrationType::Simple, sqlx::SqlStr::from_static(sql), false)
+            })
+            .collect();
+        Migrator::with_migrations(migrations)
+            .run(&pool)
+            .await
+            .map_err(|source| StateError::Migrate { url: shown.clone(), source })?;
+        Ok(StateStore { pool, backend, url: shown })
+    }
+
+}
+
+async fn open_sqlite(url: &str, shown: &str) -> Result<AnyPool> {
+    if let Some(path) = sqlite_path(url)
+        && let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(folder).map_err(|source| StateError::Folder {
+            url: shown.to_string(),
+            folder: folder.to_path_buf(),
+            source,
+        })?;
+    }
+    // Create the file if missing, unless the URL says otherwise.
+    let url = if url.contains("mode=") {
+        url.to_string()
+    } else {
+        format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
+    };
+    AnyPoolOptions::new()
+        .max_connections(4)
+        .after_connect(|conn, _| {
+            Box::pin(async move {
+                // Several connections (planner, mailer, HTTP) share one
+                // file: wait for a writer instead of failing at once. In
+                // WAL mode NORMAL survives any process crash (SIGKILL
+                // included); only a power cut can lose the last commits,
+                // which at worst resends a message marked sent a moment
+                // before. FULL would fsync once per sent message.
+                conn.execute(
+                    "PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                )
+                .await?;
+                Ok(())
+            })
+        })
+        .connect(&url)
+        .await
+        .map_err(|source| StateError::Open { url: shown.to_string(), source })
+}
+
+async fn open_postgres(url: &str, shown: &str) -> Result<AnyPool> {
+    // Every session is named after this instance (see `instance_id`).
+    let mut parsed = url::Url::parse(url).map_err(|e| StateError::Unsupported {
+        url: shown.to_string(),
+        detail: format!("is not a URL ({e}); write e.g. postgres://bantin@db.example.org/bantin"),
+    })?;
+    let pairs: Vec<(String, String)> =
+        parsed.query_pairs().filter(|(k, _)| k != "application_name").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+    parsed.query_pairs_mut().clear().extend_pairs(pairs).append_pair("application_name", instance_id());
+    AnyPoolOptions::new()
+        .max_connections(8)
+        .min_connections(1)
+        // During an outage a query waits this long for a connection, then
+        // fails; the scheduler logs it and tries again at its next round.
+        // At start it bounds how long an unreachable server is waited for
+        // before exit 69.
+        .acquire_timeout(Duration::from_secs(5))
+        .connect(parsed.as_str())
+        .await
+        .map_err(|source| StateError::Connect { url: shown.to_string(), source })
+}
+
