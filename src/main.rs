@@ -44,10 +44,29 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("bantin: error: {e:#}");
+            eprintln!("bantin: error: {}", report(&e));
             ExitCode::from(exit::IOERR)
         }
     }
+}
+
+/// An error and its causes on one line, each cause once: library errors
+/// already quote their source in their own message (so `{e}` alone is
+/// complete where they are printed directly), and anyhow's `{:#}` would
+/// repeat it ("disk is full: … disk is full: … disk is full").
+fn report(e: &anyhow::Error) -> String {
+    let mut line = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if line.contains(&text) {
+            continue;
+        }
+        if !line.is_empty() {
+            line.push_str(": ");
+        }
+        line.push_str(&text);
+    }
+    line
 }
 
 fn config_failure(e: &ConfigError) -> ExitCode {
@@ -110,7 +129,7 @@ mod serve {
         let listener = match listen(&settings).await {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("bantin: error: {e:#}");
+                eprintln!("bantin: error: {}", crate::report(&e));
                 return Ok(ExitCode::from(exit::UNAVAILABLE));
             }
         };
@@ -315,4 +334,24 @@ fn scheduler_options() -> bantin::digest::SchedulerOptions {
         }
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::report;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("state database: marking sent: {source}")]
+    struct Quoting {
+        source: std::io::Error,
+    }
+
+    #[test]
+    fn disk_full_error_names_its_cause_once_not_three_times() {
+        let inner = std::io::Error::other("database or disk is full");
+        let e = anyhow::Error::new(Quoting { source: inner }).context("sending digests");
+        let line = report(&e);
+        assert_eq!(line, "sending digests: state database: marking sent: database or disk is full");
+        assert_eq!(line.matches("disk is full").count(), 1);
+    }
 }
