@@ -19,7 +19,7 @@ fn fixed_now() -> DateTime<Utc> {
 async fn open(dir: &std::path::Path, smtp_url: &str, public_url: &str, extra_mail: &str) -> Arc<Digests> {
     let cfg = mailtest::write_config(dir, &mailtest::examples(), smtp_url, public_url, extra_mail);
     let settings = Arc::new(mailtest::load(&cfg));
-    let catalog = Arc::new(bantin::load_catalog(&settings, 1));
+    let catalog = Arc::new(bantin::load_catalog(&settings, 1).unwrap());
     let source: CatalogSource = Arc::new(move || Arc::clone(&catalog));
     Digests::open(settings, source).await.expect("open the digest context")
 }
