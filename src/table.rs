@@ -11,7 +11,8 @@
 //!   restarts; a reconnect is followed by a read, since notifications sent
 //!   meanwhile are lost);
 //! - every `store.poll`: the table's [`signature`](sql::signature) (row
-//!   count, newest `updated`, highest key) compared with the last one; the
+//!   count, newest `updated`, highest key; on SQLite also the file's
+//!   `data_version`, see [`sql::Poller`]) compared with the last one; the
 //!   only mechanism on SQLite or without the trigger;
 //! - every `store.rescan`: a full read whatever the signature says
 //!   (catches an edit that did not touch the `updated` column).
@@ -169,6 +170,7 @@ pub struct FollowSettings {
 /// read is noticed.
 pub struct Follower {
     listener: Option<PgListener>,
+    poller: sql::Poller,
     signature: Option<String>,
 }
 
@@ -192,8 +194,9 @@ pub async fn start(pool: &Pool, source: &Source) -> Follower {
         },
         Pool::Sqlite(_) => None,
     };
-    let signature = sql::signature(pool, source).await.ok();
-    Follower { listener, signature }
+    let mut poller = sql::Poller::new(&source.url);
+    let signature = poller.signature(pool, source).await.ok();
+    Follower { listener, poller, signature }
 }
 
 /// A listener on [`CHANNEL`], given up after 5 s (the database may be
@@ -218,20 +221,20 @@ pub async fn run(
     tx: mpsc::UnboundedSender<Command>,
     shutdown: watch::Receiver<bool>,
 ) {
-    let Follower { listener, signature } = started;
+    let Follower { listener, poller, signature } = started;
     let listening = async {
         if matches!(pool, Pool::Postgres(_)) {
             follow_notifications(&source, listener, &tx, shutdown.clone()).await;
         }
     };
-    tokio::join!(listening, poll(&pool, &source, &settings, signature, &tx, shutdown.clone()));
+    tokio::join!(listening, poll(&pool, &source, &settings, (poller, signature), &tx, shutdown.clone()));
 }
 
 async fn poll(
     pool: &Pool,
     source: &Source,
     settings: &FollowSettings,
-    mut last: Option<String>,
+    (mut poller, mut last): (sql::Poller, Option<String>),
     tx: &mpsc::UnboundedSender<Command>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -246,7 +249,7 @@ async fn poll(
         tokio::select! {
             _ = shutdown.changed() => break,
             _ = rescan.tick() => { let _ = tx.send(Command::Rescan("periodic rescan")); }
-            _ = poll.tick() => match sql::signature(pool, source).await {
+            _ = poll.tick() => match poller.signature(pool, source).await {
                 Ok(now) => {
                     if failing {
                         tracing::info!(store = %source.shown(), "the article database answers again");

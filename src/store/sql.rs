@@ -22,7 +22,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRo
 // The SQL is built from identifiers that config validation restricted to
 // letters, digits, `_` and `.`, and quotes them besides; no value is ever
 // spliced in.
-use sqlx::{AssertSqlSafe, Column, Executor, Row as _, SqlSafeStr, Statement, TypeInfo, ValueRef};
+use sqlx::{AssertSqlSafe, Column, ConnectOptions, Executor, Row as _, SqlSafeStr, Statement, TypeInfo, ValueRef};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -421,6 +421,46 @@ pub async fn load(pool: &Pool, src: &Source, ctx: &Context) -> Result<Scan, SqlS
         }
     }
     Ok(scan)
+}
+
+/// What `serve` compares between polls: [`signature`], plus on SQLite the
+/// database's `PRAGMA data_version`, read on a connection of its own (the
+/// value only moves for commits of *other* connections), so that an edit
+/// leaving the `updated` column alone, or setting it to an older time, is
+/// noticed too. Any commit to the file moves it, so an unrelated write
+/// costs one read of the table, in which no row has changed.
+pub struct Poller {
+    url: String,
+    sqlite: Option<sqlx::SqliteConnection>,
+}
+
+impl Poller {
+    pub fn new(url: &str) -> Poller {
+        Poller { url: url.to_string(), sqlite: None }
+    }
+
+    pub async fn signature(&mut self, pool: &Pool, src: &Source) -> Result<String, SqlStoreError> {
+        let mut sig = signature(pool, src).await?;
+        if let Pool::Sqlite(_) = pool {
+            let fail = |source| SqlStoreError::Query { table: src.table.clone(), source };
+            let conn = match &mut self.sqlite {
+                Some(c) => c,
+                slot => {
+                    let opts = SqliteConnectOptions::from_str(&self.url).map_err(fail)?.read_only(true);
+                    slot.insert(opts.connect().await.map_err(fail)?)
+                }
+            };
+            match sqlx::query_scalar::<_, i64>("PRAGMA data_version").fetch_one(&mut *conn).await {
+                Ok(v) => sig.push_str(&format!("|{v}")),
+                Err(e) => {
+                    // Made again on the next poll.
+                    self.sqlite = None;
+                    return Err(fail(e));
+                }
+            }
+        }
+        Ok(sig)
+    }
 }
 
 /// A short signature of the table's state (row count and newest change),
