@@ -219,7 +219,7 @@ mod serve {
                         tokio::task::spawn_blocking(move || {
                             let mut state = table::TableState::new(pool, source, ctx);
                             state.apply(rows);
-                            Store::Table(state)
+                            Store::Table(Box::new(state))
                         })
                         .await
                         .context("reading the article table")?

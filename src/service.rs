@@ -319,7 +319,8 @@ fn is_hidden(rel: &Path) -> bool {
 /// What the service holds of the article store, by kind.
 pub enum Store {
     Dir(StoreState),
-    Table(crate::table::TableState),
+    /// Boxed: a table state (pool, mapping) is much larger than a dir's.
+    Table(Box<crate::table::TableState>),
 }
 
 impl Store {

@@ -76,10 +76,19 @@ impl Server {
     }
 
     async fn get(&self, path: &str) -> (u16, String) {
-        let url = format!("{}{path}", self.base);
-        let resp = reqwest::Client::builder().no_proxy().build().unwrap().get(&url).send().await.unwrap_or_else(|e| panic!("{url}: {e}"));
+        let resp = self.response(path).await;
         let status = resp.status().as_u16();
         (status, resp.text().await.unwrap())
+    }
+
+    async fn response(&self, path: &str) -> reqwest::Response {
+        let url = format!("{}{path}", self.base);
+        reqwest::Client::builder().no_proxy().build().unwrap().get(&url).send().await.unwrap_or_else(|e| panic!("{url}: {e}"))
+    }
+
+    async fn etag(&self, path: &str) -> String {
+        let resp = self.response(path).await;
+        resp.headers().get("etag").map(|v| v.to_str().unwrap().to_string()).unwrap_or_else(|| panic!("{path}: no ETag"))
     }
 
     /// Polls `path` until `pred` holds, failing when that takes longer than
@@ -182,12 +191,15 @@ async fn postgres_rows_reach_the_feeds_within_a_second_by_notify_and_after_the_l
     assert!(feed.contains("Khánh thành cầu mới") && feed.contains("Lễ hội đền Đông Cuông"), "{feed}");
     assert!(server.log().contains("listening for article changes"), "{}", server.log());
 
-    // Insert.
+    // Insert: the site feed and the row's category follow; the other
+    // category's feed is not rendered again (same ETag).
+    let culture_etag = server.etag("/categories/van-hoa/feed.xml").await;
     let t = Instant::now();
     schema.exec(&format!("INSERT INTO {s}.articles (id, title, date, summary, body, categories) VALUES (3, 'Chợ phiên vùng cao', '2024-05-03T08:00:00+07:00', 'Chợ họp sáng chủ nhật.', 'Nội dung chợ.', ARRAY['Kinh tế'])")).await;
     let a = server.within_a_second("insert", "/feed.xml", t, |_, b| b.contains("Chợ phiên vùng cao")).await;
     let (_, economy) = server.get("/categories/kinh-te/feed.xml").await;
     assert!(economy.contains("Chợ phiên vùng cao"), "the category feed follows with the site feed: {economy}");
+    assert_eq!(server.etag("/categories/van-hoa/feed.xml").await, culture_etag, "an untouched feed keeps its bytes");
 
     // Update: same row key, same item id, new title.
     let guid = |feed: &str, title: &str| {

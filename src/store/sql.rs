@@ -314,10 +314,10 @@ fn sqlite_value(row: &SqliteRow, i: usize) -> Value {
         return Value::Null;
     }
     let declared = row.columns().get(i).map(|c| c.type_info().name().to_ascii_uppercase()).unwrap_or_default();
-    if declared.contains("BOOL") {
-        if let Ok(b) = row.try_get::<bool, _>(i) {
-            return Value::Bool(b);
-        }
+    if declared.contains("BOOL")
+        && let Ok(b) = row.try_get::<bool, _>(i)
+    {
+        return Value::Bool(b);
     }
     if let Ok(s) = row.try_get::<String, _>(i) {
         return Value::Text(s);
