@@ -61,7 +61,11 @@ lat=()
 for i in $(seq 1 20); do
   s=$(date +%s%N)
   psql "$PG" -qc "UPDATE $SCHEMA.articles SET title = 'Cập nhật lần $i', updated = now() WHERE id = $N"
-  until curl -s "http://$addr/feed.xml" | grep -q "Cập nhật lần $i"; do :; done
+  deadline=$(( $(date +%s) + 30 ))
+  until curl -s "http://$addr/feed.xml" | grep -q "Cập nhật lần $i"; do
+    [ "$(date +%s)" -lt "$deadline" ] || { echo "update $i not served after 30 s; log:"; tail -20 "$work/log"; exit 1; }
+    sleep 0.005
+  done
   e=$(date +%s%N)
   lat+=($(( (e - s) / 1000000 )))
 done

@@ -116,6 +116,7 @@ impl TableState {
     /// runtime it belongs to) and applies it. A failed read changes
     /// nothing: the last catalog keeps being served.
     pub fn refresh(&mut self) -> bool {
+        let started = std::time::Instant::now();
         let read = match tokio::runtime::Handle::try_current() {
             Ok(rt) => rt.block_on(sql::fetch(&self.pool, &self.source)),
             Err(e) => Err(SqlStoreError::Unsupported { url: crate::config::redact(&self.source.url), detail: e.to_string() }),
@@ -126,7 +127,16 @@ impl TableState {
                     tracing::info!(store = %self.source.shown(), "the article table can be read again");
                     self.failing = false;
                 }
-                self.apply(rows)
+                let (count, fetched) = (rows.len(), started.elapsed());
+                let changed = self.apply(rows);
+                tracing::debug!(
+                    rows = count,
+                    fetch_ms = fetched.as_millis() as u64,
+                    apply_ms = (started.elapsed() - fetched).as_millis() as u64,
+                    changed,
+                    "article table read"
+                );
+                changed
             }
             Err(e) => {
                 if !self.failing {
