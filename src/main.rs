@@ -207,6 +207,7 @@ mod serve {
         let started = std::time::Instant::now();
         let load = {
             let (settings, shared, sql_store) = (settings.clone(), shared.clone(), sql_store.clone());
+            let covered = follower.as_ref().map(table::Follower::covered).unwrap_or_default();
             async move {
                 let store = match sql_store {
                     None => {
@@ -217,7 +218,7 @@ mod serve {
                         let rows = sql::fetch(&pool, &source).await?;
                         let ctx = bantin::store::Context::from_settings(&settings.site);
                         tokio::task::spawn_blocking(move || {
-                            let mut state = table::TableState::new(pool, source, ctx);
+                            let mut state = table::TableState::new(pool, source, ctx, covered);
                             state.apply(rows);
                             Store::Table(Box::new(state))
                         })

@@ -53,12 +53,18 @@ pub struct TableState {
     rows: BTreeMap<String, Held>,
     /// The last read failed (logged once until a read succeeds again).
     failing: bool,
+    covered: Covered,
 }
+
+/// PostgreSQL: the signature taken just before the last successful read,
+/// so the poller does not read the table a second time for a change a
+/// notification already brought in.
+pub type Covered = Arc<std::sync::Mutex<Option<String>>>;
 
 impl TableState {
     /// An empty state; [`apply`](Self::apply) the first read.
-    pub fn new(pool: Pool, source: Source, ctx: Context) -> TableState {
-        TableState { pool, source, ctx, rows: BTreeMap::new(), failing: false }
+    pub fn new(pool: Pool, source: Source, ctx: Context, covered: Covered) -> TableState {
+        TableState { pool, source, ctx, rows: BTreeMap::new(), failing: false, covered }
     }
 
     pub fn source(&self) -> &Source {
@@ -118,7 +124,18 @@ impl TableState {
     pub fn refresh(&mut self) -> bool {
         let started = std::time::Instant::now();
         let read = match tokio::runtime::Handle::try_current() {
-            Ok(rt) => rt.block_on(sql::fetch(&self.pool, &self.source)),
+            Ok(rt) => rt.block_on(async {
+                // Taken before the rows, so every change it reflects is in them.
+                let signature = match self.pool {
+                    Pool::Postgres(_) => sql::signature(&self.pool, &self.source).await.ok(),
+                    Pool::Sqlite(_) => None,
+                };
+                let rows = sql::fetch(&self.pool, &self.source).await?;
+                if let Ok(mut covered) = self.covered.lock() {
+                    *covered = signature;
+                }
+                Ok::<_, SqlStoreError>(rows)
+            }),
             Err(e) => Err(SqlStoreError::Unsupported { url: crate::config::redact(&self.source.url), detail: e.to_string() }),
         };
         match read {
@@ -182,6 +199,14 @@ pub struct Follower {
     listener: Option<PgListener>,
     poller: sql::Poller,
     signature: Option<String>,
+    covered: Covered,
+}
+
+impl Follower {
+    /// For the [`TableState`] this follower works for.
+    pub fn covered(&self) -> Covered {
+        Arc::clone(&self.covered)
+    }
 }
 
 /// Starts listening (PostgreSQL) and takes the table's signature; call it
@@ -206,7 +231,7 @@ pub async fn start(pool: &Pool, source: &Source) -> Follower {
     };
     let mut poller = sql::Poller::new(&source.url);
     let signature = poller.signature(pool, source).await.ok();
-    Follower { listener, poller, signature }
+    Follower { listener, poller, signature, covered: Covered::default() }
 }
 
 /// A listener on [`CHANNEL`], given up after 5 s (the database may be
@@ -231,20 +256,20 @@ pub async fn run(
     tx: mpsc::UnboundedSender<Command>,
     shutdown: watch::Receiver<bool>,
 ) {
-    let Follower { listener, poller, signature } = started;
+    let Follower { listener, poller, signature, covered } = started;
     let listening = async {
         if matches!(pool, Pool::Postgres(_)) {
             follow_notifications(&source, listener, &tx, shutdown.clone()).await;
         }
     };
-    tokio::join!(listening, poll(&pool, &source, &settings, (poller, signature), &tx, shutdown.clone()));
+    tokio::join!(listening, poll(&pool, &source, &settings, (poller, signature, covered), &tx, shutdown.clone()));
 }
 
 async fn poll(
     pool: &Pool,
     source: &Source,
     settings: &FollowSettings,
-    (mut poller, mut last): (sql::Poller, Option<String>),
+    (mut poller, mut last, covered): (sql::Poller, Option<String>, Covered),
     tx: &mpsc::UnboundedSender<Command>,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -265,10 +290,11 @@ async fn poll(
                         tracing::info!(store = %source.shown(), "the article database answers again");
                         failing = false;
                     }
-                    if last.as_ref() != Some(&now) {
-                        last = Some(now);
+                    let read_already = covered.lock().is_ok_and(|c| c.as_ref() == Some(&now));
+                    if last.as_ref() != Some(&now) && !read_already {
                         let _ = tx.send(Command::Rescan("the table's signature changed"));
                     }
+                    last = Some(now);
                 }
                 Err(e) => {
                     if !failing {
