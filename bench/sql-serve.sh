@@ -13,7 +13,7 @@ PROFILE=release
 PG=${BANTIN_BENCH_PG:-postgres://postgres@127.0.0.1:5432/test}
 for tool in psql curl; do command -v $tool >/dev/null || { echo "needs $tool (apt-get install postgresql-client curl)"; exit 1; }; done
 if [ $PROFILE = release ]; then cargo build --locked --release -q; else cargo build --locked -q; fi
-BIN=target/$PROFILE/bantin
+BIN=${CARGO_TARGET_DIR:-target}/$PROFILE/bantin
 SCHEMA=bantin_bench_$$
 work=$(mktemp -d)
 pid=
