@@ -250,7 +250,7 @@ impl Default for RawStore {
             table: "articles".into(),
             columns: RawColumns::default(),
             body_format: "markdown".into(),
-            poll: "500ms".into(),
+            poll: "250ms".into(),
             rescan: "5m".into(),
             debounce_ms: 200,
         }
@@ -532,7 +532,7 @@ fn validate(raw: RawConfig, file: &Path) -> Result<Settings, ConfigError> {
     };
     let poll = parse_duration(&raw.store.poll).map_err(|m| bad("store.poll", m))?;
     if poll < Duration::from_millis(50) || poll > Duration::from_secs(3600) {
-        return Err(bad("store.poll", format!("{:?} is out of range; use 50ms to 1h (e.g. \"500ms\")", raw.store.poll)));
+        return Err(bad("store.poll", format!("{:?} is out of range; use 50ms to 1h (e.g. \"250ms\")", raw.store.poll)));
     }
 
     let rescan = parse_duration(&raw.store.rescan).map_err(|m| bad("store.rescan", m))?;

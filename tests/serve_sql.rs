@@ -260,6 +260,26 @@ async fn postgres_rows_reach_the_feeds_within_a_second_by_notify_and_after_the_l
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_without_the_trigger_follows_by_polling_within_a_second() {
+    let schema = Schema::new("poll_pg").await;
+    let s = &schema.name;
+    schema.exec(&format!("SET search_path TO {s}; {PG_TABLE}")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = config(dir.path(), &format!("[store]\nkind = \"postgres\"\nurl = \"{PG}\"\ntable = \"{s}.articles\"\n"));
+    let server = Server::start(&file);
+    let t = Instant::now();
+    schema.exec(&format!("INSERT INTO {s}.articles (id, title, date, categories) VALUES (5, 'Đường cao tốc mới', '2024-05-05T08:00:00+07:00', ARRAY['Giao thông'])")).await;
+    let a = server.within_a_second("insert", "/categories/giao-thong/feed.xml", t, |status, b| status == 200 && b.contains("Đường cao tốc mới")).await;
+    let t = Instant::now();
+    schema.exec(&format!("UPDATE {s}.articles SET title = 'Đường cao tốc thông xe', updated = now() WHERE id = 5")).await;
+    let b = server.within_a_second("update", "/feed.xml", t, |_, b| b.contains("Đường cao tốc thông xe")).await;
+    let t = Instant::now();
+    schema.exec(&format!("DELETE FROM {s}.articles WHERE id = 5")).await;
+    let c = server.within_a_second("delete", "/categories/giao-thong/feed.xml", t, |status, _| status == 404).await;
+    eprintln!("PostgreSQL without the trigger, polled every 250 ms (the default): insert {a:?}, update {b:?}, delete {c:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_rows_reach_the_feeds_within_a_second_by_polling_alone() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("cms.db");
@@ -294,7 +314,7 @@ async fn sqlite_rows_reach_the_feeds_within_a_second_by_polling_alone() {
     exec("DELETE FROM bai_viet WHERE ma = 1".into()).await;
     let c = server.within_a_second("delete", "/feed.json", t, |_, b| !b.contains("Mùa vàng Mù Cang Chải")).await;
     assert!(server.get("/feed.json").await.1.contains("Hồ Thác Bà rực nắng"));
-    eprintln!("SQLite, polled every 500 ms: insert {a:?}, update {b:?}, delete {c:?}");
+    eprintln!("SQLite, polled every 250 ms (the default): insert {a:?}, update {b:?}, delete {c:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
