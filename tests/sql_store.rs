@@ -172,3 +172,43 @@ async fn defaulted_columns_the_table_lacks_are_skipped_named_ones_are_errors() {
     let e = sql::resolve(&pool, &no_title).await.unwrap_err().to_string();
     assert!(e.contains("store.columns.title"), "{e}");
 }
+
+/// What `serve` holds of a table: a row whose values did not change keeps
+/// its article (the same `Arc`, so the cache skips its feeds), a changed
+/// row is parsed again, a gone row goes, and a key used twice is reported
+/// without hiding the first row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn table_state_keeps_unchanged_rows_and_reports_duplicate_keys() {
+    use bantin::table::TableState;
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("cms.db").display());
+    let writer = Pool::Sqlite(sqlx::sqlite::SqlitePool::connect(&format!("{url}?mode=rwc")).await.unwrap());
+    // No key constraint: a CMS view or a badly chosen id column.
+    exec(
+        &writer,
+        "CREATE TABLE articles (id TEXT, title TEXT, date TEXT);
+         INSERT INTO articles VALUES ('a', 'Bài A', '2024-01-01 08:00'), ('b', 'Bài B', '2024-01-02 08:00'),
+                                     ('c', 'Bài C', '2024-01-03 08:00'), ('c', 'Bài C trùng', '2024-01-04 08:00');",
+    )
+    .await;
+    let pool = sql::connect(&url).await.unwrap();
+    let src = sql::resolve(&pool, &Source { url: url.clone(), table: "articles".into(), columns: Columns::default(), body_format: BodyFormat::Markdown })
+        .await
+        .unwrap();
+    let mut state = TableState::new(pool.clone(), src.clone(), ctx(), Default::default());
+    assert!(state.apply(sql::fetch(&pool, &src).await.unwrap()));
+    let first = state.catalog(1);
+    assert_eq!(first.articles().len(), 3);
+    assert_eq!(first.get("c").unwrap().title, "Bài C", "the first row keeps a key used twice");
+    assert_eq!(first.errors().len(), 1);
+    assert!(first.errors()[0].origin == "articles#c" && first.errors()[0].reason.contains("same id"), "{}", first.errors()[0]);
+
+    assert!(!state.apply(sql::fetch(&pool, &src).await.unwrap()), "reading an unchanged table changes nothing");
+    exec(&writer, "UPDATE articles SET title = 'Bài B mới' WHERE id = 'b'; DELETE FROM articles WHERE id = 'a';").await;
+    assert!(state.apply(sql::fetch(&pool, &src).await.unwrap()));
+    let second = state.catalog(2);
+    assert!(Arc::ptr_eq(first.get("c").unwrap(), second.get("c").unwrap()), "an unchanged row keeps its article");
+    assert_eq!(second.get("b").unwrap().title, "Bài B mới");
+    assert!(second.get("a").is_none());
+}
