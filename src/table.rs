@@ -125,16 +125,24 @@ impl TableState {
         let started = std::time::Instant::now();
         let read = match tokio::runtime::Handle::try_current() {
             Ok(rt) => rt.block_on(async {
-                // Taken before the rows, so every change it reflects is in them.
+                // Taken before the rows, so every change it reflects is in
+                // them; published before the fetch, so a poll during the
+                // fetch does not ask for a second read of the same change.
                 let signature = match self.pool {
                     Pool::Postgres(_) => sql::signature(&self.pool, &self.source).await.ok(),
                     Pool::Sqlite(_) => None,
                 };
-                let rows = sql::fetch(&self.pool, &self.source).await?;
-                if let Ok(mut covered) = self.covered.lock() {
-                    *covered = signature;
+                let cover = |signature| {
+                    if let Ok(mut covered) = self.covered.lock() {
+                        *covered = signature;
+                    }
+                };
+                cover(signature);
+                let rows = sql::fetch(&self.pool, &self.source).await;
+                if rows.is_err() {
+                    cover(None);
                 }
-                Ok::<_, SqlStoreError>(rows)
+                rows
             }),
             Err(e) => Err(SqlStoreError::Unsupported { url: crate::config::redact(&self.source.url), detail: e.to_string() }),
         };

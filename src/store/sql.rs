@@ -282,6 +282,21 @@ fn pg_value(row: &PgRow, i: usize) -> Value {
     if row.try_get_raw(i).map(|v| v.is_null()).unwrap_or(true) {
         return Value::Null;
     }
+    // The column's type first: every failed `try_get` below builds an
+    // error message, which made reading 10,000 rows take ~200 ms.
+    let declared = row.columns().get(i).map(|c| c.type_info().name()).unwrap_or_default();
+    let direct = match declared {
+        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => row.try_get::<String, _>(i).ok().map(Value::Text),
+        "TIMESTAMPTZ" => row.try_get::<DateTime<Utc>, _>(i).ok().map(|d| Value::Text(d.to_rfc3339())),
+        "TEXT[]" | "VARCHAR[]" => row.try_get::<Vec<String>, _>(i).ok().map(Value::List),
+        "BOOL" => row.try_get::<bool, _>(i).ok().map(Value::Bool),
+        "INT8" => row.try_get::<i64, _>(i).ok().map(|n| Value::Text(n.to_string())),
+        "INT4" => row.try_get::<i32, _>(i).ok().map(|n| Value::Text(n.to_string())),
+        _ => None,
+    };
+    if let Some(v) = direct {
+        return v;
+    }
     if let Ok(s) = row.try_get::<String, _>(i) {
         return Value::Text(s);
     }
