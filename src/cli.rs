@@ -115,7 +115,13 @@ fn warn_unknown_topics(settings: &Settings, topics: &[String]) {
     if topics.is_empty() {
         return;
     }
-    let catalog = bantin::load_catalog(settings, 1);
+    let catalog = match bantin::load_catalog(settings, 1) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("warning: cannot read the article store to check the topics: {e}");
+            return;
+        }
+    };
     for t in topics {
         if catalog.category_name(t).is_none() {
             eprintln!("warning: topic {t:?} is not a category of the store (yet); the subscriber gets nothing from it until it is");
@@ -248,7 +254,13 @@ async fn import(state: &StateStore, file: &std::path::Path) -> anyhow::Result<Ex
 pub fn digest(settings: Settings, command: DigestCommand) -> anyhow::Result<ExitCode> {
     let settings = Arc::new(settings);
     runtime()?.block_on(async move {
-        let catalog = Arc::new(bantin::load_catalog(&settings, 1));
+        let catalog = match bantin::load_catalog(&settings, 1) {
+            Ok(c) => Arc::new(c),
+            Err(e) => {
+                eprintln!("bantin: {e}");
+                return Ok(ExitCode::from(if e.is_unavailable() { exit::UNAVAILABLE } else { exit::CONFIG }));
+            }
+        };
         let source: CatalogSource = {
             let c = Arc::clone(&catalog);
             Arc::new(move || Arc::clone(&c))

@@ -95,12 +95,34 @@ pub struct Store {
     pub path: PathBuf,
     /// Connection URL of an SQL store.
     pub url: Option<String>,
+    /// Table of an SQL store (plain or `schema.table`).
     pub table: String,
+    /// Which column of the table holds which article field.
+    pub columns: crate::store::sql::Columns,
+    /// How the body column is written.
+    pub body_format: crate::store::sql::BodyFormat,
+    /// How often `serve` compares an SQL store's signature (row count,
+    /// newest change) with the last one: the only way to notice changes
+    /// on SQLite, the safety net beside LISTEN/NOTIFY on PostgreSQL.
+    pub poll: Duration,
     /// How often `serve` compares the whole dir store with what it holds,
     /// catching anything the file-system events missed.
     pub rescan: Duration,
     /// How long `serve` waits for a burst of file events to settle.
     pub debounce: Duration,
+}
+
+impl Store {
+    /// Where the articles come from, for messages: the folder, or the
+    /// database URL without its password and the table.
+    pub fn shown(&self) -> String {
+        match self.kind {
+            StoreKind::Dir => self.path.display().to_string(),
+            StoreKind::Postgres | StoreKind::Sqlite => {
+                format!("{} table {}", redact(self.url.as_deref().unwrap_or_default()), self.table)
+            }
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -213,6 +235,9 @@ struct RawStore {
     path: String,
     url: Option<String>,
     table: String,
+    columns: RawColumns,
+    body_format: String,
+    poll: String,
     rescan: String,
     debounce_ms: i64,
 }
@@ -223,9 +248,52 @@ impl Default for RawStore {
             path: "articles".into(),
             url: None,
             table: "articles".into(),
+            columns: RawColumns::default(),
+            body_format: "markdown".into(),
+            poll: "250ms".into(),
             rescan: "5m".into(),
             debounce_ms: 200,
         }
+    }
+}
+
+/// `[store.columns]`: article field → column name; a field left out is read
+/// from the column of its own name, `""` means the table has no such column.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct RawColumns {
+    id: Option<String>,
+    title: Option<String>,
+    date: Option<String>,
+    updated: Option<String>,
+    summary: Option<String>,
+    body: Option<String>,
+    categories: Option<String>,
+    tags: Option<String>,
+    author: Option<String>,
+    slug: Option<String>,
+    draft: Option<String>,
+    image: Option<String>,
+    url: Option<String>,
+}
+
+impl RawColumns {
+    fn given(&self) -> [(&'static str, &Option<String>); 13] {
+        [
+            ("id", &self.id),
+            ("title", &self.title),
+            ("date", &self.date),
+            ("updated", &self.updated),
+            ("summary", &self.summary),
+            ("body", &self.body),
+            ("categories", &self.categories),
+            ("tags", &self.tags),
+            ("author", &self.author),
+            ("slug", &self.slug),
+            ("draft", &self.draft),
+            ("image", &self.image),
+            ("url", &self.url),
+        ]
     }
 }
 
@@ -421,11 +489,50 @@ fn validate(raw: RawConfig, file: &Path) -> Result<Settings, ConfigError> {
             ),
         ));
     }
-    if kind != StoreKind::Dir && raw.store.url.as_deref().is_none_or(str::is_empty) {
-        return Err(bad("store.url", format!("a {} store needs a connection URL", raw.store.kind)));
+    let store_url = raw.store.url.as_deref().map(str::trim).unwrap_or_default();
+    match kind {
+        StoreKind::Dir => {}
+        StoreKind::Postgres if store_url.starts_with("postgres://") || store_url.starts_with("postgresql://") => {}
+        StoreKind::Sqlite if store_url.starts_with("sqlite:") => {}
+        StoreKind::Postgres => {
+            return Err(bad("store.url", format!("{:?}: a postgres store needs a URL such as \"postgres://bantin@localhost/portal\"", redact(store_url))));
+        }
+        StoreKind::Sqlite => {
+            return Err(bad("store.url", format!("{:?}: an sqlite store needs a URL such as \"sqlite:///var/lib/cms/cms.db\"", redact(store_url))));
+        }
     }
-    if raw.store.table.is_empty() || !raw.store.table.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.') {
-        return Err(bad("store.table", format!("{:?} is not a plain table name", raw.store.table)));
+    let identifier = |s: &str| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if !raw.store.table.split('.').all(identifier) || raw.store.table.split('.').count() > 2 {
+        return Err(bad(
+            "store.table",
+            format!("{:?} is not a table name; use letters, digits and _, optionally schema.table", raw.store.table),
+        ));
+    }
+    let mut columns = crate::store::sql::Columns::default();
+    for (field, column) in raw.store.columns.given() {
+        let Some(column) = column else { continue };
+        let key = format!("store.columns.{field}");
+        let column = column.trim();
+        if column.is_empty() && matches!(field, "id" | "title" | "date") {
+            return Err(bad(&key, format!("an article needs a {field}; name the column that holds it")));
+        }
+        if !column.is_empty() && !identifier(column) {
+            return Err(bad(&key, format!("{column:?} is not a column name; use letters, digits and _")));
+        }
+        columns.set(field, (!column.is_empty()).then(|| column.to_string()));
+        columns.given.push(field);
+    }
+    let body_format = match raw.store.body_format.trim() {
+        "markdown" => crate::store::sql::BodyFormat::Markdown,
+        "html" => crate::store::sql::BodyFormat::Html,
+        "text" => crate::store::sql::BodyFormat::Text,
+        other => {
+            return Err(bad("store.body_format", format!("{other:?} is not a body format; use \"markdown\", \"html\" or \"text\"")));
+        }
+    };
+    let poll = parse_duration(&raw.store.poll).map_err(|m| bad("store.poll", m))?;
+    if poll < Duration::from_millis(50) || poll > Duration::from_secs(3600) {
+        return Err(bad("store.poll", format!("{:?} is out of range; use 50ms to 1h (e.g. \"250ms\")", raw.store.poll)));
     }
 
     let rescan = parse_duration(&raw.store.rescan).map_err(|m| bad("store.rescan", m))?;
@@ -547,7 +654,17 @@ fn validate(raw: RawConfig, file: &Path) -> Result<Settings, ConfigError> {
             timezone,
             article_url: raw.site.article_url,
         },
-        store: Store { kind, path, url: non_empty(raw.store.url), table: raw.store.table, rescan, debounce },
+        store: Store {
+            kind,
+            path,
+            url: non_empty(raw.store.url.map(|u| u.trim().to_string())),
+            table: raw.store.table,
+            columns,
+            body_format,
+            poll,
+            rescan,
+            debounce,
+        },
         feeds: Feeds { items: raw.feeds.items as usize, content, websub_hub },
         http: Http { listen, public_url },
         state: State { url: state_url },
@@ -628,19 +745,20 @@ fn looks_like_mailbox(s: &str) -> bool {
         if !l.is_empty() && !d.is_empty() && !addr.chars().any(|c| c.is_whitespace() || c.is_control()))
 }
 
-/// Reads durations such as `90s`, `30m`, `12h`, `7d`, `2w`.
+/// Reads durations such as `500ms`, `90s`, `30m`, `12h`, `7d`, `2w`.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
     let (num, unit) = s.split_at(split);
     let n: u64 = num.parse().map_err(|_| format!("{s:?} is not a duration such as \"7d\", \"12h\" or \"30m\""))?;
     let secs = match unit.trim() {
+        "ms" => return Ok(Duration::from_millis(n)),
         "s" => 1,
         "m" | "min" => 60,
         "h" => 3600,
         "d" => 86_400,
         "w" => 7 * 86_400,
-        _ => return Err(format!("{s:?} has an unknown unit; use s, m, h, d or w (e.g. \"7d\")")),
+        _ => return Err(format!("{s:?} has an unknown unit; use ms, s, m, h, d or w (e.g. \"7d\")")),
     };
     Ok(Duration::from_secs(n.saturating_mul(secs)))
 }
@@ -678,6 +796,38 @@ mod tests {
         assert!(e.contains("store.rescan"), "{e}");
         let e = load_text("debounce_ms = 0\n").unwrap_err().to_string();
         assert!(e.contains("store.debounce_ms"), "{e}");
+    }
+
+    #[test]
+    fn sql_store_keys() {
+        let s = load_text("kind = \"postgres\"\nurl = \"postgres://u:pw@db/portal\"\ntable = \"cms.bai_viet\"\npoll = \"250ms\"\n[store.columns]\nid = \"ma_bai\"\nimage = \"\"\n").unwrap();
+        assert_eq!(s.store.kind, StoreKind::Postgres);
+        assert_eq!(s.store.poll, Duration::from_millis(250));
+        assert_eq!(s.store.columns.id, "ma_bai");
+        assert_eq!(s.store.columns.title, "title");
+        assert_eq!(s.store.columns.image, None);
+        assert_eq!(s.store.columns.given, ["id", "image"]);
+        let e = load_text("kind = \"sqlite\"\nurl = \"postgres://db/x\"\n").unwrap_err().to_string();
+        assert!(e.contains("store.url") && e.contains("sqlite:"), "{e}");
+        let e = load_text("kind = \"postgres\"\nurl = \"postgres://u:secret@db/x\"\ntable = \"a;drop\"\n").unwrap_err().to_string();
+        assert!(e.contains("store.table"), "{e}");
+        let e = load_text("kind = \"postgres\"\nurl = \"postgres://db/x\"\n[store.columns]\ntitle = \"\"\n").unwrap_err().to_string();
+        assert!(e.contains("store.columns.title"), "{e}");
+        let e = load_text("kind = \"postgres\"\nurl = \"postgres://db/x\"\n[store.columns]\nheadline = \"h\"\n").unwrap_err().to_string();
+        assert!(e.contains("headline"), "{e}");
+        let e = load_text("kind = \"postgres\"\nurl = \"postgres://db/x\"\nbody_format = \"rtf\"\n").unwrap_err().to_string();
+        assert!(e.contains("store.body_format"), "{e}");
+        let e = load_text("poll = \"10ms\"\n").unwrap_err().to_string();
+        assert!(e.contains("store.poll"), "{e}");
+    }
+
+    #[test]
+    fn the_postgres_example_config_is_valid() {
+        let s = load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/bantin-postgres.toml")).unwrap();
+        assert_eq!(s.store.kind, StoreKind::Postgres);
+        assert_eq!(s.store.columns.id, "ma_bai");
+        assert_eq!(s.store.body_format, crate::store::sql::BodyFormat::Html);
+        assert_eq!(s.store.shown(), "postgres://bantin@localhost/portal table cms.bai_viet");
     }
 
     #[test]

@@ -21,6 +21,7 @@ pub mod state;
 pub mod store;
 pub mod subscription;
 pub mod systemd;
+pub mod table;
 pub mod text;
 pub mod tokens;
 pub mod watch;
@@ -30,9 +31,37 @@ pub use article::{Article, ArticleError, Category};
 pub use catalog::{Catalog, Scope};
 pub use config::Settings;
 
-/// Reads the whole store named by the settings into a catalog.
-pub fn load_catalog(settings: &Settings, generation: u64) -> Catalog {
+/// Reads the whole store named by the settings into a catalog. A dir store
+/// always gives one (bad files are its errors); an SQL store fails when
+/// its database cannot be reached or the table does not match the mapping.
+/// Callable from inside or outside an async runtime (an SQL read runs on a
+/// thread and runtime of its own).
+pub fn load_catalog(settings: &Settings, generation: u64) -> Result<Catalog, store::sql::SqlStoreError> {
     let ctx = store::Context::from_settings(&settings.site);
-    let scan = store::dir::scan(&settings.store.path, &ctx);
-    Catalog::new(scan.articles, scan.errors, &ctx, generation)
+    let scan = match settings.store.kind {
+        crate::config::StoreKind::Dir => store::dir::scan(&settings.store.path, &ctx),
+        crate::config::StoreKind::Postgres | crate::config::StoreKind::Sqlite => {
+            let source = store::sql::Source::from_settings(&settings.store);
+            let read = async {
+                let pool = store::sql::connect(&source.url).await?;
+                let source = store::sql::resolve(&pool, &source).await?;
+                store::sql::load(&pool, &source, &ctx).await
+            };
+            std::thread::scope(|s| {
+                s.spawn(|| {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()
+                        .map_err(|e| store::sql::SqlStoreError::Unsupported {
+                            url: crate::config::redact(&source.url),
+                            detail: format!("cannot start a runtime to read it: {e}"),
+                        })?
+                        .block_on(read)
+                })
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })?
+        }
+    };
+    Ok(Catalog::new(scan.articles, scan.errors, &ctx, generation))
 }

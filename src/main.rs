@@ -95,8 +95,10 @@ mod serve {
     use super::exit;
     use anyhow::Context as _;
     use bantin::config;
-    use bantin::service::{self, Command, Core, Shared};
-    use bantin::{digest, http, subscription, systemd, watch};
+    use bantin::config::StoreKind;
+    use bantin::service::{self, Command, Core, Shared, Store};
+    use bantin::store::sql;
+    use bantin::{digest, http, subscription, systemd, table, watch};
     use std::path::PathBuf;
     use std::sync::Arc;
     use std::process::ExitCode;
@@ -142,9 +144,30 @@ mod serve {
             debounce: settings.store.debounce,
             rescan: settings.store.rescan,
         };
-        let watcher = {
-            let (ws, tx) = (watch_settings.clone(), tx.clone());
-            tokio::task::spawn_blocking(move || watch::start(&ws, &tx)).await.context("starting the store watcher")?
+        // An SQL store's database must answer at start (its URL shown
+        // without the password), like the state database below.
+        let sql_store = match settings.store.kind {
+            StoreKind::Dir => None,
+            StoreKind::Postgres | StoreKind::Sqlite => match open_table(&settings).await {
+                Ok(t) => Some(t),
+                Err(e) => {
+                    eprintln!("bantin: error: {e}");
+                    return Ok(ExitCode::from(if e.is_unavailable() { exit::UNAVAILABLE } else { exit::CONFIG }));
+                }
+            },
+        };
+        // Changes are followed from before the first read, so none made
+        // during the read is lost (at worst it is read twice).
+        let watcher = match &sql_store {
+            Some(_) => None,
+            None => {
+                let (ws, tx) = (watch_settings.clone(), tx.clone());
+                Some(tokio::task::spawn_blocking(move || watch::start(&ws, &tx)).await.context("starting the store watcher")?)
+            }
+        };
+        let follower = match &sql_store {
+            Some((pool, source)) => Some(table::start(pool, source).await),
+            None => None,
         };
 
         // The subscription side: its state database must open, else the
@@ -165,12 +188,40 @@ mod serve {
         systemd::status("loading the store");
         let started = std::time::Instant::now();
         let load = {
-            let (settings, shared) = (settings.clone(), shared.clone());
-            tokio::task::spawn_blocking(move || Core::start(settings, shared))
+            let (settings, shared, sql_store) = (settings.clone(), shared.clone(), sql_store.clone());
+            let covered = follower.as_ref().map(table::Follower::covered).unwrap_or_default();
+            async move {
+                let store = match sql_store {
+                    None => {
+                        let s = settings.clone();
+                        tokio::task::spawn_blocking(move || Store::read_dir(&s)).await.context("reading the store")?
+                    }
+                    Some((pool, source)) => {
+                        let rows = sql::fetch(&pool, &source).await?;
+                        let ctx = bantin::store::Context::from_settings(&settings.site);
+                        tokio::task::spawn_blocking(move || {
+                            let mut state = table::TableState::new(pool, source, ctx, covered);
+                            state.apply(rows);
+                            Store::Table(Box::new(state))
+                        })
+                        .await
+                        .context("reading the article table")?
+                    }
+                };
+                let core = tokio::task::spawn_blocking(move || Core::start(settings, shared, store)).await.context("rendering the feeds")?;
+                Ok::<Core, anyhow::Error>(core)
+            }
         };
         // A large store takes a while; a stop request meanwhile is honoured.
         let core = tokio::select! {
-            core = load => core.context("loading the store")?,
+            core = load => match core {
+                Ok(core) => core,
+                Err(e) => {
+                    eprintln!("bantin: error: {e:#}");
+                    let unavailable = e.downcast_ref::<sql::SqlStoreError>().is_some_and(sql::SqlStoreError::is_unavailable);
+                    return Ok(ExitCode::from(if unavailable { exit::UNAVAILABLE } else { exit::IOERR }));
+                }
+            },
             _ = sigterm.recv() => { tracing::info!("SIGTERM while loading: exiting"); return Ok(ExitCode::SUCCESS); }
             _ = sigint.recv() => { tracing::info!("SIGINT while loading: exiting"); return Ok(ExitCode::SUCCESS); }
         };
@@ -178,7 +229,7 @@ mod serve {
             articles = core.catalog.articles().len(),
             errors = core.catalog.errors().len(),
             ms = started.elapsed().as_millis() as u64,
-            store = %settings.store.path.display(),
+            store = %settings.store.shown(),
             "catalog loaded"
         );
 
@@ -188,7 +239,13 @@ mod serve {
 
         let mut tasks = tokio::task::JoinSet::new();
         tasks.spawn(service::run(core, rx, shutdown_rx.clone()));
-        tasks.spawn(watch::run(watch_settings, watcher, tx.clone(), shutdown_rx.clone()));
+        if let Some(watcher) = watcher {
+            tasks.spawn(watch::run(watch_settings, watcher, tx.clone(), shutdown_rx.clone()));
+        }
+        if let (Some(follower), Some((pool, source))) = (follower, sql_store) {
+            let follow = table::FollowSettings { poll: settings.store.poll, rescan: settings.store.rescan };
+            tasks.spawn(table::run(pool, source, follow, follower, tx.clone(), shutdown_rx.clone()));
+        }
         tasks.spawn(systemd::watchdog(shutdown_rx.clone()));
         tasks.spawn(digest::run_scheduler_with(Arc::clone(&digests), shutdown_rx.clone(), crate::scheduler_options()));
         let server = tokio::spawn(http::serve(listener, app, limits, shutdown_rx.clone()));
@@ -215,8 +272,11 @@ mod serve {
                             if digest_side(&new) != digest_side(&current) {
                                 tracing::warn!("[state]/[mail]/[digest] changed; restart bantin to apply them to subscriptions and digests");
                             }
-                            if new.store.debounce != current.store.debounce || new.store.rescan != current.store.rescan {
-                                tracing::warn!("store.debounce_ms/store.rescan changed; restart bantin to apply them");
+                            if new.store.debounce != current.store.debounce
+                                || new.store.rescan != current.store.rescan
+                                || new.store.poll != current.store.poll
+                            {
+                                tracing::warn!("store.debounce_ms/store.rescan/store.poll changed; restart bantin to apply them");
                             }
                             let (done_tx, done_rx) = oneshot::channel();
                             if tx.send(Command::Reload(Box::new(new.clone()), done_tx)).is_ok() {
@@ -245,6 +305,15 @@ mod serve {
         Ok(ExitCode::SUCCESS)
     }
 
+    /// Connects to an SQL store and checks its table against the column
+    /// mapping.
+    async fn open_table(settings: &bantin::Settings) -> Result<(sql::Pool, sql::Source), sql::SqlStoreError> {
+        let source = sql::Source::from_settings(&settings.store);
+        let pool = sql::connect(&source.url).await?;
+        let source = sql::resolve(&pool, &source).await?;
+        Ok((pool, source))
+    }
+
     async fn listen(settings: &bantin::Settings) -> anyhow::Result<tokio::net::TcpListener> {
         if let Some(std_listener) = systemd::activated_listener()? {
             return tokio::net::TcpListener::from_std(std_listener).context("using the socket passed by systemd");
@@ -264,7 +333,10 @@ fn now_in(settings: &bantin::Settings) -> chrono::DateTime<chrono::FixedOffset> 
 
 fn build(settings: &bantin::Settings, out: &std::path::Path) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
-    let catalog = bantin::load_catalog(settings, 1);
+    let catalog = match read_store(settings) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
     for e in catalog.errors() {
         eprintln!("skipped {e}");
     }
@@ -287,29 +359,44 @@ fn build(settings: &bantin::Settings, out: &std::path::Path) -> anyhow::Result<E
 
 fn check(settings: &bantin::Settings, strict: bool) -> anyhow::Result<ExitCode> {
     println!("{}: configuration is valid", settings.file.display());
-    let catalog = bantin::load_catalog(settings, 1);
+    let catalog = match read_store(settings) {
+        Ok(c) => c,
+        Err(code) => return Ok(code),
+    };
     let now = now_in(settings);
     let articles = catalog.articles();
     let drafts = articles.iter().filter(|a| a.draft).count();
     let future = articles.iter().filter(|a| !a.draft && a.published > now).count();
     // Paths as the user can open them (store folder + file), so an editor
-    // can jump to `path:line`.
+    // can jump to `path:line`; rows as `table#key`.
+    let dir = settings.store.kind == config::StoreKind::Dir;
     for e in catalog.errors() {
-        let shown = bantin::ArticleError { origin: settings.store.path.join(&e.origin).display().to_string(), ..e.clone() };
+        let origin = if dir { settings.store.path.join(&e.origin).display().to_string() } else { e.origin.clone() };
+        let shown = bantin::ArticleError { origin, ..e.clone() };
         println!("error: {shown}");
     }
     println!(
-        "{} articles read from {} ({} drafts, {} scheduled for later); {} files with errors",
+        "{} articles read from {} ({} drafts, {} scheduled for later); {} {} with errors",
         articles.len(),
-        settings.store.path.display(),
+        settings.store.shown(),
         drafts,
         future,
-        catalog.errors().len()
+        catalog.errors().len(),
+        if dir { "files" } else { "rows" }
     );
     if strict && !catalog.errors().is_empty() {
         return Ok(ExitCode::from(exit::DATAERR));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The whole store as a catalog, or the exit code when an SQL store's
+/// database is out of reach (69) or its table does not match the mapping (78).
+fn read_store(settings: &bantin::Settings) -> Result<bantin::Catalog, ExitCode> {
+    bantin::load_catalog(settings, 1).map_err(|e| {
+        eprintln!("bantin: error: {e}");
+        ExitCode::from(if e.is_unavailable() { exit::UNAVAILABLE } else { exit::CONFIG })
+    })
 }
 
 /// The first WebSub retry delay: 2 s, or `BANTIN_WEBSUB_RETRY_MS` (tests

@@ -1,5 +1,5 @@
-//! The service core: owns what the store holds (every article file's
-//! parsed result), turns store changes into catalog generations and
+//! The service core: owns what the store holds (every article file's, or
+//! every table row's, parsed result), turns store changes into catalog generations and
 //! catalog generations into feed caches, and publishes each cache to the
 //! HTTP side with one atomic swap.
 //!
@@ -77,7 +77,8 @@ pub enum Command {
     /// Paths the watcher saw change (files or folders, absolute).
     Changed(Vec<PathBuf>),
     /// Compare the whole store with what is held (periodic, or the watcher
-    /// lost track: queue overflow, store folder recreated).
+    /// lost track: queue overflow, store folder recreated). For an SQL
+    /// store: read the table again (notified, signature changed, periodic).
     Rescan(&'static str),
     /// New, already validated settings; the sender learns when the feeds
     /// have been rendered with them.
@@ -315,6 +316,49 @@ fn is_hidden(rel: &Path) -> bool {
     rel.components().any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
 }
 
+/// What the service holds of the article store, by kind.
+pub enum Store {
+    Dir(StoreState),
+    /// Boxed: a table state (pool, mapping) is much larger than a dir's.
+    Table(Box<crate::table::TableState>),
+}
+
+impl Store {
+    /// Reads the dir store the settings name (blocking).
+    pub fn read_dir(settings: &Settings) -> Store {
+        Store::Dir(StoreState::load(&settings.store.path, &Context::from_settings(&settings.site)))
+    }
+
+    pub fn catalog(&self, generation: u64) -> Catalog {
+        match self {
+            Store::Dir(s) => s.catalog(generation),
+            Store::Table(t) => t.catalog(generation),
+        }
+    }
+
+    /// Applies a batch of changes: watcher paths and/or a full rescan.
+    fn apply(&mut self, paths: &[PathBuf], rescan: bool) -> Applied {
+        match self {
+            Store::Dir(store) => {
+                let mut applied = if paths.is_empty() { Applied::default() } else { store.apply(paths) };
+                if rescan {
+                    let r = store.rescan();
+                    applied.changed |= r.changed;
+                    applied.root_missing |= r.root_missing;
+                }
+                if applied.root_missing {
+                    tracing::warn!(
+                        store = %store.root().display(),
+                        "the store folder is missing; still serving the last catalog until it is back"
+                    );
+                }
+                applied
+            }
+            Store::Table(table) => Applied { changed: rescan && table.refresh(), root_missing: false },
+        }
+    }
+}
+
 /// The service's view of "now", in the site's zone.
 pub fn now_in(settings: &Settings) -> DateTime<FixedOffset> {
     chrono::Utc::now().with_timezone(&settings.site.timezone).fixed_offset()
@@ -323,7 +367,7 @@ pub fn now_in(settings: &Settings) -> DateTime<FixedOffset> {
 /// Everything the loop carries from one generation to the next.
 pub struct Core {
     pub settings: Settings,
-    pub store: StoreState,
+    pub store: Store,
     pub catalog: Arc<Catalog>,
     pub shared: Arc<Shared>,
     /// To the brotli worker: caches whose new entries lack brotli.
@@ -331,12 +375,10 @@ pub struct Core {
 }
 
 impl Core {
-    /// Reads the store, renders every feed and publishes the first cache
-    /// (its brotli forms follow from the worker). Blocking: run it on a
-    /// blocking thread.
-    pub fn start(settings: Settings, shared: Arc<Shared>) -> Core {
-        let ctx = Context::from_settings(&settings.site);
-        let store = StoreState::load(&settings.store.path, &ctx);
+    /// Takes the store as first read, renders every feed and publishes the
+    /// first cache (its brotli forms follow from the worker). Blocking: run
+    /// it on a blocking thread.
+    pub fn start(settings: Settings, shared: Arc<Shared>, store: Store) -> Core {
         let catalog = Arc::new(store.catalog(1));
         // Each bad file once in the log, as later ones are when they appear.
         for e in catalog.errors() {
@@ -389,18 +431,7 @@ impl Core {
 
     /// Applies a batch of commands that are all store changes.
     fn apply(&mut self, paths: &[PathBuf], rescan: bool) {
-        let mut applied = if paths.is_empty() { Applied::default() } else { self.store.apply(paths) };
-        if rescan {
-            let r = self.store.rescan();
-            applied.changed |= r.changed;
-            applied.root_missing |= r.root_missing;
-        }
-        if applied.root_missing {
-            tracing::warn!(
-                store = %self.store.root().display(),
-                "the store folder is missing; still serving the last catalog until it is back"
-            );
-        }
+        let applied = self.store.apply(paths, rescan);
         if !applied.changed {
             tracing::debug!("store batch changed no article");
             return;
@@ -417,9 +448,23 @@ impl Core {
     }
 
     /// Takes new settings. Changes that need a new parse context re-read
-    /// the whole store; the store folder itself only changes on restart.
+    /// the whole store; the store itself (folder, database, table, columns)
+    /// only changes on restart.
     fn reload(&mut self, mut settings: Settings) {
-        if settings.store.path != self.settings.store.path {
+        let which = |s: &Settings| {
+            let st = &s.store;
+            format!("{:?}{:?}{}{:?}{:?}", st.kind, st.url, st.table, st.columns, st.body_format)
+        };
+        if which(&settings) != which(&self.settings) {
+            tracing::warn!("store.kind/url/table/columns/body_format changed; restart bantin to read the new store (keeping the old one)");
+            let keep = &self.settings.store;
+            settings.store.kind = keep.kind.clone();
+            settings.store.url = keep.url.clone();
+            settings.store.table = keep.table.clone();
+            settings.store.columns = keep.columns.clone();
+            settings.store.body_format = keep.body_format;
+        }
+        if settings.store.path != self.settings.store.path && self.settings.store.kind == crate::config::StoreKind::Dir {
             tracing::warn!(
                 old = %self.settings.store.path.display(),
                 new = %settings.store.path.display(),
@@ -434,7 +479,13 @@ impl Core {
             || old_ctx.article_url != ctx.article_url;
         self.settings = settings;
         if reparse {
-            self.store = StoreState::load(&self.settings.store.path, &ctx);
+            match &mut self.store {
+                Store::Dir(_) => self.store = Store::Dir(StoreState::load(&self.settings.store.path, &ctx)),
+                Store::Table(t) => {
+                    t.set_context(ctx);
+                    t.refresh();
+                }
+            }
         }
         self.catalog = Arc::new(self.store.catalog(self.catalog.generation + 1));
         self.publish(true);

@@ -24,7 +24,7 @@ async fn open(backend: Backend, dir: &std::path::Path, smtp_url: &str, public_ur
     let db = StateDb::new(backend, dir);
     let cfg = mailtest::write_config_for(dir, &db.url, &mailtest::examples(), smtp_url, public_url, extra_mail);
     let settings = Arc::new(mailtest::load(&cfg));
-    let catalog = Arc::new(bantin::load_catalog(&settings, 1));
+    let catalog = Arc::new(bantin::load_catalog(&settings, 1).unwrap());
     let source: CatalogSource = Arc::new(move || Arc::clone(&catalog));
     (Digests::open(settings, source).await.expect("open the digest context"), db)
 }

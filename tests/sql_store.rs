@@ -33,6 +33,7 @@ fn cms_columns() -> Columns {
         draft: Some("nhap".into()),
         image: None,
         url: None,
+        given: vec!["id", "title", "date", "updated", "summary", "body", "categories", "author", "draft"],
     }
 }
 
@@ -135,4 +136,79 @@ async fn sqlite_table_with_text_columns() {
     };
     let pool = sql::connect(&url.replace("?mode=rwc", "")).await.unwrap();
     check_store(&pool, &src, &writer).await;
+}
+
+#[tokio::test]
+async fn defaulted_columns_the_table_lacks_are_skipped_named_ones_are_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("cms.db").display());
+    let writer = Pool::Sqlite(sqlx::sqlite::SqlitePool::connect(&format!("{url}?mode=rwc")).await.unwrap());
+    exec(
+        &writer,
+        "CREATE TABLE articles (id INTEGER PRIMARY KEY, title TEXT, date TEXT, body TEXT);
+         INSERT INTO articles VALUES (7, 'Mùa lúa chín', '2024-09-01 08:00', 'Ruộng bậc thang **vàng**');",
+    )
+    .await;
+    let pool = sql::connect(&url).await.unwrap();
+    let src = Source { url: url.clone(), table: "articles".into(), columns: Columns::default(), body_format: BodyFormat::Markdown };
+    let resolved = sql::resolve(&pool, &src).await.unwrap();
+    assert_eq!(resolved.columns.body.as_deref(), Some("body"));
+    assert_eq!(resolved.columns.image, None, "a defaulted column the table lacks is not read");
+    let scan = sql::load(&pool, &resolved, &ctx()).await.unwrap();
+    assert_eq!(scan.articles.len(), 1, "{:?}", scan.errors);
+    assert_eq!(scan.articles[0].id, "7");
+    assert!(scan.articles[0].content_html().contains("<strong>vàng</strong>"));
+
+    let mut named = src.clone();
+    named.columns.set("image", Some("anh_dai_dien".into()));
+    named.columns.given.push("image");
+    let e = sql::resolve(&pool, &named).await.unwrap_err();
+    let text = e.to_string();
+    assert!(text.contains("store.columns.image") && text.contains("anh_dai_dien") && text.contains("id, title, date, body"), "{text}");
+    assert!(!e.is_unavailable(), "a wrong mapping is a configuration error");
+
+    let mut no_title = src.clone();
+    no_title.columns.set("title", Some("tieu_de".into()));
+    let e = sql::resolve(&pool, &no_title).await.unwrap_err().to_string();
+    assert!(e.contains("store.columns.title"), "{e}");
+}
+
+/// What `serve` holds of a table: a row whose values did not change keeps
+/// its article (the same `Arc`, so the cache skips its feeds), a changed
+/// row is parsed again, a gone row goes, and a key used twice is reported
+/// without hiding the first row.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn table_state_keeps_unchanged_rows_and_reports_duplicate_keys() {
+    use bantin::table::TableState;
+    use std::sync::Arc;
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("cms.db").display());
+    let writer = Pool::Sqlite(sqlx::sqlite::SqlitePool::connect(&format!("{url}?mode=rwc")).await.unwrap());
+    // No key constraint: a CMS view or a badly chosen id column.
+    exec(
+        &writer,
+        "CREATE TABLE articles (id TEXT, title TEXT, date TEXT);
+         INSERT INTO articles VALUES ('a', 'Bài A', '2024-01-01 08:00'), ('b', 'Bài B', '2024-01-02 08:00'),
+                                     ('c', 'Bài C', '2024-01-03 08:00'), ('c', 'Bài C trùng', '2024-01-04 08:00');",
+    )
+    .await;
+    let pool = sql::connect(&url).await.unwrap();
+    let src = sql::resolve(&pool, &Source { url: url.clone(), table: "articles".into(), columns: Columns::default(), body_format: BodyFormat::Markdown })
+        .await
+        .unwrap();
+    let mut state = TableState::new(pool.clone(), src.clone(), ctx(), Default::default());
+    assert!(state.apply(sql::fetch(&pool, &src).await.unwrap()));
+    let first = state.catalog(1);
+    assert_eq!(first.articles().len(), 3);
+    assert_eq!(first.get("c").unwrap().title, "Bài C", "the first row keeps a key used twice");
+    assert_eq!(first.errors().len(), 1);
+    assert!(first.errors()[0].origin == "articles#c" && first.errors()[0].reason.contains("same id"), "{}", first.errors()[0]);
+
+    assert!(!state.apply(sql::fetch(&pool, &src).await.unwrap()), "reading an unchanged table changes nothing");
+    exec(&writer, "UPDATE articles SET title = 'Bài B mới' WHERE id = 'b'; DELETE FROM articles WHERE id = 'a';").await;
+    assert!(state.apply(sql::fetch(&pool, &src).await.unwrap()));
+    let second = state.catalog(2);
+    assert!(Arc::ptr_eq(first.get("c").unwrap(), second.get("c").unwrap()), "an unchanged row keeps its article");
+    assert_eq!(second.get("b").unwrap().title, "Bài B mới");
+    assert!(second.get("a").is_none());
 }

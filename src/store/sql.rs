@@ -7,9 +7,14 @@
 //! of the dir store hold here too (clean text, sanitised HTML, a bad row
 //! reported as `table#id: reason` and never hiding the others). The
 //! article's identity is the row's `id` column, stable across edits.
+//!
+//! Reading is split in two so the service can keep articles that did not
+//! change: [`fetch`] (async, the query) gives [`Row`]s with a fingerprint
+//! of their values, and [`article`] (CPU: Markdown, sanitising) turns one
+//! row into an article; [`load`] does both for a one-off read.
 
 use super::raw::{normalize, Body, BodyPolicy, RawArticle};
-use super::{dir::Scan, fingerprint, Context};
+use super::{dir::Scan, Context};
 use crate::article::ArticleError;
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
@@ -17,7 +22,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRo
 // The SQL is built from identifiers that config validation restricted to
 // letters, digits, `_` and `.`, and quotes them besides; no value is ever
 // spliced in.
-use sqlx::{AssertSqlSafe, Column, Row, TypeInfo, ValueRef};
+use sqlx::{AssertSqlSafe, Column, ConnectOptions, Executor, Row as _, SqlSafeStr, Statement, TypeInfo, ValueRef};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -29,10 +34,25 @@ pub enum SqlStoreError {
     Unsupported { url: String, detail: String },
     #[error("article store table {table}: {source}; check store.table and the [store.columns] mapping")]
     Query { table: String, source: sqlx::Error },
+    #[error("article store table {table}: {detail}")]
+    Mapping { table: String, detail: String },
+}
+
+impl SqlStoreError {
+    /// Whether the database is out of reach (down, refused, timed out), as
+    /// opposed to answering that the table or a column is wrong.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            SqlStoreError::Connect { .. } => true,
+            SqlStoreError::Query { source, .. } => !matches!(source, sqlx::Error::Database(_) | sqlx::Error::ColumnNotFound(_)),
+            SqlStoreError::Unsupported { .. } | SqlStoreError::Mapping { .. } => false,
+        }
+    }
 }
 
 /// Which column holds which article field. `None`: the table has no such
-/// column.
+/// column. By default every field is read from the column of its own name
+/// (`url` included); [`resolve`] drops the defaulted ones a table lacks.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Columns {
     pub id: String,
@@ -48,7 +68,14 @@ pub struct Columns {
     pub draft: Option<String>,
     pub image: Option<String>,
     pub url: Option<String>,
+    /// The fields whose column was named in the config: a table without
+    /// such a column is an error, not a column quietly skipped.
+    pub given: Vec<&'static str>,
 }
+
+/// The article fields, in the order [`Columns`] lists them.
+pub const FIELDS: [&str; 13] =
+    ["id", "title", "date", "updated", "summary", "body", "categories", "tags", "author", "slug", "draft", "image", "url"];
 
 impl Default for Columns {
     fn default() -> Self {
@@ -56,8 +83,8 @@ impl Default for Columns {
         Columns {
             id: "id".into(),
             title: "title".into(),
-            date: "published_at".into(),
-            updated: some("updated_at"),
+            date: "date".into(),
+            updated: some("updated"),
             summary: some("summary"),
             body: some("body"),
             categories: some("categories"),
@@ -66,8 +93,44 @@ impl Default for Columns {
             slug: some("slug"),
             draft: some("draft"),
             image: some("image"),
-            url: None,
+            url: some("url"),
+            given: Vec::new(),
         }
+    }
+}
+
+impl Columns {
+    /// The column of an optional field, to set or clear it by name.
+    fn optional_mut(&mut self, field: &str) -> Option<&mut Option<String>> {
+        Some(match field {
+            "updated" => &mut self.updated,
+            "summary" => &mut self.summary,
+            "body" => &mut self.body,
+            "categories" => &mut self.categories,
+            "tags" => &mut self.tags,
+            "author" => &mut self.author,
+            "slug" => &mut self.slug,
+            "draft" => &mut self.draft,
+            "image" => &mut self.image,
+            "url" => &mut self.url,
+            _ => return None,
+        })
+    }
+
+    /// Sets the column of `field` (one of [`FIELDS`]); `None` leaves an
+    /// optional field unread. False for an unknown field, or `None` for a
+    /// required one.
+    pub fn set(&mut self, field: &str, column: Option<String>) -> bool {
+        match (field, column) {
+            ("id", Some(c)) => self.id = c,
+            ("title", Some(c)) => self.title = c,
+            ("date", Some(c)) => self.date = c,
+            (f, c) => match self.optional_mut(f) {
+                Some(slot) => *slot = c,
+                None => return false,
+            },
+        }
+        true
     }
 }
 
@@ -88,6 +151,25 @@ pub struct Source {
     pub table: String,
     pub columns: Columns,
     pub body_format: BodyFormat,
+}
+
+impl Source {
+    /// The source an SQL store's settings name (`store.url` is checked to
+    /// be set for SQL kinds by the config).
+    pub fn from_settings(store: &crate::config::Store) -> Source {
+        Source {
+            url: store.url.clone().unwrap_or_default(),
+            table: store.table.clone(),
+            columns: store.columns.clone(),
+            body_format: store.body_format,
+        }
+    }
+
+    /// Where the articles come from, for logs: the URL without its
+    /// password, and the table.
+    pub fn shown(&self) -> String {
+        format!("{} table {}", crate::config::redact(&self.url), self.table)
+    }
 }
 
 /// A connection pool to the article database.
@@ -156,7 +238,7 @@ fn select_sql(src: &Source) -> String {
 }
 
 /// A database value, as far as an article needs to know.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Hash)]
 enum Value {
     Null,
     Text(String),
@@ -200,6 +282,21 @@ fn pg_value(row: &PgRow, i: usize) -> Value {
     if row.try_get_raw(i).map(|v| v.is_null()).unwrap_or(true) {
         return Value::Null;
     }
+    // The column's type first: every failed `try_get` below builds an
+    // error message, which made reading 10,000 rows take ~200 ms.
+    let declared = row.columns().get(i).map(|c| c.type_info().name()).unwrap_or_default();
+    let direct = match declared {
+        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => row.try_get::<String, _>(i).ok().map(Value::Text),
+        "TIMESTAMPTZ" => row.try_get::<DateTime<Utc>, _>(i).ok().map(|d| Value::Text(d.to_rfc3339())),
+        "TEXT[]" | "VARCHAR[]" => row.try_get::<Vec<String>, _>(i).ok().map(Value::List),
+        "BOOL" => row.try_get::<bool, _>(i).ok().map(Value::Bool),
+        "INT8" => row.try_get::<i64, _>(i).ok().map(|n| Value::Text(n.to_string())),
+        "INT4" => row.try_get::<i32, _>(i).ok().map(|n| Value::Text(n.to_string())),
+        _ => None,
+    };
+    if let Some(v) = direct {
+        return v;
+    }
     if let Ok(s) = row.try_get::<String, _>(i) {
         return Value::Text(s);
     }
@@ -232,10 +329,10 @@ fn sqlite_value(row: &SqliteRow, i: usize) -> Value {
         return Value::Null;
     }
     let declared = row.columns().get(i).map(|c| c.type_info().name().to_ascii_uppercase()).unwrap_or_default();
-    if declared.contains("BOOL") {
-        if let Ok(b) = row.try_get::<bool, _>(i) {
-            return Value::Bool(b);
-        }
+    if declared.contains("BOOL")
+        && let Ok(b) = row.try_get::<bool, _>(i)
+    {
+        return Value::Bool(b);
     }
     if let Ok(s) = row.try_get::<String, _>(i) {
         return Value::Text(s);
@@ -249,8 +346,68 @@ fn sqlite_value(row: &SqliteRow, i: usize) -> Value {
     Value::Null
 }
 
-/// Reads every row of the table as an article.
-pub async fn load(pool: &Pool, src: &Source, ctx: &Context) -> Result<Scan, SqlStoreError> {
+/// Checks the mapping against the table's real columns: a required or
+/// configured column that the table lacks is an error naming the key; a
+/// defaulted optional one is dropped (so a table without, say, `image`
+/// needs no `image = ""`).
+pub async fn resolve(pool: &Pool, src: &Source) -> Result<Source, SqlStoreError> {
+    let sql = AssertSqlSafe(format!("SELECT * FROM {}", quote(&src.table))).into_sql_str();
+    let fail = |source| SqlStoreError::Query { table: src.table.clone(), source };
+    let present: Vec<String> = match pool {
+        Pool::Postgres(p) => p.prepare(sql).await.map_err(fail)?.columns().iter().map(|c| c.name().to_string()).collect(),
+        Pool::Sqlite(p) => p.prepare(sql).await.map_err(fail)?.columns().iter().map(|c| c.name().to_string()).collect(),
+    };
+    let mut out = src.clone();
+    for (field, column) in selected(&src.columns) {
+        if present.iter().any(|c| c == column) {
+            continue;
+        }
+        let required = matches!(field, "id" | "title" | "date");
+        if required || src.columns.given.contains(&field) {
+            return Err(SqlStoreError::Mapping {
+                table: src.table.clone(),
+                detail: format!(
+                    "store.columns.{field}: the table has no column {column:?} (its columns: {}); name the column that holds the {field}{}",
+                    present.join(", "),
+                    if required { "" } else { ", or write \"\" if there is none" }
+                ),
+            });
+        }
+        out.columns.set(field, None);
+    }
+    Ok(out)
+}
+
+/// One row of the table, as read: the mapped values and a fingerprint of
+/// them (equal fingerprints, equal article: nothing to parse again).
+#[derive(Debug, Clone)]
+pub struct Row {
+    values: Vec<Value>,
+    fingerprint: u64,
+}
+
+impl Row {
+    fn new(values: Vec<Value>) -> Row {
+        use std::hash::{Hash, Hasher};
+        // Hashed as values, not as formatted text: escaping every character
+        // of 10,000 bodies for a Debug string took longer than the query.
+        let mut h = std::collections::hash_map::DefaultHasher::new();
+        values.hash(&mut h);
+        Row { fingerprint: h.finish(), values }
+    }
+
+    /// The row key (the `id` column), cleaned as an article id is.
+    pub fn key(&self) -> String {
+        crate::text::clean_line(&self.values.first().cloned().and_then(Value::text).unwrap_or_default())
+    }
+
+    pub fn fingerprint(&self) -> u64 {
+        self.fingerprint
+    }
+}
+
+/// Reads every row of the table (the query only; see [`article`]).
+pub async fn fetch(pool: &Pool, src: &Source) -> Result<Vec<Row>, SqlStoreError> {
     let sql = select_sql(src);
     let fail = |source| SqlStoreError::Query { table: src.table.clone(), source };
     let rows: Vec<Vec<Value>> = match pool {
@@ -269,15 +426,60 @@ pub async fn load(pool: &Pool, src: &Source, ctx: &Context) -> Result<Scan, SqlS
             .map(|r| (0..r.len()).map(|i| sqlite_value(r, i)).collect())
             .collect(),
     };
-    let fields = selected(&src.columns);
+    Ok(rows.into_iter().map(Row::new).collect())
+}
+
+/// Reads every row of the table as an article.
+pub async fn load(pool: &Pool, src: &Source, ctx: &Context) -> Result<Scan, SqlStoreError> {
+    let rows = fetch(pool, src).await?;
     let mut scan = Scan::default();
-    for row in rows {
-        match article_of(&fields, row, src, ctx) {
+    for row in &rows {
+        match article(row, src, ctx) {
             Ok(a) => scan.articles.push(a),
             Err(e) => scan.errors.push(e),
         }
     }
     Ok(scan)
+}
+
+/// What `serve` compares between polls: [`signature`], plus on SQLite the
+/// database's `PRAGMA data_version`, read on a connection of its own (the
+/// value only moves for commits of *other* connections), so that an edit
+/// leaving the `updated` column alone, or setting it to an older time, is
+/// noticed too. Any commit to the file moves it, so an unrelated write
+/// costs one read of the table, in which no row has changed.
+pub struct Poller {
+    url: String,
+    sqlite: Option<sqlx::SqliteConnection>,
+}
+
+impl Poller {
+    pub fn new(url: &str) -> Poller {
+        Poller { url: url.to_string(), sqlite: None }
+    }
+
+    pub async fn signature(&mut self, pool: &Pool, src: &Source) -> Result<String, SqlStoreError> {
+        let mut sig = signature(pool, src).await?;
+        if let Pool::Sqlite(_) = pool {
+            let fail = |source| SqlStoreError::Query { table: src.table.clone(), source };
+            let conn = match &mut self.sqlite {
+                Some(c) => c,
+                slot => {
+                    let opts = SqliteConnectOptions::from_str(&self.url).map_err(fail)?.read_only(true);
+                    slot.insert(opts.connect().await.map_err(fail)?)
+                }
+            };
+            match sqlx::query_scalar::<_, i64>("PRAGMA data_version").fetch_one(&mut *conn).await {
+                Ok(v) => sig.push_str(&format!("|{v}")),
+                Err(e) => {
+                    // Made again on the next poll.
+                    self.sqlite = None;
+                    return Err(fail(e));
+                }
+            }
+        }
+        Ok(sig)
+    }
 }
 
 /// A short signature of the table's state (row count and newest change),
@@ -306,17 +508,13 @@ pub async fn signature(pool: &Pool, src: &Source) -> Result<String, SqlStoreErro
     Ok(parts.into_iter().map(|v| v.text().unwrap_or_default()).collect::<Vec<_>>().join("|"))
 }
 
-fn article_of(
-    fields: &[(&'static str, &str)],
-    row: Vec<Value>,
-    src: &Source,
-    ctx: &Context,
-) -> Result<crate::Article, ArticleError> {
+/// One row as an article (body rendered and sanitised), or the reason it
+/// is not one, named `table#key`.
+pub fn article(row: &Row, src: &Source, ctx: &Context) -> Result<crate::Article, ArticleError> {
+    let fields = selected(&src.columns);
     let mut raw = RawArticle::default();
     let mut id = String::new();
-    let mut source_text = String::new();
-    for ((field, _), value) in fields.iter().zip(row) {
-        source_text.push_str(&format!("{field}={value:?}\u{1f}"));
+    for ((field, _), value) in fields.iter().zip(row.values.iter().cloned()) {
         match *field {
             "id" => id = value.text().unwrap_or_default(),
             "title" => raw.title = value.text(),
@@ -351,7 +549,7 @@ fn article_of(
     let mut article = normalize(raw, &origin, ctx, BodyPolicy::Now)?;
     // The row key is the identity: a CMS may change a slug, never the key.
     article.id = id;
-    article.fingerprint = fingerprint(source_text.as_bytes());
+    article.fingerprint = row.fingerprint;
     Ok(article)
 }
 
