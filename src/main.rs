@@ -112,14 +112,16 @@ fn init_logging() {
 /// core) and keeps what is freed there: the tokio blocking threads, rayon
 /// workers and the brotli worker each held tens of MB of a 100k-article
 /// catalog's transient garbage (issue 6: peak RSS of `serve`). Two arenas
-/// are plenty for a service whose request path hardly allocates. Must run
-/// before any thread starts.
+/// are plenty for a service whose request path hardly allocates. An
+/// operator's own `MALLOC_ARENA_MAX` wins. Must run before any thread starts.
 fn limit_malloc_arenas() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets an allocator parameter; called before any
-    // other thread exists, so nothing allocates concurrently.
-    unsafe {
-        libc::mallopt(libc::M_ARENA_MAX, 2);
+    if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
+        // SAFETY: mallopt only sets an allocator parameter; called before
+        // any other thread exists, so nothing allocates concurrently.
+        unsafe {
+            libc::mallopt(libc::M_ARENA_MAX, 2);
+        }
     }
 }
 
