@@ -277,6 +277,10 @@ url = "sqlite://{work}/serve-state/bantin.db"
         self.startup = time.perf_counter() - start
         wait_port(self.port, self.proc)
         self.rss_loaded = vm_status(self.proc.pid, "VmRSS")
+        # After start the digest side records every article as seen (100k
+        # SQLite rows) and brotli compresses every feed: measure the steady
+        # state, not that start-up work.
+        self.settle = settle(self.proc.pid)
 
     def peak_mib(self):
         return vm_status(self.proc.pid, "VmHWM")
@@ -289,6 +293,22 @@ url = "sqlite://{work}/serve-state/bantin.db"
             self.proc.kill()
             self.proc.wait()
         self.log.close()
+
+
+def settle(pid, quiet=0.05, limit=60):
+    """Waits until process pid uses under 5 % of a core for half a second
+    (at most `limit` seconds); returns the seconds waited."""
+    def cpu():
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    start = time.monotonic()
+    while time.monotonic() - start < limit:
+        before = cpu()
+        time.sleep(0.5)
+        if cpu() - before < quiet * 0.5:
+            break
+    return time.monotonic() - start
 
 
 def get(port, path, headers):
@@ -462,7 +482,7 @@ def serve_scenarios(args, table, work):
     srv = Serve(args, work, n)
     try:
         table.add(f"2. serve {n:,}: start to listening", f"{srv.startup:.2f} s",
-                  note=f"RSS {srv.rss_loaded:.0f} MiB when listening")
+                  note=f"RSS {srv.rss_loaded:.0f} MiB when listening; busy {srv.settle:.1f} s more after")
         if "http" in args.only:
             try:
                 http_load(args, table, srv, work)
