@@ -1,16 +1,40 @@
 #!/usr/bin/env python3
-"""bantin's benchmark scenarios against their peers (stdlib only).
+"""bantin's benchmark scenarios against their peers (Python stdlib only).
 
-Each scenario measures bantin and the peer in the same run, on the same
-corpus, and reports medians over several runs with the ratio. Timings on a
-shared 2-core machine are noisy: compare ratios, not absolute numbers.
+Every scenario measures bantin and its peer in the same run, on the same
+input, on this machine, and the table puts them side by side with the ratio
+and the target of issue 6. Timings on a shared 2-core machine are noisy:
+compare ratios, not absolute numbers; wrk and the servers share the cores.
 
-Scenario 1, cold start: `bantin build` of every feed vs `hugo` building the
-same content's RSS (50 items per feed), wall time and peak RSS.
+  1. cold   `bantin build` of every feed vs `hugo` building the same
+            content's RSS (50 items a feed): wall time and peak RSS.
+  2. update `bantin serve` on N articles: one article written (temp file +
+            rename, as rsync and editors do) until it is served in every
+            feed it belongs to (site and category, RSS/Atom/JSON);
+            median and p99, less the debounce window.
+  3. http   wrk, 64 connections, on the 50-item full-content site feed:
+            gzip 200 and 304 (matching ETag); nginx serves the same bytes
+            from files (gzip_static) in the same run.
+  4. mail   `bantin digest run` of N personalised digests into postfix's
+            smtp-sink vs postfix's smtp-source sending as many messages of
+            the same size into the same sink.
+  5. memory peak RSS (VmHWM) of the `bantin serve` of scenario 2/3 at the
+            end of its run, N articles loaded.
+
+Scenarios 2, 3 and 5 share one `bantin serve` process. `--quick` is the
+smoke version CI runs: 1,000 articles, a few seconds a scenario, no
+targets judged. A missing peer skips its scenario with the reason printed,
+except under CI=true, where it is an error.
 """
 import argparse
+import gzip
+import http.client
 import os
+import re
 import shutil
+import signal
+import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -18,30 +42,88 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-SHARED = os.path.join(ROOT, "..", "shared")
-BANTIN = os.environ.get("BANTIN_BIN") or os.path.join(ROOT, "target", "release", "bantin")
+GEN = os.environ.get("GEN_CORPUS") or os.path.join(ROOT, "..", "shared", "tools", "gen_corpus.py")
+IN_CI = os.environ.get("CI") == "true"
+SITE_TITLE = "Cổng thông tin điện tử tỉnh Yên Bái"
 
 
-def gen_corpus(n, out):
-    subprocess.run(
-        [sys.executable, os.path.join(SHARED, "tools", "gen_corpus.py"),
-         "--count", str(n), "--out", out, "--seed", "1", "--format", "markdown"],
-        check=True, stderr=subprocess.DEVNULL)
+class Skip(Exception):
+    """A scenario that cannot run here (its peer is missing)."""
 
 
-def timed(cmd, cwd=None, env=None):
-    """Runs cmd under /usr/bin/time; returns (seconds, peak RSS in MiB)."""
-    out = tempfile.NamedTemporaryFile(delete=False)
-    out.close()
+# ---------------------------------------------------------------- helpers
+
+def log(msg):
+    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def tool(name, *extra_dirs):
+    """The path of a peer program, or Skip."""
+    found = shutil.which(name, path=os.pathsep.join([os.environ.get("PATH", ""), *extra_dirs]))
+    if not found:
+        raise Skip(f"{name} is not installed (bench/run installs it from Debian)")
+    return found
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=600):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError(f"nothing listens on {port} after {timeout} s")
+
+
+def corpus(work, n):
+    """A generated Markdown store of n articles (cached in the work dir),
+    laid out as Hugo content: WORK/site-N/content/posts."""
+    site = os.path.join(work, f"site-{n}")
+    posts = os.path.join(site, "content", "posts")
+    done = os.path.join(site, ".complete")
+    if not os.path.exists(done):
+        if not os.path.exists(GEN):
+            raise SystemExit(f"gen_corpus.py not found at {GEN} (set GEN_CORPUS)")
+        log(f"generating {n:,} articles")
+        shutil.rmtree(site, ignore_errors=True)
+        subprocess.run([sys.executable, GEN, "--count", str(n), "--out", posts, "--seed", "1", "--format", "markdown"],
+                       check=True, stdout=subprocess.DEVNULL)
+        open(done, "w").close()
+    return site, posts
+
+
+class MeasuredPopen(subprocess.Popen):
+    """Popen that reaps its child with wait4, keeping the child's peak RSS."""
+    peak_mib = 0.0
+
+    def _try_wait(self, wait_flags):
+        try:
+            pid, sts, usage = os.wait4(self.pid, wait_flags)
+        except ChildProcessError:
+            return (self.pid, 0)
+        if pid == self.pid:
+            self.peak_mib = usage.ru_maxrss / 1024
+        return (pid, sts)
+
+
+def run_measured(cmd, **kw):
+    """Runs cmd to completion; returns (wall seconds, peak RSS MiB, stdout)."""
     start = time.perf_counter()
-    subprocess.run(["/usr/bin/time", "-f", "%M", "-o", out.name] + cmd,
-                   cwd=cwd, env=env, check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = MeasuredPopen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, **kw)
+    out, err = proc.communicate()
     secs = time.perf_counter() - start
-    with open(out.name) as f:
-        kib = int(f.read().strip().splitlines()[-1])
-    os.unlink(out.name)
-    return secs, kib / 1024
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} exited with {proc.returncode}:\n{err.decode(errors='replace')[-2000:]}")
+    return secs, proc.peak_mib, out.decode(errors="replace")
 
 
 def median_of(runs, fn):
@@ -49,9 +131,49 @@ def median_of(runs, fn):
     return statistics.median(r[0] for r in results), statistics.median(r[1] for r in results)
 
 
-HUGO_CONFIG = """baseURL = "https://yenbai.gov.vn/"
+def vm_status(pid, key):
+    """VmRSS / VmHWM of a running process in MiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith(key + ":"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class Table:
+    def __init__(self, judge):
+        self.rows = []
+        self.judge = judge
+
+    def add(self, scenario, ours, peer="-", ratio="-", target="", met=None, note=""):
+        if not self.judge and target:
+            met_s = "smoke"
+        elif met is None:
+            met_s = ""
+        else:
+            met_s = "yes" if met else "NO"
+        self.rows.append((scenario, ours, peer, ratio, target, met_s, note))
+
+    def skip(self, scenario, reason):
+        self.rows.append((scenario, "skipped", "-", "-", "", "", reason))
+
+    def print(self):
+        head = ("scenario", "bantin", "peer", "ratio", "target", "met?")
+        widths = [max(len(str(r[i])) for r in self.rows + [head + ("",)]) for i in range(6)]
+        line = lambda r: "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip()
+        print()
+        print(line(head))
+        print(line(tuple("-" * w for w in widths)))
+        # Scenario order, whatever order they ran in (sorted() is stable).
+        for r in sorted(self.rows, key=lambda r: r[0][:2]):
+            print(line(r[:6]) + (f"   ({r[6]})" if r[6] else ""))
+
+
+# ---------------------------------------------------------------- 1. cold build
+
+HUGO_CONFIG = f"""baseURL = "https://yenbai.gov.vn/"
 languageCode = "vi"
-title = "Cổng thông tin điện tử tỉnh Yên Bái"
+title = "{SITE_TITLE}"
 disableKinds = ["page", "sitemap", "robotsTXT", "404"]
 rssLimit = 50
 [outputs]
@@ -63,67 +185,434 @@ term = ["RSS"]
 category = "categories"
 """
 
-BANTIN_CONFIG = """[site]
-title = "Cổng thông tin điện tử tỉnh Yên Bái"
+
+def bantin_config(path, store, extra=""):
+    with open(path, "w") as f:
+        f.write(f"""[site]
+title = "{SITE_TITLE}"
 base_url = "https://yenbai.gov.vn"
 [store]
 path = "{store}"
 [feeds]
 items = 50
+content = "full"
+{extra}""")
+
+
+def cold_build(args, table, work):
+    hugo = tool("hugo")
+    for n in args.sizes:
+        site, posts = corpus(work, n)
+        with open(os.path.join(site, "hugo.toml"), "w") as f:
+            f.write(HUGO_CONFIG)
+        cfg = os.path.join(work, f"build-{n}.toml")
+        bantin_config(cfg, posts)
+        out = os.path.join(work, f"out-{n}")
+        pub = os.path.join(site, "public")
+
+        def ours():
+            shutil.rmtree(out, ignore_errors=True)
+            return run_measured([args.bin, "--config", cfg, "build", "--out", out])[:2]
+
+        def peer():
+            shutil.rmtree(pub, ignore_errors=True)
+            return run_measured([hugo, "--quiet", "--source", site, "--destination", pub])[:2]
+
+        runs = args.runs if n <= 10_000 else 1
+        ours()  # warms the page cache for both (same files)
+        log(f"cold build {n:,}: bantin × {runs}")
+        b_s, b_m = median_of(runs, ours)
+        log(f"cold build {n:,}: hugo × {runs}")
+        h_s, h_m = median_of(runs, peer)
+        judged = n == 10_000
+        table.add(f"1. cold build {n:,}: wall", f"{b_s:.2f} s", f"hugo {h_s:.2f} s", f"{h_s / b_s:.1f}x faster",
+                  "≥ 5x faster" if judged else "", h_s / b_s >= 5 if judged else None)
+        table.add(f"1. cold build {n:,}: peak RSS", f"{b_m:.0f} MiB", f"hugo {h_m:.0f} MiB", f"{h_m / b_m:.1f}x less",
+                  "≥ 10x less" if judged else "", h_m / b_m >= 10 if judged else None)
+        shutil.rmtree(out, ignore_errors=True)
+        shutil.rmtree(pub, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- 2, 3, 5. serve
+
+class Serve:
+    """A `bantin serve` on a copy of the n-article corpus."""
+
+    def __init__(self, args, work, n):
+        _, posts = corpus(work, n)
+        self.store = os.path.join(work, f"serve-store-{n}")
+        shutil.rmtree(self.store, ignore_errors=True)
+        # Hard links: a copy of 100k files in a second, and the latency
+        # writes land in this folder only.
+        subprocess.run(["cp", "-al", posts, self.store], check=True)
+        self.port = free_port()
+        self.cfg = os.path.join(work, "serve.toml")
+        with open(self.cfg, "w") as f:
+            f.write(f"""[site]
+title = "{SITE_TITLE}"
+base_url = "https://yenbai.gov.vn"
+[store]
+path = "{self.store}"
+debounce_ms = {args.debounce_ms}
+[feeds]
+items = 50
+content = "full"
+[http]
+listen = "127.0.0.1:{self.port}"
+[state]
+url = "sqlite://{work}/serve-state/bantin.db"
+""")
+        shutil.rmtree(os.path.join(work, "serve-state"), ignore_errors=True)
+        self.log = open(os.path.join(work, "serve.log"), "w")
+        log(f"starting bantin serve on {n:,} articles")
+        start = time.perf_counter()
+        self.proc = subprocess.Popen([args.bin, "--config", self.cfg, "serve"], stdout=self.log, stderr=self.log)
+        # The socket is bound before the store is read; "listening on" is
+        # logged once the store is loaded and every feed rendered.
+        log_path = os.path.join(work, "serve.log")
+        while "listening on" not in open(log_path, errors="replace").read():
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"bantin serve exited with {self.proc.returncode}: see {log_path}")
+            time.sleep(0.01)
+        self.startup = time.perf_counter() - start
+        wait_port(self.port, self.proc)
+        self.rss_loaded = vm_status(self.proc.pid, "VmRSS")
+        # After start the digest side records every article as seen (100k
+        # SQLite rows) and brotli compresses every feed: measure the steady
+        # state, not that start-up work.
+        self.settle = settle(self.proc.pid)
+
+    def peak_mib(self):
+        return vm_status(self.proc.pid, "VmHWM")
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+def settle(pid, quiet=0.05, limit=60):
+    """Waits until process pid uses under 5 % of a core for half a second
+    (at most `limit` seconds); returns the seconds waited."""
+    def cpu():
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    start = time.monotonic()
+    while time.monotonic() - start < limit:
+        before = cpu()
+        time.sleep(0.5)
+        if cpu() - before < quiet * 0.5:
+            break
+    return time.monotonic() - start
+
+
+def get(port, path, headers):
+    c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    c.request("GET", path, headers=headers)
+    r = c.getresponse()
+    body = r.read()
+    c.close()
+    return r.status, {k.lower(): v for k, v in r.getheaders()}, body
+
+
+def update_latency(args, table, srv):
+    """Scenario 2: write an article, poll every feed it belongs to (as a
+    feed reader does: conditional, gzip) until all of them show it."""
+    feeds = ["/feed.xml", "/atom.xml", "/feed.json",
+             "/categories/kinh-te/feed.xml", "/categories/kinh-te/atom.xml", "/categories/kinh-te/feed.json"]
+    conns = {p: http.client.HTTPConnection("127.0.0.1", srv.port, timeout=10) for p in feeds}
+    etags = {p: "" for p in feeds}
+
+    def shows(path, needle):
+        c = conns[path]
+        c.request("GET", path, headers={"Accept-Encoding": "gzip", "If-None-Match": etags[path]})
+        r = c.getresponse()
+        data = r.read()
+        if r.status != 200:
+            return False
+        etags[path] = r.getheader("ETag") or ""
+        return needle in gzip.decompress(data)
+
+    samples = []
+    log(f"update latency: {args.writes} writes")
+    for i in range(args.writes):
+        title = f"Tin đo độ trễ số {i} {time.time_ns()}"
+        # Newer than the corpus, in the past (future articles wait for their
+        # time), a minute apart.
+        date = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() - 600 - 60 * (args.writes - i)))
+        text = (f'+++\ntitle = "{title}"\ndate = "{date}"\ncategories = ["Kinh tế"]\n'
+                f'summary = "Bài đo độ trễ"\n+++\n\nNội dung bài đo độ trễ.\n')
+        tmp = os.path.join(srv.store, f".bench-{i}.tmp")
+        with open(tmp, "w") as f:
+            f.write(text)
+        needle = title.encode()
+        pending = set(feeds)
+        t0 = time.monotonic()
+        os.rename(tmp, os.path.join(srv.store, f"bench-{i}.md"))
+        while pending:
+            pending = {p for p in pending if not shows(p, needle)}
+            if time.monotonic() - t0 > 30:
+                raise RuntimeError(f"write {i} not served in {sorted(pending)} after 30 s")
+            if pending:
+                time.sleep(0.002)
+        samples.append((time.monotonic() - t0) * 1000)
+        time.sleep(0.2)
+    samples.sort()
+    med = statistics.median(samples)
+    p99 = samples[min(len(samples) - 1, round(0.99 * (len(samples) - 1)))]
+    after = p99 - args.debounce_ms
+    n = args.serve_articles
+    table.add(f"2. update {n:,}: write→served median", f"{med:.0f} ms", note=f"all 6 feeds, debounce {args.debounce_ms} ms")
+    table.add(f"2. update {n:,}: p99 after debounce", f"{after:.0f} ms", target="< 50 ms", met=after < 50,
+              note=f"p99 {p99:.0f} ms − {args.debounce_ms} ms, {len(samples)} writes")
+
+
+WRK_LATENCY = re.compile(r"^\s*99%\s+([\d.]+)(us|ms|s)\s*$", re.M)
+
+
+def wrk(url, duration, headers):
+    cmd = [tool("wrk"), "-t2", "-c64", f"-d{duration}s", "--latency"]
+    for h in headers:
+        cmd += ["-H", h]
+    out = subprocess.run(cmd + [url], check=True, capture_output=True, text=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    m = WRK_LATENCY.search(out)
+    p99 = float(m.group(1)) * {"us": 0.001, "ms": 1, "s": 1000}[m.group(2)]
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    if non2xx:
+        raise RuntimeError(f"wrk {url}: {non2xx.group(1)} error responses")
+    return rps, p99
+
+
+NGINX_CONF = """worker_processes auto;
+daemon off;
+{user}
+pid {work}/nginx.pid;
+error_log {work}/nginx-error.log;
+events {{ worker_connections 4096; }}
+http {{
+    access_log off;
+    sendfile on;
+    tcp_nopush on;
+    keepalive_requests 1000000;
+    client_body_temp_path {work}/nginx-tmp;
+    proxy_temp_path {work}/nginx-tmp;
+    fastcgi_temp_path {work}/nginx-tmp;
+    uwsgi_temp_path {work}/nginx-tmp;
+    scgi_temp_path {work}/nginx-tmp;
+    types {{ application/rss+xml xml; }}
+    server {{
+        listen 127.0.0.1:{port};
+        root {work}/www;
+        gzip_static on;
+        gzip_vary on;
+        etag on;
+        add_header Cache-Control "public, max-age=300";
+    }}
+}}
 """
 
 
-def cold_start(sizes, runs, work):
-    rows = []
-    for n in sizes:
-        site = os.path.join(work, f"site-{n}")
-        posts = os.path.join(site, "content", "posts")
-        if not os.path.isdir(posts):
-            gen_corpus(n, posts)
-        with open(os.path.join(site, "hugo.toml"), "w") as f:
-            f.write(HUGO_CONFIG)
-        cfg = os.path.join(work, f"bantin-{n}.toml")
+def http_load(args, table, srv, work):
+    """Scenario 3: bantin vs nginx serving the same bytes."""
+    nginx = tool("nginx", "/usr/sbin")
+    tool("wrk")
+    gz = {"Accept-Encoding": "gzip"}
+    status, h, identity = get(srv.port, "/feed.xml", {"Accept-Encoding": "identity"})
+    status_gz, hg, zipped = get(srv.port, "/feed.xml", gz)
+    if status != 200 or status_gz != 200 or hg.get("content-encoding") != "gzip":
+        raise RuntimeError(f"bantin /feed.xml: {status}/{status_gz} {hg}")
+    www = os.path.join(work, "www")
+    shutil.rmtree(www, ignore_errors=True)
+    os.makedirs(www)
+    for name, data in (("feed.xml", identity), ("feed.xml.gz", zipped)):
+        with open(os.path.join(www, name), "wb") as f:
+            f.write(data)
+    mtime = os.stat(os.path.join(www, "feed.xml")).st_mtime
+    os.utime(os.path.join(www, "feed.xml.gz"), (mtime, mtime))
+    os.makedirs(os.path.join(work, "nginx-tmp"), exist_ok=True)
+    for d in (work, www):
+        os.chmod(d, 0o755)
+    nport = free_port()
+    with open(os.path.join(work, "nginx.conf"), "w") as f:
+        f.write(NGINX_CONF.format(work=work, port=nport, user="user nobody nogroup;" if os.geteuid() == 0 else ""))
+    ng = subprocess.Popen([nginx, "-c", os.path.join(work, "nginx.conf"), "-p", work],
+                          stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(nport, ng, 10)
+        nstatus, nh, nzipped = get(nport, "/feed.xml", gz)
+        if nstatus != 200 or nzipped != zipped:
+            raise RuntimeError(f"nginx does not serve bantin's bytes ({nstatus}, {len(nzipped)} vs {len(zipped)} bytes)")
+        cases = [
+            ("gzip 200", ["Accept-Encoding: gzip"], ["Accept-Encoding: gzip"], 200),
+            ("304", ["Accept-Encoding: gzip", f"If-None-Match: {hg['etag']}"],
+             ["Accept-Encoding: gzip", f"If-None-Match: {nh['etag']}", f"If-Modified-Since: {nh['last-modified']}"], 304),
+        ]
+        for name, ours_h, theirs_h, want in cases:
+            # The load must really be what it says: check one request first.
+            hdrs = dict(x.split(": ", 1) for x in ours_h)
+            theirs = dict(x.split(": ", 1) for x in theirs_h)
+            got = (get(srv.port, "/feed.xml", hdrs)[0], get(nport, "/feed.xml", theirs)[0])
+            if got != (want, want):
+                raise RuntimeError(f"{name}: bantin answered {got[0]}, nginx {got[1]}, wanted {want}")
+            log(f"http {name}: bantin, then nginx, {args.duration} s each")
+            b_rps, b_p99 = wrk(f"http://127.0.0.1:{srv.port}/feed.xml", args.duration, ours_h)
+            n_rps, n_p99 = wrk(f"http://127.0.0.1:{nport}/feed.xml", args.duration, theirs_h)
+            table.add(f"3. http {name}: req/s", f"{b_rps:,.0f}", f"nginx {n_rps:,.0f}", f"{b_rps / n_rps:.2f}x",
+                      "≥ 1.0x nginx", b_rps / n_rps >= 1.0,
+                      note=f"{len(identity):,} B feed, {len(zipped):,} B gzip" if name == "gzip 200" else "")
+            table.add(f"3. http {name}: p99", f"{b_p99:.2f} ms", f"nginx {n_p99:.2f} ms", f"{n_p99 / b_p99:.2f}x",
+                      note="ratio > 1: bantin's tail is shorter")
+    finally:
+        ng.send_signal(signal.SIGQUIT)
+        try:
+            ng.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            ng.kill()
+            ng.wait()
+
+
+def serve_scenarios(args, table, work):
+    n = args.serve_articles
+    srv = Serve(args, work, n)
+    try:
+        table.add(f"2. serve {n:,}: start to listening", f"{srv.startup:.2f} s",
+                  note=f"RSS {srv.rss_loaded:.0f} MiB when listening; busy {srv.settle:.1f} s more after")
+        if "http" in args.only:
+            try:
+                http_load(args, table, srv, work)
+            except Skip as e:
+                if IN_CI:
+                    raise SystemExit(f"http: {e}")
+                table.skip("3. http", str(e))
+        if "update" in args.only:
+            update_latency(args, table, srv)
+        if "memory" in args.only:
+            peak = srv.peak_mib()
+            table.add(f"5. memory serve {n:,}: peak RSS", f"{peak:.0f} MiB", target="< 150 MB (143 MiB)",
+                      met=peak * 1024 * 1024 < 150e6 if n >= 100_000 else None,
+                      note="VmHWM at the end of scenarios 2 and 3")
+    finally:
+        srv.stop()
+        shutil.rmtree(srv.store, ignore_errors=True)
+
+
+# ---------------------------------------------------------------- 4. mail
+
+def mail(args, table, work):
+    sbin = ("/usr/sbin", "/usr/lib/postfix/sbin")
+    sink_bin, source_bin = tool("smtp-sink", *sbin), tool("smtp-source", *sbin)
+    n = args.subscribers
+    mw = os.path.join(work, "mail")
+    shutil.rmtree(mw, ignore_errors=True)
+    os.makedirs(mw)
+    port = free_port()
+    user = ["-u", "nobody"] if os.geteuid() == 0 else []
+    # Last argument: the listen backlog. The sink accepts and discards.
+    sink = subprocess.Popen([sink_bin, *user, f"127.0.0.1:{port}", "1000"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_port(port, sink, 10)
+        cfg = os.path.join(mw, "bantin.toml")
         with open(cfg, "w") as f:
-            f.write(BANTIN_CONFIG.format(store=posts))
-        out = os.path.join(work, f"out-{n}")
+            f.write(f"""[site]
+title = "{SITE_TITLE}"
+base_url = "https://yenbai.gov.vn"
+article_url = "tin-tuc/{{slug}}"
+[store]
+path = "{ROOT}/examples/articles"
+[http]
+public_url = "https://bantin.example.org/"
+[state]
+url = "sqlite://{mw}/state/bantin.db"
+[mail]
+smtp_url = "smtp://127.0.0.1:{port}"
+from = "Bản tin Yên Bái <bantin@example.org>"
+max_per_second = 100000
+connections = 8
+[digest]
+first_backlog = "400d"
+""")
+        topics = ["", "kinh-te", "du-lich", "van-hoa-xa-hoi", "kinh-te;nong-nghiep-nong-thon"]
+        csv = os.path.join(mw, "subscribers.csv")
+        with open(csv, "w") as f:
+            f.write("email,topics,frequency,status\n")
+            for i in range(n):
+                f.write(f"reader{i}@example.org,{topics[i % 5]},daily,active\n")
+        subprocess.run([args.bin, "--config", cfg, "subscribers", "import", csv], check=True, stdout=subprocess.DEVNULL)
+        log(f"mail: bantin digest run for {n:,} subscribers")
+        env = dict(os.environ, BANTIN_LOG="warn")
+        secs, peak, out = run_measured([args.bin, "--config", cfg, "digest", "run", "--now", "--at", "2026-08-31T07:00:00+07:00"], env=env)
+        sent = int(re.search(r"sent (\d+)", out).group(1))
+        db = sqlite3.connect(os.path.join(mw, "state", "bantin.db"))
+        size, unsent = db.execute("select avg(length(body)), sum(status != 'sent') from outbox").fetchone()
+        db.close()
+        if sent != n or unsent:
+            raise RuntimeError(f"bantin sent {sent} of {n} digests ({unsent} not sent): {out.strip()}")
+        size = int(size)
+        log(f"mail: smtp-source, {sent:,} messages of {size:,} bytes")
+        start = time.perf_counter()
+        subprocess.run([source_bin, "-s", "8", "-m", str(sent), "-l", str(size), "-f", "bantin@example.org",
+                        "-t", "reader@example.org", f"127.0.0.1:{port}"], check=True, stdout=subprocess.DEVNULL)
+        src = time.perf_counter() - start
+        ours, theirs = sent / secs, sent / src
+        table.add(f"4. mail {n:,} digests: msg/s", f"{ours:,.0f}", f"smtp-source {theirs:,.0f}", f"{ours / theirs:.2f}x",
+                  "≥ 0.5x", ours / theirs >= 0.5 if n >= 10_000 else None,
+                  note=f"~{size:,} B each, 8 connections, plan+render+commit+send; peak RSS {peak:.0f} MiB")
+    finally:
+        sink.kill()
+        sink.wait()
 
-        def bantin():
-            shutil.rmtree(out, ignore_errors=True)
-            return timed([BANTIN, "--config", cfg, "build", "--out", out])
 
-        def hugo():
-            pub = os.path.join(site, "public")
-            shutil.rmtree(pub, ignore_errors=True)
-            return timed(["hugo", "--quiet", "--source", site, "--destination", pub])
+# ---------------------------------------------------------------- main
 
-        b_s, b_m = median_of(runs, bantin)
-        h_s, h_m = median_of(runs, hugo)
-        rows.append((f"cold build {n:,} articles: wall s", b_s, h_s, h_s / b_s, "≥ 5x faster" if n == 10000 else ""))
-        rows.append((f"cold build {n:,} articles: peak MiB", b_m, h_m, h_m / b_m, "≥ 10x less" if n == 10000 else ""))
-    return rows
-
-
-def print_table(rows, peer):
-    print()
-    print(f"{'scenario':44} {'bantin':>10} {peer:>10} {'ratio':>8}  target")
-    for name, ours, theirs, ratio, target in rows:
-        print(f"{name:44} {ours:10.3f} {theirs:10.3f} {ratio:7.1f}x  {target}")
+SCENARIOS = ("cold", "update", "http", "mail", "memory")
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--quick", action="store_true", help="smoke run: 1,000 articles, one repetition")
-    ap.add_argument("--sizes", default="1000,10000,100000")
-    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--bin", required=True, help="the bantin binary")
+    ap.add_argument("--quick", action="store_true", help="smoke run: 1,000 articles, a few seconds a scenario")
+    ap.add_argument("--sizes", default="10000,100000", help="cold build corpus sizes")
+    ap.add_argument("--serve-articles", type=int, default=100_000)
+    ap.add_argument("--subscribers", type=int, default=10_000)
+    ap.add_argument("--runs", type=int, default=3, help="cold build repetitions (median) up to 10k articles")
+    ap.add_argument("--writes", type=int, default=50)
+    ap.add_argument("--duration", type=int, default=10, help="seconds of wrk load per case")
+    ap.add_argument("--debounce-ms", type=int, default=200)
+    ap.add_argument("--only", default=",".join(SCENARIOS), help="comma-separated subset of " + ",".join(SCENARIOS))
     args = ap.parse_args()
-    sizes = [1000] if args.quick else [int(s) for s in args.sizes.split(",")]
-    runs = 1 if args.quick else args.runs
+    args.sizes = [int(s) for s in args.sizes.split(",") if s]
+    args.only = set(args.only.split(","))
+    if args.quick:
+        args.sizes, args.serve_articles, args.subscribers = [1000], 1000, 1000
+        args.runs, args.writes, args.duration = 1, 5, 2
     work = os.environ.get("BANTIN_BENCH_DIR") or os.path.join(tempfile.gettempdir(), "bantin-bench")
     os.makedirs(work, exist_ok=True)
-    print(f"bantin bench: sizes {sizes}, median of {runs} run(s), work dir {work}")
-    hugo_version = subprocess.run(["hugo", "version"], capture_output=True, text=True).stdout.split()[:2]
-    print("peer:", " ".join(hugo_version))
-    print_table(cold_start(sizes, runs, work), "hugo")
+    work = os.path.realpath(work)
+    started = time.monotonic()
+    print(f"bantin bench{' --quick (smoke: targets not judged)' if args.quick else ''}: {os.cpu_count()} cores, "
+          f"loopback, work dir {work}, binary {args.bin}")
+    table = Table(judge=not args.quick)
+    steps = [("cold", "1. cold build", cold_build), ("mail", "4. mail", mail)]
+    if args.only & {"update", "http", "memory"}:
+        steps.insert(1, ("serve", "2/3/5. serve", serve_scenarios))
+    for key, name, fn in steps:
+        if key != "serve" and key not in args.only:
+            continue
+        try:
+            fn(args, table, work)
+        except Skip as e:
+            if IN_CI:
+                raise SystemExit(f"{name}: {e} (CI=true: peers must be installed)")
+            log(f"{name}: SKIPPED: {e}")
+            table.skip(name, str(e))
+    table.print()
+    print(f"\ntotal {time.monotonic() - started:.0f} s")
 
 
 if __name__ == "__main__":

@@ -249,7 +249,7 @@ impl StoreState {
     /// article or error differs from what was held.
     fn read_files(&mut self, paths: Vec<PathBuf>, drop_missing: bool) -> bool {
         let root = self.root.clone();
-        let ctx = self.ctx.clone();
+        let ctx = Arc::new(self.ctx.clone());
         let results: Vec<(String, Option<FileState>)> = paths
             .par_iter()
             .map(|p| {

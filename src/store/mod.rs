@@ -77,11 +77,11 @@ pub fn parse_deferred(bytes: &[u8], origin: &str, ctx: &Context, content: Conten
 }
 
 /// A hash of an article's source, to tell whether it changed.
+/// foldhash with a fixed seed: several times faster than SipHash on whole
+/// files (it was 5 % of a cold start), and only compared within a process.
 pub fn fingerprint(bytes: &[u8]) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut h = std::collections::hash_map::DefaultHasher::new();
-    bytes.hash(&mut h);
-    h.finish()
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0x6261_6e74_696e).hash_one(bytes)
 }
 
 fn parse_with(bytes: &[u8], origin: &str, ctx: &Context, body: raw::BodyPolicy) -> Result<Article, ArticleError> {
