@@ -202,6 +202,19 @@ mod serve {
         // Set once, before anything reads it.
         let _ = shared.state.set(digests.state.clone());
         let _ = shared.websub.set(bantin::websub::Publisher::spawn(shutdown_rx.clone(), crate::websub_retry()));
+        // DESIGN.md lists SMTP down at start under exit 69; `digest run`
+        // does exit 69, but the service keeps serving feeds (readers should
+        // not lose them to a mail outage): mail waits in the outbox and is
+        // retried. The operator hears of it at once rather than at the first
+        // failed send.
+        {
+            let digests = Arc::clone(&digests);
+            tokio::spawn(async move {
+                if let Err(e) = digests.mailer.check_connection().await {
+                    tracing::warn!(error = %e, "the SMTP relay does not answer at start; mail waits in the outbox and is retried");
+                }
+            });
+        }
 
         systemd::status("loading the store");
         let started = std::time::Instant::now();

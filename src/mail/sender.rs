@@ -224,16 +224,16 @@ impl Mailer {
                 return Ok(report);
             }
             let mut running: JoinSet<(OutboxRow, Outcome)> = JoinSet::new();
-            // Rows the relay accepted, marked sent together once the batch
-            // is done: one commit per batch instead of one per message. A
-            // crash before that resends them (same bytes, same Message-ID),
-            // as a crash between the 2xx and a single mark always could.
-            let mut sent = Vec::with_capacity(rows.len());
+            // Each accepted row is marked sent at once, not once per batch:
+            // marking a batch together was faster (0.28x → 0.43x of
+            // smtp-source) but a SIGKILL then resent the whole batch's
+            // accepted messages, not just the few in flight
+            // (tests/crash_safety.rs, tests/digest_kill.rs).
             for row in rows {
                 ticker.tick().await;
                 while running.len() >= parallel {
                     if let Some(done) = running.join_next().await {
-                        self.record(done, &now, &mut report, &mut sent).await?;
+                        self.record(done, &now, &mut report).await?;
                     }
                 }
                 let transport = Arc::clone(&transport);
@@ -244,9 +244,8 @@ impl Mailer {
                 });
             }
             while let Some(done) = running.join_next().await {
-                self.record(done, &now, &mut report, &mut sent).await?;
+                self.record(done, &now, &mut report).await?;
             }
-            self.state.mark_sent_many(&sent, &self.owner, now()).await?;
         }
     }
 
@@ -255,7 +254,6 @@ impl Mailer {
         done: Result<(OutboxRow, Outcome), tokio::task::JoinError>,
         now: &impl Fn() -> DateTime<Utc>,
         report: &mut DeliveryReport,
-        sent: &mut Vec<i64>,
     ) -> Result<(), SendError> {
         let (row, outcome) = match done {
             Ok(d) => d,
@@ -269,7 +267,7 @@ impl Mailer {
         let t = now();
         match outcome {
             Outcome::Sent => {
-                sent.push(row.id);
+                self.state.mark_sent(row.id, &self.owner, t).await?;
                 report.sent += 1;
             }
             Outcome::Temporary(err) if row.attempts < i64::from(self.settings.max_attempts) => {

@@ -412,41 +412,6 @@ impl StateStore {
         Ok(())
     }
 
-    /// Marks many leased messages sent in one transaction (those this
-    /// owner still holds), with one audit row each: a commit per message
-    /// was most of the sender's time (issue 6's mail benchmark).
-    pub async fn mark_sent_many(&self, ids: &[i64], owner: &str, now: DateTime<Utc>) -> Result<()> {
-        if ids.is_empty() {
-            return Ok(());
-        }
-        let mut tx = self.pool.begin().await.map_err(q("marking messages sent"))?;
-        // Bound parameters per statement stay far below SQLite's limit.
-        for chunk in ids.chunks(500) {
-            let list = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect::<Vec<_>>().join(", ");
-            let update = format!(
-                "UPDATE outbox SET status = 'sent', sent_at = $1, lease_owner = NULL, lease_until = NULL, last_error = NULL
-                 WHERE lease_owner = $2 AND id IN ({list})"
-            );
-            // Only placeholders are formatted in; every value is bound.
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(update)).bind(to_ms(now)).bind(owner);
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            query.execute(&mut *tx).await.map_err(q("marking messages sent"))?;
-            let audit = format!(
-                "INSERT INTO send_audit (outbox_id, message_id, at, outcome, detail)
-                 SELECT id, message_id, $1, $2, NULL FROM outbox WHERE id IN ({list})"
-            );
-            let mut query = sqlx::query(sqlx::AssertSqlSafe(audit)).bind(to_ms(now)).bind("sent");
-            for id in chunk {
-                query = query.bind(*id);
-            }
-            query.execute(&mut *tx).await.map_err(q("writing the send audit"))?;
-        }
-        tx.commit().await.map_err(q("marking messages sent"))?;
-        Ok(())
-    }
-
     /// A temporary failure: back to queued, tried again at `next_at`.
     pub async fn mark_retry(&self, id: i64, now: DateTime<Utc>, next_at: DateTime<Utc>, error: &str) -> Result<()> {
         let mut tx = self.pool.begin().await.map_err(q("scheduling a retry"))?;
