@@ -48,6 +48,25 @@ impl Catalog {
         Catalog::from_shared(shared, errors, ctx, generation)
     }
 
+    /// The catalog of what a store holds: each entry the article read from
+    /// one file or row, or why it could not be. Both the dir store's and the
+    /// SQL table's state keep their reads this way.
+    pub fn from_results<'a>(
+        results: impl ExactSizeIterator<Item = &'a Result<Arc<Article>, ArticleError>>,
+        ctx: &Context,
+        generation: u64,
+    ) -> Catalog {
+        let mut articles = Vec::with_capacity(results.len());
+        let mut errors = Vec::new();
+        for result in results {
+            match result {
+                Ok(a) => articles.push(Arc::clone(a)),
+                Err(e) => errors.push(e.clone()),
+            }
+        }
+        Catalog::from_shared(articles, errors, ctx, generation)
+    }
+
     /// Like [`Catalog::new`], for articles that the caller keeps too (the
     /// service's store state): an article that did not change between two
     /// generations is the same allocation in both, which is also how the

@@ -189,15 +189,7 @@ impl StoreState {
 
     /// The catalog of what is held now.
     pub fn catalog(&self, generation: u64) -> Catalog {
-        let mut articles = Vec::with_capacity(self.files.len());
-        let mut errors = Vec::new();
-        for f in self.files.values() {
-            match &f.result {
-                Ok(a) => articles.push(Arc::clone(a)),
-                Err(e) => errors.push(e.clone()),
-            }
-        }
-        Catalog::from_shared(articles, errors, &self.ctx, generation)
+        Catalog::from_results(self.files.values().map(|f| &f.result), &self.ctx, generation)
     }
 
     /// Syncs the subtree at `dir` (the root or a folder inside it) with the

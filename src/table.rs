@@ -182,15 +182,7 @@ impl TableState {
 
     /// The catalog of what is held now.
     pub fn catalog(&self, generation: u64) -> Catalog {
-        let mut articles = Vec::with_capacity(self.rows.len());
-        let mut errors = Vec::new();
-        for held in self.rows.values() {
-            match &held.result {
-                Ok(a) => articles.push(Arc::clone(a)),
-                Err(e) => errors.push(e.clone()),
-            }
-        }
-        Catalog::from_shared(articles, errors, &self.ctx, generation)
+        Catalog::from_results(self.rows.values().map(|held| &held.result), &self.ctx, generation)
     }
 }
 
