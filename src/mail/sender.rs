@@ -299,12 +299,18 @@ impl Mailer {
     /// local processes (see [`owner_alive`]). For start-up, when a
     /// predecessor's rows should go out at once.
     pub async fn release_dead_leases(&self) -> Result<usize, SendError> {
+        let alive = self.liveness().await?;
+        Ok(self.state.release_dead_leases(alive).await?)
+    }
+
+    /// Whether a lease owner still runs: on PostgreSQL, whether it has a
+    /// session on the database (any host); on SQLite, [`owner_alive`].
+    async fn liveness(&self) -> Result<impl Fn(&str) -> bool, SendError> {
         let connected = self.state.connected_instances().await?;
-        let alive = |owner: &str| match &connected {
+        Ok(move |owner: &str| match &connected {
             Some(sessions) => sessions.contains(owner),
             None => owner_alive(owner),
-        };
-        Ok(self.state.release_dead_leases(alive).await?)
+        })
     }
 
     /// The same while running, with a second look: an owner is released
@@ -312,15 +318,11 @@ impl Mailer {
     /// `suspects`), so an instance that is reconnecting after a database
     /// restart is not taken for dead at its first absence.
     pub async fn sweep_dead_leases(&self, suspects: &mut std::collections::HashSet<String>) -> Result<usize, SendError> {
-        let connected = self.state.connected_instances().await?;
+        let alive = self.liveness().await?;
         let mut released = 0;
         let mut missing = std::collections::HashSet::new();
         for owner in self.state.lease_owners().await? {
-            let alive = match &connected {
-                Some(sessions) => sessions.contains(&owner),
-                None => owner_alive(&owner),
-            };
-            if alive {
+            if alive(&owner) {
                 continue;
             }
             if suspects.contains(&owner) {
