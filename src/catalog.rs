@@ -49,6 +49,41 @@ pub struct Change {
     pub new: Option<Result<Arc<Article>, ArticleError>>,
 }
 
+/// What a store changed since its last catalog, by origin: the first old
+/// and the last new result of each, so two edits of one file in a batch
+/// are one change. Both the dir store's and the SQL table's state keep one.
+#[derive(Debug, Clone, Default)]
+pub struct Pending(BTreeMap<String, Change>);
+
+type Read = Option<Result<Arc<Article>, ArticleError>>;
+
+impl Pending {
+    /// Notes that `origin` went from `old` to `new`.
+    pub fn record(&mut self, origin: &str, old: Read, new: Read) {
+        match self.0.get_mut(origin) {
+            Some(change) => change.new = new,
+            None => {
+                self.0.insert(origin.to_string(), Change { old, new });
+            }
+        }
+    }
+
+    /// Forgets the changes (a whole catalog was built with them).
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+
+    /// The generation after `prev` (the store's catalog before these
+    /// changes): `prev` with the changes when they stay local (see
+    /// [`Catalog::apply`]), else `rebuild(generation)`, the whole catalog
+    /// of what the store holds now. The changes are taken either way.
+    pub fn next(&mut self, prev: &Catalog, rebuild: impl FnOnce(u64) -> Catalog) -> Catalog {
+        let changes: Vec<Change> = std::mem::take(&mut self.0).into_values().collect();
+        prev.apply(&changes, prev.generation + 1)
+            .unwrap_or_else(|| rebuild(prev.generation + 1))
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Catalog {
     pub generation: u64,
@@ -116,6 +151,28 @@ struct Ledger {
     renamed: Arc<BTreeSet<String>>,
 }
 
+/// Adds `a` to each of its categories (a new category takes `a`'s name for
+/// it).
+fn join(categories: &mut BTreeMap<String, Members>, a: &Arc<Article>) {
+    for c in a.categories.iter() {
+        // A lookup first: `entry` would clone the slug for every
+        // membership, not just for each category's first.
+        let entry = Newest(Arc::clone(a));
+        match categories.get_mut(&c.slug) {
+            Some(members) => {
+                members.articles.insert(entry);
+            }
+            None => {
+                let members = Members {
+                    name: c.name.clone(),
+                    articles: imbl::OrdSet::unit(entry),
+                };
+                categories.insert(c.slug.clone(), members);
+            }
+        }
+    }
+}
+
 fn key(s: &str) -> u64 {
     foldhash::fast::FixedState::default().hash_one(s)
 }
@@ -143,6 +200,15 @@ fn bump(keys: &mut Arc<Vec<u64>>, s: &str, up: bool) {
 }
 
 impl Ledger {
+    /// Whether `a`'s id and slug are held `held` times (itself, or not
+    /// yet) and its slug is clear of every rename: then adding or removing
+    /// it moves no other article's id or URL.
+    fn alone(&self, a: &Article, held: usize) -> bool {
+        count(&self.ids, &a.id) == held
+            && count(&self.slugs, &a.slug) == held
+            && !self.near_rename(&a.slug)
+    }
+
     /// Whether `slug` could take part in a rename: it was renamed, or has
     /// the shape (`base-…`) of a slug made from one that was.
     fn near_rename(&self, slug: &str) -> bool {
@@ -320,23 +386,7 @@ impl Catalog {
         let mut categories: BTreeMap<String, Members> = BTreeMap::new();
         // Newest first, so each category's name is its newest article's.
         for a in articles.iter().rev() {
-            for c in a.categories.iter() {
-                // A lookup first: `entry` would clone the slug for every
-                // membership, not just for each category's first.
-                let entry = Newest(Arc::clone(a));
-                match categories.get_mut(&c.slug) {
-                    Some(members) => {
-                        members.articles.insert(entry);
-                    }
-                    None => {
-                        let members = Members {
-                            name: c.name.clone(),
-                            articles: imbl::OrdSet::unit(entry),
-                        };
-                        categories.insert(c.slug.clone(), members);
-                    }
-                }
-            }
+            join(&mut categories, a);
         }
         let newest: imbl::OrdSet<Newest> = articles.into_iter().map(Newest).collect();
         errors.sort_by(|a, b| a.origin.cmp(&b.origin));
@@ -371,11 +421,7 @@ impl Catalog {
         for change in changes {
             match &change.old {
                 Some(Ok(a)) => {
-                    let ledger = &next.ledger;
-                    if count(&ledger.ids, &a.id) != 1
-                        || count(&ledger.slugs, &a.slug) != 1
-                        || ledger.near_rename(&a.slug)
-                    {
+                    if !next.ledger.alone(a, 1) {
                         return None;
                     }
                     next.newest.remove(&Newest(Arc::clone(a)))?;
@@ -399,32 +445,14 @@ impl Catalog {
         for change in changes {
             match &change.new {
                 Some(Ok(a)) => {
-                    let ledger = &next.ledger;
-                    if count(&ledger.ids, &a.id) != 0
-                        || count(&ledger.slugs, &a.slug) != 0
-                        || ledger.near_rename(&a.slug)
-                    {
+                    if !next.ledger.alone(a, 0) {
                         return None;
                     }
                     bump(&mut next.ledger.ids, &a.id, true);
                     bump(&mut next.ledger.slugs, &a.slug, true);
                     next.newest.insert(Newest(Arc::clone(a)));
-                    for c in a.categories.iter() {
-                        let entry = Newest(Arc::clone(a));
-                        match next.categories.get_mut(&c.slug) {
-                            Some(members) => {
-                                members.articles.insert(entry);
-                            }
-                            None => {
-                                let members = Members {
-                                    name: c.name.clone(),
-                                    articles: imbl::OrdSet::unit(entry),
-                                };
-                                next.categories.insert(c.slug.clone(), members);
-                            }
-                        }
-                        touched.insert(c.slug.clone());
-                    }
+                    join(&mut next.categories, a);
+                    touched.extend(a.categories.iter().map(|c| c.slug.clone()));
                 }
                 Some(Err(e)) => {
                     let at = next.errors.partition_point(|held| held.origin <= e.origin);

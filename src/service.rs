@@ -22,7 +22,7 @@
 
 use crate::article::{Article, ArticleError};
 use crate::cache::{self, Entry, FeedCache};
-use crate::catalog::{Catalog, Change};
+use crate::catalog::{Catalog, Pending};
 use crate::config::Settings;
 use crate::feeds::FeedSettings;
 use crate::metrics::Metrics;
@@ -120,7 +120,7 @@ pub struct StoreState {
     files: BTreeMap<Arc<str>, FileState>,
     /// What changed since the last catalog, by origin (the first old, the
     /// last new result), for [`Catalog::apply`].
-    pending: BTreeMap<String, Change>,
+    pending: Pending,
 }
 
 /// What applying a batch did.
@@ -138,7 +138,7 @@ impl StoreState {
             root: Arc::from(root),
             ctx: ctx.clone(),
             files: BTreeMap::new(),
-            pending: BTreeMap::new(),
+            pending: Pending::default(),
         };
         state.rescan();
         state
@@ -215,26 +215,8 @@ impl StoreState {
     /// changes applied since): `prev` with just those changes when they stay
     /// local, else the whole catalog again.
     pub fn next_catalog(&mut self, prev: &Catalog) -> Catalog {
-        let changes: Vec<Change> = std::mem::take(&mut self.pending).into_values().collect();
-        match prev.apply(&changes, prev.generation + 1) {
-            Some(next) => next,
-            None => self.catalog(prev.generation + 1),
-        }
-    }
-
-    /// Notes that `origin` went from `old` to `new`.
-    fn record(
-        &mut self,
-        origin: &str,
-        old: Option<Result<Arc<Article>, ArticleError>>,
-        new: Option<Result<Arc<Article>, ArticleError>>,
-    ) {
-        match self.pending.get_mut(origin) {
-            Some(change) => change.new = new,
-            None => {
-                self.pending.insert(origin.to_string(), Change { old, new });
-            }
-        }
+        let (files, ctx) = (&self.files, &self.ctx);
+        self.pending.next(prev, |generation| Catalog::from_results(files.values().map(|f| &f.result), ctx, generation))
     }
 
     /// Syncs the subtree at `dir` (the root or a folder inside it) with the
@@ -276,7 +258,7 @@ impl StoreState {
             .collect();
         for k in gone {
             if let Some(state) = self.files.remove(&k) {
-                self.record(&k, Some(state.result), None);
+                self.pending.record(&k, Some(state.result), None);
                 changed = true;
             }
         }
@@ -313,7 +295,7 @@ impl StoreState {
                     Some(s) => changed |= self.put(origin, s),
                     None => {
                         if let Some(gone) = self.files.remove(origin.as_str()) {
-                            self.record(&origin, Some(gone.result), None);
+                            self.pending.record(&origin, Some(gone.result), None);
                             changed = true;
                         }
                     }
@@ -341,13 +323,13 @@ impl StoreState {
                     new.result = old.result.clone();
                 } else {
                     let old = Some(old.result.clone());
-                    self.record(&origin, old, Some(new.result.clone()));
+                    self.pending.record(&origin, old, Some(new.result.clone()));
                 }
                 self.files.insert(key, new);
                 !same
             }
             None => {
-                self.record(&origin, None, Some(new.result.clone()));
+                self.pending.record(&origin, None, Some(new.result.clone()));
                 self.files.insert(key, new);
                 true
             }
@@ -363,7 +345,7 @@ impl StoreState {
             .collect();
         for k in &gone {
             if let Some(state) = self.files.remove(k) {
-                self.record(k, Some(state.result), None);
+                self.pending.record(k, Some(state.result), None);
             }
         }
         !gone.is_empty()

@@ -22,7 +22,7 @@
 //! only changed rows are parsed and only the feeds they touch re-rendered.
 
 use crate::article::{Article, ArticleError};
-use crate::catalog::{Catalog, Change};
+use crate::catalog::{Catalog, Pending};
 use crate::service::Command;
 use crate::store::sql::{self, Pool, Row, Source, SqlStoreError};
 use crate::store::Context;
@@ -53,7 +53,7 @@ pub struct TableState {
     rows: BTreeMap<String, Held>,
     /// What changed since the last catalog, by row key (the first old, the
     /// last new result), for [`Catalog::apply`].
-    pending: BTreeMap<String, Change>,
+    pending: Pending,
     /// The last read failed (logged once until a read succeeds again).
     failing: bool,
     covered: Covered,
@@ -72,7 +72,7 @@ impl TableState {
             source,
             ctx,
             rows: BTreeMap::new(),
-            pending: BTreeMap::new(),
+            pending: Pending::default(),
             failing: false,
             covered,
         }
@@ -174,18 +174,7 @@ impl TableState {
                 before.map(|h| h.result.clone()),
                 after.map(|h| h.result.clone()),
             );
-            match self.pending.get_mut(key) {
-                Some(change) => change.new = after,
-                None => {
-                    self.pending.insert(
-                        key.clone(),
-                        Change {
-                            old: before,
-                            new: after,
-                        },
-                    );
-                }
-            }
+            self.pending.record(key, before, after);
         }
     }
 
@@ -266,11 +255,8 @@ impl TableState {
     /// reads applied since): `prev` with just the changed rows when they
     /// stay local, else the whole catalog again.
     pub fn next_catalog(&mut self, prev: &Catalog) -> Catalog {
-        let changes: Vec<Change> = std::mem::take(&mut self.pending).into_values().collect();
-        match prev.apply(&changes, prev.generation + 1) {
-            Some(next) => next,
-            None => self.catalog(prev.generation + 1),
-        }
+        let (rows, ctx) = (&self.rows, &self.ctx);
+        self.pending.next(prev, |generation| Catalog::from_results(rows.values().map(|held| &held.result), ctx, generation))
     }
 }
 
