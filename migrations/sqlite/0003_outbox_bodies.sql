@@ -9,3 +9,13 @@ CREATE TABLE outbox_bodies (
 );
 INSERT INTO outbox_bodies (outbox_id, body) SELECT id, body FROM outbox;
 ALTER TABLE outbox DROP COLUMN body;
+
+-- The audit row of a message marked sent is written by the database, in
+-- the statement that marks it: the mark is then one UPDATE (one round
+-- trip, its own transaction), not BEGIN, UPDATE, INSERT, COMMIT.
+CREATE TRIGGER outbox_sent_audit AFTER UPDATE OF status ON outbox
+WHEN NEW.status = 'sent' AND OLD.status <> 'sent'
+BEGIN
+    INSERT INTO send_audit (outbox_id, message_id, at, outcome, detail)
+    VALUES (NEW.id, NEW.message_id, NEW.sent_at, 'sent', NULL);
+END;

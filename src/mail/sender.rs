@@ -218,20 +218,29 @@ impl Mailer {
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let parallel = self.settings.connections.max(1) as usize;
         let transport = Arc::clone(&self.transport);
+        let mut running: JoinSet<(OutboxRow, Outcome)> = JoinSet::new();
         loop {
             let rows = self.state.claim_due(&self.owner, now(), LEASE, (parallel * 8) as i64).await?;
             if rows.is_empty() {
-                return Ok(report);
+                if running.is_empty() {
+                    return Ok(report);
+                }
+                // What is still in flight may come back as retries that
+                // are due: settle it all, then look again.
+                while !running.is_empty() {
+                    self.settle(&mut running, &now, &mut report).await?;
+                }
+                continue;
             }
-            let mut running: JoinSet<(OutboxRow, Outcome)> = JoinSet::new();
             // A connection takes its next message only once the outcome of
             // its last one is committed, so after a SIGKILL at most one
             // message per connection was accepted and not marked (resent,
             // same bytes). Marks of messages accepted at about the same
-            // time share one transaction (`settle`): a group commit, not a
+            // time share one statement (`settle`): a group commit, not a
             // batch held back (marking a whole claimed batch at its end
             // resent all of it after a SIGKILL: tests/crash_safety.rs,
-            // tests/digest_kill.rs).
+            // tests/digest_kill.rs). The next claim does not wait for the
+            // last sends of this one.
             for row in rows {
                 ticker.tick().await;
                 while running.len() >= parallel {
@@ -243,9 +252,6 @@ impl Mailer {
                     let outcome = Mailer::send_row(&transport, &from, &row).await;
                     (row, outcome)
                 });
-            }
-            while !running.is_empty() {
-                self.settle(&mut running, &now, &mut report).await?;
             }
         }
     }
