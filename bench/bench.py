@@ -14,7 +14,10 @@ compare ratios, not absolute numbers; wrk and the servers share the cores.
             median and p99, less the debounce window.
   3. http   wrk, 64 connections, on the 50-item full-content site feed:
             gzip 200 and 304 (matching ETag); nginx serves the same bytes
-            from files (gzip_static) in the same run.
+            from files (gzip_static) in the same run, same request
+            headers, as many workers as bantin's runtime has threads;
+            alternating rounds (--runs), medians; also the server's CPU
+            time per request.
   4. mail   `bantin digest run` of N personalised digests into postfix's
             smtp-sink vs postfix's smtp-source sending as many messages of
             the same size into the same sink.
