@@ -43,6 +43,7 @@ use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::task::{Context, Poll};
 use std::time::Duration;
 use tokio::net::TcpListener;
@@ -157,26 +158,33 @@ async fn index(State(shared): State<Arc<Shared>>, method: Method, headers: Heade
 /// A cached document: 304 when the client's copy is current, else the
 /// stored bytes in the negotiated encoding. HEAD gets the same headers
 /// (hyper sends no body for it).
+///
+/// The headers go straight into a map sized for all of them: the
+/// `Response::builder()` chain moved the whole response head through every
+/// `.header()` and grew the map past its first allocation (issue 6 profile).
 fn answer(entry: &Entry, method: &Method, headers: &HeaderMap) -> Response {
     let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
     let (encoding, rep) = entry.get(negotiate::encoding(text(header::ACCEPT_ENCODING)));
-    let mut builder = Response::builder()
-        .header(header::ETAG, rep.etag.clone())
-        .header(header::LAST_MODIFIED, entry.last_modified.clone())
-        .header(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL))
-        .header(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    if negotiate::not_modified(entry, text(header::IF_NONE_MATCH), text(header::IF_MODIFIED_SINCE)) {
-        return builder.status(StatusCode::NOT_MODIFIED).body(Body::empty()).unwrap_or_default();
-    }
-    builder = builder
-        .header(header::CONTENT_TYPE, entry.content_type.clone())
-        .header(header::CONTENT_LENGTH, rep.length.clone());
-    if let Some(coding) = encoding.header() {
-        builder = builder.header(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
-    }
-    let body = if method == Method::HEAD { Body::empty() } else { Body::from(rep.bytes.clone()) };
-    // Every header above is a valid, pre-built value.
-    builder.status(StatusCode::OK).body(body).unwrap_or_default()
+    let mut out = HeaderMap::with_capacity(8);
+    out.insert(header::ETAG, rep.etag.clone());
+    out.insert(header::LAST_MODIFIED, entry.last_modified.clone());
+    out.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
+    out.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
+    let (status, body) = if negotiate::not_modified(entry, text(header::IF_NONE_MATCH), text(header::IF_MODIFIED_SINCE)) {
+        (StatusCode::NOT_MODIFIED, Body::empty())
+    } else {
+        out.insert(header::CONTENT_TYPE, entry.content_type.clone());
+        out.insert(header::CONTENT_LENGTH, rep.length.clone());
+        if let Some(coding) = encoding.header() {
+            out.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
+        }
+        let body = if method == Method::HEAD { Body::empty() } else { Body::from(rep.bytes.clone()) };
+        (StatusCode::OK, body)
+    };
+    let mut resp = Response::new(body);
+    *resp.status_mut() = status;
+    *resp.headers_mut() = out;
+    resp
 }
 
 /// How long `/healthz` and `/metrics` wait for the state database: a
@@ -286,6 +294,10 @@ fn unavailable() -> Response {
 pub struct Hot {
     shared: Arc<Shared>,
     router: Router,
+    /// The runtime routed requests run on (the service's main runtime:
+    /// their handlers use its database pools and tasks), when the
+    /// connection is served by one of [`serve`]'s per-core runtimes.
+    routed_on: Option<tokio::runtime::Handle>,
     counters: Arc<HotCounters>,
     /// The client of this connection, handed to routed requests as axum's
     /// `ConnectInfo<SocketAddr>` (the subscription routes limit per IP).
@@ -311,7 +323,7 @@ impl Hot {
                 .clone()
         };
         let routes = HOT_ROUTES.iter().map(|r| (*r, [counter(r, 200), counter(r, 304)])).collect();
-        Hot { shared, router, counters: Arc::new(HotCounters { routes }), peer: None }
+        Hot { shared, router, routed_on: None, counters: Arc::new(HotCounters { routes }), peer: None }
     }
 
     /// This service for one connection from `peer`.
@@ -371,15 +383,106 @@ impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Hot {
         if let Some(peer) = self.peer {
             req.extensions_mut().insert(ConnectInfo(peer));
         }
-        HotFuture::Routed(Box::pin(tower::ServiceExt::oneshot(router, req)))
+        let routed = tower::ServiceExt::oneshot(router, req);
+        match &self.routed_on {
+            None => HotFuture::Routed(Box::pin(routed)),
+            Some(main) => {
+                let task = main.spawn(routed);
+                HotFuture::Routed(Box::pin(async move {
+                    // A panicking handler: 500, as axum's own catch would.
+                    Ok(task.await.map_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response(), |r| r.unwrap_or_else(|e| match e {})))
+                }))
+            }
+        }
     }
 }
 
 /// Serves `app` on `listener` until `shutdown` turns true, then drains.
-pub async fn serve(listener: TcpListener, app: Hot, limits: Limits, mut shutdown: watch::Receiver<bool>) {
+///
+/// One accept loop per core, each on its own single-threaded runtime, as
+/// nginx runs one worker per core: on the shared multi-threaded runtime
+/// one worker waited in epoll for all connections and woke the other
+/// through a futex to share the work, so under load the server used about
+/// half a core while nginx used both (issue 6 profile). Requests that go
+/// through the router still run on the calling (main) runtime. The
+/// listening socket is shared; a loop holding more connections than the
+/// others lets them take the next ones.
+pub async fn serve(listener: TcpListener, app: Hot, limits: Limits, shutdown: watch::Receiver<bool>) {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let app = Hot { routed_on: Some(tokio::runtime::Handle::current()), ..app };
+    let live: Arc<[AtomicUsize]> = (0..cores).map(|_| AtomicUsize::new(0)).collect();
+    let std_listener = match listener.into_std() {
+        Ok(l) => l,
+        Err(e) => {
+            tracing::error!("the HTTP listener cannot be shared between threads ({e}); serving on one");
+            return;
+        }
+    };
+    let mut done = Vec::new();
+    for i in 0..cores {
+        let started = (|| -> std::io::Result<tokio::sync::oneshot::Receiver<()>> {
+            let listener = std_listener.try_clone()?;
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            let (app, limits, shutdown, slots, live) = (app.clone(), limits.clone(), shutdown.clone(), slots.clone(), live.clone());
+            std::thread::Builder::new().name(format!("bantin-http-{i}")).spawn(move || {
+                rt.block_on(async move {
+                    match TcpListener::from_std(listener) {
+                        Ok(l) => accept_loop(l, app, limits, slots, shutdown, Balance { live, me: i }).await,
+                        Err(e) => tracing::error!("HTTP thread {i}: cannot use the listener: {e}"),
+                    }
+                });
+                drop(tx);
+            })?;
+            Ok(rx)
+        })();
+        match started {
+            Ok(rx) => done.push(rx),
+            Err(e) => tracing::error!("cannot start HTTP thread {i}: {e}"),
+        }
+    }
+    if done.is_empty() {
+        // No thread could start: serve from this runtime rather than not at all.
+        match TcpListener::from_std(std_listener) {
+            Ok(l) => accept_loop(l, app, limits, slots, shutdown, Balance { live, me: 0 }).await,
+            Err(e) => tracing::error!("cannot serve HTTP: {e}"),
+        }
+        return;
+    }
+    drop(std_listener);
+    for rx in done {
+        let _ = rx.await;
+    }
+}
+
+/// Connections held by each accept loop of [`serve`].
+struct Balance {
+    live: Arc<[AtomicUsize]>,
+    me: usize,
+}
+
+impl Balance {
+    /// Whether this loop holds more than its share, so it should let the
+    /// others accept first (the kernel wakes every loop for a new client).
+    fn ahead(&self) -> bool {
+        let min = self.live.iter().map(|n| n.load(Ordering::Relaxed)).min().unwrap_or(0);
+        self.live[self.me].load(Ordering::Relaxed) > min + 1
+    }
+}
+
+async fn accept_loop(listener: TcpListener, app: Hot, limits: Limits, slots: Arc<Semaphore>, mut shutdown: watch::Receiver<bool>, balance: Balance) {
     let graceful = GracefulShutdown::new();
+    let balance = Arc::new(balance);
     loop {
+        if balance.ahead() {
+            // Give the other loops a moment to take the next client; then
+            // accept anyway rather than leave one waiting.
+            tokio::select! {
+                _ = shutdown.changed() => break,
+                _ = tokio::time::sleep(Duration::from_millis(1)) => {}
+            }
+        }
         let permit = tokio::select! {
             _ = shutdown.changed() => break,
             p = Arc::clone(&slots).acquire_owned() => match p {
@@ -409,9 +512,12 @@ pub async fn serve(listener: TcpListener, app: Hot, limits: Limits, mut shutdown
             .keep_alive(true);
         let conn = builder.serve_connection(TokioIo::new(stream), service);
         let conn = graceful.watch(conn);
+        let balance = Arc::clone(&balance);
+        balance.live[balance.me].fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
             // Client resets and timeouts end here; they are not our errors.
             let _ = conn.await;
+            balance.live[balance.me].fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
     }

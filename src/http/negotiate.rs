@@ -15,7 +15,9 @@ pub fn encoding(accept: Option<&str>) -> Encoding {
     let (mut br, mut gzip, mut identity, mut star) = (None, None, None, None);
     for part in accept.split(',') {
         let mut fields = part.split(';');
-        let coding = fields.next().unwrap_or("").trim().to_ascii_lowercase();
+        // Compared case-insensitively in place: this runs on every request,
+        // and a lowercased copy was the hot path's only string allocation.
+        let coding = fields.next().unwrap_or("").trim();
         let mut q = 1.0f32;
         for param in fields {
             if let Some((k, v)) = param.split_once('=')
@@ -24,12 +26,15 @@ pub fn encoding(accept: Option<&str>) -> Encoding {
                 q = v.trim().parse().unwrap_or(0.0);
             }
         }
-        match coding.as_str() {
-            "br" => br = Some(q),
-            "gzip" | "x-gzip" => gzip = Some(q),
-            "identity" => identity = Some(q),
-            "*" => star = Some(q),
-            _ => {}
+        let is = |name: &str| coding.eq_ignore_ascii_case(name);
+        if is("br") {
+            br = Some(q);
+        } else if is("gzip") || is("x-gzip") {
+            gzip = Some(q);
+        } else if is("identity") {
+            identity = Some(q);
+        } else if coding == "*" {
+            star = Some(q);
         }
     }
     let br = br.or(star).unwrap_or(0.0);
@@ -85,6 +90,8 @@ mod tests {
         assert_eq!(encoding(Some("gzip;q=0, br;q=0")), Encoding::Identity);
         assert_eq!(encoding(Some("*;q=0, gzip")), Encoding::Gzip);
         assert_eq!(encoding(Some("")), Encoding::Identity);
+        assert_eq!(encoding(Some("GZIP")), Encoding::Gzip);
+        assert_eq!(encoding(Some(" Br ;Q=1, x-gzip")), Encoding::Brotli);
     }
 
     #[test]
