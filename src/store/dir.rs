@@ -65,6 +65,21 @@ pub fn read(root: &Path, path: &Path, ctx: &Arc<Context>) -> Result<Article, Art
     parse_deferred(&bytes, &origin, ctx, body_loader(path.to_path_buf(), origin.clone(), Arc::clone(ctx)))
 }
 
+/// The [`super::raw::Head`] of one file of the store (see
+/// [`super::parse_head`]): a static build's first look at every file.
+/// `origin` is `origin_of(root, path)`, which the caller keeps.
+pub fn read_head(path: &Path, origin: &str, ctx: &Context) -> Result<super::raw::Head, ArticleError> {
+    let bytes = read_regular(path).map_err(|reason| ArticleError { origin: origin.to_string(), line: None, reason })?;
+    super::parse_head(&bytes, origin, ctx)
+}
+
+/// One file of the store read whole, body rendered now.
+pub fn read_now(root: &Path, path: &Path, ctx: &Context) -> Result<Article, ArticleError> {
+    let origin = origin_of(root, path);
+    let bytes = read_regular(path).map_err(|reason| ArticleError { origin: origin.clone(), line: None, reason })?;
+    parse_bytes(&bytes, &origin, ctx)
+}
+
 /// The bytes of a regular file of at most `MAX_FILE_BYTES`, or why not.
 /// Opened without blocking and checked on the open handle: a FIFO named
 /// like an article (or a file swapped for one) would otherwise block the
