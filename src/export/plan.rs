@@ -181,10 +181,10 @@ pub fn plan_dir(
                 // As Catalog::from_shared: the URL follows the slug only
                 // when it was the one derived from it.
                 let derived = ctx.absolute(&ctx.article_url.replace("{slug}", &a.slug).replace("{id}", &a.id));
-                if derived.as_deref() == Some(a.url.as_str()) {
-                    if let Some(url) = ctx.absolute(&ctx.article_url.replace("{slug}", slug).replace("{id}", &a.id)) {
-                        a.url = url;
-                    }
+                if derived.as_deref() == Some(a.url.as_str())
+                    && let Some(url) = ctx.absolute(&ctx.article_url.replace("{slug}", slug).replace("{id}", &a.id))
+                {
+                    a.url = url;
                 }
                 a.slug = slug.clone();
             }
