@@ -549,7 +549,8 @@ first_backlog = "400d"
         secs, peak, out = run_measured([args.bin, "--config", cfg, "digest", "run", "--now", "--at", "2026-08-31T07:00:00+07:00"], env=env)
         sent = int(re.search(r"sent (\d+)", out).group(1))
         db = sqlite3.connect(os.path.join(mw, "state", "bantin.db"))
-        size, unsent = db.execute("select avg(length(body)), sum(status != 'sent') from outbox").fetchone()
+        size, unsent = db.execute("select (select avg(length(body)) from outbox_bodies), "
+                                "(select sum(status != 'sent') from outbox)").fetchone()
         db.close()
         if sent != n or unsent:
             raise RuntimeError(f"bantin sent {sent} of {n} digests ({unsent} not sent): {out.strip()}")

@@ -34,7 +34,14 @@ fn parse(c: &mut Criterion) {
     for (name, bytes) in [("markdown", GENERATED), ("portal", PORTAL)] {
         g.throughput(Throughput::Bytes(bytes.len() as u64));
         g.bench_function(format!("{name}/metadata"), |b| {
-            b.iter(|| store::parse_deferred(black_box(bytes), "a/b.md", &ctx, Content::ready(String::new())))
+            b.iter(|| {
+                store::parse_deferred(
+                    black_box(bytes),
+                    "a/b.md",
+                    &ctx,
+                    Content::ready(String::new(), String::new()),
+                )
+            })
         });
         g.bench_function(format!("{name}/with_body"), |b| {
             b.iter(|| store::parse_bytes(black_box(bytes), "a/b.md", &ctx).map(|a| a.content_html()))
@@ -53,7 +60,7 @@ fn fifty() -> Vec<Article> {
             a.id = format!("posts/{i:06}");
             a.slug = format!("{}-{i}", base.slug);
             a.url = format!("{}-{i}", base.url);
-            a.origin = format!("posts/{i:06}.md");
+            a.origin = format!("posts/{i:06}.md").into();
             a.published = base.published - Duration::hours(i);
             a
         })

@@ -3,14 +3,16 @@
 //! URLs absolute), and an [`ArticleError`] for a file that could not be read.
 
 use chrono::{DateTime, FixedOffset};
+use std::collections::HashSet;
 use std::fmt;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, LazyLock, Mutex, OnceLock};
 
 /// One article, ready for feeds and digests.
 ///
 /// Equality compares the metadata and the source `fingerprint`, not the
-/// rendered body: the fingerprint already tells whether the body changed,
-/// and comparing bodies would render every body the comparison touches.
+/// body or summary: the fingerprint (of the whole file or row) already
+/// tells whether they changed, and comparing them would load every body
+/// the comparison touches.
 #[derive(Debug, Clone)]
 pub struct Article {
     /// Identity: the front-matter `slug` when given, else the article's path
@@ -26,24 +28,25 @@ pub struct Article {
     pub published: DateTime<FixedOffset>,
     /// When the article itself last changed, if the store says so.
     pub updated: Option<DateTime<FixedOffset>>,
-    /// Plain-text lead or summary.
-    pub summary: String,
-    /// The sanitised HTML body with absolute links, rendered the first time
-    /// a feed asks for it (see [`Content`]); use [`Article::content_html`].
+    /// The sanitised HTML body with absolute links and the plain-text
+    /// summary, made the first time a feed or digest asks for them (see
+    /// [`Content`]); use [`Article::content_html`] and [`Article::summary`].
     pub content: Content,
     /// A hash of the article's source (the whole file), to tell cheaply
     /// whether an article changed between two scans.
     pub fingerprint: u64,
-    /// Category display names, in the article's order, without duplicates.
-    pub categories: Vec<Category>,
+    /// Category display names, in the article's order, without duplicates;
+    /// one shared list per distinct set (see [`Category::set`]).
+    pub categories: Arc<[Category]>,
     pub tags: Vec<String>,
     /// The writer, or the source for portal exports ("Báo Yên Bái").
     pub author: Option<String>,
     /// Absolute URL of the lead image.
     pub image: Option<String>,
     pub draft: bool,
-    /// Where the article came from, for messages: a store-relative path.
-    pub origin: String,
+    /// Where the article came from, for messages: a store-relative path
+    /// (shared with the store's own index and the body loader).
+    pub origin: Arc<str>,
 }
 
 impl PartialEq for Article {
@@ -55,7 +58,6 @@ impl PartialEq for Article {
             && self.title == o.title
             && self.published == o.published
             && self.updated == o.updated
-            && self.summary == o.summary
             && self.categories == o.categories
             && self.tags == o.tags
             && self.author == o.author
@@ -74,6 +76,40 @@ pub struct Category {
     pub name: String,
 }
 
+/// Every distinct list of categories in use, so articles share them: a
+/// portal has a few dozen categories and a few hundred combinations, and
+/// a list of its own per article was ~250 bytes each (25 MB at 100k).
+static CATEGORY_SETS: LazyLock<Mutex<Interner>> = LazyLock::new(|| Mutex::new(Interner::default()));
+
+#[derive(Default)]
+struct Interner {
+    sets: HashSet<Arc<[Category]>>,
+    /// Size after the last sweep of unused lists.
+    swept: usize,
+}
+
+impl Category {
+    /// The shared list equal to `list`.
+    pub fn set(list: Vec<Category>) -> Arc<[Category]> {
+        let Ok(mut interner) = CATEGORY_SETS.lock() else {
+            // A panic while holding the lock: stop sharing, stay correct.
+            return Arc::from(list);
+        };
+        if let Some(shared) = interner.sets.get(list.as_slice()) {
+            return Arc::clone(shared);
+        }
+        // Lists no article holds any more go when the set has doubled, so a
+        // store whose categories keep changing does not grow it for ever.
+        if interner.sets.len() >= 2 * interner.swept.max(64) {
+            interner.sets.retain(|s| Arc::strong_count(s) > 1);
+            interner.swept = interner.sets.len();
+        }
+        let shared: Arc<[Category]> = Arc::from(list);
+        interner.sets.insert(Arc::clone(&shared));
+        shared
+    }
+}
+
 impl Article {
     /// The instant the article last changed: `updated`, else `published`.
     pub fn modified(&self) -> DateTime<FixedOffset> {
@@ -89,56 +125,92 @@ impl Article {
         self.categories.iter().any(|c| c.slug == slug)
     }
 
-    /// The HTML body. When the body cannot be produced any more (its file
-    /// vanished since the scan), the summary stands in for it.
+    /// The HTML body. An empty body is stood in for by the summary.
     pub fn content_html(&self) -> Arc<str> {
-        match self.content.html() {
-            Some(html) if !html.trim().is_empty() => html,
-            _ => Arc::from(format!("<p>{}</p>\n", crate::text::escape_html(&self.summary))),
+        match self.content.body() {
+            Some(body) if !body.html.trim().is_empty() => Arc::clone(&body.html),
+            Some(body) => Arc::from(format!(
+                "<p>{}</p>\n",
+                crate::text::escape_html(&body.summary)
+            )),
+            // Its file vanished since the scan: the title stands in.
+            None => Arc::from(format!(
+                "<p>{}</p>\n",
+                crate::text::escape_html(&self.title)
+            )),
         }
+    }
+
+    /// The plain-text lead or summary (empty when the body cannot be
+    /// produced any more).
+    pub fn summary(&self) -> &str {
+        self.content.body().map_or("", |body| &body.summary)
     }
 }
 
-type Loader = Box<dyn Fn() -> Result<String, String> + Send + Sync>;
+/// What [`Content`] holds once made: the HTML body and the summary, which
+/// for most articles is drawn from the body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Body {
+    pub html: Arc<str>,
+    pub summary: Arc<str>,
+}
 
-/// An article's HTML body, rendered at most once and only when wanted.
+type Loader = Box<dyn Fn() -> Result<Body, String> + Send + Sync>;
+
+/// An article's HTML body and summary, made at most once and only when
+/// wanted.
 ///
 /// Rendering Markdown and sanitising HTML is most of the cost of reading a
-/// store, and holding every body is most of its memory, while feeds only
-/// show the newest few dozen articles. So a store may hand out a body as a
-/// loader (re-read the file, render it) that runs on first use; the result
-/// is kept, and clones share it.
+/// store, and holding every body (and even every ~350-byte summary) is most
+/// of its memory, while feeds and digests only show the newest few dozen
+/// articles. So a store may hand out a body as a loader (re-read the file,
+/// render it) that runs on first use; the result is kept, and clones share
+/// it.
 #[derive(Clone)]
 pub struct Content {
     inner: Arc<ContentInner>,
 }
 
 struct ContentInner {
-    html: OnceLock<Option<Arc<str>>>,
+    body: OnceLock<Option<Body>>,
     loader: Option<Loader>,
 }
 
 impl Content {
-    /// A body that is already rendered.
-    pub fn ready(html: String) -> Content {
+    /// A body and summary that are already made.
+    pub fn ready(html: String, summary: String) -> Content {
         let cell = OnceLock::new();
-        let _ = cell.set(Some(Arc::from(html)));
-        Content { inner: Arc::new(ContentInner { html: cell, loader: None }) }
+        let _ = cell.set(Some(Body {
+            html: Arc::from(html),
+            summary: Arc::from(summary),
+        }));
+        Content {
+            inner: Arc::new(ContentInner {
+                body: cell,
+                loader: None,
+            }),
+        }
     }
 
-    /// A body rendered by `loader` on first use; an `Err` is logged once
-    /// and the body is then treated as missing.
-    pub fn lazy(loader: impl Fn() -> Result<String, String> + Send + Sync + 'static) -> Content {
-        Content { inner: Arc::new(ContentInner { html: OnceLock::new(), loader: Some(Box::new(loader)) }) }
+    /// A body made by `loader` on first use; an `Err` is logged once and
+    /// the body is then treated as missing.
+    pub fn lazy(loader: impl Fn() -> Result<Body, String> + Send + Sync + 'static) -> Content {
+        Content {
+            inner: Arc::new(ContentInner {
+                body: OnceLock::new(),
+                loader: Some(Box::new(loader)),
+            }),
+        }
     }
 
-    /// The rendered HTML, rendering it now if needed.
-    pub fn html(&self) -> Option<Arc<str>> {
+    /// The body and summary, made now if needed.
+    pub fn body(&self) -> Option<&Body> {
         self.inner
-            .html
+            .body
             .get_or_init(|| match &self.inner.loader {
                 Some(load) => match load() {
-                    Ok(html) => Some(Arc::from(html)),
+                    Ok(body) => Some(body),
                     Err(reason) => {
                         tracing::warn!("article body unavailable: {reason}");
                         None
@@ -146,18 +218,23 @@ impl Content {
                 },
                 None => None,
             })
-            .clone()
+            .as_ref()
     }
 
-    /// Whether the body has been rendered (and is held in memory).
+    /// The rendered HTML, rendering it now if needed.
+    pub fn html(&self) -> Option<Arc<str>> {
+        self.body().map(|body| Arc::clone(&body.html))
+    }
+
+    /// Whether the body has been made (and is held in memory).
     pub fn is_loaded(&self) -> bool {
-        self.inner.html.get().is_some()
+        self.inner.body.get().is_some()
     }
 }
 
 impl PartialEq for Content {
     fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.inner, &other.inner) || self.html() == other.html()
+        Arc::ptr_eq(&self.inner, &other.inner) || self.body() == other.body()
     }
 }
 
@@ -165,8 +242,8 @@ impl Eq for Content {}
 
 impl fmt::Debug for Content {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.inner.html.get() {
-            Some(Some(html)) => write!(f, "Content({} bytes)", html.len()),
+        match self.inner.body.get() {
+            Some(Some(body)) => write!(f, "Content({} bytes)", body.html.len()),
             Some(None) => f.write_str("Content(unavailable)"),
             None => f.write_str("Content(not rendered yet)"),
         }

@@ -361,23 +361,55 @@ async fn run(digests: &Digests, catalog: &Catalog, start: DateTime<Utc>, mode: M
     if released > 0 {
         eprintln!("{released} messages left in flight by a stopped run are queued again");
     }
-    let t_plan = std::time::Instant::now();
-    let mut queued = digests.queue(start, mode).await?;
-    if queued.busy {
-        // Another instance on the shared database plans right now; once it
-        // is done, planning again adds only what it left out.
-        eprintln!("another bantin instance is planning digests; waiting for it to finish");
-        while queued.busy {
-            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            queued = digests.queue(start, mode).await?;
-        }
-    }
-    let plan_ms = t_plan.elapsed().as_millis();
     // The clock runs on from `start`, so --at in the future still finds the
     // rows it just queued due.
     let began = std::time::Instant::now();
     let clock = move || start.max(Utc::now()) + chrono::Duration::from_std(began.elapsed()).unwrap_or_default();
-    let sent = digests.mailer.deliver_due(clock).await?;
+    // Sending starts while planning still renders and commits: each batch
+    // is committed before it can be claimed (the outbox invariant holds as
+    // it does between two runs), and rendering and sending overlap on the
+    // cores instead of following each other.
+    let planned = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let sender = tokio::spawn({
+        let mailer = Arc::clone(&digests.mailer);
+        let planned = Arc::clone(&planned);
+        async move {
+            let mut total = bantin::mail::sender::DeliveryReport::default();
+            loop {
+                // Read before the pass: a pass that began after planning
+                // ended has seen every row it queued.
+                let last = planned.load(std::sync::atomic::Ordering::Acquire);
+                let r = mailer.deliver_due(clock).await?;
+                total.sent += r.sent;
+                total.retried += r.retried;
+                total.failed += r.failed;
+                if last {
+                    return Ok::<_, bantin::mail::sender::SendError>(total);
+                }
+                if r.sent + r.retried + r.failed == 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+                }
+            }
+        }
+    });
+    let queueing = async {
+        let mut queued = digests.queue(start, mode).await?;
+        if queued.busy {
+            // Another instance on the shared database plans right now; once
+            // it is done, planning again adds only what it left out.
+            eprintln!("another bantin instance is planning digests; waiting for it to finish");
+            while queued.busy {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+                queued = digests.queue(start, mode).await?;
+            }
+        }
+        Ok::<_, anyhow::Error>(queued)
+    };
+    let queued = queueing.await;
+    planned.store(true, std::sync::atomic::Ordering::Release);
+    let plan_ms = began.elapsed().as_millis();
+    let sent = sender.await.context("the sending task failed")?;
+    let (queued, sent) = (queued?, sent?);
     println!(
         "{} digests due ({} with nothing new), {} queued in {plan_ms} ms; sent {}, {} to retry later, {} failed in {} ms",
         queued.due,

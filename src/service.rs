@@ -22,7 +22,7 @@
 
 use crate::article::{Article, ArticleError};
 use crate::cache::{self, Entry, FeedCache};
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Pending};
 use crate::config::Settings;
 use crate::feeds::FeedSettings;
 use crate::metrics::Metrics;
@@ -85,6 +85,9 @@ pub enum Command {
     Reload(Box<Settings>, oneshot::Sender<()>),
 }
 
+/// Files read in parallel before their results are stored.
+const READ_SLICE: usize = 2048;
+
 /// What a file looked like when it was read, to skip unchanged files on a
 /// rescan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -109,10 +112,15 @@ struct FileState {
 /// Every article file of a dir store, read and parsed.
 #[derive(Debug, Clone)]
 pub struct StoreState {
-    root: PathBuf,
+    /// Shared with every body loader of the store's articles.
+    root: Arc<Path>,
     ctx: Context,
-    /// Store-relative origin → what reading it gave.
-    files: BTreeMap<String, FileState>,
+    /// Store-relative origin → what reading it gave; an article's origin
+    /// is the same allocation as its key.
+    files: BTreeMap<Arc<str>, FileState>,
+    /// What changed since the last catalog, by origin (the first old, the
+    /// last new result), for [`Catalog::apply`].
+    pending: Pending,
 }
 
 /// What applying a batch did.
@@ -126,7 +134,12 @@ pub struct Applied {
 impl StoreState {
     /// Reads the whole store.
     pub fn load(root: &Path, ctx: &Context) -> StoreState {
-        let mut state = StoreState { root: root.to_path_buf(), ctx: ctx.clone(), files: BTreeMap::new() };
+        let mut state = StoreState {
+            root: Arc::from(root),
+            ctx: ctx.clone(),
+            files: BTreeMap::new(),
+            pending: Pending::default(),
+        };
         state.rescan();
         state
     }
@@ -187,9 +200,23 @@ impl StoreState {
         out
     }
 
-    /// The catalog of what is held now.
-    pub fn catalog(&self, generation: u64) -> Catalog {
-        Catalog::from_results(self.files.values().map(|f| &f.result), &self.ctx, generation)
+    /// The catalog of what is held now, built whole; the changes held
+    /// for [`next_catalog`](Self::next_catalog) are in it.
+    pub fn catalog(&mut self, generation: u64) -> Catalog {
+        self.pending.clear();
+        Catalog::from_results(
+            self.files.values().map(|f| &f.result),
+            &self.ctx,
+            generation,
+        )
+    }
+
+    /// The generation after `prev` (the catalog of this state before the
+    /// changes applied since): `prev` with just those changes when they stay
+    /// local, else the whole catalog again.
+    pub fn next_catalog(&mut self, prev: &Catalog) -> Catalog {
+        let (files, ctx) = (&self.files, &self.ctx);
+        self.pending.next(prev, |generation| Catalog::from_results(files.values().map(|f| &f.result), ctx, generation))
     }
 
     /// Syncs the subtree at `dir` (the root or a folder inside it) with the
@@ -209,7 +236,7 @@ impl StoreState {
                 continue;
             }
             let stamp = std::fs::metadata(&p).ok().map(|m| Stamp::of(&m));
-            let current = self.files.get(&origin).and_then(|f| f.stamp);
+            let current = self.files.get(origin.as_str()).and_then(|f| f.stamp);
             if reread_all || stamp.is_none() || current != stamp {
                 to_read.push(p);
             }
@@ -223,15 +250,17 @@ impl StoreState {
             seen.insert(e.origin.clone());
             changed |= self.put(e.origin.clone(), FileState { stamp: None, result: Err(e) });
         }
-        let gone: Vec<String> = self
+        let gone: Vec<Arc<str>> = self
             .files
             .keys()
-            .filter(|k| under(k, &prefix) && !seen.contains(*k))
+            .filter(|k| under(k, &prefix) && !seen.contains(&***k))
             .cloned()
             .collect();
         for k in gone {
-            self.files.remove(&k);
-            changed = true;
+            if let Some(state) = self.files.remove(&k) {
+                self.pending.record(&k, Some(state.result), None);
+                changed = true;
+            }
         }
         changed |= self.read_files(to_read, false);
         Applied { changed, root_missing: false }
@@ -242,24 +271,35 @@ impl StoreState {
     fn read_files(&mut self, paths: Vec<PathBuf>, drop_missing: bool) -> bool {
         let root = self.root.clone();
         let ctx = Arc::new(self.ctx.clone());
-        let results: Vec<(String, Option<FileState>)> = paths
-            .par_iter()
-            .map(|p| {
-                let origin = dir::origin_of(&root, p);
-                let meta = std::fs::metadata(p);
-                if drop_missing && matches!(&meta, Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
-                    return (origin, None);
-                }
-                let stamp = meta.ok().map(|m| Stamp::of(&m));
-                let result = dir::read(&root, p, &ctx).map(Arc::new);
-                (origin, Some(FileState { stamp, result }))
-            })
-            .collect();
         let mut changed = false;
-        for (origin, state) in results {
-            match state {
-                Some(s) => changed |= self.put(origin, s),
-                None => changed |= self.files.remove(&origin).is_some(),
+        // In slices, each stored before the next is read: the results of a
+        // whole 100k-file start-up held at once were ~15 MB of the peak.
+        for slice in paths.chunks(READ_SLICE) {
+            let results: Vec<(String, Option<FileState>)> = slice
+                .par_iter()
+                .map(|p| {
+                    let origin = dir::origin_of(&root, p);
+                    let meta = std::fs::metadata(p);
+                    if drop_missing
+                        && matches!(&meta, Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+                    {
+                        return (origin, None);
+                    }
+                    let stamp = meta.ok().map(|m| Stamp::of(&m));
+                    let result = dir::read(&root, p, &ctx).map(Arc::new);
+                    (origin, Some(FileState { stamp, result }))
+                })
+                .collect();
+            for (origin, state) in results {
+                match state {
+                    Some(s) => changed |= self.put(origin, s),
+                    None => {
+                        if let Some(gone) = self.files.remove(origin.as_str()) {
+                            self.pending.record(&origin, Some(gone.result), None);
+                            changed = true;
+                        }
+                    }
+                }
             }
         }
         changed
@@ -268,7 +308,11 @@ impl StoreState {
     /// Stores one file's state, keeping the old `Arc` when the article is
     /// equal, so unchanged articles stay shared.
     fn put(&mut self, origin: String, mut new: FileState) -> bool {
-        match self.files.get(&origin) {
+        let key: Arc<str> = match &new.result {
+            Ok(article) if *article.origin == *origin => Arc::clone(&article.origin),
+            _ => Arc::from(origin.as_str()),
+        };
+        match self.files.get(origin.as_str()) {
             Some(old) => {
                 let same = match (&old.result, &new.result) {
                     (Ok(a), Ok(b)) => a == b,
@@ -277,21 +321,32 @@ impl StoreState {
                 };
                 if same {
                     new.result = old.result.clone();
+                } else {
+                    let old = Some(old.result.clone());
+                    self.pending.record(&origin, old, Some(new.result.clone()));
                 }
-                self.files.insert(origin, new);
+                self.files.insert(key, new);
                 !same
             }
             None => {
-                self.files.insert(origin, new);
+                self.pending.record(&origin, None, Some(new.result.clone()));
+                self.files.insert(key, new);
                 true
             }
         }
     }
 
     fn remove_under(&mut self, origin: &str) -> bool {
-        let gone: Vec<String> = self.files.keys().filter(|k| under(k, origin)).cloned().collect();
+        let gone: Vec<Arc<str>> = self
+            .files
+            .keys()
+            .filter(|k| under(k, origin))
+            .cloned()
+            .collect();
         for k in &gone {
-            self.files.remove(k);
+            if let Some(state) = self.files.remove(k) {
+                self.pending.record(k, Some(state.result), None);
+            }
         }
         !gone.is_empty()
     }
@@ -321,10 +376,20 @@ impl Store {
         Store::Dir(StoreState::load(&settings.store.path, &Context::from_settings(&settings.site)))
     }
 
-    pub fn catalog(&self, generation: u64) -> Catalog {
+    /// The whole catalog of what is held, built from scratch.
+    pub fn catalog(&mut self, generation: u64) -> Catalog {
         match self {
             Store::Dir(s) => s.catalog(generation),
             Store::Table(t) => t.catalog(generation),
+        }
+    }
+
+    /// The generation after `prev`: `prev` with the changes applied since
+    /// (see [`Catalog::apply`]), or the whole catalog built again.
+    pub fn next_catalog(&mut self, prev: &Catalog) -> Catalog {
+        match self {
+            Store::Dir(s) => s.next_catalog(prev),
+            Store::Table(t) => t.next_catalog(prev),
         }
     }
 
@@ -370,7 +435,7 @@ impl Core {
     /// Takes the store as first read, renders every feed and publishes the
     /// first cache (its brotli forms follow from the worker). Blocking: run
     /// it on a blocking thread.
-    pub fn start(settings: Settings, shared: Arc<Shared>, store: Store) -> Core {
+    pub fn start(settings: Settings, shared: Arc<Shared>, mut store: Store) -> Core {
         let catalog = Arc::new(store.catalog(1));
         // Each bad file once in the log, as later ones are when they appear.
         for e in catalog.errors() {
@@ -393,7 +458,7 @@ impl Core {
         m.render_seconds.observe(stats.elapsed.as_secs_f64());
         m.feeds_rendered.inc_by(stats.rendered as u64);
         m.generation.set(self.catalog.generation as i64);
-        m.articles.set(self.catalog.articles().len() as i64);
+        m.articles.set(self.catalog.len() as i64);
         m.article_errors.set(self.catalog.errors().len() as i64);
         let next = Arc::new(next);
         let changed = match (&self.settings.feeds.websub_hub, self.shared.websub.get()) {
@@ -411,7 +476,7 @@ impl Core {
         }
         tracing::info!(
             generation = self.catalog.generation,
-            articles = self.catalog.articles().len(),
+            articles = self.catalog.len(),
             errors = self.catalog.errors().len(),
             rendered = stats.rendered,
             kept = stats.kept,
@@ -428,8 +493,13 @@ impl Core {
             tracing::debug!("store batch changed no article");
             return;
         }
-        let before: BTreeSet<String> = self.catalog.errors().iter().map(|e| e.to_string()).collect();
-        self.catalog = Arc::new(self.store.catalog(self.catalog.generation + 1));
+        let before: BTreeSet<String> = self
+            .catalog
+            .errors()
+            .iter()
+            .map(|e| e.to_string())
+            .collect();
+        self.catalog = Arc::new(self.store.next_catalog(&self.catalog));
         for e in self.catalog.errors() {
             let text = e.to_string();
             if !before.contains(&text) {

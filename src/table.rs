@@ -22,7 +22,7 @@
 //! only changed rows are parsed and only the feeds they touch re-rendered.
 
 use crate::article::{Article, ArticleError};
-use crate::catalog::Catalog;
+use crate::catalog::{Catalog, Pending};
 use crate::service::Command;
 use crate::store::sql::{self, Pool, Row, Source, SqlStoreError};
 use crate::store::Context;
@@ -51,6 +51,9 @@ pub struct TableState {
     source: Source,
     ctx: Context,
     rows: BTreeMap<String, Held>,
+    /// What changed since the last catalog, by row key (the first old, the
+    /// last new result), for [`Catalog::apply`].
+    pending: Pending,
     /// The last read failed (logged once until a read succeeds again).
     failing: bool,
     covered: Covered,
@@ -64,7 +67,15 @@ pub type Covered = Arc<std::sync::Mutex<Option<String>>>;
 impl TableState {
     /// An empty state; [`apply`](Self::apply) the first read.
     pub fn new(pool: Pool, source: Source, ctx: Context, covered: Covered) -> TableState {
-        TableState { pool, source, ctx, rows: BTreeMap::new(), failing: false, covered }
+        TableState {
+            pool,
+            source,
+            ctx,
+            rows: BTreeMap::new(),
+            pending: Pending::default(),
+            failing: false,
+            covered,
+        }
     }
 
     pub fn source(&self) -> &Source {
@@ -114,8 +125,57 @@ impl TableState {
             next.insert(key, Held { fingerprint, result: Err(e) });
         }
         changed |= next.len() != self.rows.len() || self.rows.keys().any(|k| !next.contains_key(k));
+        if changed {
+            self.note_changes(&next);
+        }
         self.rows = next;
         changed
+    }
+
+    /// Records every row whose result differs between what is held and
+    /// `next` (both ordered by key, so one merge walk).
+    fn note_changes(&mut self, next: &BTreeMap<String, Held>) {
+        let same = |a: &Held, b: &Held| match (&a.result, &b.result) {
+            (Ok(x), Ok(y)) => Arc::ptr_eq(x, y),
+            (Err(x), Err(y)) => x == y,
+            _ => false,
+        };
+        let mut old = self.rows.iter().peekable();
+        let mut new = next.iter().peekable();
+        loop {
+            let (key, before, after) = match (old.peek(), new.peek()) {
+                (None, None) => break,
+                (Some((k, o)), Some((l, n))) if k == l => {
+                    let (k, o, n) = (*k, *o, *n);
+                    old.next();
+                    new.next();
+                    if same(o, n) {
+                        continue;
+                    }
+                    (k, Some(o), Some(n))
+                }
+                (Some((k, o)), Some((l, _))) if k < l => {
+                    let (k, o) = (*k, *o);
+                    old.next();
+                    (k, Some(o), None)
+                }
+                (Some((k, o)), None) => {
+                    let (k, o) = (*k, *o);
+                    old.next();
+                    (k, Some(o), None)
+                }
+                (_, Some((l, n))) => {
+                    let (l, n) = (*l, *n);
+                    new.next();
+                    (l, None, Some(n))
+                }
+            };
+            let (before, after) = (
+                before.map(|h| h.result.clone()),
+                after.map(|h| h.result.clone()),
+            );
+            self.pending.record(key, before, after);
+        }
     }
 
     /// Reads the table again (on the calling blocking thread, through the
@@ -180,9 +240,23 @@ impl TableState {
         self.rows.clear();
     }
 
-    /// The catalog of what is held now.
-    pub fn catalog(&self, generation: u64) -> Catalog {
-        Catalog::from_results(self.rows.values().map(|held| &held.result), &self.ctx, generation)
+    /// The catalog of what is held now, built whole; the changes held
+    /// for [`next_catalog`](Self::next_catalog) are in it.
+    pub fn catalog(&mut self, generation: u64) -> Catalog {
+        self.pending.clear();
+        Catalog::from_results(
+            self.rows.values().map(|held| &held.result),
+            &self.ctx,
+            generation,
+        )
+    }
+
+    /// The generation after `prev` (the catalog of this state before the
+    /// reads applied since): `prev` with just the changed rows when they
+    /// stay local, else the whole catalog again.
+    pub fn next_catalog(&mut self, prev: &Catalog) -> Catalog {
+        let (rows, ctx) = (&self.rows, &self.ctx);
+        self.pending.next(prev, |generation| Catalog::from_results(rows.values().map(|held| &held.result), ctx, generation))
     }
 }
 

@@ -53,7 +53,8 @@ fn a_change_re_renders_only_the_feeds_it_touches() {
 
     // Nothing changed on disk: no change, no render.
     assert!(!store.rescan().changed);
-    let (c2, stats) = cache::refresh(Some(&c1), &store.catalog(2), &settings(), now);
+    let second = store.catalog(2);
+    let (c2, stats) = cache::refresh(Some(&c1), &second, &settings(), now);
     assert_eq!((stats.rendered, stats.kept), (0, 9));
     assert_eq!(c2.feed("feed.xml").unwrap().hash, c1.feed("feed.xml").unwrap().hash);
 
@@ -61,7 +62,9 @@ fn a_change_re_renders_only_the_feeds_it_touches() {
     article(dir.path(), "a.md", "Cầu mới khánh thành", "2024-05-01T08:00:00+07:00", "Kinh tế");
     let applied = store.apply(&[dir.path().join("a.md")]);
     assert!(applied.changed);
-    let (c3, stats) = cache::refresh(Some(&c2), &store.catalog(3), &settings(), now);
+    // The service's path: the previous generation plus the change.
+    let third = store.next_catalog(&second);
+    let (c3, stats) = cache::refresh(Some(&c2), &third, &settings(), now);
     assert_eq!((stats.rendered, stats.kept), (6, 3));
     assert_eq!(c3.feed("categories/van-hoa/feed.xml").unwrap().identity.etag, culture_etag);
     assert_ne!(c3.feed("categories/kinh-te/feed.xml").unwrap().hash, c2.feed("categories/kinh-te/feed.xml").unwrap().hash);
@@ -73,7 +76,9 @@ fn a_change_re_renders_only_the_feeds_it_touches() {
     // Deleting the only article of a category drops its feeds (404s).
     std::fs::remove_file(dir.path().join("b.md")).unwrap();
     assert!(store.apply(&[dir.path().join("b.md")]).changed);
-    let (c4, stats) = cache::refresh(Some(&c3), &store.catalog(4), &settings(), now);
+    let fourth = store.next_catalog(&third);
+    assert_eq!(fourth.generation, 4);
+    let (c4, stats) = cache::refresh(Some(&c3), &fourth, &settings(), now);
     assert_eq!(stats.dropped, 3);
     assert!(c4.feed("categories/van-hoa/feed.xml").is_none());
     assert_eq!(c4.feed_paths().count(), 6);
@@ -93,9 +98,21 @@ fn a_change_re_renders_only_the_feeds_it_touches() {
 #[test]
 fn a_future_article_appears_when_its_time_comes() {
     let dir = tempfile::tempdir().unwrap();
-    article(dir.path(), "a.md", "Đã đăng", "2024-05-01T08:00:00+07:00", "Tin");
-    article(dir.path(), "b.md", "Hẹn giờ", "2024-06-01T08:00:00+07:00", "Tin");
-    let store = StoreState::load(dir.path(), &ctx());
+    article(
+        dir.path(),
+        "a.md",
+        "Đã đăng",
+        "2024-05-01T08:00:00+07:00",
+        "Tin",
+    );
+    article(
+        dir.path(),
+        "b.md",
+        "Hẹn giờ",
+        "2024-06-01T08:00:00+07:00",
+        "Tin",
+    );
+    let mut store = StoreState::load(dir.path(), &ctx());
     let catalog = store.catalog(1);
     let before = DateTime::parse_from_rfc3339("2024-05-15T00:00:00+07:00").unwrap();
     let (c1, _) = cache::refresh(None, &catalog, &settings(), before);

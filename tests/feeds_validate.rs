@@ -58,7 +58,11 @@ fn example_store_feeds_read_back_field_by_field() {
     assert!(catalog.errors().is_empty(), "{:?}", catalog.errors());
     assert_eq!(catalog.articles().len(), 13, "examples/articles/README.md: 13 articles");
     for (origin, title, date, author, cats) in EXAMPLE {
-        let a = catalog.articles().iter().find(|a| a.origin == *origin).unwrap_or_else(|| panic!("{origin} missing"));
+        let a = catalog
+            .articles()
+            .iter()
+            .find(|a| *a.origin == **origin)
+            .unwrap_or_else(|| panic!("{origin} missing"));
         assert_eq!(a.title, *title, "{origin}");
         assert_eq!(a.published, DateTime::parse_from_rfc3339(date).unwrap(), "{origin}");
         assert_eq!(a.published.to_rfc3339(), *date, "{origin}: shown in the site's zone");
@@ -87,15 +91,26 @@ fn example_store_feeds_read_back_field_by_field() {
     }
     // Neither the draft nor the future article is in any feed, by any field.
     for hidden in [DRAFT, FUTURE] {
-        let a = catalog.articles().iter().find(|a| a.origin == hidden).unwrap();
+        let a = catalog
+            .articles()
+            .iter()
+            .find(|a| *a.origin == *hidden)
+            .unwrap();
         for r in &rendered {
             assert!(!r.text().contains(&a.title) && !r.text().contains(&a.url), "{}: shows {hidden}", r.feed.path());
         }
     }
     // The future article appears once its time has come.
     let later = DateTime::parse_from_rfc3339("2027-06-01T08:00:00+07:00").unwrap();
-    let items = bantin::feeds::items(&bantin::feeds::FeedId::new(Scope::Site, Format::Atom), &catalog, &fs, later);
-    assert!(items.iter().any(|a| a.origin == FUTURE) && !items.iter().any(|a| a.origin == DRAFT));
+    let items = bantin::feeds::items(
+        &bantin::feeds::FeedId::new(Scope::Site, Format::Atom),
+        &catalog,
+        &fs,
+        later,
+    );
+    assert!(
+        items.iter().any(|a| &*a.origin == FUTURE) && !items.iter().any(|a| &*a.origin == DRAFT)
+    );
 
     // Relative links and images in bodies were made absolute.
     let road = catalog.articles().iter().find(|a| a.origin.contains("quoc-lo-32")).unwrap();
@@ -118,7 +133,11 @@ const TRICKY_OK: &[(&str, &str, &str)] = &[
 #[test]
 fn tricky_store_feeds_are_well_formed_and_exact() {
     let catalog = load(&tricky_store());
-    let by_origin: HashMap<&str, &bantin::Article> = catalog.articles().iter().map(|a| (a.origin.as_str(), &**a)).collect();
+    let by_origin: HashMap<&str, &bantin::Article> = catalog
+        .articles()
+        .iter()
+        .map(|a| (&*a.origin, &**a))
+        .collect();
     assert_eq!(catalog.articles().len(), 9, "{:?}", by_origin.keys());
     for (origin, title, date) in TRICKY_OK {
         let a = by_origin.get(origin).unwrap_or_else(|| panic!("{origin} not parsed"));
@@ -130,14 +149,22 @@ fn tricky_store_feeds_are_well_formed_and_exact() {
     assert_eq!(src("dup-title-2.txt").as_deref(), Some("Cổng TTĐT tỉnh Yên Bái"));
     assert_eq!(src("crlf.txt").as_deref(), Some("Báo Yên Bái"), "no \\r in the source");
     let emoji = by_origin["emoji.json"];
-    assert_eq!(emoji.summary, "Lúa chín 🌾 khắp bản, cờ 🇻🇳 tung bay");
+    assert_eq!(emoji.summary(), "Lúa chín 🌾 khắp bản, cờ 🇻🇳 tung bay");
     assert!(emoji.content_html().contains("👨‍👩‍👧‍👦") && emoji.content_html().contains("𝐀"));
     let nfd = by_origin["nfd.md"];
     assert_eq!(nfd.categories.iter().map(|c| (c.slug.as_str(), c.name.as_str())).collect::<Vec<_>>(), [("van-hoa-xa-hoi", "Văn hóa - Xã hội")]);
     assert_eq!(nfd.tags, ["Xòe Thái", "Mường Lò"]);
     for a in catalog.articles() {
-        for (field, s) in [("title", &a.title), ("summary", &a.summary), ("content", &a.content_html().to_string())] {
-            assert!(!s.chars().any(forbidden), "{}: {field} keeps a forbidden character", a.origin);
+        for (field, s) in [
+            ("title", &a.title),
+            ("summary", &a.summary().to_string()),
+            ("content", &a.content_html().to_string()),
+        ] {
+            assert!(
+                !s.chars().any(forbidden),
+                "{}: {field} keeps a forbidden character",
+                a.origin
+            );
             assert!(!s.contains('\r'), "{}: {field} keeps a CR", a.origin);
             use unicode_normalization::UnicodeNormalization;
             assert_eq!(*s, s.nfc().collect::<String>(), "{}: {field} is not NFC", a.origin);
@@ -195,13 +222,21 @@ fn check_corpus(format: &'static str) {
     let catalog = load(&corpus.dir);
     assert!(catalog.errors().is_empty(), "{:#?}", &catalog.errors()[..catalog.errors().len().min(5)]);
     assert_eq!(catalog.articles().len(), 1000);
-    let by_origin: HashMap<&str, &bantin::Article> = catalog.articles().iter().map(|a| (a.origin.as_str(), &**a)).collect();
+    let by_origin: HashMap<&str, &bantin::Article> = catalog
+        .articles()
+        .iter()
+        .map(|a| (&*a.origin, &**a))
+        .collect();
     for row in &corpus.rows {
         let at = format!("{format} #{} ({:?})", row.index, row.tricky);
         let a = by_origin.get(row.file.as_str()).unwrap_or_else(|| panic!("{at}: {} not read", row.file));
         assert_eq!(a.title, cleaned_line(&row.title), "{at}: title");
-        assert_eq!(a.published, DateTime::parse_from_rfc3339(&row.date).unwrap(), "{at}: date");
-        assert_eq!(a.summary, cleaned_line(&row.summary), "{at}: summary");
+        assert_eq!(
+            a.published,
+            DateTime::parse_from_rfc3339(&row.date).unwrap(),
+            "{at}: date"
+        );
+        assert_eq!(a.summary(), cleaned_line(&row.summary), "{at}: summary");
         if format == "markdown" {
             let want: Vec<String> = row.categories.iter().map(|c| cleaned_line(c)).collect();
             let got: Vec<&str> = a.categories.iter().map(|c| c.name.as_str()).collect();
@@ -253,8 +288,15 @@ fn ids_are_stable_across_loads_and_edits() {
         let rendered = render_all(catalog, &fs, now());
         let parsed: Vec<Parsed> = rendered.iter().map(|r| read_strict(&r.feed.path(), r.feed.format, &r.bytes)).collect();
         let by_link = ids_by_link(&rendered, &parsed);
-        let by_origin: HashMap<String, String> =
-            catalog.articles().iter().filter_map(|a| by_link.get(&a.url).map(|id| (a.origin.clone(), id.clone()))).collect();
+        let by_origin: HashMap<String, String> = catalog
+            .articles()
+            .iter()
+            .filter_map(|a| {
+                by_link
+                    .get(&a.url)
+                    .map(|id| (a.origin.to_string(), id.clone()))
+            })
+            .collect();
         (rendered, parsed, by_origin)
     };
 
@@ -289,7 +331,11 @@ fn ids_are_stable_across_loads_and_edits() {
     assert_eq!(ids3, ids1, "an edit of title or body changed an id");
     let site_atom = r3.iter().position(|r| r.feed.scope == Scope::Site && r.feed.format == Format::Atom).unwrap();
     for (origin, _, new) in edits {
-        let a = edited.articles().iter().find(|a| a.origin == origin).unwrap();
+        let a = edited
+            .articles()
+            .iter()
+            .find(|a| *a.origin == *origin)
+            .unwrap();
         assert!(a.title.starts_with(new), "{origin}: {}", a.title);
         let it = p3[site_atom].items.iter().find(|i| i.id == ids1[origin]).unwrap();
         assert_eq!(it.title, a.title, "{origin}: the same id carries the new title");

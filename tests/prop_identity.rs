@@ -50,7 +50,10 @@ fn identities(dir: &std::path::Path, fs: &FeedSettings) -> (BTreeMap<String, (St
     let catalog = load(dir);
     let mut out = BTreeMap::new();
     for a in catalog.articles() {
-        out.insert(a.origin.clone(), (a.id.clone(), a.url.clone(), feeds::item_id(&fs.base_url, a)));
+        out.insert(
+            a.origin.to_string(),
+            (a.id.clone(), a.url.clone(), feeds::item_id(&fs.base_url, a)),
+        );
     }
     // Every rendered feed lists each GUID once.
     for r in render_all(&catalog, fs, now()) {

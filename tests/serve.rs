@@ -552,8 +552,14 @@ async fn systemd_notify_ready_reloading_watchdog_stopping() {
     let before_ready = recv("READY=1");
     assert!(!before_ready.iter().take(before_ready.len() - 1).any(|m| m.contains("READY=1")));
     // READY means the feeds are served: the address was logged first and a
-    // feed answers right away.
-    assert!(server.log().contains("listening on"));
+    // feed answers right away. The log comes through a pipe read by a
+    // thread of this test, which may lag the datagram by a moment under
+    // load, so it is waited for (briefly) rather than read once.
+    let logged = Instant::now() + Duration::from_secs(2);
+    while !server.log().contains("listening on") {
+        assert!(Instant::now() < logged, "READY=1 came but `listening on` was never logged:\n{}", server.log());
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert_eq!(get(&server.url("/feed.xml")).await.status, 200);
     let pings = recv("WATCHDOG=1");
     assert!(pings.iter().all(|m| !m.contains("STOPPING")));

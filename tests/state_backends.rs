@@ -2,7 +2,9 @@
 //! (two pools, as two processes would have) on one fresh database, on both
 //! backends where the rule is shared, PostgreSQL alone where it is about
 //! PostgreSQL (the planner's advisory lock, lease owners seen through their
-//! sessions).
+//! sessions). Also the upgrade to schema version 3 (bodies in
+//! `outbox_bodies`) of a database holding a queued message, and the
+//! audit rows the database writes for a group of sent marks.
 
 mod mailtest;
 
@@ -170,3 +172,97 @@ async fn leases_of_instances_without_a_session_are_released_on_postgresql() {
     let counts = state.outbox_counts().await.unwrap();
     assert_eq!((counts.queued, counts.sending), (2, 2));
 }
+
+/// Runs only the migrations before `outbox_bodies` (version 3), as a
+/// database made by the previous release is.
+async fn database_at_version_2(db: &StateDb) -> sqlx::AnyPool {
+    use sqlx::migrate::{Migration, MigrationType, Migrator};
+    sqlx::any::install_default_drivers();
+    let (url, files) = match db.backend {
+        Backend::Sqlite => {
+            std::fs::create_dir_all(bantin::state::sqlite_path(&db.url).unwrap().parent().unwrap()).unwrap();
+            (
+                format!("{}?mode=rwc", db.url),
+                [
+                    include_str!("../migrations/sqlite/0001_subscribers_outbox.sql"),
+                    include_str!("../migrations/sqlite/0002_token_key.sql"),
+                ],
+            )
+        }
+        Backend::Postgres => (
+            db.url.clone(),
+            [
+                include_str!("../migrations/postgres/0001_subscribers_outbox.sql"),
+                include_str!("../migrations/postgres/0002_token_key.sql"),
+            ],
+        ),
+    };
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let migrations = files
+        .iter()
+        .enumerate()
+        .map(|(i, sql)| {
+            Migration::new(i as i64 + 1, "".into(), MigrationType::Simple, sqlx::SqlStr::from_static(sql), false)
+        })
+        .collect();
+    Migrator::with_migrations(migrations).run(&pool).await.unwrap();
+    pool
+}
+
+async fn count(pool: &sqlx::AnyPool, sql: &'static str) -> i64 {
+    use sqlx::Row;
+    sqlx::query(sql).fetch_one(pool).await.unwrap().get::<i64, _>(0)
+}
+
+async fn bodies_move_to_their_own_table_and_marks_are_audited_by_the_database(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = StateDb::new(backend, dir.path());
+    // A message queued by the previous schema, body in the outbox row.
+    let old = database_at_version_2(&db).await;
+    sqlx::query(
+        "INSERT INTO subscribers (email, topics, frequency, status, created_at) VALUES ('reader1@example.org', '', 'daily', 'active', 0)",
+    )
+    .execute(&old)
+    .await
+    .unwrap();
+    let kept = message(1, "daily:2026-08-30");
+    sqlx::query(
+        "INSERT INTO outbox (message_id, kind, subscriber_id, period_key, recipient, body, status, next_attempt_at, created_at)
+         VALUES ($1, 'digest', 1, 'daily:2026-08-30', 'reader1@example.org', $2, 'queued', 0, 0)",
+    )
+    .bind(&kept.message_id)
+    .bind(&kept.body)
+    .execute(&old)
+    .await
+    .unwrap();
+    old.close().await;
+
+    let state = StateStore::open(&db.url).await.unwrap();
+    assert_eq!(state.outbox_message(&kept.message_id).await.unwrap().unwrap(), ("queued".to_string(), kept.body.clone()));
+    let ids = subscribers(&state, 40).await;
+    for id in &ids {
+        assert!(state.enqueue(&message(*id, "daily:2026-08-31"), at()).await.unwrap());
+    }
+    let owner = "host-a:1:aaaaaaaa";
+    let rows = state.claim_due(owner, at(), Duration::from_secs(300), 100).await.unwrap();
+    assert_eq!(rows.len(), 41);
+    for r in &rows {
+        let expected = if r.message_id == kept.message_id { kept.body.clone() } else { message(r.subscriber_id.unwrap(), "daily:2026-08-31").body };
+        assert_eq!(r.body, expected, "{}", r.message_id);
+    }
+    // One group of marks; rows leased to someone else are neither marked
+    // nor audited.
+    let (mine, theirs) = rows.split_at(30);
+    state.mark_sent_many(&mine.iter().map(|r| r.id).collect::<Vec<_>>(), owner, at()).await.unwrap();
+    state.mark_sent_many(&theirs.iter().map(|r| r.id).collect::<Vec<_>>(), "host-b:2:bbbbbbbb", at()).await.unwrap();
+    let pool = sqlx::AnyPool::connect(&db.url).await.unwrap();
+    assert_eq!(count(&pool, "SELECT COUNT(*) FROM send_audit WHERE outcome = 'sent'").await, 30);
+    assert_eq!(count(&pool, "SELECT COUNT(*) FROM outbox WHERE status = 'sent'").await, 30);
+    assert_eq!(count(&pool, "SELECT COUNT(*) FROM outbox_bodies").await, 41);
+    pool.close().await;
+}
+
+on_both_backends!(
+    bodies_move_to_their_own_table_and_marks_are_audited_by_the_database,
+    bodies_move_to_their_own_table_and_marks_are_audited_by_the_database
+);

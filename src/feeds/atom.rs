@@ -52,8 +52,14 @@ fn entry(meta: &Meta, a: &Article) -> atom_syndication::Entry {
         .id(item_id(&meta.settings.base_url, a))
         .updated(a.modified())
         .published(Some(a.published))
-        .links(vec![LinkBuilder::default().href(a.url.clone()).rel("alternate").mime_type(Some("text/html".into())).build()])
-        .summary(Some(Text::plain(a.summary.clone())))
+        .links(vec![
+            LinkBuilder::default()
+                .href(a.url.clone())
+                .rel("alternate")
+                .mime_type(Some("text/html".into()))
+                .build(),
+        ])
+        .summary(Some(Text::plain(a.summary().to_string())))
         .categories(
             a.categories
                 .iter()

@@ -72,8 +72,8 @@ pub fn render(meta: &Meta, items: &[Arc<Article>]) -> Vec<u8> {
                 title: &a.title,
                 content_html: full(meta).then(|| a.content_html().to_string()),
                 // JSON Feed requires content_html or content_text.
-                content_text: (!full(meta)).then_some(a.summary.as_str()),
-                summary: &a.summary,
+                content_text: (!full(meta)).then_some(a.summary()),
+                summary: a.summary(),
                 image: a.image.as_deref(),
                 date_published: a.published.to_rfc3339(),
                 date_modified: a.modified().to_rfc3339(),

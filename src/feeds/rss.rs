@@ -48,8 +48,13 @@ fn item(meta: &Meta, a: &Article) -> rss::Item {
     let mut b = ItemBuilder::default();
     b.title(Some(a.title.clone()))
         .link(Some(a.url.clone()))
-        .description(Some(a.summary.clone()))
-        .guid(Some(GuidBuilder::default().value(item_id(&meta.settings.base_url, a)).permalink(false).build()))
+        .description(Some(a.summary().to_string()))
+        .guid(Some(
+            GuidBuilder::default()
+                .value(item_id(&meta.settings.base_url, a))
+                .permalink(false)
+                .build(),
+        ))
         .pub_date(Some(a.published.to_rfc2822()))
         .categories(
             a.categories.iter().map(|c| CategoryBuilder::default().name(c.name.clone()).build()).collect::<Vec<_>>(),

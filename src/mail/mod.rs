@@ -199,9 +199,18 @@ impl Composer {
             .map(|a| ArticleView {
                 title: crate::text::clean_line(&a.title),
                 url: a.url.clone(),
-                summary: crate::text::excerpt(&a.summary, 300),
-                date: a.published.with_timezone(&self.timezone).format("%d/%m/%Y %H:%M").to_string(),
-                categories: a.categories.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "),
+                summary: crate::text::excerpt(a.summary(), 300),
+                date: a
+                    .published
+                    .with_timezone(&self.timezone)
+                    .format("%d/%m/%Y %H:%M")
+                    .to_string(),
+                categories: a
+                    .categories
+                    .iter()
+                    .map(|c| c.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
             })
             .collect();
         let topics = sub

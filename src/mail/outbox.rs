@@ -11,7 +11,8 @@
 use super::{Composer, MailError};
 use crate::catalog::Catalog;
 use crate::digest::plan::{self, Mode, PlanSettings, PlannedDigest};
-use crate::state::{DigestCommit, StateError, StateStore};
+use crate::state::{DigestCommit, OutboxMessage, StateError, StateStore};
+use rayon::prelude::*;
 use chrono::{DateTime, Utc};
 
 /// Digests committed per transaction: large enough to amortise the commit,
@@ -64,14 +65,18 @@ pub async fn queue_digests(
     let plans = plan_due(state, catalog, settings, now, mode).await?;
     let mut report = QueueReport { due: plans.len(), ..QueueReport::default() };
     for chunk in plans.chunks(BATCH) {
+        // Rendering is most of the CPU of queueing and each digest is
+        // independent: a batch renders on every core (the database waits
+        // for it anyway).
+        let messages: Vec<Option<OutboxMessage>> = chunk
+            .par_iter()
+            .map(|p| if p.is_empty() { Ok(None) } else { composer.digest(p, catalog, now).map(Some) })
+            .collect::<Result<_, MailError>>()?;
         let mut batch = Vec::with_capacity(chunk.len());
-        for p in chunk {
-            let message = if p.is_empty() {
+        for (p, message) in chunk.iter().zip(messages) {
+            if message.is_none() {
                 report.empty += 1;
-                None
-            } else {
-                Some(composer.digest(p, catalog, now)?)
-            };
+            }
             batch.push(DigestCommit {
                 subscriber_id: p.subscriber.id,
                 period_key: p.period.key.clone(),

@@ -10,7 +10,8 @@
 //! `RETURNING`, BIGINT milliseconds for times; the few PostgreSQL-only
 //! statements (row locks, advisory locks, session liveness) branch on the
 //! backend. Files: this one (subscribers, digest bookkeeping, outbox),
-//! `connect.rs` (backends, pools, migrations), `instances.rs` (several
+//! `connect.rs` (backends, pools, migrations), `outbox.rs` (digest commits,
+//! the outbox: claims, marks, audit), `instances.rs` (several
 //! instances on one database: names, leases of the gone, the planner lock,
 //! the shared token key), `model.rs` (the plain data).
 //!
@@ -33,6 +34,7 @@
 mod connect;
 mod instances;
 mod model;
+mod outbox;
 
 pub use connect::{sqlite_path, Backend};
 pub use instances::{instance_id, PlannerLock};
@@ -43,7 +45,6 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
-use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StateError {
@@ -298,173 +299,6 @@ impl StateStore {
         rows.iter().map(|r| get(r, "article_id")).collect()
     }
 
-    /// Writes a batch of planned digests in one transaction: each one's
-    /// outbox row (if it has a message), the ids it carries and the
-    /// subscriber's new watermark. A digest whose subscriber already has
-    /// this period is skipped (another run got there first).
-    pub async fn commit_digests(&self, batch: &[DigestCommit]) -> Result<usize> {
-        let mut tx = self.pool.begin().await.map_err(q("starting the digest transaction"))?;
-        let mut queued = 0;
-        for d in batch {
-            // Claim the period on the subscriber row first: if it is already
-            // there, this digest was committed before (a concurrent or
-            // earlier run), and nothing else of it must be written.
-            let claimed = sqlx::query(
-                "UPDATE subscribers SET last_period = $2, last_digest_at = $3
-                 WHERE id = $1 AND (last_period IS NULL OR last_period <> $2)",
-            )
-            .bind(d.subscriber_id)
-            .bind(&d.period_key)
-            .bind(to_ms(d.planned_at))
-            .execute(&mut *tx)
-            .await
-            .map_err(q("moving a digest watermark"))?
-            .rows_affected();
-            if claimed == 0 {
-                continue;
-            }
-            for id in &d.article_ids {
-                sqlx::query(
-                    "INSERT INTO sent_articles (subscriber_id, article_id, period_key) VALUES ($1, $2, $3)
-                     ON CONFLICT (subscriber_id, article_id) DO NOTHING",
-                )
-                .bind(d.subscriber_id)
-                .bind(id)
-                .bind(&d.period_key)
-                .execute(&mut *tx)
-                .await
-                .map_err(q("recording sent articles"))?;
-            }
-            if let Some(m) = &d.message {
-                queued += insert_outbox(&mut tx, m, d.planned_at).await?;
-            }
-        }
-        tx.commit().await.map_err(q("committing the digest transaction"))?;
-        Ok(queued)
-    }
-
-    // ---- outbox -----------------------------------------------------------
-
-    /// Queues one message (a confirmation mail); false if a message with
-    /// this Message-ID is already there.
-    pub async fn enqueue(&self, m: &OutboxMessage, now: DateTime<Utc>) -> Result<bool> {
-        let mut tx = self.pool.begin().await.map_err(q("queueing a message"))?;
-        let n = insert_outbox(&mut tx, m, now).await?;
-        tx.commit().await.map_err(q("queueing a message"))?;
-        Ok(n == 1)
-    }
-
-    /// Leases up to `limit` due messages to `owner` until `now + lease`:
-    /// queued ones whose time has come, and ones whose lease ran out (their
-    /// sender died). Each claim counts as an attempt.
-    pub async fn claim_due(&self, owner: &str, now: DateTime<Utc>, lease: Duration, limit: i64) -> Result<Vec<OutboxRow>> {
-        let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
-        // On PostgreSQL two instances may claim at the same instant: the
-        // inner SELECT locks its rows and skips rows another claim holds,
-        // so each row goes to one of them and neither waits. (SQLite
-        // serialises writers; the clause does not exist there.)
-        let sql = match self.backend {
-            Backend::Sqlite => CLAIM_SQL.replace("{lock}", ""),
-            Backend::Postgres => CLAIM_SQL.replace("{lock}", "FOR UPDATE SKIP LOCKED"),
-        };
-        let rows = sqlx::query(sqlx::AssertSqlSafe(sql))
-        .bind(owner)
-        .bind(to_ms(until))
-        .bind(to_ms(now))
-        .bind(limit)
-        .fetch_all(&self.pool)
-        .await
-        .map_err(q("claiming outbox messages"))?;
-        let mut out: Vec<OutboxRow> = rows
-            .iter()
-            .map(|r| {
-                Ok(OutboxRow {
-                    id: get(r, "id")?,
-                    message_id: get(r, "message_id")?,
-                    kind: MessageKind::parse(&get::<String>(r, "kind")?)?,
-                    subscriber_id: get(r, "subscriber_id")?,
-                    period_key: get(r, "period_key")?,
-                    recipient: get(r, "recipient")?,
-                    body: get(r, "body")?,
-                    attempts: get(r, "attempts")?,
-                })
-            })
-            .collect::<Result<_>>()?;
-        out.sort_by_key(|r| r.id);
-        Ok(out)
-    }
-
-    /// Marks a leased message sent, if this owner still holds it.
-    pub async fn mark_sent(&self, id: i64, owner: &str, now: DateTime<Utc>) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(q("marking a message sent"))?;
-        sqlx::query(
-            "UPDATE outbox SET status = 'sent', sent_at = $3, lease_owner = NULL, lease_until = NULL, last_error = NULL
-             WHERE id = $1 AND lease_owner = $2",
-        )
-        .bind(id)
-        .bind(owner)
-        .bind(to_ms(now))
-        .execute(&mut *tx)
-        .await
-        .map_err(q("marking a message sent"))?;
-        audit(&mut tx, id, now, "sent", None).await?;
-        tx.commit().await.map_err(q("marking a message sent"))?;
-        Ok(())
-    }
-
-    /// A temporary failure: back to queued, tried again at `next_at`.
-    pub async fn mark_retry(&self, id: i64, now: DateTime<Utc>, next_at: DateTime<Utc>, error: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(q("scheduling a retry"))?;
-        sqlx::query(
-            "UPDATE outbox SET status = 'queued', next_attempt_at = $2, last_error = $3, lease_owner = NULL, lease_until = NULL
-             WHERE id = $1",
-        )
-        .bind(id)
-        .bind(to_ms(next_at))
-        .bind(error)
-        .execute(&mut *tx)
-        .await
-        .map_err(q("scheduling a retry"))?;
-        audit(&mut tx, id, now, "retry", Some(error)).await?;
-        tx.commit().await.map_err(q("scheduling a retry"))?;
-        Ok(())
-    }
-
-    /// A permanent failure: the message will not be tried again.
-    pub async fn mark_failed(&self, id: i64, now: DateTime<Utc>, error: &str) -> Result<()> {
-        let mut tx = self.pool.begin().await.map_err(q("marking a message failed"))?;
-        sqlx::query(
-            "UPDATE outbox SET status = 'failed', last_error = $2, lease_owner = NULL, lease_until = NULL WHERE id = $1",
-        )
-        .bind(id)
-        .bind(error)
-        .execute(&mut *tx)
-        .await
-        .map_err(q("marking a message failed"))?;
-        audit(&mut tx, id, now, "failed", Some(error)).await?;
-        tx.commit().await.map_err(q("marking a message failed"))?;
-        Ok(())
-    }
-
-    /// How many outbox rows are in each status.
-    pub async fn outbox_counts(&self) -> Result<OutboxCounts> {
-        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("counting the outbox"))?;
-        let mut c = OutboxCounts::default();
-        for r in &rows {
-            let n: i64 = get(r, "n")?;
-            match get::<String>(r, "status")?.as_str() {
-                "queued" => c.queued = n,
-                "sending" => c.sending = n,
-                "sent" => c.sent = n,
-                _ => c.failed = n,
-            }
-        }
-        Ok(c)
-    }
-
     /// How many subscribers are in each status (for /metrics: bouncing
     /// subscribers are the visible trace of permanent failures).
     pub async fn subscriber_counts(&self) -> Result<Vec<(Status, i64)>> {
@@ -480,34 +314,7 @@ impl StateStore {
             })
             .collect()
     }
-
-    /// The earliest time a queued message becomes due, if any.
-    pub async fn next_due(&self) -> Result<Option<DateTime<Utc>>> {
-        let row = sqlx::query("SELECT MIN(next_attempt_at) AS t FROM outbox WHERE status = 'queued'")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(q("reading the outbox"))?;
-        Ok(get::<Option<i64>>(&row, "t")?.map(from_ms))
-    }
-
-    /// The stored bytes of a message, by Message-ID.
-    pub async fn outbox_message(&self, message_id: &str) -> Result<Option<(String, Vec<u8>)>> {
-        let row = sqlx::query("SELECT status, body FROM outbox WHERE message_id = $1")
-            .bind(message_id)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(q("reading the outbox"))?;
-        row.map(|r| Ok((get(&r, "status")?, get(&r, "body")?))).transpose()
-    }
 }
-
-/// The outbox claim; `{lock}` is the row-locking clause of the backend.
-const CLAIM_SQL: &str = "UPDATE outbox SET status = 'sending', lease_owner = $1, lease_until = $2, attempts = attempts + 1
-     WHERE id IN (
-        SELECT id FROM outbox
-        WHERE (status = 'queued' AND next_attempt_at <= $3) OR (status = 'sending' AND lease_until < $3)
-        ORDER BY next_attempt_at, id LIMIT $4 {lock})
-     RETURNING id, message_id, kind, subscriber_id, period_key, recipient, body, attempts";
 
 const SUBSCRIBER_COLUMNS: &str = "SELECT id, email, topics, frequency, status, created_at, confirmed_at, bounce_count, \
      last_period, last_digest_at FROM subscribers";
@@ -540,50 +347,6 @@ fn subscriber_from_row(r: &AnyRow) -> Result<Subscriber> {
 /// Topics as stored: comma-separated slugs, empty for the whole site.
 pub fn split_topics(s: &str) -> Vec<String> {
     s.split(',').map(str::trim).filter(|t| !t.is_empty()).map(str::to_string).collect()
-}
-
-async fn insert_outbox(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    m: &OutboxMessage,
-    now: DateTime<Utc>,
-) -> Result<usize> {
-    let n = sqlx::query(
-        "INSERT INTO outbox (message_id, kind, subscriber_id, period_key, recipient, body, status, next_attempt_at, created_at)
-         VALUES ($1, $2, $3, $4, $5, $6, 'queued', $7, $7) ON CONFLICT (message_id) DO NOTHING",
-    )
-    .bind(&m.message_id)
-    .bind(m.kind.as_str())
-    .bind(m.subscriber_id)
-    .bind(&m.period_key)
-    .bind(&m.recipient)
-    .bind(&m.body)
-    .bind(to_ms(now))
-    .execute(&mut **tx)
-    .await
-    .map_err(q("writing to the outbox"))?
-    .rows_affected();
-    Ok(n as usize)
-}
-
-async fn audit(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    outbox_id: i64,
-    now: DateTime<Utc>,
-    outcome: &str,
-    detail: Option<&str>,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO send_audit (outbox_id, message_id, at, outcome, detail)
-         SELECT id, message_id, $2, $3, $4 FROM outbox WHERE id = $1",
-    )
-    .bind(outbox_id)
-    .bind(to_ms(now))
-    .bind(outcome)
-    .bind(detail)
-    .execute(&mut **tx)
-    .await
-    .map_err(q("writing the send audit"))?;
-    Ok(())
 }
 
 /// The subscriber SELECT with a constant tail (a WHERE or ORDER BY clause

@@ -166,12 +166,15 @@ pub fn normalize(raw: RawArticle, origin: &str, ctx: &Context, body: BodyPolicy)
             author = html::source_line(md).map(|a| text::clean_line(&a)).filter(|a| !a.is_empty());
         }
     }
-    let summary = match raw.summary.as_deref().map(text::clean_line).filter(|s| !s.is_empty()) {
-        Some(s) => s,
-        None => text::excerpt(&first_text(&raw.body), 300),
-    };
     let content = match body {
-        BodyPolicy::Now => Content::ready(render_body(raw.body, image.as_deref(), &title, ctx)),
+        BodyPolicy::Now => {
+            let summary = summary(raw.summary.as_deref(), &raw.body);
+            Content::ready(
+                render_body(raw.body, image.as_deref(), &title, ctx),
+                summary,
+            )
+        }
+        // The loader makes the summary with the body: not held meanwhile.
         BodyPolicy::Deferred(content) => content,
     };
 
@@ -182,16 +185,23 @@ pub fn normalize(raw: RawArticle, origin: &str, ctx: &Context, body: BodyPolicy)
         title,
         published,
         updated,
-        summary,
         content,
         fingerprint: 0,
-        categories,
+        categories: Category::set(categories),
         tags: names(&raw.tags),
         author,
         image,
         draft,
-        origin: origin.to_string(),
+        origin: origin.into(),
     })
+}
+
+/// The plain-text summary: the given one, else an excerpt of the body.
+fn summary(given: Option<&str>, body: &Body) -> String {
+    match given.map(text::clean_line).filter(|s| !s.is_empty()) {
+        Some(s) => s,
+        None => text::excerpt(&first_text(body), 300),
+    }
 }
 
 /// The article's body as sanitised HTML, led by its image when the body
@@ -302,7 +312,12 @@ mod tests {
     fn summary_falls_back_to_the_first_paragraph() {
         let mut r = raw("x", "2020-02-21");
         r.body = Body::Paragraphs(vec!["Đoạn mở đầu.".into(), "Đoạn hai.".into()]);
-        assert_eq!(normalize(r, "a.txt", &ctx(), BodyPolicy::Now).unwrap().summary, "Đoạn mở đầu.");
+        assert_eq!(
+            normalize(r, "a.txt", &ctx(), BodyPolicy::Now)
+                .unwrap()
+                .summary(),
+            "Đoạn mở đầu."
+        );
     }
 
     #[test]
