@@ -364,16 +364,31 @@ fn now_in(settings: &bantin::Settings) -> chrono::DateTime<chrono::FixedOffset> 
 
 fn build(settings: &bantin::Settings, out: &std::path::Path) -> anyhow::Result<ExitCode> {
     let started = std::time::Instant::now();
-    let catalog = match read_store(settings) {
-        Ok(c) => c,
-        Err(code) => return Ok(code),
-    };
-    for e in catalog.errors() {
-        eprintln!("skipped {e}");
-    }
     let feed_settings = FeedSettings::from_settings(settings);
-    let summary = bantin::export::write_all(out, &catalog, &feed_settings, now_in(settings))
-        .with_context(|| format!("writing the feeds into {}", out.display()))?;
+    let now = now_in(settings);
+    // A dir store is planned: only the articles the feeds show are read
+    // whole (bantin::export::plan). An SQL store is read into a catalog.
+    let (summary, errors) = if settings.store.kind == config::StoreKind::Dir {
+        let ctx = bantin::store::Context::from_settings(&settings.site);
+        let plan = bantin::export::plan_dir(&settings.store.path, &ctx, &feed_settings, now)
+            .with_context(|| format!("reading the store {}", settings.store.path.display()))?;
+        for e in &plan.errors {
+            eprintln!("skipped {e}");
+        }
+        let summary = plan.write(out, &feed_settings).with_context(|| format!("writing the feeds into {}", out.display()))?;
+        (summary, plan.errors.len())
+    } else {
+        let catalog = match read_store(settings) {
+            Ok(c) => c,
+            Err(code) => return Ok(code),
+        };
+        for e in catalog.errors() {
+            eprintln!("skipped {e}");
+        }
+        let summary = bantin::export::write_all(out, &catalog, &feed_settings, now)
+            .with_context(|| format!("writing the feeds into {}", out.display()))?;
+        (summary, catalog.errors().len())
+    };
     println!(
         "wrote {} feeds ({} bytes) for {} articles in {} categories to {} in {} ms; {} files skipped{}",
         summary.feeds,
@@ -382,8 +397,8 @@ fn build(settings: &bantin::Settings, out: &std::path::Path) -> anyhow::Result<E
         summary.categories,
         out.display(),
         started.elapsed().as_millis(),
-        catalog.errors().len(),
-        if catalog.errors().is_empty() { "" } else { " (listed above; `bantin check` explains each)" },
+        errors,
+        if errors == 0 { "" } else { " (listed above; `bantin check` explains each)" },
     );
     Ok(ExitCode::SUCCESS)
 }

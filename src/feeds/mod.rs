@@ -150,10 +150,19 @@ pub fn items(feed: &FeedId, catalog: &Catalog, settings: &FeedSettings, now: Dat
 /// Renders `feed` with the given items. `None` when the feed names a
 /// category that the catalog does not have.
 pub fn render(feed: &FeedId, items: &[Arc<Article>], catalog: &Catalog, settings: &FeedSettings) -> Option<Vec<u8>> {
-    let (title, description) = match &feed.scope {
-        Scope::Site => (settings.site_title.clone(), settings.description.clone()),
-        Scope::Category(slug) => {
-            let name = catalog.category_name(slug)?;
+    let name = match &feed.scope {
+        Scope::Site => None,
+        Scope::Category(slug) => Some(catalog.category_name(slug)?),
+    };
+    Some(render_named(feed, items, name, settings))
+}
+
+/// Like [`render`], given the category's display name (ignored for the
+/// site's feeds) instead of a catalog to look it up in.
+pub fn render_named(feed: &FeedId, items: &[Arc<Article>], category_name: Option<&str>, settings: &FeedSettings) -> Vec<u8> {
+    let (title, description) = match (&feed.scope, category_name) {
+        (Scope::Site, _) | (Scope::Category(_), None) => (settings.site_title.clone(), settings.description.clone()),
+        (Scope::Category(_), Some(name)) => {
             (format!("{} – {}", settings.site_title, name), format!("{} – {}", settings.description, name))
         }
     };
@@ -165,11 +174,11 @@ pub fn render(feed: &FeedId, items: &[Arc<Article>], catalog: &Catalog, settings
         home_url: settings.base_url.to_string(),
         updated: newest_change(items),
     };
-    Some(match feed.format {
+    match feed.format {
         Format::Rss => rss::render(&meta, items),
         Format::Atom => atom::render(&meta, items),
         Format::Json => json::render(&meta, items),
-    })
+    }
 }
 
 /// The newest change among `items`; the Unix epoch for an empty feed, so

@@ -33,7 +33,15 @@ pub fn render(meta: &Meta, items: &[Arc<Article>]) -> Vec<u8> {
         .atom_ext(Some(AtomExtension { links }))
         .items(items.iter().map(|a| item(meta, a)).collect::<Vec<_>>())
         .build();
-    channel.to_string().into_bytes()
+    // Straight into bytes: `to_string` wrote the same bytes, checked them
+    // as UTF-8 and copied them twice (~4 % of a cold build, perf).
+    let mut out = Vec::with_capacity(4096 + items.len() * 2048);
+    match channel.write_to(&mut out) {
+        Ok(_) => out,
+        // As `to_string`: a failure of the in-memory writer (an internal
+        // bug) gives an empty document, not a panic.
+        Err(_) => Vec::new(),
+    }
 }
 
 fn item(meta: &Meta, a: &Article) -> rss::Item {

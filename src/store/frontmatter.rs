@@ -40,6 +40,17 @@ pub fn opening(text: &str) -> Option<Delimiter> {
 
 /// Parses a Markdown article that opens with `delim` front matter.
 pub fn parse_markdown(text: &str, delim: Delimiter) -> Result<RawArticle, ParseError> {
+    parse_markdown_with(text, delim, true)
+}
+
+/// Like [`parse_markdown`] with an empty body: the same errors (the body
+/// never causes one) without copying the body, for a static build's first
+/// look at every file.
+pub fn parse_markdown_head(text: &str, delim: Delimiter) -> Result<RawArticle, ParseError> {
+    parse_markdown_with(text, delim, false)
+}
+
+fn parse_markdown_with(text: &str, delim: Delimiter, with_body: bool) -> Result<RawArticle, ParseError> {
     let fence = delim.fence();
     let mut lines = text.split_inclusive('\n').enumerate();
     let mut offset = 0;
@@ -72,7 +83,7 @@ pub fn parse_markdown(text: &str, delim: Delimiter) -> Result<RawArticle, ParseE
     };
     let mut raw = from_map(&map)?;
     raw.date_line = line_of_key(fm, "date").map(|l| l + open_line);
-    raw.body = Body::Markdown(body.to_string());
+    raw.body = Body::Markdown(if with_body { body.to_string() } else { String::new() });
     Ok(raw)
 }
 

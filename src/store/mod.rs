@@ -84,7 +84,24 @@ pub fn fingerprint(bytes: &[u8]) -> u64 {
     foldhash::fast::FixedState::with_seed(0x6261_6e74_696e).hash_one(bytes)
 }
 
+/// The [`raw::Head`] of an article: what [`parse_bytes`] would give but
+/// the summary, author, tags, image and body, and exactly its errors. The
+/// Markdown body is not even copied.
+pub fn parse_head(bytes: &[u8], origin: &str, ctx: &Context) -> Result<raw::Head, ArticleError> {
+    let raw = parse_raw(bytes, origin, false)?;
+    raw::head(&raw, origin, ctx)
+}
+
 fn parse_with(bytes: &[u8], origin: &str, ctx: &Context, body: raw::BodyPolicy) -> Result<Article, ArticleError> {
+    let raw = parse_raw(bytes, origin, true)?;
+    let mut article = raw::normalize(raw, origin, ctx, body)?;
+    article.fingerprint = fingerprint(bytes);
+    Ok(article)
+}
+
+/// The bytes of a file as its format holds them; `with_body: false` leaves
+/// a Markdown body out (nothing about it can be an error).
+fn parse_raw(bytes: &[u8], origin: &str, with_body: bool) -> Result<raw::RawArticle, ArticleError> {
     let fail = |line: Option<usize>, reason: String| ArticleError { origin: origin.to_string(), line, reason };
     // simdutf8 validates Vietnamese text several times faster than std,
     // and validation of every byte is a large part of a cold start; std
@@ -107,8 +124,10 @@ fn parse_with(bytes: &[u8], origin: &str, ctx: &Context, body: raw::BodyPolicy) 
         return Err(fail(None, "a binary file (it holds NUL bytes), not an article".into()));
     }
     let parsed = match detect(text, origin) {
-        Some(Format::MarkdownToml) => frontmatter::parse_markdown(text, frontmatter::Delimiter::Toml),
-        Some(Format::MarkdownYaml) => frontmatter::parse_markdown(text, frontmatter::Delimiter::Yaml),
+        Some(Format::MarkdownToml) if with_body => frontmatter::parse_markdown(text, frontmatter::Delimiter::Toml),
+        Some(Format::MarkdownYaml) if with_body => frontmatter::parse_markdown(text, frontmatter::Delimiter::Yaml),
+        Some(Format::MarkdownToml) => frontmatter::parse_markdown_head(text, frontmatter::Delimiter::Toml),
+        Some(Format::MarkdownYaml) => frontmatter::parse_markdown_head(text, frontmatter::Delimiter::Yaml),
         Some(Format::Json) => frontmatter::parse_json(text),
         Some(Format::Portal) => portal::parse(text),
         None => Err((
@@ -116,8 +135,5 @@ fn parse_with(bytes: &[u8], origin: &str, ctx: &Context, body: raw::BodyPolicy) 
             "no front matter: a Markdown article starts with a `+++` (TOML) or `---` (YAML) block holding at least title and date".into(),
         )),
     };
-    let raw = parsed.map_err(|(line, reason)| fail(line, reason))?;
-    let mut article = raw::normalize(raw, origin, ctx, body)?;
-    article.fingerprint = fingerprint(bytes);
-    Ok(article)
+    parsed.map_err(|(line, reason)| fail(line, reason))
 }

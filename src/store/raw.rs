@@ -6,8 +6,8 @@
 use super::html;
 use crate::article::{Article, ArticleError, Category, Content};
 use crate::text;
+use chrono::{DateTime, FixedOffset};
 use chrono_tz::Tz;
-use std::sync::Arc;
 use url::Url;
 
 /// What the site settings contribute to reading an article.
@@ -102,8 +102,25 @@ pub enum BodyPolicy {
     Deferred(Content),
 }
 
-/// Turns what a parser read into an article, or says why it cannot be one.
-pub fn normalize(raw: RawArticle, origin: &str, ctx: &Context, body: BodyPolicy) -> Result<Article, ArticleError> {
+/// What decides an article's identity, place and feeds: everything of
+/// [`normalize`] that can fail, and nothing that needs the body. A static
+/// build reads this of every file and the rest only of the articles its
+/// feeds show (`export::plan`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Head {
+    pub id: String,
+    pub slug: String,
+    pub url: String,
+    pub title: String,
+    pub published: DateTime<FixedOffset>,
+    pub updated: Option<DateTime<FixedOffset>>,
+    pub categories: Vec<Category>,
+    pub draft: bool,
+}
+
+/// The [`Head`] of what a parser read, or why it cannot be an article.
+/// [`normalize`] starts here, so both give the same errors.
+pub fn head(raw: &RawArticle, origin: &str, ctx: &Context) -> Result<Head, ArticleError> {
     let fail = |line: Option<usize>, reason: String| ArticleError { origin: origin.to_string(), line, reason };
 
     let title = raw.title.as_deref().map(text::clean_line).unwrap_or_default();
@@ -135,7 +152,12 @@ pub fn normalize(raw: RawArticle, origin: &str, ctx: &Context, body: BodyPolicy)
         .and_then(|u| ctx.absolute(u))
         .or_else(|| ctx.absolute(&ctx.article_url.replace("{slug}", &slug).replace("{id}", &id)))
         .ok_or_else(|| fail(None, format!("cannot build the article's URL from site.article_url {:?}", ctx.article_url)))?;
+    Ok(Head { id, slug, url, title, published, updated, categories: categories(&raw.categories), draft: raw.draft })
+}
 
+/// Turns what a parser read into an article, or says why it cannot be one.
+pub fn normalize(raw: RawArticle, origin: &str, ctx: &Context, body: BodyPolicy) -> Result<Article, ArticleError> {
+    let Head { id, slug, url, title, published, updated, categories, draft } = head(&raw, origin, ctx)?;
     let image = raw.image.as_deref().and_then(|i| ctx.absolute(i));
     let mut author = raw.author.as_deref().map(text::clean_line).filter(|a| !a.is_empty());
 
@@ -165,11 +187,11 @@ pub fn normalize(raw: RawArticle, origin: &str, ctx: &Context, body: BodyPolicy)
         updated,
         content,
         fingerprint: 0,
-        categories: category_set(&raw.categories),
+        categories: Category::set(categories),
         tags: names(&raw.tags),
         author,
         image,
-        draft: raw.draft,
+        draft,
         origin: origin.into(),
     })
 }
@@ -226,10 +248,6 @@ fn first_text(body: &Body) -> String {
 /// Cleaned names, without empties and without repeats (compared by slug).
 fn names(list: &[String]) -> Vec<String> {
     categories(list).into_iter().map(|c| c.name).collect()
-}
-
-fn category_set(list: &[String]) -> Arc<[Category]> {
-    Category::set(categories(list))
 }
 
 fn categories(list: &[String]) -> Vec<Category> {

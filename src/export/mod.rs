@@ -3,6 +3,10 @@
 //! file is written to a temporary name and renamed into place, so a web
 //! server reading the folder never sees half a feed.
 
+mod plan;
+
+pub use plan::{plan_dir, Plan};
+
 use crate::catalog::Catalog;
 use crate::feeds::{self, FeedSettings};
 use chrono::{DateTime, FixedOffset};

@@ -1,0 +1,284 @@
+//! A static build of a dir store that holds only what its feeds show.
+//!
+//! `bantin build` writes every feed once and exits, and feeds show the
+//! newest `feeds.items` articles of the site and of each category, so a
+//! [`Catalog`](crate::Catalog) of the whole store (every article's metadata,
+//! summary and body loader) is mostly memory that nothing reads. A plan
+//! reads every file's [`Head`] first (identity, slug, date, categories:
+//! everything that can make it an error or change another article), keeps
+//! of it a few fields, applies the catalog's rules to those, and reads in
+//! full only the articles some feed shows.
+//!
+//! Invariant: the feeds written are byte for byte the ones of
+//! `export::write_all` over `Catalog::new` of the same store, so the rules
+//! below mirror `catalog.rs`: ids unique with the first origin keeping it,
+//! a repeated slug renamed `-2`, `-3`… in order of publication, newest
+//! first with ties by id, and a category named by its newest article.
+//! `tests/build_plan.rs` compares the two on awkward stores.
+
+use super::{write_atomically, ExportError, Summary};
+use crate::article::{Article, ArticleError};
+use crate::feeds::{self, FeedId, FeedSettings, Format};
+use crate::store::raw::Head;
+use crate::store::{dir, Context};
+use crate::Scope;
+use chrono::{DateTime, FixedOffset};
+use rayon::prelude::*;
+use std::collections::hash_map::Entry;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+type Fast = foldhash::fast::RandomState;
+
+/// What the catalog's rules need of one article.
+struct Key {
+    origin: String,
+    file: u32,
+    id: String,
+    slug: String,
+    published: DateTime<FixedOffset>,
+    draft: bool,
+    /// (slug, name) of each category, as the article lists them.
+    categories: Vec<(String, String)>,
+}
+
+/// One category's feeds: its name and the articles they show.
+struct Group {
+    name: String,
+    shown: Vec<usize>,
+    visible: bool,
+}
+
+/// The feeds of a store at one instant, ready to be written.
+pub struct Plan {
+    /// Why files were left out, sorted by origin (as `Catalog::errors`).
+    pub errors: Vec<ArticleError>,
+    /// Articles visible at `now` (`Summary::items`).
+    pub visible: usize,
+    /// Every feed with its category's name and its items.
+    feeds: Vec<(FeedId, Option<String>, Vec<Arc<Article>>)>,
+}
+
+/// Reads the dir store at `root` for the feeds visible at `now`. Errs only
+/// when a file that a feed shows changed or vanished between the two reads
+/// (the build can simply be run again).
+pub fn plan_dir(
+    root: &Path,
+    ctx: &Context,
+    settings: &FeedSettings,
+    now: DateTime<FixedOffset>,
+) -> Result<Plan, ExportError> {
+    let (files, mut errors) = dir::list(root);
+    let heads: Vec<Result<Key, ArticleError>> = files
+        .par_iter()
+        .enumerate()
+        .map(|(n, path)| {
+            let origin = dir::origin_of(root, path);
+            let head = dir::read_head(path, &origin, ctx)?;
+            Ok(key(origin, n, head))
+        })
+        .collect();
+    let mut keys = Vec::with_capacity(heads.len());
+    for h in heads {
+        match h {
+            Ok(k) => keys.push(k),
+            Err(e) => errors.push(e),
+        }
+    }
+
+    // Unique ids: the first origin keeps the id (Catalog::from_shared).
+    keys.sort_by(|a, b| a.origin.cmp(&b.origin));
+    let keep: Vec<bool> = {
+        let mut owner: HashMap<&str, &str, Fast> = HashMap::with_capacity_and_hasher(keys.len(), Fast::default());
+        keys.iter()
+            .map(|k| match owner.entry(k.id.as_str()) {
+                Entry::Occupied(first) => {
+                    errors.push(ArticleError {
+                        origin: k.origin.clone(),
+                        line: None,
+                        reason: format!(
+                            "has the same identity ({:?}) as {}; give one of them another `slug`",
+                            k.id,
+                            first.get()
+                        ),
+                    });
+                    false
+                }
+                Entry::Vacant(slot) => {
+                    slot.insert(k.origin.as_str());
+                    true
+                }
+            })
+            .collect()
+    };
+    let mut keep = keep.into_iter();
+    keys.retain(|_| keep.next().unwrap_or(true));
+
+    // Oldest first, ties by id; then the slug renames, in that order.
+    keys.sort_unstable_by(|x, y| {
+        (x.published.timestamp(), x.published.timestamp_subsec_nanos())
+            .cmp(&(y.published.timestamp(), y.published.timestamp_subsec_nanos()))
+            .then_with(|| x.id.cmp(&y.id))
+    });
+    let renames: HashMap<usize, String> = renames(&keys);
+
+    // Newest first: the site's and each category's shown articles.
+    let visible_at = |k: &Key| !k.draft && k.published <= now;
+    let mut site = Vec::new();
+    let mut visible = 0;
+    let mut groups: BTreeMap<&str, Group> = BTreeMap::new();
+    for (i, k) in keys.iter().enumerate().rev() {
+        let shown = visible_at(k);
+        if shown {
+            visible += 1;
+            if site.len() < settings.items {
+                site.push(i);
+            }
+        }
+        for (slug, name) in &k.categories {
+            let g =
+                groups.entry(slug).or_insert_with(|| Group { name: name.clone(), shown: Vec::new(), visible: false });
+            if shown {
+                g.visible = true;
+                if g.shown.len() < settings.items {
+                    g.shown.push(i);
+                }
+            }
+        }
+    }
+
+    // Only now the shown articles are read whole (body rendered), in
+    // parallel; what the first read saw must still hold.
+    let wanted: Vec<usize> = {
+        let mut set: HashSet<usize, Fast> = HashSet::with_hasher(Fast::default());
+        set.extend(site.iter().copied());
+        for g in groups.values() {
+            set.extend(g.shown.iter().copied());
+        }
+        set.into_iter().collect()
+    };
+    let read: Vec<Result<(usize, Arc<Article>), ExportError>> = wanted
+        .par_iter()
+        .map(|&i| {
+            let k = &keys[i];
+            let path: &PathBuf = &files[k.file as usize];
+            let changed = |why: String| ExportError {
+                path: path.clone(),
+                source: std::io::Error::other(format!("{why} while the build read the store; run the build again")),
+            };
+            let mut a =
+                dir::read_now(root, path, ctx).map_err(|e| changed(format!("became unreadable ({})", e.reason)))?;
+            if a.id != k.id
+                || a.slug != k.slug
+                || a.published != k.published
+                || a.draft != k.draft
+                || !same_categories(&a, k)
+            {
+                return Err(changed("changed".into()));
+            }
+            if let Some(slug) = renames.get(&i) {
+                // As Catalog::from_shared: the URL follows the slug only
+                // when it was the one derived from it.
+                let derived = ctx.absolute(&ctx.article_url.replace("{slug}", &a.slug).replace("{id}", &a.id));
+                if derived.as_deref() == Some(a.url.as_str())
+                    && let Some(url) = ctx.absolute(&ctx.article_url.replace("{slug}", slug).replace("{id}", &a.id))
+                {
+                    a.url = url;
+                }
+                a.slug = slug.clone();
+            }
+            Ok((i, Arc::new(a)))
+        })
+        .collect();
+    let mut articles: HashMap<usize, Arc<Article>, Fast> =
+        HashMap::with_capacity_and_hasher(read.len(), Fast::default());
+    for r in read {
+        let (i, a) = r?;
+        articles.insert(i, a);
+    }
+    let items =
+        |shown: &[usize]| -> Vec<Arc<Article>> { shown.iter().filter_map(|i| articles.get(i).cloned()).collect() };
+
+    let mut feeds = Vec::new();
+    let site_items = items(&site);
+    for format in Format::ALL {
+        feeds.push((FeedId::new(Scope::Site, format), None, site_items.clone()));
+    }
+    for (slug, g) in groups.iter().filter(|(_, g)| g.visible) {
+        let shown = items(&g.shown);
+        for format in Format::ALL {
+            feeds.push((FeedId::new(Scope::Category(slug.to_string()), format), Some(g.name.clone()), shown.clone()));
+        }
+    }
+    errors.sort_by(|a, b| a.origin.cmp(&b.origin));
+    Ok(Plan { errors, visible, feeds })
+}
+
+impl Plan {
+    /// Renders and writes every feed into `out`, in parallel.
+    pub fn write(&self, out: &Path, settings: &FeedSettings) -> Result<Summary, ExportError> {
+        let written: Vec<Result<u64, ExportError>> = self
+            .feeds
+            .par_iter()
+            .map(|(feed, name, items)| {
+                let bytes = feeds::render_named(feed, items, name.as_deref(), settings);
+                let path = out.join(feed.path());
+                write_atomically(&path, &bytes).map_err(|source| ExportError { path: path.clone(), source })?;
+                Ok(bytes.len() as u64)
+            })
+            .collect();
+        let mut summary =
+            Summary { categories: self.feeds.len() / Format::ALL.len() - 1, items: self.visible, ..Summary::default() };
+        for w in written {
+            summary.bytes += w?;
+            summary.feeds += 1;
+        }
+        Ok(summary)
+    }
+}
+
+fn key(origin: String, file: usize, head: Head) -> Key {
+    Key {
+        origin,
+        file: file as u32,
+        id: head.id,
+        slug: head.slug,
+        published: head.published,
+        draft: head.draft,
+        categories: head.categories.into_iter().map(|c| (c.slug, c.name)).collect(),
+    }
+}
+
+fn same_categories(a: &Article, k: &Key) -> bool {
+    a.categories.len() == k.categories.len()
+        && a.categories.iter().zip(&k.categories).all(|(c, (slug, name))| &c.slug == slug && &c.name == name)
+}
+
+/// Position (oldest first) → new slug, for every article whose slug an
+/// older one took: the loop of `Catalog::from_shared`.
+fn renames(keys: &[Key]) -> HashMap<usize, String> {
+    let mut taken: HashSet<&str, Fast> = HashSet::with_capacity_and_hasher(keys.len(), Fast::default());
+    let mut made: HashSet<String> = HashSet::new();
+    let mut next_suffix: HashMap<&str, usize> = HashMap::new();
+    let mut renames = HashMap::new();
+    for (i, k) in keys.iter().enumerate() {
+        let slug = k.slug.as_str();
+        if !made.contains(slug) && taken.insert(slug) {
+            continue;
+        }
+        let counter = next_suffix.entry(slug).or_insert(2);
+        let mut n = *counter;
+        let renamed = loop {
+            let candidate = format!("{slug}-{n}");
+            if !taken.contains(candidate.as_str()) && !made.contains(&candidate) {
+                break candidate;
+            }
+            n += 1;
+        };
+        *counter = n + 1;
+        made.insert(renamed.clone());
+        renames.insert(i, renamed);
+    }
+    renames
+}
