@@ -63,8 +63,7 @@ fn item(meta: &Meta, a: &Article) -> rss::Item {
         b.content(Some(a.content_html().to_string()));
     }
     if let Some(author) = &a.author {
-        let mut dc = DublinCoreExtension::default();
-        dc.creators = vec![author.clone()];
+        let dc = DublinCoreExtension { creators: vec![author.clone()], ..DublinCoreExtension::default() };
         b.dublin_core_ext(Some(dc));
     }
     b.build()

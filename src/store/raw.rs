@@ -161,10 +161,10 @@ pub fn normalize(raw: RawArticle, origin: &str, ctx: &Context, body: BodyPolicy)
     let image = raw.image.as_deref().and_then(|i| ctx.absolute(i));
     let mut author = raw.author.as_deref().map(text::clean_line).filter(|a| !a.is_empty());
 
-    if author.is_none() {
-        if let Body::Markdown(md) = &raw.body {
-            author = html::source_line(md).map(|a| text::clean_line(&a)).filter(|a| !a.is_empty());
-        }
+    if author.is_none()
+        && let Body::Markdown(md) = &raw.body
+    {
+        author = html::source_line(md).map(|a| text::clean_line(&a)).filter(|a| !a.is_empty());
     }
     let content = match body {
         BodyPolicy::Now => {
@@ -215,10 +215,10 @@ pub fn render_body(body: Body, image: Option<&str>, title: &str, ctx: &Context) 
             html::paragraphs_to_html(&paras)
         }
     };
-    if let Some(img) = image {
-        if !content.contains(img) {
-            content = format!("<p><img src=\"{}\" alt=\"{}\"></p>\n{}", text::escape_html(img), text::escape_html(title), content);
-        }
+    if let Some(img) = image
+        && !content.contains(img)
+    {
+        content = format!("<p><img src=\"{}\" alt=\"{}\"></p>\n{}", text::escape_html(img), text::escape_html(title), content);
     }
     content
 }
