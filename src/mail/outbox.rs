@@ -93,14 +93,14 @@ pub async fn queue_digests(
 /// Records the first-seen time of articles that are visible now and were
 /// not seen before: the measure of "new" for the next digests.
 pub async fn note_visible(state: &StateStore, catalog: &Catalog, settings: &PlanSettings, now: DateTime<Utc>) -> Result<(), QueueError> {
-    let seen = state.articles_seen().await?;
     let now_local = now.with_timezone(&settings.timezone).fixed_offset();
-    let fresh: Vec<&str> = catalog
+    let visible: Vec<&str> = catalog
         .articles()
         .iter()
-        .filter(|a| a.is_visible_at(now_local) && !seen.contains_key(&a.id))
+        .filter(|a| a.is_visible_at(now_local))
         .map(|a| a.id.as_str())
         .collect();
+    let fresh = state.unseen(&visible).await?;
     if !fresh.is_empty() {
         state.note_articles_seen(&fresh, now).await?;
     }
