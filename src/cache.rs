@@ -1,7 +1,9 @@
 //! The feed cache: every feed and the index page, rendered once per change
-//! and kept as bytes in three encodings (identity, gzip, brotli) with their
-//! validators, so answering a request is a map look-up and a clone of
-//! reference-counted bytes.
+//! and kept as gzip and brotli bytes with their validators, so answering a
+//! request is a map look-up and a clone of reference-counted bytes. The
+//! identity bytes are kept only once a client has asked for them: nearly
+//! every feed reader takes gzip, and the identity form of 42 full-content
+//! feeds was ~15 MB that most servers never send (issue 6, memory).
 //!
 //! Invariants:
 //! - a [`FeedCache`] is immutable; [`refresh`] builds the next one from the
@@ -15,7 +17,7 @@
 //!   across restarts too;
 //! - `refresh` is pure apart from the CPU it burns: `now` is an argument;
 //! - brotli is the slow one (quality 9 takes ~50 ms for a 300 KB feed), so a
-//!   fresh entry is published with identity and gzip first and gets its
+//!   fresh entry is published with gzip first and gets its
 //!   brotli form in a later swap (the service's brotli worker and
 //!   [`FeedCache::merge_brotli`], matched by content hash); until then `br`
 //!   clients get gzip. A representation's bytes never change under its ETag.
@@ -31,7 +33,7 @@ use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::Write;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 /// gzip level: the bytes are compressed once per change and served many
@@ -74,7 +76,9 @@ pub struct Representation {
 /// One document of the cache (a feed or the index page).
 #[derive(Debug, Clone)]
 pub struct Entry {
-    pub identity: Representation,
+    /// Decompressed from `gzip` on first use ([`Entry::identity`]);
+    /// `Some(None)` if that failed, which the gzip form then stands in for.
+    identity: OnceLock<Option<Representation>>,
     pub gzip: Representation,
     /// `None` until the brotli worker has compressed it ([`FeedCache::merge_brotli`]).
     pub brotli: Option<Representation>,
@@ -95,7 +99,7 @@ impl Entry {
         let gzip = gzip(&bytes);
         let modified_at = to_system_time(modified);
         Entry {
-            identity: representation(bytes, &format!("\"{hash}\"")),
+            identity: OnceLock::new(),
             gzip: representation(gzip, &format!("\"{hash}-gz\"")),
             brotli: None,
             content_type: HeaderValue::from_static(content_type),
@@ -109,9 +113,33 @@ impl Entry {
     pub fn add_brotli(&self) -> Entry {
         let mut e = self.clone();
         if e.brotli.is_none() {
-            e.brotli = Some(representation(brotli(&e.identity.bytes), &format!("\"{}-br\"", e.hash)));
+            let compressed = match self.identity.get() {
+                Some(Some(identity)) => brotli(&identity.bytes),
+                _ => match gunzip(&self.gzip.bytes) {
+                    Ok(bytes) => brotli(&bytes),
+                    // Cannot happen to bytes `Entry::new` compressed; gzip
+                    // keeps standing in for brotli.
+                    Err(_) => return e,
+                },
+            };
+            e.brotli = Some(representation(compressed, &format!("\"{}-br\"", e.hash)));
         }
         e
+    }
+
+    /// The uncompressed bytes, decompressed and kept on first use; `None`
+    /// only if the gzip form could not be read back, which cannot happen
+    /// to bytes [`Entry::new`] compressed.
+    pub fn identity(&self) -> Option<&Representation> {
+        self.identity
+            .get_or_init(|| match gunzip(&self.gzip.bytes) {
+                Ok(bytes) => Some(representation(bytes, &format!("\"{}\"", self.hash))),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot decompress a cached feed; serving it gzip-encoded");
+                    None
+                }
+            })
+            .as_ref()
     }
 
     /// The stored representation for `encoding`; gzip stands in for a
@@ -120,17 +148,24 @@ impl Entry {
         match (encoding, &self.brotli) {
             (Encoding::Brotli, Some(br)) => (Encoding::Brotli, br),
             (Encoding::Brotli, None) | (Encoding::Gzip, _) => (Encoding::Gzip, &self.gzip),
-            (Encoding::Identity, _) => (Encoding::Identity, &self.identity),
+            (Encoding::Identity, _) => match self.identity() {
+                Some(identity) => (Encoding::Identity, identity),
+                None => (Encoding::Gzip, &self.gzip),
+            },
         }
     }
 
     /// Whether `tag` (an opaque-tag with quotes, without `W/`) names any
     /// representation of this content: all three carry the same bytes.
     pub fn has_tag(&self, tag: &str) -> bool {
-        [Some(&self.identity), Some(&self.gzip), self.brotli.as_ref()]
-            .into_iter()
-            .flatten()
-            .any(|r| r.etag.as_bytes() == tag.as_bytes())
+        // The identity tag is the bare hash: no need to decompress to know it.
+        tag.strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .is_some_and(|t| t == self.hash)
+            || [Some(&self.gzip), self.brotli.as_ref()]
+                .into_iter()
+                .flatten()
+                .any(|r| r.etag.as_bytes() == tag.as_bytes())
     }
 }
 
@@ -315,7 +350,7 @@ pub fn refresh(
 
     let index_html = index_page(catalog, settings, now);
     let index = match prev.and_then(|p| p.index.clone()) {
-        Some(old) if old.identity.bytes.as_ref() == index_html.as_bytes() => old,
+        Some(old) if old.hash == content_hash(index_html.as_bytes()) => old,
         _ => Arc::new(Entry::new(index_html.into_bytes(), "text/html; charset=utf-8", catalog_modified(&next))),
     };
 
@@ -452,6 +487,13 @@ fn gzip(bytes: &[u8]) -> Vec<u8> {
     enc.finish().unwrap_or_default()
 }
 
+fn gunzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::with_capacity(bytes.len() * 8);
+    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out)?;
+    Ok(out)
+}
+
 fn brotli(bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len() / 4);
     {
@@ -529,7 +571,7 @@ mod tests {
         assert_eq!(gz, text);
         assert_eq!(br, text);
         assert!(e.gzip.bytes.len() < text.len() / 5);
-        assert_eq!(e.identity.etag, HeaderValue::from_str(&format!("\"{}\"", e.hash)).unwrap());
+        assert_eq!(e.identity().unwrap().etag, HeaderValue::from_str(&format!("\"{}\"", e.hash)).unwrap());
         assert!(e.has_tag(&format!("\"{}-br\"", e.hash)));
     }
 }
