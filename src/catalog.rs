@@ -240,7 +240,7 @@ impl Catalog {
     /// one file or row, or why it could not be. Both the dir store's and the
     /// SQL table's state keep their reads this way.
     pub fn from_results<'a>(
-        results: impl ExactSizeIterator<Item = &'a Result<Arc<Article>, ArticleError>>,
+        results: impl ExactSizeIterator<Item = Result<&'a Arc<Article>, &'a ArticleError>>,
         ctx: &Context,
         generation: u64,
     ) -> Catalog {
@@ -708,7 +708,7 @@ mod tests {
             let origin = format!("f{i:02}.md");
             store.insert(origin.clone(), result(&origin, s, 0));
         }
-        let prev = Catalog::from_results(store.values(), &ctx(), 1);
+        let prev = Catalog::from_results(store.values().map(|r| r.as_ref()), &ctx(), 1);
         let mut changes: BTreeMap<String, Change> = BTreeMap::new();
         for (v, (i, s)) in edits.iter().enumerate() {
             let origin = format!("f{i:02}.md");
@@ -724,7 +724,7 @@ mod tests {
                 .or_insert(Change { old, new });
         }
         let changes: Vec<Change> = changes.into_values().collect();
-        let full = Catalog::from_results(store.values(), &ctx(), 2);
+        let full = Catalog::from_results(store.values().map(|r| r.as_ref()), &ctx(), 2);
         match prev.apply(&changes, 2) {
             Some(next) => {
                 prop_assert_eq!(seen(&next), seen(&full));

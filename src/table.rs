@@ -245,7 +245,7 @@ impl TableState {
     pub fn catalog(&mut self, generation: u64) -> Catalog {
         self.pending.clear();
         Catalog::from_results(
-            self.rows.values().map(|held| &held.result),
+            self.rows.values().map(|held| held.result.as_ref()),
             &self.ctx,
             generation,
         )
@@ -256,7 +256,7 @@ impl TableState {
     /// stay local, else the whole catalog again.
     pub fn next_catalog(&mut self, prev: &Catalog) -> Catalog {
         let (rows, ctx) = (&self.rows, &self.ctx);
-        self.pending.next(prev, |generation| Catalog::from_results(rows.values().map(|held| &held.result), ctx, generation))
+        self.pending.next(prev, |generation| Catalog::from_results(rows.values().map(|held| held.result.as_ref()), ctx, generation))
     }
 }
 
