@@ -57,8 +57,8 @@ fn fifty() -> Vec<Article> {
     (0..50)
         .map(|i| {
             let mut a = base.clone();
-            a.id = format!("posts/{i:06}");
-            a.slug = format!("{}-{i}", base.slug);
+            a.id = format!("posts/{i:06}").into();
+            a.slug = format!("{}-{i}", base.slug).into();
             a.url = format!("{}-{i}", base.url);
             a.origin = format!("posts/{i:06}.md").into();
             a.published = base.published - Duration::hours(i);

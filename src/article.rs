@@ -19,9 +19,10 @@ pub struct Article {
     /// in the store without its extension. Never derived from mtime or from
     /// the title, so it survives edits and restarts; feed GUIDs/ids and the
     /// digest's "already sent" bookkeeping are keyed on it.
-    pub id: String,
-    /// The URL slug (front-matter `slug`, else made from the title).
-    pub slug: String,
+    pub id: Arc<str>,
+    /// The URL slug (front-matter `slug`, else made from the title); the
+    /// same allocation as `id` when they are equal (a front-matter slug).
+    pub slug: Arc<str>,
     /// The absolute URL of the article on the portal.
     pub url: String,
     pub title: String,
@@ -39,13 +40,14 @@ pub struct Article {
     /// one shared list per distinct set (see [`Category::set`]).
     pub categories: Arc<[Category]>,
     pub tags: Vec<String>,
-    /// The writer, or the source for portal exports ("Báo Yên Bái").
-    pub author: Option<String>,
+    /// The writer, or the source for portal exports ("Báo Yên Bái"); one
+    /// shared string per distinct name ([`shared_name`]).
+    pub author: Option<Arc<str>>,
     /// Absolute URL of the lead image.
     pub image: Option<String>,
     pub draft: bool,
     /// Where the article came from, for messages: a store-relative path
-    /// (shared with the store's own index and the body loader).
+    /// (shared with the store's own index).
     pub origin: Arc<str>,
 }
 
@@ -110,6 +112,37 @@ impl Category {
     }
 }
 
+/// Every distinct author name in use, so articles share them: a portal
+/// has a few dozen writers, and most of its exports name the portal
+/// itself ("Báo Yên Bái"), so a string per article was ~32 bytes each.
+static NAMES: LazyLock<Mutex<Names>> = LazyLock::new(|| Mutex::new(Names::default()));
+
+#[derive(Default)]
+struct Names {
+    names: HashSet<Arc<str>>,
+    /// Size after the last sweep of unused names.
+    swept: usize,
+}
+
+/// The shared string equal to `name` (see [`Article::author`]).
+pub fn shared_name(name: &str) -> Arc<str> {
+    let Ok(mut names) = NAMES.lock() else {
+        return Arc::from(name);
+    };
+    if let Some(shared) = names.names.get(name) {
+        return Arc::clone(shared);
+    }
+    // As for category lists: names no article holds go when the set has
+    // doubled, so a store with ever new names does not grow it for ever.
+    if names.names.len() >= 2 * names.swept.max(64) {
+        names.names.retain(|s| Arc::strong_count(s) > 1);
+        names.swept = names.names.len();
+    }
+    let shared: Arc<str> = Arc::from(name);
+    names.names.insert(Arc::clone(&shared));
+    shared
+}
+
 impl Article {
     /// The instant the article last changed: `updated`, else `published`.
     pub fn modified(&self) -> DateTime<FixedOffset> {
@@ -127,7 +160,7 @@ impl Article {
 
     /// The HTML body. An empty body is stood in for by the summary.
     pub fn content_html(&self) -> Arc<str> {
-        match self.content.body() {
+        match self.content.body(&self.origin) {
             Some(body) if !body.html.trim().is_empty() => Arc::clone(&body.html),
             Some(body) => Arc::from(format!(
                 "<p>{}</p>\n",
@@ -144,7 +177,7 @@ impl Article {
     /// The plain-text lead or summary (empty when the body cannot be
     /// produced any more).
     pub fn summary(&self) -> &str {
-        self.content.body().map_or("", |body| &body.summary)
+        self.content.body(&self.origin).map_or("", |body| &body.summary)
     }
 }
 
@@ -156,7 +189,12 @@ pub struct Body {
     pub summary: Arc<str>,
 }
 
-type Loader = Box<dyn Fn() -> Result<Body, String> + Send + Sync>;
+/// Where a deferred body comes from: the store that read the article,
+/// asked again for the article at `origin` (re-read the file, render it).
+/// One per store, shared by all its articles.
+pub trait BodySource: Send + Sync {
+    fn body(&self, origin: &str) -> Result<Body, String>;
+}
 
 /// An article's HTML body and summary, made at most once and only when
 /// wanted.
@@ -164,52 +202,39 @@ type Loader = Box<dyn Fn() -> Result<Body, String> + Send + Sync>;
 /// Rendering Markdown and sanitising HTML is most of the cost of reading a
 /// store, and holding every body (and even every ~350-byte summary) is most
 /// of its memory, while feeds and digests only show the newest few dozen
-/// articles. So a store may hand out a body as a loader (re-read the file,
-/// render it) that runs on first use; the result is kept, and clones share
-/// it.
+/// articles. So a store may hand out a body as a [`BodySource`] that makes
+/// it on first use; the result is kept. It is held inline in its article
+/// (a separate allocation and a boxed closure per article were ~130 bytes
+/// each, 13 MB at 100k), and asked for through the article, which knows
+/// its origin: [`Article::content_html`], [`Article::summary`].
 #[derive(Clone)]
 pub struct Content {
-    inner: Arc<ContentInner>,
-}
-
-struct ContentInner {
     body: OnceLock<Option<Body>>,
-    loader: Option<Loader>,
+    source: Option<Arc<dyn BodySource>>,
 }
 
 impl Content {
     /// A body and summary that are already made.
     pub fn ready(html: String, summary: String) -> Content {
-        let cell = OnceLock::new();
-        let _ = cell.set(Some(Body {
+        let body = OnceLock::new();
+        let _ = body.set(Some(Body {
             html: Arc::from(html),
             summary: Arc::from(summary),
         }));
-        Content {
-            inner: Arc::new(ContentInner {
-                body: cell,
-                loader: None,
-            }),
-        }
+        Content { body, source: None }
     }
 
-    /// A body made by `loader` on first use; an `Err` is logged once and
+    /// A body made by `source` on first use; an `Err` is logged once and
     /// the body is then treated as missing.
-    pub fn lazy(loader: impl Fn() -> Result<Body, String> + Send + Sync + 'static) -> Content {
-        Content {
-            inner: Arc::new(ContentInner {
-                body: OnceLock::new(),
-                loader: Some(Box::new(loader)),
-            }),
-        }
+    pub fn deferred(source: Arc<dyn BodySource>) -> Content {
+        Content { body: OnceLock::new(), source: Some(source) }
     }
 
-    /// The body and summary, made now if needed.
-    pub fn body(&self) -> Option<&Body> {
-        self.inner
-            .body
-            .get_or_init(|| match &self.inner.loader {
-                Some(load) => match load() {
+    /// The body and summary of the article at `origin`, made now if needed.
+    pub(crate) fn body(&self, origin: &str) -> Option<&Body> {
+        self.body
+            .get_or_init(|| match &self.source {
+                Some(source) => match source.body(origin) {
                     Ok(body) => Some(body),
                     Err(reason) => {
                         tracing::warn!("article body unavailable: {reason}");
@@ -221,28 +246,15 @@ impl Content {
             .as_ref()
     }
 
-    /// The rendered HTML, rendering it now if needed.
-    pub fn html(&self) -> Option<Arc<str>> {
-        self.body().map(|body| Arc::clone(&body.html))
-    }
-
     /// Whether the body has been made (and is held in memory).
     pub fn is_loaded(&self) -> bool {
-        self.inner.body.get().is_some()
+        self.body.get().is_some()
     }
 }
-
-impl PartialEq for Content {
-    fn eq(&self, other: &Self) -> bool {
-        Arc::ptr_eq(&self.inner, &other.inner) || self.body() == other.body()
-    }
-}
-
-impl Eq for Content {}
 
 impl fmt::Debug for Content {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self.inner.body.get() {
+        match self.body.get() {
             Some(Some(body)) => write!(f, "Content({} bytes)", body.html.len()),
             Some(None) => f.write_str("Content(unavailable)"),
             None => f.write_str("Content(not rendered yet)"),

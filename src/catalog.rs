@@ -266,7 +266,7 @@ impl Catalog {
         generation: u64,
     ) -> Catalog {
         let mut ledger = Ledger {
-            ids: sorted_keys(articles.iter().map(|a| a.id.as_str())),
+            ids: sorted_keys(articles.iter().map(|a| a.id.as_ref())),
             ..Ledger::default()
         };
         // Unique ids: the file whose path sorts first keeps the id. The
@@ -280,7 +280,7 @@ impl Catalog {
                 HashMap::with_capacity_and_hasher(articles.len(), Fast::default());
             articles
                 .iter()
-                .map(|a| match owner.entry(a.id.as_str()) {
+                .map(|a| match owner.entry(a.id.as_ref()) {
                     Entry::Occupied(first) => {
                         errors.push(ArticleError {
                             origin: a.origin.to_string(),
@@ -302,7 +302,7 @@ impl Catalog {
         };
         let mut keep = keep.into_iter();
         articles.retain(|_| keep.next().unwrap_or(true));
-        ledger.slugs = sorted_keys(articles.iter().map(|a| a.slug.as_str()));
+        ledger.slugs = sorted_keys(articles.iter().map(|a| a.slug.as_ref()));
 
         // Oldest first, so the first article with a slug keeps it. Sorted
         // by a compact key (one read of each article), not by comparing
@@ -340,7 +340,7 @@ impl Catalog {
             let mut next_suffix: HashMap<&str, usize> = HashMap::new();
             let mut renames = Vec::new();
             for (i, a) in articles.iter().enumerate() {
-                let slug = a.slug.as_str();
+                let slug = a.slug.as_ref();
                 if !made.contains(slug) && taken.insert(slug) {
                     continue;
                 }
@@ -362,7 +362,7 @@ impl Catalog {
         let mut renamed = BTreeSet::new();
         for (i, slug) in renames {
             let a = &mut articles[i];
-            renamed.insert(a.slug.clone());
+            renamed.insert(a.slug.to_string());
             let derived = ctx.absolute(
                 &ctx.article_url
                     .replace("{slug}", &a.slug)
@@ -379,7 +379,7 @@ impl Catalog {
             {
                 a.url = url;
             }
-            a.slug = slug;
+            a.slug = slug.into();
         }
         ledger.renamed = Arc::new(renamed);
 
@@ -503,7 +503,7 @@ impl Catalog {
     /// The article with this id, if kept (a linear search: for tools and
     /// tests, not for the service's paths).
     pub fn get(&self, id: &str) -> Option<&Arc<Article>> {
-        self.newest.iter().map(|n| &n.0).find(|a| a.id == id)
+        self.newest.iter().map(|n| &n.0).find(|a| &*a.id == id)
     }
 
     pub fn errors(&self) -> &[ArticleError] {
@@ -647,11 +647,11 @@ mod tests {
             })
             .expect("a valid date");
         Ok(Arc::new(Article {
-            id: format!("id{}", s.id),
+            id: format!("id{}", s.id).into(),
             url: ctx()
                 .absolute(&format!("tin-tuc/{slug}"))
                 .unwrap_or_default(),
-            slug,
+            slug: slug.into(),
             title: format!("{origin} v{version}"),
             published,
             updated: None,
@@ -679,7 +679,7 @@ mod tests {
         let articles = c
             .articles()
             .iter()
-            .map(|a| (a.id.clone(), a.slug.clone(), a.url.clone(), a.title.clone()))
+            .map(|a| (a.id.to_string(), a.slug.to_string(), a.url.clone(), a.title.clone()))
             .collect();
         let later = chrono::FixedOffset::east_opt(0)
             .and_then(|tz| tz.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).single())
@@ -691,7 +691,7 @@ mod tests {
                 let ids = c
                     .newest(&Scope::Category(slug.clone()), later, usize::MAX)
                     .iter()
-                    .map(|a| a.id.clone())
+                    .map(|a| a.id.to_string())
                     .collect();
                 (slug.clone(), m.name.clone(), ids)
             })

@@ -125,7 +125,7 @@ impl FileState {
 /// Every article file of a dir store, read and parsed.
 #[derive(Debug, Clone)]
 pub struct StoreState {
-    /// Shared with every body loader of the store's articles.
+    /// The store folder.
     root: Arc<Path>,
     ctx: Context,
     /// Store-relative origin → what reading it gave; an article's origin
@@ -307,7 +307,7 @@ impl StoreState {
     fn read_files(&mut self, paths: Vec<PathBuf>, mode: ReadMode) -> bool {
         let drop_missing = mode == ReadMode::DropMissing;
         let root = self.root.clone();
-        let ctx = Arc::new(self.ctx.clone());
+        let reader = dir::Reader::new(&root, &self.ctx);
         let mut changed = false;
         // The first read of the store: its results go straight into a map
         // built in one go (full nodes; inserted one by one in key order,
@@ -330,7 +330,7 @@ impl StoreState {
                         return (origin, None);
                     }
                     let stamp = meta.ok().map(|m| Stamp::of(&m));
-                    let result = dir::read(&root, p, &ctx).map(Arc::new).map_err(Box::new);
+                    let result = reader.read(p).map(Arc::new).map_err(Box::new);
                     (origin, Some(FileState { stamp, result }))
                 })
                 .collect();

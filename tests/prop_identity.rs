@@ -52,13 +52,13 @@ fn identities(dir: &std::path::Path, fs: &FeedSettings) -> (BTreeMap<String, (St
     for a in catalog.articles() {
         out.insert(
             a.origin.to_string(),
-            (a.id.clone(), a.url.clone(), feeds::item_id(&fs.base_url, a)),
+            (a.id.to_string(), a.url.clone(), feeds::item_id(&fs.base_url, a)),
         );
     }
     // Every rendered feed lists each GUID once.
     for r in render_all(&catalog, fs, now()) {
         let p = check_feed(&r, &catalog, fs, now());
-        let ids: HashSet<&str> = p.items.iter().map(|i| i.id.as_str()).collect();
+        let ids: HashSet<&str> = p.items.iter().map(|i| i.id.as_ref()).collect();
         assert_eq!(ids.len(), p.items.len(), "{}: a GUID appears twice", r.feed.path());
     }
     (out, catalog.errors().len())

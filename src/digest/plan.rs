@@ -160,13 +160,13 @@ pub fn plan(
             .iter()
             .copied()
             .filter(|a| sub.topics.is_empty() || sub.topics.iter().any(|t| a.in_category(t)))
-            .filter(|a| !sent.contains(&a.id))
+            .filter(|a| !sent.contains(&*a.id))
             .filter(|a| match sub.last_digest_at {
                 None => a.published.with_timezone(&Utc) >= backlog_start,
-                Some(since) => first_seen.get(&a.id).copied().unwrap_or(now) > since,
+                Some(since) => first_seen.get(&*a.id).copied().unwrap_or(now) > since,
             })
             .collect();
-        let article_ids = new.iter().map(|a| a.id.clone()).collect();
+        let article_ids = new.iter().map(|a| a.id.to_string()).collect();
         let listed: Vec<Arc<Article>> = new.iter().take(s.max_items).map(|a| Arc::clone(a)).collect();
         out.push(PlannedDigest {
             subscriber: sub.clone(),
@@ -249,7 +249,7 @@ mod tests {
     }
 
     fn ids(p: &PlannedDigest) -> Vec<&str> {
-        p.articles.iter().map(|a| a.id.as_str()).collect()
+        p.articles.iter().map(|a| a.id.as_ref()).collect()
     }
 
     #[test]

@@ -92,7 +92,7 @@ pub fn plan_dir(
     let keep: Vec<bool> = {
         let mut owner: HashMap<&str, &str, Fast> = HashMap::with_capacity_and_hasher(keys.len(), Fast::default());
         keys.iter()
-            .map(|k| match owner.entry(k.id.as_str()) {
+            .map(|k| match owner.entry(k.id.as_ref()) {
                 Entry::Occupied(first) => {
                     errors.push(ArticleError {
                         origin: k.origin.clone(),
@@ -169,8 +169,8 @@ pub fn plan_dir(
             };
             let mut a =
                 dir::read_now(root, path, ctx).map_err(|e| changed(format!("became unreadable ({})", e.reason)))?;
-            if a.id != k.id
-                || a.slug != k.slug
+            if *a.id != *k.id
+                || *a.slug != *k.slug
                 || a.published != k.published
                 || a.draft != k.draft
                 || !same_categories(&a, k)
@@ -186,7 +186,7 @@ pub fn plan_dir(
                 {
                     a.url = url;
                 }
-                a.slug = slug.clone();
+                a.slug = Arc::from(slug.as_str());
             }
             Ok((i, Arc::new(a)))
         })
@@ -263,7 +263,7 @@ fn renames(keys: &[Key]) -> HashMap<usize, String> {
     let mut next_suffix: HashMap<&str, usize> = HashMap::new();
     let mut renames = HashMap::new();
     for (i, k) in keys.iter().enumerate() {
-        let slug = k.slug.as_str();
+        let slug = k.slug.as_ref();
         if !made.contains(slug) && taken.insert(slug) {
             continue;
         }

@@ -67,7 +67,7 @@ fn entry(meta: &Meta, a: &Article) -> atom_syndication::Entry {
                 .collect::<Vec<_>>(),
         );
     if let Some(author) = &a.author {
-        b.authors(vec![PersonBuilder::default().name(author.clone()).build()]);
+        b.authors(vec![PersonBuilder::default().name(author.to_string()).build()]);
     }
     if full(meta) {
         b.content(Some(

@@ -63,7 +63,7 @@ fn item(meta: &Meta, a: &Article) -> rss::Item {
         b.content(Some(a.content_html().to_string()));
     }
     if let Some(author) = &a.author {
-        let dc = DublinCoreExtension { creators: vec![author.clone()], ..DublinCoreExtension::default() };
+        let dc = DublinCoreExtension { creators: vec![author.to_string()], ..DublinCoreExtension::default() };
         b.dublin_core_ext(Some(dc));
     }
     b.build()

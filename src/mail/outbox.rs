@@ -98,7 +98,7 @@ pub async fn note_visible(state: &StateStore, catalog: &Catalog, settings: &Plan
         .articles()
         .iter()
         .filter(|a| a.is_visible_at(now_local))
-        .map(|a| a.id.as_str())
+        .map(|a| a.id.as_ref())
         .collect();
     let fresh = state.unseen(&visible).await?;
     if !fresh.is_empty() {

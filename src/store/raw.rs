@@ -8,6 +8,7 @@ use crate::article::{Article, ArticleError, Category, Content};
 use crate::text;
 use chrono::{DateTime, FixedOffset};
 use chrono_tz::Tz;
+use std::sync::Arc;
 use url::Url;
 
 /// What the site settings contribute to reading an article.
@@ -178,6 +179,9 @@ pub fn normalize(raw: RawArticle, origin: &str, ctx: &Context, body: BodyPolicy)
         BodyPolicy::Deferred(content) => content,
     };
 
+    // A front-matter slug is also the id: one allocation for both.
+    let id: Arc<str> = Arc::from(id);
+    let slug: Arc<str> = if slug == *id { Arc::clone(&id) } else { Arc::from(slug) };
     Ok(Article {
         id,
         slug,
@@ -189,7 +193,7 @@ pub fn normalize(raw: RawArticle, origin: &str, ctx: &Context, body: BodyPolicy)
         fingerprint: 0,
         categories: Category::set(categories),
         tags: names(&raw.tags),
-        author,
+        author: author.as_deref().map(crate::article::shared_name),
         image,
         draft,
         origin: origin.into(),
@@ -282,13 +286,13 @@ mod tests {
     #[test]
     fn identity_is_the_path_unless_a_slug_is_given() {
         let a = normalize(raw("Tiêu đề", "2020-02-21"), "kinh-te/bai-1.md", &ctx(), BodyPolicy::Now).unwrap();
-        assert_eq!(a.id, "kinh-te/bai-1");
-        assert_eq!(a.slug, "tieu-de");
+        assert_eq!(&*a.id, "kinh-te/bai-1");
+        assert_eq!(&*a.slug, "tieu-de");
         assert_eq!(a.url, "https://yenbai.gov.vn/tin-tuc/tieu-de");
         let mut r = raw("Tiêu đề đã sửa", "2020-02-21");
         r.slug = Some("bai-mot".into());
         let b = normalize(r, "kinh-te/bai-1.md", &ctx(), BodyPolicy::Now).unwrap();
-        assert_eq!((b.id.as_str(), b.slug.as_str()), ("bai-mot", "bai-mot"));
+        assert_eq!((b.id.as_ref(), b.slug.as_ref()), ("bai-mot", "bai-mot"));
     }
 
     #[test]

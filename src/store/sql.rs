@@ -13,6 +13,7 @@
 //! of their values, and [`article`] (CPU: Markdown, sanitising) turns one
 //! row into an article; [`load`] does both for a one-off read.
 
+use std::sync::Arc;
 use super::raw::{normalize, Body, BodyPolicy, RawArticle};
 use super::{dir::Scan, Context};
 use crate::article::ArticleError;
@@ -212,7 +213,7 @@ fn quote(name: &str) -> String {
 
 /// The mapped columns, in a fixed order: (field, column).
 fn selected(c: &Columns) -> Vec<(&'static str, &str)> {
-    let mut out = vec![("id", c.id.as_str()), ("title", c.title.as_str()), ("date", c.date.as_str())];
+    let mut out = vec![("id", c.id.as_ref()), ("title", c.title.as_str()), ("date", c.date.as_str())];
     for (field, col) in [
         ("updated", &c.updated),
         ("summary", &c.summary),
@@ -548,7 +549,7 @@ pub fn article(row: &Row, src: &Source, ctx: &Context) -> Result<crate::Article,
     }
     let mut article = normalize(raw, &origin, ctx, BodyPolicy::Now)?;
     // The row key is the identity: a CMS may change a slug, never the key.
-    article.id = id;
+    article.id = Arc::from(id);
     article.fingerprint = row.fingerprint;
     Ok(article)
 }
