@@ -369,6 +369,7 @@ def update_latency(args, table, srv):
         samples.append((time.monotonic() - t0) * 1000)
         time.sleep(0.2)
     samples.sort()
+    log(f"update latency: slowest {', '.join(f'{x:.0f}' for x in samples[-5:])} ms; fastest {samples[0]:.0f} ms")
     med = statistics.median(samples)
     p99 = samples[min(len(samples) - 1, round(0.99 * (len(samples) - 1)))]
     after = p99 - args.debounce_ms

@@ -21,11 +21,7 @@ const GENERATED: &[u8] = include_bytes!("fixtures/generated.md");
 const PORTAL: &[u8] = include_bytes!("../examples/articles/portal/yenbai-nghia-lo-2020-02-21.txt");
 
 fn ctx() -> Context {
-    Context {
-        timezone: chrono_tz::Asia::Ho_Chi_Minh,
-        base_url: Url::parse("https://yenbai.gov.vn/").expect("a valid URL"),
-        article_url: "tin-tuc/{slug}".into(),
-    }
+    Context::new(chrono_tz::Asia::Ho_Chi_Minh, Url::parse("https://yenbai.gov.vn/").expect("a valid URL"), "tin-tuc/{slug}")
 }
 
 fn parse(c: &mut Criterion) {
@@ -59,7 +55,7 @@ fn fifty() -> Vec<Article> {
             let mut a = base.clone();
             a.id = format!("posts/{i:06}").into();
             a.slug = format!("{}-{i}", base.slug).into();
-            a.url = format!("{}-{i}", base.url);
+            a.link = ctx.link(format!("{}-{i}", base.url()), &a.slug);
             a.origin = format!("posts/{i:06}.md").into();
             a.published = base.published - Duration::hours(i);
             a

@@ -3,6 +3,7 @@
 //! URLs absolute), and an [`ArticleError`] for a file that could not be read.
 
 use chrono::{DateTime, FixedOffset};
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Arc, LazyLock, Mutex, OnceLock};
@@ -23,8 +24,9 @@ pub struct Article {
     /// The URL slug (front-matter `slug`, else made from the title); the
     /// same allocation as `id` when they are equal (a front-matter slug).
     pub slug: Arc<str>,
-    /// The absolute URL of the article on the portal.
-    pub url: String,
+    /// The absolute URL of the article on the portal; read it with
+    /// [`Article::url`].
+    pub link: Link,
     pub title: String,
     pub published: DateTime<FixedOffset>,
     /// When the article itself last changed, if the store says so.
@@ -56,7 +58,7 @@ impl PartialEq for Article {
         self.fingerprint == o.fingerprint
             && self.id == o.id
             && self.slug == o.slug
-            && self.url == o.url
+            && self.link == o.link
             && self.title == o.title
             && self.published == o.published
             && self.updated == o.updated
@@ -143,7 +145,50 @@ pub fn shared_name(name: &str) -> Arc<str> {
     shared
 }
 
+/// Where an article's URL comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Link {
+    /// A URL of its own: the front matter's `url`, or any URL that is not
+    /// the site's article URL with this article's slug put in.
+    Own(Box<str>),
+    /// `site.article_url` with the article's slug put in, kept as the text
+    /// around the slug, one allocation for the whole store (a copy of the
+    /// URL was ~100 bytes an article, 10 MB at 100k). It follows the slug:
+    /// a renamed duplicate's URL changes with it.
+    Slug(Arc<AroundSlug>),
+}
+
+/// The text of a derived article URL before and after the slug.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AroundSlug {
+    pub before: String,
+    pub after: String,
+}
+
+impl AroundSlug {
+    /// The URL of the article whose slug is `slug`.
+    pub fn url(&self, slug: &str) -> String {
+        [self.before.as_str(), slug, self.after.as_str()].concat()
+    }
+
+    /// Whether `url` is exactly this text around `slug`.
+    pub fn is(&self, url: &str, slug: &str) -> bool {
+        url.len() == self.before.len() + slug.len() + self.after.len()
+            && url.starts_with(&self.before)
+            && url.ends_with(&self.after)
+            && &url[self.before.len()..url.len() - self.after.len()] == slug
+    }
+}
+
 impl Article {
+    /// The absolute URL of the article on the portal.
+    pub fn url(&self) -> Cow<'_, str> {
+        match &self.link {
+            Link::Own(url) => Cow::Borrowed(url),
+            Link::Slug(around) => Cow::Owned(around.url(&self.slug)),
+        }
+    }
+
     /// The instant the article last changed: `updated`, else `published`.
     pub fn modified(&self) -> DateTime<FixedOffset> {
         self.updated.map_or(self.published, |u| u.max(self.published))

@@ -19,7 +19,7 @@
 //! another article's id or URL (a repeated id or slug) take the full
 //! rebuild, which states the rules once.
 
-use crate::article::{Article, ArticleError, Category};
+use crate::article::{Article, ArticleError, Category, Link};
 use crate::store::Context;
 use chrono::{DateTime, FixedOffset};
 use std::cmp::Ordering;
@@ -138,15 +138,13 @@ impl PartialEq for Newest {
 impl Eq for Newest {}
 
 /// The hashes of the ids every read article claims and of the own slugs
-/// of the kept ones, each a sorted multiset, plus the slugs that were
-/// renamed. A hash collision can only send a change down the full
-/// rebuild, never skip it. Plain sorted vectors (8 bytes an article; a
-/// generation that changes them copies 800 KB at 100k articles, well under
-/// a millisecond) rather than persistent maps (~50 bytes an entry).
+/// of the kept ones, each a sorted multiset ([`Keys`]), plus the slugs that
+/// were renamed. A hash collision can only send a change down the full
+/// rebuild, never skip it.
 #[derive(Debug, Clone, Default)]
 struct Ledger {
-    ids: Arc<Vec<u64>>,
-    slugs: Arc<Vec<u64>>,
+    ids: Keys,
+    slugs: Keys,
     /// Own slugs that some article had to give up for a `-N` form.
     renamed: Arc<BTreeSet<String>>,
 }
@@ -177,30 +175,93 @@ fn key(s: &str) -> u64 {
     foldhash::fast::FixedState::default().hash_one(s)
 }
 
-fn sorted_keys<'a>(strings: impl Iterator<Item = &'a str>) -> Arc<Vec<u64>> {
+fn sorted_keys<'a>(strings: impl Iterator<Item = &'a str>) -> Keys {
     let mut keys: Vec<u64> = strings.map(key).collect();
     keys.sort_unstable();
-    Arc::new(keys)
+    Keys::from_sorted(&keys)
 }
 
-/// Whether sorted `keys` hold a value twice.
-fn has_repeats(keys: &[u64]) -> bool {
-    keys.windows(2).any(|w| w[0] == w[1])
+fn count(keys: &Keys, s: &str) -> usize {
+    keys.count(key(s))
 }
 
-fn count(keys: &[u64], s: &str) -> usize {
-    let k = key(s);
-    keys.partition_point(|&x| x <= k) - keys.partition_point(|&x| x < k)
-}
-
-fn bump(keys: &mut Arc<Vec<u64>>, s: &str, up: bool) {
-    let k = key(s);
-    let keys = Arc::make_mut(keys);
-    let at = keys.partition_point(|&x| x < k);
+fn bump(keys: &mut Keys, s: &str, up: bool) {
     if up {
-        keys.insert(at, k);
-    } else if keys.get(at) == Some(&k) {
-        keys.remove(at);
+        keys.insert(key(s));
+    } else {
+        keys.remove(key(s));
+    }
+}
+
+/// Keys per chunk of a [`Keys`] when built; a chunk splits at twice this.
+const KEYS_CHUNK: usize = 1024;
+
+/// A sorted multiset of 8-byte keys, in sorted chunks that generations
+/// share: a change copies one chunk of a few KB. One flat vector (8 bytes
+/// an article, like this) was copied whole by every generation that
+/// changed it, twice 800 KB at 100k articles, fresh pages each time; a
+/// persistent map costs ~50 bytes an entry.
+///
+/// Invariant: no chunk is empty, and the chunks in order are one sorted
+/// sequence.
+#[derive(Debug, Clone, Default)]
+struct Keys(Vec<Arc<Vec<u64>>>);
+
+impl Keys {
+    fn from_sorted(keys: &[u64]) -> Keys {
+        Keys(keys.chunks(KEYS_CHUNK).map(|c| Arc::new(c.to_vec())).collect())
+    }
+
+    /// The first chunk whose last key is at least `k` (or the end): where
+    /// the first `k` is, if any.
+    fn chunk_of(&self, k: u64) -> usize {
+        self.0.partition_point(|c| c.last().is_some_and(|&last| last < k))
+    }
+
+    fn count(&self, k: u64) -> usize {
+        // A run of equal keys may go on into the next chunks.
+        self.0[self.chunk_of(k)..]
+            .iter()
+            .take_while(|c| c.first().is_some_and(|&first| first <= k))
+            .map(|c| c.partition_point(|&x| x <= k) - c.partition_point(|&x| x < k))
+            .sum()
+    }
+
+    fn insert(&mut self, k: u64) {
+        let Some(last) = self.0.len().checked_sub(1) else {
+            self.0.push(Arc::new(vec![k]));
+            return;
+        };
+        let i = self.chunk_of(k).min(last);
+        let chunk = Arc::make_mut(&mut self.0[i]);
+        let at = chunk.partition_point(|&x| x < k);
+        chunk.insert(at, k);
+        if chunk.len() >= 2 * KEYS_CHUNK {
+            let tail = chunk.split_off(KEYS_CHUNK);
+            self.0.insert(i + 1, Arc::new(tail));
+        }
+    }
+
+    /// Removes one `k`, if held.
+    fn remove(&mut self, k: u64) {
+        let i = self.chunk_of(k);
+        let Some(chunk) = self.0.get_mut(i) else { return };
+        let at = chunk.partition_point(|&x| x < k);
+        if chunk.get(at) != Some(&k) {
+            return;
+        }
+        let chunk = Arc::make_mut(chunk);
+        chunk.remove(at);
+        if chunk.is_empty() {
+            self.0.remove(i);
+        }
+    }
+
+    /// Whether some key is held twice.
+    fn has_repeats(&self) -> bool {
+        let mut keys = self.0.iter().flat_map(|c| c.iter());
+        let Some(mut prev) = keys.next() else { return false };
+        keys.any(|k| std::mem::replace(&mut prev, k) == k)
     }
 }
 
@@ -282,7 +343,7 @@ impl Catalog {
         }
         // Distinct hashes mean distinct ids: the usual case needs no map of
         // every id (~4 MB at 100k articles, at the moment of the start-up peak).
-        let ids_repeat = has_repeats(&ledger.ids);
+        let ids_repeat = ledger.ids.has_repeats();
         let keep: Vec<bool> = if !ids_repeat {
             Vec::new()
         } else {
@@ -313,7 +374,7 @@ impl Catalog {
         let mut keep = keep.into_iter();
         articles.retain(|_| keep.next().unwrap_or(true));
         ledger.slugs = sorted_keys(articles.iter().map(|a| a.slug.as_ref()));
-        let slugs_repeat = has_repeats(&ledger.slugs);
+        let slugs_repeat = ledger.slugs.has_repeats();
 
         // Oldest first, so the first article with a slug keeps it. Sorted
         // by a compact key (one read of each article), not by comparing
@@ -384,14 +445,17 @@ impl Catalog {
             );
             // Copy-on-write: only a renamed duplicate stops sharing.
             let a = Arc::make_mut(a);
-            if derived.as_deref() == Some(a.url.as_str())
+            // A `Link::Slug` follows the slug by itself; an own URL only
+            // when it was the derived one.
+            if let Link::Own(own) = &a.link
+                && derived.as_deref() == Some(&**own)
                 && let Some(url) = ctx.absolute(
                     &ctx.article_url
                         .replace("{slug}", &slug)
                         .replace("{id}", &a.id),
                 )
             {
-                a.url = url;
+                a.link = Link::Own(url.into_boxed_str());
             }
             a.slug = slug.into();
         }
@@ -590,12 +654,44 @@ mod tests {
     use chrono::TimeZone;
     use proptest::prelude::*;
 
-    fn ctx() -> Context {
-        Context {
-            timezone: chrono_tz::Asia::Ho_Chi_Minh,
-            base_url: url::Url::parse("https://yenbai.gov.vn/").expect("a URL"),
-            article_url: "tin-tuc/{slug}".into(),
+    proptest! {
+        /// `Keys` against a plain sorted vector, through inserts and
+        /// removals that split chunks and empty them (small key range, so
+        /// runs of equal keys cross chunk boundaries).
+        #[test]
+        fn keys_count_like_a_sorted_vec(
+            start in proptest::collection::vec(0u64..40, 0..3000),
+            ops in proptest::collection::vec((any::<bool>(), 0u64..40), 0..3000),
+        ) {
+            let mut model = start.clone();
+            model.sort_unstable();
+            let mut keys = Keys::from_sorted(&model);
+            for (up, k) in ops {
+                if up {
+                    keys.insert(k);
+                    let at = model.partition_point(|&x| x < k);
+                    model.insert(at, k);
+                } else {
+                    keys.remove(k);
+                    let at = model.partition_point(|&x| x < k);
+                    if model.get(at) == Some(&k) {
+                        model.remove(at);
+                    }
+                }
+            }
+            let flat: Vec<u64> = keys.0.iter().flat_map(|c| c.iter().copied()).collect();
+            prop_assert_eq!(&flat, &model);
+            prop_assert!(keys.0.iter().all(|c| !c.is_empty()), "an empty chunk is kept");
+            for k in 0..41 {
+                let want = model.iter().filter(|&&x| x == k).count();
+                prop_assert_eq!(keys.count(k), want, "count of {}", k);
+            }
+            prop_assert_eq!(keys.has_repeats(), model.windows(2).any(|w| w[0] == w[1]));
         }
+    }
+
+    fn ctx() -> Context {
+        Context::new(chrono_tz::Asia::Ho_Chi_Minh, url::Url::parse("https://yenbai.gov.vn/").expect("a URL"), "tin-tuc/{slug}")
     }
 
     /// A small pool of ids, slugs, dates and categories, so repeats happen.
@@ -662,9 +758,7 @@ mod tests {
             .expect("a valid date");
         Ok(Arc::new(Article {
             id: format!("id{}", s.id).into(),
-            url: ctx()
-                .absolute(&format!("tin-tuc/{slug}"))
-                .unwrap_or_default(),
+            link: ctx().link(ctx().absolute(&format!("tin-tuc/{slug}")).unwrap_or_default(), &slug),
             slug: slug.into(),
             title: format!("{origin} v{version}"),
             published,
@@ -693,7 +787,7 @@ mod tests {
         let articles = c
             .articles()
             .iter()
-            .map(|a| (a.id.to_string(), a.slug.to_string(), a.url.clone(), a.title.clone()))
+            .map(|a| (a.id.to_string(), a.slug.to_string(), a.url().into_owned(), a.title.clone()))
             .collect();
         let later = chrono::FixedOffset::east_opt(0)
             .and_then(|tz| tz.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).single())

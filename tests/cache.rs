@@ -10,11 +10,7 @@ use chrono::DateTime;
 use std::path::Path;
 
 fn ctx() -> Context {
-    Context {
-        timezone: chrono_tz::Asia::Ho_Chi_Minh,
-        base_url: url::Url::parse("https://portal.example.org/").unwrap(),
-        article_url: "{slug}".into(),
-    }
+    Context::new(chrono_tz::Asia::Ho_Chi_Minh, url::Url::parse("https://portal.example.org/").unwrap(), "{slug}")
 }
 
 fn settings() -> FeedSettings {

@@ -97,7 +97,7 @@ fn example_store_feeds_read_back_field_by_field() {
             .find(|a| *a.origin == *hidden)
             .unwrap();
         for r in &rendered {
-            assert!(!r.text().contains(&a.title) && !r.text().contains(&a.url), "{}: shows {hidden}", r.feed.path());
+            assert!(!r.text().contains(&a.title) && !r.text().contains(&*a.url()), "{}: shows {hidden}", r.feed.path());
         }
     }
     // The future article appears once its time has come.
@@ -172,7 +172,7 @@ fn tricky_store_feeds_are_well_formed_and_exact() {
     }
     let (d1, d2) = (by_origin["dup-title-1.txt"], by_origin["dup-title-2.txt"]);
     assert_ne!(d1.id, d2.id);
-    assert_ne!(d1.url, d2.url, "the same title must not give two articles one URL");
+    assert_ne!(d1.url(), d2.url(), "the same title must not give two articles one URL");
 
     // The six reported files: path, line where the README expects one, reason.
     let errors: HashMap<&str, &bantin::ArticleError> = catalog.errors().iter().map(|e| (e.origin.as_str(), e)).collect();
@@ -293,7 +293,7 @@ fn ids_are_stable_across_loads_and_edits() {
             .iter()
             .filter_map(|a| {
                 by_link
-                    .get(&a.url)
+                    .get(&*a.url())
                     .map(|id| (a.origin.to_string(), id.clone()))
             })
             .collect();

@@ -52,7 +52,7 @@ fn identities(dir: &std::path::Path, fs: &FeedSettings) -> (BTreeMap<String, (St
     for a in catalog.articles() {
         out.insert(
             a.origin.to_string(),
-            (a.id.to_string(), a.url.clone(), feeds::item_id(&fs.base_url, a)),
+            (a.id.to_string(), a.url().into_owned(), feeds::item_id(&fs.base_url, a)),
         );
     }
     // Every rendered feed lists each GUID once.

@@ -10,11 +10,7 @@ use sqlx::AssertSqlSafe;
 const PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 fn ctx() -> Context {
-    Context {
-        timezone: chrono_tz::Asia::Ho_Chi_Minh,
-        base_url: url::Url::parse("https://yenbai.gov.vn/").unwrap(),
-        article_url: "tin-tuc/{slug}".into(),
-    }
+    Context::new(chrono_tz::Asia::Ho_Chi_Minh, url::Url::parse("https://yenbai.gov.vn/").unwrap(), "tin-tuc/{slug}")
 }
 
 /// A CMS's own names for the article fields.
@@ -62,7 +58,7 @@ async fn check_store(pool: &Pool, src: &Source, writer: &Pool) {
     assert_eq!(a.author.as_deref(), Some("Báo Yên Bái"));
     assert!(a.content_html().contains("<strong>đột phá</strong>"), "{}", a.content_html());
     assert!(!a.content_html().contains("script"));
-    assert_eq!(a.url, "https://yenbai.gov.vn/tin-tuc/nghia-lo-hieu-qua-tu-nhung-quyet-sach-lon");
+    assert_eq!(a.url(), "https://yenbai.gov.vn/tin-tuc/nghia-lo-hieu-qua-tu-nhung-quyet-sach-lon");
     let draft = scan.articles.iter().find(|a| &*a.id == "2").unwrap();
     assert!(draft.draft);
 

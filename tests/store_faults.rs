@@ -209,11 +209,7 @@ fn store_faults_are_reported_with_path_and_reason_and_every_good_article_is_serv
 fn a_fifo_named_like_an_article_is_reported_not_read() {
     let dir = tempfile::tempdir().unwrap();
     mkfifo(&dir.path().join("news.md"));
-    let ctx = bantin::store::Context {
-        timezone: chrono_tz::Asia::Ho_Chi_Minh,
-        base_url: "https://portal.example.org/".parse().unwrap(),
-        article_url: "tin-tuc/{slug}".into(),
-    };
+    let ctx = bantin::store::Context::new(chrono_tz::Asia::Ho_Chi_Minh, "https://portal.example.org/".parse().unwrap(), "tin-tuc/{slug}");
     let (tx, rx) = std::sync::mpsc::channel();
     let root = dir.path().to_path_buf();
     std::thread::spawn(move || {

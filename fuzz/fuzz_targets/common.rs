@@ -7,11 +7,7 @@ use bantin::store::{self, Context};
 
 pub fn check_article(bytes: &[u8]) {
     let base = url::Url::parse("https://yenbai.gov.vn/").unwrap();
-    let ctx = Context {
-        timezone: chrono_tz::Asia::Ho_Chi_Minh,
-        base_url: base.clone(),
-        article_url: "tin-tuc/{slug}".into(),
-    };
+    let ctx = Context::new(chrono_tz::Asia::Ho_Chi_Minh, base.clone(), "tin-tuc/{slug}");
     let Ok(article) = store::parse_bytes(bytes, "fuzz/input.md", &ctx) else { return };
     let catalog = Catalog::new(vec![article], Vec::new(), &ctx, 1);
     let settings = FeedSettings {

@@ -210,7 +210,7 @@ mod tests {
         Arc::new(Article {
             id: id.into(),
             slug: id.into(),
-            url: format!("https://yenbai.gov.vn/{id}"),
+            link: crate::article::Link::Own(format!("https://yenbai.gov.vn/{id}").into()),
             title: id.into(),
             published: published.with_timezone(&HCM).fixed_offset(),
             updated: None,

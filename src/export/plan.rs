@@ -17,7 +17,7 @@
 //! `tests/build_plan.rs` compares the two on awkward stores.
 
 use super::{write_atomically, ExportError, Summary};
-use crate::article::{Article, ArticleError};
+use crate::article::{Article, ArticleError, Link};
 use crate::feeds::{self, FeedId, FeedSettings, Format};
 use crate::store::raw::Head;
 use crate::store::{dir, Context};
@@ -181,10 +181,11 @@ pub fn plan_dir(
                 // As Catalog::from_shared: the URL follows the slug only
                 // when it was the one derived from it.
                 let derived = ctx.absolute(&ctx.article_url.replace("{slug}", &a.slug).replace("{id}", &a.id));
-                if derived.as_deref() == Some(a.url.as_str())
+                if let Link::Own(own) = &a.link
+                    && derived.as_deref() == Some(&**own)
                     && let Some(url) = ctx.absolute(&ctx.article_url.replace("{slug}", slug).replace("{id}", &a.id))
                 {
-                    a.url = url;
+                    a.link = Link::Own(url.into_boxed_str());
                 }
                 a.slug = Arc::from(slug.as_str());
             }

@@ -54,7 +54,7 @@ fn entry(meta: &Meta, a: &Article) -> atom_syndication::Entry {
         .published(Some(a.published))
         .links(vec![
             LinkBuilder::default()
-                .href(a.url.clone())
+                .href(a.url().into_owned())
                 .rel("alternate")
                 .mime_type(Some("text/html".into()))
                 .build(),

@@ -36,7 +36,7 @@ struct Author<'a> {
 #[derive(Serialize)]
 struct Item<'a> {
     id: String,
-    url: &'a str,
+    url: std::borrow::Cow<'a, str>,
     title: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     content_html: Option<String>,
@@ -68,7 +68,7 @@ pub fn render(meta: &Meta, items: &[Arc<Article>]) -> Vec<u8> {
             .iter()
             .map(|a| Item {
                 id: item_id(&s.base_url, a),
-                url: &a.url,
+                url: a.url(),
                 title: &a.title,
                 content_html: full(meta).then(|| a.content_html().to_string()),
                 // JSON Feed requires content_html or content_text.

@@ -47,7 +47,7 @@ pub fn render(meta: &Meta, items: &[Arc<Article>]) -> Vec<u8> {
 fn item(meta: &Meta, a: &Article) -> rss::Item {
     let mut b = ItemBuilder::default();
     b.title(Some(a.title.clone()))
-        .link(Some(a.url.clone()))
+        .link(Some(a.url().into_owned()))
         .description(Some(a.summary().to_string()))
         .guid(Some(
             GuidBuilder::default()

@@ -198,7 +198,7 @@ impl Composer {
             .iter()
             .map(|a| ArticleView {
                 title: crate::text::clean_line(&a.title),
-                url: a.url.clone(),
+                url: a.url().into_owned(),
                 summary: crate::text::excerpt(a.summary(), 300),
                 date: a
                     .published

@@ -108,11 +108,7 @@ mod tests {
     use super::*;
 
     fn ctx() -> Context {
-        Context {
-            timezone: chrono_tz::Asia::Ho_Chi_Minh,
-            base_url: Url::parse("https://yenbai.gov.vn/portal/").unwrap(),
-            article_url: "{slug}".into(),
-        }
+        Context::new(chrono_tz::Asia::Ho_Chi_Minh, Url::parse("https://yenbai.gov.vn/portal/").unwrap(), "{slug}")
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! sanitised HTML. Parsers stay small because all the policy lives here.
 
 use super::html;
-use crate::article::{Article, ArticleError, Category, Content};
+use crate::article::{AroundSlug, Article, ArticleError, Category, Content, Link};
 use crate::text;
 use chrono::{DateTime, FixedOffset};
 use chrono_tz::Tz;
@@ -18,14 +18,41 @@ pub struct Context {
     pub base_url: Url,
     /// `{slug}`/`{id}` template resolved against `base_url`.
     pub article_url: String,
+    /// The derived URL as text around the slug, when the template allows
+    /// it (see [`Link::Slug`]); shared by every article read with it.
+    around_slug: Option<Arc<AroundSlug>>,
 }
 
 impl Context {
+    pub fn new(timezone: Tz, base_url: Url, article_url: impl Into<String>) -> Self {
+        let mut ctx = Context { timezone, base_url, article_url: article_url.into(), around_slug: None };
+        ctx.around_slug = ctx.split_at_slug().map(Arc::new);
+        ctx
+    }
+
     pub fn from_settings(site: &crate::config::Site) -> Self {
-        Context {
-            timezone: site.timezone,
-            base_url: site.base_url.clone(),
-            article_url: site.article_url.clone(),
+        Context::new(site.timezone, site.base_url.clone(), site.article_url.clone())
+    }
+
+    /// `article_url` resolved with a marker for the slug, split there; only
+    /// for templates that hold `{slug}` once and no `{id}`. Each article
+    /// is checked against it anyway ([`AroundSlug::is`]) before it is kept
+    /// as a [`Link::Slug`], so URL normalisation can never make it lie.
+    fn split_at_slug(&self) -> Option<AroundSlug> {
+        const MARK: &str = "bantin0slug0mark";
+        if self.article_url.contains("{id}") || self.article_url.matches("{slug}").count() != 1 {
+            return None;
+        }
+        let url = self.absolute(&self.article_url.replace("{slug}", MARK))?;
+        let (before, after) = url.split_once(MARK)?;
+        (!after.contains(MARK)).then(|| AroundSlug { before: before.to_string(), after: after.to_string() })
+    }
+
+    /// How an article with this `url` and `slug` keeps its URL.
+    pub fn link(&self, url: String, slug: &str) -> Link {
+        match &self.around_slug {
+            Some(around) if around.is(&url, slug) => Link::Slug(Arc::clone(around)),
+            _ => Link::Own(url.into_boxed_str()),
         }
     }
 
@@ -183,9 +210,9 @@ pub fn normalize(raw: RawArticle, origin: &str, ctx: &Context, body: BodyPolicy)
     let id: Arc<str> = Arc::from(id);
     let slug: Arc<str> = if slug == *id { Arc::clone(&id) } else { Arc::from(slug) };
     Ok(Article {
+        link: ctx.link(url, &slug),
         id,
         slug,
-        url,
         title,
         published,
         updated,
@@ -272,11 +299,7 @@ mod tests {
     use super::*;
 
     pub(crate) fn ctx() -> Context {
-        Context {
-            timezone: chrono_tz::Asia::Ho_Chi_Minh,
-            base_url: Url::parse("https://yenbai.gov.vn/").unwrap(),
-            article_url: "tin-tuc/{slug}".into(),
-        }
+        Context::new(chrono_tz::Asia::Ho_Chi_Minh, Url::parse("https://yenbai.gov.vn/").unwrap(), "tin-tuc/{slug}")
     }
 
     fn raw(title: &str, date: &str) -> RawArticle {
@@ -288,7 +311,8 @@ mod tests {
         let a = normalize(raw("Tiêu đề", "2020-02-21"), "kinh-te/bai-1.md", &ctx(), BodyPolicy::Now).unwrap();
         assert_eq!(&*a.id, "kinh-te/bai-1");
         assert_eq!(&*a.slug, "tieu-de");
-        assert_eq!(a.url, "https://yenbai.gov.vn/tin-tuc/tieu-de");
+        assert_eq!(a.url(), "https://yenbai.gov.vn/tin-tuc/tieu-de");
+        assert!(matches!(a.link, Link::Slug(_)), "the derived URL is kept as text around the slug");
         let mut r = raw("Tiêu đề đã sửa", "2020-02-21");
         r.slug = Some("bai-mot".into());
         let b = normalize(r, "kinh-te/bai-1.md", &ctx(), BodyPolicy::Now).unwrap();

@@ -389,7 +389,7 @@ pub fn check_feed(r: &Rendered, catalog: &Catalog, fs: &FeedSettings, now: DateT
     let pool: Vec<&Article> =
         catalog.articles().iter().map(|a| &**a).filter(|a| visible(a, now) && in_scope(a, &r.feed.scope)).collect();
     assert_eq!(p.items.len(), pool.len().min(fs.items), "{what}: item count = min(feeds.items, visible)");
-    let by_url: HashMap<&str, &Article> = catalog.articles().iter().map(|a| (a.url.as_str(), &**a)).collect();
+    let by_url: HashMap<String, &Article> = catalog.articles().iter().map(|a| (a.url().into_owned(), &**a)).collect();
     let mut shown = Vec::with_capacity(p.items.len());
     for it in &p.items {
         let a = by_url.get(it.link.as_str()).unwrap_or_else(|| panic!("{what}: item link {:?} names no article", it.link));
