@@ -3,9 +3,7 @@
 
 use super::{full, item_id, Meta, GENERATOR};
 use crate::article::Article;
-use atom_syndication::{
-    CategoryBuilder, ContentBuilder, EntryBuilder, FeedBuilder, Generator, LinkBuilder, PersonBuilder, Text,
-};
+use atom_syndication::{CategoryBuilder, Content, Entry, Feed, Generator, LinkBuilder, PersonBuilder, Text};
 use std::sync::Arc;
 
 pub fn render(meta: &Meta, items: &[Arc<Article>]) -> Vec<u8> {
@@ -21,21 +19,23 @@ pub fn render(meta: &Meta, items: &[Arc<Article>]) -> Vec<u8> {
         "urn:uuid:{}",
         uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, meta.self_url.as_bytes())
     );
-    let feed = FeedBuilder::default()
-        .title(Text::plain(meta.title.clone()))
-        .subtitle(Some(Text::plain(meta.description.clone())))
-        .id(feed_id)
-        .updated(meta.updated)
-        .authors(vec![PersonBuilder::default().name(s.site_title.clone()).uri(Some(s.base_url.to_string())).build()])
-        .links(links)
-        .lang(Some(s.language.clone()))
-        .generator(Some(Generator {
-            value: "bantin".into(),
-            uri: None,
-            version: Some(env!("CARGO_PKG_VERSION").into()),
-        }))
-        .entries(items.iter().map(|a| entry(meta, a)).collect::<Vec<_>>())
-        .build();
+    // Setters, not `FeedBuilder`/`EntryBuilder`: their `build()` clones
+    // every field, so each entry's full content was copied twice more (with
+    // the allocations, most of the render of a changed feed, perf).
+    let mut feed = Feed::default();
+    feed.set_title(Text::plain(meta.title.clone()));
+    feed.set_subtitle(Some(Text::plain(meta.description.clone())));
+    feed.set_id(feed_id);
+    feed.set_updated(meta.updated);
+    feed.set_authors(vec![PersonBuilder::default().name(s.site_title.clone()).uri(Some(s.base_url.to_string())).build()]);
+    feed.set_links(links);
+    feed.set_lang(Some(s.language.clone()));
+    feed.set_generator(Some(Generator {
+        value: "bantin".into(),
+        uri: None,
+        version: Some(env!("CARGO_PKG_VERSION").into()),
+    }));
+    feed.set_entries(items.iter().map(|a| entry(meta, a)).collect::<Vec<_>>());
     let _ = GENERATOR;
     let mut out = Vec::with_capacity(4096 + items.len() * 2048);
     match feed.write_to(&mut out) {
@@ -46,33 +46,32 @@ pub fn render(meta: &Meta, items: &[Arc<Article>]) -> Vec<u8> {
     }
 }
 
-fn entry(meta: &Meta, a: &Article) -> atom_syndication::Entry {
-    let mut b = EntryBuilder::default();
-    b.title(Text::plain(a.title.clone()))
-        .id(item_id(&meta.settings.base_url, a))
-        .updated(a.modified())
-        .published(Some(a.published))
-        .links(vec![
-            LinkBuilder::default()
-                .href(a.url().into_owned())
-                .rel("alternate")
-                .mime_type(Some("text/html".into()))
-                .build(),
-        ])
-        .summary(Some(Text::plain(a.summary().to_string())))
-        .categories(
-            a.categories
-                .iter()
-                .map(|c| CategoryBuilder::default().term(c.slug.clone()).label(Some(c.name.clone())).build())
-                .collect::<Vec<_>>(),
-        );
+fn entry(meta: &Meta, a: &Article) -> Entry {
+    let mut e = Entry::default();
+    e.set_title(Text::plain(a.title.clone()));
+    e.set_id(item_id(&meta.settings.base_url, a));
+    e.set_updated(a.modified());
+    e.set_published(Some(a.published));
+    e.set_links(vec![LinkBuilder::default()
+        .href(a.url().into_owned())
+        .rel("alternate")
+        .mime_type(Some("text/html".into()))
+        .build()]);
+    e.set_summary(Some(Text::plain(a.summary().to_string())));
+    e.set_categories(
+        a.categories
+            .iter()
+            .map(|c| CategoryBuilder::default().term(c.slug.clone()).label(Some(c.name.clone())).build())
+            .collect::<Vec<_>>(),
+    );
     if let Some(author) = &a.author {
-        b.authors(vec![PersonBuilder::default().name(author.to_string()).build()]);
+        e.set_authors(vec![PersonBuilder::default().name(author.to_string()).build()]);
     }
     if full(meta) {
-        b.content(Some(
-            ContentBuilder::default().value(Some(a.content_html().to_string())).content_type(Some("html".into())).build(),
-        ));
+        let mut content = Content::default();
+        content.set_value(Some(a.content_html().to_string()));
+        content.set_content_type(Some("html".into()));
+        e.set_content(Some(content));
     }
-    b.build()
+    e
 }
