@@ -563,7 +563,17 @@ impl Catalog {
         Some(next)
     }
 
-    /// Every article, newest first, drafts and future ones included.
+    /// Every article, newest first, drafts and future ones included,
+    /// without making the flat list of [`Catalog::articles`].
+    pub fn iter(&self) -> impl Iterator<Item = &Arc<Article>> {
+        self.newest.iter().map(|n| &n.0)
+    }
+
+    /// Every article, newest first, drafts and future ones included, as a
+    /// slice made on first use and kept with this generation (tools and
+    /// tests). The service never asks: at 100k articles the list was 800 KB
+    /// whose drop (100k reference counts) stalled the first change after
+    /// each digest planning by ~70 ms.
     pub fn articles(&self) -> &[Arc<Article>] {
         self.flat
             .get_or_init(|| self.newest.iter().map(|n| Arc::clone(&n.0)).collect())

@@ -9,11 +9,13 @@
 //! at all; the next run plans what is missing, never twice.
 
 use super::{Composer, MailError};
+use crate::article::Article;
 use crate::catalog::Catalog;
 use crate::digest::plan::{self, Mode, PlanSettings, PlannedDigest};
 use crate::state::{DigestCommit, OutboxMessage, StateError, StateStore};
 use rayon::prelude::*;
 use chrono::{DateTime, Utc};
+use std::sync::Arc;
 
 /// Digests committed per transaction: large enough to amortise the commit,
 /// small enough that the rendered bytes of one batch stay a few MB.
@@ -49,7 +51,10 @@ pub async fn plan_due(
 ) -> Result<Vec<PlannedDigest>, QueueError> {
     let recipients = state.digest_recipients().await?;
     let first_seen = state.articles_seen().await?;
-    Ok(plan::plan(&recipients, catalog.articles(), &first_seen, settings, now, mode))
+    // A list of this planning's own (not the catalog's kept one, see
+    // `Catalog::articles`): it is dropped here, off the path of a change.
+    let articles: Vec<Arc<Article>> = catalog.iter().cloned().collect();
+    Ok(plan::plan(&recipients, &articles, &first_seen, settings, now, mode))
 }
 
 /// Plans, renders and commits every digest due at `now`.
@@ -95,7 +100,6 @@ pub async fn queue_digests(
 pub async fn note_visible(state: &StateStore, catalog: &Catalog, settings: &PlanSettings, now: DateTime<Utc>) -> Result<(), QueueError> {
     let now_local = now.with_timezone(&settings.timezone).fixed_offset();
     let visible: Vec<&str> = catalog
-        .articles()
         .iter()
         .filter(|a| a.is_visible_at(now_local))
         .map(|a| a.id.as_ref())
