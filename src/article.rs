@@ -80,69 +80,61 @@ pub struct Category {
     pub name: String,
 }
 
-/// Every distinct list of categories in use, so articles share them: a
-/// portal has a few dozen categories and a few hundred combinations, and
-/// a list of its own per article was ~250 bytes each (25 MB at 100k).
-static CATEGORY_SETS: LazyLock<Mutex<Interner>> = LazyLock::new(|| Mutex::new(Interner::default()));
-
-#[derive(Default)]
-struct Interner {
-    sets: HashSet<Arc<[Category]>>,
-    /// Size after the last sweep of unused lists.
+/// One shared allocation per distinct value, for values that repeat across
+/// thousands of articles (category lists, author names).
+struct Interner<T: ?Sized> {
+    values: HashSet<Arc<T>>,
+    /// Size after the last sweep of unused values.
     swept: usize,
 }
 
-impl Category {
-    /// The shared list equal to `list`.
-    pub fn set(list: Vec<Category>) -> Arc<[Category]> {
-        let Ok(mut interner) = CATEGORY_SETS.lock() else {
+impl<T: ?Sized + Eq + std::hash::Hash> Interner<T> {
+    fn new() -> Mutex<Interner<T>> {
+        Mutex::new(Interner { values: HashSet::new(), swept: 0 })
+    }
+
+    /// The shared value equal to `value`, made by `make` the first time.
+    fn get(lock: &Mutex<Interner<T>>, value: &T, make: impl FnOnce() -> Arc<T>) -> Arc<T> {
+        let Ok(mut interner) = lock.lock() else {
             // A panic while holding the lock: stop sharing, stay correct.
-            return Arc::from(list);
+            return make();
         };
-        if let Some(shared) = interner.sets.get(list.as_slice()) {
+        if let Some(shared) = interner.values.get(value) {
             return Arc::clone(shared);
         }
-        // Lists no article holds any more go when the set has doubled, so a
-        // store whose categories keep changing does not grow it for ever.
-        if interner.sets.len() >= 2 * interner.swept.max(64) {
-            interner.sets.retain(|s| Arc::strong_count(s) > 1);
-            interner.swept = interner.sets.len();
+        // Values no article holds any more go when the set has doubled, so
+        // a store whose categories or writers keep changing does not grow
+        // it for ever.
+        if interner.values.len() >= 2 * interner.swept.max(64) {
+            interner.values.retain(|s| Arc::strong_count(s) > 1);
+            interner.swept = interner.values.len();
         }
-        let shared: Arc<[Category]> = Arc::from(list);
-        interner.sets.insert(Arc::clone(&shared));
+        let shared = make();
+        interner.values.insert(Arc::clone(&shared));
         shared
     }
 }
 
-/// Every distinct author name in use, so articles share them: a portal
-/// has a few dozen writers, and most of its exports name the portal
-/// itself ("Báo Yên Bái"), so a string per article was ~32 bytes each.
-static NAMES: LazyLock<Mutex<Names>> = LazyLock::new(|| Mutex::new(Names::default()));
+/// Every distinct list of categories in use: a portal has a few dozen
+/// categories and a few hundred combinations, and a list of its own per
+/// article was ~250 bytes each (25 MB at 100k).
+static CATEGORY_SETS: LazyLock<Mutex<Interner<[Category]>>> = LazyLock::new(Interner::new);
 
-#[derive(Default)]
-struct Names {
-    names: HashSet<Arc<str>>,
-    /// Size after the last sweep of unused names.
-    swept: usize,
+/// Every distinct author name in use: a portal has a few dozen writers,
+/// and most of its exports name the portal itself ("Báo Yên Bái"), so a
+/// string per article was ~32 bytes each.
+static NAMES: LazyLock<Mutex<Interner<str>>> = LazyLock::new(Interner::new);
+
+impl Category {
+    /// The shared list equal to `list`.
+    pub fn set(list: Vec<Category>) -> Arc<[Category]> {
+        Interner::get(&CATEGORY_SETS, list.as_slice(), || Arc::from(list.as_slice()))
+    }
 }
 
 /// The shared string equal to `name` (see [`Article::author`]).
 pub fn shared_name(name: &str) -> Arc<str> {
-    let Ok(mut names) = NAMES.lock() else {
-        return Arc::from(name);
-    };
-    if let Some(shared) = names.names.get(name) {
-        return Arc::clone(shared);
-    }
-    // As for category lists: names no article holds go when the set has
-    // doubled, so a store with ever new names does not grow it for ever.
-    if names.names.len() >= 2 * names.swept.max(64) {
-        names.names.retain(|s| Arc::strong_count(s) > 1);
-        names.swept = names.names.len();
-    }
-    let shared: Arc<str> = Arc::from(name);
-    names.names.insert(Arc::clone(&shared));
-    shared
+    Interner::get(&NAMES, name, || Arc::from(name))
 }
 
 /// Where an article's URL comes from.
