@@ -19,7 +19,7 @@
 //! another article's id or URL (a repeated id or slug) take the full
 //! rebuild, which states the rules once.
 
-use crate::article::{Article, ArticleError, Category, Link};
+use crate::article::{Article, ArticleError, Category};
 use crate::store::Context;
 use chrono::{DateTime, FixedOffset};
 use std::cmp::Ordering;
@@ -438,24 +438,10 @@ impl Catalog {
         for (i, slug) in renames {
             let a = &mut articles[i];
             renamed.insert(a.slug.to_string());
-            let derived = ctx.absolute(
-                &ctx.article_url
-                    .replace("{slug}", &a.slug)
-                    .replace("{id}", &a.id),
-            );
             // Copy-on-write: only a renamed duplicate stops sharing.
             let a = Arc::make_mut(a);
-            // A `Link::Slug` follows the slug by itself; an own URL only
-            // when it was the derived one.
-            if let Link::Own(own) = &a.link
-                && derived.as_deref() == Some(&**own)
-                && let Some(url) = ctx.absolute(
-                    &ctx.article_url
-                        .replace("{slug}", &slug)
-                        .replace("{id}", &a.id),
-                )
-            {
-                a.link = Link::Own(url.into_boxed_str());
+            if let Some(link) = ctx.renamed_link(&a.link, &a.id, &a.slug, &slug) {
+                a.link = link;
             }
             a.slug = slug.into();
         }

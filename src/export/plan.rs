@@ -17,7 +17,7 @@
 //! `tests/build_plan.rs` compares the two on awkward stores.
 
 use super::{write_atomically, ExportError, Summary};
-use crate::article::{Article, ArticleError, Link};
+use crate::article::{Article, ArticleError};
 use crate::feeds::{self, FeedId, FeedSettings, Format};
 use crate::store::raw::Head;
 use crate::store::{dir, Context};
@@ -92,7 +92,7 @@ pub fn plan_dir(
     let keep: Vec<bool> = {
         let mut owner: HashMap<&str, &str, Fast> = HashMap::with_capacity_and_hasher(keys.len(), Fast::default());
         keys.iter()
-            .map(|k| match owner.entry(k.id.as_ref()) {
+            .map(|k| match owner.entry(k.id.as_str()) {
                 Entry::Occupied(first) => {
                     errors.push(ArticleError {
                         origin: k.origin.clone(),
@@ -178,14 +178,9 @@ pub fn plan_dir(
                 return Err(changed("changed".into()));
             }
             if let Some(slug) = renames.get(&i) {
-                // As Catalog::from_shared: the URL follows the slug only
-                // when it was the one derived from it.
-                let derived = ctx.absolute(&ctx.article_url.replace("{slug}", &a.slug).replace("{id}", &a.id));
-                if let Link::Own(own) = &a.link
-                    && derived.as_deref() == Some(&**own)
-                    && let Some(url) = ctx.absolute(&ctx.article_url.replace("{slug}", slug).replace("{id}", &a.id))
-                {
-                    a.link = Link::Own(url.into_boxed_str());
+                // As Catalog::from_shared.
+                if let Some(link) = ctx.renamed_link(&a.link, &a.id, &a.slug, slug) {
+                    a.link = link;
                 }
                 a.slug = Arc::from(slug.as_str());
             }
@@ -264,7 +259,7 @@ fn renames(keys: &[Key]) -> HashMap<usize, String> {
     let mut next_suffix: HashMap<&str, usize> = HashMap::new();
     let mut renames = HashMap::new();
     for (i, k) in keys.iter().enumerate() {
-        let slug = k.slug.as_ref();
+        let slug = k.slug.as_str();
         if !made.contains(slug) && taken.insert(slug) {
             continue;
         }

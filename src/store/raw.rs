@@ -43,9 +43,27 @@ impl Context {
         if self.article_url.contains("{id}") || self.article_url.matches("{slug}").count() != 1 {
             return None;
         }
-        let url = self.absolute(&self.article_url.replace("{slug}", MARK))?;
+        // No `{id}` in the template (checked above).
+        let url = self.derived_url(MARK, "")?;
         let (before, after) = url.split_once(MARK)?;
         (!after.contains(MARK)).then(|| AroundSlug { before: before.to_string(), after: after.to_string() })
+    }
+
+    /// The URL `site.article_url` gives an article with this slug and id.
+    pub fn derived_url(&self, slug: &str, id: &str) -> Option<String> {
+        self.absolute(&self.article_url.replace("{slug}", slug).replace("{id}", id))
+    }
+
+    /// The link of an article whose slug goes from `old` to `new` (a
+    /// repeated slug's `-2` form), or `None` when it stays: a
+    /// [`Link::Slug`] follows the slug by itself, an own URL only when it
+    /// was the one derived from `old`.
+    pub fn renamed_link(&self, link: &Link, id: &str, old: &str, new: &str) -> Option<Link> {
+        let Link::Own(own) = link else { return None };
+        if self.derived_url(old, id).as_deref() != Some(&**own) {
+            return None;
+        }
+        self.derived_url(new, id).map(|url| Link::Own(url.into_boxed_str()))
     }
 
     /// How an article with this `url` and `slug` keeps its URL.
@@ -178,7 +196,7 @@ pub fn head(raw: &RawArticle, origin: &str, ctx: &Context) -> Result<Head, Artic
         .url
         .as_deref()
         .and_then(|u| ctx.absolute(u))
-        .or_else(|| ctx.absolute(&ctx.article_url.replace("{slug}", &slug).replace("{id}", &id)))
+        .or_else(|| ctx.derived_url(&slug, &id))
         .ok_or_else(|| fail(None, format!("cannot build the article's URL from site.article_url {:?}", ctx.article_url)))?;
     Ok(Head { id, slug, url, title, published, updated, categories: categories(&raw.categories), draft: raw.draft })
 }
