@@ -238,29 +238,26 @@ impl StateStore {
     // ---- digest bookkeeping ----------------------------------------------
 
     /// Records `now` as the first-seen time of every id not seen before:
-    /// 32 rows a statement (a first start records every article of the
-    /// store, and 100k single-row statements took seconds), in
+    /// `ROWS_PER_STATEMENT` rows a statement (a first start records every
+    /// article of the store, and 100k single-row statements took seconds), in
     /// transactions of 2,048 rows, after each of which an SQLite connection
     /// gives back its page cache. Those pages are only written, and held
     /// until commit: one transaction for a 100k-article store held ~16 MB
     /// at the moment of `serve`'s start-up peak. Rows are independent (a
     /// repeat is ignored), so a failure half-way loses nothing.
     pub async fn note_articles_seen(&self, ids: &[&str], now: DateTime<Utc>) -> Result<()> {
+        use outbox::{sql, values, ROWS_PER_STATEMENT};
         use sqlx::Connection as _;
-        const ROWS: usize = 32;
         const ROWS_PER_COMMIT: usize = 2048;
         let mut conn = self.pool.acquire().await.map_err(q("noting articles"))?;
         for batch in ids.chunks(ROWS_PER_COMMIT) {
             let mut tx = conn.begin().await.map_err(q("noting articles"))?;
-            for chunk in batch.chunks(ROWS) {
-                let values: Vec<String> =
-                    (0..chunk.len()).map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2)).collect();
-                let sql = format!(
+            for chunk in batch.chunks(ROWS_PER_STATEMENT) {
+                let text = format!(
                     "INSERT INTO articles_seen (article_id, first_seen_at) VALUES {} ON CONFLICT (article_id) DO NOTHING",
-                    values.join(", ")
+                    values(chunk.len(), 2, 1)
                 );
-                // Only placeholders are formatted in; the ids are bound.
-                let mut query = sqlx::query(sqlx::AssertSqlSafe(sql));
+                let mut query = sqlx::query(sql(text));
                 for id in chunk {
                     query = query.bind(*id).bind(to_ms(now));
                 }

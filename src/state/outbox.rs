@@ -23,7 +23,7 @@ use std::time::Duration;
 /// SQLite statement's parameters by name (`sqlite3_bind_parameter_name`,
 /// a linear scan), so binding cost grows with the square of the count;
 /// at 200 rows (1,600 parameters) that lookup was 6 % of a digest run.
-const ROWS_PER_STATEMENT: usize = 32;
+pub(super) const ROWS_PER_STATEMENT: usize = 32;
 
 /// The outbox claim; `{lock}` is the row-locking clause of the backend.
 const CLAIM_SQL: &str =
@@ -35,7 +35,7 @@ const CLAIM_SQL: &str =
      RETURNING id, message_id, kind, subscriber_id, period_key, recipient, attempts";
 
 /// `($f, $f+1, …), (…)`: `rows` groups of `cols` numbered parameters from `$first`.
-fn values(rows: usize, cols: usize, first: usize) -> String {
+pub(super) fn values(rows: usize, cols: usize, first: usize) -> String {
     let mut s = String::with_capacity(rows * cols * 5);
     for r in 0..rows {
         s.push_str(if r == 0 { "(" } else { ", (" });
@@ -53,7 +53,7 @@ fn list(n: usize, first: usize) -> String {
 }
 
 /// SQL built here from the helpers above and constant text, never data.
-fn sql(s: String) -> sqlx::AssertSqlSafe<String> {
+pub(super) fn sql(s: String) -> sqlx::AssertSqlSafe<String> {
     sqlx::AssertSqlSafe(s)
 }
 
