@@ -58,7 +58,7 @@ fn identities(dir: &std::path::Path, fs: &FeedSettings) -> (BTreeMap<String, (St
     // Every rendered feed lists each GUID once.
     for r in render_all(&catalog, fs, now()) {
         let p = check_feed(&r, &catalog, fs, now());
-        let ids: HashSet<&str> = p.items.iter().map(|i| i.id.as_ref()).collect();
+        let ids: HashSet<&str> = p.items.iter().map(|i| i.id.as_str()).collect();
         assert_eq!(ids.len(), p.items.len(), "{}: a GUID appears twice", r.feed.path());
     }
     (out, catalog.errors().len())

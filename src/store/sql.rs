@@ -213,7 +213,7 @@ fn quote(name: &str) -> String {
 
 /// The mapped columns, in a fixed order: (field, column).
 fn selected(c: &Columns) -> Vec<(&'static str, &str)> {
-    let mut out = vec![("id", c.id.as_ref()), ("title", c.title.as_str()), ("date", c.date.as_str())];
+    let mut out = vec![("id", c.id.as_str()), ("title", c.title.as_str()), ("date", c.date.as_str())];
     for (field, col) in [
         ("updated", &c.updated),
         ("summary", &c.summary),

@@ -427,7 +427,7 @@ pub fn check_feed(r: &Rendered, catalog: &Catalog, fs: &FeedSettings, now: DateT
                 assert_eq!(it.authors, a.author.iter().map(|n| n.to_string()).collect::<Vec<_>>(), "{at}: dc:creator");
             }
             Format::Atom => {
-                let slugs: Vec<&str> = a.categories.iter().map(|c| c.slug.as_ref()).collect();
+                let slugs: Vec<&str> = a.categories.iter().map(|c| c.slug.as_str()).collect();
                 let names: Vec<&str> = a.categories.iter().map(|c| c.name.as_str()).collect();
                 assert_eq!(it.categories, slugs, "{at}: category terms");
                 assert_eq!(it.labels, names, "{at}: category labels");
