@@ -58,9 +58,10 @@ pub fn publish_body(urls: &BTreeSet<String>) -> String {
     form.finish()
 }
 
-/// TLS settings for https hubs: rustls with ring and the Mozilla roots
-/// (webpki-roots), so no system library or certificate store is needed.
-fn tls() -> Result<Arc<rustls::ClientConfig>, String> {
+/// TLS settings for https hubs and the SMTP relay: rustls with ring and
+/// the Mozilla roots (webpki-roots), so no system library or certificate
+/// store is needed.
+pub(crate) fn tls() -> Result<Arc<rustls::ClientConfig>, String> {
     let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
     let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
         .with_safe_default_protocol_versions()

@@ -1,133 +1,570 @@
-//! SMTP connections for `smtp://` relays, kept in a small idle pool, on
-//! sockets with TCP_NODELAY set.
+//! The client side of SMTP (RFC 5321) for the mailer: sessions to the relay
+//! of `mail.smtp_url`, kept in a small idle pool.
 //!
-//! Why not lettre's own pool here: lettre writes the message body and the
-//! closing `\r\n.\r\n` as separate small writes on a socket with Nagle's
-//! algorithm on, so every message waits for the relay's delayed ACK
-//! (~40 ms, measured: 200 digests over one connection took 8.8 s). The
-//! protocol is still lettre's (`AsyncSmtpConnection`: EHLO, STARTTLS when
-//! offered, AUTH, MAIL/RCPT/DATA, dot-stuffing); only the socket is ours.
-//! `smtps://` (TLS from the first byte) keeps lettre's transport.
+//! Why our own session rather than lettre's: lettre sends MAIL, RCPT, DATA
+//! and the message as four round trips, writes the body and the closing
+//! `.` separately, and dot-stuffs byte by byte; its socket also has Nagle's
+//! algorithm on, so each message waited for the relay's delayed ACK. Here a
+//! message is two round trips when the relay offers PIPELINING (RFC 2920:
+//! MAIL, RCPT and DATA in one write, then the body and its end in one
+//! write), on a socket with TCP_NODELAY. lettre still builds the messages.
 //!
-//! Invariant: a connection goes back to the pool only after a successful
-//! send; any error closes it (lettre aborts the session on every error).
+//! What a session does: greeting, EHLO (HELO if EHLO is refused), STARTTLS
+//! when offered on `smtp://` (TLS from the first byte on `smtps://`), AUTH
+//! PLAIN or LOGIN when credentials are configured, then messages.
+//!
+//! Invariant: a session goes back to the pool only after a message was
+//! accepted; any error or unexpected reply closes it, so a pooled session
+//! is always between messages.
 
 use super::sender::Outcome;
-use lettre::address::Envelope;
-use lettre::transport::smtp::Error;
-use lettre::transport::smtp::authentication::{Credentials, Mechanism};
-use lettre::transport::smtp::client::{AsyncSmtpConnection, TlsParameters};
-use lettre::transport::smtp::extension::ClientId;
-use std::sync::Mutex;
+use base64::Engine as _;
+use std::fmt::Write as _;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-/// Idle connections older than this are closed rather than reused: relays
+/// Idle sessions older than this are closed rather than reused: relays
 /// drop idle sessions after a while, and a dead one costs a retry.
 const MAX_IDLE: Duration = Duration::from_secs(20);
 
+/// Longest reply accepted (RFC 5321 lines are at most 512 octets; EHLO
+/// replies have a few dozen lines).
+const MAX_REPLY: usize = 64 * 1024;
+
+/// How the session is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Security {
+    /// `smtp://`: STARTTLS when the relay offers it, plain otherwise (a
+    /// loopback relay or a local postfix often does not, and mail must
+    /// still flow).
+    Opportunistic,
+    /// `smtps://`: TLS from the first byte.
+    Implicit,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum SmtpError {
+    #[error("connection: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("the relay closed the connection")]
+    Closed,
+    #[error("the relay answered {command} with {code} {text}")]
+    Reply { command: &'static str, code: u16, text: String },
+    #[error("the relay's answer is not SMTP: {0}")]
+    Protocol(String),
+    #[error("TLS: {0}")]
+    Tls(String),
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+impl SmtpError {
+    /// 5xx (and what no relay of this configuration could ever take) is
+    /// permanent; 4xx, network, TLS and protocol trouble are worth another
+    /// try later.
+    pub fn outcome(self) -> Outcome {
+        match &self {
+            SmtpError::Reply { code, .. } if *code >= 500 => Outcome::Permanent(self.to_string()),
+            SmtpError::Unsupported(_) => Outcome::Permanent(self.to_string()),
+            _ => Outcome::Temporary(self.to_string()),
+        }
+    }
+}
+
+/// A reply: its code and its lines' text (without the code).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reply {
+    pub code: u16,
+    pub lines: Vec<String>,
+}
+
+impl Reply {
+    fn is_positive(&self) -> bool {
+        (200..400).contains(&self.code)
+    }
+
+    fn expect(self, command: &'static str, code: impl Fn(u16) -> bool) -> Result<Reply, SmtpError> {
+        if code(self.code) {
+            Ok(self)
+        } else {
+            Err(SmtpError::Reply { command, code: self.code, text: self.lines.join(" ") })
+        }
+    }
+}
+
+/// What the relay said it can do in its EHLO reply.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Extensions {
+    pub pipelining: bool,
+    pub eight_bit_mime: bool,
+    pub smtp_utf8: bool,
+    pub starttls: bool,
+    pub auth: Vec<String>,
+}
+
+impl Extensions {
+    /// Reads the keyword lines of an EHLO reply (the first line is the
+    /// relay's name).
+    pub fn parse(reply: &Reply) -> Extensions {
+        let mut ext = Extensions::default();
+        for line in reply.lines.iter().skip(1) {
+            let mut words = line.split([' ', '=']).filter(|w| !w.is_empty());
+            let Some(keyword) = words.next() else { continue };
+            match keyword.to_ascii_uppercase().as_str() {
+                "PIPELINING" => ext.pipelining = true,
+                "8BITMIME" => ext.eight_bit_mime = true,
+                "SMTPUTF8" => ext.smtp_utf8 = true,
+                "STARTTLS" => ext.starttls = true,
+                "AUTH" => ext.auth.extend(words.map(str::to_ascii_uppercase)),
+                _ => {}
+            }
+        }
+        ext
+    }
+}
+
+trait Io: AsyncRead + AsyncWrite + Unpin + Send {}
+impl<T: AsyncRead + AsyncWrite + Unpin + Send> Io for T {}
+
+/// One SMTP session with the relay.
+pub struct Session {
+    stream: Box<dyn Io>,
+    /// Bytes read from the relay and not yet taken as reply lines.
+    input: Vec<u8>,
+    /// The next write, reused between messages.
+    output: Vec<u8>,
+    ext: Extensions,
+    /// Whether the relay answered anything of the current message: a
+    /// pooled session that fails before that was closed while idle, and
+    /// the message can go on a fresh one without any risk of a double.
+    answered: bool,
+}
+
+impl Session {
+    fn new(stream: Box<dyn Io>) -> Session {
+        Session { stream, input: Vec::with_capacity(1024), output: Vec::new(), ext: Extensions::default(), answered: false }
+    }
+
+    pub fn extensions(&self) -> &Extensions {
+        &self.ext
+    }
+
+    /// Opens a session: TCP, TLS as `security` says, greeting, EHLO,
+    /// STARTTLS, AUTH.
+    pub async fn open(settings: &Relay) -> Result<Session, SmtpError> {
+        let tcp = tokio::net::TcpStream::connect((settings.host.as_str(), settings.port)).await?;
+        tcp.set_nodelay(true)?;
+        let mut session = match settings.security {
+            Security::Implicit => Session::new(Box::new(settings.tls_handshake(tcp).await?)),
+            Security::Opportunistic => Session::new(Box::new(tcp)),
+        };
+        session.reply().await?.expect("the greeting", |c| c == 220)?;
+        session.hello(&settings.hello).await?;
+        if settings.security == Security::Opportunistic && session.ext.starttls {
+            session.command("STARTTLS").await?.expect("STARTTLS", |c| c == 220)?;
+            // Whatever came after the 220 was sent before TLS and must not
+            // be read as if it came through it (the STARTTLS injection).
+            if !session.input.is_empty() {
+                return Err(SmtpError::Protocol("the relay sent data after its STARTTLS reply".into()));
+            }
+            let plain = std::mem::replace(&mut session.stream, Box::new(tokio::io::duplex(1).0));
+            session.stream = Box::new(settings.tls_handshake(plain).await?);
+            session.hello(&settings.hello).await?;
+        }
+        if let Some((user, password)) = &settings.credentials {
+            session.auth(user, password).await?;
+        }
+        Ok(session)
+    }
+
+    async fn hello(&mut self, name: &str) -> Result<(), SmtpError> {
+        let reply = self.command(&format!("EHLO {name}")).await?;
+        self.ext = if reply.is_positive() {
+            Extensions::parse(&reply)
+        } else {
+            // A relay from before ESMTP: no extensions.
+            self.command(&format!("HELO {name}")).await?.expect("HELO", |c| c == 250)?;
+            Extensions::default()
+        };
+        Ok(())
+    }
+
+    async fn auth(&mut self, user: &str, password: &str) -> Result<(), SmtpError> {
+        let b64 = |s: &[u8]| base64::engine::general_purpose::STANDARD.encode(s);
+        if self.ext.auth.iter().any(|m| m == "PLAIN") {
+            let token = b64(format!("\0{user}\0{password}").as_bytes());
+            self.command(&format!("AUTH PLAIN {token}")).await?.expect("AUTH PLAIN", |c| c == 235)?;
+        } else if self.ext.auth.iter().any(|m| m == "LOGIN") {
+            self.command("AUTH LOGIN").await?.expect("AUTH LOGIN", |c| c == 334)?;
+            self.command(&b64(user.as_bytes())).await?.expect("AUTH LOGIN (user)", |c| c == 334)?;
+            self.command(&b64(password.as_bytes())).await?.expect("AUTH LOGIN (password)", |c| c == 235)?;
+        } else {
+            return Err(SmtpError::Protocol(format!(
+                "mail.smtp_url has credentials but the relay offers no AUTH PLAIN or LOGIN (it offers {:?})",
+                self.ext.auth
+            )));
+        }
+        Ok(())
+    }
+
+    /// Sends one message to one recipient; Ok once the relay took it.
+    pub async fn send(&mut self, from: &str, to: &str, body: &[u8]) -> Result<(), SmtpError> {
+        self.answered = false;
+        let mut params = String::new();
+        if !(from.is_ascii() && to.is_ascii()) {
+            if !self.ext.smtp_utf8 {
+                return Err(SmtpError::Unsupported(format!(
+                    "the address {to:?} needs SMTPUTF8, which the relay does not offer"
+                )));
+            }
+            params.push_str(" SMTPUTF8");
+        }
+        if self.ext.eight_bit_mime && !body.is_ascii() {
+            params.push_str(" BODY=8BITMIME");
+        }
+        let commands = [format!("MAIL FROM:<{from}>{params}"), format!("RCPT TO:<{to}>"), "DATA".to_string()];
+        let names = ["MAIL FROM", "RCPT TO", "DATA"];
+        if self.ext.pipelining {
+            self.output.clear();
+            for c in &commands {
+                let _ = write!(Lines(&mut self.output), "{c}\r\n");
+            }
+            self.flush_output().await?;
+            // Every reply is read (they are in the pipe), the first failure
+            // is the one reported.
+            let mut failure = None;
+            for (i, name) in names.into_iter().enumerate() {
+                let want: fn(u16) -> bool = if i == 2 { |c| c == 354 } else { |c| (200..300).contains(&c) };
+                match self.reply().await {
+                    Ok(r) => {
+                        if let Err(e) = r.expect(name, want) {
+                            failure.get_or_insert(e);
+                        }
+                    }
+                    Err(e) => return Err(failure.unwrap_or(e)),
+                }
+            }
+            if let Some(e) = failure {
+                return Err(e);
+            }
+        } else {
+            for (i, (c, name)) in commands.iter().zip(names).enumerate() {
+                let want: fn(u16) -> bool = if i == 2 { |c| c == 354 } else { |c| (200..300).contains(&c) };
+                self.command(c).await?.expect(name, want)?;
+            }
+        }
+        self.output.clear();
+        dot_stuff(body, &mut self.output);
+        self.flush_output().await?;
+        self.reply().await?.expect("the end of DATA", |c| (200..300).contains(&c))?;
+        Ok(())
+    }
+
+    /// NOOP: whether the relay still answers.
+    pub async fn noop(&mut self) -> Result<(), SmtpError> {
+        self.command("NOOP").await?.expect("NOOP", |c| c == 250).map(|_| ())
+    }
+
+    /// QUIT, for a polite end.
+    pub async fn quit(&mut self) -> Result<(), SmtpError> {
+        self.command("QUIT").await?.expect("QUIT", |c| c == 221).map(|_| ())
+    }
+
+    async fn command(&mut self, line: &str) -> Result<Reply, SmtpError> {
+        self.output.clear();
+        self.output.extend_from_slice(line.as_bytes());
+        self.output.extend_from_slice(b"\r\n");
+        self.flush_output().await?;
+        self.reply().await
+    }
+
+    async fn flush_output(&mut self) -> Result<(), SmtpError> {
+        self.stream.write_all(&self.output).await?;
+        self.stream.flush().await?;
+        Ok(())
+    }
+
+    /// Reads one reply, all its lines (`250-…` continues, `250 …` ends).
+    async fn reply(&mut self) -> Result<Reply, SmtpError> {
+        let mut lines = Vec::new();
+        let mut size = 0;
+        loop {
+            let line = self.line().await?;
+            size += line.len();
+            if size > MAX_REPLY {
+                return Err(SmtpError::Protocol("a reply longer than 64 KiB".into()));
+            }
+            let code = line
+                .get(..3)
+                .filter(|c| c.iter().all(u8::is_ascii_digit))
+                .and_then(|c| std::str::from_utf8(c).ok()?.parse::<u16>().ok())
+                .ok_or_else(|| SmtpError::Protocol(format!("{:?}", String::from_utf8_lossy(&line))))?;
+            self.answered = true;
+            let more = line.get(3) == Some(&b'-');
+            lines.push(String::from_utf8_lossy(line.get(4..).unwrap_or_default()).into_owned());
+            if !more {
+                return Ok(Reply { code, lines });
+            }
+        }
+    }
+
+    /// The next line from the relay, without its line break.
+    async fn line(&mut self) -> Result<Vec<u8>, SmtpError> {
+        loop {
+            if let Some(end) = self.input.iter().position(|&b| b == b'\n') {
+                let mut line: Vec<u8> = self.input.drain(..=end).collect();
+                line.pop();
+                if line.last() == Some(&b'\r') {
+                    line.pop();
+                }
+                return Ok(line);
+            }
+            if self.input.len() > MAX_REPLY {
+                return Err(SmtpError::Protocol("a reply line longer than 64 KiB".into()));
+            }
+            let mut chunk = [0u8; 2048];
+            let n = self.stream.read(&mut chunk).await?;
+            if n == 0 {
+                return Err(SmtpError::Closed);
+            }
+            self.input.extend_from_slice(&chunk[..n]);
+        }
+    }
+}
+
+/// `fmt::Write` into a byte buffer (commands are ASCII or UTF-8 text).
+struct Lines<'a>(&'a mut Vec<u8>);
+
+impl std::fmt::Write for Lines<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.extend_from_slice(s.as_bytes());
+        Ok(())
+    }
+}
+
+/// The DATA content of `body`: a `.` doubled at the start of each line
+/// (RFC 5321 4.5.2), a line break added if the body lacks a final one,
+/// then the `.` line that ends it.
+pub fn dot_stuff(body: &[u8], out: &mut Vec<u8>) {
+    out.reserve(body.len() + 8);
+    let mut rest = body;
+    if rest.first() == Some(&b'.') {
+        out.push(b'.');
+    }
+    // Copies up to each line break that a `.` follows, then adds the dot.
+    while let Some(at) = memchr::memmem::find(rest, b"\n.") {
+        out.extend_from_slice(&rest[..=at]);
+        out.push(b'.');
+        rest = &rest[at + 1..];
+    }
+    out.extend_from_slice(rest);
+    if !out.ends_with(b"\r\n") {
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b".\r\n");
+}
+
+/// Where and how to reach the relay.
+pub struct Relay {
+    pub host: String,
+    pub port: u16,
+    pub security: Security,
+    pub credentials: Option<(String, String)>,
+    /// The name given in EHLO: this host's name.
+    pub hello: String,
+    pub tls: Arc<rustls::ClientConfig>,
+}
+
+impl Relay {
+    async fn tls_handshake<S: AsyncRead + AsyncWrite + Unpin + Send>(
+        &self,
+        stream: S,
+    ) -> Result<tokio_rustls::client::TlsStream<S>, SmtpError> {
+        let name = rustls::pki_types::ServerName::try_from(self.host.clone())
+            .map_err(|e| SmtpError::Tls(format!("{:?} is not a name TLS can check: {e}", self.host)))?;
+        tokio_rustls::TlsConnector::from(Arc::clone(&self.tls))
+            .connect(name, stream)
+            .await
+            .map_err(|e| SmtpError::Tls(e.to_string()))
+    }
+}
+
+/// Sessions to one relay: at most `max_idle` kept between messages.
 pub struct DirectPool {
-    host: String,
-    port: u16,
-    tls: TlsParameters,
-    credentials: Option<Credentials>,
-    hello: ClientId,
+    relay: Relay,
     timeout: Duration,
-    idle: Mutex<Vec<(AsyncSmtpConnection, Instant)>>,
+    idle: Mutex<Vec<(Session, Instant)>>,
     max_idle: usize,
 }
 
 impl DirectPool {
-    pub fn new(host: String, port: u16, tls: TlsParameters, credentials: Option<Credentials>, max_idle: usize) -> DirectPool {
-        DirectPool {
-            host,
-            port,
-            tls,
-            credentials,
-            hello: ClientId::default(),
-            timeout: Duration::from_secs(30),
-            idle: Mutex::new(Vec::new()),
-            max_idle,
+    pub fn new(relay: Relay, max_idle: usize) -> DirectPool {
+        DirectPool { relay, timeout: Duration::from_secs(30), idle: Mutex::new(Vec::new()), max_idle }
+    }
+
+    async fn open(&self) -> Result<Session, Outcome> {
+        match tokio::time::timeout(self.timeout, Session::open(&self.relay)).await {
+            Ok(Ok(s)) => Ok(s),
+            Ok(Err(e)) => Err(Outcome::Temporary(format!("opening a session: {e}"))),
+            Err(_) => Err(Outcome::Temporary("opening a session timed out".into())),
         }
     }
 
-    async fn connect(&self) -> Result<AsyncSmtpConnection, Outcome> {
-        let addr = (self.host.as_str(), self.port);
-        let stream = tokio::time::timeout(self.timeout, tokio::net::TcpStream::connect(addr))
-            .await
-            .map_err(|_| Outcome::Temporary("connecting timed out".into()))?
-            .map_err(|e| Outcome::Temporary(format!("cannot connect: {e}")))?;
-        stream.set_nodelay(true).map_err(|e| Outcome::Temporary(format!("cannot set TCP_NODELAY: {e}")))?;
-        let mut conn = AsyncSmtpConnection::connect_with_transport(Box::new(stream), &self.hello).await.map_err(classify)?;
-        if conn.can_starttls() {
-            conn.starttls(self.tls.clone(), &self.hello).await.map_err(classify)?;
-        }
-        if let Some(credentials) = &self.credentials {
-            conn.auth(&[Mechanism::Plain, Mechanism::Login], credentials).await.map_err(classify)?;
-        }
-        Ok(conn)
-    }
-
-    fn take_idle(&self) -> Option<AsyncSmtpConnection> {
+    fn take_idle(&self) -> Option<Session> {
         let mut idle = self.idle.lock().ok()?;
-        while let Some((conn, since)) = idle.pop() {
+        while let Some((session, since)) = idle.pop() {
             if since.elapsed() < MAX_IDLE {
-                return Some(conn);
+                return Some(session);
             }
         }
         None
     }
 
-    fn put_back(&self, conn: AsyncSmtpConnection) {
+    fn put_back(&self, session: Session) {
         if let Ok(mut idle) = self.idle.lock()
             && idle.len() < self.max_idle
         {
-            idle.push((conn, Instant::now()));
+            idle.push((session, Instant::now()));
         }
     }
 
-    /// Sends one message. A reused connection that fails with a network
-    /// error (the relay closed it) is replaced once by a fresh one.
-    pub async fn send(&self, envelope: &Envelope, body: &[u8]) -> Outcome {
-        if let Some(mut conn) = self.take_idle() {
-            match tokio::time::timeout(self.timeout, conn.send(envelope, body)).await {
-                Ok(Ok(_)) => {
-                    self.put_back(conn);
+    /// Sends one message. A reused session that fails before the relay
+    /// answered anything of it (closed while idle) is replaced once by a
+    /// fresh one.
+    pub async fn send(&self, from: &str, to: &str, body: &[u8]) -> Outcome {
+        if let Some(mut session) = self.take_idle() {
+            let result = tokio::time::timeout(self.timeout, session.send(from, to, body)).await;
+            match result {
+                Ok(Ok(())) => {
+                    self.put_back(session);
                     return Outcome::Sent;
                 }
-                Ok(Err(e)) if e.is_permanent() || e.is_transient() => return classify(e),
-                // A stale connection: try a new one below.
-                Ok(Err(_)) | Err(_) => {}
+                // A stale session: try a new one below.
+                Ok(Err(SmtpError::Io(_) | SmtpError::Closed)) if !session.answered => {}
+                Ok(Err(e)) => return e.outcome(),
+                Err(_) => return Outcome::Temporary("the relay did not answer in time".into()),
             }
         }
-        let mut conn = match self.connect().await {
-            Ok(c) => c,
+        let mut session = match self.open().await {
+            Ok(s) => s,
             Err(outcome) => return outcome,
         };
-        match tokio::time::timeout(self.timeout, conn.send(envelope, body)).await {
-            Ok(Ok(_)) => {
-                self.put_back(conn);
+        match tokio::time::timeout(self.timeout, session.send(from, to, body)).await {
+            Ok(Ok(())) => {
+                self.put_back(session);
                 Outcome::Sent
             }
-            Ok(Err(e)) => classify(e),
+            Ok(Err(e)) => e.outcome(),
             Err(_) => Outcome::Temporary("the relay did not answer in time".into()),
         }
     }
 
-    /// Connects and says hello, for the check at start.
+    /// Opens a session and asks NOOP, for the check at start.
     pub async fn check(&self) -> Result<(), String> {
-        let mut conn = self.connect().await.map_err(|o| match o {
+        let mut session = self.open().await.map_err(|o| match o {
             Outcome::Temporary(e) | Outcome::Permanent(e) => e,
             Outcome::Sent => String::new(),
         })?;
-        let alive = conn.test_connected().await;
-        let _ = conn.quit().await;
-        if alive { Ok(()) } else { Err("the server did not answer NOOP".into()) }
+        let alive = tokio::time::timeout(self.timeout, session.noop()).await;
+        let _ = tokio::time::timeout(Duration::from_secs(5), session.quit()).await;
+        match alive {
+            Ok(Ok(())) => Ok(()),
+            Ok(Err(e)) => Err(format!("the server did not answer NOOP: {e}")),
+            Err(_) => Err("the server did not answer NOOP in time".into()),
+        }
     }
 }
 
-/// 5xx is permanent; 4xx and everything else (network, TLS, timeouts) is
-/// worth another try later.
-pub fn classify(e: Error) -> Outcome {
-    if e.is_permanent() { Outcome::Permanent(e.to_string()) } else { Outcome::Temporary(e.to_string()) }
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
+    #[test]
+    fn dots_at_line_starts_are_doubled_and_the_end_is_added() {
+        let mut out = Vec::new();
+        dot_stuff(b".a\r\nb\r\n.\r\n..c\r\nd.e", &mut out);
+        assert_eq!(out, b"..a\r\nb\r\n..\r\n...c\r\nd.e\r\n.\r\n");
+        out.clear();
+        dot_stuff(b"x\r\n", &mut out);
+        assert_eq!(out, b"x\r\n.\r\n", "a body that ends its last line gets no empty line");
+    }
+
+    #[test]
+    fn ehlo_keywords_are_read_from_the_lines_after_the_name() {
+        let reply = Reply {
+            code: 250,
+            lines: ["relay.example", "PIPELINING", "SIZE 10240000", "8BITMIME", "AUTH=LOGIN PLAIN", "STARTTLS"]
+                .map(String::from)
+                .to_vec(),
+        };
+        let ext = Extensions::parse(&reply);
+        assert!(ext.pipelining && ext.eight_bit_mime && ext.starttls && !ext.smtp_utf8);
+        assert_eq!(ext.auth, ["LOGIN", "PLAIN"]);
+    }
+
+    #[test]
+    fn only_5xx_replies_are_permanent() {
+        let reply = |code| SmtpError::Reply { command: "RCPT TO", code, text: String::new() };
+        assert!(matches!(reply(550).outcome(), Outcome::Permanent(_)));
+        assert!(matches!(reply(451).outcome(), Outcome::Temporary(_)));
+        assert!(matches!(SmtpError::Closed.outcome(), Outcome::Temporary(_)));
+    }
+
+    /// A relay that offers PIPELINING and answers MAIL, RCPT and DATA only
+    /// once all three have arrived: a client that waits for each reply
+    /// before the next command never gets one (the test times out).
+    #[tokio::test]
+    async fn mail_rcpt_and_data_go_out_in_one_write_when_pipelining_is_offered() {
+        use tokio::io::{AsyncBufReadExt, BufReader};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let relay = tokio::spawn(async move {
+            let (stream, _) = listener.accept().await.unwrap();
+            let (read, mut write) = stream.into_split();
+            let mut lines = BufReader::new(read);
+            let mut line = String::new();
+            write.write_all(b"220 test ESMTP\r\n").await.unwrap();
+            lines.read_line(&mut line).await.unwrap();
+            assert!(line.starts_with("EHLO "), "{line:?}");
+            write.write_all(b"250-test\r\n250-PIPELINING\r\n250 8BITMIME\r\n").await.unwrap();
+            let mut commands = Vec::new();
+            for _ in 0..3 {
+                line.clear();
+                lines.read_line(&mut line).await.unwrap();
+                commands.push(line.clone());
+            }
+            assert_eq!(commands, ["MAIL FROM:<a@example.org>\r\n", "RCPT TO:<b@example.org>\r\n", "DATA\r\n"]);
+            write.write_all(b"250 ok\r\n250 ok\r\n354 go on\r\n").await.unwrap();
+            let mut data = Vec::new();
+            loop {
+                line.clear();
+                lines.read_line(&mut line).await.unwrap();
+                if line == ".\r\n" {
+                    break;
+                }
+                data.push(line.clone());
+            }
+            write.write_all(b"250 queued\r\n").await.unwrap();
+            data
+        });
+        let tls = crate::websub::tls().unwrap();
+        let settings = Relay {
+            host: "127.0.0.1".into(),
+            port,
+            security: Security::Opportunistic,
+            credentials: None,
+            hello: "client.test".into(),
+            tls,
+        };
+        let sent = tokio::time::timeout(Duration::from_secs(10), async {
+            let mut session = Session::open(&settings).await?;
+            assert!(session.extensions().pipelining);
+            session.send("a@example.org", "b@example.org", b"Subject: x\r\n\r\n.hidden\r\n").await
+        })
+        .await;
+        assert!(matches!(sent, Ok(Ok(()))), "{sent:?}");
+        let data = relay.await.unwrap();
+        assert_eq!(data, ["Subject: x\r\n", "\r\n", "..hidden\r\n"], "the body arrives dot-stuffed");
+    }
+}
