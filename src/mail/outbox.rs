@@ -27,6 +27,8 @@ pub enum QueueError {
     State(#[from] StateError),
     #[error(transparent)]
     Mail(#[from] MailError),
+    #[error("rendering digests stopped: {0}; the digests not committed are planned again by the next run")]
+    Render(String),
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -58,25 +60,43 @@ pub async fn plan_due(
 }
 
 /// Plans, renders and commits every digest due at `now`.
+///
+/// Rendering and committing overlap: a blocking thread renders batch N+1
+/// (on every core, rayon) while this task commits batch N, so neither the
+/// cores nor the database wait for the other. Batches are committed in
+/// plan order; at most two rendered batches wait for their commit.
 pub async fn queue_digests(
     state: &StateStore,
-    composer: &Composer,
-    catalog: &Catalog,
+    composer: &Arc<Composer>,
+    catalog: &Arc<Catalog>,
     settings: &PlanSettings,
     now: DateTime<Utc>,
     mode: Mode,
 ) -> Result<QueueReport, QueueError> {
     note_visible(state, catalog, settings, now).await?;
-    let plans = plan_due(state, catalog, settings, now, mode).await?;
+    let plans = Arc::new(plan_due(state, catalog, settings, now, mode).await?);
     let mut report = QueueReport { due: plans.len(), ..QueueReport::default() };
-    for chunk in plans.chunks(BATCH) {
-        // Rendering is most of the CPU of queueing and each digest is
-        // independent: a batch renders on every core (the database waits
-        // for it anyway).
-        let messages: Vec<Option<OutboxMessage>> = chunk
-            .par_iter()
-            .map(|p| if p.is_empty() { Ok(None) } else { composer.digest(p, catalog, now).map(Some) })
-            .collect::<Result<_, MailError>>()?;
+    let (rendered, mut to_commit) = tokio::sync::mpsc::channel::<Result<(usize, Vec<Option<OutboxMessage>>), MailError>>(2);
+    let renderer = tokio::task::spawn_blocking({
+        let (plans, composer, catalog) = (Arc::clone(&plans), Arc::clone(composer), Arc::clone(catalog));
+        move || {
+            for (n, chunk) in plans.chunks(BATCH).enumerate() {
+                let messages = chunk
+                    .par_iter()
+                    .map(|p| if p.is_empty() { Ok(None) } else { composer.digest(p, &catalog, now).map(Some) })
+                    .collect::<Result<Vec<_>, MailError>>();
+                let failed = messages.is_err();
+                // The receiver is gone only when committing failed; its
+                // error is the one reported.
+                if rendered.blocking_send(messages.map(|m| (n * BATCH, m))).is_err() || failed {
+                    return;
+                }
+            }
+        }
+    });
+    while let Some(batch) = to_commit.recv().await {
+        let (first, messages) = batch?;
+        let chunk = &plans[first..first + messages.len()];
         let mut batch = Vec::with_capacity(chunk.len());
         for (p, message) in chunk.iter().zip(messages) {
             if message.is_none() {
@@ -92,6 +112,9 @@ pub async fn queue_digests(
         }
         report.queued += state.commit_digests(&batch).await?;
     }
+    // A renderer that panicked sent nothing more; what it did not render
+    // is planned again by the next run.
+    renderer.await.map_err(|e| QueueError::Render(e.to_string()))?;
     Ok(report)
 }
 

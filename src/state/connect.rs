@@ -76,7 +76,8 @@ impl StateStore {
             .run(&pool)
             .await
             .map_err(|source| StateError::Migrate { url: shown.clone(), source })?;
-        Ok(StateStore { pool, backend, url: shown })
+        let writer = (backend == Backend::Sqlite).then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
+        Ok(StateStore { pool, backend, url: shown, writer })
     }
 
 }

@@ -63,6 +63,7 @@ impl StateStore {
     /// subscriber's new watermark. A digest whose subscriber already has
     /// this period is skipped (another run got there first).
     pub async fn commit_digests(&self, batch: &[DigestCommit]) -> Result<usize> {
+        let _writing = self.writing().await;
         let mut tx = self.pool.begin().await.map_err(q("starting the digest transaction"))?;
         // Claim the period on the subscriber rows first: a row that already
         // has it was committed before (a concurrent or earlier run), and
@@ -121,6 +122,7 @@ impl StateStore {
     /// Queues one message (a confirmation mail); false if a message with
     /// this Message-ID is already there.
     pub async fn enqueue(&self, m: &OutboxMessage, now: DateTime<Utc>) -> Result<bool> {
+        let _writing = self.writing().await;
         let mut tx = self.pool.begin().await.map_err(q("queueing a message"))?;
         let n = insert_outbox(&mut tx, &[(m, now)]).await?;
         tx.commit().await.map_err(q("queueing a message"))?;
@@ -146,6 +148,7 @@ impl StateStore {
             Backend::Sqlite => CLAIM_SQL.replace("{lock}", ""),
             Backend::Postgres => CLAIM_SQL.replace("{lock}", "FOR UPDATE SKIP LOCKED"),
         };
+        let writing = self.writing().await;
         let rows = sqlx::query(sql(text))
             .bind(owner)
             .bind(to_ms(until))
@@ -154,6 +157,7 @@ impl StateStore {
             .fetch_all(&self.pool)
             .await
             .map_err(q("claiming outbox messages"))?;
+        drop(writing);
         let mut out: Vec<OutboxRow> = rows
             .iter()
             .map(|r| {
@@ -203,6 +207,7 @@ impl StateStore {
     /// relay accepted at about the same time. Their audit rows come from
     /// the `outbox_sent_audit` trigger (migration 3), in the same statement.
     pub async fn mark_sent_many(&self, ids: &[i64], owner: &str, now: DateTime<Utc>) -> Result<()> {
+        let _writing = self.writing().await;
         // One statement up to ROWS_PER_STATEMENT ids (the sender's groups
         // are at most `mail.connections`); beyond, a transaction.
         if ids.len() <= ROWS_PER_STATEMENT {
@@ -218,6 +223,7 @@ impl StateStore {
 
     /// A temporary failure: back to queued, tried again at `next_at`.
     pub async fn mark_retry(&self, id: i64, now: DateTime<Utc>, next_at: DateTime<Utc>, error: &str) -> Result<()> {
+        let _writing = self.writing().await;
         let mut tx = self.pool.begin().await.map_err(q("scheduling a retry"))?;
         sqlx::query(
             "UPDATE outbox SET status = 'queued', next_attempt_at = $2, last_error = $3, lease_owner = NULL, lease_until = NULL
@@ -236,6 +242,7 @@ impl StateStore {
 
     /// A permanent failure: the message will not be tried again.
     pub async fn mark_failed(&self, id: i64, now: DateTime<Utc>, error: &str) -> Result<()> {
+        let _writing = self.writing().await;
         let mut tx = self.pool.begin().await.map_err(q("marking a message failed"))?;
         sqlx::query(
             "UPDATE outbox SET status = 'failed', last_error = $2, lease_owner = NULL, lease_until = NULL WHERE id = $1",
