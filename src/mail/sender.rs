@@ -12,7 +12,8 @@
 //! and a row is marked sent only after the server accepted it; a crash in
 //! between resends the same bytes (same Message-ID), never a different mail.
 
-use super::smtp::{DirectPool, Relay, Security};
+use super::smtp::{DirectPool, Gate, Relay, Security};
+use futures_util::FutureExt as _;
 use crate::state::{OutboxRow, StateError, StateStore};
 use chrono::{DateTime, Utc};
 use lettre::transport::smtp::extension::ClientId;
@@ -123,55 +124,89 @@ impl Pace {
 
 /// What a send task ends with.
 enum Delivered {
-    /// Accepted by the relay and marked sent.
-    Marked,
-    /// Accepted, but the mark was not committed: the marker stopped on a
-    /// database error (the row stays leased and is resent after the lease).
+    /// Accepted by the relay; its mark is with the `Marker`.
+    Accepted,
+    /// Accepted, but the marker had stopped on a database error: the row
+    /// stays leased and is resent after the lease.
     Unmarked,
     /// Not accepted: recorded by `Mailer::record`.
     Not(Outcome),
 }
 
-/// The group commit of sent marks: send tasks hand in the id of a message
-/// the relay accepted and wait for its mark; every mark that arrives while
-/// a commit runs goes into the next one, so commits grow with the load and
-/// nobody waits for a batch to fill.
+/// One accepted message to mark sent, and who to tell once it is.
+type Mark = (i64, DateTime<Utc>, tokio::sync::oneshot::Sender<()>);
+
+/// The group commit of sent marks. A send task hands in the id of a
+/// message the relay accepted and goes on; the mark's [`Gate`] travels with
+/// the SMTP session, whose next message waits for it before its final `.`
+/// (`mail::smtp`). The marker commits a group when a gate is waited for
+/// (`flush`), when it holds a mark of every connection, or `HOLD` after
+/// its first mark: marks of several connections share one transaction,
+/// and the commit overlaps the next message's transfer instead of
+/// holding the connection.
 #[derive(Clone)]
-struct Marks(tokio::sync::mpsc::UnboundedSender<(i64, DateTime<Utc>, tokio::sync::oneshot::Sender<()>)>);
+struct Marks {
+    queue: tokio::sync::mpsc::UnboundedSender<Mark>,
+    flush: Arc<tokio::sync::Notify>,
+}
 
 struct Marker;
 
 impl Marker {
+    /// The longest a mark waits for others to share its commit.
+    const HOLD: Duration = Duration::from_millis(5);
+
     /// Starts the marking task; it ends when every `Marks` is dropped, or
     /// at the first database error (returned).
-    fn start(state: StateStore, owner: String) -> (Marks, tokio::task::JoinHandle<Result<(), StateError>>) {
-        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(i64, DateTime<Utc>, tokio::sync::oneshot::Sender<()>)>();
+    fn start(state: StateStore, owner: String, group_size: usize) -> (Marks, tokio::task::JoinHandle<Result<(), StateError>>) {
+        let (queue, mut rx) = tokio::sync::mpsc::unbounded_channel::<Mark>();
+        let flush = Arc::new(tokio::sync::Notify::new());
+        let wanted = Arc::clone(&flush);
         let task = tokio::spawn(async move {
             let mut group = Vec::new();
             while rx.recv_many(&mut group, usize::MAX).await > 0 {
+                let deadline = tokio::time::Instant::now() + Self::HOLD;
+                while group.len() < group_size {
+                    tokio::select! {
+                        biased;
+                        () = wanted.notified() => break,
+                        n = rx.recv_many(&mut group, usize::MAX) => if n == 0 { break },
+                        () = tokio::time::sleep_until(deadline) => break,
+                    }
+                }
                 let ids: Vec<i64> = group.iter().map(|(id, _, _)| *id).collect();
                 let at = group.iter().map(|(_, at, _)| *at).max().unwrap_or_else(Utc::now);
                 state.mark_sent_many(&ids, &owner, at).await?;
+                tracing::trace!(marks = ids.len(), "marked sent");
                 for (_, _, done) in group.drain(..) {
                     let _ = done.send(());
                 }
             }
             Ok(())
         });
-        (Marks(tx), task)
+        (Marks { queue, flush }, task)
     }
 }
 
 impl Marks {
-    async fn mark(&self, id: i64, at: DateTime<Utc>) -> Delivered {
+    /// Hands in the mark of an accepted message; the gate opens once it is
+    /// committed (false if the marker stopped first).
+    fn mark(&self, id: i64, at: DateTime<Utc>) -> Option<Gate> {
         let (done, marked) = tokio::sync::oneshot::channel();
-        if self.0.send((id, at, done)).is_err() {
-            return Delivered::Unmarked;
-        }
-        match marked.await {
-            Ok(()) => Delivered::Marked,
-            Err(_) => Delivered::Unmarked,
-        }
+        self.queue.send((id, at, done)).ok()?;
+        let flush = Arc::clone(&self.flush);
+        Some(Box::pin(async move {
+            let mut marked = marked;
+            match (&mut marked).now_or_never() {
+                Some(r) => r.is_ok(),
+                None => {
+                    // Someone waits for this commit: it should not wait
+                    // for more marks to join it.
+                    flush.notify_one();
+                    marked.await.is_ok()
+                }
+            }
+        }))
     }
 }
 
@@ -241,12 +276,13 @@ impl Mailer {
         &self.state
     }
 
-    /// Sends one message's stored bytes.
-    async fn send_row(relay: &DirectPool, from: &Address, row: &OutboxRow) -> Outcome {
+    /// Sends one message's stored bytes; `accepted` as for
+    /// [`DirectPool::send`].
+    async fn send_row(relay: &DirectPool, from: &Address, row: &OutboxRow, accepted: impl FnOnce() -> Option<Gate>) -> Outcome {
         if let Err(e) = row.recipient.parse::<Address>() {
             return Outcome::Permanent(format!("recipient {:?} is not an address: {e}", row.recipient));
         }
-        relay.send(from.as_ref(), &row.recipient, &row.body).await
+        relay.send(from.as_ref(), &row.recipient, &row.body, accepted).await
     }
 
     /// The delay before attempt `attempts + 1`: `retry_base` doubled per
@@ -268,7 +304,7 @@ impl Mailer {
         let mut pace = Pace::new(rate);
         let parallel = self.settings.connections.max(1) as usize;
         let relay = Arc::clone(&self.relay);
-        let (marks, marker) = Marker::start(self.state.clone(), self.owner.clone());
+        let (marks, marker) = Marker::start(self.state.clone(), self.owner.clone(), parallel);
         let mut running: JoinSet<(OutboxRow, Delivered)> = JoinSet::new();
         let result = async {
             loop {
@@ -284,16 +320,15 @@ impl Mailer {
                     }
                     continue;
                 }
-                // A send task ends only once the outcome of its message is
-                // committed, and a connection serves one task at a time, so
-                // after a SIGKILL at most one message per connection was
-                // accepted and not marked (resent, same bytes). Marks of
-                // messages accepted at about the same time share one
-                // transaction (`Marker`): a group commit, not a batch held
-                // back (marking a whole claimed batch at its end resent all
-                // of it after a SIGKILL: tests/crash_safety.rs,
-                // tests/digest_kill.rs). Commits do not hold up this loop:
-                // a free slot takes its next message at once.
+                // An accepted message's mark is committed before the relay
+                // can accept another on the same session (its `Gate`), and
+                // a session serves one task at a time, so after a SIGKILL
+                // at most one message per connection was accepted and not
+                // marked (resent, same bytes). Marks of messages accepted
+                // at about the same time share one transaction (`Marker`):
+                // a group commit, not a batch held back (marking a whole
+                // claimed batch at its end resent all of it after a
+                // SIGKILL: tests/crash_safety.rs, tests/digest_kill.rs).
                 for row in rows {
                     pace.next().await;
                     while running.len() >= parallel {
@@ -304,8 +339,16 @@ impl Mailer {
                     let marks = marks.clone();
                     let at = now();
                     running.spawn(async move {
-                        let delivered = match Mailer::send_row(&relay, &from, &row).await {
-                            Outcome::Sent => marks.mark(row.id, at).await,
+                        let mut handed_in = false;
+                        let outcome = Mailer::send_row(&relay, &from, &row, || {
+                            let gate = marks.mark(row.id, at);
+                            handed_in = gate.is_some();
+                            gate
+                        })
+                        .await;
+                        let delivered = match outcome {
+                            Outcome::Sent if handed_in => Delivered::Accepted,
+                            Outcome::Sent => Delivered::Unmarked,
                             other => Delivered::Not(other),
                         };
                         (row, delivered)
@@ -343,7 +386,7 @@ impl Mailer {
         }
         for d in done {
             match d {
-                Ok((_, Delivered::Marked)) => report.sent += 1,
+                Ok((_, Delivered::Accepted)) => report.sent += 1,
                 // The marker stopped on a database error, which
                 // `deliver_due` reports once the marker is joined.
                 Ok((_, Delivered::Unmarked)) => return Ok(()),

@@ -13,13 +13,22 @@
 //! when offered on `smtp://` (TLS from the first byte on `smtps://`), AUTH
 //! PLAIN or LOGIN when credentials are configured, then messages.
 //!
-//! Invariant: a session goes back to the pool only after a message was
-//! accepted; any error or unexpected reply closes it, so a pooled session
-//! is always between messages.
+//! Invariants:
+//! - a session goes back to the pool only after a message was accepted;
+//!   any error or unexpected reply closes it, so a pooled session is always
+//!   between messages;
+//! - a session that the relay accepted a message on carries that message's
+//!   [`Gate`] (its outcome being committed, `mail::sender`), and the next
+//!   message on it waits for the gate before its final `.`: the relay has at
+//!   most one accepted message per session whose outcome is not recorded,
+//!   while the transfer of the next one already overlaps the commit.
 
 use super::sender::Outcome;
 use base64::Engine as _;
+use futures_util::FutureExt as _;
 use std::fmt::Write as _;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
@@ -31,6 +40,11 @@ const MAX_IDLE: Duration = Duration::from_secs(20);
 /// Longest reply accepted (RFC 5321 lines are at most 512 octets; EHLO
 /// replies have a few dozen lines).
 const MAX_REPLY: usize = 64 * 1024;
+
+/// What the next message on a session waits for before its final `.`: the
+/// outcome of the last message the relay accepted on it is committed
+/// (true), or could not be (false: the next message is not sent).
+pub type Gate = Pin<Box<dyn Future<Output = bool> + Send>>;
 
 /// How the session is protected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -57,6 +71,8 @@ pub enum SmtpError {
     Tls(String),
     #[error("{0}")]
     Unsupported(String),
+    #[error("the last message accepted on this session could not be recorded as sent, so no other goes after it")]
+    Held,
 }
 
 impl SmtpError {
@@ -139,11 +155,13 @@ pub struct Session {
     /// pooled session that fails before that was closed while idle, and
     /// the message can go on a fresh one without any risk of a double.
     answered: bool,
+    /// The last accepted message's commit, if not yet seen done.
+    gate: Option<Gate>,
 }
 
 impl Session {
     fn new(stream: Box<dyn Io>) -> Session {
-        Session { stream, input: Vec::with_capacity(1024), output: Vec::new(), ext: Extensions::default(), answered: false }
+        Session { stream, input: Vec::with_capacity(1024), output: Vec::new(), ext: Extensions::default(), answered: false, gate: None }
     }
 
     pub fn extensions(&self) -> &Extensions {
@@ -256,7 +274,38 @@ impl Session {
         }
         self.output.clear();
         dot_stuff(body, &mut self.output);
-        self.flush_output().await?;
+        // Whether the last accepted message's outcome is committed: at
+        // once (the usual case: the body then goes with its end in one
+        // write), or only later (the body goes now, its final `.` once the
+        // commit is done). A gate left by a cancelled send is still here.
+        let ready = match self.gate.as_mut() {
+            None => Some(true),
+            Some(gate) => gate.now_or_never(),
+        };
+        match ready {
+            Some(committed) => {
+                self.gate = None;
+                if !committed {
+                    return Err(SmtpError::Held);
+                }
+                self.flush_output().await?;
+            }
+            None => {
+                let end = self.output.len() - b".\r\n".len();
+                self.stream.write_all(&self.output[..end]).await?;
+                self.stream.flush().await?;
+                let committed = match self.gate.as_mut() {
+                    Some(gate) => gate.await,
+                    None => true,
+                };
+                self.gate = None;
+                if !committed {
+                    return Err(SmtpError::Held);
+                }
+                self.stream.write_all(b".\r\n").await?;
+                self.stream.flush().await?;
+            }
+        }
         self.reply().await?.expect("the end of DATA", |c| (200..300).contains(&c))?;
         Ok(())
     }
@@ -421,43 +470,70 @@ impl DirectPool {
         None
     }
 
-    fn put_back(&self, session: Session) {
-        if let Ok(mut idle) = self.idle.lock()
-            && idle.len() < self.max_idle
-        {
-            idle.push((session, Instant::now()));
+    /// Keeps a session for the next message; gives it back when the pool
+    /// is full.
+    fn put_back(&self, session: Session) -> Option<Session> {
+        match self.idle.lock() {
+            Ok(mut idle) if idle.len() < self.max_idle => {
+                idle.push((session, Instant::now()));
+                None
+            }
+            _ => Some(session),
         }
     }
 
-    /// Sends one message. A reused session that fails before the relay
-    /// answered anything of it (closed while idle) is replaced once by a
-    /// fresh one.
-    pub async fn send(&self, from: &str, to: &str, body: &[u8]) -> Outcome {
+    /// Sends one message. `accepted` is called once the relay took it and
+    /// gives the [`Gate`] that the next message on the same session waits
+    /// for before its final `.`. A reused session that fails before the
+    /// relay answered anything of the message (closed while idle) is
+    /// replaced once by a fresh one, which inherits its gate.
+    pub async fn send(&self, from: &str, to: &str, body: &[u8], accepted: impl FnOnce() -> Option<Gate>) -> Outcome {
+        let mut inherited = None;
         if let Some(mut session) = self.take_idle() {
-            let result = tokio::time::timeout(self.timeout, session.send(from, to, body)).await;
-            match result {
-                Ok(Ok(())) => {
-                    self.put_back(session);
-                    return Outcome::Sent;
-                }
+            match tokio::time::timeout(self.timeout, session.send(from, to, body)).await {
+                Ok(Ok(())) => return self.accepted(session, accepted).await,
                 // A stale session: try a new one below.
-                Ok(Err(SmtpError::Io(_) | SmtpError::Closed)) if !session.answered => {}
-                Ok(Err(e)) => return e.outcome(),
-                Err(_) => return Outcome::Temporary("the relay did not answer in time".into()),
+                Ok(Err(SmtpError::Io(_) | SmtpError::Closed)) if !session.answered => inherited = session.gate.take(),
+                Ok(Err(e)) => return Self::failed(session.gate.take(), e.outcome()).await,
+                Err(_) => return Self::failed(session.gate.take(), Self::timed_out()).await,
             }
         }
         let mut session = match self.open().await {
             Ok(s) => s,
-            Err(outcome) => return outcome,
+            Err(outcome) => return Self::failed(inherited, outcome).await,
         };
+        session.gate = inherited;
         match tokio::time::timeout(self.timeout, session.send(from, to, body)).await {
-            Ok(Ok(())) => {
-                self.put_back(session);
-                Outcome::Sent
-            }
-            Ok(Err(e)) => e.outcome(),
-            Err(_) => Outcome::Temporary("the relay did not answer in time".into()),
+            Ok(Ok(())) => self.accepted(session, accepted).await,
+            Ok(Err(e)) => Self::failed(session.gate.take(), e.outcome()).await,
+            Err(_) => Self::failed(session.gate.take(), Self::timed_out()).await,
         }
+    }
+
+    fn timed_out() -> Outcome {
+        Outcome::Temporary("the relay did not answer in time".into())
+    }
+
+    /// The session goes back to the pool carrying the accepted message's
+    /// gate; a session the pool has no room for is closed once that gate
+    /// opened, so no session ends with an accepted message unrecorded.
+    async fn accepted(&self, mut session: Session, accepted: impl FnOnce() -> Option<Gate>) -> Outcome {
+        session.gate = accepted();
+        if let Some(mut extra) = self.put_back(session)
+            && let Some(gate) = extra.gate.take()
+        {
+            gate.await;
+        }
+        Outcome::Sent
+    }
+
+    /// A session that failed is closed, but only once the message accepted
+    /// on it before is recorded (its gate), for the same reason.
+    async fn failed(gate: Option<Gate>, outcome: Outcome) -> Outcome {
+        if let Some(gate) = gate {
+            gate.await;
+        }
+        outcome
     }
 
     /// Opens a session and asks NOOP, for the check at start.
