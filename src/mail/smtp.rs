@@ -179,6 +179,7 @@ impl Session {
         };
         session.reply().await?.expect("the greeting", |c| c == 220)?;
         session.hello(&settings.hello).await?;
+        let mut encrypted = settings.security == Security::Implicit;
         if settings.security == Security::Opportunistic && session.ext.starttls {
             session.command("STARTTLS").await?.expect("STARTTLS", |c| c == 220)?;
             // Whatever came after the 220 was sent before TLS and must not
@@ -189,8 +190,16 @@ impl Session {
             let plain = std::mem::replace(&mut session.stream, Box::new(tokio::io::duplex(1).0));
             session.stream = Box::new(settings.tls_handshake(plain).await?);
             session.hello(&settings.hello).await?;
+            encrypted = true;
         }
         if let Some((user, password)) = &settings.credentials {
+            if !may_send_password(&settings.host, encrypted) {
+                return Err(SmtpError::Unsupported(format!(
+                    "{} offers no STARTTLS, and the password of mail.smtp_url is not sent in clear over the network; \
+                     use smtps:// or a relay that offers STARTTLS (a relay on this host, 127.0.0.1 or localhost, may go without)",
+                    settings.host
+                )));
+            }
             session.auth(user, password).await?;
         }
         Ok(session)
@@ -380,6 +389,14 @@ impl Session {
             self.input.extend_from_slice(&chunk[..n]);
         }
     }
+}
+
+/// Whether credentials may go to `host` over this session: always under
+/// TLS; in clear only to this host (a local postfix without TLS is
+/// common, and loopback traffic stays on the machine).
+fn may_send_password(host: &str, encrypted: bool) -> bool {
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    encrypted || host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
 }
 
 /// `fmt::Write` into a byte buffer (commands are ASCII or UTF-8 text).
@@ -577,6 +594,16 @@ mod tests {
         let ext = Extensions::parse(&reply);
         assert!(ext.pipelining && ext.eight_bit_mime && ext.starttls && !ext.smtp_utf8);
         assert_eq!(ext.auth, ["LOGIN", "PLAIN"]);
+    }
+
+    #[test]
+    fn a_password_goes_in_clear_only_to_this_host() {
+        assert!(may_send_password("smtp.example.org", true));
+        assert!(!may_send_password("smtp.example.org", false));
+        assert!(!may_send_password("192.0.2.7", false));
+        for local in ["127.0.0.1", "127.0.0.2", "[::1]", "localhost", "LOCALHOST"] {
+            assert!(may_send_password(local, false), "{local}");
+        }
     }
 
     #[test]

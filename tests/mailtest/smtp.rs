@@ -39,7 +39,21 @@ pub enum Behaviour {
     /// Offer STARTTLS, answer it with 220, then send bytes that are not a
     /// TLS handshake and close.
     BrokenTls,
+    /// Offer AUTH with these mechanisms (on plain TCP) and take mail only
+    /// after a login as [`AUTH_USER`] / [`AUTH_PASSWORD`]; anything else
+    /// is 535.
+    RequireAuth(AuthOffer),
 }
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AuthOffer {
+    PlainAndLogin,
+    LoginOnly,
+}
+
+/// The account of [`Behaviour::RequireAuth`].
+pub const AUTH_USER: &str = "bản-tin@example.org";
+pub const AUTH_PASSWORD: &str = "p@ss word:1";
 
 #[derive(Clone)]
 pub struct Shared {
@@ -49,6 +63,8 @@ pub struct Shared {
     pub attempts: Arc<Mutex<usize>>,
     /// Messages kept under `DropBeforeFinalReply` (taken, never confirmed).
     pub dropped: Arc<Mutex<usize>>,
+    /// The user names of every AUTH attempt, right or wrong.
+    pub logins: Arc<Mutex<Vec<String>>>,
 }
 
 pub struct SmtpServer {
@@ -71,6 +87,14 @@ struct Session {
 }
 
 impl Handler for Session {
+    fn auth_plain(&mut self, _authorization_id: &str, user: &str, password: &str) -> Response {
+        self.login(user, password)
+    }
+
+    fn auth_login(&mut self, user: &str, password: &str) -> Response {
+        self.login(user, password)
+    }
+
     fn rcpt(&mut self, _to: &str) -> Response {
         *self.shared.attempts.lock().unwrap() += 1;
         match *self.shared.behaviour.lock().unwrap() {
@@ -105,6 +129,17 @@ impl Handler for Session {
     }
 }
 
+impl Session {
+    fn login(&mut self, user: &str, password: &str) -> Response {
+        self.shared.logins.lock().unwrap().push(user.to_string());
+        if user == AUTH_USER && password == AUTH_PASSWORD {
+            mailin::response::AUTH_OK
+        } else {
+            mailin::response::INVALID_CREDENTIALS
+        }
+    }
+}
+
 impl SmtpServer {
     /// Starts on a free loopback port.
     pub async fn start() -> SmtpServer {
@@ -120,6 +155,7 @@ impl SmtpServer {
             behaviour: Arc::new(Mutex::new(Behaviour::Accept)),
             attempts: Arc::default(),
             dropped: Arc::default(),
+            logins: Arc::default(),
         };
         let s = shared.clone();
         let task = tokio::spawn(async move {
@@ -161,6 +197,10 @@ impl SmtpServer {
     pub fn dropped(&self) -> usize {
         *self.shared.dropped.lock().unwrap()
     }
+
+    pub fn logins(&self) -> Vec<String> {
+        self.shared.logins.lock().unwrap().clone()
+    }
 }
 
 async fn serve(stream: tokio::net::TcpStream, ip: IpAddr, shared: Shared) {
@@ -171,6 +211,12 @@ async fn serve(stream: tokio::net::TcpStream, ip: IpAddr, shared: Shared) {
     let mut builder = SessionBuilder::new("mailin.test");
     if behaviour == Behaviour::BrokenTls {
         builder.enable_start_tls();
+    }
+    if let Behaviour::RequireAuth(offer) = behaviour {
+        if offer == AuthOffer::PlainAndLogin {
+            builder.enable_auth(mailin::AuthMechanism::Plain);
+        }
+        builder.enable_auth(mailin::AuthMechanism::Login).insecure_enable_plaintext_auth();
     }
     let mut session = builder.build(ip, handler);
     if write.write_all(&session.greeting().buffer().unwrap()).await.is_err() {
