@@ -6,12 +6,13 @@
 //!   routes look up the published [`FeedCache`](crate::cache::FeedCache)
 //!   and clone reference-counted bytes; a path that is not in the cache is
 //!   a 404;
-//! - GET/HEAD of a cached document (feeds, index) takes the hot path
-//!   ([`Hot`]): answered from the cache before the router, with
-//!   pre-registered counters, since that is nearly all the traffic; every
-//!   other request goes through the axum router and its layers. Both paths
-//!   give the same answer (the router's feed handlers call the same
-//!   [`answer`]);
+//! - GET/HEAD of a cached document (feeds, index) takes the hot path: the
+//!   connection's front (`front`) answers it before hyper is involved, and
+//!   after a hand-over to hyper [`Hot`] answers it before the router, both
+//!   with pre-registered counters, since that is nearly all the traffic;
+//!   every other request goes through hyper, the axum router and its
+//!   layers. All paths give the same answer (the same `negotiate`
+//!   decisions; the router's feed handlers call [`answer`] as `Hot` does);
 //! - every connection has a header read timeout, a header size limit and a
 //!   request timeout, and there are at most `max_connections` at once
 //!   (further clients wait in the kernel's accept queue);
@@ -24,6 +25,7 @@
 //! the client's address as axum's `ConnectInfo<SocketAddr>` extension (set
 //! per connection by [`serve`]).
 
+mod front;
 pub mod negotiate;
 
 use crate::cache::Entry;
@@ -504,26 +506,40 @@ async fn accept_loop(listener: TcpListener, app: Hot, limits: Limits, slots: Arc
         };
         let _ = stream.set_nodelay(true);
         let service = app.for_peer(peer);
-        let mut builder = hyper::server::conn::http1::Builder::new();
-        builder
-            .timer(TokioTimer::new())
-            .header_read_timeout(limits.header_read_timeout)
-            .max_buf_size(limits.max_header_bytes.max(8192))
-            .keep_alive(true);
-        let conn = builder.serve_connection(TokioIo::new(stream), service);
-        let conn = graceful.watch(conn);
+        let watcher = graceful.watcher();
+        let (limits, mut shutdown) = (limits.clone(), shutdown.clone());
         let balance = Arc::clone(&balance);
         balance.live[balance.me].fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
-            // Client resets and timeouts end here; they are not our errors.
-            let _ = conn.await;
+            // Cached documents are answered by the front; the first other
+            // request takes the connection to hyper. Client resets and
+            // timeouts end here; they are not our errors.
+            let front = front::serve(stream, &service, limits.header_read_timeout, limits.max_header_bytes, &mut shutdown).await;
+            if let front::Front::Handover { stream, buffered } = front {
+                let mut builder = hyper::server::conn::http1::Builder::new();
+                builder
+                    .timer(TokioTimer::new())
+                    .header_read_timeout(limits.header_read_timeout)
+                    .max_buf_size(limits.max_header_bytes.max(8192))
+                    .keep_alive(true);
+                let conn = builder.serve_connection(TokioIo::new(front::Rewind::new(buffered, stream)), service);
+                let _ = watcher.watch(conn).await;
+            }
             balance.live[balance.me].fetch_sub(1, Ordering::Relaxed);
             drop(permit);
         });
     }
     drop(listener);
     tracing::info!("stopped accepting connections; waiting for requests in flight");
-    if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await.is_err() {
+    // hyper's connections are told to finish and close; the front's see
+    // the shutdown signal themselves. Every connection holds a slot until
+    // it ends, so all slots back means every connection of every loop is
+    // done.
+    let drained = async {
+        graceful.shutdown().await;
+        let _ = slots.acquire_many(u32::try_from(limits.max_connections).unwrap_or(u32::MAX)).await;
+    };
+    if tokio::time::timeout(limits.shutdown_grace, drained).await.is_err() {
         tracing::warn!(
             "requests still in flight after {} s; closing them",
             limits.shutdown_grace.as_secs()

@@ -1,0 +1,368 @@
+//! The front of every connection: a small HTTP/1.1 reader that answers
+//! GET and HEAD of a cached document itself and hands everything else to
+//! hyper, with the bytes it has read.
+//!
+//! Why not hyper for those too: a feed server's traffic is nearly all
+//! conditional GETs of a few cached documents, and for them hyper's
+//! general machinery (a `Request` with its `HeaderMap`, a `Response`, a
+//! body stream, the encoder) was most of the user-space CPU of a request
+//! (issue 6, scenario 3). Here such a request is parsed in place
+//! (`httparse`, no allocation), answered with the negotiated cached bytes
+//! (`negotiate`, the same decisions as [`super::answer`]) in one `writev`,
+//! and the connection goes on to its next request.
+//!
+//! Anything this reader does not take (another method or path, a request
+//! with a body, `Expect`, `Upgrade`, an absolute-form target, a head it
+//! cannot parse or one longer than the limit) goes to hyper together with
+//! every byte read so far ([`Rewind`]), so hyper answers exactly as it did
+//! before, errors (400, 431…) included, and keeps the connection from then
+//! on.
+//!
+//! Invariants: a response is written whole before the next request is read
+//! (pipelined requests are answered in order); a connection is closed after
+//! the response when the client asked (`Connection: close`, HTTP/1.0
+//! without keep-alive); a client gets `Limits::header_read_timeout` to send
+//! each request head, idle time between requests included; at shutdown an
+//! idle connection is closed at once, and one with a request begun (part
+//! of its head read) or in flight after that request's response.
+
+use super::negotiate;
+use super::Hot;
+use crate::cache::Entry;
+use std::io::IoSlice;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+
+/// Headers read per request on the fast path; a request with more goes
+/// to hyper.
+const MAX_HEADERS: usize = 32;
+
+/// How a connection's front part ended.
+pub enum Front {
+    /// Done: the client closed, asked to close, timed out, or shutdown.
+    Closed,
+    /// Hyper takes the connection from here; `buffered` are the bytes read
+    /// and not yet answered.
+    Handover { stream: TcpStream, buffered: Vec<u8> },
+}
+
+/// What one request head asks of the fast path.
+struct Asked<'a> {
+    head_len: usize,
+    head: bool,
+    path: &'a str,
+    keep_alive: bool,
+    http10: bool,
+    accept_encoding: Option<&'a str>,
+    if_none_match: Option<&'a str>,
+    if_modified_since: Option<&'a str>,
+}
+
+/// Serves requests on `stream` as long as they are for cached documents.
+pub async fn serve(mut stream: TcpStream, app: &Hot, header_read_timeout: Duration, max_head: usize, shutdown: &mut watch::Receiver<bool>) -> Front {
+    let mut buf: Vec<u8> = Vec::with_capacity(1024);
+    let mut out: Vec<u8> = Vec::with_capacity(512);
+    loop {
+        // Read until `buf` holds a whole head (or proves not to be one we take).
+        let deadline = tokio::time::Instant::now() + header_read_timeout;
+        let answered = loop {
+            match parse(&buf) {
+                Parsed::Partial if buf.len() < max_head => {}
+                Parsed::Partial | Parsed::Other => return Front::Handover { stream, buffered: buf },
+                Parsed::Hot(mut asked) => {
+                    // Shutting down: this response is the connection's last.
+                    asked.keep_alive &= !*shutdown.borrow();
+                    let cache = app.shared.cache.load();
+                    let entry = if asked.path == "/" { cache.index() } else { cache.feed(asked.path) };
+                    let Some(entry) = entry else { return Front::Handover { stream, buffered: buf } };
+                    let (not_modified, body) = respond(entry, &asked, &mut out);
+                    app.count(asked.path, if not_modified { axum::http::StatusCode::NOT_MODIFIED } else { axum::http::StatusCode::OK });
+                    let body = if asked.head || not_modified { bytes::Bytes::new() } else { body };
+                    break (asked.head_len, asked.keep_alive, body);
+                }
+            }
+            if buf.capacity() - buf.len() < 512 {
+                buf.reserve(4096);
+            }
+            // Shutdown while waiting for a request: nothing is in flight
+            // on this connection, so it ends now. A head begun is a
+            // request in flight: it is read to its end and answered.
+            if buf.is_empty() && *shutdown.borrow() {
+                return Front::Closed;
+            }
+            let read = tokio::select! {
+                biased;
+                // (The sender gone is a shutdown too.)
+                changed = shutdown.changed(), if buf.is_empty() => match changed {
+                    Ok(()) => continue,
+                    Err(_) => return Front::Closed,
+                },
+                r = tokio::time::timeout_at(deadline, stream.read_buf(&mut buf)) => r,
+            };
+            match read {
+                Ok(Ok(0)) | Ok(Err(_)) => return Front::Closed,
+                Ok(Ok(_)) => {}
+                // The head did not arrive in time: hyper would close too.
+                Err(_) => return Front::Closed,
+            }
+        };
+        let (head_len, keep_alive, body) = answered;
+        if write_all(&mut stream, &out, &body).await.is_err() {
+            return Front::Closed;
+        }
+        buf.drain(..head_len);
+        if !keep_alive {
+            let _ = stream.shutdown().await;
+            return Front::Closed;
+        }
+    }
+}
+
+enum Parsed<'a> {
+    /// More bytes are needed.
+    Partial,
+    /// Not for the fast path: hyper answers it.
+    Other,
+    Hot(Asked<'a>),
+}
+
+fn parse(buf: &[u8]) -> Parsed<'_> {
+    let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut headers);
+    let head_len = match req.parse(buf) {
+        Ok(httparse::Status::Complete(n)) => n,
+        Ok(httparse::Status::Partial) => return Parsed::Partial,
+        Err(_) => return Parsed::Other,
+    };
+    let head = match req.method {
+        Some("GET") => false,
+        Some("HEAD") => true,
+        _ => return Parsed::Other,
+    };
+    let http10 = req.version == Some(0);
+    let Some(target) = req.path.filter(|p| p.starts_with('/')) else { return Parsed::Other };
+    let path = target.split_once('?').map_or(target, |(p, _)| p);
+    let mut asked = Asked {
+        head_len,
+        head,
+        path,
+        keep_alive: !http10,
+        http10,
+        accept_encoding: None,
+        if_none_match: None,
+        if_modified_since: None,
+    };
+    let (mut close, mut keep_alive) = (false, false);
+    for h in req.headers.iter() {
+        // As `HeaderValue::to_str` reads them: visible ASCII only, else
+        // the header counts as absent.
+        let value = || std::str::from_utf8(h.value).ok().filter(|v| v.bytes().all(|b| b == b'\t' || (32..127).contains(&b)));
+        let name = h.name;
+        if name.eq_ignore_ascii_case("accept-encoding") {
+            asked.accept_encoding = asked.accept_encoding.or_else(value);
+        } else if name.eq_ignore_ascii_case("if-none-match") {
+            asked.if_none_match = asked.if_none_match.or_else(value);
+        } else if name.eq_ignore_ascii_case("if-modified-since") {
+            asked.if_modified_since = asked.if_modified_since.or_else(value);
+        } else if name.eq_ignore_ascii_case("connection") {
+            for token in h.value.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
+                close |= token.eq_ignore_ascii_case(b"close");
+                keep_alive |= token.eq_ignore_ascii_case(b"keep-alive");
+            }
+        } else if name.eq_ignore_ascii_case("content-length") {
+            if h.value.trim_ascii() != b"0" {
+                return Parsed::Other;
+            }
+        } else if name.eq_ignore_ascii_case("transfer-encoding")
+            || name.eq_ignore_ascii_case("expect")
+            || name.eq_ignore_ascii_case("upgrade")
+        {
+            return Parsed::Other;
+        }
+    }
+    // A close asked for wins; HTTP/1.0 keeps the connection only when asked.
+    asked.keep_alive = !close && (!http10 || keep_alive);
+    Parsed::Hot(asked)
+}
+
+/// Writes the response head into `out` (what [`super::answer`] puts in its
+/// header map, plus Date and, where needed, Connection); returns whether it
+/// is a 304 and the body of a 200.
+fn respond(entry: &Entry, asked: &Asked<'_>, out: &mut Vec<u8>) -> (bool, bytes::Bytes) {
+    let (encoding, rep) = entry.get(negotiate::encoding(asked.accept_encoding));
+    let not_modified = negotiate::not_modified(entry, asked.if_none_match, asked.if_modified_since);
+    out.clear();
+    out.extend_from_slice(if not_modified { b"HTTP/1.1 304 Not Modified\r\n" } else { b"HTTP/1.1 200 OK\r\n" });
+    let mut header = |name: &[u8], value: &[u8]| {
+        out.extend_from_slice(name);
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value);
+        out.extend_from_slice(b"\r\n");
+    };
+    header(b"etag", rep.etag.as_bytes());
+    header(b"last-modified", entry.last_modified.as_bytes());
+    header(b"cache-control", super::CACHE_CONTROL.as_bytes());
+    header(b"vary", b"Accept-Encoding");
+    if !not_modified {
+        header(b"content-type", entry.content_type.as_bytes());
+        header(b"content-length", rep.length.as_bytes());
+        if let Some(coding) = encoding.header() {
+            header(b"content-encoding", coding.as_bytes());
+        }
+    }
+    if !asked.keep_alive {
+        header(b"connection", b"close");
+    } else if asked.http10 {
+        header(b"connection", b"keep-alive");
+    }
+    DATE.with(|d| header(b"date", d.now().as_bytes()));
+    out.extend_from_slice(b"\r\n");
+    (not_modified, rep.bytes.clone())
+}
+
+/// Head and body in as few `writev`s as the socket takes.
+async fn write_all(stream: &mut TcpStream, head: &[u8], body: &[u8]) -> std::io::Result<()> {
+    let (mut head, mut body) = (head, body);
+    while !head.is_empty() {
+        let n = stream.write_vectored(&[IoSlice::new(head), IoSlice::new(body)]).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::WriteZero.into());
+        }
+        let from_head = n.min(head.len());
+        head = &head[from_head..];
+        body = &body[n - from_head..];
+    }
+    stream.write_all(body).await
+}
+
+/// The Date header's value, made again once a second (as hyper does).
+struct CachedDate {
+    at: std::cell::Cell<u64>,
+    text: std::cell::RefCell<String>,
+}
+
+thread_local! {
+    static DATE: CachedDate = const { CachedDate { at: std::cell::Cell::new(u64::MAX), text: std::cell::RefCell::new(String::new()) } };
+}
+
+impl CachedDate {
+    fn now(&self) -> std::cell::Ref<'_, String> {
+        let now = SystemTime::now();
+        let secs = now.duration_since(SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        if self.at.get() != secs {
+            self.at.set(secs);
+            *self.text.borrow_mut() = httpdate::fmt_http_date(now);
+        }
+        self.text.borrow()
+    }
+}
+
+/// A stream whose first reads give back bytes already read from it.
+pub struct Rewind {
+    prefix: Vec<u8>,
+    at: usize,
+    inner: TcpStream,
+}
+
+impl Rewind {
+    pub fn new(prefix: Vec<u8>, inner: TcpStream) -> Rewind {
+        Rewind { prefix, at: 0, inner }
+    }
+}
+
+impl AsyncRead for Rewind {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, out: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
+        let me = self.get_mut();
+        if me.at < me.prefix.len() {
+            let n = (me.prefix.len() - me.at).min(out.remaining());
+            out.put_slice(&me.prefix[me.at..me.at + n]);
+            me.at += n;
+            if me.at == me.prefix.len() {
+                me.prefix = Vec::new();
+                me.at = 0;
+            }
+            return Poll::Ready(Ok(()));
+        }
+        Pin::new(&mut me.inner).poll_read(cx, out)
+    }
+}
+
+impl AsyncWrite for Rewind {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+    }
+    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<std::io::Result<usize>> {
+        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+    }
+    fn is_write_vectored(&self) -> bool {
+        self.inner.is_write_vectored()
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hot(req: &str) -> Asked<'_> {
+        match parse(req.as_bytes()) {
+            Parsed::Hot(a) => a,
+            Parsed::Partial => panic!("partial: {req:?}"),
+            Parsed::Other => panic!("other: {req:?}"),
+        }
+    }
+
+    #[test]
+    fn conditional_gets_are_read_in_place() {
+        let head = "GET /feed.xml?utm=x HTTP/1.1\r\nHost: h\r\naccept-encoding: gzip\r\nIf-None-Match: \"abc\"\r\n\r\n";
+        let pipelined = format!("{head}GET /next");
+        let a = hot(&pipelined);
+        assert_eq!((a.path, a.head, a.keep_alive), ("/feed.xml", false, true));
+        assert_eq!((a.accept_encoding, a.if_none_match), (Some("gzip"), Some("\"abc\"")));
+        assert_eq!(a.head_len, head.len(), "the pipelined rest is not part of the head");
+        assert!(hot("HEAD / HTTP/1.1\r\n\r\n").head);
+    }
+
+    #[test]
+    fn keep_alive_follows_the_version_and_connection() {
+        assert!(!hot("GET / HTTP/1.1\r\nConnection: keep-alive, Close\r\n\r\n").keep_alive);
+        assert!(!hot("GET / HTTP/1.0\r\n\r\n").keep_alive);
+        assert!(hot("GET / HTTP/1.0\r\nConnection: keep-alive\r\n\r\n").keep_alive);
+        assert!(!hot("GET / HTTP/1.0\r\nConnection: close\r\nConnection: keep-alive\r\n\r\n").keep_alive);
+    }
+
+    #[test]
+    fn what_hyper_should_answer_goes_to_hyper() {
+        for req in [
+            "POST /subscribe HTTP/1.1\r\nContent-Length: 3\r\n\r\na=b",
+            "GET /feed.xml HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
+            "GET /feed.xml HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "GET /feed.xml HTTP/1.1\r\nExpect: 100-continue\r\n\r\n",
+            "GET /feed.xml HTTP/1.1\r\nUpgrade: h2c\r\n\r\n",
+            "GET http://example.org/feed.xml HTTP/1.1\r\n\r\n",
+            "GET * HTTP/1.1\r\n\r\n",
+            "GET /feed.xml HTTP/1.1\r\nBad\x01Header: x\r\n\r\n",
+            "GARBAGE\r\n\r\n",
+        ] {
+            assert!(matches!(parse(req.as_bytes()), Parsed::Other), "{req:?}");
+        }
+        assert!(matches!(parse(b"GET /feed.xml HTTP/1.1\r\nHost: "), Parsed::Partial));
+        let many: String = (0..MAX_HEADERS + 1).map(|i| format!("X-{i}: v\r\n")).collect();
+        assert!(matches!(parse(format!("GET / HTTP/1.1\r\n{many}\r\n").as_bytes()), Parsed::Other), "too many headers");
+    }
+
+    #[test]
+    fn header_values_hyper_would_not_read_count_as_absent() {
+        let a = hot("GET / HTTP/1.1\r\nIf-None-Match: \"é\"\r\n\r\n");
+        assert_eq!(a.if_none_match, None);
+    }
+}
