@@ -73,6 +73,10 @@ pub struct Representation {
     pub bytes: Bytes,
     pub etag: HeaderValue,
     pub length: HeaderValue,
+    /// The same bytes in an anonymous in-memory file, made by the HTTP
+    /// front the first time it sends them with `sendfile` (`None` if that
+    /// failed); shared by the clones of this representation.
+    pub file: Arc<OnceLock<Option<std::fs::File>>>,
 }
 
 /// One document of the cache (a feed or the index page).
@@ -473,7 +477,12 @@ fn content_hash(bytes: &[u8]) -> String {
 }
 
 fn representation(bytes: Vec<u8>, etag: &str) -> Representation {
-    Representation { length: HeaderValue::from(bytes.len()), bytes: Bytes::from(bytes), etag: header_value(etag) }
+    Representation {
+        length: HeaderValue::from(bytes.len()),
+        bytes: Bytes::from(bytes),
+        etag: header_value(etag),
+        file: Arc::default(),
+    }
 }
 
 fn header_value(s: &str) -> HeaderValue {
