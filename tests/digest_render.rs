@@ -160,3 +160,76 @@ fn a_pkcs8_dkim_key_is_refused_with_the_conversion_to_run() {
     let err = Composer::new(&mailtest::load(&cfg), TokenKey::from_bytes(&[1; 32])).unwrap_err().to_string();
     assert!(err.contains("dkim.pem") && err.contains("-traditional"), "{err}");
 }
+
+/// Text and HTML of a built message, decoded by an independent parser,
+/// and its headers but the boundary-bearing Content-Type.
+fn decoded(bytes: &[u8]) -> (String, String, Vec<(String, String)>) {
+    let parsed = mail_parser::MessageParser::default().parse(bytes).expect("mail-parser reads it");
+    let headers = parsed
+        .headers()
+        .iter()
+        .filter(|h| !h.name().eq_ignore_ascii_case("content-type"))
+        .map(|h| (h.name().to_string(), format!("{:?}", h.value())))
+        .collect();
+    (parsed.body_text(0).unwrap().into_owned(), parsed.body_html(0).unwrap().into_owned(), headers)
+}
+
+/// Digests made from a shape (`mail::shape`: rendered and encoded once per
+/// set of articles, completed per subscriber) read back exactly as the
+/// same digests rendered one by one: text, HTML and every header. Several
+/// subscribers per shape, several shapes, addresses of other lengths.
+#[test]
+fn digests_from_a_shape_read_back_as_rendered_one_by_one() {
+    let f = fixture(30);
+    let shapes = bantin::mail::shape::Shapes::default();
+    let topics: [&[&str]; 3] = [&[], &["kinh-te"], &["du-lich", "van-hoa-xa-hoi"]];
+    let mut seen = 0;
+    for i in 0..12 {
+        let mut plan = planned(&f, if i % 4 == 3 { Frequency::Weekly } else { Frequency::Daily }, topics[i % 3]);
+        plan.subscriber.id = 100 + i as i64;
+        plan.subscriber.email = format!("{}{i}@example.vn", "doc.gia".repeat(i % 3 + 1));
+        if plan.is_empty() {
+            continue;
+        }
+        let direct = f.composer.digest(&plan, &f.catalog, now()).unwrap();
+        let shaped = f.composer.digest_in(&shapes, &plan, &f.catalog, now()).unwrap();
+        assert_eq!(shaped.message_id, direct.message_id);
+        assert_eq!(decoded(&shaped.body), decoded(&direct.body), "subscriber {i}");
+        let raw = String::from_utf8(shaped.body.clone()).unwrap();
+        assert!(raw.lines().all(|l| l.len() <= 998), "no line over RFC 5322's limit");
+        seen += 1;
+    }
+    assert!(seen >= 8, "most of these subscribers have a digest ({seen})");
+}
+
+/// A template that tests a subscriber's own value cannot be shared: each
+/// such digest is rendered for its subscriber, and says what it should.
+#[test]
+fn a_template_that_tests_the_address_is_rendered_per_subscriber() {
+    let dir = tempfile::tempdir().unwrap();
+    let templates = dir.path().join("templates");
+    std::fs::create_dir_all(&templates).unwrap();
+    std::fs::write(
+        templates.join("digest.txt"),
+        "{% if email[:3] == 'vip' %}Kính gửi quý khách{% else %}Xin chào{% endif %} {{ email }}\n{{ unsubscribe_url }}\n",
+    )
+    .unwrap();
+    let extra = format!("templates_dir = {:?}", templates.display().to_string());
+    let cfg = mailtest::write_config(dir.path(), &mailtest::examples(), "smtp://127.0.0.1:2525", "https://bantin.yenbai.gov.vn/", &extra);
+    let settings = mailtest::load(&cfg);
+    let catalog = bantin::load_catalog(&settings, 1).unwrap();
+    let composer = Composer::new(&settings, TokenKey::from_bytes(&[1; 32])).unwrap();
+    let plan_settings = PlanSettings::from_settings(&settings);
+    let shapes = bantin::mail::shape::Shapes::default();
+    for email in ["an@example.vn", "vip.binh@example.vn", "chi@example.vn"] {
+        let mut sub = subscriber(Frequency::Daily, &[]);
+        sub.email = email.into();
+        let mut plans = plan::plan(&[(sub, HashSet::new())], catalog.articles(), &HashMap::new(), &plan_settings, now(), Mode::Scheduled);
+        let plan = plans.remove(0);
+        let shaped = composer.digest_in(&shapes, &plan, &catalog, now()).unwrap();
+        let (text, _, _) = decoded(&shaped.body);
+        let greeting = if email.starts_with("vip") { "Kính gửi quý khách" } else { "Xin chào" };
+        assert!(text.starts_with(&format!("{greeting} {email}")), "{email}: {text}");
+        assert_eq!(decoded(&shaped.body), decoded(&composer.digest(&plan, &catalog, now()).unwrap().body));
+    }
+}

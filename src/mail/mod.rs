@@ -14,7 +14,9 @@
 //! - rendering takes `now` as an argument and reads no clock.
 
 pub mod outbox;
+mod qp;
 pub mod sender;
+pub mod shape;
 pub mod smtp;
 pub mod templates;
 
@@ -25,8 +27,9 @@ use crate::tokens::{Purpose, TokenKey};
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
 use lettre::message::dkim::{DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm, DkimSigningKey};
-use lettre::message::header::{HeaderName, HeaderValue};
-use lettre::message::{Mailbox, MultiPart};
+use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
+use shape::{Personal, Shape, Shapes};
 use lettre::{Address, Message};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
@@ -181,8 +184,19 @@ impl Composer {
         }
     }
 
+    /// The values of a subscriber's own in a digest: address and links.
+    fn personal(&self, sub: &Subscriber) -> Personal {
+        Personal { email: sub.email.clone(), unsubscribe_url: self.unsubscribe_url(sub.id), preferences_url: self.preferences_url(sub.id) }
+    }
+
     /// Renders a digest's subject, text and HTML.
     pub fn render_digest(&self, plan: &PlannedDigest, catalog: &Catalog) -> Result<Rendered, MailError> {
+        self.render_digest_with(plan, catalog, &self.personal(&plan.subscriber))
+    }
+
+    /// The same with the subscriber's own values given (`shape` renders
+    /// with stand-ins).
+    fn render_digest_with(&self, plan: &PlannedDigest, catalog: &Catalog, personal: &Personal) -> Result<Rendered, MailError> {
         let sub = &plan.subscriber;
         let count = plan.articles.len() + plan.more;
         let period_label = match plan.period.frequency {
@@ -230,10 +244,10 @@ impl Composer {
             more => plan.more,
             more_url => self.site_url.as_str(),
             topics => topics,
-            email => &sub.email,
+            email => &personal.email,
             frequency_label => Self::frequency_label(sub.frequency),
-            unsubscribe_url => self.unsubscribe_url(sub.id),
-            preferences_url => self.preferences_url(sub.id),
+            unsubscribe_url => &personal.unsubscribe_url,
+            preferences_url => &personal.preferences_url,
         };
         Ok(Rendered {
             text: self.templates.render("digest.txt", &ctx)?,
@@ -244,16 +258,63 @@ impl Composer {
 
     /// The outbox message for a planned, non-empty digest.
     pub fn digest(&self, plan: &PlannedDigest, catalog: &Catalog, now: DateTime<Utc>) -> Result<OutboxMessage, MailError> {
-        let r = self.render_digest(plan, catalog)?;
+        let personal = self.personal(&plan.subscriber);
+        let r = self.render_digest_with(plan, catalog, &personal)?;
+        self.digest_message(plan, &personal, |to, message_id, headers| self.build(to, &r, message_id, now, headers))
+    }
+
+    /// The same, from the shape of `plan` in `shapes` when it has one (see
+    /// `mail::shape`): the bytes differ only in where quoted-printable
+    /// breaks its lines.
+    pub fn digest_in(&self, shapes: &Shapes, plan: &PlannedDigest, catalog: &Catalog, now: DateTime<Utc>) -> Result<OutboxMessage, MailError> {
+        if !self.templates.digests_shareable() {
+            return self.digest(plan, catalog, now);
+        }
+        let personal = self.personal(&plan.subscriber);
+        match shapes.get_or_make(plan, || self.shape(plan, catalog, &personal))? {
+            Some(shape) => self.digest_message(plan, &personal, |to, message_id, headers| {
+                let (text, html) = shape.parts(&personal);
+                self.build_encoded(to, &shape.subject, text, html, message_id, now, headers)
+            }),
+            None => self.digest(plan, catalog, now),
+        }
+    }
+
+    /// Renders `plan` with two sets of stand-ins and with `personal`, and
+    /// makes the shape if they agree (`Shape::make`) and lettre would use
+    /// quoted-printable for both parts.
+    fn shape(&self, plan: &PlannedDigest, catalog: &Catalog, personal: &Personal) -> Result<Option<Shape>, MailError> {
+        let a = self.render_digest_with(plan, catalog, &shape::stand_ins(0))?;
+        let b = self.render_digest_with(plan, catalog, &shape::stand_ins(1))?;
+        let real = self.render_digest_with(plan, catalog, personal)?;
+        let quoted_printable = |s: &str| Body::new(s.to_string()).encoding() == ContentTransferEncoding::QuotedPrintable;
+        if !(quoted_printable(&real.text) && quoted_printable(&real.html)) {
+            return Ok(None);
+        }
+        Ok(Shape::make(
+            [(&a.subject, &a.text, &a.html), (&b.subject, &b.text, &b.html)],
+            (&real.subject, &real.text, &real.html),
+            personal,
+        ))
+    }
+
+    /// The message around a digest's body, which `body` builds from the
+    /// recipient, the Message-ID and the list headers.
+    fn digest_message(
+        &self,
+        plan: &PlannedDigest,
+        personal: &Personal,
+        body: impl FnOnce(&str, &str, Vec<(&'static str, String)>) -> Result<Vec<u8>, MailError>,
+    ) -> Result<OutboxMessage, MailError> {
         let sub = &plan.subscriber;
         let message_id = self.message_id(sub.id, &plan.period.key);
-        let unsubscribe = format!("<{}>, <mailto:{}?subject=unsubscribe>", self.unsubscribe_url(sub.id), self.from.email);
+        let unsubscribe = format!("<{}>, <mailto:{}?subject=unsubscribe>", personal.unsubscribe_url, self.from.email);
         let list_headers = vec![
             ("List-Unsubscribe", unsubscribe),
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".to_string()),
             ("List-Id", format!("{} <bantin.{}>", self.heading, self.domain)),
         ];
-        let body = self.build(&sub.email, &r, &message_id, now, list_headers)?;
+        let body = body(&sub.email, &message_id, list_headers)?;
         Ok(OutboxMessage {
             message_id,
             kind: MessageKind::Digest,
@@ -304,11 +365,42 @@ impl Composer {
         now: DateTime<Utc>,
         extra: Vec<(&'static str, String)>,
     ) -> Result<Vec<u8>, MailError> {
+        self.assemble(to, &r.subject, MultiPart::alternative_plain_html(r.text.clone(), r.html.clone()), message_id, now, extra)
+    }
+
+    /// [`Composer::build`] for parts already quoted-printable encoded.
+    #[allow(clippy::too_many_arguments)]
+    fn build_encoded(
+        &self,
+        to: &str,
+        subject: &str,
+        text: Vec<u8>,
+        html: Vec<u8>,
+        message_id: &str,
+        now: DateTime<Utc>,
+        extra: Vec<(&'static str, String)>,
+    ) -> Result<Vec<u8>, MailError> {
+        let qp = ContentTransferEncoding::QuotedPrintable;
+        let parts = MultiPart::alternative()
+            .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(Body::dangerous_pre_encoded(text, qp)))
+            .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(Body::dangerous_pre_encoded(html, qp)));
+        self.assemble(to, subject, parts, message_id, now, extra)
+    }
+
+    fn assemble(
+        &self,
+        to: &str,
+        subject: &str,
+        parts: MultiPart,
+        message_id: &str,
+        now: DateTime<Utc>,
+        extra: Vec<(&'static str, String)>,
+    ) -> Result<Vec<u8>, MailError> {
         let to_addr: Address = to.parse().map_err(|e: lettre::address::AddressError| MailError::Recipient(to.into(), e.to_string()))?;
         let mut builder = Message::builder()
             .from(self.from.clone())
             .to(Mailbox::new(None, to_addr))
-            .subject(crate::text::clean_line(&r.subject))
+            .subject(crate::text::clean_line(subject))
             .message_id(Some(message_id.to_string()))
             .date(now.into());
         for (name, value) in extra {
@@ -317,9 +409,7 @@ impl Composer {
             // and folds them.
             builder = builder.raw_header(HeaderValue::new(HeaderName::new_from_ascii_str(name), crate::text::clean_line(&value)));
         }
-        let mut message = builder
-            .multipart(MultiPart::alternative_plain_html(r.text.clone(), r.html.clone()))
-            .map_err(|e| MailError::Build(to.to_string(), e.to_string()))?;
+        let mut message = builder.multipart(parts).map_err(|e| MailError::Build(to.to_string(), e.to_string()))?;
         if let Some(dkim) = &self.dkim {
             message.sign(dkim);
         }

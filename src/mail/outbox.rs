@@ -80,10 +80,13 @@ pub async fn queue_digests(
     let renderer = tokio::task::spawn_blocking({
         let (plans, composer, catalog) = (Arc::clone(&plans), Arc::clone(composer), Arc::clone(catalog));
         move || {
+            // Digests with the same articles, period and topics are
+            // rendered once (`mail::shape`).
+            let shapes = crate::mail::shape::Shapes::default();
             for (n, chunk) in plans.chunks(BATCH).enumerate() {
                 let messages = chunk
                     .par_iter()
-                    .map(|p| if p.is_empty() { Ok(None) } else { composer.digest(p, &catalog, now).map(Some) })
+                    .map(|p| if p.is_empty() { Ok(None) } else { composer.digest_in(&shapes, p, &catalog, now).map(Some) })
                     .collect::<Result<Vec<_>, MailError>>();
                 let failed = messages.is_err();
                 // The receiver is gone only when committing failed; its

@@ -30,40 +30,79 @@ pub enum TemplateError {
 #[derive(Debug)]
 pub struct Templates {
     env: Environment<'static>,
+    /// Whether the digest templates use a subscriber's own values only as
+    /// `{{ email }}`, `{{ unsubscribe_url }}`, `{{ preferences_url }}`
+    /// (see [`only_output`]): then digests may be rendered once per shape
+    /// (`mail::shape`).
+    digests_shareable: bool,
+}
+
+/// The variables of a digest that are the subscriber's own.
+pub const PERSONAL: [&str; 3] = ["email", "unsubscribe_url", "preferences_url"];
+
+/// Whether every use of `names` in the template `source` is a plain
+/// `{{ name }}` (whitespace control allowed): no filter, no test, no
+/// condition, no assignment, no expression. Text outside tags may say
+/// the words freely; comments are ignored.
+pub fn only_output(source: &str, names: &[&str]) -> bool {
+    let mut rest = source;
+    while let Some(open) = rest.find('{') {
+        let tag = &rest[open..];
+        let close = match tag.get(..2) {
+            Some("{{") => "}}",
+            Some("{%") => "%}",
+            Some("{#") => "#}",
+            _ => {
+                rest = &rest[open + 1..];
+                continue;
+            }
+        };
+        let Some(end) = tag[2..].find(close) else { return !names.iter().any(|n| mentions(&tag[2..], n)) };
+        let inside = &tag[2..2 + end];
+        rest = &tag[2 + end + 2..];
+        if close == "#}" {
+            continue;
+        }
+        let plain = inside.trim_matches(|c: char| c == '-' || c == '+' || c.is_whitespace());
+        for name in names {
+            if mentions(inside, name) && !(close == "}}" && plain == *name) {
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Whether `text` has `name` as a whole identifier.
+fn mentions(text: &str, name: &str) -> bool {
+    let word = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(name).any(|(at, _)| {
+        !text[..at].chars().next_back().is_some_and(word) && !text[at + name.len()..].chars().next().is_some_and(word)
+    })
 }
 
 impl Templates {
     /// Loads every template, from `dir` where it holds one.
     pub fn new(dir: Option<&Path>) -> Result<Templates, TemplateError> {
-        let mut env = Environment::new();
-        env.set_trim_blocks(true);
-        env.set_lstrip_blocks(true);
-        env.set_keep_trailing_newline(true);
-        // Unknown variables are template mistakes; say so instead of
-        // mailing blanks to thousands of people.
-        env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
-        // minijinja's HTML escaping also escapes `/` (as `&#x2f;`), which is
-        // valid but turns every link in a mail's source into noise and
-        // trips simple link checkers; escape the five characters that
-        // matter in text and attributes instead.
-        env.set_formatter(|out, state, value| {
-            if state.auto_escape() == minijinja::AutoEscape::Html
-                && !value.is_safe()
-                && let Some(s) = value.as_str()
-            {
-                return out.write_str(&crate::text::escape_html(s)).map_err(minijinja::Error::from);
-            }
-            minijinja::escape_formatter(out, state, value)
-        });
+        let mut env = environment();
+        let mut digests_shareable = true;
         for (name, builtin) in BUILTIN {
             let source = match dir.map(|d| d.join(name)).filter(|p| p.is_file()) {
                 Some(path) => std::fs::read_to_string(&path).map_err(|source| TemplateError::Read { path, source })?,
                 None => (*builtin).to_string(),
             };
+            // Any template may be included by a digest template, so all
+            // of them are held to it.
+            digests_shareable &= only_output(&source, &PERSONAL);
             env.add_template_owned(*name, source)
                 .map_err(|e| TemplateError::Broken { name: (*name).to_string(), detail: describe(&e) })?;
         }
-        Ok(Templates { env })
+        Ok(Templates { env, digests_shareable })
+    }
+
+    /// See `digests_shareable`.
+    pub fn digests_shareable(&self) -> bool {
+        self.digests_shareable
     }
 
     pub fn render<S: Serialize>(&self, name: &str, ctx: S) -> Result<String, TemplateError> {
@@ -72,6 +111,37 @@ impl Templates {
             .and_then(|t| t.render(ctx))
             .map_err(|e| TemplateError::Broken { name: name.to_string(), detail: describe(&e) })
     }
+}
+
+/// The environment every template renders in (also `mail::shape`'s tests).
+pub(crate) fn environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    env.set_trim_blocks(true);
+    env.set_lstrip_blocks(true);
+    env.set_keep_trailing_newline(true);
+    // Unknown variables are template mistakes; say so instead of
+    // mailing blanks to thousands of people.
+    env.set_undefined_behavior(minijinja::UndefinedBehavior::Strict);
+    // minijinja's HTML escaping also escapes `/` (as `&#x2f;`), which is
+    // valid but turns every link in a mail's source into noise and
+    // trips simple link checkers; escape the five characters that
+    // matter in text and attributes instead.
+    env.set_formatter(|out, state, value| {
+        if state.auto_escape() == minijinja::AutoEscape::Html
+            && !value.is_safe()
+            && let Some(s) = value.as_str()
+        {
+            return out.write_str(&escape_html(s)).map_err(minijinja::Error::from);
+        }
+        minijinja::escape_formatter(out, state, value)
+    });
+    env
+}
+
+/// How a value is written into an HTML template (the formatter of
+/// [`environment`]).
+pub(crate) fn escape_html(s: &str) -> String {
+    crate::text::escape_html(s)
 }
 
 fn describe(e: &minijinja::Error) -> String {
@@ -106,6 +176,19 @@ mod tests {
         assert_eq!(out, "Xác nhận: https://x.vn/c/1\n");
         // The others stay built in.
         assert!(t.env.get_template("digest.html").unwrap().source().contains("<table"));
+    }
+
+    #[test]
+    fn personal_values_count_as_plain_output_only_in_double_braces_alone() {
+        for ok in ["{{ email }}", "{{- email -}} and {{unsubscribe_url}}", "Your email: {{ email }}", "{# email|upper #}", "{{ emails }}", "{% if x %}{{ email }}{% endif %}"] {
+            assert!(only_output(ok, &PERSONAL), "{ok}");
+        }
+        for no in ["{{ email|upper }}", "{% if email %}x{% endif %}", "{{ email[:3] }}", "{% set e = email %}", "{{ email ~ '!' }}", "{{ unsubscribe_url | e }}", "{{ email"] {
+            assert!(!only_output(no, &PERSONAL), "{no}");
+        }
+        for (name, source) in BUILTIN {
+            assert!(only_output(source, &PERSONAL), "the built-in {name} must be shareable");
+        }
     }
 
     #[test]
