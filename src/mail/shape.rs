@@ -247,18 +247,23 @@ impl Shapes {
     /// The shape of `plan`, made by `make` the first time it is seen.
     pub(super) fn get_or_make<E>(&self, plan: &PlannedDigest, make: impl FnOnce() -> Result<Option<Shape>, E>) -> Result<Option<Arc<Shape>>, E> {
         let key = Key::of(plan);
-        if let Some(known) = self.known.lock().ok().and_then(|m| m.get(&key).cloned()) {
-            return Ok(known);
+        match self.known.lock() {
+            Ok(known) => match known.get(&key) {
+                Some(shape) => return Ok(shape.clone()),
+                // Making a shape costs three renders: not for a digest
+                // whose shape could not be kept for the others.
+                None if known.len() >= Self::MAX => return Ok(None),
+                None => {}
+            },
+            Err(_) => return Ok(None),
         }
         // Made outside the lock: two threads may make the same shape once
         // each at the start; the first one stored is kept.
         let made = make()?.map(Arc::new);
-        if let Ok(mut known) = self.known.lock()
-            && known.len() < Self::MAX
-        {
-            return Ok(known.entry(key).or_insert(made).clone());
+        match self.known.lock() {
+            Ok(mut known) => Ok(known.entry(key).or_insert(made).clone()),
+            Err(_) => Ok(made),
         }
-        Ok(made)
     }
 }
 
