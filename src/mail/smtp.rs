@@ -26,7 +26,6 @@
 use super::sender::Outcome;
 use base64::Engine as _;
 use futures_util::FutureExt as _;
-use std::fmt::Write as _;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -100,13 +99,19 @@ impl Reply {
         (200..400).contains(&self.code)
     }
 
-    fn expect(self, command: &'static str, code: impl Fn(u16) -> bool) -> Result<Reply, SmtpError> {
+    /// The reply if its code is what `command` needs, else the error.
+    fn require(self, command: &'static str, code: impl Fn(u16) -> bool) -> Result<Reply, SmtpError> {
         if code(self.code) {
             Ok(self)
         } else {
             Err(SmtpError::Reply { command, code: self.code, text: self.lines.join(" ") })
         }
     }
+}
+
+/// A 2xx reply: the command was done.
+fn completed(code: u16) -> bool {
+    (200..300).contains(&code)
 }
 
 /// What the relay said it can do in its EHLO reply.
@@ -177,11 +182,11 @@ impl Session {
             Security::Implicit => Session::new(Box::new(settings.tls_handshake(tcp).await?)),
             Security::Opportunistic => Session::new(Box::new(tcp)),
         };
-        session.reply().await?.expect("the greeting", |c| c == 220)?;
+        session.reply().await?.require("the greeting", |c| c == 220)?;
         session.hello(&settings.hello).await?;
         let mut encrypted = settings.security == Security::Implicit;
         if settings.security == Security::Opportunistic && session.ext.starttls {
-            session.command("STARTTLS").await?.expect("STARTTLS", |c| c == 220)?;
+            session.command("STARTTLS").await?.require("STARTTLS", |c| c == 220)?;
             // Whatever came after the 220 was sent before TLS and must not
             // be read as if it came through it (the STARTTLS injection).
             if !session.input.is_empty() {
@@ -211,7 +216,7 @@ impl Session {
             Extensions::parse(&reply)
         } else {
             // A relay from before ESMTP: no extensions.
-            self.command(&format!("HELO {name}")).await?.expect("HELO", |c| c == 250)?;
+            self.command(&format!("HELO {name}")).await?.require("HELO", |c| c == 250)?;
             Extensions::default()
         };
         Ok(())
@@ -221,11 +226,11 @@ impl Session {
         let b64 = |s: &[u8]| base64::engine::general_purpose::STANDARD.encode(s);
         if self.ext.auth.iter().any(|m| m == "PLAIN") {
             let token = b64(format!("\0{user}\0{password}").as_bytes());
-            self.command(&format!("AUTH PLAIN {token}")).await?.expect("AUTH PLAIN", |c| c == 235)?;
+            self.command(&format!("AUTH PLAIN {token}")).await?.require("AUTH PLAIN", |c| c == 235)?;
         } else if self.ext.auth.iter().any(|m| m == "LOGIN") {
-            self.command("AUTH LOGIN").await?.expect("AUTH LOGIN", |c| c == 334)?;
-            self.command(&b64(user.as_bytes())).await?.expect("AUTH LOGIN (user)", |c| c == 334)?;
-            self.command(&b64(password.as_bytes())).await?.expect("AUTH LOGIN (password)", |c| c == 235)?;
+            self.command("AUTH LOGIN").await?.require("AUTH LOGIN", |c| c == 334)?;
+            self.command(&b64(user.as_bytes())).await?.require("AUTH LOGIN (user)", |c| c == 334)?;
+            self.command(&b64(password.as_bytes())).await?.require("AUTH LOGIN (password)", |c| c == 235)?;
         } else {
             return Err(SmtpError::Protocol(format!(
                 "mail.smtp_url has credentials but the relay offers no AUTH PLAIN or LOGIN (it offers {:?})",
@@ -250,22 +255,26 @@ impl Session {
         if self.ext.eight_bit_mime && !body.is_ascii() {
             params.push_str(" BODY=8BITMIME");
         }
-        let commands = [format!("MAIL FROM:<{from}>{params}"), format!("RCPT TO:<{to}>"), "DATA".to_string()];
-        let names = ["MAIL FROM", "RCPT TO", "DATA"];
+        // Each command with the reply it must get: 2xx, and 354 for DATA.
+        let envelope: [(String, &'static str, fn(u16) -> bool); 3] = [
+            (format!("MAIL FROM:<{from}>{params}"), "MAIL FROM", completed),
+            (format!("RCPT TO:<{to}>"), "RCPT TO", completed),
+            ("DATA".to_string(), "DATA", |c| c == 354),
+        ];
         if self.ext.pipelining {
             self.output.clear();
-            for c in &commands {
-                let _ = write!(Lines(&mut self.output), "{c}\r\n");
+            for (command, _, _) in &envelope {
+                self.output.extend_from_slice(command.as_bytes());
+                self.output.extend_from_slice(b"\r\n");
             }
             self.flush_output().await?;
             // Every reply is read (they are in the pipe), the first failure
             // is the one reported.
             let mut failure = None;
-            for (i, name) in names.into_iter().enumerate() {
-                let want: fn(u16) -> bool = if i == 2 { |c| c == 354 } else { |c| (200..300).contains(&c) };
+            for (_, name, want) in envelope {
                 match self.reply().await {
                     Ok(r) => {
-                        if let Err(e) = r.expect(name, want) {
+                        if let Err(e) = r.require(name, want) {
                             failure.get_or_insert(e);
                         }
                     }
@@ -276,9 +285,8 @@ impl Session {
                 return Err(e);
             }
         } else {
-            for (i, (c, name)) in commands.iter().zip(names).enumerate() {
-                let want: fn(u16) -> bool = if i == 2 { |c| c == 354 } else { |c| (200..300).contains(&c) };
-                self.command(c).await?.expect(name, want)?;
+            for (command, name, want) in &envelope {
+                self.command(command).await?.require(name, want)?;
             }
         }
         self.output.clear();
@@ -315,18 +323,18 @@ impl Session {
                 self.stream.flush().await?;
             }
         }
-        self.reply().await?.expect("the end of DATA", |c| (200..300).contains(&c))?;
+        self.reply().await?.require("the end of DATA", completed)?;
         Ok(())
     }
 
     /// NOOP: whether the relay still answers.
     pub async fn noop(&mut self) -> Result<(), SmtpError> {
-        self.command("NOOP").await?.expect("NOOP", |c| c == 250).map(|_| ())
+        self.command("NOOP").await?.require("NOOP", |c| c == 250).map(|_| ())
     }
 
     /// QUIT, for a polite end.
     pub async fn quit(&mut self) -> Result<(), SmtpError> {
-        self.command("QUIT").await?.expect("QUIT", |c| c == 221).map(|_| ())
+        self.command("QUIT").await?.require("QUIT", |c| c == 221).map(|_| ())
     }
 
     async fn command(&mut self, line: &str) -> Result<Reply, SmtpError> {
@@ -397,16 +405,6 @@ impl Session {
 fn may_send_password(host: &str, encrypted: bool) -> bool {
     let host = host.trim_start_matches('[').trim_end_matches(']');
     encrypted || host.eq_ignore_ascii_case("localhost") || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
-}
-
-/// `fmt::Write` into a byte buffer (commands are ASCII or UTF-8 text).
-struct Lines<'a>(&'a mut Vec<u8>);
-
-impl std::fmt::Write for Lines<'_> {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        self.0.extend_from_slice(s.as_bytes());
-        Ok(())
-    }
 }
 
 /// The DATA content of `body`: a `.` doubled at the start of each line
