@@ -8,7 +8,7 @@
 //! body stream, the encoder) was most of the user-space CPU of a request
 //! (issue 6, scenario 3). Here such a request is parsed in place
 //! (`httparse`, no allocation), answered with the negotiated cached bytes
-//! (`negotiate`, the same decisions as [`super::answer`]) in one `writev`,
+//! (`super::document`: the same decisions and headers as hyper's answer) in one `writev`,
 //! and the connection goes on to its next request.
 //!
 //! Anything this reader does not take (another method or path, a request
@@ -26,7 +26,6 @@
 //! idle connection is closed at once, and one with a request begun (part
 //! of its head read) or in flight after that request's response.
 
-use super::negotiate;
 use super::Hot;
 use crate::cache::{Entry, Representation};
 use std::io::IoSlice;
@@ -197,31 +196,20 @@ fn parse(buf: &[u8]) -> Parsed<'_> {
     Parsed::Hot(asked)
 }
 
-/// Writes the response head into `out` (what [`super::answer`] puts in its
-/// header map, plus Date and, where needed, Connection); returns whether it
-/// is a 304 and the representation chosen.
+/// Writes the response head into `out`: the headers of
+/// [`super::document`] (the same as hyper's answer), then Date and, where
+/// needed, Connection; returns whether it is a 304 and the representation.
 fn respond<'e>(entry: &'e Entry, asked: &Asked<'_>, out: &mut Vec<u8>) -> (bool, &'e Representation) {
-    let (encoding, rep) = entry.get(negotiate::encoding(asked.accept_encoding));
-    let not_modified = negotiate::not_modified(entry, asked.if_none_match, asked.if_modified_since);
     out.clear();
-    out.extend_from_slice(if not_modified { b"HTTP/1.1 304 Not Modified\r\n" } else { b"HTTP/1.1 200 OK\r\n" });
     let mut header = |name: &[u8], value: &[u8]| {
         out.extend_from_slice(name);
         out.extend_from_slice(b": ");
         out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
     };
-    header(b"etag", rep.etag.as_bytes());
-    header(b"last-modified", entry.last_modified.as_bytes());
-    header(b"cache-control", super::CACHE_CONTROL.as_bytes());
-    header(b"vary", b"Accept-Encoding");
-    if !not_modified {
-        header(b"content-type", entry.content_type.as_bytes());
-        header(b"content-length", rep.length.as_bytes());
-        if let Some(coding) = encoding.header() {
-            header(b"content-encoding", coding.as_bytes());
-        }
-    }
+    let (not_modified, rep) = super::document(entry, asked.accept_encoding, asked.if_none_match, asked.if_modified_since, |name, value| {
+        header(name.as_str().as_bytes(), value.as_bytes())
+    });
     if !asked.keep_alive {
         header(b"connection", b"close");
     } else if asked.http10 {
@@ -229,6 +217,9 @@ fn respond<'e>(entry: &'e Entry, asked: &Asked<'_>, out: &mut Vec<u8>) -> (bool,
     }
     DATE.with(|d| header(b"date", d.now().as_bytes()));
     out.extend_from_slice(b"\r\n");
+    // The status line, now that `document` has decided it, goes in front.
+    let status: &[u8] = if not_modified { b"HTTP/1.1 304 Not Modified\r\n" } else { b"HTTP/1.1 200 OK\r\n" };
+    out.splice(..0, status.iter().copied());
     (not_modified, rep)
 }
 

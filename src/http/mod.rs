@@ -166,20 +166,19 @@ async fn index(State(shared): State<Arc<Shared>>, method: Method, headers: Heade
 /// `.header()` and grew the map past its first allocation (issue 6 profile).
 fn answer(entry: &Entry, method: &Method, headers: &HeaderMap) -> Response {
     let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
-    let (encoding, rep) = entry.get(negotiate::encoding(text(header::ACCEPT_ENCODING)));
     let mut out = HeaderMap::with_capacity(8);
-    out.insert(header::ETAG, rep.etag.clone());
-    out.insert(header::LAST_MODIFIED, entry.last_modified.clone());
-    out.insert(header::CACHE_CONTROL, HeaderValue::from_static(CACHE_CONTROL));
-    out.insert(header::VARY, HeaderValue::from_static("Accept-Encoding"));
-    let (status, body) = if negotiate::not_modified(entry, text(header::IF_NONE_MATCH), text(header::IF_MODIFIED_SINCE)) {
+    let (not_modified, rep) = document(
+        entry,
+        text(header::ACCEPT_ENCODING),
+        text(header::IF_NONE_MATCH),
+        text(header::IF_MODIFIED_SINCE),
+        |name, value| {
+            out.insert(name, value.clone());
+        },
+    );
+    let (status, body) = if not_modified {
         (StatusCode::NOT_MODIFIED, Body::empty())
     } else {
-        out.insert(header::CONTENT_TYPE, entry.content_type.clone());
-        out.insert(header::CONTENT_LENGTH, rep.length.clone());
-        if let Some(coding) = encoding.header() {
-            out.insert(header::CONTENT_ENCODING, HeaderValue::from_static(coding));
-        }
         let body = if method == Method::HEAD { Body::empty() } else { Body::from(rep.bytes.clone()) };
         (StatusCode::OK, body)
     };
@@ -187,6 +186,33 @@ fn answer(entry: &Entry, method: &Method, headers: &HeaderMap) -> Response {
     *resp.status_mut() = status;
     *resp.headers_mut() = out;
     resp
+}
+
+/// The answer to a GET or HEAD of a cached document, whoever writes it
+/// (hyper through [`answer`], or the connection front): whether it is a
+/// 304, the representation to send, and every header but Date and
+/// Connection, handed to `header` one by one.
+pub(crate) fn document<'e>(
+    entry: &'e Entry,
+    accept_encoding: Option<&str>,
+    if_none_match: Option<&str>,
+    if_modified_since: Option<&str>,
+    mut header: impl FnMut(header::HeaderName, &HeaderValue),
+) -> (bool, &'e crate::cache::Representation) {
+    let (encoding, rep) = entry.get(negotiate::encoding(accept_encoding));
+    let not_modified = negotiate::not_modified(entry, if_none_match, if_modified_since);
+    header(header::ETAG, &rep.etag);
+    header(header::LAST_MODIFIED, &entry.last_modified);
+    header(header::CACHE_CONTROL, &HeaderValue::from_static(CACHE_CONTROL));
+    header(header::VARY, &HeaderValue::from_static("Accept-Encoding"));
+    if !not_modified {
+        header(header::CONTENT_TYPE, &entry.content_type);
+        header(header::CONTENT_LENGTH, &rep.length);
+        if let Some(coding) = encoding.header() {
+            header(header::CONTENT_ENCODING, &HeaderValue::from_static(coding));
+        }
+    }
+    (not_modified, rep)
 }
 
 /// How long `/healthz` and `/metrics` wait for the state database: a
