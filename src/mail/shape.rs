@@ -72,6 +72,12 @@ pub(super) fn stand_ins(set: usize) -> Personal {
     }
 }
 
+/// A value as `{{ value }}` writes it into a part: as is in text, escaped
+/// as the templates' formatter does in HTML.
+fn shown(value: &str, html: bool) -> std::borrow::Cow<'_, str> {
+    if html { super::templates::escape_html(value).into() } else { value.into() }
+}
+
 /// One rendered part cut at its values: `pieces[0] slots[0] pieces[1] … pieces[n]`.
 #[derive(Debug, PartialEq, Eq)]
 struct Cut {
@@ -82,13 +88,16 @@ struct Cut {
 /// Cuts `text` at the stand-ins of `set` as they appear in it (escaped
 /// for HTML when `html`).
 fn cut(text: &str, set: &Personal, html: bool) -> Cut {
-    let shown = |s: &str| if html { super::templates::escape_html(s) } else { s.to_string() };
-    let marks = [(Slot::Email, shown(&set.email)), (Slot::Unsubscribe, shown(&set.unsubscribe_url)), (Slot::Preferences, shown(&set.preferences_url))];
+    let marks = [
+        (Slot::Email, shown(&set.email, html)),
+        (Slot::Unsubscribe, shown(&set.unsubscribe_url, html)),
+        (Slot::Preferences, shown(&set.preferences_url, html)),
+    ];
     let mut pieces = Vec::new();
     let mut slots = Vec::new();
     let mut rest = text;
     loop {
-        let next = marks.iter().filter_map(|(slot, m)| rest.find(m.as_str()).map(|at| (at, *slot, m.len()))).min_by_key(|(at, _, _)| *at);
+        let next = marks.iter().filter_map(|(slot, m)| rest.find(m.as_ref()).map(|at| (at, *slot, m.len()))).min_by_key(|(at, _, _)| *at);
         match next {
             Some((at, slot, len)) => {
                 pieces.push(rest[..at].to_string());
@@ -109,12 +118,7 @@ impl Cut {
         for (i, piece) in self.pieces.iter().enumerate() {
             out.push_str(piece);
             if let Some(slot) = self.slots.get(i) {
-                let v = values.get(*slot);
-                if html {
-                    out.push_str(&super::templates::escape_html(v));
-                } else {
-                    out.push_str(v);
-                }
+                out.push_str(&shown(values.get(*slot), html));
             }
         }
         out
@@ -151,12 +155,7 @@ impl Part {
         for (i, (piece, col)) in self.pieces.iter().enumerate() {
             e.append_encoded(piece, *col);
             if let Some(slot) = self.slots.get(i) {
-                let v = values.get(*slot);
-                if self.html {
-                    e.text(&super::templates::escape_html(v));
-                } else {
-                    e.text(v);
-                }
+                e.text(&shown(values.get(*slot), self.html));
                 // What follows was encoded from column 0. (Not at the end:
                 // a part must not end in a soft break, whose `=` would be
                 // the body's last byte once the boundary takes its CRLF.)
