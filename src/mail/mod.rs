@@ -258,9 +258,13 @@ impl Composer {
 
     /// The outbox message for a planned, non-empty digest.
     pub fn digest(&self, plan: &PlannedDigest, catalog: &Catalog, now: DateTime<Utc>) -> Result<OutboxMessage, MailError> {
-        let personal = self.personal(&plan.subscriber);
-        let r = self.render_digest_with(plan, catalog, &personal)?;
-        self.digest_message(plan, &personal, |to, message_id, headers| self.build(to, &r, message_id, now, headers))
+        self.digest_rendered(plan, catalog, &self.personal(&plan.subscriber), now)
+    }
+
+    /// [`Composer::digest`] with the subscriber's values made already.
+    fn digest_rendered(&self, plan: &PlannedDigest, catalog: &Catalog, personal: &Personal, now: DateTime<Utc>) -> Result<OutboxMessage, MailError> {
+        let r = self.render_digest_with(plan, catalog, personal)?;
+        self.digest_message(plan, personal, |to, message_id, headers| self.build(to, &r, message_id, now, headers))
     }
 
     /// The same, from the shape of `plan` in `shapes` when it has one (see
@@ -274,9 +278,9 @@ impl Composer {
         match shapes.get_or_make(plan, || self.shape(plan, catalog, &personal))? {
             Some(shape) => self.digest_message(plan, &personal, |to, message_id, headers| {
                 let (text, html) = shape.parts(&personal);
-                self.build_encoded(to, &shape.subject, text, html, message_id, now, headers)
+                self.assemble(to, &shape.subject, quoted_printable_parts(text, html), message_id, now, headers)
             }),
-            None => self.digest(plan, catalog, now),
+            None => self.digest_rendered(plan, catalog, &personal, now),
         }
     }
 
@@ -368,25 +372,6 @@ impl Composer {
         self.assemble(to, &r.subject, MultiPart::alternative_plain_html(r.text.clone(), r.html.clone()), message_id, now, extra)
     }
 
-    /// [`Composer::build`] for parts already quoted-printable encoded.
-    #[allow(clippy::too_many_arguments)]
-    fn build_encoded(
-        &self,
-        to: &str,
-        subject: &str,
-        text: Vec<u8>,
-        html: Vec<u8>,
-        message_id: &str,
-        now: DateTime<Utc>,
-        extra: Vec<(&'static str, String)>,
-    ) -> Result<Vec<u8>, MailError> {
-        let qp = ContentTransferEncoding::QuotedPrintable;
-        let parts = MultiPart::alternative()
-            .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(Body::dangerous_pre_encoded(text, qp)))
-            .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(Body::dangerous_pre_encoded(html, qp)));
-        self.assemble(to, subject, parts, message_id, now, extra)
-    }
-
     fn assemble(
         &self,
         to: &str,
@@ -415,6 +400,16 @@ impl Composer {
         }
         Ok(message.formatted())
     }
+}
+
+/// The multipart/alternative of a text and an HTML part encoded already
+/// (`mail::shape`), as `MultiPart::alternative_plain_html` makes it of
+/// parts it encodes itself.
+fn quoted_printable_parts(text: Vec<u8>, html: Vec<u8>) -> MultiPart {
+    let qp = ContentTransferEncoding::QuotedPrintable;
+    MultiPart::alternative()
+        .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(Body::dangerous_pre_encoded(text, qp)))
+        .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(Body::dangerous_pre_encoded(html, qp)))
 }
 
 /// Reads `Name <user@host>` or `user@host`.

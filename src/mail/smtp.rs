@@ -87,6 +87,9 @@ impl SmtpError {
     }
 }
 
+/// A command line of the envelope, its name for errors, and the reply codes it needs.
+type EnvelopeCommand = (String, &'static str, fn(u16) -> bool);
+
 /// A reply: its code and its lines' text (without the code).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Reply {
@@ -256,7 +259,7 @@ impl Session {
             params.push_str(" BODY=8BITMIME");
         }
         // Each command with the reply it must get: 2xx, and 354 for DATA.
-        let envelope: [(String, &'static str, fn(u16) -> bool); 3] = [
+        let envelope: [EnvelopeCommand; 3] = [
             (format!("MAIL FROM:<{from}>{params}"), "MAIL FROM", completed),
             (format!("RCPT TO:<{to}>"), "RCPT TO", completed),
             ("DATA".to_string(), "DATA", |c| c == 354),
