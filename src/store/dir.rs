@@ -17,17 +17,39 @@ pub struct Scan {
 
 /// The store-relative name of `path`, `/`-separated: the article's origin.
 pub fn origin_of(root: &Path, path: &Path) -> String {
+    // The paths `list` and the watcher give are `root` joined with plain
+    // names, so their tail is the origin as it stands; `Path`'s component
+    // parsing (a few per cent of a cold build) is for the other paths.
+    if let Some(rel) = plain_tail(root, path) {
+        return String::from_utf8_lossy(rel).into_owned();
+    }
+    origin_by_components(root, path)
+}
+
+fn origin_by_components(root: &Path, path: &Path) -> String {
     let rel = path.strip_prefix(root).unwrap_or(path);
     let parts: Vec<_> = rel.components().map(|c| c.as_os_str().to_string_lossy().into_owned()).collect();
     parts.join("/")
 }
 
+/// The bytes of `path` after `root` and a `/` when they are names joined
+/// by single slashes, none of them `.` or `..`, or `None`.
+fn plain_tail<'a>(root: &Path, path: &'a Path) -> Option<&'a [u8]> {
+    use std::os::unix::ffi::OsStrExt;
+    let root = root.as_os_str().as_bytes();
+    let root = root.strip_suffix(b"/").unwrap_or(root);
+    let rel = path.as_os_str().as_bytes().strip_prefix(root)?.strip_prefix(b"/")?;
+    let plain = !rel.is_empty() && rel.split(|b| *b == b'/').all(|name| !matches!(name, b"" | b"." | b".."));
+    plain.then_some(rel)
+}
+
 /// Lists the article files under `root` (following symbolic links, which
-/// walkdir checks for loops). Problems met on the way become errors.
+/// walkdir checks for loops), in byte order of their paths (which is
+/// origin order). Problems met on the way become errors.
 pub fn list(root: &Path) -> (Vec<PathBuf>, Vec<ArticleError>) {
     let mut files = Vec::new();
     let mut errors = Vec::new();
-    let walker = walkdir::WalkDir::new(root).follow_links(true).sort_by_file_name().into_iter();
+    let walker = walkdir::WalkDir::new(root).follow_links(true).into_iter();
     // Hidden folders (.git, .hugo_build.lock …) are not part of the store.
     let walker = walker.filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
     for entry in walker {
@@ -51,6 +73,14 @@ pub fn list(root: &Path) -> (Vec<PathBuf>, Vec<ArticleError>) {
                 errors.push(ArticleError { origin, line: None, reason });
             }
         }
+    }
+    // In origin order (store-relative, `/`-separated, byte order), sorted
+    // once here: walkdir's own sort ran per folder on `Path::file_name`,
+    // which parses the path anew at every comparison (~10 ms of a 10k
+    // build, before any file was read).
+    {
+        use std::os::unix::ffi::OsStrExt;
+        files.sort_unstable_by(|a, b| a.as_os_str().as_bytes().cmp(b.as_os_str().as_bytes()));
     }
     (files, errors)
 }
@@ -174,4 +204,32 @@ pub fn scan(root: &Path, ctx: &Context) -> Scan {
         }
     }
     Scan { articles, errors }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origin_of_plain_paths_is_what_path_components_give() {
+        let cases = [
+            ("posts", "posts/a.md"),
+            ("posts/", "posts/a.md"),
+            ("./posts", "./posts/2024/b.md"),
+            ("posts/.", "posts/./c.md"),
+            ("/", "/d.md"),
+            ("/srv/store", "/srv/store/x/y/tin-tức.md"),
+            ("posts", "posts//e.md"),
+            ("posts", "posts/./f.md"),
+            ("posts", "posts/x/../g.md"),
+            ("posts", "posts"),
+            ("posts", "other/h.md"),
+            ("posts", "postsi/h.md"),
+        ];
+        for (root, path) in cases {
+            let (root, path) = (Path::new(root), Path::new(path));
+            assert_eq!(origin_of(root, path), origin_by_components(root, path), "{root:?} {path:?}");
+        }
+        assert_eq!(origin_of(Path::new("/srv/store/"), Path::new("/srv/store/x/y.md")), "x/y.md");
+    }
 }
