@@ -2,14 +2,20 @@
 //! them: TOML between `+++` lines or YAML between `---` lines, then the
 //! Markdown body. Also the JSON article, which carries the same keys.
 //!
-//! All three become a `serde_json` map first, so one function knows the
-//! keys (`title`, `date`, `updated`/`lastmod`, `summary`/`description`,
-//! `categories`, `tags`, `author(s)`, `slug`, `draft`, `image`, `url`, and
-//! Zola's `[taxonomies]`). Unknown keys are ignored: a Hugo content folder
-//! has many that feeds do not need.
+//! One function, [`from_map`], knows the keys (`title`, `date`,
+//! `updated`/`lastmod`, `summary`/`description`, `categories`, `tags`,
+//! `author(s)`, `slug`, `draft`, `image`, `url`, and Zola's `[taxonomies]`)
+//! and reads them through [`FrontValue`] from a `serde_json` value (YAML,
+//! JSON) or from TOML's parse tree as it stands, borrowing its strings:
+//! front matter is read for every file of a cold build, and turning it
+//! into `toml::Table` and then a JSON map was a third of that. Unknown keys
+//! are ignored: a Hugo content folder has many that feeds do not need.
 
 use super::raw::{Body, RawArticle};
 use serde_json::{Map, Value};
+use std::borrow::Cow;
+use toml::de::{DeTable, DeValue};
+use toml::Spanned;
 
 type ParseError = (Option<usize>, String);
 
@@ -77,11 +83,15 @@ fn parse_markdown_with(text: &str, delim: Delimiter, with_body: bool) -> Result<
     };
     let fm = &text[start..fm_end];
     let body = &text[body_start..];
-    let map = match delim {
-        Delimiter::Toml => toml_map(fm, open_line)?,
-        Delimiter::Yaml => yaml_map(fm, open_line)?,
+    let mut raw = match delim {
+        Delimiter::Toml => match toml_tree(fm) {
+            Some(tree) => from_map(&tree)?,
+            // The tree would not pass `toml`'s conversion (or does not
+            // parse): the conversion's own error, word for word.
+            None => from_map(&Value::Object(toml_map(fm, open_line)?))?,
+        },
+        Delimiter::Yaml => from_map(&Value::Object(yaml_map(fm, open_line)?))?,
     };
-    let mut raw = from_map(&map)?;
     raw.date_line = line_of_key(fm, "date").map(|l| l + open_line);
     raw.body = Body::Markdown(if with_body { body.to_string() } else { String::new() });
     Ok(raw)
@@ -91,13 +101,13 @@ fn parse_markdown_with(text: &str, delim: Delimiter, with_body: bool) -> Result<
 /// body in `body`/`content` (Markdown) or `content_html`.
 pub fn parse_json(text: &str) -> Result<RawArticle, ParseError> {
     let value: Value = serde_json::from_str(text).map_err(|e| (Some(e.line()), format!("invalid JSON: {e}")))?;
-    let Value::Object(map) = value else {
+    let Value::Object(_) = &value else {
         return Err((Some(1), "a JSON article must be one object with title, date, body …".into()));
     };
-    let mut raw = from_map(&map)?;
-    raw.body = if let Some(h) = string(&map, &["content_html"])? {
+    let mut raw = from_map(&value)?;
+    raw.body = if let Some(h) = string(&value, &["content_html"])? {
         Body::Html(h)
-    } else if let Some(md) = string(&map, &["body", "content", "content_text"])? {
+    } else if let Some(md) = string(&value, &["body", "content", "content_text"])? {
         Body::Markdown(md)
     } else {
         Body::Paragraphs(Vec::new())
@@ -132,6 +142,104 @@ fn yaml_map(fm: &str, open_line: usize) -> Result<Map<String, Value>, ParseError
     }
 }
 
+/// The parse tree of TOML front matter when `toml::from_str` would accept
+/// it too: it parses, and every number converts (an integer beyond `i64`
+/// or a float out of range is `toml`'s error, which the caller then gives).
+fn toml_tree(fm: &str) -> Option<Spanned<DeValue<'_>>> {
+    let table = DeTable::parse(fm).ok()?;
+    let span = table.span();
+    let tree = Spanned::new(span, DeValue::Table(table.into_inner()));
+    converts(&tree).then_some(tree)
+}
+
+fn converts(v: &Spanned<DeValue<'_>>) -> bool {
+    match v.get_ref() {
+        DeValue::Integer(i) => toml_integer(i).is_some(),
+        DeValue::Float(f) => toml_float(f).is_some(),
+        DeValue::Array(a) => a.iter().all(converts),
+        DeValue::Table(t) => t.values().all(converts),
+        DeValue::String(_) | DeValue::Boolean(_) | DeValue::Datetime(_) => true,
+    }
+}
+
+/// As `toml`'s conversion reads an integer into `toml::Value`.
+fn toml_integer(i: &toml::de::DeInteger<'_>) -> Option<i64> {
+    i64::from_str_radix(i.as_str(), i.radix()).ok()
+}
+
+/// As `toml`'s conversion reads a float: an infinity only when written so.
+fn toml_float(f: &toml::de::DeFloat<'_>) -> Option<f64> {
+    let x: f64 = f.as_str().parse().ok()?;
+    (!x.is_infinite() || f.as_str().contains("inf")).then_some(x)
+}
+
+/// A front-matter value as [`from_map`] sees it, whatever format held it.
+enum Item<'a, V> {
+    Null,
+    Text(Cow<'a, str>),
+    Number(String),
+    Bool(bool),
+    List(&'a [V]),
+    Table,
+}
+
+/// What [`from_map`] needs of a format's values.
+trait FrontValue: Sized {
+    fn item(&self) -> Item<'_, Self>;
+    /// The value under `key`, when `self` is a table.
+    fn field(&self, key: &str) -> Option<&Self>;
+
+    fn text(&self) -> Option<Cow<'_, str>> {
+        match self.item() {
+            Item::Text(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+impl FrontValue for Value {
+    fn item(&self) -> Item<'_, Self> {
+        match self {
+            Value::Null => Item::Null,
+            Value::String(s) => Item::Text(Cow::Borrowed(s)),
+            Value::Number(n) => Item::Number(n.to_string()),
+            Value::Bool(b) => Item::Bool(*b),
+            Value::Array(a) => Item::List(a),
+            Value::Object(_) => Item::Table,
+        }
+    }
+
+    fn field(&self, key: &str) -> Option<&Self> {
+        self.as_object()?.get(key)
+    }
+}
+
+/// TOML's values read as [`toml_to_json`] would turn them: a date as its
+/// text, a number as serde_json writes it, NaN as null.
+impl FrontValue for Spanned<DeValue<'_>> {
+    fn item(&self) -> Item<'_, Self> {
+        match self.get_ref() {
+            DeValue::String(s) => Item::Text(Cow::Borrowed(s)),
+            DeValue::Integer(i) => toml_integer(i).map_or(Item::Null, |n| Item::Number(n.to_string())),
+            DeValue::Float(f) => match toml_float(f).and_then(serde_json::Number::from_f64) {
+                Some(n) => Item::Number(n.to_string()),
+                None => Item::Null,
+            },
+            DeValue::Boolean(b) => Item::Bool(*b),
+            DeValue::Datetime(d) => Item::Text(Cow::Owned(d.to_string())),
+            DeValue::Array(a) => Item::List(a),
+            DeValue::Table(_) => Item::Table,
+        }
+    }
+
+    fn field(&self, key: &str) -> Option<&Self> {
+        match self.get_ref() {
+            DeValue::Table(t) => t.get(key),
+            _ => None,
+        }
+    }
+}
+
 fn toml_to_json(v: toml::Value) -> Value {
     match v {
         toml::Value::String(s) => Value::String(s),
@@ -152,48 +260,50 @@ fn line_of_key(fm: &str, key: &str) -> Option<usize> {
     }).map(|i| i + 1)
 }
 
-/// The keys every format shares.
-fn from_map(map: &Map<String, Value>) -> Result<RawArticle, ParseError> {
-    let taxonomies = map.get("taxonomies").and_then(Value::as_object);
+/// The keys every format shares, from the front matter's top table.
+fn from_map<V: FrontValue>(map: &V) -> Result<RawArticle, ParseError> {
+    let taxonomies = map.field("taxonomies").filter(|t| matches!(t.item(), Item::Table));
     let from_tax = |key: &str| -> Result<Vec<String>, ParseError> {
-        match taxonomies.and_then(|t| t.get(key)) {
+        match taxonomies.and_then(|t| t.field(key)) {
             Some(v) => list(key, v),
             None => Ok(Vec::new()),
         }
     };
-    let mut categories = match map.get("categories").or_else(|| map.get("category")) {
+    let mut categories = match map.field("categories").or_else(|| map.field("category")) {
         Some(v) => list("categories", v)?,
         None => Vec::new(),
     };
     categories.extend(from_tax("categories")?);
-    let mut tags = match map.get("tags") {
+    let mut tags = match map.field("tags") {
         Some(v) => list("tags", v)?,
         None => Vec::new(),
     };
     tags.extend(from_tax("tags")?);
 
-    let author = match map.get("author").or_else(|| map.get("authors")) {
-        None | Some(Value::Null) => None,
-        Some(Value::String(s)) => Some(s.clone()),
-        Some(Value::Object(o)) => o.get("name").and_then(Value::as_str).map(str::to_string),
-        Some(v @ Value::Array(_)) => Some(
-            v.as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|a| a.as_str().or_else(|| a.get("name").and_then(Value::as_str)))
-                .collect::<Vec<_>>()
-                .join(", "),
-        ),
-        Some(_) => return Err((None, "`author` must be a name or a list of names".into())),
+    let author = match map.field("author").or_else(|| map.field("authors")) {
+        None => None,
+        Some(v) => match v.item() {
+            Item::Null => None,
+            Item::Text(s) => Some(s.into_owned()),
+            Item::Table => v.field("name").and_then(V::text).map(Cow::into_owned),
+            Item::List(items) => Some(
+                items
+                    .iter()
+                    .filter_map(|a| a.text().or_else(|| a.field("name").and_then(V::text)))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            Item::Number(_) | Item::Bool(_) => return Err((None, "`author` must be a name or a list of names".into())),
+        },
     };
-    let image = match map.get("images") {
-        Some(Value::Array(a)) => a.first().and_then(Value::as_str).map(str::to_string),
+    let image = match map.field("images").map(V::item) {
+        Some(Item::List(a)) => a.first().and_then(V::text).map(Cow::into_owned),
         _ => None,
     };
-    let draft = match map.get("draft") {
-        None | Some(Value::Null) => false,
-        Some(Value::Bool(b)) => *b,
-        Some(Value::String(s)) if s == "true" || s == "false" => s == "true",
+    let draft = match map.field("draft").map(V::item) {
+        None | Some(Item::Null) => false,
+        Some(Item::Bool(b)) => b,
+        Some(Item::Text(s)) if s == "true" || s == "false" => s == "true",
         Some(_) => return Err((None, "`draft` must be true or false".into())),
     };
 
@@ -214,12 +324,12 @@ fn from_map(map: &Map<String, Value>) -> Result<RawArticle, ParseError> {
 }
 
 /// The first of `keys` present, as a string (numbers are accepted too).
-fn string(map: &Map<String, Value>, keys: &[&str]) -> Result<Option<String>, ParseError> {
+fn string<V: FrontValue>(map: &V, keys: &[&str]) -> Result<Option<String>, ParseError> {
     for key in keys {
-        match map.get(*key) {
-            None | Some(Value::Null) => continue,
-            Some(Value::String(s)) => return Ok(Some(s.clone())),
-            Some(Value::Number(n)) => return Ok(Some(n.to_string())),
+        match map.field(key).map(V::item) {
+            None | Some(Item::Null) => continue,
+            Some(Item::Text(s)) => return Ok(Some(s.into_owned())),
+            Some(Item::Number(n)) => return Ok(Some(n)),
             Some(_) => return Err((None, format!("`{key}` must be text"))),
         }
     }
@@ -227,19 +337,20 @@ fn string(map: &Map<String, Value>, keys: &[&str]) -> Result<Option<String>, Par
 }
 
 /// A list of names: an array of strings, or one string.
-fn list(key: &str, v: &Value) -> Result<Vec<String>, ParseError> {
-    match v {
-        Value::Null => Ok(Vec::new()),
-        Value::String(s) => Ok(vec![s.clone()]),
-        Value::Array(items) => items
+fn list<V: FrontValue>(key: &str, v: &V) -> Result<Vec<String>, ParseError> {
+    let not_names = || (None, format!("`{key}` must be a list of names"));
+    match v.item() {
+        Item::Null => Ok(Vec::new()),
+        Item::Text(s) => Ok(vec![s.into_owned()]),
+        Item::List(items) => items
             .iter()
-            .map(|i| match i {
-                Value::String(s) => Ok(s.clone()),
-                Value::Number(n) => Ok(n.to_string()),
-                _ => Err((None, format!("`{key}` must be a list of names"))),
+            .map(|i| match i.item() {
+                Item::Text(s) => Ok(s.into_owned()),
+                Item::Number(n) => Ok(n),
+                _ => Err(not_names()),
             })
             .collect(),
-        _ => Err((None, format!("`{key}` must be a list of names"))),
+        _ => Err(not_names()),
     }
 }
 
@@ -275,6 +386,53 @@ mod tests {
         let (line, reason) = parse_markdown(text, Delimiter::Toml).unwrap_err();
         assert_eq!(line, Some(3), "{reason}");
         assert!(reason.contains("TOML"), "{reason}");
+    }
+
+    /// The parse tree read as it stands gives what `toml::Table` turned
+    /// into JSON gave, values, errors and all.
+    #[test]
+    fn toml_tree_reads_as_the_converted_table() {
+        let cases = [
+            "title = \"Tiêu đề\"\ndate = 2024-10-22T16:18:00+07:00\nslug = \"a-b\"",
+            "title = 'lit\\eral'\ndate = 2024-10-22 16:18:00Z\nupdated = 2024-10-23T01:02:03.250\nlastmod = 2024-10-24",
+            "title = \"\"\"\nmulti\\tline \\u00E9\"\"\"\ndate = 07:32:00",
+            "title = 5\ndate = 0x1F\nslug = 1_000\nsummary = -0o17\nurl = 0b101",
+            "title = 1.5\ndate = 1e300\nslug = -0.0\nsummary = nan\nurl = inf\nimage = -inf",
+            "title = 1e400",
+            "title = 9223372036854775807\ndate = -9223372036854775808",
+            "title = 9223372036854775808",
+            "categories = [\"Kinh tế\", 3, 2.5]\ntags = \"one\"\n[taxonomies]\ncategories = [\"Xã hội\"]\ntags = []",
+            "categories = [true]",
+            "category = { a = 1 }",
+            "tags = 7",
+            "taxonomies = 3\ncategories = \"x\"",
+            "author = { name = \"Thanh Hà\", email = \"x\" }",
+            "authors = [\"A\", { name = \"B\" }, 3, { other = 1 }]",
+            "author = true",
+            "author = 2024-01-01",
+            "draft = \"true\"\nimages = [\"a.jpg\", \"b.jpg\"]",
+            "draft = \"yes\"",
+            "draft = 1",
+            "images = [2, \"b.jpg\"]\ncover = \"c.jpg\"",
+            "title = [\"x\"]",
+            "date = { y = 1 }",
+            "publishDate = 2020-01-01\npublished = \"x\"\nmodified = 1\ndescription = \"d\"\nlead = \"l\"\nlink = \"/x\"",
+            "[[author]]\nname = \"A\"\n[[author]]\nname = \"B\"",
+            "a.b.c = 1\n[x]\ny = [[1, 2], [3]]",
+            "",
+            "title = \"dup\"\ntitle = \"dup\"",
+            "title = ",
+        ];
+        for fm in cases {
+            let via_json = toml_map(fm, 0).and_then(|m| from_map(&Value::Object(m)));
+            match toml_tree(fm) {
+                Some(tree) => assert_eq!(from_map(&tree), via_json, "{fm}"),
+                None => assert!(via_json.is_err(), "{fm}: the tree is refused but the table is not"),
+            }
+        }
+        assert!(toml_tree("title = 9223372036854775808").is_none());
+        assert!(toml_tree("title = 1e400").is_none());
+        assert!(toml_tree("title = inf").is_some());
     }
 
     #[test]
