@@ -83,6 +83,10 @@ pub fn clean_line(s: &str) -> String {
 /// word boundary. May be empty when the input has no letters or digits.
 pub fn slugify(s: &str) -> String {
     const MAX: usize = 80;
+    // A front matter's `slug` is nearly always one already.
+    if s.len() <= MAX && is_plain_slug(s) {
+        return s.to_owned();
+    }
     let ascii = deunicode::deunicode_with_tofu(&clean(s), "-");
     let mut slug = String::with_capacity(ascii.len());
     for c in ascii.chars() {
@@ -100,6 +104,17 @@ pub fn slugify(s: &str) -> String {
         slug.truncate(cut);
     }
     slug
+}
+
+/// Whether `s` is what [`slugify`] makes of itself, length aside: `a-z`
+/// and `0-9` words joined by single `-`.
+pub fn is_plain_slug(s: &str) -> bool {
+    let b = s.as_bytes();
+    !b.is_empty()
+        && b[0] != b'-'
+        && b[b.len() - 1] != b'-'
+        && !s.contains("--")
+        && b.iter().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == b'-')
 }
 
 /// The first `max_chars` characters of `s`, cut at a word boundary, with an
@@ -142,6 +157,21 @@ mod tests {
         );
         assert_eq!(slugify("Đường đến Đà Lạt"), "duong-den-da-lat");
         assert_eq!(slugify("Tin tức - Sự kiện"), "tin-tuc-su-kien");
+    }
+
+    /// `slugify` without its shortcut for text that is a slug already.
+    fn slugify_the_long_way(s: &str) -> String {
+        slugify(&format!("{s} ."))
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn a_plain_slug_is_its_own_slug(s in "[a-z0-9-]{0,90}|[a-zA-Z0-9 đ-]{0,12}") {
+            proptest::prop_assert_eq!(slugify(&s), slugify_the_long_way(&s));
+            if is_plain_slug(&s) && s.len() <= 80 {
+                proptest::prop_assert_eq!(slugify(&s), s);
+            }
+        }
     }
 
     #[test]

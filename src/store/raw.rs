@@ -21,12 +21,20 @@ pub struct Context {
     /// The derived URL as text around the slug, when the template allows
     /// it (see [`Link::Slug`]); shared by every article read with it.
     around_slug: Option<Arc<AroundSlug>>,
+    /// Whether the slug sits after the host in `around_slug`, where a slug
+    /// of only `a-z`, `0-9` and `-` comes out of URL parsing unchanged, so
+    /// [`Context::derived_url`] can put it in without parsing.
+    slug_after_host: bool,
 }
 
 impl Context {
     pub fn new(timezone: Tz, base_url: Url, article_url: impl Into<String>) -> Self {
-        let mut ctx = Context { timezone, base_url, article_url: article_url.into(), around_slug: None };
+        let mut ctx =
+            Context { timezone, base_url, article_url: article_url.into(), around_slug: None, slug_after_host: false };
         ctx.around_slug = ctx.split_at_slug().map(Arc::new);
+        ctx.slug_after_host = ctx.around_slug.as_deref().is_some_and(|around| {
+            around.before.split_once("://").is_some_and(|(_, authority_on)| authority_on.contains('/'))
+        });
         ctx
     }
 
@@ -51,6 +59,14 @@ impl Context {
 
     /// The URL `site.article_url` gives an article with this slug and id.
     pub fn derived_url(&self, slug: &str, id: &str) -> Option<String> {
+        // Every article's URL is derived at every cold build; a parse of
+        // the joined URL was ~4 % of one.
+        if self.slug_after_host
+            && let Some(around) = &self.around_slug
+            && text::is_plain_slug(slug)
+        {
+            return Some(around.url(slug));
+        }
         self.absolute(&self.article_url.replace("{slug}", slug).replace("{id}", id))
     }
 
@@ -318,6 +334,33 @@ mod tests {
 
     pub(crate) fn ctx() -> Context {
         Context::new(chrono_tz::Asia::Ho_Chi_Minh, Url::parse("https://yenbai.gov.vn/").unwrap(), "tin-tuc/{slug}")
+    }
+
+    #[test]
+    fn a_derived_url_without_parsing_is_the_parsed_one() {
+        let bases = ["https://yenbai.gov.vn/", "https://portal.example.org/tin/", "http://h.example:8080/a/b"];
+        let templates = [
+            "tin-tuc/{slug}",
+            "{slug}",
+            "/bai/{slug}.html",
+            "?p={slug}",
+            "#{slug}",
+            "https://{slug}.example.org/",
+            "//cdn.example.org/{slug}",
+            "a/{slug}/../b",
+            "{slug}/{id}",
+            "x/%7Bslug%7D/{slug}",
+        ];
+        let slugs = ["nghia-lo-2024", "a", "0-9", "xn--abc", "Tin-Tuc", "a--b", "-a", "a b", "đ", ".", ".."];
+        for base in bases {
+            for template in templates {
+                let ctx = Context::new(chrono_tz::Asia::Ho_Chi_Minh, Url::parse(base).unwrap(), template);
+                for slug in slugs {
+                    let parsed = ctx.absolute(&template.replace("{slug}", slug).replace("{id}", "the-id"));
+                    assert_eq!(ctx.derived_url(slug, "the-id"), parsed, "{base} {template} {slug}");
+                }
+            }
+        }
     }
 
     fn raw(title: &str, date: &str) -> RawArticle {
