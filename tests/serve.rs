@@ -1,10 +1,12 @@
 //! `bantin serve` end to end: the real binary on a random port with a
 //! temporary store, driven over real HTTP and real signals.
 
+mod launch;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -53,46 +55,14 @@ impl Server {
             }
             None => Command::new(env!("CARGO_BIN_EXE_bantin")),
         };
-        cmd.args(["serve", "--config"])
-            .arg(dir.path().join("bantin.toml"))
-            .env("BANTIN_LOG", "info")
-            .env_remove("BANTIN_LOG_FORMAT")
-            .env_remove("LISTEN_FDS")
-            .env_remove("LISTEN_PID")
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("WATCHDOG_USEC");
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let mut child = cmd
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    let addr: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':').collect();
-                    let _ = tx.send(addr);
-                }
-                sink.lock().unwrap().push_str(&(line + "\n"));
+        launch::serve_args(&mut cmd, &dir.path().join("bantin.toml"));
+        cmd.envs(env.iter().copied());
+        let launched = launch::launch(cmd, Duration::from_secs(60), || {
+            if let Some((_, poke)) = wrapper {
+                poke();
             }
         });
-        if let Some((_, poke)) = wrapper {
-            poke();
-        }
-        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(a) => a,
-            Err(_) => {
-                let _ = child.kill();
-                panic!("bantin serve did not log its address; log:\n{}", log.lock().unwrap());
-            }
-        };
+        let (child, addr, log) = (launched.child, launched.addr, launched.log);
         Server { child, base: format!("http://{addr}"), log, dir }
     }
 

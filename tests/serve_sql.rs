@@ -5,9 +5,10 @@
 //! Rows are inserted, updated and deleted by a second connection, as a CMS
 //! would, and each change must be served within a second.
 
-use std::io::{BufRead, BufReader};
+mod launch;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -36,39 +37,8 @@ struct Server {
 
 impl Server {
     fn start(config: &Path) -> Server {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_bantin"))
-            .args(["serve", "--config"])
-            .arg(config)
-            .env("BANTIN_LOG", "info")
-            .env_remove("BANTIN_LOG_FORMAT")
-            .env_remove("LISTEN_FDS")
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("WATCHDOG_USEC")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    let addr: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':').collect();
-                    let _ = tx.send(addr);
-                }
-                sink.lock().unwrap().push_str(&(line + "\n"));
-            }
-        });
-        match rx.recv_timeout(Duration::from_secs(60)) {
-            Ok(addr) => Server { child, base: format!("http://{addr}"), log },
-            Err(_) => {
-                let _ = child.kill();
-                panic!("bantin serve did not log its address; log:\n{}", log.lock().unwrap());
-            }
-        }
+        let launched = launch::launch(launch::serve_command(config), Duration::from_secs(60), || {});
+        Server { child: launched.child, base: format!("http://{}", launched.addr), log: launched.log }
     }
 
     fn log(&self) -> String {

@@ -10,10 +10,13 @@
 
 #![allow(dead_code)]
 
-use std::io::{BufRead, BufReader, Read, Write};
+#[path = "../launch/mod.rs"]
+mod launch;
+
+use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -87,43 +90,14 @@ impl Serve {
     /// and gid (root ignores file modes, so unreadable files need another
     /// user).
     pub fn start(config: &Path, user: Option<u32>) -> Serve {
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_bantin"));
-        cmd.args(["serve", "--config"])
-            .arg(config)
-            .env("BANTIN_LOG", "info")
-            .env_remove("BANTIN_LOG_FORMAT")
-            .env_remove("LISTEN_FDS")
-            .env_remove("LISTEN_PID")
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("WATCHDOG_USEC")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped());
+        let mut cmd = launch::serve_command(config);
         if let Some(uid) = user {
             std::os::unix::process::CommandExt::uid(&mut cmd, uid);
             std::os::unix::process::CommandExt::gid(&mut cmd, uid);
         }
-        let mut child = cmd.spawn().expect("start bantin serve");
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if let Some(rest) = line.split("listening on ").nth(1) {
-                    let addr: String = rest.chars().take_while(|c| c.is_ascii_digit() || *c == '.' || *c == ':').collect();
-                    let _ = tx.send(addr);
-                }
-                sink.lock().unwrap().push_str(&(line + "\n"));
-            }
-        });
-        match rx.recv_timeout(Duration::from_secs(120)) {
-            Ok(addr) => Serve { child, addr: addr.parse().expect("a socket address in the log"), log },
-            Err(_) => {
-                let _ = child.kill();
-                panic!("bantin serve did not log its address; log:\n{}", log.lock().unwrap());
-            }
-        }
+        let launched = launch::launch(cmd, Duration::from_secs(120), || {});
+        let addr = launched.addr.parse().unwrap_or_else(|e| panic!("{:?} is not a socket address: {e}", launched.addr));
+        Serve { child: launched.child, addr, log: launched.log }
     }
 
     pub fn log(&self) -> String {

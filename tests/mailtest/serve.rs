@@ -2,9 +2,11 @@
 //! test knobs in its environment), its log collected, signalled, and
 //! killed if the test fails halfway.
 
-use std::io::{BufRead, BufReader};
+#[path = "../launch/mod.rs"]
+mod launch;
+
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -28,38 +30,10 @@ impl Serve {
 
     /// Starts it with extra environment variables (the test knobs).
     pub fn start_with(config: &Path, env: &[(&str, &str)]) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_bantin"))
-            .args(["serve", "--config"])
-            .arg(config)
-            .envs(env.iter().copied())
-            .env("BANTIN_LOG", "info")
-            .env_remove("BANTIN_LOG_FORMAT")
-            .env_remove("LISTEN_FDS")
-            .env_remove("LISTEN_PID")
-            .env_remove("NOTIFY_SOCKET")
-            .env_remove("WATCHDOG_USEC")
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let log = Arc::new(Mutex::new(String::new()));
-        let (tx, rx) = std::sync::mpsc::channel();
-        let stderr = child.stderr.take().unwrap();
-        let sink = Arc::clone(&log);
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if line.contains("listening on ") {
-                    let _ = tx.send(());
-                }
-                sink.lock().unwrap().push_str(&(line + "\n"));
-            }
-        });
-        let serve = Serve { child, log };
-        if rx.recv_timeout(Duration::from_secs(60)).is_err() {
-            panic!("bantin serve did not start listening; log:\n{}", serve.log());
-        }
-        serve
+        let mut cmd = launch::serve_command(config);
+        cmd.envs(env.iter().copied());
+        let launched = launch::launch(cmd, Duration::from_secs(60), || {});
+        Serve { child: launched.child, log: launched.log }
     }
 
     pub fn log(&self) -> String {
