@@ -243,7 +243,7 @@ async fn confirmation_mails_are_rate_limited_per_address_with_the_same_answer(ba
 
 async fn refused_then_451_then_accepted_and_550s_make_a_subscriber_bouncing(backend: Backend) {
     // A port with nothing listening: connections are refused.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let (held, port) = mailtest::refusing_port();
     let dir = tempfile::tempdir().unwrap();
     let (digests, _db) = open(backend, dir.path(), &format!("smtp://{port}"), "https://bantin.example.org/", "bounce_limit = 2").await;
     let (sub, _) = digests
@@ -269,6 +269,7 @@ async fn refused_then_451_then_accepted_and_550s_make_a_subscriber_bouncing(back
     assert_eq!((r.sent, r.retried, r.failed), (0, 0, 0));
 
     // The server comes up answering 451: retried again.
+    drop(held);
     let smtp = SmtpServer::start_on(port).await;
     smtp.set(Behaviour::Reply(451));
     let r = digests.mailer.deliver_due(at(1)).await.unwrap();

@@ -113,7 +113,7 @@ async fn assert_delivered_once(name: &str, digests: &Digests, smtp: &SmtpServer,
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn relay_down_for_minutes_retries_with_growing_backoff_and_loses_nothing() {
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let (held, port) = mailtest::refusing_port();
     let dir = tempfile::tempdir().unwrap();
     let digests = queued(dir.path(), &format!("smtp://{port}")).await;
     // Down: every pass the relay refuses; the clock steps a minute a pass,
@@ -138,6 +138,7 @@ async fn relay_down_for_minutes_retries_with_growing_backoff_and_loses_nothing()
     // Nothing is due again right after a failed pass: the backoff holds.
     let r = digests.mailer.deliver_due(|| t0 + Duration::minutes(4)).await.unwrap();
     assert_eq!(r.retried, 0, "retried before the backoff passed");
+    drop(held);
     let smtp = SmtpServer::start_on(port).await;
     let r = digests.mailer.deliver_due(|| t0 + Duration::minutes(10)).await.unwrap();
     assert_eq!(r.sent, SUBSCRIBERS);

@@ -11,6 +11,17 @@ pub mod smtp;
 
 use std::path::{Path, PathBuf};
 
+/// A port of 127.0.0.1 that refuses connections, held for the test: a TCP
+/// socket bound to it and never listening. A port freed at once (bind,
+/// read the address, drop) could meanwhile become another test's server.
+/// Drop the socket just before starting the relay that comes back on it.
+pub fn refusing_port() -> (tokio::net::TcpSocket, std::net::SocketAddr) {
+    let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+    socket.bind(std::net::SocketAddr::from(([127, 0, 0, 1], 0))).expect("bind a free port of 127.0.0.1");
+    let addr = socket.local_addr().expect("the bound address");
+    (socket, addr)
+}
+
 pub fn examples() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/articles")
 }
