@@ -122,3 +122,32 @@ fn catalog_rules_build_the_same() {
         same_both_ways(s, items);
     }
 }
+
+/// Regression: a file whose name is not UTF-8 has for origin its name
+/// with U+FFFD in place of the other bytes, and the catalog read its body
+/// again by that origin, a file that does not exist: the article went out
+/// with its title for body and no summary, and the static build (which
+/// reads by path) differed. Such a file is now an error naming it.
+#[test]
+fn non_utf8_file_name_is_an_error_not_an_article_without_its_body() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let store = tempfile::tempdir().unwrap();
+    let s = store.path();
+    let front = |title: &str| {
+        format!("+++\ntitle = \"{title}\"\ndate = 2026-01-01T08:00:00+07:00\nslug = \"chung\"\n+++\n\nThân bài.\n")
+    };
+    // Byte order `z\xff`, `\x80`, `é`; origin order `z\u{FFFD}`, `é`, `\u{FFFD}`.
+    std::fs::write(s.join(std::ffi::OsStr::from_bytes(b"\x80.md")), front("Byte lẻ")).unwrap();
+    std::fs::write(s.join("é.md"), front("Chữ é")).unwrap();
+    std::fs::write(s.join(std::ffi::OsStr::from_bytes(b"z\xff.md")), front("Cuối")).unwrap();
+    same_both_ways(s, 50);
+
+    let mut settings = common::settings();
+    settings.store.path = s.to_path_buf();
+    let catalog = bantin::load_catalog(&settings, 1).unwrap();
+    let kept: Vec<(&str, &str)> = catalog.articles().iter().map(|a| (&*a.title, a.summary())).collect();
+    assert_eq!(kept, [("Chữ é", "Thân bài.")]);
+    let errors: Vec<(&str, bool)> =
+        catalog.errors().iter().map(|e| (e.origin.as_str(), e.reason.contains("not UTF-8"))).collect();
+    assert_eq!(errors, [("z\u{FFFD}.md", true), ("\u{FFFD}.md", true)]);
+}

@@ -17,7 +17,7 @@
 //! `tests/build_plan.rs` compares the two on awkward stores.
 
 use super::{write_atomically, ExportError, Summary};
-use crate::article::{Article, ArticleError};
+use crate::article::{Article, ArticleError, Category};
 use crate::feeds::{self, FeedId, FeedSettings, Format};
 use crate::store::raw::Head;
 use crate::store::{dir, Context};
@@ -31,16 +31,17 @@ use std::sync::Arc;
 
 type Fast = foldhash::fast::RandomState;
 
-/// What the catalog's rules need of one article.
+/// What the catalog's rules need of one article. Ten thousand of these are
+/// held while the shown articles are read whole, so a key is kept small:
+/// its origin is its file's (`origin_in`), its strings are exact-sized and
+/// its category list is the catalog's shared one (`Category::set`).
 struct Key {
-    origin: String,
     file: u32,
-    id: String,
-    slug: String,
-    published: DateTime<FixedOffset>,
     draft: bool,
-    /// (slug, name) of each category, as the article lists them.
-    categories: Vec<(String, String)>,
+    id: Box<str>,
+    slug: Box<str>,
+    published: DateTime<FixedOffset>,
+    categories: Arc<[Category]>,
 }
 
 /// One category's feeds: its name and the articles they show.
@@ -70,13 +71,13 @@ pub fn plan_dir(
     now: DateTime<FixedOffset>,
 ) -> Result<Plan, ExportError> {
     let (files, mut errors) = dir::list(root);
+    let origin_in = |k: &Key| dir::origin_ref(root, &files[k.file as usize]);
     let heads: Vec<Result<Key, ArticleError>> = files
         .par_iter()
         .enumerate()
         .map(|(n, path)| {
-            let origin = dir::origin_of(root, path);
-            let head = dir::read_head(path, &origin, ctx)?;
-            Ok(key(origin, n, head))
+            let head = dir::read_head(root, path, ctx)?;
+            Ok(key(n, head))
         })
         .collect();
     let mut keys = Vec::with_capacity(heads.len());
@@ -88,25 +89,30 @@ pub fn plan_dir(
     }
 
     // Unique ids: the first origin keeps the id (Catalog::from_shared).
-    keys.sort_by(|a, b| a.origin.cmp(&b.origin));
+    // Files are listed in origin order, so keys already are (a name that
+    // is not UTF-8, whose origin is not its bytes, is an error of
+    // `read_head`); the check is for paths given some other way.
+    if !keys.windows(2).all(|w| origin_in(&w[0]) <= origin_in(&w[1])) {
+        keys.sort_by_cached_key(|k| origin_in(k).into_owned());
+    }
     let keep: Vec<bool> = {
-        let mut owner: HashMap<&str, &str, Fast> = HashMap::with_capacity_and_hasher(keys.len(), Fast::default());
+        let mut owner: HashMap<&str, u32, Fast> = HashMap::with_capacity_and_hasher(keys.len(), Fast::default());
         keys.iter()
-            .map(|k| match owner.entry(k.id.as_str()) {
+            .map(|k| match owner.entry(&k.id) {
                 Entry::Occupied(first) => {
                     errors.push(ArticleError {
-                        origin: k.origin.clone(),
+                        origin: origin_in(k).into_owned(),
                         line: None,
                         reason: format!(
                             "has the same identity ({:?}) as {}; give one of them another `slug`",
                             k.id,
-                            first.get()
+                            dir::origin_ref(root, &files[*first.get() as usize])
                         ),
                     });
                     false
                 }
                 Entry::Vacant(slot) => {
-                    slot.insert(k.origin.as_str());
+                    slot.insert(k.file);
                     true
                 }
             })
@@ -136,7 +142,7 @@ pub fn plan_dir(
                 site.push(i);
             }
         }
-        for (slug, name) in &k.categories {
+        for Category { slug, name } in k.categories.iter() {
             let g =
                 groups.entry(slug).or_insert_with(|| Group { name: name.clone(), shown: Vec::new(), visible: false });
             if shown {
@@ -173,7 +179,7 @@ pub fn plan_dir(
                 || *a.slug != *k.slug
                 || a.published != k.published
                 || a.draft != k.draft
-                || !same_categories(&a, k)
+                || a.categories != k.categories
             {
                 return Err(changed("changed".into()));
             }
@@ -234,21 +240,15 @@ impl Plan {
     }
 }
 
-fn key(origin: String, file: usize, head: Head) -> Key {
+fn key(file: usize, head: Head) -> Key {
     Key {
-        origin,
         file: file as u32,
-        id: head.id,
-        slug: head.slug,
-        published: head.published,
         draft: head.draft,
-        categories: head.categories.into_iter().map(|c| (c.slug, c.name)).collect(),
+        id: head.id.into_boxed_str(),
+        slug: head.slug.into_boxed_str(),
+        published: head.published,
+        categories: Category::set(head.categories),
     }
-}
-
-fn same_categories(a: &Article, k: &Key) -> bool {
-    a.categories.len() == k.categories.len()
-        && a.categories.iter().zip(&k.categories).all(|(c, (slug, name))| &c.slug == slug && &c.name == name)
 }
 
 /// Position (oldest first) → new slug, for every article whose slug an
@@ -259,7 +259,7 @@ fn renames(keys: &[Key]) -> HashMap<usize, String> {
     let mut next_suffix: HashMap<&str, usize> = HashMap::new();
     let mut renames = HashMap::new();
     for (i, k) in keys.iter().enumerate() {
-        let slug = k.slug.as_str();
+        let slug = &*k.slug;
         if !made.contains(slug) && taken.insert(slug) {
             continue;
         }

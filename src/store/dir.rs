@@ -17,13 +17,18 @@ pub struct Scan {
 
 /// The store-relative name of `path`, `/`-separated: the article's origin.
 pub fn origin_of(root: &Path, path: &Path) -> String {
+    origin_ref(root, path).into_owned()
+}
+
+/// [`origin_of`], borrowed from `path` where it can be.
+pub fn origin_ref<'a>(root: &Path, path: &'a Path) -> std::borrow::Cow<'a, str> {
     // The paths `list` and the watcher give are `root` joined with plain
     // names, so their tail is the origin as it stands; `Path`'s component
     // parsing (a few per cent of a cold build) is for the other paths.
     if let Some(rel) = plain_tail(root, path) {
-        return String::from_utf8_lossy(rel).into_owned();
+        return String::from_utf8_lossy(rel);
     }
-    origin_by_components(root, path)
+    std::borrow::Cow::Owned(origin_by_components(root, path))
 }
 
 fn origin_by_components(root: &Path, path: &Path) -> String {
@@ -102,13 +107,17 @@ impl Reader {
     /// Reads one file of the store, its body left for first use. The
     /// article's origin is one allocation, shared with the store's index.
     pub fn read(self: &Arc<Self>, path: &Path) -> Result<Article, ArticleError> {
-        let origin: Arc<str> = Arc::from(origin_of(&self.root, path));
+        let origin = origin_ref(&self.root, path);
         let fail = |reason: String| ArticleError {
             origin: origin.to_string(),
             line: None,
             reason,
         };
+        if let Some(problem) = name_problem(&self.root, path, &origin) {
+            return Err(fail(problem));
+        }
         let bytes = read_regular(path).map_err(fail)?;
+        let origin: Arc<str> = Arc::from(origin);
         let source: Arc<dyn BodySource> = Arc::clone(self) as Arc<dyn BodySource>;
         let mut article = parse_deferred(&bytes, &origin, &self.ctx, Content::deferred(source))?;
         article.origin = origin;
@@ -129,17 +138,46 @@ impl BodySource for Reader {
 
 /// The [`super::raw::Head`] of one file of the store (see
 /// [`super::parse_head`]): a static build's first look at every file.
-/// `origin` is `origin_of(root, path)`, which the caller keeps.
-pub fn read_head(path: &Path, origin: &str, ctx: &Context) -> Result<super::raw::Head, ArticleError> {
-    let bytes = read_regular(path).map_err(|reason| ArticleError { origin: origin.to_string(), line: None, reason })?;
-    super::parse_head(&bytes, origin, ctx)
+pub fn read_head(root: &Path, path: &Path, ctx: &Context) -> Result<super::raw::Head, ArticleError> {
+    let origin = origin_ref(root, path);
+    let fail = |reason: String| ArticleError { origin: origin.to_string(), line: None, reason };
+    if let Some(problem) = name_problem(root, path, &origin) {
+        return Err(fail(problem));
+    }
+    let bytes = read_regular(path).map_err(fail)?;
+    super::parse_head(&bytes, &origin, ctx)
 }
 
 /// One file of the store read whole, body rendered now.
 pub fn read_now(root: &Path, path: &Path, ctx: &Context) -> Result<Article, ArticleError> {
-    let origin = origin_of(root, path);
-    let bytes = read_regular(path).map_err(|reason| ArticleError { origin: origin.clone(), line: None, reason })?;
+    let origin = origin_ref(root, path);
+    let fail = |reason: String| ArticleError { origin: origin.to_string(), line: None, reason };
+    if let Some(problem) = name_problem(root, path, &origin) {
+        return Err(fail(problem));
+    }
+    let bytes = read_regular(path).map_err(fail)?;
     parse_bytes(&bytes, &origin, ctx)
+}
+
+/// Why a file's name keeps it from being an article, if it does: a name
+/// that is not UTF-8 has no exact origin (its other bytes become U+FFFD),
+/// so the body could not be read again by it, two such names could not be
+/// told apart, and the feeds would carry a name that is not the file's.
+fn name_problem(root: &Path, path: &Path, origin: &std::borrow::Cow<'_, str>) -> Option<String> {
+    // Borrowed: the name's own bytes, so UTF-8 (the usual case, no check).
+    if matches!(origin, std::borrow::Cow::Borrowed(_)) {
+        return None;
+    }
+    let rel = path.strip_prefix(root).unwrap_or(path);
+    if rel.to_str().is_some() {
+        return None;
+    }
+    Some(
+        "its file name is not UTF-8 (shown here with \u{FFFD} for the bytes that are not), so bantin cannot \
+         name it exactly; rename the file to a UTF-8 name (names from an old Windows export: \
+         `convmv -f cp1258 -t utf-8 --notest FILE`)"
+            .into(),
+    )
 }
 
 /// The bytes of a regular file of at most `MAX_FILE_BYTES`, or why not.
