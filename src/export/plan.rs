@@ -33,13 +33,15 @@ type Fast = foldhash::fast::RandomState;
 
 /// What the catalog's rules need of one article. Ten thousand of these are
 /// held while the shown articles are read whole, so a key is kept small:
-/// its origin is its file's (`origin_in`), its strings are exact-sized and
+/// its origin is its file's (`origin_in`), its strings are exact-sized, a
+/// slug that is also the id (a front-matter slug) is not kept twice, and
 /// its category list is the catalog's shared one (`Category::set`).
 struct Key {
     file: u32,
     draft: bool,
     id: Box<str>,
-    slug: Box<str>,
+    /// `None`: the same as `id`.
+    own_slug: Option<Box<str>>,
     published: DateTime<FixedOffset>,
     categories: Arc<[Category]>,
 }
@@ -176,7 +178,7 @@ pub fn plan_dir(
             let mut a =
                 dir::read_now(root, path, ctx).map_err(|e| changed(format!("became unreadable ({})", e.reason)))?;
             if *a.id != *k.id
-                || *a.slug != *k.slug
+                || *a.slug != *k.slug()
                 || a.published != k.published
                 || a.draft != k.draft
                 || a.categories != k.categories
@@ -240,12 +242,19 @@ impl Plan {
     }
 }
 
+impl Key {
+    fn slug(&self) -> &str {
+        self.own_slug.as_deref().unwrap_or(&self.id)
+    }
+}
+
 fn key(file: usize, head: Head) -> Key {
+    let own_slug = (head.slug != head.id).then(|| head.slug.into_boxed_str());
     Key {
         file: file as u32,
         draft: head.draft,
         id: head.id.into_boxed_str(),
-        slug: head.slug.into_boxed_str(),
+        own_slug,
         published: head.published,
         categories: Category::set(head.categories),
     }
@@ -259,7 +268,7 @@ fn renames(keys: &[Key]) -> HashMap<usize, String> {
     let mut next_suffix: HashMap<&str, usize> = HashMap::new();
     let mut renames = HashMap::new();
     for (i, k) in keys.iter().enumerate() {
-        let slug = &*k.slug;
+        let slug = k.slug();
         if !made.contains(slug) && taken.insert(slug) {
             continue;
         }
