@@ -24,7 +24,7 @@ public_url = "http://feeds.example.org/"
 struct Server {
     child: Child,
     base: String,
-    log: Arc<Mutex<String>>,
+    log: launch::Log,
     dir: tempfile::TempDir,
 }
 
@@ -79,7 +79,7 @@ impl Server {
     }
 
     fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
+        self.log.text()
     }
 
     fn signal(&self, name: &str) {

@@ -9,7 +9,6 @@ mod launch;
 
 use std::path::Path;
 use std::process::{Child, Command};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 const PG: &str = "postgres://postgres@127.0.0.1:5432/test";
@@ -32,7 +31,7 @@ fn config(dir: &Path, store: &str) -> std::path::PathBuf {
 struct Server {
     child: Child,
     base: String,
-    log: Arc<Mutex<String>>,
+    log: launch::Log,
 }
 
 impl Server {
@@ -42,7 +41,7 @@ impl Server {
     }
 
     fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
+        self.log.text()
     }
 
     async fn get(&self, path: &str) -> (u16, String) {

@@ -17,8 +17,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
 use std::process::Child;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Prints one scenario's figures and keeps them for `.ci/run`.
 pub fn figures(scenario: &str, line: &str) {
@@ -75,7 +74,7 @@ retry_max = "4s"
 pub struct Serve {
     pub child: Child,
     pub addr: SocketAddr,
-    log: Arc<Mutex<String>>,
+    log: launch::Log,
 }
 
 impl Drop for Serve {
@@ -101,7 +100,7 @@ impl Serve {
     }
 
     pub fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
+        self.log.text()
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -120,14 +119,7 @@ impl Serve {
 
     /// Waits until the log has `text`, at most `limit`.
     pub fn wait_log(&self, text: &str, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if self.log().contains(text) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
+        self.log.wait_for(text, limit)
     }
 }
 

@@ -11,14 +11,45 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// A started `bantin serve`: the process, the address it logged, and its
 /// log so far (still filled by the thread reading its stderr).
 pub struct Launched {
     pub child: Child,
     pub addr: String,
-    pub log: Arc<Mutex<String>>,
+    pub log: Log,
+}
+
+/// What a launched server has written to stderr so far, line by line.
+#[derive(Clone, Default)]
+pub struct Log(Arc<Mutex<String>>);
+
+impl Log {
+    /// The log so far.
+    pub fn text(&self) -> String {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// Waits until the log has `text`, at most `limit`; whether it came.
+    pub fn wait_for(&self, text: &str, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        loop {
+            if self.0.lock().unwrap().contains(text) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn push_line(&self, line: &str) {
+        let mut log = self.0.lock().unwrap();
+        log.push_str(line);
+        log.push('\n');
+    }
 }
 
 /// Adds `serve --config <config>` and the test environment to `cmd`: the
@@ -49,10 +80,10 @@ pub fn serve_command(config: &Path) -> Command {
 /// at most `limit` for the address; panics with the log when none comes.
 pub fn launch(mut cmd: Command, limit: Duration, started: impl FnOnce()) -> Launched {
     let mut child = cmd.spawn().expect("start bantin serve");
-    let log = Arc::new(Mutex::new(String::new()));
+    let log = Log::default();
     let (tx, rx) = std::sync::mpsc::channel();
     let stderr = child.stderr.take().expect("serve_args pipes stderr");
-    let sink = Arc::clone(&log);
+    let sink = log.clone();
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
@@ -61,7 +92,7 @@ pub fn launch(mut cmd: Command, limit: Duration, started: impl FnOnce()) -> Laun
             });
             // Logged first, so a test that reads the log once started
             // finds the line that started it.
-            sink.lock().unwrap().push_str(&(line + "\n"));
+            sink.push_line(&line);
             if let Some(addr) = addr {
                 let _ = tx.send(addr);
             }
@@ -73,7 +104,7 @@ pub fn launch(mut cmd: Command, limit: Duration, started: impl FnOnce()) -> Laun
         Err(_) => {
             let _ = child.kill();
             let _ = child.wait();
-            panic!("bantin serve did not log its address within {limit:?}; log:\n{}", log.lock().unwrap());
+            panic!("bantin serve did not log its address within {limit:?}; log:\n{}", log.text());
         }
     }
 }

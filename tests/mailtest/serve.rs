@@ -7,13 +7,12 @@ mod launch;
 
 use std::path::Path;
 use std::process::Child;
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// The running `bantin serve`, killed if the test fails halfway.
 pub struct Serve {
     pub child: Child,
-    log: Arc<Mutex<String>>,
+    log: launch::Log,
 }
 
 impl Drop for Serve {
@@ -37,7 +36,7 @@ impl Serve {
     }
 
     pub fn log(&self) -> String {
-        self.log.lock().unwrap().clone()
+        self.log.text()
     }
 
     pub fn signal(&self, signal: libc::c_int) {
@@ -49,14 +48,7 @@ impl Serve {
 
     /// Waits until the log has `text`, at most `limit`.
     pub fn wait_log(&self, text: &str, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        while Instant::now() < deadline {
-            if self.log().contains(text) {
-                return true;
-            }
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        false
+        self.log.wait_for(text, limit)
     }
 
     pub fn wait_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
