@@ -37,10 +37,14 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 /// gzip level: compressed once per change (on the path from a write to
-/// its feeds), served many times. A 350 KB full-content feed: level 6 takes
-/// 2.7 ms for 21,103 bytes, level 9 3.6 ms for 20,939 (0.8 % smaller for
-/// a third more time on every changed feed), level 1 0.8 ms for 48,040.
-const GZIP_LEVEL: u32 = 6;
+/// its feeds), served many times. A 347 KB full-content feed with flate2 on
+/// zlib-rs (2026-12-02, one core of a slower machine): level 6 takes
+/// 2.0 ms for 22,108 bytes, 8 3.2 ms for 21,069, 9 4.0 ms for 21,049, 1
+/// 1.4 ms for 42,864; 7 is the knee, 2.8 ms for 21,352 (1 % over 8 and 9,
+/// and over the 21,144 of miniz_oxide's level 6, the backend before, which
+/// took 5.5 ms). Level 8 put ~5 ms on the median render of a write's six
+/// feeds on 2 cores.
+const GZIP_LEVEL: u32 = 7;
 /// brotli quality: 11 takes ~1.5 s for a 300 KB feed for 5 % less than 9,
 /// which takes ~50 ms, off the latency path (see the module invariants).
 const BROTLI_QUALITY: u32 = 9;
