@@ -7,7 +7,8 @@
 //! 22.8 → 21.3 MiB, of `bantin --version` 7.7 → 5.9 MiB). A binary linked
 //! so needs glibc 2.36 or later to start, so it is done only when building
 //! for this machine and its glibc has it; cross builds and older systems
-//! keep the classic records. `BANTIN_RELR=0` turns it off.
+//! keep the classic records. `BANTIN_RELR=0` turns it off. The .deb's
+//! Depends then asks glibc 2.36 (`packaging/build-deb`).
 
 fn main() {
     println!("cargo:rerun-if-env-changed=BANTIN_RELR");
