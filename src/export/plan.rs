@@ -94,7 +94,7 @@ pub fn plan_dir(
     // Files are listed in origin order, so keys already are (a name that
     // is not UTF-8, whose origin is not its bytes, is an error of
     // `read_head`); the check is for paths given some other way.
-    if !keys.windows(2).all(|w| origin_in(&w[0]) <= origin_in(&w[1])) {
+    if !keys.is_sorted_by(|a, b| origin_in(a) <= origin_in(b)) {
         keys.sort_by_cached_key(|k| origin_in(k).into_owned());
     }
     let keep: Vec<bool> = {

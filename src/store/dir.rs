@@ -107,16 +107,7 @@ impl Reader {
     /// Reads one file of the store, its body left for first use. The
     /// article's origin is one allocation, shared with the store's index.
     pub fn read(self: &Arc<Self>, path: &Path) -> Result<Article, ArticleError> {
-        let origin = origin_ref(&self.root, path);
-        let fail = |reason: String| ArticleError {
-            origin: origin.to_string(),
-            line: None,
-            reason,
-        };
-        if let Some(problem) = name_problem(&self.root, path, &origin) {
-            return Err(fail(problem));
-        }
-        let bytes = read_regular(path).map_err(fail)?;
+        let (origin, bytes) = read_named(&self.root, path)?;
         let origin: Arc<str> = Arc::from(origin);
         let source: Arc<dyn BodySource> = Arc::clone(self) as Arc<dyn BodySource>;
         let mut article = parse_deferred(&bytes, &origin, &self.ctx, Content::deferred(source))?;
@@ -139,24 +130,29 @@ impl BodySource for Reader {
 /// The [`super::raw::Head`] of one file of the store (see
 /// [`super::parse_head`]): a static build's first look at every file.
 pub fn read_head(root: &Path, path: &Path, ctx: &Context) -> Result<super::raw::Head, ArticleError> {
-    let origin = origin_ref(root, path);
-    let fail = |reason: String| ArticleError { origin: origin.to_string(), line: None, reason };
-    if let Some(problem) = name_problem(root, path, &origin) {
-        return Err(fail(problem));
-    }
-    let bytes = read_regular(path).map_err(fail)?;
+    let (origin, bytes) = read_named(root, path)?;
     super::parse_head(&bytes, &origin, ctx)
 }
 
 /// One file of the store read whole, body rendered now.
 pub fn read_now(root: &Path, path: &Path, ctx: &Context) -> Result<Article, ArticleError> {
-    let origin = origin_ref(root, path);
-    let fail = |reason: String| ArticleError { origin: origin.to_string(), line: None, reason };
-    if let Some(problem) = name_problem(root, path, &origin) {
-        return Err(fail(problem));
-    }
-    let bytes = read_regular(path).map_err(fail)?;
+    let (origin, bytes) = read_named(root, path)?;
     parse_bytes(&bytes, &origin, ctx)
+}
+
+/// The origin and bytes of one store file, the one way every reader of
+/// the store starts: a name that cannot be an origin (`name_problem`) or
+/// a file that cannot be read is an error naming it.
+fn read_named<'a>(root: &Path, path: &'a Path) -> Result<(std::borrow::Cow<'a, str>, Vec<u8>), ArticleError> {
+    let origin = origin_ref(root, path);
+    let read = match name_problem(root, path, &origin) {
+        Some(problem) => Err(problem),
+        None => read_regular(path),
+    };
+    match read {
+        Ok(bytes) => Ok((origin, bytes)),
+        Err(reason) => Err(ArticleError { origin: origin.into_owned(), line: None, reason }),
+    }
 }
 
 /// Why a file's name keeps it from being an article, if it does: a name
