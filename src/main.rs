@@ -193,8 +193,8 @@ mod serve {
         let watcher = match &sql_store {
             Some(_) => None,
             None => {
-                let (ws, tx) = (watch_settings.clone(), tx.clone());
-                Some(tokio::task::spawn_blocking(move || watch::start(&ws, &tx)).await.context("starting the store watcher")?)
+                let ws = watch_settings.clone();
+                Some(tokio::task::spawn_blocking(move || watch::start(&ws)).await.context("starting the store watcher")?)
             }
         };
         let follower = match &sql_store {

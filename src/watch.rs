@@ -1,47 +1,55 @@
 //! The store watcher: turns file-system events under the store folder into
-//! [`Command`]s for the service loop, one `Changed` per debounce batch, and
-//! adds a periodic `Rescan` so that a missed event (inotify queue overflow,
-//! a network file system, a watch lost with a removed folder) delays an
-//! article but never loses it.
+//! [`Command`]s for the service loop, and adds a periodic `Rescan` so that
+//! a missed event (inotify queue overflow, a network file system, a watch
+//! lost with a removed folder) delays an article but never loses it.
+//!
+//! Debouncing is [`Settle`]: a path is handed on once it has been quiet for
+//! the debounce window, and the task sleeps until the earliest such moment.
+//! (notify-debouncer-full, used before, polled its map every tick: 0-10 ms
+//! added to every change and a hundred wake-ups a second on an idle store.)
 //!
 //! Invariants:
 //! - the watcher never reads articles itself; it only names paths;
+//! - a path is handed on only after `debounce` without an event for it, so a
+//!   file still being written is not read half-way (an editor's or rsync's
+//!   temp-file-and-rename is one quiet path once renamed);
 //! - a removed and recreated store folder is noticed (its inode changes)
 //!   and watched again, followed by a full rescan;
 //! - it stops when the shutdown channel turns true.
 
 use crate::service::Command;
-use notify::RecursiveMode;
-use notify_debouncer_full::{DebounceEventResult, Debouncer, NoCache, new_debouncer_opt};
+use notify::event::{AccessKind, AccessMode};
+use notify::{EventKind, RecursiveMode, Watcher as _};
+use std::collections::{HashMap, VecDeque};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 /// How often the watcher checks that the store folder is still the one it
 /// watches.
 const ROOT_CHECK: Duration = Duration::from_secs(1);
 
-/// Without a file-id cache: the default one (`FileIdMap`) walks the whole
-/// store when the watch starts and keeps a path and id for every file
-/// (~150 bytes each, 15 MB of a 100k-article store, and a second walk of
-/// it at start-up), only to pair rename events, which the service does not
-/// need: it looks at each path it is given.
-type Inner = Debouncer<notify::RecommendedWatcher, NoCache>;
+/// An event as notify's thread saw it, stamped when it arrived (the task
+/// that settles it may run later).
+type Raw = (Instant, notify::Result<notify::Event>);
 
 /// A running watch on the store folder (or none, when it could not be set
-/// up: the periodic rescan still runs).
+/// up: the periodic rescan still runs), and the events it has sent.
 pub struct Watcher {
-    inner: Option<Inner>,
+    inner: Option<notify::RecommendedWatcher>,
     root_id: Option<(u64, u64)>,
+    raw_tx: mpsc::UnboundedSender<Raw>,
+    raw: mpsc::UnboundedReceiver<Raw>,
 }
 
 /// Starts watching before the store is read, so that no change made while
 /// (or right after) the store loads is missed: such a change shows up as an
 /// event, at worst a file read twice.
-pub fn start(settings: &WatchSettings, tx: &mpsc::UnboundedSender<Command>) -> Watcher {
+pub fn start(settings: &WatchSettings) -> Watcher {
     let root_id = identity(&settings.root);
-    Watcher { inner: start_inner(settings, tx), root_id }
+    let (raw_tx, raw) = mpsc::unbounded_channel();
+    Watcher { inner: start_inner(settings, &raw_tx), root_id, raw_tx, raw }
 }
 
 #[derive(Debug, Clone)]
@@ -56,56 +64,25 @@ fn identity(path: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(path).ok().filter(|m| m.is_dir()).map(|m| (m.dev(), m.ino()))
 }
 
-fn start_inner(settings: &WatchSettings, tx: &mpsc::UnboundedSender<Command>) -> Option<Inner> {
-    let events = tx.clone();
-    let handler = move |result: DebounceEventResult| match result {
-        Ok(batch) => {
-            let mut paths = Vec::new();
-            let mut rescan = false;
-            for event in batch {
-                rescan |= event.need_rescan();
-                // Opening and reading (ours included) changes nothing; counting
-                // them would make every read of a changed file an event again.
-                if matches!(event.event.kind, notify::EventKind::Access(_)) {
-                    continue;
-                }
-                paths.extend(event.event.paths);
-            }
-            if rescan {
-                let _ = events.send(Command::Rescan("the watcher lost events"));
-            }
-            if !paths.is_empty() {
-                let _ = events.send(Command::Changed(paths));
-            }
+fn start_inner(settings: &WatchSettings, raw_tx: &mpsc::UnboundedSender<Raw>) -> Option<notify::RecommendedWatcher> {
+    let events = raw_tx.clone();
+    let made = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        // Filtered here, on notify's thread: loading the store opens every
+        // file, and queueing those opens for the task would hold 100k
+        // events until it runs.
+        if event.as_ref().is_ok_and(|e| !is_change(&e.kind) && !e.need_rescan()) {
+            return;
         }
-        Err(errors) => {
-            for e in errors {
-                tracing::warn!("store watcher: {e}");
-            }
-            let _ = events.send(Command::Rescan("the watcher reported an error"));
-        }
-    };
-    // The debouncer checks for settled events every tick; its default (a
-    // quarter of the timeout) would add up to 50 ms to every change.
-    // A twentieth (10 ms for the default 200 ms) keeps that under the 50 ms
-    // budget from the end of the debounce window to the feed being served;
-    // the tick only wakes a thread that checks a small map.
-    let tick = (settings.debounce / 20).max(Duration::from_millis(5));
-    let made = new_debouncer_opt::<_, notify::RecommendedWatcher, NoCache>(
-        settings.debounce,
-        Some(tick),
-        handler,
-        NoCache,
-        notify::Config::default(),
-    );
-    let mut debouncer = match made {
-        Ok(d) => d,
+        let _ = events.send((Instant::now(), event));
+    });
+    let mut watcher = match made {
+        Ok(w) => w,
         Err(e) => {
             tracing::error!("cannot start the store watcher ({e}); relying on the periodic rescan");
             return None;
         }
     };
-    if let Err(e) = debouncer.watch(&settings.root, RecursiveMode::Recursive) {
+    if let Err(e) = watcher.watch(&settings.root, RecursiveMode::Recursive) {
         tracing::warn!(
             store = %settings.root.display(),
             "cannot watch the store folder ({e}); relying on the periodic rescan (raise fs.inotify.max_user_watches if the store is large)"
@@ -113,24 +90,145 @@ fn start_inner(settings: &WatchSettings, tx: &mpsc::UnboundedSender<Command>) ->
         return None;
     }
     tracing::info!(store = %settings.root.display(), debounce_ms = settings.debounce.as_millis() as u64, "watching the store");
-    Some(debouncer)
+    Some(watcher)
+}
+
+/// Whether an event says a file may have changed. Opening and reading
+/// (ours included) change nothing: counting them would make every read of
+/// a changed file a change again. Closing a file written to does count.
+fn is_change(kind: &EventKind) -> bool {
+    match kind {
+        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
+        EventKind::Access(_) => false,
+        _ => true,
+    }
+}
+
+/// Paths waiting for their debounce window to pass without an event.
+///
+/// Events arrive in time order, so the deadlines pushed on `queue` are in
+/// order too: the front is the earliest. A path noted again leaves its
+/// older entries in the queue; they are stale (its `last` is later) and
+/// dropped once they reach the front, so the front is always a live
+/// deadline (no wake-up for nothing) and every step is O(1) amortised.
+#[derive(Debug)]
+pub struct Settle {
+    window: Duration,
+    last: HashMap<PathBuf, Instant>,
+    queue: VecDeque<(Instant, PathBuf)>,
+}
+
+impl Settle {
+    pub fn new(window: Duration) -> Self {
+        Settle { window, last: HashMap::new(), queue: VecDeque::new() }
+    }
+
+    /// An event for `path` at `at` (not before any earlier call's `at`).
+    pub fn note(&mut self, path: PathBuf, at: Instant) {
+        let at = self.queue.back().map_or(at, |(d, _)| at.max(*d - self.window));
+        self.last.insert(path.clone(), at);
+        self.queue.push_back((at + self.window, path));
+        self.drop_stale();
+    }
+
+    fn is_live(&self, deadline: Instant, path: &Path) -> bool {
+        self.last.get(path).is_some_and(|at| *at + self.window == deadline)
+    }
+
+    fn drop_stale(&mut self) {
+        while let Some((deadline, path)) = self.queue.front() {
+            if self.is_live(*deadline, path) {
+                break;
+            }
+            self.queue.pop_front();
+        }
+    }
+
+    /// When the earliest waiting path will have been quiet for the window.
+    pub fn deadline(&self) -> Option<Instant> {
+        self.queue.front().map(|(d, _)| *d)
+    }
+
+    /// The paths quiet for the window at `now`, in the order they settled.
+    pub fn due(&mut self, now: Instant) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        while let Some((deadline, _)) = self.queue.front() {
+            if *deadline > now {
+                break;
+            }
+            let Some((deadline, path)) = self.queue.pop_front() else { break };
+            if self.is_live(deadline, &path) {
+                self.last.remove(&path);
+                out.push(path);
+            }
+        }
+        self.drop_stale();
+        out
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.last.is_empty()
+    }
+}
+
+/// Takes one raw event into `settle`; says why, when it asks for a rescan.
+fn take(raw: Raw, settle: &mut Settle) -> Option<&'static str> {
+    match raw {
+        (at, Ok(event)) => {
+            let rescan = event.need_rescan();
+            if is_change(&event.kind) {
+                for path in event.paths {
+                    settle.note(path, at);
+                }
+            }
+            rescan.then_some("the watcher lost events")
+        }
+        (_, Err(e)) => {
+            tracing::warn!("store watcher: {e}");
+            Some("the watcher reported an error")
+        }
+    }
 }
 
 /// Runs the watcher until shutdown.
 pub async fn run(settings: WatchSettings, started: Watcher, tx: mpsc::UnboundedSender<Command>, mut shutdown: watch::Receiver<bool>) {
-    let Watcher { inner: mut watcher, mut root_id } = started;
+    let Watcher { inner: mut watcher, mut root_id, raw_tx, mut raw } = started;
+    let mut settle = Settle::new(settings.debounce);
     let mut rescan = tokio::time::interval(settings.rescan);
     rescan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     rescan.tick().await; // the first tick is immediate; the store was just read
     let mut check = tokio::time::interval(ROOT_CHECK);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        let deadline = settle.deadline().map(tokio::time::Instant::from_std);
+        let settled = async {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
         tokio::select! {
             _ = shutdown.changed() => break,
+            Some(first) = raw.recv() => {
+                // Everything queued meanwhile, then one look at the deadline.
+                let mut lost = take(first, &mut settle);
+                while let Ok(more) = raw.try_recv() {
+                    lost = take(more, &mut settle).or(lost);
+                }
+                if let Some(reason) = lost {
+                    let _ = tx.send(Command::Rescan(reason));
+                }
+            }
+            _ = settled => {
+                let paths = settle.due(Instant::now());
+                if !paths.is_empty() {
+                    let _ = tx.send(Command::Changed(paths));
+                }
+            }
             _ = rescan.tick() => {
                 if watcher.is_none() && root_id.is_some() {
                     // Starting failed before (e.g. too many watches): try again.
-                    watcher = start_inner(&settings, &tx);
+                    watcher = start_inner(&settings, &raw_tx);
                 }
                 let _ = tx.send(Command::Rescan("periodic rescan"));
             }
@@ -142,7 +240,7 @@ pub async fn run(settings: WatchSettings, started: Watcher, tx: mpsc::UnboundedS
                             tracing::info!(store = %settings.root.display(), "the store folder is back; watching it again");
                             // Drop the old watch first: it points at a folder that is gone.
                             drop(watcher.take());
-                            watcher = start_inner(&settings, &tx);
+                            watcher = start_inner(&settings, &raw_tx);
                             let _ = tx.send(Command::Rescan("the store folder was recreated"));
                         }
                         None => {
@@ -155,8 +253,107 @@ pub async fn run(settings: WatchSettings, started: Watcher, tx: mpsc::UnboundedS
             }
         }
     }
-    // Stopping the debouncer joins its thread; do it off the runtime.
+    // Dropping the watcher stops its thread; do it off the runtime.
     if let Some(w) = watcher {
-        let _ = tokio::task::spawn_blocking(move || w.stop()).await;
+        let _ = tokio::task::spawn_blocking(move || drop(w)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const WINDOW: Duration = Duration::from_millis(200);
+
+    fn ms(n: u64) -> Duration {
+        Duration::from_millis(n)
+    }
+
+    #[test]
+    fn a_path_settles_one_window_after_its_last_event() {
+        let t0 = Instant::now();
+        let mut s = Settle::new(WINDOW);
+        s.note("a.md".into(), t0);
+        s.note("a.md".into(), t0 + ms(150));
+        // The first event's deadline is stale: no wake-up for it.
+        assert_eq!(s.deadline(), Some(t0 + ms(350)));
+        assert!(s.due(t0 + ms(200)).is_empty());
+        assert!(s.due(t0 + ms(349)).is_empty());
+        assert_eq!(s.due(t0 + ms(350)), vec![PathBuf::from("a.md")]);
+        assert!(s.is_empty());
+        assert_eq!(s.deadline(), None);
+    }
+
+    #[test]
+    fn paths_settle_on_their_own_and_together_when_due_together() {
+        let t0 = Instant::now();
+        let mut s = Settle::new(WINDOW);
+        s.note("a.md".into(), t0);
+        s.note("b.md".into(), t0 + ms(5));
+        s.note("c.md".into(), t0 + ms(100));
+        assert_eq!(s.due(t0 + ms(204)), vec![PathBuf::from("a.md")]);
+        // Late (a busy runtime): everything due by then, in order, once.
+        assert_eq!(s.due(t0 + ms(400)), vec![PathBuf::from("b.md"), PathBuf::from("c.md")]);
+        assert!(s.due(t0 + ms(900)).is_empty());
+        assert!(s.is_empty());
+    }
+
+    #[test]
+    fn a_path_noted_again_after_settling_waits_again() {
+        let t0 = Instant::now();
+        let mut s = Settle::new(WINDOW);
+        s.note("a.md".into(), t0);
+        assert_eq!(s.due(t0 + ms(200)).len(), 1);
+        s.note("a.md".into(), t0 + ms(300));
+        assert!(s.due(t0 + ms(499)).is_empty());
+        assert_eq!(s.due(t0 + ms(500)), vec![PathBuf::from("a.md")]);
+    }
+
+    #[test]
+    fn the_next_deadline_is_always_a_path_that_can_settle() {
+        let t0 = Instant::now();
+        let mut s = Settle::new(WINDOW);
+        s.note("a.md".into(), t0);
+        s.note("b.md".into(), t0 + ms(10));
+        for i in 1..100 {
+            s.note("a.md".into(), t0 + ms(10 + i));
+        }
+        // b's window ends first; a's hundred older entries wake nobody.
+        assert_eq!(s.deadline(), Some(t0 + ms(210)));
+        assert_eq!(s.due(t0 + ms(210)), vec![PathBuf::from("b.md")]);
+        assert_eq!(s.deadline(), Some(t0 + ms(309)));
+        assert_eq!(s.due(t0 + ms(309)), vec![PathBuf::from("a.md")]);
+        assert_eq!(s.deadline(), None);
+    }
+
+    #[test]
+    fn a_zero_window_hands_paths_on_at_once() {
+        let t0 = Instant::now();
+        let mut s = Settle::new(Duration::ZERO);
+        s.note("a.md".into(), t0);
+        assert_eq!(s.deadline(), Some(t0));
+        assert_eq!(s.due(t0), vec![PathBuf::from("a.md")]);
+    }
+
+    #[test]
+    fn an_event_stamped_out_of_order_keeps_the_queue_in_order() {
+        // Two watchers overlap for a moment when the store folder comes back.
+        let t0 = Instant::now();
+        let mut s = Settle::new(WINDOW);
+        s.note("a.md".into(), t0 + ms(50));
+        s.note("b.md".into(), t0);
+        assert_eq!(s.deadline(), Some(t0 + ms(250)));
+        assert_eq!(s.due(t0 + ms(250)), vec![PathBuf::from("a.md"), PathBuf::from("b.md")]);
+    }
+
+    #[test]
+    fn reads_are_not_changes_but_a_written_file_closing_is() {
+        use notify::event::{CreateKind, ModifyKind};
+        assert!(!is_change(&EventKind::Access(AccessKind::Open(AccessMode::Any))));
+        assert!(!is_change(&EventKind::Access(AccessKind::Close(AccessMode::Read))));
+        assert!(is_change(&EventKind::Access(AccessKind::Close(AccessMode::Write))));
+        assert!(is_change(&EventKind::Modify(ModifyKind::Any)));
+        assert!(is_change(&EventKind::Create(CreateKind::File)));
+        assert!(is_change(&EventKind::Remove(notify::event::RemoveKind::Any)));
     }
 }
