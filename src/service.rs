@@ -664,12 +664,7 @@ pub async fn run(mut core: Core, mut rx: mpsc::UnboundedReceiver<Command>, mut s
             // in the past when the refresh looks at the clock.
             tokio::time::Instant::now() + d + std::time::Duration::from_millis(50)
         });
-        let timer = async {
-            match wait {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
+        let timer = sleep_until_or_never(wait);
         let first = tokio::select! {
             _ = shutdown.changed() => break,
             cmd = rx.recv() => match cmd {
@@ -734,6 +729,15 @@ pub async fn run(mut core: Core, mut rx: mpsc::UnboundedReceiver<Command>, mut s
                 std::process::exit(70);
             }
         }
+    }
+}
+
+/// Sleeps until `at`, or forever when there is nothing to wait for: the
+/// timer branch of a `select!` that has no deadline armed.
+pub(crate) async fn sleep_until_or_never(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
     }
 }
 

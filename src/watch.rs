@@ -17,7 +17,7 @@
 //!   and watched again, followed by a full rescan;
 //! - it stops when the shutdown channel turns true.
 
-use crate::service::Command;
+use crate::service::{Command, sleep_until_or_never};
 use notify::event::{AccessKind, AccessMode};
 use notify::{EventKind, RecursiveMode, Watcher as _};
 use std::collections::{HashMap, VecDeque};
@@ -200,13 +200,7 @@ pub async fn run(settings: WatchSettings, started: Watcher, tx: mpsc::UnboundedS
     let mut check = tokio::time::interval(ROOT_CHECK);
     check.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        let deadline = settle.deadline().map(tokio::time::Instant::from_std);
-        let settled = async {
-            match deadline {
-                Some(at) => tokio::time::sleep_until(at).await,
-                None => std::future::pending().await,
-            }
-        };
+        let settled = sleep_until_or_never(settle.deadline().map(tokio::time::Instant::from_std));
         tokio::select! {
             _ = shutdown.changed() => break,
             Some(first) = raw.recv() => {
