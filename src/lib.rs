@@ -5,14 +5,10 @@
 //! The library holds everything but the command line: `main.rs` only
 //! parses arguments, calls in here and maps errors to exit codes.
 
-pub mod article;
-pub mod cache;
-pub mod catalog;
-pub mod config;
-pub mod dates;
+pub use bantin_core::{article, cache, catalog, config, dates, feeds, subscriber, text};
+
 pub mod digest;
 pub mod export;
-pub mod feeds;
 pub mod http;
 pub mod mail;
 pub mod metrics;
@@ -22,14 +18,11 @@ pub mod store;
 pub mod subscription;
 pub mod systemd;
 pub mod table;
-pub mod text;
 pub mod tokens;
 pub mod watch;
 pub mod websub;
 
-pub use article::{Article, ArticleError, Category};
-pub use catalog::{Catalog, Scope};
-pub use config::Settings;
+pub use bantin_core::{Article, ArticleError, Catalog, Category, Scope, Settings};
 
 /// Reads the whole store named by the settings into a catalog. A dir store
 /// always gives one (bad files are its errors); an SQL store fails when

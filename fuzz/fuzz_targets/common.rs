@@ -1,9 +1,9 @@
 // Shared by the article targets: parse, and when an article comes out,
 // render the three site feeds and check that they are well-formed.
-use bantin::catalog::{Catalog, Scope};
-use bantin::config::ContentMode;
-use bantin::feeds::{self, FeedId, FeedSettings, Format};
-use bantin::store::{self, Context};
+use bantin_core::catalog::{Catalog, Scope};
+use bantin_core::config::ContentMode;
+use bantin_core::feeds::{self, FeedId, FeedSettings, Format};
+use bantin_core::store::{self, Context};
 
 pub fn check_article(bytes: &[u8]) {
     let base = url::Url::parse("https://yenbai.gov.vn/").unwrap();

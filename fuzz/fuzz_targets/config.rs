@@ -7,7 +7,7 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     if std::fs::write(&file, data).is_err() {
         return;
     }
-    if let Err(e) = bantin::config::load(&file) {
+    if let Err(e) = bantin_core::config::load(&file) {
         assert!(e.to_string().contains("bantin.toml"), "error does not name the file: {e}");
     }
 });

@@ -2,7 +2,7 @@
 //! a token made from fuzzed (purpose, id, expiry) verifies to that id for
 //! that purpose only, and any one changed character makes it invalid.
 #![no_main]
-use bantin::tokens::{Purpose, TokenKey};
+use bantin_core::tokens::{Purpose, TokenKey};
 use chrono::{DateTime, Utc};
 
 libfuzzer_sys::fuzz_target!(|data: &[u8]| {

@@ -7,7 +7,7 @@
 //! the outbox in one transaction per batch) → `mail::sender::Mailer`
 //! (claim, send, mark). Nothing is sent that is not committed first.
 
-pub mod plan;
+pub use bantin_core::digest::plan;
 
 use crate::catalog::Catalog;
 use crate::mail::outbox::{self, QueueError, QueueReport};

@@ -26,7 +26,7 @@
 //! per connection by [`serve`]).
 
 mod front;
-pub mod negotiate;
+pub use bantin_core::negotiate;
 
 use crate::cache::Entry;
 use crate::service::Shared;

@@ -14,11 +14,10 @@
 //! - rendering takes `now` as an argument and reads no clock.
 
 pub mod outbox;
-mod qp;
 pub mod sender;
-pub mod shape;
 pub mod smtp;
-pub mod templates;
+
+pub use bantin_core::mail::{qp, shape, templates};
 
 use crate::catalog::Catalog;
 use crate::digest::plan::PlannedDigest;
@@ -95,9 +94,18 @@ struct ArticleView {
     categories: String,
 }
 
+/// Every template, from `dir` where it holds a file of the template's name
+/// (`mail.templates_dir`), else built in.
+pub fn load_templates(dir: Option<&std::path::Path>) -> Result<Templates, TemplateError> {
+    Templates::build(|name| match dir.map(|d| d.join(name)).filter(|p| p.is_file()) {
+        Some(path) => std::fs::read_to_string(&path).map(Some).map_err(|source| TemplateError::Read { path, source }),
+        None => Ok(None),
+    })
+}
+
 impl Composer {
     pub fn new(settings: &crate::Settings, key: TokenKey) -> Result<Composer, MailError> {
-        let templates = Templates::new(settings.mail.templates_dir.as_deref())?;
+        let templates = load_templates(settings.mail.templates_dir.as_deref())?;
         let from = parse_mailbox(&settings.mail.from)?;
         let heading = from.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| settings.site.title.clone());
         let domain = from.email.domain().to_string();
@@ -448,4 +456,28 @@ fn load_dkim(selector: &str, domain: &str, path: &std::path::Path) -> Result<Dki
         headers,
         DkimCanonicalization { header: DkimCanonicalizationType::Relaxed, body: DkimCanonicalizationType::Relaxed },
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_override_folder_replaces_one_template() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("confirm.txt"), "Xác nhận: {{ confirm_url }}\n").unwrap();
+        let t = load_templates(Some(dir.path())).unwrap();
+        let out = t.render("confirm.txt", minijinja::context! { confirm_url => "https://x.vn/c/1" }).unwrap();
+        assert_eq!(out, "Xác nhận: https://x.vn/c/1\n");
+        // The others stay built in.
+        assert!(t.source("digest.html").unwrap().contains("<table"));
+    }
+
+    #[test]
+    fn a_broken_override_is_reported_at_load() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("digest.txt"), "{% for %}\n").unwrap();
+        let err = load_templates(Some(dir.path())).unwrap_err().to_string();
+        assert!(err.contains("digest.txt"), "{err}");
+    }
 }

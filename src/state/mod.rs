@@ -33,12 +33,11 @@
 
 mod connect;
 mod instances;
-mod model;
 mod outbox;
 
 pub use connect::{sqlite_path, Backend};
 pub use instances::{instance_id, PlannerLock};
-pub use model::*;
+pub use bantin_core::subscriber::*;
 
 use futures_util::TryStreamExt;
 use std::sync::Arc;

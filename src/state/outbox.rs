@@ -164,7 +164,10 @@ impl StateStore {
                 Ok(OutboxRow {
                     id: get(r, "id")?,
                     message_id: get(r, "message_id")?,
-                    kind: MessageKind::parse(&get::<String>(r, "kind")?)?,
+                    kind: {
+                        let kind = get::<String>(r, "kind")?;
+                        MessageKind::parse(&kind).ok_or_else(|| StateError::Corrupt(format!("outbox row of unknown kind {kind:?}")))?
+                    },
                     subscriber_id: get(r, "subscriber_id")?,
                     period_key: get(r, "period_key")?,
                     recipient: get(r, "recipient")?,

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use super::raw::{normalize, Body, BodyPolicy, RawArticle};
 use super::{dir::Scan, Context};
 use crate::article::ArticleError;
+pub use crate::config::{BodyFormat, Columns, FIELDS};
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
@@ -51,98 +52,6 @@ impl SqlStoreError {
     }
 }
 
-/// Which column holds which article field. `None`: the table has no such
-/// column. By default every field is read from the column of its own name
-/// (`url` included); [`resolve`] drops the defaulted ones a table lacks.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Columns {
-    pub id: String,
-    pub title: String,
-    pub date: String,
-    pub updated: Option<String>,
-    pub summary: Option<String>,
-    pub body: Option<String>,
-    pub categories: Option<String>,
-    pub tags: Option<String>,
-    pub author: Option<String>,
-    pub slug: Option<String>,
-    pub draft: Option<String>,
-    pub image: Option<String>,
-    pub url: Option<String>,
-    /// The fields whose column was named in the config: a table without
-    /// such a column is an error, not a column quietly skipped.
-    pub given: Vec<&'static str>,
-}
-
-/// The article fields, in the order [`Columns`] lists them.
-pub const FIELDS: [&str; 13] =
-    ["id", "title", "date", "updated", "summary", "body", "categories", "tags", "author", "slug", "draft", "image", "url"];
-
-impl Default for Columns {
-    fn default() -> Self {
-        let some = |s: &str| Some(s.to_string());
-        Columns {
-            id: "id".into(),
-            title: "title".into(),
-            date: "date".into(),
-            updated: some("updated"),
-            summary: some("summary"),
-            body: some("body"),
-            categories: some("categories"),
-            tags: some("tags"),
-            author: some("author"),
-            slug: some("slug"),
-            draft: some("draft"),
-            image: some("image"),
-            url: some("url"),
-            given: Vec::new(),
-        }
-    }
-}
-
-impl Columns {
-    /// The column of an optional field, to set or clear it by name.
-    fn optional_mut(&mut self, field: &str) -> Option<&mut Option<String>> {
-        Some(match field {
-            "updated" => &mut self.updated,
-            "summary" => &mut self.summary,
-            "body" => &mut self.body,
-            "categories" => &mut self.categories,
-            "tags" => &mut self.tags,
-            "author" => &mut self.author,
-            "slug" => &mut self.slug,
-            "draft" => &mut self.draft,
-            "image" => &mut self.image,
-            "url" => &mut self.url,
-            _ => return None,
-        })
-    }
-
-    /// Sets the column of `field` (one of [`FIELDS`]); `None` leaves an
-    /// optional field unread. False for an unknown field, or `None` for a
-    /// required one.
-    pub fn set(&mut self, field: &str, column: Option<String>) -> bool {
-        match (field, column) {
-            ("id", Some(c)) => self.id = c,
-            ("title", Some(c)) => self.title = c,
-            ("date", Some(c)) => self.date = c,
-            (f, c) => match self.optional_mut(f) {
-                Some(slot) => *slot = c,
-                None => return false,
-            },
-        }
-        true
-    }
-}
-
-/// How the body column is written.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BodyFormat {
-    Markdown,
-    Html,
-    /// Plain text, paragraphs separated by blank lines.
-    Text,
-}
 
 /// Everything needed to read articles from a table.
 #[derive(Debug, Clone)]

@@ -18,6 +18,7 @@
 mod limit;
 mod strings;
 
+pub use bantin_core::subscriber::{parse_form, Form};
 pub use limit::Limits;
 
 use crate::digest::Digests;
@@ -135,30 +136,6 @@ fn lang_of(uri: &Uri, headers: &HeaderMap) -> Lang {
         Some(t) if t.starts_with("en") => Lang::En,
         _ => Lang::Vi,
     }
-}
-
-/// The fields of an `application/x-www-form-urlencoded` body; `topics` may
-/// repeat (checkboxes) or hold a comma-separated list. Public for the fuzz
-/// target (`fuzz/fuzz_targets/subscription_form.rs`).
-#[derive(Debug)]
-pub struct Form {
-    pub email: String,
-    pub topics: Vec<String>,
-    pub frequency: Option<String>,
-}
-
-/// Reads a form body; any bytes give a `Form` (unknown fields are ignored).
-pub fn parse_form(body: &[u8]) -> Form {
-    let mut f = Form { email: String::new(), topics: Vec::new(), frequency: None };
-    for (k, v) in url::form_urlencoded::parse(body) {
-        match k.as_ref() {
-            "email" => f.email = v.into_owned(),
-            "topics" => f.topics.extend(v.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty())),
-            "frequency" => f.frequency = Some(v.into_owned()),
-            _ => {}
-        }
-    }
-    f
 }
 
 /// Keeps the topics that name a category the site has, in order, once.

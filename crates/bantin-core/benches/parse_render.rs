@@ -4,11 +4,11 @@
 //! 50-item full-content feed in each format. `cargo bench` runs them;
 //! `cargo test --benches` runs each once as a smoke test.
 
-use bantin::article::{Article, Content};
-use bantin::catalog::{Catalog, Scope};
-use bantin::config::ContentMode;
-use bantin::feeds::{self, FeedId, FeedSettings, Format};
-use bantin::store::{self, Context};
+use bantin_core::article::{Article, Content};
+use bantin_core::catalog::{Catalog, Scope};
+use bantin_core::config::ContentMode;
+use bantin_core::feeds::{self, FeedId, FeedSettings, Format};
+use bantin_core::store::{self, Context};
 use chrono::Duration;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use std::hint::black_box;
@@ -18,7 +18,7 @@ use url::Url;
 /// front matter, ~7 KB of Vietnamese text).
 const GENERATED: &[u8] = include_bytes!("fixtures/generated.md");
 /// The portal's own text export.
-const PORTAL: &[u8] = include_bytes!("../examples/articles/portal/yenbai-nghia-lo-2020-02-21.txt");
+const PORTAL: &[u8] = include_bytes!("../../../examples/articles/portal/yenbai-nghia-lo-2020-02-21.txt");
 
 fn ctx() -> Context {
     Context::new(chrono_tz::Asia::Ho_Chi_Minh, Url::parse("https://yenbai.gov.vn/").expect("a valid URL"), "tin-tuc/{slug}")

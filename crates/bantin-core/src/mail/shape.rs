@@ -26,7 +26,7 @@
 
 use super::qp::Encoder;
 use crate::digest::plan::PlannedDigest;
-use crate::state::Frequency;
+use crate::subscriber::Frequency;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -57,7 +57,7 @@ impl Personal {
 
 /// Stand-ins: address- and URL-like (with `@`, `.`, `:`, `/`, `-`, `_`, upper and lower case, digits),
 /// so that filters that would change a real value change them too.
-pub(super) fn stand_ins(set: usize) -> Personal {
+pub fn stand_ins(set: usize) -> Personal {
     match set {
         0 => Personal {
             email: "Bantin.Slot-E_0@slot-a.invalid".into(),
@@ -185,7 +185,7 @@ impl Shape {
     /// Checks the renders of a shape (see the module doc) and encodes it;
     /// `None` when the templates do something with the values that a
     /// shape cannot carry.
-    pub(super) fn make(stand_in: [(&str, &str, &str); 2], first: (&str, &str, &str), first_values: &Personal) -> Option<Shape> {
+    pub fn make(stand_in: [(&str, &str, &str); 2], first: (&str, &str, &str), first_values: &Personal) -> Option<Shape> {
         let sets = [stand_ins(0), stand_ins(1)];
         let text = cut(stand_in[0].1, &sets[0], false);
         let html = cut(stand_in[0].2, &sets[0], true);
@@ -244,7 +244,7 @@ impl Shapes {
     const MAX: usize = 4096;
 
     /// The shape of `plan`, made by `make` the first time it is seen.
-    pub(super) fn get_or_make<E>(&self, plan: &PlannedDigest, make: impl FnOnce() -> Result<Option<Shape>, E>) -> Result<Option<Arc<Shape>>, E> {
+    pub fn get_or_make<E>(&self, plan: &PlannedDigest, make: impl FnOnce() -> Result<Option<Shape>, E>) -> Result<Option<Arc<Shape>>, E> {
         let key = Key::of(plan);
         match self.known.lock() {
             Ok(known) => match known.get(&key) {

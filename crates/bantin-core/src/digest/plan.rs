@@ -23,7 +23,7 @@
 //!   watermark but sends nothing.
 
 use crate::article::Article;
-use crate::state::{Frequency, Subscriber};
+use crate::subscriber::{Frequency, Subscriber};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
 use std::collections::{HashMap, HashSet};
@@ -144,7 +144,7 @@ pub fn plan(
     let backlog_start = now - Duration::from_std(s.first_backlog).unwrap_or(Duration::days(7));
     let mut out = Vec::new();
     for (sub, sent) in recipients {
-        if sub.status != crate::state::Status::Active {
+        if sub.status != crate::subscriber::Status::Active {
             continue;
         }
         let period = period_at(sub.frequency, s, now, mode);
@@ -188,7 +188,7 @@ pub fn local_instant(tz: Tz, y: i32, m: u32, d: u32, h: u32, min: u32) -> Option
 mod tests {
     use super::*;
     use crate::article::Category;
-    use crate::state::Status;
+    use crate::subscriber::Status;
 
     const HCM: Tz = chrono_tz::Asia::Ho_Chi_Minh;
 

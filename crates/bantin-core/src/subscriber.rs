@@ -1,7 +1,7 @@
-//! The plain data the state room hands out and takes in, and the rules for
+//! Subscribers as plain data: what the state room hands out and takes in
+//! (subscriber, status, frequency, outbox message kinds), and the rules for
 //! what a subscriber's address may be.
 
-use super::StateError;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
@@ -99,11 +99,13 @@ impl MessageKind {
             MessageKind::Confirm => "confirm",
         }
     }
-    pub(crate) fn parse(s: &str) -> Result<MessageKind, StateError> {
+    /// The kind a stored `kind` column names; `None` for any other text
+    /// (the state room reports that row as corrupt).
+    pub fn parse(s: &str) -> Option<MessageKind> {
         match s {
-            "digest" => Ok(MessageKind::Digest),
-            "confirm" => Ok(MessageKind::Confirm),
-            other => Err(StateError::Corrupt(format!("outbox row of unknown kind {other:?}"))),
+            "digest" => Some(MessageKind::Digest),
+            "confirm" => Some(MessageKind::Confirm),
+            _ => None,
         }
     }
 }
@@ -215,6 +217,31 @@ pub fn normalize_address(input: &str) -> Result<String, AddressError> {
         return Err(AddressError::Domain(domain));
     }
     Ok(format!("{local}@{domain}"))
+}
+
+/// The fields of an `application/x-www-form-urlencoded` body; `topics` may
+/// repeat (checkboxes) or hold a comma-separated list. What `POST /subscribe`
+/// and the preferences form send; fuzzed by
+/// `fuzz/fuzz_targets/subscription_form.rs`.
+#[derive(Debug)]
+pub struct Form {
+    pub email: String,
+    pub topics: Vec<String>,
+    pub frequency: Option<String>,
+}
+
+/// Reads a form body; any bytes give a `Form` (unknown fields are ignored).
+pub fn parse_form(body: &[u8]) -> Form {
+    let mut f = Form { email: String::new(), topics: Vec::new(), frequency: None };
+    for (k, v) in url::form_urlencoded::parse(body) {
+        match k.as_ref() {
+            "email" => f.email = v.into_owned(),
+            "topics" => f.topics.extend(v.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty())),
+            "frequency" => f.frequency = Some(v.into_owned()),
+            _ => {}
+        }
+    }
+    f
 }
 
 #[cfg(test)]

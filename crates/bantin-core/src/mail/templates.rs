@@ -1,22 +1,23 @@
 //! The mail and page templates: minijinja, HTML auto-escaped by file
 //! extension (`.html`), text not. The built-in templates are compiled into
 //! the binary, so bantin works from any folder; a file of the same name in
-//! `mail.templates_dir` replaces one of them.
+//! `mail.templates_dir` replaces one of them (the daemon reads that folder
+//! and hands each override to [`Templates::build`]).
 //!
-//! Invariant: every template is loaded and compiled in [`Templates::new`],
+//! Invariant: every template is loaded and compiled in [`Templates::build`],
 //! so a broken override stops bantin at start (exit 78), not at 07:00.
 
 use minijinja::Environment;
 use serde::Serialize;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 /// The templates bantin uses, with their built-in text.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("digest.txt", include_str!("../../templates/digest.txt")),
-    ("digest.html", include_str!("../../templates/digest.html")),
-    ("confirm.txt", include_str!("../../templates/confirm.txt")),
-    ("confirm.html", include_str!("../../templates/confirm.html")),
-    ("page.html", include_str!("../../templates/page.html")),
+    ("digest.txt", include_str!("../../../../templates/digest.txt")),
+    ("digest.html", include_str!("../../../../templates/digest.html")),
+    ("confirm.txt", include_str!("../../../../templates/confirm.txt")),
+    ("confirm.html", include_str!("../../../../templates/confirm.html")),
+    ("page.html", include_str!("../../../../templates/page.html")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -82,15 +83,20 @@ fn mentions(text: &str, name: &str) -> bool {
 }
 
 impl Templates {
-    /// Loads every template, from `dir` where it holds one.
-    pub fn new(dir: Option<&Path>) -> Result<Templates, TemplateError> {
+    /// The built-in templates alone.
+    pub fn builtin() -> Result<Templates, TemplateError> {
+        Templates::build(|_| Ok(None))
+    }
+
+    /// Compiles every template: the override `override_of(name)` gives
+    /// where it gives one, else the built-in text.
+    pub fn build(
+        mut override_of: impl FnMut(&str) -> Result<Option<String>, TemplateError>,
+    ) -> Result<Templates, TemplateError> {
         let mut env = environment();
         let mut digests_shareable = true;
         for (name, builtin) in BUILTIN {
-            let source = match dir.map(|d| d.join(name)).filter(|p| p.is_file()) {
-                Some(path) => std::fs::read_to_string(&path).map_err(|source| TemplateError::Read { path, source })?,
-                None => (*builtin).to_string(),
-            };
+            let source = override_of(name)?.unwrap_or_else(|| (*builtin).to_string());
             // Any template may be included by a digest template, so all
             // of them are held to it.
             digests_shareable &= only_output(&source, &PERSONAL);
@@ -98,6 +104,11 @@ impl Templates {
                 .map_err(|e| TemplateError::Broken { name: (*name).to_string(), detail: describe(&e) })?;
         }
         Ok(Templates { env, digests_shareable })
+    }
+
+    /// The text a template was compiled from (built in or the override).
+    pub fn source(&self, name: &str) -> Option<String> {
+        self.env.get_template(name).ok().map(|t| t.source().to_string())
     }
 
     /// See `digests_shareable`.
@@ -114,7 +125,7 @@ impl Templates {
 }
 
 /// The environment every template renders in (also `mail::shape`'s tests).
-pub(crate) fn environment() -> Environment<'static> {
+pub fn environment() -> Environment<'static> {
     let mut env = Environment::new();
     env.set_trim_blocks(true);
     env.set_lstrip_blocks(true);
@@ -157,7 +168,7 @@ mod tests {
 
     #[test]
     fn html_is_escaped_and_text_is_not() {
-        let t = Templates::new(None).unwrap();
+        let t = Templates::builtin().unwrap();
         let ctx = minijinja::context! {
             lang => "vi", title => "<b>", message => "a & b", site_title => "S", site_url => "https://x.vn/",
             form => "", t => minijinja::context!{}, action => "", categories => Vec::<String>::new(), frequency => "daily",
@@ -169,9 +180,7 @@ mod tests {
 
     #[test]
     fn an_override_folder_replaces_one_template() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("confirm.txt"), "Xác nhận: {{ confirm_url }}\n").unwrap();
-        let t = Templates::new(Some(dir.path())).unwrap();
+        let t = Templates::build(|name| Ok((name == "confirm.txt").then(|| "Xác nhận: {{ confirm_url }}\n".to_string()))).unwrap();
         let out = t.render("confirm.txt", minijinja::context! { confirm_url => "https://x.vn/c/1" }).unwrap();
         assert_eq!(out, "Xác nhận: https://x.vn/c/1\n");
         // The others stay built in.
@@ -193,9 +202,7 @@ mod tests {
 
     #[test]
     fn a_broken_override_is_reported_at_load() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("digest.txt"), "{% for %}\n").unwrap();
-        let err = Templates::new(Some(dir.path())).unwrap_err().to_string();
+        let err = Templates::build(|name| Ok((name == "digest.txt").then(|| "{% for %}\n".to_string()))).unwrap_err().to_string();
         assert!(err.contains("digest.txt"), "{err}");
     }
 }

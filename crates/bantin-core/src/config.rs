@@ -98,9 +98,9 @@ pub struct Store {
     /// Table of an SQL store (plain or `schema.table`).
     pub table: String,
     /// Which column of the table holds which article field.
-    pub columns: crate::store::sql::Columns,
+    pub columns: Columns,
     /// How the body column is written.
-    pub body_format: crate::store::sql::BodyFormat,
+    pub body_format: BodyFormat,
     /// How often `serve` compares an SQL store's signature (row count,
     /// newest change) with the last one: the only way to notice changes
     /// on SQLite, the safety net beside LISTEN/NOTIFY on PostgreSQL.
@@ -508,7 +508,7 @@ fn validate(raw: RawConfig, file: &Path) -> Result<Settings, ConfigError> {
             format!("{:?} is not a table name; use letters, digits and _, optionally schema.table", raw.store.table),
         ));
     }
-    let mut columns = crate::store::sql::Columns::default();
+    let mut columns = Columns::default();
     for (field, column) in raw.store.columns.given() {
         let Some(column) = column else { continue };
         let key = format!("store.columns.{field}");
@@ -523,9 +523,9 @@ fn validate(raw: RawConfig, file: &Path) -> Result<Settings, ConfigError> {
         columns.given.push(field);
     }
     let body_format = match raw.store.body_format.trim() {
-        "markdown" => crate::store::sql::BodyFormat::Markdown,
-        "html" => crate::store::sql::BodyFormat::Html,
-        "text" => crate::store::sql::BodyFormat::Text,
+        "markdown" => BodyFormat::Markdown,
+        "html" => BodyFormat::Html,
+        "text" => BodyFormat::Text,
         other => {
             return Err(bad("store.body_format", format!("{other:?} is not a body format; use \"markdown\", \"html\" or \"text\"")));
         }
@@ -763,6 +763,101 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs(n.saturating_mul(secs)))
 }
 
+// ---- The SQL store's column mapping (`[store.columns]`, `store.body_format`) ----
+
+/// Which column holds which article field. `None`: the table has no such
+/// column. By default every field is read from the column of its own name
+/// (`url` included); the SQL store's `resolve` drops the defaulted ones a table lacks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Columns {
+    pub id: String,
+    pub title: String,
+    pub date: String,
+    pub updated: Option<String>,
+    pub summary: Option<String>,
+    pub body: Option<String>,
+    pub categories: Option<String>,
+    pub tags: Option<String>,
+    pub author: Option<String>,
+    pub slug: Option<String>,
+    pub draft: Option<String>,
+    pub image: Option<String>,
+    pub url: Option<String>,
+    /// The fields whose column was named in the config: a table without
+    /// such a column is an error, not a column quietly skipped.
+    pub given: Vec<&'static str>,
+}
+
+/// The article fields, in the order [`Columns`] lists them.
+pub const FIELDS: [&str; 13] =
+    ["id", "title", "date", "updated", "summary", "body", "categories", "tags", "author", "slug", "draft", "image", "url"];
+
+impl Default for Columns {
+    fn default() -> Self {
+        let some = |s: &str| Some(s.to_string());
+        Columns {
+            id: "id".into(),
+            title: "title".into(),
+            date: "date".into(),
+            updated: some("updated"),
+            summary: some("summary"),
+            body: some("body"),
+            categories: some("categories"),
+            tags: some("tags"),
+            author: some("author"),
+            slug: some("slug"),
+            draft: some("draft"),
+            image: some("image"),
+            url: some("url"),
+            given: Vec::new(),
+        }
+    }
+}
+
+impl Columns {
+    /// The column of an optional field, to set or clear it by name.
+    pub fn optional_mut(&mut self, field: &str) -> Option<&mut Option<String>> {
+        Some(match field {
+            "updated" => &mut self.updated,
+            "summary" => &mut self.summary,
+            "body" => &mut self.body,
+            "categories" => &mut self.categories,
+            "tags" => &mut self.tags,
+            "author" => &mut self.author,
+            "slug" => &mut self.slug,
+            "draft" => &mut self.draft,
+            "image" => &mut self.image,
+            "url" => &mut self.url,
+            _ => return None,
+        })
+    }
+
+    /// Sets the column of `field` (one of [`FIELDS`]); `None` leaves an
+    /// optional field unread. False for an unknown field, or `None` for a
+    /// required one.
+    pub fn set(&mut self, field: &str, column: Option<String>) -> bool {
+        match (field, column) {
+            ("id", Some(c)) => self.id = c,
+            ("title", Some(c)) => self.title = c,
+            ("date", Some(c)) => self.date = c,
+            (f, c) => match self.optional_mut(f) {
+                Some(slot) => *slot = c,
+                None => return false,
+            },
+        }
+        true
+    }
+}
+
+/// How the body column is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyFormat {
+    Markdown,
+    Html,
+    /// Plain text, paragraphs separated by blank lines.
+    Text,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -823,10 +918,10 @@ mod tests {
 
     #[test]
     fn the_postgres_example_config_is_valid() {
-        let s = load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("config/bantin-postgres.toml")).unwrap();
+        let s = load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/bantin-postgres.toml")).unwrap();
         assert_eq!(s.store.kind, StoreKind::Postgres);
         assert_eq!(s.store.columns.id, "ma_bai");
-        assert_eq!(s.store.body_format, crate::store::sql::BodyFormat::Html);
+        assert_eq!(s.store.body_format, BodyFormat::Html);
         assert_eq!(s.store.shown(), "postgres://bantin@localhost/portal table cms.bai_viet");
     }
 

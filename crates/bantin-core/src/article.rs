@@ -268,7 +268,7 @@ impl Content {
     }
 
     /// The body and summary of the article at `origin`, made now if needed.
-    pub(crate) fn body(&self, origin: &str) -> Option<&Body> {
+    pub fn body(&self, origin: &str) -> Option<&Body> {
         self.body
             .get_or_init(|| match &self.source {
                 Some(source) => match source.body(origin) {

@@ -1,0 +1,6 @@
+//! Digests, the pure part: which articles each subscriber's next digest
+//! holds, and when periods begin and end ([`plan`]). The runtime that
+//! drives planning, rendering, committing and sending lives in the daemon
+//! (`bantin::newsletter`).
+
+pub mod plan;

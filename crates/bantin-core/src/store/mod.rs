@@ -1,0 +1,137 @@
+//! The article store: where the portal's articles come from. This module
+//! knows the file formats (chosen by content, then by extension) and turns
+//! one file's bytes into an [`Article`] or an [`ArticleError`]; [`dir`]
+//! walks a folder of such files.
+//!
+//! Invariant: a file that cannot be read or parsed yields an error naming
+//! it, never a panic, and never keeps the other files from loading.
+
+pub mod frontmatter;
+pub mod html;
+pub mod portal;
+pub mod raw;
+
+use crate::article::{Article, ArticleError, Content};
+pub use raw::Context;
+
+/// Files larger than this are reported, not read: no article is this big,
+/// and reading one would hold the memory of thousands of articles.
+pub const MAX_FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+/// The article formats of DESIGN.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    MarkdownToml,
+    MarkdownYaml,
+    Portal,
+    Json,
+}
+
+/// Whether a file name is one the store reads (`.md`, `.markdown`, `.txt`,
+/// `.json`), leaving out hidden files, editors' temporary files, a folder's
+/// `README` and Hugo/Zola section pages (`_index.md`), which are not articles.
+pub fn is_article_name(name: &str) -> bool {
+    if name.starts_with('.') || name.starts_with('#') || name.ends_with('~') {
+        return false;
+    }
+    let Some((stem, ext)) = name.rsplit_once('.') else { return false };
+    if stem.eq_ignore_ascii_case("readme") || stem == "_index" {
+        return false;
+    }
+    matches!(ext.to_ascii_lowercase().as_str(), "md" | "markdown" | "txt" | "json")
+}
+
+/// Chooses the format from the text itself, falling back to the extension.
+pub fn detect(text: &str, origin: &str) -> Option<Format> {
+    match frontmatter::opening(text) {
+        Some(frontmatter::Delimiter::Toml) => return Some(Format::MarkdownToml),
+        Some(frontmatter::Delimiter::Yaml) => return Some(Format::MarkdownYaml),
+        None => {}
+    }
+    if text.trim_start().starts_with('{') {
+        return Some(Format::Json);
+    }
+    if text.lines().any(|l| portal::date_prefix(l).is_some()) {
+        return Some(Format::Portal);
+    }
+    let ext = origin.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase());
+    match ext.as_deref() {
+        Some("txt") => Some(Format::Portal),
+        Some("json") => Some(Format::Json),
+        _ => None,
+    }
+}
+
+/// Reads one article from the bytes of a file, body rendered. `origin` is
+/// the path shown in messages and the identity of an article without a slug.
+pub fn parse_bytes(bytes: &[u8], origin: &str, ctx: &Context) -> Result<Article, ArticleError> {
+    parse_with(bytes, origin, ctx, raw::BodyPolicy::Now)
+}
+
+/// Like [`parse_bytes`], but the body is left to `content`, which renders
+/// it when a feed first needs it (see [`crate::article::Content`]).
+pub fn parse_deferred(bytes: &[u8], origin: &str, ctx: &Context, content: Content) -> Result<Article, ArticleError> {
+    parse_with(bytes, origin, ctx, raw::BodyPolicy::Deferred(content))
+}
+
+/// A hash of an article's source, to tell whether it changed.
+/// foldhash with a fixed seed: several times faster than SipHash on whole
+/// files (it was 5 % of a cold start), and only compared within a process.
+pub fn fingerprint(bytes: &[u8]) -> u64 {
+    use std::hash::BuildHasher;
+    foldhash::fast::FixedState::with_seed(0x6261_6e74_696e).hash_one(bytes)
+}
+
+/// The [`raw::Head`] of an article: what [`parse_bytes`] would give but
+/// the summary, author, tags, image and body, and exactly its errors. The
+/// Markdown body is not even copied.
+pub fn parse_head(bytes: &[u8], origin: &str, ctx: &Context) -> Result<raw::Head, ArticleError> {
+    let raw = parse_raw(bytes, origin, false)?;
+    raw::head(&raw, origin, ctx)
+}
+
+fn parse_with(bytes: &[u8], origin: &str, ctx: &Context, body: raw::BodyPolicy) -> Result<Article, ArticleError> {
+    let raw = parse_raw(bytes, origin, true)?;
+    let mut article = raw::normalize(raw, origin, ctx, body)?;
+    article.fingerprint = fingerprint(bytes);
+    Ok(article)
+}
+
+/// The bytes of a file as its format holds them; `with_body: false` leaves
+/// a Markdown body out (nothing about it can be an error).
+fn parse_raw(bytes: &[u8], origin: &str, with_body: bool) -> Result<raw::RawArticle, ArticleError> {
+    let fail = |line: Option<usize>, reason: String| ArticleError { origin: origin.to_string(), line, reason };
+    // simdutf8 validates Vietnamese text several times faster than std,
+    // and validation of every byte is a large part of a cold start; std
+    // runs again only on failure, for the position of the bad byte.
+    let text = match simdutf8::basic::from_utf8(bytes).or_else(|_| std::str::from_utf8(bytes)) {
+        Ok(t) => t,
+        Err(e) => {
+            let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+            return Err(fail(
+                Some(line),
+                format!(
+                    "not valid UTF-8 (byte {} of the file); save the file as UTF-8",
+                    e.valid_up_to() + 1
+                ),
+            ));
+        }
+    };
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
+    if text.contains('\0') {
+        return Err(fail(None, "a binary file (it holds NUL bytes), not an article".into()));
+    }
+    let parsed = match detect(text, origin) {
+        Some(Format::MarkdownToml) if with_body => frontmatter::parse_markdown(text, frontmatter::Delimiter::Toml),
+        Some(Format::MarkdownYaml) if with_body => frontmatter::parse_markdown(text, frontmatter::Delimiter::Yaml),
+        Some(Format::MarkdownToml) => frontmatter::parse_markdown_head(text, frontmatter::Delimiter::Toml),
+        Some(Format::MarkdownYaml) => frontmatter::parse_markdown_head(text, frontmatter::Delimiter::Yaml),
+        Some(Format::Json) => frontmatter::parse_json(text),
+        Some(Format::Portal) => portal::parse(text),
+        None => Err((
+            Some(1),
+            "no front matter: a Markdown article starts with a `+++` (TOML) or `---` (YAML) block holding at least title and date".into(),
+        )),
+    };
+    parsed.map_err(|(line, reason)| fail(line, reason))
+}

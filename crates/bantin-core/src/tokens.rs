@@ -1,0 +1,168 @@
+//! Signed tokens for the links in mails: confirm, unsubscribe, preferences.
+//!
+//! A token is `base64url(payload || HMAC-SHA256(key, payload))` with the
+//! payload `version (1) | purpose (1) | subscriber id (8) | expiry (8,
+//! Unix seconds, 0 = none)`. Nothing is stored: the signature is the proof.
+//! Invariants: a token verifies only for the purpose it was made for, the
+//! MAC is compared in constant time (`Mac::verify_slice`), and the key is
+//! 32 random bytes, kept by the daemon (`bantin::tokens`: a file of mode 0600
+//! or the state database).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+type HmacSha256 = Hmac<Sha256>;
+
+const VERSION: u8 = 1;
+const PAYLOAD_LEN: usize = 18;
+const MAC_LEN: usize = 32;
+/// Bytes of a key: what a new key has and the least a stored one must hold.
+pub const KEY_LEN: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Purpose {
+    Confirm,
+    Unsubscribe,
+    Preferences,
+}
+
+impl Purpose {
+    fn byte(self) -> u8 {
+        match self {
+            Purpose::Confirm => 1,
+            Purpose::Unsubscribe => 2,
+            Purpose::Preferences => 3,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("the link is damaged or was not made by this site")]
+    Invalid,
+    #[error("the link is meant for another page")]
+    WrongPurpose,
+    #[error("the link has expired; ask for a new one")]
+    Expired,
+}
+
+/// The HMAC key. Debug does not print it.
+#[derive(Clone)]
+pub struct TokenKey {
+    key: Vec<u8>,
+}
+
+impl std::fmt::Debug for TokenKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("TokenKey(…)")
+    }
+}
+
+impl TokenKey {
+    pub fn from_bytes(key: &[u8]) -> TokenKey {
+        TokenKey { key: key.to_vec() }
+    }
+
+    /// A fresh key from bytes the caller got from the operating system.
+    pub fn from_vec(key: Vec<u8>) -> TokenKey {
+        TokenKey { key }
+    }
+
+    /// How many bytes the key holds.
+    pub fn len(&self) -> usize {
+        self.key.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.key.is_empty()
+    }
+
+    fn mac(&self) -> HmacSha256 {
+        // HMAC accepts keys of any length, so this cannot fail.
+        HmacSha256::new_from_slice(&self.key).expect("HMAC takes any key length")
+    }
+
+    /// Makes a token; `expires` only matters for confirmation links.
+    pub fn sign(&self, purpose: Purpose, subscriber: i64, expires: Option<DateTime<Utc>>) -> String {
+        let mut buf = Vec::with_capacity(PAYLOAD_LEN + MAC_LEN);
+        buf.push(VERSION);
+        buf.push(purpose.byte());
+        buf.extend_from_slice(&subscriber.to_be_bytes());
+        buf.extend_from_slice(&expires.map_or(0, |t| t.timestamp().max(1)).to_be_bytes());
+        let mut mac = self.mac();
+        mac.update(&buf);
+        buf.extend_from_slice(&mac.finalize().into_bytes());
+        URL_SAFE_NO_PAD.encode(buf)
+    }
+
+    /// Checks a token and returns the subscriber id it carries.
+    pub fn verify(&self, token: &str, purpose: Purpose, now: DateTime<Utc>) -> Result<i64, TokenError> {
+        if token.len() > 128 {
+            return Err(TokenError::Invalid);
+        }
+        let bytes = URL_SAFE_NO_PAD.decode(token.trim()).map_err(|_| TokenError::Invalid)?;
+        if bytes.len() != PAYLOAD_LEN + MAC_LEN || bytes[0] != VERSION {
+            return Err(TokenError::Invalid);
+        }
+        let (payload, tag) = bytes.split_at(PAYLOAD_LEN);
+        let mut mac = self.mac();
+        mac.update(payload);
+        mac.verify_slice(tag).map_err(|_| TokenError::Invalid)?;
+        if payload[1] != purpose.byte() {
+            return Err(TokenError::WrongPurpose);
+        }
+        let mut id = [0u8; 8];
+        id.copy_from_slice(&payload[2..10]);
+        let mut exp = [0u8; 8];
+        exp.copy_from_slice(&payload[10..18]);
+        let expires = i64::from_be_bytes(exp);
+        if expires != 0 && now.timestamp() > expires {
+            return Err(TokenError::Expired);
+        }
+        Ok(i64::from_be_bytes(id))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    fn now() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 25, 0, 0, 0).unwrap()
+    }
+
+    #[test]
+    fn a_token_round_trips_for_its_purpose_only() {
+        let k = TokenKey::from_bytes(&[7; 32]);
+        let t = k.sign(Purpose::Unsubscribe, 42, None);
+        assert_eq!(k.verify(&t, Purpose::Unsubscribe, now()), Ok(42));
+        assert_eq!(k.verify(&t, Purpose::Preferences, now()), Err(TokenError::WrongPurpose));
+        assert!(t.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'), "{t}");
+    }
+
+    #[test]
+    fn tampered_or_foreign_tokens_fail() {
+        let k = TokenKey::from_bytes(&[7; 32]);
+        let other = TokenKey::from_bytes(&[8; 32]);
+        let t = k.sign(Purpose::Unsubscribe, 42, None);
+        assert_eq!(other.verify(&t, Purpose::Unsubscribe, now()), Err(TokenError::Invalid));
+        let mut bytes = URL_SAFE_NO_PAD.decode(&t).unwrap();
+        bytes[9] ^= 1; // subscriber 42 → 43
+        let forged = URL_SAFE_NO_PAD.encode(bytes);
+        assert_eq!(k.verify(&forged, Purpose::Unsubscribe, now()), Err(TokenError::Invalid));
+        assert_eq!(k.verify("not a token", Purpose::Unsubscribe, now()), Err(TokenError::Invalid));
+        assert_eq!(k.verify("", Purpose::Unsubscribe, now()), Err(TokenError::Invalid));
+    }
+
+    #[test]
+    fn confirmation_tokens_expire() {
+        let k = TokenKey::from_bytes(&[7; 32]);
+        let t = k.sign(Purpose::Confirm, 1, Some(now() + chrono::Duration::days(7)));
+        assert_eq!(k.verify(&t, Purpose::Confirm, now()), Ok(1));
+        assert_eq!(k.verify(&t, Purpose::Confirm, now() + chrono::Duration::days(8)), Err(TokenError::Expired));
+    }
+}
