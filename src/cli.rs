@@ -7,7 +7,7 @@ use crate::args::{DigestCommand, FrequencyArg, ListFormat, SubscribersCommand};
 use crate::exit;
 use anyhow::Context as _;
 use bantin::digest::plan::{self, Mode};
-use bantin::digest::{CatalogSource, Digests};
+use bantin::newsletter::{CatalogSource, Digests};
 use bantin::state::{Frequency, NewSubscriber, StateStore, Status, Subscriber, normalize_address};
 use bantin::{Catalog, Settings};
 use chrono::{DateTime, Utc};
@@ -115,7 +115,7 @@ fn warn_unknown_topics(settings: &Settings, topics: &[String]) {
     if topics.is_empty() {
         return;
     }
-    let catalog = match bantin::load_catalog(settings, 1) {
+    let catalog = match bantin::store::load_catalog(settings, 1) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("warning: cannot read the article store to check the topics: {e}");
@@ -254,7 +254,7 @@ async fn import(state: &StateStore, file: &std::path::Path) -> anyhow::Result<Ex
 pub fn digest(settings: Settings, command: DigestCommand) -> anyhow::Result<ExitCode> {
     let settings = Arc::new(settings);
     runtime()?.block_on(async move {
-        let catalog = match bantin::load_catalog(&settings, 1) {
+        let catalog = match bantin::store::load_catalog(&settings, 1) {
             Ok(c) => Arc::new(c),
             Err(e) => {
                 eprintln!("bantin: {e}");
@@ -267,7 +267,7 @@ pub fn digest(settings: Settings, command: DigestCommand) -> anyhow::Result<Exit
         };
         let digests = match Digests::open(Arc::clone(&settings), source).await {
             Ok(d) => d,
-            Err(e @ bantin::digest::DigestError::State(_)) => {
+            Err(e @ bantin::newsletter::DigestError::State(_)) => {
                 eprintln!("bantin: {e}");
                 return Ok(ExitCode::from(exit::UNAVAILABLE));
             }
@@ -335,7 +335,7 @@ async fn preview(
 
 async fn run(digests: &Digests, catalog: &Catalog, start: DateTime<Utc>, mode: Mode, dry_run: bool) -> anyhow::Result<ExitCode> {
     if dry_run {
-        let plans = bantin::mail::outbox::plan_due(&digests.state, catalog, &digests.plan, start, mode).await?;
+        let plans = bantin::newsletter::pipeline::plan_due(&digests.state, catalog, &digests.plan, start, mode).await?;
         let mut empty = 0;
         for p in &plans {
             if p.is_empty() {

@@ -58,19 +58,6 @@ pub fn publish_body(urls: &BTreeSet<String>) -> String {
     form.finish()
 }
 
-/// TLS settings for https hubs and the SMTP relay: rustls with ring and
-/// the Mozilla roots (webpki-roots), so no system library or certificate
-/// store is needed.
-pub(crate) fn tls() -> Result<Arc<rustls::ClientConfig>, String> {
-    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_safe_default_protocol_versions()
-        .map_err(|e| format!("TLS set-up failed: {e}"))?
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-    Ok(Arc::new(config))
-}
-
 /// POSTs the publish request; the hub's status code on an answer.
 async fn ping(tls: &Arc<rustls::ClientConfig>, hub: &Url, urls: &BTreeSet<String>) -> Result<(), String> {
     let host = hub.host_str().ok_or("the hub URL has no host")?.to_string();
@@ -114,7 +101,7 @@ where
 }
 
 async fn run(mut rx: mpsc::UnboundedReceiver<(Url, Vec<String>)>, mut shutdown: watch::Receiver<bool>, first_retry: Duration) {
-    let client = match tls() {
+    let client = match crate::tls::client_config() {
         Ok(c) => c,
         Err(e) => {
             tracing::error!("WebSub publisher disabled: {e}");

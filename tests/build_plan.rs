@@ -36,7 +36,7 @@ fn same_both_ways(store: &Path, items: usize) {
     let now = common::now();
     let out = tempfile::tempdir().unwrap();
 
-    let catalog = bantin::load_catalog(&settings, 1).unwrap();
+    let catalog = bantin::store::load_catalog(&settings, 1).unwrap();
     let whole = export::write_all(&out.path().join("whole"), &catalog, &fs, now).unwrap();
     let ctx = Context::from_settings(&settings.site);
     let plan = export::plan_dir(store, &ctx, &fs, now).unwrap();
@@ -144,7 +144,7 @@ fn non_utf8_file_name_is_an_error_not_an_article_without_its_body() {
 
     let mut settings = common::settings();
     settings.store.path = s.to_path_buf();
-    let catalog = bantin::load_catalog(&settings, 1).unwrap();
+    let catalog = bantin::store::load_catalog(&settings, 1).unwrap();
     let kept: Vec<(&str, &str)> = catalog.articles().iter().map(|a| (&*a.title, a.summary())).collect();
     assert_eq!(kept, [("Chữ é", "Thân bài.")]);
     let errors: Vec<(&str, bool)> =

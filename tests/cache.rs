@@ -4,7 +4,7 @@
 use bantin::cache;
 use bantin::config::ContentMode;
 use bantin::feeds::FeedSettings;
-use bantin::service::StoreState;
+use bantin::live::dir::StoreState;
 use bantin::store::Context;
 use chrono::DateTime;
 use std::path::Path;

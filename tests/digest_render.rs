@@ -41,7 +41,7 @@ fn fixture(max_items: usize) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let cfg = mailtest::write_config(dir.path(), &mailtest::examples(), "smtp://127.0.0.1:2525", "https://bantin.yenbai.gov.vn/", "");
     let settings = mailtest::load(&cfg);
-    let catalog = bantin::load_catalog(&settings, 1).unwrap();
+    let catalog = bantin::store::load_catalog(&settings, 1).unwrap();
     let composer = Composer::new(&settings, TokenKey::from_bytes(&[1; 32])).unwrap();
     let mut plan = PlanSettings::from_settings(&settings);
     plan.max_items = max_items;
@@ -135,7 +135,7 @@ fn dkim_signs_with_an_ed25519_key_covering_the_list_headers() {
     let extra = format!("dkim_selector = \"bantin\"\ndkim_domain = \"example.org\"\ndkim_key_file = \"{}\"", key.display());
     let cfg = mailtest::write_config(dir.path(), &mailtest::examples(), "smtp://127.0.0.1:2525", "https://bantin.yenbai.gov.vn/", &extra);
     let settings = mailtest::load(&cfg);
-    let catalog = bantin::load_catalog(&settings, 1).unwrap();
+    let catalog = bantin::store::load_catalog(&settings, 1).unwrap();
     let composer = Composer::new(&settings, TokenKey::from_bytes(&[1; 32])).unwrap();
     let plan = PlanSettings::from_settings(&settings);
     let recipients = vec![(subscriber(Frequency::Daily, &[]), HashSet::new())];
@@ -217,7 +217,7 @@ fn a_template_that_tests_the_address_is_rendered_per_subscriber() {
     let extra = format!("templates_dir = {:?}", templates.display().to_string());
     let cfg = mailtest::write_config(dir.path(), &mailtest::examples(), "smtp://127.0.0.1:2525", "https://bantin.yenbai.gov.vn/", &extra);
     let settings = mailtest::load(&cfg);
-    let catalog = bantin::load_catalog(&settings, 1).unwrap();
+    let catalog = bantin::store::load_catalog(&settings, 1).unwrap();
     let composer = Composer::new(&settings, TokenKey::from_bytes(&[1; 32])).unwrap();
     let plan_settings = PlanSettings::from_settings(&settings);
     let shapes = bantin::mail::shape::Shapes::default();

@@ -6,7 +6,7 @@
 mod mailtest;
 
 use bantin::digest::plan::Mode;
-use bantin::digest::{CatalogSource, Digests};
+use bantin::newsletter::{CatalogSource, Digests};
 use bantin::state::{Frequency, NewSubscriber, Status};
 use chrono::{DateTime, Duration, Utc};
 use mailtest::smtp::{Behaviour, SmtpServer};
@@ -24,7 +24,7 @@ async fn open(backend: Backend, dir: &std::path::Path, smtp_url: &str, public_ur
     let db = StateDb::new(backend, dir);
     let cfg = mailtest::write_config_for(dir, &db.url, &mailtest::examples(), smtp_url, public_url, extra_mail);
     let settings = Arc::new(mailtest::load(&cfg));
-    let catalog = Arc::new(bantin::load_catalog(&settings, 1).unwrap());
+    let catalog = Arc::new(bantin::store::load_catalog(&settings, 1).unwrap());
     let source: CatalogSource = Arc::new(move || Arc::clone(&catalog));
     (Digests::open(settings, source).await.expect("open the digest context"), db)
 }
@@ -319,7 +319,7 @@ async fn the_scheduler_delivers_the_outbox_and_stops_on_shutdown(backend: Backen
     let m = digests.composer.confirmation(&sub, Utc::now()).unwrap();
     digests.state.enqueue(&m, Utc::now()).await.unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(bantin::digest::run_scheduler(Arc::clone(&digests), stopped));
+    let task = tokio::spawn(bantin::newsletter::run_scheduler(Arc::clone(&digests), stopped));
     let mails = wait_for_mail(&smtp, 1).await;
     assert_eq!(mails[0].to, ["pending@example.org"]);
     stop.send(true).unwrap();
@@ -340,8 +340,8 @@ async fn the_scheduler_rides_out_a_postgresql_outage_and_reconnects() {
     let dir = tempfile::tempdir().unwrap();
     let (digests, db) = open(Backend::Postgres, dir.path(), &smtp.url(), "https://bantin.example.org/", "").await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let options = bantin::digest::SchedulerOptions { poll: std::time::Duration::from_millis(200), start_at: None };
-    let task = tokio::spawn(bantin::digest::run_scheduler_with(Arc::clone(&digests), stopped, options));
+    let options = bantin::newsletter::SchedulerOptions { poll: std::time::Duration::from_millis(200), start_at: None };
+    let task = tokio::spawn(bantin::newsletter::run_scheduler_with(Arc::clone(&digests), stopped, options));
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
 
     // The server drops every session and refuses new ones for a while: the

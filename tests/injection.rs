@@ -9,7 +9,7 @@ mod harness;
 mod mailtest;
 
 use bantin::digest::plan::Mode;
-use bantin::digest::{CatalogSource, Digests};
+use bantin::newsletter::{CatalogSource, Digests};
 use bantin::state::{Frequency, NewSubscriber, Status};
 use chrono::{DateTime, Utc};
 use mailtest::smtp::SmtpServer;
@@ -69,7 +69,7 @@ async fn control_characters_never_reach_a_header_and_html_is_escaped_in_mails_an
         .replace("from = \"Bản tin Yên Bái <bantin@example.org>\"", "from = \"bantin@example.org\"");
     std::fs::write(&cfg, text).unwrap();
     let settings = Arc::new(mailtest::load(&cfg));
-    let catalog = Arc::new(bantin::load_catalog(&settings, 1).expect("the test store loads"));
+    let catalog = Arc::new(bantin::store::load_catalog(&settings, 1).expect("the test store loads"));
     assert_eq!(catalog.articles().len(), 2, "the evil articles load: {:?}", catalog.errors());
     let source: CatalogSource = Arc::new(move || Arc::clone(&catalog));
     let digests = Digests::open(settings, source).await.unwrap();

@@ -15,7 +15,7 @@ mod harness;
 mod mailtest;
 
 use bantin::digest::plan::Mode;
-use bantin::digest::{CatalogSource, Digests};
+use bantin::newsletter::{CatalogSource, Digests};
 use bantin::state::{Frequency, NewSubscriber, Status};
 use chrono::{DateTime, Duration, Utc};
 use mailtest::smtp::{Behaviour, SmtpServer};
@@ -33,7 +33,7 @@ fn fixed_now() -> DateTime<Utc> {
 async fn queued(dir: &std::path::Path, smtp_url: &str) -> Arc<Digests> {
     let cfg = mailtest::write_config(dir, &mailtest::examples(), smtp_url, "https://bantin.example.org/", "bounce_limit = 1\nmax_attempts = 20");
     let settings = Arc::new(mailtest::load(&cfg));
-    let catalog = Arc::new(bantin::load_catalog(&settings, 1).expect("the test store loads"));
+    let catalog = Arc::new(bantin::store::load_catalog(&settings, 1).expect("the test store loads"));
     let source: CatalogSource = Arc::new(move || Arc::clone(&catalog));
     let digests = Digests::open(settings, source).await.expect("open the digest context");
     for i in 0..SUBSCRIBERS {

@@ -178,7 +178,7 @@ async fn defaulted_columns_the_table_lacks_are_skipped_named_ones_are_errors() {
 /// without hiding the first row.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn table_state_keeps_unchanged_rows_and_reports_duplicate_keys() {
-    use bantin::table::TableState;
+    use bantin::live::table::TableState;
     use std::sync::Arc;
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("cms.db").display());

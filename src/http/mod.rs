@@ -29,7 +29,7 @@ mod front;
 pub use bantin_core::negotiate;
 
 use crate::cache::Entry;
-use crate::service::Shared;
+use crate::shared::Shared;
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};

@@ -13,7 +13,6 @@
 //!   or the article's URL;
 //! - rendering takes `now` as an argument and reads no clock.
 
-pub mod outbox;
 pub mod sender;
 pub mod smtp;
 

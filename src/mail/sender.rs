@@ -12,7 +12,7 @@
 //! and a row is marked sent only after the server accepted it; a crash in
 //! between resends the same bytes (same Message-ID), never a different mail.
 
-use super::smtp::{DirectPool, Gate, Relay, Security};
+use super::smtp::{DirectPool, Gate, Outcome, Relay, Security};
 use futures_util::FutureExt as _;
 use crate::state::{OutboxRow, StateError, StateStore};
 use chrono::{DateTime, Utc};
@@ -65,16 +65,6 @@ pub struct DeliveryReport {
     pub sent: usize,
     pub retried: usize,
     pub failed: usize,
-}
-
-/// What became of one attempt.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    Sent,
-    /// 4xx or no connection: try again later.
-    Temporary(String),
-    /// 5xx: the server refused this message for good.
-    Permanent(String),
 }
 
 pub struct Mailer {
@@ -235,7 +225,7 @@ impl Mailer {
         let shown = crate::config::redact(smtp_url.as_str());
         let bad = |detail: String| SendError::Config { url: shown.clone(), detail };
         let host = smtp_url.host_str().ok_or_else(|| bad("has no host".into()))?.to_string();
-        let tls = crate::websub::tls().map_err(bad)?;
+        let tls = crate::tls::client_config().map_err(bad)?;
         let credentials = (!smtp_url.username().is_empty())
             .then(|| (percent_decode(smtp_url.username()), percent_decode(smtp_url.password().unwrap_or(""))));
         let (security, default_port) = match smtp_url.scheme() {

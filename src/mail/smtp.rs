@@ -23,7 +23,6 @@
 //!   most one accepted message per session whose outcome is not recorded,
 //!   while the transfer of the next one already overlaps the commit.
 
-use super::sender::Outcome;
 use base64::Engine as _;
 use futures_util::FutureExt as _;
 use std::future::Future;
@@ -54,6 +53,16 @@ pub enum Security {
     Opportunistic,
     /// `smtps://`: TLS from the first byte.
     Implicit,
+}
+
+/// What became of one attempt to hand a message to the relay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    Sent,
+    /// 4xx or no connection: try again later.
+    Temporary(String),
+    /// 5xx: the server refused this message for good.
+    Permanent(String),
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -652,7 +661,7 @@ mod tests {
             write.write_all(b"250 queued\r\n").await.unwrap();
             data
         });
-        let tls = crate::websub::tls().unwrap();
+        let tls = crate::tls::client_config().unwrap();
         let settings = Relay {
             host: "127.0.0.1".into(),
             port,

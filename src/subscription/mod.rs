@@ -21,7 +21,7 @@ mod strings;
 pub use bantin_core::subscriber::{parse_form, Form};
 pub use limit::Limits;
 
-use crate::digest::Digests;
+use crate::newsletter::Digests;
 use crate::state::{Frequency, NewSubscriber, Status, normalize_address};
 use crate::tokens::Purpose;
 use axum::Router;
@@ -196,7 +196,7 @@ async fn request_confirmation(
     email: String,
     topics: Vec<String>,
     frequency: Frequency,
-) -> Result<(), crate::digest::DigestError> {
+) -> Result<(), crate::newsletter::DigestError> {
     let d = &ctx.digests;
     let now = Utc::now();
     let new = NewSubscriber { email, topics: topics.clone(), frequency, status: Status::Pending, now };

@@ -63,7 +63,7 @@ pub fn feed_settings() -> FeedSettings {
 pub fn load(dir: &Path) -> Catalog {
     let mut s = settings();
     s.store.path = dir.to_path_buf();
-    bantin::load_catalog(&s, 1).unwrap()
+    bantin::store::load_catalog(&s, 1).unwrap()
 }
 
 pub struct Rendered {

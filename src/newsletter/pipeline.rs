@@ -8,7 +8,7 @@
 //! any point leaves each subscriber's period either wholly planned or not
 //! at all; the next run plans what is missing, never twice.
 
-use super::{Composer, MailError};
+use crate::mail::{Composer, MailError};
 use crate::article::Article;
 use crate::catalog::Catalog;
 use crate::digest::plan::{self, Mode, PlanSettings, PlannedDigest};

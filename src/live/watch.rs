@@ -17,7 +17,7 @@
 //!   and watched again, followed by a full rescan;
 //! - it stops when the shutdown channel turns true.
 
-use crate::service::{Command, sleep_until_or_never};
+use super::{sleep_until_or_never, Command};
 use notify::event::{AccessKind, AccessMode};
 use notify::{EventKind, RecursiveMode, Watcher as _};
 use std::collections::{HashMap, VecDeque};

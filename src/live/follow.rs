@@ -1,0 +1,208 @@
+//! The follower of an SQL article store: tells the service loop when to
+//! read the table again ([`start`], [`run`]); the table's state itself is
+//! [`super::table`].
+//!
+//! The follower has three ways of noticing a change, from fastest to
+//! slowest, so a missed notification delays an article but never loses it:
+//! - PostgreSQL only: `LISTEN bantin_articles`, which the trigger of
+//!   `docs/sql/postgres-notify-trigger.sql` notifies on every insert,
+//!   update and delete (reconnected with backoff after the database
+//!   restarts; a reconnect is followed by a read, since notifications sent
+//!   meanwhile are lost);
+//! - every `store.poll`: the table's [`signature`](sql::signature) (row
+//!   count, newest `updated`, highest key; on SQLite also the file's
+//!   `data_version`, see [`sql::Poller`]) compared with the last one; the
+//!   only mechanism on SQLite or without the trigger;
+//! - every `store.rescan`: a full read whatever the signature says
+//!   (catches an edit that did not touch the `updated` column).
+//!
+//! Every trigger is a `Command::Rescan` for the service loop, which reads
+//! the whole table; rows whose values did not change keep their `Arc`, so
+//! only changed rows are parsed and only the feeds they touch re-rendered.
+
+use super::table::Covered;
+use super::Command;
+use crate::store::sql::{self, Pool, Source};
+use sqlx::postgres::PgListener;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+
+/// The notification channel the trigger notifies and `serve` listens on.
+pub const CHANNEL: &str = "bantin_articles";
+
+/// Longest wait between two attempts to get the listener back.
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+
+#[derive(Debug, Clone)]
+pub struct FollowSettings {
+    pub poll: Duration,
+    pub rescan: Duration,
+}
+
+/// A follower ready to run: listening already (PostgreSQL), and with the
+/// signature taken before the first read, so a change made during the
+/// read is noticed.
+pub struct Follower {
+    listener: Option<PgListener>,
+    poller: sql::Poller,
+    signature: Option<String>,
+    covered: Covered,
+}
+
+impl Follower {
+    /// For the [`TableState`] this follower works for.
+    pub fn covered(&self) -> Covered {
+        Arc::clone(&self.covered)
+    }
+}
+
+/// Starts listening (PostgreSQL) and takes the table's signature; call it
+/// before the first read of the table. A listener that cannot be set up is
+/// logged and retried by [`run`]; polling covers the meantime.
+pub async fn start(pool: &Pool, source: &Source) -> Follower {
+    let listener = match pool {
+        Pool::Postgres(_) => match listen(&source.url).await {
+            Ok(l) => {
+                tracing::info!(store = %source.shown(), channel = CHANNEL, "listening for article changes");
+                Some(l)
+            }
+            Err(e) => {
+                tracing::warn!(
+                    store = %source.shown(),
+                    "cannot listen for article changes ({e}); polling every store.poll meanwhile, retrying"
+                );
+                None
+            }
+        },
+        Pool::Sqlite(_) => None,
+    };
+    let mut poller = sql::Poller::new(&source.url);
+    let signature = poller.signature(pool, source).await.ok();
+    Follower { listener, poller, signature, covered: Covered::default() }
+}
+
+/// A listener on [`CHANNEL`], given up after 5 s (the database may be
+/// down; the caller tries again later).
+async fn listen(url: &str) -> Result<PgListener, sqlx::Error> {
+    let attempt = async {
+        let mut listener = PgListener::connect(url).await?;
+        listener.listen(CHANNEL).await?;
+        Ok(listener)
+    };
+    tokio::time::timeout(Duration::from_secs(5), attempt).await.unwrap_or(Err(sqlx::Error::PoolTimedOut))
+}
+
+/// Runs the follower until shutdown: the listener (PostgreSQL), the
+/// signature poll and the periodic full read, each sending
+/// `Command::Rescan` when the table must be read again.
+pub async fn run(
+    pool: Pool,
+    source: Source,
+    settings: FollowSettings,
+    started: Follower,
+    tx: mpsc::UnboundedSender<Command>,
+    shutdown: watch::Receiver<bool>,
+) {
+    let Follower { listener, poller, signature, covered } = started;
+    let listening = async {
+        if matches!(pool, Pool::Postgres(_)) {
+            follow_notifications(&source, listener, &tx, shutdown.clone()).await;
+        }
+    };
+    tokio::join!(listening, poll(&pool, &source, &settings, (poller, signature, covered), &tx, shutdown.clone()));
+}
+
+async fn poll(
+    pool: &Pool,
+    source: &Source,
+    settings: &FollowSettings,
+    (mut poller, mut last, covered): (sql::Poller, Option<String>, Covered),
+    tx: &mpsc::UnboundedSender<Command>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut poll = tokio::time::interval(settings.poll);
+    poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    poll.tick().await;
+    let mut rescan = tokio::time::interval(settings.rescan);
+    rescan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    rescan.tick().await;
+    let mut failing = false;
+    loop {
+        tokio::select! {
+            _ = shutdown.changed() => break,
+            _ = rescan.tick() => { let _ = tx.send(Command::Rescan("periodic rescan")); }
+            _ = poll.tick() => match poller.signature(pool, source).await {
+                Ok(now) => {
+                    if failing {
+                        tracing::info!(store = %source.shown(), "the article database answers again");
+                        failing = false;
+                    }
+                    let read_already = covered.lock().is_ok_and(|c| c.as_ref() == Some(&now));
+                    if last.as_ref() != Some(&now) && !read_already {
+                        let _ = tx.send(Command::Rescan("the table's signature changed"));
+                    }
+                    last = Some(now);
+                }
+                Err(e) => {
+                    if !failing {
+                        tracing::warn!("cannot poll the article table: {e}; serving the last catalog, polling on");
+                        failing = true;
+                    }
+                    // Read everything once it answers again.
+                    last = None;
+                }
+            },
+        }
+    }
+}
+
+async fn follow_notifications(
+    source: &Source,
+    mut listener: Option<PgListener>,
+    tx: &mpsc::UnboundedSender<Command>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut backoff = Duration::from_millis(500);
+    loop {
+        let Some(l) = listener.as_mut() else {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+            let attempt = tokio::select! {
+                _ = shutdown.changed() => return,
+                r = listen(&source.url) => r,
+            };
+            if let Ok(l) = attempt {
+                tracing::info!(store = %source.shown(), channel = CHANNEL, "listening for article changes again");
+                backoff = Duration::from_millis(500);
+                listener = Some(l);
+                // Whatever was notified while it was away is lost.
+                let _ = tx.send(Command::Rescan("the listener reconnected"));
+            }
+            continue;
+        };
+        let received = tokio::select! {
+            _ = shutdown.changed() => return,
+            r = l.try_recv() => r,
+        };
+        match received {
+            Ok(Some(_)) => {
+                let _ = tx.send(Command::Rescan("an article change was notified"));
+            }
+            Ok(None) => {
+                tracing::warn!(store = %source.shown(), "the listener's connection was lost and made again; reading the table");
+                let _ = tx.send(Command::Rescan("the listener reconnected"));
+            }
+            Err(e) => {
+                tracing::warn!(
+                    store = %source.shown(),
+                    "lost the listener connection ({e}); polling every store.poll meanwhile, reconnecting"
+                );
+                listener = None;
+            }
+        }
+    }
+}

@@ -1,0 +1,112 @@
+//! The newsletter runtime: [`Digests`], the running context that ties the
+//! state database, the composer and the mailer together for the CLI
+//! (`bantin digest run`), the subscription routes and the scheduler that
+//! `bantin serve` starts ([`run_scheduler`]). The planner it drives is the
+//! core's (`crate::digest::plan`, pure); the mail it sends is `crate::mail`.
+//!
+//! Flow: catalog → [`pipeline::queue_digests`] (plan, render, commit to the
+//! outbox in one transaction per batch) → `mail::sender::Mailer` (claim,
+//! send, mark). Nothing is sent that is not committed first.
+
+pub mod pipeline;
+mod scheduler;
+
+pub use scheduler::{run_scheduler, run_scheduler_with, SchedulerOptions};
+
+use crate::digest::plan;
+
+use crate::catalog::Catalog;
+use pipeline::{QueueError, QueueReport};
+use crate::mail::sender::{DeliveryReport, Mailer, SendError};
+use crate::mail::{Composer, MailError};
+use crate::state::{StateError, StateStore};
+use crate::tokens::{KeyError, TokenKey};
+use chrono::{DateTime, Utc};
+use plan::{Mode, PlanSettings};
+use std::sync::Arc;
+
+/// Where the current catalog comes from: `bantin serve` hands in a closure
+/// over its live catalog, the CLI one over a catalog read once.
+pub type CatalogSource = Arc<dyn Fn() -> Arc<Catalog> + Send + Sync>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DigestError {
+    #[error(transparent)]
+    State(#[from] StateError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error(transparent)]
+    Mail(#[from] MailError),
+    #[error(transparent)]
+    Send(#[from] SendError),
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// Everything the digest and subscription rooms need at run time.
+pub struct Digests {
+    pub settings: Arc<crate::Settings>,
+    pub state: StateStore,
+    pub composer: Arc<Composer>,
+    pub mailer: Arc<Mailer>,
+    pub catalog: CatalogSource,
+    pub plan: PlanSettings,
+}
+
+impl std::fmt::Debug for Digests {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Digests").field("state", &self.state).field("mailer", &self.mailer).finish_non_exhaustive()
+    }
+}
+
+impl Digests {
+    /// Opens the state database (migrating it), the token key (made at
+    /// first start), the templates and the SMTP pool (not yet connected).
+    pub async fn open(settings: Arc<crate::Settings>, catalog: CatalogSource) -> Result<Arc<Digests>, DigestError> {
+        let state = StateStore::open(&settings.state.url).await?;
+        let key = crate::tokens::load_key(&settings, &state).await?;
+        Digests::with_parts(settings, catalog, state, key)
+    }
+
+    pub fn with_parts(
+        settings: Arc<crate::Settings>,
+        catalog: CatalogSource,
+        state: StateStore,
+        key: TokenKey,
+    ) -> Result<Arc<Digests>, DigestError> {
+        let composer = Arc::new(Composer::new(&settings, key)?);
+        let mailer = Arc::new(Mailer::from_settings(&settings, state.clone())?);
+        Ok(Arc::new(Digests { plan: PlanSettings::from_settings(&settings), settings, state, composer, mailer, catalog }))
+    }
+
+    /// Plans and queues what is due at `now`, unless another instance is
+    /// planning right now (PostgreSQL): then nothing is done and the
+    /// report says `busy`; ask again later (planning is idempotent, so the
+    /// next try only plans what the other instance did not).
+    pub async fn queue(&self, now: DateTime<Utc>, mode: Mode) -> Result<QueueReport, DigestError> {
+        let Some(lock) = self.state.try_planner_lock().await? else {
+            return Ok(QueueReport { busy: true, ..QueueReport::default() });
+        };
+        let catalog = (self.catalog)();
+        let result = pipeline::queue_digests(&self.state, &self.composer, &catalog, &self.plan, now, mode).await;
+        lock.release().await;
+        Ok(result?)
+    }
+
+    /// Sends everything due now.
+    pub async fn deliver(&self) -> Result<DeliveryReport, DigestError> {
+        Ok(self.mailer.deliver_due(Utc::now).await?)
+    }
+
+    /// Sends the outbox in the background (after a confirmation mail was
+    /// queued by a request): the lease on each row keeps this from racing
+    /// the scheduler's own delivery.
+    pub fn deliver_soon(self: &Arc<Self>) {
+        let this = Arc::clone(self);
+        tokio::spawn(async move {
+            if let Err(e) = this.deliver().await {
+                tracing::warn!("sending queued mail: {e}");
+            }
+        });
+    }
+}

@@ -1,0 +1,95 @@
+//! The digest scheduler that `bantin serve` runs: plans at start and at
+//! each period end, hands back the leases of vanished instances, delivers
+//! the outbox at least every `poll`.
+
+use super::Digests;
+use crate::digest::plan::Mode;
+use chrono::{DateTime, Utc};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How the scheduler runs: the defaults for production; tests shorten the
+/// poll and move the clock (`bantin serve` reads `BANTIN_DIGEST_POLL_MS`
+/// and `BANTIN_DIGEST_AT`, the scheduler's twin of `digest run --at`).
+#[derive(Debug, Clone, Copy)]
+pub struct SchedulerOptions {
+    /// How often the outbox is looked at (and a busy planner retried).
+    pub poll: Duration,
+    /// The scheduler's clock starts here and runs on in real time.
+    pub start_at: Option<DateTime<Utc>>,
+}
+
+impl Default for SchedulerOptions {
+    fn default() -> Self {
+        SchedulerOptions { poll: Duration::from_secs(15), start_at: None }
+    }
+}
+
+/// The digest scheduler that `bantin serve` runs, with the default options.
+pub async fn run_scheduler(digests: Arc<Digests>, shutdown: watch::Receiver<bool>) {
+    run_scheduler_with(digests, shutdown, SchedulerOptions::default()).await
+}
+
+/// The scheduler: at start it hands back rows of dead senders and catches
+/// up on the latest period (at most one digest per subscriber), then plans
+/// at every period end and delivers the outbox (retries included) at least
+/// every `poll`, until `shutdown` turns true or its sender is dropped.
+///
+/// With several instances on one PostgreSQL database every instance runs
+/// this loop: one of them plans (the planner lock; the others find it busy
+/// and try again at their next poll, so a planner that dies is replaced
+/// within a poll), all of them deliver (rows claimed with SKIP LOCKED), and
+/// rows leased by an instance that is gone are handed back at the next
+/// sweep. Every error is logged and the loop goes on: a database or relay
+/// outage delays mail, it never stops the service.
+pub async fn run_scheduler_with(digests: Arc<Digests>, mut shutdown: watch::Receiver<bool>, options: SchedulerOptions) {
+    let began = std::time::Instant::now();
+    let clock = move || match options.start_at {
+        Some(start) => start + chrono::Duration::from_std(began.elapsed()).unwrap_or_default(),
+        None => Utc::now(),
+    };
+    if let Err(e) = digests.mailer.release_dead_leases().await {
+        tracing::warn!("releasing leases of dead senders: {e}");
+    }
+    let mut suspects = std::collections::HashSet::new();
+    let mut next_plan = clock();
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let now = clock();
+        if now >= next_plan {
+            match digests.queue(now, Mode::Scheduled).await {
+                // Another instance plans now: look again at the next poll.
+                Ok(r) if r.busy => {}
+                Ok(r) => {
+                    if r.due > 0 {
+                        tracing::info!(due = r.due, queued = r.queued, empty = r.empty, "digests planned");
+                    }
+                    // Weekly periods end at a daily boundary too, so the next
+                    // daily end is the next time anything can become due.
+                    next_plan = crate::digest::plan::period_at(crate::state::Frequency::Daily, &digests.plan, now, Mode::Now).end;
+                }
+                Err(e) => tracing::error!("planning digests (trying again in {:?}): {e}", options.poll),
+            }
+        }
+        match digests.mailer.sweep_dead_leases(&mut suspects).await {
+            Ok(n) if n > 0 => tracing::warn!(messages = n, "messages leased by a stopped instance are queued again"),
+            Ok(_) => {}
+            Err(e) => tracing::error!("looking for leases of stopped instances: {e}"),
+        }
+        match digests.mailer.deliver_due(clock).await {
+            Ok(r) if r.sent + r.retried + r.failed > 0 => {
+                tracing::info!(sent = r.sent, retried = r.retried, failed = r.failed, "outbox delivered")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!("delivering the outbox (trying again in {:?}): {e}", options.poll),
+        }
+        let until_plan = (next_plan - clock()).to_std().unwrap_or(Duration::ZERO);
+        tokio::select! {
+            _ = tokio::time::sleep(until_plan.min(options.poll)) => {}
+            changed = shutdown.changed() => if changed.is_err() { return },
+        }
+    }
+}
