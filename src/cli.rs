@@ -333,25 +333,30 @@ async fn preview(
     }
 }
 
+/// `digest run --dry-run`: what is due, written and sent nowhere.
+async fn dry_run_report(digests: &Digests, catalog: &Catalog, start: DateTime<Utc>, mode: Mode) -> anyhow::Result<ExitCode> {
+    let plans = bantin::newsletter::pipeline::plan_due(&digests.state, catalog, &digests.plan, start, mode).await?;
+    let mut empty = 0;
+    for p in &plans {
+        if p.is_empty() {
+            empty += 1;
+            continue;
+        }
+        println!(
+            "{}\t{}\t{} articles{}",
+            p.subscriber.email,
+            p.period.key,
+            p.articles.len(),
+            if p.more > 0 { format!(" (+{} more)", p.more) } else { String::new() }
+        );
+    }
+    println!("dry run: {} digests due, {} with nothing new; nothing written or sent", plans.len(), empty);
+    Ok(ExitCode::SUCCESS)
+}
+
 async fn run(digests: &Digests, catalog: &Catalog, start: DateTime<Utc>, mode: Mode, dry_run: bool) -> anyhow::Result<ExitCode> {
     if dry_run {
-        let plans = bantin::newsletter::pipeline::plan_due(&digests.state, catalog, &digests.plan, start, mode).await?;
-        let mut empty = 0;
-        for p in &plans {
-            if p.is_empty() {
-                empty += 1;
-                continue;
-            }
-            println!(
-                "{}\t{}\t{} articles{}",
-                p.subscriber.email,
-                p.period.key,
-                p.articles.len(),
-                if p.more > 0 { format!(" (+{} more)", p.more) } else { String::new() }
-            );
-        }
-        println!("dry run: {} digests due, {} with nothing new; nothing written or sent", plans.len(), empty);
-        return Ok(ExitCode::SUCCESS);
+        return dry_run_report(digests, catalog, start, mode).await;
     }
     if let Err(e) = digests.mailer.check_connection().await {
         eprintln!("bantin: {e}");
