@@ -37,3 +37,6 @@ pub use bantin_core::{Article, ArticleError, Catalog, Category, Scope, Settings}
 pub fn now_in(settings: &Settings) -> chrono::DateTime<chrono::FixedOffset> {
     chrono::Utc::now().with_timezone(&settings.site.timezone).fixed_offset()
 }
+
+#[cfg(test)]
+mod layering;

@@ -3,7 +3,7 @@
 //! links and images made absolute against the site's base URL), portal
 //! paragraphs escaped into `<p>`.
 
-use super::raw::Context;
+use super::context::Context;
 use crate::text::escape_html;
 use pulldown_cmark::{Event, Options, Parser, Tag, TagEnd};
 use std::cell::RefCell;

@@ -6,6 +6,7 @@
 //! Invariant: a file that cannot be read or parsed yields an error naming
 //! it, never a panic, and never keeps the other files from loading.
 
+mod context;
 pub mod frontmatter;
 pub mod html;
 pub mod portal;
