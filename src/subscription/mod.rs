@@ -16,6 +16,7 @@
 //!   English with `?lang=en` or an `Accept-Language` that prefers English.
 
 mod limit;
+mod pages;
 mod strings;
 
 pub use bantin_core::subscriber::{parse_form, Form};
@@ -29,11 +30,11 @@ use axum::body::Bytes;
 use axum::Extension;
 use axum::extract::{ConnectInfo, Path, State};
 use axum::http::{HeaderMap, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::Utc;
 use limit::Limiter;
-use serde::Serialize;
+use pages::{CategoryChoice, Page, invalid_link, render, server_error};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use strings::Lang;
@@ -56,70 +57,6 @@ pub fn routes_with_limits(digests: Arc<Digests>, limits: Limits) -> Router {
         .route("/unsubscribe/{token}", get(unsubscribe_page).post(unsubscribe))
         .route("/preferences/{token}", get(preferences_page).post(save_preferences))
         .with_state(ctx)
-}
-
-#[derive(Serialize)]
-struct CategoryChoice {
-    slug: String,
-    name: String,
-    checked: bool,
-}
-
-/// What a page shows; rendered with `page.html`.
-struct Page {
-    status: StatusCode,
-    title: &'static str,
-    message: String,
-    form: &'static str,
-    action: String,
-    categories: Vec<CategoryChoice>,
-    frequency: &'static str,
-}
-
-impl Page {
-    fn plain(status: StatusCode, title: &'static str, message: impl Into<String>) -> Page {
-        Page {
-            status,
-            title,
-            message: message.into(),
-            form: "",
-            action: String::new(),
-            categories: Vec::new(),
-            frequency: "daily",
-        }
-    }
-}
-
-fn render(ctx: &Ctx, lang: Lang, page: Page) -> Response {
-    let s = strings::get(lang);
-    let composer = &ctx.digests.composer;
-    let html = composer.templates().render(
-        "page.html",
-        minijinja::context! {
-            lang => lang.code(),
-            title => page.title,
-            message => page.message,
-            form => page.form,
-            action => page.action,
-            categories => page.categories,
-            frequency => page.frequency,
-            site_title => composer.site_title(),
-            site_url => composer.site_url().as_str(),
-            t => s,
-        },
-    );
-    match html {
-        Ok(html) => (
-            page.status,
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
-            html,
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::error!("rendering page.html: {e}");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
-        }
-    }
 }
 
 fn lang_of(uri: &Uri, headers: &HeaderMap) -> Lang {
@@ -225,17 +162,6 @@ async fn request_confirmation(
 #[allow(clippy::result_large_err)]
 fn verified(ctx: &Ctx, token: &str, purpose: Purpose, lang: Lang) -> Result<i64, Response> {
     ctx.digests.composer.key().verify(token, purpose, Utc::now()).map_err(|_| invalid_link(ctx, lang))
-}
-
-fn invalid_link(ctx: &Ctx, lang: Lang) -> Response {
-    let s = strings::get(lang);
-    render(ctx, lang, Page::plain(StatusCode::BAD_REQUEST, s.invalid_link_title, s.invalid_link_message))
-}
-
-fn server_error(ctx: &Ctx, lang: Lang, e: impl std::fmt::Display) -> Response {
-    tracing::error!("subscription page: {e}");
-    let s = strings::get(lang);
-    render(ctx, lang, Page::plain(StatusCode::SERVICE_UNAVAILABLE, s.error_title, s.error_message))
 }
 
 async fn confirm(State(ctx): State<Arc<Ctx>>, Path(token): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
