@@ -15,6 +15,7 @@
 //! - pages are rendered from `page.html` (escaped), Vietnamese by default,
 //!   English with `?lang=en` or an `Accept-Language` that prefers English.
 
+mod extract;
 mod limit;
 mod pages;
 mod strings;
@@ -24,15 +25,15 @@ pub use limit::Limits;
 
 use crate::digest::Digests;
 use crate::state::{Frequency, NewSubscriber, Status, normalize_address};
-use crate::tokens::Purpose;
 use axum::Router;
 use axum::body::Bytes;
 use axum::Extension;
-use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::Utc;
+use extract::{ConfirmLink, PreferencesLink, UnsubscribeLink, Verified, VerifiedForm};
 use limit::Limiter;
 use pages::{CategoryChoice, Page, invalid_link, render, server_error};
 use std::net::{IpAddr, SocketAddr};
@@ -59,22 +60,6 @@ pub fn routes_with_limits(digests: Arc<Digests>, limits: Limits) -> Router {
         .with_state(ctx)
 }
 
-fn lang_of(uri: &Uri, headers: &HeaderMap) -> Lang {
-    let query = uri.query().unwrap_or("");
-    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-        if k == "lang" {
-            return if v.starts_with("en") { Lang::En } else { Lang::Vi };
-        }
-    }
-    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    // The first language the reader lists decides: Vietnamese unless that
-    // is English.
-    match accept.split(',').next().map(|t| t.trim().to_ascii_lowercase()) {
-        Some(t) if t.starts_with("en") => Lang::En,
-        _ => Lang::Vi,
-    }
-}
-
 /// Keeps the topics that name a category the site has, in order, once.
 fn known_topics(ctx: &Ctx, asked: &[String]) -> Vec<String> {
     let catalog = (ctx.digests.catalog)();
@@ -95,11 +80,9 @@ fn client_ip(conn: Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<IpAddr>
 async fn subscribe(
     State(ctx): State<Arc<Ctx>>,
     conn: Option<Extension<ConnectInfo<SocketAddr>>>,
-    uri: Uri,
-    headers: HeaderMap,
+    lang: Lang,
     body: Bytes,
 ) -> Response {
-    let lang = lang_of(&uri, &headers);
     let s = strings::get(lang);
     if let Some(ip) = client_ip(conn)
         && !ctx.limiter.lock().map(|mut l| l.allow_ip(ip)).unwrap_or(false)
@@ -155,22 +138,8 @@ async fn request_confirmation(
     Ok(())
 }
 
-/// The subscriber a link's token names, or the "invalid link" page (a
-/// forged, tampered, expired or wrong-purpose token all answer the same).
-/// The error is the response itself, handed straight back by the handlers;
-/// boxing it would only add an allocation to a rejected request.
-#[allow(clippy::result_large_err)]
-fn verified(ctx: &Ctx, token: &str, purpose: Purpose, lang: Lang) -> Result<i64, Response> {
-    ctx.digests.composer.key().verify(token, purpose, Utc::now()).map_err(|_| invalid_link(ctx, lang))
-}
-
-async fn confirm(State(ctx): State<Arc<Ctx>>, Path(token): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
-    let lang = lang_of(&uri, &headers);
+async fn confirm(State(ctx): State<Arc<Ctx>>, lang: Lang, Verified { id, .. }: Verified<ConfirmLink>) -> Response {
     let s = strings::get(lang);
-    let id = match verified(&ctx, &token, Purpose::Confirm, lang) {
-        Ok(id) => id,
-        Err(page) => return page,
-    };
     match ctx.digests.state.confirm(id, Utc::now()).await {
         Ok(Some(sub)) if sub.status == Status::Active => {
             render(&ctx, lang, Page::plain(StatusCode::OK, s.confirmed_title, s.confirmed_message))
@@ -180,13 +149,13 @@ async fn confirm(State(ctx): State<Arc<Ctx>>, Path(token): Path<String>, uri: Ur
     }
 }
 
-async fn unsubscribe_page(State(ctx): State<Arc<Ctx>>, Path(token): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
-    let lang = lang_of(&uri, &headers);
+async fn unsubscribe_page(
+    State(ctx): State<Arc<Ctx>>,
+    lang: Lang,
+    Verified { id, .. }: Verified<UnsubscribeLink>,
+    uri: Uri,
+) -> Response {
     let s = strings::get(lang);
-    let id = match verified(&ctx, &token, Purpose::Unsubscribe, lang) {
-        Ok(id) => id,
-        Err(page) => return page,
-    };
     match ctx.digests.state.subscriber_by_id(id).await {
         Ok(Some(sub)) => {
             let mut page = Page::plain(StatusCode::OK, s.unsubscribe_title, s.unsubscribe_message.replace("{email}", &sub.email));
@@ -201,13 +170,8 @@ async fn unsubscribe_page(State(ctx): State<Arc<Ctx>>, Path(token): Path<String>
 
 /// RFC 8058 one-click: the mail client POSTs `List-Unsubscribe=One-Click`;
 /// the page's button posts the same. No further confirmation.
-async fn unsubscribe(State(ctx): State<Arc<Ctx>>, Path(token): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
-    let lang = lang_of(&uri, &headers);
+async fn unsubscribe(State(ctx): State<Arc<Ctx>>, lang: Lang, Verified { id, .. }: Verified<UnsubscribeLink>) -> Response {
     let s = strings::get(lang);
-    let id = match verified(&ctx, &token, Purpose::Unsubscribe, lang) {
-        Ok(id) => id,
-        Err(page) => return page,
-    };
     match ctx.digests.state.unsubscribe(id).await {
         // An already-removed subscriber gets the same page: the outcome
         // they asked for holds.
@@ -216,13 +180,13 @@ async fn unsubscribe(State(ctx): State<Arc<Ctx>>, Path(token): Path<String>, uri
     }
 }
 
-async fn preferences_page(State(ctx): State<Arc<Ctx>>, Path(token): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
-    let lang = lang_of(&uri, &headers);
+async fn preferences_page(
+    State(ctx): State<Arc<Ctx>>,
+    lang: Lang,
+    Verified { id, .. }: Verified<PreferencesLink>,
+    uri: Uri,
+) -> Response {
     let s = strings::get(lang);
-    let id = match verified(&ctx, &token, Purpose::Preferences, lang) {
-        Ok(id) => id,
-        Err(page) => return page,
-    };
     match ctx.digests.state.subscriber_by_id(id).await {
         Ok(Some(sub)) => {
             let catalog = (ctx.digests.catalog)();
@@ -244,18 +208,10 @@ async fn preferences_page(State(ctx): State<Arc<Ctx>>, Path(token): Path<String>
 
 async fn save_preferences(
     State(ctx): State<Arc<Ctx>>,
-    Path(token): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    lang: Lang,
+    VerifiedForm { id, form, .. }: VerifiedForm<PreferencesLink>,
 ) -> Response {
-    let lang = lang_of(&uri, &headers);
     let s = strings::get(lang);
-    let id = match verified(&ctx, &token, Purpose::Preferences, lang) {
-        Ok(id) => id,
-        Err(page) => return page,
-    };
-    let form = parse_form(&body);
     let topics = known_topics(&ctx, &form.topics);
     let frequency = form.frequency.as_deref().and_then(Frequency::parse).unwrap_or(Frequency::Daily);
     match ctx.digests.state.set_preferences(id, &topics, frequency).await {
