@@ -24,7 +24,7 @@ pub use bantin_core::subscriber::{parse_form, Form};
 pub use limit::Limits;
 
 use crate::digest::Digests;
-use crate::state::{Frequency, NewSubscriber, Status, normalize_address};
+use crate::state::{Frequency, NewSubscriber, Status, Subscriber, normalize_address};
 use axum::Router;
 use axum::body::Bytes;
 use axum::Extension;
@@ -60,17 +60,20 @@ pub fn routes_with_limits(digests: Arc<Digests>, limits: Limits) -> Router {
         .with_state(ctx)
 }
 
-/// Keeps the topics that name a category the site has, in order, once.
-fn known_topics(ctx: &Ctx, asked: &[String]) -> Vec<String> {
+/// What a form (subscribe or preferences) asks for: the topics that name a
+/// category the site has, in order, once; the frequency, daily unless the
+/// form names another.
+fn choices(ctx: &Ctx, form: &Form) -> (Vec<String>, Frequency) {
     let catalog = (ctx.digests.catalog)();
-    let mut out: Vec<String> = Vec::new();
-    for t in asked {
+    let mut topics: Vec<String> = Vec::new();
+    for t in &form.topics {
         let slug = crate::text::slugify(t);
-        if catalog.category_name(&slug).is_some() && !out.contains(&slug) {
-            out.push(slug);
+        if catalog.category_name(&slug).is_some() && !topics.contains(&slug) {
+            topics.push(slug);
         }
     }
-    out
+    let frequency = form.frequency.as_deref().and_then(Frequency::parse).unwrap_or(Frequency::Daily);
+    (topics, frequency)
 }
 
 fn client_ip(conn: Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<IpAddr> {
@@ -94,8 +97,7 @@ async fn subscribe(
         Ok(e) => e,
         Err(_) => return render(&ctx, lang, Page::plain(StatusCode::BAD_REQUEST, s.bad_address_title, s.bad_address_message)),
     };
-    let frequency = form.frequency.as_deref().and_then(Frequency::parse).unwrap_or(Frequency::Daily);
-    let topics = known_topics(&ctx, &form.topics);
+    let (topics, frequency) = choices(&ctx, &form);
     let accepted = Page::plain(StatusCode::ACCEPTED, s.check_mail_title, s.check_mail_message);
     if !ctx.limiter.lock().map(|mut l| l.allow_address(&email)).unwrap_or(false) {
         // Same answer as a success: the limit must not reveal anything.
@@ -104,10 +106,7 @@ async fn subscribe(
     }
     match request_confirmation(&ctx, email, topics, frequency).await {
         Ok(()) => render(&ctx, lang, accepted),
-        Err(e) => {
-            tracing::error!("subscribe: {e}");
-            render(&ctx, lang, Page::plain(StatusCode::SERVICE_UNAVAILABLE, s.error_title, s.error_message))
-        }
+        Err(e) => server_error(&ctx, lang, "subscribe", e),
     }
 }
 
@@ -145,7 +144,29 @@ async fn confirm(State(ctx): State<Arc<Ctx>>, lang: Lang, Verified { id, .. }: V
             render(&ctx, lang, Page::plain(StatusCode::OK, s.confirmed_title, s.confirmed_message))
         }
         Ok(_) => invalid_link(&ctx, lang),
-        Err(e) => server_error(&ctx, lang, e),
+        Err(e) => server_error(&ctx, lang, "subscription page", e),
+    }
+}
+
+/// The page with `form` of the subscriber `id`, posting back to the page's
+/// own path; `page` makes what it shows from the subscriber.
+async fn form_page(
+    ctx: &Ctx,
+    lang: Lang,
+    id: i64,
+    uri: &Uri,
+    form: &'static str,
+    page: impl FnOnce(Subscriber) -> Page,
+) -> Response {
+    match ctx.digests.state.subscriber_by_id(id).await {
+        Ok(Some(sub)) => {
+            let mut page = page(sub);
+            page.form = form;
+            page.action = uri.path().to_string();
+            render(ctx, lang, page)
+        }
+        Ok(None) => invalid_link(ctx, lang),
+        Err(e) => server_error(ctx, lang, "subscription page", e),
     }
 }
 
@@ -156,16 +177,10 @@ async fn unsubscribe_page(
     uri: Uri,
 ) -> Response {
     let s = strings::get(lang);
-    match ctx.digests.state.subscriber_by_id(id).await {
-        Ok(Some(sub)) => {
-            let mut page = Page::plain(StatusCode::OK, s.unsubscribe_title, s.unsubscribe_message.replace("{email}", &sub.email));
-            page.form = "unsubscribe";
-            page.action = uri.path().to_string();
-            render(&ctx, lang, page)
-        }
-        Ok(None) => invalid_link(&ctx, lang),
-        Err(e) => server_error(&ctx, lang, e),
-    }
+    form_page(&ctx, lang, id, &uri, "unsubscribe", |sub| {
+        Page::plain(StatusCode::OK, s.unsubscribe_title, s.unsubscribe_message.replace("{email}", &sub.email))
+    })
+    .await
 }
 
 /// RFC 8058 one-click: the mail client POSTs `List-Unsubscribe=One-Click`;
@@ -176,7 +191,7 @@ async fn unsubscribe(State(ctx): State<Arc<Ctx>>, lang: Lang, Verified { id, .. 
         // An already-removed subscriber gets the same page: the outcome
         // they asked for holds.
         Ok(_) => render(&ctx, lang, Page::plain(StatusCode::OK, s.unsubscribed_title, s.unsubscribed_message)),
-        Err(e) => server_error(&ctx, lang, e),
+        Err(e) => server_error(&ctx, lang, "subscription page", e),
     }
 }
 
@@ -187,23 +202,18 @@ async fn preferences_page(
     uri: Uri,
 ) -> Response {
     let s = strings::get(lang);
-    match ctx.digests.state.subscriber_by_id(id).await {
-        Ok(Some(sub)) => {
-            let catalog = (ctx.digests.catalog)();
-            let mut page = Page::plain(StatusCode::OK, s.preferences_title, s.preferences_message);
-            page.form = "preferences";
-            page.action = uri.path().to_string();
-            page.frequency = sub.frequency.as_str();
-            page.categories = catalog
-                .categories(Utc::now().fixed_offset())
-                .into_iter()
-                .map(|c| CategoryChoice { checked: sub.topics.contains(&c.slug), slug: c.slug, name: c.name })
-                .collect();
-            render(&ctx, lang, page)
-        }
-        Ok(None) => invalid_link(&ctx, lang),
-        Err(e) => server_error(&ctx, lang, e),
-    }
+    let catalog = (ctx.digests.catalog)();
+    form_page(&ctx, lang, id, &uri, "preferences", |sub| {
+        let mut page = Page::plain(StatusCode::OK, s.preferences_title, s.preferences_message);
+        page.frequency = sub.frequency.as_str();
+        page.categories = catalog
+            .categories(Utc::now().fixed_offset())
+            .into_iter()
+            .map(|c| CategoryChoice { checked: sub.topics.contains(&c.slug), slug: c.slug, name: c.name })
+            .collect();
+        page
+    })
+    .await
 }
 
 async fn save_preferences(
@@ -212,11 +222,10 @@ async fn save_preferences(
     VerifiedForm { id, form, .. }: VerifiedForm<PreferencesLink>,
 ) -> Response {
     let s = strings::get(lang);
-    let topics = known_topics(&ctx, &form.topics);
-    let frequency = form.frequency.as_deref().and_then(Frequency::parse).unwrap_or(Frequency::Daily);
+    let (topics, frequency) = choices(&ctx, &form);
     match ctx.digests.state.set_preferences(id, &topics, frequency).await {
         Ok(true) => render(&ctx, lang, Page::plain(StatusCode::OK, s.saved_title, s.saved_message)),
         Ok(false) => invalid_link(&ctx, lang),
-        Err(e) => server_error(&ctx, lang, e),
+        Err(e) => server_error(&ctx, lang, "subscription page", e),
     }
 }

@@ -80,9 +80,9 @@ pub(super) fn invalid_link(ctx: &Ctx, lang: Lang) -> Response {
     render(ctx, lang, Page::plain(StatusCode::BAD_REQUEST, s.invalid_link_title, s.invalid_link_message))
 }
 
-/// The state database failed: logged, answered 503.
-pub(super) fn server_error(ctx: &Ctx, lang: Lang, e: impl std::fmt::Display) -> Response {
-    tracing::error!("subscription page: {e}");
+/// The state database failed: logged as `{route}: {e}`, answered 503.
+pub(super) fn server_error(ctx: &Ctx, lang: Lang, route: &str, e: impl std::fmt::Display) -> Response {
+    tracing::error!("{route}: {e}");
     let s = strings::get(lang);
     render(ctx, lang, Page::plain(StatusCode::SERVICE_UNAVAILABLE, s.error_title, s.error_message))
 }
