@@ -229,3 +229,6 @@ async fn save_preferences(
         Err(e) => server_error(&ctx, lang, "subscription page", e),
     }
 }
+
+#[cfg(test)]
+mod tests;
