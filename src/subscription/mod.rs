@@ -15,25 +15,27 @@
 //! - pages are rendered from `page.html` (escaped), Vietnamese by default,
 //!   English with `?lang=en` or an `Accept-Language` that prefers English.
 
+mod extract;
 mod limit;
+mod pages;
 mod strings;
 
 pub use bantin_core::subscriber::{parse_form, Form};
 pub use limit::Limits;
 
 use crate::newsletter::Digests;
-use crate::state::{Frequency, NewSubscriber, Status, normalize_address};
-use crate::tokens::Purpose;
+use crate::state::{Frequency, NewSubscriber, Status, Subscriber, normalize_address};
 use axum::Router;
 use axum::body::Bytes;
 use axum::Extension;
-use axum::extract::{ConnectInfo, Path, State};
-use axum::http::{HeaderMap, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{StatusCode, Uri};
+use axum::response::Response;
 use axum::routing::{get, post};
 use chrono::Utc;
+use extract::{ConfirmLink, PreferencesLink, UnsubscribeLink, Verified, VerifiedForm};
 use limit::Limiter;
-use serde::Serialize;
+use pages::{CategoryChoice, Page, invalid_link, render, server_error};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use strings::Lang;
@@ -58,97 +60,20 @@ pub fn routes_with_limits(digests: Arc<Digests>, limits: Limits) -> Router {
         .with_state(ctx)
 }
 
-#[derive(Serialize)]
-struct CategoryChoice {
-    slug: String,
-    name: String,
-    checked: bool,
-}
-
-/// What a page shows; rendered with `page.html`.
-struct Page {
-    status: StatusCode,
-    title: &'static str,
-    message: String,
-    form: &'static str,
-    action: String,
-    categories: Vec<CategoryChoice>,
-    frequency: &'static str,
-}
-
-impl Page {
-    fn plain(status: StatusCode, title: &'static str, message: impl Into<String>) -> Page {
-        Page {
-            status,
-            title,
-            message: message.into(),
-            form: "",
-            action: String::new(),
-            categories: Vec::new(),
-            frequency: "daily",
-        }
-    }
-}
-
-fn render(ctx: &Ctx, lang: Lang, page: Page) -> Response {
-    let s = strings::get(lang);
-    let composer = &ctx.digests.composer;
-    let html = composer.templates().render(
-        "page.html",
-        minijinja::context! {
-            lang => lang.code(),
-            title => page.title,
-            message => page.message,
-            form => page.form,
-            action => page.action,
-            categories => page.categories,
-            frequency => page.frequency,
-            site_title => composer.site_title(),
-            site_url => composer.site_url().as_str(),
-            t => s,
-        },
-    );
-    match html {
-        Ok(html) => (
-            page.status,
-            [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")],
-            html,
-        )
-            .into_response(),
-        Err(e) => {
-            tracing::error!("rendering page.html: {e}");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
-        }
-    }
-}
-
-fn lang_of(uri: &Uri, headers: &HeaderMap) -> Lang {
-    let query = uri.query().unwrap_or("");
-    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-        if k == "lang" {
-            return if v.starts_with("en") { Lang::En } else { Lang::Vi };
-        }
-    }
-    let accept = headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    // The first language the reader lists decides: Vietnamese unless that
-    // is English.
-    match accept.split(',').next().map(|t| t.trim().to_ascii_lowercase()) {
-        Some(t) if t.starts_with("en") => Lang::En,
-        _ => Lang::Vi,
-    }
-}
-
-/// Keeps the topics that name a category the site has, in order, once.
-fn known_topics(ctx: &Ctx, asked: &[String]) -> Vec<String> {
+/// What a form (subscribe or preferences) asks for: the topics that name a
+/// category the site has, in order, once; the frequency, daily unless the
+/// form names another.
+fn choices(ctx: &Ctx, form: &Form) -> (Vec<String>, Frequency) {
     let catalog = (ctx.digests.catalog)();
-    let mut out: Vec<String> = Vec::new();
-    for t in asked {
+    let mut topics: Vec<String> = Vec::new();
+    for t in &form.topics {
         let slug = crate::text::slugify(t);
-        if catalog.category_name(&slug).is_some() && !out.contains(&slug) {
-            out.push(slug);
+        if catalog.category_name(&slug).is_some() && !topics.contains(&slug) {
+            topics.push(slug);
         }
     }
-    out
+    let frequency = form.frequency.as_deref().and_then(Frequency::parse).unwrap_or(Frequency::Daily);
+    (topics, frequency)
 }
 
 fn client_ip(conn: Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<IpAddr> {
@@ -158,11 +83,9 @@ fn client_ip(conn: Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<IpAddr>
 async fn subscribe(
     State(ctx): State<Arc<Ctx>>,
     conn: Option<Extension<ConnectInfo<SocketAddr>>>,
-    uri: Uri,
-    headers: HeaderMap,
+    lang: Lang,
     body: Bytes,
 ) -> Response {
-    let lang = lang_of(&uri, &headers);
     let s = strings::get(lang);
     if let Some(ip) = client_ip(conn)
         && !ctx.limiter.lock().map(|mut l| l.allow_ip(ip)).unwrap_or(false)
@@ -174,8 +97,7 @@ async fn subscribe(
         Ok(e) => e,
         Err(_) => return render(&ctx, lang, Page::plain(StatusCode::BAD_REQUEST, s.bad_address_title, s.bad_address_message)),
     };
-    let frequency = form.frequency.as_deref().and_then(Frequency::parse).unwrap_or(Frequency::Daily);
-    let topics = known_topics(&ctx, &form.topics);
+    let (topics, frequency) = choices(&ctx, &form);
     let accepted = Page::plain(StatusCode::ACCEPTED, s.check_mail_title, s.check_mail_message);
     if !ctx.limiter.lock().map(|mut l| l.allow_address(&email)).unwrap_or(false) {
         // Same answer as a success: the limit must not reveal anything.
@@ -184,10 +106,7 @@ async fn subscribe(
     }
     match request_confirmation(&ctx, email, topics, frequency).await {
         Ok(()) => render(&ctx, lang, accepted),
-        Err(e) => {
-            tracing::error!("subscribe: {e}");
-            render(&ctx, lang, Page::plain(StatusCode::SERVICE_UNAVAILABLE, s.error_title, s.error_message))
-        }
+        Err(e) => server_error(&ctx, lang, "subscribe", e),
     }
 }
 
@@ -218,123 +137,98 @@ async fn request_confirmation(
     Ok(())
 }
 
-/// The subscriber a link's token names, or the "invalid link" page (a
-/// forged, tampered, expired or wrong-purpose token all answer the same).
-/// The error is the response itself, handed straight back by the handlers;
-/// boxing it would only add an allocation to a rejected request.
-#[allow(clippy::result_large_err)]
-fn verified(ctx: &Ctx, token: &str, purpose: Purpose, lang: Lang) -> Result<i64, Response> {
-    ctx.digests.composer.key().verify(token, purpose, Utc::now()).map_err(|_| invalid_link(ctx, lang))
-}
-
-fn invalid_link(ctx: &Ctx, lang: Lang) -> Response {
+async fn confirm(State(ctx): State<Arc<Ctx>>, lang: Lang, Verified { id, .. }: Verified<ConfirmLink>) -> Response {
     let s = strings::get(lang);
-    render(ctx, lang, Page::plain(StatusCode::BAD_REQUEST, s.invalid_link_title, s.invalid_link_message))
-}
-
-fn server_error(ctx: &Ctx, lang: Lang, e: impl std::fmt::Display) -> Response {
-    tracing::error!("subscription page: {e}");
-    let s = strings::get(lang);
-    render(ctx, lang, Page::plain(StatusCode::SERVICE_UNAVAILABLE, s.error_title, s.error_message))
-}
-
-async fn confirm(State(ctx): State<Arc<Ctx>>, Path(token): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
-    let lang = lang_of(&uri, &headers);
-    let s = strings::get(lang);
-    let id = match verified(&ctx, &token, Purpose::Confirm, lang) {
-        Ok(id) => id,
-        Err(page) => return page,
-    };
     match ctx.digests.state.confirm(id, Utc::now()).await {
         Ok(Some(sub)) if sub.status == Status::Active => {
             render(&ctx, lang, Page::plain(StatusCode::OK, s.confirmed_title, s.confirmed_message))
         }
         Ok(_) => invalid_link(&ctx, lang),
-        Err(e) => server_error(&ctx, lang, e),
+        Err(e) => server_error(&ctx, lang, "subscription page", e),
     }
 }
 
-async fn unsubscribe_page(State(ctx): State<Arc<Ctx>>, Path(token): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
-    let lang = lang_of(&uri, &headers);
-    let s = strings::get(lang);
-    let id = match verified(&ctx, &token, Purpose::Unsubscribe, lang) {
-        Ok(id) => id,
-        Err(page) => return page,
-    };
+/// The page with `form` of the subscriber `id`, posting back to the page's
+/// own path; `page` makes what it shows from the subscriber.
+async fn form_page(
+    ctx: &Ctx,
+    lang: Lang,
+    id: i64,
+    uri: &Uri,
+    form: &'static str,
+    page: impl FnOnce(Subscriber) -> Page,
+) -> Response {
     match ctx.digests.state.subscriber_by_id(id).await {
         Ok(Some(sub)) => {
-            let mut page = Page::plain(StatusCode::OK, s.unsubscribe_title, s.unsubscribe_message.replace("{email}", &sub.email));
-            page.form = "unsubscribe";
+            let mut page = page(sub);
+            page.form = form;
             page.action = uri.path().to_string();
-            render(&ctx, lang, page)
+            render(ctx, lang, page)
         }
-        Ok(None) => invalid_link(&ctx, lang),
-        Err(e) => server_error(&ctx, lang, e),
+        Ok(None) => invalid_link(ctx, lang),
+        Err(e) => server_error(ctx, lang, "subscription page", e),
     }
+}
+
+async fn unsubscribe_page(
+    State(ctx): State<Arc<Ctx>>,
+    lang: Lang,
+    Verified { id, .. }: Verified<UnsubscribeLink>,
+    uri: Uri,
+) -> Response {
+    let s = strings::get(lang);
+    form_page(&ctx, lang, id, &uri, "unsubscribe", |sub| {
+        Page::plain(StatusCode::OK, s.unsubscribe_title, s.unsubscribe_message.replace("{email}", &sub.email))
+    })
+    .await
 }
 
 /// RFC 8058 one-click: the mail client POSTs `List-Unsubscribe=One-Click`;
 /// the page's button posts the same. No further confirmation.
-async fn unsubscribe(State(ctx): State<Arc<Ctx>>, Path(token): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
-    let lang = lang_of(&uri, &headers);
+async fn unsubscribe(State(ctx): State<Arc<Ctx>>, lang: Lang, Verified { id, .. }: Verified<UnsubscribeLink>) -> Response {
     let s = strings::get(lang);
-    let id = match verified(&ctx, &token, Purpose::Unsubscribe, lang) {
-        Ok(id) => id,
-        Err(page) => return page,
-    };
     match ctx.digests.state.unsubscribe(id).await {
         // An already-removed subscriber gets the same page: the outcome
         // they asked for holds.
         Ok(_) => render(&ctx, lang, Page::plain(StatusCode::OK, s.unsubscribed_title, s.unsubscribed_message)),
-        Err(e) => server_error(&ctx, lang, e),
+        Err(e) => server_error(&ctx, lang, "subscription page", e),
     }
 }
 
-async fn preferences_page(State(ctx): State<Arc<Ctx>>, Path(token): Path<String>, uri: Uri, headers: HeaderMap) -> Response {
-    let lang = lang_of(&uri, &headers);
+async fn preferences_page(
+    State(ctx): State<Arc<Ctx>>,
+    lang: Lang,
+    Verified { id, .. }: Verified<PreferencesLink>,
+    uri: Uri,
+) -> Response {
     let s = strings::get(lang);
-    let id = match verified(&ctx, &token, Purpose::Preferences, lang) {
-        Ok(id) => id,
-        Err(page) => return page,
-    };
-    match ctx.digests.state.subscriber_by_id(id).await {
-        Ok(Some(sub)) => {
-            let catalog = (ctx.digests.catalog)();
-            let mut page = Page::plain(StatusCode::OK, s.preferences_title, s.preferences_message);
-            page.form = "preferences";
-            page.action = uri.path().to_string();
-            page.frequency = sub.frequency.as_str();
-            page.categories = catalog
-                .categories(Utc::now().fixed_offset())
-                .into_iter()
-                .map(|c| CategoryChoice { checked: sub.topics.contains(&c.slug), slug: c.slug, name: c.name })
-                .collect();
-            render(&ctx, lang, page)
-        }
-        Ok(None) => invalid_link(&ctx, lang),
-        Err(e) => server_error(&ctx, lang, e),
-    }
+    let catalog = (ctx.digests.catalog)();
+    form_page(&ctx, lang, id, &uri, "preferences", |sub| {
+        let mut page = Page::plain(StatusCode::OK, s.preferences_title, s.preferences_message);
+        page.frequency = sub.frequency.as_str();
+        page.categories = catalog
+            .categories(Utc::now().fixed_offset())
+            .into_iter()
+            .map(|c| CategoryChoice { checked: sub.topics.contains(&c.slug), slug: c.slug, name: c.name })
+            .collect();
+        page
+    })
+    .await
 }
 
 async fn save_preferences(
     State(ctx): State<Arc<Ctx>>,
-    Path(token): Path<String>,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    lang: Lang,
+    VerifiedForm { id, form, .. }: VerifiedForm<PreferencesLink>,
 ) -> Response {
-    let lang = lang_of(&uri, &headers);
     let s = strings::get(lang);
-    let id = match verified(&ctx, &token, Purpose::Preferences, lang) {
-        Ok(id) => id,
-        Err(page) => return page,
-    };
-    let form = parse_form(&body);
-    let topics = known_topics(&ctx, &form.topics);
-    let frequency = form.frequency.as_deref().and_then(Frequency::parse).unwrap_or(Frequency::Daily);
+    let (topics, frequency) = choices(&ctx, &form);
     match ctx.digests.state.set_preferences(id, &topics, frequency).await {
         Ok(true) => render(&ctx, lang, Page::plain(StatusCode::OK, s.saved_title, s.saved_message)),
         Ok(false) => invalid_link(&ctx, lang),
-        Err(e) => server_error(&ctx, lang, e),
+        Err(e) => server_error(&ctx, lang, "subscription page", e),
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -243,6 +243,7 @@ fn categories(list: &[String]) -> Vec<Category> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::article::Link;
     use url::Url;
 
     pub(crate) fn ctx() -> Context {
