@@ -3,7 +3,6 @@
 
 use anyhow::Context as _;
 use bantin::config::{self, ConfigError};
-use bantin::feeds::FeedSettings;
 use args::{Cli, Command};
 use clap::Parser;
 use std::process::ExitCode;
@@ -37,10 +36,10 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Serve => serve(file, settings),
-        Command::Build { out } => build(&settings, &out),
-        Command::Check { strict } => check(&settings, strict),
-        Command::Subscribers { command } => cli::subscribers(settings, command),
-        Command::Digest { command } => cli::digest(settings, command),
+        Command::Build { out } => cli::build(&settings, &out),
+        Command::Check { strict } => cli::check(&settings, strict),
+        Command::Subscribers { command } => cli::subscribers::run(settings, command),
+        Command::Digest { command } => cli::digest::run(settings, command),
     };
     match result {
         Ok(code) => code,
@@ -168,89 +167,6 @@ async fn listen(settings: &bantin::Settings) -> anyhow::Result<tokio::net::TcpLi
             "cannot listen on {} (http.listen): another process may use the port; pick another address or stop it",
             settings.http.listen
         )
-    })
-}
-
-fn build(settings: &bantin::Settings, out: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let started = std::time::Instant::now();
-    let feed_settings = FeedSettings::from_settings(settings);
-    let now = bantin::now_in(settings);
-    // A dir store is planned: only the articles the feeds show are read
-    // whole (bantin::export::plan). An SQL store is read into a catalog.
-    let (summary, errors) = if settings.store.kind == config::StoreKind::Dir {
-        let ctx = bantin::store::Context::from_settings(&settings.site);
-        let plan = bantin::export::plan_dir(&settings.store.path, &ctx, &feed_settings, now)
-            .with_context(|| format!("reading the store {}", settings.store.path.display()))?;
-        for e in &plan.errors {
-            eprintln!("skipped {e}");
-        }
-        let summary = plan.write(out, &feed_settings).with_context(|| format!("writing the feeds into {}", out.display()))?;
-        (summary, plan.errors.len())
-    } else {
-        let catalog = match read_store(settings) {
-            Ok(c) => c,
-            Err(code) => return Ok(code),
-        };
-        for e in catalog.errors() {
-            eprintln!("skipped {e}");
-        }
-        let summary = bantin::export::write_all(out, &catalog, &feed_settings, now)
-            .with_context(|| format!("writing the feeds into {}", out.display()))?;
-        (summary, catalog.errors().len())
-    };
-    println!(
-        "wrote {} feeds ({} bytes) for {} articles in {} categories to {} in {} ms; {} files skipped{}",
-        summary.feeds,
-        summary.bytes,
-        summary.items,
-        summary.categories,
-        out.display(),
-        started.elapsed().as_millis(),
-        errors,
-        if errors == 0 { "" } else { " (listed above; `bantin check` explains each)" },
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
-fn check(settings: &bantin::Settings, strict: bool) -> anyhow::Result<ExitCode> {
-    println!("{}: configuration is valid", settings.file.display());
-    let catalog = match read_store(settings) {
-        Ok(c) => c,
-        Err(code) => return Ok(code),
-    };
-    let now = bantin::now_in(settings);
-    let articles = catalog.articles();
-    let drafts = articles.iter().filter(|a| a.draft).count();
-    let future = articles.iter().filter(|a| !a.draft && a.published > now).count();
-    // Paths as the user can open them (store folder + file), so an editor
-    // can jump to `path:line`; rows as `table#key`.
-    let dir = settings.store.kind == config::StoreKind::Dir;
-    for e in catalog.errors() {
-        let origin = if dir { settings.store.path.join(&e.origin).display().to_string() } else { e.origin.clone() };
-        let shown = bantin::ArticleError { origin, ..e.clone() };
-        println!("error: {shown}");
-    }
-    println!(
-        "{} articles read from {} ({} drafts, {} scheduled for later); {} {} with errors",
-        articles.len(),
-        settings.store.shown(),
-        drafts,
-        future,
-        catalog.errors().len(),
-        if dir { "files" } else { "rows" }
-    );
-    if strict && !catalog.errors().is_empty() {
-        return Ok(ExitCode::from(exit::DATAERR));
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-/// The whole store as a catalog, or the exit code when an SQL store's
-/// database is out of reach (69) or its table does not match the mapping (78).
-fn read_store(settings: &bantin::Settings) -> Result<bantin::Catalog, ExitCode> {
-    bantin::store::load_catalog(settings, 1).map_err(|e| {
-        eprintln!("bantin: error: {e}");
-        ExitCode::from(if e.is_unavailable() { exit::UNAVAILABLE } else { exit::CONFIG })
     })
 }
 

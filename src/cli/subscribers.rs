@@ -1,20 +1,14 @@
-//! The `subscribers` and `digest` commands of the binary: what they do,
-//! their output formats and exit codes (their arguments are in `args.rs`).
-//! Part of `main.rs`'s crate (anyhow lives here too); everything they do
-//! is a call into the library.
+//! `bantin subscribers add|list|remove|import|export`: what they do, their
+//! output formats and exit codes.
 
-use crate::args::{DigestCommand, FrequencyArg, ListFormat, SubscribersCommand};
+use super::{open_state, runtime};
+use crate::args::{FrequencyArg, ListFormat, SubscribersCommand};
 use crate::exit;
-use anyhow::Context as _;
-use bantin::digest::plan::{self, Mode};
-use bantin::newsletter::{CatalogSource, Digests};
 use bantin::state::{Frequency, NewSubscriber, StateStore, Status, Subscriber, normalize_address};
-use bantin::{Catalog, Settings};
+use bantin::Settings;
 use chrono::{DateTime, Utc};
-use std::collections::HashSet;
 use std::io::Write as _;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 impl From<FrequencyArg> for Frequency {
     fn from(f: FrequencyArg) -> Frequency {
@@ -23,18 +17,6 @@ impl From<FrequencyArg> for Frequency {
             FrequencyArg::Weekly => Frequency::Weekly,
         }
     }
-}
-
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")
-}
-
-/// Opens the state database; an unreachable one is exit 69.
-async fn open_state(settings: &Settings) -> Result<StateStore, ExitCode> {
-    StateStore::open(&settings.state.url).await.map_err(|e| {
-        eprintln!("bantin: {e}");
-        ExitCode::from(exit::UNAVAILABLE)
-    })
 }
 
 fn topics_arg(s: Option<&str>) -> Vec<String> {
@@ -48,7 +30,7 @@ fn topics_arg(s: Option<&str>) -> Vec<String> {
     out
 }
 
-pub fn subscribers(settings: Settings, command: SubscribersCommand) -> anyhow::Result<ExitCode> {
+pub fn run(settings: Settings, command: SubscribersCommand) -> anyhow::Result<ExitCode> {
     runtime()?.block_on(async move {
         let state = match open_state(&settings).await {
             Ok(s) => s,
@@ -250,181 +232,3 @@ async fn import(state: &StateStore, file: &std::path::Path) -> anyhow::Result<Ex
     println!("imported {added} subscribers; {present} were already there (left unchanged); {bad} rows skipped");
     Ok(if bad > 0 { ExitCode::from(exit::DATAERR) } else { ExitCode::SUCCESS })
 }
-
-pub fn digest(settings: Settings, command: DigestCommand) -> anyhow::Result<ExitCode> {
-    let settings = Arc::new(settings);
-    runtime()?.block_on(async move {
-        let catalog = match bantin::store::load_catalog(&settings, 1) {
-            Ok(c) => Arc::new(c),
-            Err(e) => {
-                eprintln!("bantin: {e}");
-                return Ok(ExitCode::from(if e.is_unavailable() { exit::UNAVAILABLE } else { exit::CONFIG }));
-            }
-        };
-        let source: CatalogSource = {
-            let c = Arc::clone(&catalog);
-            Arc::new(move || Arc::clone(&c))
-        };
-        let digests = match Digests::open(Arc::clone(&settings), source).await {
-            Ok(d) => d,
-            Err(e @ bantin::newsletter::DigestError::State(_)) => {
-                eprintln!("bantin: {e}");
-                return Ok(ExitCode::from(exit::UNAVAILABLE));
-            }
-            Err(e) => return Err(e.into()),
-        };
-        match command {
-            DigestCommand::Preview { email, frequency, at } => {
-                let Some(start) = clock_arg(at.as_deref()) else { return Ok(ExitCode::from(exit::USAGE)) };
-                preview(&digests, &catalog, &email, frequency, start).await
-            }
-            DigestCommand::Run { dry_run, now, at } => {
-                let Some(start) = clock_arg(at.as_deref()) else { return Ok(ExitCode::from(exit::USAGE)) };
-                run(&digests, &catalog, start, if now { Mode::Now } else { Mode::Scheduled }, dry_run).await
-            }
-        }
-    })
-}
-
-/// `--at TIME`, else the clock; None (after saying why) when unreadable.
-fn clock_arg(at: Option<&str>) -> Option<DateTime<Utc>> {
-    match at.map(DateTime::parse_from_rfc3339) {
-        None => Some(Utc::now()),
-        Some(Ok(t)) => Some(t.with_timezone(&Utc)),
-        Some(Err(e)) => {
-            eprintln!("bantin: --at {:?}: {e}; write e.g. 2026-11-25T07:00:00+07:00", at.unwrap_or_default());
-            None
-        }
-    }
-}
-
-async fn preview(
-    digests: &Digests,
-    catalog: &Catalog,
-    email: &str,
-    frequency: Option<FrequencyArg>,
-    now: DateTime<Utc>,
-) -> anyhow::Result<ExitCode> {
-    let normalized = normalize_address(email).unwrap_or_else(|_| email.trim().to_string());
-    let Some(mut sub) = digests.state.subscriber_by_email(&normalized).await? else {
-        eprintln!("bantin: {normalized} is not a subscriber (see `bantin subscribers list`)");
-        return Ok(ExitCode::from(exit::DATAERR));
-    };
-    if let Some(f) = frequency {
-        sub.frequency = f.into();
-    }
-    // A preview shows what this subscriber would get if their period ended
-    // now, whatever their status.
-    sub.status = Status::Active;
-    sub.last_period = None;
-    let sent: HashSet<String> = digests.state.sent_article_ids(sub.id).await?;
-    let first_seen = digests.state.articles_seen().await?;
-    let plans = plan::plan(&[(sub, sent)], catalog.articles(), &first_seen, &digests.plan, now, Mode::Now);
-    match plans.first() {
-        Some(p) if !p.is_empty() => {
-            let message = digests.composer.digest(p, catalog, now)?;
-            std::io::stdout().write_all(&message.body)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        _ => {
-            eprintln!("nothing new for {normalized}: no digest would be sent now");
-            Ok(ExitCode::SUCCESS)
-        }
-    }
-}
-
-/// `digest run --dry-run`: what is due, written and sent nowhere.
-async fn dry_run_report(digests: &Digests, catalog: &Catalog, start: DateTime<Utc>, mode: Mode) -> anyhow::Result<ExitCode> {
-    let plans = bantin::newsletter::pipeline::plan_due(&digests.state, catalog, &digests.plan, start, mode).await?;
-    let mut empty = 0;
-    for p in &plans {
-        if p.is_empty() {
-            empty += 1;
-            continue;
-        }
-        println!(
-            "{}\t{}\t{} articles{}",
-            p.subscriber.email,
-            p.period.key,
-            p.articles.len(),
-            if p.more > 0 { format!(" (+{} more)", p.more) } else { String::new() }
-        );
-    }
-    println!("dry run: {} digests due, {} with nothing new; nothing written or sent", plans.len(), empty);
-    Ok(ExitCode::SUCCESS)
-}
-
-async fn run(digests: &Digests, catalog: &Catalog, start: DateTime<Utc>, mode: Mode, dry_run: bool) -> anyhow::Result<ExitCode> {
-    if dry_run {
-        return dry_run_report(digests, catalog, start, mode).await;
-    }
-    if let Err(e) = digests.mailer.check_connection().await {
-        eprintln!("bantin: {e}");
-        return Ok(ExitCode::from(exit::UNAVAILABLE));
-    }
-    let released = digests.mailer.release_dead_leases().await?;
-    if released > 0 {
-        eprintln!("{released} messages left in flight by a stopped run are queued again");
-    }
-    // The clock runs on from `start`, so --at in the future still finds the
-    // rows it just queued due.
-    let began = std::time::Instant::now();
-    let clock = move || start.max(Utc::now()) + chrono::Duration::from_std(began.elapsed()).unwrap_or_default();
-    // Sending starts while planning still renders and commits: each batch
-    // is committed before it can be claimed (the outbox invariant holds as
-    // it does between two runs), and rendering and sending overlap on the
-    // cores instead of following each other.
-    let planned = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let sender = tokio::spawn({
-        let mailer = Arc::clone(&digests.mailer);
-        let planned = Arc::clone(&planned);
-        async move {
-            let mut total = bantin::mail::sender::DeliveryReport::default();
-            loop {
-                // Read before the pass: a pass that began after planning
-                // ended has seen every row it queued.
-                let last = planned.load(std::sync::atomic::Ordering::Acquire);
-                let r = mailer.deliver_due(clock).await?;
-                total.sent += r.sent;
-                total.retried += r.retried;
-                total.failed += r.failed;
-                if last {
-                    return Ok::<_, bantin::mail::sender::SendError>(total);
-                }
-                if r.sent + r.retried + r.failed == 0 {
-                    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-                }
-            }
-        }
-    });
-    let queueing = async {
-        let mut queued = digests.queue(start, mode).await?;
-        if queued.busy {
-            // Another instance on the shared database plans right now; once
-            // it is done, planning again adds only what it left out.
-            eprintln!("another bantin instance is planning digests; waiting for it to finish");
-            while queued.busy {
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-                queued = digests.queue(start, mode).await?;
-            }
-        }
-        Ok::<_, anyhow::Error>(queued)
-    };
-    let queued = queueing.await;
-    planned.store(true, std::sync::atomic::Ordering::Release);
-    let plan_ms = began.elapsed().as_millis();
-    let sent = sender.await.context("the sending task failed")?;
-    let (queued, sent) = (queued?, sent?);
-    println!(
-        "{} digests due ({} with nothing new), {} queued in {plan_ms} ms; sent {}, {} to retry later, {} failed in {} ms",
-        queued.due,
-        queued.empty,
-        queued.queued,
-        sent.sent,
-        sent.retried,
-        sent.failed,
-        began.elapsed().as_millis()
-    );
-    Ok(ExitCode::SUCCESS)
-}
-
