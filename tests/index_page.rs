@@ -14,7 +14,7 @@ use common::*;
 /// with their trailing newlines trimmed).
 fn page(store: &std::path::Path, settings: &bantin::feeds::FeedSettings) -> String {
     let catalog = load(store);
-    let html = cache::index_page(&catalog, settings, now());
+    let html = cache::index_page(&catalog, settings, now()).unwrap();
     let (served, _) = cache::refresh(None, &catalog, settings, now());
     let served = served.index().and_then(|e| e.identity()).map(|r| r.bytes.to_vec());
     assert_eq!(served.as_deref(), Some(html.as_bytes()), "the cache serves index_page's bytes");
