@@ -10,26 +10,25 @@
 //! full only the articles some feed shows.
 //!
 //! Invariant: the feeds written are byte for byte the ones of
-//! `export::write_all` over `Catalog::new` of the same store, so the rules
-//! below mirror `catalog.rs`: ids unique with the first origin keeping it,
-//! a repeated slug renamed `-2`, `-3`… in order of publication, newest
-//! first with ties by id, and a category named by its newest article.
-//! `tests/build_plan.rs` compares the two on awkward stores.
+//! `export::write_all` over `Catalog::new` of the same store: the plan
+//! applies the catalog's own rules (`bantin_core::identity`: ids unique
+//! with the first origin keeping it, a repeated slug renamed `-2`, `-3`…
+//! in order of publication, newest first with ties by id, and a category
+//! named by its newest article) to its keys. `tests/build_plan.rs`
+//! compares the two on awkward stores.
 
 use super::{write_atomically, ExportError, Summary};
 use crate::article::{Article, ArticleError, Category};
 use crate::feeds::{self, FeedId, FeedSettings, Format};
 use crate::store::raw::Head;
+use bantin_core::identity::{self, Claim, Fast};
 use crate::store::{dir, Context};
 use crate::Scope;
 use chrono::{DateTime, FixedOffset};
 use rayon::prelude::*;
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-type Fast = foldhash::fast::RandomState;
 
 /// What the catalog's rules need of one article. Ten thousand of these are
 /// held while the shown articles are read whole, so a key is kept small:
@@ -90,46 +89,18 @@ pub fn plan_dir(
         }
     }
 
-    // Unique ids: the first origin keeps the id (Catalog::from_shared).
-    // Files are listed in origin order, so keys already are (a name that
-    // is not UTF-8, whose origin is not its bytes, is an error of
-    // `read_head`); the check is for paths given some other way.
+    // The rules of `bantin_core::identity`, in its order. Unique ids: the
+    // first origin keeps the id. Files are listed in origin order, so keys
+    // already are (a name that is not UTF-8, whose origin is not its bytes,
+    // is an error of `read_head`); the check is for paths given some other way.
     if !keys.is_sorted_by(|a, b| origin_in(a) <= origin_in(b)) {
         keys.sort_by_cached_key(|k| origin_in(k).into_owned());
     }
-    let keep: Vec<bool> = {
-        let mut owner: HashMap<&str, u32, Fast> = HashMap::with_capacity_and_hasher(keys.len(), Fast::default());
-        keys.iter()
-            .map(|k| match owner.entry(&k.id) {
-                Entry::Occupied(first) => {
-                    errors.push(ArticleError {
-                        origin: origin_in(k).into_owned(),
-                        line: None,
-                        reason: format!(
-                            "has the same identity ({:?}) as {}; give one of them another `slug`",
-                            k.id,
-                            dir::origin_ref(root, &files[*first.get() as usize])
-                        ),
-                    });
-                    false
-                }
-                Entry::Vacant(slot) => {
-                    slot.insert(k.file);
-                    true
-                }
-            })
-            .collect()
-    };
-    let mut keep = keep.into_iter();
-    keys.retain(|_| keep.next().unwrap_or(true));
-
-    // Oldest first, ties by id; then the slug renames, in that order.
-    keys.sort_unstable_by(|x, y| {
-        (x.published.timestamp(), x.published.timestamp_subsec_nanos())
-            .cmp(&(y.published.timestamp(), y.published.timestamp_subsec_nanos()))
-            .then_with(|| x.id.cmp(&y.id))
+    identity::keep_first_ids(&mut keys, |k, first| {
+        errors.push(identity::same_identity(&origin_in(k), &k.id, &origin_in(first)));
     });
-    let renames: HashMap<usize, String> = renames(&keys);
+    identity::sort_oldest_first(&mut keys);
+    let renames = identity::renames(&keys);
 
     // Newest first: the site's and each category's shown articles.
     let visible_at = |k: &Key| !k.draft && k.published <= now;
@@ -185,12 +156,8 @@ pub fn plan_dir(
             {
                 return Err(changed("changed".into()));
             }
-            if let Some(slug) = renames.get(&i) {
-                // As Catalog::from_shared.
-                if let Some(link) = ctx.renamed_link(&a.link, &a.id, &a.slug, slug) {
-                    a.link = link;
-                }
-                a.slug = Arc::from(slug.as_str());
+            if let Some(slug) = identity::renamed(&renames, i) {
+                identity::rename(&mut a, slug, ctx);
             }
             Ok((i, Arc::new(a)))
         })
@@ -242,9 +209,15 @@ impl Plan {
     }
 }
 
-impl Key {
+impl Claim for Key {
+    fn id(&self) -> &str {
+        &self.id
+    }
     fn slug(&self) -> &str {
         self.own_slug.as_deref().unwrap_or(&self.id)
+    }
+    fn published(&self) -> DateTime<FixedOffset> {
+        self.published
     }
 }
 
@@ -258,32 +231,4 @@ fn key(file: usize, head: Head) -> Key {
         published: head.published,
         categories: Category::set(head.categories),
     }
-}
-
-/// Position (oldest first) → new slug, for every article whose slug an
-/// older one took: the loop of `Catalog::from_shared`.
-fn renames(keys: &[Key]) -> HashMap<usize, String> {
-    let mut taken: HashSet<&str, Fast> = HashSet::with_capacity_and_hasher(keys.len(), Fast::default());
-    let mut made: HashSet<String> = HashSet::new();
-    let mut next_suffix: HashMap<&str, usize> = HashMap::new();
-    let mut renames = HashMap::new();
-    for (i, k) in keys.iter().enumerate() {
-        let slug = k.slug();
-        if !made.contains(slug) && taken.insert(slug) {
-            continue;
-        }
-        let counter = next_suffix.entry(slug).or_insert(2);
-        let mut n = *counter;
-        let renamed = loop {
-            let candidate = format!("{slug}-{n}");
-            if !taken.contains(candidate.as_str()) && !made.contains(&candidate) {
-                break candidate;
-            }
-            n += 1;
-        };
-        *counter = n + 1;
-        made.insert(renamed.clone());
-        renames.insert(i, renamed);
-    }
-    renames
 }
