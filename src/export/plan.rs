@@ -102,30 +102,7 @@ pub fn plan_dir(
     identity::sort_oldest_first(&mut keys);
     let renames = identity::renames(&keys);
 
-    // Newest first: the site's and each category's shown articles.
-    let visible_at = |k: &Key| !k.draft && k.published <= now;
-    let mut site = Vec::new();
-    let mut visible = 0;
-    let mut groups: BTreeMap<&str, Group> = BTreeMap::new();
-    for (i, k) in keys.iter().enumerate().rev() {
-        let shown = visible_at(k);
-        if shown {
-            visible += 1;
-            if site.len() < settings.items {
-                site.push(i);
-            }
-        }
-        for Category { slug, name } in k.categories.iter() {
-            let g =
-                groups.entry(slug).or_insert_with(|| Group { name: name.clone(), shown: Vec::new(), visible: false });
-            if shown {
-                g.visible = true;
-                if g.shown.len() < settings.items {
-                    g.shown.push(i);
-                }
-            }
-        }
-    }
+    let (site, visible, groups) = shown(&keys, settings.items, now);
 
     // Only now the shown articles are read whole (body rendered), in
     // parallel; what the first read saw must still hold.
@@ -137,6 +114,66 @@ pub fn plan_dir(
         }
         set.into_iter().collect()
     };
+    let articles = read_whole(root, &files, ctx, &keys, &renames, &wanted)?;
+    let items =
+        |shown: &[usize]| -> Vec<Arc<Article>> { shown.iter().filter_map(|i| articles.get(i).cloned()).collect() };
+
+    let mut feeds = Vec::new();
+    let site_items = items(&site);
+    for format in Format::ALL {
+        feeds.push((FeedId::new(Scope::Site, format), None, site_items.clone()));
+    }
+    for (slug, g) in groups.iter().filter(|(_, g)| g.visible) {
+        let shown = items(&g.shown);
+        for format in Format::ALL {
+            feeds.push((FeedId::new(Scope::Category(slug.to_string()), format), Some(g.name.clone()), shown.clone()));
+        }
+    }
+    errors.sort_by(|a, b| a.origin.cmp(&b.origin));
+    Ok(Plan { errors, visible, feeds })
+}
+
+/// Newest first (so a category is named by its newest article): the
+/// positions the site's feeds show, how many articles are visible at
+/// `now`, and each category's group.
+fn shown(keys: &[Key], items: usize, now: DateTime<FixedOffset>) -> (Vec<usize>, usize, BTreeMap<&str, Group>) {
+    let visible_at = |k: &Key| !k.draft && k.published <= now;
+    let mut site = Vec::new();
+    let mut visible = 0;
+    let mut groups: BTreeMap<&str, Group> = BTreeMap::new();
+    for (i, k) in keys.iter().enumerate().rev() {
+        let shown = visible_at(k);
+        if shown {
+            visible += 1;
+            if site.len() < items {
+                site.push(i);
+            }
+        }
+        for Category { slug, name } in k.categories.iter() {
+            let g =
+                groups.entry(slug).or_insert_with(|| Group { name: name.clone(), shown: Vec::new(), visible: false });
+            if shown {
+                g.visible = true;
+                if g.shown.len() < items {
+                    g.shown.push(i);
+                }
+            }
+        }
+    }
+    (site, visible, groups)
+}
+
+/// The articles at positions `wanted` of `keys`, read whole (body
+/// rendered) in parallel and renamed as `renames` says, by position; errs
+/// when what the first read saw no longer holds.
+fn read_whole(
+    root: &Path,
+    files: &[PathBuf],
+    ctx: &Context,
+    keys: &[Key],
+    renames: &[(usize, String)],
+    wanted: &[usize],
+) -> Result<HashMap<usize, Arc<Article>, Fast>, ExportError> {
     let read: Vec<Result<(usize, Arc<Article>), ExportError>> = wanted
         .par_iter()
         .map(|&i| {
@@ -156,7 +193,7 @@ pub fn plan_dir(
             {
                 return Err(changed("changed".into()));
             }
-            if let Some(slug) = identity::renamed(&renames, i) {
+            if let Some(slug) = identity::renamed(renames, i) {
                 identity::rename(&mut a, slug, ctx);
             }
             Ok((i, Arc::new(a)))
@@ -168,22 +205,7 @@ pub fn plan_dir(
         let (i, a) = r?;
         articles.insert(i, a);
     }
-    let items =
-        |shown: &[usize]| -> Vec<Arc<Article>> { shown.iter().filter_map(|i| articles.get(i).cloned()).collect() };
-
-    let mut feeds = Vec::new();
-    let site_items = items(&site);
-    for format in Format::ALL {
-        feeds.push((FeedId::new(Scope::Site, format), None, site_items.clone()));
-    }
-    for (slug, g) in groups.iter().filter(|(_, g)| g.visible) {
-        let shown = items(&g.shown);
-        for format in Format::ALL {
-            feeds.push((FeedId::new(Scope::Category(slug.to_string()), format), Some(g.name.clone()), shown.clone()));
-        }
-    }
-    errors.sort_by(|a, b| a.origin.cmp(&b.origin));
-    Ok(Plan { errors, visible, feeds })
+    Ok(articles)
 }
 
 impl Plan {
