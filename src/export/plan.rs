@@ -10,26 +10,25 @@
 //! full only the articles some feed shows.
 //!
 //! Invariant: the feeds written are byte for byte the ones of
-//! `export::write_all` over `Catalog::new` of the same store, so the rules
-//! below mirror `catalog.rs`: ids unique with the first origin keeping it,
-//! a repeated slug renamed `-2`, `-3`… in order of publication, newest
-//! first with ties by id, and a category named by its newest article.
-//! `tests/build_plan.rs` compares the two on awkward stores.
+//! `export::write_all` over `Catalog::new` of the same store: the plan
+//! applies the catalog's own rules (`bantin_core::identity`: ids unique
+//! with the first origin keeping it, a repeated slug renamed `-2`, `-3`…
+//! in order of publication, newest first with ties by id, and a category
+//! named by its newest article) to its keys. `tests/build_plan.rs`
+//! compares the two on awkward stores.
 
 use super::{write_atomically, ExportError, Summary};
 use crate::article::{Article, ArticleError, Category};
 use crate::feeds::{self, FeedId, FeedSettings, Format};
 use crate::store::raw::Head;
+use bantin_core::identity::{self, Claim, Fast};
 use crate::store::{dir, Context};
 use crate::Scope;
 use chrono::{DateTime, FixedOffset};
 use rayon::prelude::*;
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-
-type Fast = foldhash::fast::RandomState;
 
 /// What the catalog's rules need of one article. Ten thousand of these are
 /// held while the shown articles are read whole, so a key is kept small:
@@ -90,71 +89,20 @@ pub fn plan_dir(
         }
     }
 
-    // Unique ids: the first origin keeps the id (Catalog::from_shared).
-    // Files are listed in origin order, so keys already are (a name that
-    // is not UTF-8, whose origin is not its bytes, is an error of
-    // `read_head`); the check is for paths given some other way.
+    // The rules of `bantin_core::identity`, in its order. Unique ids: the
+    // first origin keeps the id. Files are listed in origin order, so keys
+    // already are (a name that is not UTF-8, whose origin is not its bytes,
+    // is an error of `read_head`); the check is for paths given some other way.
     if !keys.is_sorted_by(|a, b| origin_in(a) <= origin_in(b)) {
         keys.sort_by_cached_key(|k| origin_in(k).into_owned());
     }
-    let keep: Vec<bool> = {
-        let mut owner: HashMap<&str, u32, Fast> = HashMap::with_capacity_and_hasher(keys.len(), Fast::default());
-        keys.iter()
-            .map(|k| match owner.entry(&k.id) {
-                Entry::Occupied(first) => {
-                    errors.push(ArticleError {
-                        origin: origin_in(k).into_owned(),
-                        line: None,
-                        reason: format!(
-                            "has the same identity ({:?}) as {}; give one of them another `slug`",
-                            k.id,
-                            dir::origin_ref(root, &files[*first.get() as usize])
-                        ),
-                    });
-                    false
-                }
-                Entry::Vacant(slot) => {
-                    slot.insert(k.file);
-                    true
-                }
-            })
-            .collect()
-    };
-    let mut keep = keep.into_iter();
-    keys.retain(|_| keep.next().unwrap_or(true));
-
-    // Oldest first, ties by id; then the slug renames, in that order.
-    keys.sort_unstable_by(|x, y| {
-        (x.published.timestamp(), x.published.timestamp_subsec_nanos())
-            .cmp(&(y.published.timestamp(), y.published.timestamp_subsec_nanos()))
-            .then_with(|| x.id.cmp(&y.id))
+    identity::keep_first_ids(&mut keys, |k, first| {
+        errors.push(identity::same_identity(&origin_in(k), &k.id, &origin_in(first)));
     });
-    let renames: HashMap<usize, String> = renames(&keys);
+    identity::sort_oldest_first(&mut keys);
+    let renames = identity::renames(&keys);
 
-    // Newest first: the site's and each category's shown articles.
-    let visible_at = |k: &Key| !k.draft && k.published <= now;
-    let mut site = Vec::new();
-    let mut visible = 0;
-    let mut groups: BTreeMap<&str, Group> = BTreeMap::new();
-    for (i, k) in keys.iter().enumerate().rev() {
-        let shown = visible_at(k);
-        if shown {
-            visible += 1;
-            if site.len() < settings.items {
-                site.push(i);
-            }
-        }
-        for Category { slug, name } in k.categories.iter() {
-            let g =
-                groups.entry(slug).or_insert_with(|| Group { name: name.clone(), shown: Vec::new(), visible: false });
-            if shown {
-                g.visible = true;
-                if g.shown.len() < settings.items {
-                    g.shown.push(i);
-                }
-            }
-        }
-    }
+    let (site, visible, groups) = shown(&keys, settings.items, now);
 
     // Only now the shown articles are read whole (body rendered), in
     // parallel; what the first read saw must still hold.
@@ -166,6 +114,66 @@ pub fn plan_dir(
         }
         set.into_iter().collect()
     };
+    let articles = read_whole(root, &files, ctx, &keys, &renames, &wanted)?;
+    let items =
+        |shown: &[usize]| -> Vec<Arc<Article>> { shown.iter().filter_map(|i| articles.get(i).cloned()).collect() };
+
+    let mut feeds = Vec::new();
+    let site_items = items(&site);
+    for format in Format::ALL {
+        feeds.push((FeedId::new(Scope::Site, format), None, site_items.clone()));
+    }
+    for (slug, g) in groups.iter().filter(|(_, g)| g.visible) {
+        let shown = items(&g.shown);
+        for format in Format::ALL {
+            feeds.push((FeedId::new(Scope::Category(slug.to_string()), format), Some(g.name.clone()), shown.clone()));
+        }
+    }
+    errors.sort_by(|a, b| a.origin.cmp(&b.origin));
+    Ok(Plan { errors, visible, feeds })
+}
+
+/// Newest first (so a category is named by its newest article): the
+/// positions the site's feeds show, how many articles are visible at
+/// `now`, and each category's group.
+fn shown(keys: &[Key], items: usize, now: DateTime<FixedOffset>) -> (Vec<usize>, usize, BTreeMap<&str, Group>) {
+    let visible_at = |k: &Key| !k.draft && k.published <= now;
+    let mut site = Vec::new();
+    let mut visible = 0;
+    let mut groups: BTreeMap<&str, Group> = BTreeMap::new();
+    for (i, k) in keys.iter().enumerate().rev() {
+        let shown = visible_at(k);
+        if shown {
+            visible += 1;
+            if site.len() < items {
+                site.push(i);
+            }
+        }
+        for Category { slug, name } in k.categories.iter() {
+            let g =
+                groups.entry(slug).or_insert_with(|| Group { name: name.clone(), shown: Vec::new(), visible: false });
+            if shown {
+                g.visible = true;
+                if g.shown.len() < items {
+                    g.shown.push(i);
+                }
+            }
+        }
+    }
+    (site, visible, groups)
+}
+
+/// The articles at positions `wanted` of `keys`, read whole (body
+/// rendered) in parallel and renamed as `renames` says, by position; errs
+/// when what the first read saw no longer holds.
+fn read_whole(
+    root: &Path,
+    files: &[PathBuf],
+    ctx: &Context,
+    keys: &[Key],
+    renames: &[(usize, String)],
+    wanted: &[usize],
+) -> Result<HashMap<usize, Arc<Article>, Fast>, ExportError> {
     let read: Vec<Result<(usize, Arc<Article>), ExportError>> = wanted
         .par_iter()
         .map(|&i| {
@@ -185,12 +193,8 @@ pub fn plan_dir(
             {
                 return Err(changed("changed".into()));
             }
-            if let Some(slug) = renames.get(&i) {
-                // As Catalog::from_shared.
-                if let Some(link) = ctx.renamed_link(&a.link, &a.id, &a.slug, slug) {
-                    a.link = link;
-                }
-                a.slug = Arc::from(slug.as_str());
+            if let Some(slug) = identity::renamed(renames, i) {
+                identity::rename(&mut a, slug, ctx);
             }
             Ok((i, Arc::new(a)))
         })
@@ -201,22 +205,7 @@ pub fn plan_dir(
         let (i, a) = r?;
         articles.insert(i, a);
     }
-    let items =
-        |shown: &[usize]| -> Vec<Arc<Article>> { shown.iter().filter_map(|i| articles.get(i).cloned()).collect() };
-
-    let mut feeds = Vec::new();
-    let site_items = items(&site);
-    for format in Format::ALL {
-        feeds.push((FeedId::new(Scope::Site, format), None, site_items.clone()));
-    }
-    for (slug, g) in groups.iter().filter(|(_, g)| g.visible) {
-        let shown = items(&g.shown);
-        for format in Format::ALL {
-            feeds.push((FeedId::new(Scope::Category(slug.to_string()), format), Some(g.name.clone()), shown.clone()));
-        }
-    }
-    errors.sort_by(|a, b| a.origin.cmp(&b.origin));
-    Ok(Plan { errors, visible, feeds })
+    Ok(articles)
 }
 
 impl Plan {
@@ -242,9 +231,15 @@ impl Plan {
     }
 }
 
-impl Key {
+impl Claim for Key {
+    fn id(&self) -> &str {
+        &self.id
+    }
     fn slug(&self) -> &str {
         self.own_slug.as_deref().unwrap_or(&self.id)
+    }
+    fn published(&self) -> DateTime<FixedOffset> {
+        self.published
     }
 }
 
@@ -258,32 +253,4 @@ fn key(file: usize, head: Head) -> Key {
         published: head.published,
         categories: Category::set(head.categories),
     }
-}
-
-/// Position (oldest first) → new slug, for every article whose slug an
-/// older one took: the loop of `Catalog::from_shared`.
-fn renames(keys: &[Key]) -> HashMap<usize, String> {
-    let mut taken: HashSet<&str, Fast> = HashSet::with_capacity_and_hasher(keys.len(), Fast::default());
-    let mut made: HashSet<String> = HashSet::new();
-    let mut next_suffix: HashMap<&str, usize> = HashMap::new();
-    let mut renames = HashMap::new();
-    for (i, k) in keys.iter().enumerate() {
-        let slug = k.slug();
-        if !made.contains(slug) && taken.insert(slug) {
-            continue;
-        }
-        let counter = next_suffix.entry(slug).or_insert(2);
-        let mut n = *counter;
-        let renamed = loop {
-            let candidate = format!("{slug}-{n}");
-            if !taken.contains(candidate.as_str()) && !made.contains(&candidate) {
-                break candidate;
-            }
-            n += 1;
-        };
-        *counter = n + 1;
-        made.insert(renamed.clone());
-        renames.insert(i, renamed);
-    }
-    renames
 }

@@ -11,7 +11,7 @@
 
 use crate::article::{Article, ArticleError};
 use crate::catalog::{Catalog, Pending};
-use crate::store::{self, dir, Context};
+use crate::store::{self, dir, is_hidden, Context};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::MetadataExt;
@@ -347,11 +347,6 @@ fn under(key: &str, prefix: &str) -> bool {
     prefix.is_empty() || key == prefix || key.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
 }
 
-/// Hidden files and folders (`.git`, editors' `.name.swp`, rsync's
-/// `.name.XXXXXX`) are not part of the store.
-fn is_hidden(rel: &Path) -> bool {
-    rel.components().any(|c| c.as_os_str().to_string_lossy().starts_with('.'))
-}
 
 #[cfg(test)]
 mod tests {
@@ -363,8 +358,5 @@ mod tests {
         assert!(under("a", "a"));
         assert!(!under("ab/c.md", "a"));
         assert!(under("x.md", ""));
-        assert!(is_hidden(Path::new(".git/x.md")));
-        assert!(is_hidden(Path::new("a/.x.md.swp")));
-        assert!(!is_hidden(Path::new("a/x.md")));
     }
 }

@@ -32,6 +32,7 @@ use lettre::{Address, Message};
 use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use std::path::PathBuf;
+use std::sync::Arc;
 use templates::{TemplateError, Templates};
 use url::Url;
 
@@ -65,7 +66,7 @@ pub struct Rendered {
 
 /// Renders and builds messages. One per process; cheap to share.
 pub struct Composer {
-    templates: Templates,
+    templates: Arc<Templates>,
     key: TokenKey,
     from: Mailbox,
     /// Display name of `mail.from` (or the site title): the digest's name.
@@ -104,7 +105,7 @@ pub fn load_templates(dir: Option<&std::path::Path>) -> Result<Templates, Templa
 
 impl Composer {
     pub fn new(settings: &crate::Settings, key: TokenKey) -> Result<Composer, MailError> {
-        let templates = load_templates(settings.mail.templates_dir.as_deref())?;
+        let templates = Arc::new(load_templates(settings.mail.templates_dir.as_deref())?);
         let from = parse_mailbox(&settings.mail.from)?;
         let heading = from.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| settings.site.title.clone());
         let domain = from.email.domain().to_string();
@@ -124,6 +125,11 @@ impl Composer {
             timezone: settings.site.timezone,
             dkim,
         })
+    }
+
+    /// The templates, shared (the service renders the index page with them).
+    pub fn shared_templates(&self) -> Arc<Templates> {
+        Arc::clone(&self.templates)
     }
 
     pub fn templates(&self) -> &Templates {

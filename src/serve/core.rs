@@ -22,6 +22,7 @@ use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::feeds::FeedSettings;
 use crate::live::dir::StoreState;
+use crate::mail::templates::Templates;
 use crate::live::{sleep_until_or_never, Command, Store};
 use crate::now_in;
 use crate::shared::Shared;
@@ -37,6 +38,8 @@ pub struct Core {
     pub store: Store,
     pub catalog: Arc<Catalog>,
     pub shared: Arc<Shared>,
+    /// The templates the index page is rendered with (`mail.templates_dir`).
+    templates: Arc<Templates>,
     /// To the brotli worker: caches whose new entries lack brotli.
     brotli: std::sync::mpsc::Sender<Arc<FeedCache>>,
 }
@@ -45,14 +48,14 @@ impl Core {
     /// Takes the store as first read, renders every feed and publishes the
     /// first cache (its brotli forms follow from the worker). Blocking: run
     /// it on a blocking thread.
-    pub fn start(settings: Settings, shared: Arc<Shared>, mut store: Store) -> Core {
+    pub fn start(settings: Settings, shared: Arc<Shared>, mut store: Store, templates: Arc<Templates>) -> Core {
         let catalog = Arc::new(store.catalog(1));
         // Each bad file once in the log, as later ones are when they appear.
         for e in catalog.errors() {
             tracing::warn!("skipped {e}");
         }
         let brotli = brotli::spawn_worker(Arc::clone(&shared));
-        let mut core = Core { settings, store, catalog, shared, brotli };
+        let mut core = Core { settings, store, catalog, shared, templates, brotli };
         core.publish(true);
         core
     }
@@ -60,7 +63,7 @@ impl Core {
     /// Renders the cache for the current catalog (only what changed unless
     /// `all`) and swaps it in.
     fn publish(&mut self, all: bool) {
-        let feed_settings = FeedSettings::from_settings(&self.settings);
+        let feed_settings = FeedSettings::from_settings(&self.settings).with_templates(Arc::clone(&self.templates));
         let prev = self.shared.cache.load_full();
         let prev = if all || !prev.is_loaded() { None } else { Some(prev.as_ref()) };
         let (next, stats) = cache::refresh(prev, &self.catalog, &feed_settings, now_in(&self.settings));

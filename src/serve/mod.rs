@@ -102,7 +102,7 @@ pub async fn run(settings: Settings, listener: TcpListener, mut control: Control
 
     systemd::status("loading the store");
     let started = std::time::Instant::now();
-    let load = load(&settings, &shared, &following);
+    let load = load(&settings, &shared, &following, digests.composer.shared_templates());
     let core = tokio::select! {
         core = load => core?,
         _ = &mut control.shutdown => { tracing::info!("stop requested while loading: exiting"); return Ok(()); }
@@ -172,10 +172,15 @@ async fn start_digests(
 }
 
 /// Reads the whole store and renders every feed (blocking work).
-async fn load(settings: &Settings, shared: &Arc<Shared>, following: &Following) -> Result<core::Core, ServeError> {
+async fn load(
+    settings: &Settings,
+    shared: &Arc<Shared>,
+    following: &Following,
+    templates: Arc<crate::mail::templates::Templates>,
+) -> Result<core::Core, ServeError> {
     let store = following.read(settings).await?;
     let (settings, shared) = (settings.clone(), shared.clone());
-    tokio::task::spawn_blocking(move || core::Core::start(settings, shared, store))
+    tokio::task::spawn_blocking(move || core::Core::start(settings, shared, store, templates))
         .await
         .map_err(|e| ServeError::Runtime(format!("rendering the feeds: {e}")))
 }

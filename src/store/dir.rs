@@ -55,8 +55,8 @@ pub fn list(root: &Path) -> (Vec<PathBuf>, Vec<ArticleError>) {
     let mut files = Vec::new();
     let mut errors = Vec::new();
     let walker = walkdir::WalkDir::new(root).follow_links(true).into_iter();
-    // Hidden folders (.git, .hugo_build.lock …) are not part of the store.
-    let walker = walker.filter_entry(|e| e.depth() == 0 || !e.file_name().to_string_lossy().starts_with('.'));
+    // Hidden folders are not part of the store (the root may be one).
+    let walker = walker.filter_entry(|e| e.depth() == 0 || !super::is_hidden_name(e.file_name()));
     for entry in walker {
         match entry {
             // Not only regular files: a FIFO or socket named like an article

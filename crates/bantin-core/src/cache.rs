@@ -24,8 +24,7 @@
 
 use crate::article::Article;
 use crate::catalog::{Catalog, Scope};
-use crate::feeds::{self, FeedId, FeedSettings, Format};
-use crate::text::escape_html;
+use crate::feeds::{self, FeedId, FeedSettings};
 use bytes::Bytes;
 use http::HeaderValue;
 use chrono::{DateTime, FixedOffset};
@@ -35,6 +34,9 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
+
+mod index;
+pub use index::index_page;
 
 /// gzip level: compressed once per change (on the path from a write to
 /// its feeds), served many times. A 347 KB full-content feed with flate2 on
@@ -358,7 +360,7 @@ pub fn refresh(
     }
     stats.dropped = prev.map_or(0, |p| p.feeds.keys().filter(|k| !next.contains_key(*k)).count());
 
-    let index_html = index_page(catalog, settings, now);
+    let index_html = index::html(catalog, settings, now);
     let index = match prev.and_then(|p| p.index.clone()) {
         Some(old) if old.hash == content_hash(index_html.as_bytes()) => old,
         _ => Arc::new(Entry::new(index_html.into_bytes(), "text/html; charset=utf-8", catalog_modified(&next))),
@@ -380,99 +382,6 @@ pub fn refresh(
 fn catalog_modified(feeds: &HashMap<String, Cached>) -> DateTime<FixedOffset> {
     let newest = feeds.values().map(|c| c.entry.modified_at).max().unwrap_or(SystemTime::UNIX_EPOCH);
     DateTime::<chrono::Utc>::from(newest).fixed_offset()
-}
-
-/// The index page: the site and its feeds, with autodiscovery links.
-/// Plain HTML, no script, so it reads well in any browser or screen reader.
-pub fn index_page(catalog: &Catalog, settings: &FeedSettings, now: DateTime<FixedOffset>) -> String {
-    let url = |path: &str| {
-        settings.public_url.join(path).map(|u| u.to_string()).unwrap_or_else(|_| format!("/{path}"))
-    };
-    let title = escape_html(&settings.site_title);
-    let mut head = String::new();
-    let mut body = String::new();
-    let section = |name: &str, scope: Scope, head: &mut String, body: &mut String| {
-        let name = escape_html(name);
-        body.push_str(&format!("<li>{name}:"));
-        for format in Format::ALL {
-            let path = FeedId::new(scope.clone(), format).path();
-            let href = escape_html(&url(&path));
-            let kind = match format {
-                Format::Rss => "RSS",
-                Format::Atom => "Atom",
-                Format::Json => "JSON Feed",
-            };
-            let mime = format.content_type().split(';').next().unwrap_or_default();
-            head.push_str(&format!(
-                "<link rel=\"alternate\" type=\"{mime}\" title=\"{name} ({kind})\" href=\"{href}\">\n"
-            ));
-            body.push_str(&format!(" <a href=\"{href}\" type=\"{mime}\">{kind}</a>"));
-        }
-        body.push_str("</li>\n");
-    };
-    body.push_str("<h2>Toàn trang</h2>\n<ul>\n");
-    section(&settings.site_title, Scope::Site, &mut head, &mut body);
-    body.push_str("</ul>\n");
-    let categories = catalog.categories(now);
-    if !categories.is_empty() {
-        body.push_str("<h2>Chuyên mục</h2>\n<ul>\n");
-        for c in categories.iter() {
-            section(
-                &c.name,
-                Scope::Category(c.slug.clone()),
-                &mut head,
-                &mut body,
-            );
-        }
-        body.push_str("</ul>\n");
-    }
-    body.push_str(&subscribe_form(&url("subscribe"), &categories));
-    format!(
-        "<!DOCTYPE html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <title>{title} – Bản tin</title>\n{head}</head>\n<body>\n<main>\n<h1>{title}</h1>\n\
-         <p>{description}</p>\n<p>Theo dõi tin mới bằng trình đọc tin (RSS, Atom hoặc JSON Feed). \
-         Trang chính: <a href=\"{home}\">{home}</a></p>\n{body}</main>\n</body>\n</html>\n",
-        lang = escape_html(&settings.language),
-        description = escape_html(&settings.description),
-        home = escape_html(settings.base_url.as_str()),
-    )
-}
-
-/// The digest sign-up form (handled by the subscription routes at
-/// `POST /subscribe`): every control has a label, the choices are grouped
-/// in fieldsets with a legend, and no topic ticked means every topic.
-fn subscribe_form(action: &str, categories: &[crate::article::Category]) -> String {
-    let mut topics = String::new();
-    for (i, c) in categories.iter().enumerate() {
-        topics.push_str(&format!(
-            "<div><input type=\"checkbox\" id=\"topic-{i}\" name=\"topics\" value=\"{slug}\"> \
-             <label for=\"topic-{i}\">{name}</label></div>\n",
-            slug = escape_html(&c.slug),
-            name = escape_html(&c.name),
-        ));
-    }
-    let topics = if topics.is_empty() {
-        String::new()
-    } else {
-        format!(
-            "<fieldset>\n<legend>Chuyên mục (không chọn mục nào: nhận tất cả)</legend>\n{topics}</fieldset>\n"
-        )
-    };
-    format!(
-        "<h2 id=\"dang-ky\">Nhận bản tin qua thư điện tử</h2>\n\
-         <form method=\"post\" action=\"{action}\" aria-labelledby=\"dang-ky\">\n\
-         <div><label for=\"email\">Địa chỉ thư điện tử</label> \
-         <input type=\"email\" id=\"email\" name=\"email\" required autocomplete=\"email\"></div>\n\
-         <fieldset>\n<legend>Tần suất</legend>\n\
-         <div><input type=\"radio\" id=\"frequency-daily\" name=\"frequency\" value=\"daily\" checked> \
-         <label for=\"frequency-daily\">Hằng ngày</label></div>\n\
-         <div><input type=\"radio\" id=\"frequency-weekly\" name=\"frequency\" value=\"weekly\"> \
-         <label for=\"frequency-weekly\">Hằng tuần</label></div>\n</fieldset>\n\
-         {topics}<p>Chúng tôi sẽ gửi một thư để bạn xác nhận địa chỉ.</p>\n\
-         <button type=\"submit\">Đăng ký</button>\n</form>\n",
-        action = escape_html(action),
-    )
 }
 
 fn content_hash(bytes: &[u8]) -> String {

@@ -12,6 +12,9 @@
 //!   descending;
 //! - a category's name is the one its newest article gives it.
 //!
+//! These are the rules of [`crate::identity`], which states them once for
+//! the catalog and the static build.
+//!
 //! The indexes are persistent collections (`imbl`): a generation shares
 //! every untouched node with the one before, so the next generation after
 //! a change of a few articles costs a few tree paths, not a rebuild of a
@@ -20,18 +23,13 @@
 //! rebuild, which states the rules once.
 
 use crate::article::{Article, ArticleError, Category};
+use crate::identity;
 use crate::store::Context;
 use chrono::{DateTime, FixedOffset};
 use std::cmp::Ordering;
-use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet};
 use std::hash::BuildHasher;
 use std::sync::{Arc, OnceLock};
-
-/// The hasher of the per-generation indexes over every id and slug: SipHash
-/// was about a fifth of a 100k-article `from_shared` (perf); the keys come from the
-/// portal's own files, not from requests, so HashDoS resistance buys nothing.
-type Fast = foldhash::fast::RandomState;
 
 /// Which articles a feed or digest draws from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -335,115 +333,29 @@ impl Catalog {
             ids: sorted_keys(articles.iter().map(|a| a.id.as_ref())),
             ..Ledger::default()
         };
-        // Unique ids: the file whose path sorts first keeps the id. The
-        // indexes borrow the articles' strings instead of cloning every id,
-        // origin and slug. The service hands them over in origin order already.
+        // The rules of `identity`, in its order. Unique ids: the file whose
+        // path sorts first keeps the id. The service hands the articles
+        // over in origin order already.
         if !articles.is_sorted_by(|a, b| a.origin <= b.origin) {
             articles.sort_by(|a, b| a.origin.cmp(&b.origin));
         }
         // Distinct hashes mean distinct ids: the usual case needs no map of
         // every id (~4 MB at 100k articles, at the moment of the start-up peak).
-        let ids_repeat = ledger.ids.has_repeats();
-        let keep: Vec<bool> = if !ids_repeat {
-            Vec::new()
-        } else {
-            let mut owner: HashMap<&str, &str, Fast> =
-                HashMap::with_capacity_and_hasher(articles.len(), Fast::default());
-            articles
-                .iter()
-                .map(|a| match owner.entry(a.id.as_ref()) {
-                    Entry::Occupied(first) => {
-                        errors.push(ArticleError {
-                            origin: a.origin.to_string(),
-                            line: None,
-                            reason: format!(
-                                "has the same identity ({:?}) as {}; give one of them another `slug`",
-                                a.id,
-                                first.get()
-                            ),
-                        });
-                        false
-                    }
-                    Entry::Vacant(slot) => {
-                        slot.insert(&a.origin);
-                        true
-                    }
-                })
-                .collect()
-        };
-        let mut keep = keep.into_iter();
-        articles.retain(|_| keep.next().unwrap_or(true));
+        if ledger.ids.has_repeats() {
+            identity::keep_first_ids(&mut articles, |a, first| {
+                errors.push(identity::same_identity(&a.origin, &a.id, &first.origin));
+            });
+        }
         ledger.slugs = sorted_keys(articles.iter().map(|a| a.slug.as_ref()));
-        let slugs_repeat = ledger.slugs.has_repeats();
-
-        // Oldest first, so the first article with a slug keeps it. Sorted
-        // by a compact key (one read of each article), not by comparing
-        // through the `Arc`s: at 100k articles every such comparison missed
-        // the cache twice.
-        let mut order: Vec<(i64, u32, usize)> = articles
-            .iter()
-            .enumerate()
-            .map(|(i, a)| {
-                (
-                    a.published.timestamp(),
-                    a.published.timestamp_subsec_nanos(),
-                    i,
-                )
-            })
-            .collect();
-        order.sort_unstable_by(|x, y| {
-            (x.0, x.1)
-                .cmp(&(y.0, y.1))
-                .then_with(|| articles[x.2].id.cmp(&articles[y.2].id))
-        });
-        let mut slots: Vec<Option<Arc<Article>>> = articles.into_iter().map(Some).collect();
-        let mut articles: Vec<Arc<Article>> = order
-            .iter()
-            .filter_map(|&(_, _, i)| slots[i].take())
-            .collect();
-        let renames: Vec<(usize, String)> = if !slugs_repeat {
-            // Distinct slugs: nothing to rename.
-            Vec::new()
-        } else {
-            // Slugs taken so far: the articles' own, and the ones made here.
-            let mut taken: HashSet<&str, Fast> =
-                HashSet::with_capacity_and_hasher(articles.len(), Fast::default());
-            let mut made: HashSet<String> = HashSet::new();
-            // Next suffix to try per repeated slug: a portal with hundreds
-            // of articles titled alike would otherwise cost quadratic time on
-            // every generation.
-            let mut next_suffix: HashMap<&str, usize> = HashMap::new();
-            let mut renames = Vec::new();
-            for (i, a) in articles.iter().enumerate() {
-                let slug = a.slug.as_ref();
-                if !made.contains(slug) && taken.insert(slug) {
-                    continue;
-                }
-                let counter = next_suffix.entry(slug).or_insert(2);
-                let mut n = *counter;
-                let renamed = loop {
-                    let candidate = format!("{slug}-{n}");
-                    if !taken.contains(candidate.as_str()) && !made.contains(&candidate) {
-                        break candidate;
-                    }
-                    n += 1;
-                };
-                *counter = n + 1;
-                made.insert(renamed.clone());
-                renames.push((i, renamed));
-            }
-            renames
-        };
+        identity::sort_oldest_first(&mut articles);
+        // Distinct slugs: nothing to rename.
+        let renames = if ledger.slugs.has_repeats() { identity::renames(&articles) } else { Vec::new() };
         let mut renamed = BTreeSet::new();
         for (i, slug) in renames {
             let a = &mut articles[i];
             renamed.insert(a.slug.to_string());
             // Copy-on-write: only a renamed duplicate stops sharing.
-            let a = Arc::make_mut(a);
-            if let Some(link) = ctx.renamed_link(&a.link, &a.id, &a.slug, &slug) {
-                a.link = link;
-            }
-            a.slug = slug.into();
+            identity::rename(Arc::make_mut(a), &slug, ctx);
         }
         ledger.renamed = Arc::new(renamed);
 

@@ -15,6 +15,7 @@ pub mod config;
 pub mod dates;
 pub mod digest;
 pub mod feeds;
+pub mod identity;
 pub mod mail;
 pub mod negotiate;
 pub mod store;

@@ -18,6 +18,7 @@ mod rss;
 use crate::article::Article;
 use crate::catalog::{Catalog, Scope};
 use crate::config::{ContentMode, Settings};
+use crate::mail::templates::Templates;
 use chrono::{DateTime, FixedOffset};
 use std::sync::Arc;
 use url::Url;
@@ -101,6 +102,11 @@ pub struct FeedSettings {
     pub content: ContentMode,
     pub items: usize,
     pub websub_hub: Option<Url>,
+    /// The templates the index page is rendered from (`index.html`):
+    /// the built-ins from [`FeedSettings::from_settings`]; the daemon puts
+    /// in the ones with `mail.templates_dir`'s overrides
+    /// ([`FeedSettings::with_templates`]).
+    pub templates: Arc<Templates>,
 }
 
 impl FeedSettings {
@@ -114,7 +120,13 @@ impl FeedSettings {
             content: s.feeds.content,
             items: s.feeds.items,
             websub_hub: s.feeds.websub_hub.clone(),
+            templates: Templates::shared_builtin(),
         }
+    }
+
+    /// The same settings with the index page rendered from `templates`.
+    pub fn with_templates(self, templates: Arc<Templates>) -> FeedSettings {
+        FeedSettings { templates, ..self }
     }
 }
 

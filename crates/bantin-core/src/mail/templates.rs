@@ -1,8 +1,12 @@
-//! The mail and page templates: minijinja, HTML auto-escaped by file
+//! The mail and page templates (the subscription pages and the index page
+//! too, which the feed cache renders with [`FeedSettings::templates`]): minijinja, HTML auto-escaped by file
 //! extension (`.html`), text not. The built-in templates are compiled into
 //! the binary, so bantin works from any folder; a file of the same name in
 //! `mail.templates_dir` replaces one of them (the daemon reads that folder
 //! and hands each override to [`Templates::build`]).
+//!
+//! [`FeedSettings::templates`]: crate::feeds::FeedSettings::templates
+//! [`FeedSettings::from_settings`]: crate::feeds::FeedSettings::from_settings
 //!
 //! Invariant: every template is loaded and compiled in [`Templates::build`],
 //! so a broken override stops bantin at start (exit 78), not at 07:00.
@@ -10,6 +14,7 @@
 use minijinja::Environment;
 use serde::Serialize;
 use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 
 /// The templates bantin uses, with their built-in text.
 pub const BUILTIN: &[(&str, &str)] = &[
@@ -18,6 +23,7 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("confirm.txt", include_str!("../../../../templates/confirm.txt")),
     ("confirm.html", include_str!("../../../../templates/confirm.html")),
     ("page.html", include_str!("../../../../templates/page.html")),
+    ("index.html", include_str!("../../../../templates/index.html")),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -86,6 +92,21 @@ impl Templates {
     /// The built-in templates alone.
     pub fn builtin() -> Result<Templates, TemplateError> {
         Templates::build(|_| Ok(None))
+    }
+
+    /// The built-in templates, compiled once per process and shared: what
+    /// [`FeedSettings::from_settings`] renders the index page with until
+    /// the daemon hands it the templates with overrides. (They compile, as
+    /// the tests here hold; if they did not, this is an empty set whose
+    /// every render is an error the caller reports.)
+    pub fn shared_builtin() -> Arc<Templates> {
+        static BUILT: OnceLock<Arc<Templates>> = OnceLock::new();
+        Arc::clone(BUILT.get_or_init(|| {
+            Arc::new(Templates::builtin().unwrap_or_else(|e| {
+                tracing::error!("the built-in templates do not compile: {e}");
+                Templates { env: environment(), digests_shareable: false }
+            }))
+        }))
     }
 
     /// Compiles every template: the override `override_of(name)` gives

@@ -14,6 +14,8 @@ pub mod raw;
 
 use crate::article::{Article, ArticleError, Content};
 pub use raw::Context;
+use std::ffi::OsStr;
+use std::path::Path;
 
 /// Files larger than this are reported, not read: no article is this big,
 /// and reading one would hold the memory of thousands of articles.
@@ -28,11 +30,25 @@ pub enum Format {
     Json,
 }
 
+/// Whether a file or folder name is hidden (`.git`, editors' `.name.swp`,
+/// rsync's `.name.XXXXXX`, `.hugo_build.lock`): nothing hidden, nor
+/// anything inside a hidden folder, is part of the store. The one statement
+/// of the rule; [`is_hidden`] applies it to a path.
+pub fn is_hidden_name(name: impl AsRef<OsStr>) -> bool {
+    name.as_ref().as_encoded_bytes().starts_with(b".")
+}
+
+/// Whether a store-relative path names a hidden file or folder or lies
+/// inside a hidden folder ([`is_hidden_name`] of any of its components).
+pub fn is_hidden(rel: &Path) -> bool {
+    rel.components().any(|c| is_hidden_name(c.as_os_str()))
+}
+
 /// Whether a file name is one the store reads (`.md`, `.markdown`, `.txt`,
 /// `.json`), leaving out hidden files, editors' temporary files, a folder's
 /// `README` and Hugo/Zola section pages (`_index.md`), which are not articles.
 pub fn is_article_name(name: &str) -> bool {
-    if name.starts_with('.') || name.starts_with('#') || name.ends_with('~') {
+    if is_hidden_name(name) || name.starts_with('#') || name.ends_with('~') {
         return false;
     }
     let Some((stem, ext)) = name.rsplit_once('.') else { return false };
@@ -135,4 +151,19 @@ fn parse_raw(bytes: &[u8], origin: &str, with_body: bool) -> Result<raw::RawArti
         )),
     };
     parsed.map_err(|(line, reason)| fail(line, reason))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hidden_paths_and_names() {
+        assert!(is_hidden(Path::new(".git/x.md")));
+        assert!(is_hidden(Path::new("a/.x.md.swp")));
+        assert!(!is_hidden(Path::new("a/x.md")));
+        assert!(!is_hidden(Path::new("")));
+        assert!(is_hidden_name(".hugo_build.lock") && !is_hidden_name("tin.md"));
+        assert!(!is_article_name(".tin.md") && is_article_name("tin.md"));
+    }
 }
