@@ -204,7 +204,7 @@ fn target(source: &Source, path: &[String]) -> Vec<String> {
     }
     // `super::` from a `mod.rs` or `name.rs` is the parent of the module.
     let mut base = source.module.clone();
-    let mut rest = &path[..];
+    let mut rest = path;
     while rest.first().is_some_and(|s| s == "super") {
         base.pop();
         rest = &rest[1..];
