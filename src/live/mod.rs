@@ -116,8 +116,10 @@ pub type Table = (sql::Pool, sql::Source);
 /// How the store is followed, started before its first read so that a
 /// change made during the read arrives as an event (at worst a file or row
 /// is read twice), never lost.
+// One value per process, moved once: the size of the larger variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Following {
-    Dir { settings: watch::WatchSettings, watcher: Box<watch::Watcher> },
+    Dir { settings: watch::WatchSettings, watcher: watch::Watcher },
     Table { table: Table, follower: follow::Follower, settings: follow::FollowSettings },
 }
 
@@ -146,7 +148,7 @@ impl Following {
                 let watcher = tokio::task::spawn_blocking(move || watch::start(&started))
                     .await
                     .map_err(|e| StartError::Watcher(e.to_string()))?;
-                Ok(Following::Dir { settings: ws, watcher: Box::new(watcher) })
+                Ok(Following::Dir { settings: ws, watcher })
             }
             crate::config::StoreKind::Postgres | crate::config::StoreKind::Sqlite => {
                 let table = open_table(settings).await?;
@@ -183,7 +185,7 @@ impl Following {
     /// `shutdown` turns true.
     pub async fn run(self, tx: mpsc::UnboundedSender<Command>, shutdown: tokio::sync::watch::Receiver<bool>) {
         match self {
-            Following::Dir { settings, watcher } => watch::run(settings, *watcher, tx, shutdown).await,
+            Following::Dir { settings, watcher } => watch::run(settings, watcher, tx, shutdown).await,
             Following::Table { table: (pool, source), follower, settings } => {
                 follow::run(pool, source, settings, follower, tx, shutdown).await
             }
