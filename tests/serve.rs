@@ -1,6 +1,7 @@
 //! `bantin serve` end to end: the real binary on a random port with a
 //! temporary store, driven over real HTTP and real signals.
 
+#[path = "support/serve.rs"]
 mod launch;
 
 use std::io::{BufRead, BufReader, Read, Write};

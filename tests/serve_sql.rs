@@ -5,6 +5,7 @@
 //! Rows are inserted, updated and deleted by a second connection, as a CMS
 //! would, and each change must be served within a second.
 
+#[path = "support/serve.rs"]
 mod launch;
 
 use std::path::Path;

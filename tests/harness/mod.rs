@@ -10,7 +10,7 @@
 
 #![allow(dead_code)]
 
-#[path = "../launch/mod.rs"]
+#[path = "../support/serve.rs"]
 mod launch;
 
 use std::io::{Read, Write};

@@ -2,7 +2,7 @@
 //! test knobs in its environment), its log collected, signalled, and
 //! killed if the test fails halfway.
 
-#[path = "../launch/mod.rs"]
+#[path = "../support/serve.rs"]
 mod launch;
 
 use std::path::Path;
