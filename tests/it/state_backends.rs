@@ -8,9 +8,7 @@
 
 use crate::support::mailtest;
 
-use bantin::state::{
-    Backend as StoreBackend, DigestCommit, MessageKind, NewSubscriber, OutboxMessage, StateStore, Status, Frequency,
-};
+use bantin::state::{Backend as StoreBackend, DigestCommit, MessageKind, OutboxMessage, StateStore};
 use chrono::{DateTime, Utc};
 use mailtest::{Backend, StateDb};
 use std::collections::HashSet;
@@ -29,14 +27,7 @@ async fn two_stores(db: &StateDb) -> (StateStore, StateStore) {
 async fn subscribers(state: &StateStore, n: usize) -> Vec<i64> {
     let mut ids = Vec::with_capacity(n);
     for i in 0..n {
-        let new = NewSubscriber {
-            email: format!("reader{i:04}@example.org"),
-            topics: vec![],
-            frequency: Frequency::Daily,
-            status: Status::Active,
-            now: at(),
-        };
-        ids.push(state.insert_subscriber(&new).await.unwrap().0.id);
+        ids.push(mailtest::active_subscriber(state, &format!("reader{i:04}@example.org"), at()).await.id);
     }
     ids
 }

@@ -144,17 +144,7 @@ async fn pages_answer_in_english_and_refuse_forged_tokens(backend: Backend) {
     let app = bantin::subscription::routes(Arc::clone(&digests));
     tokio::spawn(async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await });
     let client = reqwest::Client::new();
-    let (sub, _) = digests
-        .state
-        .insert_subscriber(&NewSubscriber {
-            email: "reader@example.org".into(),
-            topics: vec![],
-            frequency: Frequency::Daily,
-            status: Status::Active,
-            now: Utc::now(),
-        })
-        .await
-        .unwrap();
+    let sub = mailtest::active_subscriber(&digests.state, "reader@example.org", Utc::now()).await;
     let unsub = digests.composer.unsubscribe_url(sub.id);
     let page = client.get(format!("{unsub}?lang=en")).send().await.unwrap();
     assert_eq!(page.status(), 200);
@@ -246,17 +236,7 @@ async fn refused_then_451_then_accepted_and_550s_make_a_subscriber_bouncing(back
     let (held, port) = mailtest::refusing_port();
     let dir = tempfile::tempdir().unwrap();
     let (digests, _db) = open(backend, dir.path(), &format!("smtp://{port}"), "https://bantin.example.org/", "bounce_limit = 2").await;
-    let (sub, _) = digests
-        .state
-        .insert_subscriber(&NewSubscriber {
-            email: "reader@example.org".into(),
-            topics: vec![],
-            frequency: Frequency::Daily,
-            status: Status::Active,
-            now: Utc::now(),
-        })
-        .await
-        .unwrap();
+    let sub = mailtest::active_subscriber(&digests.state, "reader@example.org", Utc::now()).await;
     assert_eq!(digests.queue(fixed_now(), Mode::Now).await.unwrap().queued, 1);
     let t0 = Utc::now();
     let at = |h: i64| move || t0 + Duration::hours(h);
@@ -305,17 +285,7 @@ async fn the_scheduler_delivers_the_outbox_and_stops_on_shutdown(backend: Backen
     let smtp = SmtpServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let (digests, _db) = open(backend, dir.path(), &smtp.url(), "https://bantin.example.org/", "").await;
-    let (sub, _) = digests
-        .state
-        .insert_subscriber(&NewSubscriber {
-            email: "pending@example.org".into(),
-            topics: vec![],
-            frequency: Frequency::Daily,
-            status: Status::Pending,
-            now: Utc::now(),
-        })
-        .await
-        .unwrap();
+    let sub = mailtest::add_subscriber(&digests.state, "pending@example.org", Status::Pending, Utc::now()).await;
     let m = digests.composer.confirmation(&sub, Utc::now()).unwrap();
     digests.state.enqueue(&m, Utc::now()).await.unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);

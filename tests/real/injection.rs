@@ -10,7 +10,6 @@ use crate::support::mailtest;
 
 use bantin::digest::plan::Mode;
 use bantin::digest::{CatalogSource, Digests};
-use bantin::state::{Frequency, NewSubscriber, Status};
 use chrono::{DateTime, Utc};
 use mailtest::smtp::SmtpServer;
 use std::net::SocketAddr;
@@ -113,17 +112,7 @@ async fn control_characters_never_reach_a_header_and_html_is_escaped_in_mails_an
     assert!(digests.state.subscribers().await.unwrap().is_empty(), "no evil address was stored");
 
     // A real subscriber gets a digest of the evil articles.
-    let (sub, _) = digests
-        .state
-        .insert_subscriber(&NewSubscriber {
-            email: "reader@example.org".into(),
-            topics: vec![],
-            frequency: Frequency::Daily,
-            status: Status::Active,
-            now: now(),
-        })
-        .await
-        .unwrap();
+    let sub = mailtest::active_subscriber(&digests.state, "reader@example.org", now()).await;
     assert_eq!(digests.queue(now(), Mode::Now).await.unwrap().queued, 1);
     assert_eq!(digests.deliver().await.unwrap().sent, 1);
     let mails = smtp.received();

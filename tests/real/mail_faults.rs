@@ -16,7 +16,7 @@ use crate::support::mailtest;
 
 use bantin::digest::plan::Mode;
 use bantin::digest::{CatalogSource, Digests};
-use bantin::state::{Frequency, NewSubscriber, Status};
+use bantin::state::Status;
 use chrono::{DateTime, Duration, Utc};
 use mailtest::smtp::{Behaviour, SmtpServer};
 use std::collections::HashMap;
@@ -37,17 +37,7 @@ async fn queued(dir: &std::path::Path, smtp_url: &str) -> Arc<Digests> {
     let source: CatalogSource = Arc::new(move || Arc::clone(&catalog));
     let digests = Digests::open(settings, source).await.expect("open the digest context");
     for i in 0..SUBSCRIBERS {
-        digests
-            .state
-            .insert_subscriber(&NewSubscriber {
-                email: format!("reader{i}@example.org"),
-                topics: vec![],
-                frequency: Frequency::Daily,
-                status: Status::Active,
-                now: Utc::now(),
-            })
-            .await
-            .unwrap();
+        mailtest::active_subscriber(&digests.state, &format!("reader{i}@example.org"), Utc::now()).await;
     }
     assert_eq!(digests.queue(fixed_now(), Mode::Now).await.unwrap().queued, SUBSCRIBERS);
     digests

@@ -16,7 +16,7 @@ use crate::support::mailtest;
 
 use bantin::digest::plan::Mode;
 use bantin::digest::{CatalogSource, Digests};
-use bantin::state::{Frequency, MessageKind, NewSubscriber, OutboxMessage, Status};
+use bantin::state::{MessageKind, OutboxMessage, Status};
 use chrono::{DateTime, Utc};
 use mailtest::smtp::{AuthOffer, Behaviour, SmtpServer, AUTH_PASSWORD, AUTH_USER};
 use std::path::{Path, PathBuf};
@@ -65,14 +65,7 @@ async fn queued(dir: &Path, smtp_url: &str, subscribers: usize, connections: u32
     let source: CatalogSource = Arc::new(move || Arc::clone(&catalog));
     let digests = Digests::open(settings, source).await.expect("open the digest context");
     for i in 0..subscribers {
-        let new = NewSubscriber {
-            email: format!("reader{i}@example.org"),
-            topics: vec![],
-            frequency: Frequency::Daily,
-            status: Status::Active,
-            now: Utc::now(),
-        };
-        digests.state.insert_subscriber(&new).await.unwrap();
+        mailtest::active_subscriber(&digests.state, &format!("reader{i}@example.org"), Utc::now()).await;
     }
     assert_eq!(digests.queue(fixed_now(), Mode::Now).await.unwrap().queued, subscribers);
     assert!(digests.state.enqueue(&awkward_message(), fixed_now()).await.unwrap());

@@ -2,10 +2,14 @@
 //! config file in a temporary folder, a fresh state database per test
 //! on either backend ([`StateDb`]): an SQLite file in the folder, or a
 //! database of its own on the PostgreSQL server of this machine (created
-//! for the test, dropped after it), so every suite runs on both.
+//! for the test, dropped after it), so every suite runs on both; and the
+//! one way the suites add a subscriber ([`add_subscriber`],
+//! [`active_subscriber`]).
 
 pub mod smtp;
 
+use bantin::state::{Frequency, NewSubscriber, StateStore, Status, Subscriber};
+use chrono::{DateTime, Utc};
 use std::path::{Path, PathBuf};
 
 /// A port of 127.0.0.1 that refuses connections, held for the test: a TCP
@@ -224,3 +228,13 @@ pub fn load(path: &Path) -> bantin::Settings {
     bantin::config::load(path).expect("the test config is valid")
 }
 
+/// Adds a daily subscriber of every topic with `status` at `now`.
+pub async fn add_subscriber(state: &StateStore, email: &str, status: Status, now: DateTime<Utc>) -> Subscriber {
+    let new = NewSubscriber { email: email.into(), topics: vec![], frequency: Frequency::Daily, status, now };
+    state.insert_subscriber(&new).await.unwrap().0
+}
+
+/// Adds an active (confirmed) daily subscriber of every topic at `now`.
+pub async fn active_subscriber(state: &StateStore, email: &str, now: DateTime<Utc>) -> Subscriber {
+    add_subscriber(state, email, Status::Active, now).await
+}
