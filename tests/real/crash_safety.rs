@@ -100,6 +100,7 @@ fn copies(smtp: &SmtpServer, skip: usize) -> HashMap<String, usize> {
 
 #[test]
 fn sigkill_at_seeded_random_points_of_20_digest_runs_never_corrupts_or_loses() {
+    let _exclusive = crate::support::exclusive();
     let subscribers = if long() { 1000 } else { 100 };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let smtp = rt.block_on(SmtpServer::start());
@@ -170,6 +171,7 @@ fn sigkill_at_seeded_random_points_of_20_digest_runs_never_corrupts_or_loses() {
 
 #[test]
 fn sigkill_while_serve_reads_the_store_leaves_a_sound_database_and_a_full_catalog() {
+    let _exclusive = crate::support::exclusive();
     let articles = if long() { 10_000 } else { 2_000 };
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -260,6 +262,7 @@ fn fill(dir: &Path, spare: usize) -> PathBuf {
 
 #[test]
 fn a_full_disk_under_the_state_database_gives_a_clear_error_and_recovers() {
+    let _exclusive = crate::support::exclusive();
     let subscribers = 300;
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let smtp = rt.block_on(SmtpServer::start());

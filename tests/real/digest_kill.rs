@@ -22,6 +22,7 @@ fn bantin(cfg: &std::path::Path) -> Command {
 }
 
 async fn sigkill_in_the_middle_of_a_run_of_1000_leaves_one_digest_each_except_in_flight(backend: Backend) {
+    let _exclusive = crate::support::exclusive();
     let smtp = SmtpServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let db = StateDb::new(backend, dir.path());

@@ -33,16 +33,21 @@ struct Setup {
     smtp: SmtpServer,
     serve: Serve,
     _dir: tempfile::TempDir,
+    /// Last, so it is let go once the server and the relay are gone.
+    _exclusive: std::sync::MutexGuard<'static, ()>,
 }
 
+/// Thousands of sockets and timed limits: one abuse scenario at a time,
+/// and none beside the other heavy suites (`support::exclusive`).
 fn setup() -> Setup {
+    let exclusive = crate::support::exclusive();
     harness::raise_fd_limit();
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let smtp = rt.block_on(SmtpServer::start());
     let dir = tempfile::tempdir().unwrap();
     let config = harness::write_config(dir.path(), &mailtest::examples(), &smtp.url(), "");
     let serve = Serve::start(&config);
-    Setup { rt, smtp, serve, _dir: dir }
+    Setup { rt, smtp, serve, _dir: dir, _exclusive: exclusive }
 }
 
 /// A request sent from `source` (any 127.x.y.z) with raw bytes.

@@ -4,6 +4,10 @@
 //! of one per file, each former `tests/<name>.rs` a module here (`cargo
 //! test --test real serve_sql::` runs one). Support code is shared with
 //! the library suites (`tests/it/`) in `tests/support/`.
+//!
+//! The tests of one binary run in parallel threads (before, the suites
+//! ran one binary after another): the heavy and timing-sensitive ones
+//! take `support::exclusive()` so that no two of them overlap.
 
 #[macro_use]
 #[path = "../support/mod.rs"]

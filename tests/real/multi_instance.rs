@@ -141,6 +141,7 @@ fn sent_by(instance: &Serve) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_instances_on_one_postgresql_send_each_digest_once_and_survive_a_sigkill() {
+    let _exclusive = crate::support::exclusive();
     let smtp = SmtpServer::start().await;
     let dir = tempfile::tempdir().unwrap();
     let db = StateDb::new(Backend::Postgres, dir.path());

@@ -455,6 +455,7 @@ async fn sigterm_lets_requests_in_flight_finish_and_exits_zero() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn five_thousand_files_written_at_once_all_reach_the_catalog() {
+    let _exclusive = crate::support::exclusive();
     const N: usize = 5000;
     let server = Server::start(&[], "[feeds]\nitems = 10000\n");
     let store = server.store();
@@ -607,6 +608,7 @@ async fn json_logs_are_one_object_per_line() {
 /// without any change in the store (the service schedules a refresh).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_scheduled_article_appears_on_time() {
+    let _exclusive = crate::support::exclusive();
     let at = chrono::Utc::now() + chrono::Duration::seconds(3);
     let date = at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     // The publication instant is the whole second written in the file.

@@ -133,6 +133,7 @@ const PG_TABLE: &str = "CREATE TABLE articles (id BIGINT PRIMARY KEY, title TEXT
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_rows_reach_the_feeds_within_a_second_by_notify_and_after_the_listener_is_cut() {
+    let _exclusive = crate::support::exclusive();
     let schema = Schema::new("serve_pg").await;
     let s = &schema.name;
     schema.exec(&format!("SET search_path TO {s}; {PG_TABLE}")).await;
@@ -221,6 +222,7 @@ async fn postgres_rows_reach_the_feeds_within_a_second_by_notify_and_after_the_l
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postgres_without_the_trigger_follows_by_polling_within_a_second() {
+    let _exclusive = crate::support::exclusive();
     let schema = Schema::new("poll_pg").await;
     let s = &schema.name;
     schema.exec(&format!("SET search_path TO {s}; {PG_TABLE}")).await;
@@ -241,6 +243,7 @@ async fn postgres_without_the_trigger_follows_by_polling_within_a_second() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_rows_reach_the_feeds_within_a_second_by_polling_alone() {
+    let _exclusive = crate::support::exclusive();
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("cms.db");
     let writer = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=rwc", db.display())).await.unwrap();

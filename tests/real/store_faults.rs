@@ -59,6 +59,7 @@ fn mkfifo(path: &Path) {
 
 #[test]
 fn store_faults_are_reported_with_path_and_reason_and_every_good_article_is_served() {
+    let _exclusive = crate::support::exclusive();
     let as_root = unsafe { libc::geteuid() } == 0;
     let user = as_root.then_some(NOBODY);
     let dir = tempfile::tempdir().unwrap();

@@ -6,11 +6,13 @@
 //!
 //! Figures are printed and also appended to `target/tmp/figures.txt`, which
 //! `.ci/run` shows after the test run (so CI prints them without running
-//! the suites twice).
+//! the suites twice). The suites share one process now, so each line is
+//! written whole under a lock (threads never interleave their lines).
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 use std::time::Duration;
 
 /// Prints one scenario's figures and keeps them for `.ci/run`.
@@ -18,8 +20,10 @@ pub fn figures(scenario: &str, line: &str) {
     let text = format!("{scenario:<34} {line}");
     println!("FIGURES {text}");
     let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join("figures.txt");
+    static WRITING: Mutex<()> = Mutex::new(());
+    let _writing = WRITING.lock().unwrap_or_else(|e| e.into_inner());
     if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
-        let _ = writeln!(f, "{text}");
+        let _ = f.write_all(format!("{text}\n").as_bytes());
     }
 }
 
@@ -111,15 +115,19 @@ pub fn body_of(answer: &str) -> &str {
 
 /// Raises this process's open-file limit to its hard limit (children, such
 /// as `bantin serve`, inherit it): the many-connections tests hold more
-/// sockets than the usual soft limit of 1,024.
+/// sockets than the usual soft limit of 1,024. The limit is the whole
+/// process's (every test thread's): raised once, only ever upwards.
 pub fn raise_fd_limit() {
-    let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
-    // SAFETY: getrlimit/setrlimit with a valid resource and a pointer to a
-    // live rlimit.
-    unsafe {
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
-            limit.rlim_cur = limit.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+    static RAISED: std::sync::Once = std::sync::Once::new();
+    RAISED.call_once(|| {
+        let mut limit = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        // SAFETY: getrlimit/setrlimit with a valid resource and a pointer to a
+        // live rlimit.
+        unsafe {
+            if libc::getrlimit(libc::RLIMIT_NOFILE, &mut limit) == 0 {
+                limit.rlim_cur = limit.rlim_max;
+                libc::setrlimit(libc::RLIMIT_NOFILE, &limit);
+            }
         }
-    }
+    });
 }
