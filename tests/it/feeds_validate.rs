@@ -7,7 +7,7 @@
 //! and NFC with `]]>`, `&`, `<` kept as text, absolute links, unique ids
 //! that survive reloads and edits, dates, categories, authors, item counts,
 //! drafts and future articles absent, bad files reported with path + line).
-//! All at a fixed `now` (common::NOW), so the tests never go stale.
+//! All at a fixed `now` (support::common::NOW), so the tests never go stale.
 
 use crate::support::common;
 

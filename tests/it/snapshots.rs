@@ -2,9 +2,11 @@
 //! exact bytes of the three site-wide feeds (RSS, Atom, JSON Feed) and of
 //! the three feeds of one category, at the fixed `now` and with the
 //! settings of config/bantin.toml, are kept as insta snapshots in
-//! tests/snapshots/. Only the crate version is masked, so a release does
-//! not churn them. After an intended change: `cargo insta review` (or
-//! `INSTA_UPDATE=always cargo test --test snapshots`) and read the diff.
+//! tests/it/snapshots/ (named `it__snapshots__*`, after this module's
+//! path). Only the crate version is masked, so a release does not churn
+//! them. After an intended change: `cargo insta review` (or
+//! `INSTA_UPDATE=always cargo test --test it snapshots::`) and read the
+//! diff.
 
 use crate::support::common;
 

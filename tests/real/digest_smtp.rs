@@ -1,5 +1,5 @@
 //! Digests and subscriptions against a real SMTP server on loopback (the
-//! `mailin` engine, see tests/mailtest/smtp.rs) and the real HTTP routes
+//! `mailin` engine, see tests/support/mailtest/smtp.rs) and the real HTTP routes
 //! served by axum, read back with an independent mail parser. Every test
 //! runs on both state backends (`name::sqlite`, `name::postgres`).
 

@@ -3,7 +3,7 @@
 //! addresses must never reach a mail header unencoded; HTML in article
 //! fields is escaped in mails and pages. Drives the real digest pipeline
 //! and the real subscription routes (axum on loopback) with a real SMTP
-//! server (tests/mailtest), and reads the raw bytes that arrived.
+//! server (tests/support/mailtest), and reads the raw bytes that arrived.
 
 use crate::support::harness;
 use crate::support::mailtest;

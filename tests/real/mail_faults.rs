@@ -1,4 +1,4 @@
-//! Mail faults against a real SMTP server on loopback (tests/mailtest, the
+//! Mail faults against a real SMTP server on loopback (tests/support/mailtest, the
 //! `mailin` engine) with the real mailer and state database: a relay down
 //! for minutes, 421 in the middle of a session, 451, 552 at the end of
 //! DATA, 550, a server that takes the message and drops the connection

@@ -1,5 +1,5 @@
 //! Three real `bantin serve` processes on one PostgreSQL state database and
-//! one real SMTP server (tests/mailtest): 1,000 subscribers get exactly one
+//! one real SMTP server (tests/support/mailtest): 1,000 subscribers get exactly one
 //! digest each for a period, whichever instance plans and however the
 //! sending is shared; then, in the next period, one instance is killed with
 //! SIGKILL in the middle of sending, and every subscriber still gets that

@@ -1,6 +1,6 @@
 //! `bantin serve` runs the subscription side too: the real binary serving
 //! the form, the subscription routes, `/healthz` and `/metrics` over real
-//! HTTP, mailing through a real SMTP server on loopback (tests/mailtest),
+//! HTTP, mailing through a real SMTP server on loopback (tests/support/mailtest),
 //! sharing its state database with a concurrent `bantin digest run`; on
 //! both state backends.
 

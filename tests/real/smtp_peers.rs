@@ -5,7 +5,7 @@
 //!   holds: with PIPELINING offered (MAIL, RCPT and DATA in one write),
 //!   without it, and from a relay that knows no ESMTP (HELO); its hard and
 //!   soft refusals must come out as failed and retried.
-//! - the `mailin` engine (tests/mailtest) checks AUTH PLAIN and AUTH LOGIN
+//! - the `mailin` engine (tests/support/mailtest) checks AUTH PLAIN and AUTH LOGIN
 //!   with credentials from `mail.smtp_url`, and that a wrong password is
 //!   the relay's problem (the message waits), not the subscriber's.
 //!
