@@ -6,7 +6,7 @@
 use crate::support::mailtest;
 
 use bantin::digest::plan::Mode;
-use bantin::digest::{CatalogSource, Digests};
+use bantin::digest::Digests;
 use bantin::state::{Frequency, NewSubscriber, Status};
 use chrono::{DateTime, Duration, Utc};
 use mailtest::smtp::{Behaviour, SmtpServer};
@@ -23,10 +23,7 @@ fn fixed_now() -> DateTime<Utc> {
 async fn open(backend: Backend, dir: &std::path::Path, smtp_url: &str, public_url: &str, extra_mail: &str) -> (Arc<Digests>, StateDb) {
     let db = StateDb::new(backend, dir);
     let cfg = mailtest::write_config_for(dir, &db.url, &mailtest::examples(), smtp_url, public_url, extra_mail);
-    let settings = Arc::new(mailtest::load(&cfg));
-    let catalog = Arc::new(bantin::load_catalog(&settings, 1).unwrap());
-    let source: CatalogSource = Arc::new(move || Arc::clone(&catalog));
-    (Digests::open(settings, source).await.expect("open the digest context"), db)
+    (mailtest::digests(&cfg).await, db)
 }
 
 async fn wait_for_mail(smtp: &SmtpServer, n: usize) -> Vec<mailtest::smtp::Received> {

@@ -15,7 +15,7 @@ use crate::support::harness;
 use crate::support::mailtest;
 
 use bantin::digest::plan::Mode;
-use bantin::digest::{CatalogSource, Digests};
+use bantin::digest::Digests;
 use bantin::state::Status;
 use chrono::{DateTime, Duration, Utc};
 use mailtest::smtp::{Behaviour, SmtpServer};
@@ -32,10 +32,7 @@ fn fixed_now() -> DateTime<Utc> {
 /// subscribers whose digests are queued.
 async fn queued(dir: &std::path::Path, smtp_url: &str) -> Arc<Digests> {
     let cfg = mailtest::write_config(dir, &mailtest::examples(), smtp_url, "https://bantin.example.org/", "bounce_limit = 1\nmax_attempts = 20");
-    let settings = Arc::new(mailtest::load(&cfg));
-    let catalog = Arc::new(bantin::load_catalog(&settings, 1).expect("the test store loads"));
-    let source: CatalogSource = Arc::new(move || Arc::clone(&catalog));
-    let digests = Digests::open(settings, source).await.expect("open the digest context");
+    let digests = mailtest::digests(&cfg).await;
     for i in 0..SUBSCRIBERS {
         mailtest::active_subscriber(&digests.state, &format!("reader{i}@example.org"), Utc::now()).await;
     }

@@ -15,7 +15,7 @@
 use crate::support::mailtest;
 
 use bantin::digest::plan::Mode;
-use bantin::digest::{CatalogSource, Digests};
+use bantin::digest::Digests;
 use bantin::state::{MessageKind, OutboxMessage, Status};
 use chrono::{DateTime, Utc};
 use mailtest::smtp::{AuthOffer, Behaviour, SmtpServer, AUTH_PASSWORD, AUTH_USER};
@@ -60,10 +60,7 @@ fn awkward_message() -> OutboxMessage {
 async fn queued(dir: &Path, smtp_url: &str, subscribers: usize, connections: u32) -> Arc<Digests> {
     let extra = format!("connections = {connections}\nmax_per_second = 1000\nbounce_limit = 1");
     let cfg = mailtest::write_config(dir, &mailtest::examples(), smtp_url, "https://bantin.example.org/", &extra);
-    let settings = Arc::new(mailtest::load(&cfg));
-    let catalog = Arc::new(bantin::load_catalog(&settings, 1).expect("the test store loads"));
-    let source: CatalogSource = Arc::new(move || Arc::clone(&catalog));
-    let digests = Digests::open(settings, source).await.expect("open the digest context");
+    let digests = mailtest::digests(&cfg).await;
     for i in 0..subscribers {
         mailtest::active_subscriber(&digests.state, &format!("reader{i}@example.org"), Utc::now()).await;
     }

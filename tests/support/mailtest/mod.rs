@@ -2,8 +2,9 @@
 //! config file in a temporary folder, a fresh state database per test
 //! on either backend ([`StateDb`]): an SQLite file in the folder, or a
 //! database of its own on the PostgreSQL server of this machine (created
-//! for the test, dropped after it), so every suite runs on both; and the
-//! one way the suites add a subscriber ([`add_subscriber`],
+//! for the test, dropped after it), so every suite runs on both; the
+//! digest context of a config ([`digests`]); and the one way the suites
+//! add a subscriber ([`add_subscriber`],
 //! [`active_subscriber`]).
 
 pub mod smtp;
@@ -226,6 +227,16 @@ first_backlog = "400d"
 
 pub fn load(path: &Path) -> bantin::Settings {
     bantin::config::load(path).expect("the test config is valid")
+}
+
+/// The digest context of the config at `cfg`, on a catalog of its store
+/// loaded once.
+pub async fn digests(cfg: &Path) -> std::sync::Arc<bantin::digest::Digests> {
+    use std::sync::Arc;
+    let settings = Arc::new(load(cfg));
+    let catalog = Arc::new(bantin::load_catalog(&settings, 1).expect("the test store loads"));
+    let source: bantin::digest::CatalogSource = Arc::new(move || Arc::clone(&catalog));
+    bantin::digest::Digests::open(settings, source).await.expect("open the digest context")
 }
 
 /// Adds a daily subscriber of every topic with `status` at `now`.
