@@ -10,7 +10,7 @@ use bantin::digest::Digests;
 use bantin::state::{Frequency, NewSubscriber, Status};
 use chrono::{DateTime, Duration, Utc};
 use mailtest::smtp::{Behaviour, SmtpServer};
-use mailtest::{Backend, StateDb};
+use mailtest::{link_with, parse, wait_for_mail, Backend, StateDb};
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -24,24 +24,6 @@ async fn open(backend: Backend, dir: &std::path::Path, smtp_url: &str, public_ur
     let db = StateDb::new(backend, dir);
     let cfg = mailtest::write_config_for(dir, &db.url, &mailtest::examples(), smtp_url, public_url, extra_mail);
     (mailtest::digests(&cfg).await, db)
-}
-
-async fn wait_for_mail(smtp: &SmtpServer, n: usize) -> Vec<mailtest::smtp::Received> {
-    for _ in 0..200 {
-        if smtp.received().len() >= n {
-            return smtp.received();
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    panic!("expected {n} messages, the SMTP server has {}", smtp.received().len());
-}
-
-fn parse(data: &[u8]) -> mail_parser::Message<'_> {
-    mail_parser::MessageParser::default().parse(data).expect("mail-parser reads the message")
-}
-
-fn link_with(text: &str, route: &str) -> String {
-    text.split_whitespace().find(|w| w.contains(route)).map(str::to_string).unwrap_or_else(|| panic!("no {route} link in {text}"))
 }
 
 async fn subscribe_confirm_receive_a_digest_unsubscribe_and_receive_nothing_after(backend: Backend) {
@@ -113,13 +95,7 @@ async fn subscribe_confirm_receive_a_digest_unsubscribe_and_receive_nothing_afte
     assert_eq!(digest.header_raw("List-Unsubscribe-Post").map(str::trim), Some("List-Unsubscribe=One-Click"));
     let url = header.split(',').find_map(|p| p.strip_prefix('<')?.strip_suffix('>')?.starts_with("http").then_some(p)).unwrap();
     let url = url.trim_start_matches('<').trim_end_matches('>');
-    let resp = client
-        .post(url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("List-Unsubscribe=One-Click")
-        .send()
-        .await
-        .unwrap();
+    let resp = mailtest::post_form(&client, url, "List-Unsubscribe=One-Click").await;
     assert_eq!(resp.status(), 200);
     let sub = digests.state.subscriber_by_email("Doc.Gia@example.vn").await.unwrap().unwrap();
     assert_eq!(sub.status, Status::Unsubscribed);
@@ -162,25 +138,13 @@ async fn pages_answer_in_english_and_refuse_forged_tokens(backend: Backend) {
     let prefs = digests.composer.preferences_url(sub.id);
     let page = client.get(&prefs).send().await.unwrap().text().await.unwrap();
     assert!(page.contains("name=\"topics\" value=\"kinh-te\""), "{page}");
-    let saved = client
-        .post(&prefs)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("topics=kinh-te&topics=du-lich&topics=not-a-category&frequency=weekly")
-        .send()
-        .await
-        .unwrap();
+    let saved = mailtest::post_form(&client, &prefs, "topics=kinh-te&topics=du-lich&topics=not-a-category&frequency=weekly").await;
     assert_eq!(saved.status(), 200);
     let sub = digests.state.subscriber_by_id(sub.id).await.unwrap().unwrap();
     assert_eq!(sub.topics, ["kinh-te", "du-lich"]);
     assert_eq!(sub.frequency, Frequency::Weekly);
     // An address that is not one address is refused with 400.
-    let bad = client
-        .post(format!("http://{http}/subscribe"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("email=a%40b.vn%0D%0ABcc%3A%20c%40d.vn")
-        .send()
-        .await
-        .unwrap();
+    let bad = mailtest::post_form(&client, &format!("http://{http}/subscribe"), "email=a%40b.vn%0D%0ABcc%3A%20c%40d.vn").await;
     assert_eq!(bad.status(), 400);
 }
 
@@ -196,13 +160,7 @@ async fn confirmation_mails_are_rate_limited_per_address_with_the_same_answer(ba
     let client = reqwest::Client::new();
     let mut answers = Vec::new();
     for _ in 0..3 {
-        let r = client
-            .post(format!("http://{http}/subscribe"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body("email=target%40example.org")
-            .send()
-            .await
-            .unwrap();
+        let r = mailtest::post_form(&client, &format!("http://{http}/subscribe"), "email=target%40example.org").await;
         answers.push((r.status().as_u16(), r.text().await.unwrap()));
     }
     assert!(answers.iter().all(|a| a == &answers[0]), "the limited answer looks the same");
@@ -210,21 +168,9 @@ async fn confirmation_mails_are_rate_limited_per_address_with_the_same_answer(ba
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(smtp.received().len(), 2, "the third request sends no mail");
     // The fifth request from this IP is refused outright.
-    let r = client
-        .post(format!("http://{http}/subscribe"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("email=other%40example.org")
-        .send()
-        .await
-        .unwrap();
+    let r = mailtest::post_form(&client, &format!("http://{http}/subscribe"), "email=other%40example.org").await;
     assert_eq!(r.status(), 202);
-    let r = client
-        .post(format!("http://{http}/subscribe"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("email=third%40example.org")
-        .send()
-        .await
-        .unwrap();
+    let r = mailtest::post_form(&client, &format!("http://{http}/subscribe"), "email=third%40example.org").await;
     assert_eq!(r.status(), 429);
 }
 

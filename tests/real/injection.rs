@@ -97,13 +97,7 @@ async fn control_characters_never_reach_a_header_and_html_is_escaped_in_mails_an
         tried += 1;
         assert!(bantin::state::normalize_address(a).is_err(), "{a:?} accepted as an address");
         let body: String = url::form_urlencoded::Serializer::new(String::new()).append_pair("email", a).finish();
-        let r = client
-            .post(format!("http://{http}/subscribe"))
-            .header("content-type", "application/x-www-form-urlencoded")
-            .body(body)
-            .send()
-            .await
-            .unwrap();
+        let r = mailtest::post_form(&client, &format!("http://{http}/subscribe"), &body).await;
         let status = r.status().as_u16();
         let page = r.text().await.unwrap();
         assert_eq!(status, 400, "{a:?}");
@@ -156,13 +150,7 @@ async fn control_characters_never_reach_a_header_and_html_is_escaped_in_mails_an
     assert!(page.contains("&lt;b onmouseover=alert(3)&gt;") || page.contains("&lt;b onmouseover"), "the category is listed, escaped:\n{page}");
 
     // The confirmation mail of an address with HTML-like but valid parts.
-    let r = client
-        .post(format!("http://{http}/subscribe"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body("email=o%27brien%2Btag%40example.org")
-        .send()
-        .await
-        .unwrap();
+    let r = mailtest::post_form(&client, &format!("http://{http}/subscribe"), "email=o%27brien%2Btag%40example.org").await;
     tried += 1;
     assert_eq!(r.status(), 202);
     for _ in 0..100 {

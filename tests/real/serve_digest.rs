@@ -8,44 +8,13 @@ use crate::support::mailtest;
 
 use crate::support::serve::{free_port, Serve};
 use mailtest::smtp::SmtpServer;
-use mailtest::{Backend, StateDb};
+use mailtest::{link_with, parse, post_form, wait_for_mail, Backend, StateDb};
 use std::process::Command;
 use std::time::Duration;
-
-async fn wait_for_mail(smtp: &SmtpServer, n: usize) -> Vec<mailtest::smtp::Received> {
-    for _ in 0..400 {
-        if smtp.received().len() >= n {
-            return smtp.received();
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("expected {n} messages, the SMTP server has {}", smtp.received().len());
-}
-
-fn parse(data: &[u8]) -> mail_parser::Message<'_> {
-    mail_parser::MessageParser::default().parse(data).expect("mail-parser reads the message")
-}
-
-fn link_with(text: &str, route: &str) -> String {
-    text.split_whitespace()
-        .find(|w| w.contains(route))
-        .map(str::to_string)
-        .unwrap_or_else(|| panic!("no {route} link in {text}"))
-}
 
 fn gauge(metrics: &str, name: &str, status: &str) -> Option<i64> {
     let prefix = format!("{name}{{status=\"{status}\"}} ");
     metrics.lines().find_map(|l| l.strip_prefix(&prefix)).and_then(|v| v.trim().parse().ok())
-}
-
-async fn post_form(client: &reqwest::Client, url: &str, body: &str) -> reqwest::Response {
-    client
-        .post(url)
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(body.to_string())
-        .send()
-        .await
-        .unwrap()
 }
 
 async fn serve_subscribes_confirms_mails_a_digest_once_and_unsubscribes_in_one_click(backend: Backend) {

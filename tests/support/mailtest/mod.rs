@@ -3,8 +3,10 @@
 //! on either backend ([`StateDb`]): an SQLite file in the folder, or a
 //! database of its own on the PostgreSQL server of this machine (created
 //! for the test, dropped after it), so every suite runs on both; the
-//! digest context of a config ([`digests`]); and the one way the suites
-//! add a subscriber ([`add_subscriber`],
+//! digest context of a config ([`digests`]); reading what the relay got
+//! ([`wait_for_mail`], [`parse`], [`link_with`]), a form POST to the
+//! subscription routes ([`post_form`]); and the one way the suites add a
+//! subscriber ([`add_subscriber`],
 //! [`active_subscriber`]).
 
 pub mod smtp;
@@ -248,4 +250,37 @@ pub async fn add_subscriber(state: &StateStore, email: &str, status: Status, now
 /// Adds an active (confirmed) daily subscriber of every topic at `now`.
 pub async fn active_subscriber(state: &StateStore, email: &str, now: DateTime<Utc>) -> Subscriber {
     add_subscriber(state, email, Status::Active, now).await
+}
+
+/// Waits (at most 20 s) until the SMTP server holds `n` messages; all of
+/// them.
+pub async fn wait_for_mail(smtp: &smtp::SmtpServer, n: usize) -> Vec<smtp::Received> {
+    for _ in 0..400 {
+        if smtp.received().len() >= n {
+            return smtp.received();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    panic!("expected {n} messages, the SMTP server has {}", smtp.received().len());
+}
+
+/// A received message read by an independent parser (mail-parser).
+pub fn parse(data: &[u8]) -> mail_parser::Message<'_> {
+    mail_parser::MessageParser::default().parse(data).expect("mail-parser reads the message")
+}
+
+/// The first word of `text` that has `route` in it (a link of a mail).
+pub fn link_with(text: &str, route: &str) -> String {
+    text.split_whitespace().find(|w| w.contains(route)).map(str::to_string).unwrap_or_else(|| panic!("no {route} link in {text}"))
+}
+
+/// A form POST (`application/x-www-form-urlencoded`) of `body` to `url`.
+pub async fn post_form(client: &reqwest::Client, url: &str, body: &str) -> reqwest::Response {
+    client
+        .post(url)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(body.to_string())
+        .send()
+        .await
+        .unwrap()
 }
