@@ -26,14 +26,25 @@ async fn open(backend: Backend, dir: &std::path::Path, smtp_url: &str, public_ur
     (mailtest::digests(&cfg).await, db)
 }
 
-async fn subscribe_confirm_receive_a_digest_unsubscribe_and_receive_nothing_after(backend: Backend) {
+/// A relay, the digest context on a fresh database of `backend` with its
+/// public URL at the subscription routes, and those routes (with `limits`,
+/// else the defaults) served on loopback at the returned address.
+async fn served(backend: Backend, dir: &std::path::Path, limits: Option<bantin::subscription::Limits>) -> (SmtpServer, SocketAddr, Arc<Digests>, StateDb) {
     let smtp = SmtpServer::start().await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let http = listener.local_addr().unwrap();
+    let (digests, db) = open(backend, dir, &smtp.url(), &format!("http://{http}/"), "").await;
+    let app = match limits {
+        Some(limits) => bantin::subscription::routes_with_limits(Arc::clone(&digests), limits),
+        None => bantin::subscription::routes(Arc::clone(&digests)),
+    };
+    mailtest::serve_routes(listener, app);
+    (smtp, http, digests, db)
+}
+
+async fn subscribe_confirm_receive_a_digest_unsubscribe_and_receive_nothing_after(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
-    let (digests, _db) = open(backend, dir.path(), &smtp.url(), &format!("http://{http}/"), "").await;
-    let app = bantin::subscription::routes(Arc::clone(&digests));
-    tokio::spawn(async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await });
+    let (smtp, http, digests, _db) = served(backend, dir.path(), None).await;
     let client = reqwest::Client::new();
     let subscribe = |body: &'static str| {
         client
@@ -109,13 +120,8 @@ async fn subscribe_confirm_receive_a_digest_unsubscribe_and_receive_nothing_afte
 }
 
 async fn pages_answer_in_english_and_refuse_forged_tokens(backend: Backend) {
-    let smtp = SmtpServer::start().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let http = listener.local_addr().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (digests, _db) = open(backend, dir.path(), &smtp.url(), &format!("http://{http}/"), "").await;
-    let app = bantin::subscription::routes(Arc::clone(&digests));
-    tokio::spawn(async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await });
+    let (_smtp, http, digests, _db) = served(backend, dir.path(), None).await;
     let client = reqwest::Client::new();
     let sub = mailtest::active_subscriber(&digests.state, "reader@example.org", Utc::now()).await;
     let unsub = digests.composer.unsubscribe_url(sub.id);
@@ -149,14 +155,8 @@ async fn pages_answer_in_english_and_refuse_forged_tokens(backend: Backend) {
 }
 
 async fn confirmation_mails_are_rate_limited_per_address_with_the_same_answer(backend: Backend) {
-    let smtp = SmtpServer::start().await;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let http = listener.local_addr().unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let (digests, _db) = open(backend, dir.path(), &smtp.url(), &format!("http://{http}/"), "").await;
-    let limits = bantin::subscription::Limits { per_address: 2, per_ip: 4, ..Default::default() };
-    let app = bantin::subscription::routes_with_limits(Arc::clone(&digests), limits);
-    tokio::spawn(async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await });
+    let (smtp, http, _digests, _db) = served(backend, dir.path(), Some(bantin::subscription::Limits { per_address: 2, per_ip: 4, ..Default::default() })).await;
     let client = reqwest::Client::new();
     let mut answers = Vec::new();
     for _ in 0..3 {

@@ -12,7 +12,6 @@ use bantin::digest::plan::Mode;
 use bantin::digest::{CatalogSource, Digests};
 use chrono::{DateTime, Utc};
 use mailtest::smtp::SmtpServer;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
 /// An article whose every text field carries an injection attempt (TOML
@@ -72,8 +71,7 @@ async fn control_characters_never_reach_a_header_and_html_is_escaped_in_mails_an
     assert_eq!(catalog.articles().len(), 2, "the evil articles load: {:?}", catalog.errors());
     let source: CatalogSource = Arc::new(move || Arc::clone(&catalog));
     let digests = Digests::open(settings, source).await.unwrap();
-    let app = bantin::subscription::routes(Arc::clone(&digests));
-    tokio::spawn(async move { axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>()).await });
+    mailtest::serve_routes(listener, bantin::subscription::routes(Arc::clone(&digests)));
     let client = reqwest::Client::new();
     let mut tried = 0;
 

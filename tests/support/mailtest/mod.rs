@@ -4,8 +4,8 @@
 //! database of its own on the PostgreSQL server of this machine (created
 //! for the test, dropped after it), so every suite runs on both; the
 //! digest context of a config ([`digests`]); reading what the relay got
-//! ([`wait_for_mail`], [`parse`], [`link_with`]), a form POST to the
-//! subscription routes ([`post_form`]); and the one way the suites add a
+//! ([`wait_for_mail`], [`parse`], [`link_with`]), the subscription routes
+//! served ([`serve_routes`]) and a form POST to them ([`post_form`]); and the one way the suites add a
 //! subscriber ([`add_subscriber`],
 //! [`active_subscriber`]).
 
@@ -272,6 +272,13 @@ pub fn parse(data: &[u8]) -> mail_parser::Message<'_> {
 /// The first word of `text` that has `route` in it (a link of a mail).
 pub fn link_with(text: &str, route: &str) -> String {
     text.split_whitespace().find(|w| w.contains(route)).map(str::to_string).unwrap_or_else(|| panic!("no {route} link in {text}"))
+}
+
+/// Serves `app` (the subscription routes) on `listener` in a task of the
+/// test's runtime, with the peer address the routes' per-IP limits read.
+pub fn serve_routes(listener: tokio::net::TcpListener, app: axum::Router) {
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await });
 }
 
 /// A form POST (`application/x-www-form-urlencoded`) of `body` to `url`.
