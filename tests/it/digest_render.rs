@@ -8,12 +8,8 @@ use bantin::digest::plan::{self, Mode, PlanSettings};
 use bantin::mail::Composer;
 use bantin::state::{Frequency, Status, Subscriber};
 use bantin::tokens::TokenKey;
-use chrono::{DateTime, Utc};
+use mailtest::fixed_now as now;
 use std::collections::{HashMap, HashSet};
-
-fn now() -> DateTime<Utc> {
-    "2026-08-31T00:00:00Z".parse().unwrap() // 07:00 in Hồ Chí Minh City, a Monday
-}
 
 fn subscriber(frequency: Frequency, topics: &[&str]) -> Subscriber {
     Subscriber {

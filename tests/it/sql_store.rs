@@ -5,9 +5,8 @@
 
 use bantin::store::sql::{self, BodyFormat, Columns, Pool, Source};
 use bantin::store::Context;
+use crate::support::mailtest::PG;
 use sqlx::AssertSqlSafe;
-
-const PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 
 fn ctx() -> Context {
     Context::new(chrono_tz::Asia::Ho_Chi_Minh, url::Url::parse("https://yenbai.gov.vn/").unwrap(), "tin-tuc/{slug}")

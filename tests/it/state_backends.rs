@@ -9,14 +9,10 @@
 use crate::support::mailtest;
 
 use bantin::state::{Backend as StoreBackend, DigestCommit, MessageKind, OutboxMessage, StateStore};
-use chrono::{DateTime, Utc};
+use mailtest::fixed_now as at;
 use mailtest::{Backend, StateDb};
 use std::collections::HashSet;
 use std::time::Duration;
-
-fn at() -> DateTime<Utc> {
-    "2026-08-31T00:00:00Z".parse().unwrap()
-}
 
 async fn two_stores(db: &StateDb) -> (StateStore, StateStore) {
     let a = StateStore::open(&db.url).await.unwrap();

@@ -16,6 +16,7 @@ use crate::support::harness;
 use crate::support::mailtest;
 
 use crate::support::serve::Serve;
+use harness::bantin;
 use mailtest::smtp::SmtpServer;
 use sqlx::Connection;
 use std::collections::HashMap;
@@ -44,12 +45,6 @@ impl Rng {
     fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
-}
-
-fn bantin(cfg: &Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_bantin"));
-    c.arg("--config").arg(cfg).env("BANTIN_LOG", "error");
-    c
 }
 
 fn import(cfg: &Path, dir: &Path, n: usize) {

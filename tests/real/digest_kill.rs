@@ -4,22 +4,17 @@
 //! flight at the kill (accepted by the server, not yet marked sent). On both
 //! state backends.
 
+use crate::support::harness::bantin;
 use crate::support::mailtest;
 
 use mailtest::smtp::SmtpServer;
 use mailtest::{Backend, StateDb};
 use std::collections::HashMap;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 const SUBSCRIBERS: usize = 1000;
 const CONNECTIONS: usize = 4;
-
-fn bantin(cfg: &std::path::Path) -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_bantin"));
-    c.arg("--config").arg(cfg).env("BANTIN_LOG", "error");
-    c
-}
 
 async fn sigkill_in_the_middle_of_a_run_of_1000_leaves_one_digest_each_except_in_flight(backend: Backend) {
     let _exclusive = crate::support::exclusive();

@@ -8,15 +8,11 @@ use crate::support::mailtest;
 use bantin::digest::plan::Mode;
 use bantin::digest::Digests;
 use bantin::state::{Frequency, NewSubscriber, Status};
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
 use mailtest::smtp::{Behaviour, SmtpServer};
-use mailtest::{link_with, parse, wait_for_mail, Backend, StateDb};
+use mailtest::{fixed_now, link_with, parse, wait_for_mail, Backend, StateDb};
 use std::net::SocketAddr;
 use std::sync::Arc;
-
-fn fixed_now() -> DateTime<Utc> {
-    "2026-08-31T00:00:00Z".parse().unwrap()
-}
 
 /// The digest context on a fresh state database of `backend` (dropped with
 /// the returned guard).

@@ -17,16 +17,13 @@ use crate::support::mailtest;
 use bantin::digest::plan::Mode;
 use bantin::digest::Digests;
 use bantin::state::Status;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{Duration, Utc};
+use mailtest::fixed_now;
 use mailtest::smtp::{Behaviour, SmtpServer};
 use std::collections::HashMap;
 use std::sync::Arc;
 
 const SUBSCRIBERS: usize = 5;
-
-fn fixed_now() -> DateTime<Utc> {
-    "2026-08-31T00:00:00Z".parse().unwrap()
-}
 
 /// A digest context mailing to `smtp_url`, with `SUBSCRIBERS` active
 /// subscribers whose digests are queued.

@@ -5,13 +5,13 @@
 //! Rows are inserted, updated and deleted by a second connection, as a CMS
 //! would, and each change must be served within a second.
 
+use crate::support::mailtest::PG;
 use crate::support::serve::Serve;
 
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-const PG: &str = "postgres://postgres@127.0.0.1:5432/test";
 /// The DESIGN.md promise: a change reaches the feeds within a second.
 const WITHIN: Duration = Duration::from_secs(1);
 const TRIGGER: &str = include_str!("../../docs/sql/postgres-notify-trigger.sql");

@@ -17,16 +17,13 @@ use crate::support::mailtest;
 use bantin::digest::plan::Mode;
 use bantin::digest::Digests;
 use bantin::state::{MessageKind, OutboxMessage, Status};
-use chrono::{DateTime, Utc};
+use chrono::Utc;
+use mailtest::fixed_now;
 use mailtest::smtp::{AuthOffer, Behaviour, SmtpServer, AUTH_PASSWORD, AUTH_USER};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-
-fn fixed_now() -> DateTime<Utc> {
-    "2026-08-31T00:00:00Z".parse().unwrap()
-}
 
 /// A message no digest template makes: lines that start with a dot (one
 /// of them only a dot, which would end DATA if not doubled), 8-bit UTF-8,

@@ -27,6 +27,14 @@ pub fn figures(scenario: &str, line: &str) {
     }
 }
 
+/// The bantin binary on the config `cfg`, logging errors only (the crash
+/// suites run it many times and read its stderr).
+pub fn bantin(cfg: &Path) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_bantin"));
+    c.arg("--config").arg(cfg).env("BANTIN_LOG", "error");
+    c
+}
+
 /// Panics the process reported on stderr (Rust's panic message).
 pub fn panics(log: &str) -> usize {
     log.matches("panicked at").count()

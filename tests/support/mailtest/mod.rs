@@ -26,14 +26,24 @@ pub fn refusing_port() -> (tokio::net::TcpSocket, std::net::SocketAddr) {
     (socket, addr)
 }
 
+/// The example store (`examples/articles`).
 pub fn examples() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/articles")
+    super::common::example_store()
 }
 
-/// The PostgreSQL server the tests use (trust auth); each test makes a
-/// database of its own on it. `BANTIN_TEST_PG` overrides it.
+/// The digest suites' fixed clock: 2026-08-31T00:00:00Z, 07:00 in Hồ Chí
+/// Minh City (the configs' `daily_at`) on a Monday (`weekly_on`).
+pub fn fixed_now() -> DateTime<Utc> {
+    "2026-08-31T00:00:00Z".parse().unwrap()
+}
+
+/// The PostgreSQL server of this machine (trust auth), database `test`.
+pub const PG: &str = "postgres://postgres@127.0.0.1:5432/test";
+
+/// The PostgreSQL server the state tests use; each test makes a database
+/// of its own on it. `BANTIN_TEST_PG` overrides [`PG`].
 pub fn pg_admin_url() -> String {
-    std::env::var("BANTIN_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("BANTIN_TEST_PG").unwrap_or_else(|_| PG.into())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
