@@ -1,0 +1,48 @@
+//! The index page (`GET /`) of the example store and of the tricky store,
+//! kept as insta snapshots: the page moved from Rust strings to
+//! `templates/index.html` (issue 18) and must stay byte for byte what it
+//! was, with the settings of config/bantin.toml and with awkward ones
+//! (markup in the site's strings, a public URL under a path).
+
+use crate::support::common::*;
+use bantin::cache;
+
+/// The page as `index_page` gives it, checked to be the bytes the cache
+/// serves and to end in exactly one newline (insta compares snapshots
+/// with their trailing newlines trimmed).
+fn page(store: &std::path::Path, settings: &bantin::feeds::FeedSettings) -> String {
+    let catalog = load(store);
+    let html = cache::index_page(&catalog, settings, now()).unwrap();
+    let (served, _) = cache::refresh(None, &catalog, settings, now());
+    let served = served.index().and_then(|e| e.identity()).map(|r| r.bytes.to_vec());
+    assert_eq!(served.as_deref(), Some(html.as_bytes()), "the cache serves index_page's bytes");
+    assert!(html.ends_with("</html>\n") && !html.ends_with("\n\n"), "{html}");
+    html
+}
+
+#[test]
+fn of_the_example_store() {
+    insta::assert_snapshot!("index_example.html", page(&example_store(), &feed_settings()));
+}
+
+#[test]
+fn of_the_tricky_store() {
+    insta::assert_snapshot!("index_tricky.html", page(&tricky_store(), &feed_settings()));
+}
+
+#[test]
+fn with_awkward_settings() {
+    let mut fs = feed_settings();
+    fs.site_title = "Tin <b>\"nóng\"</b> & 'mới'".into();
+    fs.description = "a < b && c > d".into();
+    fs.language = "vi\"><x".into();
+    fs.public_url = url::Url::parse("https://feeds.example.org/tin/?q=a&b=<c>").unwrap();
+    fs.base_url = url::Url::parse("https://yenbai.gov.vn/a?x=\"1\"&y=2").unwrap();
+    insta::assert_snapshot!("index_awkward.html", page(&tricky_store(), &fs));
+}
+
+#[test]
+fn of_an_empty_store() {
+    let dir = tempfile::tempdir().unwrap();
+    insta::assert_snapshot!("index_empty.html", page(dir.path(), &feed_settings()));
+}

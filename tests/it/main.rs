@@ -1,0 +1,24 @@
+//! The library suites, in-process: one test binary (`cargo test --test
+//! it`) instead of one per file, each former `tests/<name>.rs` a module
+//! here (`cargo test --test it feeds_validate::` runs one). They call
+//! `bantin::…` directly; the suites that run the real binary or drive
+//! real peers are in `tests/real/`. Support code is shared with that
+//! binary in `tests/support/`.
+
+#[macro_use]
+#[path = "../support/mod.rs"]
+mod support;
+
+mod build_plan;
+mod cache;
+mod digest_render;
+mod feed_rules;
+mod feeds_validate;
+mod index_page;
+mod prop_feeds;
+mod prop_identity;
+mod seed;
+mod serve_run;
+mod snapshots;
+mod sql_store;
+mod state_backends;

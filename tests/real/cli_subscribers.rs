@@ -1,0 +1,113 @@
+//! `bantin subscribers …` and `bantin digest preview|run` driven through
+//! the real binary, on both state backends (`name::sqlite`,
+//! `name::postgres`).
+
+use crate::support::mailtest;
+
+use mailtest::{Backend, StateDb};
+
+use std::process::{Command, Output};
+
+fn bantin(cfg: &std::path::Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_bantin"))
+        .arg("--config")
+        .arg(cfg)
+        .args(args)
+        .env("BANTIN_LOG", "error")
+        .output()
+        .unwrap()
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+fn add_list_remove_export_import(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = StateDb::new(backend, dir.path());
+    let cfg = mailtest::write_config_for(dir.path(), &db.url, &mailtest::examples(), "smtp://127.0.0.1:9", "https://bantin.example.org/", "");
+    let out = bantin(&cfg, &["subscribers", "add", "An@Example.ORG", "--topics", "kinh-te,Du lịch", "--frequency", "weekly", "--confirmed"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(
+        dir.path().join("state/bantin.db").is_file(),
+        backend == Backend::Sqlite,
+        "an SQLite state database is made at its path (and nothing is, with PostgreSQL)"
+    );
+    // Adding it again is refused.
+    let again = bantin(&cfg, &["subscribers", "add", " An@EXAMPLE.org "]);
+    assert_eq!(again.status.code(), Some(65));
+    // Header injection and non-addresses are refused.
+    let bad = bantin(&cfg, &["subscribers", "add", "x@example.org\r\nBcc: y@example.org"]);
+    assert_eq!(bad.status.code(), Some(65));
+    assert!(text(&bad.stderr).contains("line break"), "{}", text(&bad.stderr));
+
+    let list = bantin(&cfg, &["subscribers", "list"]);
+    let table = text(&list.stdout);
+    assert!(table.contains("An@example.org") && table.contains("active") && table.contains("weekly") && table.contains("kinh-te,du-lich"), "{table}");
+    let json: serde_json::Value = serde_json::from_slice(&bantin(&cfg, &["subscribers", "list", "--format", "json"]).stdout).unwrap();
+    assert_eq!(json[0]["email"], "An@example.org");
+    assert_eq!(json[0]["status"], "active");
+
+    let csv = dir.path().join("in.csv");
+    std::fs::write(
+        &csv,
+        "email,topics,frequency,status\n\
+         ok1@example.org,,daily,\n\
+         not-an-address,,daily,\n\
+         ok2@example.org,van-hoa-xa-hoi,weekly,pending\n\
+         ok3@example.org,,hourly,\n\
+         An@example.org,,daily,\n",
+    )
+    .unwrap();
+    let out = bantin(&cfg, &["subscribers", "import", csv.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(65), "bad rows make the exit code 65");
+    let err = text(&out.stderr);
+    assert!(err.contains("in.csv:3:") && err.contains("not-an-address"), "{err}");
+    assert!(err.contains("in.csv:5:") && err.contains("hourly"), "{err}");
+    assert!(text(&out.stdout).contains("imported 2 subscribers; 1 were already there"), "{}", text(&out.stdout));
+    // Importing again changes nothing.
+    let out = bantin(&cfg, &["subscribers", "import", csv.to_str().unwrap()]);
+    assert!(text(&out.stdout).contains("imported 0 subscribers; 3 were already there"), "{}", text(&out.stdout));
+
+    let export = text(&bantin(&cfg, &["subscribers", "export"]).stdout);
+    let lines: Vec<&str> = export.lines().collect();
+    assert_eq!(lines[0], "email,topics,frequency,status,created_at,confirmed_at,bounce_count");
+    assert_eq!(lines.len(), 4);
+    assert!(export.contains("ok2@example.org,van-hoa-xa-hoi,weekly,pending"), "{export}");
+
+    let out = bantin(&cfg, &["subscribers", "remove", "ok1@EXAMPLE.org"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert_eq!(bantin(&cfg, &["subscribers", "remove", "ok1@example.org"]).status.code(), Some(65));
+}
+
+fn digest_preview_prints_the_message_and_run_exits_69_without_smtp(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = StateDb::new(backend, dir.path());
+    // Port 9 (discard) on loopback: nothing listens, connections are refused.
+    let cfg = mailtest::write_config_for(dir.path(), &db.url, &mailtest::examples(), "smtp://127.0.0.1:9", "https://bantin.example.org/", "");
+    assert!(bantin(&cfg, &["subscribers", "add", "reader@example.org", "--confirmed"]).status.success());
+    let out = bantin(&cfg, &["digest", "preview", "reader@example.org", "--at", "2026-08-31T07:00:00+07:00"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let parsed = mail_parser::MessageParser::default().parse(&out.stdout).unwrap();
+    assert!(parsed.subject().unwrap().starts_with("Bản tin Yên Bái – 31/08/2026: "), "{:?}", parsed.subject());
+    assert!(parsed.body_text(0).is_some() && parsed.body_html(0).is_some());
+    let secret = dir.path().join("state/bantin.secret");
+    match backend {
+        Backend::Sqlite => {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777, 0o600, "secret made at first start");
+        }
+        // Shared by the instances on the database: kept there, no file.
+        Backend::Postgres => assert!(!secret.exists(), "no key file with PostgreSQL"),
+    }
+    // A preview writes nothing: the run that follows still has it due.
+    let out = bantin(&cfg, &["digest", "run", "--dry-run", "--now", "--at", "2026-08-31T07:00:00+07:00"]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("reader@example.org\tdaily:2026-09-01"), "{}", text(&out.stdout));
+    let out = bantin(&cfg, &["digest", "run"]);
+    assert_eq!(out.status.code(), Some(69), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("not reachable"), "{}", text(&out.stderr));
+}
+
+on_both_backends!(sync add_list_remove_export_import, add_list_remove_export_import);
+on_both_backends!(sync digest_preview_prints_the_message_and_run_exits_69_without_smtp, digest_preview_prints_the_message_and_run_exits_69_without_smtp);

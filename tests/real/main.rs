@@ -1,0 +1,31 @@
+//! The suites that run the real `bantin` binary (`serve`, `digest run`,
+//! `check`, the CLI) or drive real peers (SMTP servers, PostgreSQL,
+//! systemd's tools): one test binary (`cargo test --test real`) instead
+//! of one per file, each former `tests/<name>.rs` a module here (`cargo
+//! test --test real serve_sql::` runs one). Support code is shared with
+//! the library suites (`tests/it/`) in `tests/support/`.
+//!
+//! The tests of one binary run in parallel threads (before, the suites
+//! ran one binary after another): the heavy and timing-sensitive ones
+//! take `support::exclusive()` so that no two of them overlap.
+
+#[macro_use]
+#[path = "../support/mod.rs"]
+mod support;
+
+mod cli;
+mod cli_subscribers;
+mod crash_safety;
+mod digest_kill;
+mod digest_smtp;
+mod http_abuse;
+mod http_front;
+mod injection;
+mod mail_faults;
+mod multi_instance;
+mod serve;
+mod serve_digest;
+mod serve_sql;
+mod smtp_peers;
+mod store_faults;
+mod systemd_units;
