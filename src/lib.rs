@@ -13,7 +13,7 @@
 //! `websub`, `export` → `http`, `subscription` → `serve` → `main.rs`
 //! and `cli.rs`.
 
-pub use bantin_core::{article, cache, catalog, config, dates, digest, feeds, subscriber, text};
+pub use bantin_core::{article, cache, catalog, config, dates, digest, feeds, subscriber, templates, text};
 
 pub mod export;
 pub mod http;

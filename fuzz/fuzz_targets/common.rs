@@ -19,7 +19,7 @@ pub fn check_article(bytes: &[u8]) {
         content: ContentMode::Full,
         items: 50,
         websub_hub: None,
-        templates: bantin_core::mail::templates::Templates::shared_builtin(),
+        templates: bantin_core::templates::Templates::shared_builtin(),
     };
     let far_future = chrono::DateTime::parse_from_rfc3339("9999-01-01T00:00:00+07:00").unwrap();
     for format in Format::ALL {

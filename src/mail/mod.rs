@@ -16,7 +16,7 @@
 pub mod sender;
 pub mod smtp;
 
-pub use bantin_core::mail::{qp, shape, templates};
+pub use bantin_core::mail::{qp, shape};
 
 use crate::catalog::Catalog;
 use crate::digest::plan::PlannedDigest;
@@ -33,7 +33,7 @@ use serde::Serialize;
 use sha2::{Digest as _, Sha256};
 use std::path::PathBuf;
 use std::sync::Arc;
-use templates::{TemplateError, Templates};
+use crate::templates::{TemplateError, Templates};
 use url::Url;
 
 /// How long a confirmation link stays valid.

@@ -22,7 +22,7 @@ use crate::catalog::Catalog;
 use crate::config::Settings;
 use crate::feeds::FeedSettings;
 use crate::live::dir::StoreState;
-use crate::mail::templates::Templates;
+use crate::templates::Templates;
 use crate::live::{sleep_until_or_never, Command, Store};
 use crate::now_in;
 use crate::shared::Shared;

@@ -176,7 +176,7 @@ async fn load(
     settings: &Settings,
     shared: &Arc<Shared>,
     following: &Following,
-    templates: Arc<crate::mail::templates::Templates>,
+    templates: Arc<crate::templates::Templates>,
 ) -> Result<core::Core, ServeError> {
     let store = following.read(settings).await?;
     let (settings, shared) = (settings.clone(), shared.clone());

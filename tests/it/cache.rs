@@ -23,7 +23,7 @@ fn settings() -> FeedSettings {
         content: ContentMode::Full,
         items: 50,
         websub_hub: None,
-        templates: bantin::mail::templates::Templates::shared_builtin(),
+        templates: bantin::templates::Templates::shared_builtin(),
     }
 }
 

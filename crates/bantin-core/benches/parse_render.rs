@@ -75,7 +75,7 @@ fn render(c: &mut Criterion) {
         content: ContentMode::Full,
         items: 50,
         websub_hub: None,
-        templates: bantin_core::mail::templates::Templates::shared_builtin(),
+        templates: bantin_core::templates::Templates::shared_builtin(),
     };
     let now = catalog.articles()[0].published + Duration::days(1);
     let mut g = c.benchmark_group("render_50_full");

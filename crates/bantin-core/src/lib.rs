@@ -20,6 +20,7 @@ pub mod mail;
 pub mod negotiate;
 pub mod store;
 pub mod subscriber;
+pub mod templates;
 pub mod text;
 pub mod tokens;
 

@@ -6,7 +6,7 @@
 
 use crate::catalog::{Catalog, Scope};
 use crate::feeds::{FeedId, FeedSettings, Format};
-use crate::mail::templates::{TemplateError, Templates};
+use crate::templates::{TemplateError, Templates};
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
 

@@ -18,7 +18,7 @@ mod rss;
 use crate::article::Article;
 use crate::catalog::{Catalog, Scope};
 use crate::config::{ContentMode, Settings};
-use crate::mail::templates::Templates;
+use crate::templates::Templates;
 use chrono::{DateTime, FixedOffset};
 use std::sync::Arc;
 use url::Url;

@@ -1,8 +1,7 @@
-//! Mail, the pure part: templates ([`templates`]), quoted-printable encoding
+//! Mail, the pure part: quoted-printable encoding
 //! ([`qp`]) and the shapes a digest run renders once for many subscribers
 //! ([`shape`]). Building and sending messages (lettre, SMTP, the outbox)
 //! is the daemon's `bantin::mail`.
 
 pub mod qp;
 pub mod shape;
-pub mod templates;

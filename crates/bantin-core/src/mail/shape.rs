@@ -75,7 +75,7 @@ pub fn stand_ins(set: usize) -> Personal {
 /// A value as `{{ value }}` writes it into a part: as is in text, escaped
 /// as the templates' formatter does in HTML.
 fn shown(value: &str, html: bool) -> std::borrow::Cow<'_, str> {
-    if html { super::templates::escape_html(value).into() } else { value.into() }
+    if html { crate::templates::escape_html(value).into() } else { value.into() }
 }
 
 /// One rendered part cut at its values: `pieces[0] slots[0] pieces[1] … pieces[n]`.
@@ -280,7 +280,7 @@ mod tests {
 
     /// Renders as the mail templates do (`templates::environment`).
     fn render(tpl: &str, html: bool, v: &Personal) -> String {
-        let mut env = crate::mail::templates::environment();
+        let mut env = crate::templates::environment();
         let name = if html { "t.html" } else { "t.txt" };
         env.add_template_owned(name, tpl.to_string()).unwrap();
         env.get_template(name)

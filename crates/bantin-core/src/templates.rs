@@ -18,12 +18,12 @@ use std::sync::{Arc, OnceLock};
 
 /// The templates bantin uses, with their built-in text.
 pub const BUILTIN: &[(&str, &str)] = &[
-    ("digest.txt", include_str!("../../../../templates/digest.txt")),
-    ("digest.html", include_str!("../../../../templates/digest.html")),
-    ("confirm.txt", include_str!("../../../../templates/confirm.txt")),
-    ("confirm.html", include_str!("../../../../templates/confirm.html")),
-    ("page.html", include_str!("../../../../templates/page.html")),
-    ("index.html", include_str!("../../../../templates/index.html")),
+    ("digest.txt", include_str!("../../../templates/digest.txt")),
+    ("digest.html", include_str!("../../../templates/digest.html")),
+    ("confirm.txt", include_str!("../../../templates/confirm.txt")),
+    ("confirm.html", include_str!("../../../templates/confirm.html")),
+    ("page.html", include_str!("../../../templates/page.html")),
+    ("index.html", include_str!("../../../templates/index.html")),
 ];
 
 #[derive(Debug, thiserror::Error)]
