@@ -5,8 +5,9 @@
 //! The library holds everything but the command line: `main.rs` only
 //! parses arguments, calls in here and maps errors to exit codes.
 
-pub use bantin_core::{article, cache, catalog, config, dates, feeds, subscriber, text};
+pub use bantin_core::{article, cache, catalog, dates, feeds, subscriber, text};
 
+pub mod config;
 pub mod digest;
 pub mod export;
 pub mod http;

@@ -17,7 +17,8 @@ pub struct Mail {
     pub max_per_second: u32,
     pub token_secret_file: Option<PathBuf>,
     /// A folder whose `digest.html`, `confirm.txt`… replace the built-in
-    /// templates (each file separately).
+    /// templates (each file separately); that it exists is checked by the
+    /// daemon's `config::load`.
     pub templates_dir: Option<PathBuf>,
     /// Permanent (5xx) failures after which a subscriber is marked bouncing.
     pub bounce_limit: u32,
@@ -109,15 +110,6 @@ impl RawMail {
                 "mail.retry_base must be at least 1s and mail.retry_max at least mail.retry_base".into(),
             ));
         }
-        let templates_dir = non_empty(self.templates_dir).map(PathBuf::from);
-        if let Some(dir) = &templates_dir
-            && !dir.is_dir()
-        {
-            return Err(origin.bad(
-                "mail.templates_dir",
-                format!("{} is not a folder; create it or remove the key to use the built-in templates", dir.display()),
-            ));
-        }
         Ok(Mail {
             smtp_url,
             from,
@@ -126,7 +118,7 @@ impl RawMail {
             dkim_key_file: non_empty(self.dkim_key_file).map(PathBuf::from),
             max_per_second: self.max_per_second as u32,
             token_secret_file: non_empty(self.token_secret_file).map(PathBuf::from),
-            templates_dir,
+            templates_dir: non_empty(self.templates_dir).map(PathBuf::from),
             bounce_limit: self.bounce_limit as u32,
             retry_base,
             retry_max,

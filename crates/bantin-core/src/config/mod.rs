@@ -2,7 +2,9 @@
 //! environment overrides, read with the `config` crate into raw serde
 //! structs (unknown keys are refused) and then validated, all up front,
 //! into typed [`Settings`]. Nothing later in the program re-reads or
-//! re-checks config.
+//! re-checks config. The file's text and the environment are handed in
+//! ([`Settings::from_sources`]): reading them, and checking that the folders
+//! the settings name exist, is the daemon's `config::load`.
 //!
 //! One file per section (`site`, `store`, `feeds`, `http`, `state`, `mail`,
 //! `digest`) holds that section's raw struct with its defaults, its typed
@@ -34,55 +36,45 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use url::Url;
 
-/// Where the config file is looked for when `--config` is not given.
-pub const SYSTEM_CONFIG: &str = "/etc/bantin/bantin.toml";
-pub const LOCAL_CONFIG: &str = "config/bantin.toml";
-pub const ENV_CONFIG: &str = "BANTIN_CONFIG";
-
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     #[error("{file}: cannot read the configuration: {detail}")]
     Unreadable { file: PathBuf, detail: String },
     #[error("{file}: {detail}")]
     Invalid { file: PathBuf, detail: String },
-    #[error("{file}: {key}: {message}{env}", env = env_hint(key))]
-    Key { file: PathBuf, key: String, message: String },
+    /// `env`: the environment variable the value came from, if it did.
+    #[error("{file}: {key}: {message}{}", env_hint(env.as_deref()))]
+    Key { file: PathBuf, key: String, message: String, env: Option<String> },
 }
 
-fn env_hint(key: &str) -> String {
-    let var = format!("BANTIN__{}", key.to_uppercase().replace('.', "__"));
-    if std::env::var_os(&var).is_some() {
-        format!(" (the value comes from the environment variable {var})")
-    } else {
-        String::new()
-    }
+fn env_hint(var: Option<&str>) -> String {
+    var.map(|var| format!(" (the value comes from the environment variable {var})")).unwrap_or_default()
 }
 
-/// Picks the config file: `--config`, else `$BANTIN_CONFIG`, else
-/// `/etc/bantin/bantin.toml` if it exists, else `config/bantin.toml`.
-pub fn locate(flag: Option<&Path>) -> PathBuf {
-    if let Some(p) = flag {
-        return p.to_path_buf();
-    }
-    if let Some(p) = std::env::var_os(ENV_CONFIG).filter(|p| !p.is_empty()) {
-        return PathBuf::from(p);
-    }
-    if Path::new(SYSTEM_CONFIG).exists() {
-        return PathBuf::from(SYSTEM_CONFIG);
-    }
-    PathBuf::from(LOCAL_CONFIG)
-}
+/// The prefix and the separator of the variables that override keys:
+/// `BANTIN__SECTION__KEY`.
+const ENV_PREFIX: &str = "BANTIN";
+const ENV_SEPARATOR: &str = "__";
 
-/// Where the values being validated come from, for the errors: the file.
+/// Where the values being validated come from, for the errors: the file
+/// and the environment that may override its keys.
 pub struct Origin<'a> {
     file: &'a Path,
+    env: &'a [(String, String)],
 }
 
-impl Origin<'_> {
+impl<'a> Origin<'a> {
+    pub fn new(file: &'a Path, env: &'a [(String, String)]) -> Self {
+        Origin { file, env }
+    }
+
     /// An error at `key` (`section.key`) saying what is wrong and what to
-    /// write instead.
+    /// write instead; it names the `BANTIN__SECTION__KEY` variable when the
+    /// environment sets one.
     pub fn bad(&self, key: &str, message: String) -> ConfigError {
-        ConfigError::Key { file: self.file.to_path_buf(), key: key.to_string(), message }
+        let var = format!("{ENV_PREFIX}{ENV_SEPARATOR}{}", key.to_uppercase().replace('.', ENV_SEPARATOR));
+        let env = self.env.iter().any(|(k, _)| *k == var).then_some(var);
+        ConfigError::Key { file: self.file.to_path_buf(), key: key.to_string(), message, env }
     }
 }
 
@@ -121,40 +113,78 @@ struct RawConfig {
     digest: digest::RawDigest,
 }
 
-// ---- loading --------------------------------------------------------------
+// ---- from text to settings ------------------------------------------------
 
-/// Reads and validates the configuration at `file`, with environment
-/// overrides applied.
-pub fn load(file: &Path) -> Result<Settings, ConfigError> {
-    if !file.is_file() {
-        return Err(ConfigError::Unreadable {
-            file: file.to_path_buf(),
-            detail: "not found or not a regular file (pass --config FILE, set BANTIN_CONFIG, or create \
-                     /etc/bantin/bantin.toml)"
-                .into(),
-        });
+impl Settings {
+    /// Validates the configuration `text` (of the file `file`, named in
+    /// the errors) with the overrides among `env` (`BANTIN__SECTION__KEY`
+    /// variables; the others are ignored) applied over it. Pure: reads
+    /// neither the file system nor the process's environment, so whether
+    /// `store.path` and `mail.templates_dir` exist is the caller's to check.
+    pub fn from_sources(
+        file: &Path,
+        text: &str,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Settings, ConfigError> {
+        let env: Vec<(String, String)> = env.into_iter().collect();
+        let raw: RawConfig = config::Config::builder()
+            .add_source(Toml { uri: file.display().to_string(), text: text.strip_prefix('\u{feff}').unwrap_or(text).into() })
+            .add_source(
+                config::Environment::with_prefix(ENV_PREFIX)
+                    .prefix_separator(ENV_SEPARATOR)
+                    .separator(ENV_SEPARATOR)
+                    .try_parsing(true)
+                    .source(Some(env.iter().cloned().collect())),
+            )
+            .build()
+            .and_then(|c| c.try_deserialize())
+            .map_err(|e| ConfigError::Invalid { file: file.to_path_buf(), detail: explain(e, &env) })?;
+        raw.validate(&Origin::new(file, &env))
     }
-    let raw: RawConfig = config::Config::builder()
-        .add_source(config::File::from(file).format(config::FileFormat::Toml))
-        .add_source(
-            config::Environment::with_prefix("BANTIN")
-                .prefix_separator("__")
-                .separator("__")
-                .try_parsing(true),
-        )
-        .build()
-        .and_then(|c| c.try_deserialize())
-        .map_err(|e| ConfigError::Invalid { file: file.to_path_buf(), detail: explain(e) })?;
-    validate(raw, file)
+}
+
+impl RawConfig {
+    fn validate(self, origin: &Origin) -> Result<Settings, ConfigError> {
+        let site = self.site.validate(origin)?;
+        let store = self.store.validate(origin)?;
+        let feeds = self.feeds.validate(origin)?;
+        let http = self.http.validate(origin, &site.base_url)?;
+        let state = self.state.validate(origin)?;
+        let mail = self.mail.validate(origin)?;
+        let digest = self.digest.validate(origin)?;
+        Ok(Settings { file: origin.file.to_path_buf(), site, store, feeds, http, state, mail, digest })
+    }
+}
+
+/// The file's text as a source of the `config` crate: what its own file
+/// source gives (values and parse errors tagged "in <file>"), without
+/// reading the file.
+#[derive(Debug, Clone)]
+struct Toml {
+    uri: String,
+    text: String,
+}
+
+impl config::Source for Toml {
+    fn clone_into_box(&self) -> Box<dyn config::Source + Send + Sync> {
+        Box::new(self.clone())
+    }
+
+    fn collect(&self) -> Result<config::Map<String, config::Value>, config::ConfigError> {
+        use config::Format as _;
+        config::FileFormat::Toml
+            .parse(Some(&self.uri), &self.text)
+            .map_err(|cause| config::ConfigError::FileParse { uri: Some(self.uri.clone()), cause })
+    }
 }
 
 /// Turns the `config` crate's messages into ones that say where to look.
-fn explain(e: config::ConfigError) -> String {
+fn explain(e: config::ConfigError, env: &[(String, String)]) -> String {
     let text = e.to_string();
     if text.contains("unknown field") {
         // The key may come from a BANTIN__… variable rather than the file.
         let field = text.split('`').nth(1).unwrap_or_default().to_lowercase();
-        let from_env = std::env::vars_os().map(|(k, _)| k.to_string_lossy().into_owned()).find(|k| {
+        let from_env = env.iter().map(|(k, _)| k).find(|k| {
             k.strip_prefix("BANTIN__").is_some_and(|rest| rest.split("__").any(|part| part.to_lowercase() == field))
         });
         match from_env {
@@ -166,18 +196,6 @@ fn explain(e: config::ConfigError) -> String {
     } else {
         text
     }
-}
-
-fn validate(raw: RawConfig, file: &Path) -> Result<Settings, ConfigError> {
-    let origin = Origin { file };
-    let site = raw.site.validate(&origin)?;
-    let store = raw.store.validate(&origin)?;
-    let feeds = raw.feeds.validate(&origin)?;
-    let http = raw.http.validate(&origin, &site.base_url)?;
-    let state = raw.state.validate(&origin)?;
-    let mail = raw.mail.validate(&origin)?;
-    let digest = raw.digest.validate(&origin)?;
-    Ok(Settings { file: file.to_path_buf(), site, store, feeds, http, state, mail, digest })
 }
 
 /// An optional string key, with `""` meaning unset.
@@ -272,21 +290,27 @@ mod tests {
 
     /// The settings of a minimal file plus `text` (in `[store]`).
     pub(super) fn load_text(text: &str) -> Result<Settings, ConfigError> {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("articles")).unwrap();
-        let file = dir.path().join("bantin.toml");
-        let store = dir.path().join("articles");
-        std::fs::write(&file, format!("[site]\ntitle = \"T\"\nbase_url = \"https://x.org\"\n[store]\npath = {:?}\n{text}", store.display().to_string())).unwrap();
-        load(&file)
+        let text = format!("[site]\ntitle = \"T\"\nbase_url = \"https://x.org\"\n[store]\n{text}");
+        Settings::from_sources(Path::new("bantin.toml"), &text, [])
     }
 
     #[test]
-    fn the_postgres_example_config_is_valid() {
-        let s = load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/bantin-postgres.toml")).unwrap();
-        assert_eq!(s.store.kind, StoreKind::Postgres);
-        assert_eq!(s.store.columns.id, "ma_bai");
-        assert_eq!(s.store.body_format, BodyFormat::Html);
-        assert_eq!(s.store.shown(), "postgres://bantin@localhost/portal table cms.bai_viet");
+    fn the_environment_overrides_the_file_and_is_named() {
+        let env = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<Vec<_>>();
+        let file = Path::new("/etc/bantin/bantin.toml");
+        let text = "[site]\ntitle = \"T\"\nbase_url = \"https://x.org\"\n[feeds]\nitems = 20\n";
+        let s = Settings::from_sources(file, text, env(&[("BANTIN__FEEDS__ITEMS", "7"), ("HOME", "/root")])).unwrap();
+        assert_eq!(s.feeds.items, 7);
+        assert_eq!(s.file, file);
+        let e = Settings::from_sources(file, text, env(&[("BANTIN__FEEDS__ITEMS", "0")])).unwrap_err().to_string();
+        assert!(e.starts_with("/etc/bantin/bantin.toml: feeds.items: ") && e.ends_with("(the value comes from the environment variable BANTIN__FEEDS__ITEMS)"), "{e}");
+        let e = Settings::from_sources(file, text, env(&[("BANTIN__SITE__TITEL", "x")])).unwrap_err().to_string();
+        assert!(e.contains("titel") && e.contains("environment variable BANTIN__SITE__TITEL"), "{e}");
+        // Without the variable the same bad value is the file's.
+        let e = Settings::from_sources(file, &text.replace("20", "0"), []).unwrap_err().to_string();
+        assert!(e.contains("feeds.items") && !e.contains("environment"), "{e}");
+        let e = Settings::from_sources(file, "[site\n", []).unwrap_err().to_string();
+        assert!(e.starts_with("/etc/bantin/bantin.toml: TOML parse error") && e.ends_with(" in /etc/bantin/bantin.toml"), "{e}");
     }
 
     #[test]

@@ -17,7 +17,8 @@ pub enum StoreKind {
 #[derive(Debug, Clone)]
 pub struct Store {
     pub kind: StoreKind,
-    /// Root folder of a `dir` store.
+    /// Root folder of a `dir` store (that it exists is checked where the
+    /// file system is, by the daemon's `config::load`).
     pub path: PathBuf,
     /// Connection URL of an SQL store.
     pub url: Option<String>,
@@ -90,17 +91,6 @@ impl RawStore {
                 return Err(origin.bad("store.kind", format!("{other:?} is not a store kind; use \"dir\", \"postgres\" or \"sqlite\"")));
             }
         };
-        let path = PathBuf::from(&self.path);
-        if kind == StoreKind::Dir && !path.is_dir() {
-            let shown = std::path::absolute(&path).unwrap_or_else(|_| path.clone());
-            return Err(origin.bad(
-                "store.path",
-                format!(
-                    "the article folder {} does not exist or is not a folder; create it or point store.path at the portal's export",
-                    shown.display()
-                ),
-            ));
-        }
         check_url(&kind, self.url.as_deref().map(str::trim).unwrap_or_default(), origin)?;
         if !self.table.split('.').all(identifier) || self.table.split('.').count() > 2 {
             return Err(origin.bad(
@@ -133,7 +123,7 @@ impl RawStore {
         }
         Ok(Store {
             kind,
-            path,
+            path: PathBuf::from(self.path),
             url: non_empty(self.url.map(|u| u.trim().to_string())),
             table: self.table,
             columns,
