@@ -7,14 +7,16 @@
 //! command line is `main.rs`, which only parses arguments, loads config,
 //! binds and maps errors to exit codes; `bantin serve` is [`serve::run`].
 //!
-//! Rooms from the bottom up (a room imports only from rooms below it):
-//! the core → `store` (dir and SQL adapters), `state`, `tokens`, `tls`,
-//! `metrics`, `systemd` → `mail` → `newsletter` → `live`, `shared`,
-//! `websub`, `export` → `http`, `subscription` → `serve` → `main.rs`
-//! and `cli.rs`.
+//! Rooms from the bottom up (a room imports only from rooms below it; the
+//! order is checked by `layering.rs` and stated in ARCHITECTURE.md): the
+//! core and `config` → `store` (dir and SQL adapters), `state`, `tls`,
+//! `metrics`, `systemd` → `tokens`, `live`, `websub`, `export` → `mail` →
+//! `newsletter` → `shared` → `http`, `subscription` → `serve` → the
+//! binary (`main.rs`, `cli/`).
 
-pub use bantin_core::{article, cache, catalog, config, dates, digest, feeds, subscriber, templates, text};
+pub use bantin_core::{article, cache, catalog, dates, digest, feeds, subscriber, templates, text};
 
+pub mod config;
 pub mod export;
 pub mod http;
 pub mod live;

@@ -1,0 +1,129 @@
+//! `[mail]`: the SMTP relay, the sender, DKIM, the sending rate, retries,
+//! the link-signing key and the templates' folder.
+
+use super::{ConfigError, Origin, looks_like_mailbox, non_empty, parse_duration, redact};
+use serde::Deserialize;
+use std::path::PathBuf;
+use std::time::Duration;
+use url::Url;
+
+#[derive(Debug, Clone)]
+pub struct Mail {
+    pub smtp_url: Url,
+    pub from: String,
+    pub dkim_selector: Option<String>,
+    pub dkim_domain: Option<String>,
+    pub dkim_key_file: Option<PathBuf>,
+    pub max_per_second: u32,
+    pub token_secret_file: Option<PathBuf>,
+    /// A folder whose `digest.html`, `confirm.txt`… replace the built-in
+    /// templates (each file separately); that it exists is checked by the
+    /// daemon's `config::load`.
+    pub templates_dir: Option<PathBuf>,
+    /// Permanent (5xx) failures after which a subscriber is marked bouncing.
+    pub bounce_limit: u32,
+    /// The first retry delay after a temporary failure; doubled each time.
+    pub retry_base: Duration,
+    /// The longest delay between retries.
+    pub retry_max: Duration,
+    /// Attempts after which a message that keeps failing temporarily is
+    /// given up (marked failed).
+    pub max_attempts: u32,
+    /// SMTP connections kept open in the pool.
+    pub connections: u32,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawMail {
+    smtp_url: String,
+    from: String,
+    dkim_selector: Option<String>,
+    dkim_domain: Option<String>,
+    dkim_key_file: Option<String>,
+    max_per_second: i64,
+    token_secret_file: Option<String>,
+    templates_dir: Option<String>,
+    bounce_limit: i64,
+    retry_base: String,
+    retry_max: String,
+    max_attempts: i64,
+    connections: i64,
+}
+impl Default for RawMail {
+    fn default() -> Self {
+        RawMail {
+            smtp_url: "smtp://127.0.0.1:25".into(),
+            from: "bantin <bantin@localhost>".into(),
+            dkim_selector: None,
+            dkim_domain: None,
+            dkim_key_file: None,
+            max_per_second: 50,
+            token_secret_file: None,
+            templates_dir: None,
+            bounce_limit: 3,
+            retry_base: "1m".into(),
+            retry_max: "6h".into(),
+            max_attempts: 12,
+            connections: 4,
+        }
+    }
+}
+
+impl RawMail {
+    pub(super) fn validate(self, origin: &Origin) -> Result<Mail, ConfigError> {
+        let smtp_url = Url::parse(&self.smtp_url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "smtp" | "smtps") && u.host_str().is_some())
+            .ok_or_else(|| {
+                origin.bad("mail.smtp_url", format!("{:?} must look like smtp://host:25 or smtps://user:pass@host:465", redact(&self.smtp_url)))
+            })?;
+        let from = crate::text::clean_line(&self.from);
+        if !looks_like_mailbox(&from) {
+            return Err(origin.bad("mail.from", format!("{from:?} is not an address such as \"Bản tin <bantin@example.org>\"")));
+        }
+        if !(1..=100_000).contains(&self.max_per_second) {
+            return Err(origin.bad("mail.max_per_second", format!("{} is out of range; use 1 to 100000", self.max_per_second)));
+        }
+        let dkim = [&self.dkim_selector, &self.dkim_domain, &self.dkim_key_file];
+        let set = dkim.iter().filter(|v| v.as_deref().is_some_and(|s| !s.is_empty())).count();
+        if set != 0 && set != 3 {
+            return Err(origin.bad(
+                "mail.dkim_selector",
+                "DKIM needs all three of mail.dkim_selector, mail.dkim_domain and mail.dkim_key_file".into(),
+            ));
+        }
+        for (key, value, most) in [
+            ("mail.bounce_limit", self.bounce_limit, 1000),
+            ("mail.max_attempts", self.max_attempts, 1000),
+            ("mail.connections", self.connections, 64),
+        ] {
+            if !(1..=most).contains(&value) {
+                return Err(origin.bad(key, format!("{value} is out of range; use 1 to {most}")));
+            }
+        }
+        let retry_base = parse_duration(&self.retry_base).map_err(|m| origin.bad("mail.retry_base", m))?;
+        let retry_max = parse_duration(&self.retry_max).map_err(|m| origin.bad("mail.retry_max", m))?;
+        if retry_base.is_zero() || retry_max < retry_base {
+            return Err(origin.bad(
+                "mail.retry_max",
+                "mail.retry_base must be at least 1s and mail.retry_max at least mail.retry_base".into(),
+            ));
+        }
+        Ok(Mail {
+            smtp_url,
+            from,
+            dkim_selector: non_empty(self.dkim_selector),
+            dkim_domain: non_empty(self.dkim_domain),
+            dkim_key_file: non_empty(self.dkim_key_file).map(PathBuf::from),
+            max_per_second: self.max_per_second as u32,
+            token_secret_file: non_empty(self.token_secret_file).map(PathBuf::from),
+            templates_dir: non_empty(self.templates_dir).map(PathBuf::from),
+            bounce_limit: self.bounce_limit as u32,
+            retry_base,
+            retry_max,
+            max_attempts: self.max_attempts as u32,
+            connections: self.connections as u32,
+        })
+    }
+}

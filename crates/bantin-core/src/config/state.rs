@@ -1,0 +1,31 @@
+//! `[state]`: the database of subscribers, tokens, the outbox and digest
+//! watermarks.
+
+use super::{ConfigError, Origin};
+use serde::Deserialize;
+
+#[derive(Debug, Clone)]
+pub struct State {
+    pub url: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawState {
+    url: String,
+}
+impl Default for RawState {
+    fn default() -> Self {
+        RawState { url: "sqlite://var/bantin.db".into() }
+    }
+}
+
+impl RawState {
+    pub(super) fn validate(self, origin: &Origin) -> Result<State, ConfigError> {
+        let url = self.url.trim().to_string();
+        if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+            return Err(origin.bad("state.url", format!("{url:?} must start with sqlite:// or postgres://")));
+        }
+        Ok(State { url })
+    }
+}
