@@ -1,0 +1,239 @@
+//! The catalog's rules, and `apply` held to the rebuild.
+
+//! [`Catalog::apply`] against the full rebuild: for arbitrary stores and
+//! batches of edits, whenever `apply` takes a change it must give the
+//! catalog that [`Catalog::from_results`] gives for the store after it,
+//! and ordinary edits (no repeated id or slug) must stay on that path.
+
+use super::ledger::*;
+use super::*;
+use crate::article::Content;
+use chrono::TimeZone;
+use proptest::prelude::*;
+
+proptest! {
+    /// `Keys` against a plain sorted vector, through inserts and
+    /// removals that split chunks and empty them (small key range, so
+    /// runs of equal keys cross chunk boundaries).
+    #[test]
+    fn keys_count_like_a_sorted_vec(
+        start in proptest::collection::vec(0u64..40, 0..3000),
+        ops in proptest::collection::vec((any::<bool>(), 0u64..40), 0..3000),
+    ) {
+        let mut model = start.clone();
+        model.sort_unstable();
+        let mut keys = Keys::from_sorted(&model);
+        for (up, k) in ops {
+            if up {
+                keys.insert(k);
+                let at = model.partition_point(|&x| x < k);
+                model.insert(at, k);
+            } else {
+                keys.remove(k);
+                let at = model.partition_point(|&x| x < k);
+                if model.get(at) == Some(&k) {
+                    model.remove(at);
+                }
+            }
+        }
+        let flat: Vec<u64> = keys.0.iter().flat_map(|c| c.iter().copied()).collect();
+        prop_assert_eq!(&flat, &model);
+        prop_assert!(keys.0.iter().all(|c| !c.is_empty()), "an empty chunk is kept");
+        for k in 0..41 {
+            let want = model.iter().filter(|&&x| x == k).count();
+            prop_assert_eq!(keys.count(k), want, "count of {}", k);
+        }
+        prop_assert_eq!(keys.has_repeats(), model.windows(2).any(|w| w[0] == w[1]));
+    }
+}
+
+fn ctx() -> Context {
+    Context::new(chrono_tz::Asia::Ho_Chi_Minh, url::Url::parse("https://yenbai.gov.vn/").expect("a URL"), "tin-tuc/{slug}")
+}
+
+/// A small pool of ids, slugs, dates and categories, so repeats happen.
+#[derive(Debug, Clone)]
+struct Spec {
+    id: u16,
+    slug: u16,
+    minute: u8,
+    cats: Vec<u8>,
+    draft: bool,
+    error: bool,
+}
+
+fn spec(ids: u16, slugs: u16) -> impl Strategy<Value = Spec> {
+    (
+        0..ids,
+        0..slugs,
+        0u8..6,
+        proptest::collection::vec(0u8..4, 0..3),
+        proptest::bool::weighted(0.1),
+        proptest::bool::weighted(0.1),
+    )
+        .prop_map(|(id, slug, minute, cats, draft, error)| Spec {
+            id,
+            slug,
+            minute,
+            cats,
+            draft,
+            error,
+        })
+}
+
+fn result(origin: &str, s: &Spec, version: u32) -> Result<Arc<Article>, ArticleError> {
+    if s.error {
+        return Err(ArticleError {
+            origin: origin.into(),
+            line: Some(1),
+            reason: format!("bad {version}"),
+        });
+    }
+    // "bai" and "bai-N": own slugs shaped like made ones, to meet
+    // the renaming rules.
+    let slug = match s.slug {
+        0 => "bai".to_string(),
+        n => format!("bai-{n}"),
+    };
+    let names = ["Kinh tế", "Văn hóa", "Du lịch", "kinh tế"];
+    let slugs = ["kinh-te", "van-hoa", "du-lich", "kinh-te"];
+    let mut categories: Vec<Category> = Vec::new();
+    for &c in &s.cats {
+        let c = Category {
+            slug: slugs[c as usize].into(),
+            name: names[c as usize].into(),
+        };
+        if !categories.iter().any(|k| k.slug == c.slug) {
+            categories.push(c);
+        }
+    }
+    let published = chrono::FixedOffset::east_opt(7 * 3600)
+        .and_then(|tz| {
+            tz.with_ymd_and_hms(2026, 1, 1, 8, s.minute.into(), 0)
+                .single()
+        })
+        .expect("a valid date");
+    Ok(Arc::new(Article {
+        id: format!("id{}", s.id).into(),
+        link: ctx().link(ctx().absolute(&format!("tin-tuc/{slug}")).unwrap_or_default(), &slug),
+        slug: slug.into(),
+        title: format!("{origin} v{version}"),
+        published,
+        updated: None,
+        content: Content::ready(String::new(), String::new()),
+        fingerprint: version.into(),
+        categories: categories.into(),
+        tags: Vec::new(),
+        author: None,
+        image: None,
+        draft: s.draft,
+        origin: origin.into(),
+    }))
+}
+
+/// Each article's (id, slug, URL, title); each category's (slug, name,
+/// article ids); each error.
+type Seen = (
+    Vec<(String, String, String, String)>,
+    Vec<(String, String, Vec<String>)>,
+    Vec<String>,
+);
+
+/// What a reader of a catalog can see.
+fn seen(c: &Catalog) -> Seen {
+    let articles = c
+        .articles()
+        .iter()
+        .map(|a| (a.id.to_string(), a.slug.to_string(), a.url().into_owned(), a.title.clone()))
+        .collect();
+    let later = chrono::FixedOffset::east_opt(0)
+        .and_then(|tz| tz.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).single())
+        .expect("a valid date");
+    let categories = c
+        .categories
+        .iter()
+        .map(|(slug, m)| {
+            let ids = c
+                .newest(&Scope::Category(slug.clone()), later, usize::MAX)
+                .iter()
+                .map(|a| a.id.to_string())
+                .collect();
+            (slug.clone(), m.name.clone(), ids)
+        })
+        .collect();
+    let errors = c.errors().iter().map(|e| e.to_string()).collect();
+    (articles, categories, errors)
+}
+
+/// Builds `before`, applies `edits` (origin index → new spec, or gone)
+/// both ways; whether `apply` took it.
+fn check(before: &[Spec], edits: &[(usize, Option<Spec>)]) -> Result<bool, TestCaseError> {
+    let mut store: BTreeMap<String, Result<Arc<Article>, ArticleError>> = BTreeMap::new();
+    for (i, s) in before.iter().enumerate() {
+        let origin = format!("f{i:02}.md");
+        store.insert(origin.clone(), result(&origin, s, 0));
+    }
+    let prev = Catalog::from_results(store.values().map(|r| r.as_ref()), &ctx(), 1);
+    let mut changes: BTreeMap<String, Change> = BTreeMap::new();
+    for (v, (i, s)) in edits.iter().enumerate() {
+        let origin = format!("f{i:02}.md");
+        let old = store.get(&origin).cloned();
+        let new = s.as_ref().map(|s| result(&origin, s, v as u32 + 1));
+        match &new {
+            Some(r) => store.insert(origin.clone(), r.clone()),
+            None => store.remove(&origin),
+        };
+        changes
+            .entry(origin)
+            .and_modify(|c| c.new = new.clone())
+            .or_insert(Change { old, new });
+    }
+    let changes: Vec<Change> = changes.into_values().collect();
+    let full = Catalog::from_results(store.values().map(|r| r.as_ref()), &ctx(), 2);
+    match prev.apply(&changes, 2) {
+        Some(next) => {
+            prop_assert_eq!(seen(&next), seen(&full));
+            prop_assert_eq!(next.len(), full.len());
+            Ok(true)
+        }
+        None => Ok(false),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, failure_persistence: None, ..ProptestConfig::default() })]
+
+    #[test]
+    fn apply_gives_the_full_rebuild(
+        before in proptest::collection::vec(spec(12, 8), 0..14),
+        edits in proptest::collection::vec((0usize..16, proptest::option::weighted(0.8, spec(12, 8))), 1..4),
+    ) {
+        check(&before, &edits)?;
+    }
+
+    #[test]
+    fn edits_of_unique_articles_stay_incremental(
+        n in 1usize..30,
+        edits in proptest::collection::vec((0usize..40, proptest::option::weighted(0.8, (0u8..6, proptest::collection::vec(0u8..4, 0..3)))), 1..4),
+    ) {
+        // Every article its own id and slug; edits keep them unique.
+        let before: Vec<Spec> = (0..n)
+            .map(|i| Spec { id: i as u16, slug: 1000 + i as u16, minute: (i % 6) as u8, cats: vec![(i % 4) as u8], draft: false, error: false })
+            .collect();
+        let edits: Vec<(usize, Option<Spec>)> = edits
+            .into_iter()
+            .map(|(i, s)| {
+                (i, s.map(|(minute, cats)| Spec { id: 100 + i as u16, slug: 1100 + i as u16, minute, cats, draft: false, error: false }))
+            })
+            .collect();
+        // Each origin keeps one id for all its versions.
+        let mut seen_origin = std::collections::HashSet::new();
+        let edits: Vec<_> = edits.into_iter().filter(|(i, _)| seen_origin.insert(*i)).collect();
+        let before: Vec<Spec> = before
+            .into_iter()
+            .enumerate()
+            .map(|(i, s)| if seen_origin.contains(&i) { Spec { id: 100 + i as u16, slug: 1100 + i as u16, ..s } } else { s })
+            .collect();
+        prop_assert!(check(&before, &edits)?, "a local edit took the full rebuild");
+    }
+}
