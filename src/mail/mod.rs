@@ -13,6 +13,7 @@
 //!   or the article's URL;
 //! - rendering takes `now` as an argument and reads no clock.
 
+mod pace;
 pub mod sender;
 pub mod smtp;
 

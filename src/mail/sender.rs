@@ -12,6 +12,7 @@
 //! and a row is marked sent only after the server accepted it; a crash in
 //! between resends the same bytes (same Message-ID), never a different mail.
 
+use super::pace::{Pace, Sessions};
 use super::smtp::{DirectPool, Gate, Outcome, Relay, Security};
 use futures_util::FutureExt as _;
 use crate::state::{OutboxRow, StateError, StateStore};
@@ -76,39 +77,15 @@ pub struct Mailer {
     url: String,
     /// Lease owner name: this instance's [`crate::state::instance_id`].
     owner: String,
+    /// `mail.max_per_second` and `mail.connections`, for all delivery
+    /// loops of this mailer together.
+    pace: Pace,
+    sessions: Sessions,
 }
 
 impl std::fmt::Debug for Mailer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Mailer").field("url", &self.url).field("owner", &self.owner).finish_non_exhaustive()
-    }
-}
-
-/// Spaces the start of sends at `mail.max_per_second`. Each message has a
-/// slot (`1 / rate` after the last one's); only a sender more than a timer
-/// tick ahead of its slots sleeps. (tokio's `interval` slept to the next
-/// millisecond whenever its 10 µs tick at the bench's 100,000/s was not
-/// yet due, which held the send loop back for nothing.)
-struct Pace {
-    period: Duration,
-    next: tokio::time::Instant,
-}
-
-impl Pace {
-    /// Ahead of schedule by less than this, a send starts at once.
-    const SLACK: Duration = Duration::from_millis(2);
-
-    fn new(rate: u32) -> Pace {
-        Pace { period: Duration::from_secs(1) / rate.max(1), next: tokio::time::Instant::now() }
-    }
-
-    async fn next(&mut self) {
-        let now = tokio::time::Instant::now();
-        if self.next > now + Self::SLACK {
-            tokio::time::sleep_until(self.next).await;
-        }
-        // A sender that fell behind does not make up for it in a burst.
-        self.next = self.next.max(now) + self.period;
     }
 }
 
@@ -244,6 +221,8 @@ impl Mailer {
             relay: Arc::new(DirectPool::new(relay, settings.connections as usize)),
             state,
             envelope_from: from,
+            pace: Pace::new(settings.max_per_second),
+            sessions: Sessions::new(settings.connections),
             settings,
             url: shown,
             owner: owner_name(),
@@ -290,8 +269,6 @@ impl Mailer {
     /// step over retry delays), until the outbox has nothing due.
     pub async fn deliver_due(&self, now: impl Fn() -> DateTime<Utc>) -> Result<DeliveryReport, SendError> {
         let mut report = DeliveryReport::default();
-        let rate = self.settings.max_per_second.max(1);
-        let mut pace = Pace::new(rate);
         let parallel = self.settings.connections.max(1) as usize;
         let relay = Arc::clone(&self.relay);
         let (marks, marker) = Marker::start(self.state.clone(), self.owner.clone(), parallel);
@@ -320,15 +297,17 @@ impl Mailer {
                 // claimed batch at its end resent all of it after a
                 // SIGKILL: tests/crash_safety.rs, tests/digest_kill.rs).
                 for row in rows {
-                    pace.next().await;
+                    self.pace.next().await;
                     while running.len() >= parallel {
                         self.settle(&mut running, &now, &mut report).await?;
                     }
+                    let session = self.sessions.acquire().await;
                     let relay = Arc::clone(&relay);
                     let from = self.envelope_from.clone();
                     let marks = marks.clone();
                     let at = now();
                     running.spawn(async move {
+                        let _session = session;
                         let mut handed_in = false;
                         let outcome = Mailer::send_row(&relay, &from, &row, || {
                             let gate = marks.mark(row.id, at);

@@ -24,6 +24,7 @@ use crate::tokens::{KeyError, TokenKey};
 use chrono::{DateTime, Utc};
 use plan::{Mode, PlanSettings};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// Where the current catalog comes from: `bantin serve` hands in a closure
 /// over its live catalog, the CLI one over a catalog read once.
@@ -51,6 +52,15 @@ pub struct Digests {
     pub mailer: Arc<Mailer>,
     pub catalog: CatalogSource,
     pub plan: PlanSettings,
+    soon: Soon,
+}
+
+/// The state of [`Digests::deliver_soon`]'s one background loop.
+#[derive(Default)]
+struct Soon {
+    running: AtomicBool,
+    /// Asked for since the loop's last look at the outbox.
+    wanted: AtomicBool,
 }
 
 impl std::fmt::Debug for Digests {
@@ -76,7 +86,15 @@ impl Digests {
     ) -> Result<Arc<Digests>, DigestError> {
         let composer = Arc::new(Composer::new(&settings, key)?);
         let mailer = Arc::new(Mailer::from_settings(&settings, state.clone())?);
-        Ok(Arc::new(Digests { plan: PlanSettings::from_settings(&settings), settings, state, composer, mailer, catalog }))
+        Ok(Arc::new(Digests {
+            plan: PlanSettings::from_settings(&settings),
+            settings,
+            state,
+            composer,
+            mailer,
+            catalog,
+            soon: Soon::default(),
+        }))
     }
 
     /// Plans and queues what is due at `now`, unless another instance is
@@ -99,13 +117,33 @@ impl Digests {
     }
 
     /// Sends the outbox in the background (after a confirmation mail was
-    /// queued by a request): the lease on each row keeps this from racing
-    /// the scheduler's own delivery.
+    /// queued by a request). One such loop at a time: a call while it runs
+    /// only makes it look again before it ends, so a burst of sign-ups is
+    /// one delivery loop, not one each. The lease on each row keeps it from
+    /// racing the scheduler's own delivery, and the mailer's rate and
+    /// session bounds hold across both.
     pub fn deliver_soon(self: &Arc<Self>) {
+        self.soon.wanted.store(true, Ordering::SeqCst);
+        if self.soon.running.swap(true, Ordering::SeqCst) {
+            return;
+        }
         let this = Arc::clone(self);
         tokio::spawn(async move {
-            if let Err(e) = this.deliver().await {
-                tracing::warn!("sending queued mail: {e}");
+            loop {
+                this.soon.wanted.store(false, Ordering::SeqCst);
+                if let Err(e) = this.deliver().await {
+                    tracing::warn!("sending queued mail: {e}");
+                }
+                if this.soon.wanted.load(Ordering::SeqCst) {
+                    continue;
+                }
+                this.soon.running.store(false, Ordering::SeqCst);
+                // A call that came between the check and the store saw the
+                // loop running and left: take its request, unless another
+                // call already started a loop of its own.
+                if !this.soon.wanted.load(Ordering::SeqCst) || this.soon.running.swap(true, Ordering::SeqCst) {
+                    break;
+                }
             }
         });
     }

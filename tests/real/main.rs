@@ -21,6 +21,7 @@ mod digest_smtp;
 mod http_abuse;
 mod http_front;
 mod injection;
+mod mail_limits;
 mod mail_faults;
 mod multi_instance;
 mod serve;

@@ -65,6 +65,26 @@ pub struct Shared {
     pub dropped: Arc<Mutex<usize>>,
     /// The user names of every AUTH attempt, right or wrong.
     pub logins: Arc<Mutex<Vec<String>>>,
+    /// Sessions open now, and the most that were open at once.
+    pub sessions: Arc<Mutex<(usize, usize)>>,
+}
+
+/// Counts a session in [`Shared::sessions`] while it lives.
+struct Open(Arc<Mutex<(usize, usize)>>);
+
+impl Open {
+    fn enter(sessions: &Arc<Mutex<(usize, usize)>>) -> Open {
+        let mut s = sessions.lock().unwrap();
+        s.0 += 1;
+        s.1 = s.1.max(s.0);
+        Open(Arc::clone(sessions))
+    }
+}
+
+impl Drop for Open {
+    fn drop(&mut self) {
+        self.0.lock().unwrap().0 -= 1;
+    }
 }
 
 pub struct SmtpServer {
@@ -156,13 +176,17 @@ impl SmtpServer {
             attempts: Arc::default(),
             dropped: Arc::default(),
             logins: Arc::default(),
+            sessions: Arc::default(),
         };
         let s = shared.clone();
         let task = tokio::spawn(async move {
             loop {
                 let Ok((stream, peer)) = listener.accept().await else { return };
                 let s = s.clone();
-                tokio::spawn(serve(stream, peer.ip(), s));
+                tokio::spawn(async move {
+                    let _open = Open::enter(&s.sessions);
+                    serve(stream, peer.ip(), s).await
+                });
             }
         });
         SmtpServer { addr, shared, task }
@@ -196,6 +220,23 @@ impl SmtpServer {
 
     pub fn dropped(&self) -> usize {
         *self.shared.dropped.lock().unwrap()
+    }
+
+    /// The most sessions that were open at once (since the last
+    /// [`Self::reset_most_sessions`]).
+    pub fn most_sessions(&self) -> usize {
+        self.shared.sessions.lock().unwrap().1
+    }
+
+    /// Waits (at most `limit`) until no session is open, then counts the
+    /// most at once afresh from there.
+    pub fn reset_most_sessions(&self, limit: std::time::Duration) {
+        let deadline = std::time::Instant::now() + limit;
+        while self.shared.sessions.lock().unwrap().0 > 0 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let mut s = self.shared.sessions.lock().unwrap();
+        s.1 = s.0;
     }
 
     pub fn logins(&self) -> Vec<String> {
