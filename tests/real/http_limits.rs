@@ -245,3 +245,34 @@ fn pages_carry_their_policy_and_no_referrer_and_feeds_are_not_sniffed() {
     assert_eq!(header(&feed, "content-security-policy"), None);
     harness::figures("http: page headers", &format!("index, pages: CSP \"{policy}\", Referrer-Policy no-referrer, nosniff; feeds: nosniff"));
 }
+
+/// Issue 19, finding 9: every `/metrics` and `/healthz` scrape ran the
+/// state database's counts, so a flood of scrapes was a flood of
+/// full-table queries. Now the counts are reused for 5 s: a sign-up right
+/// after a scrape shows only in the next window.
+#[test]
+fn a_flood_of_scrapes_reuses_the_state_counts_for_a_few_seconds() {
+    let s = setup("");
+    let addr = s.serve.addr;
+    let ask = |request: String| ask_from(&s.rt, IpAddr::from([127, 0, 8, 1]), addr, request, Duration::from_secs(10));
+    let pending = || harness::metric(&ask(get("/metrics")), "bantin_subscribers{status=\"pending\"}");
+    let first = pending();
+    let window = Instant::now();
+    assert_eq!(status_of(&ask(subscribe("scraped@example.org", "192.0.2.1"))), 202);
+    let started = Instant::now();
+    let mut scrapes = 0;
+    while started.elapsed() < Duration::from_secs(1) {
+        assert_eq!(pending(), first, "within the window the counts are the first scrape's");
+        scrapes += 1;
+    }
+    let in_window = window.elapsed();
+    std::thread::sleep(Duration::from_secs(5).saturating_sub(in_window) + Duration::from_millis(300));
+    let after = pending();
+    harness::figures(
+        "http: scrape flood",
+        &format!("{scrapes} scrapes in 1 s answered from one count (pending {first:?}); after the 5 s window: pending {after:?}"),
+    );
+    assert!(in_window < Duration::from_secs(5), "the scrapes took {in_window:?}: the window passed");
+    assert_eq!(after, first.map(|n| n + 1.0), "the next window counts again");
+    assert_eq!(status_of(&ask(get("/healthz"))), 200);
+}
