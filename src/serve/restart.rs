@@ -54,3 +54,23 @@ pub fn applicable(running: &Settings, mut new: Settings) -> Settings {
     }
     new
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The server is built once with these: a reload must not pretend to
+    /// apply them.
+    #[test]
+    fn http_limits_and_trusted_proxies_wait_for_a_restart() {
+        let load = |http: &str| {
+            let text = format!("[site]\ntitle = \"T\"\nbase_url = \"https://x.org\"\n[http]\n{http}");
+            Settings::from_sources(std::path::Path::new("bantin.toml"), &text, []).unwrap()
+        };
+        let running = load("");
+        let new = applicable(&running, load("write_timeout = \"5s\"\nmax_connections_per_ip = 2\ntrusted_proxies = [\"10.0.0.0/8\"]"));
+        assert_eq!(new.http.write_timeout, running.http.write_timeout);
+        assert_eq!(new.http.max_connections_per_ip, 64);
+        assert!(new.http.trusted_proxies.is_empty());
+    }
+}

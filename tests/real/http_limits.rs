@@ -144,7 +144,7 @@ fn slow_readers_from_one_address_are_capped_and_dropped_at_the_write_deadline() 
     harness::figures(
         "http: 5,000 slow readers, one IP",
         &format!(
-            "{} connected in {:.1} s ({refused} refused by the kernel), server sockets {} → {} → back {} after the first connected, \
+            "{} connected in {:.1} s ({refused} not connected within 0.5 s), server sockets {} → {} → back {} after the first connected, \
              closed at accept {refused_at_accept}, write timeouts {timeouts}, fresh client {} ms, RSS {} MiB (peak {} MiB)",
             slow.len(),
             connected.as_secs_f64(),

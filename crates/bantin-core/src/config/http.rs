@@ -201,4 +201,28 @@ mod tests {
         assert_eq!(key("::ffff:192.0.2.7"), key("192.0.2.7"));
         assert_ne!(key("192.0.2.8"), key("192.0.2.7"));
     }
+
+    #[test]
+    fn limits_and_proxies_are_read_and_bad_values_named() {
+        let load = |http: &str| {
+            let text = format!("[site]\ntitle = \"T\"\nbase_url = \"https://x.org\"\n[http]\n{http}");
+            super::super::Settings::from_sources(std::path::Path::new("bantin.toml"), &text, [])
+        };
+        let http = load("").unwrap().http;
+        assert_eq!((http.header_timeout, http.request_timeout, http.write_timeout), (Duration::from_secs(10), Duration::from_secs(30), Duration::from_secs(30)));
+        assert_eq!((http.max_connections, http.max_connections_per_ip), (4096, 64));
+        assert_eq!((http.trusted_proxies.len(), http.forwarded_header), (0, ForwardedHeader::XForwardedFor));
+        let http = load("write_timeout = \"3s\"\ntrusted_proxies = [\"10.0.0.0/8\", \"::1\"]\nforwarded_header = \"forwarded\"").unwrap().http;
+        assert_eq!((http.write_timeout, http.trusted_proxies.len(), http.forwarded_header), (Duration::from_secs(3), 2, ForwardedHeader::Forwarded));
+        for (bad, key) in [
+            ("write_timeout = \"0s\"", "http.write_timeout"),
+            ("header_timeout = \"soon\"", "http.header_timeout"),
+            ("max_connections_per_ip = 0", "http.max_connections_per_ip"),
+            ("trusted_proxies = [\"10.0.0.0/40\"]", "http.trusted_proxies"),
+            ("forwarded_header = \"X-Real-IP\"", "http.forwarded_header"),
+        ] {
+            let err = load(bad).unwrap_err().to_string();
+            assert!(err.contains(key), "{bad}: {err}");
+        }
+    }
 }
