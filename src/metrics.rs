@@ -26,6 +26,12 @@ pub struct Metrics {
     registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
     pub not_modified: Counter,
+    /// Connections closed at accept: their client already held
+    /// `http.max_connections_per_ip`.
+    pub refused_per_ip: Counter,
+    /// Connections dropped because a response made no progress for
+    /// `http.write_timeout` (a client that does not read).
+    pub write_timeouts: Counter,
     pub generation: Gauge,
     pub articles: Gauge,
     pub article_errors: Gauge,
@@ -50,6 +56,7 @@ impl Metrics {
         let mut registry = Registry::with_prefix("bantin");
         let requests = Family::<RequestLabels, Counter>::default();
         let not_modified = Counter::default();
+        let (refused_per_ip, write_timeouts) = (Counter::default(), Counter::default());
         let generation = Gauge::default();
         let articles = Gauge::default();
         let article_errors = Gauge::default();
@@ -59,6 +66,16 @@ impl Metrics {
         let render_seconds = Histogram::new([0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]);
         registry.register("http_requests", "HTTP requests answered, by route pattern and status", requests.clone());
         registry.register("http_not_modified", "Requests answered 304 Not Modified", not_modified.clone());
+        registry.register(
+            "http_connections_refused_per_ip",
+            "Connections closed at once because their client held http.max_connections_per_ip",
+            refused_per_ip.clone(),
+        );
+        registry.register(
+            "http_write_timeouts",
+            "Connections dropped because a response made no progress for http.write_timeout",
+            write_timeouts.clone(),
+        );
         registry.register("catalog_generation", "Generation of the catalog being served", generation.clone());
         registry.register("catalog_articles", "Articles in the catalog being served", articles.clone());
         registry.register("catalog_article_errors", "Store files that could not be read as articles", article_errors.clone());
@@ -80,6 +97,8 @@ impl Metrics {
             subscribers,
             requests,
             not_modified,
+            refused_per_ip,
+            write_timeouts,
             generation,
             articles,
             article_errors,

@@ -22,6 +22,17 @@ pub struct Shared {
     pub state: std::sync::OnceLock<crate::state::StateStore>,
     /// Set once at start when `serve` runs the WebSub publisher.
     pub websub: std::sync::OnceLock<crate::websub::Publisher>,
+    /// The state database's last answers to the probes (`/healthz`,
+    /// `/metrics`), reused for a few seconds; held while one is asked, so
+    /// that a flood of probes waits for one query instead of making many.
+    pub state_probe: tokio::sync::Mutex<StateProbe>,
+}
+
+/// When the state database was last pinged (and its answer) and counted.
+#[derive(Debug, Default)]
+pub struct StateProbe {
+    pub pinged: Option<(std::time::Instant, Result<(), String>)>,
+    pub counted: Option<std::time::Instant>,
 }
 
 impl Shared {
@@ -34,6 +45,7 @@ impl Shared {
             metrics: Metrics::new(),
             state: std::sync::OnceLock::new(),
             websub: std::sync::OnceLock::new(),
+            state_probe: tokio::sync::Mutex::default(),
         })
     }
 

@@ -14,7 +14,7 @@
 //! Anything this reader does not take (another method or path, a request
 //! with a body, `Expect`, `Upgrade`, an absolute-form target, a head it
 //! cannot parse or one longer than the limit) goes to hyper together with
-//! every byte read so far ([`Rewind`]), so hyper answers exactly as it did
+//! every byte read so far ([`super::io::Rewind`]), so hyper answers exactly as it did
 //! before, errors (400, 431…) included, and keeps the connection from then
 //! on.
 //!
@@ -24,15 +24,16 @@
 //! without keep-alive); a client gets `Limits::header_read_timeout` to send
 //! each request head, idle time between requests included; at shutdown an
 //! idle connection is closed at once, and one with a request begun (part
-//! of its head read) or in flight after that request's response.
+//! of its head read) or in flight after that request's response; a
+//! response that makes no progress for `Limits::write_timeout` (a client
+//! that does not read) ends the connection.
 
-use super::Hot;
+use super::io::progress;
+use super::{Hot, Limits};
 use crate::cache::{Entry, Representation};
 use std::io::IoSlice;
-use std::pin::Pin;
-use std::task::{Context, Poll};
 use std::time::{Duration, SystemTime};
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 
@@ -62,7 +63,8 @@ struct Asked<'a> {
 }
 
 /// Serves requests on `stream` as long as they are for cached documents.
-pub async fn serve(mut stream: TcpStream, app: &Hot, header_read_timeout: Duration, max_head: usize, shutdown: &mut watch::Receiver<bool>) -> Front {
+pub async fn serve(mut stream: TcpStream, app: &Hot, limits: &Limits, shutdown: &mut watch::Receiver<bool>) -> Front {
+    let (header_read_timeout, max_head, limit) = (limits.header_read_timeout, limits.max_header_bytes, limits.write_timeout);
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let mut out: Vec<u8> = Vec::with_capacity(512);
     loop {
@@ -112,13 +114,16 @@ pub async fn serve(mut stream: TcpStream, app: &Hot, header_read_timeout: Durati
         let (head_len, keep_alive, body) = answered;
         let written = match &body {
             Some(rep) if rep.bytes.len() >= SENDFILE_MIN => match file_of(rep) {
-                Some(file) => send_file(&stream, &out, file, rep.bytes.len()).await,
-                None => write_all(&mut stream, &out, &rep.bytes).await,
+                Some(file) => send_file(&stream, &out, file, rep.bytes.len(), limit).await,
+                None => write_all(&mut stream, &out, &rep.bytes, limit).await,
             },
-            Some(rep) => write_all(&mut stream, &out, &rep.bytes).await,
-            None => write_all(&mut stream, &out, &[]).await,
+            Some(rep) => write_all(&mut stream, &out, &rep.bytes, limit).await,
+            None => write_all(&mut stream, &out, &[], limit).await,
         };
-        if written.is_err() {
+        if let Err(e) = written {
+            if e.kind() == std::io::ErrorKind::TimedOut {
+                app.shared.metrics.write_timeouts.inc();
+            }
             return Front::Closed;
         }
         buf.drain(..head_len);
@@ -258,13 +263,13 @@ fn memory_file(bytes: &[u8]) -> std::io::Result<std::fs::File> {
 
 /// The head (held back with MSG_MORE so it leaves with the first body
 /// bytes), then `len` bytes of `file` with `sendfile`.
-async fn send_file(stream: &TcpStream, head: &[u8], file: &std::fs::File, len: usize) -> std::io::Result<()> {
+async fn send_file(stream: &TcpStream, head: &[u8], file: &std::fs::File, len: usize, limit: Duration) -> std::io::Result<()> {
     use std::os::fd::AsRawFd as _;
     let socket = stream.as_raw_fd();
     let mut sent = 0;
     while sent < head.len() {
         let rest = &head[sent..];
-        sent += retry_writable(stream, || {
+        sent += retry_writable(stream, limit, || {
             // SAFETY: `rest` is a live slice; the socket is open for the
             // whole call (borrowed from `stream`).
             let n = unsafe { libc::send(socket, rest.as_ptr().cast(), rest.len(), libc::MSG_MORE | libc::MSG_NOSIGNAL) };
@@ -275,7 +280,7 @@ async fn send_file(stream: &TcpStream, head: &[u8], file: &std::fs::File, len: u
     let mut offset: libc::off_t = 0;
     while (offset as usize) < len {
         let want = len - offset as usize;
-        let n = retry_writable(stream, || {
+        let n = retry_writable(stream, limit, || {
             // SAFETY: both descriptors are open for the call; `offset` is
             // a live local the kernel advances.
             let n = unsafe { libc::sendfile(socket, file.as_raw_fd(), &mut offset, want) };
@@ -289,10 +294,11 @@ async fn send_file(stream: &TcpStream, head: &[u8], file: &std::fs::File, len: u
     Ok(())
 }
 
-/// Runs a non-blocking write on the socket, waiting whenever it is full.
-async fn retry_writable(stream: &TcpStream, mut write: impl FnMut() -> std::io::Result<usize>) -> std::io::Result<usize> {
+/// Runs a non-blocking write on the socket, waiting whenever it is full,
+/// at most `limit` each time.
+async fn retry_writable(stream: &TcpStream, limit: Duration, mut write: impl FnMut() -> std::io::Result<usize>) -> std::io::Result<usize> {
     loop {
-        stream.writable().await?;
+        progress(limit, stream.writable()).await?;
         match stream.try_io(tokio::io::Interest::WRITABLE, &mut write) {
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
             other => return other,
@@ -300,11 +306,16 @@ async fn retry_writable(stream: &TcpStream, mut write: impl FnMut() -> std::io::
     }
 }
 
-/// Head and body in as few `writev`s as the socket takes.
-async fn write_all(stream: &mut TcpStream, head: &[u8], body: &[u8]) -> std::io::Result<()> {
+/// Head and body in as few `writev`s as the socket takes, each waiting
+/// at most `limit`.
+async fn write_all(stream: &mut TcpStream, head: &[u8], body: &[u8], limit: Duration) -> std::io::Result<()> {
     let (mut head, mut body) = (head, body);
-    while !head.is_empty() {
-        let n = stream.write_vectored(&[IoSlice::new(head), IoSlice::new(body)]).await?;
+    while !head.is_empty() || !body.is_empty() {
+        let n = if head.is_empty() {
+            progress(limit, stream.write(body)).await?
+        } else {
+            progress(limit, stream.write_vectored(&[IoSlice::new(head), IoSlice::new(body)])).await?
+        };
         if n == 0 {
             return Err(std::io::ErrorKind::WriteZero.into());
         }
@@ -312,7 +323,7 @@ async fn write_all(stream: &mut TcpStream, head: &[u8], body: &[u8]) -> std::io:
         head = &head[from_head..];
         body = &body[n - from_head..];
     }
-    stream.write_all(body).await
+    Ok(())
 }
 
 /// The Date header's value, made again once a second (as hyper does).
@@ -334,54 +345,6 @@ impl CachedDate {
             *self.text.borrow_mut() = httpdate::fmt_http_date(now);
         }
         self.text.borrow()
-    }
-}
-
-/// A stream whose first reads give back bytes already read from it.
-pub struct Rewind {
-    prefix: Vec<u8>,
-    at: usize,
-    inner: TcpStream,
-}
-
-impl Rewind {
-    pub fn new(prefix: Vec<u8>, inner: TcpStream) -> Rewind {
-        Rewind { prefix, at: 0, inner }
-    }
-}
-
-impl AsyncRead for Rewind {
-    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, out: &mut ReadBuf<'_>) -> Poll<std::io::Result<()>> {
-        let me = self.get_mut();
-        if me.at < me.prefix.len() {
-            let n = (me.prefix.len() - me.at).min(out.remaining());
-            out.put_slice(&me.prefix[me.at..me.at + n]);
-            me.at += n;
-            if me.at == me.prefix.len() {
-                me.prefix = Vec::new();
-                me.at = 0;
-            }
-            return Poll::Ready(Ok(()));
-        }
-        Pin::new(&mut me.inner).poll_read(cx, out)
-    }
-}
-
-impl AsyncWrite for Rewind {
-    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
-    }
-    fn poll_write_vectored(self: Pin<&mut Self>, cx: &mut Context<'_>, bufs: &[IoSlice<'_>]) -> Poll<std::io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
-    }
-    fn is_write_vectored(&self) -> bool {
-        self.inner.is_write_vectored()
-    }
-    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_flush(cx)
-    }
-    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
-        Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
     }
 }
 

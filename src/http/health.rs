@@ -1,6 +1,8 @@
 //! `/healthz` and `/metrics`: what an operator's probes and Prometheus
 //! read. The state database is pinged with a bound, so a stuck database
-//! gives 503 rather than a hung probe.
+//! gives 503 rather than a hung probe; its answers (the ping, the counts)
+//! are reused for [`PROBE_REUSE`], so a flood of probes costs one query a
+//! window, whoever sends them.
 
 use super::*;
 
@@ -8,17 +10,33 @@ use super::*;
 /// stuck database must not hang the probes that would report it.
 const STATE_PROBE: Duration = Duration::from_secs(2);
 
+/// How long the state database's answers to the probes are reused.
+const PROBE_REUSE: Duration = Duration::from_secs(5);
+
+/// The state database's ping, asked at most once per [`PROBE_REUSE`].
+async fn ping(shared: &Shared, db: &crate::state::StateStore) -> Result<(), String> {
+    let mut probe = shared.state_probe.lock().await;
+    if let Some((at, answer)) = &probe.pinged
+        && at.elapsed() < PROBE_REUSE
+    {
+        return answer.clone();
+    }
+    let answer = match tokio::time::timeout(STATE_PROBE, db.ping()).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {} s", STATE_PROBE.as_secs())),
+    };
+    probe.pinged = Some((std::time::Instant::now(), answer.clone()));
+    answer
+}
+
 pub(super) async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
     let cache = shared.cache.load();
     // Without a state database (no subscription side) there is nothing to
     // check; with one, unreachable means the service is not healthy.
     let state = match shared.state.get() {
         None => None,
-        Some(db) => Some(match tokio::time::timeout(STATE_PROBE, db.ping()).await {
-            Ok(Ok(())) => Ok(()),
-            Ok(Err(e)) => Err(e.to_string()),
-            Err(_) => Err(format!("no answer within {} s", STATE_PROBE.as_secs())),
-        }),
+        Some(db) => Some(ping(&shared, db).await),
     };
     let state_ok = !matches!(state, Some(Err(_)));
     let mut body = serde_json::json!({
@@ -48,7 +66,11 @@ pub(super) async fn healthz(State(shared): State<Arc<Shared>>) -> Response {
 
 pub(super) async fn metrics(State(shared): State<Arc<Shared>>) -> Response {
     if let Some(db) = shared.state.get() {
-        refresh_state_gauges(&shared, db).await;
+        let mut probe = shared.state_probe.lock().await;
+        if probe.counted.is_none_or(|at| at.elapsed() >= PROBE_REUSE) {
+            refresh_state_gauges(&shared, db).await;
+            probe.counted = Some(std::time::Instant::now());
+        }
     }
     (
         [

@@ -15,9 +15,11 @@ pub struct Hot {
     /// connection is served by one of [`serve`]'s per-core runtimes.
     pub(super) routed_on: Option<tokio::runtime::Handle>,
     pub(super) counters: Arc<HotCounters>,
-    /// The client of this connection, handed to routed requests as axum's
+    /// The TCP peer of this connection; routed requests get their client
+    /// (this peer, or whom a trusted proxy names) as axum's
     /// `ConnectInfo<SocketAddr>` (the subscription routes limit per IP).
     pub(super) peer: Option<SocketAddr>,
+    pub(super) proxies: Arc<Proxies>,
 }
 
 /// Counters of the hot path, registered once (same series as the router's
@@ -30,7 +32,7 @@ pub(super) struct HotCounters {
 const HOT_ROUTES: [&str; 5] = ["/", "/feed.xml", "/atom.xml", "/feed.json", "/categories/{slug}/{file}"];
 
 impl Hot {
-    pub fn new(shared: Arc<Shared>, router: Router) -> Hot {
+    pub fn new(shared: Arc<Shared>, router: Router, proxies: Proxies) -> Hot {
         let counter = |route: &str, status: u16| {
             shared
                 .metrics
@@ -39,7 +41,7 @@ impl Hot {
                 .clone()
         };
         let routes = HOT_ROUTES.iter().map(|r| (*r, [counter(r, 200), counter(r, 304)])).collect();
-        Hot { shared, router, routed_on: None, counters: Arc::new(HotCounters { routes }), peer: None }
+        Hot { shared, router, routed_on: None, counters: Arc::new(HotCounters { routes }), peer: None, proxies: Arc::new(proxies) }
     }
 
     /// This service for one connection from `peer`.
@@ -97,7 +99,8 @@ impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Hot {
         let router = self.router.clone();
         let mut req = req.map(Body::new);
         if let Some(peer) = self.peer {
-            req.extensions_mut().insert(ConnectInfo(peer));
+            let client = self.proxies.client(peer, req.headers());
+            req.extensions_mut().insert(ConnectInfo(client));
         }
         let routed = tower::ServiceExt::oneshot(router, req);
         match &self.routed_on {

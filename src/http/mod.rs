@@ -13,24 +13,29 @@
 //!   every other request goes through hyper, the axum router and its
 //!   layers. All paths give the same answer (the same `negotiate`
 //!   decisions; the router's feed handlers call [`answer`] as `Hot` does);
-//! - every connection has a header read timeout, a header size limit and a
-//!   request timeout, and there are at most `max_connections` at once
-//!   (further clients wait in the kernel's accept queue);
+//! - every connection has a header read timeout, a header size limit, a
+//!   request timeout and a write progress deadline (`io`); there are at
+//!   most `max_connections` at once (further clients wait in the kernel's
+//!   accept queue), and at most `max_connections_per_ip` from one client
+//!   (more are closed at accept);
 //! - shutdown stops accepting, lets requests in flight finish (up to a
 //!   bound) and closes idle keep-alive connections.
 //!
 //! Other rooms add routes by merging their own `Router` into
 //! [`routes`]' before handing it to [`serve`] (one `.merge(...)` in main),
 //! and get the request metrics and limits for free. Routed requests carry
-//! the client's address as axum's `ConnectInfo<SocketAddr>` extension (set
-//! per connection by [`serve`]).
+//! the client's address as axum's `ConnectInfo<SocketAddr>` extension (the
+//! TCP peer's, or behind a trusted proxy the one it names: `client`).
 
+mod client;
 mod front;
 mod health;
 use health::{healthz, metrics};
 mod hot;
+mod io;
 mod server;
 
+pub use client::Proxies;
 pub use hot::{Hot, HotFuture};
 pub use server::serve;
 pub use bantin_core::negotiate;
@@ -58,7 +63,8 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{Semaphore, watch};
 
-/// Limits of the server; the defaults suit a feed server on the Internet.
+/// Limits of the server, from `[http]` (the defaults suit a feed server
+/// on the Internet; see the config module for each key).
 #[derive(Debug, Clone)]
 pub struct Limits {
     /// Time a client has to send the request head, on every request.
@@ -67,24 +73,54 @@ pub struct Limits {
     pub max_header_bytes: usize,
     /// Time a handler may take before the client gets 503.
     pub request_timeout: Duration,
+    /// Time a response may make no progress before the connection is dropped.
+    pub write_timeout: Duration,
     pub max_connections: usize,
+    /// Connections one client (`config::client_key`) may hold at once.
+    pub max_connections_per_ip: usize,
     /// How long shutdown waits for requests in flight.
     pub shutdown_grace: Duration,
 }
 
-impl Default for Limits {
-    fn default() -> Self {
+impl Limits {
+    pub fn new(http: &crate::config::Http) -> Limits {
         Limits {
-            header_read_timeout: Duration::from_secs(10),
+            header_read_timeout: http.header_timeout,
             max_header_bytes: 16 * 1024,
-            request_timeout: Duration::from_secs(30),
-            max_connections: 4096,
+            request_timeout: http.request_timeout,
+            write_timeout: http.write_timeout,
+            max_connections: http.max_connections,
+            max_connections_per_ip: http.max_connections_per_ip,
             shutdown_grace: Duration::from_secs(10),
         }
     }
 }
 
 const CACHE_CONTROL: &str = "public, max-age=300";
+
+/// What an HTML page may load and do. No script at all; styles from the
+/// page itself too (`'unsafe-inline'`, style only): the subscription pages
+/// carry a `<style>` block and an operator's own templates may change it,
+/// so a hash would break them, and CSS without script cannot run code.
+/// Forms post only to bantin itself; no page may be framed (clickjacking
+/// the unsubscribe and confirm buttons); no `<base>` may move the links.
+const PAGE_POLICY: &str = "default-src 'none'; style-src 'self' 'unsafe-inline'; img-src 'self' https: data:; \
+                           form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+
+/// The headers of safety every answer carries: no content sniffing; and
+/// on an HTML page (`content_type`), its policy and no referrer (the
+/// subscription pages' URLs hold tokens, which a Referer would hand to
+/// whatever the page links to). Static values: the fast path copies them.
+pub(crate) fn safety_headers(content_type: &[u8], mut header: impl FnMut(header::HeaderName, &HeaderValue)) {
+    static NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
+    static POLICY: HeaderValue = HeaderValue::from_static(PAGE_POLICY);
+    static NO_REFERRER: HeaderValue = HeaderValue::from_static("no-referrer");
+    header(header::X_CONTENT_TYPE_OPTIONS, &NOSNIFF);
+    if content_type.starts_with(b"text/html") {
+        header(header::CONTENT_SECURITY_POLICY, &POLICY);
+        header(header::REFERRER_POLICY, &NO_REFERRER);
+    }
+}
 
 /// The routes of the feed side: index, feeds, health, metrics.
 pub fn routes(shared: Arc<Shared>) -> Router {
@@ -118,7 +154,22 @@ pub fn finish(router: Router, shared: Arc<Shared>, limits: &Limits) -> Router {
             }
         }))
         .layer(middleware::from_fn(refuse_large_bodies))
+        .layer(middleware::from_fn(add_safety_headers))
         .layer(middleware::from_fn_with_state(shared, count))
+}
+
+/// [`safety_headers`] on every routed answer (the pages, and errors),
+/// where the handler did not set them itself.
+async fn add_safety_headers(req: Request, next: Next) -> Response {
+    let mut resp = next.run(req).await;
+    let content_type = resp.headers().get(header::CONTENT_TYPE).map(|v| v.as_bytes().to_vec()).unwrap_or_default();
+    let headers = resp.headers_mut();
+    safety_headers(&content_type, |name, value| {
+        if !headers.contains_key(&name) {
+            headers.insert(name, value.clone());
+        }
+    });
+    resp
 }
 
 /// 413 at once for a declared body over [`MAX_BODY_BYTES`]: without this a
@@ -212,6 +263,7 @@ pub(crate) fn document<'e>(
     header(header::LAST_MODIFIED, &entry.last_modified);
     header(header::CACHE_CONTROL, &HeaderValue::from_static(CACHE_CONTROL));
     header(header::VARY, &HeaderValue::from_static("Accept-Encoding"));
+    safety_headers(entry.content_type.as_bytes(), &mut header);
     if !not_modified {
         header(header::CONTENT_TYPE, &entry.content_type);
         header(header::CONTENT_LENGTH, &rep.length);

@@ -1,7 +1,7 @@
 //! The accept loops: one hyper http1 loop per core, each on its own
 //! single-threaded runtime sharing the listening socket (nginx's worker
-//! model), with the connection limit, header timeout and graceful drain of
-//! [`Limits`].
+//! model), with the connection limits (all, and per client), header
+//! timeout, write deadline and graceful drain of [`Limits`].
 
 use super::*;
 
@@ -18,6 +18,7 @@ use super::*;
 pub async fn serve(listener: TcpListener, app: Hot, limits: Limits, shutdown: watch::Receiver<bool>) {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let slots = Arc::new(Semaphore::new(limits.max_connections));
+    let clients = client::PerClient::new(limits.max_connections_per_ip);
     let app = Hot { routed_on: Some(tokio::runtime::Handle::current()), ..app };
     let live: Arc<[AtomicUsize]> = (0..cores).map(|_| AtomicUsize::new(0)).collect();
     let std_listener = match listener.into_std() {
@@ -34,10 +35,11 @@ pub async fn serve(listener: TcpListener, app: Hot, limits: Limits, shutdown: wa
             let rt = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
             let (tx, rx) = tokio::sync::oneshot::channel();
             let (app, limits, shutdown, slots, live) = (app.clone(), limits.clone(), shutdown.clone(), slots.clone(), live.clone());
+            let clients = Arc::clone(&clients);
             std::thread::Builder::new().name(format!("bantin-http-{i}")).spawn(move || {
                 rt.block_on(async move {
                     match TcpListener::from_std(listener) {
-                        Ok(l) => accept_loop(l, app, limits, slots, shutdown, Balance { live, me: i }).await,
+                        Ok(l) => accept_loop(l, app, limits, Admission { slots, clients }, shutdown, Balance { live, me: i }).await,
                         Err(e) => tracing::error!("HTTP thread {i}: cannot use the listener: {e}"),
                     }
                 });
@@ -53,7 +55,7 @@ pub async fn serve(listener: TcpListener, app: Hot, limits: Limits, shutdown: wa
     if done.is_empty() {
         // No thread could start: serve from this runtime rather than not at all.
         match TcpListener::from_std(std_listener) {
-            Ok(l) => accept_loop(l, app, limits, slots, shutdown, Balance { live, me: 0 }).await,
+            Ok(l) => accept_loop(l, app, limits, Admission { slots, clients }, shutdown, Balance { live, me: 0 }).await,
             Err(e) => tracing::error!("cannot serve HTTP: {e}"),
         }
         return;
@@ -79,7 +81,15 @@ impl Balance {
     }
 }
 
-async fn accept_loop(listener: TcpListener, app: Hot, limits: Limits, slots: Arc<Semaphore>, mut shutdown: watch::Receiver<bool>, balance: Balance) {
+/// Who may hold a connection: a slot of `max_connections`, and a place
+/// among its client's `max_connections_per_ip`.
+struct Admission {
+    slots: Arc<Semaphore>,
+    clients: Arc<client::PerClient>,
+}
+
+async fn accept_loop(listener: TcpListener, app: Hot, limits: Limits, admission: Admission, mut shutdown: watch::Receiver<bool>, balance: Balance) {
+    let Admission { slots, clients } = admission;
     let graceful = GracefulShutdown::new();
     let balance = Arc::new(balance);
     loop {
@@ -110,6 +120,18 @@ async fn accept_loop(listener: TcpListener, app: Hot, limits: Limits, slots: Arc
                 }
             },
         };
+        // Over its client's share: closed at once, before any read or task
+        // (trusted proxies carry many clients and are not held to it).
+        let held = if app.proxies.trusts(peer.ip()) { None } else {
+            match clients.admit(peer.ip()) {
+                Some(held) => Some(held),
+                None => {
+                    app.shared.metrics.refused_per_ip.inc();
+                    drop(stream);
+                    continue;
+                }
+            }
+        };
         let _ = stream.set_nodelay(true);
         let service = app.for_peer(peer);
         let watcher = graceful.watcher();
@@ -120,7 +142,7 @@ async fn accept_loop(listener: TcpListener, app: Hot, limits: Limits, slots: Arc
             // Cached documents are answered by the front; the first other
             // request takes the connection to hyper. Client resets and
             // timeouts end here; they are not our errors.
-            let front = front::serve(stream, &service, limits.header_read_timeout, limits.max_header_bytes, &mut shutdown).await;
+            let front = front::serve(stream, &service, &limits, &mut shutdown).await;
             if let front::Front::Handover { stream, buffered } = front {
                 let mut builder = hyper::server::conn::http1::Builder::new();
                 builder
@@ -128,11 +150,13 @@ async fn accept_loop(listener: TcpListener, app: Hot, limits: Limits, slots: Arc
                     .header_read_timeout(limits.header_read_timeout)
                     .max_buf_size(limits.max_header_bytes.max(8192))
                     .keep_alive(true);
-                let conn = builder.serve_connection(TokioIo::new(front::Rewind::new(buffered, stream)), service);
+                let timeouts = service.shared.metrics.write_timeouts.clone();
+                let io = io::Rewind::new(buffered, stream, limits.write_timeout, timeouts);
+                let conn = builder.serve_connection(TokioIo::new(io), service);
                 let _ = watcher.watch(conn).await;
             }
             balance.live[balance.me].fetch_sub(1, Ordering::Relaxed);
-            drop(permit);
+            drop((permit, held));
         });
     }
     drop(listener);

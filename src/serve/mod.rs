@@ -115,9 +115,10 @@ pub async fn run(settings: Settings, listener: TcpListener, mut control: Control
         "catalog loaded"
     );
 
-    let limits = http::Limits::default();
+    let limits = http::Limits::new(&settings.http);
     let router = http::routes(shared.clone()).merge(subscription::routes(Arc::clone(&digests)));
-    let app = http::Hot::new(shared.clone(), http::finish(router, shared.clone(), &limits));
+    let proxies = http::Proxies::new(&settings.http);
+    let app = http::Hot::new(shared.clone(), http::finish(router, shared.clone(), &limits), proxies);
     let (tx, rx) = mpsc::unbounded_channel();
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(core::run(core, rx, shutdown.clone()));

@@ -1,5 +1,6 @@
 //! Which settings take effect only when bantin restarts, in one place: the
-//! listening address, the store (kind, folder, database, table, mapping,
+//! listening address and the HTTP limits and trusted proxies (the server
+//! is built with them once), the store (kind, folder, database, table, mapping,
 //! and how it is followed) and the digest side (state database, SMTP pool,
 //! composer and token key, built once at start from `[state]`, `[mail]`
 //! and `[digest]`). A reload logs each such change and keeps running with
@@ -13,6 +14,17 @@ pub fn applicable(running: &Settings, mut new: Settings) -> Settings {
     if new.http.listen != running.http.listen {
         tracing::warn!(old = %running.http.listen, new = %new.http.listen, "http.listen changed; restart bantin to listen on the new address");
         new.http.listen = running.http.listen;
+    }
+    let server = |h: &crate::config::Http| {
+        let t = (h.header_timeout, h.request_timeout, h.write_timeout, h.max_connections, h.max_connections_per_ip);
+        format!("{t:?}{:?}{:?}", h.trusted_proxies, h.forwarded_header)
+    };
+    if server(&new.http) != server(&running.http) {
+        tracing::warn!("http timeouts, connection limits or trusted proxies changed; restart bantin to apply them");
+        let (h, keep) = (&mut new.http, &running.http);
+        (h.header_timeout, h.request_timeout, h.write_timeout) = (keep.header_timeout, keep.request_timeout, keep.write_timeout);
+        (h.max_connections, h.max_connections_per_ip) = (keep.max_connections, keep.max_connections_per_ip);
+        (h.trusted_proxies, h.forwarded_header) = (keep.trusted_proxies.clone(), keep.forwarded_header);
     }
     let digest_side = |s: &Settings| format!("{:?}{:?}{:?}", s.state, s.mail, s.digest);
     if digest_side(&new) != digest_side(running) {
@@ -41,4 +53,24 @@ pub fn applicable(running: &Settings, mut new: Settings) -> Settings {
         st.path = keep.path.clone();
     }
     new
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The server is built once with these: a reload must not pretend to
+    /// apply them.
+    #[test]
+    fn http_limits_and_trusted_proxies_wait_for_a_restart() {
+        let load = |http: &str| {
+            let text = format!("[site]\ntitle = \"T\"\nbase_url = \"https://x.org\"\n[http]\n{http}");
+            Settings::from_sources(std::path::Path::new("bantin.toml"), &text, []).unwrap()
+        };
+        let running = load("");
+        let new = applicable(&running, load("write_timeout = \"5s\"\nmax_connections_per_ip = 2\ntrusted_proxies = [\"10.0.0.0/8\"]"));
+        assert_eq!(new.http.write_timeout, running.http.write_timeout);
+        assert_eq!(new.http.max_connections_per_ip, 64);
+        assert!(new.http.trusted_proxies.is_empty());
+    }
 }

@@ -5,7 +5,8 @@
 
 use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
-use std::net::{IpAddr, Ipv6Addr};
+use crate::config::client_key;
+use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, Copy)]
@@ -46,24 +47,7 @@ impl Limiter {
     }
 
     pub(super) fn allow_ip(&mut self, ip: IpAddr) -> bool {
-        self.ips.allow(ip_key(ip), self.limits.per_ip, self.limits.ip_window, Instant::now())
-    }
-}
-
-/// What a client IP is counted by: IPv4 addresses one by one, IPv6 by
-/// their /64 (one customer line usually gets a whole /64, so counting each
-/// address would be no limit at all), IPv4-mapped IPv6 as the IPv4 address
-/// (a dual-stack listener sees IPv4 clients that way).
-fn ip_key(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let s = v6.segments();
-                IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-            }
-        },
+        self.ips.allow(client_key(ip), self.limits.per_ip, self.limits.ip_window, Instant::now())
     }
 }
 

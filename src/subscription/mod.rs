@@ -8,7 +8,8 @@
 //!   sent, so the form cannot be used to learn who subscribes;
 //! - confirmation mails are limited per address and per client IP (the IP
 //!   is read from axum's `ConnectInfo<SocketAddr>` extension, which
-//!   `http::serve` sets per connection for `bantin serve`; with plain axum,
+//!   `http::serve` sets per request for `bantin serve`: the TCP peer, or
+//!   behind a trusted proxy the client it names; with plain axum,
 //!   serve with `into_make_service_with_connect_info` for the per-IP limit
 //!   to apply);
 //! - a token only works for the page it was made for (see `tokens`);

@@ -50,6 +50,21 @@ fn setup() -> Setup {
     Setup { rt, smtp, serve, _dir: dir, _exclusive: exclusive }
 }
 
+/// Connections held open from one source address (under the per-client
+/// cap, `http.max_connections_per_ip`, 64 by default).
+const PER_SOURCE: usize = 50;
+
+/// A blocking connection to `addr` from `source` (any 127.x.y.z).
+fn connect_from(rt: &tokio::runtime::Runtime, source: IpAddr, addr: SocketAddr) -> TcpStream {
+    rt.block_on(async move {
+        let socket = tokio::net::TcpSocket::new_v4().unwrap();
+        socket.bind(SocketAddr::new(source, 0)).unwrap();
+        let stream = socket.connect(addr).await.unwrap().into_std().unwrap();
+        stream.set_nonblocking(false).unwrap();
+        stream
+    })
+}
+
 /// A request sent from `source` (any 127.x.y.z) with raw bytes.
 fn raw_from(rt: &tokio::runtime::Runtime, source: IpAddr, addr: SocketAddr, request: String) -> String {
     rt.block_on(async move {
@@ -110,15 +125,17 @@ fn slow_clients_huge_requests_and_many_connections_are_bounded() {
     let mut tally = Tally::default();
 
     // Slowloris: 100 connections that send a header line and then trickle.
+    // From many source addresses, PER_SOURCE each: one address may hold
+    // only http.max_connections_per_ip (64) at once.
     let mut slow: Vec<TcpStream> = (0..100)
-        .map(|_| {
-            let mut c = TcpStream::connect(addr).unwrap();
+        .map(|i| {
+            let mut c = connect_from(&s.rt, IpAddr::from([127, 0, 10, 1 + (i / PER_SOURCE) as u8]), addr);
             c.write_all(b"GET /feed.xml HTTP/1.1\r\nHost: t\r\n").unwrap();
             c
         })
         .collect();
     // Many connections: IDLE more, idle, beside them.
-    let idle: Vec<TcpStream> = (0..IDLE).map(|_| TcpStream::connect(addr).unwrap()).collect();
+    let idle: Vec<TcpStream> = (0..IDLE).map(|i| connect_from(&s.rt, IpAddr::from([127, 0, 11, 1 + (i / PER_SOURCE) as u8]), addr)).collect();
     // Meanwhile, others are served at once.
     let started = Instant::now();
     let answer = get(addr, "/feed.xml");

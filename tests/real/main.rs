@@ -20,6 +20,7 @@ mod digest_kill;
 mod digest_smtp;
 mod http_abuse;
 mod http_front;
+mod http_limits;
 mod injection;
 mod mail_limits;
 mod mail_faults;

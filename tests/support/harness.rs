@@ -1,5 +1,5 @@
 //! The small harness of the fault and abuse suites (store_faults,
-//! mail_faults, http_abuse, injection, crash_safety): a config of our own
+//! mail_faults, http_abuse, http_limits, injection, crash_safety): a config of our own
 //! for `bantin serve` (started with [`super::serve::Serve`]), speak raw HTTP
 //! over a socket (for requests no client library would send), read a
 //! process's memory from /proc, and report each scenario's figures.

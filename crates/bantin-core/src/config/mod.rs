@@ -25,7 +25,7 @@ mod store;
 
 pub use digest::Digest;
 pub use feeds::{ContentMode, Feeds};
-pub use http::Http;
+pub use http::{Cidr, ForwardedHeader, Http, client_key};
 pub use mail::Mail;
 pub use site::Site;
 pub use state::State;
