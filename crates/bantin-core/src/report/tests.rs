@@ -13,6 +13,7 @@ MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status
     .into_bytes()
 }
 
+const RCPT: &str = "Final-Recipient: rfc822; a@b.example\r\nAction: failed\r\nStatus: 5.1.1\r\n";
 const ONE: &str = "Reporting-MTA: dns; mx.example\r\n\r\nFinal-Recipient: rfc822; a@b.example\r\nAction: failed\r\nStatus: 5.1.1\r\n";
 
 #[test]
@@ -85,4 +86,11 @@ fn recipients_and_diagnostics_stay_bounded() {
         assert_eq!(d.chars().count(), MAX_DIAGNOSTIC);
         assert!(d.ends_with('…'));
     }
+}
+
+#[test]
+fn without_a_returned_message_gmails_original_message_id_field_names_it() {
+    let fields = format!("Reporting-MTA: dns; googlemail.com\r\nX-Original-Message-ID: <m.1@example.org>\r\n\r\n{RCPT}");
+    let Report::Bounce(b) = parse(&dsn("message/delivery-status", &fields)) else { panic!("{fields}") };
+    assert_eq!(b.original_message_id.as_deref(), Some("m.1@example.org"));
 }
