@@ -275,7 +275,8 @@ mod tests {
             }
         }
         assert_eq!(bounce::make(&k, 1_000_000).len(), 18); // 3 id bytes + 8
-        for junk in ["", "a", "!!!!!!!!!!!!!!!!", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "ééééééééééééééé"] {
+        for junk in ["", "a", "!!!!!!!!!!!!!!!!", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "ééééééééééééééé"]
+        {
             assert_eq!(bounce::verify(&k, junk), None, "{junk}");
         }
         // A link token's MAC is no bounce token's.

@@ -27,11 +27,9 @@ fn fixture(name: &str) -> Vec<u8> {
 /// One line per verdict, then the ids: what the daemon will act on.
 fn summary(report: &Report) -> Vec<String> {
     let mut out: Vec<String> = match report {
-        Report::Bounce(b) => b
-            .recipients
-            .iter()
-            .map(|r| format!("{:?} {} {:?} {}", r.kind(), r.address, r.action, r.status))
-            .collect(),
+        Report::Bounce(b) => {
+            b.recipients.iter().map(|r| format!("{:?} {} {:?} {}", r.kind(), r.address, r.action, r.status)).collect()
+        }
         Report::Complaint(c) => {
             vec![format!("{:?} {:?} recipient={:?}", c.feedback_type.kind(), c.feedback_type, c.recipient)]
         }
@@ -49,40 +47,64 @@ fn summary(report: &Report) -> Vec<String> {
 #[test]
 fn every_fixture_is_classified_as_its_format_says() {
     let expected: &[(&str, &[&str])] = &[
-        ("postfix-hard-5.1.1", &[
-            "Hard nobody@example.net Failed 5.1.1",
-            "id=1a2b3c4d5e6f708192a3.daily.2026-12-02@example.org verp=bounces+ae3kq7nbq2mwxyzq@example.org",
-        ]),
-        ("postfix-expired-4.4.1", &[
-            "Soft late@slow.example.net Failed 4.4.1",
-            "id=2b3c4d5e6f708192a3b4.weekly.2026-W44@example.org verp=bounces+bq7nmwxa2cdefghi@example.org",
-        ]),
-        ("postfix-delayed", &[
-            "Delayed late@slow.example.net Delayed 4.4.1",
-            "id=3c4d5e6f708192a3b4c5.daily.2026-12-02@example.org verp=bounces+cdefghijk2345abc@example.org",
-        ]),
-        ("exim-hard", &[
-            "Hard ghost@example.com Failed 5.0.0",
-            "id=4d5e6f708192a3b4c5d6.daily.2026-12-02@example.org verp=bounces+dmnopq7rstuvwxyz@example.org",
-        ]),
-        ("exchange-ndr", &[
-            "Hard alex@example.com Failed 5.1.10",
-            "id=5e6f708192a3b4c5d6e7.daily.2026-12-02@example.org verp=bounces+efghij234567abcd@example.org",
-        ]),
-        ("gmail-dsn", &[
-            "Hard noone@example.net Failed 5.1.1",
-            "id=6f708192a3b4c5d6e7f8.daily.2026-12-02@example.org verp=bounces+fghijk234567bcde@example.org",
-        ]),
-        ("rfc3464-headers-only", &[
-            "Hard an@gw.example.net Failed 5.1.1",
-            "Delayed binh@slow.example.net Delayed 4.0.0",
-            "Ignored(\"relayed to a system that sends no reports\") thu@relay.example.net Relayed 2.0.0",
-            "id=708192a3b4c5d6e7f809.daily.2026-12-02@example.org verp=bounces+ghijkl234567cdef@example.org",
-        ]),
-        ("yahoo-arf-abuse", &[
-            "Complaint Abuse recipient=None",
-            "id=8192a3b4c5d6e7f8091a.daily.2026-12-02@example.org verp=bounces+hijklm234567defg@example.org",
-        ]),
+        (
+            "postfix-hard-5.1.1",
+            &[
+                "Hard nobody@example.net Failed 5.1.1",
+                "id=1a2b3c4d5e6f708192a3.daily.2026-12-02@example.org verp=bounces+ae3kq7nbq2mwxyzq@example.org",
+            ],
+        ),
+        (
+            "postfix-expired-4.4.1",
+            &[
+                "Soft late@slow.example.net Failed 4.4.1",
+                "id=2b3c4d5e6f708192a3b4.weekly.2026-W44@example.org verp=bounces+bq7nmwxa2cdefghi@example.org",
+            ],
+        ),
+        (
+            "postfix-delayed",
+            &[
+                "Delayed late@slow.example.net Delayed 4.4.1",
+                "id=3c4d5e6f708192a3b4c5.daily.2026-12-02@example.org verp=bounces+cdefghijk2345abc@example.org",
+            ],
+        ),
+        (
+            "exim-hard",
+            &[
+                "Hard ghost@example.com Failed 5.0.0",
+                "id=4d5e6f708192a3b4c5d6.daily.2026-12-02@example.org verp=bounces+dmnopq7rstuvwxyz@example.org",
+            ],
+        ),
+        (
+            "exchange-ndr",
+            &[
+                "Hard alex@example.com Failed 5.1.10",
+                "id=5e6f708192a3b4c5d6e7.daily.2026-12-02@example.org verp=bounces+efghij234567abcd@example.org",
+            ],
+        ),
+        (
+            "gmail-dsn",
+            &[
+                "Hard noone@example.net Failed 5.1.1",
+                "id=6f708192a3b4c5d6e7f8.daily.2026-12-02@example.org verp=bounces+fghijk234567bcde@example.org",
+            ],
+        ),
+        (
+            "rfc3464-headers-only",
+            &[
+                "Hard an@gw.example.net Failed 5.1.1",
+                "Delayed binh@slow.example.net Delayed 4.0.0",
+                "Ignored(\"relayed to a system that sends no reports\") thu@relay.example.net Relayed 2.0.0",
+                "id=708192a3b4c5d6e7f809.daily.2026-12-02@example.org verp=bounces+ghijkl234567cdef@example.org",
+            ],
+        ),
+        (
+            "yahoo-arf-abuse",
+            &[
+                "Complaint Abuse recipient=None",
+                "id=8192a3b4c5d6e7f8091a.daily.2026-12-02@example.org verp=bounces+hijklm234567defg@example.org",
+            ],
+        ),
         ("out-of-office", &["Ignored: an auto-reply (out of office, vacation)", "id=- verp=-"]),
         ("plain-no-report", &["Ignored: no delivery-status or feedback report", "id=- verp=-"]),
     ];
@@ -102,8 +124,14 @@ fn diagnostics_are_one_clean_line() {
         diagnostic("postfix-hard-5.1.1"),
         "550 5.1.1 <nobody@example.net>: Recipient address rejected: User unknown in virtual mailbox table"
     );
-    assert_eq!(diagnostic("postfix-expired-4.4.1"), "connect to mx.slow.example.net[192.0.2.40]:25: Connection timed out");
-    assert!(diagnostic("gmail-dsn").starts_with("550-5.1.1 The email account that you tried to reach does not exist. Please try 550-5.1.1"));
+    assert_eq!(
+        diagnostic("postfix-expired-4.4.1"),
+        "connect to mx.slow.example.net[192.0.2.40]:25: Connection timed out"
+    );
+    assert!(
+        diagnostic("gmail-dsn")
+            .starts_with("550-5.1.1 The email account that you tried to reach does not exist. Please try 550-5.1.1")
+    );
     assert!(diagnostic("exchange-ndr").starts_with("550 5.1.10 RESOLVER.ADR.RecipientNotFound;"));
 }
 
@@ -129,15 +157,18 @@ fn check_bounded(report: &Report) {
             assert!(!b.recipients.is_empty() && b.recipients.len() <= MAX_RECIPIENTS);
             for r in &b.recipients {
                 one_line(&r.address, MAX_FIELD);
-                r.original.as_deref().map(|o| one_line(o, MAX_FIELD));
-                r.diagnostic.as_deref().map(|d| one_line(d, MAX_DIAGNOSTIC));
+                for s in [&r.original, &b.original_message_id, &b.verp_to].into_iter().flatten() {
+                    one_line(s, MAX_FIELD);
+                }
+                if let Some(d) = &r.diagnostic {
+                    one_line(d, MAX_DIAGNOSTIC);
+                }
             }
-            b.original_message_id.as_deref().map(|i| one_line(i, MAX_FIELD));
-            b.verp_to.as_deref().map(|v| one_line(v, MAX_FIELD));
         }
         Report::Complaint(c) => {
-            for s in [&c.recipient, &c.original_mail_from, &c.original_message_id, &c.verp_to, &c.user_agent] {
-                s.as_deref().map(|s| one_line(s, MAX_FIELD));
+            let all = [&c.recipient, &c.original_mail_from, &c.original_message_id, &c.verp_to, &c.user_agent];
+            for s in all.into_iter().flatten() {
+                one_line(s, MAX_FIELD);
             }
         }
         Report::Ignored { .. } => {}

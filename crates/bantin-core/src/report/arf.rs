@@ -15,14 +15,16 @@ pub(super) fn complaint(blocks: &[Block], found: &Found) -> Result<Complaint, &'
     let feedback_type = fields::get(&all, "Feedback-Type").ok_or("no Feedback-Type")?;
     let feedback_type = feedback_type_of(feedback_type).ok_or("an empty Feedback-Type")?;
     let original_mail_from = fields::get(&all, "Original-Mail-From").and_then(fields::address);
-    let recipient = fields::get(&all, "Original-Rcpt-To").and_then(fields::address).or_else(|| found.returned_to.clone());
+    let recipient =
+        fields::get(&all, "Original-Rcpt-To").and_then(fields::address).or_else(|| found.returned_to.clone());
     let verp_to = message::verp_candidate(
         [original_mail_from.as_deref(), found.returned_return_path.as_deref()]
             .into_iter()
             .chain(found.delivered_to.iter().map(|a| Some(a.as_str()))),
     );
-    let user_agent =
-        fields::get(&all, "User-Agent").map(|u| fields::bounded(&crate::text::clean_line(u), MAX_FIELD)).filter(|u| !u.is_empty());
+    let user_agent = fields::get(&all, "User-Agent")
+        .map(|u| fields::bounded(&crate::text::clean_line(u), MAX_FIELD))
+        .filter(|u| !u.is_empty());
     Ok(Complaint {
         feedback_type,
         recipient,

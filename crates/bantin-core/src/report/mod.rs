@@ -1,6 +1,6 @@
 //! What a message received at the bounce address says: a delivery status
-//! notification (RFC 3464, [`dsn`]), an abuse feedback report (RFC 5965,
-//! [`arf`]), or nothing to act on (an auto-reply, a message with no report,
+//! notification (RFC 3464, `dsn`), an abuse feedback report (RFC 5965,
+//! `arf`), or nothing to act on (an auto-reply, a message with no report,
 //! a report too damaged to read), and what bantin does about each
 //! recipient in it ([`kind`]). Pure: bytes in, a [`Report`] out; the daemon
 //! finds the subscriber (VERP token first, then the original Message-ID)

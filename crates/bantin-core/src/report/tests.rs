@@ -14,7 +14,8 @@ MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status
 }
 
 const RCPT: &str = "Final-Recipient: rfc822; a@b.example\r\nAction: failed\r\nStatus: 5.1.1\r\n";
-const ONE: &str = "Reporting-MTA: dns; mx.example\r\n\r\nFinal-Recipient: rfc822; a@b.example\r\nAction: failed\r\nStatus: 5.1.1\r\n";
+const ONE: &str =
+    "Reporting-MTA: dns; mx.example\r\n\r\nFinal-Recipient: rfc822; a@b.example\r\nAction: failed\r\nStatus: 5.1.1\r\n";
 
 #[test]
 fn a_status_part_labelled_text_plain_still_counts_in_a_delivery_status_report() {
@@ -27,7 +28,11 @@ fn a_status_part_labelled_text_plain_still_counts_in_a_delivery_status_report() 
 #[test]
 fn malformed_reports_are_ignored_with_their_reason() {
     let cases = [
-        ("message/delivery-status", "Reporting-MTA: dns; mx.example\r\n", "no per-recipient block with a Final-Recipient"),
+        (
+            "message/delivery-status",
+            "Reporting-MTA: dns; mx.example\r\n",
+            "no per-recipient block with a Final-Recipient",
+        ),
         (
             "message/delivery-status",
             "Final-Recipient: rfc822; a@b.example\r\nAction: exploded\r\nStatus: 5.1.1\r\n",
@@ -90,7 +95,24 @@ fn recipients_and_diagnostics_stay_bounded() {
 
 #[test]
 fn without_a_returned_message_gmails_original_message_id_field_names_it() {
-    let fields = format!("Reporting-MTA: dns; googlemail.com\r\nX-Original-Message-ID: <m.1@example.org>\r\n\r\n{RCPT}");
+    let fields =
+        format!("Reporting-MTA: dns; googlemail.com\r\nX-Original-Message-ID: <m.1@example.org>\r\n\r\n{RCPT}");
     let Report::Bounce(b) = parse(&dsn("message/delivery-status", &fields)) else { panic!("{fields}") };
     assert_eq!(b.original_message_id.as_deref(), Some("m.1@example.org"));
+}
+
+#[test]
+fn a_base64_status_part_and_a_bounce_inside_the_returned_message_are_read_right() {
+    use base64::Engine as _;
+    let encoded = base64::engine::general_purpose::STANDARD.encode(ONE);
+    let raw = dsn("message/delivery-status\r\nContent-Transfer-Encoding: base64", &encoded);
+    assert!(matches!(parse(&raw), Report::Bounce(b) if b.recipients[0].address == "a@b.example"));
+    // A returned message that is itself a bounce is not read as one.
+    let mut inner = String::from_utf8(dsn("message/delivery-status", ONE)).unwrap();
+    inner = inner.replace("boundary=\"b\"", "boundary=\"inner\"").replace("--b", "--inner");
+    let outer = format!(
+        "From: a@b.example\r\nTo: bounces@example.org\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary=\"o\"\r\n\r\n\
+--o\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--o\r\nContent-Type: message/rfc822\r\n\r\n{inner}\r\n--o--\r\n"
+    );
+    assert_eq!(parse(outer.as_bytes()), Report::Ignored { reason: Reason::NoReport });
 }

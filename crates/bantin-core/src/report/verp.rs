@@ -1,7 +1,7 @@
 //! VERP envelope senders: with `mail.return_path = "bounces@example.org"`
 //! a message's envelope sender is `bounces+<token>@example.org`, so a
 //! report sent back to it names the message by its address alone. The
-//! token is [`crate::tokens::TokenKey::bounce_token`]'s: lower-case base32,
+//! token is [`crate::tokens::bounce`]'s: lower-case base32,
 //! because some MTAs lower-case local parts on the way back; matching here
 //! is case-insensitive for the same reason.
 
