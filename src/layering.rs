@@ -24,6 +24,7 @@ const CORE: &[(&str, u8)] = &[
     ("subscriber", 1),
     ("tokens", 1),
     ("templates", 1),
+    ("report", 1),
     ("store", 2),
     ("identity", 3),
     ("catalog", 4),

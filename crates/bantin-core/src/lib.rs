@@ -2,7 +2,7 @@
 //! touching the file system, the network, a database or the clock. Article
 //! formats into clean [`Article`]s, the immutable [`Catalog`], feeds, the
 //! cached documents and their HTTP negotiation, the digest planner, mail
-//! shaping and encoding, link tokens, the subscriber model and settings.
+//! shaping and encoding, link tokens, bounce and complaint reports, the subscriber model and settings.
 //!
 //! The daemon crate (`bantin`) does the I/O around it. Nothing here depends
 //! on tokio, sqlx, axum, hyper or lettre, and the compiler holds that: this
@@ -18,6 +18,7 @@ pub mod feeds;
 pub mod identity;
 pub mod mail;
 pub mod negotiate;
+pub mod report;
 pub mod store;
 pub mod subscriber;
 pub mod templates;

@@ -126,6 +126,98 @@ impl TokenKey {
     }
 }
 
+/// Bounce tokens: the `+token` of a VERP envelope sender
+/// (`report::verp`), naming an outbox row. `id || HMAC-SHA256(key, version
+/// | 4 | id as 8 bytes)[..8]`, the id in as few big-endian bytes as it
+/// takes, in lower-case base32 (RFC 4648's alphabet, no padding): 15 to
+/// 26 characters that survive an MTA lower-casing the local part. Purpose
+/// byte 4 and the shorter MAC input keep it apart from link tokens. A
+/// 64-bit MAC is enough here: a forged token can at worst record a bounce
+/// for a row, and each guess costs the forger a mail.
+pub mod bounce {
+    use crate::tokens::{TokenKey, VERSION};
+    use hmac::Mac;
+
+    const PURPOSE: u8 = 4;
+    const TAG_LEN: usize = 8;
+    const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
+
+    /// The token of outbox row `row`.
+    pub fn make(key: &TokenKey, row: i64) -> String {
+        let id = row.to_be_bytes();
+        let skip = id[..7].iter().take_while(|b| **b == 0).count();
+        let mut bytes = id[skip..].to_vec();
+        bytes.extend_from_slice(&tag(key, &id)[..TAG_LEN]);
+        encode(&bytes)
+    }
+
+    /// The row `token` names, if this key made it; any case. The MAC is
+    /// compared in constant time.
+    pub fn verify(key: &TokenKey, token: &str) -> Option<i64> {
+        if token.len() > 32 {
+            return None;
+        }
+        let bytes = decode(token)?;
+        if !(TAG_LEN + 1..=TAG_LEN + 8).contains(&bytes.len()) {
+            return None;
+        }
+        let (short, given) = bytes.split_at(bytes.len() - TAG_LEN);
+        if short.len() > 1 && short[0] == 0 {
+            return None; // only the shortest form is made
+        }
+        let mut id = [0u8; 8];
+        id[8 - short.len()..].copy_from_slice(short);
+        let mut mac = key.mac();
+        mac.update(&[VERSION, PURPOSE]);
+        mac.update(&id);
+        mac.verify_truncated_left(given).ok()?;
+        Some(i64::from_be_bytes(id))
+    }
+
+    fn tag(key: &TokenKey, id: &[u8; 8]) -> Vec<u8> {
+        let mut mac = key.mac();
+        mac.update(&[VERSION, PURPOSE]);
+        mac.update(id);
+        mac.finalize().into_bytes().to_vec()
+    }
+
+    fn encode(bytes: &[u8]) -> String {
+        let mut out = String::with_capacity(bytes.len() * 8 / 5 + 1);
+        let (mut acc, mut bits) = (0u32, 0u32);
+        for &b in bytes {
+            acc = (acc << 8) | u32::from(b);
+            bits += 8;
+            while bits >= 5 {
+                bits -= 5;
+                out.push(char::from(ALPHABET[((acc >> bits) & 31) as usize]));
+            }
+        }
+        if bits > 0 {
+            out.push(char::from(ALPHABET[((acc << (5 - bits)) & 31) as usize]));
+        }
+        out
+    }
+
+    /// Strict: only lengths an encoding can have, unused bits zero.
+    fn decode(text: &str) -> Option<Vec<u8>> {
+        if matches!(text.len() % 8, 1 | 3 | 6) {
+            return None;
+        }
+        let mut out = Vec::with_capacity(text.len() * 5 / 8);
+        let (mut acc, mut bits) = (0u32, 0u32);
+        for c in text.bytes() {
+            let v = ALPHABET.iter().position(|a| *a == c.to_ascii_lowercase())? as u32;
+            acc = ((acc << 5) | v) & 0xFFFF;
+            bits += 5;
+            if bits >= 8 {
+                bits -= 8;
+                out.push((acc >> bits) as u8);
+            }
+        }
+        (acc & ((1 << bits) - 1) == 0).then_some(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,5 +256,31 @@ mod tests {
         let t = k.sign(Purpose::Confirm, 1, Some(now() + chrono::Duration::days(7)));
         assert_eq!(k.verify(&t, Purpose::Confirm, now()), Ok(1));
         assert_eq!(k.verify(&t, Purpose::Confirm, now() + chrono::Duration::days(8)), Err(TokenError::Expired));
+    }
+
+    #[test]
+    fn a_bounce_token_round_trips_in_any_case_and_fails_when_tampered() {
+        let k = TokenKey::from_bytes(&[7; 32]);
+        for row in [0, 1, 255, 256, 123_456_789, i64::MAX, -1] {
+            let t = bounce::make(&k, row);
+            assert!((15..=26).contains(&t.len()), "{t}");
+            assert!(t.bytes().all(|b| b.is_ascii_lowercase() || (b'2'..=b'7').contains(&b)), "{t}");
+            assert_eq!(bounce::verify(&k, &t), Some(row));
+            assert_eq!(bounce::verify(&k, &t.to_ascii_uppercase()), Some(row));
+            assert_eq!(bounce::verify(&TokenKey::from_bytes(&[8; 32]), &t), None);
+            for at in 0..t.len() {
+                let mut b = t.clone().into_bytes();
+                b[at] = if b[at] == b'a' { b'b' } else { b'a' };
+                assert_eq!(bounce::verify(&k, &String::from_utf8(b).unwrap()), None, "{t} changed at {at}");
+            }
+        }
+        assert_eq!(bounce::make(&k, 1_000_000).len(), 18); // 3 id bytes + 8
+        for junk in ["", "a", "!!!!!!!!!!!!!!!!", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "ééééééééééééééé"]
+        {
+            assert_eq!(bounce::verify(&k, junk), None, "{junk}");
+        }
+        // A link token's MAC is no bounce token's.
+        let link = k.sign(Purpose::Unsubscribe, 5, None);
+        assert_eq!(bounce::verify(&k, &link.to_ascii_lowercase()), None);
     }
 }
