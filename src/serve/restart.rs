@@ -1,8 +1,8 @@
 //! Which settings take effect only when bantin restarts, in one place: the
 //! listening address, the store (kind, folder, database, table, mapping,
 //! and how it is followed) and the digest side (state database, SMTP pool,
-//! composer and token key, built once at start from `[state]`, `[mail]`
-//! and `[digest]`). A reload logs each such change and keeps running with
+//! composer and token key, built once at start from `[state]`, `[mail]`,
+//! `[digest]` and `[retention]`). A reload logs each such change and keeps running with
 //! the old values.
 
 use crate::config::{Settings, StoreKind};
@@ -14,9 +14,9 @@ pub fn applicable(running: &Settings, mut new: Settings) -> Settings {
         tracing::warn!(old = %running.http.listen, new = %new.http.listen, "http.listen changed; restart bantin to listen on the new address");
         new.http.listen = running.http.listen;
     }
-    let digest_side = |s: &Settings| format!("{:?}{:?}{:?}", s.state, s.mail, s.digest);
+    let digest_side = |s: &Settings| format!("{:?}{:?}{:?}{:?}", s.state, s.mail, s.digest, s.retention);
     if digest_side(&new) != digest_side(running) {
-        tracing::warn!("[state]/[mail]/[digest] changed; restart bantin to apply them to subscriptions and digests");
+        tracing::warn!("[state]/[mail]/[digest]/[retention] changed; restart bantin to apply them to subscriptions and digests");
     }
     let (st, keep) = (&mut new.store, &running.store);
     if st.debounce != keep.debounce || st.rescan != keep.rescan || st.poll != keep.poll {
