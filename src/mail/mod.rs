@@ -437,18 +437,21 @@ pub fn parse_mailbox(s: &str) -> Result<Mailbox, MailError> {
 }
 
 fn load_dkim(selector: &str, domain: &str, path: &std::path::Path) -> Result<DkimConfig, MailError> {
+    use base64::Engine as _;
     let text = std::fs::read_to_string(path).map_err(|source| MailError::DkimRead { path: path.to_path_buf(), source })?;
+    let bad = |detail: &str| MailError::DkimKey { path: path.to_path_buf(), detail: detail.into() };
     let (body, algorithm) = if text.contains("BEGIN RSA PRIVATE KEY") {
-        (text.as_str(), DkimSigningAlgorithm::Rsa)
+        (text.clone(), DkimSigningAlgorithm::Rsa)
     } else if text.contains("BEGIN PRIVATE KEY") {
-        return Err(MailError::DkimKey {
-            path: path.to_path_buf(),
-            detail: "this is a PKCS#8 key; convert it with `openssl rsa -in KEY -traditional`".into(),
-        });
+        let seed = ed25519_seed(&text).ok_or_else(|| {
+            bad("this PKCS#8 key is not an Ed25519 one; make one with `openssl genpkey -algorithm ed25519`, \
+                 or convert an RSA key with `openssl rsa -in KEY -traditional`")
+        })?;
+        (base64::engine::general_purpose::STANDARD.encode(seed), DkimSigningAlgorithm::Ed25519)
     } else {
-        (text.trim(), DkimSigningAlgorithm::Ed25519)
+        (text.trim().to_string(), DkimSigningAlgorithm::Ed25519)
     };
-    let key = DkimSigningKey::new(body, algorithm)
+    let key = DkimSigningKey::new(&body, algorithm)
         .map_err(|e| MailError::DkimKey { path: path.to_path_buf(), detail: e.to_string() })?;
     let headers = ["From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post", "List-Id"]
         .into_iter()
@@ -461,6 +464,17 @@ fn load_dkim(selector: &str, domain: &str, path: &std::path::Path) -> Result<Dki
         headers,
         DkimCanonicalization { header: DkimCanonicalizationType::Relaxed, body: DkimCanonicalizationType::Relaxed },
     ))
+}
+
+/// The 32-byte seed of an Ed25519 key in PKCS#8 PEM, what `openssl genpkey
+/// -algorithm ed25519` writes (lettre wants the bare seed, in base64): the
+/// DER is a fixed 16-byte prefix (version 0, OID 1.3.101.112) and the seed.
+fn ed25519_seed(pem: &str) -> Option<[u8; 32]> {
+    use base64::Engine as _;
+    const PREFIX: [u8; 16] = [0x30, 0x2e, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).map(str::trim).collect();
+    let der = base64::engine::general_purpose::STANDARD.decode(body).ok()?;
+    der.strip_prefix(&PREFIX[..])?.try_into().ok()
 }
 
 #[cfg(test)]
