@@ -158,8 +158,30 @@ async fn sent_bodies_older_than_the_retention_are_dropped_and_their_rows_kept(ba
     harness::figures(&format!("retention mail_bodies ({backend:?})"), "body kept at +29 d, dropped at +31 d, row and audit kept");
 }
 
+/// `serve` drops old bodies too: at start, then hourly (its scheduler's
+/// clock moved 31 days on with `BANTIN_DIGEST_AT`).
+async fn serve_drops_old_bodies_at_start(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = StateDb::new(backend, dir.path());
+    let cfg = mailtest::write_config_for(dir.path(), &db.url, &mailtest::examples(), &smtp.url(), "https://bantin.example.org/", "");
+    let port = crate::support::serve::free_port();
+    let text = std::fs::read_to_string(&cfg).unwrap().replace("[http]\n", &format!("[http]\nlisten = \"127.0.0.1:{port}\"\n"));
+    std::fs::write(&cfg, text).unwrap();
+    assert!(bantin(&cfg, &["subscribers", "add", VICTIM, "--confirmed"]).await.0);
+    assert!(bantin(&cfg, &["digest", "run", "--now", "--at", AT]).await.0);
+    let id = format!("<{}>", parse(&wait_for_mail(&smtp, 1).await[0].data).message_id().unwrap());
+    let later = (chrono::Utc::now() + chrono::Duration::days(31)).to_rfc3339();
+    let serve = crate::support::serve::Serve::start_with(&cfg, &[("BANTIN_DIGEST_AT", &later)]);
+    assert!(serve.wait_log("bodies of sent messages past retention.mail_bodies dropped", std::time::Duration::from_secs(20)), "{}", serve.log());
+    let state = StateStore::open(&db.url).await.unwrap();
+    assert!(state.outbox_message(&id).await.unwrap().is_none(), "the body is gone");
+    assert!(state.outbox_counts().await.unwrap().sent >= 1, "the outbox row stays");
+}
+
 on_both_backends!(forget_erases_the_person_from_every_table, forget_erases_the_person_from_every_table);
 on_both_backends!(
     sent_bodies_older_than_the_retention_are_dropped_and_their_rows_kept,
     sent_bodies_older_than_the_retention_are_dropped_and_their_rows_kept
 );
+on_both_backends!(serve_drops_old_bodies_at_start, serve_drops_old_bodies_at_start);
