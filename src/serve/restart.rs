@@ -14,9 +14,12 @@ pub fn applicable(running: &Settings, mut new: Settings) -> Settings {
         tracing::warn!(old = %running.http.listen, new = %new.http.listen, "http.listen changed; restart bantin to listen on the new address");
         new.http.listen = running.http.listen;
     }
-    let digest_side = |s: &Settings| format!("{:?}{:?}{:?}{:?}", s.state, s.mail, s.digest, s.retention);
+    let digest_side = |s: &Settings| format!("{:?}{:?}{:?}", s.state, s.mail, s.digest);
     if digest_side(&new) != digest_side(running) {
-        tracing::warn!("[state]/[mail]/[digest]/[retention] changed; restart bantin to apply them to subscriptions and digests");
+        tracing::warn!("[state]/[mail]/[digest] changed; restart bantin to apply them to subscriptions and digests");
+    }
+    if new.retention.mail_bodies != running.retention.mail_bodies {
+        tracing::warn!("retention.mail_bodies changed; restart bantin to apply it");
     }
     let (st, keep) = (&mut new.store, &running.store);
     if st.debounce != keep.debounce || st.rescan != keep.rescan || st.poll != keep.poll {
