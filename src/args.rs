@@ -63,8 +63,10 @@ pub enum SubscribersCommand {
         #[arg(long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
     },
-    /// Remove a subscriber and their digest bookkeeping
+    /// Remove a subscriber and their digest bookkeeping (their sent messages stay; see forget)
     Remove { email: String },
+    /// Erase a person: subscriber row, bookkeeping, every message to them (queued and sent) and their audit details
+    Forget { email: String },
     /// Import subscribers from CSV (email[,topics][,frequency][,status]); bad rows are reported, good ones imported
     Import { file: PathBuf },
     /// Write every subscriber as CSV on stdout

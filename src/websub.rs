@@ -137,13 +137,13 @@ async fn run(mut rx: mpsc::UnboundedReceiver<(Url, Vec<String>)>, mut shutdown: 
         let mut next_wait: Option<Duration> = None;
         for (hub, (urls, failures)) in std::mem::take(&mut pending) {
             match ping(&client, &hub, &urls).await {
-                Ok(()) => tracing::info!(hub = %hub, feeds = urls.len(), "WebSub hub notified"),
+                Ok(()) => tracing::info!(hub = %crate::config::redact(hub.as_str()), feeds = urls.len(), "WebSub hub notified"),
                 Err(e) if failures + 1 >= MAX_ATTEMPTS => {
-                    tracing::error!(hub = %hub, feeds = urls.len(), "WebSub ping given up after {MAX_ATTEMPTS} attempts: {e}")
+                    tracing::error!(hub = %crate::config::redact(hub.as_str()), feeds = urls.len(), "WebSub ping given up after {MAX_ATTEMPTS} attempts: {e}")
                 }
                 Err(e) => {
                     let backoff = (first_retry * 2u32.pow(failures)).min(Duration::from_secs(300));
-                    tracing::warn!(hub = %hub, retry_in_ms = backoff.as_millis() as u64, "WebSub ping failed: {e}");
+                    tracing::warn!(hub = %crate::config::redact(hub.as_str()), retry_in_ms = backoff.as_millis() as u64, "WebSub ping failed: {e}");
                     next_wait = Some(next_wait.map_or(backoff, |w| w.min(backoff)));
                     pending.insert(hub, (urls, failures + 1));
                 }

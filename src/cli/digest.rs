@@ -180,15 +180,17 @@ async fn send_due(digests: &Digests, catalog: &Catalog, start: DateTime<Utc>, mo
     let plan_ms = began.elapsed().as_millis();
     let sent = sender.await.context("the sending task failed")?;
     let (queued, sent) = (queued?, sent?);
+    let dropped = digests.prune(clock()).await?;
     println!(
-        "{} digests due ({} with nothing new), {} queued in {plan_ms} ms; sent {}, {} to retry later, {} failed in {} ms",
+        "{} digests due ({} with nothing new), {} queued in {plan_ms} ms; sent {}, {} to retry later, {} failed in {} ms{}",
         queued.due,
         queued.empty,
         queued.queued,
         sent.sent,
         sent.retried,
         sent.failed,
-        began.elapsed().as_millis()
+        began.elapsed().as_millis(),
+        if dropped > 0 { format!("; {dropped} bodies of messages older than retention.mail_bodies dropped") } else { String::new() }
     );
     Ok(ExitCode::SUCCESS)
 }

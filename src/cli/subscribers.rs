@@ -1,4 +1,4 @@
-//! `bantin subscribers add|list|remove|import|export`: what they do, their
+//! `bantin subscribers add|list|remove|forget|import|export`: what they do, their
 //! output formats and exit codes.
 
 use super::{open_state, runtime};
@@ -77,12 +77,17 @@ pub fn run(settings: Settings, command: SubscribersCommand) -> anyhow::Result<Ex
                 let normalized = normalize_address(&email).unwrap_or_else(|_| email.trim().to_string());
                 if state.remove_subscriber(&normalized).await? {
                     println!("removed {normalized}");
+                    println!(
+                        "kept: the messages already sent or queued to {normalized} and their audit rows \
+                         (bodies until retention.mail_bodies); to erase them too, run `bantin subscribers forget {normalized}`"
+                    );
                     Ok(ExitCode::SUCCESS)
                 } else {
                     eprintln!("bantin: {normalized} is not a subscriber (see `bantin subscribers list`)");
                     Ok(ExitCode::from(exit::DATAERR))
                 }
             }
+            SubscribersCommand::Forget { email } => forget(&state, &email).await,
             SubscribersCommand::Import { file } => import(&state, &file).await,
             SubscribersCommand::Export => {
                 let subs = state.subscribers().await?;
@@ -91,6 +96,23 @@ pub fn run(settings: Settings, command: SubscribersCommand) -> anyhow::Result<Ex
             }
         }
     })
+}
+
+/// `subscribers forget`: the person erased from every table (exit 0 even
+/// when nothing was there: the address is not in the database either way).
+async fn forget(state: &StateStore, email: &str) -> anyhow::Result<ExitCode> {
+    let normalized = normalize_address(email).unwrap_or_else(|_| email.trim().to_string());
+    let f = state.forget(&normalized).await?;
+    if f.subscribers + f.messages == 0 {
+        println!("{normalized} is not in the state database (no subscriber, no message); nothing to erase");
+    } else {
+        println!(
+            "erased {normalized}: {} subscriber rows, {} messages (queued and sent, with their bodies), \
+             {} sent-article records; {} audit rows kept without anything naming them",
+            f.subscribers, f.messages, f.sent_articles, f.audit_rows
+        );
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn warn_unknown_topics(settings: &Settings, topics: &[String]) {

@@ -13,6 +13,7 @@
 //!   or the article's URL;
 //! - rendering takes `now` as an argument and reads no clock.
 
+mod dkim;
 mod pace;
 pub mod sender;
 pub mod smtp;
@@ -25,7 +26,7 @@ use crate::state::{Frequency, MessageKind, OutboxMessage, Subscriber};
 use crate::tokens::{Purpose, TokenKey};
 use chrono::{DateTime, Datelike, Utc};
 use chrono_tz::Tz;
-use lettre::message::dkim::{DkimCanonicalization, DkimCanonicalizationType, DkimConfig, DkimSigningAlgorithm, DkimSigningKey};
+use lettre::message::dkim::DkimConfig;
 use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use shape::{Personal, Shape, Shapes};
@@ -111,7 +112,7 @@ impl Composer {
         let heading = from.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| settings.site.title.clone());
         let domain = from.email.domain().to_string();
         let dkim = match (&settings.mail.dkim_selector, &settings.mail.dkim_domain, &settings.mail.dkim_key_file) {
-            (Some(sel), Some(dom), Some(path)) => Some(load_dkim(sel, dom, path)?),
+            (Some(sel), Some(dom), Some(path)) => Some(dkim::load(sel, dom, path)?),
             _ => None,
         };
         Ok(Composer {
@@ -435,33 +436,6 @@ pub fn parse_mailbox(s: &str) -> Result<Mailbox, MailError> {
     };
     let email: Address = addr.trim().parse().map_err(|_| MailError::From(s.clone()))?;
     Ok(Mailbox::new(name.filter(|n| !n.is_empty()), email))
-}
-
-fn load_dkim(selector: &str, domain: &str, path: &std::path::Path) -> Result<DkimConfig, MailError> {
-    let text = std::fs::read_to_string(path).map_err(|source| MailError::DkimRead { path: path.to_path_buf(), source })?;
-    let (body, algorithm) = if text.contains("BEGIN RSA PRIVATE KEY") {
-        (text.as_str(), DkimSigningAlgorithm::Rsa)
-    } else if text.contains("BEGIN PRIVATE KEY") {
-        return Err(MailError::DkimKey {
-            path: path.to_path_buf(),
-            detail: "this is a PKCS#8 key; convert it with `openssl rsa -in KEY -traditional`".into(),
-        });
-    } else {
-        (text.trim(), DkimSigningAlgorithm::Ed25519)
-    };
-    let key = DkimSigningKey::new(body, algorithm)
-        .map_err(|e| MailError::DkimKey { path: path.to_path_buf(), detail: e.to_string() })?;
-    let headers = ["From", "To", "Subject", "Date", "Message-ID", "List-Unsubscribe", "List-Unsubscribe-Post", "List-Id"]
-        .into_iter()
-        .map(HeaderName::new_from_ascii_str)
-        .collect();
-    Ok(DkimConfig::new(
-        selector.to_string(),
-        domain.to_string(),
-        key,
-        headers,
-        DkimCanonicalization { header: DkimCanonicalizationType::Relaxed, body: DkimCanonicalizationType::Relaxed },
-    ))
 }
 
 #[cfg(test)]

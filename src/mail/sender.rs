@@ -205,9 +205,12 @@ impl Mailer {
         let tls = crate::tls::client_config().map_err(bad)?;
         let credentials = (!smtp_url.username().is_empty())
             .then(|| (percent_decode(smtp_url.username()), percent_decode(smtp_url.password().unwrap_or(""))));
-        let (security, default_port) = match smtp_url.scheme() {
-            "smtps" => (Security::Implicit, 465),
-            _ => (Security::Opportunistic, 25),
+        let mode = crate::config::SmtpTls::of(smtp_url).map_err(bad)?;
+        let (security, default_port) = match (smtp_url.scheme(), mode) {
+            ("smtps", _) => (Security::Implicit, 465),
+            (_, crate::config::SmtpTls::Required) => (Security::Required, 25),
+            (_, crate::config::SmtpTls::Plain) => (Security::Plain, 25),
+            (_, crate::config::SmtpTls::Opportunistic) => (Security::Opportunistic, 25),
         };
         let relay = Relay {
             host,

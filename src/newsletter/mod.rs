@@ -111,6 +111,14 @@ impl Digests {
         Ok(result?)
     }
 
+    /// Drops the bodies of messages that went out more than
+    /// `retention.mail_bodies` before `now` (their rows stay); how many.
+    pub async fn prune(&self, now: DateTime<Utc>) -> Result<u64, DigestError> {
+        let keep = chrono::Duration::from_std(self.settings.retention.mail_bodies).unwrap_or(chrono::Duration::MAX);
+        let before = now.checked_sub_signed(keep).unwrap_or(DateTime::<Utc>::MIN_UTC);
+        Ok(self.state.drop_mail_bodies(before).await?)
+    }
+
     /// Sends everything due now.
     pub async fn deliver(&self) -> Result<DeliveryReport, DigestError> {
         Ok(self.mailer.deliver_due(Utc::now).await?)

@@ -1,6 +1,6 @@
 //! The digest scheduler that `bantin serve` runs: plans at start and at
 //! each period end, hands back the leases of vanished instances, delivers
-//! the outbox at least every `poll`.
+//! the outbox at least every `poll`, drops old message bodies hourly.
 
 use super::Digests;
 use crate::digest::plan::Mode;
@@ -8,6 +8,9 @@ use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
+
+/// How often the bodies past `retention.mail_bodies` are dropped.
+const PRUNE_EVERY: chrono::Duration = chrono::Duration::hours(1);
 
 /// How the scheduler runs: the defaults for production; tests shorten the
 /// poll and move the clock (`bantin serve` reads `BANTIN_DIGEST_POLL_MS`
@@ -54,6 +57,7 @@ pub async fn run_scheduler_with(digests: Arc<Digests>, mut shutdown: watch::Rece
     }
     let mut suspects = std::collections::HashSet::new();
     let mut next_plan = clock();
+    let mut next_prune = clock();
     loop {
         if *shutdown.borrow() {
             return;
@@ -85,6 +89,14 @@ pub async fn run_scheduler_with(digests: Arc<Digests>, mut shutdown: watch::Rece
             }
             Ok(_) => {}
             Err(e) => tracing::error!("delivering the outbox (trying again in {:?}): {e}", options.poll),
+        }
+        if clock() >= next_prune {
+            match digests.prune(clock()).await {
+                Ok(n) if n > 0 => tracing::info!(bodies = n, "bodies of sent messages past retention.mail_bodies dropped"),
+                Ok(_) => {}
+                Err(e) => tracing::error!("dropping old message bodies (trying again in an hour): {e}"),
+            }
+            next_prune = clock() + PRUNE_EVERY;
         }
         let until_plan = (next_plan - clock()).to_std().unwrap_or(Duration::ZERO);
         tokio::select! {

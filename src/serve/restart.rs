@@ -2,8 +2,8 @@
 //! listening address and the HTTP limits and trusted proxies (the server
 //! is built with them once), the store (kind, folder, database, table, mapping,
 //! and how it is followed) and the digest side (state database, SMTP pool,
-//! composer and token key, built once at start from `[state]`, `[mail]`
-//! and `[digest]`). A reload logs each such change and keeps running with
+//! composer and token key, built once at start from `[state]`, `[mail]`,
+//! `[digest]` and `[retention]`). A reload logs each such change and keeps running with
 //! the old values.
 
 use crate::config::{Settings, StoreKind};
@@ -29,6 +29,9 @@ pub fn applicable(running: &Settings, mut new: Settings) -> Settings {
     let digest_side = |s: &Settings| format!("{:?}{:?}{:?}", s.state, s.mail, s.digest);
     if digest_side(&new) != digest_side(running) {
         tracing::warn!("[state]/[mail]/[digest] changed; restart bantin to apply them to subscriptions and digests");
+    }
+    if new.retention.mail_bodies != running.retention.mail_bodies {
+        tracing::warn!("retention.mail_bodies changed; restart bantin to apply it");
     }
     let (st, keep) = (&mut new.store, &running.store);
     if st.debounce != keep.debounce || st.rescan != keep.rescan || st.poll != keep.poll {

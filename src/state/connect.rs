@@ -83,12 +83,17 @@ impl StateStore {
 }
 
 async fn open_sqlite(url: &str, shown: &str) -> Result<AnyPool> {
-    if let Some(path) = sqlite_path(url)
-        && let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty())
-    {
-        std::fs::create_dir_all(folder).map_err(|source| StateError::Folder {
+    if let Some(path) = sqlite_path(url) {
+        let folder = path.parent().filter(|p| !p.as_os_str().is_empty());
+        let made = match folder {
+            Some(folder) => std::fs::create_dir_all(folder),
+            None => Ok(()),
+        };
+        // Only where SQLite would create the file (`mode=rwc`, our default).
+        let create = !url.contains("mode=") || url.contains("mode=rwc");
+        made.and_then(|()| if create { create_private(&path) } else { Ok(()) }).map_err(|source| StateError::Folder {
             url: shown.to_string(),
-            folder: folder.to_path_buf(),
+            folder: folder.unwrap_or(&path).to_path_buf(),
             source,
         })?;
     }
@@ -115,11 +120,14 @@ async fn open_sqlite(url: &str, shown: &str) -> Result<AnyPool> {
                 // database file, so fewer, larger ones; the WAL file grows
                 // to about that size and is reused. cache_size = -16384
                 // (16 MiB per connection, default 2 MiB) keeps the outbox
-                // and subscriber pages of a run in memory.
+                // and subscriber pages of a run in memory. secure_delete:
+                // what is deleted (an erased person, old message bodies) is
+                // overwritten in the file, not left in its free pages.
                 conn.execute(
                     "PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                     PRAGMA wal_autocheckpoint = 8192; PRAGMA cache_size = -16384;",
+                     PRAGMA wal_autocheckpoint = 8192; PRAGMA cache_size = -16384; \
+                     PRAGMA secure_delete = ON;",
                 )
                 .await?;
                 Ok(())
@@ -128,6 +136,20 @@ async fn open_sqlite(url: &str, shown: &str) -> Result<AnyPool> {
         .connect(&url)
         .await
         .map_err(|source| StateError::Open { url: shown.to_string(), source })
+}
+
+/// Creates the database file, empty (SQLite reads that as a new
+/// database), readable by this user alone, unless it exists. SQLite makes
+/// the `-wal` and `-shm` files with the database file's mode, so all three
+/// are 0600 whatever the umask (outside the unit's `UMask=0077` it is
+/// often 022, and subscribers' addresses were world-readable).
+fn create_private(path: &std::path::Path) -> std::io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt as _;
+    match std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(path) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(e),
+    }
 }
 
 async fn open_postgres(url: &str, shown: &str) -> Result<AnyPool> {
@@ -152,3 +174,23 @@ async fn open_postgres(url: &str, shown: &str) -> Result<AnyPool> {
         .map_err(|source| StateError::Connect { url: shown.to_string(), source })
 }
 
+
+#[cfg(test)]
+mod tests {
+    use super::StateStore;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    /// Issue 19: the files were made with the process's umask (0644 under
+    /// the usual 022), so every local user could read the addresses.
+    #[tokio::test]
+    async fn the_sqlite_files_are_readable_by_their_owner_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("state/bantin.db");
+        let state = StateStore::open(&format!("sqlite://{}", db.display())).await.unwrap();
+        state.subscribers().await.unwrap();
+        for file in ["bantin.db", "bantin.db-wal", "bantin.db-shm"] {
+            let mode = std::fs::metadata(dir.path().join("state").join(file)).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600, "{file}");
+        }
+    }
+}

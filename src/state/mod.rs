@@ -13,7 +13,8 @@
 //! `connect.rs` (backends, pools, migrations), `outbox.rs` (digest commits,
 //! the outbox: claims, marks, audit), `instances.rs` (several
 //! instances on one database: names, leases of the gone, the planner lock,
-//! the shared token key), `model.rs` (the plain data).
+//! the shared token key), `privacy.rs` (erasing a person, dropping old
+//! message bodies; what each table holds about a person).
 //!
 //! Invariants:
 //! - migrations (`migrations/sqlite`, `migrations/postgres`: the same
@@ -34,9 +35,11 @@
 mod connect;
 mod instances;
 mod outbox;
+mod privacy;
 
 pub use connect::{sqlite_path, Backend};
 pub use instances::{instance_id, PlannerLock};
+pub use privacy::Forgotten;
 pub use bantin_core::subscriber::*;
 
 use futures_util::TryStreamExt;
@@ -55,7 +58,7 @@ pub enum StateError {
     Connect { url: String, source: sqlx::Error },
     #[error("state database {url}: {detail}")]
     Unsupported { url: String, detail: String },
-    #[error("state database {url}: cannot create the folder {folder}: {source}")]
+    #[error("state database {url}: cannot create {folder}: {source}")]
     Folder { url: String, folder: PathBuf, source: std::io::Error },
     #[error("state database {url}: migrating the schema failed: {source}")]
     Migrate { url: String, source: sqlx::migrate::MigrateError },
@@ -174,7 +177,9 @@ impl StateStore {
         rows.iter().map(subscriber_from_row).collect()
     }
 
-    /// Deletes a subscriber and their bookkeeping; false if unknown.
+    /// Deletes a subscriber and their bookkeeping (`sent_articles`); false
+    /// if unknown. Their messages and audit rows stay: [`StateStore::forget`]
+    /// erases those too.
     pub async fn remove_subscriber(&self, email: &str) -> Result<bool> {
         let n = sqlx::query("DELETE FROM subscribers WHERE email = $1")
             .bind(email)

@@ -146,11 +146,78 @@ fn dkim_signs_with_an_ed25519_key_covering_the_list_headers() {
     }
 }
 
+/// A digest signed with the DKIM key at `key`: the message's bytes.
+fn signed_digest(key: &std::path::Path) -> Vec<u8> {
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!("dkim_selector = \"bantin\"\ndkim_domain = \"example.org\"\ndkim_key_file = \"{}\"", key.display());
+    let cfg = mailtest::write_config(dir.path(), &mailtest::examples(), "smtp://127.0.0.1:2525", "https://bantin.yenbai.gov.vn/", &extra);
+    let settings = mailtest::load(&cfg);
+    let catalog = bantin::store::load_catalog(&settings, 1).unwrap();
+    let composer = Composer::new(&settings, TokenKey::from_bytes(&[1; 32])).unwrap();
+    let plan = PlanSettings::from_settings(&settings);
+    let recipients = vec![(subscriber(Frequency::Daily, &[]), HashSet::new())];
+    let p = plan::plan(&recipients, catalog.articles(), &HashMap::new(), &plan, now(), Mode::Scheduled).remove(0);
+    composer.digest(&p, &catalog, now()).unwrap().body
+}
+
+/// What an ed25519-sha256 DKIM signature signs (RFC 6376 3.7, relaxed
+/// header canonicalization; RFC 8463: the SHA-256 of it) and the signature.
+fn dkim_signed_hash(message: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    use base64::Engine as _;
+    use sha2::Digest as _;
+    let text = String::from_utf8_lossy(message);
+    let head = text.split("\r\n\r\n").next().unwrap().replace("\r\n ", " ").replace("\r\n\t", " ");
+    let headers: Vec<(&str, &str)> = head.lines().filter_map(|l| l.split_once(':')).collect();
+    let relaxed = |name: &str, value: &str| format!("{}:{}", name.trim().to_ascii_lowercase(), value.split_whitespace().collect::<Vec<_>>().join(" "));
+    let (_, sig) = headers.iter().find(|(n, _)| n.eq_ignore_ascii_case("DKIM-Signature")).expect("signed");
+    let tags: Vec<(&str, &str)> = sig.split(';').filter_map(|t| t.split_once('=')).collect();
+    let tag = |name: &str| tags.iter().find(|(n, _)| n.trim() == name).map(|(_, v)| v.split_whitespace().collect::<String>()).unwrap();
+    let mut data = String::new();
+    for name in tag("h").split(':') {
+        let (n, v) = headers.iter().rev().find(|(n, _)| n.eq_ignore_ascii_case(name)).unwrap();
+        data.push_str(&relaxed(n, v));
+        data.push_str("\r\n");
+    }
+    let unsigned: Vec<String> =
+        sig.split(';').map(|t| if t.trim_start().starts_with("b=") { t[..t.find('=').unwrap() + 1].to_string() } else { t.to_string() }).collect();
+    data.push_str(&relaxed("DKIM-Signature", &unsigned.join(";")));
+    let signature = base64::engine::general_purpose::STANDARD.decode(tag("b")).unwrap();
+    (sha2::Sha256::digest(data.as_bytes()).to_vec(), signature)
+}
+
+/// Issue 19: RSA signing (the `rsa` crate) carries RUSTSEC-2023-0071, so the
+/// documented key is Ed25519, made by `openssl genpkey -algorithm ed25519`,
+/// whose PKCS#8 PEM was refused. It is read as that very key: openssl
+/// verifies the signature with the public key it derives from it (the one
+/// the DNS record publishes).
+#[test]
+fn dkim_signs_with_the_ed25519_pem_that_openssl_makes() {
+    let dir = tempfile::tempdir().unwrap();
+    let openssl = |args: &[&str]| {
+        let out = std::process::Command::new("openssl").args(args).current_dir(dir.path()).output().expect("openssl is installed");
+        assert!(out.status.success() || args[0] == "pkeyutl", "{args:?}: {}", String::from_utf8_lossy(&out.stderr));
+        out.status.success()
+    };
+    openssl(&["genpkey", "-algorithm", "ed25519", "-out", "dkim.pem"]);
+    openssl(&["pkey", "-in", "dkim.pem", "-pubout", "-out", "dkim.pub"]);
+    let message = signed_digest(&dir.path().join("dkim.pem"));
+    let (hash, signature) = dkim_signed_hash(&message);
+    std::fs::write(dir.path().join("hash"), &hash).unwrap();
+    std::fs::write(dir.path().join("sig"), &signature).unwrap();
+    let verify = ["pkeyutl", "-verify", "-pubin", "-inkey", "dkim.pub", "-rawin", "-in", "hash", "-sigfile", "sig"];
+    assert!(openssl(&verify), "openssl verifies the DKIM signature with the key's public half");
+    // The check can fail: a hash of other data does not verify.
+    std::fs::write(dir.path().join("hash"), [0u8; 32]).unwrap();
+    assert!(!openssl(&verify));
+}
+
 #[test]
 fn a_pkcs8_dkim_key_is_refused_with_the_conversion_to_run() {
     let dir = tempfile::tempdir().unwrap();
     let key = dir.path().join("dkim.pem");
-    std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n").unwrap();
+    // An RSA key in PKCS#8 (its first bytes: lettre reads PKCS#1 only).
+    // Issue 19 made Ed25519 keys in PKCS#8, what openssl writes, welcome.
+    std::fs::write(&key, "-----BEGIN PRIVATE KEY-----\nMIICdgIBADANBgkqhkiG9w0BAQEFAA==\n-----END PRIVATE KEY-----\n").unwrap();
     let extra = format!("dkim_selector = \"bantin\"\ndkim_domain = \"example.org\"\ndkim_key_file = \"{}\"", key.display());
     let cfg = mailtest::write_config(dir.path(), &mailtest::examples(), "smtp://127.0.0.1:2525", "https://bantin.yenbai.gov.vn/", &extra);
     let err = Composer::new(&mailtest::load(&cfg), TokenKey::from_bytes(&[1; 32])).unwrap_err().to_string();

@@ -96,6 +96,9 @@ fn digest_preview_prints_the_message_and_run_exits_69_without_smtp(backend: Back
         Backend::Sqlite => {
             use std::os::unix::fs::PermissionsExt;
             assert_eq!(std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777, 0o600, "secret made at first start");
+            // Issue 19: made 0644 under the usual umask 022 of a shell.
+            let db = dir.path().join("state/bantin.db");
+            assert_eq!(std::fs::metadata(&db).unwrap().permissions().mode() & 0o777, 0o600, "the state database is private");
         }
         // Shared by the instances on the database: kept there, no file.
         Backend::Postgres => assert!(!secret.exists(), "no key file with PostgreSQL"),

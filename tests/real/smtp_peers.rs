@@ -275,3 +275,28 @@ async fn a_wrong_password_keeps_the_mail_queued_and_says_why() {
     let subscribers = digests.state.subscribers().await.unwrap();
     assert!(subscribers.iter().all(|s| s.status == Status::Active), "nobody is marked bouncing for our login");
 }
+
+// -------------------------------------------------------------- STARTTLS
+
+/// Issue 19: `smtp://` sent in clear to a relay that offered no STARTTLS,
+/// and nothing could make STARTTLS mandatory. With `?tls=required` the
+/// mail waits (a temporary failure that says why) and nothing reaches the
+/// relay, which still takes it from a `smtp://` without the parameter.
+#[tokio::test]
+async fn tls_required_sends_nothing_to_a_relay_without_starttls() {
+    let smtp = SmtpServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let digests = queued(dir.path(), &format!("{}?tls=required", smtp.url()), 2, 1).await;
+    let err = digests.mailer.check_connection().await.expect_err("no STARTTLS is found at start");
+    assert!(err.to_string().contains("offers no STARTTLS and mail.smtp_url says tls=required"), "{err}");
+    let r = digests.mailer.deliver_due(Utc::now).await.unwrap();
+    assert_eq!((r.sent, r.retried, r.failed), (0, 3, 0), "a temporary failure: the relay may turn STARTTLS on");
+    assert!(smtp.received().is_empty(), "nothing was sent in clear");
+    assert_eq!(*smtp.shared.attempts.lock().unwrap(), 0, "not even an envelope");
+
+    let dir = tempfile::tempdir().unwrap();
+    let digests = queued(dir.path(), &smtp.url(), 2, 1).await;
+    let r = digests.mailer.deliver_due(Utc::now).await.unwrap();
+    assert_eq!(r.sent, 3, "opportunistic (the default) still sends in clear to this relay");
+    crate::support::harness::figures("smtp tls=required, no STARTTLS", "0 of 3 messages sent in clear (3 retried later); 3 of 3 without the parameter");
+}

@@ -10,7 +10,8 @@
 //! write), on a socket with TCP_NODELAY. lettre still builds the messages.
 //!
 //! What a session does: greeting, EHLO (HELO if EHLO is refused), STARTTLS
-//! when offered on `smtp://` (TLS from the first byte on `smtps://`), AUTH
+//! when offered on `smtp://` (required with `?tls=required`, never with
+//! `?tls=none`; TLS from the first byte on `smtps://`), AUTH
 //! PLAIN or LOGIN when credentials are configured, then messages.
 //!
 //! Rooms: [`session`] (one conversation with the relay), [`pool`] (where the
@@ -61,6 +62,11 @@ pub enum Security {
     /// loopback relay or a local postfix often does not, and mail must
     /// still flow).
     Opportunistic,
+    /// `smtp://…?tls=required`: STARTTLS, and a relay that does not offer
+    /// it gets nothing (a temporary failure: its operator may turn it on).
+    Required,
+    /// `smtp://…?tls=none`: never STARTTLS.
+    Plain,
     /// `smtps://`: TLS from the first byte.
     Implicit,
 }

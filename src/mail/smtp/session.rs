@@ -37,12 +37,19 @@ impl Session {
         tcp.set_nodelay(true)?;
         let mut session = match settings.security {
             Security::Implicit => Session::new(Box::new(settings.tls_handshake(tcp).await?)),
-            Security::Opportunistic => Session::new(Box::new(tcp)),
+            Security::Opportunistic | Security::Required | Security::Plain => Session::new(Box::new(tcp)),
         };
         session.reply().await?.require("the greeting", |c| c == 220)?;
         session.hello(&settings.hello).await?;
         let mut encrypted = settings.security == Security::Implicit;
-        if settings.security == Security::Opportunistic && session.ext.starttls {
+        if settings.security == Security::Required && !session.ext.starttls {
+            return Err(SmtpError::Tls(format!(
+                "{} offers no STARTTLS and mail.smtp_url says tls=required, so nothing is sent in clear; \
+                 turn STARTTLS on at the relay, or use smtps://",
+                settings.host
+            )));
+        }
+        if matches!(settings.security, Security::Opportunistic | Security::Required) && session.ext.starttls {
             session.command("STARTTLS").await?.require("STARTTLS", |c| c == 220)?;
             // Whatever came after the 220 was sent before TLS and must not
             // be read as if it came through it (the STARTTLS injection).

@@ -1,7 +1,7 @@
 //! `[feeds]`: how many items a feed carries, whether it carries the whole
 //! article, and the WebSub hub to ping when one changes.
 
-use super::{ConfigError, Origin};
+use super::{ConfigError, Origin, redact};
 use serde::Deserialize;
 use url::Url;
 
@@ -45,12 +45,22 @@ impl RawFeeds {
             "" => None,
             // The hub is an endpoint, not a base: its path is kept as written
             // (no trailing slash added).
-            hub => Some(
-                Url::parse(hub)
+            hub => {
+                let url = Url::parse(hub)
                     .ok()
                     .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
-                    .ok_or_else(|| origin.bad("feeds.websub_hub", format!("{hub:?} must be an absolute http:// or https:// URL")))?,
-            ),
+                    .ok_or_else(|| {
+                        origin.bad("feeds.websub_hub", format!("{:?} must be an absolute http:// or https:// URL", redact(hub)))
+                    })?;
+                // Every feed names its hub: a password in it would be public.
+                if !url.username().is_empty() || url.password().is_some() {
+                    return Err(origin.bad(
+                        "feeds.websub_hub",
+                        format!("{:?}: every feed names the hub, so its URL must carry no user or password", redact(hub)),
+                    ));
+                }
+                Some(url)
+            }
         };
         Ok(Feeds { items: self.items as usize, content, websub_hub })
     }

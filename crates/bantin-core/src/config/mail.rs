@@ -33,6 +33,39 @@ pub struct Mail {
     pub connections: u32,
 }
 
+/// How an `smtp://` session is protected: the `tls` parameter of
+/// `mail.smtp_url` (`smtps://` is TLS from the first byte whatever it says).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpTls {
+    /// No `tls=` (or `tls=opportunistic`): STARTTLS when the relay offers
+    /// it, plain otherwise.
+    Opportunistic,
+    /// `tls=required`: a relay that offers no STARTTLS gets no mail.
+    Required,
+    /// `tls=none`: never STARTTLS (a relay on this host whose certificate
+    /// cannot be checked).
+    Plain,
+}
+
+impl SmtpTls {
+    /// The `tls` parameter of an SMTP URL, or what is wrong with it.
+    pub fn of(url: &Url) -> Result<SmtpTls, String> {
+        let mut tls = SmtpTls::Opportunistic;
+        for (key, value) in url.query_pairs().filter(|(k, _)| k == "tls") {
+            tls = match (value.as_ref(), url.scheme()) {
+                ("opportunistic", _) => SmtpTls::Opportunistic,
+                ("required", _) => SmtpTls::Required,
+                ("none", "smtp") => SmtpTls::Plain,
+                ("none", _) => return Err("tls=none contradicts smtps:// (TLS from the first byte); use smtp://".into()),
+                (other, _) => {
+                    return Err(format!("{key}={other:?} is not a TLS mode; write tls=required (STARTTLS or no mail), tls=opportunistic (the default) or tls=none"));
+                }
+            };
+        }
+        Ok(tls)
+    }
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub(super) struct RawMail {
@@ -78,6 +111,7 @@ impl RawMail {
             .ok_or_else(|| {
                 origin.bad("mail.smtp_url", format!("{:?} must look like smtp://host:25 or smtps://user:pass@host:465", redact(&self.smtp_url)))
             })?;
+        SmtpTls::of(&smtp_url).map_err(|m| origin.bad("mail.smtp_url", format!("{:?}: {m}", redact(&self.smtp_url))))?;
         let from = crate::text::clean_line(&self.from);
         if !looks_like_mailbox(&from) {
             return Err(origin.bad("mail.from", format!("{from:?} is not an address such as \"Bản tin <bantin@example.org>\"")));
@@ -125,5 +159,29 @@ impl RawMail {
             max_attempts: self.max_attempts as u32,
             connections: self.connections as u32,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SmtpTls;
+    use std::path::Path;
+
+    fn smtp_url(url: &str) -> Result<crate::config::Settings, crate::config::ConfigError> {
+        let text = format!("[site]\ntitle = \"T\"\nbase_url = \"https://x.org\"\n[mail]\nsmtp_url = {url:?}\n");
+        crate::config::Settings::from_sources(Path::new("bantin.toml"), &text, [])
+    }
+
+    #[test]
+    fn the_tls_parameter_of_smtp_url_is_read_and_checked() {
+        let tls = |url: &str| SmtpTls::of(&smtp_url(url).unwrap().mail.smtp_url).unwrap();
+        assert_eq!(tls("smtp://relay.example.org:25"), SmtpTls::Opportunistic);
+        assert_eq!(tls("smtp://relay.example.org:587?tls=required"), SmtpTls::Required);
+        assert_eq!(tls("smtp://127.0.0.1:25?tls=none"), SmtpTls::Plain);
+        assert_eq!(tls("smtps://relay.example.org?tls=required"), SmtpTls::Required);
+        for bad in ["smtp://u:S3cret@relay.example.org?tls=yes", "smtp://relay.example.org?tls=", "smtps://relay.example.org?tls=none"] {
+            let e = smtp_url(bad).unwrap_err().to_string();
+            assert!(e.contains("mail.smtp_url") && e.contains("tls=") && !e.contains("S3cret"), "{bad}: {e}");
+        }
     }
 }

@@ -7,10 +7,11 @@
 //! the settings name exist, is the daemon's `config::load`.
 //!
 //! One file per section (`site`, `store`, `feeds`, `http`, `state`, `mail`,
-//! `digest`) holds that section's raw struct with its defaults, its typed
-//! settings and the validation from one to the other; this file holds the
+//! `digest`, `retention`) holds that section's raw struct with its
+//! defaults, its typed settings and the validation from one to the other; this file holds the
 //! whole ([`Settings`], the top-level raw struct), the errors and the
-//! helpers the sections share.
+//! helpers the sections share; `secrets.rs` keeps passwords out of the
+//! messages (URLs, and the source lines TOML errors quote).
 //!
 //! Every error names the file, the key and what to write instead; the
 //! binary maps them all to exit code 78 (EX_CONFIG).
@@ -19,6 +20,8 @@ mod digest;
 mod feeds;
 mod http;
 mod mail;
+mod retention;
+mod secrets;
 mod site;
 mod state;
 mod store;
@@ -26,7 +29,9 @@ mod store;
 pub use digest::Digest;
 pub use feeds::{ContentMode, Feeds};
 pub use http::{Cidr, ForwardedHeader, Http, client_key};
-pub use mail::Mail;
+pub use mail::{Mail, SmtpTls};
+pub use retention::Retention;
+pub use secrets::redact;
 pub use site::Site;
 pub use state::State;
 pub use store::{BodyFormat, Columns, FIELDS, Store, StoreKind};
@@ -91,6 +96,7 @@ pub struct Settings {
     pub state: State,
     pub mail: Mail,
     pub digest: Digest,
+    pub retention: Retention,
 }
 
 // ---- raw file shape -------------------------------------------------------
@@ -111,6 +117,8 @@ struct RawConfig {
     mail: mail::RawMail,
     #[serde(default)]
     digest: digest::RawDigest,
+    #[serde(default)]
+    retention: retention::RawRetention,
 }
 
 // ---- from text to settings ------------------------------------------------
@@ -152,7 +160,8 @@ impl RawConfig {
         let state = self.state.validate(origin)?;
         let mail = self.mail.validate(origin)?;
         let digest = self.digest.validate(origin)?;
-        Ok(Settings { file: origin.file.to_path_buf(), site, store, feeds, http, state, mail, digest })
+        let retention = self.retention.validate(origin)?;
+        Ok(Settings { file: origin.file.to_path_buf(), site, store, feeds, http, state, mail, digest, retention })
     }
 }
 
@@ -180,7 +189,9 @@ impl config::Source for Toml {
 
 /// Turns the `config` crate's messages into ones that say where to look.
 fn explain(e: config::ConfigError, env: &[(String, String)]) -> String {
-    let text = e.to_string();
+    // A parse error quotes the offending line of the file, which may be
+    // the one with a password.
+    let text = secrets::scrub_quoted_source(&e.to_string());
     if text.contains("unknown field") {
         // The key may come from a BANTIN__… variable rather than the file.
         let field = text.split('`').nth(1).unwrap_or_default().to_lowercase();
@@ -218,31 +229,6 @@ fn absolute_url(s: &str) -> Result<Url, String> {
     url.set_query(None);
     url.set_fragment(None);
     Ok(url)
-}
-
-/// The URL with any password replaced, for messages and logs: the
-/// `user:password@` part and a `password=` query parameter (PostgreSQL
-/// URLs may carry either).
-pub fn redact(url: &str) -> String {
-    match Url::parse(url) {
-        Ok(mut u) if u.password().is_some() || u.query_pairs().any(|(k, _)| k == "password") => {
-            if u.password().is_some() {
-                let _ = u.set_password(Some("***"));
-            }
-            let pairs: Vec<(String, String)> = u
-                .query_pairs()
-                .map(|(k, v)| {
-                    let v = if k == "password" { "***".to_string() } else { v.into_owned() };
-                    (k.into_owned(), v)
-                })
-                .collect();
-            if u.query().is_some() {
-                u.query_pairs_mut().clear().extend_pairs(pairs);
-            }
-            u.to_string()
-        }
-        _ => url.to_string(),
-    }
 }
 
 /// `addr@domain` or `Name <addr@domain>`, without white space in the
@@ -326,13 +312,5 @@ mod tests {
         assert!(looks_like_mailbox("bantin@example.org"));
         assert!(!looks_like_mailbox("bantin"));
         assert!(!looks_like_mailbox("a <b@c> d"));
-    }
-
-    #[test]
-    fn passwords_are_redacted() {
-        assert_eq!(redact("smtp://u:secret@host:25"), "smtp://u:***@host:25");
-        assert_eq!(redact("postgres://bantin:secret@db/bantin?sslmode=require"), "postgres://bantin:***@db/bantin?sslmode=require");
-        let shown = redact("postgres://bantin@db/bantin?password=secret&sslmode=require");
-        assert!(!shown.contains("secret") && shown.contains("sslmode=require"), "{shown}");
     }
 }

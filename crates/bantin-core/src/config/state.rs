@@ -1,7 +1,7 @@
 //! `[state]`: the database of subscribers, tokens, the outbox and digest
 //! watermarks.
 
-use super::{ConfigError, Origin};
+use super::{ConfigError, Origin, redact};
 use serde::Deserialize;
 
 #[derive(Debug, Clone)]
@@ -24,7 +24,7 @@ impl RawState {
     pub(super) fn validate(self, origin: &Origin) -> Result<State, ConfigError> {
         let url = self.url.trim().to_string();
         if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
-            return Err(origin.bad("state.url", format!("{url:?} must start with sqlite:// or postgres://")));
+            return Err(origin.bad("state.url", format!("{:?} must start with sqlite:// or postgres://", redact(&url))));
         }
         Ok(State { url })
     }

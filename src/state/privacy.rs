@@ -1,0 +1,114 @@
+//! What the state database forgets: a person on request
+//! ([`StateStore::forget`], `bantin subscribers forget`) and the bodies of
+//! messages that went out once `retention.mail_bodies` has passed
+//! ([`StateStore::drop_mail_bodies`]).
+//!
+//! What each table holds about a person (migrations 1–3):
+//! - `subscribers`: the address, topics, frequency, status, the times of
+//!   sign-up and confirmation, bounces, the digest watermark;
+//! - `sent_articles`: which articles they were sent (by subscriber id);
+//! - `outbox`: every message to them (`recipient` is the address; a
+//!   confirmation mail has it even when `subscriber_id` is not set), with
+//!   the relay's last error, which may quote the address;
+//! - `outbox_bodies`: the whole message: address, name of the list, their
+//!   links (tokens naming their subscriber id);
+//! - `send_audit`: per attempt the outbox row, the Message-ID (a hash of
+//!   subscriber id and period) and the relay's answer (may quote the
+//!   address);
+//! - `articles_seen`, `token_key`, `_sqlx_migrations`: nothing about anyone.
+//!
+//! `forget` deletes their subscriber rows (any case of the address), their
+//! `sent_articles`, every outbox row to them or of their subscriber id and
+//! its body, and makes their audit rows anonymous: the outcome and time
+//! stay (the counts of sends and failures stay true), the outbox id,
+//! Message-ID and relay answer go. Links in mails already delivered name a
+//! subscriber id that no longer exists and that is never given again
+//! (AUTOINCREMENT, BIGSERIAL), so they lead nowhere.
+//!
+//! On SQLite every connection runs with `secure_delete` (deleted content
+//! is overwritten in the file, not left in free pages), and both calls end
+//! with a WAL checkpoint that truncates the WAL, which held the old pages.
+//! PostgreSQL keeps dead rows in its files until VACUUM (autovacuum, soon
+//! after); backups are the operator's to expire.
+
+use super::{Backend, Result, StateStore, q, to_ms};
+use chrono::{DateTime, Utc};
+use sqlx::Connection as _;
+
+/// The subscriber rows of the address `$1`, in any case.
+const THEIR_IDS: &str = "SELECT id FROM subscribers WHERE LOWER(email) = LOWER($1)";
+
+/// What [`StateStore::forget`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Forgotten {
+    pub subscribers: u64,
+    pub messages: u64,
+    pub audit_rows: u64,
+    pub sent_articles: u64,
+}
+
+impl StateStore {
+    /// Erases the person at `email` from every table (see the module doc),
+    /// in one transaction: all of it or, on an error, none.
+    pub async fn forget(&self, email: &str) -> Result<Forgotten> {
+        let theirs = format!("LOWER(recipient) = LOWER($1) OR subscriber_id IN ({THEIR_IDS})");
+        let statements = [
+            format!(
+                "UPDATE send_audit SET outbox_id = 0, message_id = '', detail = NULL
+                 WHERE outbox_id IN (SELECT id FROM outbox WHERE {theirs})"
+            ),
+            format!("DELETE FROM outbox_bodies WHERE outbox_id IN (SELECT id FROM outbox WHERE {theirs})"),
+            format!("DELETE FROM outbox WHERE {theirs}"),
+            format!("DELETE FROM sent_articles WHERE subscriber_id IN ({THEIR_IDS})"),
+            "DELETE FROM subscribers WHERE LOWER(email) = LOWER($1)".to_string(),
+        ];
+        let _writing = self.writing().await;
+        let mut conn = self.pool.acquire().await.map_err(q("forgetting a person"))?;
+        let mut tx = conn.begin().await.map_err(q("forgetting a person"))?;
+        let mut counts = [0u64; 5];
+        for (n, text) in counts.iter_mut().zip(statements) {
+            *n = sqlx::query(super::outbox::sql(text))
+                .bind(email.trim())
+                .execute(&mut *tx)
+                .await
+                .map_err(q("forgetting a person"))?
+                .rows_affected();
+        }
+        tx.commit().await.map_err(q("forgetting a person"))?;
+        self.truncate_wal(&mut conn).await;
+        let [audit_rows, _, messages, sent_articles, subscribers] = counts;
+        Ok(Forgotten { subscribers, messages, audit_rows, sent_articles })
+    }
+
+    /// Drops the bodies of messages sent (or given up) before `before`,
+    /// keeping their outbox and audit rows; returns how many.
+    pub async fn drop_mail_bodies(&self, before: DateTime<Utc>) -> Result<u64> {
+        let _writing = self.writing().await;
+        let mut conn = self.pool.acquire().await.map_err(q("dropping old message bodies"))?;
+        let n = sqlx::query(
+            "DELETE FROM outbox_bodies WHERE outbox_id IN (
+                SELECT id FROM outbox WHERE status IN ('sent', 'failed') AND COALESCE(sent_at, created_at) < $1)",
+        )
+        .bind(to_ms(before))
+        .execute(&mut *conn)
+        .await
+        .map_err(q("dropping old message bodies"))?
+        .rows_affected();
+        if n > 0 {
+            self.truncate_wal(&mut conn).await;
+        }
+        Ok(n)
+    }
+
+    /// SQLite: copies the WAL into the database and empties it, so the
+    /// pages that held what was just deleted are gone from the WAL too.
+    /// A reader may hold it; then the next checkpoint does it (logged).
+    async fn truncate_wal(&self, conn: &mut sqlx::pool::PoolConnection<sqlx::Any>) {
+        if self.backend != Backend::Sqlite {
+            return;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(TRUNCATE)").execute(&mut **conn).await {
+            tracing::warn!("state database: truncating the WAL after an erasure: {e}");
+        }
+    }
+}
