@@ -18,6 +18,7 @@ pub mod feeds;
 pub mod identity;
 pub mod mail;
 pub mod negotiate;
+pub mod ratelimit;
 pub mod store;
 pub mod subscriber;
 pub mod templates;

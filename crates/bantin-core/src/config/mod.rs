@@ -7,7 +7,7 @@
 //! the settings name exist, is the daemon's `config::load`.
 //!
 //! One file per section (`site`, `store`, `feeds`, `http`, `state`, `mail`,
-//! `digest`) holds that section's raw struct with its defaults, its typed
+//! `digest`, `subscription`) holds that section's raw struct with its defaults, its typed
 //! settings and the validation from one to the other; this file holds the
 //! whole ([`Settings`], the top-level raw struct), the errors and the
 //! helpers the sections share.
@@ -22,6 +22,7 @@ mod mail;
 mod site;
 mod state;
 mod store;
+mod subscription;
 
 pub use digest::Digest;
 pub use feeds::{ContentMode, Feeds};
@@ -30,6 +31,7 @@ pub use mail::Mail;
 pub use site::Site;
 pub use state::State;
 pub use store::{BodyFormat, Columns, FIELDS, Store, StoreKind};
+pub use subscription::Subscription;
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -91,6 +93,7 @@ pub struct Settings {
     pub state: State,
     pub mail: Mail,
     pub digest: Digest,
+    pub subscription: Subscription,
 }
 
 // ---- raw file shape -------------------------------------------------------
@@ -111,6 +114,8 @@ struct RawConfig {
     mail: mail::RawMail,
     #[serde(default)]
     digest: digest::RawDigest,
+    #[serde(default)]
+    subscription: subscription::RawSubscription,
 }
 
 // ---- from text to settings ------------------------------------------------
@@ -152,7 +157,8 @@ impl RawConfig {
         let state = self.state.validate(origin)?;
         let mail = self.mail.validate(origin)?;
         let digest = self.digest.validate(origin)?;
-        Ok(Settings { file: origin.file.to_path_buf(), site, store, feeds, http, state, mail, digest })
+        let subscription = self.subscription.validate(origin)?;
+        Ok(Settings { file: origin.file.to_path_buf(), site, store, feeds, http, state, mail, digest, subscription })
     }
 }
 
