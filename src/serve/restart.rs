@@ -2,8 +2,8 @@
 //! listening address, the store (kind, folder, database, table, mapping,
 //! and how it is followed) and the digest side (state database, SMTP pool,
 //! composer and token key, built once at start from `[state]`, `[mail]`
-//! and `[digest]`). A reload logs each such change and keeps running with
-//! the old values.
+//! and `[digest]`, and the sign-up limits of `[subscription]`). A reload
+//! logs each such change and keeps running with the old values.
 
 use crate::config::{Settings, StoreKind};
 
@@ -17,6 +17,9 @@ pub fn applicable(running: &Settings, mut new: Settings) -> Settings {
     let digest_side = |s: &Settings| format!("{:?}{:?}{:?}", s.state, s.mail, s.digest);
     if digest_side(&new) != digest_side(running) {
         tracing::warn!("[state]/[mail]/[digest] changed; restart bantin to apply them to subscriptions and digests");
+    }
+    if new.subscription != running.subscription {
+        tracing::warn!("[subscription] changed; restart bantin to apply the sign-up limits and origins");
     }
     let (st, keep) = (&mut new.store, &running.store);
     if st.debounce != keep.debounce || st.rescan != keep.rescan || st.poll != keep.poll {
