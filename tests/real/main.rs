@@ -26,6 +26,7 @@ mod multi_instance;
 mod serve;
 mod serve_digest;
 mod serve_sql;
+mod signup_abuse;
 mod smtp_peers;
 mod store_faults;
 mod systemd_units;
