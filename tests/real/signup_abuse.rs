@@ -212,8 +212,8 @@ fn probe(s: &Scene, attempt: u8) -> Vec<Duration> {
 /// bits of `n`, and a `+tag` on three in four.
 fn variant(n: u32) -> String {
     let local: String = "victim".chars().enumerate().map(|(b, c)| if n >> b & 1 == 1 { c.to_ascii_uppercase() } else { c }).collect();
-    let tag = if n % 4 == 0 { String::new() } else { format!("+{n}") };
-    let domain = if n % 3 == 0 { "Example.ORG" } else { "example.org" };
+    let tag = if n.is_multiple_of(4) { String::new() } else { format!("+{n}") };
+    let domain = if n.is_multiple_of(3) { "Example.ORG" } else { "example.org" };
     format!("{local}{tag}@{domain}")
 }
 
