@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 /// The core's rooms, lowest first.
 const CORE: &[(&str, u8)] = &[
     ("text", 0),
+    ("ratelimit", 0),
     ("Settings", 1),
     ("Article", 1),
     ("ArticleError", 1),
@@ -44,6 +45,7 @@ const DAEMON: &[(&str, u8)] = &[
     ("dates", 0),
     ("digest", 0),
     ("feeds", 0),
+    ("ratelimit", 0),
     ("subscriber", 0),
     ("templates", 0),
     ("text", 0),

@@ -14,7 +14,7 @@
 //! `newsletter` → `shared` → `http`, `subscription` → `serve` → the
 //! binary (`main.rs`, `cli/`).
 
-pub use bantin_core::{article, cache, catalog, dates, digest, feeds, subscriber, templates, text};
+pub use bantin_core::{article, cache, catalog, dates, digest, feeds, ratelimit, subscriber, templates, text};
 
 pub mod config;
 pub mod export;

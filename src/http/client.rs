@@ -1,5 +1,5 @@
 //! Who a connection's client is: the per-client connection count held at
-//! accept ([`PerClient`], counted by `config::client_key`), and the client
+//! accept ([`PerClient`], counted by `ratelimit::ip_key`), and the client
 //! address of a request that came through a trusted reverse proxy
 //! ([`Proxies`]), which routed requests get as `ConnectInfo<SocketAddr>`.
 //!
@@ -9,7 +9,8 @@
 //! them may be made up. Trusted proxies are not held to the per-client
 //! connection cap (every client behind them shares their address).
 
-use crate::config::{Cidr, ForwardedHeader, Http, client_key};
+use crate::config::{Cidr, ForwardedHeader, Http};
+use crate::ratelimit::ip_key;
 use axum::http::HeaderMap;
 use std::collections::HashMap;
 use std::net::{IpAddr, SocketAddr};
@@ -34,7 +35,7 @@ impl PerClient {
 
     /// A place for one more connection of `ip`, unless it holds the most.
     pub(super) fn admit(self: &Arc<Self>, ip: IpAddr) -> Option<Held> {
-        let key = client_key(ip);
+        let key = ip_key(ip);
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
         let n = held.entry(key).or_insert(0);
         if *n >= self.max {

@@ -76,7 +76,7 @@ pub struct Limits {
     /// Time a response may make no progress before the connection is dropped.
     pub write_timeout: Duration,
     pub max_connections: usize,
-    /// Connections one client (`config::client_key`) may hold at once.
+    /// Connections one client (`ratelimit::ip_key`) may hold at once.
     pub max_connections_per_ip: usize,
     /// How long shutdown waits for requests in flight.
     pub shutdown_grace: Duration,

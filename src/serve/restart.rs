@@ -3,8 +3,8 @@
 //! is built with them once), the store (kind, folder, database, table, mapping,
 //! and how it is followed) and the digest side (state database, SMTP pool,
 //! composer and token key, built once at start from `[state]`, `[mail]`,
-//! `[digest]` and `[retention]`). A reload logs each such change and keeps running with
-//! the old values.
+//! `[digest]` and `[retention]`, and the sign-up limits of `[subscription]`).
+//! A reload logs each such change and keeps running with the old values.
 
 use crate::config::{Settings, StoreKind};
 
@@ -32,6 +32,9 @@ pub fn applicable(running: &Settings, mut new: Settings) -> Settings {
     }
     if new.retention.mail_bodies != running.retention.mail_bodies {
         tracing::warn!("retention.mail_bodies changed; restart bantin to apply it");
+    }
+    if new.subscription != running.subscription {
+        tracing::warn!("[subscription] changed; restart bantin to apply the sign-up limits and origins");
     }
     let (st, keep) = (&mut new.store, &running.store);
     if st.debounce != keep.debounce || st.rescan != keep.rescan || st.poll != keep.poll {

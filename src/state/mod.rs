@@ -190,15 +190,25 @@ impl StateStore {
         Ok(n > 0)
     }
 
-    /// Double opt-in: a pending subscriber becomes active. Returns the
-    /// subscriber as it is afterwards (unchanged unless it was pending).
-    pub async fn confirm(&self, id: i64, now: DateTime<Utc>) -> Result<Option<Subscriber>> {
-        sqlx::query("UPDATE subscribers SET status = 'active', confirmed_at = $2 WHERE id = $1 AND status = 'pending'")
-            .bind(id)
-            .bind(to_ms(now))
-            .execute(&self.pool)
-            .await
-            .map_err(q("confirming a subscriber"))?;
+    /// Double opt-in: the subscriber becomes active if a confirmation link
+    /// made at `issued` may confirm them ([`Subscriber::confirmable_by`]);
+    /// the update holds only if nobody changed them since they were read.
+    /// Returns the subscriber as it is afterwards.
+    pub async fn confirm(&self, id: i64, issued: DateTime<Utc>, now: DateTime<Utc>) -> Result<Option<Subscriber>> {
+        let Some(sub) = self.subscriber_by_id(id).await? else { return Ok(None) };
+        if !sub.confirmable_by(issued) {
+            return Ok(Some(sub));
+        }
+        sqlx::query(
+            "UPDATE subscribers SET status = 'active', confirmed_at = $2
+             WHERE id = $1 AND status = 'pending' AND COALESCE(confirmed_at, -1) = $3",
+        )
+        .bind(id)
+        .bind(to_ms(now))
+        .bind(sub.confirmed_at.map_or(-1, to_ms))
+        .execute(&self.pool)
+        .await
+        .map_err(q("confirming a subscriber"))?;
         self.subscriber_by_id(id).await
     }
 
@@ -225,10 +235,12 @@ impl StateStore {
     }
 
     /// A former subscriber asks again: back to pending with new choices.
+    /// Only one who left: a pending subscriber keeps the choices of the
+    /// sign-up they have yet to confirm (anyone may type their address).
     pub async fn resubscribe(&self, id: i64, topics: &[String], frequency: Frequency) -> Result<()> {
         sqlx::query(
             "UPDATE subscribers SET status = 'pending', topics = $2, frequency = $3, bounce_count = 0
-             WHERE id = $1 AND status IN ('unsubscribed', 'pending')",
+             WHERE id = $1 AND status = 'unsubscribed'",
         )
         .bind(id)
         .bind(topics.join(","))

@@ -10,13 +10,13 @@ use super::Ctx;
 use super::pages::invalid_link;
 use super::strings::Lang;
 use super::{Form, parse_form};
-use crate::tokens::Purpose;
+use crate::tokens::{Claims, Purpose};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Path, Request};
 use axum::http::header;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use std::convert::Infallible;
 use std::marker::PhantomData;
 use std::sync::Arc;
@@ -74,6 +74,8 @@ impl LinkPurpose for PreferencesLink {
 /// UTF-8 gets axum's `Path` rejection, as a `Path<String>` extractor gave.
 pub(super) struct Verified<P> {
     pub(super) id: i64,
+    /// When the link expires (confirmation links only).
+    pub(super) expires: Option<DateTime<Utc>>,
     purpose: PhantomData<fn() -> P>,
 }
 
@@ -82,7 +84,8 @@ impl<P: LinkPurpose> FromRequestParts<Arc<Ctx>> for Verified<P> {
 
     async fn from_request_parts(parts: &mut Parts, ctx: &Arc<Ctx>) -> Result<Self, Response> {
         let token = token_of(parts, ctx).await?;
-        Ok(Verified { id: verify::<P>(ctx, &token, lang_of(parts))?, purpose: PhantomData })
+        let Claims { subscriber, expires } = verify::<P>(ctx, &token, lang_of(parts))?;
+        Ok(Verified { id: subscriber, expires, purpose: PhantomData })
     }
 }
 
@@ -104,7 +107,7 @@ impl<P: LinkPurpose> FromRequest<Arc<Ctx>> for VerifiedForm<P> {
         let token = token_of(&mut parts, ctx).await?;
         let lang = lang_of(&parts);
         let body = Bytes::from_request(Request::from_parts(parts, body), ctx).await.map_err(IntoResponse::into_response)?;
-        Ok(VerifiedForm { id: verify::<P>(ctx, &token, lang)?, form: parse_form(&body), purpose: PhantomData })
+        Ok(VerifiedForm { id: verify::<P>(ctx, &token, lang)?.subscriber, form: parse_form(&body), purpose: PhantomData })
     }
 }
 
@@ -113,10 +116,10 @@ async fn token_of(parts: &mut Parts, ctx: &Arc<Ctx>) -> Result<String, Response>
     Path::<String>::from_request_parts(parts, ctx).await.map(|Path(token)| token).map_err(IntoResponse::into_response)
 }
 
-/// The subscriber `token` names, or the "invalid link" page. The error is
+/// What `token` says (the subscriber, the expiry), or the "invalid link" page. The error is
 /// the response itself, handed straight back as the rejection; boxing it
 /// would only add an allocation to a rejected request.
 #[allow(clippy::result_large_err)]
-fn verify<P: LinkPurpose>(ctx: &Ctx, token: &str, lang: Lang) -> Result<i64, Response> {
-    ctx.digests.composer.key().verify(token, P::PURPOSE, Utc::now()).map_err(|_| invalid_link(ctx, lang))
+fn verify<P: LinkPurpose>(ctx: &Ctx, token: &str, lang: Lang) -> Result<Claims, Response> {
+    ctx.digests.composer.key().verify_claims(token, P::PURPOSE, Utc::now()).map_err(|_| invalid_link(ctx, lang))
 }

@@ -1,61 +1,82 @@
 //! The subscription routes, as an axum router for the server to merge:
-//! `POST /subscribe`, `GET /confirm/{token}`, `GET|POST /unsubscribe/{token}`
-//! (the POST is RFC 8058 one-click), `GET|POST /preferences/{token}`.
+//! `POST /subscribe`, `GET|POST /confirm/{token}` (the GET shows a button
+//! that posts), `GET|POST /unsubscribe/{token}` (the POST is RFC 8058
+//! one-click), `GET|POST /preferences/{token}`.
 //!
 //! Invariants:
 //! - `POST /subscribe` answers the same (202, same page) whether the address
 //!   is new, pending, active or unsubscribed, and whether or not a mail was
-//!   sent, so the form cannot be used to learn who subscribes;
-//! - confirmation mails are limited per address and per client IP (the IP
-//!   is read from axum's `ConnectInfo<SocketAddr>` extension, which
-//!   `http::serve` sets per request for `bantin serve`: the TCP peer, or
-//!   behind a trusted proxy the client it names; with plain axum,
-//!   serve with `into_make_service_with_connect_info` for the per-IP limit
-//!   to apply);
-//! - a token only works for the page it was made for (see `tokens`);
+//!   sent, and does the same work for each: it checks the form and the
+//!   limits and hands the rest to the sign-up worker (`signup`), so neither
+//!   the answer nor its timing tells who subscribes;
+//! - a form posted from another site's page is refused (`origin`);
+//! - sign-ups are limited per mailbox and per client IP, confirmation mails
+//!   per hour in all (`limit`; the IP is read from axum's
+//!   `ConnectInfo<SocketAddr>` extension, which `http::serve` sets per
+//!   request for `bantin serve`: the TCP peer, or behind a trusted proxy
+//!   the client it names; with plain axum, serve with
+//!   `into_make_service_with_connect_info` for the per-IP limit to apply);
+//! - `GET` and `HEAD` change nothing: mail scanners fetch every link of a
+//!   message, so a confirmation, like an unsubscription or a change of
+//!   preferences, takes a POST (the page's button);
+//! - a token only works for the page it was made for (see `tokens`), and
+//!   a confirmation link only for the sign-up it was sent for;
 //! - pages are rendered from `page.html` (escaped), Vietnamese by default,
 //!   English with `?lang=en` or an `Accept-Language` that prefers English.
 
 mod extract;
 mod limit;
+mod origin;
 mod pages;
+mod signup;
 mod strings;
 
 pub use bantin_core::subscriber::{parse_form, Form};
 pub use limit::Limits;
 
 use crate::newsletter::Digests;
-use crate::state::{Frequency, NewSubscriber, Status, Subscriber, normalize_address};
+use crate::state::{Frequency, Status, Subscriber, normalize_address};
 use axum::Router;
 use axum::body::Bytes;
 use axum::Extension;
 use axum::extract::{ConnectInfo, State};
-use axum::http::{StatusCode, Uri};
+use axum::http::{HeaderMap, StatusCode, Uri};
 use axum::response::Response;
 use axum::routing::{get, post};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use extract::{ConfirmLink, PreferencesLink, UnsubscribeLink, Verified, VerifiedForm};
 use limit::Limiter;
+use origin::Origins;
 use pages::{CategoryChoice, Page, invalid_link, render, server_error};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use strings::Lang;
+use tokio::sync::mpsc;
 
 struct Ctx {
     digests: Arc<Digests>,
     limiter: Mutex<Limiter>,
+    origins: Origins,
+    sign_ups: mpsc::Sender<signup::SignUp>,
 }
 
-/// The routes with the default limits.
+/// The routes with the limits of `[subscription]`. Starts the sign-up
+/// worker, so call it on a tokio runtime.
 pub fn routes(digests: Arc<Digests>) -> Router {
-    routes_with_limits(digests, Limits::default())
+    let limits = Limits::from_settings(&digests.settings.subscription);
+    routes_with_limits(digests, limits)
 }
 
 pub fn routes_with_limits(digests: Arc<Digests>, limits: Limits) -> Router {
-    let ctx = Arc::new(Ctx { digests, limiter: Mutex::new(Limiter::new(limits)) });
+    let ctx = Arc::new(Ctx {
+        limiter: Mutex::new(Limiter::new(limits)),
+        origins: Origins::from_settings(&digests.settings),
+        sign_ups: signup::start(Arc::clone(&digests), limits),
+        digests,
+    });
     Router::new()
         .route("/subscribe", post(subscribe))
-        .route("/confirm/{token}", get(confirm))
+        .route("/confirm/{token}", get(confirm_page).post(confirm))
         .route("/unsubscribe/{token}", get(unsubscribe_page).post(unsubscribe))
         .route("/preferences/{token}", get(preferences_page).post(save_preferences))
         .with_state(ctx)
@@ -85,9 +106,13 @@ async fn subscribe(
     State(ctx): State<Arc<Ctx>>,
     conn: Option<Extension<ConnectInfo<SocketAddr>>>,
     lang: Lang,
+    headers: HeaderMap,
     body: Bytes,
 ) -> Response {
     let s = strings::get(lang);
+    if !ctx.origins.allow(&headers) {
+        return render(&ctx, lang, Page::plain(StatusCode::FORBIDDEN, s.forbidden_title, s.forbidden_message));
+    }
     if let Some(ip) = client_ip(conn)
         && !ctx.limiter.lock().map(|mut l| l.allow_ip(ip)).unwrap_or(false)
     {
@@ -99,54 +124,50 @@ async fn subscribe(
         Err(_) => return render(&ctx, lang, Page::plain(StatusCode::BAD_REQUEST, s.bad_address_title, s.bad_address_message)),
     };
     let (topics, frequency) = choices(&ctx, &form);
-    let accepted = Page::plain(StatusCode::ACCEPTED, s.check_mail_title, s.check_mail_message);
-    if !ctx.limiter.lock().map(|mut l| l.allow_address(&email)).unwrap_or(false) {
+    if ctx.limiter.lock().map(|mut l| l.allow_address(&email)).unwrap_or(false) {
+        signup::submit(&ctx.sign_ups, signup::SignUp { email, topics, frequency });
+    } else {
         // Same answer as a success: the limit must not reveal anything.
-        tracing::info!("confirmation mail to a rate-limited address not sent");
-        return render(&ctx, lang, accepted);
+        tracing::info!("sign-up for a rate-limited mailbox not recorded");
     }
-    match request_confirmation(&ctx, email, topics, frequency).await {
-        Ok(()) => render(&ctx, lang, accepted),
-        Err(e) => server_error(&ctx, lang, "subscribe", e),
-    }
+    render(&ctx, lang, Page::plain(StatusCode::ACCEPTED, s.check_mail_title, s.check_mail_message))
 }
 
-async fn request_confirmation(
-    ctx: &Ctx,
-    email: String,
-    topics: Vec<String>,
-    frequency: Frequency,
-) -> Result<(), crate::newsletter::DigestError> {
-    let d = &ctx.digests;
-    let now = Utc::now();
-    let new = NewSubscriber { email, topics: topics.clone(), frequency, status: Status::Pending, now };
-    let (sub, created) = d.state.insert_subscriber(&new).await?;
-    let sub = match sub.status {
-        Status::Pending | Status::Unsubscribed => {
-            if !created {
-                d.state.resubscribe(sub.id, &topics, frequency).await?;
-            }
-            sub
-        }
-        // Already receiving (or blocked by bounces): nothing to confirm, and
-        // the answer stays the same.
-        Status::Active | Status::Bouncing => return Ok(()),
-    };
-    let message = d.composer.confirmation(&sub, now)?;
-    d.state.enqueue(&message, now).await?;
-    d.deliver_soon();
-    Ok(())
+/// When a confirmation link was made, from its expiry (to the second).
+fn link_made(link: &Verified<ConfirmLink>) -> DateTime<Utc> {
+    link.expires.map_or(DateTime::<Utc>::MIN_UTC, |e| e - chrono::Duration::days(crate::mail::CONFIRM_VALID_DAYS))
 }
 
-async fn confirm(State(ctx): State<Arc<Ctx>>, lang: Lang, Verified { id, .. }: Verified<ConfirmLink>) -> Response {
+/// The confirmation page: a button that posts to the same link. Changes
+/// nothing, so a scanner that fetches the link confirms no one.
+async fn confirm_page(State(ctx): State<Arc<Ctx>>, lang: Lang, link: Verified<ConfirmLink>, uri: Uri) -> Response {
     let s = strings::get(lang);
-    match ctx.digests.state.confirm(id, Utc::now()).await {
-        Ok(Some(sub)) if sub.status == Status::Active => {
-            render(&ctx, lang, Page::plain(StatusCode::OK, s.confirmed_title, s.confirmed_message))
+    match ctx.digests.state.subscriber_by_id(link.id).await {
+        Ok(Some(sub)) if sub.status == Status::Active => confirmed(&ctx, lang),
+        Ok(Some(sub)) if sub.confirmable_by(link_made(&link)) => {
+            let mut page = Page::plain(StatusCode::OK, s.confirm_title, s.confirm_message.replace("{email}", &sub.email));
+            page.form = "confirm";
+            page.action = uri.path().to_string();
+            render(&ctx, lang, page)
         }
         Ok(_) => invalid_link(&ctx, lang),
         Err(e) => server_error(&ctx, lang, "subscription page", e),
     }
+}
+
+/// The button's POST: a pending subscriber becomes active; one already
+/// active sees the same page again.
+async fn confirm(State(ctx): State<Arc<Ctx>>, lang: Lang, link: Verified<ConfirmLink>) -> Response {
+    match ctx.digests.state.confirm(link.id, link_made(&link), Utc::now()).await {
+        Ok(Some(sub)) if sub.status == Status::Active => confirmed(&ctx, lang),
+        Ok(_) => invalid_link(&ctx, lang),
+        Err(e) => server_error(&ctx, lang, "subscription page", e),
+    }
+}
+
+fn confirmed(ctx: &Ctx, lang: Lang) -> Response {
+    let s = strings::get(lang);
+    render(ctx, lang, Page::plain(StatusCode::OK, s.confirmed_title, s.confirmed_message))
 }
 
 /// The page with `form` of the subscriber `id`, posting back to the page's

@@ -6,6 +6,7 @@
 use super::*;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, header};
+use crate::state::NewSubscriber;
 use crate::tokens::Purpose;
 use bantin_core::tokens::TokenKey;
 use axum::extract::FromRequestParts;
@@ -20,6 +21,11 @@ struct Site {
 }
 
 async fn site(limits: Limits) -> Site {
+    site_with(limits, "").await
+}
+
+/// The same with `extra` appended to the config (a section of its own).
+async fn site_with(limits: Limits, extra: &str) -> Site {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("store");
     std::fs::create_dir(&store).unwrap();
@@ -35,7 +41,7 @@ async fn site(limits: Limits) -> Site {
         format!(
             "[site]\ntitle = \"Cổng thông tin\"\nbase_url = \"https://yenbai.gov.vn\"\ntimezone = \"Asia/Ho_Chi_Minh\"\n\
              [store]\nkind = \"dir\"\npath = \"{}\"\n[http]\npublic_url = \"https://bantin.example/\"\n\
-             [state]\nurl = \"{state}\"\n[mail]\nsmtp_url = \"smtp://127.0.0.1:9\"\nfrom = \"Bản tin <bantin@example.org>\"\n",
+             [state]\nurl = \"{state}\"\n[mail]\nsmtp_url = \"smtp://127.0.0.1:9\"\nfrom = \"Bản tin <bantin@example.org>\"\n{extra}",
             store.display()
         ),
     )
@@ -81,12 +87,36 @@ impl Site {
     }
 
     async fn post(&self, uri: &str, body: &str, ip: Option<&str>) -> (StatusCode, HeaderMap, String) {
+        self.post_with(uri, body, ip, &[]).await
+    }
+
+    async fn post_with(&self, uri: &str, body: &str, ip: Option<&str>, headers: &[(&str, &str)]) -> (StatusCode, HeaderMap, String) {
         let mut req = Request::post(uri).header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+        for (name, value) in headers {
+            req = req.header(*name, *value);
+        }
         if let Some(ip) = ip {
             let addr: SocketAddr = format!("{ip}:4000").parse().unwrap();
             req = req.extension(ConnectInfo(addr));
         }
         self.call(req.body(Body::from(body.to_string())).unwrap()).await
+    }
+
+    /// Waits (at most 10 s) until the sign-up worker has queued `n`
+    /// confirmation mails in all.
+    async fn wait_outbox(&self, n: i64) {
+        for _ in 0..500 {
+            let c = self.digests.state.outbox_counts().await.unwrap();
+            if c.queued + c.sending + c.sent + c.failed >= n {
+                return;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        panic!("the sign-up worker did not queue {n} mails");
+    }
+
+    async fn status(&self, id: i64) -> Status {
+        self.digests.state.subscriber_by_id(id).await.unwrap().unwrap().status
     }
 }
 
@@ -158,15 +188,25 @@ async fn a_bad_expired_or_wrong_purpose_token_gets_the_invalid_link_page_in_the_
         assert!(page.contains(INVALID_EN), "{path} with Accept-Language: en-US: {page}");
     }
     // The posting routes verify as well, and change nothing.
-    for path in [format!("/unsubscribe/{expired}"), format!("/preferences/{unsubscribe}"), format!("/unsubscribe/{tampered}")] {
+    for path in [
+        format!("/unsubscribe/{expired}"),
+        format!("/preferences/{unsubscribe}"),
+        format!("/unsubscribe/{tampered}"),
+        format!("/confirm/{expired}"),
+        format!("/confirm/{preferences}"),
+    ] {
         let (status, _, page) = s.post(&format!("{path}?lang=en"), "topics=kinh-te", None).await;
         assert_eq!(status, StatusCode::BAD_REQUEST, "{path}");
         assert!(page.contains(INVALID_EN), "{path}: {page}");
     }
     let sub = s.digests.state.subscriber_by_id(id).await.unwrap().unwrap();
     assert_eq!((sub.status, sub.topics.len()), (Status::Pending, 0), "a rejected link changed the subscriber");
-    // The right token for the page passes, to the page's own logic.
+    // The right token for the page passes, to the page's own logic: the
+    // confirmation page, then its button.
     let (status, _, page) = s.get(&format!("/confirm/{confirm}?lang=en"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains(&format!("action=\"/confirm/{confirm}\"")), "{page}");
+    let (status, _, page) = s.post(&format!("/confirm/{confirm}?lang=en"), "", None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("<h1>Subscription confirmed</h1>"), "{page}");
     let (status, _, page) = s.get(&format!("/unsubscribe/{unsubscribe}"), None).await;
@@ -199,4 +239,108 @@ async fn the_preferences_form_is_read_before_its_token_is_checked_and_saved_once
     assert!(page.contains("<h1>Saved</h1>"), "{page}");
     let sub = s.digests.state.subscriber_by_id(id).await.unwrap().unwrap();
     assert_eq!((sub.topics, sub.frequency), (vec!["kinh-te".to_string(), "du-lich".to_string()], Frequency::Weekly));
+}
+
+/// Issue 19, finding 4: mail scanners fetch every link of a message, so a
+/// GET or HEAD that confirmed made double opt-in prove nothing.
+#[tokio::test]
+async fn get_and_head_of_a_confirm_link_change_nothing_and_its_button_confirms() {
+    let s = site(Limits::default()).await;
+    let id = s.pending("a@example.org").await;
+    let confirm = s.token(Purpose::Confirm, id, Some(Utc::now() + chrono::Duration::days(7)));
+    let path = format!("/confirm/{confirm}");
+    let (status, _, page) = s.get(&path, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("<h1>Xác nhận đăng ký</h1>") && page.contains("a@example.org"), "{page}");
+    assert!(page.contains(&format!("<form method=\"post\" action=\"{path}\">")) && page.contains(">Xác nhận</button>"), "{page}");
+    let (status, _, _) = s.call(Request::head(&path).body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(s.status(id).await, Status::Pending, "GET or HEAD confirmed");
+    let (status, _, page) = s.post(&path, "", None).await;
+    assert_eq!((status, page.contains("<h1>Đăng ký thành công</h1>")), (StatusCode::OK, true), "{page}");
+    assert_eq!(s.status(id).await, Status::Active);
+    let (status, _, page) = s.get(&path, None).await;
+    assert!(status == StatusCode::OK && page.contains("<h1>Đăng ký thành công</h1>"), "a later visit: {page}");
+}
+
+/// Issue 19, finding 9: someone who left, whose address anyone typed in
+/// again, was brought back by the confirmation link of their first mail.
+#[tokio::test]
+async fn an_old_confirm_link_does_not_bring_back_someone_who_left() {
+    let s = site(Limits::default()).await;
+    let id = s.pending("a@example.org").await;
+    let made = Utc::now() - chrono::Duration::seconds(5);
+    let old = s.token(Purpose::Confirm, id, Some(made + chrono::Duration::days(7)));
+    assert_eq!(s.post(&format!("/confirm/{old}"), "", None).await.0, StatusCode::OK);
+    assert_eq!(s.status(id).await, Status::Active);
+    assert!(s.digests.state.unsubscribe(id).await.unwrap());
+    let (status, _, page) = s.get(&format!("/confirm/{old}"), None).await;
+    assert_eq!((status, page.contains(INVALID_VI)), (StatusCode::BAD_REQUEST, true), "an unsubscribed one's link: {page}");
+    assert_eq!(s.post("/subscribe", "email=a%40example.org", Some("192.0.2.1")).await.0, StatusCode::ACCEPTED);
+    s.wait_outbox(1).await;
+    assert_eq!(s.status(id).await, Status::Pending);
+    for (status, _, page) in [s.get(&format!("/confirm/{old}"), None).await, s.post(&format!("/confirm/{old}"), "", None).await] {
+        assert_eq!((status, page.contains(INVALID_VI)), (StatusCode::BAD_REQUEST, true), "{page}");
+    }
+    assert_eq!(s.status(id).await, Status::Pending, "the old link confirmed the new sign-up");
+    let new = s.token(Purpose::Confirm, id, Some(Utc::now() + chrono::Duration::days(7)));
+    assert_eq!(s.post(&format!("/confirm/{new}"), "", None).await.0, StatusCode::OK);
+    assert_eq!(s.status(id).await, Status::Active, "the new mail's link confirms");
+}
+
+/// Issue 19, finding 9: anyone typing a pending subscriber's address in
+/// again rewrote the topics they had asked for.
+#[tokio::test]
+async fn a_pending_address_submitted_again_keeps_its_choices_and_gets_the_mail_again() {
+    let s = site(Limits::default()).await;
+    let first = "email=a%40example.org&topics=kinh-te&frequency=daily";
+    assert_eq!(s.post("/subscribe", first, Some("192.0.2.1")).await.0, StatusCode::ACCEPTED);
+    s.wait_outbox(1).await;
+    let again = "email=a%40example.org&topics=du-lich&frequency=weekly";
+    assert_eq!(s.post("/subscribe", again, Some("192.0.2.2")).await.0, StatusCode::ACCEPTED);
+    s.wait_outbox(2).await;
+    let sub = s.digests.state.subscriber_by_email("a@example.org").await.unwrap().unwrap();
+    assert_eq!((sub.status, sub.topics, sub.frequency), (Status::Pending, vec!["kinh-te".to_string()], Frequency::Daily));
+    // Someone who left and signs up again chooses anew.
+    assert!(s.digests.state.unsubscribe(sub.id).await.unwrap());
+    assert_eq!(s.post("/subscribe", again, Some("192.0.2.3")).await.0, StatusCode::ACCEPTED);
+    s.wait_outbox(3).await;
+    let sub = s.digests.state.subscriber_by_id(sub.id).await.unwrap().unwrap();
+    assert_eq!((sub.status, sub.topics, sub.frequency), (Status::Pending, vec!["du-lich".to_string()], Frequency::Weekly));
+}
+
+/// Issue 19, finding 9: any site could make its visitors' browsers post
+/// the form (each from their own IP, past the per-IP limit).
+#[tokio::test]
+async fn the_form_posted_from_another_sites_page_is_refused() {
+    let s = site_with(Limits::default(), "[subscription]\nallowed_origins = [\"https://embed.example.net\"]\n").await;
+    let refused: [&[(&str, &str)]; 4] = [
+        &[("origin", "https://evil.example")],
+        &[("origin", "null")],
+        &[("origin", "https://evil.example"), ("sec-fetch-site", "same-origin")],
+        &[("sec-fetch-site", "cross-site")],
+    ];
+    for (i, headers) in refused.iter().enumerate() {
+        let (status, h, page) = s.post_with("/subscribe?lang=en", &format!("email=refused{i}%40example.org"), Some("192.0.2.1"), headers).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{headers:?}");
+        assert_eq!(h[header::CONTENT_TYPE], "text/html; charset=utf-8");
+        assert!(page.contains("<h1>Request refused</h1>"), "{page}");
+    }
+    let allowed: [&[(&str, &str)]; 6] = [
+        &[],
+        &[("origin", "https://yenbai.gov.vn")],
+        &[("origin", "https://bantin.example")],
+        &[("origin", "https://embed.example.net"), ("sec-fetch-site", "cross-site")],
+        &[("sec-fetch-site", "same-origin")],
+        &[("sec-fetch-site", "none")],
+    ];
+    for (i, headers) in allowed.iter().enumerate() {
+        let (status, _, _) = s.post_with("/subscribe", &format!("email=allowed{i}%40example.org"), Some("192.0.2.2"), headers).await;
+        assert_eq!(status, StatusCode::ACCEPTED, "{headers:?}");
+    }
+    s.wait_outbox(allowed.len() as i64).await;
+    for i in 0..refused.len() {
+        let email = format!("refused{i}@example.org");
+        assert!(s.digests.state.subscriber_by_email(&email).await.unwrap().is_none(), "{email} was recorded");
+    }
 }

@@ -63,8 +63,12 @@ async fn subscribe_confirm_receive_a_digest_unsubscribe_and_receive_nothing_afte
     let sub = digests.state.subscriber_by_email("Doc.Gia@example.vn").await.unwrap().unwrap();
     assert_eq!(sub.status, Status::Pending);
 
-    // 2. Confirm with the link from the received mail.
+    // 2. Confirm with the link from the received mail: its page, then the
+    // page's button (a POST to the same link).
     let page = client.get(&confirm_url).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("<form method=\"post\""));
+    let page = mailtest::post_form(&client, &confirm_url, "").await;
     assert_eq!(page.status(), 200);
     assert!(page.text().await.unwrap().contains("Đăng ký thành công"));
     let sub = digests.state.subscriber_by_email("Doc.Gia@example.vn").await.unwrap().unwrap();

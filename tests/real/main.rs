@@ -30,6 +30,7 @@ mod serve;
 mod serve_digest;
 mod secrets;
 mod serve_sql;
+mod signup_abuse;
 mod smtp_peers;
 mod store_faults;
 mod systemd_units;

@@ -52,6 +52,8 @@ async fn serve_subscribes_confirms_mails_a_digest_once_and_unsubscribes_in_one_c
     assert!(confirm_url.starts_with(&format!("{base}/confirm/")), "{confirm_url}");
     let page = client.get(&confirm_url).send().await.unwrap();
     assert_eq!(page.status(), 200);
+    let page = post_form(&client, &confirm_url, "").await;
+    assert_eq!(page.status(), 200);
 
     // A digest planned and sent by `bantin digest run --now` on the same
     // state database while serve runs: it sees the subscriber confirmed

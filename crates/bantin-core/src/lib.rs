@@ -18,6 +18,7 @@ pub mod feeds;
 pub mod identity;
 pub mod mail;
 pub mod negotiate;
+pub mod ratelimit;
 pub mod report;
 pub mod store;
 pub mod subscriber;

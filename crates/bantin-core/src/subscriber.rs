@@ -77,6 +77,18 @@ pub struct Subscriber {
     pub last_digest_at: Option<DateTime<Utc>>,
 }
 
+impl Subscriber {
+    /// Whether a confirmation link made at `issued` (to the second, as the
+    /// link carries it) may make this subscriber active: only a pending
+    /// one, and only with a link made after their last confirmation. An
+    /// older link belongs to an earlier sign-up: once they have left, the
+    /// address typed in again by anyone must not let that link bring them
+    /// back.
+    pub fn confirmable_by(&self, issued: DateTime<Utc>) -> bool {
+        self.status == Status::Pending && self.confirmed_at.is_none_or(|c| c < issued + chrono::Duration::seconds(1))
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct NewSubscriber {
     pub email: String,
@@ -219,6 +231,18 @@ pub fn normalize_address(input: &str) -> Result<String, AddressError> {
     Ok(format!("{local}@{domain}"))
 }
 
+/// The mailbox an address (as [`normalize_address`] gives it) reaches, for
+/// counting what is sent to it: the whole address lower-cased and a
+/// `+tag` cut from the local part. Most providers deliver `Victim@x`,
+/// `victim@x` and `victim+1@x` to one inbox, so a limit per address as
+/// written would be no limit. Only a key: the address as given is what is
+/// stored and mailed. Dots are left alone (only some providers ignore them).
+pub fn canonical_mailbox(address: &str) -> String {
+    let (local, domain) = address.rsplit_once('@').unwrap_or((address, ""));
+    let local = local.split_once('+').map_or(local, |(base, _)| base);
+    format!("{local}@{domain}").to_lowercase()
+}
+
 /// The fields of an `application/x-www-form-urlencoded` body; `topics` may
 /// repeat (checkboxes) or hold a comma-separated list. What `POST /subscribe`
 /// and the preferences form send; fuzzed by
@@ -254,6 +278,49 @@ mod tests {
         // NFD input becomes NFC.
         let nfd = "nguye\u{0302}\u{0303}n@vi\u{0323}.vn";
         assert_eq!(normalize_address(nfd), Ok("nguyễn@vị.vn".into()));
+    }
+
+    /// Regression (issue 19, finding 3): the per-address limit counted
+    /// `Victim@…` and `victim+1@…` apart, so 12 posts put 11 mails in one
+    /// inbox.
+    #[test]
+    fn case_and_plus_tags_reach_one_mailbox() {
+        let canonical = |a: &str| canonical_mailbox(&normalize_address(a).unwrap());
+        for variant in ["victim@example.org", "Victim@Example.ORG", "VICTIM+1@example.org", "victim+news+x@EXAMPLE.org"] {
+            assert_eq!(canonical(variant), "victim@example.org", "{variant}");
+        }
+        assert_eq!(canonical("Nguyễn.Văn+A@VÍ.vn"), "nguyễn.văn@ví.vn");
+        assert_eq!(canonical("v.ictim@example.org"), "v.ictim@example.org", "dots are kept");
+        assert_ne!(canonical("victim@example.org"), canonical("victim@example.com"));
+        assert_eq!(canonical("+x@example.org"), "@example.org", "an empty base is still one key");
+        // What is stored keeps the local part as written.
+        assert_eq!(normalize_address("Victim+1@Example.org").unwrap(), "Victim+1@example.org");
+    }
+
+    #[test]
+    fn a_confirmation_link_confirms_only_a_pending_subscriber_and_only_if_made_after_their_last_confirmation() {
+        let at = |s: &str| s.parse::<DateTime<Utc>>().unwrap();
+        let mut sub = Subscriber {
+            id: 1,
+            email: "a@b.vn".into(),
+            topics: vec![],
+            frequency: Frequency::Daily,
+            status: Status::Pending,
+            created_at: at("2026-01-01T00:00:00Z"),
+            confirmed_at: None,
+            bounce_count: 0,
+            last_period: None,
+            last_digest_at: None,
+        };
+        assert!(sub.confirmable_by(at("2026-01-01T00:00:00Z")), "never confirmed: any link of theirs");
+        sub.confirmed_at = Some(at("2026-02-01T10:00:00.500Z"));
+        assert!(!sub.confirmable_by(at("2026-02-01T09:59:59Z")), "a link of the earlier sign-up");
+        assert!(sub.confirmable_by(at("2026-02-01T10:00:00Z")), "a link made in the same second (links carry seconds)");
+        assert!(sub.confirmable_by(at("2026-03-01T00:00:00Z")));
+        for status in [Status::Active, Status::Unsubscribed, Status::Bouncing] {
+            sub.status = status;
+            assert!(!sub.confirmable_by(at("2026-03-01T00:00:00Z")), "{status:?}");
+        }
     }
 
     #[test]

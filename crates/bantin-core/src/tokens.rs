@@ -100,6 +100,12 @@ impl TokenKey {
 
     /// Checks a token and returns the subscriber id it carries.
     pub fn verify(&self, token: &str, purpose: Purpose, now: DateTime<Utc>) -> Result<i64, TokenError> {
+        self.verify_claims(token, purpose, now).map(|c| c.subscriber)
+    }
+
+    /// Checks a token and returns what it carries: the subscriber and,
+    /// for a confirmation link, its expiry (which tells when it was made).
+    pub fn verify_claims(&self, token: &str, purpose: Purpose, now: DateTime<Utc>) -> Result<Claims, TokenError> {
         if token.len() > 128 {
             return Err(TokenError::Invalid);
         }
@@ -122,7 +128,8 @@ impl TokenKey {
         if expires != 0 && now.timestamp() > expires {
             return Err(TokenError::Expired);
         }
-        Ok(i64::from_be_bytes(id))
+        let expires = if expires == 0 { None } else { DateTime::from_timestamp(expires, 0) };
+        Ok(Claims { subscriber: i64::from_be_bytes(id), expires })
     }
 }
 
@@ -218,6 +225,14 @@ pub mod bounce {
     }
 }
 
+/// What a verified token says.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Claims {
+    pub subscriber: i64,
+    /// To the second; `None` for links that do not expire.
+    pub expires: Option<DateTime<Utc>>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -256,6 +271,10 @@ mod tests {
         let t = k.sign(Purpose::Confirm, 1, Some(now() + chrono::Duration::days(7)));
         assert_eq!(k.verify(&t, Purpose::Confirm, now()), Ok(1));
         assert_eq!(k.verify(&t, Purpose::Confirm, now() + chrono::Duration::days(8)), Err(TokenError::Expired));
+        let claims = k.verify_claims(&t, Purpose::Confirm, now()).unwrap();
+        assert_eq!(claims, Claims { subscriber: 1, expires: Some(now() + chrono::Duration::days(7)) });
+        let t = k.sign(Purpose::Unsubscribe, 2, None);
+        assert_eq!(k.verify_claims(&t, Purpose::Unsubscribe, now()).unwrap().expires, None);
     }
 
     #[test]

@@ -22,7 +22,7 @@ pub struct Http {
     /// the connection is dropped (slow readers).
     pub write_timeout: Duration,
     pub max_connections: usize,
-    /// Connections one client ([`client_key`]) may hold at once.
+    /// Connections one client ([`crate::ratelimit::ip_key`]) may hold at once.
     pub max_connections_per_ip: usize,
     /// Peers whose forwarding header names the client.
     pub trusted_proxies: Vec<Cidr>,
@@ -74,21 +74,6 @@ impl Cidr {
                 u128::from(net) & mask == u128::from(ip) & mask
             }
             _ => false,
-        }
-    }
-}
-
-/// What a client is counted by, in every per-client limit (connections
-/// per IP, sign-ups per IP): IPv4 addresses one by one, IPv6 by their /64
-/// (one customer line usually gets a whole /64, so counting each address
-/// would be no limit at all), IPv4-mapped IPv6 as the IPv4 address (a
-/// dual-stack listener sees IPv4 clients that way).
-pub fn client_key(ip: IpAddr) -> IpAddr {
-    match ip.to_canonical() {
-        IpAddr::V4(v4) => IpAddr::V4(v4),
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            IpAddr::V6(Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
         }
     }
 }
@@ -191,15 +176,6 @@ mod tests {
         for bad in ["10.0.0.0/33", "::/129", "10.0.0/8", "proxy", "10.0.0.0/", ""] {
             assert_eq!(Cidr::parse(bad), None, "{bad:?}");
         }
-    }
-
-    #[test]
-    fn clients_are_keyed_per_ipv4_address_and_ipv6_64() {
-        let key = |s: &str| client_key(s.parse().unwrap());
-        assert_eq!(key("2001:db8:1:2:ffff::9"), key("2001:db8:1:2::1"));
-        assert_ne!(key("2001:db8:1:3::1"), key("2001:db8:1:2::1"));
-        assert_eq!(key("::ffff:192.0.2.7"), key("192.0.2.7"));
-        assert_ne!(key("192.0.2.8"), key("192.0.2.7"));
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! the settings name exist, is the daemon's `config::load`.
 //!
 //! One file per section (`site`, `store`, `feeds`, `http`, `state`, `mail`,
-//! `digest`, `retention`) holds that section's raw struct with its
+//! `digest`, `retention`, `subscription`) holds that section's raw struct with its
 //! defaults, its typed settings and the validation from one to the other; this file holds the
 //! whole ([`Settings`], the top-level raw struct), the errors and the
 //! helpers the sections share; `secrets.rs` keeps passwords out of the
@@ -25,16 +25,18 @@ mod secrets;
 mod site;
 mod state;
 mod store;
+mod subscription;
 
 pub use digest::Digest;
 pub use feeds::{ContentMode, Feeds};
-pub use http::{Cidr, ForwardedHeader, Http, client_key};
+pub use http::{Cidr, ForwardedHeader, Http};
 pub use mail::{Mail, SmtpTls};
 pub use retention::Retention;
 pub use secrets::redact;
 pub use site::Site;
 pub use state::State;
 pub use store::{BodyFormat, Columns, FIELDS, Store, StoreKind};
+pub use subscription::Subscription;
 
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
@@ -97,6 +99,7 @@ pub struct Settings {
     pub mail: Mail,
     pub digest: Digest,
     pub retention: Retention,
+    pub subscription: Subscription,
 }
 
 // ---- raw file shape -------------------------------------------------------
@@ -119,6 +122,7 @@ struct RawConfig {
     digest: digest::RawDigest,
     #[serde(default)]
     retention: retention::RawRetention,
+    subscription: subscription::RawSubscription,
 }
 
 // ---- from text to settings ------------------------------------------------
@@ -161,7 +165,8 @@ impl RawConfig {
         let mail = self.mail.validate(origin)?;
         let digest = self.digest.validate(origin)?;
         let retention = self.retention.validate(origin)?;
-        Ok(Settings { file: origin.file.to_path_buf(), site, store, feeds, http, state, mail, digest, retention })
+        let subscription = self.subscription.validate(origin)?;
+        Ok(Settings { file: origin.file.to_path_buf(), site, store, feeds, http, state, mail, digest, retention, subscription })
     }
 }
 
