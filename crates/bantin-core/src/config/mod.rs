@@ -122,6 +122,7 @@ struct RawConfig {
     digest: digest::RawDigest,
     #[serde(default)]
     retention: retention::RawRetention,
+    #[serde(default)]
     subscription: subscription::RawSubscription,
 }
 
