@@ -18,7 +18,7 @@
 use super::limit::{Limits, MailCap};
 use crate::newsletter::{DigestError, Digests};
 use crate::state::{Frequency, NewSubscriber, Status};
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -56,8 +56,9 @@ pub(super) fn submit(queue: &mpsc::Sender<SignUp>, sign_up: SignUp) {
 
 async fn work(digests: Arc<Digests>, mut cap: MailCap, mut queue: mpsc::Receiver<SignUp>) {
     let mut queued = false;
+    let mut clock = Clock::default();
     while let Some(sign_up) = queue.recv().await {
-        match handle(&digests, &mut cap, sign_up).await {
+        match handle(&digests, &mut cap, sign_up, clock.next()).await {
             Ok(mailed) => queued |= mailed,
             Err(e) => tracing::error!("subscribe: {e}"),
         }
@@ -69,9 +70,30 @@ async fn work(digests: Arc<Digests>, mut cap: MailCap, mut queue: mpsc::Receiver
     }
 }
 
-/// Records one sign-up; whether a confirmation went to the outbox.
-async fn handle(d: &Digests, cap: &mut MailCap, s: SignUp) -> Result<bool, DigestError> {
-    let now = Utc::now();
+/// The time of each sign-up, a millisecond apart at least: a confirmation's
+/// Message-ID is made from its subscriber and its time to the millisecond,
+/// so two sign-ups of one address handled in the same millisecond (the
+/// worker takes well under one for some) would be one message to the
+/// outbox, and the reader would get fewer mails than they asked for.
+#[derive(Default)]
+struct Clock {
+    last: Option<DateTime<Utc>>,
+}
+
+impl Clock {
+    fn next(&mut self) -> DateTime<Utc> {
+        let now = Utc::now();
+        let now = match self.last {
+            Some(last) if now.timestamp_millis() <= last.timestamp_millis() => last + chrono::Duration::milliseconds(1),
+            _ => now,
+        };
+        self.last = Some(now);
+        now
+    }
+}
+
+/// Records one sign-up at `now`; whether a confirmation went to the outbox.
+async fn handle(d: &Digests, cap: &mut MailCap, s: SignUp, now: DateTime<Utc>) -> Result<bool, DigestError> {
     let new = NewSubscriber { email: s.email, topics: s.topics, frequency: s.frequency, status: Status::Pending, now };
     let (mut sub, _) = d.state.insert_subscriber(&new).await?;
     match sub.status {
@@ -90,4 +112,18 @@ async fn handle(d: &Digests, cap: &mut MailCap, s: SignUp) -> Result<bool, Diges
     let message = d.composer.confirmation(&sub, now)?;
     d.state.enqueue(&message, now).await?;
     Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Clock;
+
+    /// Regression: two sign-ups of one address in the same millisecond
+    /// made one Message-ID, and the outbox kept one of the two mails.
+    #[test]
+    fn sign_ups_in_one_millisecond_get_times_a_millisecond_apart() {
+        let mut clock = Clock::default();
+        let times: Vec<i64> = (0..50).map(|_| clock.next().timestamp_millis()).collect();
+        assert!(times.windows(2).all(|w| w[1] > w[0]), "{times:?}");
+    }
 }

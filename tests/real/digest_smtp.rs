@@ -165,6 +165,9 @@ async fn confirmation_mails_are_rate_limited_per_address_with_the_same_answer(ba
     }
     assert!(answers.iter().all(|a| a == &answers[0]), "the limited answer looks the same");
     assert_eq!(answers[0].0, 202);
+    // The sign-ups are recorded and mailed after the answer: wait for the
+    // two, then long enough for a third to show.
+    wait_for_mail(&smtp, 2).await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     assert_eq!(smtp.received().len(), 2, "the third request sends no mail");
     // The fifth request from this IP is refused outright.

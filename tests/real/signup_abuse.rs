@@ -139,7 +139,11 @@ const TRIES: u8 = 3;
 /// Regression (issue 19, finding 2): an active address was answered in
 /// ~0.75 ms, a new one in ~2.2 ms (the database, templates, MIME, DKIM and
 /// the outbox write ran inside the request), so anyone could probe a list.
+/// Timing: other suites running beside it (the test binary runs two at
+/// once) move the medians more than the 20 % it checks, so `.ci/run` runs
+/// it alone, after them (`cargo test --test real -- --ignored`).
 #[test]
+#[ignore = "timing: run alone (.ci/run does, after the other suites)"]
 fn subscribe_takes_as_long_for_active_pending_unsubscribed_and_new_addresses() {
     let s = scene("");
     let now = chrono::Utc::now();
