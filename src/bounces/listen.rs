@@ -39,10 +39,18 @@ pub struct ListenSettings {
     pub max_recipients: usize,
     /// How long a command (or a DATA line) may take before `421`.
     pub idle_timeout: Duration,
+    /// How long a whole message (DATA to its final dot) may take: a client
+    /// dripping a line just inside `idle_timeout` holds a slot no longer.
+    pub data_timeout: Duration,
 }
 
+/// Refused commands before a session is closed (postfix's
+/// `smtpd_hard_error_limit`).
+pub const MAX_ERRORS: usize = 20;
+
 impl ListenSettings {
-    /// SMTP's usual limits: 32 connections, 100 recipients, 5 minutes.
+    /// SMTP's usual limits: 32 connections, 100 recipients, 5 minutes a
+    /// command, 10 minutes a message (RFC 5321 4.5.3.2).
     pub fn new(domain: &str, hostname: &str, max_message_bytes: usize) -> ListenSettings {
         ListenSettings {
             domain: domain.to_ascii_lowercase(),
@@ -51,6 +59,7 @@ impl ListenSettings {
             max_connections: 32,
             max_recipients: 100,
             idle_timeout: Duration::from_secs(300),
+            data_timeout: Duration::from_secs(600),
         }
     }
 }
@@ -169,6 +178,7 @@ where
         let s = self.settings;
         write.write_all(format!("220 {} ESMTP bantin bounces\r\n", s.hostname).as_bytes()).await?;
         let (mut line, mut hello, mut envelope) = (Vec::new(), false, Envelope::default());
+        let mut errors = 0;
         loop {
             let read = tokio::select! {
                 read = tokio::time::timeout(s.idle_timeout, read_line(&mut reader, &mut line, MAX_LINE)) => Some(read),
@@ -178,19 +188,33 @@ where
                 write.write_all(b"421 4.3.2 shutting down\r\n").await?;
                 return Ok(());
             };
-            let (reply, next) = match read {
+            let (mut reply, mut next) = match read {
                 Err(_) => (format!("421 4.4.2 {} idle too long, closing", s.hostname), Next::Close),
                 Ok(Ok(Line::Eof)) => return Ok(()),
                 Ok(Ok(Line::TooLong)) => ("500 5.5.2 line too long".to_string(), Next::Go),
                 Ok(Ok(Line::Text)) => self.command(&line, &mut hello, &mut envelope),
                 Ok(Err(e)) => return Err(e),
             };
+            if reply.starts_with('5') {
+                errors += 1;
+                if errors >= MAX_ERRORS {
+                    (reply, next) = ("421 4.7.0 too many errors, closing".to_string(), Next::Close);
+                }
+            }
             write.write_all(format!("{reply}\r\n").as_bytes()).await?;
             match next {
                 Next::Go => {}
                 Next::Close => return Ok(()),
                 Next::Data => {
-                    let reply = self.data(&mut reader, std::mem::take(&mut envelope.to)).await?;
+                    let to = std::mem::take(&mut envelope.to);
+                    let read = tokio::time::timeout(s.data_timeout, self.data(&mut reader)).await;
+                    let reply = match read {
+                        Err(_) => format!("421 4.4.2 {} message too slow, closing", s.hostname),
+                        Ok(read) => match read? {
+                            Ok(message) => self.keep(message, to).await,
+                            Err(refused) => refused,
+                        },
+                    };
                     envelope = Envelope::default();
                     write.write_all(format!("{reply}\r\n").as_bytes()).await?;
                     if reply.starts_with("421") {
@@ -281,15 +305,16 @@ where
         "250 2.1.5 ok".to_string()
     }
 
-    /// Reads the message to its final dot and answers it.
-    async fn data<R: AsyncBufRead + Unpin>(&self, reader: &mut R, to: Vec<String>) -> std::io::Result<String> {
+    /// Reads the message to its final dot: the message, or the reply
+    /// refusing it.
+    async fn data<R: AsyncBufRead + Unpin>(&self, reader: &mut R) -> std::io::Result<Result<Vec<u8>, String>> {
         let s = self.settings;
         let (mut message, mut line) = (Vec::new(), Vec::new());
         let (mut too_big, mut too_long) = (false, false);
         loop {
             let read = tokio::time::timeout(s.idle_timeout, read_line(reader, &mut line, MAX_LINE)).await;
             match read {
-                Err(_) => return Ok(format!("421 4.4.2 {} idle too long, closing", s.hostname)),
+                Err(_) => return Ok(Err(format!("421 4.4.2 {} idle too long, closing", s.hostname))),
                 Ok(Err(e)) => return Err(e),
                 Ok(Ok(Line::Eof)) => return Err(std::io::ErrorKind::UnexpectedEof.into()),
                 Ok(Ok(Line::TooLong)) => too_long = true,
@@ -308,20 +333,25 @@ where
             }
         }
         if too_big {
-            return Ok("552 5.3.4 message too big".to_string());
+            return Ok(Err("552 5.3.4 message too big".to_string()));
         }
         if too_long {
-            return Ok("500 5.5.2 line too long".to_string());
+            return Ok(Err("500 5.5.2 line too long".to_string()));
         }
-        let kept = tokio::time::timeout(s.idle_timeout, (self.deliver)(message, to)).await;
-        Ok(match kept {
+        Ok(Ok(message))
+    }
+
+    /// Hands the message on; `250` only once it is kept.
+    async fn keep(&self, message: Vec<u8>, to: Vec<String>) -> String {
+        let kept = tokio::time::timeout(self.settings.idle_timeout, (self.deliver)(message, to)).await;
+        match kept {
             Ok(Ok(())) => "250 2.0.0 ok, report received".to_string(),
             Ok(Err(reason)) => {
                 tracing::warn!(%reason, "bounces.listen: a report could not be kept; the relay will retry");
                 "451 4.3.0 not kept, try again later".to_string()
             }
             Err(_) => "451 4.3.0 timed out keeping it, try again later".to_string(),
-        })
+        }
     }
 }
 

@@ -24,6 +24,7 @@ struct Listener {
 fn settings() -> ListenSettings {
     let mut s = ListenSettings::new("bounces.example.org", "bantin.test", 10_000);
     s.idle_timeout = Duration::from_millis(500);
+    s.data_timeout = Duration::from_millis(1500);
     s
 }
 
@@ -212,6 +213,53 @@ async fn a_slow_client_is_timed_out() {
     assert!(r.starts_with("421 4.4.2"), "{r}");
     assert_eq!(c.reply().await, "", "closed after 421");
     crate::support::harness::figures("bounce_listen idle", &format!("421 after {:?} idle (limit 500ms)", started.elapsed()));
+}
+
+#[tokio::test]
+async fn a_message_dripped_line_by_line_is_cut_off() {
+    let l = start(settings(), false).await;
+    let (mut c, _) = Client::connect(l.addr).await;
+    c.envelope("", VERP).await;
+    c.send("DATA").await;
+    let started = std::time::Instant::now();
+    // A line every 200 ms: never idle for 500 ms, but the message as a
+    // whole may take 1.5 s.
+    let mut lines = 0;
+    let reply = loop {
+        lines += 1;
+        assert!(lines < 50, "still taking lines after 10 s");
+        if c.write.write_all(b"x\r\n").await.is_err() {
+            break c.reply().await;
+        }
+        tokio::select! {
+            r = c.reply() => break r,
+            _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+        }
+    };
+    assert!(reply.starts_with("421 4.4.2"), "{reply}");
+    assert!(l.inbox.lock().unwrap().is_empty());
+    crate::support::harness::figures(
+        "bounce_listen drip",
+        &format!("421 after {:?} of a line every 200ms (message limit 1.5s)", started.elapsed()),
+    );
+}
+
+#[tokio::test]
+async fn a_session_of_errors_is_closed() {
+    let l = start(settings(), false).await;
+    let (mut c, _) = Client::connect(l.addr).await;
+    let mut refused = 0;
+    let last = loop {
+        assert!(refused <= bantin::bounces::listen::MAX_ERRORS, "still answering after {refused} errors");
+        let r = c.send("BDAT 10").await;
+        if !r.starts_with("502") {
+            break r;
+        }
+        refused += 1;
+    };
+    assert!(last.starts_with("421 4.7.0"), "{last}");
+    assert_eq!(refused, bantin::bounces::listen::MAX_ERRORS - 1);
+    assert_eq!(c.reply().await, "", "closed after 421");
 }
 
 #[tokio::test]

@@ -81,7 +81,7 @@ async fn next_report(inbox: &Inbox, seen: usize, limit: Duration, postfix: &Post
 fn bounce_of(data: &[u8], rcpt: &[String]) -> report::Bounce {
     let text = String::from_utf8_lossy(data);
     let verp = report::verp::address(RETURN_PATH, TOKEN);
-    assert_eq!(rcpt, [verp.clone()], "the DSN goes to the VERP address");
+    assert_eq!(rcpt, std::slice::from_ref(&verp), "the DSN goes to the VERP address");
     assert!(text.contains("multipart/report; report-type=delivery-status"), "{text}");
     let Report::Bounce(bounce) = report::parse(data) else { panic!("not read as a bounce:\n{text}") };
     assert_eq!(report::verp::token_of(&rcpt[0], RETURN_PATH), Some(TOKEN));
