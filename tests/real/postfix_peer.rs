@@ -4,7 +4,8 @@
 //! back as postfix's own DSNs (no hand-written report), delivered by
 //! postfix's smtp client to `bounces::listen`, and the core's parser reads
 //! them: `Status: 5.1.1` Hard, the expired deferral `Action: failed`,
-//! `Status: 4.4.1` Soft, the VERP token found in both.
+//! `Status: 4.4.1` Soft, the VERP token found in both. And a report the
+//! listener answers 451 (not kept) is delivered again by postfix.
 //!
 //! Needs root and Debian's `postfix` (installed by `.ci/run`); without
 //! them the tests print SKIPPED (and fail when CI=true).
@@ -27,18 +28,30 @@ type Inbox = Arc<Mutex<Vec<(Vec<u8>, Vec<String>)>>>;
 
 /// `bounces.listen` on a free loopback port, keeping what it is given.
 async fn listener() -> (SocketAddr, Inbox, watch::Sender<bool>) {
+    listener_failing(0).await.0
+}
+
+/// The same, whose `deliver` fails the first `failures` messages (answered
+/// 451); the count of refusals so far.
+async fn listener_failing(failures: usize) -> ((SocketAddr, Inbox, watch::Sender<bool>), Arc<Mutex<usize>>) {
     let socket = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = socket.local_addr().unwrap();
     let inbox: Inbox = Arc::default();
-    let kept = Arc::clone(&inbox);
+    let refused = Arc::new(Mutex::new(0));
+    let (kept, counted) = (Arc::clone(&inbox), Arc::clone(&refused));
     let deliver = move |data: Vec<u8>, to: Vec<String>| -> Delivery {
+        let mut n = counted.lock().unwrap();
+        if *n < failures {
+            *n += 1;
+            return Box::pin(async { Err("the state database is down".to_string()) });
+        }
         kept.lock().unwrap().push((data, to));
         Box::pin(async { Ok(()) })
     };
     let (stop, shutdown) = watch::channel(false);
     let settings = ListenSettings::new("bounces.example.org", "bantin.test", 1 << 20);
     tokio::spawn(run(socket, settings, deliver, shutdown));
-    (addr, inbox, stop)
+    ((addr, inbox, stop), refused)
 }
 
 async fn start_postfix(bounces_to: SocketAddr) -> Option<Postfix> {
@@ -128,4 +141,22 @@ async fn postfix_returns_an_expired_deferral_as_failed_4xx() {
         "postfix_peer expired deferral",
         &format!("Action: failed, Status: {}.{}.{} at bounces.listen after {took:.1?} (lifetime 10s)", r.status.class, r.status.subject, r.status.detail),
     );
+}
+
+/// "A report received is never lost": bantin answers 451 while it cannot
+/// keep the report, and postfix keeps it and delivers it again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_report_answered_451_is_delivered_again_by_postfix() {
+    let ((addr, inbox, _stop), refused) = listener_failing(2).await;
+    let Some(postfix) = start_postfix(addr).await else { return };
+    let started = Instant::now();
+    send(&postfix, &[&format!("nobody@{LOCAL_DOMAIN}")]).await;
+    let (data, rcpt) = next_report(&inbox, 0, Duration::from_secs(30), &postfix).await;
+    let took = started.elapsed();
+    assert_eq!(*refused.lock().unwrap(), 2);
+    assert_eq!(bounce_of(&data, &rcpt).recipients[0].kind(), Kind::Hard);
+    let log = postfix.log();
+    assert!(log.contains("451 4.3.0"), "postfix saw the 451:\n{log}");
+    assert_eq!(inbox.lock().unwrap().len(), 1, "kept once");
+    figures("postfix_peer 451 then kept", &format!("refused twice with 451, kept at postfix's 3rd attempt after {took:.1?}"));
 }
