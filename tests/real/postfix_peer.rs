@@ -3,8 +3,9 @@
 //! mailbox table does not know, and to a domain it can only defer, comes
 //! back as postfix's own DSNs (no hand-written report), delivered by
 //! postfix's smtp client to `bounces::listen`, and the core's parser reads
-//! them: `Status: 5.1.1` Hard, the expired deferral `Action: failed`,
-//! `Status: 4.4.1` Soft, the VERP token found in both. And a report the
+//! them: `Status: 5.1.1` Hard; for the deferred domain first a delay
+//! warning (`Action: delayed`, recorded only), then the expired deferral
+//! `Action: failed`, `Status: 4.4.1` Soft; the VERP token found in each. And a report the
 //! listener answers 451 (not kept) is delivered again by postfix.
 //!
 //! Needs root and Debian's `postfix` (installed by `.ci/run`); without
@@ -55,12 +56,16 @@ async fn listener_failing(failures: usize) -> ((SocketAddr, Inbox, watch::Sender
 }
 
 async fn start_postfix(bounces_to: SocketAddr) -> Option<Postfix> {
+    start_postfix_warning(bounces_to, Duration::ZERO).await
+}
+
+async fn start_postfix_warning(bounces_to: SocketAddr, delay_warning: Duration) -> Option<Postfix> {
     let setup = Setup {
         mailboxes: vec!["alice".to_string()],
         return_path_domain: "bounces.example.org".to_string(),
         bounces_to,
         queue_lifetime: Duration::from_secs(10),
-        delay_warning: Duration::ZERO,
+        delay_warning,
     };
     tokio::task::spawn_blocking(move || Postfix::start(&setup)).await.unwrap()
 }
@@ -125,12 +130,16 @@ async fn postfix_bounces_an_unknown_local_user_to_the_verp_address() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postfix_returns_an_expired_deferral_as_failed_4xx() {
+async fn postfix_warns_of_a_delay_then_returns_the_expired_deferral_as_failed_4xx() {
     let (addr, inbox, _stop) = listener().await;
-    let Some(postfix) = start_postfix(addr).await else { return };
+    let Some(postfix) = start_postfix_warning(addr, Duration::from_secs(2)).await else { return };
     let started = Instant::now();
     send(&postfix, &[&format!("carol@{DEFERRED_DOMAIN}")]).await;
-    let (data, rcpt) = next_report(&inbox, 0, Duration::from_secs(60), &postfix).await;
+    let (data, rcpt) = next_report(&inbox, 0, Duration::from_secs(30), &postfix).await;
+    let warned = started.elapsed();
+    let r = &bounce_of(&data, &rcpt).recipients[0];
+    assert_eq!((r.action, r.status.class, r.kind()), (Action::Delayed, 4, Kind::Delayed), "{r:?}");
+    let (data, rcpt) = next_report(&inbox, 1, Duration::from_secs(60), &postfix).await;
     let took = started.elapsed();
     let bounce = bounce_of(&data, &rcpt);
     let r = &bounce.recipients[0];
@@ -139,7 +148,10 @@ async fn postfix_returns_an_expired_deferral_as_failed_4xx() {
     assert_eq!(r.kind(), Kind::Soft);
     figures(
         "postfix_peer expired deferral",
-        &format!("Action: failed, Status: {}.{}.{} at bounces.listen after {took:.1?} (lifetime 10s)", r.status.class, r.status.subject, r.status.detail),
+        &format!(
+            "Action: delayed after {warned:.1?} (warning 2s), Action: failed, Status: {}.{}.{} after {took:.1?} (lifetime 10s)",
+            r.status.class, r.status.subject, r.status.detail
+        ),
     );
 }
 
