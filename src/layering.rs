@@ -68,6 +68,8 @@ const DAEMON: &[(&str, u8)] = &[
     ("websub", 2),
     ("export", 2),
     ("mail", 3),
+    // Reports received by mail: above state/tokens, below serve.
+    ("bounces", 3),
     ("newsletter", 4),
     ("shared", 5),
     ("http", 6),

@@ -16,6 +16,7 @@
 
 pub use bantin_core::{article, cache, catalog, dates, digest, feeds, ratelimit, subscriber, templates, text};
 
+pub mod bounces;
 pub mod config;
 pub mod export;
 pub mod http;

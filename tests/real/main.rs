@@ -26,6 +26,7 @@ mod injection;
 mod mail_limits;
 mod mail_faults;
 mod multi_instance;
+mod postfix_peer;
 mod serve;
 mod serve_digest;
 mod secrets;

@@ -9,7 +9,9 @@
 //! - [`harness`]: raw HTTP over a socket, memory from /proc, the fault
 //!   suites' config and their figures;
 //! - [`mailtest`]: a real SMTP server, state databases on both backends,
-//!   the digest config, and the one way to add a subscriber.
+//!   the digest config, and the one way to add a subscriber;
+//! - [`postfix`]: a private, real postfix in a temp directory (root only)
+//!   that writes real DSNs to a return-path domain routed to a test port.
 //!
 //! Tests in one binary run in parallel threads; [`exclusive`] is the lock
 //! the heavy and timing-sensitive suites take so that no two of them run
@@ -21,6 +23,7 @@ pub mod common;
 pub mod harness;
 #[macro_use]
 pub mod mailtest;
+pub mod postfix;
 pub mod serve;
 
 use std::sync::{Mutex, MutexGuard};

@@ -1,0 +1,3 @@
+//! Bounces and complaints that arrive later, by mail (issue 20).
+
+pub mod listen;
