@@ -69,6 +69,7 @@ const DAEMON: &[(&str, u8)] = &[
     ("export", 2),
     ("mail", 3),
     ("newsletter", 4),
+    ("bounces", 3),
     ("shared", 5),
     ("http", 6),
     ("subscription", 6),

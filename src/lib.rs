@@ -10,12 +10,14 @@
 //! Rooms from the bottom up (a room imports only from rooms below it; the
 //! order is checked by `layering.rs` and stated in ARCHITECTURE.md): the
 //! core and `config` → `store` (dir and SQL adapters), `state`, `tls`,
-//! `metrics`, `systemd` → `tokens`, `live`, `websub`, `export` → `mail` →
+//! `metrics`, `systemd` → `tokens`, `live`, `websub`, `export` → `mail`,
+//! `bounces` →
 //! `newsletter` → `shared` → `http`, `subscription` → `serve` → the
 //! binary (`main.rs`, `cli/`).
 
 pub use bantin_core::{article, cache, catalog, dates, digest, feeds, ratelimit, subscriber, templates, text};
 
+pub mod bounces;
 pub mod config;
 pub mod export;
 pub mod http;
