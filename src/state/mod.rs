@@ -13,7 +13,8 @@
 //! `connect.rs` (backends, pools, migrations), `outbox.rs` (digest commits,
 //! the outbox: claims, marks, audit), `instances.rs` (several
 //! instances on one database: names, leases of the gone, the planner lock,
-//! the shared token key), `privacy.rs` (erasing a person, dropping old
+//! the shared token key), `bounces.rs` (reports received: matching them
+//! to a message, applying them once), `privacy.rs` (erasing a person, dropping old
 //! message bodies; what each table holds about a person).
 //!
 //! Invariants:
@@ -35,10 +36,12 @@
 mod connect;
 mod instances;
 mod outbox;
+mod bounces;
 mod privacy;
 
 pub use connect::{sqlite_path, Backend};
 pub use instances::{instance_id, PlannerLock};
+pub use bounces::{ReportKind, ReportRow, Target};
 pub use privacy::Forgotten;
 pub use bantin_core::subscriber::*;
 
@@ -388,7 +391,7 @@ impl StateStore {
 }
 
 const SUBSCRIBER_COLUMNS: &str = "SELECT id, email, topics, frequency, status, created_at, confirmed_at, bounce_count, \
-     last_period, last_digest_at FROM subscribers";
+     last_period, last_digest_at, last_bounce_reason, last_bounce_at FROM subscribers";
 
 fn get<'r, T>(row: &'r AnyRow, col: &'static str) -> Result<T>
 where
@@ -412,6 +415,8 @@ fn subscriber_from_row(r: &AnyRow) -> Result<Subscriber> {
         bounce_count: get(r, "bounce_count")?,
         last_period: get(r, "last_period")?,
         last_digest_at: get::<Option<i64>>(r, "last_digest_at")?.map(from_ms),
+        last_bounce_reason: get(r, "last_bounce_reason")?,
+        last_bounce_at: get::<Option<i64>>(r, "last_bounce_at")?.map(from_ms),
     })
 }
 
