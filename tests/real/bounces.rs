@@ -189,3 +189,45 @@ async fn reports_apply_once_by_verp_or_message_id(backend: Backend) {
 }
 
 on_both_backends!(reports_apply_once_by_verp_or_message_id, reports_apply_once_by_verp_or_message_id);
+
+/// A suppressed or complained address that signs up again gets no mail
+/// and the same answer as a new address (no enumeration).
+#[test]
+fn a_suppressed_or_complained_address_signing_up_again_gets_no_mail() {
+    use crate::support::serve::Serve;
+    use std::time::Duration;
+    let _exclusive = crate::support::exclusive();
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let smtp = rt.block_on(SmtpServer::start());
+    let dir = tempfile::tempdir().unwrap();
+    let config = harness::write_config(dir.path(), &mailtest::examples(), &smtp.url(), "");
+    let serve = Serve::start(&config);
+    let state = rt.block_on(StateStore::open(&format!("sqlite://{}/state/bantin.db", dir.path().display()))).unwrap();
+    let now = chrono::Utc::now();
+    rt.block_on(async {
+        mailtest::add_subscriber(&state, "gone@example.org", Status::Suppressed, now).await;
+        mailtest::add_subscriber(&state, "angry@example.org", Status::Complained, now).await;
+    });
+    let post = |email: &str| {
+        let body = format!("email={}", email.replace('@', "%40"));
+        let request = format!(
+            "POST /subscribe HTTP/1.1\r\nHost: t\r\nConnection: close\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        let answer = harness::raw(serve.addr, request.as_bytes(), Duration::from_secs(10));
+        // The answer without its Date header.
+        answer.lines().filter(|l| !l.to_ascii_lowercase().starts_with("date:")).collect::<Vec<_>>().join("\n")
+    };
+    let answers: Vec<String> = ["gone@example.org", "angry@example.org", "new.reader@example.org"].iter().map(|e| post(e)).collect();
+    assert_eq!(harness::status_of(&answers[2]), 202, "{}", answers[2]);
+    assert!(answers.iter().all(|a| *a == answers[2]), "the answers differ: {answers:#?}");
+    // The new reader's confirmation comes; then nothing more.
+    let mails = rt.block_on(wait_for_mail(&smtp, 1));
+    std::thread::sleep(Duration::from_secs(1));
+    let to: Vec<_> = smtp.received().into_iter().flat_map(|m| m.to).collect();
+    assert_eq!(to, ["new.reader@example.org"], "{mails:?}");
+    for (email, want) in [("gone@example.org", Status::Suppressed), ("angry@example.org", Status::Complained)] {
+        let sub = rt.block_on(state.subscriber_by_email(email)).unwrap().unwrap();
+        assert_eq!(sub.status, want, "{email}");
+    }
+}
