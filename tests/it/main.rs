@@ -9,6 +9,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod bounces_apply;
 mod build_plan;
 mod cache;
 mod digest_render;
