@@ -420,7 +420,7 @@ impl Mailer {
                 tracing::error!(message_id = %row.message_id, to = %row.recipient, "permanent failure: {err}");
                 self.state.mark_failed(row.id, t, &err).await?;
                 if let Some(id) = row.subscriber_id {
-                    self.state.record_bounce(id, self.settings.bounce_limit).await?;
+                    self.state.record_bounce(id, self.settings.bounce_limit, &err, t).await?;
                 }
                 report.failed += 1;
             }
