@@ -237,7 +237,7 @@ async fn import(state: &StateStore, file: &std::path::Path) -> anyhow::Result<Ex
         }
     };
     let now = Utc::now();
-    let (mut added, mut present, mut bad) = (0usize, 0usize, 0usize);
+    let (mut added, mut present, mut blocked, mut bad) = (0usize, 0usize, 0usize, 0usize);
     let mut columns = Columns { email: 0, topics: Some(1), frequency: Some(2), status: Some(3) };
     for (i, record) in reader.records().enumerate() {
         let line = record.as_ref().ok().and_then(|r| r.position()).map_or(i as u64 + 1, |p| p.line());
@@ -265,10 +265,13 @@ async fn import(state: &StateStore, file: &std::path::Path) -> anyhow::Result<Ex
         }
         match import_row(&record, &columns, now) {
             Ok(new) => {
-                if state.insert_subscriber(&new).await?.1 {
+                let (sub, inserted) = state.insert_subscriber(&new).await?;
+                if inserted {
                     added += 1;
                 } else {
                     present += 1;
+                    // A list bought back in must not undo a bounce or a complaint.
+                    blocked += usize::from(matches!(sub.status, Status::Suppressed | Status::Complained));
                 }
             }
             Err(why) => {
@@ -277,6 +280,9 @@ async fn import(state: &StateStore, file: &std::path::Path) -> anyhow::Result<Ex
             }
         }
     }
-    println!("imported {added} subscribers; {present} were already there (left unchanged); {bad} rows skipped");
+    println!(
+        "imported {added} subscribers; {present} were already there (left unchanged; {blocked} of them suppressed or \
+         complained, kept so); {bad} rows skipped"
+    );
     Ok(if bad > 0 { ExitCode::from(exit::DATAERR) } else { ExitCode::SUCCESS })
 }

@@ -168,6 +168,13 @@ async fn reports_apply_once_by_verp_or_message_id(backend: Backend) {
     let n = |k: &str| counts.iter().find(|(kind, _)| kind == k).map_or(0, |(_, n)| *n);
     assert_eq!((n("hard"), n("soft"), n("complaint"), n("ignored")), (2, 3, 1, 2), "{counts:?}");
 
+    // Importing a list that has them again keeps them as they are.
+    let csv = dir.path().join("again.csv");
+    std::fs::write(&csv, format!("email\n{HARD}\n{COMPLAINS}\n{AWAY}\n")).unwrap();
+    let (ok, out) = bantin(&cfg, &["subscribers", "import", csv.to_str().unwrap()]).await;
+    assert!(ok && out.contains("3 were already there (left unchanged; 2 of them suppressed or complained, kept so)"), "{out}");
+    assert_eq!(status(&state, HARD).await, Status::Suppressed);
+
     // A new digest run mails none of them but the one on holiday.
     let before = smtp.received().len();
     let (ok, out) = bantin(&cfg, &["digest", "run", "--now", "--at", "2026-09-01T07:00:00+07:00"]).await;
