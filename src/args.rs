@@ -42,6 +42,19 @@ pub enum Command {
         #[command(subcommand)]
         command: DigestCommand,
     },
+    /// Reports (bounces, complaints) sent back to mail.return_path
+    Bounces {
+        #[command(subcommand)]
+        command: BouncesCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum BouncesCommand {
+    /// Apply one message read on stdin (an MTA's pipe transport; the VERP address from
+    /// $ORIGINAL_RECIPIENT or $RECIPIENT). Exit 0 applied or seen before, 65 not a report of ours,
+    /// 69 state database unavailable
+    Receive,
 }
 
 #[derive(Subcommand)]
@@ -58,10 +71,13 @@ pub enum SubscribersCommand {
         #[arg(long)]
         confirmed: bool,
     },
-    /// List subscribers with their status (bouncing ones included)
+    /// List subscribers with their status (bouncing ones included) and their last bounce
     List {
         #[arg(long, value_enum, default_value_t = ListFormat::Table)]
         format: ListFormat,
+        /// Only subscribers with this status
+        #[arg(long, value_enum)]
+        status: Option<StatusArg>,
     },
     /// Remove a subscriber and their digest bookkeeping (their sent messages stay; see forget)
     Remove { email: String },
@@ -102,6 +118,16 @@ pub enum DigestCommand {
 pub enum FrequencyArg {
     Daily,
     Weekly,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum StatusArg {
+    Pending,
+    Active,
+    Unsubscribed,
+    Bouncing,
+    Suppressed,
+    Complained,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

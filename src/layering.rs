@@ -71,6 +71,7 @@ const DAEMON: &[(&str, u8)] = &[
     // Reports received by mail: above state/tokens, below serve.
     ("bounces", 3),
     ("newsletter", 4),
+    ("bounces", 3),
     ("shared", 5),
     ("http", 6),
     ("subscription", 6),

@@ -10,7 +10,8 @@
 //! Rooms from the bottom up (a room imports only from rooms below it; the
 //! order is checked by `layering.rs` and stated in ARCHITECTURE.md): the
 //! core and `config` → `store` (dir and SQL adapters), `state`, `tls`,
-//! `metrics`, `systemd` → `tokens`, `live`, `websub`, `export` → `mail` →
+//! `metrics`, `systemd` → `tokens`, `live`, `websub`, `export` → `mail`,
+//! `bounces` →
 //! `newsletter` → `shared` → `http`, `subscription` → `serve` → the
 //! binary (`main.rs`, `cli/`).
 

@@ -40,6 +40,7 @@ fn main() -> ExitCode {
         Command::Check { strict } => cli::check(&settings, strict),
         Command::Subscribers { command } => cli::subscribers::run(settings, command),
         Command::Digest { command } => cli::digest::run(settings, command),
+        Command::Bounces { command } => cli::bounces::run(settings, command),
     };
     match result {
         Ok(code) => code,

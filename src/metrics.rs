@@ -18,6 +18,11 @@ pub struct RequestLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabel {
+    pub kind: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct StatusLabel {
     pub status: String,
 }
@@ -43,6 +48,9 @@ pub struct Metrics {
     pub outbox: Family<StatusLabel, Gauge>,
     /// Subscribers by status, refreshed from the state database on scrape.
     pub subscribers: Family<StatusLabel, Gauge>,
+    /// Reports received at the return path and applied (`bantin_bounces_total`),
+    /// by kind: hard, soft, complaint, ignored.
+    pub bounces: Family<KindLabel, Counter>,
 }
 
 impl Default for Metrics {
@@ -91,7 +99,10 @@ impl Metrics {
         let subscribers = Family::<StatusLabel, Gauge>::default();
         registry.register("outbox_messages", "Messages in the outbox, by status", outbox.clone());
         registry.register("subscribers", "Digest subscribers, by status", subscribers.clone());
+        let bounces = Family::<KindLabel, Counter>::default();
+        registry.register("bounces", "Bounce and complaint reports received, by kind", bounces.clone());
         Metrics {
+            bounces,
             registry,
             outbox,
             subscribers,

@@ -1,3 +1,161 @@
-//! Bounces and complaints that arrive later, by mail (issue 20).
+//! The bounce room: what becomes of a message received at the return
+//! path (a bounce, a complaint, or nothing of ours). [`Bounces::receive`]
+//! is the one entry point, for the inbound SMTP listener of `serve` and
+//! for `bantin bounces receive`: the core's `report` parses the message
+//! and decides per recipient; this room finds the outbox row (VERP token
+//! first, then the original Message-ID) and applies the verdict to the
+//! subscriber through the state room, once per message. `listen` is the
+//! inbound SMTP listener itself, generic over what it hands a message to.
 
 pub mod listen;
+
+use crate::config::Settings;
+use crate::metrics::{KindLabel, Metrics};
+use crate::state::{ReportKind, ReportRow, StateError, StateStore, Target};
+use crate::tokens::TokenKey;
+use bantin_core::report::{self, Kind, Report};
+use sha2::Digest as _;
+use std::sync::Arc;
+
+/// What became of one received message.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// Applied: `reports` recipients' verdicts were recorded.
+    Applied { reports: usize },
+    /// Not a bounce or complaint about a message of ours; recorded, with why.
+    Ignored { reason: String },
+    /// This very message was received before; nothing changed.
+    Duplicate,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BounceError {
+    #[error(transparent)]
+    State(#[from] StateError),
+}
+
+/// The apply step, with what it needs; cheap to clone.
+#[derive(Clone)]
+pub struct Bounces {
+    state: StateStore,
+    key: TokenKey,
+    return_path: Option<String>,
+    soft_limit: u32,
+    metrics: Option<Arc<Metrics>>,
+}
+
+impl Bounces {
+    pub fn new(state: StateStore, key: TokenKey, settings: &Settings) -> Bounces {
+        Bounces {
+            state,
+            key,
+            return_path: settings.mail.return_path.clone(),
+            soft_limit: settings.bounces.soft_limit,
+            metrics: None,
+        }
+    }
+
+    /// Counts what is applied in `metrics` (`bantin_bounces_total`): serve's
+    /// registry, so the counters reach its `/metrics`.
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Bounces {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Parses `raw` (one whole RFC 5322 message as received) and applies it once;
+    /// `rcpt_to`: the envelope recipient(s) the MTA gave (VERP address), if known.
+    pub async fn receive(&self, raw: &[u8], rcpt_to: &[String]) -> Result<Applied, BounceError> {
+        let parsed = report::parse(raw);
+        let target = self.target(&parsed, rcpt_to).await?;
+        let rows = rows(&parsed, target);
+        let fingerprint: String = sha2::Sha256::digest(raw).iter().map(|b| format!("{b:02x}")).collect();
+        if !self.state.apply_reports(&fingerprint, &rows, self.soft_limit, chrono::Utc::now()).await? {
+            tracing::info!(fingerprint = &fingerprint[..16], "bounce report received before; nothing to do");
+            return Ok(Applied::Duplicate);
+        }
+        for row in &rows {
+            self.count(row.kind);
+            if let Some(Target { outbox_id, subscriber_id }) = row.target {
+                let subscriber = subscriber_id.map_or_else(|| "none left".to_string(), |id| id.to_string());
+                tracing::info!(kind = row.kind.as_str(), %subscriber, outbox_id, reason = %row.reason, "bounce report applied");
+            }
+        }
+        let applied = rows.iter().filter(|r| r.kind != ReportKind::Ignored).count();
+        match rows.iter().find(|r| r.kind == ReportKind::Ignored).filter(|_| applied == 0) {
+            Some(ignored) => {
+                tracing::info!(reason = %ignored.reason, "message at the return path ignored");
+                Ok(Applied::Ignored { reason: ignored.reason.clone() })
+            }
+            None => Ok(Applied::Applied { reports: applied }),
+        }
+    }
+
+    /// The outbox row the report is about: the VERP token of the envelope
+    /// recipient, else of the report's own addresses, else the returned
+    /// Message-ID. None for a report of nothing of ours.
+    async fn target(&self, parsed: &Report, rcpt_to: &[String]) -> Result<Option<Target>, StateError> {
+        let (verp_to, message_id) = match parsed {
+            Report::Bounce(b) => (b.verp_to.as_deref(), b.original_message_id.as_deref()),
+            Report::Complaint(c) => (c.verp_to.as_deref(), c.original_message_id.as_deref()),
+            Report::Ignored { .. } => return Ok(None),
+        };
+        if let Some(return_path) = &self.return_path {
+            let addresses = rcpt_to.iter().map(String::as_str).chain(verp_to);
+            for address in addresses {
+                let row = report::verp::token_of(address, return_path)
+                    .and_then(|token| crate::tokens::bounce::verify(&self.key, token));
+                if let Some(row) = row {
+                    return self.state.bounce_target(row).await;
+                }
+            }
+        }
+        match message_id {
+            Some(id) => self.state.bounce_target_by_message_id(&format!("<{id}>")).await,
+            None => Ok(None),
+        }
+    }
+
+    fn count(&self, kind: ReportKind) {
+        let label = match kind {
+            ReportKind::Hard | ReportKind::Soft | ReportKind::Complaint | ReportKind::Ignored => kind.as_str(),
+            ReportKind::Delayed => return,
+        };
+        if let Some(m) = &self.metrics {
+            m.bounces.get_or_create(&KindLabel { kind: label.to_string() }).inc();
+        }
+    }
+}
+
+/// One row per verdict; a report about no message of ours is recorded as
+/// ignored, whatever it says.
+fn rows(parsed: &Report, target: Option<Target>) -> Vec<ReportRow> {
+    if let Report::Ignored { reason } = parsed {
+        return vec![ReportRow { kind: ReportKind::Ignored, target: None, reason: reason.to_string() }];
+    }
+    let Some(target) = target else {
+        let reason = "names no message of ours (no valid VERP token, unknown Message-ID)".to_string();
+        return vec![ReportRow { kind: ReportKind::Ignored, target: None, reason }];
+    };
+    let detail = |i: usize| match parsed {
+        Report::Bounce(b) => b.recipients.get(i).map(|r| match &r.diagnostic {
+            Some(d) => format!("{} {d}", r.status),
+            None => r.status.to_string(),
+        }),
+        Report::Complaint(c) => Some(format!("complaint: {:?}", c.feedback_type).to_lowercase()),
+        Report::Ignored { .. } => None,
+    };
+    report::kind(parsed)
+        .iter()
+        .enumerate()
+        .map(|(i, verdict)| {
+            let (kind, reason) = match verdict.kind {
+                Kind::Hard => (ReportKind::Hard, detail(i)),
+                Kind::Soft => (ReportKind::Soft, detail(i)),
+                Kind::Delayed => (ReportKind::Delayed, detail(i)),
+                Kind::Complaint => (ReportKind::Complaint, detail(i)),
+                Kind::Ignored(why) => (ReportKind::Ignored, Some(why.to_string())),
+            };
+            ReportRow { kind, target: Some(target), reason: reason.unwrap_or_default() }
+        })
+        .collect()
+}

@@ -2,7 +2,7 @@
 //! output formats and exit codes.
 
 use super::{open_state, runtime};
-use crate::args::{FrequencyArg, ListFormat, SubscribersCommand};
+use crate::args::{FrequencyArg, ListFormat, StatusArg, SubscribersCommand};
 use crate::exit;
 use bantin::state::{Frequency, NewSubscriber, StateStore, Status, Subscriber, normalize_address};
 use bantin::Settings;
@@ -60,8 +60,12 @@ pub fn run(settings: Settings, command: SubscribersCommand) -> anyhow::Result<Ex
                 }
                 Ok(ExitCode::SUCCESS)
             }
-            SubscribersCommand::List { format } => {
-                let subs = state.subscribers().await?;
+            SubscribersCommand::List { format, status } => {
+                let mut subs = state.subscribers().await?;
+                if let Some(status) = status {
+                    let wanted = status_of(status);
+                    subs.retain(|s| s.status == wanted);
+                }
                 let mut out = std::io::stdout().lock();
                 match format {
                     ListFormat::Table => write_table(&mut out, &subs)?,
@@ -133,26 +137,48 @@ fn warn_unknown_topics(settings: &Settings, topics: &[String]) {
     }
 }
 
+fn status_of(arg: StatusArg) -> Status {
+    match arg {
+        StatusArg::Pending => Status::Pending,
+        StatusArg::Active => Status::Active,
+        StatusArg::Unsubscribed => Status::Unsubscribed,
+        StatusArg::Bouncing => Status::Bouncing,
+        StatusArg::Suppressed => Status::Suppressed,
+        StatusArg::Complained => Status::Complained,
+    }
+}
+
 fn write_table(out: &mut impl std::io::Write, subs: &[Subscriber]) -> anyhow::Result<()> {
     let width = subs.iter().map(|s| s.email.chars().count()).max().unwrap_or(5).max(5);
-    writeln!(out, "{:<width$}  {:<12}  {:<9}  {:>7}  {:<10}  TOPICS", "EMAIL", "STATUS", "FREQUENCY", "BOUNCES", "CREATED")?;
+    writeln!(out, "{:<width$}  {:<12}  {:<9}  {:>7}  {:<10}  {:<20}  TOPICS", "EMAIL", "STATUS", "FREQUENCY", "BOUNCES", "CREATED", "LAST BOUNCE")?;
     for s in subs {
         let topics = if s.topics.is_empty() { "(all)".to_string() } else { s.topics.join(",") };
         let pad = width - s.email.chars().count();
         writeln!(
             out,
-            "{}{}  {:<12}  {:<9}  {:>7}  {:<10}  {}",
+            "{}{}  {:<12}  {:<9}  {:>7}  {:<10}  {:<20}  {}",
             s.email,
             " ".repeat(pad),
             s.status.as_str(),
             s.frequency.as_str(),
             s.bounce_count,
             s.created_at.format("%Y-%m-%d"),
+            s.last_bounce_at.map(|t| t.format("%Y-%m-%d %H:%M").to_string()).unwrap_or_else(|| "-".into()),
             topics
         )?;
+        if let Some(reason) = &s.last_bounce_reason {
+            writeln!(out, "{}  last bounce: {reason}", " ".repeat(width))?;
+        }
     }
-    let bouncing = subs.iter().filter(|s| s.status == Status::Bouncing).count();
-    writeln!(out, "{} subscribers, {} bouncing", subs.len(), bouncing)?;
+    let count = |st: Status| subs.iter().filter(|s| s.status == st).count();
+    writeln!(
+        out,
+        "{} subscribers, {} bouncing, {} suppressed, {} complained",
+        subs.len(),
+        count(Status::Bouncing),
+        count(Status::Suppressed),
+        count(Status::Complained)
+    )?;
     Ok(())
 }
 
@@ -188,7 +214,7 @@ fn import_row(record: &csv::StringRecord, columns: &Columns, now: DateTime<Utc>)
     let status = match field(columns.status) {
         "" => Status::Active,
         s => Status::parse(&s.to_ascii_lowercase()).ok_or_else(|| {
-            format!("status {s:?} is not one of pending, active, unsubscribed, bouncing")
+            format!("status {s:?} is not one of pending, active, unsubscribed, bouncing, suppressed, complained")
         })?,
     };
     let topics = topics_arg(Some(field(columns.topics)));
@@ -211,7 +237,7 @@ async fn import(state: &StateStore, file: &std::path::Path) -> anyhow::Result<Ex
         }
     };
     let now = Utc::now();
-    let (mut added, mut present, mut bad) = (0usize, 0usize, 0usize);
+    let (mut added, mut present, mut blocked, mut bad) = (0usize, 0usize, 0usize, 0usize);
     let mut columns = Columns { email: 0, topics: Some(1), frequency: Some(2), status: Some(3) };
     for (i, record) in reader.records().enumerate() {
         let line = record.as_ref().ok().and_then(|r| r.position()).map_or(i as u64 + 1, |p| p.line());
@@ -239,10 +265,13 @@ async fn import(state: &StateStore, file: &std::path::Path) -> anyhow::Result<Ex
         }
         match import_row(&record, &columns, now) {
             Ok(new) => {
-                if state.insert_subscriber(&new).await?.1 {
+                let (sub, inserted) = state.insert_subscriber(&new).await?;
+                if inserted {
                     added += 1;
                 } else {
                     present += 1;
+                    // A list bought back in must not undo a bounce or a complaint.
+                    blocked += usize::from(matches!(sub.status, Status::Suppressed | Status::Complained));
                 }
             }
             Err(why) => {
@@ -251,6 +280,9 @@ async fn import(state: &StateStore, file: &std::path::Path) -> anyhow::Result<Ex
             }
         }
     }
-    println!("imported {added} subscribers; {present} were already there (left unchanged); {bad} rows skipped");
+    println!(
+        "imported {added} subscribers; {present} were already there (left unchanged; {blocked} of them suppressed or \
+         complained, kept so); {bad} rows skipped"
+    );
     Ok(if bad > 0 { ExitCode::from(exit::DATAERR) } else { ExitCode::SUCCESS })
 }

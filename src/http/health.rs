@@ -106,7 +106,14 @@ async fn refresh_state_gauges(shared: &Shared, db: &crate::state::StateStore) {
             use crate::state::Status;
             // Every status gets a series, 0 when none has it, so a status
             // emptying shows as 0 rather than as its last value.
-            for status in [Status::Pending, Status::Active, Status::Unsubscribed, Status::Bouncing] {
+            for status in [
+                Status::Pending,
+                Status::Active,
+                Status::Unsubscribed,
+                Status::Bouncing,
+                Status::Suppressed,
+                Status::Complained,
+            ] {
                 let n = rows.iter().find(|(s, _)| *s == status).map_or(0, |(_, n)| *n);
                 Metrics::set_status(&m.subscribers, status.as_str(), n);
             }

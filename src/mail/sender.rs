@@ -73,6 +73,9 @@ pub struct Mailer {
     relay: Arc<DirectPool>,
     state: StateStore,
     envelope_from: Address,
+    /// `mail.return_path` and the token key: each message's envelope
+    /// sender is then the return path with its row's VERP token.
+    verp: Option<(String, crate::tokens::TokenKey)>,
     settings: SenderSettings,
     url: String,
     /// Lease owner name: this instance's [`crate::state::instance_id`].
@@ -224,6 +227,7 @@ impl Mailer {
             relay: Arc::new(DirectPool::new(relay, settings.connections as usize)),
             state,
             envelope_from: from,
+            verp: None,
             pace: Pace::new(settings.max_per_second),
             sessions: Sessions::new(settings.connections),
             settings,
@@ -232,11 +236,26 @@ impl Mailer {
         })
     }
 
-    pub fn from_settings(s: &crate::Settings, state: StateStore) -> Result<Mailer, SendError> {
+    /// With `mail.return_path` set, the envelope sender of each message
+    /// names its outbox row (VERP), signed with `key`.
+    pub fn from_settings(s: &crate::Settings, state: StateStore, key: &crate::tokens::TokenKey) -> Result<Mailer, SendError> {
         let from = super::parse_mailbox(&s.mail.from)
             .map_err(|e| SendError::Config { url: crate::config::redact(s.mail.smtp_url.as_str()), detail: e.to_string() })?
             .email;
-        Mailer::new(&s.mail.smtp_url, from, state, SenderSettings::from_settings(s))
+        let mut mailer = Mailer::new(&s.mail.smtp_url, from, state, SenderSettings::from_settings(s))?;
+        mailer.verp = s.mail.return_path.clone().map(|r| (r, key.clone()));
+        Ok(mailer)
+    }
+
+    /// The envelope sender (MAIL FROM) of outbox row `id`: the return path
+    /// with the row's token, else `mail.from`'s address. The `From:`
+    /// header is in the stored bytes and stays as it is.
+    fn envelope_for(&self, id: i64) -> Address {
+        let Some((return_path, key)) = &self.verp else { return self.envelope_from.clone() };
+        let verp = bantin_core::report::verp::address(return_path, &crate::tokens::bounce::make(key, id));
+        // The return path is checked as an address at load and the token
+        // is base32: this parses; if not, the plain sender still works.
+        verp.parse().unwrap_or_else(|_| self.envelope_from.clone())
     }
 
     /// Opens a session and says hello: for exit 69 at start.
@@ -306,7 +325,7 @@ impl Mailer {
                     }
                     let session = self.sessions.acquire().await;
                     let relay = Arc::clone(&relay);
-                    let from = self.envelope_from.clone();
+                    let from = self.envelope_for(row.id);
                     let marks = marks.clone();
                     let at = now();
                     running.spawn(async move {
@@ -401,7 +420,7 @@ impl Mailer {
                 tracing::error!(message_id = %row.message_id, to = %row.recipient, "permanent failure: {err}");
                 self.state.mark_failed(row.id, t, &err).await?;
                 if let Some(id) = row.subscriber_id {
-                    self.state.record_bounce(id, self.settings.bounce_limit).await?;
+                    self.state.record_bounce(id, self.settings.bounce_limit, &err, t).await?;
                 }
                 report.failed += 1;
             }

@@ -84,8 +84,8 @@ impl Digests {
         state: StateStore,
         key: TokenKey,
     ) -> Result<Arc<Digests>, DigestError> {
+        let mailer = Arc::new(Mailer::from_settings(&settings, state.clone(), &key)?);
         let composer = Arc::new(Composer::new(&settings, key)?);
-        let mailer = Arc::new(Mailer::from_settings(&settings, state.clone())?);
         Ok(Arc::new(Digests {
             plan: PlanSettings::from_settings(&settings),
             settings,

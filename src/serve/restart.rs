@@ -3,7 +3,8 @@
 //! is built with them once), the store (kind, folder, database, table, mapping,
 //! and how it is followed) and the digest side (state database, SMTP pool,
 //! composer and token key, built once at start from `[state]`, `[mail]`,
-//! `[digest]` and `[retention]`, and the sign-up limits of `[subscription]`).
+//! `[digest]` and `[retention]`, the sign-up limits of `[subscription]`, and
+//! `[bounces]`: the listener and the policy of the bounce reports).
 //! A reload logs each such change and keeps running with the old values.
 
 use crate::config::{Settings, StoreKind};
@@ -35,6 +36,10 @@ pub fn applicable(running: &Settings, mut new: Settings) -> Settings {
     }
     if new.subscription != running.subscription {
         tracing::warn!("[subscription] changed; restart bantin to apply the sign-up limits and origins");
+    }
+    if new.bounces != running.bounces {
+        tracing::warn!("[bounces] changed; restart bantin to apply the bounce listener and limits");
+        new.bounces = running.bounces.clone();
     }
     let (st, keep) = (&mut new.store, &running.store);
     if st.debounce != keep.debounce || st.rescan != keep.rescan || st.poll != keep.poll {

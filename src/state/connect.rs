@@ -17,11 +17,13 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "subscribers outbox", include_str!("../../migrations/sqlite/0001_subscribers_outbox.sql")),
     (2, "token key", include_str!("../../migrations/sqlite/0002_token_key.sql")),
     (3, "outbox bodies", include_str!("../../migrations/sqlite/0003_outbox_bodies.sql")),
+    (4, "bounces", include_str!("../../migrations/sqlite/0004_bounces.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "subscribers outbox", include_str!("../../migrations/postgres/0001_subscribers_outbox.sql")),
     (2, "token key", include_str!("../../migrations/postgres/0002_token_key.sql")),
     (3, "outbox bodies", include_str!("../../migrations/postgres/0003_outbox_bodies.sql")),
+    (4, "bounces", include_str!("../../migrations/postgres/0004_bounces.sql")),
 ];
 
 /// Which database `state.url` names.
@@ -69,7 +71,11 @@ impl StateStore {
         let migrations = migrations
             .iter()
             .map(|(v, d, sql)| {
-                Migration::new(*v, (*d).into(), MigrationType::Simple, sqlx::SqlStr::from_static(sql), false)
+                // sqlx's marker: the migration runs its own transaction
+                // (SQLite's table rebuild needs foreign keys off, which
+                // cannot change inside one).
+                let no_tx = sql.starts_with("-- no-transaction");
+                Migration::new(*v, (*d).into(), MigrationType::Simple, sqlx::SqlStr::from_static(sql), no_tx)
             })
             .collect();
         Migrator::with_migrations(migrations)

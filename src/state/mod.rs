@@ -13,7 +13,8 @@
 //! `connect.rs` (backends, pools, migrations), `outbox.rs` (digest commits,
 //! the outbox: claims, marks, audit), `instances.rs` (several
 //! instances on one database: names, leases of the gone, the planner lock,
-//! the shared token key), `privacy.rs` (erasing a person, dropping old
+//! the shared token key), `bounces.rs` (reports received: matching them
+//! to a message, applying them once), `privacy.rs` (erasing a person, dropping old
 //! message bodies; what each table holds about a person).
 //!
 //! Invariants:
@@ -35,10 +36,12 @@
 mod connect;
 mod instances;
 mod outbox;
+mod bounces;
 mod privacy;
 
 pub use connect::{sqlite_path, Backend};
 pub use instances::{instance_id, PlannerLock};
+pub use bounces::{ReportKind, ReportRow, Target};
 pub use privacy::Forgotten;
 pub use bantin_core::subscriber::*;
 
@@ -251,16 +254,21 @@ impl StateStore {
         Ok(())
     }
 
-    /// A permanent (5xx) failure: counts it, and marks the subscriber
-    /// bouncing once `limit` is reached.
-    pub async fn record_bounce(&self, id: i64, limit: u32) -> Result<()> {
+    /// A permanent (5xx) failure in bantin's own SMTP conversation: counts
+    /// it, keeps `reason` (the relay's answer, one line, bounded) as the
+    /// last bounce's, and marks the subscriber bouncing once `limit` is
+    /// reached. Reports received later go through [`StateStore::apply_reports`].
+    pub async fn record_bounce(&self, id: i64, limit: u32, reason: &str, now: DateTime<Utc>) -> Result<()> {
+        let reason: String = crate::text::clean_line(reason).chars().take(300).collect();
         sqlx::query(
-            "UPDATE subscribers SET bounce_count = bounce_count + 1,
+            "UPDATE subscribers SET bounce_count = bounce_count + 1, last_bounce_reason = $3, last_bounce_at = $4,
                 status = CASE WHEN bounce_count + 1 >= $2 AND status = 'active' THEN 'bouncing' ELSE status END
              WHERE id = $1",
         )
         .bind(id)
         .bind(i64::from(limit))
+        .bind(reason)
+        .bind(to_ms(now))
         .execute(&self.pool)
         .await
         .map_err(q("counting a bounce"))?;
@@ -388,7 +396,7 @@ impl StateStore {
 }
 
 const SUBSCRIBER_COLUMNS: &str = "SELECT id, email, topics, frequency, status, created_at, confirmed_at, bounce_count, \
-     last_period, last_digest_at FROM subscribers";
+     last_period, last_digest_at, last_bounce_reason, last_bounce_at FROM subscribers";
 
 fn get<'r, T>(row: &'r AnyRow, col: &'static str) -> Result<T>
 where
@@ -412,6 +420,8 @@ fn subscriber_from_row(r: &AnyRow) -> Result<Subscriber> {
         bounce_count: get(r, "bounce_count")?,
         last_period: get(r, "last_period")?,
         last_digest_at: get::<Option<i64>>(r, "last_digest_at")?.map(from_ms),
+        last_bounce_reason: get(r, "last_bounce_reason")?,
+        last_bounce_at: get::<Option<i64>>(r, "last_bounce_at")?.map(from_ms),
     })
 }
 

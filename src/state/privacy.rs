@@ -3,7 +3,7 @@
 //! messages that went out once `retention.mail_bodies` has passed
 //! ([`StateStore::drop_mail_bodies`]).
 //!
-//! What each table holds about a person (migrations 1–3):
+//! What each table holds about a person (migrations 1–4):
 //! - `subscribers`: the address, topics, frequency, status, the times of
 //!   sign-up and confirmation, bounces, the digest watermark;
 //! - `sent_articles`: which articles they were sent (by subscriber id);
@@ -12,13 +12,17 @@
 //!   the relay's last error, which may quote the address;
 //! - `outbox_bodies`: the whole message: address, name of the list, their
 //!   links (tokens naming their subscriber id);
+//! - `bounce_reports` (migration 4): the reports received about their
+//!   messages (subscriber id, outbox id, the report's diagnostic, which
+//!   may quote the address); `subscribers` also holds the last one's
+//!   reason and time;
 //! - `send_audit`: per attempt the outbox row, the Message-ID (a hash of
 //!   subscriber id and period) and the relay's answer (may quote the
 //!   address);
 //! - `articles_seen`, `token_key`, `_sqlx_migrations`: nothing about anyone.
 //!
 //! `forget` deletes their subscriber rows (any case of the address), their
-//! `sent_articles`, every outbox row to them or of their subscriber id and
+//! `sent_articles`, the bounce reports about them or their messages, every outbox row to them or of their subscriber id and
 //! its body, and makes their audit rows anonymous: the outcome and time
 //! stay (the counts of sends and failures stay true), the outbox id,
 //! Message-ID and relay answer go. Links in mails already delivered name a
@@ -57,6 +61,10 @@ impl StateStore {
                 "UPDATE send_audit SET outbox_id = 0, message_id = '', detail = NULL
                  WHERE outbox_id IN (SELECT id FROM outbox WHERE {theirs})"
             ),
+            format!(
+                "DELETE FROM bounce_reports
+                 WHERE subscriber_id IN ({THEIR_IDS}) OR outbox_id IN (SELECT id FROM outbox WHERE {theirs})"
+            ),
             format!("DELETE FROM outbox_bodies WHERE outbox_id IN (SELECT id FROM outbox WHERE {theirs})"),
             format!("DELETE FROM outbox WHERE {theirs}"),
             format!("DELETE FROM sent_articles WHERE subscriber_id IN ({THEIR_IDS})"),
@@ -65,7 +73,7 @@ impl StateStore {
         let _writing = self.writing().await;
         let mut conn = self.pool.acquire().await.map_err(q("forgetting a person"))?;
         let mut tx = conn.begin().await.map_err(q("forgetting a person"))?;
-        let mut counts = [0u64; 5];
+        let mut counts = [0u64; 6];
         for (n, text) in counts.iter_mut().zip(statements) {
             *n = sqlx::query(super::outbox::sql(text))
                 .bind(email.trim())
@@ -76,7 +84,7 @@ impl StateStore {
         }
         tx.commit().await.map_err(q("forgetting a person"))?;
         self.truncate_wal(&mut conn).await;
-        let [audit_rows, _, messages, sent_articles, subscribers] = counts;
+        let [audit_rows, _, _, messages, sent_articles, subscribers] = counts;
         Ok(Forgotten { subscribers, messages, audit_rows, sent_articles })
     }
 

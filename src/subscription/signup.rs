@@ -104,6 +104,10 @@ async fn handle(d: &Digests, cap: &mut MailCap, s: SignUp, now: DateTime<Utc>) -
         }
         // Already receiving (or blocked by bounces): nothing to confirm.
         Status::Active | Status::Bouncing => return Ok(false),
+        // Suppressed (a hard bounce) or complained: never mailed again,
+        // not even a confirmation; the page is the same as everyone's
+        // (the caller answered before this runs). An admin lifts it.
+        Status::Suppressed | Status::Complained => return Ok(false),
     }
     if !cap.allow() {
         tracing::warn!("confirmation mail not sent: subscription.max_confirmations_per_hour reached");

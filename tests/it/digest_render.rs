@@ -23,6 +23,8 @@ fn subscriber(frequency: Frequency, topics: &[&str]) -> Subscriber {
         bounce_count: 0,
         last_period: None,
         last_digest_at: None,
+        last_bounce_reason: None,
+        last_bounce_at: None,
     }
 }
 

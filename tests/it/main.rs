@@ -10,6 +10,7 @@
 mod support;
 
 mod bounce_listen;
+mod bounces_apply;
 mod build_plan;
 mod cache;
 mod digest_render;

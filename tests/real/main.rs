@@ -13,6 +13,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod bounces;
 mod cli;
 mod cli_subscribers;
 mod crash_safety;

@@ -35,8 +35,15 @@ pub enum Status {
     Pending,
     Active,
     Unsubscribed,
-    /// Too many permanent delivery failures; no digests until fixed.
+    /// Too many delivery failures in a row (synchronous 5xx, soft
+    /// bounces); no digests until fixed.
     Bouncing,
+    /// A hard bounce (`5.x.x`) reported later: the address does not
+    /// exist. Never mailed again until an admin lifts it.
+    Suppressed,
+    /// The person reported a mail as abuse: never mailed again, not even a
+    /// confirmation.
+    Complained,
 }
 
 impl Status {
@@ -46,6 +53,8 @@ impl Status {
             Status::Active => "active",
             Status::Unsubscribed => "unsubscribed",
             Status::Bouncing => "bouncing",
+            Status::Suppressed => "suppressed",
+            Status::Complained => "complained",
         }
     }
     pub fn parse(s: &str) -> Option<Status> {
@@ -54,6 +63,8 @@ impl Status {
             "active" => Some(Status::Active),
             "unsubscribed" => Some(Status::Unsubscribed),
             "bouncing" => Some(Status::Bouncing),
+            "suppressed" => Some(Status::Suppressed),
+            "complained" => Some(Status::Complained),
             _ => None,
         }
     }
@@ -75,6 +86,10 @@ pub struct Subscriber {
     pub last_period: Option<String>,
     /// When that digest was planned: articles first seen later are new.
     pub last_digest_at: Option<DateTime<Utc>>,
+    /// The last bounce or complaint received about them: why (the
+    /// report's status and diagnostic, or the complaint's type) and when.
+    pub last_bounce_reason: Option<String>,
+    pub last_bounce_at: Option<DateTime<Utc>>,
 }
 
 impl Subscriber {
@@ -311,6 +326,8 @@ mod tests {
             bounce_count: 0,
             last_period: None,
             last_digest_at: None,
+            last_bounce_reason: None,
+            last_bounce_at: None,
         };
         assert!(sub.confirmable_by(at("2026-01-01T00:00:00Z")), "never confirmed: any link of theirs");
         sub.confirmed_at = Some(at("2026-02-01T10:00:00.500Z"));

@@ -31,6 +31,10 @@ pub struct Mail {
     pub max_attempts: u32,
     /// SMTP connections kept open in the pool.
     pub connections: u32,
+    /// The envelope sender reports come back to (an addr-spec such as
+    /// `bounces@example.org`); each message's is this address with a VERP
+    /// token (`bounces+<token>@example.org`). None: `mail.from`'s address.
+    pub return_path: Option<String>,
 }
 
 /// How an `smtp://` session is protected: the `tls` parameter of
@@ -82,6 +86,7 @@ pub(super) struct RawMail {
     retry_max: String,
     max_attempts: i64,
     connections: i64,
+    return_path: Option<String>,
 }
 impl Default for RawMail {
     fn default() -> Self {
@@ -99,6 +104,7 @@ impl Default for RawMail {
             retry_max: "6h".into(),
             max_attempts: 12,
             connections: 4,
+            return_path: None,
         }
     }
 }
@@ -144,7 +150,18 @@ impl RawMail {
                 "mail.retry_base must be at least 1s and mail.retry_max at least mail.retry_base".into(),
             ));
         }
+        let return_path = non_empty(self.return_path).map(|r| r.trim().to_string());
+        if let Some(r) = &return_path {
+            let bare = !r.contains('<') && !r.contains('+') && r.matches('@').count() == 1;
+            if !bare || !looks_like_mailbox(r) {
+                return Err(origin.bad(
+                    "mail.return_path",
+                    format!("{r:?} is not a bare address without a +tag, such as \"bounces@example.org\""),
+                ));
+            }
+        }
         Ok(Mail {
+            return_path,
             smtp_url,
             from,
             dkim_selector: non_empty(self.dkim_selector),

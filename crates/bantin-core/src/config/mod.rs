@@ -7,7 +7,7 @@
 //! the settings name exist, is the daemon's `config::load`.
 //!
 //! One file per section (`site`, `store`, `feeds`, `http`, `state`, `mail`,
-//! `digest`, `retention`, `subscription`) holds that section's raw struct with its
+//! `digest`, `retention`, `subscription`, `bounces`) holds that section's raw struct with its
 //! defaults, its typed settings and the validation from one to the other; this file holds the
 //! whole ([`Settings`], the top-level raw struct), the errors and the
 //! helpers the sections share; `secrets.rs` keeps passwords out of the
@@ -16,6 +16,7 @@
 //! Every error names the file, the key and what to write instead; the
 //! binary maps them all to exit code 78 (EX_CONFIG).
 
+mod bounces;
 mod digest;
 mod feeds;
 mod http;
@@ -27,6 +28,7 @@ mod state;
 mod store;
 mod subscription;
 
+pub use bounces::Bounces;
 pub use digest::Digest;
 pub use feeds::{ContentMode, Feeds};
 pub use http::{Cidr, ForwardedHeader, Http};
@@ -100,6 +102,7 @@ pub struct Settings {
     pub digest: Digest,
     pub retention: Retention,
     pub subscription: Subscription,
+    pub bounces: Bounces,
 }
 
 // ---- raw file shape -------------------------------------------------------
@@ -124,6 +127,8 @@ struct RawConfig {
     retention: retention::RawRetention,
     #[serde(default)]
     subscription: subscription::RawSubscription,
+    #[serde(default)]
+    bounces: bounces::RawBounces,
 }
 
 // ---- from text to settings ------------------------------------------------
@@ -167,7 +172,8 @@ impl RawConfig {
         let digest = self.digest.validate(origin)?;
         let retention = self.retention.validate(origin)?;
         let subscription = self.subscription.validate(origin)?;
-        Ok(Settings { file: origin.file.to_path_buf(), site, store, feeds, http, state, mail, digest, retention, subscription })
+        let bounces = self.bounces.validate(origin)?;
+        Ok(Settings { file: origin.file.to_path_buf(), site, store, feeds, http, state, mail, digest, retention, subscription, bounces })
     }
 }
 

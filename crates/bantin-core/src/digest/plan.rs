@@ -240,6 +240,8 @@ mod tests {
             bounce_count: 0,
             last_period: None,
             last_digest_at: None,
+            last_bounce_reason: None,
+            last_bounce_at: None,
         }
     }
 
@@ -414,7 +416,7 @@ mod tests {
     fn only_active_subscribers_are_planned() {
         let s = settings();
         let arts = vec![article("a", at(24, 8, 0), "x")];
-        let subs: Vec<_> = [Status::Pending, Status::Unsubscribed, Status::Bouncing]
+        let subs: Vec<_> = [Status::Pending, Status::Unsubscribed, Status::Bouncing, Status::Suppressed, Status::Complained]
             .into_iter()
             .map(|st| {
                 let mut x = sub(1, Frequency::Daily, at(20, 9, 0));

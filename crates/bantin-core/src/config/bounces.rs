@@ -1,0 +1,95 @@
+//! `[bounces]`: receiving the reports that come back to `mail.return_path`
+//! (delivery status notifications, abuse complaints): where the inbound
+//! SMTP listener listens, how many soft bounces in a row make a subscriber
+//! bouncing, and the largest message read.
+
+use super::{ConfigError, Origin};
+use serde::Deserialize;
+use std::net::SocketAddr;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Bounces {
+    /// The inbound SMTP listener inside `serve`; none: no listener (an
+    /// MTA pipes reports to `bantin bounces receive`).
+    pub listen: Option<SocketAddr>,
+    /// Soft bounces in a row after which a subscriber is marked bouncing.
+    pub soft_limit: u32,
+    /// The largest report read, in bytes; larger ones are refused.
+    pub max_message_bytes: usize,
+}
+
+/// The largest `max_message_bytes` allowed.
+const MOST_BYTES: usize = 16 << 20;
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub(super) struct RawBounces {
+    listen: Option<String>,
+    soft_limit: i64,
+    max_message_bytes: i64,
+}
+impl Default for RawBounces {
+    fn default() -> Self {
+        RawBounces { listen: None, soft_limit: 3, max_message_bytes: 10 << 20 }
+    }
+}
+
+impl RawBounces {
+    pub(super) fn validate(self, origin: &Origin) -> Result<Bounces, ConfigError> {
+        let listen = match self.listen.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            None => None,
+            Some(s) => Some(s.parse::<SocketAddr>().map_err(|_| {
+                origin.bad("bounces.listen", format!("{s:?} is not an address and port such as \"127.0.0.1:2525\""))
+            })?),
+        };
+        if !(1..=1000).contains(&self.soft_limit) {
+            return Err(origin.bad("bounces.soft_limit", format!("{} is out of range; use 1 to 1000", self.soft_limit)));
+        }
+        // The report parser reads at most 16 MiB (its MAX_INPUT, a room of
+        // the same rank as this one: a test checks the two agree).
+        let most = MOST_BYTES as i64;
+        if !(1024..=most).contains(&self.max_message_bytes) {
+            return Err(origin.bad(
+                "bounces.max_message_bytes",
+                format!("{} is out of range; use 1024 to {most} (e.g. 10485760)", self.max_message_bytes),
+            ));
+        }
+        Ok(Bounces { listen, soft_limit: self.soft_limit as u32, max_message_bytes: self.max_message_bytes as usize })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    fn load(extra: &str) -> Result<super::super::Settings, super::super::ConfigError> {
+        let text = format!("[site]\ntitle = \"T\"\nbase_url = \"https://x.org\"\n{extra}");
+        super::super::Settings::from_sources(Path::new("bantin.toml"), &text, [])
+    }
+
+    #[test]
+    fn the_largest_message_is_what_the_parser_reads() {
+        assert_eq!(super::MOST_BYTES, crate::report::MAX_INPUT);
+    }
+
+    #[test]
+    fn bounces_have_defaults_and_are_checked() {
+        let s = load("").unwrap();
+        assert_eq!((s.bounces.listen, s.bounces.soft_limit, s.bounces.max_message_bytes), (None, 3, 10 << 20));
+        assert_eq!(s.mail.return_path, None);
+        let s = load("[bounces]\nlisten = \"127.0.0.1:2525\"\nsoft_limit = 5\n[mail]\nreturn_path = \"bounces@example.org\"\n").unwrap();
+        assert_eq!(s.bounces.listen.map(|a| a.port()), Some(2525));
+        assert_eq!(s.bounces.soft_limit, 5);
+        assert_eq!(s.mail.return_path.as_deref(), Some("bounces@example.org"));
+        for (bad, key) in [
+            ("[bounces]\nlisten = \"here\"\n", "bounces.listen"),
+            ("[bounces]\nsoft_limit = 0\n", "bounces.soft_limit"),
+            ("[bounces]\nmax_message_bytes = 10\n", "bounces.max_message_bytes"),
+            ("[mail]\nreturn_path = \"Bounces <b@x.org>\"\n", "mail.return_path"),
+            ("[mail]\nreturn_path = \"b+x@x.org\"\n", "mail.return_path"),
+        ] {
+            let e = load(bad).unwrap_err().to_string();
+            assert!(e.contains(key), "{bad}: {e}");
+        }
+    }
+}
