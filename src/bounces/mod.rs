@@ -15,7 +15,8 @@ use crate::state::{ReportKind, ReportRow, StateError, StateStore, Target};
 use crate::tokens::TokenKey;
 use bantin_core::report::{self, Kind, Report};
 use sha2::Digest as _;
-use std::sync::Arc;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
 
 /// What became of one received message.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +42,8 @@ pub struct Bounces {
     key: TokenKey,
     return_path: Option<String>,
     soft_limit: u32,
-    metrics: Option<Arc<Metrics>>,
+    /// `bantin_bounces_total` of serve's registry; none for the CLI.
+    counted: Option<Family<KindLabel, Counter>>,
 }
 
 impl Bounces {
@@ -51,14 +53,15 @@ impl Bounces {
             key,
             return_path: settings.mail.return_path.clone(),
             soft_limit: settings.bounces.soft_limit,
-            metrics: None,
+            counted: None,
         }
     }
 
     /// Counts what is applied in `metrics` (`bantin_bounces_total`): serve's
     /// registry, so the counters reach its `/metrics`.
-    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Bounces {
-        self.metrics = Some(metrics);
+    pub fn with_metrics(mut self, metrics: &Metrics) -> Bounces {
+        // A family's clone counts into the same registry.
+        self.counted = Some(metrics.bounces.clone());
         self
     }
 
@@ -120,10 +123,34 @@ impl Bounces {
             ReportKind::Hard | ReportKind::Soft | ReportKind::Complaint | ReportKind::Ignored => kind.as_str(),
             ReportKind::Delayed => return,
         };
-        if let Some(m) = &self.metrics {
-            m.bounces.get_or_create(&KindLabel { kind: label.to_string() }).inc();
+        if let Some(family) = &self.counted {
+            family.get_or_create(&KindLabel { kind: label.to_string() }).inc();
         }
     }
+}
+
+/// `bounces.listen` for `serve`: bound now (a port it cannot bind stops
+/// the start, as the HTTP one does), then run until `shutdown`, handing
+/// every message to `bounces` (a message it could not store is answered
+/// 451, so the relay keeps it and tries again). `None` when `bounces.listen`
+/// is unset (`mail.return_path` is then set: config checks the pair).
+pub async fn listen_for(
+    settings: &Settings,
+    bounces: Bounces,
+    shutdown: tokio::sync::watch::Receiver<bool>,
+) -> std::io::Result<Option<impl std::future::Future<Output = ()> + Send + 'static>> {
+    let (Some(addr), Some(return_path)) = (settings.bounces.listen, settings.mail.return_path.as_deref()) else {
+        return Ok(None);
+    };
+    let domain = return_path.rsplit_once('@').map_or(return_path, |(_, d)| d);
+    let listener = tokio::net::TcpListener::bind(addr).await?;
+    tracing::info!("receiving bounces and complaints for {domain} on {addr}");
+    let limits = listen::ListenSettings::new(domain, domain, settings.bounces.max_message_bytes);
+    let deliver = move |raw: Vec<u8>, rcpt_to: Vec<String>| -> listen::Delivery {
+        let bounces = bounces.clone();
+        Box::pin(async move { bounces.receive(&raw, &rcpt_to).await.map(|_| ()).map_err(|e| e.to_string()) })
+    };
+    Ok(Some(listen::run(listener, limits, deliver, shutdown)))
 }
 
 /// One row per verdict; a report about no message of ours is recorded as

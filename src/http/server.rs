@@ -4,6 +4,8 @@
 //! timeout, write deadline and graceful drain of [`Limits`].
 
 use super::*;
+use hyper_util::server::graceful::Watcher;
+use tokio::net::TcpStream;
 
 /// Serves `app` on `listener` until `shutdown` turns true, then drains.
 ///
@@ -139,32 +141,40 @@ async fn accept_loop(listener: TcpListener, app: Hot, limits: Limits, admission:
         let balance = Arc::clone(&balance);
         balance.live[balance.me].fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
-            // Cached documents are answered by the front; the first other
-            // request takes the connection to hyper. Client resets and
-            // timeouts end here; they are not our errors.
-            let front = front::serve(stream, &service, &limits, &mut shutdown).await;
-            if let front::Front::Handover { stream, buffered } = front {
-                let mut builder = hyper::server::conn::http1::Builder::new();
-                builder
-                    .timer(TokioTimer::new())
-                    .header_read_timeout(limits.header_read_timeout)
-                    .max_buf_size(limits.max_header_bytes.max(8192))
-                    .keep_alive(true);
-                let timeouts = service.shared.metrics.write_timeouts.clone();
-                let io = io::Rewind::new(buffered, stream, limits.write_timeout, timeouts);
-                let conn = builder.serve_connection(TokioIo::new(io), service);
-                let _ = watcher.watch(conn).await;
-            }
+            connection(stream, service, &limits, &mut shutdown, watcher).await;
             balance.live[balance.me].fetch_sub(1, Ordering::Relaxed);
             drop((permit, held));
         });
     }
     drop(listener);
+    drain(graceful, &slots, &limits).await;
+}
+
+/// One connection: cached documents are answered by the front; the first
+/// other request takes the connection to hyper. Client resets and
+/// timeouts end here; they are not our errors.
+async fn connection(stream: TcpStream, service: Hot, limits: &Limits, shutdown: &mut watch::Receiver<bool>, watcher: Watcher) {
+    let front = front::serve(stream, &service, limits, shutdown).await;
+    if let front::Front::Handover { stream, buffered } = front {
+        let mut builder = hyper::server::conn::http1::Builder::new();
+        builder
+            .timer(TokioTimer::new())
+            .header_read_timeout(limits.header_read_timeout)
+            .max_buf_size(limits.max_header_bytes.max(8192))
+            .keep_alive(true);
+        let timeouts = service.shared.metrics.write_timeouts.clone();
+        let io = io::Rewind::new(buffered, stream, limits.write_timeout, timeouts);
+        let conn = builder.serve_connection(TokioIo::new(io), service);
+        let _ = watcher.watch(conn).await;
+    }
+}
+
+/// After the accept loop stopped: hyper's connections are told to finish
+/// and close; the front's see the shutdown signal themselves. Every
+/// connection holds a slot until it ends, so all slots back means every
+/// connection of every loop is done.
+async fn drain(graceful: GracefulShutdown, slots: &Semaphore, limits: &Limits) {
     tracing::info!("stopped accepting connections; waiting for requests in flight");
-    // hyper's connections are told to finish and close; the front's see
-    // the shutdown signal themselves. Every connection holds a slot until
-    // it ends, so all slots back means every connection of every loop is
-    // done.
     let drained = async {
         graceful.shutdown().await;
         let _ = slots.acquire_many(u32::try_from(limits.max_connections).unwrap_or(u32::MAX)).await;

@@ -51,7 +51,7 @@ pub enum MailError {
     Recipient(String, String),
     #[error("{path}: cannot read the DKIM key (mail.dkim_key_file): {source}")]
     DkimRead { path: PathBuf, source: std::io::Error },
-    #[error("{path}: not a usable DKIM key: {detail}; use an RSA key in PKCS#1 PEM (`openssl genrsa -traditional`) or a base64 ed25519 seed")]
+    #[error("{path}: not a usable DKIM key: {detail}; use an Ed25519 key (`openssl genpkey -algorithm ed25519`), its base64 seed, or an RSA key in PKCS#1 PEM (`openssl genrsa -traditional`)")]
     DkimKey { path: PathBuf, detail: String },
     #[error("building the message for {0}: {1}")]
     Build(String, String),

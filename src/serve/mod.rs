@@ -125,6 +125,9 @@ pub async fn run(settings: Settings, listener: TcpListener, mut control: Control
     tasks.spawn(following.run(tx.clone(), shutdown.clone()));
     tasks.spawn(systemd::watchdog(shutdown.clone()));
     tasks.spawn(crate::newsletter::run_scheduler_with(Arc::clone(&digests), shutdown.clone(), options.scheduler));
+    if let Some(receiving) = receive_bounces(&settings, &digests, &shared, &shutdown).await? {
+        tasks.spawn(receiving);
+    }
     let server = tokio::spawn(http::serve(listener, app, limits, shutdown.clone()));
 
     tracing::info!("listening on {addr}");
@@ -143,6 +146,19 @@ pub async fn run(settings: Settings, listener: TcpListener, mut control: Control
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// The inbound SMTP listener of `bounces.listen`, if set.
+async fn receive_bounces(
+    settings: &Settings,
+    digests: &Digests,
+    shared: &Shared,
+    shutdown: &watch::Receiver<bool>,
+) -> Result<Option<impl std::future::Future<Output = ()> + Send + 'static>, ServeError> {
+    let bounces = crate::bounces::Bounces::new(digests.state.clone(), digests.composer.key().clone(), settings).with_metrics(&shared.metrics);
+    crate::bounces::listen_for(settings, bounces, shutdown.clone())
+        .await
+        .map_err(|e| ServeError::Runtime(format!("bounces.listen: cannot listen: {e}")))
 }
 
 /// The subscription side: its state database must open, else the service

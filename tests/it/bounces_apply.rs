@@ -8,7 +8,6 @@ use bantin::bounces::{Applied, Bounces};
 use bantin::metrics::Metrics;
 use bantin::state::StateStore;
 use bantin::tokens::TokenKey;
-use std::sync::Arc;
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/bantin-core/tests/fixtures/reports").join(name);
@@ -22,8 +21,8 @@ async fn reports_of_nothing_of_ours_are_ignored_counted_and_applied_once() {
     let cfg = mailtest::write_config_for(dir.path(), &url, &mailtest::examples(), "smtp://127.0.0.1:9", "https://b.example.org/", "return_path = \"bounces@example.org\"");
     let settings = mailtest::load(&cfg);
     let state = StateStore::open(&url).await.unwrap();
-    let metrics = Arc::new(Metrics::new());
-    let bounces = Bounces::new(state, TokenKey::from_bytes(&[7u8; 32]), &settings).with_metrics(Arc::clone(&metrics));
+    let metrics = Metrics::new();
+    let bounces = Bounces::new(state, TokenKey::from_bytes(&[7u8; 32]), &settings).with_metrics(&metrics);
 
     let away = fixture("out-of-office.eml");
     let first = bounces.receive(&away, &[]).await.unwrap();

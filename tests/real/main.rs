@@ -13,6 +13,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod bounce_loop;
 mod bounces;
 mod cli;
 mod cli_subscribers;

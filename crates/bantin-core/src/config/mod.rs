@@ -173,6 +173,12 @@ impl RawConfig {
         let retention = self.retention.validate(origin)?;
         let subscription = self.subscription.validate(origin)?;
         let bounces = self.bounces.validate(origin)?;
+        if bounces.listen.is_some() && mail.return_path.is_none() {
+            return Err(origin.bad(
+                "bounces.listen",
+                "receives mail for the domain of mail.return_path, which is not set: set mail.return_path (e.g. \"bounces@example.org\") or remove bounces.listen".into(),
+            ));
+        }
         Ok(Settings { file: origin.file.to_path_buf(), site, store, feeds, http, state, mail, digest, retention, subscription, bounces })
     }
 }

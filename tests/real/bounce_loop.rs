@@ -1,0 +1,82 @@
+//! The whole bounce loop with a real postfix as the relay (issue 20), no
+//! hand-written report: `bantin digest run` sends through postfix with
+//! VERP envelope senders; postfix delivers to the mailbox that exists,
+//! bounces the unknown user at once and the deferred domain once its
+//! queue lifetime is over, writing its own DSNs to the VERP addresses,
+//! which it routes to `bounces.listen` of a running `bantin serve`.
+//!
+//! Expected: the unknown user ends `suppressed`, the deferred one has one
+//! soft bounce counted, the one with a mailbox stays `active` and got the
+//! digest. Needs root and Debian's `postfix` (installed by `.ci/run`);
+//! without them the test prints SKIPPED (and fails when CI=true).
+
+use crate::support::harness::{self, figures};
+use crate::support::mailtest;
+use crate::support::postfix::{self, Postfix, Setup, DEFERRED_DOMAIN, LOCAL_DOMAIN};
+use crate::support::serve::Serve;
+use bantin::state::{StateStore, Status, Subscriber};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+const RETURN_DOMAIN: &str = "bounces.example.org";
+
+#[test]
+fn postfix_reports_suppress_the_unknown_user_count_the_deferred_and_spare_the_rest() {
+    let _exclusive = crate::support::exclusive();
+    let listen = SocketAddr::from(([127, 0, 0, 1], postfix::free_port()));
+    let setup = Setup {
+        mailboxes: vec!["alice".to_string()],
+        return_path_domain: RETURN_DOMAIN.to_string(),
+        bounces_to: listen,
+        queue_lifetime: Duration::from_secs(10),
+        delay_warning: Duration::ZERO,
+    };
+    let Some(relay) = Postfix::start(&setup) else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let extra = format!("return_path = \"bounces@{RETURN_DOMAIN}\"\n\n[bounces]\nlisten = \"{listen}\"");
+    let smtp_url = format!("smtp://{}", relay.smtp);
+    let cfg = mailtest::write_config(dir.path(), &mailtest::examples(), &smtp_url, "https://bantin.example.org/", &extra);
+    let text = std::fs::read_to_string(&cfg).unwrap().replace("[http]\n", "[http]\nlisten = \"127.0.0.1:0\"\n");
+    std::fs::write(&cfg, text).unwrap();
+    let (kept, unknown, deferred) =
+        (format!("alice@{LOCAL_DOMAIN}"), format!("nobody@{LOCAL_DOMAIN}"), format!("reader@{DEFERRED_DOMAIN}"));
+    for who in [&kept, &unknown, &deferred] {
+        let out = harness::bantin(&cfg).args(["subscribers", "add", who, "--confirmed"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let serve = Serve::start(&cfg);
+    assert!(serve.wait_log("receiving bounces and complaints", Duration::from_secs(5)), "{}", serve.log());
+
+    let started = Instant::now();
+    let run = harness::bantin(&cfg).args(["digest", "run", "--now"]).output().unwrap();
+    assert!(run.status.success(), "digest run: {}", String::from_utf8_lossy(&run.stderr));
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let state = rt.block_on(StateStore::open(&format!("sqlite://{}/state/bantin.db", dir.path().display()))).unwrap();
+    let who = |email: &str| -> Subscriber { rt.block_on(state.subscriber_by_email(email)).unwrap().unwrap() };
+
+    let until = |limit: Duration, done: &dyn Fn() -> bool| {
+        let deadline = Instant::now() + limit;
+        while !done() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    until(Duration::from_secs(30), &|| who(&unknown).status == Status::Suppressed);
+    let hard_after = started.elapsed();
+    // The expired deferral: postfix returns it after its 10 s lifetime,
+    // at its next queue run.
+    until(Duration::from_secs(60), &|| who(&deferred).bounce_count >= 1);
+    let soft_after = started.elapsed();
+    figures(
+        "bounce_loop",
+        &format!(
+            "through a real postfix: unknown user suppressed after {hard_after:.1?}, the deferred domain's expired report counted after {soft_after:.1?}; {} digest in the mailbox",
+            relay.mailbox("alice").len()
+        ),
+    );
+    assert_eq!(who(&unknown).status, Status::Suppressed, "postfix's 5.1.1 report suppresses\n{}\n{}", serve.log(), relay.log());
+    let late = who(&deferred);
+    assert_eq!((late.status, late.bounce_count), (Status::Active, 1), "one soft bounce counted, below bounces.soft_limit");
+    assert_eq!(who(&kept).status, Status::Active);
+    assert_eq!(relay.mailbox("alice").len(), 1, "the existing mailbox got its digest");
+    assert_eq!(harness::panics(&serve.log()), 0);
+}
