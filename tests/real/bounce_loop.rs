@@ -75,7 +75,13 @@ fn postfix_reports_suppress_the_unknown_user_count_the_deferred_and_spare_the_re
     );
     assert_eq!(who(&unknown).status, Status::Suppressed, "postfix's 5.1.1 report suppresses\n{}\n{}", serve.log(), relay.log());
     let late = who(&deferred);
-    assert_eq!((late.status, late.bounce_count), (Status::Active, 1), "one soft bounce counted, below bounces.soft_limit");
+    assert_eq!(
+        (late.status, late.bounce_count),
+        (Status::Active, 1),
+        "one soft bounce counted, below bounces.soft_limit\n{}\n{}",
+        serve.log(),
+        relay.log()
+    );
     assert_eq!(who(&kept).status, Status::Active);
     assert_eq!(relay.mailbox("alice").len(), 1, "the existing mailbox got its digest");
     assert_eq!(harness::panics(&serve.log()), 0);

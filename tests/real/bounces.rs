@@ -62,7 +62,7 @@ async fn bantin(cfg: &Path, args: &[&str]) -> (bool, String) {
 /// A core fixture with every `bounces+<token>@example.org` made `verp`
 /// and the returned message's Message-ID (`fixture_id`) made `message_id`;
 /// `tag` changes the report's own Message-Id (another report).
-fn fixture(name: &str, verp: &str, fixture_id: &str, message_id: &str, tag: &str) -> String {
+pub(crate) fn fixture(name: &str, verp: &str, fixture_id: &str, message_id: &str, tag: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("crates/bantin-core/tests/fixtures/reports").join(name);
     let text = std::fs::read_to_string(path).unwrap();
     let mut out = String::new();

@@ -15,6 +15,7 @@ mod support;
 
 mod bounce_loop;
 mod bounces;
+mod bounces_shared;
 mod cli;
 mod cli_subscribers;
 mod crash_safety;

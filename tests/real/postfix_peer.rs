@@ -111,6 +111,7 @@ fn bounce_of(data: &[u8], rcpt: &[String]) -> report::Bounce {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postfix_bounces_an_unknown_local_user_to_the_verp_address() {
+    let _exclusive = crate::support::exclusive();
     let (addr, inbox, _stop) = listener().await;
     let Some(postfix) = start_postfix(addr).await else { return };
     let started = Instant::now();
@@ -131,6 +132,7 @@ async fn postfix_bounces_an_unknown_local_user_to_the_verp_address() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn postfix_warns_of_a_delay_then_returns_the_expired_deferral_as_failed_4xx() {
+    let _exclusive = crate::support::exclusive();
     let (addr, inbox, _stop) = listener().await;
     let Some(postfix) = start_postfix_warning(addr, Duration::from_secs(2)).await else { return };
     let started = Instant::now();
@@ -159,6 +161,7 @@ async fn postfix_warns_of_a_delay_then_returns_the_expired_deferral_as_failed_4x
 /// keep the report, and postfix keeps it and delivers it again.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_answered_451_is_delivered_again_by_postfix() {
+    let _exclusive = crate::support::exclusive();
     let ((addr, inbox, _stop), refused) = listener_failing(2).await;
     let Some(postfix) = start_postfix(addr).await else { return };
     let started = Instant::now();

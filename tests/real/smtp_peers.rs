@@ -144,6 +144,12 @@ impl Sink {
         let mut out = Vec::new();
         for entry in std::fs::read_dir(self.dumps.path()).unwrap() {
             let text = std::fs::read_to_string(entry.unwrap().path()).expect("a dump is UTF-8 (as were the messages)");
+            // smtp-sink makes a session's dump file at MAIL FROM and fills
+            // it at the end of DATA: an empty one is a message refused
+            // before its content (or one still being written), not a delivery.
+            if text.is_empty() {
+                continue;
+            }
             let field = |name: &str| {
                 text.lines().find_map(|l| l.strip_prefix(name)).map(str::to_string).unwrap_or_default()
             };
