@@ -86,6 +86,18 @@ pub fn from_ms(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
 
+/// The statuses that get digests, as an SQL list: the statuses of
+/// [`Status::gets_digests`] (a test holds the two together). A macro, so
+/// the digest queries are `concat!`ed constants.
+macro_rules! digest_statuses {
+    () => {
+        "('active', 'bouncing')"
+    };
+}
+
+/// [`digest_statuses!`] as a value.
+pub const DIGEST_STATUSES: &str = digest_statuses!();
+
 /// The handle on the state database; cheap to clone (a pool inside).
 #[derive(Clone, Debug)]
 pub struct StateStore {
@@ -340,9 +352,10 @@ impl StateStore {
         Ok(ids.iter().copied().filter(|id| unseen.contains(id)).collect())
     }
 
-    /// Every active subscriber with the ids of the articles already sent.
+    /// Every subscriber who gets digests (active, bouncing: see
+    /// [`DIGEST_STATUSES`]) with the ids of the articles already sent.
     pub async fn digest_recipients(&self) -> Result<Vec<(Subscriber, HashSet<String>)>> {
-        let subs = sqlx::query(subscriber_sql("WHERE status = 'active' ORDER BY id"))
+        let subs = sqlx::query(subscriber_sql(concat!("WHERE status IN ", digest_statuses!(), " ORDER BY id")))
             .fetch_all(&self.pool)
             .await
             .map_err(q("reading subscribers for the digest"))?;
@@ -353,10 +366,11 @@ impl StateStore {
             index.insert(s.id, out.len());
             out.push((s, HashSet::new()));
         }
-        let sent = sqlx::query(
+        let sent = sqlx::query(concat!(
             "SELECT s.subscriber_id, s.article_id FROM sent_articles s
-             JOIN subscribers u ON u.id = s.subscriber_id WHERE u.status = 'active'",
-        )
+             JOIN subscribers u ON u.id = s.subscriber_id WHERE u.status IN ",
+            digest_statuses!()
+        ))
         .fetch_all(&self.pool)
         .await
         .map_err(q("reading sent articles"))?;
