@@ -377,7 +377,10 @@ impl Mailer {
         }
         for d in done {
             match d {
-                Ok((_, Delivered::Accepted)) => report.sent += 1,
+                Ok((row, Delivered::Accepted)) => {
+                    report.sent += 1;
+                    self.delivered(&row).await?;
+                }
                 // The marker stopped on a database error, which
                 // `deliver_due` reports once the marker is joined.
                 Ok((_, Delivered::Unmarked)) => return Ok(()),
@@ -424,6 +427,19 @@ impl Mailer {
                 }
                 report.failed += 1;
             }
+        }
+        Ok(())
+    }
+
+    /// The relay accepted `row`. Without `mail.return_path` no report can
+    /// follow, so that is its delivery, and clears the subscriber's
+    /// failures in a row; only for those with failures counted when the
+    /// row was claimed (one UPDATE for them, nothing for the rest). With a
+    /// return path the relay's acceptance says nothing yet: a report, or
+    /// none for `bounces.delivered_after`, does (`state::bounces`).
+    async fn delivered(&self, row: &OutboxRow) -> Result<(), SendError> {
+        if let (None, Some(id), true) = (&self.verp, row.subscriber_id, row.bounce_count > 0) {
+            self.state.record_delivered(id).await?;
         }
         Ok(())
     }

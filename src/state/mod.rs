@@ -266,27 +266,6 @@ impl StateStore {
         Ok(())
     }
 
-    /// A permanent (5xx) failure in bantin's own SMTP conversation: counts
-    /// it, keeps `reason` (the relay's answer, one line, bounded) as the
-    /// last bounce's, and marks the subscriber bouncing once `limit` is
-    /// reached. Reports received later go through [`StateStore::apply_reports`].
-    pub async fn record_bounce(&self, id: i64, limit: u32, reason: &str, now: DateTime<Utc>) -> Result<()> {
-        let reason: String = crate::text::clean_line(reason).chars().take(300).collect();
-        sqlx::query(
-            "UPDATE subscribers SET bounce_count = bounce_count + 1, last_bounce_reason = $3, last_bounce_at = $4,
-                status = CASE WHEN bounce_count + 1 >= $2 AND status = 'active' THEN 'bouncing' ELSE status END
-             WHERE id = $1",
-        )
-        .bind(id)
-        .bind(i64::from(limit))
-        .bind(reason)
-        .bind(to_ms(now))
-        .execute(&self.pool)
-        .await
-        .map_err(q("counting a bounce"))?;
-        Ok(())
-    }
-
     // ---- digest bookkeeping ----------------------------------------------
 
     /// Records `now` as the first-seen time of every id not seen before:

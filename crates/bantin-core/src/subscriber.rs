@@ -175,6 +175,10 @@ pub struct OutboxRow {
     pub body: Vec<u8>,
     /// Including the current one.
     pub attempts: i64,
+    /// The subscriber's failures in a row when the row was claimed (0
+    /// without a subscriber): the sender clears them when the message is
+    /// known delivered, and only then needs to.
+    pub bounce_count: i64,
 }
 
 /// One subscriber's planned digest, as committed.

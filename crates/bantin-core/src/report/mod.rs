@@ -196,6 +196,10 @@ pub enum Kind {
     Soft,
     /// `Action: delayed`: still being retried; record only.
     Delayed,
+    /// `Action: delivered` with a success status (RFC 3464 2.3.3, a notice
+    /// the sender asked for with `NOTIFY=SUCCESS`): the message reached the
+    /// mailbox, so the soft bounces before it were not in a row.
+    Delivered,
     /// Feedback type `abuse` or `fraud`: the person reported the mail.
     Complaint,
     /// Nothing to apply, and why.
@@ -223,14 +227,16 @@ pub fn kind(report: &Report) -> Vec<Verdict<'_>> {
 }
 
 impl Recipient {
-    /// The status class decides for a failure; other actions are not failures.
+    /// The status class decides for a failure and a delivery; other
+    /// actions are neither.
     pub fn kind(&self) -> Kind {
         match (self.action, self.status.class) {
             (Action::Failed, 5) => Kind::Hard,
             (Action::Failed, 4) => Kind::Soft,
             (Action::Failed, _) => Kind::Ignored("failed with a success status"),
             (Action::Delayed, _) => Kind::Delayed,
-            (Action::Delivered, _) => Kind::Ignored("delivered"),
+            (Action::Delivered, 2) => Kind::Delivered,
+            (Action::Delivered, _) => Kind::Ignored("delivered with a failure status"),
             (Action::Relayed, _) => Kind::Ignored("relayed to a system that sends no reports"),
             (Action::Expanded, _) => Kind::Ignored("expanded to other recipients"),
         }

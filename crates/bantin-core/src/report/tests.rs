@@ -65,7 +65,7 @@ fn the_policy_follows_action_and_status_class() {
     assert_eq!(r(Action::Failed, 4).kind(), Kind::Soft);
     assert!(matches!(r(Action::Failed, 2).kind(), Kind::Ignored(_)));
     assert_eq!(r(Action::Delayed, 4).kind(), Kind::Delayed);
-    for a in [Action::Delivered, Action::Relayed, Action::Expanded] {
+    for a in [Action::Relayed, Action::Expanded] {
         assert!(matches!(r(a, 2).kind(), Kind::Ignored(_)));
     }
     assert_eq!(FeedbackType::Abuse.kind(), Kind::Complaint);
@@ -73,6 +73,25 @@ fn the_policy_follows_action_and_status_class() {
     for t in [FeedbackType::Virus, FeedbackType::NotSpam, FeedbackType::AuthFailure, FeedbackType::Other("x".into())] {
         assert!(matches!(t.kind(), Kind::Ignored(_)), "{t:?}");
     }
+}
+
+#[test]
+fn a_delivered_notice_is_a_verdict_of_its_own() {
+    let fields = "Reporting-MTA: dns; mx.example\r\n\r\nFinal-Recipient: rfc822; a@b.example\r\nAction: delivered\r\nStatus: 2.0.0\r\n";
+    let report = parse(&dsn("message/delivery-status", fields));
+    assert_eq!(kind(&report), [Verdict { recipient: Some("a@b.example"), kind: Kind::Delivered }]);
+    // A "delivered" that carries a failure status says two things at once:
+    // neither is acted on.
+    let r = |class| Recipient {
+        address: "a@b".into(),
+        original: None,
+        action: Action::Delivered,
+        status: Status { class, subject: 0, detail: 0 },
+        diagnostic: None,
+    };
+    assert_eq!(r(2).kind(), Kind::Delivered);
+    assert_eq!(r(5).kind(), Kind::Ignored("delivered with a failure status"));
+    assert_eq!(r(4).kind(), Kind::Ignored("delivered with a failure status"));
 }
 
 #[test]
