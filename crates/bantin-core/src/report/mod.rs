@@ -99,6 +99,22 @@ pub struct Status {
     pub detail: u16,
 }
 
+impl Status {
+    /// The enhanced status code at the start of `value` (a DSN's `Status`
+    /// field, the text of an SMTP reply after its code), if there is one.
+    pub fn parse(value: &str) -> Option<Status> {
+        fields::status(value)
+    }
+
+    /// A permanent failure about the recipient's address (X.1.X) or
+    /// mailbox (X.2.X), not about the sender, the message, the route or a
+    /// policy (X.3.X to X.7.X): what lets the daemon take a refused RCPT TO
+    /// in its own SMTP conversation for a hard bounce.
+    pub fn is_about_recipient(self) -> bool {
+        self.class == 5 && matches!(self.subject, 1 | 2)
+    }
+}
+
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}.{}", self.class, self.subject, self.detail)

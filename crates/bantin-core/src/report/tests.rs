@@ -135,3 +135,14 @@ fn a_base64_status_part_and_a_bounce_inside_the_returned_message_are_read_right(
     );
     assert_eq!(parse(outer.as_bytes()), Report::Ignored { reason: Reason::NoReport });
 }
+
+#[test]
+fn an_smtp_replys_enhanced_status_says_whether_the_recipient_is_the_trouble() {
+    let about = |text: &str| Status::parse(text).is_some_and(Status::is_about_recipient);
+    assert!(about("5.1.1 <a@b.example>: Recipient address rejected: User unknown"));
+    assert!(about("5.1.10 RESOLVER.ADR.RecipientNotFound"));
+    assert!(about("5.2.1 The email account that you tried to reach is disabled"));
+    for other in ["5.7.1 <a@b.example>: Relay access denied", "4.1.1 try later", "5.3.4 message too big", "relay not permitted", ""] {
+        assert!(!about(other), "{other}");
+    }
+}
