@@ -14,7 +14,8 @@
 //! the outbox: claims, marks, audit), `instances.rs` (several
 //! instances on one database: names, leases of the gone, the planner lock,
 //! the shared token key), `bounces.rs` (reports received: matching them
-//! to a message, applying them once), `privacy.rs` (erasing a person, dropping old
+//! to a message, applying them once; the bounce policy), `lift.rs` (an
+//! admin lifting a suppression), `privacy.rs` (erasing a person, dropping old
 //! message bodies; what each table holds about a person).
 //!
 //! Invariants:
@@ -37,11 +38,13 @@ mod connect;
 mod instances;
 mod outbox;
 mod bounces;
+mod lift;
 mod privacy;
 
 pub use connect::{sqlite_path, Backend};
 pub use instances::{instance_id, PlannerLock};
 pub use bounces::{ReportKind, ReportRow, Target};
+pub use lift::Lift;
 pub use privacy::Forgotten;
 pub use bantin_core::subscriber::*;
 
