@@ -79,6 +79,14 @@ pub enum SubscribersCommand {
         #[arg(long, value_enum)]
         status: Option<StatusArg>,
     },
+    /// Lift a suppression: a suppressed, bouncing or complained subscriber active again, no bounces
+    /// counted. Exit 65 if there is nothing to lift
+    Lift {
+        email: String,
+        /// Also lift a complaint (the person reported a mail as abuse; only if they asked to be mailed again)
+        #[arg(long)]
+        complaint: bool,
+    },
     /// Remove a subscriber and their digest bookkeeping (their sent messages stay; see forget)
     Remove { email: String },
     /// Erase a person: subscriber row, bookkeeping, every message to them (queued and sent) and their audit details

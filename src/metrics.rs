@@ -49,7 +49,7 @@ pub struct Metrics {
     /// Subscribers by status, refreshed from the state database on scrape.
     pub subscribers: Family<StatusLabel, Gauge>,
     /// Reports received at the return path and applied (`bantin_bounces_total`),
-    /// by kind: hard, soft, complaint, ignored.
+    /// by kind: hard, soft, delivered, complaint, ignored.
     pub bounces: Family<KindLabel, Counter>,
 }
 

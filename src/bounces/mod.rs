@@ -4,7 +4,8 @@
 //! for `bantin bounces receive`: the core's `report` parses the message
 //! and decides per recipient; this room finds the outbox row (VERP token
 //! first, then the original Message-ID) and applies the verdict to the
-//! subscriber through the state room, once per message. `listen` is the
+//! subscriber through the state room, once per message (the policy itself,
+//! hard, soft in a row, delivered, complaint, is `state::bounces`). `listen` is the
 //! inbound SMTP listener itself, generic over what it hands a message to.
 
 pub mod listen;
@@ -120,7 +121,9 @@ impl Bounces {
 
     fn count(&self, kind: ReportKind) {
         let label = match kind {
-            ReportKind::Hard | ReportKind::Soft | ReportKind::Complaint | ReportKind::Ignored => kind.as_str(),
+            ReportKind::Hard | ReportKind::Soft | ReportKind::Delivered | ReportKind::Complaint | ReportKind::Ignored => {
+                kind.as_str()
+            }
             ReportKind::Delayed => return,
         };
         if let Some(family) = &self.counted {
@@ -179,6 +182,7 @@ fn rows(parsed: &Report, target: Option<Target>) -> Vec<ReportRow> {
                 Kind::Hard => (ReportKind::Hard, detail(i)),
                 Kind::Soft => (ReportKind::Soft, detail(i)),
                 Kind::Delayed => (ReportKind::Delayed, detail(i)),
+                Kind::Delivered => (ReportKind::Delivered, detail(i)),
                 Kind::Complaint => (ReportKind::Complaint, detail(i)),
                 Kind::Ignored(why) => (ReportKind::Ignored, Some(why.to_string())),
             };

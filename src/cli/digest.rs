@@ -132,9 +132,12 @@ async fn send_due(digests: &Digests, catalog: &Catalog, start: DateTime<Utc>, mo
         eprintln!("{released} messages left in flight by a stopped run are queued again");
     }
     // The clock runs on from `start`, so --at in the future still finds the
-    // rows it just queued due.
+    // rows it just queued due, and is never behind the real one (it stamps
+    // the messages sent, which the bounce policy compares with the times
+    // reports arrive; before, a past `start` put it ahead by the run's
+    // duration).
     let began = std::time::Instant::now();
-    let clock = move || start.max(Utc::now()) + chrono::Duration::from_std(began.elapsed()).unwrap_or_default();
+    let clock = move || (start + chrono::Duration::from_std(began.elapsed()).unwrap_or_default()).max(Utc::now());
     // Sending starts while planning still renders and commits: each batch
     // is committed before it can be claimed (the outbox invariant holds as
     // it does between two runs), and rendering and sending overlap on the

@@ -1,10 +1,10 @@
-//! `bantin subscribers add|list|remove|forget|import|export`: what they do, their
+//! `bantin subscribers add|list|lift|remove|forget|import|export`: what they do, their
 //! output formats and exit codes.
 
 use super::{open_state, runtime};
 use crate::args::{FrequencyArg, ListFormat, StatusArg, SubscribersCommand};
 use crate::exit;
-use bantin::state::{Frequency, NewSubscriber, StateStore, Status, Subscriber, normalize_address};
+use bantin::state::{Frequency, Lift, NewSubscriber, StateStore, Status, Subscriber, normalize_address};
 use bantin::Settings;
 use chrono::{DateTime, Utc};
 use std::io::Write as _;
@@ -91,6 +91,7 @@ pub fn run(settings: Settings, command: SubscribersCommand) -> anyhow::Result<Ex
                     Ok(ExitCode::from(exit::DATAERR))
                 }
             }
+            SubscribersCommand::Lift { email, complaint } => lift(&state, &email, complaint).await,
             SubscribersCommand::Forget { email } => forget(&state, &email).await,
             SubscribersCommand::Import { file } => import(&state, &file).await,
             SubscribersCommand::Export => {
@@ -117,6 +118,43 @@ async fn forget(state: &StateStore, email: &str) -> anyhow::Result<ExitCode> {
         );
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `subscribers lift`: what the bounce policy did, undone by the admin
+/// (exit 65 when there is nothing to lift, or a complaint without
+/// `--complaint`).
+async fn lift(state: &StateStore, email: &str, complaint: bool) -> anyhow::Result<ExitCode> {
+    let normalized = normalize_address(email).unwrap_or_else(|_| email.trim().to_string());
+    let last = |reason: Option<String>, at: Option<DateTime<Utc>>| match (reason, at) {
+        (Some(r), Some(at)) => format!("last: {r} ({})", at.format("%Y-%m-%d %H:%M UTC")),
+        (Some(r), None) => format!("last: {r}"),
+        (None, _) => "no reason recorded".to_string(),
+    };
+    match state.lift(&normalized, complaint).await? {
+        Lift::Lifted { was, reason, at } => {
+            println!("lifted {normalized}: was {} ({}); now active, mailed from the next period", was.as_str(), last(reason, at));
+            Ok(ExitCode::SUCCESS)
+        }
+        Lift::Complaint { reason, at } => {
+            eprintln!(
+                "bantin: {normalized} complained ({}): they reported a mail as abuse themselves, so it is not lifted \
+                 as a bounce is; only if they asked to be mailed again, run `bantin subscribers lift {normalized} --complaint`",
+                last(reason, at)
+            );
+            Ok(ExitCode::from(exit::DATAERR))
+        }
+        Lift::NotLifted(status) => {
+            eprintln!(
+                "bantin: {normalized} is {}: nothing to lift (only suppressed, bouncing and complained subscribers are)",
+                status.as_str()
+            );
+            Ok(ExitCode::from(exit::DATAERR))
+        }
+        Lift::Unknown => {
+            eprintln!("bantin: {normalized} is not a subscriber (see `bantin subscribers list`)");
+            Ok(ExitCode::from(exit::DATAERR))
+        }
+    }
 }
 
 fn warn_unknown_topics(settings: &Settings, topics: &[String]) {

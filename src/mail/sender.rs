@@ -3,17 +3,22 @@
 //! pool of SMTP sessions (`mail::smtp`, tokio, rustls) at most
 //! `mail.max_per_second`, and records the outcome.
 //!
-//! Outcomes: 2xx → sent; 4xx, a refused or broken connection, a timeout →
-//! queued again after an exponential backoff with jitter (given up after
-//! `mail.max_attempts`); 5xx → failed, and the subscriber's bounce count
-//! goes up (bouncing at `mail.bounce_limit`). Every attempt is audited.
+//! Outcomes: 2xx → sent (without `mail.return_path`, also the delivery
+//! that clears the subscriber's failures in a row); 4xx, a refused or
+//! broken connection, a timeout → queued again after an exponential
+//! backoff with jitter (given up after `mail.max_attempts`); 5xx → failed,
+//! and the bounce policy (`state::bounces`): a recipient refused at RCPT
+//! TO (`550 5.1.1`) is a hard bounce, suppressed as if reported later;
+//! any other 5xx (the sender, the message, the relay's policy) counts
+//! toward `mail.bounce_limit` (`smtp::Refused` says which). Every attempt
+//! is audited.
 //!
 //! Invariant: only rows the outbox handed to this sender's lease are sent,
 //! and a row is marked sent only after the server accepted it; a crash in
 //! between resends the same bytes (same Message-ID), never a different mail.
 
 use super::pace::{Pace, Sessions};
-use super::smtp::{DirectPool, Gate, Outcome, Relay, Security};
+use super::smtp::{DirectPool, Gate, Outcome, Refused, Relay, Security};
 use futures_util::FutureExt as _;
 use crate::state::{OutboxRow, StateError, StateStore};
 use chrono::{DateTime, Utc};
@@ -271,7 +276,8 @@ impl Mailer {
     /// [`DirectPool::send`].
     async fn send_row(relay: &DirectPool, from: &Address, row: &OutboxRow, accepted: impl FnOnce() -> Option<Gate>) -> Outcome {
         if let Err(e) = row.recipient.parse::<Address>() {
-            return Outcome::Permanent(format!("recipient {:?} is not an address: {e}", row.recipient));
+            // Our own row, not the relay's answer about the mailbox: counted.
+            return Outcome::Permanent(Refused::Other, format!("recipient {:?} is not an address: {e}", row.recipient));
         }
         relay.send(from.as_ref(), &row.recipient, &row.body, accepted).await
     }
@@ -377,7 +383,10 @@ impl Mailer {
         }
         for d in done {
             match d {
-                Ok((_, Delivered::Accepted)) => report.sent += 1,
+                Ok((row, Delivered::Accepted)) => {
+                    report.sent += 1;
+                    self.delivered(&row).await?;
+                }
                 // The marker stopped on a database error, which
                 // `deliver_due` reports once the marker is joined.
                 Ok((_, Delivered::Unmarked)) => return Ok(()),
@@ -416,14 +425,39 @@ impl Mailer {
                 self.state.mark_failed(row.id, t, &format!("gave up after {} attempts: {err}", row.attempts)).await?;
                 report.failed += 1;
             }
-            Outcome::Permanent(err) => {
+            Outcome::Permanent(whose, err) => {
                 tracing::error!(message_id = %row.message_id, to = %row.recipient, "permanent failure: {err}");
                 self.state.mark_failed(row.id, t, &err).await?;
-                if let Some(id) = row.subscriber_id {
-                    self.state.record_bounce(id, self.settings.bounce_limit, &err, t).await?;
+                match whose {
+                    // The relay says the mailbox does not exist: the same
+                    // hard bounce, through the same apply step, as a report
+                    // received later.
+                    Refused::Recipient => self.state.apply_refusal(row.id, &err, t).await?,
+                    // About the sender or the message (or the relay's own
+                    // policy): not this address's fault, and the same for
+                    // every subscriber if the relay is misconfigured, so it
+                    // only counts.
+                    Refused::Other => {
+                        if let Some(id) = row.subscriber_id {
+                            self.state.record_bounce(id, self.settings.bounce_limit, &err, t).await?;
+                        }
+                    }
                 }
                 report.failed += 1;
             }
+        }
+        Ok(())
+    }
+
+    /// The relay accepted `row`. Without `mail.return_path` no report can
+    /// follow, so that is its delivery, and clears the subscriber's
+    /// failures in a row; only for those with failures counted when the
+    /// row was claimed (one UPDATE for them, nothing for the rest). With a
+    /// return path the relay's acceptance says nothing yet: a report, or
+    /// none for `bounces.delivered_after`, does (`state::bounces`).
+    async fn delivered(&self, row: &OutboxRow) -> Result<(), SendError> {
+        if let (None, Some(id), true) = (&self.verp, row.subscriber_id, row.bounce_count > 0) {
+            self.state.record_delivered(id).await?;
         }
         Ok(())
     }

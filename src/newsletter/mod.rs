@@ -105,10 +105,23 @@ impl Digests {
         let Some(lock) = self.state.try_planner_lock().await? else {
             return Ok(QueueReport { busy: true, ..QueueReport::default() });
         };
-        let catalog = (self.catalog)();
-        let result = pipeline::queue_digests(&self.state, &self.composer, &catalog, &self.plan, now, mode).await;
+        let result = self.queue_locked(now, mode).await;
         lock.release().await;
-        Ok(result?)
+        result
+    }
+
+    /// [`Digests::queue`] with the planner lock held: first the bouncing
+    /// subscribers whose mail went unreported for `bounces.delivered_after`
+    /// are active again (the same run mails them either way: bouncing ones
+    /// are retried at each period), then the digests.
+    async fn queue_locked(&self, now: DateTime<Utc>, mode: Mode) -> Result<QueueReport, DigestError> {
+        let wait = chrono::Duration::from_std(self.settings.bounces.delivered_after).unwrap_or(chrono::Duration::MAX);
+        let settled = self.state.settle_bouncing(now.checked_sub_signed(wait).unwrap_or(DateTime::<Utc>::MIN_UTC)).await?;
+        if settled > 0 {
+            tracing::info!(subscribers = settled, "failures no longer in a row: a later message went unreported for bounces.delivered_after");
+        }
+        let catalog = (self.catalog)();
+        Ok(pipeline::queue_digests(&self.state, &self.composer, &catalog, &self.plan, now, mode).await?)
     }
 
     /// Drops the bodies of messages that went out more than

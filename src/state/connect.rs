@@ -18,12 +18,14 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (2, "token key", include_str!("../../migrations/sqlite/0002_token_key.sql")),
     (3, "outbox bodies", include_str!("../../migrations/sqlite/0003_outbox_bodies.sql")),
     (4, "bounces", include_str!("../../migrations/sqlite/0004_bounces.sql")),
+    (5, "delivered", include_str!("../../migrations/sqlite/0005_delivered.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "subscribers outbox", include_str!("../../migrations/postgres/0001_subscribers_outbox.sql")),
     (2, "token key", include_str!("../../migrations/postgres/0002_token_key.sql")),
     (3, "outbox bodies", include_str!("../../migrations/postgres/0003_outbox_bodies.sql")),
     (4, "bounces", include_str!("../../migrations/postgres/0004_bounces.sql")),
+    (5, "delivered", include_str!("../../migrations/postgres/0005_delivered.sql")),
 ];
 
 /// Which database `state.url` names.

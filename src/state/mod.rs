@@ -14,7 +14,8 @@
 //! the outbox: claims, marks, audit), `instances.rs` (several
 //! instances on one database: names, leases of the gone, the planner lock,
 //! the shared token key), `bounces.rs` (reports received: matching them
-//! to a message, applying them once), `privacy.rs` (erasing a person, dropping old
+//! to a message, applying them once; the bounce policy), `lift.rs` (an
+//! admin lifting a suppression), `privacy.rs` (erasing a person, dropping old
 //! message bodies; what each table holds about a person).
 //!
 //! Invariants:
@@ -37,11 +38,13 @@ mod connect;
 mod instances;
 mod outbox;
 mod bounces;
+mod lift;
 mod privacy;
 
 pub use connect::{sqlite_path, Backend};
 pub use instances::{instance_id, PlannerLock};
 pub use bounces::{ReportKind, ReportRow, Target};
+pub use lift::Lift;
 pub use privacy::Forgotten;
 pub use bantin_core::subscriber::*;
 
@@ -85,6 +88,18 @@ pub fn to_ms(t: DateTime<Utc>) -> i64 {
 pub fn from_ms(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
+
+/// The statuses that get digests, as an SQL list: the statuses of
+/// [`Status::gets_digests`] (a test holds the two together). A macro, so
+/// the digest queries are `concat!`ed constants.
+macro_rules! digest_statuses {
+    () => {
+        "('active', 'bouncing')"
+    };
+}
+
+/// [`digest_statuses!`] as a value.
+pub const DIGEST_STATUSES: &str = digest_statuses!();
 
 /// The handle on the state database; cheap to clone (a pool inside).
 #[derive(Clone, Debug)]
@@ -254,27 +269,6 @@ impl StateStore {
         Ok(())
     }
 
-    /// A permanent (5xx) failure in bantin's own SMTP conversation: counts
-    /// it, keeps `reason` (the relay's answer, one line, bounded) as the
-    /// last bounce's, and marks the subscriber bouncing once `limit` is
-    /// reached. Reports received later go through [`StateStore::apply_reports`].
-    pub async fn record_bounce(&self, id: i64, limit: u32, reason: &str, now: DateTime<Utc>) -> Result<()> {
-        let reason: String = crate::text::clean_line(reason).chars().take(300).collect();
-        sqlx::query(
-            "UPDATE subscribers SET bounce_count = bounce_count + 1, last_bounce_reason = $3, last_bounce_at = $4,
-                status = CASE WHEN bounce_count + 1 >= $2 AND status = 'active' THEN 'bouncing' ELSE status END
-             WHERE id = $1",
-        )
-        .bind(id)
-        .bind(i64::from(limit))
-        .bind(reason)
-        .bind(to_ms(now))
-        .execute(&self.pool)
-        .await
-        .map_err(q("counting a bounce"))?;
-        Ok(())
-    }
-
     // ---- digest bookkeeping ----------------------------------------------
 
     /// Records `now` as the first-seen time of every id not seen before:
@@ -340,9 +334,10 @@ impl StateStore {
         Ok(ids.iter().copied().filter(|id| unseen.contains(id)).collect())
     }
 
-    /// Every active subscriber with the ids of the articles already sent.
+    /// Every subscriber who gets digests (active, bouncing: see
+    /// [`DIGEST_STATUSES`]) with the ids of the articles already sent.
     pub async fn digest_recipients(&self) -> Result<Vec<(Subscriber, HashSet<String>)>> {
-        let subs = sqlx::query(subscriber_sql("WHERE status = 'active' ORDER BY id"))
+        let subs = sqlx::query(subscriber_sql(concat!("WHERE status IN ", digest_statuses!(), " ORDER BY id")))
             .fetch_all(&self.pool)
             .await
             .map_err(q("reading subscribers for the digest"))?;
@@ -353,10 +348,11 @@ impl StateStore {
             index.insert(s.id, out.len());
             out.push((s, HashSet::new()));
         }
-        let sent = sqlx::query(
+        let sent = sqlx::query(concat!(
             "SELECT s.subscriber_id, s.article_id FROM sent_articles s
-             JOIN subscribers u ON u.id = s.subscriber_id WHERE u.status = 'active'",
-        )
+             JOIN subscribers u ON u.id = s.subscriber_id WHERE u.status IN ",
+            digest_statuses!()
+        ))
         .fetch_all(&self.pool)
         .await
         .map_err(q("reading sent articles"))?;

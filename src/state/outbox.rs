@@ -173,27 +173,34 @@ impl StateStore {
                     recipient: get(r, "recipient")?,
                     body: Vec::new(),
                     attempts: get(r, "attempts")?,
+                    bounce_count: 0,
                 })
             })
             .collect::<Result<_>>()?;
         out.sort_by_key(|r| r.id);
-        // The bodies of the leased rows. They never change after the
-        // commit that wrote them, so reading them after the claim, outside
-        // its statement, reads what the claim leased.
-        let mut bodies: HashMap<i64, Vec<u8>> = HashMap::with_capacity(out.len());
+        // The bodies of the leased rows, and their subscribers' failure
+        // counts (in the same statement: the sender needs them only to
+        // clear them). Bodies never change after the commit that wrote
+        // them, so reading them after the claim, outside its statement,
+        // reads what the claim leased.
+        let mut bodies: HashMap<i64, (Vec<u8>, i64)> = HashMap::with_capacity(out.len());
         for chunk in out.chunks(ROWS_PER_STATEMENT) {
-            let text =
-                format!("SELECT outbox_id, body FROM outbox_bodies WHERE outbox_id IN ({})", list(chunk.len(), 1));
+            let text = format!(
+                "SELECT b.outbox_id, b.body, COALESCE(s.bounce_count, 0) AS bounce_count
+                 FROM outbox_bodies b JOIN outbox o ON o.id = b.outbox_id LEFT JOIN subscribers s ON s.id = o.subscriber_id
+                 WHERE b.outbox_id IN ({})",
+                list(chunk.len(), 1)
+            );
             let mut query = sqlx::query(sql(text));
             for r in chunk {
                 query = query.bind(r.id);
             }
             for b in query.fetch_all(&self.pool).await.map_err(q("reading outbox messages"))? {
-                bodies.insert(get(&b, "outbox_id")?, get(&b, "body")?);
+                bodies.insert(get(&b, "outbox_id")?, (get(&b, "body")?, get(&b, "bounce_count")?));
             }
         }
         for r in &mut out {
-            r.body = bodies.remove(&r.id).ok_or_else(|| {
+            (r.body, r.bounce_count) = bodies.remove(&r.id).ok_or_else(|| {
                 StateError::Corrupt(format!("outbox message {} has no body in outbox_bodies", r.message_id))
             })?;
         }

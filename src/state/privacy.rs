@@ -3,7 +3,7 @@
 //! messages that went out once `retention.mail_bodies` has passed
 //! ([`StateStore::drop_mail_bodies`]).
 //!
-//! What each table holds about a person (migrations 1–4):
+//! What each table holds about a person (migrations 1–5):
 //! - `subscribers`: the address, topics, frequency, status, the times of
 //!   sign-up and confirmation, bounces, the digest watermark;
 //! - `sent_articles`: which articles they were sent (by subscriber id);
@@ -12,7 +12,7 @@
 //!   the relay's last error, which may quote the address;
 //! - `outbox_bodies`: the whole message: address, name of the list, their
 //!   links (tokens naming their subscriber id);
-//! - `bounce_reports` (migration 4): the reports received about their
+//! - `bounce_reports` (migrations 4, 5): the reports received about their
 //!   messages (subscriber id, outbox id, the report's diagnostic, which
 //!   may quote the address); `subscribers` also holds the last one's
 //!   reason and time;

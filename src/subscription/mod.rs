@@ -35,7 +35,7 @@ pub use bantin_core::subscriber::{parse_form, Form};
 pub use limit::Limits;
 
 use crate::newsletter::Digests;
-use crate::state::{Frequency, Status, Subscriber, normalize_address};
+use crate::state::{Frequency, Subscriber, normalize_address};
 use axum::Router;
 use axum::body::Bytes;
 use axum::Extension;
@@ -143,7 +143,7 @@ fn link_made(link: &Verified<ConfirmLink>) -> DateTime<Utc> {
 async fn confirm_page(State(ctx): State<Arc<Ctx>>, lang: Lang, link: Verified<ConfirmLink>, uri: Uri) -> Response {
     let s = strings::get(lang);
     match ctx.digests.state.subscriber_by_id(link.id).await {
-        Ok(Some(sub)) if sub.status == Status::Active => confirmed(&ctx, lang),
+        Ok(Some(sub)) if sub.status.gets_digests() => confirmed(&ctx, lang),
         Ok(Some(sub)) if sub.confirmable_by(link_made(&link)) => {
             let mut page = Page::plain(StatusCode::OK, s.confirm_title, s.confirm_message.replace("{email}", &sub.email));
             page.form = "confirm";
@@ -159,7 +159,7 @@ async fn confirm_page(State(ctx): State<Arc<Ctx>>, lang: Lang, link: Verified<Co
 /// active sees the same page again.
 async fn confirm(State(ctx): State<Arc<Ctx>>, lang: Lang, link: Verified<ConfirmLink>) -> Response {
     match ctx.digests.state.confirm(link.id, link_made(&link), Utc::now()).await {
-        Ok(Some(sub)) if sub.status == Status::Active => confirmed(&ctx, lang),
+        Ok(Some(sub)) if sub.status.gets_digests() => confirmed(&ctx, lang),
         Ok(_) => invalid_link(&ctx, lang),
         Err(e) => server_error(&ctx, lang, "subscription page", e),
     }

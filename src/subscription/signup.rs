@@ -102,7 +102,8 @@ async fn handle(d: &Digests, cap: &mut MailCap, s: SignUp, now: DateTime<Utc>) -
             d.state.resubscribe(sub.id, &new.topics, new.frequency).await?;
             sub.status = Status::Pending;
         }
-        // Already receiving (or blocked by bounces): nothing to confirm.
+        // Already receiving (bouncing ones too: retried each period):
+        // nothing to confirm.
         Status::Active | Status::Bouncing => return Ok(false),
         // Suppressed (a hard bounce) or complained: never mailed again,
         // not even a confirmation; the page is the same as everyone's

@@ -16,7 +16,7 @@ use mailtest::{parse, wait_for_mail, Backend, StateDb};
 use std::path::Path;
 
 const AT: &str = "2026-08-31T07:00:00+07:00";
-const RETURN_PATH: &str = "bounces@example.org";
+pub(crate) const RETURN_PATH: &str = "bounces@example.org";
 const HARD: &str = "hard.gone@example.org";
 const SOFT: &str = "soft.full@example.org";
 const COMPLAINS: &str = "angry.reader@example.org";
@@ -24,7 +24,7 @@ const AWAY: &str = "on.holiday@example.org";
 const BY_ID: &str = "by.message.id@example.org";
 
 /// `bantin bounces receive` with `message` on stdin: exit code and output.
-async fn receive(cfg: &Path, message: &str, recipient: Option<&str>) -> (i32, String) {
+pub(crate) async fn receive(cfg: &Path, message: &str, recipient: Option<&str>) -> (i32, String) {
     use tokio::io::AsyncWriteExt as _;
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_bantin"));
     cmd.arg("--config").arg(cfg).args(["bounces", "receive"]).env("BANTIN_LOG", "error");
@@ -46,7 +46,7 @@ async fn receive(cfg: &Path, message: &str, recipient: Option<&str>) -> (i32, St
     (out.status.code().unwrap_or(-1), text)
 }
 
-async fn bantin(cfg: &Path, args: &[&str]) -> (bool, String) {
+pub(crate) async fn bantin(cfg: &Path, args: &[&str]) -> (bool, String) {
     let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_bantin"))
         .arg("--config")
         .arg(cfg)
@@ -83,7 +83,7 @@ pub(crate) fn fixture(name: &str, verp: &str, fixture_id: &str, message_id: &str
     out.replace(fixture_id, message_id).replacen("Message-Id: <", &format!("Message-Id: <{tag}."), 1)
 }
 
-async fn status(state: &StateStore, email: &str) -> Status {
+pub(crate) async fn status(state: &StateStore, email: &str) -> Status {
     state.subscriber_by_email(email).await.unwrap().unwrap().status
 }
 

@@ -222,9 +222,9 @@ async fn refused_then_451_then_accepted_and_550s_make_a_subscriber_bouncing(back
     assert_eq!((sub.status, sub.bounce_count), (Status::Bouncing, 2));
     assert_eq!(digests.state.subscriber_counts().await.unwrap(), [(Status::Bouncing, 1)]);
     assert_eq!(digests.state.outbox_counts().await.unwrap().failed, 2);
-    // A bouncing subscriber is not planned.
+    // A bouncing subscriber is still planned: retried at the next period.
     let q = digests.queue(fixed_now() + Duration::days(1), Mode::Now).await.unwrap();
-    assert_eq!(q.due, 0);
+    assert_eq!(q.due, 1);
 }
 
 async fn the_scheduler_delivers_the_outbox_and_stops_on_shutdown(backend: Backend) {

@@ -14,6 +14,7 @@
 mod support;
 
 mod bounce_loop;
+mod bounce_policy;
 mod bounces;
 mod bounces_shared;
 mod cli;

@@ -36,7 +36,8 @@ pub enum Status {
     Active,
     Unsubscribed,
     /// Too many delivery failures in a row (synchronous 5xx, soft
-    /// bounces); no digests until fixed.
+    /// bounces). Still mailed: each period's digest is the retry, and a
+    /// message known delivered makes them active again.
     Bouncing,
     /// A hard bounce (`5.x.x`) reported later: the address does not
     /// exist. Never mailed again until an admin lifts it.
@@ -57,6 +58,19 @@ impl Status {
             Status::Complained => "complained",
         }
     }
+    /// Whether this subscriber gets digests: active ones, and bouncing
+    /// ones, retried at the next period (a soft bounce is a full mailbox or
+    /// a server away, which pass). Pending, unsubscribed, suppressed and
+    /// complained ones never do. The state database's digest query lists
+    /// the same statuses (`state::DIGEST_STATUSES`, held to this by a test).
+    pub fn gets_digests(self) -> bool {
+        matches!(self, Status::Active | Status::Bouncing)
+    }
+
+    /// Every status, for the tests that hold other lists to this one.
+    pub const ALL: [Status; 6] =
+        [Status::Pending, Status::Active, Status::Unsubscribed, Status::Bouncing, Status::Suppressed, Status::Complained];
+
     pub fn parse(s: &str) -> Option<Status> {
         match s {
             "pending" => Some(Status::Pending),
@@ -161,6 +175,10 @@ pub struct OutboxRow {
     pub body: Vec<u8>,
     /// Including the current one.
     pub attempts: i64,
+    /// The subscriber's failures in a row when the row was claimed (0
+    /// without a subscriber): the sender clears them when the message is
+    /// known delivered, and only then needs to.
+    pub bounce_count: i64,
 }
 
 /// One subscriber's planned digest, as committed.

@@ -14,6 +14,7 @@ const FIXTURES: &[&str] = &[
     "exchange-ndr",
     "gmail-dsn",
     "rfc3464-headers-only",
+    "rfc3464-delivered",
     "yahoo-arf-abuse",
     "out-of-office",
     "plain-no-report",
@@ -96,6 +97,13 @@ fn every_fixture_is_classified_as_its_format_says() {
                 "Delayed binh@slow.example.net Delayed 4.0.0",
                 "Ignored(\"relayed to a system that sends no reports\") thu@relay.example.net Relayed 2.0.0",
                 "id=708192a3b4c5d6e7f809.daily.2026-12-02@example.org verp=bounces+ghijkl234567cdef@example.org",
+            ],
+        ),
+        (
+            "rfc3464-delivered",
+            &[
+                "Delivered doc.gia@example.net Delivered 2.0.0",
+                "id=a3b4c5d6e7f8091a2b3c.daily.2026-12-02@example.org verp=bounces+jklmno234567efgh@example.org",
             ],
         ),
         (

@@ -77,8 +77,61 @@ pub enum Outcome {
     Sent,
     /// 4xx or no connection: try again later.
     Temporary(String),
-    /// 5xx: the server refused this message for good.
-    Permanent(String),
+    /// 5xx: the server refused this message for good; whose doing that is.
+    Permanent(Refused, String),
+}
+
+/// Whose doing a permanent refusal is, for the bounce policy
+/// (`mail::sender`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refused {
+    /// The recipient's: RCPT TO answered 5xx with an enhanced status code
+    /// about the address or the mailbox (RFC 3463 X.1.X, X.2.X: `550 5.1.1
+    /// user unknown`). A hard bounce: the address is suppressed.
+    Recipient,
+    /// The sender's, the message's, the relay's: a 5xx to MAIL FROM, DATA
+    /// or the end of DATA, to AUTH, what the relay cannot do, and a refused
+    /// recipient without such a code. Counted toward `mail.bounce_limit`.
+    Other,
+}
+
+/// A step of the conversation, as the reply that failed answered it: its
+/// name for errors, and for [`Refused`] whether it was the recipient.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Greeting,
+    Helo,
+    StartTls,
+    AuthPlain,
+    AuthLogin,
+    AuthLoginUser,
+    AuthLoginPassword,
+    MailFrom,
+    RcptTo,
+    Data,
+    EndOfData,
+    Noop,
+    Quit,
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Step::Greeting => "the greeting",
+            Step::Helo => "HELO",
+            Step::StartTls => "STARTTLS",
+            Step::AuthPlain => "AUTH PLAIN",
+            Step::AuthLogin => "AUTH LOGIN",
+            Step::AuthLoginUser => "AUTH LOGIN (user)",
+            Step::AuthLoginPassword => "AUTH LOGIN (password)",
+            Step::MailFrom => "MAIL FROM",
+            Step::RcptTo => "RCPT TO",
+            Step::Data => "DATA",
+            Step::EndOfData => "the end of DATA",
+            Step::Noop => "NOOP",
+            Step::Quit => "QUIT",
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -88,7 +141,7 @@ pub enum SmtpError {
     #[error("the relay closed the connection")]
     Closed,
     #[error("the relay answered {command} with {code} {text}")]
-    Reply { command: &'static str, code: u16, text: String },
+    Reply { command: Step, code: u16, text: String },
     #[error("the relay's answer is not SMTP: {0}")]
     Protocol(String),
     #[error("TLS: {0}")]
@@ -105,15 +158,36 @@ impl SmtpError {
     /// try later.
     pub fn outcome(self) -> Outcome {
         match &self {
-            SmtpError::Reply { code, .. } if *code >= 500 => Outcome::Permanent(self.to_string()),
-            SmtpError::Unsupported(_) => Outcome::Permanent(self.to_string()),
+            SmtpError::Reply { command, code, text } if *code >= 500 => {
+                Outcome::Permanent(refused(*command, text), self.to_string())
+            }
+            SmtpError::Unsupported(_) => Outcome::Permanent(Refused::Other, self.to_string()),
             _ => Outcome::Temporary(self.to_string()),
         }
     }
 }
 
+/// Whose doing a 5xx answer `text` to `step` is. Only RCPT TO names the
+/// recipient, and only an enhanced status about the address or the
+/// mailbox says the recipient is the trouble: a relay's own policy answers
+/// RCPT TO too (postfix's `554 5.7.1 <a@b.example>: Relay access denied`
+/// when bantin may not relay through it), and a misconfigured relay says
+/// so for every recipient, which must not suppress every subscriber; so
+/// does a reply without an enhanced code (exim's default `550 relay not
+/// permitted`). A 5xx to MAIL FROM or DATA is about the sender or the
+/// message, the same for everyone. All of those count toward
+/// `mail.bounce_limit` as before.
+fn refused(step: Step, text: &str) -> Refused {
+    let status = bantin_core::report::Status::parse(text);
+    if step == Step::RcptTo && status.is_some_and(|s| s.is_about_recipient()) {
+        Refused::Recipient
+    } else {
+        Refused::Other
+    }
+}
+
 /// A command line of the envelope, its name for errors, and the reply codes it needs.
-type EnvelopeCommand = (String, &'static str, fn(u16) -> bool);
+type EnvelopeCommand = (String, Step, fn(u16) -> bool);
 
 /// A reply: its code and its lines' text (without the code).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,7 +202,7 @@ impl Reply {
     }
 
     /// The reply if its code is what `command` needs, else the error.
-    fn require(self, command: &'static str, code: impl Fn(u16) -> bool) -> Result<Reply, SmtpError> {
+    fn require(self, command: Step, code: impl Fn(u16) -> bool) -> Result<Reply, SmtpError> {
         if code(self.code) {
             Ok(self)
         } else {
@@ -245,10 +319,29 @@ mod tests {
 
     #[test]
     fn only_5xx_replies_are_permanent() {
-        let reply = |code| SmtpError::Reply { command: "RCPT TO", code, text: String::new() };
-        assert!(matches!(reply(550).outcome(), Outcome::Permanent(_)));
+        let reply = |code| SmtpError::Reply { command: Step::RcptTo, code, text: String::new() };
+        assert!(matches!(reply(550).outcome(), Outcome::Permanent(..)));
         assert!(matches!(reply(451).outcome(), Outcome::Temporary(_)));
         assert!(matches!(SmtpError::Closed.outcome(), Outcome::Temporary(_)));
+    }
+
+    #[test]
+    fn only_a_refused_mailbox_is_the_recipients_doing() {
+        let refusal = |command, code, text: &str| match (SmtpError::Reply { command, code, text: text.into() }).outcome() {
+            Outcome::Permanent(whose, _) => whose,
+            other => panic!("{other:?}"),
+        };
+        let gone = "5.1.1 <a@b.example>: Recipient address rejected: User unknown in local recipient table";
+        assert_eq!(refusal(Step::RcptTo, 550, gone), Refused::Recipient);
+        assert_eq!(refusal(Step::RcptTo, 552, "5.2.1 mailbox disabled"), Refused::Recipient);
+        // The relay's own policy, a code-less reply, and the sender or the
+        // message refused: the same for every subscriber, only counted.
+        assert_eq!(refusal(Step::RcptTo, 554, "5.7.1 <a@b.example>: Relay access denied"), Refused::Other);
+        assert_eq!(refusal(Step::RcptTo, 550, "relay not permitted"), Refused::Other);
+        assert_eq!(refusal(Step::MailFrom, 553, "5.1.8 sender address rejected: domain not found"), Refused::Other);
+        assert_eq!(refusal(Step::Data, 554, "5.7.1 relay access denied"), Refused::Other);
+        assert_eq!(refusal(Step::EndOfData, 550, "5.1.1 no such user"), Refused::Other);
+        assert_eq!(SmtpError::Unsupported("SMTPUTF8".into()).outcome(), Outcome::Permanent(Refused::Other, "SMTPUTF8".into()));
     }
 
 }

@@ -130,7 +130,7 @@ impl DirectPool {
     /// Opens a session and asks NOOP, for the check at start.
     pub async fn check(&self) -> Result<(), String> {
         let mut session = self.open().await.map_err(|o| match o {
-            Outcome::Temporary(e) | Outcome::Permanent(e) => e,
+            Outcome::Temporary(e) | Outcome::Permanent(_, e) => e,
             Outcome::Sent => String::new(),
         })?;
         let alive = tokio::time::timeout(self.timeout, session.noop()).await;

@@ -39,7 +39,7 @@ impl Session {
             Security::Implicit => Session::new(Box::new(settings.tls_handshake(tcp).await?)),
             Security::Opportunistic | Security::Required | Security::Plain => Session::new(Box::new(tcp)),
         };
-        session.reply().await?.require("the greeting", |c| c == 220)?;
+        session.reply().await?.require(Step::Greeting, |c| c == 220)?;
         session.hello(&settings.hello).await?;
         let mut encrypted = settings.security == Security::Implicit;
         if settings.security == Security::Required && !session.ext.starttls {
@@ -50,7 +50,7 @@ impl Session {
             )));
         }
         if matches!(settings.security, Security::Opportunistic | Security::Required) && session.ext.starttls {
-            session.command("STARTTLS").await?.require("STARTTLS", |c| c == 220)?;
+            session.command("STARTTLS").await?.require(Step::StartTls, |c| c == 220)?;
             // Whatever came after the 220 was sent before TLS and must not
             // be read as if it came through it (the STARTTLS injection).
             if !session.input.is_empty() {
@@ -80,7 +80,7 @@ impl Session {
             Extensions::parse(&reply)
         } else {
             // A relay from before ESMTP: no extensions.
-            self.command(&format!("HELO {name}")).await?.require("HELO", |c| c == 250)?;
+            self.command(&format!("HELO {name}")).await?.require(Step::Helo, |c| c == 250)?;
             Extensions::default()
         };
         Ok(())
@@ -90,11 +90,11 @@ impl Session {
         let b64 = |s: &[u8]| base64::engine::general_purpose::STANDARD.encode(s);
         if self.ext.auth.iter().any(|m| m == "PLAIN") {
             let token = b64(format!("\0{user}\0{password}").as_bytes());
-            self.command(&format!("AUTH PLAIN {token}")).await?.require("AUTH PLAIN", |c| c == 235)?;
+            self.command(&format!("AUTH PLAIN {token}")).await?.require(Step::AuthPlain, |c| c == 235)?;
         } else if self.ext.auth.iter().any(|m| m == "LOGIN") {
-            self.command("AUTH LOGIN").await?.require("AUTH LOGIN", |c| c == 334)?;
-            self.command(&b64(user.as_bytes())).await?.require("AUTH LOGIN (user)", |c| c == 334)?;
-            self.command(&b64(password.as_bytes())).await?.require("AUTH LOGIN (password)", |c| c == 235)?;
+            self.command("AUTH LOGIN").await?.require(Step::AuthLogin, |c| c == 334)?;
+            self.command(&b64(user.as_bytes())).await?.require(Step::AuthLoginUser, |c| c == 334)?;
+            self.command(&b64(password.as_bytes())).await?.require(Step::AuthLoginPassword, |c| c == 235)?;
         } else {
             return Err(SmtpError::Protocol(format!(
                 "mail.smtp_url has credentials but the relay offers no AUTH PLAIN or LOGIN (it offers {:?})",
@@ -121,13 +121,13 @@ impl Session {
         }
         // Each command with the reply it must get: 2xx, and 354 for DATA.
         let envelope: [EnvelopeCommand; 3] = [
-            (format!("MAIL FROM:<{from}>{params}"), "MAIL FROM", completed),
-            (format!("RCPT TO:<{to}>"), "RCPT TO", completed),
-            ("DATA".to_string(), "DATA", |c| c == 354),
+            (format!("MAIL FROM:<{from}>{params}"), Step::MailFrom, completed),
+            (format!("RCPT TO:<{to}>"), Step::RcptTo, completed),
+            ("DATA".to_string(), Step::Data, |c| c == 354),
         ];
         self.send_envelope(envelope).await?;
         self.send_content(body).await?;
-        self.reply().await?.require("the end of DATA", completed)?;
+        self.reply().await?.require(Step::EndOfData, completed)?;
         Ok(())
     }
 
@@ -136,7 +136,7 @@ impl Session {
     async fn send_envelope(&mut self, envelope: [EnvelopeCommand; 3]) -> Result<(), SmtpError> {
         if !self.ext.pipelining {
             for (command, name, want) in &envelope {
-                self.command(command).await?.require(name, want)?;
+                self.command(command).await?.require(*name, want)?;
             }
             return Ok(());
         }
@@ -200,12 +200,12 @@ impl Session {
 
     /// NOOP: whether the relay still answers.
     pub async fn noop(&mut self) -> Result<(), SmtpError> {
-        self.command("NOOP").await?.require("NOOP", |c| c == 250).map(|_| ())
+        self.command("NOOP").await?.require(Step::Noop, |c| c == 250).map(|_| ())
     }
 
     /// QUIT, for a polite end.
     pub async fn quit(&mut self) -> Result<(), SmtpError> {
-        self.command("QUIT").await?.require("QUIT", |c| c == 221).map(|_| ())
+        self.command("QUIT").await?.require(Step::Quit, |c| c == 221).map(|_| ())
     }
 
     async fn command(&mut self, line: &str) -> Result<Reply, SmtpError> {

@@ -1,7 +1,8 @@
 //! A real SMTP server for tests: the `mailin` crate's protocol engine (not
 //! written here) behind a small tokio accept loop on 127.0.0.1. It keeps
 //! every accepted message's bytes, and can be told to answer RCPT TO with a
-//! chosen code (451, 550…) to drive the mailer's fault paths.
+//! chosen code (451, 550…), or refuse one recipient, to drive the mailer's
+//! fault paths.
 
 #![allow(dead_code)]
 
@@ -25,6 +26,9 @@ pub enum Behaviour {
     /// end of DATA: after an error there mailin stays in its DATA state and
     /// the session stalls.)
     Reply(u16),
+    /// Answer RCPT TO for this one address as postfix does for a mailbox
+    /// that does not exist (`550 5.1.1 … User unknown`); take the others.
+    RefuseRecipient(&'static str),
     /// Answer MAIL FROM with `421 shutting down` and close, as a relay
     /// going down mid-session does.
     ShutdownAtMail,
@@ -115,10 +119,14 @@ impl Handler for Session {
         self.login(user, password)
     }
 
-    fn rcpt(&mut self, _to: &str) -> Response {
+    fn rcpt(&mut self, to: &str) -> Response {
         *self.shared.attempts.lock().unwrap() += 1;
         match *self.shared.behaviour.lock().unwrap() {
             Behaviour::Reply(code) => Response::custom(code, format!("test server says {code}")),
+            Behaviour::RefuseRecipient(gone) if to.eq_ignore_ascii_case(gone) => Response::custom(
+                550,
+                format!("5.1.1 <{gone}>: Recipient address rejected: User unknown in local recipient table"),
+            ),
             _ => mailin::response::OK,
         }
     }

@@ -127,7 +127,8 @@ pub fn period_at(frequency: Frequency, s: &PlanSettings, now: DateTime<Utc>, mod
     Period { frequency, key: key(frequency, date), end, label }
 }
 
-/// Plans the digests due at `now`. `recipients` are the active subscribers
+/// Plans the digests due at `now`. `recipients` are the subscribers who get
+/// digests ([`crate::subscriber::Status::gets_digests`]: active and bouncing)
 /// with the ids already sent to each; `articles` are the catalog's, newest
 /// first; `first_seen` says when each article was first seen visible (an
 /// article missing from it is being seen for the first time now).
@@ -144,7 +145,7 @@ pub fn plan(
     let backlog_start = now - Duration::from_std(s.first_backlog).unwrap_or(Duration::days(7));
     let mut out = Vec::new();
     for (sub, sent) in recipients {
-        if sub.status != crate::subscriber::Status::Active {
+        if !sub.status.gets_digests() {
             continue;
         }
         let period = period_at(sub.frequency, s, now, mode);
@@ -413,17 +414,22 @@ mod tests {
     }
 
     #[test]
-    fn only_active_subscribers_are_planned() {
+    fn only_active_and_bouncing_subscribers_are_planned() {
         let s = settings();
         let arts = vec![article("a", at(24, 8, 0), "x")];
-        let subs: Vec<_> = [Status::Pending, Status::Unsubscribed, Status::Bouncing, Status::Suppressed, Status::Complained]
+        let subs: Vec<_> = Status::ALL
             .into_iter()
-            .map(|st| {
-                let mut x = sub(1, Frequency::Daily, at(20, 9, 0));
+            .enumerate()
+            .map(|(i, st)| {
+                let mut x = sub(i as i64 + 1, Frequency::Daily, at(20, 9, 0));
                 x.status = st;
                 (x, HashSet::new())
             })
             .collect();
-        assert!(plan(&subs, &arts, &HashMap::new(), &s, at(25, 7, 0), Mode::Scheduled).is_empty());
+        let planned: Vec<Status> =
+            plan(&subs, &arts, &HashMap::new(), &s, at(25, 7, 0), Mode::Scheduled).iter().map(|p| p.subscriber.status).collect();
+        // Bouncing ones are retried at the next period; pending,
+        // unsubscribed, suppressed and complained ones never get one.
+        assert_eq!(planned, [Status::Active, Status::Bouncing]);
     }
 }

@@ -99,6 +99,22 @@ pub struct Status {
     pub detail: u16,
 }
 
+impl Status {
+    /// The enhanced status code at the start of `value` (a DSN's `Status`
+    /// field, the text of an SMTP reply after its code), if there is one.
+    pub fn parse(value: &str) -> Option<Status> {
+        fields::status(value)
+    }
+
+    /// A permanent failure about the recipient's address (X.1.X) or
+    /// mailbox (X.2.X), not about the sender, the message, the route or a
+    /// policy (X.3.X to X.7.X): what lets the daemon take a refused RCPT TO
+    /// in its own SMTP conversation for a hard bounce.
+    pub fn is_about_recipient(self) -> bool {
+        self.class == 5 && matches!(self.subject, 1 | 2)
+    }
+}
+
 impl fmt::Display for Status {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}.{}", self.class, self.subject, self.detail)
@@ -196,6 +212,10 @@ pub enum Kind {
     Soft,
     /// `Action: delayed`: still being retried; record only.
     Delayed,
+    /// `Action: delivered` with a success status (RFC 3464 2.3.3, a notice
+    /// the sender asked for with `NOTIFY=SUCCESS`): the message reached the
+    /// mailbox, so the soft bounces before it were not in a row.
+    Delivered,
     /// Feedback type `abuse` or `fraud`: the person reported the mail.
     Complaint,
     /// Nothing to apply, and why.
@@ -223,14 +243,16 @@ pub fn kind(report: &Report) -> Vec<Verdict<'_>> {
 }
 
 impl Recipient {
-    /// The status class decides for a failure; other actions are not failures.
+    /// The status class decides for a failure and a delivery; other
+    /// actions are neither.
     pub fn kind(&self) -> Kind {
         match (self.action, self.status.class) {
             (Action::Failed, 5) => Kind::Hard,
             (Action::Failed, 4) => Kind::Soft,
             (Action::Failed, _) => Kind::Ignored("failed with a success status"),
             (Action::Delayed, _) => Kind::Delayed,
-            (Action::Delivered, _) => Kind::Ignored("delivered"),
+            (Action::Delivered, 2) => Kind::Delivered,
+            (Action::Delivered, _) => Kind::Ignored("delivered with a failure status"),
             (Action::Relayed, _) => Kind::Ignored("relayed to a system that sends no reports"),
             (Action::Expanded, _) => Kind::Ignored("expanded to other recipients"),
         }

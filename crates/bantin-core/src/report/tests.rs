@@ -65,7 +65,7 @@ fn the_policy_follows_action_and_status_class() {
     assert_eq!(r(Action::Failed, 4).kind(), Kind::Soft);
     assert!(matches!(r(Action::Failed, 2).kind(), Kind::Ignored(_)));
     assert_eq!(r(Action::Delayed, 4).kind(), Kind::Delayed);
-    for a in [Action::Delivered, Action::Relayed, Action::Expanded] {
+    for a in [Action::Relayed, Action::Expanded] {
         assert!(matches!(r(a, 2).kind(), Kind::Ignored(_)));
     }
     assert_eq!(FeedbackType::Abuse.kind(), Kind::Complaint);
@@ -73,6 +73,25 @@ fn the_policy_follows_action_and_status_class() {
     for t in [FeedbackType::Virus, FeedbackType::NotSpam, FeedbackType::AuthFailure, FeedbackType::Other("x".into())] {
         assert!(matches!(t.kind(), Kind::Ignored(_)), "{t:?}");
     }
+}
+
+#[test]
+fn a_delivered_notice_is_a_verdict_of_its_own() {
+    let fields = "Reporting-MTA: dns; mx.example\r\n\r\nFinal-Recipient: rfc822; a@b.example\r\nAction: delivered\r\nStatus: 2.0.0\r\n";
+    let report = parse(&dsn("message/delivery-status", fields));
+    assert_eq!(kind(&report), [Verdict { recipient: Some("a@b.example"), kind: Kind::Delivered }]);
+    // A "delivered" that carries a failure status says two things at once:
+    // neither is acted on.
+    let r = |class| Recipient {
+        address: "a@b".into(),
+        original: None,
+        action: Action::Delivered,
+        status: Status { class, subject: 0, detail: 0 },
+        diagnostic: None,
+    };
+    assert_eq!(r(2).kind(), Kind::Delivered);
+    assert_eq!(r(5).kind(), Kind::Ignored("delivered with a failure status"));
+    assert_eq!(r(4).kind(), Kind::Ignored("delivered with a failure status"));
 }
 
 #[test]
@@ -115,4 +134,15 @@ fn a_base64_status_part_and_a_bounce_inside_the_returned_message_are_read_right(
 --o\r\nContent-Type: text/plain\r\n\r\nsee attached\r\n--o\r\nContent-Type: message/rfc822\r\n\r\n{inner}\r\n--o--\r\n"
     );
     assert_eq!(parse(outer.as_bytes()), Report::Ignored { reason: Reason::NoReport });
+}
+
+#[test]
+fn an_smtp_replys_enhanced_status_says_whether_the_recipient_is_the_trouble() {
+    let about = |text: &str| Status::parse(text).is_some_and(Status::is_about_recipient);
+    assert!(about("5.1.1 <a@b.example>: Recipient address rejected: User unknown"));
+    assert!(about("5.1.10 RESOLVER.ADR.RecipientNotFound"));
+    assert!(about("5.2.1 The email account that you tried to reach is disabled"));
+    for other in ["5.7.1 <a@b.example>: Relay access denied", "4.1.1 try later", "5.3.4 message too big", "relay not permitted", ""] {
+        assert!(!about(other), "{other}");
+    }
 }
