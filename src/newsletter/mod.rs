@@ -106,7 +106,8 @@ impl Digests {
             return Ok(QueueReport { busy: true, ..QueueReport::default() });
         };
         let catalog = (self.catalog)();
-        let result = pipeline::queue_digests(&self.state, &self.composer, &catalog, &self.plan, now, mode).await;
+        let seeds = &self.settings.digest.seed;
+        let result = pipeline::queue_digests(&self.state, &self.composer, &catalog, &self.plan, seeds, now, mode).await;
         lock.release().await;
         Ok(result?)
     }
