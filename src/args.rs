@@ -108,6 +108,22 @@ pub enum DigestCommand {
         #[arg(long, value_name = "TIME", hide = true)]
         at: Option<String>,
     },
+    /// Send EMAIL's next digest (as it would be now) to ADDR, marked as a test; record nothing
+    ///
+    /// The subject starts with "[TEST]", and its unsubscribe and preferences links act on no
+    /// subscription (they lead to site.base_url). Exit 65 when EMAIL is not a subscriber or ADDR
+    /// is suppressed or complained, 69 when the SMTP relay does not take it
+    SendTest {
+        email: String,
+        /// The address to send the test to
+        #[arg(long, value_name = "ADDR")]
+        to: String,
+        #[arg(long, value_enum)]
+        frequency: Option<FrequencyArg>,
+        /// Render as if the clock read TIME (RFC 3339)
+        #[arg(long, value_name = "TIME", hide = true)]
+        at: Option<String>,
+    },
     /// Plan and send every digest that is due, then exit
     Run {
         /// Show what would be sent; write and send nothing

@@ -1,14 +1,16 @@
-//! `bantin digest preview|run`: what they do, their output and exit codes
-//! (`run` sends while it still plans: each committed batch can be claimed
-//! at once).
+//! `bantin digest preview|send-test|run`: what they do, their output and
+//! exit codes (`run` sends while it still plans: each committed batch can
+//! be claimed at once; `send-test` sends outside the outbox and records
+//! nothing).
 
 use super::runtime;
 use crate::args::{DigestCommand, FrequencyArg};
 use crate::exit;
 use anyhow::Context as _;
-use bantin::digest::plan::{self, Mode};
+use bantin::digest::plan::{self, Mode, PlannedDigest};
+use bantin::mail::smtp::Outcome;
 use bantin::newsletter::{CatalogSource, Digests};
-use bantin::state::{normalize_address, Status};
+use bantin::state::{normalize_address, Status, Subscriber};
 use bantin::{Catalog, Settings};
 use chrono::{DateTime, Utc};
 use std::collections::HashSet;
@@ -43,6 +45,10 @@ pub fn run(settings: Settings, command: DigestCommand) -> anyhow::Result<ExitCod
                 let Some(start) = clock_arg(at.as_deref()) else { return Ok(ExitCode::from(exit::USAGE)) };
                 preview(&digests, &catalog, &email, frequency, start).await
             }
+            DigestCommand::SendTest { email, to, frequency, at } => {
+                let Some(start) = clock_arg(at.as_deref()) else { return Ok(ExitCode::from(exit::USAGE)) };
+                send_test(&digests, &catalog, &email, &to, frequency, start).await
+            }
             DigestCommand::Run { dry_run, now, at } => {
                 let Some(start) = clock_arg(at.as_deref()) else { return Ok(ExitCode::from(exit::USAGE)) };
                 send_due(&digests, &catalog, start, if now { Mode::Now } else { Mode::Scheduled }, dry_run).await
@@ -63,6 +69,41 @@ fn clock_arg(at: Option<&str>) -> Option<DateTime<Utc>> {
     }
 }
 
+/// EMAIL's next digest as if their period ended now, whatever their
+/// status (`preview` and `send-test` show the same). `Err(code)`: there is
+/// none to show, which was said on stderr (an unknown EMAIL: 65; nothing
+/// new: 0).
+async fn next_digest(
+    digests: &Digests,
+    catalog: &Catalog,
+    email: &str,
+    frequency: Option<FrequencyArg>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Result<PlannedDigest, ExitCode>> {
+    let normalized = normalize_address(email).unwrap_or_else(|_| email.trim().to_string());
+    let Some(mut sub) = digests.state.subscriber_by_email(&normalized).await? else {
+        eprintln!("bantin: {normalized} is not a subscriber (see `bantin subscribers list`)");
+        return Ok(Err(ExitCode::from(exit::DATAERR)));
+    };
+    if let Some(f) = frequency {
+        sub.frequency = f.into();
+    }
+    // What this subscriber would get if their period ended now, whatever
+    // their status.
+    sub.status = Status::Active;
+    sub.last_period = None;
+    let sent: HashSet<String> = digests.state.sent_article_ids(sub.id).await?;
+    let first_seen = digests.state.articles_seen().await?;
+    let plans = plan::plan(&[(sub, sent)], catalog.articles(), &first_seen, &digests.plan, now, Mode::Now);
+    match plans.into_iter().next() {
+        Some(p) if !p.is_empty() => Ok(Ok(p)),
+        _ => {
+            eprintln!("nothing new for {normalized}: no digest would be sent now");
+            Ok(Err(ExitCode::SUCCESS))
+        }
+    }
+}
+
 async fn preview(
     digests: &Digests,
     catalog: &Catalog,
@@ -70,39 +111,80 @@ async fn preview(
     frequency: Option<FrequencyArg>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<ExitCode> {
-    let normalized = normalize_address(email).unwrap_or_else(|_| email.trim().to_string());
-    let Some(mut sub) = digests.state.subscriber_by_email(&normalized).await? else {
-        eprintln!("bantin: {normalized} is not a subscriber (see `bantin subscribers list`)");
-        return Ok(ExitCode::from(exit::DATAERR));
+    let p = match next_digest(digests, catalog, email, frequency, now).await? {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
     };
-    if let Some(f) = frequency {
-        sub.frequency = f.into();
+    let message = digests.composer.digest(&p, catalog, now)?;
+    std::io::stdout().write_all(&message.body)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `digest send-test EMAIL --to ADDR`: EMAIL's next digest to ADDR at once
+/// (`mail::copies`, `mail::direct`); no outbox row, sent ids or watermark.
+async fn send_test(
+    digests: &Digests,
+    catalog: &Catalog,
+    email: &str,
+    to: &str,
+    frequency: Option<FrequencyArg>,
+    now: DateTime<Utc>,
+) -> anyhow::Result<ExitCode> {
+    let to = match normalize_address(to) {
+        Ok(to) => to,
+        Err(why) => {
+            eprintln!("bantin: --to {to:?} {why}");
+            return Ok(ExitCode::from(exit::DATAERR));
+        }
+    };
+    if let Some(sub) = digests.state.never_mailed(&to).await? {
+        eprintln!("bantin: {}", refusal(&sub));
+        return Ok(ExitCode::from(exit::DATAERR));
     }
-    // A preview shows what this subscriber would get if their period ended
-    // now, whatever their status.
-    sub.status = Status::Active;
-    sub.last_period = None;
-    let sent: HashSet<String> = digests.state.sent_article_ids(sub.id).await?;
-    let first_seen = digests.state.articles_seen().await?;
-    let plans = plan::plan(&[(sub, sent)], catalog.articles(), &first_seen, &digests.plan, now, Mode::Now);
-    match plans.first() {
-        Some(p) if !p.is_empty() => {
-            let message = digests.composer.digest(p, catalog, now)?;
-            std::io::stdout().write_all(&message.body)?;
+    let p = match next_digest(digests, catalog, email, frequency, now).await? {
+        Ok(p) => p,
+        Err(code) => return Ok(code),
+    };
+    let message = digests.composer.test_digest(&p, catalog, &to, now)?;
+    match digests.mailer.send_now(&to, &message.body).await {
+        Outcome::Sent => {
+            println!("test digest of {} sent to {to}: {}", p.subscriber.email, message.subject);
             Ok(ExitCode::SUCCESS)
         }
-        _ => {
-            eprintln!("nothing new for {normalized}: no digest would be sent now");
-            Ok(ExitCode::SUCCESS)
+        Outcome::Temporary(e) => {
+            eprintln!("bantin: the SMTP relay ({}) did not take the test to {to}: {e}; nothing was sent", digests.mailer.relay_url());
+            Ok(ExitCode::from(exit::UNAVAILABLE))
+        }
+        Outcome::Permanent(_, e) => {
+            eprintln!("bantin: the SMTP relay ({}) refused the test to {to}: {e}", digests.mailer.relay_url());
+            Ok(ExitCode::from(exit::DATAERR))
         }
     }
 }
 
+/// Why a test send to `sub` (suppressed or complained) is refused.
+fn refusal(sub: &Subscriber) -> String {
+    let what = match sub.status {
+        Status::Complained => "complained (marked a mail as spam)",
+        _ => "suppressed after a hard bounce",
+    };
+    let when = sub.last_bounce_at.map(|t| format!(" on {}", t.format("%Y-%m-%d"))).unwrap_or_default();
+    let why = sub.last_bounce_reason.as_deref().map(|r| format!(" ({r})")).unwrap_or_default();
+    format!(
+        "{} is {what}{when}{why}; test sends to it are refused. Lift it first, if the address works again: `bantin subscribers lift {}{}`",
+        sub.email,
+        sub.email,
+        if sub.status == Status::Complained { " --complaint" } else { "" }
+    )
+}
+
 /// `digest run --dry-run`: what is due, written and sent nowhere.
 async fn dry_run_report(digests: &Digests, catalog: &Catalog, start: DateTime<Utc>, mode: Mode) -> anyhow::Result<ExitCode> {
-    let plans = bantin::newsletter::pipeline::plan_due(&digests.state, catalog, &digests.plan, start, mode).await?;
+    let seeds = &digests.settings.digest.seed;
+    let due = bantin::newsletter::pipeline::plan_due(&digests.state, catalog, &digests.plan, seeds, start, mode).await?;
+    let plans = &due.digests;
     let mut empty = 0;
-    for p in &plans {
+    for p in plans {
         if p.is_empty() {
             empty += 1;
             continue;
@@ -114,6 +196,9 @@ async fn dry_run_report(digests: &Digests, catalog: &Catalog, start: DateTime<Ut
             p.articles.len(),
             if p.more > 0 { format!(" (+{} more)", p.more) } else { String::new() }
         );
+    }
+    for c in &due.copies {
+        println!("{}\t{}\t{} articles (seed copy)", c.subscriber.email, c.period.key, c.articles.len() + c.more);
     }
     println!("dry run: {} digests due, {} with nothing new; nothing written or sent", plans.len(), empty);
     Ok(ExitCode::SUCCESS)
@@ -185,10 +270,15 @@ async fn send_due(digests: &Digests, catalog: &Catalog, start: DateTime<Utc>, mo
     let (queued, sent) = (queued?, sent?);
     let dropped = digests.prune(clock()).await?;
     println!(
-        "{} digests due ({} with nothing new), {} queued in {plan_ms} ms; sent {}, {} to retry later, {} failed in {} ms{}",
+        "{} digests due ({} with nothing new), {} queued{} in {plan_ms} ms; sent {}, {} to retry later, {} failed in {} ms{}",
         queued.due,
         queued.empty,
         queued.queued,
+        match queued.copies {
+            0 => String::new(),
+            1 => " and 1 seed copy".to_string(),
+            n => format!(" and {n} seed copies"),
+        },
         sent.sent,
         sent.retried,
         sent.failed,

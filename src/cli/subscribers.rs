@@ -309,7 +309,7 @@ async fn import(state: &StateStore, file: &std::path::Path) -> anyhow::Result<Ex
                 } else {
                     present += 1;
                     // A list bought back in must not undo a bounce or a complaint.
-                    blocked += usize::from(matches!(sub.status, Status::Suppressed | Status::Complained));
+                    blocked += usize::from(sub.status.never_mailed());
                 }
             }
             Err(why) => {

@@ -1,11 +1,15 @@
 //! Mail: from a planned digest (or a new subscriber) to the exact RFC 5322
 //! bytes that go into the outbox. [`Composer`] renders the templates and
 //! builds the message with lettre; [`outbox`] writes planned digests into
-//! the state database; [`sender`] delivers what the outbox holds.
+//! the state database; [`sender`] delivers what the outbox holds;
+//! `copies` shapes the digests sent to someone else than their subscriber
+//! (test sends, seed copies) and `direct` sends a test at once.
 //!
 //! Invariants:
 //! - the Message-ID is a function of (subscriber, period) and the sender's
-//!   domain only, so a resend after a crash is recognisably the same mail;
+//!   domain only (a seed copy's: of the seed address and period), so a
+//!   resend after a crash is recognisably the same mail; a test send, never
+//!   resent and never in the outbox, gets a fresh one;
 //! - every header value that comes from data (titles, names, addresses)
 //!   went through `text::clean_line` or address validation and then
 //!   lettre's RFC 2047 encoder: no line break can reach a header;
@@ -13,12 +17,16 @@
 //!   or the article's URL;
 //! - rendering takes `now` as an argument and reads no clock.
 
+mod copies;
+mod direct;
 mod dkim;
+mod ids;
 mod pace;
 pub mod sender;
 pub mod smtp;
 
 pub use bantin_core::mail::{qp, shape};
+pub use copies::{TestMessage, TEST_PREFIX};
 
 use crate::catalog::Catalog;
 use crate::digest::plan::PlannedDigest;
@@ -32,7 +40,6 @@ use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use shape::{Personal, Shape, Shapes};
 use lettre::{Address, Message};
 use serde::Serialize;
-use sha2::{Digest as _, Sha256};
 use std::path::PathBuf;
 use std::sync::Arc;
 use crate::templates::{TemplateError, Templates};
@@ -178,18 +185,9 @@ impl Composer {
         self.link("confirm", &self.key.sign(Purpose::Confirm, subscriber, Some(expires)))
     }
 
-    /// The Message-ID of `(subscriber, period)`: the same for every build
-    /// of that digest, different for every other one.
-    pub fn message_id(&self, subscriber: i64, period_key: &str) -> String {
-        let mut h = Sha256::new();
-        h.update(b"bantin message-id\0");
-        h.update(subscriber.to_be_bytes());
-        h.update(period_key.as_bytes());
-        let digest = h.finalize();
-        let hash: String = digest[..10].iter().map(|b| format!("{b:02x}")).collect();
-        let period: String =
-            period_key.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '.' }).collect();
-        format!("<{period}.{hash}@{}>", self.domain)
+    /// The List-Id of every digest.
+    fn list_id(&self) -> String {
+        format!("{} <bantin.{}>", self.heading, self.domain)
     }
 
     fn frequency_label(f: Frequency) -> &'static str {
@@ -331,7 +329,7 @@ impl Composer {
         let list_headers = vec![
             ("List-Unsubscribe", unsubscribe),
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".to_string()),
-            ("List-Id", format!("{} <bantin.{}>", self.heading, self.domain)),
+            ("List-Id", self.list_id()),
         ];
         let body = body(&sub.email, &message_id, list_headers)?;
         Ok(OutboxMessage {

@@ -75,14 +75,15 @@ pub struct DeliveryReport {
 
 pub struct Mailer {
     /// Sessions to the relay (`mail::smtp`), for `smtp://` and `smtps://`.
-    relay: Arc<DirectPool>,
+    /// (The fields a test send reads, `mail::direct`, are the room's.)
+    pub(super) relay: Arc<DirectPool>,
     state: StateStore,
-    envelope_from: Address,
+    pub(super) envelope_from: Address,
     /// `mail.return_path` and the token key: each message's envelope
     /// sender is then the return path with its row's VERP token.
-    verp: Option<(String, crate::tokens::TokenKey)>,
+    pub(super) verp: Option<(String, crate::tokens::TokenKey)>,
     settings: SenderSettings,
-    url: String,
+    pub(super) url: String,
     /// Lease owner name: this instance's [`crate::state::instance_id`].
     owner: String,
     /// `mail.max_per_second` and `mail.connections`, for all delivery

@@ -121,7 +121,8 @@ impl Digests {
             tracing::info!(subscribers = settled, "failures no longer in a row: a later message went unreported for bounces.delivered_after");
         }
         let catalog = (self.catalog)();
-        Ok(pipeline::queue_digests(&self.state, &self.composer, &catalog, &self.plan, now, mode).await?)
+        let seeds = &self.settings.digest.seed;
+        Ok(pipeline::queue_digests(&self.state, &self.composer, &catalog, &self.plan, seeds, now, mode).await?)
     }
 
     /// Drops the bodies of messages that went out more than

@@ -7,6 +7,11 @@
 //! see it, and a digest's bookkeeping commits with its row, so a crash at
 //! any point leaves each subscriber's period either wholly planned or not
 //! at all; the next run plans what is missing, never twice.
+//!
+//! Seed copies (`digest.seed`, `digest::seed`) commit with the first batch
+//! that queues news of their period: a period's news is in the outbox if
+//! and only if its copies are, and a copy queued before (by a run that
+//! crashed after, or another instance) is not queued again (its Message-ID).
 
 use crate::mail::{Composer, MailError};
 use crate::article::Article;
@@ -37,29 +42,54 @@ pub struct QueueReport {
     pub due: usize,
     /// Of those, with nothing new (watermark moved, nothing sent).
     pub empty: usize,
-    /// Messages written to the outbox.
+    /// Digests written to the outbox.
     pub queued: usize,
+    /// Seed copies written to the outbox.
+    pub copies: usize,
     /// Nothing was done: another instance holds the planner lock.
     pub busy: bool,
 }
 
-/// Plans what is due at `now` without writing anything.
+/// What is due at `now`: every subscriber's digest, and the seed copies
+/// that go with them.
+#[derive(Debug, Default)]
+pub struct Due {
+    pub digests: Vec<PlannedDigest>,
+    pub copies: Vec<PlannedDigest>,
+}
+
+/// Plans what is due at `now` without writing anything: the digests, and
+/// the copies of their periods for each of `seeds` that is not a
+/// suppressed or complained subscriber.
 pub async fn plan_due(
     state: &StateStore,
     catalog: &Catalog,
     settings: &PlanSettings,
+    seeds: &[String],
     now: DateTime<Utc>,
     mode: Mode,
-) -> Result<Vec<PlannedDigest>, QueueError> {
+) -> Result<Due, QueueError> {
     let recipients = state.digest_recipients().await?;
     let first_seen = state.articles_seen().await?;
     // A list of this planning's own (not the catalog's kept one, see
     // `Catalog::articles`): it is dropped here, off the path of a change.
     let articles: Vec<Arc<Article>> = catalog.iter().cloned().collect();
-    Ok(plan::plan(&recipients, &articles, &first_seen, settings, now, mode))
+    let digests = plan::plan(&recipients, &articles, &first_seen, settings, now, mode);
+    let mut mailable = Vec::with_capacity(seeds.len());
+    if digests.iter().any(|p| !p.is_empty()) {
+        for seed in seeds {
+            match state.never_mailed(seed).await? {
+                Some(sub) => tracing::warn!("digest.seed {seed}: {} is {}, no copy is sent to it", sub.email, sub.status.as_str()),
+                None => mailable.push(seed.clone()),
+            }
+        }
+    }
+    let copies = crate::digest::seed::plan_copies(&mailable, &digests, &articles, &first_seen, settings, now, mode);
+    Ok(Due { digests, copies })
 }
 
-/// Plans, renders and commits every digest due at `now`.
+/// Plans, renders and commits every digest due at `now`, and the copies
+/// of their periods for the seed addresses `seeds` (`digest.seed`).
 ///
 /// Rendering and committing overlap: a blocking thread renders batch N+1
 /// (on every core, rayon) while this task commits batch N, so neither the
@@ -70,11 +100,14 @@ pub async fn queue_digests(
     composer: &Arc<Composer>,
     catalog: &Arc<Catalog>,
     settings: &PlanSettings,
+    seeds: &[String],
     now: DateTime<Utc>,
     mode: Mode,
 ) -> Result<QueueReport, QueueError> {
     note_visible(state, catalog, settings, now).await?;
-    let plans = Arc::new(plan_due(state, catalog, settings, now, mode).await?);
+    let due = plan_due(state, catalog, settings, seeds, now, mode).await?;
+    let mut copies = render_copies(composer, catalog, due.copies, now).await?;
+    let plans = Arc::new(due.digests);
     let mut report = QueueReport { due: plans.len(), ..QueueReport::default() };
     let (rendered, mut to_commit) = tokio::sync::mpsc::channel::<Result<(usize, Vec<Option<OutboxMessage>>), MailError>>(2);
     let renderer = tokio::task::spawn_blocking({
@@ -113,12 +146,40 @@ pub async fn queue_digests(
                 message,
             });
         }
-        report.queued += state.commit_digests(&batch).await?;
+        // The copies of the periods this batch queues news of, unless an
+        // earlier batch took them.
+        let (now_copies, later): (Vec<OutboxMessage>, Vec<OutboxMessage>) = copies.into_iter().partition(|c| {
+            chunk.iter().any(|p| !p.is_empty() && p.period.key == c.period_key)
+        });
+        copies = later;
+        let with: Vec<(&OutboxMessage, DateTime<Utc>)> = now_copies.iter().map(|c| (c, now)).collect();
+        let (queued, copied) = state.commit_digests_with(&batch, &with).await?;
+        report.queued += queued;
+        report.copies += copied;
     }
     // A renderer that panicked sent nothing more; what it did not render
     // is planned again by the next run.
     renderer.await.map_err(|e| QueueError::Render(e.to_string()))?;
     Ok(report)
+}
+
+/// Renders the seed copies (few: one per seed address and period) on a
+/// blocking thread, as digests are: an article's body may be read from
+/// its file on first use.
+async fn render_copies(
+    composer: &Arc<Composer>,
+    catalog: &Arc<Catalog>,
+    copies: Vec<PlannedDigest>,
+    now: DateTime<Utc>,
+) -> Result<Vec<OutboxMessage>, QueueError> {
+    if copies.is_empty() {
+        return Ok(Vec::new());
+    }
+    let (composer, catalog) = (Arc::clone(composer), Arc::clone(catalog));
+    let rendered = tokio::task::spawn_blocking(move || {
+        copies.iter().map(|c| composer.seed_digest(c, &catalog, now)).collect::<Result<Vec<_>, MailError>>()
+    });
+    rendered.await.map_err(|e| QueueError::Render(e.to_string()))?.map_err(QueueError::Mail)
 }
 
 /// Records the first-seen time of articles that are visible now and were

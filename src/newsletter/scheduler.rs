@@ -69,7 +69,7 @@ pub async fn run_scheduler_with(digests: Arc<Digests>, mut shutdown: watch::Rece
                 Ok(r) if r.busy => {}
                 Ok(r) => {
                     if r.due > 0 {
-                        tracing::info!(due = r.due, queued = r.queued, empty = r.empty, "digests planned");
+                        tracing::info!(due = r.due, queued = r.queued, empty = r.empty, seed_copies = r.copies, "digests planned");
                     }
                     // Weekly periods end at a daily boundary too, so the next
                     // daily end is the next time anything can become due.

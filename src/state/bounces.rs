@@ -1,6 +1,7 @@
 //! Reports received at the return path (issue 20): which message one names
 //! ([`StateStore::bounce_target`], [`StateStore::bounce_target_by_message_id`])
-//! and applying a message's reports once ([`StateStore::apply_reports`]).
+//! and applying a message's reports once ([`StateStore::apply_reports`]);
+//! whether they made an address one never to mail ([`StateStore::never_mailed`]).
 //!
 //! The bounce policy is here, in SQL, in one place; every path that learns
 //! how a message fared goes through these statements:
@@ -22,7 +23,7 @@
 //!
 //! Lifting a suppression by hand is `lift.rs`.
 
-use super::{Result, StateStore, q, to_ms};
+use super::{Result, StateStore, Subscriber, q, to_ms};
 use chrono::{DateTime, Utc};
 use sqlx::Connection as _;
 use sqlx::Row as _;
@@ -246,6 +247,25 @@ impl StateStore {
             .map_err(q("returning delivered subscribers to active"))?
             .rows_affected();
         Ok(n)
+    }
+
+    /// The subscriber whose reports make `email` an address never to mail
+    /// (`Status::never_mailed`: suppressed or complained), the address
+    /// compared without regard to case: mailboxes ignore it, so a hard
+    /// bounce of `Gone@example.org` is one of `gone@example.org` too.
+    pub async fn never_mailed(&self, email: &str) -> Result<Option<Subscriber>> {
+        let rows = sqlx::query(super::subscriber_sql("WHERE LOWER(email) = LOWER($1)"))
+            .bind(email)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(q("reading a subscriber"))?;
+        for row in &rows {
+            let sub = super::subscriber_from_row(row)?;
+            if sub.status.never_mailed() {
+                return Ok(Some(sub));
+            }
+        }
+        Ok(None)
     }
 
     /// Reports recorded, by kind (for the tests and the operator).

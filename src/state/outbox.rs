@@ -63,6 +63,19 @@ impl StateStore {
     /// subscriber's new watermark. A digest whose subscriber already has
     /// this period is skipped (another run got there first).
     pub async fn commit_digests(&self, batch: &[DigestCommit]) -> Result<usize> {
+        Ok(self.commit_digests_with(batch, &[]).await?.0)
+    }
+
+    /// [`StateStore::commit_digests`], and `copies` (seed copies: nobody's
+    /// digest, no watermark or sent ids; each with the time it is queued
+    /// at) in the same transaction, each unless a message of its
+    /// Message-ID is there already. How many digests and how many copies
+    /// were queued.
+    pub async fn commit_digests_with(
+        &self,
+        batch: &[DigestCommit],
+        copies: &[(&OutboxMessage, DateTime<Utc>)],
+    ) -> Result<(usize, usize)> {
         let _writing = self.writing().await;
         let mut tx = self.pool.begin().await.map_err(q("starting the digest transaction"))?;
         // Claim the period on the subscriber rows first: a row that already
@@ -115,8 +128,9 @@ impl StateStore {
         let messages: Vec<(&OutboxMessage, DateTime<Utc>)> =
             kept.iter().filter_map(|d| d.message.as_ref().map(|m| (m, d.planned_at))).collect();
         let queued = insert_outbox(&mut tx, &messages).await?;
+        let copied = insert_outbox(&mut tx, copies).await?;
         tx.commit().await.map_err(q("committing the digest transaction"))?;
-        Ok(queued)
+        Ok((queued, copied))
     }
 
     /// Queues one message (a confirmation mail); false if a message with

@@ -146,6 +146,37 @@ fn dkim_signs_with_an_ed25519_key_covering_the_list_headers() {
     for name in ["from", "subject", "message-id", "list-unsubscribe", "list-unsubscribe-post"] {
         assert!(h.split(':').any(|x| x == name), "{name} not signed: {h}");
     }
+    // A test send is signed as every mail is.
+    let test = composer.test_digest(&p, &catalog, "editor@example.org", now()).unwrap();
+    let parsed = mail_parser::MessageParser::default().parse(&test.body).unwrap();
+    let sig: String = parsed.header_raw("DKIM-Signature").expect("a test send is signed").split_whitespace().collect();
+    assert!(sig.contains("d=example.org") && sig.contains("s=bantin"), "{sig}");
+}
+
+#[test]
+fn a_test_send_is_the_digest_with_links_that_act_on_no_subscription() {
+    let f = fixture(30);
+    let p = planned(&f, Frequency::Daily, &[]);
+    let test = f.composer.test_digest(&p, &f.catalog, "editor@example.org", now()).unwrap();
+    let parsed = mail_parser::MessageParser::default().parse(&test.body).expect("mail-parser reads it");
+    assert_eq!(test.subject, format!("[TEST] Bản tin Yên Bái – 31/08/2026: {} bài mới", p.articles.len()));
+    assert_eq!(parsed.subject(), Some(test.subject.as_str()));
+    assert_eq!(parsed.to().and_then(|t| t.first()).and_then(|a| a.address()), Some("editor@example.org"));
+    assert_eq!(parsed.message_id(), Some(test.message_id.trim_matches(['<', '>'])));
+    assert!(parsed.header_raw("List-Unsubscribe").is_none() && parsed.header_raw("List-Unsubscribe-Post").is_none());
+    let html = parsed.body_html(0).unwrap();
+    assert!(!html.contains("/unsubscribe/") && !html.contains("/preferences/"), "{html}");
+    insta::assert_snapshot!("test_send_text", parsed.body_text(0).unwrap());
+    // Another test of the same digest is another message.
+    let again = f.composer.test_digest(&p, &f.catalog, "editor@example.org", now()).unwrap();
+    assert_ne!(again.message_id, test.message_id);
+    // A seed copy's Message-ID: one per address and period, none a
+    // subscriber's digest has.
+    let seed = |address: &str, period: &str| f.composer.seed_message_id(address, period);
+    assert_eq!(seed("editor@example.org", "daily:2026-08-31"), seed("editor@example.org", "daily:2026-08-31"));
+    assert_ne!(seed("editor@example.org", "daily:2026-08-31"), seed("qa@example.org", "daily:2026-08-31"));
+    assert_ne!(seed("editor@example.org", "daily:2026-08-31"), seed("editor@example.org", "weekly:2026-W36"));
+    assert_ne!(seed("editor@example.org", "daily:2026-08-31"), f.composer.message_id(0, "daily:2026-08-31"));
 }
 
 /// A digest signed with the DKIM key at `key`: the message's bytes.

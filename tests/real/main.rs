@@ -39,3 +39,4 @@ mod signup_abuse;
 mod smtp_peers;
 mod store_faults;
 mod systemd_units;
+mod test_sends;

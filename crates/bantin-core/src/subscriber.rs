@@ -71,6 +71,12 @@ impl Status {
     pub const ALL: [Status; 6] =
         [Status::Pending, Status::Active, Status::Unsubscribed, Status::Bouncing, Status::Suppressed, Status::Complained];
 
+    /// Suppressed (hard bounce) or complained: nothing is sent to the
+    /// address, not a digest, a confirmation, a seed copy or a test send.
+    pub fn never_mailed(self) -> bool {
+        matches!(self, Status::Suppressed | Status::Complained)
+    }
+
     pub fn parse(s: &str) -> Option<Status> {
         match s {
             "pending" => Some(Status::Pending),

@@ -1,5 +1,6 @@
 //! `[digest]`: when the daily and weekly digests go out, how long they are,
-//! and how far a new subscriber's first one reaches back.
+//! how far a new subscriber's first one reaches back, and the seed
+//! addresses that get a copy of every period's digest.
 
 use super::{ConfigError, Origin, parse_duration};
 use chrono::{NaiveTime, Weekday};
@@ -12,6 +13,10 @@ pub struct Digest {
     pub weekly_on: Weekday,
     pub max_items: usize,
     pub first_backlog: Duration,
+    /// Addresses (normalised as subscribers' are) that get the site-wide
+    /// digest of every period a run queued news in: editors watching what
+    /// goes out, deliverability monitors.
+    pub seed: Vec<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -21,6 +26,7 @@ pub(super) struct RawDigest {
     weekly_on: String,
     max_items: i64,
     first_backlog: String,
+    seed: Vec<String>,
 }
 impl Default for RawDigest {
     fn default() -> Self {
@@ -29,6 +35,7 @@ impl Default for RawDigest {
             weekly_on: "mon".into(),
             max_items: 30,
             first_backlog: "7d".into(),
+            seed: Vec::new(),
         }
     }
 }
@@ -45,6 +52,33 @@ impl RawDigest {
             return Err(origin.bad("digest.max_items", format!("{} is out of range; use 1 to 1000", self.max_items)));
         }
         let first_backlog = parse_duration(&self.first_backlog).map_err(|m| origin.bad("digest.first_backlog", m))?;
-        Ok(Digest { daily_at, weekly_on, max_items: self.max_items as usize, first_backlog })
+        let mut seed = Vec::with_capacity(self.seed.len());
+        for raw in &self.seed {
+            let address = crate::subscriber::normalize_address(raw)
+                .map_err(|why| origin.bad("digest.seed", format!("{raw:?} {why}; write addresses such as \"editor@example.org\"")))?;
+            if !seed.contains(&address) {
+                seed.push(address);
+            }
+        }
+        Ok(Digest { daily_at, weekly_on, max_items: self.max_items as usize, first_backlog, seed })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    fn load(digest: &str) -> Result<crate::config::Settings, crate::config::ConfigError> {
+        let text = format!("[site]\ntitle = \"T\"\nbase_url = \"https://x.org\"\n[digest]\n{digest}");
+        crate::config::Settings::from_sources(std::path::Path::new("bantin.toml"), &text, [])
+    }
+
+    #[test]
+    fn seed_addresses_are_normalised_and_a_bad_one_is_named() {
+        assert!(load("").unwrap().digest.seed.is_empty());
+        let seed = load("seed = [\"Editor@Example.ORG\", \" qa+seed@example.org \", \"Editor@example.org\"]").unwrap().digest.seed;
+        assert_eq!(seed, ["Editor@example.org", "qa+seed@example.org"], "the domain lower-cased, one copy each");
+        for bad in ["not-an-address", "a@b@example.org", "editor@localhost", "x@example.org\\r\\nBcc: y@example.org"] {
+            let err = load(&format!("seed = [\"editor@example.org\", \"{bad}\"]")).unwrap_err().to_string();
+            assert!(err.contains("digest.seed") && err.contains(&format!("{:?}", bad.replace("\\r\\n", "\r\n"))), "{bad}: {err}");
+        }
     }
 }

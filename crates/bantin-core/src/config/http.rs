@@ -4,7 +4,7 @@
 
 use super::{ConfigError, Origin, absolute_url, parse_duration};
 use serde::Deserialize;
-use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 use url::Url;
 

@@ -1,6 +1,8 @@
 //! Digests, the pure part: which articles each subscriber's next digest
-//! holds, and when periods begin and end ([`plan`]). The runtime that
+//! holds, and when periods begin and end ([`plan`]); the seed addresses'
+//! copies of each period's site-wide digest ([`seed`]). The runtime that
 //! drives planning, rendering, committing and sending lives in the daemon
 //! (`bantin::newsletter`).
 
 pub mod plan;
+pub mod seed;

@@ -90,7 +90,7 @@ impl PlannedDigest {
 }
 
 /// The local instant of `daily_at` on `date`.
-fn boundary(date: NaiveDate, s: &PlanSettings) -> DateTime<Utc> {
+pub(super) fn boundary(date: NaiveDate, s: &PlanSettings) -> DateTime<Utc> {
     crate::dates::local(date.and_time(s.daily_at), s.timezone).with_timezone(&Utc)
 }
 
@@ -185,15 +185,16 @@ pub fn local_instant(tz: Tz, y: i32, m: u32, d: u32, h: u32, min: u32) -> Option
     tz.with_ymd_and_hms(y, m, d, h, min, 0).earliest().map(|t| t.with_timezone(&Utc))
 }
 
+/// The helpers are shared with the seed planner's tests (`digest::seed`).
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::article::Category;
     use crate::subscriber::Status;
 
-    const HCM: Tz = chrono_tz::Asia::Ho_Chi_Minh;
+    pub(in crate::digest) const HCM: Tz = chrono_tz::Asia::Ho_Chi_Minh;
 
-    fn settings() -> PlanSettings {
+    pub(in crate::digest) fn settings() -> PlanSettings {
         PlanSettings {
             timezone: HCM,
             daily_at: NaiveTime::from_hms_opt(7, 0, 0).unwrap(),
@@ -203,11 +204,11 @@ mod tests {
         }
     }
 
-    fn at(d: u32, h: u32, min: u32) -> DateTime<Utc> {
+    pub(in crate::digest) fn at(d: u32, h: u32, min: u32) -> DateTime<Utc> {
         local_instant(HCM, 2026, 11, d, h, min).unwrap()
     }
 
-    fn article(id: &str, published: DateTime<Utc>, cat: &str) -> Arc<Article> {
+    pub(in crate::digest) fn article(id: &str, published: DateTime<Utc>, cat: &str) -> Arc<Article> {
         Arc::new(Article {
             id: id.into(),
             slug: id.into(),
@@ -229,7 +230,7 @@ mod tests {
         })
     }
 
-    fn sub(id: i64, freq: Frequency, confirmed: DateTime<Utc>) -> Subscriber {
+    pub(in crate::digest) fn sub(id: i64, freq: Frequency, confirmed: DateTime<Utc>) -> Subscriber {
         Subscriber {
             id,
             email: format!("s{id}@example.org"),
@@ -246,12 +247,12 @@ mod tests {
         }
     }
 
-    fn newest_first(mut v: Vec<Arc<Article>>) -> Vec<Arc<Article>> {
+    pub(in crate::digest) fn newest_first(mut v: Vec<Arc<Article>>) -> Vec<Arc<Article>> {
         v.sort_by_key(|a| std::cmp::Reverse(a.published));
         v
     }
 
-    fn ids(p: &PlannedDigest) -> Vec<&str> {
+    pub(in crate::digest) fn ids(p: &PlannedDigest) -> Vec<&str> {
         p.articles.iter().map(|a| a.id.as_ref()).collect()
     }
 
