@@ -21,6 +21,7 @@ mod copies;
 mod direct;
 mod dkim;
 mod ids;
+mod marks;
 mod pace;
 pub mod sender;
 pub mod smtp;
