@@ -10,6 +10,7 @@
 //! `bantin bounces receive` as in `bounces.rs`.
 
 use super::bounces::{bantin, fixture, receive, status, RETURN_PATH};
+use crate::support::harness;
 use crate::support::mailtest;
 
 use bantin::state::{StateStore, Status};
@@ -187,17 +188,7 @@ on_both_backends!(a_refused_recipient_is_suppressed_a_refused_message_counted, a
 
 /// `bantin subscribers lift EMAIL [--complaint]`: its exit code and output.
 async fn lift(cfg: &Path, args: &[&str]) -> (i32, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_bantin"))
-        .arg("--config")
-        .arg(cfg)
-        .args(["subscribers", "lift"])
-        .args(args)
-        .env("BANTIN_LOG", "error")
-        .output()
-        .await
-        .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.code().unwrap_or(-1), text)
+    harness::cli(cfg, &[&["subscribers", "lift"], args].concat(), &[]).await
 }
 
 async fn an_admin_lifts_a_suppression(backend: Backend) {

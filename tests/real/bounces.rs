@@ -46,17 +46,10 @@ pub(crate) async fn receive(cfg: &Path, message: &str, recipient: Option<&str>) 
     (out.status.code().unwrap_or(-1), text)
 }
 
+/// `bantin ARGS` on `cfg`: whether it succeeded, and its output.
 pub(crate) async fn bantin(cfg: &Path, args: &[&str]) -> (bool, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_bantin"))
-        .arg("--config")
-        .arg(cfg)
-        .args(args)
-        .env("BANTIN_LOG", "error")
-        .output()
-        .await
-        .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
+    let (code, text) = harness::cli(cfg, args, &[]).await;
+    (code == 0, text)
 }
 
 /// A core fixture with every `bounces+<token>@example.org` made `verp`

@@ -5,31 +5,19 @@
 //! `retention.mail_bodies` drops the bodies of old sent messages at the end
 //! of `bantin digest run`, keeping their rows.
 
+use super::bounces::bantin;
 use crate::support::harness;
 use crate::support::mailtest;
 
 use bantin::state::{MessageKind, OutboxMessage, StateStore};
 use mailtest::smtp::SmtpServer;
 use mailtest::{parse, wait_for_mail, Backend, StateDb};
-use std::path::Path;
 
 const VICTIM: &str = "Victim.Person@example.org";
 const BYSTANDER: &str = "ban.doc@example.org";
 /// The planning time of the suites' digests (07:00 in Hồ Chí Minh City).
 const AT: &str = "2026-08-31T07:00:00+07:00";
 
-async fn bantin(cfg: &Path, args: &[&str]) -> (bool, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_bantin"))
-        .arg("--config")
-        .arg(cfg)
-        .args(args)
-        .env("BANTIN_LOG", "error")
-        .output()
-        .await
-        .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.success(), text)
-}
 
 /// The whole database as text: `sqlite3 .dump` or `pg_dump`, with every
 /// hex literal (SQLite's `X'…'`, PostgreSQL's `\x…` bytea: the message

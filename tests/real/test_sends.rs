@@ -25,17 +25,7 @@ const ANGRY: &str = "angry@example.org";
 
 /// `bantin --config cfg ARGS` with `env`: exit code and stdout + stderr.
 async fn bantin(cfg: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
-    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_bantin"))
-        .arg("--config")
-        .arg(cfg)
-        .args(args)
-        .envs(env.iter().copied())
-        .env("BANTIN_LOG", "error")
-        .output()
-        .await
-        .unwrap();
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
-    (out.status.code().unwrap_or(-1), text)
+    crate::support::harness::cli(cfg, args, env).await
 }
 
 /// The config of a test on `db`, with `mail` added to [mail] and `digest`

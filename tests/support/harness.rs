@@ -35,6 +35,15 @@ pub fn bantin(cfg: &Path) -> std::process::Command {
     c
 }
 
+/// `bantin --config cfg ARGS` with `env`, run to its end without blocking
+/// the runtime: its exit code (-1 if a signal ended it) and stdout then
+/// stderr.
+pub async fn cli(cfg: &Path, args: &[&str], env: &[(&str, &str)]) -> (i32, String) {
+    let out = tokio::process::Command::from(bantin(cfg)).args(args).envs(env.iter().copied()).output().await.unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    (out.status.code().unwrap_or(-1), text)
+}
+
 /// Panics the process reported on stderr (Rust's panic message).
 pub fn panics(log: &str) -> usize {
     log.matches("panicked at").count()
