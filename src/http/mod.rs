@@ -108,17 +108,20 @@ const PAGE_POLICY: &str = "default-src 'none'; style-src 'self' 'unsafe-inline';
                            form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// The headers of safety every answer carries: no content sniffing; and
-/// on an HTML page (`content_type`), its policy and no referrer (the
-/// subscription pages' URLs hold tokens, which a Referer would hand to
-/// whatever the page links to). Static values: the fast path copies them.
+/// on an HTML page (`content_type`), its policy and a referrer only to
+/// bantin itself (`same-origin`: the subscription pages' URLs hold tokens,
+/// which a Referer would hand to whatever the page links to). Not
+/// `no-referrer`: under it Chromium sends `Origin: null` with the page's
+/// own form posts, which the sign-up's origin check must refuse (found by
+/// the e2e browser journey). Static values: the fast path copies them.
 pub(crate) fn safety_headers(content_type: &[u8], mut header: impl FnMut(header::HeaderName, &HeaderValue)) {
     static NOSNIFF: HeaderValue = HeaderValue::from_static("nosniff");
     static POLICY: HeaderValue = HeaderValue::from_static(PAGE_POLICY);
-    static NO_REFERRER: HeaderValue = HeaderValue::from_static("no-referrer");
+    static SAME_ORIGIN: HeaderValue = HeaderValue::from_static("same-origin");
     header(header::X_CONTENT_TYPE_OPTIONS, &NOSNIFF);
     if content_type.starts_with(b"text/html") {
         header(header::CONTENT_SECURITY_POLICY, &POLICY);
-        header(header::REFERRER_POLICY, &NO_REFERRER);
+        header(header::REFERRER_POLICY, &SAME_ORIGIN);
     }
 }
 

@@ -227,7 +227,7 @@ fn pages_carry_their_policy_and_no_referrer_and_feeds_are_not_sniffed() {
             assert!(policy.contains(part), "{what}: {policy}");
         }
         assert!(!policy.contains("script-src"), "{what}: no script is allowed: {policy}");
-        assert_eq!(header(answer, "referrer-policy").as_deref(), Some("no-referrer"), "{what}");
+        assert_eq!(header(answer, "referrer-policy").as_deref(), Some("same-origin"), "{what}");
         assert_eq!(header(answer, "x-content-type-options").as_deref(), Some("nosniff"), "{what}");
         policy
     };
@@ -243,7 +243,7 @@ fn pages_carry_their_policy_and_no_referrer_and_feeds_are_not_sniffed() {
     let feed = ask(get("/feed.xml"));
     assert_eq!(header(&feed, "x-content-type-options").as_deref(), Some("nosniff"));
     assert_eq!(header(&feed, "content-security-policy"), None);
-    harness::figures("http: page headers", &format!("index, pages: CSP \"{policy}\", Referrer-Policy no-referrer, nosniff; feeds: nosniff"));
+    harness::figures("http: page headers", &format!("index, pages: CSP \"{policy}\", Referrer-Policy same-origin, nosniff; feeds: nosniff"));
 }
 
 /// Issue 19, finding 9: every `/metrics` and `/healthz` scrape ran the
