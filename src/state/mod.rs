@@ -9,7 +9,8 @@
 //! so every query is written once: `$N` parameters, `ON CONFLICT`,
 //! `RETURNING`, BIGINT milliseconds for times; the few PostgreSQL-only
 //! statements (row locks, advisory locks, session liveness) branch on the
-//! backend. Files: this one (subscribers, digest bookkeeping, outbox),
+//! backend. Files: this one (the handle, subscribers), `digests.rs` (digest
+//! bookkeeping: first-seen articles, recipients, sent ids),
 //! `connect.rs` (backends, pools, migrations), `outbox.rs` (digest commits,
 //! the outbox: claims, marks, audit), `instances.rs` (several
 //! instances on one database: names, leases of the gone, the planner lock,
@@ -38,22 +39,22 @@ mod connect;
 mod instances;
 mod outbox;
 mod bounces;
+mod digests;
 mod lift;
 mod privacy;
 
 pub use connect::{sqlite_path, Backend};
 pub use instances::{instance_id, PlannerLock};
 pub use bounces::{ReportKind, ReportRow, Target};
+pub use digests::DIGEST_STATUSES;
 pub use lift::Lift;
 pub use privacy::Forgotten;
 pub use bantin_core::subscriber::*;
 
-use futures_util::TryStreamExt;
 use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
-use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 
 #[derive(Debug, thiserror::Error)]
@@ -88,18 +89,6 @@ pub fn to_ms(t: DateTime<Utc>) -> i64 {
 pub fn from_ms(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms).single().unwrap_or(DateTime::<Utc>::MIN_UTC)
 }
-
-/// The statuses that get digests, as an SQL list: the statuses of
-/// [`Status::gets_digests`] (a test holds the two together). A macro, so
-/// the digest queries are `concat!`ed constants.
-macro_rules! digest_statuses {
-    () => {
-        "('active', 'bouncing')"
-    };
-}
-
-/// [`digest_statuses!`] as a value.
-pub const DIGEST_STATUSES: &str = digest_statuses!();
 
 /// The handle on the state database; cheap to clone (a pool inside).
 #[derive(Clone, Debug)]
@@ -267,111 +256,6 @@ impl StateStore {
         .await
         .map_err(q("re-subscribing"))?;
         Ok(())
-    }
-
-    // ---- digest bookkeeping ----------------------------------------------
-
-    /// Records `now` as the first-seen time of every id not seen before:
-    /// `ROWS_PER_STATEMENT` rows a statement (a first start records every
-    /// article of the store, and 100k single-row statements took seconds), in
-    /// transactions of 2,048 rows, after each of which an SQLite connection
-    /// gives back its page cache. Those pages are only written, and held
-    /// until commit: one transaction for a 100k-article store held ~16 MB
-    /// at the moment of `serve`'s start-up peak. Rows are independent (a
-    /// repeat is ignored), so a failure half-way loses nothing.
-    pub async fn note_articles_seen(&self, ids: &[&str], now: DateTime<Utc>) -> Result<()> {
-        use outbox::{sql, values, ROWS_PER_STATEMENT};
-        use sqlx::Connection as _;
-        const ROWS_PER_COMMIT: usize = 2048;
-        let mut conn = self.pool.acquire().await.map_err(q("noting articles"))?;
-        for batch in ids.chunks(ROWS_PER_COMMIT) {
-            let mut tx = conn.begin().await.map_err(q("noting articles"))?;
-            for chunk in batch.chunks(ROWS_PER_STATEMENT) {
-                let text = format!(
-                    "INSERT INTO articles_seen (article_id, first_seen_at) VALUES {} ON CONFLICT (article_id) DO NOTHING",
-                    values(chunk.len(), 2, 1)
-                );
-                let mut query = sqlx::query(sql(text));
-                for id in chunk {
-                    query = query.bind(*id).bind(to_ms(now));
-                }
-                query.execute(&mut *tx).await.map_err(q("noting articles"))?;
-            }
-            tx.commit().await.map_err(q("noting articles"))?;
-            if self.backend == Backend::Sqlite && ids.len() > ROWS_PER_COMMIT {
-                // Only frees memory; a failure changes nothing.
-                let _ = sqlx::query("PRAGMA shrink_memory").execute(&mut *conn).await;
-            }
-        }
-        Ok(())
-    }
-
-    /// When each article was first seen visible. Rows are streamed into
-    /// the map: at 100k articles, `fetch_all` held every decoded row beside
-    /// the map (~20 MB of `serve`'s peak at each planning).
-    pub async fn articles_seen(&self) -> Result<HashMap<String, DateTime<Utc>>> {
-        let mut rows = sqlx::query("SELECT article_id, first_seen_at FROM articles_seen").fetch(&self.pool);
-        let mut seen = HashMap::new();
-        while let Some(row) = rows.try_next().await.map_err(q("reading article first-seen times"))? {
-            seen.insert(get::<String>(&row, "article_id")?, from_ms(get::<i64>(&row, "first_seen_at")?));
-        }
-        Ok(seen)
-    }
-
-    /// Which of `ids` have no first-seen time yet, in their order. Streams
-    /// the table's ids against a set borrowed from `ids`, so nothing is
-    /// held per stored row.
-    pub async fn unseen<'a>(&self, ids: &[&'a str]) -> Result<Vec<&'a str>> {
-        let mut unseen: HashSet<&str> = ids.iter().copied().collect();
-        let mut rows = sqlx::query("SELECT article_id FROM articles_seen").fetch(&self.pool);
-        while let Some(row) = rows.try_next().await.map_err(q("reading article first-seen times"))? {
-            let id: &str = get(&row, "article_id")?;
-            unseen.remove(id);
-            if unseen.is_empty() {
-                break;
-            }
-        }
-        Ok(ids.iter().copied().filter(|id| unseen.contains(id)).collect())
-    }
-
-    /// Every subscriber who gets digests (active, bouncing: see
-    /// [`DIGEST_STATUSES`]) with the ids of the articles already sent.
-    pub async fn digest_recipients(&self) -> Result<Vec<(Subscriber, HashSet<String>)>> {
-        let subs = sqlx::query(subscriber_sql(concat!("WHERE status IN ", digest_statuses!(), " ORDER BY id")))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("reading subscribers for the digest"))?;
-        let mut out: Vec<(Subscriber, HashSet<String>)> = Vec::with_capacity(subs.len());
-        let mut index: HashMap<i64, usize> = HashMap::with_capacity(subs.len());
-        for r in &subs {
-            let s = subscriber_from_row(r)?;
-            index.insert(s.id, out.len());
-            out.push((s, HashSet::new()));
-        }
-        let sent = sqlx::query(concat!(
-            "SELECT s.subscriber_id, s.article_id FROM sent_articles s
-             JOIN subscribers u ON u.id = s.subscriber_id WHERE u.status IN ",
-            digest_statuses!()
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(q("reading sent articles"))?;
-        for r in &sent {
-            let id: i64 = get(r, "subscriber_id")?;
-            if let Some(&i) = index.get(&id) {
-                out[i].1.insert(get(r, "article_id")?);
-            }
-        }
-        Ok(out)
-    }
-
-    pub async fn sent_article_ids(&self, subscriber: i64) -> Result<HashSet<String>> {
-        let rows = sqlx::query("SELECT article_id FROM sent_articles WHERE subscriber_id = $1")
-            .bind(subscriber)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("reading sent articles"))?;
-        rows.iter().map(|r| get(r, "article_id")).collect()
     }
 
     /// How many subscribers are in each status (for /metrics: bouncing
