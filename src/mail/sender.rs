@@ -109,7 +109,6 @@ enum Delivered {
     Not(Outcome),
 }
 
-
 /// This process's lease-owner name (`host:pid:random`).
 pub fn owner_name() -> String {
     crate::state::instance_id().to_string()

@@ -195,7 +195,7 @@ impl StateStore {
     /// so a second call changes nothing). `reason`: the relay's answer.
     pub async fn apply_refusal(&self, outbox_id: i64, reason: &str, now: DateTime<Utc>) -> Result<()> {
         let target = self.bounce_target(outbox_id).await?;
-        let row = ReportRow { kind: ReportKind::Hard, target, reason: one_line(reason) };
+        let row = ReportRow { kind: ReportKind::Hard, target, reason: bantin_core::report::reason_line(reason) };
         // A hard report takes no soft limit.
         self.apply_reports(&format!("smtp/{outbox_id}"), &[row], u32::MAX, now).await?;
         Ok(())
@@ -208,7 +208,7 @@ impl StateStore {
     pub async fn record_bounce(&self, id: i64, limit: u32, reason: &str, now: DateTime<Utc>) -> Result<()> {
         sqlx::query(SOFT)
             .bind(id)
-            .bind(one_line(reason))
+            .bind(bantin_core::report::reason_line(reason))
             .bind(to_ms(now))
             .bind(i64::from(limit))
             .execute(&self.pool)
@@ -314,12 +314,6 @@ async fn apply(
     };
     done.map_err(q("applying a bounce"))?;
     Ok(())
-}
-
-/// A relay's answer as a reason: one line, bounded as the report parser
-/// bounds a diagnostic.
-fn one_line(reason: &str) -> String {
-    crate::text::clean_line(reason).chars().take(bantin_core::report::MAX_DIAGNOSTIC).collect()
 }
 
 #[cfg(test)]

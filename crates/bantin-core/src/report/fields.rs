@@ -5,7 +5,7 @@
 //! (RFC 3463), message ids. Every value leaves here cleaned to one line and
 //! bounded, whatever the sender wrote.
 
-use super::{MAX_DIAGNOSTIC, MAX_FIELD, Status};
+use super::{MAX_FIELD, Status};
 use crate::text;
 
 /// One block: its fields in order, names as written.
@@ -131,13 +131,13 @@ fn digits(s: &str, max: usize) -> Option<u16> {
 }
 
 /// `smtp; 550 5.1.1 …` (diagnostic-type; text): the text, on one line,
-/// at most [`MAX_DIAGNOSTIC`] characters.
+/// at most [`super::MAX_DIAGNOSTIC`] characters ([`super::reason_line`]).
 pub(super) fn diagnostic(value: &str) -> Option<String> {
     let text = match value.split_once(';') {
         Some((kind, rest)) if is_type(kind.trim()) => rest,
         _ => value,
     };
-    let line = bounded(&text::clean_line(text), MAX_DIAGNOSTIC);
+    let line = super::reason_line(text);
     (!line.is_empty()).then_some(line)
 }
 

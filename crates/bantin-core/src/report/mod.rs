@@ -30,6 +30,12 @@ pub const MAX_DIAGNOSTIC: usize = 300;
 /// Most characters of an address, a Message-ID or a feedback type.
 pub const MAX_FIELD: usize = 254;
 
+/// A reason as bantin keeps it, from a report's diagnostic or a relay's
+/// answer: one line, at most [`MAX_DIAGNOSTIC`] characters.
+pub fn reason_line(text: &str) -> String {
+    fields::bounded(&crate::text::clean_line(text), MAX_DIAGNOSTIC)
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Report {
     Bounce(Bounce),
