@@ -84,6 +84,8 @@ pub struct Composer {
     domain: String,
     site_title: String,
     site_url: Url,
+    /// `site.icon`, for the pages' `<link rel="icon">`.
+    site_icon: Option<Url>,
     public_url: Url,
     timezone: Tz,
     dkim: Option<DkimConfig>,
@@ -131,6 +133,7 @@ impl Composer {
             domain,
             site_title: settings.site.title.clone(),
             site_url: settings.site.base_url.clone(),
+            site_icon: settings.site.icon.clone(),
             public_url: settings.http.public_url.clone(),
             timezone: settings.site.timezone,
             dkim,
@@ -156,6 +159,11 @@ impl Composer {
 
     pub fn site_url(&self) -> &Url {
         &self.site_url
+    }
+
+    /// `site.icon`, if set.
+    pub fn site_icon(&self) -> Option<&Url> {
+        self.site_icon.as_ref()
     }
 
     /// The envelope sender: the address of `mail.from`.

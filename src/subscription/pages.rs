@@ -56,6 +56,7 @@ pub(super) fn render(ctx: &Ctx, lang: Lang, page: Page) -> Response {
             frequency => page.frequency,
             site_title => composer.site_title(),
             site_url => composer.site_url().as_str(),
+            site_icon => composer.site_icon().map(url::Url::as_str),
             t => s,
         },
     );

@@ -23,6 +23,8 @@ fn settings() -> FeedSettings {
         content: ContentMode::Full,
         items: 50,
         websub_hub: None,
+        icon: None,
+        logo: None,
         templates: bantin::templates::Templates::shared_builtin(),
     }
 }

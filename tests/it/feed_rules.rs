@@ -15,8 +15,13 @@
 //!   item has an `id` and `content_html` or `content_text`; dates RFC 3339;
 //!   no deprecated 1.0 `author` object.
 //!
+//! Images and icons: the rules of `media_rules` (Media RSS, enclosures,
+//! the channel image, Atom icon/logo/enclosure links, JSON Feed's image
+//! fields), with `site.icon` and `site.logo` set for every store.
+//!
 //! Checked on every feed (site and categories) of the example store, the
-//! tricky fixtures and a 1,000-article corpus in both generated formats.
+//! tricky fixtures, the Hugo/Zola/Jekyll image fixtures and a 1,000-article
+//! corpus in both generated formats.
 //! Without `jing` on PATH the schema test fails when CI=true, else it prints
 //! "SKIPPED: jing not installed" and passes (`apt-get install jing`).
 
@@ -38,8 +43,12 @@ fn stores() -> &'static [(String, Vec<Rendered>)] {
 }
 
 fn make_stores() -> Vec<(String, Vec<Rendered>)> {
-    let fs = feed_settings();
-    let mut dirs: Vec<(String, PathBuf)> = vec![("example".into(), example_store()), ("tricky".into(), tricky_store())];
+    let fs = crate::media::identity_settings();
+    let mut dirs: Vec<(String, PathBuf)> = vec![
+        ("example".into(), example_store()),
+        ("tricky".into(), tricky_store()),
+        ("images".into(), crate::media::images_store()),
+    ];
     for format in ["markdown", "portal"] {
         dirs.push((format!("corpus-{format}"), corpus(format, 1000).dir.clone()));
     }
@@ -261,7 +270,7 @@ fn json_rules(what: &str, text: &str, served: &str) {
 
 #[test]
 fn feeds_follow_the_w3c_feed_validator_rules() {
-    let fs = feed_settings();
+    let fs = crate::media::identity_settings();
     for (store, rendered) in stores() {
         let mut seen = HashSet::new();
         for r in rendered {
@@ -272,6 +281,11 @@ fn feeds_follow_the_w3c_feed_validator_rules() {
                 Format::Rss => rss_rules(&what, r.text(), &fs, &served),
                 Format::Atom => atom_rules(&what, r.text(), &served),
                 Format::Json => json_rules(&what, r.text(), &served),
+            }
+            match r.feed.format {
+                Format::Rss => crate::media_rules::rss_media_rules(&what, r.text()),
+                Format::Atom => crate::media_rules::atom_media_rules(&what, r.text()),
+                Format::Json => crate::media_rules::json_media_rules(&what, r.text()),
             }
         }
     }

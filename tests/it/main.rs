@@ -17,6 +17,8 @@ mod digest_render;
 mod feed_rules;
 mod feeds_validate;
 mod index_page;
+mod media;
+mod media_rules;
 mod prop_feeds;
 mod prop_identity;
 mod seed;

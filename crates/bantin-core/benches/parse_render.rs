@@ -75,6 +75,8 @@ fn render(c: &mut Criterion) {
         content: ContentMode::Full,
         items: 50,
         websub_hub: None,
+        icon: None,
+        logo: None,
         templates: bantin_core::templates::Templates::shared_builtin(),
     };
     let now = catalog.articles()[0].published + Duration::days(1);

@@ -45,9 +45,15 @@ pub struct Article {
     /// The writer, or the source for portal exports ("Báo Yên Bái"); one
     /// shared string per distinct name ([`shared_name`]).
     pub author: Option<Arc<str>>,
-    /// Absolute URL of the lead image.
+    /// Absolute http(s) URL of the lead image the store names (front
+    /// matter or column); the feeds fall back to the body's first image
+    /// (`feeds::media::image_of`).
     pub image: Option<String>,
     pub draft: bool,
+    /// What was dropped from the article while it was kept (an image URL
+    /// that is not http(s)): listed with the store's errors
+    /// ([`crate::Catalog::errors`]), so `bantin check` shows it.
+    pub problem: Option<Box<ArticleError>>,
     /// Where the article came from, for messages: a store-relative path
     /// (shared with the store's own index).
     pub origin: Arc<str>,

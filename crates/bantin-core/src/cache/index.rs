@@ -34,6 +34,8 @@ struct IndexPage {
     description: String,
     home: String,
     subscribe_url: String,
+    /// `site.icon`: the page's `<link rel="icon">`.
+    icon: Option<String>,
     site: Section,
     categories: Vec<Section>,
 }
@@ -72,6 +74,7 @@ fn index_context(catalog: &Catalog, settings: &FeedSettings, now: DateTime<Fixed
         description: settings.description.clone(),
         home: settings.base_url.to_string(),
         subscribe_url: url("subscribe"),
+        icon: settings.icon.as_ref().map(|u| u.to_string()),
         site: section("", &settings.site_title, Scope::Site),
         categories: catalog
             .categories(now)
@@ -108,6 +111,8 @@ mod tests {
             content: crate::config::ContentMode::Full,
             items: 50,
             websub_hub: None,
+            icon: None,
+            logo: None,
             templates: Templates::shared_builtin(),
         }
     }

@@ -203,6 +203,8 @@ impl Catalog {
         ctx: &Context,
         generation: u64,
     ) -> Catalog {
+        // What was dropped from kept articles is listed with the errors.
+        errors.extend(articles.iter().filter_map(|a| a.problem.as_deref().cloned()));
         let mut ledger = Ledger {
             ids: sorted_keys(articles.iter().map(|a| a.id.as_ref())),
             ..Ledger::default()
@@ -275,6 +277,10 @@ impl Catalog {
                         return None;
                     }
                     next.newest.remove(&Newest(Arc::clone(a)))?;
+                    if let Some(problem) = &a.problem {
+                        let at = next.errors.iter().position(|held| held == &**problem)?;
+                        next.errors.remove(at);
+                    }
                     bump(&mut next.ledger.ids, &a.id, false);
                     bump(&mut next.ledger.slugs, &a.slug, false);
                     for c in a.categories.iter() {
@@ -301,6 +307,10 @@ impl Catalog {
                     bump(&mut next.ledger.ids, &a.id, true);
                     bump(&mut next.ledger.slugs, &a.slug, true);
                     next.newest.insert(Newest(Arc::clone(a)));
+                    if let Some(problem) = &a.problem {
+                        let at = next.errors.partition_point(|held| held.origin <= problem.origin);
+                        next.errors.insert(at, (**problem).clone());
+                    }
                     join(&mut next.categories, a);
                     touched.extend(a.categories.iter().map(|c| c.slug.clone()));
                 }

@@ -126,6 +126,7 @@ fn result(origin: &str, s: &Spec, version: u32) -> Result<Arc<Article>, ArticleE
         tags: Vec::new(),
         author: None,
         image: None,
+        problem: None,
         draft: s.draft,
         origin: origin.into(),
     }))

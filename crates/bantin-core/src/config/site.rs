@@ -1,5 +1,5 @@
 //! `[site]`: the portal's title, public address, language and time zone,
-//! and where an article lives on it.
+//! where an article lives on it, and its icon and logo for the feeds.
 
 use super::{ConfigError, Origin, absolute_url};
 use chrono_tz::Tz;
@@ -17,6 +17,11 @@ pub struct Site {
     /// Where an article lives on the portal: `{slug}` and `{id}` are
     /// replaced, the result is resolved against `base_url`.
     pub article_url: String,
+    /// `icon`: a square image (RSS `<image>`, Atom `<icon>`, JSON Feed
+    /// `icon`/`favicon`, the pages' `<link rel="icon">`).
+    pub icon: Option<Url>,
+    /// `logo`: Atom `<logo>` (wider than high).
+    pub logo: Option<Url>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -32,6 +37,10 @@ pub(super) struct RawSite {
     description: Option<String>,
     #[serde(default = "default_article_url")]
     article_url: String,
+    #[serde(default)]
+    icon: Option<String>,
+    #[serde(default)]
+    logo: Option<String>,
 }
 fn default_language() -> String {
     "vi".into()
@@ -72,6 +81,44 @@ impl RawSite {
             ));
         }
         let description = self.description.as_deref().map(crate::text::clean_line).unwrap_or_else(|| title.clone());
-        Ok(Site { title, description, base_url, language, timezone, article_url: self.article_url })
+        let icon = image_url(origin, "site.icon", self.icon.as_deref())?;
+        let logo = image_url(origin, "site.logo", self.logo.as_deref())?;
+        Ok(Site { title, description, base_url, language, timezone, article_url: self.article_url, icon, logo })
+    }
+}
+
+/// An optional image URL of the site: absolute http(s), kept as written
+/// (no slash added); empty means none.
+fn image_url(origin: &Origin, key: &str, value: Option<&str>) -> Result<Option<Url>, ConfigError> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else { return Ok(None) };
+    Url::parse(value)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+        .map(Some)
+        .ok_or_else(|| {
+            origin.bad(key, format!("{value:?} must be an absolute http:// or https:// URL of an image, e.g. \"https://yenbai.gov.vn/icon-512.png\""))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Settings;
+    use std::path::Path;
+
+    fn load(extra: &str) -> Result<Settings, super::ConfigError> {
+        let text = format!("[site]\ntitle = \"T\"\nbase_url = \"https://x.org\"\n{extra}");
+        Settings::from_sources(Path::new("bantin.toml"), &text, [])
+    }
+
+    #[test]
+    fn icon_and_logo_are_absolute_http_urls_named_by_their_key() {
+        let s = load("icon = \"https://x.org/icon-512.png\"\nlogo = \"http://x.org/logo.svg\"").unwrap();
+        assert_eq!(s.site.icon.as_ref().map(url::Url::as_str), Some("https://x.org/icon-512.png"));
+        assert_eq!(s.site.logo.as_ref().map(url::Url::as_str), Some("http://x.org/logo.svg"));
+        assert_eq!(load("icon = \"\"").unwrap().site.icon, None);
+        for (line, key) in [("icon = \"/icon.png\"", "site.icon"), ("logo = \"data:image/png;base64,AA\"", "site.logo"), ("icon = \"ftp://x.org/i.png\"", "site.icon")] {
+            let e = load(line).unwrap_err().to_string();
+            assert!(e.contains(key) && e.contains("http"), "{line}: {e}");
+        }
     }
 }

@@ -225,6 +225,7 @@ pub(super) mod tests {
             tags: vec![],
             author: None,
             image: None,
+            problem: None,
             draft: false,
             origin: id.into(),
         })

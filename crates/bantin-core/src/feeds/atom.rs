@@ -1,5 +1,6 @@
 //! Atom 1.0 (RFC 4287) via the `atom_syndication` crate. The feed carries
-//! the site as its author, so every entry has one (RFC 4287 §4.1.1).
+//! the site as its author, so every entry has one (RFC 4287 §4.1.1); the
+//! site's icon and logo, and each entry's image ([`super::media`]).
 
 use super::{full, item_id, Meta, GENERATOR};
 use crate::article::Article;
@@ -30,6 +31,8 @@ pub fn render(meta: &Meta, items: &[Arc<Article>]) -> Vec<u8> {
     feed.set_authors(vec![PersonBuilder::default().name(s.site_title.clone()).uri(Some(s.base_url.to_string())).build()]);
     feed.set_links(links);
     feed.set_lang(Some(s.language.clone()));
+    feed.set_icon(s.icon.as_ref().map(|u| u.to_string()));
+    feed.set_logo(s.logo.as_ref().map(|u| u.to_string()));
     feed.set_generator(Some(Generator {
         value: "bantin".into(),
         uri: None,
@@ -52,11 +55,13 @@ fn entry(meta: &Meta, a: &Article) -> Entry {
     e.set_id(item_id(&meta.settings.base_url, a));
     e.set_updated(a.modified());
     e.set_published(Some(a.published));
-    e.set_links(vec![LinkBuilder::default()
+    let mut links = vec![LinkBuilder::default()
         .href(a.url().into_owned())
         .rel("alternate")
         .mime_type(Some("text/html".into()))
-        .build()]);
+        .build()];
+    links.extend(super::media::image_of(a).map(|image| super::media::atom_enclosure(&image)));
+    e.set_links(links);
     e.set_summary(Some(Text::plain(a.summary().to_string())));
     e.set_categories(
         a.categories

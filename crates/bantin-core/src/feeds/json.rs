@@ -1,4 +1,7 @@
-//! JSON Feed 1.1 (https://jsonfeed.org/version/1.1) with serde.
+//! JSON Feed 1.1 (https://jsonfeed.org/version/1.1) with serde. The site
+//! icon is both `icon` and `favicon`; an item's image ([`super::media`])
+//! is its `image`. No `banner_image`: an article has one image, and the
+//! spec's banner is another one, which would not otherwise appear.
 
 use super::{full, item_id, Meta};
 use crate::article::Article;
@@ -13,6 +16,10 @@ struct Feed<'a> {
     feed_url: &'a str,
     description: &'a str,
     language: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    icon: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    favicon: Option<&'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     hubs: Vec<Hub>,
     authors: Vec<Author<'a>>,
@@ -44,7 +51,7 @@ struct Item<'a> {
     content_text: Option<&'a str>,
     summary: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    image: Option<&'a str>,
+    image: Option<std::borrow::Cow<'a, str>>,
     date_published: String,
     date_modified: String,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -62,6 +69,8 @@ pub fn render(meta: &Meta, items: &[Arc<Article>]) -> Vec<u8> {
         feed_url: &meta.self_url,
         description: &meta.description,
         language: &s.language,
+        icon: s.icon.as_ref().map(url::Url::as_str),
+        favicon: s.icon.as_ref().map(url::Url::as_str),
         hubs: s.websub_hub.iter().map(|h| Hub { kind: "WebSub", url: h.to_string() }).collect(),
         authors: vec![Author { name: &s.site_title, url: Some(s.base_url.as_str()) }],
         items: items
@@ -74,7 +83,7 @@ pub fn render(meta: &Meta, items: &[Arc<Article>]) -> Vec<u8> {
                 // JSON Feed requires content_html or content_text.
                 content_text: (!full(meta)).then_some(a.summary()),
                 summary: a.summary(),
-                image: a.image.as_deref(),
+                image: super::media::image_of(a).map(|i| i.url),
                 date_published: a.published.to_rfc3339(),
                 date_modified: a.modified().to_rfc3339(),
                 authors: a.author.iter().map(|n| Author { name: n, url: None }).collect(),

@@ -13,6 +13,7 @@
 
 mod atom;
 mod json;
+pub mod media;
 mod rss;
 
 use crate::article::Article;
@@ -102,6 +103,11 @@ pub struct FeedSettings {
     pub content: ContentMode,
     pub items: usize,
     pub websub_hub: Option<Url>,
+    /// `site.icon` (square): RSS `<image>`, Atom `<icon>`, JSON Feed
+    /// `icon` and `favicon`, the pages' `<link rel="icon">`.
+    pub icon: Option<Url>,
+    /// `site.logo`: Atom `<logo>`.
+    pub logo: Option<Url>,
     /// The templates the index page is rendered from (`index.html`):
     /// the built-ins from [`FeedSettings::from_settings`]; the daemon puts
     /// in the ones with `mail.templates_dir`'s overrides
@@ -120,6 +126,8 @@ impl FeedSettings {
             content: s.feeds.content,
             items: s.feeds.items,
             websub_hub: s.feeds.websub_hub.clone(),
+            icon: s.site.icon.clone(),
+            logo: s.site.logo.clone(),
             templates: Templates::shared_builtin(),
         }
     }

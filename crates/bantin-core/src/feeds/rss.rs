@@ -1,5 +1,6 @@
-//! RSS 2.0 with the `content`, `dc` and `atom` extensions, via the `rss`
-//! crate (which writes `content:encoded` as CDATA and splits `]]>`).
+//! RSS 2.0 with the `content`, `dc`, `atom` and Media RSS (`media`, when
+//! an item has an image: [`super::media`]) extensions, via the `rss` crate
+//! (which writes `content:encoded` as CDATA and splits `]]>`).
 
 use super::{full, item_id, Meta, GENERATOR};
 use crate::article::Article;
@@ -21,6 +22,10 @@ pub fn render(meta: &Meta, items: &[Arc<Article>]) -> Vec<u8> {
     if full(meta) {
         namespaces.insert("content".to_string(), "http://purl.org/rss/1.0/modules/content/".to_string());
     }
+    let items: Vec<Item> = items.iter().map(|a| item(meta, a)).collect();
+    if items.iter().any(|i| !i.extensions.is_empty()) {
+        namespaces.insert("media".to_string(), super::media::MEDIA_NS.to_string());
+    }
     // Setters, not the crate's builders: `build()` clones every field, so
     // each item's full content was copied twice more (with the allocations,
     // most of the render of a changed feed, perf).
@@ -34,10 +39,12 @@ pub fn render(meta: &Meta, items: &[Arc<Article>]) -> Vec<u8> {
     channel.set_docs(Some("https://www.rssboard.org/rss-specification".to_string()));
     channel.set_namespaces(namespaces);
     channel.set_atom_ext(Some(AtomExtension { links }));
-    channel.set_items(items.iter().map(|a| item(meta, a)).collect::<Vec<_>>());
+    channel.set_image(super::media::rss_channel_image(meta));
+    let capacity = 4096 + items.len() * 2048;
+    channel.set_items(items);
     // Straight into bytes: `to_string` wrote the same bytes, checked them
     // as UTF-8 and copied them twice (~4 % of a cold build, perf).
-    let mut out = Vec::with_capacity(4096 + items.len() * 2048);
+    let mut out = Vec::with_capacity(capacity);
     match channel.write_to(&mut out) {
         Ok(_) => out,
         // As `to_string`: a failure of the in-memory writer (an internal
@@ -72,6 +79,9 @@ fn item(meta: &Meta, a: &Article) -> Item {
     if let Some(author) = &a.author {
         let dc = DublinCoreExtension { creators: vec![author.to_string()], ..DublinCoreExtension::default() };
         item.set_dublin_core_ext(Some(dc));
+    }
+    if let Some(image) = super::media::image_of(a) {
+        item.set_extensions(super::media::rss_item(&image));
     }
     item
 }

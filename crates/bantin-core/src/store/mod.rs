@@ -9,6 +9,7 @@
 mod context;
 pub mod frontmatter;
 pub mod html;
+pub mod image;
 pub mod portal;
 pub mod raw;
 

@@ -132,7 +132,7 @@ pub fn head(raw: &RawArticle, origin: &str, ctx: &Context) -> Result<Head, Artic
 /// Turns what a parser read into an article, or says why it cannot be one.
 pub fn normalize(raw: RawArticle, origin: &str, ctx: &Context, body: BodyPolicy) -> Result<Article, ArticleError> {
     let Head { id, slug, url, title, published, updated, categories, draft } = head(&raw, origin, ctx)?;
-    let image = raw.image.as_deref().and_then(|i| ctx.absolute(i));
+    let (image, problem) = super::image::resolve(raw.image.as_deref(), origin, ctx);
     let mut author = raw.author.as_deref().map(text::clean_line).filter(|a| !a.is_empty());
 
     if author.is_none()
@@ -143,8 +143,9 @@ pub fn normalize(raw: RawArticle, origin: &str, ctx: &Context, body: BodyPolicy)
     let content = match body {
         BodyPolicy::Now => {
             let summary = summary(raw.summary.as_deref(), &raw.body);
+            let lead = lead_index(raw.summary.as_deref(), &raw.body);
             Content::ready(
-                render_body(raw.body, image.as_deref(), &title, ctx),
+                render_body(raw.body, image.as_deref(), &title, lead, ctx),
                 summary,
             )
         }
@@ -169,6 +170,7 @@ pub fn normalize(raw: RawArticle, origin: &str, ctx: &Context, body: BodyPolicy)
         author: author.as_deref().map(crate::article::shared_name),
         image,
         draft,
+        problem,
         origin: origin.into(),
     })
 }
@@ -181,15 +183,27 @@ fn summary(given: Option<&str>, body: &Body) -> String {
     }
 }
 
+/// Which paragraph of a portal body is the lead: the one the summary was
+/// taken from, else the first.
+fn lead_index(summary: Option<&str>, body: &Body) -> usize {
+    let Body::Paragraphs(paras) = body else { return 0 };
+    let paras = paras.iter().filter(|p| !text::clean_line(p).is_empty());
+    summary.and_then(|s| paras.clone().position(|p| p.trim() == s.trim())).unwrap_or(0)
+}
+
 /// The article's body as sanitised HTML, led by its image when the body
-/// does not show that image already.
-pub fn render_body(body: Body, image: Option<&str>, title: &str, ctx: &Context) -> String {
+/// does not show that image already (portal paragraphs: after the lead,
+/// with its caption, `store::image`).
+pub fn render_body(body: Body, image: Option<&str>, title: &str, lead: usize, ctx: &Context) -> String {
     let mut content = match body {
         Body::Markdown(md) => html::markdown_to_html(&text::clean(&md), ctx),
         Body::Html(h) => html::sanitize(&text::clean(&h), ctx),
         Body::Paragraphs(paras) => {
             let paras: Vec<String> = paras.iter().map(|p| text::clean_line(p)).filter(|p| !p.is_empty()).collect();
-            html::paragraphs_to_html(&paras)
+            match image {
+                Some(img) => return super::image::paragraphs_with_image(&paras, lead, img, title),
+                None => html::paragraphs_to_html(&paras),
+            }
         }
     };
     if let Some(img) = image
