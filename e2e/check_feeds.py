@@ -2,8 +2,10 @@
 reads every RSS and Atom feed of the live server (the site and each
 category) over HTTP. Each must parse without the bozo flag, and its items
 must be exactly the store's articles of that scope, with the manifest's
-title, link, date, categories and author. Then a conditional GET with the
-validators feedparser saw must be answered 304.
+title, link, date, categories, author and image (RSS: media_content and
+media_thumbnail; Atom: an enclosure link), and the feed's icon (RSS:
+image; Atom: icon and logo). Then a conditional GET with the validators
+feedparser saw must be answered 304.
 
 feedparser has no JSON Feed parser; JSON Feed is read by json_feed.mjs.
 
@@ -49,10 +51,12 @@ def scopes(manifest):
     return out
 
 
-def check_feed(url, kind, site_title, suffix, expected):
+def check_feed(url, kind, site_title, suffix, expected, identity):
     before = (checks, len(failures))
     d = feedparser.parse(url)
     d = check_parsed(d, url, kind, site_title, suffix, expected)
+    if not d.bozo:
+        check_media(d, url, kind, expected, identity)
     if len(failures) == before[1]:
         print(f"ok   {url}: {d.get('version')}, {len(d.entries)} items, {checks - before[0]} checks")
     return d
@@ -86,14 +90,41 @@ def check_parsed(d, url, kind, site_title, suffix, expected):
     return d
 
 
+def check_media(d, label, kind, expected, identity):
+    """Images and the site's icon and logo, as feedparser exposes them."""
+    icon, logo = identity
+    if kind == "rss20":
+        check(d.feed.get("image", {}).get("href") == icon, f"{label}: channel image {d.feed.get('image')}")
+    else:
+        check(d.feed.get("icon") == icon, f"{label}: icon {d.feed.get('icon')!r}")
+        check(d.feed.get("logo") == logo, f"{label}: logo {d.feed.get('logo')!r}")
+    got = {e.title: e for e in d.entries}
+    for a in expected:
+        e = got.get(a["title"])
+        if e is None:
+            continue
+        t, want = a["title"], a.get("image")
+        if kind == "rss20":
+            contents = [m.get("url") for m in e.get("media_content", [])]
+            thumbs = [m.get("url") for m in e.get("media_thumbnail", [])]
+            check(contents == ([want] if want else []), f"{label}: {t}: media_content {contents}")
+            check(thumbs == ([want] if want else []), f"{label}: {t}: media_thumbnail {thumbs}")
+            if want:
+                check(e.media_content[0].get("medium") == "image" and e.media_content[0].get("type") == "image/jpeg", f"{label}: {t}: medium, type {e.media_content[0]}")
+        else:
+            enclosures = [(x.get("href"), x.get("type")) for x in e.get("enclosures", [])]
+            check(enclosures == ([(want, "image/jpeg")] if want else []), f"{label}: {t}: enclosures {enclosures}")
+
+
 def main(base, manifest_path, site_title):
     with open(manifest_path, encoding="utf-8") as f:
         manifest = json.load(f)
     seen = {}
+    identity = (manifest["icon"], manifest["logo"])
     for prefix, suffix, expected in scopes(manifest):
         for name, kind in (("feed.xml", "rss20"), ("atom.xml", "atom10")):
             url = base + prefix + name
-            seen[url] = check_feed(url, kind, site_title, suffix, expected)
+            seen[url] = check_feed(url, kind, site_title, suffix, expected, identity)
 
     # Relative links in bodies were made absolute against site.base_url.
     site = seen[base + "feed.xml"]

@@ -1,6 +1,7 @@
 """The end-to-end article store: a few articles in each format bantin reads,
 dated relative to now (so the first digest carries them), and the manifest
-of what a reader must see for each: title, link, date, categories, author.
+of what a reader must see for each: title, link, date, categories, author,
+image (absolute), and the site's icon and logo (the config e2e/run writes).
 
 The manifest is written by hand here, not read back from bantin: the
 feed and mail checks compare what real clients parse against it.
@@ -14,6 +15,9 @@ import sys
 from datetime import datetime, timedelta, timezone
 
 BASE_URL = "https://yenbai.example.vn/"
+# site.icon and site.logo in e2e/run's config.
+ICON = BASE_URL + "icon-512.png"
+LOGO = BASE_URL + "logo.svg"
 VN = timezone(timedelta(hours=7))
 
 # Categories as stores write them, and the slugs bantin must derive
@@ -37,6 +41,8 @@ def articles(now):
             "summary": "Ruộng bậc thang Mù Cang Chải chuyển sắc vàng óng, mỗi ngày đón hàng nghìn lượt khách.",
             "categories": [DU_LICH, VAN_HOA],
             "author": "Thanh Hà",
+            # Relative in the front matter; absolute in the feeds.
+            "image": "/images/ruong-bac-thang.jpg",
             "body": "Những ngày giữa tháng 9, hàng nghìn thửa ruộng bậc thang bước vào độ chín đẹp nhất.\n\n"
             "Xem thêm [lịch lễ hội](/tin-tuc/le-hoi-mu-cang-chai).",
         },
@@ -85,7 +91,9 @@ def render(a):
         return (
             f'+++\ntitle = {json.dumps(a["title"], ensure_ascii=False)}\ndate = {date}\n'
             f'summary = {json.dumps(a["summary"], ensure_ascii=False)}\ncategories = [{cats}]\n'
-            f'author = {json.dumps(a["author"], ensure_ascii=False)}\nslug = "{a["slug"]}"\n+++\n\n{a["body"]}\n'
+            f'author = {json.dumps(a["author"], ensure_ascii=False)}\nslug = "{a["slug"]}"\n'
+            + (f'image = "{a["image"]}"\n' if a.get("image") else "")
+            + f'+++\n\n{a["body"]}\n'
         )
     if a["format"] == "yaml":
         cats = "".join(f"  - {n}\n" for n in names)
@@ -129,10 +137,11 @@ def main(out):
                 "summary": a["summary"],
                 "categories": [{"name": n, "slug": s} for n, s in a["categories"]],
                 "author": a["author"],
+                "image": BASE_URL + a["image"].lstrip("/") if a.get("image") else None,
             }
         )
     with open(os.path.join(out, "manifest.json"), "w", encoding="utf-8") as f:
-        json.dump({"base_url": BASE_URL, "articles": manifest}, f, ensure_ascii=False, indent=2)
+        json.dump({"base_url": BASE_URL, "icon": ICON, "logo": LOGO, "articles": manifest}, f, ensure_ascii=False, indent=2)
 
 
 if __name__ == "__main__":
