@@ -29,14 +29,19 @@ pub fn identity_settings() -> FeedSettings {
     fs
 }
 
-/// origin → (image, type, caption), from the fixture README.
-const EXPECTED: &[(&str, Option<(&str, Option<&str>, Option<&str>)>)] = &[
+/// An image as the README states it: URL, type, caption.
+type Shown = (&'static str, Option<&'static str>, Option<&'static str>);
+
+/// origin → its image, from the fixture README.
+const EXPECTED: &[(&str, Option<Shown>)] = &[
     ("hugo/posts/thac-ba-mua-nuoc-noi.md", Some(("https://yenbai.gov.vn/images/thac-ba.jpg", Some("image/jpeg"), None))),
     (
         "hugo/posts/ruong-bac-thang.md",
         Some(("https://yenbai.gov.vn/images/ruong-bac-thang.webp", Some("image/webp"), Some("Ruộng bậc thang xã La Pán Tẩn mùa nước đổ & mây sớm"))),
     ),
     ("hugo/posts/cau-treo-moi.md", Some(("https://cdn.yenbai.example/anh/cau-treo.PNG?w=1200&h=630", Some("image/png"), None))),
+    ("hugo/posts/cho-phien-bac-ha.md", Some(("https://yenbai.gov.vn/images/cho-phien.jpg", Some("image/jpeg"), Some("Chợ phiên Nghĩa Lộ sáng chủ nhật")))),
+    ("jekyll/_posts/2026-09-01-seo-image.md", Some(("https://yenbai.gov.vn/assets/img/com-tu-le.png", Some("image/png"), None))),
     ("zola/content/blog/che-shan-tuyet.md", Some(("https://yenbai.gov.vn/images/che-shan.png", Some("image/png"), None))),
     ("zola/content/blog/khong-co-anh.md", None),
     ("jekyll/_posts/2026-08-01-mu-cang-chai-bieu-trung.md", Some(("https://yenbai.gov.vn/assets/img/mu-cang-chai.svg", Some("image/svg+xml"), None))),
@@ -54,7 +59,8 @@ fn by_origin(catalog: &Catalog) -> HashMap<&str, &bantin::Article> {
 fn fixture_images_types_and_captions_are_as_the_readme_says() {
     let catalog = load(&images_store());
     let articles = by_origin(&catalog);
-    assert_eq!(articles.len(), 10, "{:?}", articles.keys());
+    assert_eq!(articles.len(), 12, "{:?}", articles.keys());
+    assert_eq!(EXPECTED.len(), 12);
     for (origin, want) in EXPECTED {
         let a = articles.get(origin).unwrap_or_else(|| panic!("{origin} not read"));
         let got = media::image_of(a);

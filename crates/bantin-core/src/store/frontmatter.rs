@@ -4,7 +4,8 @@
 //!
 //! One function, [`from_map`], knows the keys (`title`, `date`,
 //! `updated`/`lastmod`, `summary`/`description`, `categories`, `tags`,
-//! `author(s)`, `slug`, `draft`, `image`, `url`, and Zola's `[taxonomies]`)
+//! `author(s)`, `slug`, `draft`, `image` (or `cover`, `featured_image`, `images`; as
+//! text or a table with `path`/`image` and `caption`), `url`, and Zola's `[taxonomies]`)
 //! and reads them through [`FrontValue`] from a `serde_json` value (YAML,
 //! JSON) or from TOML's parse tree as it stands, borrowing its strings:
 //! front matter is read for every file of a cold build, and turning it
@@ -296,10 +297,7 @@ fn from_map<V: FrontValue>(map: &V) -> Result<RawArticle, ParseError> {
             Item::Number(_) | Item::Bool(_) => return Err((None, "`author` must be a name or a list of names".into())),
         },
     };
-    let image = match map.field("images").map(V::item) {
-        Some(Item::List(a)) => a.first().and_then(V::text).map(Cow::into_owned),
-        _ => None,
-    };
+    let (image, image_caption) = image(map)?;
     let draft = match map.field("draft").map(V::item) {
         None | Some(Item::Null) => false,
         Some(Item::Bool(b)) => b,
@@ -317,10 +315,45 @@ fn from_map<V: FrontValue>(map: &V) -> Result<RawArticle, ParseError> {
         author,
         slug: string(map, &["slug"])?,
         draft,
-        image: string(map, &["image", "cover"])?.or(image),
+        image,
+        image_caption,
         url: string(map, &["url", "link"])?,
         ..RawArticle::default()
     })
+}
+
+/// An image URL as written, and its caption.
+type Named = (Option<String>, Option<String>);
+
+/// The image a front matter names, and its caption, as site generators
+/// write it: `image`, `cover` or `featured_image` as text (Jekyll, Hugo's
+/// Ananke), or as a table with `path`/`image`/`url`/`src` and `caption`
+/// (jekyll-seo-tag's `image.path`, Hugo PaperMod's `cover.image`); else
+/// the first of Hugo's `images` list. A value of another kind is an error.
+fn image<V: FrontValue>(map: &V) -> Result<Named, ParseError> {
+    let text = |v: &V| v.text().map(Cow::into_owned);
+    for key in ["image", "cover", "featured_image"] {
+        let Some(v) = map.field(key) else { continue };
+        match v.item() {
+            Item::Null => continue,
+            Item::Text(s) => return Ok((Some(s.into_owned()), None)),
+            Item::Number(n) => return Ok((Some(n), None)),
+            Item::Table => {
+                let url = ["path", "image", "url", "src"].iter().find_map(|k| v.field(k).and_then(text));
+                if url.is_some() {
+                    return Ok((url, v.field("caption").and_then(text)));
+                }
+            }
+            Item::Bool(_) | Item::List(_) => {
+                return Err((None, format!("`{key}` must be the image's URL, or a table with `path` or `image`")));
+            }
+        }
+    }
+    let first = match map.field("images").map(V::item) {
+        Some(Item::List(items)) => items.first().and_then(|i| text(i).or_else(|| ["url", "src"].iter().find_map(|k| i.field(k).and_then(text)))),
+        _ => None,
+    };
+    Ok((first, None))
 }
 
 /// The first of `keys` present, as a string (numbers are accepted too).
@@ -433,6 +466,19 @@ mod tests {
         assert!(toml_tree("title = 9223372036854775808").is_none());
         assert!(toml_tree("title = 1e400").is_none());
         assert!(toml_tree("title = inf").is_some());
+    }
+
+    #[test]
+    fn front_matter_image_forms() {
+        let read = |json: &str| image(&serde_json::from_str::<serde_json::Value>(json).unwrap());
+        let own = |url: &str, cap: Option<&str>| Ok((Some(url.to_string()), cap.map(String::from)));
+        assert_eq!(read(r#"{"image": "/a.jpg", "images": ["/b.jpg"]}"#), own("/a.jpg", None));
+        assert_eq!(read(r#"{"image": {"path": "/a.jpg", "alt": "x"}}"#), own("/a.jpg", None));
+        assert_eq!(read(r#"{"cover": {"image": "c.webp", "caption": "Ảnh: TTXVN"}}"#), own("c.webp", Some("Ảnh: TTXVN")));
+        assert_eq!(read(r#"{"featured_image": "/f.png"}"#), own("/f.png", None));
+        assert_eq!(read(r#"{"cover": {"hidden": true}, "images": [{"url": "/i.jpg"}]}"#), own("/i.jpg", None));
+        assert_eq!(read(r#"{"title": "x"}"#), Ok((None, None)));
+        assert!(read(r#"{"image": true}"#).unwrap_err().1.contains("`image`"));
     }
 
     #[test]

@@ -35,6 +35,8 @@ pub struct RawArticle {
     pub slug: Option<String>,
     pub draft: bool,
     pub image: Option<String>,
+    /// The image's caption, where the front matter gives one (`cover.caption`).
+    pub image_caption: Option<String>,
     pub url: Option<String>,
 }
 
@@ -53,6 +55,7 @@ impl Default for RawArticle {
             slug: None,
             draft: false,
             image: None,
+            image_caption: None,
             url: None,
         }
     }
@@ -145,7 +148,7 @@ pub fn normalize(raw: RawArticle, origin: &str, ctx: &Context, body: BodyPolicy)
             let summary = summary(raw.summary.as_deref(), &raw.body);
             let lead = lead_index(raw.summary.as_deref(), &raw.body);
             Content::ready(
-                render_body(raw.body, image.as_deref(), &title, lead, ctx),
+                render_body(raw.body, image.as_deref(), raw.image_caption.as_deref(), &title, lead, ctx),
                 summary,
             )
         }
@@ -194,7 +197,7 @@ fn lead_index(summary: Option<&str>, body: &Body) -> usize {
 /// The article's body as sanitised HTML, led by its image when the body
 /// does not show that image already (portal paragraphs: after the lead,
 /// with its caption, `store::image`).
-pub fn render_body(body: Body, image: Option<&str>, title: &str, lead: usize, ctx: &Context) -> String {
+pub fn render_body(body: Body, image: Option<&str>, caption: Option<&str>, title: &str, lead: usize, ctx: &Context) -> String {
     let mut content = match body {
         Body::Markdown(md) => html::markdown_to_html(&text::clean(&md), ctx),
         Body::Html(h) => html::sanitize(&text::clean(&h), ctx),
@@ -209,7 +212,11 @@ pub fn render_body(body: Body, image: Option<&str>, title: &str, lead: usize, ct
     if let Some(img) = image
         && !content.contains(img)
     {
-        content = format!("<p><img src=\"{}\" alt=\"{}\"></p>\n{}", text::escape_html(img), text::escape_html(title), content);
+        let img = format!("<img src=\"{}\" alt=\"{}\">", text::escape_html(img), text::escape_html(title));
+        content = match caption.map(text::clean_line).filter(|c| !c.is_empty()) {
+            Some(c) => format!("<figure>{img}<figcaption>{}</figcaption></figure>\n{content}", text::escape_html(&c)),
+            None => format!("<p>{img}</p>\n{content}"),
+        };
     }
     content
 }
