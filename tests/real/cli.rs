@@ -125,6 +125,30 @@ fn check_of_the_example_store_is_clean_even_strict() {
     assert!(stdout.contains("13 articles") && stdout.contains("0 files with errors"), "{stdout}");
 }
 
+/// An image that is not http(s) is dropped and listed like a bad file,
+/// while its article is still counted (and served); `--strict` fails on it.
+#[test]
+fn check_lists_an_image_it_dropped_and_keeps_the_article() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = root().join("tests/fixtures/images");
+    let cfg = config(tmp.path(), &store, "icon = \"https://yenbai.gov.vn/icon-512.png\"", "");
+    let cfg = cfg.to_str().unwrap();
+    let (code, stdout, stderr) = run(&mut bantin(&["check", "--config", cfg]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let errors: Vec<&str> = stdout.lines().filter(|l| l.starts_with("error: ")).collect();
+    assert_eq!(errors.len(), 1, "{stdout}");
+    assert!(errors[0].contains("2026-06-10-anh-ftp.md: image \"ftp://") && errors[0].contains("served without it"), "{}", errors[0]);
+    assert!(stdout.contains("12 articles") && stdout.contains("1 files with errors"), "{stdout}");
+    let (code, ..) = run(&mut bantin(&["check", "--strict", "--config", cfg]));
+    assert_eq!(code, 65);
+}
+
+#[test]
+fn a_bad_site_icon_or_logo_is_named() {
+    config_error("icon = \"icon-512.png\"", "", None, &[], &["site.icon", "icon-512.png"]);
+    config_error("logo = \"ftp://yenbai.gov.vn/logo.png\"", "", None, &[], &["site.logo", "ftp://"]);
+}
+
 /// Runs `check` with a config holding `site_extra`/`extra` and expects exit
 /// 78 with a message naming the file and every one of `words`.
 fn config_error(site_extra: &str, extra: &str, store: Option<&Path>, env: &[(&str, &str)], words: &[&str]) {
