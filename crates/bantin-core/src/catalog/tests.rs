@@ -60,6 +60,8 @@ struct Spec {
     cats: Vec<u8>,
     draft: bool,
     error: bool,
+    /// Kept, with a dropped image reported (`Article::problem`).
+    problem: bool,
 }
 
 fn spec(ids: u16, slugs: u16) -> impl Strategy<Value = Spec> {
@@ -70,14 +72,16 @@ fn spec(ids: u16, slugs: u16) -> impl Strategy<Value = Spec> {
         proptest::collection::vec(0u8..4, 0..3),
         proptest::bool::weighted(0.1),
         proptest::bool::weighted(0.1),
+        proptest::bool::weighted(0.2),
     )
-        .prop_map(|(id, slug, minute, cats, draft, error)| Spec {
+        .prop_map(|(id, slug, minute, cats, draft, error, problem)| Spec {
             id,
             slug,
             minute,
             cats,
             draft,
             error,
+            problem,
         })
 }
 
@@ -126,7 +130,9 @@ fn result(origin: &str, s: &Spec, version: u32) -> Result<Arc<Article>, ArticleE
         tags: Vec::new(),
         author: None,
         image: None,
-        problem: None,
+        problem: s.problem.then(|| {
+            Box::new(ArticleError { origin: origin.into(), line: None, reason: format!("image dropped {version}") })
+        }),
         draft: s.draft,
         origin: origin.into(),
     }))
@@ -219,12 +225,12 @@ proptest! {
     ) {
         // Every article its own id and slug; edits keep them unique.
         let before: Vec<Spec> = (0..n)
-            .map(|i| Spec { id: i as u16, slug: 1000 + i as u16, minute: (i % 6) as u8, cats: vec![(i % 4) as u8], draft: false, error: false })
+            .map(|i| Spec { id: i as u16, slug: 1000 + i as u16, minute: (i % 6) as u8, cats: vec![(i % 4) as u8], draft: false, error: false, problem: i % 3 == 0 })
             .collect();
         let edits: Vec<(usize, Option<Spec>)> = edits
             .into_iter()
             .map(|(i, s)| {
-                (i, s.map(|(minute, cats)| Spec { id: 100 + i as u16, slug: 1100 + i as u16, minute, cats, draft: false, error: false }))
+                (i, s.map(|(minute, cats)| Spec { id: 100 + i as u16, slug: 1100 + i as u16, minute, cats, draft: false, error: false, problem: minute % 2 == 0 }))
             })
             .collect();
         // Each origin keeps one id for all its versions.
