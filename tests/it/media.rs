@@ -7,8 +7,8 @@
 //! seed, read through an SQL row that names an image). Every feed passes
 //! the strict reader and feed-rs field checks (`common::check_feed`), the
 //! W3C rules (`feed_rules`, `media_rules`), and feed-rs sees the media,
-//! the icon and the logo. Snapshots: the fixture store's site feeds with
-//! the icon and logo set.
+//! the icon and the logo; the index page links the icon. Snapshots: the
+//! fixture store's site feeds with the icon and logo set.
 
 use crate::media_rules::*;
 use crate::support::common::*;
@@ -208,4 +208,14 @@ fn snapshots_of_a_store_with_images_and_an_icon() {
     insta::assert_snapshot!("images_feed.xml", snapshot_text(Format::Rss));
     insta::assert_snapshot!("images_atom.xml", snapshot_text(Format::Atom));
     insta::assert_snapshot!("images_feed.json", snapshot_text(Format::Json));
+}
+
+/// The index page names the site icon for browsers, and only when set.
+#[test]
+fn the_index_page_links_the_icon() {
+    let catalog = load(&images_store());
+    let with = bantin::cache::index_page(&catalog, &identity_settings(), now()).unwrap();
+    assert!(with.contains(r#"<link rel="icon" href="https://yenbai.gov.vn/icon-512.png">"#), "{with}");
+    let without = bantin::cache::index_page(&catalog, &feed_settings(), now()).unwrap();
+    assert!(!without.contains("rel=\"icon\""));
 }
