@@ -23,6 +23,8 @@ fn settings() -> FeedSettings {
         content: ContentMode::Full,
         items: 50,
         websub_hub: None,
+        browser_view: true,
+        max_bytes: 2_000_000,
         templates: bantin::templates::Templates::shared_builtin(),
     }
 }

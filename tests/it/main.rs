@@ -11,12 +11,14 @@ mod support;
 
 mod bounce_listen;
 mod bounces_apply;
+mod browser_view;
 mod build_plan;
 mod cache;
 mod digest_render;
 mod feed_rules;
 mod feeds_validate;
 mod index_page;
+mod jekyll_store;
 mod prop_feeds;
 mod prop_identity;
 mod seed;

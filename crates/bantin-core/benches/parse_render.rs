@@ -75,6 +75,8 @@ fn render(c: &mut Criterion) {
         content: ContentMode::Full,
         items: 50,
         websub_hub: None,
+        browser_view: true,
+        max_bytes: 2_000_000,
         templates: bantin_core::templates::Templates::shared_builtin(),
     };
     let now = catalog.articles()[0].published + Duration::days(1);
