@@ -161,3 +161,16 @@ fn with_browser_view_off_a_browser_gets_the_feed() {
         assert!(browser.all("link").is_empty(), "no hub, no Link");
     }
 }
+
+/// The preview of the example store's site RSS feed and of a category's
+/// Atom feed, kept as insta snapshots (the page is a template's).
+#[test]
+fn the_preview_pages_of_the_example_store() {
+    use crate::support::common::*;
+    let (cache, _) = bantin::cache::refresh(None, &load(&example_store()), &feed_settings(), now());
+    for (name, path) in [("preview_site_feed.xml.html", "/feed.xml"), ("preview_du-lich_atom.xml.html", "/categories/du-lich/atom.xml")] {
+        let entry = cache.document(path, true).unwrap();
+        let html = String::from_utf8(entry.identity().unwrap().bytes.to_vec()).unwrap();
+        insta::assert_snapshot!(name, html);
+    }
+}
