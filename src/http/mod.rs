@@ -2,8 +2,10 @@
 //! any axum [`Router`] on hyper with the limits a public service needs.
 //!
 //! Invariants:
-//! - the request path never renders or touches the file system: feed
-//!   routes look up the published [`FeedCache`](crate::cache::FeedCache)
+//! - the request path never renders a feed or touches the file system:
+//!   feed routes look up the published [`FeedCache`](crate::cache::FeedCache)
+//!   ([`FeedCache::document`](crate::cache::FeedCache::document); a browser's
+//!   navigation gets the feed's preview page, made once on first ask)
 //!   and clone reference-counted bytes; a path that is not in the cache is
 //!   a 404;
 //! - GET/HEAD of a cached document (feeds, index) takes the hot path: the

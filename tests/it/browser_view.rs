@@ -116,6 +116,8 @@ fn a_browser_gets_the_preview_and_readers_the_feed() {
             assert!(feed.one("content-type").starts_with("application/"), "{at}: {}", feed.0);
             assert!(!feed.body().contains("<html"), "{at}: the feed's bytes");
             assert_eq!(page.one("content-type"), "text/html; charset=utf-8", "{at}");
+            assert!(page.one("content-security-policy").starts_with("default-src 'none'"), "{at}: the pages' policy: no script");
+            assert!(feed.all("content-security-policy").is_empty(), "{at}: a feed is no page");
             assert!(page.body().contains("<!DOCTYPE html>") && page.body().contains(&format!("http://bantin.test{path}")), "{at}");
             for answer in [&feed, &page] {
                 assert_eq!(answer.one("vary"), "Accept-Encoding, Sec-Fetch-Dest", "{at}");

@@ -423,7 +423,6 @@ pub fn refresh(
     (cache, stats)
 }
 
-
 /// The index page changes when a feed appears or goes; its Last-Modified
 /// is the newest of the feeds'.
 fn catalog_modified(feeds: &HashMap<String, Cached>) -> DateTime<FixedOffset> {
