@@ -2,8 +2,9 @@
 // playwright-core. Opens the index page, subscribes through the form,
 // follows the confirmation link from the mail the SMTP sink received and
 // presses the button on its page, gets a digest (`bantin digest run
-// --now`), changes preferences through the link in the digest, and
-// unsubscribes through its unsubscribe link.
+// --now`), changes preferences through the link in the digest,
+// unsubscribes through its unsubscribe link, and opens a feed URL (the
+// preview page a browser gets instead of raw XML).
 // Every page is checked with axe-core (no serious or critical violation)
 // and saved as a screenshot in ARTIFACTS. The subscriber's state is read
 // back with `bantin subscribers list --format json` after each change.
@@ -126,6 +127,30 @@ try {
   await Promise.all([page.waitForNavigation(), page.getByRole("button", { name: "Hủy đăng ký" }).click()]);
   await page_checked(page, "unsubscribed", { status: 200, heading: "Đã hủy đăng ký" });
   check(subscriber()?.status === "unsubscribed", "state after unsubscribing: unsubscribed");
+
+  // 5. A feed opened in the browser (a reader who clicked "RSS" on the
+  // portal): the preview page, not raw XML (feeds.browser_view); on a
+  // phone's width too. A web reader's fetch() of the same URL from the
+  // page gets the feed itself.
+  const feedUrl = base + "feed.xml";
+  const opened = await page.goto(feedUrl);
+  check((opened?.headers()["content-type"] || "").startsWith("text/html"), `feed.xml opened: content type ${opened?.headers()["content-type"]}`);
+  check(/sec-fetch-dest/i.test(opened?.headers()["vary"] || ""), `feed.xml opened: Vary ${opened?.headers()["vary"]}`);
+  await page_checked(page, "feed-preview", { status: 200 });
+  check((await page.evaluate(() => document.contentType)) === "text/html", "feed.xml opened: a page, not raw XML");
+  check((await page.getByLabel(/Địa chỉ nguồn tin/).inputValue()) === feedUrl, "feed preview: the feed's URL to copy");
+  const items = await page.locator(".items li").count();
+  check(items > 0, `feed preview: ${items} items listed`);
+  const fetched = await page.evaluate(async (url) => {
+    const r = await fetch(url);
+    return { type: r.headers.get("content-type"), text: (await r.text()).slice(0, 200) };
+  }, feedUrl);
+  check((fetched.type || "").startsWith("application/rss+xml") && fetched.text.includes("<rss"), `fetch() of feed.xml from a page gets the feed (${fetched.type})`);
+  await page.setViewportSize({ width: 375, height: 800 });
+  await page.goto(base + "categories/du-lich/atom.xml");
+  await page_checked(page, "feed-preview-phone", { status: 200 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  check(overflow <= 0, `feed preview at 375 px: no sideways scrolling (${overflow} px over)`);
 } catch (e) {
   check(false, `browser journey stopped: ${e.stack || e}`);
 } finally {

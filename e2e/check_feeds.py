@@ -4,8 +4,9 @@ category) over HTTP. Each must parse without the bozo flag, and its items
 must be exactly the store's articles of that scope, with the manifest's
 title, link, date, categories, author and image (RSS: media_content and
 media_thumbnail; Atom: an enclosure link), and the feed's icon (RSS:
-image; Atom: icon and logo). Then a conditional GET with the validators
-feedparser saw must be answered 304.
+image; Atom: icon and logo); its content type must be the feed's (a
+browser's navigation to the same URL gets a preview page instead). Then a
+conditional GET with the validators feedparser saw must be answered 304.
 
 feedparser has no JSON Feed parser; JSON Feed is read by json_feed.mjs.
 
@@ -65,6 +66,12 @@ def check_feed(url, kind, site_title, suffix, expected, identity):
 def check_parsed(d, url, kind, site_title, suffix, expected):
     label = url
     check(d.get("status") == 200, f"{label}: HTTP 200 (got {d.get('status')})")
+    # A reader gets the feed, not the preview page a browser's navigation
+    # gets at the same URL (feeds.browser_view); the answer says it varies.
+    headers = d.get("headers", {})
+    want_type = {"rss20": "application/rss+xml", "atom10": "application/atom+xml"}[kind]
+    check(headers.get("content-type", "").startswith(want_type), f"{label}: content type {headers.get('content-type')!r} (want {want_type})")
+    check("sec-fetch-dest" in headers.get("vary", "").lower(), f"{label}: Vary {headers.get('vary')!r} names Sec-Fetch-Dest")
     if not check(not d.bozo, f"{label}: no bozo flag ({d.get('bozo_exception')!r})"):
         return d
     check(d.version == kind, f"{label}: read as {kind} (got {d.version})")

@@ -60,6 +60,8 @@ struct Asked<'a> {
     accept_encoding: Option<&'a str>,
     if_none_match: Option<&'a str>,
     if_modified_since: Option<&'a str>,
+    /// `Sec-Fetch-Dest: document`: a browser's navigation ([`super::navigation`]).
+    navigation: bool,
 }
 
 /// Serves requests on `stream` as long as they are for cached documents.
@@ -78,7 +80,7 @@ pub async fn serve(mut stream: TcpStream, app: &Hot, limits: &Limits, shutdown: 
                     // Shutting down: this response is the connection's last.
                     asked.keep_alive &= !*shutdown.borrow();
                     let cache = app.shared.cache.load();
-                    let entry = if asked.path == "/" { cache.index() } else { cache.feed(asked.path) };
+                    let entry = cache.document(asked.path, asked.navigation);
                     let Some(entry) = entry else { return Front::Handover { stream, buffered: buf } };
                     let (not_modified, rep) = respond(entry, &asked, &mut out);
                     app.count(asked.path, if not_modified { axum::http::StatusCode::NOT_MODIFIED } else { axum::http::StatusCode::OK });
@@ -167,6 +169,7 @@ fn parse(buf: &[u8]) -> Parsed<'_> {
         accept_encoding: None,
         if_none_match: None,
         if_modified_since: None,
+        navigation: false,
     };
     let (mut close, mut keep_alive) = (false, false);
     for h in req.headers.iter() {
@@ -180,6 +183,8 @@ fn parse(buf: &[u8]) -> Parsed<'_> {
             asked.if_none_match = asked.if_none_match.or_else(value);
         } else if name.eq_ignore_ascii_case("if-modified-since") {
             asked.if_modified_since = asked.if_modified_since.or_else(value);
+        } else if name.eq_ignore_ascii_case("sec-fetch-dest") {
+            asked.navigation |= super::navigation(value());
         } else if name.eq_ignore_ascii_case("connection") {
             for token in h.value.split(|b| *b == b',').map(<[u8]>::trim_ascii) {
                 close |= token.eq_ignore_ascii_case(b"close");
@@ -369,6 +374,9 @@ mod tests {
         assert_eq!((a.accept_encoding, a.if_none_match), (Some("gzip"), Some("\"abc\"")));
         assert_eq!(a.head_len, head.len(), "the pipelined rest is not part of the head");
         assert!(hot("HEAD / HTTP/1.1\r\n\r\n").head);
+        assert!(hot("GET /feed.xml HTTP/1.1\r\nSec-Fetch-Dest: document\r\n\r\n").navigation);
+        assert!(!hot("GET /feed.xml HTTP/1.1\r\nSec-Fetch-Dest: empty\r\n\r\n").navigation);
+        assert!(!a.navigation);
     }
 
     #[test]

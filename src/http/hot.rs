@@ -89,7 +89,8 @@ impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Hot {
         if req.method() == Method::GET || req.method() == Method::HEAD {
             let cache = self.shared.cache.load();
             let path = req.uri().path();
-            let entry = if path == "/" { cache.index() } else { cache.feed(path) };
+            let dest = req.headers().get("sec-fetch-dest").and_then(|v| v.to_str().ok());
+            let entry = cache.document(path, navigation(dest));
             if let Some(entry) = entry {
                 let resp = answer(entry, req.method(), req.headers());
                 self.count(path, resp.status());

@@ -2,8 +2,10 @@
 //! any axum [`Router`] on hyper with the limits a public service needs.
 //!
 //! Invariants:
-//! - the request path never renders or touches the file system: feed
-//!   routes look up the published [`FeedCache`](crate::cache::FeedCache)
+//! - the request path never renders a feed or touches the file system:
+//!   feed routes look up the published [`FeedCache`](crate::cache::FeedCache)
+//!   ([`FeedCache::document`](crate::cache::FeedCache::document); a browser's
+//!   navigation gets the feed's preview page, made once on first ask)
 //!   and clone reference-counted bytes; a path that is not in the cache is
 //!   a 404;
 //! - GET/HEAD of a cached document (feeds, index) takes the hot path: the
@@ -204,7 +206,7 @@ async fn count(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> R
 
 async fn feed(State(shared): State<Arc<Shared>>, method: Method, headers: HeaderMap, req: Request) -> Response {
     let cache = shared.cache.load();
-    match cache.feed(req.uri().path()) {
+    match cache.document(req.uri().path(), navigation(headers.get("sec-fetch-dest").and_then(|v| v.to_str().ok()))) {
         Some(entry) => answer(entry, &method, &headers),
         None => not_found().await.into_response(),
     }
@@ -234,7 +236,8 @@ fn answer(entry: &Entry, method: &Method, headers: &HeaderMap) -> Response {
         text(header::IF_NONE_MATCH),
         text(header::IF_MODIFIED_SINCE),
         |name, value| {
-            out.insert(name, value.clone());
+            // `append`: each Link is a header of its own.
+            out.append(name, value.clone());
         },
     );
     let (status, body) = if not_modified {
@@ -265,7 +268,10 @@ pub(crate) fn document<'e>(
     header(header::ETAG, &rep.etag);
     header(header::LAST_MODIFIED, &entry.last_modified);
     header(header::CACHE_CONTROL, &HeaderValue::from_static(CACHE_CONTROL));
-    header(header::VARY, &HeaderValue::from_static("Accept-Encoding"));
+    header(header::VARY, &entry.vary);
+    for link in entry.links.iter() {
+        header(header::LINK, link);
+    }
     safety_headers(entry.content_type.as_bytes(), &mut header);
     if !not_modified {
         header(header::CONTENT_TYPE, &entry.content_type);
@@ -275,6 +281,14 @@ pub(crate) fn document<'e>(
         }
     }
     (not_modified, rep)
+}
+
+/// Whether a request is a browser's top-level navigation, by its
+/// `Sec-Fetch-Dest` (Fetch Metadata): such a request for a feed gets the
+/// feed's preview page (`feeds.browser_view`). Feed readers, curl and a web
+/// reader's `fetch()` send another value or none.
+pub(crate) fn navigation(sec_fetch_dest: Option<&str>) -> bool {
+    sec_fetch_dest.is_some_and(|v| v.trim().eq_ignore_ascii_case("document"))
 }
 
 async fn not_found() -> impl IntoResponse {

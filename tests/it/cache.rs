@@ -25,6 +25,8 @@ fn settings() -> FeedSettings {
         websub_hub: None,
         icon: None,
         logo: None,
+        browser_view: true,
+        max_bytes: 2_000_000,
         templates: bantin::templates::Templates::shared_builtin(),
     }
 }

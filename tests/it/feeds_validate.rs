@@ -245,14 +245,17 @@ fn check_corpus(format: &'static str) {
         }
     }
 
-    // Default settings: every feed holds min(feeds.items, visible) items.
+    // Default settings: every feed holds min(feeds.items, visible) items,
+    // or fewer where feeds.max_bytes leaves the oldest out.
     let fs = feed_settings();
     check_all(&catalog, &fs);
 
     // Room for everything (site feeds only; the categories were checked
-    // above): every article once, with the manifest's title and date.
+    // above; no byte budget either): every article once, with the
+    // manifest's title and date.
     let mut all = fs.clone();
     all.items = 10_000;
+    all.max_bytes = usize::MAX;
     let rendered = render_site(&catalog, &all, now());
     let parsed: Vec<Parsed> = rendered.iter().map(|r| check_feed(r, &catalog, &all, now())).collect();
     ids_by_link(&rendered, &parsed);

@@ -11,6 +11,7 @@ mod support;
 
 mod bounce_listen;
 mod bounces_apply;
+mod browser_view;
 mod build_plan;
 mod cache;
 mod digest_render;
@@ -19,6 +20,7 @@ mod feeds_validate;
 mod index_page;
 mod media;
 mod media_rules;
+mod jekyll_store;
 mod prop_feeds;
 mod prop_identity;
 mod seed;

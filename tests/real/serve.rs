@@ -282,7 +282,7 @@ async fn conditional_get_head_gzip_and_br() {
         let full = get(&url).await;
         assert_eq!(full.status, 200, "{path}");
         assert_eq!(full.header("content-type"), mime);
-        assert_eq!(full.header("vary"), "Accept-Encoding");
+        assert_eq!(full.header("vary"), "Accept-Encoding, Sec-Fetch-Dest", "a browser gets the preview (feeds.browser_view)");
         assert_eq!(full.header("cache-control"), "public, max-age=300");
         assert_eq!(full.header("content-length"), full.body.len().to_string());
         let etag = full.header("etag").to_string();
@@ -457,7 +457,8 @@ async fn sigterm_lets_requests_in_flight_finish_and_exits_zero() {
 async fn five_thousand_files_written_at_once_all_reach_the_catalog() {
     let _exclusive = crate::support::exclusive();
     const N: usize = 5000;
-    let server = Server::start(&[], "[feeds]\nitems = 10000\n");
+    // Every item in one feed: no byte budget either (5,000 items are ~2.5 MB).
+    let server = Server::start(&[], "[feeds]\nitems = 10000\nmax_bytes = 1000000000\n");
     let store = server.store();
     let started = Instant::now();
     for i in 0..N {

@@ -388,7 +388,15 @@ pub fn check_feed(r: &Rendered, catalog: &Catalog, fs: &FeedSettings, now: DateT
     // Which items: the newest visible ones of the scope, newest first.
     let pool: Vec<&Article> =
         catalog.articles().iter().map(|a| &**a).filter(|a| visible(a, now) && in_scope(a, &r.feed.scope)).collect();
-    assert_eq!(p.items.len(), pool.len().min(fs.items), "{what}: item count = min(feeds.items, visible)");
+    let want = pool.len().min(fs.items);
+    assert!(r.bytes.len() <= fs.max_bytes, "{what}: {} bytes, over feeds.max_bytes", r.bytes.len());
+    if p.items.len() != want {
+        assert!(p.items.len() < want, "{what}: item count = min(feeds.items, visible)");
+        // Fewer only by feeds.max_bytes: one item more would not fit.
+        let more = FeedSettings { items: p.items.len() + 1, max_bytes: usize::MAX, ..fs.clone() };
+        let bytes = feeds::render(&r.feed, &feeds::items(&r.feed, catalog, &more, now), catalog, &more).unwrap_or_default();
+        assert!(bytes.len() > fs.max_bytes, "{what}: {} of {want} items in {} bytes, yet one more fits", p.items.len(), r.bytes.len());
+    }
     let by_url: HashMap<String, &Article> = catalog.articles().iter().map(|a| (a.url().into_owned(), &**a)).collect();
     let mut shown = Vec::with_capacity(p.items.len());
     for it in &p.items {

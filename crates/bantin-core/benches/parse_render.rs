@@ -77,6 +77,8 @@ fn render(c: &mut Criterion) {
         websub_hub: None,
         icon: None,
         logo: None,
+        browser_view: true,
+        max_bytes: 2_000_000,
         templates: bantin_core::templates::Templates::shared_builtin(),
     };
     let now = catalog.articles()[0].published + Duration::days(1);

@@ -35,8 +35,12 @@ use std::io::Write;
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
+mod headers;
 mod index;
+mod preview;
+use headers::{VARY_ENCODING, feed_headers, link_value};
 pub use index::index_page;
+pub use preview::{PREVIEW_ITEMS, preview_page};
 
 /// gzip level: compressed once per change (on the path from a write to
 /// its feeds), served many times. A 347 KB full-content feed with flate2 on
@@ -101,6 +105,12 @@ pub struct Entry {
     pub modified_at: SystemTime,
     /// The content hash the ETags are built on.
     pub hash: String,
+    /// What the answer varies with: `Accept-Encoding`, and for a feed with
+    /// `feeds.browser_view` also `Sec-Fetch-Dest` (its preview).
+    pub vary: HeaderValue,
+    /// `Link` headers, each sent as its own: a feed's WebSub hub and self
+    /// ([`feed_headers`]); made once per render, not per request.
+    pub links: Arc<[HeaderValue]>,
 }
 
 impl Entry {
@@ -118,7 +128,14 @@ impl Entry {
             last_modified: header_value(&httpdate::fmt_http_date(modified_at)),
             modified_at,
             hash,
+            vary: HeaderValue::from_static(VARY_ENCODING),
+            links: Arc::new([]),
         }
+    }
+
+    /// The entry with these `Vary` and `Link` values.
+    pub fn with_headers(self, vary: HeaderValue, links: Arc<[HeaderValue]>) -> Entry {
+        Entry { vary, links, ..self }
     }
 
     /// The entry with its brotli form compressed.
@@ -203,6 +220,10 @@ impl Source {
 struct Cached {
     entry: Arc<Entry>,
     source: Source,
+    /// The feed's preview page, made the first time a browser asks
+    /// ([`FeedCache::document`]); shared with the next generations as long
+    /// as the feed is carried over.
+    preview: Arc<OnceLock<Arc<Entry>>>,
 }
 
 /// One immutable generation of the cache.
@@ -215,6 +236,9 @@ pub struct FeedCache {
     /// Route path without the leading slash → feed.
     feeds: HashMap<String, Cached>,
     index: Option<Arc<Entry>>,
+    /// The settings the previews are rendered with; `None` with
+    /// `feeds.browser_view` off.
+    previews: Option<Arc<FeedSettings>>,
 }
 
 impl FeedCache {
@@ -227,6 +251,25 @@ impl FeedCache {
 
     pub fn index(&self) -> Option<&Arc<Entry>> {
         self.index.as_ref()
+    }
+
+    /// What a GET of `path` answers with: the index page at `/`, else the
+    /// feed at `path`; for a browser's top-level navigation (`navigation`:
+    /// `Sec-Fetch-Dest: document`) with `feeds.browser_view`, the feed's
+    /// preview page instead, rendered on the first such request and kept.
+    pub fn document(&self, path: &str, navigation: bool) -> Option<&Arc<Entry>> {
+        if path == "/" {
+            return self.index();
+        }
+        let key = path.strip_prefix('/').unwrap_or(path);
+        let cached = self.feeds.get(key)?;
+        match (&self.previews, navigation, FeedId::from_path(key)) {
+            (Some(settings), true, Some(feed)) => Some(cached.preview.get_or_init(|| {
+                let source = &cached.source;
+                Arc::new(preview::entry(&feed, &source.items, source.title.as_deref(), settings, &cached.entry))
+            })),
+            _ => Some(&cached.entry),
+        }
     }
 
     pub fn feed_paths(&self) -> impl Iterator<Item = &str> {
@@ -333,6 +376,7 @@ pub fn refresh(
         .collect();
 
     let mut stats = RefreshStats::default();
+    let hub = settings.websub_hub.as_ref().and_then(|hub| link_value(hub.as_str(), "hub"));
     let rendered: Vec<(String, Option<Cached>, bool)> = plans
         .into_par_iter()
         .map(|(feed, source, kept)| {
@@ -340,9 +384,10 @@ pub fn refresh(
             if let Some(k) = kept {
                 return (path, Some(k), false);
             }
-            let entry = feeds::render(&feed, &source.items, catalog, settings).map(|bytes| Cached {
-                entry: Arc::new(Entry::new(bytes, feed.format.content_type(), feeds::newest_change(&source.items))),
-                source,
+            let entry = feeds::render(&feed, &source.items, catalog, settings).map(|bytes| {
+                let (vary, links) = feed_headers(&feed, settings, hub.as_ref());
+                let entry = Entry::new(bytes, feed.format.content_type(), feeds::newest_change(&source.items));
+                Cached { entry: Arc::new(entry.with_headers(vary, links)), source, preview: Arc::default() }
             });
             (path, entry, true)
         })
@@ -373,6 +418,7 @@ pub fn refresh(
         errors: catalog.errors().len(),
         feeds: next,
         index: Some(index),
+        previews: settings.browser_view.then(|| Arc::new(settings.clone())),
     };
     (cache, stats)
 }
@@ -458,6 +504,25 @@ fn to_system_time(d: DateTime<FixedOffset>) -> SystemTime {
 mod tests {
     use super::*;
     use std::io::Read;
+
+    /// Settings of a site at yenbai.gov.vn with feeds at feeds.example.org.
+    pub(super) fn feed_settings() -> FeedSettings {
+        FeedSettings {
+            site_title: "Cổng thông tin".into(),
+            description: "Tin tức".into(),
+            language: "vi".into(),
+            base_url: url::Url::parse("https://yenbai.gov.vn/").unwrap(),
+            public_url: url::Url::parse("https://feeds.example.org/").unwrap(),
+            content: crate::config::ContentMode::Full,
+            items: 50,
+            websub_hub: None,
+            browser_view: true,
+            max_bytes: 2_000_000,
+            icon: None,
+            logo: None,
+            templates: crate::templates::Templates::shared_builtin(),
+        }
+    }
 
     #[test]
     fn brotli_window_fits_the_input_and_still_decodes() {

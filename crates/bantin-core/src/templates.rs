@@ -24,6 +24,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("confirm.html", include_str!("../../../templates/confirm.html")),
     ("page.html", include_str!("../../../templates/page.html")),
     ("index.html", include_str!("../../../templates/index.html")),
+    ("feed.html", include_str!("../../../templates/feed.html")),
+    // The pages' one stylesheet, included inline by page.html and feed.html
+    // (the pages' CSP allows inline style, not a second request).
+    ("style.css", include_str!("../../../templates/style.css")),
 ];
 
 #[derive(Debug, thiserror::Error)]

@@ -59,12 +59,8 @@ fn index_context(catalog: &Catalog, settings: &FeedSettings, now: DateTime<Fixed
             .into_iter()
             .map(|format| FeedLink {
                 href: url(&FeedId::new(scope.clone(), format).path()),
-                mime: format.content_type().split(';').next().unwrap_or_default(),
-                kind: match format {
-                    Format::Rss => "RSS",
-                    Format::Atom => "Atom",
-                    Format::Json => "JSON Feed",
-                },
+                mime: format.mime(),
+                kind: format.label(),
             })
             .collect(),
     };
@@ -113,6 +109,8 @@ mod tests {
             websub_hub: None,
             icon: None,
             logo: None,
+            browser_view: true,
+            max_bytes: 2_000_000,
             templates: Templates::shared_builtin(),
         }
     }

@@ -1,5 +1,6 @@
 //! `[feeds]`: how many items a feed carries, whether it carries the whole
-//! article, and the WebSub hub to ping when one changes.
+//! article, the WebSub hub to ping when one changes, the byte budget of a
+//! feed, and whether a browser gets a feed's preview page.
 
 use super::{ConfigError, Origin, redact};
 use serde::Deserialize;
@@ -16,7 +17,15 @@ pub struct Feeds {
     pub items: usize,
     pub content: ContentMode,
     pub websub_hub: Option<Url>,
+    /// `feeds.browser_view`: a browser's navigation to a feed gets its preview page.
+    pub browser_view: bool,
+    /// `feeds.max_bytes`: the most uncompressed bytes a feed may have.
+    pub max_bytes: usize,
 }
+
+/// The most and least `feeds.max_bytes` may be: Google News' 2 MB by
+/// default; less than 10 kB would leave most feeds empty.
+const MAX_BYTES_RANGE: std::ops::RangeInclusive<i64> = 10_000..=1_000_000_000;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -24,10 +33,12 @@ pub(super) struct RawFeeds {
     items: i64,
     content: String,
     websub_hub: String,
+    browser_view: bool,
+    max_bytes: i64,
 }
 impl Default for RawFeeds {
     fn default() -> Self {
-        RawFeeds { items: 50, content: "full".into(), websub_hub: String::new() }
+        RawFeeds { items: 50, content: "full".into(), websub_hub: String::new(), browser_view: true, max_bytes: 2_000_000 }
     }
 }
 
@@ -62,6 +73,39 @@ impl RawFeeds {
                 Some(url)
             }
         };
-        Ok(Feeds { items: self.items as usize, content, websub_hub })
+        if !MAX_BYTES_RANGE.contains(&self.max_bytes) {
+            return Err(origin.bad(
+                "feeds.max_bytes",
+                format!("{} is out of range; use {} to {} (bytes)", self.max_bytes, MAX_BYTES_RANGE.start(), MAX_BYTES_RANGE.end()),
+            ));
+        }
+        Ok(Feeds { items: self.items as usize, content, websub_hub, browser_view: self.browser_view, max_bytes: self.max_bytes as usize })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::Settings;
+    use std::path::Path;
+
+    fn load(feeds: &str, env: &[(&str, &str)]) -> Result<Settings, String> {
+        let text = format!("[site]\ntitle = \"T\"\nbase_url = \"https://x.org\"\n[feeds]\n{feeds}");
+        let env = env.iter().map(|(k, v)| (k.to_string(), v.to_string()));
+        Settings::from_sources(Path::new("bantin.toml"), &text, env).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn browser_view_and_max_bytes() {
+        let s = load("", &[]).unwrap();
+        assert!(s.feeds.browser_view, "the preview is on by default");
+        assert_eq!(s.feeds.max_bytes, 2_000_000, "Google News' limit by default");
+        let s = load("browser_view = false\nmax_bytes = 50000\n", &[]).unwrap();
+        assert_eq!((s.feeds.browser_view, s.feeds.max_bytes), (false, 50_000));
+        let s = load("", &[("BANTIN__FEEDS__BROWSER_VIEW", "false")]).unwrap();
+        assert!(!s.feeds.browser_view);
+        let e = load("max_bytes = 100\n", &[]).unwrap_err();
+        assert!(e.contains("feeds.max_bytes") && e.contains("10000"), "{e}");
+        let e = load("browser_view = \"maybe\"\n", &[]).unwrap_err();
+        assert!(e.contains("browser_view"), "{e}");
     }
 }

@@ -12,6 +12,7 @@
 //! URL the feed is served at (`http.public_url` + the route).
 
 mod atom;
+mod budget;
 mod json;
 pub mod media;
 mod rss;
@@ -49,6 +50,20 @@ impl Format {
             Format::Rss => "application/rss+xml; charset=utf-8",
             Format::Atom => "application/atom+xml; charset=utf-8",
             Format::Json => "application/feed+json; charset=utf-8",
+        }
+    }
+
+    /// The media type without parameters, for `<link type>`.
+    pub fn mime(self) -> &'static str {
+        self.content_type().split(';').next().unwrap_or_default()
+    }
+
+    /// The format's name for people: `RSS`, `Atom`, `JSON Feed`.
+    pub fn label(self) -> &'static str {
+        match self {
+            Format::Rss => "RSS",
+            Format::Atom => "Atom",
+            Format::Json => "JSON Feed",
         }
     }
 
@@ -108,6 +123,10 @@ pub struct FeedSettings {
     pub icon: Option<Url>,
     /// `site.logo`: Atom `<logo>`.
     pub logo: Option<Url>,
+    /// `feeds.browser_view`: a browser gets a feed's preview page.
+    pub browser_view: bool,
+    /// `feeds.max_bytes`: a feed's budget of uncompressed bytes ([`budget`]).
+    pub max_bytes: usize,
     /// The templates the index page is rendered from (`index.html`):
     /// the built-ins from [`FeedSettings::from_settings`]; the daemon puts
     /// in the ones with `mail.templates_dir`'s overrides
@@ -128,6 +147,8 @@ impl FeedSettings {
             websub_hub: s.feeds.websub_hub.clone(),
             icon: s.site.icon.clone(),
             logo: s.site.logo.clone(),
+            browser_view: s.feeds.browser_view,
+            max_bytes: s.feeds.max_bytes,
             templates: Templates::shared_builtin(),
         }
     }
@@ -180,12 +201,7 @@ pub fn render(feed: &FeedId, items: &[Arc<Article>], catalog: &Catalog, settings
 /// Like [`render`], given the category's display name (ignored for the
 /// site's feeds) instead of a catalog to look it up in.
 pub fn render_named(feed: &FeedId, items: &[Arc<Article>], category_name: Option<&str>, settings: &FeedSettings) -> Vec<u8> {
-    let (title, description) = match (&feed.scope, category_name) {
-        (Scope::Site, _) | (Scope::Category(_), None) => (settings.site_title.clone(), settings.description.clone()),
-        (Scope::Category(_), Some(name)) => {
-            (format!("{} – {}", settings.site_title, name), format!("{} – {}", settings.description, name))
-        }
-    };
+    let (title, description) = titles(feed, category_name, settings);
     let meta = Meta {
         settings,
         title,
@@ -194,10 +210,33 @@ pub fn render_named(feed: &FeedId, items: &[Arc<Article>], category_name: Option
         home_url: settings.base_url.to_string(),
         updated: newest_change(items),
     };
-    match feed.format {
+    let render = |items: &[Arc<Article>]| match feed.format {
         Format::Rss => rss::render(&meta, items),
         Format::Atom => atom::render(&meta, items),
         Format::Json => json::render(&meta, items),
+    };
+    let fitted = budget::fit(settings.max_bytes, items.len(), |n| render(&items[..n]));
+    if fitted.kept < items.len() {
+        // Once per render: a feed is rendered once per change, not per request.
+        tracing::warn!(
+            feed = %feed.path(),
+            kept = fitted.kept,
+            items = items.len(),
+            max_bytes = settings.max_bytes,
+            "the feed is over feeds.max_bytes: its oldest items are left out"
+        );
+    }
+    fitted.bytes
+}
+
+/// A feed's title and description: the site's, and for a category (given
+/// its display name) the site's with the name.
+pub fn titles(feed: &FeedId, category_name: Option<&str>, settings: &FeedSettings) -> (String, String) {
+    match (&feed.scope, category_name) {
+        (Scope::Site, _) | (Scope::Category(_), None) => (settings.site_title.clone(), settings.description.clone()),
+        (Scope::Category(_), Some(name)) => {
+            (format!("{} – {}", settings.site_title, name), format!("{} – {}", settings.description, name))
+        }
     }
 }
 

@@ -7,6 +7,7 @@
 //! it, never a panic, and never keeps the other files from loading.
 
 mod context;
+pub mod filename;
 pub mod frontmatter;
 pub mod html;
 pub mod image;

@@ -104,13 +104,21 @@ pub fn head(raw: &RawArticle, origin: &str, ctx: &Context) -> Result<Head, Artic
     if title.is_empty() {
         return Err(fail(None, "the article has no title; give it one (front matter `title`, or the first line of a portal export)".into()));
     }
-    let Some(date) = raw.date.as_deref().map(str::trim).filter(|d| !d.is_empty()) else {
-        return Err(fail(
-            None,
-            "the article has no publication date; add `date = 2020-02-21T08:56:00+07:00` (or a `dd/mm/yyyy HH:MM` line in a portal export)".into(),
-        ));
+    let given_date = raw.date.as_deref().map(str::trim).filter(|d| !d.is_empty());
+    // Jekyll's and Hugo's `:filename`: a post without a date key is dated by its name.
+    let named = if given_date.is_none() { super::filename::dated(origin) } else { None };
+    let published = match (given_date, &named) {
+        (Some(date), _) => crate::dates::parse(date, ctx.timezone).map_err(|m| fail(raw.date_line, m))?,
+        (None, Some(n)) => crate::dates::local(n.date.and_time(chrono::NaiveTime::MIN), ctx.timezone),
+        (None, None) => {
+            return Err(fail(
+                None,
+                "the article has no publication date; add `date = 2020-02-21T08:56:00+07:00`, name the file \
+                 `2020-02-21-title.md` (or give a `dd/mm/yyyy HH:MM` line in a portal export)"
+                    .into(),
+            ));
+        }
     };
-    let published = crate::dates::parse(date, ctx.timezone).map_err(|m| fail(raw.date_line, m))?;
     let updated = match raw.updated.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
         Some(u) => Some(crate::dates::parse(u, ctx.timezone).map_err(|m| fail(None, format!("updated: {m}")))?),
         None => None,
@@ -119,6 +127,7 @@ pub fn head(raw: &RawArticle, origin: &str, ctx: &Context) -> Result<Head, Artic
     let given_slug = raw.slug.as_deref().map(text::slugify).filter(|s| !s.is_empty());
     let id = given_slug.clone().unwrap_or_else(|| path_id(origin));
     let slug = given_slug
+        .or_else(|| named.as_ref().map(|n| text::slugify(n.rest)).filter(|s| !s.is_empty()))
         .or_else(|| Some(text::slugify(&title)).filter(|s| !s.is_empty()))
         .or_else(|| Some(text::slugify(&id)).filter(|s| !s.is_empty()))
         .unwrap_or_else(|| "bai-viet".to_string());
@@ -320,6 +329,21 @@ mod tests {
         let e = normalize(raw("", "2020-02-21"), "a.md", &ctx(), BodyPolicy::Now).unwrap_err();
         assert!(e.reason.contains("no title"), "{e}");
         let e = normalize(RawArticle { title: Some("x".into()), ..Default::default() }, "a.md", &ctx(), BodyPolicy::Now).unwrap_err();
+        assert!(e.reason.contains("no publication date"), "{e}");
+    }
+
+    #[test]
+    fn a_dated_file_name_dates_a_post_without_a_date_key() {
+        let undated = RawArticle { title: Some("Jekyll 3.0 Released".into()), ..Default::default() };
+        let a = normalize(undated.clone(), "_posts/2015-10-26-jekyll-3-0-released.markdown", &ctx(), BodyPolicy::Now).unwrap();
+        assert_eq!(a.published.to_rfc3339(), "2015-10-26T00:00:00+07:00", "midnight in site.timezone");
+        assert_eq!((&*a.id, &*a.slug), ("_posts/2015-10-26-jekyll-3-0-released", "jekyll-3-0-released"));
+        // The front matter wins: its date, and its slug.
+        let mut dated = raw("Jekyll 3.0 Released", "2015-10-27 08:00");
+        dated.slug = Some("ba-mot".into());
+        let b = normalize(dated, "_posts/2015-10-26-jekyll-3-0-released.md", &ctx(), BodyPolicy::Now).unwrap();
+        assert_eq!((b.published.to_rfc3339().as_str(), &*b.slug), ("2015-10-27T08:00:00+07:00", "ba-mot"));
+        let e = normalize(undated, "_posts/2015-02-30-no-such-day.md", &ctx(), BodyPolicy::Now).unwrap_err();
         assert!(e.reason.contains("no publication date"), "{e}");
     }
 

@@ -1,0 +1,178 @@
+//! A feed URL opened in a browser (issue 21): with `feeds.browser_view`
+//! (on by default) a top-level navigation (`Sec-Fetch-Dest: document`)
+//! gets the feed's HTML preview, every other client the feed's bytes as
+//! before; both answers say `Vary: Sec-Fetch-Dest`, have validators of
+//! their own and answer 304 to their own. With `feeds.websub_hub`, feed
+//! answers carry the `Link` headers of WebSub's discovery. Against
+//! `serve::run` in-process, on both paths a request can take (the
+//! connection's front, and hyper after a hand-over).
+
+use crate::support::harness::{body_of, get, raw, status_of, write_config};
+use crate::support::mailtest::refusing_port;
+use bantin::serve::{self, Control, Options};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// `bantin serve` on the example store with `extra` config, until dropped.
+struct Running {
+    rt: Option<tokio::runtime::Runtime>,
+    addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    _dir: tempfile::TempDir,
+    /// A port nobody answers on (the relay; the hub), held while running.
+    _refusing: tokio::net::TcpSocket,
+    refusing: SocketAddr,
+}
+
+impl Running {
+    fn start(extra: impl Fn(SocketAddr) -> String) -> Running {
+        let dir = tempfile::tempdir().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+        let (socket, refusing) = rt.block_on(async { refusing_port() });
+        let config = write_config(dir.path(), &crate::support::common::example_store(), &format!("smtp://{refusing}"), &extra(refusing));
+        let settings = bantin::config::load(&config).expect("the test config is valid");
+        let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (_reload, reloads) = tokio::sync::mpsc::unbounded_channel();
+        let control = Control::new(
+            async move {
+                let _ = stopped.await;
+            },
+            reloads,
+        );
+        rt.spawn(serve::run(settings, listener, control, Options::default()));
+        let started = Instant::now();
+        while status_of(&get(addr, "/feed.xml")) != 200 {
+            assert!(started.elapsed() < Duration::from_secs(60), "the feeds did not come up");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Running { rt: Some(rt), addr, stop: Some(stop), _dir: dir, _refusing: socket, refusing }
+    }
+
+    /// GET `path` with `headers` (each `Name: value`); `routed` pads the
+    /// head past what the front reads in place, so hyper answers it.
+    fn get(&self, path: &str, headers: &[&str], routed: bool) -> Answer {
+        let mut head = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n");
+        for h in headers {
+            head.push_str(&format!("{h}\r\n"));
+        }
+        if routed {
+            (0..40).for_each(|i| head.push_str(&format!("X-Pad-{i}: v\r\n")));
+        }
+        head.push_str("\r\n");
+        Answer(raw(self.addr, head.as_bytes(), Duration::from_secs(10)))
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(rt) = self.rt.take() {
+            rt.shutdown_timeout(Duration::from_secs(2));
+        }
+    }
+}
+
+struct Answer(String);
+
+impl Answer {
+    fn status(&self) -> u16 {
+        status_of(&self.0)
+    }
+    /// Every value of header `name`, in order.
+    fn all(&self, name: &str) -> Vec<&str> {
+        let head = self.0.split_once("\r\n\r\n").map_or("", |(h, _)| h);
+        head.lines()
+            .filter_map(|l| l.split_once(':'))
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.trim())
+            .collect()
+    }
+    fn one(&self, name: &str) -> &str {
+        match self.all(name)[..] {
+            [v] => v,
+            ref other => panic!("{name}: {other:?} in\n{}", self.0),
+        }
+    }
+    fn body(&self) -> &str {
+        body_of(&self.0)
+    }
+}
+
+const NAVIGATION: &str = "Sec-Fetch-Dest: document";
+
+#[test]
+fn a_browser_gets_the_preview_and_readers_the_feed() {
+    let on = Running::start(|hub| format!("[feeds]\nwebsub_hub = \"http://{hub}/hub\"\n"));
+    for routed in [false, true] {
+        for path in ["/feed.xml", "/atom.xml", "/feed.json", "/categories/du-lich/feed.xml"] {
+            let at = format!("{path} (routed: {routed})");
+            let feed = on.get(path, &[], routed);
+            let page = on.get(path, &[NAVIGATION], routed);
+            assert_eq!((feed.status(), page.status()), (200, 200), "{at}");
+            assert!(feed.one("content-type").starts_with("application/"), "{at}: {}", feed.0);
+            assert!(!feed.body().contains("<html"), "{at}: the feed's bytes");
+            assert_eq!(page.one("content-type"), "text/html; charset=utf-8", "{at}");
+            assert!(page.one("content-security-policy").starts_with("default-src 'none'"), "{at}: the pages' policy: no script");
+            assert!(feed.all("content-security-policy").is_empty(), "{at}: a feed is no page");
+            assert!(page.body().contains("<!DOCTYPE html>") && page.body().contains(&format!("http://bantin.test{path}")), "{at}");
+            for answer in [&feed, &page] {
+                assert_eq!(answer.one("vary"), "Accept-Encoding, Sec-Fetch-Dest", "{at}");
+                let links = answer.all("link");
+                assert_eq!(
+                    links,
+                    [format!("<http://{}/hub>; rel=\"hub\"", on.refusing), format!("<http://bantin.test{path}>; rel=\"self\"")],
+                    "{at}: WebSub discovery, two Link headers"
+                );
+            }
+            // A reader that sent Sec-Fetch-Dest of another kind is a reader.
+            let fetched = on.get(path, &["Sec-Fetch-Dest: empty"], routed);
+            assert_eq!(fetched.body(), feed.body(), "{at}: a web reader's fetch() gets the feed");
+
+            let (feed_tag, page_tag) = (feed.one("etag").to_string(), page.one("etag").to_string());
+            assert_ne!(feed_tag, page_tag, "{at}: the preview has its own ETag");
+            assert_eq!(feed.one("last-modified"), page.one("last-modified"), "{at}");
+            let inm = |tag: &str| format!("If-None-Match: {tag}");
+            assert_eq!(on.get(path, &[&inm(&feed_tag)], routed).status(), 304, "{at}: the feed's 304");
+            assert_eq!(on.get(path, &[NAVIGATION, &inm(&page_tag)], routed).status(), 304, "{at}: the preview's 304");
+            assert_eq!(on.get(path, &[NAVIGATION, &inm(&feed_tag)], routed).status(), 200, "{at}: the feed's tag is not the page's");
+            assert_eq!(on.get(path, &[&inm(&page_tag)], routed).status(), 200, "{at}: the page's tag is not the feed's");
+            let gz = on.get(path, &[NAVIGATION, "Accept-Encoding: gzip"], routed);
+            assert_eq!((gz.one("content-encoding"), gz.one("content-type")), ("gzip", "text/html; charset=utf-8"), "{at}");
+            let gz_tag = gz.one("etag").to_string();
+            assert_eq!(on.get(path, &[NAVIGATION, "Accept-Encoding: gzip", &inm(&gz_tag)], routed).status(), 304, "{at}");
+        }
+    }
+    // The index page is a page for everyone, and names no hub.
+    let index = on.get("/", &[NAVIGATION], false);
+    assert_eq!((index.one("vary"), index.all("link").len()), ("Accept-Encoding", 0));
+}
+
+#[test]
+fn with_browser_view_off_a_browser_gets_the_feed() {
+    let off = Running::start(|_| "[feeds]\nbrowser_view = false\n".to_string());
+    for routed in [false, true] {
+        let feed = off.get("/feed.xml", &[], routed);
+        let browser = off.get("/feed.xml", &[NAVIGATION], routed);
+        assert_eq!(browser.one("content-type"), "application/rss+xml; charset=utf-8");
+        assert_eq!((browser.body(), browser.one("etag")), (feed.body(), feed.one("etag")));
+        assert_eq!(browser.one("vary"), "Accept-Encoding", "nothing varies with Sec-Fetch-Dest");
+        assert!(browser.all("link").is_empty(), "no hub, no Link");
+    }
+}
+
+/// The preview of the example store's site RSS feed and of a category's
+/// Atom feed, kept as insta snapshots (the page is a template's).
+#[test]
+fn the_preview_pages_of_the_example_store() {
+    use crate::support::common::*;
+    let (cache, _) = bantin::cache::refresh(None, &load(&example_store()), &feed_settings(), now());
+    for (name, path) in [("preview_site_feed.xml.html", "/feed.xml"), ("preview_du-lich_atom.xml.html", "/categories/du-lich/atom.xml")] {
+        let entry = cache.document(path, true).unwrap();
+        let html = String::from_utf8(entry.identity().unwrap().bytes.to_vec()).unwrap();
+        insta::assert_snapshot!(name, html);
+    }
+}
