@@ -75,6 +75,9 @@ fn render(c: &mut Criterion) {
         content: ContentMode::Full,
         items: 50,
         websub_hub: None,
+        tags: false,
+        authors: false,
+        news_sitemap: false,
         templates: bantin_core::templates::Templates::shared_builtin(),
     };
     let now = catalog.articles()[0].published + Duration::days(1);

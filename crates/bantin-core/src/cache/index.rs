@@ -34,8 +34,13 @@ struct IndexPage {
     description: String,
     home: String,
     subscribe_url: String,
+    /// `/feeds.opml`, every feed for a reader to import.
+    opml_url: String,
     site: Section,
     categories: Vec<Section>,
+    /// Empty unless `feeds.tags` / `feeds.authors` publish them.
+    tags: Vec<Section>,
+    authors: Vec<Section>,
 }
 
 /// The index page: the site and its feeds, with autodiscovery links, and
@@ -72,11 +77,20 @@ fn index_context(catalog: &Catalog, settings: &FeedSettings, now: DateTime<Fixed
         description: settings.description.clone(),
         home: settings.base_url.to_string(),
         subscribe_url: url("subscribe"),
+        opml_url: url(crate::feeds::opml::PATH),
         site: section("", &settings.site_title, Scope::Site),
         categories: catalog
             .categories(now)
             .into_iter()
             .map(|c| section(&c.slug, &c.name, Scope::Category(c.slug.clone())))
+            .collect(),
+        tags: if settings.tags { catalog.tags(now) } else { Vec::new() }
+            .into_iter()
+            .map(|c| section(&c.slug, &c.name, Scope::Tag(c.slug.clone())))
+            .collect(),
+        authors: if settings.authors { catalog.authors(now) } else { Vec::new() }
+            .into_iter()
+            .map(|c| section(&c.slug, &c.name, Scope::Author(c.slug.clone())))
             .collect(),
     }
 }
@@ -108,6 +122,9 @@ mod tests {
             content: crate::config::ContentMode::Full,
             items: 50,
             websub_hub: None,
+            tags: false,
+            authors: false,
+            news_sitemap: false,
             templates: Templates::shared_builtin(),
         }
     }

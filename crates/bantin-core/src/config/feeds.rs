@@ -1,5 +1,6 @@
 //! `[feeds]`: how many items a feed carries, whether it carries the whole
-//! article, and the WebSub hub to ping when one changes.
+//! article, the WebSub hub to ping when one changes, and which further
+//! kinds of feed are published (tags, authors, the news sitemap).
 
 use super::{ConfigError, Origin, redact};
 use serde::Deserialize;
@@ -16,6 +17,12 @@ pub struct Feeds {
     pub items: usize,
     pub content: ContentMode,
     pub websub_hub: Option<Url>,
+    /// `/tags/{slug}/…` feeds (`feeds.tags`).
+    pub tags: bool,
+    /// `/authors/{slug}/…` feeds (`feeds.authors`).
+    pub authors: bool,
+    /// `/sitemap-news.xml` (`feeds.news_sitemap`).
+    pub news_sitemap: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -24,10 +31,20 @@ pub(super) struct RawFeeds {
     items: i64,
     content: String,
     websub_hub: String,
+    tags: bool,
+    authors: bool,
+    news_sitemap: bool,
 }
 impl Default for RawFeeds {
     fn default() -> Self {
-        RawFeeds { items: 50, content: "full".into(), websub_hub: String::new() }
+        RawFeeds {
+            items: 50,
+            content: "full".into(),
+            websub_hub: String::new(),
+            tags: false,
+            authors: false,
+            news_sitemap: false,
+        }
     }
 }
 
@@ -62,6 +79,13 @@ impl RawFeeds {
                 Some(url)
             }
         };
-        Ok(Feeds { items: self.items as usize, content, websub_hub })
+        Ok(Feeds {
+            items: self.items as usize,
+            content,
+            websub_hub,
+            tags: self.tags,
+            authors: self.authors,
+            news_sitemap: self.news_sitemap,
+        })
     }
 }
