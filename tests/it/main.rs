@@ -24,3 +24,4 @@ mod serve_run;
 mod snapshots;
 mod sql_store;
 mod state_backends;
+mod tag_feeds;
