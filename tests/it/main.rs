@@ -25,3 +25,4 @@ mod snapshots;
 mod sql_store;
 mod state_backends;
 mod tag_feeds;
+mod tag_feeds_serve;
