@@ -38,7 +38,8 @@ fn stores() -> &'static [(String, Vec<Rendered>)] {
 }
 
 fn make_stores() -> Vec<(String, Vec<Rendered>)> {
-    let fs = feed_settings();
+    // Tag and author feeds too (issue 21): the same rules hold for them.
+    let fs = bantin::feeds::FeedSettings { tags: true, authors: true, ..feed_settings() };
     let mut dirs: Vec<(String, PathBuf)> = vec![("example".into(), example_store()), ("tricky".into(), tricky_store())];
     for format in ["markdown", "portal"] {
         dirs.push((format!("corpus-{format}"), corpus(format, 1000).dir.clone()));
