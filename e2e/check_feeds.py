@@ -6,7 +6,9 @@ title, link, date, categories, author and image (RSS: media_content and
 media_thumbnail; Atom: an enclosure link), and the feed's icon (RSS:
 image; Atom: icon and logo); its content type must be the feed's (a
 browser's navigation to the same URL gets a preview page instead). Then a
-conditional GET with the validators feedparser saw must be answered 304.
+conditional GET with the validators feedparser saw must be answered 304. Last, /feeds.opml (OPML
+2.0, read with xml.etree: feedparser has no OPML reader) lists the RSS
+feed of every scope, and feedparser reads each feed it names.
 
 feedparser has no JSON Feed parser; JSON Feed is read by json_feed.mjs.
 
@@ -17,6 +19,8 @@ Prints one line per check; exits 1 if any failed.
 import calendar
 import json
 import sys
+import urllib.request
+import xml.etree.ElementTree as ET
 from datetime import datetime
 
 import feedparser
@@ -123,6 +127,23 @@ def check_media(d, label, kind, expected, identity):
             check(enclosures == ([(want, "image/jpeg")] if want else []), f"{label}: {t}: enclosures {enclosures}")
 
 
+def check_opml(base, seen):
+    """Every outline of /feeds.opml with an xmlUrl is a feed feedparser reads,
+    and the RSS feeds checked above are all listed."""
+    with urllib.request.urlopen(base + "feeds.opml") as r:
+        check(r.status == 200, f"feeds.opml: status {r.status}")
+        root = ET.fromstring(r.read())
+    check(root.tag == "opml" and root.get("version") == "2.0", "feeds.opml: an OPML 2.0 document")
+    urls = [o.get("xmlUrl") for o in root.iter("outline") if o.get("xmlUrl")]
+    for url in urls:
+        d = feedparser.parse(url)
+        check(d.get("status") == 200 and not d.bozo and d.entries, f"feeds.opml: {url} read by feedparser ({d.get('status')}, bozo {d.bozo})")
+    rss = sorted(u for u in seen if u.endswith("feed.xml"))
+    missing = [u for u in rss if u not in urls]
+    if check(not missing, f"feeds.opml: feeds not listed: {missing}"):
+        print(f"ok   feeds.opml: {len(urls)} feeds listed, each read by feedparser")
+
+
 def main(base, manifest_path, site_title):
     with open(manifest_path, encoding="utf-8") as f:
         manifest = json.load(f)
@@ -146,6 +167,8 @@ def main(base, manifest_path, site_title):
         again = feedparser.parse(url, etag=first.get("etag"), modified=first.get("modified"))
         if check(again.get("status") == 304 and not again.entries, f"{url}: conditional GET answered {again.get('status')} (want 304)"):
             print(f"ok   {url}: second poll with ETag {first.get('etag')} answered 304")
+
+    check_opml(base, seen)
 
     print(f"feedparser {feedparser.__version__}: {len(seen)} feeds read, {checks} checks, {len(failures)} failed")
     return 1 if failures else 0

@@ -23,6 +23,9 @@ pub fn check_article(bytes: &[u8]) {
         logo: None,
         browser_view: true,
         max_bytes: 2_000_000,
+        tags: false,
+        authors: false,
+        news_sitemap: false,
         templates: bantin_core::templates::Templates::shared_builtin(),
     };
     let far_future = chrono::DateTime::parse_from_rfc3339("9999-01-01T00:00:00+07:00").unwrap();

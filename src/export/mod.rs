@@ -33,8 +33,8 @@ pub struct ExportError {
 /// Renders every feed of `catalog` at `now` into `out`.
 pub fn write_all(out: &Path, catalog: &Catalog, settings: &FeedSettings, now: DateTime<FixedOffset>) -> Result<Summary, ExportError> {
     let mut summary = Summary::default();
-    let all = feeds::all_feeds(catalog, now);
-    summary.categories = all.len() / feeds::Format::ALL.len() - 1;
+    let all = feeds::all_feeds(catalog, settings, now);
+    summary.categories = catalog.categories(now).len();
     summary.items = catalog.newest(&crate::Scope::Site, now, usize::MAX).len();
     // Feeds render independently (an article body shared by several feeds
     // is rendered once, by whichever feed gets to it first).

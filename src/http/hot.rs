@@ -29,7 +29,17 @@ pub(super) struct HotCounters {
     routes: Vec<(&'static str, [Counter; 2])>,
 }
 
-const HOT_ROUTES: [&str; 5] = ["/", "/feed.xml", "/atom.xml", "/feed.json", "/categories/{slug}/{file}"];
+const HOT_ROUTES: [&str; 9] = [
+    "/",
+    "/feed.xml",
+    "/atom.xml",
+    "/feed.json",
+    "/categories/{slug}/{file}",
+    "/tags/{slug}/{file}",
+    "/authors/{slug}/{file}",
+    "/feeds.opml",
+    "/sitemap-news.xml",
+];
 
 impl Hot {
     pub fn new(shared: Arc<Shared>, router: Router, proxies: Proxies) -> Hot {
@@ -51,7 +61,9 @@ impl Hot {
 
     pub(super) fn count(&self, path: &str, status: StatusCode) {
         let route = match path {
-            "/" | "/feed.xml" | "/atom.xml" | "/feed.json" => path,
+            "/" | "/feed.xml" | "/atom.xml" | "/feed.json" | "/feeds.opml" | "/sitemap-news.xml" => path,
+            _ if path.starts_with("/tags/") => "/tags/{slug}/{file}",
+            _ if path.starts_with("/authors/") => "/authors/{slug}/{file}",
             _ => "/categories/{slug}/{file}",
         };
         let Some((_, [ok, not_modified])) = self.counters.routes.iter().find(|(r, _)| *r == route) else { return };

@@ -9,7 +9,8 @@
 //! - an article that did not change stays the same `Arc` across
 //!   generations, so the cache can skip its feeds without comparing bytes;
 //! - a future-dated article appears on time: a refresh is scheduled at the
-//!   catalog's next publication instant;
+//!   catalog's next publication instant (or when an article leaves the news
+//!   sitemap's two days, if that is sooner);
 //! - the request path never waits on any of this; it reads whichever cache
 //!   was published last.
 //!
@@ -20,7 +21,7 @@ use super::brotli;
 use crate::cache::{self, FeedCache};
 use crate::catalog::Catalog;
 use crate::config::Settings;
-use crate::feeds::FeedSettings;
+use crate::feeds::{sitemap, FeedSettings};
 use crate::live::dir::StoreState;
 use crate::templates::Templates;
 use crate::live::{sleep_until_or_never, Command, Store};
@@ -151,7 +152,9 @@ impl Core {
 /// `shutdown` turns true (after the piece of work in progress, if any).
 pub async fn run(mut core: Core, mut rx: mpsc::UnboundedReceiver<Command>, mut shutdown: watch::Receiver<bool>) {
     loop {
-        let next = core.catalog.next_publication(now_in(&core.settings));
+        // A future article's publication, or an article aging out of the
+        // news sitemap: the feeds change with no change to the store.
+        let next = sitemap::next_change(&core.catalog, core.settings.feeds.news_sitemap, now_in(&core.settings));
         let wait = next.map(|at| {
             let d = (at - now_in(&core.settings)).to_std().unwrap_or_default();
             // A second late rather than early: a publication instant must be

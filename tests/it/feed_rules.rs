@@ -43,7 +43,8 @@ fn stores() -> &'static [(String, Vec<Rendered>)] {
 }
 
 fn make_stores() -> Vec<(String, Vec<Rendered>)> {
-    let fs = crate::media::identity_settings();
+    // Tag and author feeds too (issue 21): the same rules hold for them.
+    let fs = FeedSettings { tags: true, authors: true, ..crate::media::identity_settings() };
     let mut dirs: Vec<(String, PathBuf)> = vec![
         ("example".into(), example_store()),
         ("tricky".into(), tricky_store()),

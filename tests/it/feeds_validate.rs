@@ -130,6 +130,26 @@ const TRICKY_OK: &[(&str, &str, &str)] = &[
     ("local-date.md", "Giờ địa phương không kèm múi giờ", "2026-01-15T08:30:00+07:00"),
 ];
 
+/// Tag and author feeds (issue 21) read back with both parsers and hold
+/// the newest visible articles of their tag or author, titled by its name.
+#[test]
+fn tag_and_author_feeds_of_the_example_store_read_back() {
+    let catalog = load(&example_store());
+    let fs = bantin::feeds::FeedSettings { tags: true, authors: true, ..feed_settings() };
+    let (rendered, parsed) = check_all(&catalog, &fs);
+    let count = |prefix: &str| rendered.iter().filter(|r| r.feed.path().starts_with(prefix)).count();
+    assert_eq!(count("tags/"), 3 * catalog.tags(now()).len());
+    assert_eq!(count("authors/"), 3 * catalog.authors(now()).len());
+    assert!(count("tags/") >= 3 * 5 && count("authors/") >= 3 * 3, "the example store has tags and authors");
+    let (r, p) = rendered
+        .iter()
+        .zip(&parsed)
+        .find(|(r, _)| r.feed.path() == "authors/thanh-ha/feed.xml")
+        .expect("Thanh Hà's feed");
+    assert!(p.title.ends_with("– Thanh Hà"), "{}: {:?}", r.feed.path(), p.title);
+    assert!(!p.items.is_empty());
+}
+
 #[test]
 fn tricky_store_feeds_are_well_formed_and_exact() {
     let catalog = load(&tricky_store());

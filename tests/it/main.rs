@@ -28,3 +28,5 @@ mod serve_run;
 mod snapshots;
 mod sql_store;
 mod state_backends;
+mod tag_feeds;
+mod tag_feeds_serve;

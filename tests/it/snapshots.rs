@@ -1,6 +1,7 @@
 //! Proves that the feeds of the example store do not change unnoticed: the
-//! exact bytes of the three site-wide feeds (RSS, Atom, JSON Feed) and of
-//! the three feeds of one category, at the fixed `now` and with the
+//! exact bytes of the three site-wide feeds (RSS, Atom, JSON Feed), of
+//! the three feeds of one category, one tag and one author, and of the
+//! OPML list and the news sitemap, at the fixed `now` and with the
 //! settings of config/bantin.toml, are kept as insta snapshots in
 //! tests/it/snapshots/ (named `it__snapshots__*`, after this module's
 //! path). Only the crate version is masked, so a release does not churn
@@ -10,7 +11,7 @@
 
 use crate::support::common;
 
-use bantin::feeds::{FeedId, Format};
+use bantin::feeds::{FeedId, FeedSettings, Format};
 use bantin::Scope;
 use common::*;
 
@@ -44,4 +45,33 @@ fn category_du_lich() {
     insta::assert_snapshot!("du-lich_feed.xml", snapshot_text(scope.clone(), Format::Rss));
     insta::assert_snapshot!("du-lich_atom.xml", snapshot_text(scope.clone(), Format::Atom));
     insta::assert_snapshot!("du-lich_feed.json", snapshot_text(scope, Format::Json));
+}
+
+#[test]
+fn tag_mu_cang_chai() {
+    let scope = Scope::Tag("mu-cang-chai".into());
+    insta::assert_snapshot!("tag_mu-cang-chai_feed.xml", snapshot_text(scope.clone(), Format::Rss));
+    insta::assert_snapshot!("tag_mu-cang-chai_atom.xml", snapshot_text(scope.clone(), Format::Atom));
+    insta::assert_snapshot!("tag_mu-cang-chai_feed.json", snapshot_text(scope, Format::Json));
+}
+
+#[test]
+fn author_thanh_ha() {
+    let scope = Scope::Author("thanh-ha".into());
+    insta::assert_snapshot!("author_thanh-ha_feed.xml", snapshot_text(scope.clone(), Format::Rss));
+    insta::assert_snapshot!("author_thanh-ha_atom.xml", snapshot_text(scope.clone(), Format::Atom));
+    insta::assert_snapshot!("author_thanh-ha_feed.json", snapshot_text(scope, Format::Json));
+}
+
+/// The OPML list and the news sitemap of the example store with every
+/// feed kind on, at a `now` two days after its newest articles.
+#[test]
+fn opml_and_news_sitemap() {
+    let catalog = load(&example_store());
+    let fs = FeedSettings { tags: true, authors: true, news_sitemap: true, ..feed_settings() };
+    let newest = catalog.newest(&Scope::Site, now(), 1)[0].published;
+    let (cache, _) = bantin::cache::refresh(None, &catalog, &fs, newest + chrono::TimeDelta::hours(36));
+    let text = |path: &str| String::from_utf8(cache.feed(path).unwrap().identity().unwrap().bytes.to_vec()).unwrap();
+    insta::assert_snapshot!("feeds.opml", text("feeds.opml"));
+    insta::assert_snapshot!("sitemap-news.xml", text("sitemap-news.xml"));
 }

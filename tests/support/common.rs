@@ -79,7 +79,7 @@ impl Rendered {
 
 /// Every feed of the catalog at `now`, rendered.
 pub fn render_all(catalog: &Catalog, fs: &FeedSettings, now: DateTime<FixedOffset>) -> Vec<Rendered> {
-    feeds::all_feeds(catalog, now).into_iter().map(|feed| render_one(catalog, fs, now, feed)).collect()
+    feeds::all_feeds(catalog, fs, now).into_iter().map(|feed| render_one(catalog, fs, now, feed)).collect()
 }
 
 pub fn render_one(catalog: &Catalog, fs: &FeedSettings, now: DateTime<FixedOffset>, feed: FeedId) -> Rendered {
@@ -363,6 +363,9 @@ pub fn in_scope(a: &Article, scope: &Scope) -> bool {
     match scope {
         Scope::Site => true,
         Scope::Category(slug) => a.categories.iter().any(|c| &c.slug == slug),
+        // Written out here, not asked of the catalog: the check is of it.
+        Scope::Tag(slug) => a.tags.iter().any(|t| &bantin::text::slugify(t) == slug),
+        Scope::Author(slug) => a.author.as_deref().is_some_and(|n| &bantin::text::slugify(n) == slug),
     }
 }
 
@@ -379,8 +382,8 @@ pub fn check_feed(r: &Rendered, catalog: &Catalog, fs: &FeedSettings, now: DateT
     assert_eq!(p.language, fs.language, "{what}: language");
     match &r.feed.scope {
         Scope::Site => assert_eq!(p.title, fs.site_title, "{what}: title"),
-        Scope::Category(slug) => {
-            let name = catalog.category_name(slug).unwrap();
+        scope => {
+            let name = catalog.scope_name(scope).unwrap();
             assert!(p.title.contains(name) && p.title.contains(&fs.site_title), "{what}: title {:?}", p.title)
         }
     }

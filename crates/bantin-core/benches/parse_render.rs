@@ -79,6 +79,9 @@ fn render(c: &mut Criterion) {
         logo: None,
         browser_view: true,
         max_bytes: 2_000_000,
+        tags: false,
+        authors: false,
+        news_sitemap: false,
         templates: bantin_core::templates::Templates::shared_builtin(),
     };
     let now = catalog.articles()[0].published + Duration::days(1);

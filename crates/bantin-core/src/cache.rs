@@ -23,7 +23,7 @@
 //!   clients get gzip. A representation's bytes never change under its ETag.
 
 use crate::article::Article;
-use crate::catalog::{Catalog, Scope};
+use crate::catalog::Catalog;
 use crate::feeds::{self, FeedId, FeedSettings};
 use bytes::Bytes;
 use http::HeaderValue;
@@ -36,6 +36,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 mod headers;
+mod documents;
 mod index;
 mod preview;
 use headers::{VARY_ENCODING, feed_headers, link_value};
@@ -286,6 +287,8 @@ impl FeedCache {
         let mut paths: Vec<String> = self
             .feeds
             .iter()
+            // Feeds only: a hub is not told about the OPML list or the sitemap.
+            .filter(|(path, _)| FeedId::from_path(path).is_some())
             .filter(|(path, c)| prev.and_then(|p| p.feeds.get(*path)).is_none_or(|old| old.entry.hash != c.entry.hash))
             .map(|(path, _)| path.clone())
             .collect();
@@ -358,14 +361,11 @@ pub fn refresh(
     now: DateTime<FixedOffset>,
 ) -> (FeedCache, RefreshStats) {
     let started = Instant::now();
-    let wanted = feeds::all_feeds(catalog, now);
+    let wanted = feeds::all_feeds(catalog, settings, now);
     let plans: Vec<(FeedId, Source, Option<Cached>)> = wanted
         .into_iter()
         .map(|feed| {
-            let title = match &feed.scope {
-                Scope::Site => None,
-                Scope::Category(slug) => catalog.category_name(slug).map(str::to_string),
-            };
+            let title = catalog.scope_name(&feed.scope).map(str::to_string);
             let source = Source { title, items: feeds::items(&feed, catalog, settings, now) };
             let kept = prev
                 .and_then(|p| p.feeds.get(&feed.path()))
@@ -403,6 +403,7 @@ pub fn refresh(
         }
         next.insert(path, cached);
     }
+    documents::add(&mut next, prev, catalog, settings, now, &mut stats);
     stats.dropped = prev.map_or(0, |p| p.feeds.keys().filter(|k| !next.contains_key(*k)).count());
 
     let index_html = index::html(catalog, settings, now);
@@ -520,6 +521,9 @@ mod tests {
             max_bytes: 2_000_000,
             icon: None,
             logo: None,
+            tags: false,
+            authors: false,
+            news_sitemap: false,
             templates: crate::templates::Templates::shared_builtin(),
         }
     }

@@ -36,8 +36,13 @@ struct IndexPage {
     subscribe_url: String,
     /// `site.icon`: the page's `<link rel="icon">`.
     icon: Option<String>,
+    /// `/feeds.opml`, every feed for a reader to import.
+    opml_url: String,
     site: Section,
     categories: Vec<Section>,
+    /// Empty unless `feeds.tags` / `feeds.authors` publish them.
+    tags: Vec<Section>,
+    authors: Vec<Section>,
 }
 
 /// The index page: the site and its feeds, with autodiscovery links, and
@@ -71,11 +76,20 @@ fn index_context(catalog: &Catalog, settings: &FeedSettings, now: DateTime<Fixed
         home: settings.base_url.to_string(),
         subscribe_url: url("subscribe"),
         icon: settings.icon.as_ref().map(|u| u.to_string()),
+        opml_url: url(crate::feeds::opml::PATH),
         site: section("", &settings.site_title, Scope::Site),
         categories: catalog
             .categories(now)
             .into_iter()
             .map(|c| section(&c.slug, &c.name, Scope::Category(c.slug.clone())))
+            .collect(),
+        tags: if settings.tags { catalog.tags(now) } else { Vec::new() }
+            .into_iter()
+            .map(|c| section(&c.slug, &c.name, Scope::Tag(c.slug.clone())))
+            .collect(),
+        authors: if settings.authors { catalog.authors(now) } else { Vec::new() }
+            .into_iter()
+            .map(|c| section(&c.slug, &c.name, Scope::Author(c.slug.clone())))
             .collect(),
     }
 }
@@ -111,6 +125,9 @@ mod tests {
             logo: None,
             browser_view: true,
             max_bytes: 2_000_000,
+            tags: false,
+            authors: false,
+            news_sitemap: false,
             templates: Templates::shared_builtin(),
         }
     }

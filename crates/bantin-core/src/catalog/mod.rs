@@ -1,5 +1,6 @@
 //! The catalog: every article the store holds, in memory, ordered newest
-//! first and indexed by category, plus the errors met reading the store.
+//! first and indexed by category, tag and author (`facets.rs`), plus the
+//! errors met reading the store.
 //! A catalog is immutable; a change to the store builds the next
 //! generation, so readers of the old one never see a half-made index.
 //!
@@ -24,6 +25,7 @@
 
 use crate::article::{Article, ArticleError, Category};
 use crate::identity;
+use facets::{Facet, Kind};
 use ledger::{bump, sorted_keys, Ledger};
 use crate::store::Context;
 use chrono::{DateTime, FixedOffset};
@@ -31,6 +33,7 @@ use std::cmp::Ordering;
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::{Arc, OnceLock};
 
+mod facets;
 mod ledger;
 
 /// Which articles a feed or digest draws from.
@@ -38,6 +41,8 @@ mod ledger;
 pub enum Scope {
     Site,
     Category(String),
+    Tag(String),
+    Author(String),
 }
 
 /// One change of the store between two generations: what an origin (file
@@ -84,13 +89,15 @@ impl Pending {
     }
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Catalog {
     pub generation: u64,
     /// Every kept article, newest first.
     newest: imbl::OrdSet<Newest>,
-    /// Category slug → its name and its articles, newest first.
-    categories: BTreeMap<String, Members>,
+    /// Category, tag and author slug → its name and its articles, newest first.
+    categories: Facet,
+    tags: Facet,
+    authors: Facet,
     /// Sorted by origin.
     errors: Vec<ArticleError>,
     /// What [`Catalog::apply`] needs to tell whether a change stays local.
@@ -100,10 +107,20 @@ pub struct Catalog {
     flat: OnceLock<Vec<Arc<Article>>>,
 }
 
-#[derive(Debug, Clone)]
-struct Members {
-    name: String,
-    articles: imbl::OrdSet<Newest>,
+impl Default for Catalog {
+    fn default() -> Catalog {
+        let [categories, tags, authors] = [Kind::Category, Kind::Tag, Kind::Author].map(Facet::new);
+        Catalog {
+            generation: 0,
+            newest: imbl::OrdSet::new(),
+            categories,
+            tags,
+            authors,
+            errors: Vec::new(),
+            ledger: Ledger::default(),
+            flat: OnceLock::new(),
+        }
+    }
 }
 
 /// An article ordered for the catalog: newest first, then by id
@@ -136,28 +153,6 @@ impl PartialEq for Newest {
 }
 
 impl Eq for Newest {}
-
-/// Adds `a` to each of its categories (a new category takes `a`'s name for
-/// it).
-fn join(categories: &mut BTreeMap<String, Members>, a: &Arc<Article>) {
-    for c in a.categories.iter() {
-        // A lookup first: `entry` would clone the slug for every
-        // membership, not just for each category's first.
-        let entry = Newest(Arc::clone(a));
-        match categories.get_mut(&c.slug) {
-            Some(members) => {
-                members.articles.insert(entry);
-            }
-            None => {
-                let members = Members {
-                    name: c.name.clone(),
-                    articles: imbl::OrdSet::unit(entry),
-                };
-                categories.insert(c.slug.clone(), members);
-            }
-        }
-    }
-}
 
 impl Catalog {
     pub fn new(
@@ -235,10 +230,12 @@ impl Catalog {
         }
         ledger.renamed = Arc::new(renamed);
 
-        let mut categories: BTreeMap<String, Members> = BTreeMap::new();
-        // Newest first, so each category's name is its newest article's.
+        let [mut categories, mut tags, mut authors] = [Kind::Category, Kind::Tag, Kind::Author].map(Facet::new);
+        // Newest first, so each group's name is its newest article's.
         for a in articles.iter().rev() {
-            join(&mut categories, a);
+            for facet in [&mut categories, &mut tags, &mut authors] {
+                facet.join(a);
+            }
         }
         let newest: imbl::OrdSet<Newest> = articles.into_iter().map(Newest).collect();
         errors.sort_by(|a, b| a.origin.cmp(&b.origin));
@@ -246,6 +243,8 @@ impl Catalog {
             generation,
             newest,
             categories,
+            tags,
+            authors,
             errors,
             ledger,
             flat: OnceLock::new(),
@@ -263,11 +262,13 @@ impl Catalog {
             generation,
             newest: self.newest.clone(),
             categories: self.categories.clone(),
+            tags: self.tags.clone(),
+            authors: self.authors.clone(),
             errors: self.errors.clone(),
             ledger: self.ledger.clone(),
             flat: OnceLock::new(),
         };
-        let mut touched: BTreeSet<String> = BTreeSet::new();
+        let mut touched: [BTreeSet<String>; 3] = Default::default();
         // Every removal before any addition: a batch may move an id or a
         // slug from one file to another.
         for change in changes {
@@ -283,12 +284,9 @@ impl Catalog {
                     }
                     bump(&mut next.ledger.ids, &a.id, false);
                     bump(&mut next.ledger.slugs, &a.slug, false);
-                    for c in a.categories.iter() {
-                        next.categories
-                            .get_mut(&c.slug)?
-                            .articles
-                            .remove(&Newest(Arc::clone(a)))?;
-                        touched.insert(c.slug.clone());
+                    for (facet, touched) in next.facets_mut().into_iter().zip(&mut touched) {
+                        facet.leave(a)?;
+                        facet.touch(a, touched);
                     }
                 }
                 Some(Err(e)) => {
@@ -311,8 +309,10 @@ impl Catalog {
                         let at = next.errors.partition_point(|held| held.origin <= problem.origin);
                         next.errors.insert(at, (**problem).clone());
                     }
-                    join(&mut next.categories, a);
-                    touched.extend(a.categories.iter().map(|c| c.slug.clone()));
+                    for (facet, touched) in next.facets_mut().into_iter().zip(&mut touched) {
+                        facet.join(a);
+                        facet.touch(a, touched);
+                    }
                 }
                 Some(Err(e)) => {
                     let at = next.errors.partition_point(|held| held.origin <= e.origin);
@@ -321,28 +321,24 @@ impl Catalog {
                 None => {}
             }
         }
-        for slug in touched {
-            let name = next.categories.get(&slug).and_then(|members| {
-                let newest = members.articles.get_min()?;
-                newest
-                    .0
-                    .categories
-                    .iter()
-                    .find(|c| c.slug == slug)
-                    .map(|c| c.name.clone())
-            });
-            match name {
-                Some(name) => {
-                    if let Some(members) = next.categories.get_mut(&slug) {
-                        members.name = name;
-                    }
-                }
-                None => {
-                    next.categories.remove(&slug);
-                }
-            }
+        for (facet, touched) in next.facets_mut().into_iter().zip(touched) {
+            facet.settle(touched);
         }
         Some(next)
+    }
+
+    fn facets_mut(&mut self) -> [&mut Facet; 3] {
+        [&mut self.categories, &mut self.tags, &mut self.authors]
+    }
+
+    /// The index a scope other than the site's draws from.
+    fn facet<'a, 's>(&'a self, scope: &'s Scope) -> Option<(&'a Facet, &'s str)> {
+        match scope {
+            Scope::Site => None,
+            Scope::Category(slug) => Some((&self.categories, slug)),
+            Scope::Tag(slug) => Some((&self.tags, slug)),
+            Scope::Author(slug) => Some((&self.authors, slug)),
+        }
     }
 
     /// Every article, newest first, drafts and future ones included,
@@ -387,9 +383,9 @@ impl Catalog {
         now: DateTime<FixedOffset>,
         limit: usize,
     ) -> Vec<Arc<Article>> {
-        let set = match scope {
-            Scope::Site => &self.newest,
-            Scope::Category(slug) => match self.categories.get(slug) {
+        let set = match self.facet(scope) {
+            None => &self.newest,
+            Some((facet, slug)) => match facet.get(slug) {
                 Some(members) => &members.articles,
                 None => return Vec::new(),
             },
@@ -404,20 +400,28 @@ impl Catalog {
 
     /// Categories that hold at least one article visible at `now`.
     pub fn categories(&self, now: DateTime<FixedOffset>) -> Vec<Category> {
-        self.categories
-            .iter()
-            .filter(|(_, members)| members.articles.iter().any(|n| n.0.is_visible_at(now)))
-            .map(|(slug, members)| Category {
-                slug: slug.clone(),
-                name: members.name.clone(),
-            })
-            .collect()
+        self.categories.visible(now)
+    }
+
+    /// Tags that hold at least one article visible at `now` (slug, name).
+    pub fn tags(&self, now: DateTime<FixedOffset>) -> Vec<Category> {
+        self.tags.visible(now)
+    }
+
+    /// Authors that hold at least one article visible at `now` (slug, name).
+    pub fn authors(&self, now: DateTime<FixedOffset>) -> Vec<Category> {
+        self.authors.visible(now)
     }
 
     pub fn category_name(&self, slug: &str) -> Option<&str> {
-        self.categories
-            .get(slug)
-            .map(|members| members.name.as_str())
+        self.categories.get(slug).map(|members| members.name.as_str())
+    }
+
+    /// The display name of a category, tag or author the catalog holds;
+    /// `None` for the site and for one it does not hold.
+    pub fn scope_name(&self, scope: &Scope) -> Option<&str> {
+        let (facet, slug) = self.facet(scope)?;
+        facet.get(slug).map(|members| members.name.as_str())
     }
 
     /// The first instant after `now` at which a future article appears.

@@ -1,6 +1,7 @@
 //! `[feeds]`: how many items a feed carries, whether it carries the whole
 //! article, the WebSub hub to ping when one changes, the byte budget of a
-//! feed, and whether a browser gets a feed's preview page.
+//! feed, whether a browser gets a feed's preview page, and which further
+//! kinds of feed are published (tags, authors, the news sitemap).
 
 use super::{ConfigError, Origin, redact};
 use serde::Deserialize;
@@ -21,6 +22,12 @@ pub struct Feeds {
     pub browser_view: bool,
     /// `feeds.max_bytes`: the most uncompressed bytes a feed may have.
     pub max_bytes: usize,
+    /// `/tags/{slug}/…` feeds (`feeds.tags`).
+    pub tags: bool,
+    /// `/authors/{slug}/…` feeds (`feeds.authors`).
+    pub authors: bool,
+    /// `/sitemap-news.xml` (`feeds.news_sitemap`).
+    pub news_sitemap: bool,
 }
 
 /// The most and least `feeds.max_bytes` may be: Google News' 2 MB by
@@ -35,10 +42,22 @@ pub(super) struct RawFeeds {
     websub_hub: String,
     browser_view: bool,
     max_bytes: i64,
+    tags: bool,
+    authors: bool,
+    news_sitemap: bool,
 }
 impl Default for RawFeeds {
     fn default() -> Self {
-        RawFeeds { items: 50, content: "full".into(), websub_hub: String::new(), browser_view: true, max_bytes: 2_000_000 }
+        RawFeeds {
+            items: 50,
+            content: "full".into(),
+            websub_hub: String::new(),
+            browser_view: true,
+            max_bytes: 2_000_000,
+            tags: false,
+            authors: false,
+            news_sitemap: false,
+        }
     }
 }
 
@@ -79,7 +98,16 @@ impl RawFeeds {
                 format!("{} is out of range; use {} to {} (bytes)", self.max_bytes, MAX_BYTES_RANGE.start(), MAX_BYTES_RANGE.end()),
             ));
         }
-        Ok(Feeds { items: self.items as usize, content, websub_hub, browser_view: self.browser_view, max_bytes: self.max_bytes as usize })
+        Ok(Feeds {
+            items: self.items as usize,
+            content,
+            websub_hub,
+            browser_view: self.browser_view,
+            max_bytes: self.max_bytes as usize,
+            tags: self.tags,
+            authors: self.authors,
+            news_sitemap: self.news_sitemap,
+        })
     }
 }
 

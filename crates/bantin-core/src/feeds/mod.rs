@@ -15,7 +15,9 @@ mod atom;
 mod budget;
 mod json;
 pub mod media;
+pub mod opml;
 mod rss;
+pub mod sitemap;
 
 use crate::article::Article;
 use crate::catalog::{Catalog, Scope};
@@ -85,11 +87,14 @@ impl FeedId {
     }
 
     /// The route, without the leading slash: `feed.xml`,
-    /// `categories/kinh-te/atom.xml` …
+    /// `categories/kinh-te/atom.xml`, `tags/{slug}/…`, `authors/{slug}/…`
     pub fn path(&self) -> String {
+        let file = self.format.file_name();
         match &self.scope {
-            Scope::Site => self.format.file_name().to_string(),
-            Scope::Category(slug) => format!("categories/{slug}/{}", self.format.file_name()),
+            Scope::Site => file.to_string(),
+            Scope::Category(slug) => format!("categories/{slug}/{file}"),
+            Scope::Tag(slug) => format!("tags/{slug}/{file}"),
+            Scope::Author(slug) => format!("authors/{slug}/{file}"),
         }
     }
 
@@ -99,11 +104,18 @@ impl FeedId {
         if let Some(format) = Format::from_file_name(path) {
             return Some(FeedId::new(Scope::Site, format));
         }
-        let rest = path.strip_prefix("categories/")?;
+        let (kind, rest) = path.split_once('/')?;
         let (slug, file) = rest.split_once('/')?;
         let valid = !slug.is_empty() && slug.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
         let format = Format::from_file_name(file)?;
-        valid.then(|| FeedId::new(Scope::Category(slug.to_string()), format))
+        let slug = valid.then(|| slug.to_string())?;
+        let scope = match kind {
+            "categories" => Scope::Category(slug),
+            "tags" => Scope::Tag(slug),
+            "authors" => Scope::Author(slug),
+            _ => return None,
+        };
+        Some(FeedId::new(scope, format))
     }
 }
 
@@ -127,6 +139,10 @@ pub struct FeedSettings {
     pub browser_view: bool,
     /// `feeds.max_bytes`: a feed's budget of uncompressed bytes ([`budget`]).
     pub max_bytes: usize,
+    /// Whether tag and author feeds and the news sitemap are published.
+    pub tags: bool,
+    pub authors: bool,
+    pub news_sitemap: bool,
     /// The templates the index page is rendered from (`index.html`):
     /// the built-ins from [`FeedSettings::from_settings`]; the daemon puts
     /// in the ones with `mail.templates_dir`'s overrides
@@ -149,6 +165,9 @@ impl FeedSettings {
             logo: s.site.logo.clone(),
             browser_view: s.feeds.browser_view,
             max_bytes: s.feeds.max_bytes,
+            tags: s.feeds.tags,
+            authors: s.feeds.authors,
+            news_sitemap: s.feeds.news_sitemap,
             templates: Templates::shared_builtin(),
         }
     }
@@ -173,10 +192,17 @@ pub struct Meta<'a> {
 }
 
 /// Every feed the catalog has at `now`: the site's three and three per
-/// category with a visible article.
-pub fn all_feeds(catalog: &Catalog, now: DateTime<FixedOffset>) -> Vec<FeedId> {
+/// category, and (when `settings` publish them) per tag and per author,
+/// with a visible article. A group without one has no feed: a 404.
+pub fn all_feeds(catalog: &Catalog, settings: &FeedSettings, now: DateTime<FixedOffset>) -> Vec<FeedId> {
     let mut scopes = vec![Scope::Site];
     scopes.extend(catalog.categories(now).into_iter().map(|c| Scope::Category(c.slug)));
+    if settings.tags {
+        scopes.extend(catalog.tags(now).into_iter().map(|c| Scope::Tag(c.slug)));
+    }
+    if settings.authors {
+        scopes.extend(catalog.authors(now).into_iter().map(|c| Scope::Author(c.slug)));
+    }
     scopes
         .into_iter()
         .flat_map(|s| Format::ALL.into_iter().map(move |f| FeedId::new(s.clone(), f)))
@@ -189,16 +215,25 @@ pub fn items(feed: &FeedId, catalog: &Catalog, settings: &FeedSettings, now: Dat
 }
 
 /// Renders `feed` with the given items. `None` when the feed names a
-/// category that the catalog does not have.
+/// category, tag or author that the catalog does not have.
 pub fn render(feed: &FeedId, items: &[Arc<Article>], catalog: &Catalog, settings: &FeedSettings) -> Option<Vec<u8>> {
     let name = match &feed.scope {
         Scope::Site => None,
-        Scope::Category(slug) => Some(catalog.category_name(slug)?),
+        scope => Some(catalog.scope_name(scope)?),
     };
     Some(render_named(feed, items, name, settings))
 }
 
-/// Like [`render`], given the category's display name (ignored for the
+/// A feed's title and description: the site's, with the name of its
+/// category, tag or author after a dash.
+pub fn title(settings: &FeedSettings, name: Option<&str>) -> (String, String) {
+    match name {
+        None => (settings.site_title.clone(), settings.description.clone()),
+        Some(name) => (format!("{} – {}", settings.site_title, name), format!("{} – {}", settings.description, name)),
+    }
+}
+
+/// Like [`render`], given the scope's display name (ignored for the
 /// site's feeds) instead of a catalog to look it up in.
 pub fn render_named(feed: &FeedId, items: &[Arc<Article>], category_name: Option<&str>, settings: &FeedSettings) -> Vec<u8> {
     let (title, description) = titles(feed, category_name, settings);
@@ -229,15 +264,10 @@ pub fn render_named(feed: &FeedId, items: &[Arc<Article>], category_name: Option
     fitted.bytes
 }
 
-/// A feed's title and description: the site's, and for a category (given
-/// its display name) the site's with the name.
-pub fn titles(feed: &FeedId, category_name: Option<&str>, settings: &FeedSettings) -> (String, String) {
-    match (&feed.scope, category_name) {
-        (Scope::Site, _) | (Scope::Category(_), None) => (settings.site_title.clone(), settings.description.clone()),
-        (Scope::Category(_), Some(name)) => {
-            (format!("{} – {}", settings.site_title, name), format!("{} – {}", settings.description, name))
-        }
-    }
+/// A feed's title and description: [`title`] with its scope's display name
+/// (none for the site's own feeds).
+pub fn titles(feed: &FeedId, name: Option<&str>, settings: &FeedSettings) -> (String, String) {
+    title(settings, if feed.scope == Scope::Site { None } else { name })
 }
 
 /// The newest change among `items`; the Unix epoch for an empty feed, so
@@ -272,10 +302,28 @@ mod tests {
 
     #[test]
     fn paths_round_trip() {
-        for path in ["feed.xml", "atom.xml", "feed.json", "categories/kinh-te/feed.xml", "categories/a1/feed.json"] {
+        for path in [
+            "feed.xml",
+            "atom.xml",
+            "feed.json",
+            "categories/kinh-te/feed.xml",
+            "categories/a1/feed.json",
+            "tags/giao-thong/atom.xml",
+            "authors/bao-yen-bai/feed.json",
+        ] {
             assert_eq!(FeedId::from_path(path).map(|f| f.path()).as_deref(), Some(path));
         }
-        for bad in ["", "feed.rss", "categories//feed.xml", "categories/../feed.xml", "categories/a/b/feed.xml", "categories/A/feed.xml"] {
+        for bad in [
+            "",
+            "feed.rss",
+            "categories//feed.xml",
+            "categories/../feed.xml",
+            "categories/a/b/feed.xml",
+            "categories/A/feed.xml",
+            "tag/a/feed.xml",
+            "authors/Bao/feed.xml",
+            "feeds.opml",
+        ] {
             assert_eq!(FeedId::from_path(bad), None, "{bad}");
         }
     }

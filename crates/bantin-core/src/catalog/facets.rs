@@ -1,0 +1,151 @@
+//! The catalog's indexes by facet: categories, tags and authors, each a
+//! map from slug to its display name and its articles, newest first.
+//! One set of rules for all three, so tag and author feeds appear, change
+//! and go exactly as category feeds do:
+//! - a group's slug is [`text::slugify`] of its name (categories come
+//!   slugged from the store), so names that slug alike ("Kinh tế",
+//!   "kinh-te", "KINH TẾ") are one group;
+//! - a group's name is the one its newest article gives it (the first of
+//!   that article's names with the slug);
+//! - a group without articles is gone.
+//!
+//! Persistent sets (`imbl`), so [`Catalog::apply`](super::Catalog::apply)
+//! touches a few tree paths per changed article, not the whole index.
+
+use super::Newest;
+use crate::article::{Article, Category};
+use crate::text;
+use chrono::{DateTime, FixedOffset};
+use std::borrow::Cow;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+
+/// Which facet of an article an index is by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Kind {
+    Category,
+    Tag,
+    Author,
+}
+
+/// One group: its display name and its articles, newest first.
+#[derive(Debug, Clone)]
+pub(super) struct Members {
+    pub(super) name: String,
+    pub(super) articles: imbl::OrdSet<Newest>,
+}
+
+/// The index of one facet.
+#[derive(Debug, Clone)]
+pub(super) struct Facet {
+    kind: Kind,
+    groups: BTreeMap<String, Members>,
+}
+
+/// The (slug, name) pairs `a` belongs to under `kind`, without repeats of
+/// a slug (the first name wins) and without empty slugs.
+fn memberships(kind: Kind, a: &Article) -> Vec<(Cow<'_, str>, &str)> {
+    let mut out: Vec<(Cow<'_, str>, &str)> = Vec::new();
+    match kind {
+        Kind::Category => out.extend(a.categories.iter().map(|c| (Cow::Borrowed(c.slug.as_str()), c.name.as_str()))),
+        Kind::Tag => {
+            for name in &a.tags {
+                let slug = text::slugify(name);
+                if !slug.is_empty() && !out.iter().any(|(s, _)| *s == slug) {
+                    out.push((Cow::Owned(slug), name.as_str()));
+                }
+            }
+        }
+        Kind::Author => {
+            if let Some(name) = a.author.as_deref() {
+                let slug = text::slugify(name);
+                if !slug.is_empty() {
+                    out.push((Cow::Owned(slug), name));
+                }
+            }
+        }
+    }
+    out
+}
+
+impl Facet {
+    pub(super) fn new(kind: Kind) -> Facet {
+        Facet { kind, groups: BTreeMap::new() }
+    }
+
+    /// Adds `a` to each of its groups (a new group takes `a`'s name). The
+    /// catalog's first build joins newest first, so names are right at once.
+    pub(super) fn join(&mut self, a: &Arc<Article>) {
+        for (slug, name) in memberships(self.kind, a) {
+            // A look-up first: `entry` would copy the slug for every
+            // membership, not just for each group's first.
+            let entry = Newest(Arc::clone(a));
+            match self.groups.get_mut(slug.as_ref()) {
+                Some(members) => {
+                    members.articles.insert(entry);
+                }
+                None => {
+                    let members = Members { name: name.to_string(), articles: imbl::OrdSet::unit(entry) };
+                    self.groups.insert(slug.into_owned(), members);
+                }
+            }
+        }
+    }
+
+    /// Takes `a` out of each of its groups; `None` when it was not there
+    /// (the caller then rebuilds).
+    pub(super) fn leave(&mut self, a: &Arc<Article>) -> Option<()> {
+        for (slug, _) in memberships(self.kind, a) {
+            self.groups.get_mut(slug.as_ref())?.articles.remove(&Newest(Arc::clone(a)))?;
+        }
+        Some(())
+    }
+
+    /// Notes the slugs of `a`'s groups in `touched`, for [`Facet::settle`].
+    pub(super) fn touch(&self, a: &Article, touched: &mut BTreeSet<String>) {
+        touched.extend(memberships(self.kind, a).into_iter().map(|(slug, _)| slug.into_owned()));
+    }
+
+    /// After joins and leaves: each touched group named by its newest
+    /// article again, an emptied one dropped.
+    pub(super) fn settle(&mut self, touched: BTreeSet<String>) {
+        for slug in touched {
+            let name = self.groups.get(&slug).and_then(|members| {
+                let newest = members.articles.get_min()?;
+                memberships(self.kind, &newest.0)
+                    .into_iter()
+                    .find(|(s, _)| *s == slug)
+                    .map(|(_, name)| name.to_string())
+            });
+            match name {
+                Some(name) => {
+                    if let Some(members) = self.groups.get_mut(&slug) {
+                        members.name = name;
+                    }
+                }
+                None => {
+                    self.groups.remove(&slug);
+                }
+            }
+        }
+    }
+
+    pub(super) fn get(&self, slug: &str) -> Option<&Members> {
+        self.groups.get(slug)
+    }
+
+    /// Groups that hold at least one article visible at `now`, by slug.
+    pub(super) fn visible(&self, now: DateTime<FixedOffset>) -> Vec<Category> {
+        self.groups
+            .iter()
+            .filter(|(_, members)| members.articles.iter().any(|n| n.0.is_visible_at(now)))
+            .map(|(slug, members)| Category { slug: slug.clone(), name: members.name.clone() })
+            .collect()
+    }
+
+    /// Every group as (slug, name), visible or not (tests).
+    #[cfg(test)]
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&String, &Members)> {
+        self.groups.iter()
+    }
+}

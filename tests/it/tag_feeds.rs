@@ -1,0 +1,258 @@
+//! Tag and author feeds, the OPML list and the news sitemap through the
+//! library (issue 21): an edit that adds a tag makes its feeds appear and
+//! re-renders only the feeds it touches; tags that slug alike are one
+//! feed; a tag, author or category that empties has no feed any more;
+//! the OPML list names every feed the cache serves; the sitemap keeps
+//! Google's rules and follows the clock.
+
+use bantin::cache::{self, FeedCache};
+use bantin::config::ContentMode;
+use bantin::feeds::{sitemap, FeedSettings};
+use bantin::live::dir::StoreState;
+use bantin::store::Context;
+use chrono::{DateTime, FixedOffset, TimeDelta};
+use std::path::Path;
+
+fn ctx() -> Context {
+    Context::new(chrono_tz::Asia::Ho_Chi_Minh, url::Url::parse("https://portal.example.org/").unwrap(), "{slug}")
+}
+
+fn settings() -> FeedSettings {
+    FeedSettings {
+        site_title: "Cổng thông tin".into(),
+        description: "Tin tức".into(),
+        language: "vi-VN".into(),
+        base_url: url::Url::parse("https://portal.example.org/").unwrap(),
+        public_url: url::Url::parse("https://feeds.example.org/").unwrap(),
+        content: ContentMode::Full,
+        items: 50,
+        websub_hub: None,
+        tags: true,
+        authors: true,
+        news_sitemap: true,
+        icon: None,
+        logo: None,
+        browser_view: true,
+        max_bytes: 2_000_000,
+        templates: bantin::templates::Templates::shared_builtin(),
+    }
+}
+
+fn article(dir: &Path, name: &str, title: &str, date: &str, category: &str, tags: &[&str], author: &str) {
+    let tags: Vec<String> = tags.iter().map(|t| format!("{t:?}")).collect();
+    std::fs::write(
+        dir.join(name),
+        format!(
+            "+++\ntitle = \"{title}\"\ndate = \"{date}\"\ncategories = [\"{category}\"]\ntags = [{}]\nauthor = \"{author}\"\n+++\n\nNội dung {title}.\n",
+            tags.join(", ")
+        ),
+    )
+    .unwrap();
+}
+
+fn text(c: &FeedCache, path: &str) -> String {
+    let entry = c.feed(path).unwrap_or_else(|| panic!("{path} is not served"));
+    String::from_utf8(entry.identity().unwrap().bytes.to_vec()).unwrap()
+}
+
+fn now() -> DateTime<FixedOffset> {
+    DateTime::parse_from_rfc3339("2025-01-01T00:00:00+07:00").unwrap()
+}
+
+#[test]
+fn an_edit_that_adds_a_tag_makes_its_feeds_appear_and_renders_only_the_touched_feeds() {
+    let dir = tempfile::tempdir().unwrap();
+    article(dir.path(), "a.md", "Cầu mới", "2024-05-01T08:00:00+07:00", "Kinh tế", &["Giao thông"], "Minh Anh");
+    article(dir.path(), "b.md", "Lễ hội", "2024-05-02T08:00:00+07:00", "Văn hóa", &["Nông thôn"], "Trần Thị Lan");
+    let mut store = StoreState::load(dir.path(), &ctx());
+    let first = store.catalog(1);
+    let (c1, stats) = cache::refresh(None, &first, &settings(), now());
+    // (site + 2 categories + 2 tags + 2 authors) × 3 formats, the OPML
+    // list and the sitemap (empty at `now`: the articles are older).
+    assert_eq!((stats.rendered, stats.kept), (23, 0));
+    assert!(text(&c1, "tags/giao-thong/feed.xml").contains("Cầu mới"));
+    assert!(text(&c1, "authors/tran-thi-lan/atom.xml").contains("Lễ hội"));
+    assert!(c1.feed("tags/du-lich/feed.xml").is_none(), "no article has the tag yet: 404");
+
+    // b gains a tag: its feeds appear; what b is in renders again, the rest is kept.
+    article(dir.path(), "b.md", "Lễ hội", "2024-05-02T08:00:00+07:00", "Văn hóa", &["Nông thôn", "Du lịch"], "Trần Thị Lan");
+    assert!(store.apply(&[dir.path().join("b.md")]).changed);
+    let second = store.next_catalog(&first);
+    let (c2, stats) = cache::refresh(Some(&c1), &second, &settings(), now());
+    // site, van-hoa, nong-thon, du-lich (new), tran-thi-lan: 5 × 3, and the
+    // OPML list (one feed more); kept: kinh-te, giao-thong, minh-anh, sitemap.
+    assert_eq!((stats.rendered, stats.kept), (16, 10));
+    for path in ["tags/du-lich/feed.xml", "tags/du-lich/atom.xml", "tags/du-lich/feed.json"] {
+        assert!(text(&c2, path).contains("Lễ hội"), "{path}");
+    }
+    for path in ["tags/giao-thong/feed.xml", "authors/minh-anh/feed.json", "categories/kinh-te/atom.xml"] {
+        assert_eq!(c2.feed(path).unwrap().hash, c1.feed(path).unwrap().hash, "{path} kept");
+    }
+    assert!(text(&c2, "feeds.opml").contains("https://feeds.example.org/tags/du-lich/feed.xml"));
+    assert_eq!(c2.changed_paths(Some(&c1)).iter().filter(|p| p.starts_with("tags/du-lich/")).count(), 3);
+    assert!(!c2.changed_paths(Some(&c1)).iter().any(|p| p == "feeds.opml"), "a hub hears of feeds only");
+}
+
+#[test]
+fn tags_that_slug_alike_are_one_feed_named_by_the_newest_article() {
+    let dir = tempfile::tempdir().unwrap();
+    article(dir.path(), "a.md", "Cầu mới", "2024-05-01T08:00:00+07:00", "Kinh tế", &["Giao thông"], "Minh Anh");
+    article(dir.path(), "b.md", "Đường mới", "2024-05-03T08:00:00+07:00", "Kinh tế", &["GIAO THÔNG"], "minh anh");
+    let catalog = StoreState::load(dir.path(), &ctx()).catalog(1);
+    let tags = catalog.tags(now());
+    assert_eq!(tags.len(), 1, "{tags:?}");
+    assert_eq!((tags[0].slug.as_str(), tags[0].name.as_str()), ("giao-thong", "GIAO THÔNG"));
+    let (c, _) = cache::refresh(None, &catalog, &settings(), now());
+    let feed = text(&c, "tags/giao-thong/feed.xml");
+    assert!(feed.contains("Cầu mới") && feed.contains("Đường mới"), "both articles in the one feed");
+    assert!(feed.contains("<title>Cổng thông tin – GIAO THÔNG</title>"));
+    let authors = catalog.authors(now());
+    assert_eq!(authors.len(), 1, "{authors:?}");
+    assert_eq!(authors[0].name, "minh anh");
+}
+
+#[test]
+fn a_tag_author_or_category_that_empties_has_no_feed_afterwards() {
+    let dir = tempfile::tempdir().unwrap();
+    article(dir.path(), "a.md", "Cầu mới", "2024-05-01T08:00:00+07:00", "Kinh tế", &["Giao thông"], "Minh Anh");
+    article(dir.path(), "b.md", "Lễ hội", "2024-05-02T08:00:00+07:00", "Văn hóa", &["Du lịch"], "Trần Thị Lan");
+    let mut store = StoreState::load(dir.path(), &ctx());
+    let first = store.catalog(1);
+    let (c1, _) = cache::refresh(None, &first, &settings(), now());
+    for path in ["tags/du-lich/feed.xml", "categories/van-hoa/atom.xml", "authors/tran-thi-lan/feed.json"] {
+        assert!(c1.feed(path).is_some(), "{path}");
+    }
+    // b's tag and category are edited away, its author changes.
+    article(dir.path(), "b.md", "Lễ hội", "2024-05-02T08:00:00+07:00", "Kinh tế", &[], "Minh Anh");
+    assert!(store.apply(&[dir.path().join("b.md")]).changed);
+    let second = store.next_catalog(&first);
+    let (c2, stats) = cache::refresh(Some(&c1), &second, &settings(), now());
+    assert_eq!(stats.dropped, 9);
+    for path in ["tags/du-lich/feed.xml", "categories/van-hoa/atom.xml", "authors/tran-thi-lan/feed.json"] {
+        assert!(c2.feed(path).is_none(), "{path} answers 404 once emptied");
+    }
+    assert!(!text(&c2, "feeds.opml").contains("du-lich"));
+    // A draft only: still no feed.
+    std::fs::write(
+        dir.path().join("c.md"),
+        "+++\ntitle = \"Nháp\"\ndate = \"2024-05-04T08:00:00+07:00\"\ntags = [\"Du lịch\"]\ndraft = true\n+++\n\nx\n",
+    )
+    .unwrap();
+    assert!(store.apply(&[dir.path().join("c.md")]).changed);
+    let third = store.next_catalog(&second);
+    let (c3, _) = cache::refresh(Some(&c2), &third, &settings(), now());
+    assert!(c3.feed("tags/du-lich/feed.xml").is_none(), "a tag of drafts only has no feed");
+    // Deleting the last article of an author and a tag.
+    std::fs::remove_file(dir.path().join("a.md")).unwrap();
+    assert!(store.apply(&[dir.path().join("a.md")]).changed);
+    let fourth = store.next_catalog(&third);
+    let (c4, _) = cache::refresh(Some(&c3), &fourth, &settings(), now());
+    assert!(c4.feed("tags/giao-thong/feed.xml").is_none());
+    assert!(c4.feed("authors/minh-anh/feed.xml").is_some(), "b is still Minh Anh's");
+}
+
+#[test]
+fn the_opml_list_names_every_feed_the_cache_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    article(dir.path(), "a.md", "Cầu <mới> & cũ", "2024-05-01T08:00:00+07:00", "Kinh tế", &["Giao thông", "Nông thôn"], "Minh Anh");
+    article(dir.path(), "b.md", "Lễ hội", "2024-05-02T08:00:00+07:00", "Văn hóa", &["Du lịch"], "Trần Thị \\\"Lan\\\"");
+    let catalog = StoreState::load(dir.path(), &ctx()).catalog(1);
+    let (c, _) = cache::refresh(None, &catalog, &settings(), now());
+    let opml = text(&c, "feeds.opml");
+    let doc = roxmltree::Document::parse(&opml).expect("the OPML list is well-formed XML");
+    let root = doc.root_element();
+    assert_eq!((root.tag_name().name(), root.attribute("version")), ("opml", Some("2.0")));
+    let title = root.descendants().find(|n| n.has_tag_name("title")).and_then(|n| n.text());
+    assert_eq!(title, Some("Cổng thông tin"));
+    let feeds: Vec<_> = root.descendants().filter(|n| n.attribute("xmlUrl").is_some()).collect();
+    let mut listed: Vec<String> = Vec::new();
+    for o in &feeds {
+        assert_eq!(o.attribute("type"), Some("rss"));
+        assert_eq!(o.attribute("htmlUrl"), Some("https://portal.example.org/"));
+        assert!(o.attribute("text").is_some_and(|t| t.starts_with("Cổng thông tin")) && o.attribute("title") == o.attribute("text"));
+        let url = o.attribute("xmlUrl").unwrap();
+        let path = url.strip_prefix("https://feeds.example.org/").unwrap_or_else(|| panic!("{url} is not ours"));
+        assert!(c.feed(path).is_some(), "{path}: listed but not served");
+        listed.push(path.to_string());
+    }
+    // Every RSS feed served, and nothing else.
+    let mut served: Vec<String> = c.feed_paths().filter(|p| p.ends_with("feed.xml")).map(str::to_string).collect();
+    served.sort();
+    listed.sort();
+    assert_eq!(listed, served);
+    assert_eq!(listed.len(), 1 + 2 + 3 + 2);
+    assert!(feeds.iter().any(|o| o.attribute("text") == Some("Cổng thông tin – Trần Thị \"Lan\"")));
+    let entry = c.feed("feeds.opml").unwrap();
+    assert_eq!(entry.content_type, "text/x-opml; charset=utf-8");
+}
+
+#[test]
+fn the_news_sitemap_lists_the_last_two_days_at_most_1000_and_follows_the_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = now();
+    // 1,003 articles a minute apart in the last day, one 3 days old, one
+    // in the future, one draft.
+    for i in 0..1003 {
+        let date = (now - TimeDelta::hours(1) - TimeDelta::minutes(i)).to_rfc3339();
+        article(dir.path(), &format!("n{i:04}.md"), &format!("Tin {i}"), &date, "Tin", &[], "A");
+    }
+    article(dir.path(), "old.md", "Tin cũ", &(now - TimeDelta::days(3)).to_rfc3339(), "Tin", &[], "A");
+    article(dir.path(), "later.md", "Tin hẹn giờ", &(now + TimeDelta::hours(2)).to_rfc3339(), "Tin", &[], "A");
+    let mut store = StoreState::load(dir.path(), &ctx());
+    let catalog = store.catalog(1);
+    let (c1, _) = cache::refresh(None, &catalog, &settings(), now);
+    let xml = text(&c1, "sitemap-news.xml");
+    let urls = check_sitemap(&xml, now);
+    assert_eq!(urls, 1000, "at most 1,000 URLs");
+    assert!(!xml.contains("Tin cũ") && !xml.contains("Tin hẹn giờ"));
+    assert_eq!(c1.feed("sitemap-news.xml").unwrap().content_type, "application/xml; charset=utf-8");
+
+    // Few articles: the oldest leaves when its two days are over, and the
+    // service is told when that is.
+    let dir = tempfile::tempdir().unwrap();
+    let t1 = now - TimeDelta::hours(40);
+    article(dir.path(), "a.md", "Tin một", &t1.to_rfc3339(), "Tin", &[], "A");
+    article(dir.path(), "b.md", "Tin hai", &(now - TimeDelta::hours(1)).to_rfc3339(), "Tin", &[], "A");
+    store = StoreState::load(dir.path(), &ctx());
+    let catalog = store.catalog(1);
+    let (c1, _) = cache::refresh(None, &catalog, &settings(), now);
+    assert_eq!(check_sitemap(&text(&c1, "sitemap-news.xml"), now), 2);
+    let at = sitemap::next_change(&catalog, true, now).expect("an article will age out");
+    assert_eq!(at, t1 + TimeDelta::days(2));
+    assert_eq!(sitemap::next_change(&catalog, false, now), None, "nothing to wait for without the sitemap");
+    let (c2, stats) = cache::refresh(Some(&c1), &catalog, &settings(), at);
+    assert_eq!(stats.rendered, 0, "still inside at the instant itself");
+    let later = at + TimeDelta::seconds(1);
+    let (c3, stats) = cache::refresh(Some(&c2), &catalog, &settings(), later);
+    assert_eq!(stats.rendered, 1, "only the sitemap renders again");
+    let xml = text(&c3, "sitemap-news.xml");
+    assert_eq!(check_sitemap(&xml, later), 1);
+    assert!(!xml.contains("Tin một"));
+    assert_ne!(c3.feed("sitemap-news.xml").unwrap().hash, c1.feed("sitemap-news.xml").unwrap().hash);
+}
+
+/// Checks a news sitemap against Google's format; the number of URLs.
+fn check_sitemap(xml: &str, now: DateTime<FixedOffset>) -> usize {
+    const SITEMAP: &str = "http://www.sitemaps.org/schemas/sitemap/0.9";
+    const NEWS: &str = "http://www.google.com/schemas/sitemap-news/0.9";
+    let doc = roxmltree::Document::parse(xml).expect("well-formed XML");
+    let root = doc.root_element();
+    assert_eq!((root.tag_name().namespace(), root.tag_name().name()), (Some(SITEMAP), "urlset"));
+    let news = |n: roxmltree::Node, name: &str| -> String {
+        let found = n.descendants().find(|c| c.tag_name().namespace() == Some(NEWS) && c.tag_name().name() == name);
+        found.and_then(|c| c.text()).unwrap_or_else(|| panic!("no news:{name}")).to_string()
+    };
+    let urls: Vec<_> = root.children().filter(|n| n.is_element()).collect();
+    assert!(urls.len() <= 1000);
+    for u in &urls {
+        assert_eq!((u.tag_name().namespace(), u.tag_name().name()), (Some(SITEMAP), "url"));
+        let loc = u.children().find(|c| c.has_tag_name((SITEMAP, "loc"))).and_then(|c| c.text()).expect("a loc");
+        assert!(loc.starts_with("https://portal.example.org/"), "{loc}");
+        assert_eq!(news(*u, "name"), "Cổng thông tin");
+        assert_eq!(news(*u, "language"), "vi", "ISO 639 code, not vi-VN");
+        assert!(!news(*u, "title").is_empty());
+        let date = DateTime::parse_from_rfc3339(&news(*u, "publication_date")).expect("a W3C date-time");
+        assert!(date <= now && now - date <= TimeDelta::days(2), "{date} is not of the last two days before {now}");
+    }
+    urls.len()
+}

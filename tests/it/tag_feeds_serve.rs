@@ -1,0 +1,81 @@
+//! Tag feeds and the OPML list from `serve::run` over a real store folder
+//! (issue 21): every feed the OPML list names answers 200, and a tag whose
+//! last article is edited away answers 404 afterwards, not a stale feed.
+
+use crate::support::harness::{body_of, get, status_of, write_config};
+use crate::support::mailtest::refusing_port;
+use bantin::serve::{self, Control, Options};
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+/// GET `path` until `ok(status, body)` holds, or 60 s pass.
+fn wait_for(addr: SocketAddr, path: &str, ok: impl Fn(u16, &str) -> bool) -> String {
+    let started = Instant::now();
+    loop {
+        let answer = get(addr, path);
+        if ok(status_of(&answer), body_of(&answer)) {
+            return answer;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{path} did not answer as expected; last answer:\n{answer}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn article(store: &std::path::Path, tags: &str) {
+    let text = format!(
+        "+++\ntitle = \"Lễ hội hoa sen\"\ndate = \"2024-05-02T08:00:00+07:00\"\ncategories = [\"Văn hóa\"]\ntags = [{tags}]\nauthor = \"Trần Thị Lan\"\n+++\n\nNội dung.\n"
+    );
+    std::fs::write(store.join("le-hoi.md"), text).unwrap();
+}
+
+#[test]
+fn a_tag_edited_away_answers_404_and_the_opml_list_names_live_feeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    std::fs::create_dir(&store).unwrap();
+    article(&store, "\"Du lịch\", \"Nông thôn\"");
+    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let (_refusing, relay) = rt.block_on(async { refusing_port() });
+    let extra = "[feeds]\ntags = true\nauthors = true\nnews_sitemap = true\n";
+    let config = write_config(dir.path(), &store, &format!("smtp://{relay}"), extra);
+    let settings = bantin::config::load(&config).expect("the test config is valid");
+    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let (_reload, reloads) = tokio::sync::mpsc::unbounded_channel();
+    let control = Control::new(
+        async move {
+            let _ = stopped.await;
+        },
+        reloads,
+    );
+    let running = rt.spawn(serve::run(settings, listener, control, Options::default()));
+
+    let opml = wait_for(addr, "/feeds.opml", |s, _| s == 200);
+    let doc = roxmltree::Document::parse(body_of(&opml)).expect("the OPML list parses");
+    let urls: Vec<&str> = doc.descendants().filter_map(|n| n.attribute("xmlUrl")).collect();
+    assert_eq!(urls.len(), 1 + 1 + 2 + 1, "site, category, two tags, author: {urls:?}");
+    for url in &urls {
+        let path = url.strip_prefix("http://bantin.test").unwrap_or_else(|| panic!("{url} is not ours"));
+        let answer = get(addr, path);
+        assert_eq!(status_of(&answer), 200, "{path}:\n{answer}");
+        assert!(body_of(&answer).contains("Lễ hội hoa sen"), "{path}");
+    }
+    assert_eq!(status_of(&get(addr, "/sitemap-news.xml")), 200);
+
+    // The tag is edited away in the store folder: its feeds go.
+    article(&store, "\"Nông thôn\"");
+    wait_for(addr, "/tags/du-lich/feed.xml", |s, _| s == 404);
+    for path in ["/tags/du-lich/atom.xml", "/tags/du-lich/feed.json"] {
+        assert_eq!(status_of(&get(addr, path)), 404, "{path}");
+    }
+    assert_eq!(status_of(&get(addr, "/tags/nong-thon/feed.xml")), 200);
+    let opml = get(addr, "/feeds.opml");
+    assert!(!body_of(&opml).contains("du-lich"), "the OPML list follows");
+
+    stop.send(()).unwrap();
+    let result = rt.block_on(async { tokio::time::timeout(Duration::from_secs(15), running).await });
+    let outcome = result.expect("serve::run returns within 15 s of the stop").expect("the service task did not panic");
+    assert!(outcome.is_ok(), "{outcome:?}");
+    rt.shutdown_timeout(Duration::from_secs(1));
+}
