@@ -88,8 +88,8 @@ impl Bounces {
         for row in &rows {
             self.count(row.kind);
             if let Some(Target { outbox_id, subscriber_id }) = row.target {
-                let subscriber = subscriber_id.map_or_else(|| "none left".to_string(), |id| id.to_string());
-                tracing::info!(kind = row.kind.as_str(), %subscriber, outbox_id, reason = %row.reason, "bounce report applied");
+                // No subscriber_id: the subscriber was forgotten since.
+                tracing::info!(kind = row.kind.as_str(), subscriber_id, outbox_id, reason = %row.reason, "bounce report applied");
             }
         }
         let applied = rows.iter().filter(|r| r.kind != ReportKind::Ignored).count();
