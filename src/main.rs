@@ -75,19 +75,53 @@ fn config_failure(e: &ConfigError) -> ExitCode {
     ExitCode::from(exit::CONFIG)
 }
 
-/// Logs go to stderr, one event a line (journald reads them as they are);
-/// `BANTIN_LOG_FORMAT=json` writes JSON lines, `BANTIN_LOG` filters
-/// (e.g. `debug`, `bantin=debug`).
+/// Logs go to stderr, one event a line; `BANTIN_LOG_FORMAT=json` writes
+/// JSON lines, `BANTIN_LOG` filters (e.g. `debug`, `bantin=debug`). When
+/// stderr is the journal (a systemd service), events go to journald
+/// natively instead: the right PRIORITY per level, and every field of an
+/// event as a `BANTIN_…` field (`BANTIN_SUBSCRIBER_ID`, `BANTIN_MESSAGE_ID`,
+/// `BANTIN_FEED` …), so `journalctl -u bantin BANTIN_SUBSCRIBER_ID=42` works.
 fn init_logging() {
     use std::io::IsTerminal as _;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("BANTIN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false);
-    let _ = if std::env::var("BANTIN_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json")) {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let filter = || {
+        tracing_subscriber::EnvFilter::try_from_env("BANTIN_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"))
+    };
+    let json = std::env::var("BANTIN_LOG_FORMAT").is_ok_and(|f| f.eq_ignore_ascii_case("json"));
+    if !json && stderr_is_journal() {
+        match tracing_journald::layer() {
+            Ok(journal) => {
+                let journal = journal.with_field_prefix(Some("BANTIN".into())).with_syslog_identifier("bantin".into());
+                if tracing_subscriber::registry().with(filter()).with(journal).try_init().is_ok() {
+                    return;
+                }
+            }
+            Err(e) => eprintln!("bantin: cannot reach journald's socket ({e}); logging to stderr as text"),
+        }
+    }
+    let builder = tracing_subscriber::fmt().with_env_filter(filter()).with_writer(std::io::stderr).with_target(false);
+    let _ = if json {
         builder.json().flatten_event(true).try_init()
     } else {
         builder.with_ansi(std::io::stderr().is_terminal()).try_init()
     };
+}
+
+/// systemd sets `JOURNAL_STREAM=DEVICE:INODE` for a service whose stderr
+/// is connected to the journal; stderr is still the journal if it is that
+/// same stream (a redirect in `ExecStart` or a child's pipe changes it).
+fn stderr_is_journal() -> bool {
+    use std::os::fd::AsFd as _;
+    use std::os::unix::fs::MetadataExt as _;
+    let Some((device, inode)) = std::env::var("JOURNAL_STREAM").ok().and_then(|s| {
+        let (d, i) = s.split_once(':')?;
+        Some((d.parse::<u64>().ok()?, i.parse::<u64>().ok()?))
+    }) else {
+        return false;
+    };
+    let Ok(fd) = std::io::stderr().as_fd().try_clone_to_owned() else { return false };
+    std::fs::File::from(fd).metadata().is_ok_and(|m| m.dev() == device && m.ino() == inode)
 }
 
 /// glibc gives every thread that allocates its own arena (up to 8 per

@@ -10,6 +10,7 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
+use std::sync::atomic::AtomicU64;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -43,6 +44,12 @@ pub struct Metrics {
     pub watcher_events: Counter,
     pub rescans: Counter,
     pub feeds_rendered: Counter,
+    /// When the service last heard of a store change (an event or a
+    /// rescan), and when it last finished applying one: the gap between
+    /// them is how long a change has waited to reach the feeds (an alert
+    /// rule watches it; a stuck render loop shows as a growing gap).
+    pub change_seen: Gauge<f64, AtomicU64>,
+    pub change_applied: Gauge<f64, AtomicU64>,
     pub render_seconds: Histogram,
     /// Outbox rows by status, refreshed from the state database on scrape.
     pub outbox: Family<StatusLabel, Gauge>,
@@ -71,6 +78,7 @@ impl Metrics {
         let watcher_events = Counter::default();
         let rescans = Counter::default();
         let feeds_rendered = Counter::default();
+        let (change_seen, change_applied) = (Gauge::<f64, AtomicU64>::default(), Gauge::<f64, AtomicU64>::default());
         let render_seconds = Histogram::new([0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0]);
         registry.register("http_requests", "HTTP requests answered, by route pattern and status", requests.clone());
         registry.register("http_not_modified", "Requests answered 304 Not Modified", not_modified.clone());
@@ -90,6 +98,16 @@ impl Metrics {
         registry.register("watcher_events", "File-system events received from the store watcher", watcher_events.clone());
         registry.register("store_rescans", "Full rescans of the store", rescans.clone());
         registry.register("feeds_rendered", "Feeds rendered (unchanged feeds are not rendered again)", feeds_rendered.clone());
+        registry.register(
+            "store_change_seen_timestamp_seconds",
+            "Unix time the service last heard of a store change (watcher event or rescan)",
+            change_seen.clone(),
+        );
+        registry.register(
+            "store_change_applied_timestamp_seconds",
+            "Unix time the service last finished applying store changes to the catalog and feeds",
+            change_applied.clone(),
+        );
         registry.register(
             "cache_refresh_seconds",
             "Time to render and compress the feeds of one catalog generation",
@@ -116,8 +134,15 @@ impl Metrics {
             watcher_events,
             rescans,
             feeds_rendered,
+            change_seen,
+            change_applied,
             render_seconds,
         }
+    }
+
+    /// Now, as a Unix time in seconds, for the `_timestamp_seconds` gauges.
+    pub fn unix_now() -> f64 {
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64())
     }
 
     /// Sets one `{status="…"}` gauge of a family.

@@ -47,6 +47,10 @@ pub struct Bounces {
     counted: Option<Family<KindLabel, Counter>>,
 }
 
+/// The report kinds `bantin_bounces_total` counts (a delay is not a bounce).
+const COUNTED: [ReportKind; 5] =
+    [ReportKind::Hard, ReportKind::Soft, ReportKind::Delivered, ReportKind::Complaint, ReportKind::Ignored];
+
 impl Bounces {
     pub fn new(state: StateStore, key: TokenKey, settings: &Settings) -> Bounces {
         Bounces {
@@ -61,7 +65,11 @@ impl Bounces {
     /// Counts what is applied in `metrics` (`bantin_bounces_total`): serve's
     /// registry, so the counters reach its `/metrics`.
     pub fn with_metrics(mut self, metrics: &Metrics) -> Bounces {
-        // A family's clone counts into the same registry.
+        // A family's clone counts into the same registry. Every kind starts
+        // at 0, so the series exist (and rate() works) before the first report.
+        for kind in COUNTED {
+            drop(metrics.bounces.get_or_create(&KindLabel { kind: kind.as_str().to_string() }));
+        }
         self.counted = Some(metrics.bounces.clone());
         self
     }
@@ -80,8 +88,8 @@ impl Bounces {
         for row in &rows {
             self.count(row.kind);
             if let Some(Target { outbox_id, subscriber_id }) = row.target {
-                let subscriber = subscriber_id.map_or_else(|| "none left".to_string(), |id| id.to_string());
-                tracing::info!(kind = row.kind.as_str(), %subscriber, outbox_id, reason = %row.reason, "bounce report applied");
+                // No subscriber_id: the subscriber was forgotten since.
+                tracing::info!(kind = row.kind.as_str(), subscriber_id, outbox_id, reason = %row.reason, "bounce report applied");
             }
         }
         let applied = rows.iter().filter(|r| r.kind != ReportKind::Ignored).count();
@@ -120,12 +128,10 @@ impl Bounces {
     }
 
     fn count(&self, kind: ReportKind) {
-        let label = match kind {
-            ReportKind::Hard | ReportKind::Soft | ReportKind::Delivered | ReportKind::Complaint | ReportKind::Ignored => {
-                kind.as_str()
-            }
-            ReportKind::Delayed => return,
-        };
+        if !COUNTED.contains(&kind) {
+            return;
+        }
+        let label = kind.as_str();
         if let Some(family) = &self.counted {
             family.get_or_create(&KindLabel { kind: label.to_string() }).inc();
         }

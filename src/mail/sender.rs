@@ -340,17 +340,17 @@ impl Mailer {
             Outcome::Temporary(err) if row.attempts < i64::from(self.settings.max_attempts) => {
                 let delay = self.backoff(row.attempts, random_u64());
                 let next = t + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(1));
-                tracing::warn!(message_id = %row.message_id, attempt = row.attempts, "temporary failure, retrying in {delay:?}: {err}");
+                tracing::warn!(message_id = %row.message_id, subscriber_id = row.subscriber_id, attempt = row.attempts, "temporary failure, retrying in {delay:?}: {err}");
                 self.state.mark_retry(row.id, t, next, &err).await?;
                 report.retried += 1;
             }
             Outcome::Temporary(err) => {
-                tracing::error!(message_id = %row.message_id, "giving up after {} attempts: {err}", row.attempts);
+                tracing::error!(message_id = %row.message_id, subscriber_id = row.subscriber_id, "giving up after {} attempts: {err}", row.attempts);
                 self.state.mark_failed(row.id, t, &format!("gave up after {} attempts: {err}", row.attempts)).await?;
                 report.failed += 1;
             }
             Outcome::Permanent(whose, err) => {
-                tracing::error!(message_id = %row.message_id, to = %row.recipient, "permanent failure: {err}");
+                tracing::error!(message_id = %row.message_id, subscriber_id = row.subscriber_id, to = %row.recipient, "permanent failure: {err}");
                 self.state.mark_failed(row.id, t, &err).await?;
                 match whose {
                     // The relay says the mailbox does not exist: the same

@@ -196,6 +196,7 @@ pub async fn run(mut core: Core, mut rx: mpsc::UnboundedReceiver<Command>, mut s
             }
         }
         let timed = paths.is_empty() && !rescan && reloads.is_empty();
+        let store_changed = !paths.is_empty() || rescan;
         let result = tokio::task::spawn_blocking(move || {
             if timed {
                 // A scheduled article's time has come: same catalog, new `now`.
@@ -215,6 +216,9 @@ pub async fn run(mut core: Core, mut rx: mpsc::UnboundedReceiver<Command>, mut s
         match result {
             Ok((c, acks)) => {
                 core = c;
+                if store_changed {
+                    core.shared.metrics.change_applied.set(crate::metrics::Metrics::unix_now());
+                }
                 for done in acks {
                     let _ = done.send(());
                 }

@@ -122,7 +122,9 @@ pub async fn run(settings: Settings, listener: TcpListener, mut control: Control
     let (tx, rx) = mpsc::unbounded_channel();
     let mut tasks = tokio::task::JoinSet::new();
     tasks.spawn(core::run(core, rx, shutdown.clone()));
-    tasks.spawn(following.run(tx.clone(), shutdown.clone()));
+    let (seen_tx, seen_rx) = mpsc::unbounded_channel();
+    tasks.spawn(following.run(seen_tx, shutdown.clone()));
+    tasks.spawn(stamp_changes(seen_rx, tx.clone(), Arc::clone(&shared)));
     tasks.spawn(systemd::watchdog(shutdown.clone()));
     tasks.spawn(crate::newsletter::run_scheduler_with(Arc::clone(&digests), shutdown.clone(), options.scheduler));
     if let Some(receiving) = receive_bounces(&settings, &digests, &shared, &shutdown).await? {
@@ -205,6 +207,23 @@ async fn load(
 /// Applies reloads until a stop request: each one's restart-only changes
 /// are logged and left out ([`restart::applicable`]), the rest goes to the
 /// service loop, and `READY=1` follows once the feeds are rendered.
+/// Passes the store follower's commands on to the service loop, stamping
+/// `bantin_store_change_seen_timestamp_seconds` as each arrives, before the
+/// loop takes it: a loop that is stuck shows as a growing gap between it and
+/// `…_applied_…`, which an alert rule watches. Ends with the follower.
+async fn stamp_changes(
+    mut from: mpsc::UnboundedReceiver<crate::live::Command>,
+    to: mpsc::UnboundedSender<crate::live::Command>,
+    shared: Arc<Shared>,
+) {
+    while let Some(command) = from.recv().await {
+        shared.metrics.change_seen.set(crate::metrics::Metrics::unix_now());
+        if to.send(command).is_err() {
+            break;
+        }
+    }
+}
+
 async fn follow_control(mut running: Settings, control: &mut Control, tx: &mpsc::UnboundedSender<crate::live::Command>) {
     loop {
         tokio::select! {

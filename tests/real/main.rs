@@ -27,6 +27,7 @@ mod http_abuse;
 mod http_front;
 mod http_limits;
 mod injection;
+mod journald;
 mod mail_limits;
 mod mail_faults;
 mod multi_instance;
