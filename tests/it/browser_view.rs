@@ -131,6 +131,10 @@ fn a_browser_gets_the_preview_and_readers_the_feed() {
             // A reader that sent Sec-Fetch-Dest of another kind is a reader.
             let fetched = on.get(path, &["Sec-Fetch-Dest: empty"], routed);
             assert_eq!(fetched.body(), feed.body(), "{at}: a web reader's fetch() gets the feed");
+            // And a real feed parser reads what readers get (feed-rs, as Rust readers use).
+            let parsed = feed_rs::parser::parse(feed.body().as_bytes()).unwrap_or_else(|e| panic!("{at}: feed-rs: {e}"));
+            assert!(!parsed.entries.is_empty(), "{at}: feed-rs reads the items");
+            assert!(feed_rs::parser::parse(page.body().as_bytes()).is_err(), "{at}: the preview is no feed");
 
             let (feed_tag, page_tag) = (feed.one("etag").to_string(), page.one("etag").to_string());
             assert_ne!(feed_tag, page_tag, "{at}: the preview has its own ETag");
