@@ -144,6 +144,22 @@ def check_opml(base, seen):
         print(f"ok   feeds.opml: {len(urls)} feeds listed, each read by feedparser")
 
 
+def check_news_sitemap(base, articles):
+    """/sitemap-news.xml: Google's news sitemap, each URL with its publication
+    (name, language) and date; the store's articles are all of the last two days."""
+    ns = {"s": "http://www.sitemaps.org/schemas/sitemap/0.9", "n": "http://www.google.com/schemas/sitemap-news/0.9"}
+    with urllib.request.urlopen(base + "sitemap-news.xml") as r:
+        check(r.status == 200, f"sitemap-news.xml: status {r.status}")
+        root = ET.fromstring(r.read())
+    urls = root.findall("s:url", ns)
+    complete = all(u.find("s:loc", ns) is not None and u.find("n:news/n:publication/n:name", ns) is not None
+                   and u.find("n:news/n:publication/n:language", ns).text == "vi"
+                   and u.find("n:news/n:publication_date", ns) is not None and u.find("n:news/n:title", ns) is not None for u in urls)
+    if check(root.tag == "{%s}urlset" % ns["s"] and urls and complete and len(urls) == articles,
+             f"sitemap-news.xml: {len(urls)} complete news entries (want {articles})"):
+        print(f"ok   sitemap-news.xml: {len(urls)} articles, each with publication, language vi, date and title")
+
+
 def main(base, manifest_path, site_title):
     with open(manifest_path, encoding="utf-8") as f:
         manifest = json.load(f)
@@ -169,6 +185,7 @@ def main(base, manifest_path, site_title):
             print(f"ok   {url}: second poll with ETag {first.get('etag')} answered 304")
 
     check_opml(base, seen)
+    check_news_sitemap(base, len(manifest["articles"]))
 
     print(f"feedparser {feedparser.__version__}: {len(seen)} feeds read, {checks} checks, {len(failures)} failed")
     return 1 if failures else 0
