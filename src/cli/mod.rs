@@ -34,8 +34,11 @@ pub fn build(settings: &bantin::Settings, out: &std::path::Path) -> anyhow::Resu
     let feed_settings = FeedSettings::from_settings(settings);
     let now = bantin::now_in(settings);
     // A dir store is planned: only the articles the feeds show are read
-    // whole (bantin::export::plan). An SQL store is read into a catalog.
-    let (summary, errors) = if settings.store.kind == config::StoreKind::Dir {
+    // whole (bantin::export::plan, which knows the site's and categories'
+    // feeds). An SQL store, or a site with tag, author or sitemap feeds, is
+    // read into a catalog.
+    let extras = settings.feeds.tags || settings.feeds.authors || settings.feeds.news_sitemap;
+    let (summary, errors) = if settings.store.kind == config::StoreKind::Dir && !extras {
         let ctx = bantin::store::Context::from_settings(&settings.site);
         let plan = bantin::export::plan_dir(&settings.store.path, &ctx, &feed_settings, now)
             .with_context(|| format!("reading the store {}", settings.store.path.display()))?;

@@ -1,5 +1,7 @@
 //! `bantin build`: every feed written once as static files, at the same
-//! paths as the HTTP routes, so any web server can serve the result. Each
+//! paths as the HTTP routes, so any web server can serve the result, with
+//! the list of them (`feeds.opml`) and, with `feeds.news_sitemap`, the news
+//! sitemap. Each
 //! file is written to a temporary name and renamed into place, so a web
 //! server reading the folder never sees half a feed.
 
@@ -8,7 +10,7 @@ mod plan;
 pub use plan::{plan_dir, Plan};
 
 use crate::catalog::Catalog;
-use crate::feeds::{self, FeedSettings};
+use crate::feeds::{self, opml, sitemap, FeedId, FeedSettings};
 use chrono::{DateTime, FixedOffset};
 use rayon::prelude::*;
 use std::io::Write;
@@ -54,7 +56,29 @@ pub fn write_all(out: &Path, catalog: &Catalog, settings: &FeedSettings, now: Da
             summary.bytes += len;
         }
     }
+    let listed: Vec<(FeedId, Option<String>)> = all
+        .iter()
+        .map(|f| (f.clone(), (f.scope != crate::Scope::Site).then(|| catalog.scope_name(&f.scope)).flatten().map(String::from)))
+        .collect();
+    summary.bytes += write_opml(out, &listed, settings)?;
+    if settings.news_sitemap {
+        let bytes = sitemap::render(&sitemap::items(catalog, now), settings);
+        summary.bytes += write_document(out, sitemap::PATH, &bytes)?;
+    }
     Ok(summary)
+}
+
+/// `feeds.opml`: every feed written, for a reader to import (as `serve` has it).
+fn write_opml(out: &Path, listed: &[(FeedId, Option<String>)], settings: &FeedSettings) -> Result<u64, ExportError> {
+    let mut listed = listed.to_vec();
+    listed.sort();
+    write_document(out, opml::PATH, &opml::render(&listed, settings))
+}
+
+fn write_document(out: &Path, name: &str, bytes: &[u8]) -> Result<u64, ExportError> {
+    let path = out.join(name);
+    write_atomically(&path, bytes).map_err(|source| ExportError { path, source })?;
+    Ok(bytes.len() as u64)
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -227,6 +227,8 @@ impl Plan {
             summary.bytes += w?;
             summary.feeds += 1;
         }
+        let listed: Vec<_> = self.feeds.iter().map(|(feed, name, _)| (feed.clone(), name.clone())).collect();
+        summary.bytes += super::write_opml(out, &listed, settings)?;
         Ok(summary)
     }
 }

@@ -65,7 +65,9 @@ fn build_writes_every_feed_at_its_route() {
             written.insert(e.path().strip_prefix(&out).unwrap().to_string_lossy().replace('\\', "/"));
         }
     }
-    assert_eq!(written, want_paths, "files written = the routes, nothing else (no temporary files)");
+    let mut want_files = want_paths.clone();
+    want_files.insert("feeds.opml".into());
+    assert_eq!(written, want_files, "files written = the routes and the OPML list, nothing else (no temporary files)");
     for r in &want {
         let bytes = std::fs::read(out.join(r.feed.path())).unwrap();
         assert!(bytes == r.bytes, "{}: the file differs from the library's rendering", r.feed.path());
@@ -73,6 +75,10 @@ fn build_writes_every_feed_at_its_route() {
 
     let visible = catalog.articles().iter().filter(|a| visible(a, now)).count();
     let categories = want_paths.len() / 3 - 1;
+    let opml = std::fs::read_to_string(out.join("feeds.opml")).unwrap();
+    for path in want_paths.iter().filter(|p| p.ends_with("feed.xml")) {
+        assert!(opml.contains(&format!("xmlUrl=\"http://127.0.0.1:8080/{path}\"")), "feeds.opml lists {path}:\n{opml}");
+    }
     let line = stdout.lines().find(|l| l.starts_with("wrote ")).unwrap_or_else(|| panic!("no summary in {stdout:?}"));
     assert!(
         line.contains(&format!("wrote {} feeds", want.len()))
@@ -80,6 +86,36 @@ fn build_writes_every_feed_at_its_route() {
             && line.contains(&out.display().to_string()),
         "{line}"
     );
+}
+
+/// Regression: `bantin build` of a folder store wrote the site and category
+/// feeds only, though serve also had tag and author feeds, the OPML list
+/// and the news sitemap (issue 21).
+#[test]
+fn build_writes_tag_and_author_feeds_the_opml_and_the_news_sitemap() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("public");
+    let mut cmd = bantin(&["build", "--config", "config/bantin.toml", "--out"]);
+    cmd.arg(&out).env("BANTIN__FEEDS__AUTHORS", "true").env("BANTIN__FEEDS__TAGS", "true").env("BANTIN__FEEDS__NEWS_SITEMAP", "true");
+    let (code, stdout, stderr) = run(&mut cmd);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let catalog = load(&example_store());
+    let now = chrono::Utc::now().with_timezone(&settings().site.timezone).fixed_offset();
+    let authors = catalog.authors(now);
+    assert!(!authors.is_empty(), "the example store names authors");
+    let opml = std::fs::read_to_string(out.join("feeds.opml")).expect("feeds.opml written");
+    for a in &authors {
+        for name in ["feed.xml", "atom.xml", "feed.json"] {
+            let path = format!("authors/{}/{name}", a.slug);
+            assert!(out.join(&path).is_file(), "{path} written");
+        }
+        assert!(opml.contains(&format!("authors/{}/feed.xml", a.slug)), "the OPML lists {}'s feed", a.name);
+    }
+    for t in catalog.tags(now) {
+        assert!(out.join(format!("tags/{}/feed.xml", t.slug)).is_file(), "tag {} written", t.slug);
+    }
+    let sitemap = std::fs::read_to_string(out.join("sitemap-news.xml")).expect("sitemap-news.xml written");
+    assert!(sitemap.contains("http://www.google.com/schemas/sitemap-news/0.9"), "{sitemap}");
 }
 
 #[test]
