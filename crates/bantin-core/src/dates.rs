@@ -10,6 +10,8 @@ use chrono_tz::Tz;
 ///
 /// - RFC 3339 / ISO 8601 with offset: `2020-02-21T08:56:00+07:00`, `…Z`,
 ///   also with a space instead of `T`
+/// - Jekyll's (Ruby's `Time#to_s`): `2020-02-21 08:56:00 +0700`, also
+///   without seconds or with `+07:00`
 /// - local date and time: `2020-02-21T08:56:00`, `2020-02-21 08:56`
 /// - local date: `2020-02-21` (midnight)
 /// - the portal's `21/02/2020 08:56[:00]` and `21/02/2020`
@@ -19,7 +21,13 @@ pub fn parse(s: &str, tz: Tz) -> Result<DateTime<FixedOffset>, String> {
     if let Ok(d) = DateTime::parse_from_rfc3339(s) {
         return Ok(in_zone(d, tz));
     }
-    for fmt in ["%Y-%m-%d %H:%M:%S%.f%:z", "%Y-%m-%d %H:%M%:z", "%Y-%m-%dT%H:%M%:z"] {
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+        "%Y-%m-%d %H:%M%:z",
+        "%Y-%m-%dT%H:%M%:z",
+        "%Y-%m-%d %H:%M:%S%.f %z",
+        "%Y-%m-%d %H:%M %z",
+    ] {
         if let Ok(d) = DateTime::parse_from_str(s, fmt) {
             return Ok(in_zone(d, tz));
         }
@@ -82,6 +90,10 @@ mod tests {
             "21/02/2020 08:56:00",
             "21/02/2020 08:56",
             "Fri, 21 Feb 2020 08:56:00 +0700",
+            "2020-02-21 08:56:00 +0700",
+            "2020-02-21 08:56 +0700",
+            "2020-02-21 08:56:00 +07:00",
+            "2020-02-20 17:56:00 -0800",
         ] {
             assert_eq!(parse(s, HCM).map(|d| d.to_rfc3339()), Ok(want.to_string()), "{s}");
         }
