@@ -159,6 +159,8 @@ fn read_named<'a>(root: &Path, path: &'a Path) -> Result<(std::borrow::Cow<'a, s
 /// that is not UTF-8 has no exact origin (its other bytes become U+FFFD),
 /// so the body could not be read again by it, two such names could not be
 /// told apart, and the feeds would carry a name that is not the file's.
+// The Cow itself is the question (borrowed = the name was UTF-8), so a &str would not do.
+#[allow(clippy::ptr_arg)]
 fn name_problem(root: &Path, path: &Path, origin: &std::borrow::Cow<'_, str>) -> Option<String> {
     // Borrowed: the name's own bytes, so UTF-8 (the usual case, no check).
     if matches!(origin, std::borrow::Cow::Borrowed(_)) {
