@@ -276,6 +276,14 @@ impl FeedCache {
         self.feeds.get(path).is_some_and(|c| c.body.rendered().is_some())
     }
 
+    /// Whether `path` is an on-demand feed not rendered yet: its first
+    /// request renders it (and may read article bodies), which the HTTP
+    /// front leaves to a blocking task rather than its async loop.
+    pub fn pending(&self, path: &str) -> bool {
+        let key = path.strip_prefix('/').unwrap_or(path);
+        self.feeds.get(key).is_some_and(|c| c.body.rendered().is_none())
+    }
+
     pub fn index(&self) -> Option<&Arc<Entry>> {
         self.index.as_ref()
     }
