@@ -80,6 +80,10 @@ pub async fn serve(mut stream: TcpStream, app: &Hot, limits: &Limits, shutdown: 
                     // Shutting down: this response is the connection's last.
                     asked.keep_alive &= !*shutdown.borrow();
                     let cache = app.shared.cache.load();
+                    // A feed's first request renders it: the router's task.
+                    if cache.pending(asked.path) {
+                        return Front::Handover { stream, buffered: buf };
+                    }
                     let entry = cache.document(asked.path, asked.navigation);
                     let Some(entry) = entry else { return Front::Handover { stream, buffered: buf } };
                     let (not_modified, rep) = respond(entry, &asked, &mut out);

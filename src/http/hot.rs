@@ -98,8 +98,9 @@ impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Hot {
     type Future = HotFuture;
 
     fn call(&self, req: hyper::Request<hyper::body::Incoming>) -> HotFuture {
-        if req.method() == Method::GET || req.method() == Method::HEAD {
-            let cache = self.shared.cache.load();
+        let cache = self.shared.cache.load();
+        // A feed's first request renders it: the router's (blocking) task.
+        if (req.method() == Method::GET || req.method() == Method::HEAD) && !cache.pending(req.uri().path()) {
             let path = req.uri().path();
             let dest = req.headers().get("sec-fetch-dest").and_then(|v| v.to_str().ok());
             let entry = cache.document(path, navigation(dest));

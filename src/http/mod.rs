@@ -209,9 +209,18 @@ async fn count(State(shared): State<Arc<Shared>>, req: Request, next: Next) -> R
 }
 
 async fn feed(State(shared): State<Arc<Shared>>, method: Method, headers: HeaderMap, req: Request) -> Response {
-    let cache = shared.cache.load();
-    match cache.document(req.uri().path(), navigation(headers.get("sec-fetch-dest").and_then(|v| v.to_str().ok()))) {
-        Some(entry) => answer(entry, &method, &headers),
+    let cache = shared.cache.load_full();
+    let path = req.uri().path().to_string();
+    let nav = navigation(headers.get("sec-fetch-dest").and_then(|v| v.to_str().ok()));
+    // A tag or author feed's first request renders it (reading bodies):
+    // off the async workers. Every other look-up is a map read.
+    let entry = if cache.pending(&path) {
+        tokio::task::spawn_blocking(move || cache.document(&path, nav).cloned()).await.ok().flatten()
+    } else {
+        cache.document(&path, nav).cloned()
+    };
+    match entry {
+        Some(entry) => answer(&entry, &method, &headers),
         None => not_found().await.into_response(),
     }
 }

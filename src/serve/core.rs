@@ -93,6 +93,7 @@ impl Core {
             articles = self.catalog.len(),
             errors = self.catalog.errors().len(),
             rendered = stats.rendered,
+            deferred = stats.deferred,
             kept = stats.kept,
             dropped = stats.dropped,
             ms = stats.elapsed.as_millis() as u64,

@@ -41,6 +41,22 @@ fn with_awkward_settings() {
     insta::assert_snapshot!("index_awkward.html", page(&tricky_store(), &fs));
 }
 
+/// Tags and authors on: autodiscovery links for the site and categories
+/// only, each tag and author one plain link (a 100k store's page carried
+/// ~18,000 links, 1.7 MB, before: bench/HISTORY.md).
+#[test]
+fn with_tags_and_authors() {
+    let mut fs = feed_settings();
+    fs.tags = true;
+    fs.authors = true;
+    let html = page(&example_store(), &fs);
+    let catalog = load(&example_store());
+    let scopes = 1 + catalog.categories(now()).len();
+    assert_eq!(html.matches("<link rel=\"alternate\"").count(), 3 * scopes, "site and categories only");
+    assert!(!catalog.tags(now()).is_empty() && html.contains("<h2>Thẻ</h2>"), "the example store has tags");
+    insta::assert_snapshot!("index_tags_authors.html", html);
+}
+
 #[test]
 fn of_an_empty_store() {
     let dir = tempfile::tempdir().unwrap();

@@ -67,9 +67,10 @@ fn an_edit_that_adds_a_tag_makes_its_feeds_appear_and_renders_only_the_touched_f
     let mut store = StoreState::load(dir.path(), &ctx());
     let first = store.catalog(1);
     let (c1, stats) = cache::refresh(None, &first, &settings(), now());
-    // (site + 2 categories + 2 tags + 2 authors) × 3 formats, the OPML
-    // list and the sitemap (empty at `now`: the articles are older).
-    assert_eq!((stats.rendered, stats.kept), (23, 0));
+    // (site + 2 categories) × 3 formats, the OPML list and the sitemap
+    // (empty at `now`: the articles are older); (2 tags + 2 authors) × 3
+    // formats wait for their first request.
+    assert_eq!((stats.rendered, stats.deferred, stats.kept), (11, 12, 0));
     assert!(text(&c1, "tags/giao-thong/feed.xml").contains("Cầu mới"));
     assert!(text(&c1, "authors/tran-thi-lan/atom.xml").contains("Lễ hội"));
     assert!(c1.feed("tags/du-lich/feed.xml").is_none(), "no article has the tag yet: 404");
@@ -79,9 +80,10 @@ fn an_edit_that_adds_a_tag_makes_its_feeds_appear_and_renders_only_the_touched_f
     assert!(store.apply(&[dir.path().join("b.md")]).changed);
     let second = store.next_catalog(&first);
     let (c2, stats) = cache::refresh(Some(&c1), &second, &settings(), now());
-    // site, van-hoa, nong-thon, du-lich (new), tran-thi-lan: 5 × 3, and the
-    // OPML list (one feed more); kept: kinh-te, giao-thong, minh-anh, sitemap.
-    assert_eq!((stats.rendered, stats.kept), (16, 10));
+    // site, van-hoa: 2 × 3, and the OPML list (one feed more); nong-thon,
+    // du-lich (new), tran-thi-lan get fresh cells: 3 × 3; kept: kinh-te,
+    // giao-thong, minh-anh, sitemap.
+    assert_eq!((stats.rendered, stats.deferred, stats.kept), (7, 9, 10));
     for path in ["tags/du-lich/feed.xml", "tags/du-lich/atom.xml", "tags/du-lich/feed.json"] {
         assert!(text(&c2, path).contains("Lễ hội"), "{path}");
     }
@@ -91,6 +93,40 @@ fn an_edit_that_adds_a_tag_makes_its_feeds_appear_and_renders_only_the_touched_f
     assert!(text(&c2, "feeds.opml").contains("https://feeds.example.org/tags/du-lich/feed.xml"));
     assert_eq!(c2.changed_paths(Some(&c1)).iter().filter(|p| p.starts_with("tags/du-lich/")).count(), 3);
     assert!(!c2.changed_paths(Some(&c1)).iter().any(|p| p == "feeds.opml"), "a hub hears of feeds only");
+}
+
+#[test]
+fn a_tag_feed_renders_on_its_first_request_and_an_edit_renders_only_its_feeds_again() {
+    let dir = tempfile::tempdir().unwrap();
+    article(dir.path(), "a.md", "Cầu mới", "2024-05-01T08:00:00+07:00", "Kinh tế", &["Giao thông"], "Minh Anh");
+    article(dir.path(), "b.md", "Lễ hội", "2024-05-02T08:00:00+07:00", "Văn hóa", &["Nông thôn"], "Minh Anh");
+    let mut store = StoreState::load(dir.path(), &ctx());
+    let first = store.catalog(1);
+    let (c1, _) = cache::refresh(None, &first, &settings(), now());
+    let (roads, village) = ("tags/giao-thong/feed.xml", "tags/nong-thon/atom.xml");
+    assert!(c1.is_rendered("feed.xml") && c1.is_rendered("categories/kinh-te/feed.json"), "site and categories: eager");
+    assert!(!c1.is_rendered(roads) && !c1.is_rendered("authors/minh-anh/feed.json"), "not rendered until asked");
+    let etag = |c: &FeedCache, path: &str| c.feed(path).unwrap().gzip.etag.clone();
+    let (roads_etag, village_etag) = (etag(&c1, roads), etag(&c1, village));
+    assert!(c1.is_rendered(roads) && !c1.is_rendered("tags/giao-thong/atom.xml"), "one request, one feed");
+
+    // A restart renders the same bytes: the ETag is the content's.
+    let (again, _) = cache::refresh(None, &StoreState::load(dir.path(), &ctx()).catalog(1), &settings(), now());
+    assert_eq!(etag(&again, roads), roads_etag);
+
+    // An edit of b: its tag's feed gets a fresh cell, rendered on the next
+    // request with the new bytes; a's tag keeps its rendered feed.
+    article(dir.path(), "b.md", "Lễ hội lớn", "2024-05-02T08:00:00+07:00", "Văn hóa", &["Nông thôn"], "Minh Anh");
+    assert!(store.apply(&[dir.path().join("b.md")]).changed);
+    let (c2, _) = cache::refresh(Some(&c1), &store.next_catalog(&first), &settings(), now());
+    assert!(c2.is_rendered(roads), "untouched: carried over rendered");
+    assert_eq!(etag(&c2, roads), roads_etag);
+    assert!(!c2.is_rendered(village), "touched: a fresh cell");
+    assert_ne!(etag(&c2, village), village_etag);
+    assert!(text(&c2, village).contains("Lễ hội lớn"));
+    let changed = c2.changed_paths(Some(&c1));
+    assert!(changed.iter().any(|p| p == village) && changed.iter().any(|p| p == "authors/minh-anh/feed.xml"));
+    assert!(!changed.iter().any(|p| p.starts_with("tags/giao-thong/")), "a hub hears of touched scopes only");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! (issue 21): every feed the OPML list names answers 200, and a tag whose
 //! last article is edited away answers 404 afterwards, not a stale feed.
 
-use crate::support::harness::{body_of, get, status_of, write_config};
+use crate::support::harness::{body_of, get, raw, status_of, write_config};
 use crate::support::mailtest::refusing_port;
 use bantin::serve::{self, Control, Options};
 use std::net::SocketAddr;
@@ -62,6 +62,16 @@ fn a_tag_edited_away_answers_404_and_the_opml_list_names_live_feeds() {
         assert!(body_of(&answer).contains("Lễ hội hoa sen"), "{path}");
     }
     assert_eq!(status_of(&get(addr, "/sitemap-news.xml")), 200);
+    // Rendered on its first request (above); the next answers 304 to its ETag.
+    let first = get(addr, "/tags/nong-thon/atom.xml");
+    let etag = first.lines().find_map(|l| l.to_ascii_lowercase().starts_with("etag:").then(|| l[5..].trim().to_string())).expect("an ETag");
+    let again = raw(
+        addr,
+        format!("GET /tags/nong-thon/atom.xml HTTP/1.1\r\nHost: t\r\nIf-None-Match: {etag}\r\nConnection: close\r\n\r\n").as_bytes(),
+        Duration::from_secs(10),
+    );
+    assert_eq!(status_of(&again), 304, "{again}");
+    assert!(first.to_ascii_lowercase().contains("vary: accept-encoding, sec-fetch-dest"), "{first}");
 
     // The tag is edited away in the store folder: its feeds go.
     article(&store, "\"Nông thôn\"");

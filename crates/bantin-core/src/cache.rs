@@ -11,7 +11,9 @@
 //!   pointer swap, so a reader sees the old cache or the new one, never a mix;
 //! - only feeds whose items changed (compared by identity, modification time
 //!   and content) or whose title changed are rendered again; the others are
-//!   carried over as they are (same bytes, same ETag);
+//!   carried over as they are (same bytes, same ETag); tag and author
+//!   feeds are not rendered here at all but on their first request
+//!   ([`lazy`]), into a cell carried over the same way;
 //! - the ETag is a hash of the identity bytes, with `-gz`/`-br` suffixes for
 //!   the compressed forms, so equal bytes always get the same validator,
 //!   across restarts too;
@@ -38,7 +40,9 @@ use std::time::{Duration, Instant, SystemTime};
 mod headers;
 mod documents;
 mod index;
+mod lazy;
 mod preview;
+use lazy::{Body, Renderer};
 use headers::{VARY_ENCODING, feed_headers, link_value};
 pub use index::index_page;
 pub use preview::{PREVIEW_ITEMS, preview_page};
@@ -219,7 +223,9 @@ impl Source {
 
 #[derive(Debug, Clone)]
 struct Cached {
-    entry: Arc<Entry>,
+    /// Rendered at refresh, or for tag and author feeds on first request
+    /// ([`lazy`]).
+    body: Body,
     source: Source,
     /// The feed's preview page, made the first time a browser asks
     /// ([`FeedCache::document`]); shared with the next generations as long
@@ -240,6 +246,9 @@ pub struct FeedCache {
     /// The settings the previews are rendered with; `None` with
     /// `feeds.browser_view` off.
     previews: Option<Arc<FeedSettings>>,
+    /// What renders the on-demand feeds ([`lazy`]); `None` only before
+    /// the first refresh.
+    renderer: Option<Arc<Renderer>>,
 }
 
 impl FeedCache {
@@ -247,7 +256,34 @@ impl FeedCache {
     /// and categories without a visible article are `None`: a 404.
     pub fn feed(&self, path: &str) -> Option<&Arc<Entry>> {
         let path = path.strip_prefix('/').unwrap_or(path);
-        self.feeds.get(path).map(|c| &c.entry)
+        self.entry(path, self.feeds.get(path)?)
+    }
+
+    /// `cached`'s entry, rendered now if it is an on-demand feed not asked
+    /// for yet.
+    fn entry<'a>(&self, path: &str, cached: &'a Cached) -> Option<&'a Arc<Entry>> {
+        match (&cached.body, &self.renderer, FeedId::from_path(path)) {
+            (Body::Ready(e), _, _) => Some(e),
+            (body, Some(renderer), Some(feed)) => Some(renderer.get(&feed, &cached.source, body)),
+            // On-demand cells are made only by `refresh`, which sets the
+            // renderer, and only for feed paths: not reached.
+            (body, _, _) => body.rendered(),
+        }
+    }
+
+    /// Whether the feed at `path` has its bytes now: always for eager
+    /// feeds, for on-demand ones once asked for ([`lazy`]).
+    pub fn is_rendered(&self, path: &str) -> bool {
+        let path = path.strip_prefix('/').unwrap_or(path);
+        self.feeds.get(path).is_some_and(|c| c.body.rendered().is_some())
+    }
+
+    /// Whether `path` is an on-demand feed not rendered yet: its first
+    /// request renders it (and may read article bodies), which the HTTP
+    /// front leaves to a blocking task rather than its async loop.
+    pub fn pending(&self, path: &str) -> bool {
+        let key = path.strip_prefix('/').unwrap_or(path);
+        self.feeds.get(key).is_some_and(|c| c.body.rendered().is_none())
     }
 
     pub fn index(&self) -> Option<&Arc<Entry>> {
@@ -264,12 +300,13 @@ impl FeedCache {
         }
         let key = path.strip_prefix('/').unwrap_or(path);
         let cached = self.feeds.get(key)?;
+        let entry = self.entry(key, cached)?;
         match (&self.previews, navigation, FeedId::from_path(key)) {
             (Some(settings), true, Some(feed)) => Some(cached.preview.get_or_init(|| {
                 let source = &cached.source;
-                Arc::new(preview::entry(&feed, &source.items, source.title.as_deref(), settings, &cached.entry))
+                Arc::new(preview::entry(&feed, &source.items, source.title.as_deref(), settings, entry))
             })),
-            _ => Some(&cached.entry),
+            _ => Some(entry),
         }
     }
 
@@ -289,24 +326,31 @@ impl FeedCache {
             .iter()
             // Feeds only: a hub is not told about the OPML list or the sitemap.
             .filter(|(path, _)| FeedId::from_path(path).is_some())
-            .filter(|(path, c)| prev.and_then(|p| p.feeds.get(*path)).is_none_or(|old| old.entry.hash != c.entry.hash))
+            .filter(|(path, c)| prev.and_then(|p| p.feeds.get(*path)).is_none_or(|old| c.body.changed_from(&old.body)))
             .map(|(path, _)| path.clone())
             .collect();
         paths.sort();
         paths
     }
 
-    /// Whether some entry still lacks its brotli form.
+    /// Whether some entry rendered at refresh still lacks its brotli form
+    /// (on-demand feeds get none: [`lazy`]).
     pub fn needs_brotli(&self) -> bool {
-        self.index.as_ref().is_some_and(|e| e.brotli.is_none()) || self.feeds.values().any(|c| c.entry.brotli.is_none())
+        self.index.as_ref().is_some_and(|e| e.brotli.is_none()) || self.ready().any(|e| e.brotli.is_none())
+    }
+
+    /// The entries rendered at refresh, not the on-demand ones.
+    fn ready(&self) -> impl Iterator<Item = &Arc<Entry>> {
+        self.feeds.values().filter_map(|c| match &c.body {
+            Body::Ready(e) => Some(e),
+            Body::OnDemand(..) => None,
+        })
     }
 
     /// The entries still lacking their brotli form, by content hash.
     pub fn missing_brotli(&self) -> Vec<Arc<Entry>> {
         let mut seen = std::collections::HashSet::new();
-        self.feeds
-            .values()
-            .map(|c| &c.entry)
+        self.ready()
             .chain(self.index.iter())
             .filter(|e| e.brotli.is_none() && seen.insert(e.hash.clone()))
             .cloned()
@@ -329,8 +373,10 @@ impl FeedCache {
         let mut next = self.clone();
         let mut any = false;
         for c in next.feeds.values_mut() {
-            if let Some(e) = fill(&c.entry) {
-                c.entry = e;
+            if let Body::Ready(old) = &c.body
+                && let Some(e) = fill(old)
+            {
+                c.body = Body::Ready(e);
                 any = true;
             }
         }
@@ -346,6 +392,9 @@ impl FeedCache {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct RefreshStats {
     pub rendered: usize,
+    /// On-demand feeds whose items changed: given an empty cell, rendered
+    /// on their first request ([`lazy`]).
+    pub deferred: usize,
     pub kept: usize,
     pub dropped: usize,
     pub elapsed: Duration,
@@ -384,10 +433,14 @@ pub fn refresh(
             if let Some(k) = kept {
                 return (path, Some(k), false);
             }
+            if lazy::on_demand(&feed.scope) {
+                let body = Body::empty(&source);
+                return (path, Some(Cached { body, source, preview: Arc::default() }), true);
+            }
             let entry = feeds::render(&feed, &source.items, catalog, settings).map(|bytes| {
                 let (vary, links) = feed_headers(&feed, settings, hub.as_ref());
                 let entry = Entry::new(bytes, feed.format.content_type(), feeds::newest_change(&source.items));
-                Cached { entry: Arc::new(entry.with_headers(vary, links)), source, preview: Arc::default() }
+                Cached { body: Body::Ready(Arc::new(entry.with_headers(vary, links))), source, preview: Arc::default() }
             });
             (path, entry, true)
         })
@@ -396,7 +449,9 @@ pub fn refresh(
     let mut next = HashMap::with_capacity(rendered.len());
     for (path, cached, fresh) in rendered {
         let Some(cached) = cached else { continue };
-        if fresh {
+        if fresh && matches!(cached.body, Body::OnDemand(..)) {
+            stats.deferred += 1;
+        } else if fresh {
             stats.rendered += 1;
         } else {
             stats.kept += 1;
@@ -420,6 +475,7 @@ pub fn refresh(
         feeds: next,
         index: Some(index),
         previews: settings.browser_view.then(|| Arc::new(settings.clone())),
+        renderer: Some(Arc::new(Renderer { settings: settings.clone(), hub })),
     };
     (cache, stats)
 }
@@ -427,7 +483,7 @@ pub fn refresh(
 /// The index page changes when a feed appears or goes; its Last-Modified
 /// is the newest of the feeds'.
 fn catalog_modified(feeds: &HashMap<String, Cached>) -> DateTime<FixedOffset> {
-    let newest = feeds.values().map(|c| c.entry.modified_at).max().unwrap_or(SystemTime::UNIX_EPOCH);
+    let newest = feeds.values().map(|c| c.body.modified_at()).max().unwrap_or(SystemTime::UNIX_EPOCH);
     DateTime::<chrono::Utc>::from(newest).fixed_offset()
 }
 

@@ -4,7 +4,7 @@
 //! feeds (same ETags, 304s, gzip and brotli) and carried over unchanged
 //! when what it is made of did not change.
 
-use super::{catalog_modified, content_hash, Cached, Entry, FeedCache, RefreshStats, Source};
+use super::{Body, catalog_modified, content_hash, Cached, Entry, FeedCache, RefreshStats, Source};
 use crate::catalog::Catalog;
 use crate::feeds::{self, opml, sitemap, FeedId, FeedSettings};
 use chrono::{DateTime, FixedOffset};
@@ -30,14 +30,14 @@ pub(super) fn add(
     let bytes = opml::render(&listed, settings);
     let hash = content_hash(&bytes);
     let opml = match previous(opml::PATH) {
-        Some(old) if old.entry.hash == hash => {
+        Some(old) if old.body.rendered().is_some_and(|e| e.hash == hash) => {
             stats.kept += 1;
             old.clone()
         }
         _ => {
             stats.rendered += 1;
             let entry = Entry::new(bytes, opml::CONTENT_TYPE, catalog_modified(next));
-            Cached { entry: Arc::new(entry), source: Source { title: Some(hash), items: Vec::new() }, preview: Arc::default() }
+            Cached { body: Body::Ready(Arc::new(entry)), source: Source { title: Some(hash), items: Vec::new() }, preview: Arc::default() }
         }
     };
     next.insert(opml::PATH.to_string(), opml);
@@ -53,7 +53,7 @@ pub(super) fn add(
                 stats.rendered += 1;
                 let bytes = sitemap::render(&source.items, settings);
                 let entry = Entry::new(bytes, sitemap::CONTENT_TYPE, feeds::newest_change(&source.items));
-                Cached { entry: Arc::new(entry), source, preview: Arc::default() }
+                Cached { body: Body::Ready(Arc::new(entry)), source, preview: Arc::default() }
             }
         };
         next.insert(sitemap::PATH.to_string(), cached);

@@ -1,0 +1,90 @@
+//! Tag and author feeds, rendered on demand. A 100k store with tags and
+//! authors on has ~6,000 such feeds, nearly all of which nobody fetches
+//! between two changes; rendering them all at refresh took 27 s and
+//! ~850 MB (bench/HISTORY.md). So a refresh keeps for each of them only
+//! its [`Source`](super::Source) (what decides freshness) and an empty
+//! cell; the first request renders and gzips it, and the cell is carried
+//! over to later generations as long as the scope's items do not change
+//! (a touched scope gets a fresh, empty cell).
+//!
+//! The ETag stays a hash of the bytes, so it is the same whichever
+//! generation or process renders them. Lazy feeds get no brotli form (the
+//! brotli worker compresses only what a refresh rendered): `br` clients
+//! get gzip, as they do for any feed until the worker is done.
+
+use super::headers::feed_headers;
+use super::{Entry, Source};
+use crate::catalog::Scope;
+use crate::feeds::{self, FeedId, FeedSettings};
+use http::HeaderValue;
+use std::sync::{Arc, OnceLock};
+use std::time::SystemTime;
+
+/// Whether feeds of `scope` are rendered on first request rather than at
+/// refresh: tags and authors (many, rarely fetched); the site and its
+/// categories (few, fetched by every reader) stay eager.
+pub(super) fn on_demand(scope: &Scope) -> bool {
+    matches!(scope, Scope::Tag(_) | Scope::Author(_))
+}
+
+/// A feed's bytes: rendered at refresh, or a cell the first request fills.
+#[derive(Debug, Clone)]
+pub(super) enum Body {
+    Ready(Arc<Entry>),
+    /// The cell, and the feed's Last-Modified (known without rendering).
+    OnDemand(Arc<OnceLock<Arc<Entry>>>, SystemTime),
+}
+
+impl Body {
+    pub(super) fn empty(source: &Source) -> Body {
+        Body::OnDemand(Arc::default(), super::to_system_time(feeds::newest_change(&source.items)))
+    }
+
+    /// The entry if it is rendered (always, for an eager feed).
+    pub(super) fn rendered(&self) -> Option<&Arc<Entry>> {
+        match self {
+            Body::Ready(e) => Some(e),
+            Body::OnDemand(cell, _) => cell.get(),
+        }
+    }
+
+    pub(super) fn modified_at(&self) -> SystemTime {
+        match self {
+            Body::Ready(e) => e.modified_at,
+            Body::OnDemand(_, at) => *at,
+        }
+    }
+
+    /// Whether `self` may differ from `old`: for on-demand feeds, whether
+    /// the cell is a new one (what a WebSub hub is told; no render needed).
+    pub(super) fn changed_from(&self, old: &Body) -> bool {
+        match (self, old) {
+            (Body::Ready(a), Body::Ready(b)) => a.hash != b.hash,
+            (Body::OnDemand(a, _), Body::OnDemand(b, _)) => !Arc::ptr_eq(a, b),
+            _ => true,
+        }
+    }
+}
+
+/// What an on-demand render needs beyond the feed's source.
+#[derive(Debug)]
+pub(super) struct Renderer {
+    pub(super) settings: FeedSettings,
+    pub(super) hub: Option<HeaderValue>,
+}
+
+impl Renderer {
+    /// The entry of `feed`, rendered into its cell by the first caller.
+    pub(super) fn get<'a>(&self, feed: &FeedId, source: &Source, body: &'a Body) -> &'a Arc<Entry> {
+        match body {
+            Body::Ready(e) => e,
+            Body::OnDemand(cell, _) => cell.get_or_init(|| Arc::new(self.render(feed, source))),
+        }
+    }
+
+    fn render(&self, feed: &FeedId, source: &Source) -> Entry {
+        let bytes = feeds::render_named(feed, &source.items, source.title.as_deref(), &self.settings);
+        let (vary, links) = feed_headers(feed, &self.settings, self.hub.as_ref());
+        Entry::new(bytes, feed.format.content_type(), feeds::newest_change(&source.items)).with_headers(vary, links)
+    }
+}
