@@ -1,0 +1,231 @@
+//! One cached document as it is served: its representations (identity,
+//! gzip, brotli) with their strong ETags, and the compression and hashing
+//! that make them. Part of the feed cache (see `cache.rs` for the invariants).
+
+use super::*;
+
+/// gzip level: compressed once per change (on the path from a write to
+/// its feeds), served many times. A 347 KB full-content feed with flate2 on
+/// zlib-rs (2026-12-02, one core of a slower machine): level 6 takes
+/// 2.0 ms for 22,108 bytes, 8 3.2 ms for 21,069, 9 4.0 ms for 21,049, 1
+/// 1.4 ms for 42,864; 7 is the knee, 2.8 ms for 21,352 (1 % over 8 and 9,
+/// and over the 21,144 of miniz_oxide's level 6, the backend before, which
+/// took 5.5 ms). Level 8 put ~5 ms on the median render of a write's six
+/// feeds on 2 cores.
+const GZIP_LEVEL: u32 = 7;
+/// brotli quality: 11 takes ~1.5 s for a 300 KB feed for 5 % less than 9,
+/// which takes ~50 ms, off the latency path (see the module invariants).
+const BROTLI_QUALITY: u32 = 9;
+/// The largest brotli window (4 MiB); a smaller input gets the smallest
+/// window that holds it whole: the same compression, a fraction of the
+/// encoder's memory (its ring buffer is the window).
+pub(super) const BROTLI_WINDOW: u32 = 22;
+
+/// The content codings the cache holds, in the server's preference order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Brotli,
+    Gzip,
+    Identity,
+}
+
+impl Encoding {
+    pub fn header(self) -> Option<&'static str> {
+        match self {
+            Encoding::Brotli => Some("br"),
+            Encoding::Gzip => Some("gzip"),
+            Encoding::Identity => None,
+        }
+    }
+}
+
+/// One stored representation: its bytes and its strong ETag.
+#[derive(Debug, Clone)]
+pub struct Representation {
+    pub bytes: Bytes,
+    pub etag: HeaderValue,
+    pub length: HeaderValue,
+    /// The same bytes in an anonymous in-memory file, made by the HTTP
+    /// front the first time it sends them with `sendfile` (`None` if that
+    /// failed); shared by the clones of this representation.
+    pub file: Arc<OnceLock<Option<std::fs::File>>>,
+}
+
+/// One document of the cache (a feed or the index page).
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Decompressed from `gzip` on first use ([`Entry::identity`]);
+    /// `Some(None)` if that failed, which the gzip form then stands in for.
+    identity: OnceLock<Option<Representation>>,
+    pub gzip: Representation,
+    /// `None` until the brotli worker has compressed it ([`FeedCache::merge_brotli`]).
+    pub brotli: Option<Representation>,
+    pub content_type: HeaderValue,
+    /// Last-Modified as an HTTP-date, and the instant for comparisons
+    /// (whole seconds, as HTTP-dates carry).
+    pub last_modified: HeaderValue,
+    pub modified_at: SystemTime,
+    /// The content hash the ETags are built on.
+    pub hash: String,
+    /// What the answer varies with: `Accept-Encoding`, and for a feed with
+    /// `feeds.browser_view` also `Sec-Fetch-Dest` (its preview).
+    pub vary: HeaderValue,
+    /// `Link` headers, each sent as its own: a feed's WebSub hub and self
+    /// ([`feed_headers`]); made once per render, not per request.
+    pub links: Arc<[HeaderValue]>,
+}
+
+impl Entry {
+    /// Renders nothing: gzips `bytes` and derives the validators. The
+    /// brotli form is left for [`Entry::add_brotli`].
+    pub fn new(bytes: Vec<u8>, content_type: &'static str, modified: DateTime<FixedOffset>) -> Entry {
+        let hash = content_hash(&bytes);
+        let gzip = gzip(&bytes);
+        let modified_at = to_system_time(modified);
+        Entry {
+            identity: OnceLock::new(),
+            gzip: representation(gzip, &format!("\"{hash}-gz\"")),
+            brotli: None,
+            content_type: HeaderValue::from_static(content_type),
+            last_modified: header_value(&httpdate::fmt_http_date(modified_at)),
+            modified_at,
+            hash,
+            vary: HeaderValue::from_static(VARY_ENCODING),
+            links: Arc::new([]),
+        }
+    }
+
+    /// The entry with these `Vary` and `Link` values.
+    pub fn with_headers(self, vary: HeaderValue, links: Arc<[HeaderValue]>) -> Entry {
+        Entry { vary, links, ..self }
+    }
+
+    /// The entry with its brotli form compressed.
+    pub fn add_brotli(&self) -> Entry {
+        let mut e = self.clone();
+        if e.brotli.is_none() {
+            let compressed = match self.identity.get() {
+                Some(Some(identity)) => brotli(&identity.bytes),
+                _ => match gunzip(&self.gzip.bytes) {
+                    Ok(bytes) => brotli(&bytes),
+                    // Cannot happen to bytes `Entry::new` compressed; gzip
+                    // keeps standing in for brotli.
+                    Err(_) => return e,
+                },
+            };
+            e.brotli = Some(representation(compressed, &format!("\"{}-br\"", e.hash)));
+        }
+        e
+    }
+
+    /// The uncompressed bytes, decompressed and kept on first use; `None`
+    /// only if the gzip form could not be read back, which cannot happen
+    /// to bytes [`Entry::new`] compressed.
+    pub fn identity(&self) -> Option<&Representation> {
+        self.identity
+            .get_or_init(|| match gunzip(&self.gzip.bytes) {
+                Ok(bytes) => Some(representation(bytes, &format!("\"{}\"", self.hash))),
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot decompress a cached feed; serving it gzip-encoded");
+                    None
+                }
+            })
+            .as_ref()
+    }
+
+    /// The stored representation for `encoding`; gzip stands in for a
+    /// brotli form not compressed yet.
+    pub fn get(&self, encoding: Encoding) -> (Encoding, &Representation) {
+        match (encoding, &self.brotli) {
+            (Encoding::Brotli, Some(br)) => (Encoding::Brotli, br),
+            (Encoding::Brotli, None) | (Encoding::Gzip, _) => (Encoding::Gzip, &self.gzip),
+            (Encoding::Identity, _) => match self.identity() {
+                Some(identity) => (Encoding::Identity, identity),
+                None => (Encoding::Gzip, &self.gzip),
+            },
+        }
+    }
+
+    /// Whether `tag` (an opaque-tag with quotes, without `W/`) names any
+    /// representation of this content: all three carry the same bytes.
+    pub fn has_tag(&self, tag: &str) -> bool {
+        // The identity tag is the bare hash: no need to decompress to know it.
+        tag.strip_prefix('"')
+            .and_then(|t| t.strip_suffix('"'))
+            .is_some_and(|t| t == self.hash)
+            || [Some(&self.gzip), self.brotli.as_ref()]
+                .into_iter()
+                .flatten()
+                .any(|r| r.etag.as_bytes() == tag.as_bytes())
+    }
+}
+
+pub(super) fn content_hash(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest[..16].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+pub(super) fn representation(bytes: Vec<u8>, etag: &str) -> Representation {
+    Representation {
+        length: HeaderValue::from(bytes.len()),
+        bytes: Bytes::from(bytes),
+        etag: header_value(etag),
+        file: Arc::default(),
+    }
+}
+
+pub(super) fn header_value(s: &str) -> HeaderValue {
+    // Only hex digits, quotes, dashes and HTTP-dates reach here: all visible
+    // ASCII, which a header value always accepts.
+    HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
+
+pub(super) fn gzip(bytes: &[u8]) -> Vec<u8> {
+    let mut enc = flate2::write::GzEncoder::new(Vec::with_capacity(bytes.len() / 4), flate2::Compression::new(GZIP_LEVEL));
+    // Writing into a Vec cannot fail.
+    let _ = enc.write_all(bytes);
+    enc.finish().unwrap_or_default()
+}
+
+pub(super) fn gunzip(bytes: &[u8]) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut out = Vec::with_capacity(bytes.len() * 8);
+    flate2::read::GzDecoder::new(bytes).read_to_end(&mut out)?;
+    Ok(out)
+}
+
+pub(super) fn brotli(bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() / 4);
+    {
+        let mut enc = brotli::CompressorWriter::new(
+            &mut out,
+            64 * 1024,
+            BROTLI_QUALITY,
+            window_for(bytes.len()),
+        );
+        // Writing into a Vec cannot fail.
+        let _ = enc.write_all(bytes);
+    }
+    out
+}
+
+/// log2 of the window that holds `len` bytes, within brotli's 16..=22
+/// (a window of 2^n holds 2^n − 16 bytes).
+pub(super) fn window_for(len: usize) -> u32 {
+    let mut bits = 16;
+    while bits < BROTLI_WINDOW && (1usize << bits) - 16 < len {
+        bits += 1;
+    }
+    bits
+}
+
+pub(super) fn to_system_time(d: DateTime<FixedOffset>) -> SystemTime {
+    // HTTP-dates have whole seconds; comparing If-Modified-Since against a
+    // sub-second instant would never answer 304.
+    let secs = d.timestamp();
+    if secs <= 0 {
+        SystemTime::UNIX_EPOCH
+    } else {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(secs as u64)
+    }
+}

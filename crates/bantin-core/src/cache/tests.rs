@@ -1,0 +1,68 @@
+//! Unit tests of the feed cache, and the settings the cache's other
+//! rooms' tests share (`feed_settings`).
+
+use super::*;
+use super::entry::*;
+use std::io::Read;
+
+/// Settings of a site at yenbai.gov.vn with feeds at feeds.example.org.
+pub(super) fn feed_settings() -> FeedSettings {
+    FeedSettings {
+        site_title: "Cổng thông tin".into(),
+        description: "Tin tức".into(),
+        language: "vi".into(),
+        base_url: url::Url::parse("https://yenbai.gov.vn/").unwrap(),
+        public_url: url::Url::parse("https://feeds.example.org/").unwrap(),
+        content: crate::config::ContentMode::Full,
+        items: 50,
+        websub_hub: None,
+        browser_view: true,
+        max_bytes: 2_000_000,
+        icon: None,
+        logo: None,
+        tags: false,
+        authors: false,
+        news_sitemap: false,
+        templates: crate::templates::Templates::shared_builtin(),
+    }
+}
+
+#[test]
+fn brotli_window_fits_the_input_and_still_decodes() {
+    assert_eq!(window_for(0), 16);
+    assert_eq!(window_for((1 << 16) - 16), 16);
+    assert_eq!(window_for((1 << 16) - 15), 17);
+    assert_eq!(window_for(300_000), 19);
+    assert_eq!(window_for(50 << 20), BROTLI_WINDOW);
+    // Inputs on both sides of a window boundary, incompressible enough
+    // that matches reach far back.
+    for len in [(1 << 16) - 16, (1 << 16) + 5, 700_000] {
+        let bytes: Vec<u8> = (0..len as u64)
+            .map(|i| (i.wrapping_mul(2654435761) >> 13) as u8)
+            .collect();
+        let mut back = Vec::new();
+        brotli::Decompressor::new(brotli(&bytes).as_slice(), 4096)
+            .read_to_end(&mut back)
+            .unwrap();
+        assert!(back == bytes, "{len} bytes round trip");
+    }
+}
+
+#[test]
+fn compressed_forms_decode_to_the_identity_bytes() {
+    let text = "Nghĩa Lộ: Hiệu quả từ những quyết sách lớn. ".repeat(200);
+    let e = Entry::new(text.clone().into_bytes(), "text/plain", DateTime::UNIX_EPOCH.fixed_offset());
+    assert!(e.brotli.is_none());
+    assert_eq!(e.get(Encoding::Brotli).0, Encoding::Gzip);
+    let e = e.add_brotli();
+    assert_eq!(e.get(Encoding::Brotli).0, Encoding::Brotli);
+    let mut gz = String::new();
+    flate2::read::GzDecoder::new(e.gzip.bytes.as_ref()).read_to_string(&mut gz).unwrap();
+    let mut br = String::new();
+    brotli::Decompressor::new(e.get(Encoding::Brotli).1.bytes.as_ref(), 4096).read_to_string(&mut br).unwrap();
+    assert_eq!(gz, text);
+    assert_eq!(br, text);
+    assert!(e.gzip.bytes.len() < text.len() / 5);
+    assert_eq!(e.identity().unwrap().etag, HeaderValue::from_str(&format!("\"{}\"", e.hash)).unwrap());
+    assert!(e.has_tag(&format!("\"{}-br\"", e.hash)));
+}
