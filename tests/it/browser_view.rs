@@ -7,47 +7,29 @@
 //! `serve::run` in-process, on both paths a request can take (the
 //! connection's front, and hyper after a hand-over).
 
-use crate::support::harness::{body_of, get, raw, status_of, write_config};
-use crate::support::mailtest::refusing_port;
-use bantin::serve::{self, Control, Options};
+use crate::support::harness::{body_of, raw, status_of};
+use crate::support::inproc::InProcess;
 use std::net::SocketAddr;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// `bantin serve` on the example store with `extra` config, until dropped.
 struct Running {
-    rt: Option<tokio::runtime::Runtime>,
-    addr: SocketAddr,
-    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    service: InProcess,
     _dir: tempfile::TempDir,
-    /// A port nobody answers on (the relay; the hub), held while running.
-    _refusing: tokio::net::TcpSocket,
-    refusing: SocketAddr,
+}
+
+impl std::ops::Deref for Running {
+    type Target = InProcess;
+    fn deref(&self) -> &InProcess {
+        &self.service
+    }
 }
 
 impl Running {
     fn start(extra: impl Fn(SocketAddr) -> String) -> Running {
         let dir = tempfile::tempdir().unwrap();
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-        let (socket, refusing) = rt.block_on(async { refusing_port() });
-        let config = write_config(dir.path(), &crate::support::common::example_store(), &format!("smtp://{refusing}"), &extra(refusing));
-        let settings = bantin::config::load(&config).expect("the test config is valid");
-        let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-        let addr = listener.local_addr().unwrap();
-        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        let (_reload, reloads) = tokio::sync::mpsc::unbounded_channel();
-        let control = Control::new(
-            async move {
-                let _ = stopped.await;
-            },
-            reloads,
-        );
-        rt.spawn(serve::run(settings, listener, control, Options::default()));
-        let started = Instant::now();
-        while status_of(&get(addr, "/feed.xml")) != 200 {
-            assert!(started.elapsed() < Duration::from_secs(60), "the feeds did not come up");
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        Running { rt: Some(rt), addr, stop: Some(stop), _dir: dir, _refusing: socket, refusing }
+        let service = InProcess::start(dir.path(), &crate::support::common::example_store(), extra);
+        Running { service, _dir: dir }
     }
 
     /// GET `path` with `headers` (each `Name: value`); `routed` pads the
@@ -62,17 +44,6 @@ impl Running {
         }
         head.push_str("\r\n");
         Answer(raw(self.addr, head.as_bytes(), Duration::from_secs(10)))
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        if let Some(rt) = self.rt.take() {
-            rt.shutdown_timeout(Duration::from_secs(2));
-        }
     }
 }
 

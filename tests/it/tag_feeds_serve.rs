@@ -2,9 +2,8 @@
 //! (issue 21): every feed the OPML list names answers 200, and a tag whose
 //! last article is edited away answers 404 afterwards, not a stale feed.
 
-use crate::support::harness::{body_of, get, raw, status_of, write_config};
-use crate::support::mailtest::refusing_port;
-use bantin::serve::{self, Control, Options};
+use crate::support::harness::{body_of, get, raw, status_of};
+use crate::support::inproc::InProcess;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -34,22 +33,8 @@ fn a_tag_edited_away_answers_404_and_the_opml_list_names_live_feeds() {
     let store = dir.path().join("store");
     std::fs::create_dir(&store).unwrap();
     article(&store, "\"Du lịch\", \"Nông thôn\"");
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
-    let (_refusing, relay) = rt.block_on(async { refusing_port() });
-    let extra = "[feeds]\ntags = true\nauthors = true\nnews_sitemap = true\n";
-    let config = write_config(dir.path(), &store, &format!("smtp://{relay}"), extra);
-    let settings = bantin::config::load(&config).expect("the test config is valid");
-    let listener = rt.block_on(tokio::net::TcpListener::bind("127.0.0.1:0")).unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let (_reload, reloads) = tokio::sync::mpsc::unbounded_channel();
-    let control = Control::new(
-        async move {
-            let _ = stopped.await;
-        },
-        reloads,
-    );
-    let running = rt.spawn(serve::run(settings, listener, control, Options::default()));
+    let service = InProcess::start(dir.path(), &store, |_| "[feeds]\ntags = true\nauthors = true\nnews_sitemap = true\n".into());
+    let addr = service.addr;
 
     let opml = wait_for(addr, "/feeds.opml", |s, _| s == 200);
     let doc = roxmltree::Document::parse(body_of(&opml)).expect("the OPML list parses");
@@ -83,9 +68,6 @@ fn a_tag_edited_away_answers_404_and_the_opml_list_names_live_feeds() {
     let opml = get(addr, "/feeds.opml");
     assert!(!body_of(&opml).contains("du-lich"), "the OPML list follows");
 
-    stop.send(()).unwrap();
-    let result = rt.block_on(async { tokio::time::timeout(Duration::from_secs(15), running).await });
-    let outcome = result.expect("serve::run returns within 15 s of the stop").expect("the service task did not panic");
+    let outcome = service.stop();
     assert!(outcome.is_ok(), "{outcome:?}");
-    rt.shutdown_timeout(Duration::from_secs(1));
 }

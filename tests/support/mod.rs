@@ -6,6 +6,7 @@
 //! - [`common`]: the fixed clock, settings, loading and rendering a store,
 //!   the generated corpus, and the strict feed readers;
 //! - [`serve`]: the one way to start `bantin serve` ([`serve::Serve`]);
+//! - [`inproc`]: `serve::run` in-process on its own runtime ([`inproc::InProcess`]);
 //! - [`harness`]: raw HTTP over a socket, memory from /proc, the fault
 //!   suites' config and their figures;
 //! - [`mailtest`]: a real SMTP server, state databases on both backends,
@@ -21,6 +22,7 @@
 
 pub mod common;
 pub mod harness;
+pub mod inproc;
 #[macro_use]
 pub mod mailtest;
 pub mod postfix;
