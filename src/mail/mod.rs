@@ -1,7 +1,8 @@
 //! Mail: from a planned digest (or a new subscriber) to the exact RFC 5322
-//! bytes that go into the outbox. [`Composer`] renders the templates and
-//! builds the message with lettre; [`outbox`] writes planned digests into
-//! the state database; [`sender`] delivers what the outbox holds;
+//! bytes that go into the outbox. [`Composer`] (this file: its settings and
+//! the links it signs) renders the templates: `digest_mail` a digest,
+//! `notice` the mails that are not digests, `assemble` the message bytes
+//! (lettre, DKIM); [`sender`] delivers what the outbox holds;
 //! `copies` shapes the digests sent to someone else than their subscriber
 //! (test sends, seed copies) and `direct` sends a test at once.
 //!
@@ -17,11 +18,14 @@
 //!   or the article's URL;
 //! - rendering takes `now` as an argument and reads no clock.
 
+mod assemble;
 mod copies;
+mod digest_mail;
 mod direct;
 mod dkim;
 mod ids;
 mod marks;
+mod notice;
 mod pace;
 pub mod sender;
 pub mod smtp;
@@ -29,17 +33,12 @@ pub mod smtp;
 pub use bantin_core::mail::{qp, shape};
 pub use copies::{TestMessage, TEST_PREFIX};
 
-use crate::catalog::Catalog;
-use crate::digest::plan::PlannedDigest;
-use crate::state::{Frequency, MessageKind, OutboxMessage, Subscriber};
 use crate::tokens::{Purpose, TokenKey};
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use lettre::message::dkim::DkimConfig;
-use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
-use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
-use shape::{Personal, Shape, Shapes};
-use lettre::{Address, Message};
+use lettre::message::Mailbox;
+use lettre::Address;
 use serde::Serialize;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -195,243 +194,9 @@ impl Composer {
     }
 
     /// The List-Id of every digest.
-    fn list_id(&self) -> String {
+    pub(super) fn list_id(&self) -> String {
         format!("{} <bantin.{}>", self.heading, self.domain)
     }
-
-    fn frequency_label(f: Frequency) -> &'static str {
-        match f {
-            Frequency::Daily => "hằng ngày",
-            Frequency::Weekly => "hằng tuần",
-        }
-    }
-
-    /// The values of a subscriber's own in a digest: address and links.
-    fn personal(&self, sub: &Subscriber) -> Personal {
-        Personal { email: sub.email.clone(), unsubscribe_url: self.unsubscribe_url(sub.id), preferences_url: self.preferences_url(sub.id) }
-    }
-
-    /// Renders a digest's subject, text and HTML.
-    pub fn render_digest(&self, plan: &PlannedDigest, catalog: &Catalog) -> Result<Rendered, MailError> {
-        self.render_digest_with(plan, catalog, &self.personal(&plan.subscriber))
-    }
-
-    /// The same with the subscriber's own values given (`shape` renders
-    /// with stand-ins).
-    fn render_digest_with(&self, plan: &PlannedDigest, catalog: &Catalog, personal: &Personal) -> Result<Rendered, MailError> {
-        let sub = &plan.subscriber;
-        let count = plan.articles.len() + plan.more;
-        let period_label = match plan.period.frequency {
-            Frequency::Daily => plan.period.label.format("%d/%m/%Y").to_string(),
-            Frequency::Weekly => {
-                let w = plan.period.label.iso_week();
-                format!("tuần {}/{}", w.week(), w.year())
-            }
-        };
-        let subject = crate::text::clean_line(&format!("{} – {period_label}: {count} bài mới", self.heading));
-        let articles: Vec<ArticleView> = plan
-            .articles
-            .iter()
-            .map(|a| ArticleView {
-                title: crate::text::clean_line(&a.title),
-                url: a.url().into_owned(),
-                summary: crate::text::excerpt(a.summary(), 300),
-                date: a
-                    .published
-                    .with_timezone(&self.timezone)
-                    .format("%d/%m/%Y %H:%M")
-                    .to_string(),
-                categories: a
-                    .categories
-                    .iter()
-                    .map(|c| c.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
-            .collect();
-        let topics = sub
-            .topics
-            .iter()
-            .map(|t| catalog.category_name(t).unwrap_or(t).to_string())
-            .collect::<Vec<_>>()
-            .join(", ");
-        let ctx = minijinja::context! {
-            subject => &subject,
-            heading => &self.heading,
-            period_label => &period_label,
-            site_title => &self.site_title,
-            site_url => self.site_url.as_str(),
-            count => count,
-            articles => articles,
-            more => plan.more,
-            more_url => self.site_url.as_str(),
-            topics => topics,
-            email => &personal.email,
-            frequency_label => Self::frequency_label(sub.frequency),
-            unsubscribe_url => &personal.unsubscribe_url,
-            preferences_url => &personal.preferences_url,
-        };
-        Ok(Rendered {
-            text: self.templates.render("digest.txt", &ctx)?,
-            html: self.templates.render("digest.html", &ctx)?,
-            subject,
-        })
-    }
-
-    /// The outbox message for a planned, non-empty digest.
-    pub fn digest(&self, plan: &PlannedDigest, catalog: &Catalog, now: DateTime<Utc>) -> Result<OutboxMessage, MailError> {
-        self.digest_rendered(plan, catalog, &self.personal(&plan.subscriber), now)
-    }
-
-    /// [`Composer::digest`] with the subscriber's values made already.
-    fn digest_rendered(&self, plan: &PlannedDigest, catalog: &Catalog, personal: &Personal, now: DateTime<Utc>) -> Result<OutboxMessage, MailError> {
-        let r = self.render_digest_with(plan, catalog, personal)?;
-        self.digest_message(plan, personal, |to, message_id, headers| self.build(to, &r, message_id, now, headers))
-    }
-
-    /// The same, from the shape of `plan` in `shapes` when it has one (see
-    /// `mail::shape`): the bytes differ only in where quoted-printable
-    /// breaks its lines.
-    pub fn digest_in(&self, shapes: &Shapes, plan: &PlannedDigest, catalog: &Catalog, now: DateTime<Utc>) -> Result<OutboxMessage, MailError> {
-        if !self.templates.digests_shareable() {
-            return self.digest(plan, catalog, now);
-        }
-        let personal = self.personal(&plan.subscriber);
-        match shapes.get_or_make(plan, || self.shape(plan, catalog, &personal))? {
-            Some(shape) => self.digest_message(plan, &personal, |to, message_id, headers| {
-                let (text, html) = shape.parts(&personal);
-                self.assemble(to, &shape.subject, quoted_printable_parts(text, html), message_id, now, headers)
-            }),
-            None => self.digest_rendered(plan, catalog, &personal, now),
-        }
-    }
-
-    /// Renders `plan` with two sets of stand-ins and with `personal`, and
-    /// makes the shape if they agree (`Shape::make`) and lettre would use
-    /// quoted-printable for both parts.
-    fn shape(&self, plan: &PlannedDigest, catalog: &Catalog, personal: &Personal) -> Result<Option<Shape>, MailError> {
-        let a = self.render_digest_with(plan, catalog, &shape::stand_ins(0))?;
-        let b = self.render_digest_with(plan, catalog, &shape::stand_ins(1))?;
-        let real = self.render_digest_with(plan, catalog, personal)?;
-        let quoted_printable = |s: &str| Body::new(s.to_string()).encoding() == ContentTransferEncoding::QuotedPrintable;
-        if !(quoted_printable(&real.text) && quoted_printable(&real.html)) {
-            return Ok(None);
-        }
-        Ok(Shape::make(
-            [(&a.subject, &a.text, &a.html), (&b.subject, &b.text, &b.html)],
-            (&real.subject, &real.text, &real.html),
-            personal,
-        ))
-    }
-
-    /// The message around a digest's body, which `body` builds from the
-    /// recipient, the Message-ID and the list headers.
-    fn digest_message(
-        &self,
-        plan: &PlannedDigest,
-        personal: &Personal,
-        body: impl FnOnce(&str, &str, Vec<(&'static str, String)>) -> Result<Vec<u8>, MailError>,
-    ) -> Result<OutboxMessage, MailError> {
-        let sub = &plan.subscriber;
-        let message_id = self.message_id(sub.id, &plan.period.key);
-        let unsubscribe = format!("<{}>, <mailto:{}?subject=unsubscribe>", personal.unsubscribe_url, self.from.email);
-        let list_headers = vec![
-            ("List-Unsubscribe", unsubscribe),
-            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".to_string()),
-            ("List-Id", self.list_id()),
-        ];
-        let body = body(&sub.email, &message_id, list_headers)?;
-        Ok(OutboxMessage {
-            message_id,
-            kind: MessageKind::Digest,
-            subscriber_id: Some(sub.id),
-            period_key: plan.period.key.clone(),
-            recipient: sub.email.clone(),
-            body,
-        })
-    }
-
-    /// The double opt-in mail for a pending subscriber.
-    pub fn confirmation(&self, sub: &Subscriber, now: DateTime<Utc>) -> Result<OutboxMessage, MailError> {
-        let subject = crate::text::clean_line(&format!("{}: xác nhận đăng ký nhận bản tin", self.heading));
-        let ctx = minijinja::context! {
-            subject => &subject,
-            heading => &self.heading,
-            site_title => &self.site_title,
-            site_url => self.site_url.as_str(),
-            email => &sub.email,
-            frequency_label => Self::frequency_label(sub.frequency),
-            confirm_url => self.confirm_url(sub.id, now),
-            valid_days => CONFIRM_VALID_DAYS,
-        };
-        let r = Rendered {
-            text: self.templates.render("confirm.txt", &ctx)?,
-            html: self.templates.render("confirm.html", &ctx)?,
-            subject,
-        };
-        // Each request is its own message: the period is the request time.
-        let period_key = format!("confirm:{}", now.timestamp_millis());
-        let message_id = self.message_id(sub.id, &period_key);
-        let body = self.build(&sub.email, &r, &message_id, now, Vec::new())?;
-        Ok(OutboxMessage {
-            message_id,
-            kind: MessageKind::Confirm,
-            subscriber_id: Some(sub.id),
-            period_key,
-            recipient: sub.email.clone(),
-            body,
-        })
-    }
-
-    fn build(
-        &self,
-        to: &str,
-        r: &Rendered,
-        message_id: &str,
-        now: DateTime<Utc>,
-        extra: Vec<(&'static str, String)>,
-    ) -> Result<Vec<u8>, MailError> {
-        self.assemble(to, &r.subject, MultiPart::alternative_plain_html(r.text.clone(), r.html.clone()), message_id, now, extra)
-    }
-
-    fn assemble(
-        &self,
-        to: &str,
-        subject: &str,
-        parts: MultiPart,
-        message_id: &str,
-        now: DateTime<Utc>,
-        extra: Vec<(&'static str, String)>,
-    ) -> Result<Vec<u8>, MailError> {
-        let to_addr: Address = to.parse().map_err(|e: lettre::address::AddressError| MailError::Recipient(to.into(), e.to_string()))?;
-        let mut builder = Message::builder()
-            .from(self.from.clone())
-            .to(Mailbox::new(None, to_addr))
-            .subject(crate::text::clean_line(subject))
-            .message_id(Some(message_id.to_string()))
-            .date(now.into());
-        for (name, value) in extra {
-            // Values are built above from validated addresses, tokens and
-            // clean_line'd names; HeaderValue::new still RFC 2047-encodes
-            // and folds them.
-            builder = builder.raw_header(HeaderValue::new(HeaderName::new_from_ascii_str(name), crate::text::clean_line(&value)));
-        }
-        let mut message = builder.multipart(parts).map_err(|e| MailError::Build(to.to_string(), e.to_string()))?;
-        if let Some(dkim) = &self.dkim {
-            message.sign(dkim);
-        }
-        Ok(message.formatted())
-    }
-}
-
-/// The multipart/alternative of a text and an HTML part encoded already
-/// (`mail::shape`), as `MultiPart::alternative_plain_html` makes it of
-/// parts it encodes itself.
-fn quoted_printable_parts(text: Vec<u8>, html: Vec<u8>) -> MultiPart {
-    let qp = ContentTransferEncoding::QuotedPrintable;
-    MultiPart::alternative()
-        .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(Body::dangerous_pre_encoded(text, qp)))
-        .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(Body::dangerous_pre_encoded(html, qp)))
 }
 
 /// Reads `Name <user@host>` or `user@host`.

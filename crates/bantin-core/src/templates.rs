@@ -22,10 +22,11 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("digest.html", include_str!("../../../templates/digest.html")),
     ("confirm.txt", include_str!("../../../templates/confirm.txt")),
     ("confirm.html", include_str!("../../../templates/confirm.html")),
+    ("layout.html", include_str!("../../../templates/layout.html")),
     ("page.html", include_str!("../../../templates/page.html")),
     ("index.html", include_str!("../../../templates/index.html")),
     ("feed.html", include_str!("../../../templates/feed.html")),
-    // The pages' one stylesheet, included inline by page.html and feed.html
+    // The pages' one stylesheet, included inline by layout.html, the frame of every page
     // (the pages' CSP allows inline style, not a second request).
     ("style.css", include_str!("../../../templates/style.css")),
 ];

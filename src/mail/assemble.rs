@@ -1,0 +1,62 @@
+//! The RFC 5322 bytes of a mail: From/To/Subject/Message-ID/Date, the
+//! extra headers (cleaned, RFC 2047-encoded by lettre), the
+//! multipart/alternative body and the DKIM signature.
+
+use super::{Composer, MailError, Rendered};
+use chrono::{DateTime, Utc};
+use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
+use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
+use lettre::{Address, Message};
+
+impl Composer {
+    pub(super) fn build(
+        &self,
+        to: &str,
+        r: &Rendered,
+        message_id: &str,
+        now: DateTime<Utc>,
+        extra: Vec<(&'static str, String)>,
+    ) -> Result<Vec<u8>, MailError> {
+        self.assemble(to, &r.subject, MultiPart::alternative_plain_html(r.text.clone(), r.html.clone()), message_id, now, extra)
+    }
+
+    pub(super) fn assemble(
+        &self,
+        to: &str,
+        subject: &str,
+        parts: MultiPart,
+        message_id: &str,
+        now: DateTime<Utc>,
+        extra: Vec<(&'static str, String)>,
+    ) -> Result<Vec<u8>, MailError> {
+        let to_addr: Address = to.parse().map_err(|e: lettre::address::AddressError| MailError::Recipient(to.into(), e.to_string()))?;
+        let mut builder = Message::builder()
+            .from(self.from.clone())
+            .to(Mailbox::new(None, to_addr))
+            .subject(crate::text::clean_line(subject))
+            .message_id(Some(message_id.to_string()))
+            .date(now.into());
+        for (name, value) in extra {
+            // Values are built above from validated addresses, tokens and
+            // clean_line'd names; HeaderValue::new still RFC 2047-encodes
+            // and folds them.
+            builder = builder.raw_header(HeaderValue::new(HeaderName::new_from_ascii_str(name), crate::text::clean_line(&value)));
+        }
+        let mut message = builder.multipart(parts).map_err(|e| MailError::Build(to.to_string(), e.to_string()))?;
+        if let Some(dkim) = &self.dkim {
+            message.sign(dkim);
+        }
+        Ok(message.formatted())
+    }
+}
+
+/// The multipart/alternative of a text and an HTML part encoded already
+/// (`mail::shape`), as `MultiPart::alternative_plain_html` makes it of
+/// parts it encodes itself.
+pub(super) fn quoted_printable_parts(text: Vec<u8>, html: Vec<u8>) -> MultiPart {
+    let qp = ContentTransferEncoding::QuotedPrintable;
+    MultiPart::alternative()
+        .singlepart(SinglePart::builder().header(ContentType::TEXT_PLAIN).body(Body::dangerous_pre_encoded(text, qp)))
+        .singlepart(SinglePart::builder().header(ContentType::TEXT_HTML).body(Body::dangerous_pre_encoded(html, qp)))
+}
+
