@@ -84,4 +84,47 @@ mod tests {
         assert_eq!(new.http.max_connections_per_ip, 64);
         assert!(new.http.trusted_proxies.is_empty());
     }
+
+    /// `docs/configuration.md` says which keys wait for a restart
+    /// (`config::reference::RESTART_ONLY`); a reload must do what it says:
+    /// each key of the server and store (the keys `applicable` keeps) is
+    /// kept exactly when the list calls it restart-only, and the feeds'
+    /// and site's keys are applied.
+    #[test]
+    fn a_reload_keeps_exactly_the_keys_the_reference_calls_restart_only() {
+        use bantin_core::config::reference::restart_only;
+        let load = |section: &str, line: &str| {
+            let site = "[site]\ntitle = \"T\"\nbase_url = \"https://x.org\"\n";
+            let text = if section == "site" { format!("[site]\n{line}") } else { format!("{site}[{section}]\n{line}") };
+            Settings::from_sources(std::path::Path::new("bantin.toml"), &text, []).unwrap()
+        };
+        let running = load("feeds", "");
+        let cases = [
+            ("http.listen", "listen = \"127.0.0.1:9\""),
+            ("http.header_timeout", "header_timeout = \"3s\""),
+            ("http.request_timeout", "request_timeout = \"3s\""),
+            ("http.write_timeout", "write_timeout = \"3s\""),
+            ("http.max_connections", "max_connections = 7"),
+            ("http.max_connections_per_ip", "max_connections_per_ip = 7"),
+            ("http.trusted_proxies", "trusted_proxies = [\"10.0.0.0/8\"]"),
+            ("http.forwarded_header", "forwarded_header = \"Forwarded\""),
+            ("store.path", "path = \"elsewhere\""),
+            ("store.poll", "poll = \"3s\""),
+            ("store.rescan", "rescan = \"3m\""),
+            ("store.debounce_ms", "debounce_ms = 70"),
+            ("bounces.soft_limit", "soft_limit = 7"),
+            ("feeds.items", "items = 7"),
+            ("feeds.content", "content = \"summary\""),
+            ("feeds.tags", "tags = true"),
+            ("site.title", "title = \"U\"\nbase_url = \"https://x.org\""),
+            ("site.description", "title = \"T\"\nbase_url = \"https://x.org\"\ndescription = \"d\""),
+        ];
+        for (key, line) in cases {
+            let (section, _) = key.split_once('.').unwrap();
+            let new = load(section, line);
+            assert_ne!(format!("{new:?}"), format!("{running:?}"), "{key}: the case changes nothing");
+            let kept = format!("{:?}", applicable(&running, new)) == format!("{running:?}");
+            assert_eq!(kept, restart_only(key), "{key}: a reload {} it", if kept { "kept the old value of" } else { "applied" });
+        }
+    }
 }

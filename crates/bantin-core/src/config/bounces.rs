@@ -31,10 +31,15 @@ const MOST_BYTES: usize = 16 << 20;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[cfg_attr(test, derive(serde::Serialize, schemars::JsonSchema))]
 pub(super) struct RawBounces {
+    /// Inbound SMTP listener (inside serve) for reports sent to `mail.return_path`; unset: none (pipe them to `bantin bounces receive`).
     listen: Option<String>,
+    /// Soft bounces (4.x.x) in a row before a subscriber is marked bouncing.
     soft_limit: i64,
+    /// With `mail.return_path`: a message with no report this long after it went out counts as delivered.
     delivered_after: String,
+    /// The largest report read, in bytes.
     max_message_bytes: i64,
 }
 impl Default for RawBounces {

@@ -21,11 +21,17 @@ pub struct Digest {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[cfg_attr(test, derive(serde::Serialize, schemars::JsonSchema))]
 pub(super) struct RawDigest {
+    /// When the daily digest goes out, local time in `site.timezone` (`HH:MM`).
     daily_at: String,
+    /// The weekly digest's day (`mon` … `sun`), at `daily_at`.
     weekly_on: String,
+    /// Most articles listed in full in one digest; the rest are counted (1 to 1000).
     max_items: i64,
+    /// How far back a new subscriber's first digest reaches.
     first_backlog: String,
+    /// Addresses that get the site-wide digest of every period a run sends news in (editors, deliverability monitors).
     seed: Vec<String>,
 }
 impl Default for RawDigest {

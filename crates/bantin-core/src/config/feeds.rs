@@ -36,14 +36,23 @@ const MAX_BYTES_RANGE: std::ops::RangeInclusive<i64> = 10_000..=1_000_000_000;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[cfg_attr(test, derive(serde::Serialize, schemars::JsonSchema))]
 pub(super) struct RawFeeds {
+    /// Newest items per feed.
     items: i64,
+    /// What an item carries: `full` (the body) or `summary`.
     content: String,
+    /// A WebSub hub to ping when a feed changes (and to advertise); empty: none.
     websub_hub: String,
+    /// A browser navigating to a feed URL gets a readable HTML preview.
     browser_view: bool,
+    /// A feed's most uncompressed bytes: items past it are left out (Google News' limit is 2 MB).
     max_bytes: i64,
+    /// `/tags/{slug}/feed.xml|atom.xml|feed.json` for each tag (rendered on first request).
     tags: bool,
+    /// `/authors/{slug}/…` for each author (rendered on first request).
     authors: bool,
+    /// `/sitemap-news.xml` (Google News: articles of the last 2 days).
     news_sitemap: bool,
 }
 impl Default for RawFeeds {

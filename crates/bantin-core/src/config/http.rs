@@ -80,15 +80,25 @@ impl Cidr {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[cfg_attr(test, derive(serde::Serialize, schemars::JsonSchema))]
 pub(super) struct RawHttp {
+    /// Address to listen on; systemd socket activation (`LISTEN_FDS`) takes precedence.
     listen: String,
+    /// bantin's own public address, for links in mails (confirm, preferences, unsubscribe). Default: `site.base_url`.
     public_url: Option<String>,
+    /// Time allowed to send each request head (idle keep-alive included).
     header_timeout: String,
+    /// Time for a routed request (sign-up, pages) to be answered; then 503.
     request_timeout: String,
+    /// A response that makes no progress this long is dropped (slow readers).
     write_timeout: String,
+    /// Connections at once; more wait in the kernel's accept queue.
     max_connections: u32,
+    /// Connections from one client (an IPv4 address, an IPv6 /64); more are closed at once.
     max_connections_per_ip: u32,
+    /// Addresses or CIDRs whose forwarded-for header is believed, e.g. `["127.0.0.1", "10.0.0.0/8"]`.
     trusted_proxies: Vec<String>,
+    /// The header the proxy sets: `X-Forwarded-For` or `Forwarded` (RFC 7239).
     forwarded_header: String,
 }
 impl Default for RawHttp {

@@ -72,20 +72,35 @@ impl SmtpTls {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[cfg_attr(test, derive(serde::Serialize, schemars::JsonSchema))]
 pub(super) struct RawMail {
+    /// The relay: `smtp://` (STARTTLS when offered) or `smtps://`, `user:pass@` if needed; `?tls=required` or `?tls=none`.
     smtp_url: String,
+    /// The From of every mail: `Name <address>`.
     from: String,
+    /// DKIM selector; with `dkim_domain` and `dkim_key_file`, mail is signed.
     dkim_selector: Option<String>,
+    /// DKIM signing domain (`d=`).
     dkim_domain: Option<String>,
+    /// DKIM private key: Ed25519, or RSA as PKCS#1 PEM.
     dkim_key_file: Option<String>,
+    /// Most messages handed to the relay a second.
     max_per_second: i64,
+    /// HMAC key for links in mails. Default: beside the SQLite state database, or kept in PostgreSQL state.
     token_secret_file: Option<String>,
+    /// A folder whose templates (`digest.html`, `page.html`, …) replace the built-in ones, each file separately.
     templates_dir: Option<String>,
+    /// Permanent SMTP failures in a row before a subscriber is marked bouncing.
     bounce_limit: i64,
+    /// First retry after a temporary failure (4xx, no connection); doubles each time.
     retry_base: String,
+    /// Longest wait between retries.
     retry_max: String,
+    /// A message still failing after this many attempts is given up.
     max_attempts: i64,
+    /// SMTP connections in the pool.
     connections: i64,
+    /// Envelope sender for reports: each message's is a VERP address `bounces+<token>@domain`. Default: `mail.from`'s address.
     return_path: Option<String>,
 }
 impl Default for RawMail {

@@ -21,6 +21,9 @@ mod digest;
 mod feeds;
 mod http;
 mod mail;
+pub mod reference;
+#[cfg(test)]
+mod reference_doc;
 mod retention;
 mod secrets;
 mod site;
@@ -109,6 +112,7 @@ pub struct Settings {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(test, derive(serde::Serialize, schemars::JsonSchema))]
 struct RawConfig {
     site: site::RawSite,
     #[serde(default)]

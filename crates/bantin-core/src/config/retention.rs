@@ -15,7 +15,9 @@ pub struct Retention {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[cfg_attr(test, derive(serde::Serialize, schemars::JsonSchema))]
 pub(super) struct RawRetention {
+    /// Bodies of messages sent (or given up) longer ago are dropped; their outbox and audit rows are kept.
     mail_bodies: String,
 }
 impl Default for RawRetention {

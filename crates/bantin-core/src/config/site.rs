@@ -26,20 +26,29 @@ pub struct Site {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[cfg_attr(test, derive(serde::Serialize, schemars::JsonSchema))]
 pub(super) struct RawSite {
+    /// The site's name: feed titles, mail headings and page headers.
     title: String,
+    /// The portal's address (absolute). Article links are built on it.
     base_url: String,
     #[serde(default = "default_language")]
+    /// Language of the feeds (`<language>`, `xml:lang`), e.g. `vi`.
     language: String,
     #[serde(default = "default_timezone")]
+    /// IANA time zone for dates written without an offset and for the digest schedules.
     timezone: String,
     #[serde(default)]
+    /// One line about the site: feed descriptions and the index page. Default: made from the title.
     description: Option<String>,
     #[serde(default = "default_article_url")]
+    /// An article's page under `base_url` when the store gives none; `{slug}` is replaced.
     article_url: String,
     #[serde(default)]
+    /// Square icon URL: RSS `<image>` (GIF/JPEG/PNG only), Atom `<icon>`, JSON Feed `icon`/`favicon`, pages.
     icon: Option<String>,
     #[serde(default)]
+    /// Wide logo URL: Atom `<logo>`, the mail header.
     logo: Option<String>,
 }
 fn default_language() -> String {

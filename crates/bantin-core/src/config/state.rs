@@ -11,7 +11,9 @@ pub struct State {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[cfg_attr(test, derive(serde::Serialize, schemars::JsonSchema))]
 pub(super) struct RawState {
+    /// The state database (subscribers, outbox): `sqlite://path` or `postgres://user@host/db` (several instances may share it).
     url: String,
 }
 impl Default for RawState {

@@ -54,15 +54,25 @@ impl Store {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[cfg_attr(test, derive(serde::Serialize, schemars::JsonSchema))]
 pub(super) struct RawStore {
+    /// Where articles live: `dir` (a folder of Markdown, JSON and portal text files), `postgres` or `sqlite` (a CMS table).
     kind: String,
+    /// dir: the root folder, searched recursively (a relative path is from the working directory).
     path: String,
+    /// postgres/sqlite: the connection URL (SQLite is opened read-only). Passwords are never logged.
     url: Option<String>,
+    /// postgres/sqlite: the table, or `schema.table`; letters, digits and `_`.
     table: String,
+    /// postgres/sqlite: which column holds each field (`[store.columns]`, below).
     columns: RawColumns,
+    /// postgres/sqlite: how the body column is written: `markdown`, `html` (sanitised) or `text`.
     body_format: String,
+    /// serve, postgres/sqlite: how often the table's row count and newest `updated` are compared.
     poll: String,
+    /// serve: how often the whole store is compared (catches changes the watcher or poll missed).
     rescan: String,
+    /// serve, dir: how long a burst of file changes may settle before the catalog is rebuilt (milliseconds).
     debounce_ms: i64,
 }
 impl Default for RawStore {
@@ -163,19 +173,33 @@ fn identifier(s: &str) -> bool {
 /// from the column of its own name, `""` means the table has no such column.
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[cfg_attr(test, derive(serde::Serialize, schemars::JsonSchema))]
 struct RawColumns {
+    /// The row key: the article's identity (feed item ids, digest dedup).
     id: Option<String>,
+    /// The title column.
     title: Option<String>,
+    /// Publication time (a timestamp, or text as in front matter).
     date: Option<String>,
+    /// Last change; keep it current, the poll watches it.
     updated: Option<String>,
+    /// The lead.
     summary: Option<String>,
+    /// The body, in `store.body_format`.
     body: Option<String>,
+    /// `text[]` on PostgreSQL, or `a, b` / a JSON array in text.
     categories: Option<String>,
+    /// Like categories.
     tags: Option<String>,
+    /// The author's name.
     author: Option<String>,
+    /// The URL slug; default: made from the title.
     slug: Option<String>,
+    /// Boolean; drafts are not published.
     draft: Option<String>,
+    /// The lead image's URL.
     image: Option<String>,
+    /// The article's page; default: `site.article_url`.
     url: Option<String>,
 }
 

@@ -21,10 +21,15 @@ pub struct Subscription {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields, default)]
+#[cfg_attr(test, derive(serde::Serialize, schemars::JsonSchema))]
 pub(super) struct RawSubscription {
+    /// Sign-ups for one mailbox a day (case and +tags count as one).
     per_address_per_day: i64,
+    /// Sign-ups from one client an hour (IPv4 address, IPv6 /64); then 429.
     per_ip_per_hour: i64,
+    /// Confirmation mails an hour, all addresses together.
     max_confirmations_per_hour: i64,
+    /// Other sites whose pages may post the sign-up form, e.g. `["https://portal.example.org"]`.
     allowed_origins: Vec<String>,
 }
 
