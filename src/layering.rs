@@ -77,6 +77,8 @@ const DAEMON: &[(&str, u8)] = &[
     ("shared", 5),
     ("http", 6),
     ("subscription", 6),
+    // The admin API: beside the public routes, below serve, which mounts it.
+    ("admin", 6),
     ("serve", 7),
 ];
 

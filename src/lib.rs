@@ -12,11 +12,12 @@
 //! core and `config` → `store` (dir and SQL adapters), `state`, `tls`,
 //! `metrics`, `systemd` → `tokens`, `live`, `websub`, `export` → `mail`,
 //! `bounces` →
-//! `newsletter` → `shared` → `http`, `subscription` → `serve` → the
+//! `newsletter` → `shared` → `http`, `subscription`, `admin` → `serve` → the
 //! binary (`main.rs`, `cli/`).
 
 pub use bantin_core::{article, cache, catalog, dates, digest, feeds, ratelimit, subscriber, templates, text};
 
+pub mod admin;
 pub mod bounces;
 pub mod config;
 pub mod export;

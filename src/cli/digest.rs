@@ -7,13 +7,12 @@ use super::runtime;
 use crate::args::{DigestCommand, FrequencyArg};
 use crate::exit;
 use anyhow::Context as _;
-use bantin::digest::plan::{self, Mode, PlannedDigest};
-use bantin::mail::smtp::Outcome;
+use bantin::digest::plan::{Mode, PlannedDigest};
+use bantin::newsletter::preview::{Next, TestSend};
 use bantin::newsletter::{CatalogSource, Digests};
-use bantin::state::{normalize_address, Status, Subscriber};
+use bantin::state::{Status, Subscriber};
 use bantin::{Catalog, Settings};
 use chrono::{DateTime, Utc};
-use std::collections::HashSet;
 use std::io::Write as _;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -69,37 +68,18 @@ fn clock_arg(at: Option<&str>) -> Option<DateTime<Utc>> {
     }
 }
 
-/// EMAIL's next digest as if their period ended now, whatever their
-/// status (`preview` and `send-test` show the same). `Err(code)`: there is
-/// none to show, which was said on stderr (an unknown EMAIL: 65; nothing
-/// new: 0).
-async fn next_digest(
-    digests: &Digests,
-    catalog: &Catalog,
-    email: &str,
-    frequency: Option<FrequencyArg>,
-    now: DateTime<Utc>,
-) -> anyhow::Result<Result<PlannedDigest, ExitCode>> {
-    let normalized = normalize_address(email).unwrap_or_else(|_| email.trim().to_string());
-    let Some(mut sub) = digests.state.subscriber_by_email(&normalized).await? else {
-        eprintln!("bantin: {normalized} is not a subscriber (see `bantin subscribers list`)");
-        return Ok(Err(ExitCode::from(exit::DATAERR)));
-    };
-    if let Some(f) = frequency {
-        sub.frequency = f.into();
-    }
-    // What this subscriber would get if their period ended now, whatever
-    // their status.
-    sub.status = Status::Active;
-    sub.last_period = None;
-    let sent: HashSet<String> = digests.state.sent_article_ids(sub.id).await?;
-    let first_seen = digests.state.articles_seen().await?;
-    let plans = plan::plan(&[(sub, sent)], catalog.articles(), &first_seen, &digests.plan, now, Mode::Now);
-    match plans.into_iter().next() {
-        Some(p) if !p.is_empty() => Ok(Ok(p)),
-        _ => {
-            eprintln!("nothing new for {normalized}: no digest would be sent now");
-            Ok(Err(ExitCode::SUCCESS))
+/// The digest of a [`Next`], or (after saying why on stderr) the exit
+/// code: an unknown EMAIL 65, nothing new 0.
+fn shown(next: Next) -> Result<PlannedDigest, ExitCode> {
+    match next {
+        Next::Digest(p) => Ok(p),
+        Next::Unknown(email) => {
+            eprintln!("bantin: {email} is not a subscriber (see `bantin subscribers list`)");
+            Err(ExitCode::from(exit::DATAERR))
+        }
+        Next::Nothing(email) => {
+            eprintln!("nothing new for {email}: no digest would be sent now");
+            Err(ExitCode::SUCCESS)
         }
     }
 }
@@ -111,7 +91,7 @@ async fn preview(
     frequency: Option<FrequencyArg>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<ExitCode> {
-    let p = match next_digest(digests, catalog, email, frequency, now).await? {
+    let p = match shown(digests.next_digest(catalog, email, frequency.map(Into::into), now).await?) {
         Ok(p) => p,
         Err(code) => return Ok(code),
     };
@@ -121,7 +101,7 @@ async fn preview(
 }
 
 /// `digest send-test EMAIL --to ADDR`: EMAIL's next digest to ADDR at once
-/// (`mail::copies`, `mail::direct`); no outbox row, sent ids or watermark.
+/// (`newsletter::preview`); no outbox row, sent ids or watermark.
 async fn send_test(
     digests: &Digests,
     catalog: &Catalog,
@@ -130,33 +110,27 @@ async fn send_test(
     frequency: Option<FrequencyArg>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<ExitCode> {
-    let to = match normalize_address(to) {
-        Ok(to) => to,
-        Err(why) => {
-            eprintln!("bantin: --to {to:?} {why}");
-            return Ok(ExitCode::from(exit::DATAERR));
-        }
-    };
-    if let Some(sub) = digests.state.never_mailed(&to).await? {
-        eprintln!("bantin: {}", refusal(&sub));
-        return Ok(ExitCode::from(exit::DATAERR));
-    }
-    let p = match next_digest(digests, catalog, email, frequency, now).await? {
-        Ok(p) => p,
-        Err(code) => return Ok(code),
-    };
-    let message = digests.composer.test_digest(&p, catalog, &to, now)?;
-    match digests.mailer.send_now(&to, &message.body).await {
-        Outcome::Sent => {
-            println!("test digest of {} sent to {to}: {}", p.subscriber.email, message.subject);
+    let relay = digests.mailer.relay_url();
+    match digests.send_test(catalog, email, to, frequency.map(Into::into), now).await? {
+        TestSend::Sent { of, to, subject } => {
+            println!("test digest of {of} sent to {to}: {subject}");
             Ok(ExitCode::SUCCESS)
         }
-        Outcome::Temporary(e) => {
-            eprintln!("bantin: the SMTP relay ({}) did not take the test to {to}: {e}; nothing was sent", digests.mailer.relay_url());
+        TestSend::BadAddress(why) => {
+            eprintln!("bantin: --to {why}");
+            Ok(ExitCode::from(exit::DATAERR))
+        }
+        TestSend::Refused(sub) => {
+            eprintln!("bantin: {}", refusal(&sub));
+            Ok(ExitCode::from(exit::DATAERR))
+        }
+        TestSend::NotSent(next) => Ok(shown(next).err().unwrap_or(ExitCode::SUCCESS)),
+        TestSend::Failed { permanent: false, reason } => {
+            eprintln!("bantin: the SMTP relay ({relay}) did not take the test to {to}: {reason}; nothing was sent");
             Ok(ExitCode::from(exit::UNAVAILABLE))
         }
-        Outcome::Permanent(_, e) => {
-            eprintln!("bantin: the SMTP relay ({}) refused the test to {to}: {e}", digests.mailer.relay_url());
+        TestSend::Failed { permanent: true, reason } => {
+            eprintln!("bantin: the SMTP relay ({relay}) refused the test to {to}: {reason}");
             Ok(ExitCode::from(exit::DATAERR))
         }
     }

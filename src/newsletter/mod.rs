@@ -9,6 +9,7 @@
 //! send, mark). Nothing is sent that is not committed first.
 
 pub mod pipeline;
+pub mod preview;
 mod scheduler;
 
 pub use scheduler::{run_scheduler, run_scheduler_with, SchedulerOptions};

@@ -9,6 +9,7 @@
 //! follower, watchdog, digest scheduler, HTTP server → `listening on ADDR`
 //! → `READY=1`. Everything it starts stops on one shutdown channel.
 
+mod admin;
 mod brotli;
 mod control;
 pub mod core;
@@ -42,6 +43,8 @@ pub enum ServeError {
     Read(#[from] ReadError),
     #[error("{0}")]
     Runtime(String),
+    #[error(transparent)]
+    Admin(crate::admin::auth::TokenError),
 }
 
 impl ServeError {
@@ -57,7 +60,7 @@ impl ServeError {
 
     /// The SQL store's table does not match the mapping: exit 78.
     pub fn is_config(&self) -> bool {
-        matches!(self, ServeError::Store(StartError::Sql(e)) if !e.is_unavailable())
+        matches!(self, ServeError::Store(StartError::Sql(e)) if !e.is_unavailable()) || matches!(self, ServeError::Admin(_))
     }
 }
 
@@ -95,6 +98,7 @@ impl Options {
 /// request while the store is still loading ends it at once, with `Ok`.
 pub async fn run(settings: Settings, listener: TcpListener, mut control: Control, options: Options) -> Result<(), ServeError> {
     let addr = listener.local_addr().map_err(|e| ServeError::Runtime(format!("reading the listening address: {e}")))?;
+    let admin_tokens = admin::tokens(&settings)?;
     let (shutdown_tx, shutdown) = watch::channel(false);
     let following = Following::start(&settings).await?;
     let shared = Shared::new(&settings);
@@ -117,6 +121,7 @@ pub async fn run(settings: Settings, listener: TcpListener, mut control: Control
 
     let limits = http::Limits::new(&settings.http);
     let router = http::routes(shared.clone()).merge(subscription::routes(Arc::clone(&digests)));
+    let (router, admin_server) = admin::mount(&settings, admin_tokens, &digests, router, &limits, &shared, shutdown.clone()).await?;
     let proxies = http::Proxies::new(&settings.http);
     let app = http::Hot::new(shared.clone(), http::finish(router, shared.clone(), &limits), proxies);
     let (tx, rx) = mpsc::unbounded_channel();
@@ -140,6 +145,9 @@ pub async fn run(settings: Settings, listener: TcpListener, mut control: Control
     let _ = shutdown_tx.send(true);
     let stopped = tokio::time::timeout(STOP_BOUND, async {
         let _ = server.await;
+        if let Some(admin) = admin_server {
+            let _ = admin.await;
+        }
         while tasks.join_next().await.is_some() {}
     })
     .await;

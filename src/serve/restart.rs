@@ -4,7 +4,8 @@
 //! and how it is followed) and the digest side (state database, SMTP pool,
 //! composer and token key, built once at start from `[state]`, `[mail]`,
 //! `[digest]` and `[retention]`, the sign-up limits of `[subscription]`, and
-//! `[bounces]`: the listener and the policy of the bounce reports).
+//! `[bounces]`: the listener and the policy of the bounce reports, and
+//! `[admin]`: the token file and the admin listener).
 //! A reload logs each such change and keeps running with the old values.
 
 use crate::config::{Settings, StoreKind};
@@ -40,6 +41,10 @@ pub fn applicable(running: &Settings, mut new: Settings) -> Settings {
     if new.bounces != running.bounces {
         tracing::warn!("[bounces] changed; restart bantin to apply the bounce listener and limits");
         new.bounces = running.bounces.clone();
+    }
+    if new.admin != running.admin {
+        tracing::warn!("[admin] changed; restart bantin to read the new token file or listen on the new address");
+        new.admin = running.admin.clone();
     }
     let (st, keep) = (&mut new.store, &running.store);
     if st.debounce != keep.debounce || st.rescan != keep.rescan || st.poll != keep.poll {
@@ -113,6 +118,7 @@ mod tests {
             ("store.rescan", "rescan = \"3m\""),
             ("store.debounce_ms", "debounce_ms = 70"),
             ("bounces.soft_limit", "soft_limit = 7"),
+            ("admin.token_file", "token_file = \"/etc/bantin/admin.token\""),
             ("feeds.items", "items = 7"),
             ("feeds.content", "content = \"summary\""),
             ("feeds.tags", "tags = true"),

@@ -35,6 +35,7 @@
 //!   claim skips rows another transaction has locked (`FOR UPDATE SKIP
 //!   LOCKED`), and an expired lease (a dead sender) can be claimed again.
 
+mod admin;
 mod connect;
 mod instances;
 mod outbox;
@@ -43,6 +44,7 @@ mod digests;
 mod lift;
 mod privacy;
 
+pub use admin::{AuditEntry, DayCounts, OutboxEntry, OutboxView};
 pub use connect::{sqlite_path, Backend};
 pub use instances::{instance_id, PlannerLock};
 pub use bounces::{ReportKind, ReportRow, Target};

@@ -13,6 +13,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod admin_api;
 mod bounce_loop;
 mod bounce_policy;
 mod bounces;

@@ -83,6 +83,19 @@ impl<K: Hash + Eq + Clone> Window<K> {
         true
     }
 
+    /// Whether `key` has used up its `max` hits in the window before `now`,
+    /// counting nothing: a caller that must refuse a blocked key before it
+    /// looks at the request (the admin API's failed logins) asks this
+    /// first and counts with [`Window::allow`] only what fails.
+    pub fn exhausted(&mut self, key: &K, now: Instant) -> bool {
+        let now = self.latest.map_or(now, |latest| latest.max(now));
+        self.latest = Some(now);
+        while self.queue.front().is_some_and(|(_, expiry)| *expiry <= now) {
+            self.forget_oldest();
+        }
+        self.counts.get(key).is_some_and(|n| *n >= self.max)
+    }
+
     /// Hits held (for tests and benches: bounded by `capacity`).
     pub fn held(&self) -> usize {
         self.queue.len()
@@ -121,6 +134,19 @@ mod tests {
         assert!(w.allow("a", t0 + HOUR), "the first hit has left the window");
         assert!(!w.allow("a", t0 + HOUR + Duration::from_secs(5)), "the second one has not");
         assert!(w.allow("a", t0 + HOUR + Duration::from_secs(10)));
+    }
+
+    #[test]
+    fn exhausted_counts_nothing_and_says_whether_allow_would_refuse() {
+        let mut w: Window<&str> = Window::new(2, HOUR, 100);
+        let t0 = Instant::now();
+        for _ in 0..5 {
+            assert!(!w.exhausted(&"a", t0), "asking is not a hit");
+        }
+        assert!(w.allow("a", t0) && w.allow("a", t0));
+        assert!(w.exhausted(&"a", t0 + Duration::from_secs(1)));
+        assert!(!w.exhausted(&"b", t0 + Duration::from_secs(1)));
+        assert!(!w.exhausted(&"a", t0 + HOUR), "the window slid");
     }
 
     #[test]

@@ -7,7 +7,7 @@
 //! the settings name exist, is the daemon's `config::load`.
 //!
 //! One file per section (`site`, `store`, `feeds`, `http`, `state`, `mail`,
-//! `digest`, `retention`, `subscription`, `bounces`) holds that section's raw struct with its
+//! `digest`, `retention`, `subscription`, `bounces`, `admin`) holds that section's raw struct with its
 //! defaults, its typed settings and the validation from one to the other; this file holds the
 //! whole ([`Settings`], the top-level raw struct), the errors and the
 //! helpers the sections share; `secrets.rs` keeps passwords out of the
@@ -16,6 +16,7 @@
 //! Every error names the file, the key and what to write instead; the
 //! binary maps them all to exit code 78 (EX_CONFIG).
 
+mod admin;
 mod bounces;
 mod digest;
 mod feeds;
@@ -31,6 +32,7 @@ mod state;
 mod store;
 mod subscription;
 
+pub use admin::Admin;
 pub use bounces::Bounces;
 pub use digest::Digest;
 pub use feeds::{ContentMode, Feeds};
@@ -106,6 +108,7 @@ pub struct Settings {
     pub retention: Retention,
     pub subscription: Subscription,
     pub bounces: Bounces,
+    pub admin: Admin,
 }
 
 // ---- raw file shape -------------------------------------------------------
@@ -133,6 +136,8 @@ struct RawConfig {
     subscription: subscription::RawSubscription,
     #[serde(default)]
     bounces: bounces::RawBounces,
+    #[serde(default)]
+    admin: admin::RawAdmin,
 }
 
 // ---- from text to settings ------------------------------------------------
@@ -177,13 +182,14 @@ impl RawConfig {
         let retention = self.retention.validate(origin)?;
         let subscription = self.subscription.validate(origin)?;
         let bounces = self.bounces.validate(origin)?;
+        let admin = self.admin.validate(origin)?;
         if bounces.listen.is_some() && mail.return_path.is_none() {
             return Err(origin.bad(
                 "bounces.listen",
                 "receives mail for the domain of mail.return_path, which is not set: set mail.return_path (e.g. \"bounces@example.org\") or remove bounces.listen".into(),
             ));
         }
-        Ok(Settings { file: origin.file.to_path_buf(), site, store, feeds, http, state, mail, digest, retention, subscription, bounces })
+        Ok(Settings { file: origin.file.to_path_buf(), site, store, feeds, http, state, mail, digest, retention, subscription, bounces, admin })
     }
 }
 

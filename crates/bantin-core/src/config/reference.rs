@@ -24,6 +24,7 @@ pub const RESTART_ONLY: &[&str] = &[
     "retention",
     "subscription",
     "bounces",
+    "admin",
 ];
 
 /// Whether `key` (`section.name`) waits for a restart.
