@@ -80,6 +80,16 @@ impl Tokens {
         Ok(Tokens { tokens, failures: Mutex::new(Window::new(MAX_FAILURES, FAILURE_WINDOW, 65_536)) })
     }
 
+    /// Whether `ip` has used up its failures (everything it asks is 429).
+    pub fn blocked(&self, ip: IpAddr, now: Instant) -> bool {
+        self.failures.lock().unwrap_or_else(|p| p.into_inner()).exhausted(&ip, now)
+    }
+
+    /// Counts a wrong token from `ip`.
+    pub fn failed(&self, ip: IpAddr, now: Instant) {
+        self.failures.lock().unwrap_or_else(|p| p.into_inner()).allow(ip, now);
+    }
+
     /// The name of the token whose secret is `given`. Every token is
     /// compared, each in constant time over equal-length digests, so the
     /// time taken says nothing about how much of a secret was right.
@@ -103,9 +113,7 @@ fn digest(bytes: &[u8]) -> [u8; 32] {
 pub async fn guard(State(tokens): State<Arc<Tokens>>, conn: Option<Extension<ConnectInfo<SocketAddr>>>, mut req: Request, next: Next) -> Response {
     let client = conn.map(|Extension(ConnectInfo(a))| ip_key(a.ip()));
     let now = Instant::now();
-    if let Some(ip) = client
-        && tokens.failures.lock().unwrap_or_else(|p| p.into_inner()).exhausted(&ip, now)
-    {
+    if client.is_some_and(|ip| tokens.blocked(ip, now)) {
         return refusal(StatusCode::TOO_MANY_REQUESTS);
     }
     let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.as_bytes().strip_prefix(b"Bearer ")).map(<[u8]>::trim_ascii);
@@ -118,7 +126,7 @@ pub async fn guard(State(tokens): State<Arc<Tokens>>, conn: Option<Extension<Con
             // A guess is a failure; a request with no token at all guesses
             // nothing (a browser, a probe) and only gets the 401.
             if let (Some(ip), Some(_)) = (client, given) {
-                tokens.failures.lock().unwrap_or_else(|p| p.into_inner()).allow(ip, now);
+                tokens.failed(ip, now);
             }
             refusal(StatusCode::UNAUTHORIZED)
         }

@@ -1,4 +1,5 @@
-//! The admin API (`/admin/api/`): subscribers (search, show, change, lift,
+//! The admin API (`/admin/api/`) and the console on it (`/admin/`,
+//! `console.rs`). The API: subscribers (search, show, change, lift,
 //! forget), stats, the outbox, the audit of changes, a digest preview, a
 //! test send and a digest run, as JSON for the tools sysadmins and editors
 //! already use; described by `openapi.json` (OpenAPI 3.1), which a test
@@ -11,6 +12,9 @@
 
 mod api;
 pub mod auth;
+mod console;
+mod ops;
+mod session;
 
 use crate::newsletter::Digests;
 use auth::Tokens;
@@ -44,10 +48,11 @@ struct Ctx {
 }
 
 /// The service to mount at `/admin` (`Router::nest_service`): the API
-/// behind the token guard, and a JSON 404 for any other path once the
-/// token is good.
+/// under `/api` behind the token guard (a JSON 404 for an unknown path
+/// once the token is good), the console everywhere else.
 pub fn service(digests: Arc<Digests>, tokens: Arc<Tokens>) -> Router {
     let ctx = Arc::new(Ctx { digests });
+    let console = console::routes(Arc::clone(&ctx), Arc::clone(&tokens));
     let api = Router::new()
         .route("/subscribers", get(api::list_subscribers))
         .route("/subscribers/{email}", get(api::show_subscriber).patch(api::change_subscriber).delete(api::forget_subscriber))
@@ -58,11 +63,10 @@ pub fn service(digests: Arc<Digests>, tokens: Arc<Tokens>) -> Router {
         .route("/test-send", post(api::test_send))
         .route("/digest-run", post(api::digest_run))
         .route("/openapi.json", get(openapi))
-        .with_state(ctx);
-    Router::new()
-        .nest("/api", api)
         .fallback(not_found)
         .layer(axum::middleware::from_fn_with_state(tokens, auth::guard))
+        .with_state(ctx);
+    Router::new().nest("/api", api).merge(console)
 }
 
 async fn openapi() -> Response {

@@ -76,10 +76,18 @@ async fn every_route_needs_the_token_and_changes_are_audited(backend: Backend) {
     // wrong one too (three guesses here, counted below).
     let (_, refusal) = request(addr, "get", "/admin/api/stats", None, "");
     let mut paths: Vec<(&str, String, &str)> = every_route();
-    paths.extend([("get", "/admin/api/no-such-route".to_string(), ""), ("get", "/admin".to_string(), ""), ("post", "/admin/x/y".to_string(), "")]);
+    paths.extend([("get", "/admin/api/no-such-route".to_string(), ""), ("post", "/admin/api/x/y".to_string(), "")]);
     for (method, path, body) in &paths {
         let (status, answer) = request(addr, method, path, None, body);
         assert_eq!((status, answer.as_str()), (401, refusal.as_str()), "{method} {path} without a token");
+    }
+    // The console's paths, real or not, all send a stranger to its login.
+    for (method, path) in [("get", "/admin"), ("get", "/admin/"), ("get", "/admin/subscribers"), ("post", "/admin/digest-run"), ("get", "/admin/x/y")] {
+        let auth = format!("Authorization: Bearer {SECRET}\r\n");
+        let text = format!("{} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n{auth}Content-Length: 0\r\n\r\n", method.to_uppercase());
+        let answer = raw(addr, text.as_bytes(), Duration::from_secs(20));
+        assert_eq!(status_of(&answer), 303, "{method} {path}: {answer}");
+        assert!(answer.to_ascii_lowercase().contains("location: /admin/login"), "{answer}");
     }
     const GUESSES_BEFORE: usize = 3;
     for (method, path, body) in paths.iter().take(GUESSES_BEFORE) {
@@ -180,4 +188,59 @@ async fn a_missing_token_file_stops_the_start_with_exit_78() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(78), "{stderr}");
     assert!(stderr.contains("admin.token_file"), "{stderr}");
+}
+
+/// The console: a wrong token is refused on the login page; the right one
+/// gives a session cookie (HttpOnly, Secure, SameSite=Strict); a form
+/// without the session's CSRF secret changes nothing; with it, the change
+/// is made and audited with the token's name.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_logs_in_by_token_and_its_forms_need_the_csrf_secret() {
+    let smtp = SmtpServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = StateDb::new(Backend::Sqlite, dir.path());
+    let cfg = config(dir.path(), &db, &smtp, "");
+    cli(&cfg, &["subscribers", "add", READER, "--confirmed"]).await;
+    let serve = Serve::start(&cfg);
+    let client = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let url = |p: &str| serve.url(p);
+    let form = |body: String| [("content-type", "application/x-www-form-urlencoded".to_string())].into_iter().fold(client.post(url("/admin/login")), |r, (k, v)| r.header(k, v)).body(body);
+
+    let wrong = form("token=not-the-token-at-all".into()).send().await.unwrap();
+    assert_eq!(wrong.status(), 401, "{}", serve.log());
+    assert!(wrong.text().await.unwrap().contains("không đúng"));
+    let right = form(format!("token={SECRET}")).send().await.unwrap();
+    assert_eq!(right.status(), 303);
+    let cookie = right.headers()["set-cookie"].to_str().unwrap().to_string();
+    for attribute in ["HttpOnly", "Secure", "SameSite=Strict", "Path=/admin"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    let session = cookie.split(';').next().unwrap().to_string();
+    let get = |p: &str| client.get(url(p)).header("cookie", session.clone()).send();
+    let dashboard = get("/admin/").await.unwrap();
+    assert_eq!(dashboard.status(), 200, "{}", serve.log());
+    let page = dashboard.text().await.unwrap();
+    assert!(page.contains("Tổng quan") && page.contains("ops"), "{page}");
+    let csrf = page.split("name=\"csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).unwrap().to_string();
+    assert_eq!(csrf.len(), 64);
+
+    let found = get("/admin/subscribers?q=reader").await.unwrap().text().await.unwrap();
+    assert!(found.contains(READER), "{found} {}", serve.log());
+    let post = |path: &str, body: String| client.post(url(path)).header("cookie", session.clone()).header("content-type", "application/x-www-form-urlencoded").body(body).send();
+    let path = format!("/admin/subscribers/{}", READER.replace('@', "%40"));
+    let forged = post(&path, "frequency=weekly&csrf=forged".into()).await.unwrap();
+    assert_eq!(forged.status(), 403);
+    let listed = cli(&cfg, &["subscribers", "list"]).await;
+    assert!(listed.lines().any(|l| l.contains(READER) && l.contains("daily")), "{listed}");
+    let saved = post(&path, format!("frequency=weekly&topics=du-lich&status=&csrf={csrf}")).await.unwrap();
+    assert_eq!(saved.status(), 303);
+    let listed = cli(&cfg, &["subscribers", "list"]).await;
+    assert!(listed.lines().any(|l| l.contains(READER) && l.contains("weekly") && l.contains("du-lich")), "{listed}");
+    let digests = mailtest::digests(&cfg).await;
+    let audit = digests.state.audit_entries(10).await.unwrap();
+    assert_eq!((audit.len(), audit[0].actor.as_str(), audit[0].action.as_str()), (1, "ops", "change"), "{audit:?}");
+
+    // Logged out, the cookie is worth nothing.
+    assert_eq!(post("/admin/logout", format!("csrf={csrf}")).await.unwrap().status(), 303);
+    assert_eq!(get("/admin/").await.unwrap().status(), 303);
 }
