@@ -10,19 +10,26 @@ use serde::Serialize;
 pub enum Frequency {
     Daily,
     Weekly,
+    /// One mail per `digest.instant_window` that has new articles.
+    Instant,
 }
 
 impl Frequency {
+    /// Every frequency, in the order forms and help list them.
+    pub const ALL: [Frequency; 3] = [Frequency::Daily, Frequency::Weekly, Frequency::Instant];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Frequency::Daily => "daily",
             Frequency::Weekly => "weekly",
+            Frequency::Instant => "instant",
         }
     }
     pub fn parse(s: &str) -> Option<Frequency> {
         match s.trim().to_ascii_lowercase().as_str() {
             "daily" | "day" => Some(Frequency::Daily),
             "weekly" | "week" => Some(Frequency::Weekly),
+            "instant" => Some(Frequency::Instant),
             _ => None,
         }
     }

@@ -20,7 +20,9 @@
 //! - newest first, at most `max_items` listed, the rest counted as "N more"
 //!   (and recorded as told, so they do not flood the next digest);
 //! - a due period with no new article yields an empty plan, which moves the
-//!   watermark but sends nothing.
+//!   watermark but sends nothing;
+//! - frequency `instant`: the periods are windows of `digest.instant_window`
+//!   and two rules are its own (`digest::instant`).
 
 use crate::article::Article;
 use crate::subscriber::{Frequency, Subscriber};
@@ -36,6 +38,7 @@ pub struct PlanSettings {
     pub weekly_on: Weekday,
     pub max_items: usize,
     pub first_backlog: std::time::Duration,
+    pub instant_window: std::time::Duration,
 }
 
 impl PlanSettings {
@@ -46,6 +49,7 @@ impl PlanSettings {
             weekly_on: s.digest.weekly_on,
             max_items: s.digest.max_items,
             first_backlog: s.digest.first_backlog,
+            instant_window: s.digest.instant_window,
         }
     }
 }
@@ -65,6 +69,8 @@ pub struct Period {
     /// `daily:2026-11-25` or `weekly:2026-W48`; with the subscriber, the
     /// identity of a digest (and of its Message-ID).
     pub key: String,
+    /// When the period began: the scheduled end of the one before.
+    pub start: DateTime<Utc>,
     /// The scheduled end of the period.
     pub end: DateTime<Utc>,
     /// The local date the digest is labelled with.
@@ -96,17 +102,21 @@ pub(super) fn boundary(date: NaiveDate, s: &PlanSettings) -> DateTime<Utc> {
 
 fn key(frequency: Frequency, date: NaiveDate) -> String {
     match frequency {
-        Frequency::Daily => format!("daily:{}", date.format("%Y-%m-%d")),
         Frequency::Weekly => {
             let w = date.iso_week();
             format!("weekly:{}-W{:02}", w.year(), w.week())
         }
+        // Instant windows have their own keys (`instant::window_at`).
+        Frequency::Daily | Frequency::Instant => format!("daily:{}", date.format("%Y-%m-%d")),
     }
 }
 
 /// The period whose digest is due at `now`: the latest one that has ended
 /// ([`Mode::Scheduled`]), or the one running now ([`Mode::Now`]).
 pub fn period_at(frequency: Frequency, s: &PlanSettings, now: DateTime<Utc>, mode: Mode) -> Period {
+    if frequency == Frequency::Instant {
+        return super::instant::window_at(s, now, mode);
+    }
     let today = now.with_timezone(&s.timezone).date_naive();
     let fits = |d: NaiveDate| frequency == Frequency::Daily || d.weekday() == s.weekly_on;
     // Looking 8 days either way always finds a matching day.
@@ -120,11 +130,13 @@ pub fn period_at(frequency: Frequency, s: &PlanSettings, now: DateTime<Utc>, mod
     }
     .unwrap_or(today);
     let end = boundary(date, s);
+    let days = if frequency == Frequency::Weekly { 7 } else { 1 };
+    let start = boundary(date.checked_sub_signed(Duration::days(days)).unwrap_or(date), s);
     let label = match mode {
         Mode::Scheduled => date,
         Mode::Now => today,
     };
-    Period { frequency, key: key(frequency, date), end, label }
+    Period { frequency, key: key(frequency, date), start, end, label }
 }
 
 /// Plans the digests due at `now`. `recipients` are the subscribers who get
@@ -143,6 +155,8 @@ pub fn plan(
     let now_local = now.with_timezone(&s.timezone).fixed_offset();
     let visible: Vec<&Arc<Article>> = articles.iter().filter(|a| a.is_visible_at(now_local)).collect();
     let backlog_start = now - Duration::from_std(s.first_backlog).unwrap_or(Duration::days(7));
+    let seen_at = |a: &Article| first_seen.get(&*a.id).copied().unwrap_or(now);
+    let newest_seen = visible.iter().map(|a| seen_at(a)).max();
     let mut out = Vec::new();
     for (sub, sent) in recipients {
         if !sub.status.gets_digests() {
@@ -157,14 +171,21 @@ pub fn plan(
             // The first period ends after they joined: nothing is due yet.
             continue;
         }
+        let since = match sub.frequency {
+            Frequency::Instant => match super::instant::due_since(sub, newest_seen) {
+                Some(since) => Some(since),
+                None => continue,
+            },
+            Frequency::Daily | Frequency::Weekly => sub.last_digest_at,
+        };
         let new: Vec<&Arc<Article>> = visible
             .iter()
             .copied()
             .filter(|a| sub.topics.is_empty() || sub.topics.iter().any(|t| a.in_category(t)))
             .filter(|a| !sent.contains(&*a.id))
-            .filter(|a| match sub.last_digest_at {
+            .filter(|a| match since {
                 None => a.published.with_timezone(&Utc) >= backlog_start,
-                Some(since) => first_seen.get(&*a.id).copied().unwrap_or(now) > since,
+                Some(since) => seen_at(a) > since,
             })
             .collect();
         let article_ids = new.iter().map(|a| a.id.to_string()).collect();
@@ -201,6 +222,7 @@ pub(super) mod tests {
             weekly_on: Weekday::Mon,
             max_items: 3,
             first_backlog: std::time::Duration::from_secs(7 * 86400),
+            instant_window: std::time::Duration::from_secs(600),
         }
     }
 
