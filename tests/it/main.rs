@@ -28,5 +28,6 @@ mod serve_run;
 mod snapshots;
 mod sql_store;
 mod state_backends;
+mod state_instant;
 mod tag_feeds;
 mod tag_feeds_serve;

@@ -7,7 +7,7 @@
 
 use super::plan::{self, Mode, Period, PlanSettings, PlannedDigest};
 use crate::article::Article;
-use crate::subscriber::{Frequency, Status, Subscriber};
+use crate::subscriber::{Status, Subscriber};
 use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -66,6 +66,7 @@ pub fn plan_copies(
 mod tests {
     use super::super::plan::tests::{article, at, ids, newest_first, settings, sub};
     use super::*;
+    use crate::subscriber::Frequency;
 
     #[test]
     fn a_period_begins_where_the_one_before_ended() {
