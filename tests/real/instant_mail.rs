@@ -7,7 +7,7 @@
 
 use crate::support::mailtest;
 
-use crate::support::serve::Serve;
+use crate::support::serve::{free_port, Serve};
 use chrono::{DateTime, DurationRound, Utc};
 use mailtest::smtp::SmtpServer;
 use mailtest::{parse, Backend, StateDb};
@@ -105,7 +105,10 @@ async fn a_burst_of_40_articles_in_one_window_is_one_mail_per_instant_subscriber
     let store = dir.path().join("articles");
     std::fs::create_dir_all(&store).unwrap();
     let cfg = mailtest::write_config_for(dir.path(), &db.url, &store, &smtp.url(), "https://bantin.example.org/", "");
-    let text_cfg = std::fs::read_to_string(&cfg).unwrap().replace("[digest]\n", "[digest]\ninstant_window = \"1m\"\n");
+    let text_cfg = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace("[digest]\n", "[digest]\ninstant_window = \"1m\"\n")
+        .replace("[http]\n", &format!("[http]\nlisten = \"127.0.0.1:{}\"\n", free_port()));
     std::fs::write(&cfg, text_cfg).unwrap();
     for email in INSTANT {
         let out = bantin(&cfg, &["subscribers", "add", email, "--frequency", "instant", "--confirmed"]);
