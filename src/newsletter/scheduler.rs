@@ -4,7 +4,7 @@
 //! the outbox at least every `poll`, drops old message bodies hourly.
 
 use super::Digests;
-use crate::digest::{instant, plan::Mode};
+use crate::digest::plan::{self, Mode};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,8 +75,8 @@ pub async fn run_scheduler_with(digests: Arc<Digests>, mut shutdown: watch::Rece
                     }
                     // Weekly periods end at a daily boundary too, so the next
                     // daily end is the next time anything can become due.
-                    next_plan = crate::digest::plan::period_at(crate::state::Frequency::Daily, &digests.plan, now, Mode::Now).end;
-                    next_instant = instant::next_close(&digests.plan, now);
+                    next_plan = plan::period_at(crate::state::Frequency::Daily, &digests.plan, now, Mode::Now).end;
+                    next_instant = plan::next_close(&digests.plan, now);
                 }
                 Err(e) => tracing::error!("planning digests (trying again in {:?}): {e}", options.poll),
             }
@@ -90,7 +90,7 @@ pub async fn run_scheduler_with(digests: Arc<Digests>, mut shutdown: watch::Rece
                     if r.due > 0 {
                         tracing::info!(due = r.due, queued = r.queued, empty = r.empty, seed_copies = r.copies, "instant mail planned");
                     }
-                    next_instant = instant::next_close(&digests.plan, now);
+                    next_instant = plan::next_close(&digests.plan, now);
                 }
                 Err(e) => tracing::error!("planning instant mail (trying again in {:?}): {e}", options.poll),
             }

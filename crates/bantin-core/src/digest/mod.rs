@@ -6,5 +6,7 @@
 //! (`bantin::newsletter`).
 
 pub mod instant;
+#[cfg(test)]
+mod instant_tests;
 pub mod plan;
 pub mod seed;

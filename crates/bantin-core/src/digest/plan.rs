@@ -115,7 +115,13 @@ fn key(frequency: Frequency, date: NaiveDate) -> String {
 /// ([`Mode::Scheduled`]), or the one running now ([`Mode::Now`]).
 pub fn period_at(frequency: Frequency, s: &PlanSettings, now: DateTime<Utc>, mode: Mode) -> Period {
     if frequency == Frequency::Instant {
-        return super::instant::window_at(s, now, mode);
+        let (open, close) = super::instant::open_window(s.instant_window, now);
+        let (start, end) = match mode {
+            Mode::Scheduled => (open - (close - open), open),
+            Mode::Now => (open, close),
+        };
+        let label = now.with_timezone(&s.timezone).date_naive();
+        return Period { frequency, key: super::instant::key(start), start, end, label };
     }
     let today = now.with_timezone(&s.timezone).date_naive();
     let fits = |d: NaiveDate| frequency == Frequency::Daily || d.weekday() == s.weekly_on;
@@ -137,6 +143,12 @@ pub fn period_at(frequency: Frequency, s: &PlanSettings, now: DateTime<Utc>, mod
         Mode::Now => today,
     };
     Period { frequency, key: key(frequency, date), start, end, label }
+}
+
+/// When the instant window open at `now` closes: the scheduler's next
+/// wake-up for instant mail.
+pub fn next_close(s: &PlanSettings, now: DateTime<Utc>) -> DateTime<Utc> {
+    super::instant::open_window(s.instant_window, now).1
 }
 
 /// Plans the digests due at `now`. `recipients` are the subscribers who get
