@@ -117,13 +117,15 @@ impl Digests {
     /// A quiet window costs two aggregate queries and the first-seen note,
     /// and none of that without instant subscribers.
     pub async fn queue_instant(&self, now: DateTime<Utc>) -> Result<QueueReport, DigestError> {
+        // Read before the lock: a watermark another instance moves meanwhile
+        // only makes this look once for nothing.
+        let Some(oldest) = self.state.instant_watermark().await? else {
+            return Ok(QueueReport::default());
+        };
         let Some(lock) = self.state.try_planner_lock().await? else {
             return Ok(QueueReport { busy: true, ..QueueReport::default() });
         };
         let result = async {
-            let Some(oldest) = self.state.instant_watermark().await? else {
-                return Ok(QueueReport::default());
-            };
             pipeline::note_visible(&self.state, &(self.catalog)(), &self.plan, now).await?;
             match self.state.newest_seen().await? {
                 Some(newest) if newest > oldest => self.queue_locked(now, Mode::Scheduled).await,
