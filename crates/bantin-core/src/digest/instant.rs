@@ -32,7 +32,9 @@ pub fn key(start: DateTime<Utc>) -> String {
 /// sighting makes it new for them (their previous mail, else when they
 /// joined), or `None` when no article was first seen since then, so
 /// nothing is due and their watermark stays where it is. `newest_seen` is
-/// the latest first sighting of a visible article.
+/// the latest first sighting of any article: one gone since still makes
+/// them due (an empty plan that moves the watermark), so the scheduler's
+/// pre-check, which reads the same, does not stay true for nothing.
 pub fn due_since(sub: &Subscriber, newest_seen: Option<DateTime<Utc>>) -> Option<DateTime<Utc>> {
     let since = sub.last_digest_at.unwrap_or(sub.confirmed_at.unwrap_or(sub.created_at));
     newest_seen.filter(|newest| *newest > since).map(|_| since)

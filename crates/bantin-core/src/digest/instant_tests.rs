@@ -134,3 +134,14 @@ fn a_seed_copy_of_a_window_holds_what_was_first_seen_in_it() {
     assert_eq!(copies.len(), 1);
     assert_eq!((copies[0].period.key.as_str(), ids(&copies[0])), ("instant:2026-11-25T00:00:00Z", vec!["inside"]), "every topic, this window only");
 }
+
+#[test]
+fn an_article_seen_then_gone_moves_the_watermark_without_a_mail() {
+    let s = settings();
+    // "gone" was first seen at 07:03 and left the store before the close.
+    let seen = HashMap::from([("gone".to_string(), at(25, 7, 3))]);
+    let s1 = sub(1, Frequency::Instant, at(20, 9, 0));
+    let plans = plan(&[(s1, HashSet::new())], &[], &seen, &s, at(25, 7, 10), Mode::Scheduled);
+    assert_eq!(plans.len(), 1);
+    assert!(plans[0].is_empty(), "due, nothing to send: the watermark passes it");
+}

@@ -66,8 +66,8 @@ pub enum Mode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Period {
     pub frequency: Frequency,
-    /// `daily:2026-11-25` or `weekly:2026-W48`; with the subscriber, the
-    /// identity of a digest (and of its Message-ID).
+    /// `daily:2026-11-25`, `weekly:2026-W48` or `instant:2026-11-25T00:10:00Z`;
+    /// with the subscriber, the identity of a digest (and of its Message-ID).
     pub key: String,
     /// When the period began: the scheduled end of the one before.
     pub start: DateTime<Utc>,
@@ -100,14 +100,13 @@ pub(super) fn boundary(date: NaiveDate, s: &PlanSettings) -> DateTime<Utc> {
     crate::dates::local(date.and_time(s.daily_at), s.timezone).with_timezone(&Utc)
 }
 
+/// A daily or weekly period's key (an instant window's is `instant::key`).
 fn key(frequency: Frequency, date: NaiveDate) -> String {
-    match frequency {
-        Frequency::Weekly => {
-            let w = date.iso_week();
-            format!("weekly:{}-W{:02}", w.year(), w.week())
-        }
-        // Instant windows have their own keys (`instant::window_at`).
-        Frequency::Daily | Frequency::Instant => format!("daily:{}", date.format("%Y-%m-%d")),
+    if frequency == Frequency::Weekly {
+        let w = date.iso_week();
+        format!("weekly:{}-W{:02}", w.year(), w.week())
+    } else {
+        format!("daily:{}", date.format("%Y-%m-%d"))
     }
 }
 
@@ -168,7 +167,9 @@ pub fn plan(
     let visible: Vec<&Arc<Article>> = articles.iter().filter(|a| a.is_visible_at(now_local)).collect();
     let backlog_start = now - Duration::from_std(s.first_backlog).unwrap_or(Duration::days(7));
     let seen_at = |a: &Article| first_seen.get(&*a.id).copied().unwrap_or(now);
-    let newest_seen = visible.iter().map(|a| seen_at(a)).max();
+    // Of every article noted, as the scheduler's pre-check reads it
+    // (`state::newest_seen`), and of the visible ones noted now.
+    let newest_seen = first_seen.values().copied().chain(visible.iter().map(|a| seen_at(a))).max();
     let mut out = Vec::new();
     for (sub, sent) in recipients {
         if !sub.status.gets_digests() {
