@@ -18,6 +18,7 @@ mod digest_render;
 mod feed_rules;
 mod feeds_validate;
 mod index_page;
+mod instant_queue;
 mod instant_render;
 mod media;
 mod media_rules;
