@@ -319,6 +319,18 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_frequency_reads_back_from_its_name_and_nothing_else_is_one() {
+        for f in Frequency::ALL {
+            assert_eq!(Frequency::parse(f.as_str()), Some(f));
+            assert_eq!(Frequency::parse(&format!(" {} ", f.as_str().to_uppercase())), Some(f), "as a CSV or form may write it");
+        }
+        assert_eq!(Frequency::parse("instant"), Some(Frequency::Instant));
+        for bad in ["", "hourly", "instantly", "ngay"] {
+            assert_eq!(Frequency::parse(bad), None, "{bad}");
+        }
+    }
+
+    #[test]
     fn addresses_are_normalised() {
         assert_eq!(normalize_address("  An.Nguyen@Example.ORG "), Ok("An.Nguyen@example.org".into()));
         // NFD input becomes NFC.
