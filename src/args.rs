@@ -142,6 +142,8 @@ pub enum DigestCommand {
 pub enum FrequencyArg {
     Daily,
     Weekly,
+    /// One mail per digest.instant_window with the articles new in it
+    Instant,
 }
 
 #[derive(Clone, Copy, ValueEnum)]

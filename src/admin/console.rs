@@ -158,9 +158,26 @@ struct Search {
     page: Option<i64>,
 }
 
+/// A subscriber as the console's pages show them: the API's view with the
+/// address as `address` and as a path segment (`key`).
+#[derive(Serialize)]
+struct Row {
+    address: String,
+    key: String,
+    #[serde(flatten)]
+    view: SubscriberView,
+}
+
+impl From<crate::state::Subscriber> for Row {
+    fn from(s: crate::state::Subscriber) -> Row {
+        let key = url::form_urlencoded::byte_serialize(s.email.as_bytes()).collect();
+        Row { address: s.email.clone(), key, view: s.into() }
+    }
+}
+
 #[derive(Serialize)]
 struct Listing {
-    items: Vec<SubscriberView>,
+    items: Vec<Row>,
     total: i64,
     page: i64,
     pages: i64,
@@ -200,7 +217,7 @@ async fn subscriber(State(c): Con, Extension(s): Extension<Session>, Path(email)
                 .into_iter()
                 .map(|cat| Choice { checked: sub.topics.contains(&cat.slug), slug: cat.slug.clone(), name: cat.name.clone() })
                 .collect();
-            let view = SubscriberView::from(sub);
+            let view = Row::from(sub);
             render(&c, StatusCode::OK, "subscriber", Some(&s), minijinja::context! { sub => minijinja::Value::from_serialize(&view), categories => categories, notice => notice(n.done.as_deref()) })
         }
         Err(p) => trouble(&c, &s, p),

@@ -124,7 +124,7 @@ pub async fn change(ctx: &Ctx, actor: &str, email: &str, change: &Change) -> Res
     };
     let frequency = match change.frequency.as_deref() {
         None => sub.frequency,
-        Some(f) => Frequency::parse(f).ok_or_else(|| problem(StatusCode::UNPROCESSABLE_ENTITY, format!("frequency {f:?} is not daily or weekly")))?,
+        Some(f) => Frequency::parse(f).ok_or_else(|| problem(StatusCode::UNPROCESSABLE_ENTITY, format!("frequency {f:?} is not daily, weekly or instant")))?,
     };
     let state = &ctx.digests.state;
     if change.topics.is_some() || change.frequency.is_some() {

@@ -15,6 +15,7 @@ impl From<FrequencyArg> for Frequency {
         match f {
             FrequencyArg::Daily => Frequency::Daily,
             FrequencyArg::Weekly => Frequency::Weekly,
+            FrequencyArg::Instant => Frequency::Instant,
         }
     }
 }
@@ -247,7 +248,7 @@ fn import_row(record: &csv::StringRecord, columns: &Columns, now: DateTime<Utc>)
     let email = normalize_address(raw).map_err(|why| format!("the address {raw:?} {why}"))?;
     let frequency = match field(columns.frequency) {
         "" => Frequency::Daily,
-        f => Frequency::parse(f).ok_or_else(|| format!("frequency {f:?} is not daily or weekly"))?,
+        f => Frequency::parse(f).ok_or_else(|| format!("frequency {f:?} is not daily, weekly or instant"))?,
     };
     let status = match field(columns.status) {
         "" => Status::Active,

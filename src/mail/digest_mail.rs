@@ -19,7 +19,27 @@ impl Composer {
         match f {
             Frequency::Daily => "hằng ngày",
             Frequency::Weekly => "hằng tuần",
+            Frequency::Instant => "tức thời",
         }
+    }
+
+    /// An instant mail's window as its readers' clocks show it
+    /// (`07:00–07:10 25/11/2026` in `site.timezone`).
+    fn window_label(&self, period: &crate::digest::plan::Period) -> String {
+        let (start, end) = (period.start.with_timezone(&self.timezone), period.end.with_timezone(&self.timezone));
+        format!("{}–{}", start.format("%H:%M"), end.format("%H:%M %d/%m/%Y"))
+    }
+
+    /// The subject: a digest's heading, period and count; an instant
+    /// mail's article title (`Tin mới: …`), or its count and first title.
+    fn subject(&self, plan: &PlannedDigest, period_label: &str, count: usize) -> String {
+        let first: &str = plan.articles.first().map(|a| a.title.as_ref()).unwrap_or_default();
+        let subject = match plan.period.frequency {
+            Frequency::Instant if count == 1 => format!("Tin mới: {first}"),
+            Frequency::Instant => format!("{}: {count} tin mới – {first}", self.heading),
+            Frequency::Daily | Frequency::Weekly => format!("{} – {period_label}: {count} bài mới", self.heading),
+        };
+        crate::text::clean_line(&subject)
     }
 
     /// The values of a subscriber's own in a digest: address and links.
@@ -43,8 +63,9 @@ impl Composer {
                 let w = plan.period.label.iso_week();
                 format!("tuần {}/{}", w.week(), w.year())
             }
+            Frequency::Instant => self.window_label(&plan.period),
         };
-        let subject = crate::text::clean_line(&format!("{} – {period_label}: {count} bài mới", self.heading));
+        let subject = self.subject(plan, &period_label, count);
         let articles: Vec<ArticleView> = plan
             .articles
             .iter()

@@ -111,6 +111,33 @@ impl Digests {
         result
     }
 
+    /// At the close of an instant window (`digest.instant_window`): plans
+    /// and queues like [`Digests::queue`], but only when an instant mail
+    /// can be due, i.e. an article was first seen after the oldest instant
+    /// subscriber's watermark (the planner's rule, `digest::instant`).
+    /// A quiet window costs two aggregate queries and the first-seen note,
+    /// and none of that without instant subscribers.
+    pub async fn queue_instant(&self, now: DateTime<Utc>) -> Result<QueueReport, DigestError> {
+        // Read before the lock: a watermark another instance moves meanwhile
+        // only makes this look once for nothing.
+        let Some(oldest) = self.state.instant_watermark().await? else {
+            return Ok(QueueReport::default());
+        };
+        let Some(lock) = self.state.try_planner_lock().await? else {
+            return Ok(QueueReport { busy: true, ..QueueReport::default() });
+        };
+        let result = async {
+            pipeline::note_visible(&self.state, &(self.catalog)(), &self.plan, now).await?;
+            match self.state.newest_seen().await? {
+                Some(newest) if newest > oldest => self.queue_locked(now, Mode::Scheduled).await,
+                _ => Ok(QueueReport::default()),
+            }
+        }
+        .await;
+        lock.release().await;
+        result
+    }
+
     /// [`Digests::queue`] with the planner lock held: first the bouncing
     /// subscribers whose mail went unreported for `bounces.delivered_after`
     /// are active again (the same run mails them either way: bouncing ones

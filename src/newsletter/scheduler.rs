@@ -1,9 +1,10 @@
 //! The digest scheduler that `bantin serve` runs: plans at start and at
-//! each period end, hands back the leases of vanished instances, delivers
+//! each period end, looks for instant mail at each instant window's close
+//! (`digest.instant_window`), hands back the leases of vanished instances, delivers
 //! the outbox at least every `poll`, drops old message bodies hourly.
 
 use super::Digests;
-use crate::digest::plan::Mode;
+use crate::digest::plan::{self, Mode};
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,6 +58,7 @@ pub async fn run_scheduler_with(digests: Arc<Digests>, mut shutdown: watch::Rece
     }
     let mut suspects = std::collections::HashSet::new();
     let mut next_plan = clock();
+    let mut next_instant = clock();
     let mut next_prune = clock();
     loop {
         if *shutdown.borrow() {
@@ -73,9 +75,24 @@ pub async fn run_scheduler_with(digests: Arc<Digests>, mut shutdown: watch::Rece
                     }
                     // Weekly periods end at a daily boundary too, so the next
                     // daily end is the next time anything can become due.
-                    next_plan = crate::digest::plan::period_at(crate::state::Frequency::Daily, &digests.plan, now, Mode::Now).end;
+                    next_plan = plan::period_at(crate::state::Frequency::Daily, &digests.plan, now, Mode::Now).end;
+                    next_instant = plan::next_close(&digests.plan, now);
                 }
                 Err(e) => tracing::error!("planning digests (trying again in {:?}): {e}", options.poll),
+            }
+        } else if now >= next_instant {
+            // An instant window closed: an article is mailed at most one
+            // window (and a poll, when another instance plans) after it
+            // was first seen.
+            match digests.queue_instant(now).await {
+                Ok(r) if r.busy => {}
+                Ok(r) => {
+                    if r.due > 0 {
+                        tracing::info!(due = r.due, queued = r.queued, empty = r.empty, seed_copies = r.copies, "instant mail planned");
+                    }
+                    next_instant = plan::next_close(&digests.plan, now);
+                }
+                Err(e) => tracing::error!("planning instant mail (trying again in {:?}): {e}", options.poll),
             }
         }
         match digests.mailer.sweep_dead_leases(&mut suspects).await {
@@ -98,7 +115,7 @@ pub async fn run_scheduler_with(digests: Arc<Digests>, mut shutdown: watch::Rece
             }
             next_prune = clock() + PRUNE_EVERY;
         }
-        let until_plan = (next_plan - clock()).to_std().unwrap_or(Duration::ZERO);
+        let until_plan = (next_plan.min(next_instant) - clock()).to_std().unwrap_or(Duration::ZERO);
         tokio::select! {
             _ = tokio::time::sleep(until_plan.min(options.poll)) => {}
             changed = shutdown.changed() => if changed.is_err() { return },

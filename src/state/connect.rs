@@ -19,6 +19,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "outbox bodies", include_str!("../../migrations/sqlite/0003_outbox_bodies.sql")),
     (4, "bounces", include_str!("../../migrations/sqlite/0004_bounces.sql")),
     (5, "delivered", include_str!("../../migrations/sqlite/0005_delivered.sql")),
+    (6, "instant", include_str!("../../migrations/sqlite/0006_instant.sql")),
     (10, "admin audit", include_str!("../../migrations/sqlite/0010_admin_audit.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -27,6 +28,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "outbox bodies", include_str!("../../migrations/postgres/0003_outbox_bodies.sql")),
     (4, "bounces", include_str!("../../migrations/postgres/0004_bounces.sql")),
     (5, "delivered", include_str!("../../migrations/postgres/0005_delivered.sql")),
+    (6, "instant", include_str!("../../migrations/postgres/0006_instant.sql")),
     (10, "admin audit", include_str!("../../migrations/postgres/0010_admin_audit.sql")),
 ];
 

@@ -115,6 +115,31 @@ impl StateStore {
         Ok(out)
     }
 
+    /// The oldest watermark of an instant subscriber who gets mail (their
+    /// previous mail, else when they joined), `None` when there is none:
+    /// with [`StateStore::newest_seen`], the scheduler's cheap "is any
+    /// instant mail due?" at each window (`newsletter::Digests::queue_instant`).
+    pub async fn instant_watermark(&self) -> Result<Option<DateTime<Utc>>> {
+        let row = sqlx::query(concat!(
+            "SELECT MIN(COALESCE(last_digest_at, confirmed_at, created_at)) AS oldest FROM subscribers
+             WHERE frequency = 'instant' AND status IN ",
+            digest_statuses!()
+        ))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(q("reading instant subscribers' watermarks"))?;
+        Ok(get::<Option<i64>>(&row, "oldest")?.map(from_ms))
+    }
+
+    /// When the article seen last was first seen (`None`: none yet).
+    pub async fn newest_seen(&self) -> Result<Option<DateTime<Utc>>> {
+        let row = sqlx::query("SELECT MAX(first_seen_at) AS newest FROM articles_seen")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(q("reading article first-seen times"))?;
+        Ok(get::<Option<i64>>(&row, "newest")?.map(from_ms))
+    }
+
     pub async fn sent_article_ids(&self, subscriber: i64) -> Result<HashSet<String>> {
         let rows = sqlx::query("SELECT article_id FROM sent_articles WHERE subscriber_id = $1")
             .bind(subscriber)

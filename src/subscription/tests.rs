@@ -241,6 +241,26 @@ async fn the_preferences_form_is_read_before_its_token_is_checked_and_saved_once
     assert_eq!((sub.topics, sub.frequency), (vec!["kinh-te".to_string(), "du-lich".to_string()], Frequency::Weekly));
 }
 
+#[tokio::test]
+async fn instant_is_offered_chosen_and_shown_checked_and_signed_up_for() {
+    let s = site(Limits::default()).await;
+    let id = s.pending("a@example.org").await;
+    let preferences = s.token(Purpose::Preferences, id, None);
+    let (_, _, page) = s.get(&format!("/preferences/{preferences}"), None).await;
+    assert!(page.contains("value=\"instant\"> <label for=\"f-instant\">Ngay khi có bài mới</label>"), "{page}");
+    let (status, _, _) = s.post(&format!("/preferences/{preferences}"), "frequency=instant", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(s.digests.state.subscriber_by_id(id).await.unwrap().unwrap().frequency, Frequency::Instant);
+    let (_, _, page) = s.get(&format!("/preferences/{preferences}?lang=en"), None).await;
+    assert!(page.contains("value=\"instant\" checked> <label for=\"f-instant\">As soon as published</label>"), "{page}");
+    assert!(!page.contains("value=\"daily\" checked"), "{page}");
+    // The sign-up form's third choice.
+    assert_eq!(s.post("/subscribe", "email=b%40example.org&frequency=instant", Some("192.0.2.1")).await.0, StatusCode::ACCEPTED);
+    s.wait_outbox(1).await;
+    let b = s.digests.state.subscriber_by_email("b@example.org").await.unwrap().unwrap();
+    assert_eq!((b.status, b.frequency), (Status::Pending, Frequency::Instant));
+}
+
 /// Issue 19, finding 4: mail scanners fetch every link of a message, so a
 /// GET or HEAD that confirmed made double opt-in prove nothing.
 #[tokio::test]

@@ -28,6 +28,8 @@ mod http_abuse;
 mod http_front;
 mod http_limits;
 mod injection;
+mod instant_kill;
+mod instant_mail;
 mod journald;
 mod mail_limits;
 mod mail_faults;

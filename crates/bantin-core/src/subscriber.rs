@@ -10,19 +10,26 @@ use serde::Serialize;
 pub enum Frequency {
     Daily,
     Weekly,
+    /// One mail per `digest.instant_window` that has new articles.
+    Instant,
 }
 
 impl Frequency {
+    /// Every frequency, in the order forms and help list them.
+    pub const ALL: [Frequency; 3] = [Frequency::Daily, Frequency::Weekly, Frequency::Instant];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Frequency::Daily => "daily",
             Frequency::Weekly => "weekly",
+            Frequency::Instant => "instant",
         }
     }
     pub fn parse(s: &str) -> Option<Frequency> {
         match s.trim().to_ascii_lowercase().as_str() {
             "daily" | "day" => Some(Frequency::Daily),
             "weekly" | "week" => Some(Frequency::Weekly),
+            "instant" => Some(Frequency::Instant),
             _ => None,
         }
     }
@@ -310,6 +317,18 @@ pub fn parse_form(body: &[u8]) -> Form {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_frequency_reads_back_from_its_name_and_nothing_else_is_one() {
+        for f in Frequency::ALL {
+            assert_eq!(Frequency::parse(f.as_str()), Some(f));
+            assert_eq!(Frequency::parse(&format!(" {} ", f.as_str().to_uppercase())), Some(f), "as a CSV or form may write it");
+        }
+        assert_eq!(Frequency::parse("instant"), Some(Frequency::Instant));
+        for bad in ["", "hourly", "instantly", "ngay"] {
+            assert_eq!(Frequency::parse(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn addresses_are_normalised() {

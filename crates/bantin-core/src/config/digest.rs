@@ -1,11 +1,17 @@
 //! `[digest]`: when the daily and weekly digests go out, how long they are,
-//! how far a new subscriber's first one reaches back, and the seed
-//! addresses that get a copy of every period's digest.
+//! how far a new subscriber's first one reaches back, the window that
+//! instant mail gathers articles over, and the seed addresses that get a
+//! copy of every period's digest.
 
 use super::{ConfigError, Origin, parse_duration};
 use chrono::{NaiveTime, Weekday};
 use serde::Deserialize;
 use std::time::Duration;
+
+/// The windows instant mail may gather over: a minute at least (a mail per
+/// article is what the window exists to avoid), a day at most (the daily
+/// digest is there for that).
+const INSTANT_WINDOW: std::ops::RangeInclusive<Duration> = Duration::from_secs(60)..=Duration::from_secs(86_400);
 
 #[derive(Debug, Clone)]
 pub struct Digest {
@@ -13,6 +19,9 @@ pub struct Digest {
     pub weekly_on: Weekday,
     pub max_items: usize,
     pub first_backlog: Duration,
+    /// Frequency `instant`: the articles first seen within one window of
+    /// this length go out in one mail when it closes (1 minute to 24 hours).
+    pub instant_window: Duration,
     /// Addresses (normalised as subscribers' are) that get the site-wide
     /// digest of every period a run queued news in: editors watching what
     /// goes out, deliverability monitors.
@@ -31,6 +40,8 @@ pub(super) struct RawDigest {
     max_items: i64,
     /// How far back a new subscriber's first digest reaches.
     first_backlog: String,
+    /// Frequency `instant`: articles first seen within one window of this length (aligned on UTC) go out in one mail when it closes; 1m to 24h.
+    instant_window: String,
     /// Addresses that get the site-wide digest of every period a run sends news in (editors, deliverability monitors).
     seed: Vec<String>,
 }
@@ -41,6 +52,7 @@ impl Default for RawDigest {
             weekly_on: "mon".into(),
             max_items: 30,
             first_backlog: "7d".into(),
+            instant_window: "10m".into(),
             seed: Vec::new(),
         }
     }
@@ -58,6 +70,13 @@ impl RawDigest {
             return Err(origin.bad("digest.max_items", format!("{} is out of range; use 1 to 1000", self.max_items)));
         }
         let first_backlog = parse_duration(&self.first_backlog).map_err(|m| origin.bad("digest.first_backlog", m))?;
+        let instant_window = parse_duration(&self.instant_window).map_err(|m| origin.bad("digest.instant_window", m))?;
+        if !INSTANT_WINDOW.contains(&instant_window) || instant_window.subsec_nanos() != 0 {
+            return Err(origin.bad(
+                "digest.instant_window",
+                format!("{:?} is out of range; use whole seconds from 1m to 24h, such as \"10m\"", self.instant_window),
+            ));
+        }
         let mut seed = Vec::with_capacity(self.seed.len());
         for raw in &self.seed {
             let address = crate::subscriber::normalize_address(raw)
@@ -66,7 +85,7 @@ impl RawDigest {
                 seed.push(address);
             }
         }
-        Ok(Digest { daily_at, weekly_on, max_items: self.max_items as usize, first_backlog, seed })
+        Ok(Digest { daily_at, weekly_on, max_items: self.max_items as usize, first_backlog, instant_window, seed })
     }
 }
 
@@ -86,5 +105,18 @@ mod tests {
             let err = load(&format!("seed = [\"editor@example.org\", \"{bad}\"]")).unwrap_err().to_string();
             assert!(err.contains("digest.seed") && err.contains(&format!("{:?}", bad.replace("\\r\\n", "\r\n"))), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn instant_window_defaults_to_ten_minutes_and_is_held_to_a_minute_to_a_day() {
+        assert_eq!(load("").unwrap().digest.instant_window, std::time::Duration::from_secs(600));
+        assert_eq!(load("instant_window = \"1m\"").unwrap().digest.instant_window, std::time::Duration::from_secs(60));
+        assert_eq!(load("instant_window = \"24h\"").unwrap().digest.instant_window, std::time::Duration::from_secs(86_400));
+        for bad in ["30s", "59999ms", "25h", "2d", "0m", "90500ms", "ten minutes"] {
+            let err = load(&format!("instant_window = \"{bad}\"")).unwrap_err().to_string();
+            assert!(err.contains("digest.instant_window") && err.contains(bad), "{bad}: {err}");
+        }
+        let err = load("instant_window = \"30s\"").unwrap_err().to_string();
+        assert!(err.contains("1m to 24h") && err.contains("\"10m\""), "says what to write: {err}");
     }
 }

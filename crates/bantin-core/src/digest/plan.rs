@@ -20,7 +20,9 @@
 //! - newest first, at most `max_items` listed, the rest counted as "N more"
 //!   (and recorded as told, so they do not flood the next digest);
 //! - a due period with no new article yields an empty plan, which moves the
-//!   watermark but sends nothing.
+//!   watermark but sends nothing;
+//! - frequency `instant`: the periods are windows of `digest.instant_window`
+//!   and two rules are its own (`digest::instant`).
 
 use crate::article::Article;
 use crate::subscriber::{Frequency, Subscriber};
@@ -36,6 +38,7 @@ pub struct PlanSettings {
     pub weekly_on: Weekday,
     pub max_items: usize,
     pub first_backlog: std::time::Duration,
+    pub instant_window: std::time::Duration,
 }
 
 impl PlanSettings {
@@ -46,6 +49,7 @@ impl PlanSettings {
             weekly_on: s.digest.weekly_on,
             max_items: s.digest.max_items,
             first_backlog: s.digest.first_backlog,
+            instant_window: s.digest.instant_window,
         }
     }
 }
@@ -62,9 +66,11 @@ pub enum Mode {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Period {
     pub frequency: Frequency,
-    /// `daily:2026-11-25` or `weekly:2026-W48`; with the subscriber, the
-    /// identity of a digest (and of its Message-ID).
+    /// `daily:2026-11-25`, `weekly:2026-W48` or `instant:2026-11-25T00:10:00Z`;
+    /// with the subscriber, the identity of a digest (and of its Message-ID).
     pub key: String,
+    /// When the period began: the scheduled end of the one before.
+    pub start: DateTime<Utc>,
     /// The scheduled end of the period.
     pub end: DateTime<Utc>,
     /// The local date the digest is labelled with.
@@ -94,19 +100,28 @@ pub(super) fn boundary(date: NaiveDate, s: &PlanSettings) -> DateTime<Utc> {
     crate::dates::local(date.and_time(s.daily_at), s.timezone).with_timezone(&Utc)
 }
 
+/// A daily or weekly period's key (an instant window's is `instant::key`).
 fn key(frequency: Frequency, date: NaiveDate) -> String {
-    match frequency {
-        Frequency::Daily => format!("daily:{}", date.format("%Y-%m-%d")),
-        Frequency::Weekly => {
-            let w = date.iso_week();
-            format!("weekly:{}-W{:02}", w.year(), w.week())
-        }
+    if frequency == Frequency::Weekly {
+        let w = date.iso_week();
+        format!("weekly:{}-W{:02}", w.year(), w.week())
+    } else {
+        format!("daily:{}", date.format("%Y-%m-%d"))
     }
 }
 
 /// The period whose digest is due at `now`: the latest one that has ended
 /// ([`Mode::Scheduled`]), or the one running now ([`Mode::Now`]).
 pub fn period_at(frequency: Frequency, s: &PlanSettings, now: DateTime<Utc>, mode: Mode) -> Period {
+    if frequency == Frequency::Instant {
+        let (open, close) = super::instant::open_window(s.instant_window, now);
+        let (start, end) = match mode {
+            Mode::Scheduled => (open - (close - open), open),
+            Mode::Now => (open, close),
+        };
+        let label = now.with_timezone(&s.timezone).date_naive();
+        return Period { frequency, key: super::instant::key(start), start, end, label };
+    }
     let today = now.with_timezone(&s.timezone).date_naive();
     let fits = |d: NaiveDate| frequency == Frequency::Daily || d.weekday() == s.weekly_on;
     // Looking 8 days either way always finds a matching day.
@@ -120,11 +135,19 @@ pub fn period_at(frequency: Frequency, s: &PlanSettings, now: DateTime<Utc>, mod
     }
     .unwrap_or(today);
     let end = boundary(date, s);
+    let days = if frequency == Frequency::Weekly { 7 } else { 1 };
+    let start = boundary(date.checked_sub_signed(Duration::days(days)).unwrap_or(date), s);
     let label = match mode {
         Mode::Scheduled => date,
         Mode::Now => today,
     };
-    Period { frequency, key: key(frequency, date), end, label }
+    Period { frequency, key: key(frequency, date), start, end, label }
+}
+
+/// When the instant window open at `now` closes: the scheduler's next
+/// wake-up for instant mail.
+pub fn next_close(s: &PlanSettings, now: DateTime<Utc>) -> DateTime<Utc> {
+    super::instant::open_window(s.instant_window, now).1
 }
 
 /// Plans the digests due at `now`. `recipients` are the subscribers who get
@@ -143,6 +166,10 @@ pub fn plan(
     let now_local = now.with_timezone(&s.timezone).fixed_offset();
     let visible: Vec<&Arc<Article>> = articles.iter().filter(|a| a.is_visible_at(now_local)).collect();
     let backlog_start = now - Duration::from_std(s.first_backlog).unwrap_or(Duration::days(7));
+    let seen_at = |a: &Article| first_seen.get(&*a.id).copied().unwrap_or(now);
+    // Of every article noted, as the scheduler's pre-check reads it
+    // (`state::newest_seen`), and of the visible ones noted now.
+    let newest_seen = first_seen.values().copied().chain(visible.iter().map(|a| seen_at(a))).max();
     let mut out = Vec::new();
     for (sub, sent) in recipients {
         if !sub.status.gets_digests() {
@@ -157,14 +184,21 @@ pub fn plan(
             // The first period ends after they joined: nothing is due yet.
             continue;
         }
+        let since = match sub.frequency {
+            Frequency::Instant => match super::instant::due_since(sub, newest_seen) {
+                Some(since) => Some(since),
+                None => continue,
+            },
+            Frequency::Daily | Frequency::Weekly => sub.last_digest_at,
+        };
         let new: Vec<&Arc<Article>> = visible
             .iter()
             .copied()
             .filter(|a| sub.topics.is_empty() || sub.topics.iter().any(|t| a.in_category(t)))
             .filter(|a| !sent.contains(&*a.id))
-            .filter(|a| match sub.last_digest_at {
+            .filter(|a| match since {
                 None => a.published.with_timezone(&Utc) >= backlog_start,
-                Some(since) => first_seen.get(&*a.id).copied().unwrap_or(now) > since,
+                Some(since) => seen_at(a) > since,
             })
             .collect();
         let article_ids = new.iter().map(|a| a.id.to_string()).collect();
@@ -185,253 +219,6 @@ pub fn local_instant(tz: Tz, y: i32, m: u32, d: u32, h: u32, min: u32) -> Option
     tz.with_ymd_and_hms(y, m, d, h, min, 0).earliest().map(|t| t.with_timezone(&Utc))
 }
 
-/// The helpers are shared with the seed planner's tests (`digest::seed`).
+/// The helpers are shared with the seed and instant planners' tests.
 #[cfg(test)]
-pub(super) mod tests {
-    use super::*;
-    use crate::article::Category;
-    use crate::subscriber::Status;
-
-    pub(in crate::digest) const HCM: Tz = chrono_tz::Asia::Ho_Chi_Minh;
-
-    pub(in crate::digest) fn settings() -> PlanSettings {
-        PlanSettings {
-            timezone: HCM,
-            daily_at: NaiveTime::from_hms_opt(7, 0, 0).unwrap(),
-            weekly_on: Weekday::Mon,
-            max_items: 3,
-            first_backlog: std::time::Duration::from_secs(7 * 86400),
-        }
-    }
-
-    pub(in crate::digest) fn at(d: u32, h: u32, min: u32) -> DateTime<Utc> {
-        local_instant(HCM, 2026, 11, d, h, min).unwrap()
-    }
-
-    pub(in crate::digest) fn article(id: &str, published: DateTime<Utc>, cat: &str) -> Arc<Article> {
-        Arc::new(Article {
-            id: id.into(),
-            slug: id.into(),
-            link: crate::article::Link::Own(format!("https://yenbai.gov.vn/{id}").into()),
-            title: id.into(),
-            published: published.with_timezone(&HCM).fixed_offset(),
-            updated: None,
-            content: crate::article::Content::ready(String::new(), String::new()),
-            fingerprint: 0,
-            categories: Category::set(vec![Category {
-                slug: cat.into(),
-                name: cat.into(),
-            }]),
-            tags: vec![],
-            author: None,
-            image: None,
-            problem: None,
-            draft: false,
-            origin: id.into(),
-        })
-    }
-
-    pub(in crate::digest) fn sub(id: i64, freq: Frequency, confirmed: DateTime<Utc>) -> Subscriber {
-        Subscriber {
-            id,
-            email: format!("s{id}@example.org"),
-            topics: vec![],
-            frequency: freq,
-            status: Status::Active,
-            created_at: confirmed,
-            confirmed_at: Some(confirmed),
-            bounce_count: 0,
-            last_period: None,
-            last_digest_at: None,
-            last_bounce_reason: None,
-            last_bounce_at: None,
-        }
-    }
-
-    pub(in crate::digest) fn newest_first(mut v: Vec<Arc<Article>>) -> Vec<Arc<Article>> {
-        v.sort_by_key(|a| std::cmp::Reverse(a.published));
-        v
-    }
-
-    pub(in crate::digest) fn ids(p: &PlannedDigest) -> Vec<&str> {
-        p.articles.iter().map(|a| a.id.as_ref()).collect()
-    }
-
-    #[test]
-    fn daily_period_is_the_latest_daily_at_in_the_site_zone() {
-        let s = settings();
-        let p = period_at(Frequency::Daily, &s, at(25, 6, 59), Mode::Scheduled);
-        assert_eq!(p.key, "daily:2026-11-24");
-        let p = period_at(Frequency::Daily, &s, at(25, 7, 0), Mode::Scheduled);
-        assert_eq!(p.key, "daily:2026-11-25");
-        assert_eq!(p.end, at(25, 7, 0));
-        // 07:00 in Hồ Chí Minh City is 00:00 UTC.
-        assert_eq!(p.end.to_rfc3339(), "2026-11-25T00:00:00+00:00");
-    }
-
-    #[test]
-    fn weekly_period_ends_on_weekly_on() {
-        let s = settings();
-        // 2026-11-25 is a Wednesday; the latest Monday 07:00 is the 23rd (ISO week 48).
-        let p = period_at(Frequency::Weekly, &s, at(25, 12, 0), Mode::Scheduled);
-        assert_eq!(p.key, "weekly:2026-W48");
-        assert_eq!(p.end, at(23, 7, 0));
-        // Monday before 07:00 still belongs to the week before.
-        assert_eq!(period_at(Frequency::Weekly, &s, at(23, 6, 0), Mode::Scheduled).key, "weekly:2026-W47");
-    }
-
-    #[test]
-    fn periods_survive_dst_changes() {
-        // Paris leaves summer time on 2026-10-25 at 03:00 → 02:00; 02:30 happens twice.
-        let s = PlanSettings {
-            timezone: chrono_tz::Europe::Paris,
-            daily_at: NaiveTime::from_hms_opt(2, 30, 0).unwrap(),
-            ..settings()
-        };
-        let now = "2026-10-25T02:00:00Z".parse::<DateTime<Utc>>().unwrap();
-        let p = period_at(Frequency::Daily, &s, now, Mode::Scheduled);
-        assert_eq!(p.key, "daily:2026-10-25");
-        // The earlier 02:30 (summer time, 00:30 UTC).
-        assert_eq!(p.end.to_rfc3339(), "2026-10-25T00:30:00+00:00");
-        // Spring forward on 2026-03-29: 02:30 does not exist and moves to 03:30.
-        let now = "2026-03-29T12:00:00Z".parse::<DateTime<Utc>>().unwrap();
-        let p = period_at(Frequency::Daily, &s, now, Mode::Scheduled);
-        assert_eq!(p.end.to_rfc3339(), "2026-03-29T01:30:00+00:00");
-    }
-
-    #[test]
-    fn first_digest_reaches_back_first_backlog() {
-        let s = settings();
-        let arts = newest_first(vec![
-            article("old", at(10, 8, 0), "kinh-te"),
-            article("recent", at(20, 8, 0), "kinh-te"),
-        ]);
-        let subs = vec![(sub(1, Frequency::Daily, at(20, 9, 0)), HashSet::new())];
-        let plans = plan(&subs, &arts, &HashMap::new(), &s, at(25, 7, 0), Mode::Scheduled);
-        assert_eq!(plans.len(), 1);
-        assert_eq!(ids(&plans[0]), ["recent"]);
-        assert_eq!(plans[0].period.key, "daily:2026-11-25");
-    }
-
-    #[test]
-    fn nothing_is_due_before_the_first_period_end_after_confirmation() {
-        let s = settings();
-        let arts = vec![article("a", at(24, 8, 0), "x")];
-        let subs = vec![(sub(1, Frequency::Daily, at(25, 9, 0)), HashSet::new())];
-        assert!(plan(&subs, &arts, &HashMap::new(), &s, at(25, 10, 0), Mode::Scheduled).is_empty());
-        // ...but "send now" sends it.
-        let now = plan(&subs, &arts, &HashMap::new(), &s, at(25, 10, 0), Mode::Now);
-        assert_eq!(now.len(), 1);
-        assert_eq!(now[0].period.key, "daily:2026-11-26");
-        assert_eq!(now[0].period.label.to_string(), "2026-11-25");
-    }
-
-    #[test]
-    fn after_downtime_only_the_latest_period_is_planned() {
-        let s = settings();
-        let arts = vec![article("a", at(21, 8, 0), "x"), article("b", at(18, 8, 0), "x")];
-        let mut s1 = sub(1, Frequency::Daily, at(1, 9, 0));
-        s1.last_period = Some("daily:2026-11-17".into());
-        s1.last_digest_at = Some(at(17, 7, 0));
-        let seen = HashMap::from([("a".to_string(), at(21, 8, 0)), ("b".to_string(), at(18, 8, 0))]);
-        // Down from the 18th to the 25th at noon: one digest, for the 25th.
-        let plans = plan(&[(s1, HashSet::new())], &arts, &seen, &s, at(25, 12, 0), Mode::Scheduled);
-        assert_eq!(plans.len(), 1);
-        assert_eq!(plans[0].period.key, "daily:2026-11-25");
-        assert_eq!(ids(&plans[0]), ["a", "b"]);
-    }
-
-    #[test]
-    fn the_same_period_is_not_planned_twice() {
-        let s = settings();
-        let arts = vec![article("a", at(24, 8, 0), "x")];
-        let mut s1 = sub(1, Frequency::Daily, at(1, 9, 0));
-        s1.last_period = Some("daily:2026-11-25".into());
-        s1.last_digest_at = Some(at(25, 7, 0));
-        assert!(plan(&[(s1, HashSet::new())], &arts, &HashMap::new(), &s, at(25, 18, 0), Mode::Scheduled).is_empty());
-    }
-
-    #[test]
-    fn a_late_article_with_an_old_date_is_sent_once() {
-        let s = settings();
-        // Published (by its date) on the 10th, but reaches the store on the 24th.
-        let late = article("late", at(10, 8, 0), "x");
-        let mut s1 = sub(1, Frequency::Daily, at(1, 9, 0));
-        s1.last_period = Some("daily:2026-11-24".into());
-        s1.last_digest_at = Some(at(24, 7, 0));
-        let seen = HashMap::from([("late".to_string(), at(24, 15, 0))]);
-        let plans = plan(&[(s1.clone(), HashSet::new())], std::slice::from_ref(&late), &seen, &s, at(25, 7, 0), Mode::Scheduled);
-        assert_eq!(ids(&plans[0]), ["late"]);
-        // The next day, with the bookkeeping of that digest, it is not sent again.
-        s1.last_period = Some("daily:2026-11-25".into());
-        s1.last_digest_at = Some(at(25, 7, 0));
-        let sent = HashSet::from(["late".to_string()]);
-        let plans = plan(&[(s1, sent)], &[late], &seen, &s, at(26, 7, 0), Mode::Scheduled);
-        assert!(plans[0].is_empty());
-    }
-
-    #[test]
-    fn an_edited_article_is_not_sent_again() {
-        let s = settings();
-        let mut edited = (*article("a", at(24, 8, 0), "x")).clone();
-        edited.title = "A (sửa)".into();
-        edited.updated = Some(at(25, 9, 0).with_timezone(&HCM).fixed_offset());
-        let mut s1 = sub(1, Frequency::Daily, at(1, 9, 0));
-        s1.last_period = Some("daily:2026-11-25".into());
-        s1.last_digest_at = Some(at(25, 7, 0));
-        let seen = HashMap::from([("a".to_string(), at(24, 8, 0))]);
-        let sent = HashSet::from(["a".to_string()]);
-        let plans = plan(&[(s1, sent)], &[Arc::new(edited)], &seen, &s, at(26, 7, 0), Mode::Scheduled);
-        assert_eq!(plans.len(), 1);
-        assert!(plans[0].is_empty(), "an empty plan only moves the watermark");
-    }
-
-    #[test]
-    fn topics_drafts_and_future_articles_are_respected() {
-        let s = settings();
-        let mut draft = (*article("draft", at(24, 8, 0), "kinh-te")).clone();
-        draft.draft = true;
-        let arts = newest_first(vec![
-            article("future", at(26, 8, 0), "kinh-te"),
-            article("econ", at(24, 9, 0), "kinh-te"),
-            article("culture", at(24, 10, 0), "van-hoa"),
-            Arc::new(draft),
-        ]);
-        let mut s1 = sub(1, Frequency::Daily, at(20, 9, 0));
-        s1.topics = vec!["kinh-te".into()];
-        let plans = plan(&[(s1, HashSet::new())], &arts, &HashMap::new(), &s, at(25, 7, 0), Mode::Scheduled);
-        assert_eq!(ids(&plans[0]), ["econ"]);
-    }
-
-    #[test]
-    fn newest_first_at_most_max_items_with_a_count_of_the_rest() {
-        let s = settings();
-        let arts = newest_first((1..=5).map(|i| article(&format!("a{i}"), at(23 + i, 8, 0), "x")).collect());
-        let subs = vec![(sub(1, Frequency::Weekly, at(19, 9, 0)), HashSet::new())];
-        let plans = plan(&subs, &arts, &HashMap::new(), &s, at(30, 7, 0), Mode::Scheduled);
-        assert_eq!(plans[0].period.key, "weekly:2026-W49");
-        assert_eq!(ids(&plans[0]), ["a5", "a4", "a3"]);
-        assert_eq!(plans[0].more, 2);
-        assert_eq!(plans[0].article_ids.len(), 5);
-    }
-
-    #[test]
-    fn only_active_and_bouncing_subscribers_are_planned() {
-        let s = settings();
-        let arts = vec![article("a", at(24, 8, 0), "x")];
-        let subs: Vec<_> = Status::ALL
-            .into_iter()
-            .enumerate()
-            .map(|(i, st)| {
-                let mut x = sub(i as i64 + 1, Frequency::Daily, at(20, 9, 0));
-                x.status = st;
-                (x, HashSet::new())
-            })
-            .collect();
-        let planned: Vec<Status> =
-            plan(&subs, &arts, &HashMap::new(), &s, at(25, 7, 0), Mode::Scheduled).iter().map(|p| p.subscriber.status).collect();
-        // Bouncing ones are retried at the next period; pending,
-        // unsubscribed, suppressed and complained ones never get one.
-        assert_eq!(planned, [Status::Active, Status::Bouncing]);
-    }
-}
+pub(super) mod tests;

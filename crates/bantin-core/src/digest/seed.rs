@@ -7,20 +7,10 @@
 
 use super::plan::{self, Mode, Period, PlanSettings, PlannedDigest};
 use crate::article::Article;
-use crate::subscriber::{Frequency, Status, Subscriber};
-use chrono::{DateTime, Duration, Utc};
+use crate::subscriber::{Status, Subscriber};
+use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
-
-/// When `period` began: the scheduled end of the period before it.
-pub fn period_start(period: &Period, s: &PlanSettings) -> DateTime<Utc> {
-    let date = period.end.with_timezone(&s.timezone).date_naive();
-    let days = match period.frequency {
-        Frequency::Daily => 1,
-        Frequency::Weekly => 7,
-    };
-    plan::boundary(date.checked_sub_signed(Duration::days(days)).unwrap_or(date), s)
-}
 
 /// The seed copies that go with `due` (one run's plans, at `now` in
 /// `mode`): for each period that a non-empty plan of `due` has, one per
@@ -45,7 +35,7 @@ pub fn plan_copies(
     }
     let mut copies = Vec::new();
     for period in periods {
-        let start = period_start(period, s);
+        let start = period.start;
         let seeds: Vec<(Subscriber, HashSet<String>)> = seeds
             .iter()
             .map(|email| {
@@ -76,18 +66,19 @@ pub fn plan_copies(
 mod tests {
     use super::super::plan::tests::{article, at, ids, newest_first, settings, sub};
     use super::*;
+    use crate::subscriber::Frequency;
 
     #[test]
     fn a_period_begins_where_the_one_before_ended() {
         let s = settings();
         // 2026-11-30 is a Monday.
         let daily = plan::period_at(Frequency::Daily, &s, at(30, 7, 0), Mode::Scheduled);
-        assert_eq!(period_start(&daily, &s), at(29, 7, 0));
+        assert_eq!(daily.start, at(29, 7, 0));
         let weekly = plan::period_at(Frequency::Weekly, &s, at(30, 7, 0), Mode::Scheduled);
-        assert_eq!(period_start(&weekly, &s), at(23, 7, 0));
+        assert_eq!(weekly.start, at(23, 7, 0));
         // "Send now" on Wednesday the 25th: the running day began at 07:00.
         let now = plan::period_at(Frequency::Daily, &s, at(25, 10, 0), Mode::Now);
-        assert_eq!((now.key.as_str(), period_start(&now, &s)), ("daily:2026-11-26", at(25, 7, 0)));
+        assert_eq!((now.key.as_str(), now.start), ("daily:2026-11-26", at(25, 7, 0)));
     }
 
     #[test]
