@@ -17,6 +17,9 @@ pub struct Digest {
     /// digest of every period a run queued news in: editors watching what
     /// goes out, deliverability monitors.
     pub seed: Vec<String>,
+    /// Whether each sent period's site-wide digest is readable at
+    /// `/archive/` and mails link it ("view in browser").
+    pub archive: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -27,6 +30,7 @@ pub(super) struct RawDigest {
     max_items: i64,
     first_backlog: String,
     seed: Vec<String>,
+    archive: bool,
 }
 impl Default for RawDigest {
     fn default() -> Self {
@@ -36,6 +40,7 @@ impl Default for RawDigest {
             max_items: 30,
             first_backlog: "7d".into(),
             seed: Vec::new(),
+            archive: true,
         }
     }
 }
@@ -60,7 +65,7 @@ impl RawDigest {
                 seed.push(address);
             }
         }
-        Ok(Digest { daily_at, weekly_on, max_items: self.max_items as usize, first_backlog, seed })
+        Ok(Digest { daily_at, weekly_on, max_items: self.max_items as usize, first_backlog, seed, archive: self.archive })
     }
 }
 
@@ -74,6 +79,8 @@ mod tests {
     #[test]
     fn seed_addresses_are_normalised_and_a_bad_one_is_named() {
         assert!(load("").unwrap().digest.seed.is_empty());
+        assert!(load("").unwrap().digest.archive, "the archive is on by default");
+        assert!(!load("archive = false").unwrap().digest.archive);
         let seed = load("seed = [\"Editor@Example.ORG\", \" qa+seed@example.org \", \"Editor@example.org\"]").unwrap().digest.seed;
         assert_eq!(seed, ["Editor@example.org", "qa+seed@example.org"], "the domain lower-cased, one copy each");
         for bad in ["not-an-address", "a@b@example.org", "editor@localhost", "x@example.org\\r\\nBcc: y@example.org"] {
