@@ -19,6 +19,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "outbox bodies", include_str!("../../migrations/sqlite/0003_outbox_bodies.sql")),
     (4, "bounces", include_str!("../../migrations/sqlite/0004_bounces.sql")),
     (5, "delivered", include_str!("../../migrations/sqlite/0005_delivered.sql")),
+    (7, "digest archive", include_str!("../../migrations/sqlite/0007_digest_archive.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "subscribers outbox", include_str!("../../migrations/postgres/0001_subscribers_outbox.sql")),
@@ -26,6 +27,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (3, "outbox bodies", include_str!("../../migrations/postgres/0003_outbox_bodies.sql")),
     (4, "bounces", include_str!("../../migrations/postgres/0004_bounces.sql")),
     (5, "delivered", include_str!("../../migrations/postgres/0005_delivered.sql")),
+    (7, "digest archive", include_str!("../../migrations/postgres/0007_digest_archive.sql")),
 ];
 
 /// Which database `state.url` names.

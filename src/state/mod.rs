@@ -16,7 +16,8 @@
 //! instances on one database: names, leases of the gone, the planner lock,
 //! the shared token key), `bounces.rs` (reports received: matching them
 //! to a message, applying them once; the bounce policy), `lift.rs` (an
-//! admin lifting a suppression), `privacy.rs` (erasing a person, dropping old
+//! admin lifting a suppression), `archive.rs` (each sent period's
+//! site-wide digest, for `/archive/`), `privacy.rs` (erasing a person, dropping old
 //! message bodies; what each table holds about a person).
 //!
 //! Invariants:
@@ -35,6 +36,7 @@
 //!   claim skips rows another transaction has locked (`FOR UPDATE SKIP
 //!   LOCKED`), and an expired lease (a dead sender) can be claimed again.
 
+mod archive;
 mod connect;
 mod instances;
 mod outbox;
@@ -43,6 +45,7 @@ mod digests;
 mod lift;
 mod privacy;
 
+pub use archive::ArchiveEntry;
 pub use connect::{sqlite_path, Backend};
 pub use instances::{instance_id, PlannerLock};
 pub use bounces::{ReportKind, ReportRow, Target};

@@ -82,8 +82,13 @@ pub fn plan_copies(
     if seeds.is_empty() {
         return Vec::new();
     }
-    let mut copies = Vec::new();
-    for digest in site_wide(due, articles, first_seen, s, now, mode) {
+    copies(seeds, &site_wide(due, articles, first_seen, s, now, mode))
+}
+
+/// The copies of `site` (from [`site_wide`]) for each of `seeds`.
+pub fn copies(seeds: &[String], site: &[PlannedDigest]) -> Vec<PlannedDigest> {
+    let mut copies = Vec::with_capacity(site.len() * seeds.len());
+    for digest in site {
         for email in seeds {
             let mut copy = digest.clone();
             copy.subscriber.email = email.clone();
