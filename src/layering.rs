@@ -77,7 +77,9 @@ const DAEMON: &[(&str, u8)] = &[
     ("shared", 5),
     ("http", 6),
     ("subscription", 6),
-    ("serve", 7),
+    // The digest archive's pages: the subscription pages' languages and frame.
+    ("archive", 7),
+    ("serve", 8),
 ];
 
 /// A source file: its room, its module path inside the crate and the text

@@ -23,6 +23,16 @@ pub struct ArchiveEntry {
     pub article_ids: Vec<String>,
 }
 
+/// A page of the archive, newest first.
+#[derive(Debug, Clone, Default)]
+pub struct ArchivePage {
+    pub entries: Vec<ArchiveEntry>,
+    /// Periods in the whole archive.
+    pub total: u64,
+    /// When the latest period was recorded; `None` while it is empty.
+    pub newest: Option<DateTime<Utc>>,
+}
+
 /// Records `entries`, keeping a period's first row (a later run or another
 /// instance committing more digests of it changes nothing). A statement
 /// each: a run has a period or two.
@@ -74,20 +84,24 @@ impl StateStore {
     }
 
     /// Up to `limit` archived periods from the `skip`-th, newest first,
-    /// and how many there are in all.
-    pub async fn archive_entries(&self, skip: u64, limit: u64) -> Result<(Vec<ArchiveEntry>, u64)> {
+    /// how many there are in all and when the last was recorded.
+    pub async fn archive_entries(&self, skip: u64, limit: u64) -> Result<ArchivePage> {
         let rows = sqlx::query(concat!(columns!(), "ORDER BY period_end DESC, period_key DESC LIMIT $1 OFFSET $2"))
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
             .bind(i64::try_from(skip).unwrap_or(i64::MAX))
             .fetch_all(&self.pool)
             .await
             .map_err(q("reading the digest archive"))?;
-        let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM digest_archive")
+        let all = sqlx::query("SELECT COUNT(*) AS n, MAX(sent_at) AS newest FROM digest_archive")
             .fetch_one(&self.pool)
             .await
-            .map_err(q("counting the digest archive"))
-            .and_then(|r| get(&r, "n"))?;
-        let entries = rows.iter().map(entry).collect::<Result<Vec<_>>>()?;
-        Ok((entries, u64::try_from(total).unwrap_or(0)))
+            .map_err(q("counting the digest archive"))?;
+        let total: i64 = get(&all, "n")?;
+        let newest: Option<i64> = get(&all, "newest")?;
+        Ok(ArchivePage {
+            entries: rows.iter().map(entry).collect::<Result<Vec<_>>>()?,
+            total: u64::try_from(total).unwrap_or(0),
+            newest: newest.map(from_ms),
+        })
     }
 }

@@ -45,7 +45,7 @@ mod digests;
 mod lift;
 mod privacy;
 
-pub use archive::ArchiveEntry;
+pub use archive::{ArchiveEntry, ArchivePage};
 pub use connect::{sqlite_path, Backend};
 pub use instances::{instance_id, PlannerLock};
 pub use bounces::{ReportKind, ReportRow, Target};

@@ -9,6 +9,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod archive_pages;
 mod bounce_listen;
 mod bounces_apply;
 mod browser_view;
