@@ -225,3 +225,43 @@ async fn archive_pages_in_vietnamese_and_english() {
         insta::assert_snapshot!(format!("archive_{name}_en"), own_part(&s.get(path, &[("accept-language", "en-GB,en;q=0.8")]).await.2));
     }
 }
+
+/// The archive as `bantin serve` answers it (`serve::run` in-process: the
+/// connection front hands `/archive/` to the router; the pages get the
+/// safety headers; HEAD and 304 as the feeds), after a "send now" run.
+#[test]
+fn serve_answers_the_archive_with_its_headers() {
+    use crate::support::harness::{body_of, get, raw, status_of};
+    use crate::support::inproc::InProcess;
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("articles");
+    std::fs::create_dir_all(&store).unwrap();
+    let published = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    let article = format!("---\ntitle: \"Tin mới trong ngày\"\ndate: {published}\ncategories: [\"Thời sự\"]\n---\n\nNội dung.\n");
+    std::fs::write(store.join("tin-moi.md"), article).unwrap();
+    let service = InProcess::start(dir.path(), &store, |_| String::new());
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let period = rt.block_on(async {
+        let d = mailtest::digests(&dir.path().join("bantin.toml")).await;
+        let now = chrono::Utc::now();
+        mailtest::active_subscriber(&d.state, "doc.gia@example.vn", now - chrono::Duration::days(3)).await;
+        assert_eq!(d.queue(now, Mode::Now).await.unwrap().queued, 1);
+        d.state.archive_entries(0, 1).await.unwrap().entries[0].period_key.clone()
+    });
+    let path = bantin::digest::archive::ArchivePeriod::from_key(&period).unwrap().path();
+    let page = get(service.addr, &path);
+    assert_eq!(status_of(&page), 200, "{page}");
+    let head = page.split("\r\n\r\n").next().unwrap().to_ascii_lowercase();
+    for h in ["content-security-policy: default-src 'none'", "x-content-type-options: nosniff", "etag: \"", "last-modified: ", "vary: accept-encoding, accept-language"] {
+        assert!(head.contains(h), "{h} in {head}");
+    }
+    assert!(body_of(&page).contains("Tin mới trong ngày"));
+    let etag = head.lines().find_map(|l| l.strip_prefix("etag: ")).unwrap().to_string();
+    let again = raw(service.addr, format!("GET {path} HTTP/1.1\r\nHost: t\r\nIf-None-Match: {etag}\r\nConnection: close\r\n\r\n").as_bytes(), std::time::Duration::from_secs(10));
+    assert_eq!(status_of(&again), 304, "{again}");
+    let head_only = raw(service.addr, format!("HEAD {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(), std::time::Duration::from_secs(10));
+    assert_eq!((status_of(&head_only), body_of(&head_only)), (200, ""));
+    assert_eq!(status_of(&get(service.addr, "/archive/")), 200);
+    assert_eq!(status_of(&get(service.addr, "/archive/daily/2000-01-01")), 404);
+    service.stop().unwrap();
+}
