@@ -3,6 +3,14 @@
 //! its list headers (List-Unsubscribe, One-Click, List-Id). The shared
 //! shape (`mail::shape`) lets one rendering serve every subscriber of the
 //! same plan.
+//!
+//! Besides the articles a digest carries a hidden preheader (the first
+//! titles), each article's thumbnail when it has an image, a "view in
+//! browser" link to its period's archive page filtered by the topics
+//! (`digest.archive`), and no more HTML than Gmail shows unclipped
+//! (`mail::clip`: fewer articles in full, the rest as title links). All
+//! of these are functions of the plan, not of the subscriber, so a shape
+//! still holds.
 
 use super::shape::{self, Personal, Shape, Shapes};
 use super::{ArticleView, Composer, MailError, Rendered};
