@@ -46,7 +46,7 @@ fn link(path: &str, query: &[(&str, &str)], lang: Lang) -> String {
     if lang == Lang::En {
         pairs.append_pair("lang", "en");
     }
-    let q = pairs.finish().replace("%2C", ",");
+    let q = pairs.finish();
     if q.is_empty() { path.to_string() } else { format!("{path}?{q}") }
 }
 
