@@ -87,10 +87,15 @@ impl Composer {
             Frequency::Daily => plan.period.label.format("%d/%m/%Y").to_string(),
             Frequency::Weekly => {
                 let w = plan.period.label.iso_week();
-                format!("tuần {}/{}", w.week(), w.year())
+                format!("{} {}/{}", if self.english { "week" } else { "tuần" }, w.week(), w.year())
             }
         };
-        let subject = crate::text::clean_line(&format!("{} – {period_label}: {count} bài mới", self.heading));
+        let news = match (self.english, count) {
+            (false, _) => "bài mới",
+            (true, 1) => "new article",
+            (true, _) => "new articles",
+        };
+        let subject = crate::text::clean_line(&format!("{} – {period_label}: {count} {news}", self.heading));
         let articles: Vec<ArticleView> = plan.articles.iter().map(|a| self.article_view(a)).collect();
         let topics = sub
             .topics
@@ -101,7 +106,7 @@ impl Composer {
         DigestView {
             preheader: preheader(&articles),
             archive_url: self.archive_url(&plan.period.key, &sub.topics),
-            frequency_label: Self::frequency_label(sub.frequency),
+            frequency_label: if self.english { sub.frequency.as_str() } else { Self::frequency_label(sub.frequency) },
             subject,
             period_label,
             count,
@@ -115,6 +120,7 @@ impl Composer {
     /// `split.links` as title links and the rest counted.
     fn render_split(&self, d: &DigestView, personal: &Personal, split: Split) -> Result<Rendered, MailError> {
         let ctx = minijinja::context! {
+            lang => if self.english { "en" } else { "vi" },
             subject => &d.subject,
             heading => &self.heading,
             period_label => &d.period_label,

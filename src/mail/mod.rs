@@ -90,6 +90,8 @@ pub struct Composer {
     dkim: Option<DkimConfig>,
     /// `digest.archive`: mails link their period's archive page.
     archive: bool,
+    /// `site.language` is English: digests in English (else Vietnamese).
+    english: bool,
 }
 
 impl std::fmt::Debug for Composer {
@@ -157,6 +159,7 @@ impl Composer {
             timezone: settings.site.timezone,
             dkim,
             archive: settings.digest.archive,
+            english: settings.site.language.to_ascii_lowercase().starts_with("en"),
         })
     }
 

@@ -15,7 +15,7 @@ mod bounces_apply;
 mod browser_view;
 mod build_plan;
 mod cache;
-mod digest_clip;
+mod digest_polish;
 mod digest_render;
 mod feed_rules;
 mod feeds_validate;
