@@ -8,11 +8,14 @@
 use crate::support::mailtest::{self, fixed_now as now, Backend, StateDb};
 use bantin::digest::plan::Mode;
 use bantin::newsletter::Digests;
+use bantin::state::{Frequency, NewSubscriber, Status};
 use reqwest::StatusCode;
 use std::sync::Arc;
 
 const SENT: &str = "/archive/daily/2026-08-31";
-const READERS: [&str; 2] = ["doc.gia@example.vn", "ban.doc.hai@example.vn"];
+const WEEK: &str = "/archive/weekly/2026-W36";
+/// Two daily readers of every topic and a weekly one of Kinh tế.
+const READERS: [&str; 3] = ["doc.gia@example.vn", "ban.doc.hai@example.vn", "hang.tuan@example.vn"];
 
 struct Site {
     _db: StateDb,
@@ -22,9 +25,9 @@ struct Site {
     client: reqwest::Client,
 }
 
-/// The example store, two daily readers, and one digest run at the fixed
-/// `now` (the end of the day 2026-08-31) and one a day later, with
-/// nothing new; the archive served. `digest` is written into `[digest]`.
+/// The example store, `READERS`, and one digest run at the fixed `now`
+/// (the end of the day 2026-08-31 and of week 36) and one a day later,
+/// with nothing new; the archive served. `digest` is written into `[digest]`.
 async fn site(digest: &str) -> Site {
     site_on(Backend::Sqlite, digest).await
 }
@@ -37,11 +40,13 @@ async fn site_on(backend: Backend, digest: &str) -> Site {
     std::fs::write(&cfg, text).unwrap();
     let digests = mailtest::digests(&cfg).await;
     let joined = now() - chrono::Duration::days(3);
-    for email in READERS {
+    for email in &READERS[..2] {
         mailtest::active_subscriber(&digests.state, email, joined).await;
     }
+    let weekly = NewSubscriber { email: READERS[2].into(), topics: vec!["kinh-te".into()], frequency: Frequency::Weekly, status: Status::Active, now: joined };
+    digests.state.insert_subscriber(&weekly).await.unwrap();
     let first = digests.queue(now(), Mode::Scheduled).await.unwrap();
-    assert_eq!(first.queued, 2, "{first:?}");
+    assert_eq!(first.queued, 3, "{first:?}");
     let next = digests.queue(now() + chrono::Duration::days(1), Mode::Scheduled).await.unwrap();
     assert_eq!((next.due, next.queued), (2, 0), "nothing new the next day: {next:?}");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -80,10 +85,14 @@ async fn periods_sent_and_none_other(backend: Backend) {
     let later = s.digests.queue(now() + chrono::Duration::hours(1), Mode::Scheduled).await.unwrap();
     assert_eq!(later.queued, 1, "{later:?}");
     assert_eq!(s.digests.state.archive_entry("daily:2026-08-31").await.unwrap(), Some(recorded));
-    assert_eq!(s.digests.state.archive_entries(0, 10).await.unwrap().total, 1);
+    assert_eq!(s.digests.state.archive_entries(0, 10).await.unwrap().total, 2);
     let index = s.body("/archive/", &[]).await;
-    assert!(index.contains(&format!("href=\"{SENT}\"")), "{index}");
-    assert_eq!(index.matches("<li>").count(), 1, "one period sent: {index}");
+    assert!(index.contains(&format!("href=\"{SENT}\"")) && index.contains(&format!("href=\"{WEEK}\"")), "{index}");
+    assert_eq!(index.matches("<li>").count(), 2, "a day and a week sent: {index}");
+    // The week's page is the site-wide digest of the week: every topic,
+    // though its one reader has one.
+    let week = s.body(WEEK, &[]).await;
+    assert!(week.contains("Bản tin tuần 36/2026") && week.contains("Hồ Thác Bà mùa hè nhộn nhịp du khách"), "{week}");
     let page = s.body(SENT, &[]).await;
     let catalog = (s.digests.catalog)();
     let visible: Vec<_> = catalog.iter().filter(|a| a.is_visible_at(now().fixed_offset())).collect();
@@ -91,8 +100,8 @@ async fn periods_sent_and_none_other(backend: Backend) {
         assert!(page.contains(&bantin::text::escape_html(&a.title)), "{} on the page", a.title);
     }
     // The day after had nothing new: no digest, no page. Nor any other
-    // period never sent, a week included (nobody is weekly).
-    for path in ["/archive/daily/2026-09-01", "/archive/daily/2026-08-30", "/archive/weekly/2026-W36"] {
+    // period never sent.
+    for path in ["/archive/daily/2026-09-01", "/archive/daily/2026-08-30", "/archive/weekly/2026-W35", "/archive/weekly/2026-W37"] {
         let (status, headers, body) = s.get(path, &[]).await;
         assert_eq!(status, StatusCode::NOT_FOUND, "{path}");
         assert!(headers[reqwest::header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"), "{path}");
@@ -126,9 +135,9 @@ async fn no_archive_page_holds_an_address_or_a_token() {
             secrets.push(url.rsplit('/').next().unwrap().to_string());
         }
     }
-    assert_eq!(secrets.len(), 6);
+    assert_eq!(secrets.len(), 9);
     let mut pages = 0;
-    for path in ["/archive/", SENT, &format!("{SENT}?topics=kinh-te,du-lich"), "/archive/feed.xml", "/archive/daily/2026-09-01"] {
+    for path in ["/archive/", SENT, WEEK, &format!("{WEEK}?topics=kinh-te"), &format!("{SENT}?topics=kinh-te,du-lich"), "/archive/feed.xml", "/archive/daily/2026-09-01"] {
         for lang in ["vi", "en"] {
             let (_, _, body) = s.get(path, &[("accept-language", lang)]).await;
             pages += 1;
@@ -140,7 +149,7 @@ async fn no_archive_page_holds_an_address_or_a_token() {
             }
         }
     }
-    assert_eq!(pages, 10);
+    assert_eq!(pages, 14);
 }
 
 #[tokio::test]
@@ -169,8 +178,9 @@ async fn the_archive_feed_parses_and_links_each_period() {
     assert_eq!(headers[reqwest::header::CONTENT_TYPE], "application/rss+xml; charset=utf-8");
     roxmltree::Document::parse(&xml).expect("well-formed XML");
     let feed = feed_rs::parser::parse(xml.as_bytes()).expect("feed-rs reads it");
-    assert_eq!(feed.entries.len(), 1);
-    let item = &feed.entries[0];
+    assert_eq!(feed.entries.len(), 2);
+    assert_eq!(feed.entries[0].links[0].href, format!("https://bantin.yenbai.gov.vn{WEEK}"));
+    let item = &feed.entries[1];
     assert_eq!(item.links[0].href, format!("https://bantin.yenbai.gov.vn{SENT}"));
     assert!(item.title.as_ref().unwrap().content.starts_with("Bản tin ngày 31/08/2026"));
     assert_eq!(item.published, Some(now()));
@@ -220,7 +230,7 @@ fn own_part(page: &str) -> String {
 #[tokio::test]
 async fn archive_pages_in_vietnamese_and_english() {
     let s = site("").await;
-    for (name, path) in [("index", "/archive/"), ("period", SENT), ("period_topics", &format!("{SENT}?topics=kinh-te")), ("missing", "/archive/daily/2026-09-01")] {
+    for (name, path) in [("index", "/archive/"), ("period", SENT), ("week", WEEK), ("period_topics", &format!("{SENT}?topics=kinh-te")), ("missing", "/archive/daily/2026-09-01")] {
         insta::assert_snapshot!(format!("archive_{name}_vi"), own_part(&s.get(path, &[]).await.2));
         insta::assert_snapshot!(format!("archive_{name}_en"), own_part(&s.get(path, &[("accept-language", "en-GB,en;q=0.8")]).await.2));
     }
