@@ -178,3 +178,31 @@ pub(super) fn unavailable(d: &Digests, lang: Lang, e: impl std::fmt::Display) ->
     let s = crate::subscription::strings::get(lang);
     framed(d, lang, StatusCode::SERVICE_UNAVAILABLE, s.error_title, s.error_message)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::NaiveDate;
+
+    fn period(frequency: Frequency, y: i32, m: u32, d: u32) -> ArchivePeriod {
+        ArchivePeriod { frequency, date: NaiveDate::from_ymd_opt(y, m, d).unwrap() }
+    }
+
+    #[test]
+    fn periods_are_named_in_the_readers_language() {
+        let day = period(Frequency::Daily, 2026, 11, 30);
+        assert_eq!(label(day, Lang::Vi), "Bản tin ngày 30/11/2026");
+        assert_eq!(label(day, Lang::En), "Daily digest, 30/11/2026");
+        // The ISO week of the date, and its ISO year: 2027-01-01 is in 2026-W53.
+        let week = period(Frequency::Weekly, 2027, 1, 1);
+        assert_eq!(label(week, Lang::Vi), "Bản tin tuần 53/2026");
+        assert_eq!(label(week, Lang::En), "Weekly digest, week 53 of 2026");
+    }
+
+    #[test]
+    fn links_keep_an_english_readers_choice() {
+        assert_eq!(link("/archive/", &[], Lang::Vi), "/archive/");
+        assert_eq!(link("/archive/", &[("page", "2")], Lang::Vi), "/archive/?page=2");
+        assert_eq!(link("/archive/", &[("page", "2")], Lang::En), "/archive/?page=2&lang=en");
+    }
+}

@@ -94,19 +94,23 @@ pub async fn plan_due(
         crate::digest::seed::site_wide(&digests, &articles, &first_seen, settings, now, mode)
     };
     let copies = crate::digest::seed::copies(&mailable, &site);
-    let archive = if archive { site.iter().map(|d| archive_entry(d, now)).collect() } else { Vec::new() };
+    // Only periods the archive has a page for (`digest::archive` names
+    // days and weeks).
+    let archive = if archive { site.iter().filter_map(|d| archive_entry(d, now)).collect() } else { Vec::new() };
     Ok(Due { digests, copies, archive })
 }
 
-/// A period's archive entry from its site-wide digest.
-fn archive_entry(site: &PlannedDigest, now: DateTime<Utc>) -> ArchiveEntry {
-    ArchiveEntry {
+/// A period's archive entry from its site-wide digest, if the archive can
+/// name the period.
+fn archive_entry(site: &PlannedDigest, now: DateTime<Utc>) -> Option<ArchiveEntry> {
+    crate::digest::archive::ArchivePeriod::from_key(&site.period.key)?;
+    Some(ArchiveEntry {
         period_key: site.period.key.clone(),
         frequency: site.period.frequency,
         period_end: site.period.end,
         sent_at: now,
         article_ids: site.article_ids.clone(),
-    }
+    })
 }
 
 /// Plans, renders and commits every digest due at `now`, the copies of
