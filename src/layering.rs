@@ -79,7 +79,9 @@ const DAEMON: &[(&str, u8)] = &[
     ("subscription", 6),
     // The admin API: beside the public routes, below serve, which mounts it.
     ("admin", 6),
-    ("serve", 7),
+    // The digest archive's pages: the subscription pages' languages and frame.
+    ("archive", 7),
+    ("serve", 8),
 ];
 
 /// A source file: its room, its module path inside the crate and the text

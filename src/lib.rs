@@ -18,6 +18,7 @@
 pub use bantin_core::{article, cache, catalog, dates, digest, feeds, ratelimit, subscriber, templates, text};
 
 pub mod admin;
+pub mod archive;
 pub mod bounces;
 pub mod config;
 pub mod export;

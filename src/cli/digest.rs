@@ -155,7 +155,7 @@ fn refusal(sub: &Subscriber) -> String {
 /// `digest run --dry-run`: what is due, written and sent nowhere.
 async fn dry_run_report(digests: &Digests, catalog: &Catalog, start: DateTime<Utc>, mode: Mode) -> anyhow::Result<ExitCode> {
     let seeds = &digests.settings.digest.seed;
-    let due = bantin::newsletter::pipeline::plan_due(&digests.state, catalog, &digests.plan, seeds, start, mode).await?;
+    let due = bantin::newsletter::pipeline::plan_due(&digests.state, catalog, &digests.plan, seeds, false, start, mode).await?;
     let plans = &due.digests;
     let mut empty = 0;
     for p in plans {

@@ -240,7 +240,7 @@ async fn index(State(shared): State<Arc<Shared>>, method: Method, headers: Heade
 /// The headers go straight into a map sized for all of them: the
 /// `Response::builder()` chain moved the whole response head through every
 /// `.header()` and grew the map past its first allocation (issue 6 profile).
-fn answer(entry: &Entry, method: &Method, headers: &HeaderMap) -> Response {
+pub(crate) fn answer(entry: &Entry, method: &Method, headers: &HeaderMap) -> Response {
     let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
     let mut out = HeaderMap::with_capacity(8);
     let (not_modified, rep) = document(

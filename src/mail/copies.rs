@@ -9,7 +9,8 @@
 //! must not end EMAIL's subscription; a seed address has no subscription
 //! a token could name. So a copy has no List-Unsubscribe (a mail client's
 //! own "unsubscribe" button would POST it), and its unsubscribe and
-//! preferences links go to the site's home page.
+//! preferences links go to the site's home page. Its "view in browser"
+//! link (`digest.archive`) stays: it names a period and topics, no one.
 
 use super::shape::Personal;
 use super::{Composer, MailError, Rendered};

@@ -3,9 +3,18 @@
 //! its list headers (List-Unsubscribe, One-Click, List-Id). The shared
 //! shape (`mail::shape`) lets one rendering serve every subscriber of the
 //! same plan.
+//!
+//! Besides the articles a digest carries a hidden preheader (the first
+//! titles), each article's thumbnail when it has an image, a "view in
+//! browser" link to its period's archive page filtered by the topics
+//! (`digest.archive`), and no more HTML than Gmail shows unclipped
+//! (`mail::clip`: fewer articles in full, the rest as title links). All
+//! of these are functions of the plan, not of the subscriber, so a shape
+//! still holds.
 
 use super::shape::{self, Personal, Shape, Shapes};
 use super::{ArticleView, Composer, MailError, Rendered};
+use super::clip::{self, Split};
 use super::assemble::quoted_printable_parts;
 use crate::catalog::Catalog;
 use crate::digest::plan::PlannedDigest;
@@ -13,6 +22,30 @@ use crate::state::{Frequency, MessageKind, OutboxMessage, Subscriber};
 use chrono::{DateTime, Datelike, Utc};
 use lettre::message::Body;
 use lettre::message::header::ContentTransferEncoding;
+
+/// The parts of a digest's context that are the same for every
+/// subscriber of its shape, made once however often it is rendered.
+struct DigestView {
+    subject: String,
+    period_label: String,
+    count: usize,
+    /// The hidden preview text: the first titles.
+    preheader: String,
+    /// The period's archive page with the subscriber's topics, when
+    /// `digest.archive` is on.
+    archive_url: Option<String>,
+    articles: Vec<ArticleView>,
+    more: usize,
+    topics: String,
+    frequency_label: &'static str,
+}
+
+/// The hidden preview text a mail client shows after the subject: the
+/// first titles, as many as fit in about 140 characters.
+fn preheader(articles: &[ArticleView]) -> String {
+    let titles: Vec<&str> = articles.iter().take(5).map(|a| a.title.as_str()).collect();
+    crate::text::excerpt(&titles.join(" · "), 140)
+}
 
 impl Composer {
     pub(super) fn frequency_label(f: Frequency) -> &'static str {
@@ -34,10 +67,16 @@ impl Composer {
     /// mail's article title (`Tin mới: …`), or its count and first title.
     fn subject(&self, plan: &PlannedDigest, period_label: &str, count: usize) -> String {
         let first: &str = plan.articles.first().map(|a| a.title.as_ref()).unwrap_or_default();
+        let (one, news) = match (self.english, count) {
+            (false, _) => ("Tin mới", "bài mới"),
+            (true, 1) => ("New", "new article"),
+            (true, _) => ("New", "new articles"),
+        };
         let subject = match plan.period.frequency {
-            Frequency::Instant if count == 1 => format!("Tin mới: {first}"),
+            Frequency::Instant if count == 1 => format!("{one}: {first}"),
+            Frequency::Instant if self.english => format!("{}: {count} {news} – {first}", self.heading),
             Frequency::Instant => format!("{}: {count} tin mới – {first}", self.heading),
-            Frequency::Daily | Frequency::Weekly => format!("{} – {period_label}: {count} bài mới", self.heading),
+            Frequency::Daily | Frequency::Weekly => format!("{} – {period_label}: {count} {news}", self.heading),
         };
         crate::text::clean_line(&subject)
     }
@@ -53,65 +92,79 @@ impl Composer {
     }
 
     /// The same with the subscriber's own values given (`shape` renders
-    /// with stand-ins).
+    /// with stand-ins), within Gmail's clipping limit (`mail::clip`).
     pub(super) fn render_digest_with(&self, plan: &PlannedDigest, catalog: &Catalog, personal: &Personal) -> Result<Rendered, MailError> {
+        let digest = self.digest_view(plan, catalog);
+        Ok(self.fitted(&digest, personal)?.1)
+    }
+
+    /// The most of `digest` shown in full that keeps its HTML within
+    /// `clip::BUDGET`, measured with `personal`, and that render.
+    fn fitted(&self, digest: &DigestView, personal: &Personal) -> Result<(Split, Rendered), MailError> {
+        clip::fit(digest.articles.len(), clip::BUDGET, |split| self.render_split(digest, personal, split), |r| r.html.len())
+    }
+
+    /// What a digest shows that is not the subscriber's own: the same for
+    /// every subscriber of one shape (period, topics, articles).
+    fn digest_view(&self, plan: &PlannedDigest, catalog: &Catalog) -> DigestView {
         let sub = &plan.subscriber;
         let count = plan.articles.len() + plan.more;
         let period_label = match plan.period.frequency {
             Frequency::Daily => plan.period.label.format("%d/%m/%Y").to_string(),
             Frequency::Weekly => {
                 let w = plan.period.label.iso_week();
-                format!("tuần {}/{}", w.week(), w.year())
+                format!("{} {}/{}", if self.english { "week" } else { "tuần" }, w.week(), w.year())
             }
             Frequency::Instant => self.window_label(&plan.period),
         };
         let subject = self.subject(plan, &period_label, count);
-        let articles: Vec<ArticleView> = plan
-            .articles
-            .iter()
-            .map(|a| ArticleView {
-                title: crate::text::clean_line(&a.title),
-                url: a.url().into_owned(),
-                summary: crate::text::excerpt(a.summary(), 300),
-                date: a
-                    .published
-                    .with_timezone(&self.timezone)
-                    .format("%d/%m/%Y %H:%M")
-                    .to_string(),
-                categories: a
-                    .categories
-                    .iter()
-                    .map(|c| c.name.as_str())
-                    .collect::<Vec<_>>()
-                    .join(", "),
-            })
-            .collect();
+        let articles: Vec<ArticleView> = plan.articles.iter().map(|a| self.article_view(a)).collect();
         let topics = sub
             .topics
             .iter()
             .map(|t| catalog.category_name(t).unwrap_or(t).to_string())
             .collect::<Vec<_>>()
             .join(", ");
+        DigestView {
+            preheader: preheader(&articles),
+            archive_url: self.archive_url(&plan.period.key, &sub.topics),
+            frequency_label: if self.english { sub.frequency.as_str() } else { Self::frequency_label(sub.frequency) },
+            subject,
+            period_label,
+            count,
+            articles,
+            more: plan.more,
+            topics,
+        }
+    }
+
+    /// Renders `digest` with `split.full` articles in full, the next
+    /// `split.links` as title links and the rest counted.
+    fn render_split(&self, d: &DigestView, personal: &Personal, split: Split) -> Result<Rendered, MailError> {
         let ctx = minijinja::context! {
-            subject => &subject,
+            lang => if self.english { "en" } else { "vi" },
+            subject => &d.subject,
             heading => &self.heading,
-            period_label => &period_label,
+            period_label => &d.period_label,
             site_title => &self.site_title,
             site_url => self.site_url.as_str(),
-            count => count,
-            articles => articles,
-            more => plan.more,
-            more_url => self.site_url.as_str(),
-            topics => topics,
+            count => d.count,
+            preheader => &d.preheader,
+            archive_url => &d.archive_url,
+            articles => &d.articles[..split.full],
+            links => &d.articles[split.full..split.full + split.links],
+            more => d.more + split.hidden,
+            more_url => d.archive_url.as_deref().unwrap_or(self.site_url.as_str()),
+            topics => &d.topics,
             email => &personal.email,
-            frequency_label => Self::frequency_label(sub.frequency),
+            frequency_label => d.frequency_label,
             unsubscribe_url => &personal.unsubscribe_url,
             preferences_url => &personal.preferences_url,
         };
         Ok(Rendered {
             text: self.templates.render("digest.txt", &ctx)?,
             html: self.templates.render("digest.html", &ctx)?,
-            subject,
+            subject: d.subject.clone(),
         })
     }
 
@@ -146,10 +199,13 @@ impl Composer {
     /// Renders `plan` with two sets of stand-ins and with `personal`, and
     /// makes the shape if they agree (`Shape::make`) and lettre would use
     /// quoted-printable for both parts.
+    /// How much is shown in full (`mail::clip`) is decided once, with
+    /// the longer stand-ins, so that all three show the same.
     pub(super) fn shape(&self, plan: &PlannedDigest, catalog: &Catalog, personal: &Personal) -> Result<Option<Shape>, MailError> {
-        let a = self.render_digest_with(plan, catalog, &shape::stand_ins(0))?;
-        let b = self.render_digest_with(plan, catalog, &shape::stand_ins(1))?;
-        let real = self.render_digest_with(plan, catalog, personal)?;
+        let digest = self.digest_view(plan, catalog);
+        let (split, b) = self.fitted(&digest, &shape::stand_ins(1))?;
+        let a = self.render_split(&digest, &shape::stand_ins(0), split)?;
+        let real = self.render_split(&digest, personal, split)?;
         let quoted_printable = |s: &str| Body::new(s.to_string()).encoding() == ContentTransferEncoding::QuotedPrintable;
         if !(quoted_printable(&real.text) && quoted_printable(&real.html)) {
             return Ok(None);

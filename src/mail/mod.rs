@@ -30,7 +30,7 @@ mod pace;
 pub mod sender;
 pub mod smtp;
 
-pub use bantin_core::mail::{qp, shape};
+pub use bantin_core::mail::{clip, qp, shape};
 pub use copies::{TestMessage, TEST_PREFIX};
 
 use crate::tokens::{Purpose, TokenKey};
@@ -88,6 +88,10 @@ pub struct Composer {
     public_url: Url,
     timezone: Tz,
     dkim: Option<DkimConfig>,
+    /// `digest.archive`: mails link their period's archive page.
+    archive: bool,
+    /// `site.language` is English: digests in English (else Vietnamese).
+    english: bool,
 }
 
 impl std::fmt::Debug for Composer {
@@ -96,14 +100,32 @@ impl std::fmt::Debug for Composer {
     }
 }
 
-#[derive(Serialize)]
-struct ArticleView {
-    title: String,
-    url: String,
-    summary: String,
-    date: String,
-    categories: String,
+/// An article as the digests and the archive pages show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct ArticleView {
+    pub title: String,
+    pub url: String,
+    pub summary: String,
+    pub date: String,
+    pub categories: String,
+    /// Its thumbnail, when it has an image (`feeds::media::image_of`).
+    pub image: Option<Thumbnail>,
 }
+
+/// An article's image shown in a fixed box: the box (`width`, `height`)
+/// holds its place when a mail client blocks images, and `alt` says what
+/// is missing.
+#[derive(Debug, Clone, Serialize)]
+pub struct Thumbnail {
+    /// Absolute http(s).
+    pub url: String,
+    pub alt: String,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// The thumbnail box, 3:2.
+const THUMBNAIL: (u32, u32) = (120, 80);
 
 /// Every template, from `dir` where it holds a file of the template's name
 /// (`mail.templates_dir`), else built in.
@@ -136,6 +158,8 @@ impl Composer {
             public_url: settings.http.public_url.clone(),
             timezone: settings.site.timezone,
             dkim,
+            archive: settings.digest.archive,
+            english: settings.site.language.to_ascii_lowercase().starts_with("en"),
         })
     }
 
@@ -191,6 +215,38 @@ impl Composer {
     pub fn confirm_url(&self, subscriber: i64, now: DateTime<Utc>) -> String {
         let expires = now + chrono::Duration::days(CONFIRM_VALID_DAYS);
         self.link("confirm", &self.key.sign(Purpose::Confirm, subscriber, Some(expires)))
+    }
+
+    /// How digests and archive pages show `a`.
+    pub fn article_view(&self, a: &crate::Article) -> ArticleView {
+        let title = crate::text::clean_line(&a.title);
+        let image = crate::feeds::media::image_of(a).map(|img| Thumbnail {
+            url: img.url.into_owned(),
+            alt: img.caption.map(|c| crate::text::excerpt(&c, 120)).unwrap_or_else(|| title.clone()),
+            width: THUMBNAIL.0,
+            height: THUMBNAIL.1,
+        });
+        ArticleView {
+            url: a.url().into_owned(),
+            summary: crate::text::excerpt(a.summary(), 300),
+            date: a.published.with_timezone(&self.timezone).format("%d/%m/%Y %H:%M").to_string(),
+            categories: a.categories.iter().map(|c| c.name.as_str()).collect::<Vec<_>>().join(", "),
+            title,
+            image,
+        }
+    }
+
+    /// The archive page of the period `period_key` filtered by `topics`
+    /// (none: every topic), when `digest.archive` is on: a mail's "view in
+    /// browser" link. Not personal: the same for a shape's subscribers.
+    pub fn archive_url(&self, period_key: &str, topics: &[String]) -> Option<String> {
+        let period = crate::digest::archive::ArchivePeriod::from_key(period_key).filter(|_| self.archive)?;
+        let mut url = self.public_url.join(period.path().trim_start_matches('/')).ok()?;
+        if !topics.is_empty() {
+            let list: Vec<String> = topics.iter().map(|t| url::form_urlencoded::byte_serialize(t.as_bytes()).collect()).collect();
+            url.set_query(Some(&format!("topics={}", list.join(","))));
+        }
+        Some(url.into())
     }
 
     /// The List-Id of every digest.

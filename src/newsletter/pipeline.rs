@@ -17,7 +17,7 @@ use crate::mail::{Composer, MailError};
 use crate::article::Article;
 use crate::catalog::Catalog;
 use crate::digest::plan::{self, Mode, PlanSettings, PlannedDigest};
-use crate::state::{DigestCommit, OutboxMessage, StateError, StateStore};
+use crate::state::{ArchiveEntry, DigestCommit, OutboxMessage, StateError, StateStore};
 use rayon::prelude::*;
 use chrono::{DateTime, Utc};
 use std::sync::Arc;
@@ -50,22 +50,26 @@ pub struct QueueReport {
     pub busy: bool,
 }
 
-/// What is due at `now`: every subscriber's digest, and the seed copies
-/// that go with them.
+/// What is due at `now`: every subscriber's digest, the seed copies
+/// that go with them, and the archive entries of their periods.
 #[derive(Debug, Default)]
 pub struct Due {
     pub digests: Vec<PlannedDigest>,
     pub copies: Vec<PlannedDigest>,
+    /// With `digest.archive`: each period's site-wide digest, recorded
+    /// with the period's first committed digests.
+    pub archive: Vec<ArchiveEntry>,
 }
 
-/// Plans what is due at `now` without writing anything: the digests, and
-/// the copies of their periods for each of `seeds` that is not a
-/// suppressed or complained subscriber.
+/// Plans what is due at `now` without writing anything: the digests, the
+/// copies of their periods for each of `seeds` that is not a suppressed
+/// or complained subscriber, and with `archive` their periods' entries.
 pub async fn plan_due(
     state: &StateStore,
     catalog: &Catalog,
     settings: &PlanSettings,
     seeds: &[String],
+    archive: bool,
     now: DateTime<Utc>,
     mode: Mode,
 ) -> Result<Due, QueueError> {
@@ -84,12 +88,35 @@ pub async fn plan_due(
             }
         }
     }
-    let copies = crate::digest::seed::plan_copies(&mailable, &digests, &articles, &first_seen, settings, now, mode);
-    Ok(Due { digests, copies })
+    let site = if mailable.is_empty() && !archive {
+        Vec::new()
+    } else {
+        crate::digest::seed::site_wide(&digests, &articles, &first_seen, settings, now, mode)
+    };
+    let copies = crate::digest::seed::copies(&mailable, &site);
+    // Only periods the archive has a page for (`digest::archive` names
+    // days and weeks).
+    let archive = if archive { site.iter().filter_map(|d| archive_entry(d, now)).collect() } else { Vec::new() };
+    Ok(Due { digests, copies, archive })
 }
 
-/// Plans, renders and commits every digest due at `now`, and the copies
-/// of their periods for the seed addresses `seeds` (`digest.seed`).
+/// A period's archive entry from its site-wide digest, if the archive can
+/// name the period.
+fn archive_entry(site: &PlannedDigest, now: DateTime<Utc>) -> Option<ArchiveEntry> {
+    crate::digest::archive::ArchivePeriod::from_key(&site.period.key)?;
+    Some(ArchiveEntry {
+        period_key: site.period.key.clone(),
+        frequency: site.period.frequency,
+        period_end: site.period.end,
+        sent_at: now,
+        article_ids: site.article_ids.clone(),
+    })
+}
+
+/// Plans, renders and commits every digest due at `now`, the copies of
+/// their periods for the seed addresses `seeds` (`digest.seed`) and, with
+/// `archive` (`digest.archive`), each period's archive entry with its
+/// first committed digest (a period none is committed for gets none).
 ///
 /// Rendering and committing overlap: a blocking thread renders batch N+1
 /// (on every core, rayon) while this task commits batch N, so neither the
@@ -101,11 +128,12 @@ pub async fn queue_digests(
     catalog: &Arc<Catalog>,
     settings: &PlanSettings,
     seeds: &[String],
+    archive: bool,
     now: DateTime<Utc>,
     mode: Mode,
 ) -> Result<QueueReport, QueueError> {
     note_visible(state, catalog, settings, now).await?;
-    let due = plan_due(state, catalog, settings, seeds, now, mode).await?;
+    let due = plan_due(state, catalog, settings, seeds, archive, now, mode).await?;
     let mut copies = render_copies(composer, catalog, due.copies, now).await?;
     let plans = Arc::new(due.digests);
     let mut report = QueueReport { due: plans.len(), ..QueueReport::default() };
@@ -153,7 +181,7 @@ pub async fn queue_digests(
         });
         copies = later;
         let with: Vec<(&OutboxMessage, DateTime<Utc>)> = now_copies.iter().map(|c| (c, now)).collect();
-        let (queued, copied) = state.commit_digests_with(&batch, &with).await?;
+        let (queued, copied) = state.commit_digests_with(&batch, &with, &due.archive).await?;
         report.queued += queued;
         report.copies += copied;
     }

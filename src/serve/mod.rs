@@ -120,7 +120,9 @@ pub async fn run(settings: Settings, listener: TcpListener, mut control: Control
     );
 
     let limits = http::Limits::new(&settings.http);
-    let router = http::routes(shared.clone()).merge(subscription::routes(Arc::clone(&digests)));
+    let router = http::routes(shared.clone())
+        .merge(subscription::routes(Arc::clone(&digests)))
+        .merge(crate::archive::routes(Arc::clone(&digests)));
     let (router, admin_server) = admin::mount(&settings, admin_tokens, &digests, router, &limits, &shared, shutdown.clone()).await?;
     let proxies = http::Proxies::new(&settings.http);
     let app = http::Hot::new(shared.clone(), http::finish(router, shared.clone(), &limits), proxies);

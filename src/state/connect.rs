@@ -20,6 +20,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "bounces", include_str!("../../migrations/sqlite/0004_bounces.sql")),
     (5, "delivered", include_str!("../../migrations/sqlite/0005_delivered.sql")),
     (6, "instant", include_str!("../../migrations/sqlite/0006_instant.sql")),
+    (7, "digest archive", include_str!("../../migrations/sqlite/0007_digest_archive.sql")),
     (10, "admin audit", include_str!("../../migrations/sqlite/0010_admin_audit.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -29,6 +30,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (4, "bounces", include_str!("../../migrations/postgres/0004_bounces.sql")),
     (5, "delivered", include_str!("../../migrations/postgres/0005_delivered.sql")),
     (6, "instant", include_str!("../../migrations/postgres/0006_instant.sql")),
+    (7, "digest archive", include_str!("../../migrations/postgres/0007_digest_archive.sql")),
     (10, "admin audit", include_str!("../../migrations/postgres/0010_admin_audit.sql")),
 ];
 

@@ -16,7 +16,8 @@
 //! instances on one database: names, leases of the gone, the planner lock,
 //! the shared token key), `bounces.rs` (reports received: matching them
 //! to a message, applying them once; the bounce policy), `lift.rs` (an
-//! admin lifting a suppression), `privacy.rs` (erasing a person, dropping old
+//! admin lifting a suppression), `archive.rs` (each sent period's
+//! site-wide digest, for `/archive/`), `privacy.rs` (erasing a person, dropping old
 //! message bodies; what each table holds about a person).
 //!
 //! Invariants:
@@ -36,6 +37,7 @@
 //!   LOCKED`), and an expired lease (a dead sender) can be claimed again.
 
 mod admin;
+mod archive;
 mod connect;
 mod instances;
 mod outbox;
@@ -45,6 +47,7 @@ mod lift;
 mod privacy;
 
 pub use admin::{AuditEntry, DayCounts, OutboxEntry, OutboxView};
+pub use archive::{ArchiveEntry, ArchivePage};
 pub use connect::{sqlite_path, Backend};
 pub use instances::{instance_id, PlannerLock};
 pub use bounces::{ReportKind, ReportRow, Target};

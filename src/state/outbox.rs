@@ -13,7 +13,7 @@
 //! server), and one per row was most of the time of committing a batch.
 
 use super::{Backend, DigestCommit, MessageKind, OutboxCounts, OutboxMessage, OutboxRow, from_ms, get, q, to_ms};
-use super::{Result, StateError, StateStore};
+use super::{ArchiveEntry, Result, StateError, StateStore};
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::fmt::Write as _;
@@ -63,18 +63,21 @@ impl StateStore {
     /// subscriber's new watermark. A digest whose subscriber already has
     /// this period is skipped (another run got there first).
     pub async fn commit_digests(&self, batch: &[DigestCommit]) -> Result<usize> {
-        Ok(self.commit_digests_with(batch, &[]).await?.0)
+        Ok(self.commit_digests_with(batch, &[], &[]).await?.0)
     }
 
     /// [`StateStore::commit_digests`], and `copies` (seed copies: nobody's
     /// digest, no watermark or sent ids; each with the time it is queued
     /// at) in the same transaction, each unless a message of its
-    /// Message-ID is there already. How many digests and how many copies
+    /// Message-ID is there already; and the `archive` entries of the
+    /// periods this batch commits a digest of (`state::archive`: a
+    /// period's first entry is kept). How many digests and how many copies
     /// were queued.
     pub async fn commit_digests_with(
         &self,
         batch: &[DigestCommit],
         copies: &[(&OutboxMessage, DateTime<Utc>)],
+        archive: &[ArchiveEntry],
     ) -> Result<(usize, usize)> {
         let _writing = self.writing().await;
         let mut tx = self.pool.begin().await.map_err(q("starting the digest transaction"))?;
@@ -129,6 +132,9 @@ impl StateStore {
             kept.iter().filter_map(|d| d.message.as_ref().map(|m| (m, d.planned_at))).collect();
         let queued = insert_outbox(&mut tx, &messages).await?;
         let copied = insert_outbox(&mut tx, copies).await?;
+        let sent: HashSet<&str> = kept.iter().filter(|d| d.message.is_some()).map(|d| d.period_key.as_str()).collect();
+        let archived: Vec<&ArchiveEntry> = archive.iter().filter(|e| sent.contains(e.period_key.as_str())).collect();
+        super::archive::record(&mut tx, &archived).await?;
         tx.commit().await.map_err(q("committing the digest transaction"))?;
         Ok((queued, copied))
     }

@@ -19,7 +19,8 @@
 //! - `send_audit`: per attempt the outbox row, the Message-ID (a hash of
 //!   subscriber id and period) and the relay's answer (may quote the
 //!   address);
-//! - `articles_seen`, `token_key`, `_sqlx_migrations`: nothing about anyone.
+//! - `articles_seen`, `token_key`, `digest_archive` (migration 7: a
+//!   period's site-wide article ids), `_sqlx_migrations`: nothing about anyone.
 //!
 //! `forget` deletes their subscriber rows (any case of the address), their
 //! `sent_articles`, the bounce reports about them or their messages, every outbox row to them or of their subscriber id and

@@ -29,7 +29,7 @@ mod limit;
 mod origin;
 mod pages;
 mod signup;
-mod strings;
+pub(crate) mod strings;
 
 pub use bantin_core::subscriber::{parse_form, Form};
 pub use limit::Limits;

@@ -9,11 +9,13 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod archive_pages;
 mod bounce_listen;
 mod bounces_apply;
 mod browser_view;
 mod build_plan;
 mod cache;
+mod digest_polish;
 mod digest_render;
 mod feed_rules;
 mod feeds_validate;

@@ -64,6 +64,9 @@ fn assert_neutral(m: &Received) {
     assert!(msg.header_raw("List-Id").is_some());
     let (text, html) = (msg.body_text(0).unwrap(), msg.body_html(0).unwrap());
     for part in [&text, &html] {
+        // The archive link ("view in browser", `digest.archive`) names a
+        // period and topics, no one: a copy keeps it.
+        let part = part.replace("https://bantin.example.org/archive/", "");
         assert!(!part.contains("/unsubscribe/") && !part.contains("/preferences/") && !part.contains("bantin.example.org"), "{part}");
     }
     assert!(text.contains("Hủy đăng ký: https://yenbai.gov.vn/"), "{text}");

@@ -27,6 +27,8 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("index.html", include_str!("../../../templates/index.html")),
     ("feed.html", include_str!("../../../templates/feed.html")),
     ("admin.html", include_str!("../../../templates/admin.html")),
+    ("archive.html", include_str!("../../../templates/archive.html")),
+    ("archive_index.html", include_str!("../../../templates/archive_index.html")),
     // The pages' one stylesheet, included inline by layout.html, the frame of every page
     // (the pages' CSP allows inline style, not a second request).
     ("style.css", include_str!("../../../templates/style.css")),

@@ -26,6 +26,9 @@ pub struct Digest {
     /// digest of every period a run queued news in: editors watching what
     /// goes out, deliverability monitors.
     pub seed: Vec<String>,
+    /// Whether each sent period's site-wide digest is readable at
+    /// `/archive/` and mails link it ("view in browser").
+    pub archive: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -44,6 +47,8 @@ pub(super) struct RawDigest {
     instant_window: String,
     /// Addresses that get the site-wide digest of every period a run sends news in (editors, deliverability monitors).
     seed: Vec<String>,
+    /// Keep every sent period's site-wide digest readable at `/archive/` (no personal data), and link it from each mail ("view in browser").
+    archive: bool,
 }
 impl Default for RawDigest {
     fn default() -> Self {
@@ -54,6 +59,7 @@ impl Default for RawDigest {
             first_backlog: "7d".into(),
             instant_window: "10m".into(),
             seed: Vec::new(),
+            archive: true,
         }
     }
 }
@@ -85,7 +91,7 @@ impl RawDigest {
                 seed.push(address);
             }
         }
-        Ok(Digest { daily_at, weekly_on, max_items: self.max_items as usize, first_backlog, instant_window, seed })
+        Ok(Digest { daily_at, weekly_on, max_items: self.max_items as usize, first_backlog, instant_window, seed, archive: self.archive })
     }
 }
 
@@ -99,6 +105,8 @@ mod tests {
     #[test]
     fn seed_addresses_are_normalised_and_a_bad_one_is_named() {
         assert!(load("").unwrap().digest.seed.is_empty());
+        assert!(load("").unwrap().digest.archive, "the archive is on by default");
+        assert!(!load("archive = false").unwrap().digest.archive);
         let seed = load("seed = [\"Editor@Example.ORG\", \" qa+seed@example.org \", \"Editor@example.org\"]").unwrap().digest.seed;
         assert_eq!(seed, ["Editor@example.org", "qa+seed@example.org"], "the domain lower-cased, one copy each");
         for bad in ["not-an-address", "a@b@example.org", "editor@localhost", "x@example.org\\r\\nBcc: y@example.org"] {

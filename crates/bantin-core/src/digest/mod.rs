@@ -1,10 +1,12 @@
 //! Digests, the pure part: which articles each subscriber's next digest
 //! holds, and when periods begin and end ([`plan`]; instant mail's
 //! windows in [`instant`]); the seed addresses'
-//! copies of each period's site-wide digest ([`seed`]). The runtime that
+//! copies of each period's site-wide digest ([`seed`]); the archive's
+//! names for sent periods ([`archive`]). The runtime that
 //! drives planning, rendering, committing and sending lives in the daemon
 //! (`bantin::newsletter`).
 
+pub mod archive;
 pub mod instant;
 #[cfg(test)]
 mod instant_tests;

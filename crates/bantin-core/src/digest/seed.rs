@@ -12,14 +12,14 @@ use chrono::{DateTime, Utc};
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
-/// The seed copies that go with `due` (one run's plans, at `now` in
-/// `mode`): for each period that a non-empty plan of `due` has, one per
-/// seed address with that period's new articles of every topic; none for
-/// a period with nothing new since it began. Their subscriber is made up
-/// (id 0, the seed address, no topics): a copy is nobody's digest, and its
-/// planning records nothing.
-pub fn plan_copies(
-    seeds: &[String],
+/// The site-wide digest of each period that a non-empty plan of `due`
+/// (one run's plans, at `now` in `mode`) has: that period's new articles
+/// of every topic, as the planner gives them to a made-up subscriber (id
+/// 0, no address, no topics) whose last digest closed the period before;
+/// none for a period with nothing new since it began. The one statement
+/// of "a period's site-wide digest": seed copies and the archive
+/// (`digest::archive`) both take it from here.
+pub fn site_wide(
     due: &[PlannedDigest],
     articles: &[Arc<Article>],
     first_seen: &HashMap<String, DateTime<Utc>>,
@@ -33,31 +33,57 @@ pub fn plan_copies(
             periods.push(&p.period);
         }
     }
-    let mut copies = Vec::new();
+    let mut out = Vec::new();
     for period in periods {
         let start = period.start;
-        let seeds: Vec<(Subscriber, HashSet<String>)> = seeds
-            .iter()
-            .map(|email| {
-                let seed = Subscriber {
-                    id: 0,
-                    email: email.clone(),
-                    topics: Vec::new(),
-                    frequency: period.frequency,
-                    status: Status::Active,
-                    created_at: start,
-                    confirmed_at: Some(start),
-                    bounce_count: 0,
-                    last_period: None,
-                    last_digest_at: Some(start),
-                    last_bounce_reason: None,
-                    last_bounce_at: None,
-                };
-                (seed, HashSet::new())
-            })
-            .collect();
-        let planned = plan::plan(&seeds, articles, first_seen, s, now, mode);
-        copies.extend(planned.into_iter().filter(|c| c.period.key == period.key && !c.is_empty()));
+        let everyone = Subscriber {
+            id: 0,
+            email: String::new(),
+            topics: Vec::new(),
+            frequency: period.frequency,
+            status: Status::Active,
+            created_at: start,
+            confirmed_at: Some(start),
+            bounce_count: 0,
+            last_period: None,
+            last_digest_at: Some(start),
+            last_bounce_reason: None,
+            last_bounce_at: None,
+        };
+        let planned = plan::plan(&[(everyone, HashSet::new())], articles, first_seen, s, now, mode);
+        out.extend(planned.into_iter().filter(|c| c.period.key == period.key && !c.is_empty()));
+    }
+    out
+}
+
+/// The seed copies that go with `due`: for each period of
+/// [`site_wide`], one per seed address with that period's site-wide
+/// digest. A copy is nobody's digest (subscriber id 0), and its planning
+/// records nothing.
+pub fn plan_copies(
+    seeds: &[String],
+    due: &[PlannedDigest],
+    articles: &[Arc<Article>],
+    first_seen: &HashMap<String, DateTime<Utc>>,
+    s: &PlanSettings,
+    now: DateTime<Utc>,
+    mode: Mode,
+) -> Vec<PlannedDigest> {
+    if seeds.is_empty() {
+        return Vec::new();
+    }
+    copies(seeds, &site_wide(due, articles, first_seen, s, now, mode))
+}
+
+/// The copies of `site` (from [`site_wide`]) for each of `seeds`.
+pub fn copies(seeds: &[String], site: &[PlannedDigest]) -> Vec<PlannedDigest> {
+    let mut copies = Vec::with_capacity(site.len() * seeds.len());
+    for digest in site {
+        for email in seeds {
+            let mut copy = digest.clone();
+            copy.subscriber.email = email.clone();
+            copies.push(copy);
+        }
     }
     copies
 }
