@@ -75,10 +75,13 @@ pub fn plan_copies(
     copies(seeds, &site_wide(due, articles, first_seen, s, now, mode))
 }
 
-/// The copies of `site` (from [`site_wide`]) for each of `seeds`.
+/// The copies of `site` (from [`site_wide`]) for each of `seeds`: of the
+/// daily and weekly periods only. An instant window closes every few
+/// minutes (144 copies a day at the default 10m), and the day's copy
+/// carries the same articles.
 pub fn copies(seeds: &[String], site: &[PlannedDigest]) -> Vec<PlannedDigest> {
     let mut copies = Vec::with_capacity(site.len() * seeds.len());
-    for digest in site {
+    for digest in site.iter().filter(|d| d.period.frequency != crate::subscriber::Frequency::Instant) {
         for email in seeds {
             let mut copy = digest.clone();
             copy.subscriber.email = email.clone();
