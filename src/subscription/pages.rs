@@ -25,6 +25,8 @@ pub(super) struct Page {
     pub(super) action: String,
     pub(super) categories: Vec<CategoryChoice>,
     pub(super) frequency: &'static str,
+    /// The preferences page's "unsubscribe from everything" form posts here.
+    pub(super) unsubscribe_action: String,
 }
 
 impl Page {
@@ -37,6 +39,7 @@ impl Page {
             action: String::new(),
             categories: Vec::new(),
             frequency: "daily",
+            unsubscribe_action: String::new(),
         }
     }
 }
@@ -54,6 +57,7 @@ pub(super) fn render(ctx: &Ctx, lang: Lang, page: Page) -> Response {
             action => page.action,
             categories => page.categories,
             frequency => page.frequency,
+            unsubscribe_action => page.unsubscribe_action,
             site_title => composer.site_title(),
             site_url => composer.site_url().as_str(),
             site_icon => composer.site_icon().map(url::Url::as_str),

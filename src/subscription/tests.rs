@@ -344,3 +344,5 @@ async fn the_form_posted_from_another_sites_page_is_refused() {
         assert!(s.digests.state.subscriber_by_email(&email).await.unwrap().is_none(), "{email} was recorded");
     }
 }
+
+mod notices;

@@ -17,6 +17,9 @@ pub struct Digest {
     /// digest of every period a run queued news in: editors watching what
     /// goes out, deliverability monitors.
     pub seed: Vec<String>,
+    /// Whether a confirmed subscriber is sent a welcome mail (the archive
+    /// and preferences links): `digest.welcome`, on by default.
+    pub welcome: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -27,6 +30,7 @@ pub(super) struct RawDigest {
     max_items: i64,
     first_backlog: String,
     seed: Vec<String>,
+    welcome: bool,
 }
 impl Default for RawDigest {
     fn default() -> Self {
@@ -36,6 +40,7 @@ impl Default for RawDigest {
             max_items: 30,
             first_backlog: "7d".into(),
             seed: Vec::new(),
+            welcome: true,
         }
     }
 }
@@ -60,7 +65,7 @@ impl RawDigest {
                 seed.push(address);
             }
         }
-        Ok(Digest { daily_at, weekly_on, max_items: self.max_items as usize, first_backlog, seed })
+        Ok(Digest { daily_at, weekly_on, max_items: self.max_items as usize, first_backlog, seed, welcome: self.welcome })
     }
 }
 
@@ -69,6 +74,13 @@ mod tests {
     fn load(digest: &str) -> Result<crate::config::Settings, crate::config::ConfigError> {
         let text = format!("[site]\ntitle = \"T\"\nbase_url = \"https://x.org\"\n[digest]\n{digest}");
         crate::config::Settings::from_sources(std::path::Path::new("bantin.toml"), &text, [])
+    }
+
+    #[test]
+    fn the_welcome_mail_is_on_unless_turned_off() {
+        assert!(load("").unwrap().digest.welcome);
+        assert!(!load("welcome = false").unwrap().digest.welcome);
+        assert!(load("welcome = \"maybe\"").unwrap_err().to_string().contains("welcome"));
     }
 
     #[test]
