@@ -1,8 +1,9 @@
 //! The index page (`GET /`) of the example store and of the tricky store,
-//! kept as insta snapshots: the page moved from Rust strings to
-//! `templates/index.html` (issue 18) and must stay byte for byte what it
-//! was, with the settings of config/bantin.toml and with awkward ones
-//! (markup in the site's strings, a public URL under a path).
+//! kept as insta snapshots (`templates/index.html` in `layout.html`'s
+//! frame, issue 22: the newest articles, each category's newest, the
+//! form and the feeds), in Vietnamese and English, with the settings of
+//! config/bantin.toml and with awkward ones (markup in the site's strings,
+//! a public URL under a path).
 
 use crate::support::common::*;
 use bantin::cache;
@@ -23,6 +24,18 @@ fn page(store: &std::path::Path, settings: &bantin::feeds::FeedSettings) -> Stri
 #[test]
 fn of_the_example_store() {
     insta::assert_snapshot!("index_example.html", page(&example_store(), &feed_settings()));
+}
+
+/// An English site (`site.language = "en"`): the page's words in English.
+/// The page is one cached document in the site's language, not
+/// negotiated per reader (see `cache::index`).
+#[test]
+fn of_the_example_store_in_english() {
+    let mut fs = feed_settings();
+    fs.language = "en".into();
+    let html = page(&example_store(), &fs);
+    assert!(html.contains("<html lang=\"en\">") && html.contains(">Latest news</h2>"), "{html}");
+    insta::assert_snapshot!("index_example_en.html", html);
 }
 
 #[test]
@@ -53,7 +66,7 @@ fn with_tags_and_authors() {
     let catalog = load(&example_store());
     let scopes = 1 + catalog.categories(now()).len();
     assert_eq!(html.matches("<link rel=\"alternate\"").count(), 3 * scopes, "site and categories only");
-    assert!(!catalog.tags(now()).is_empty() && html.contains("<h2>Thẻ</h2>"), "the example store has tags");
+    assert!(!catalog.tags(now()).is_empty() && html.contains("<h3>Thẻ</h3>"), "the example store has tags");
     insta::assert_snapshot!("index_tags_authors.html", html);
 }
 

@@ -90,6 +90,8 @@ pub struct FeedCache {
     /// Route path without the leading slash → feed.
     feeds: HashMap<String, Cached>,
     index: Option<Arc<Entry>>,
+    /// The hash of what the index page shows (`index::refresh`).
+    index_key: String,
     /// The settings the previews are rendered with; `None` with
     /// `feeds.browser_view` off.
     previews: Option<Arc<FeedSettings>>,
@@ -308,11 +310,8 @@ pub fn refresh(
     documents::add(&mut next, prev, catalog, settings, now, &mut stats);
     stats.dropped = prev.map_or(0, |p| p.feeds.keys().filter(|k| !next.contains_key(*k)).count());
 
-    let index_html = index::html(catalog, settings, now);
-    let index = match prev.and_then(|p| p.index.clone()) {
-        Some(old) if old.hash == content_hash(index_html.as_bytes()) => old,
-        _ => Arc::new(Entry::new(index_html.into_bytes(), "text/html; charset=utf-8", catalog_modified(&next))),
-    };
+    let prev_index = prev.and_then(|p| Some((p.index.as_ref()?, p.index_key.as_str())));
+    let (index, index_key) = index::refresh(prev_index, catalog, settings, now, || catalog_modified(&next));
 
     stats.elapsed = started.elapsed();
     let cache = FeedCache {
@@ -321,6 +320,7 @@ pub fn refresh(
         errors: catalog.errors().len(),
         feeds: next,
         index: Some(index),
+        index_key,
         previews: settings.browser_view.then(|| Arc::new(settings.clone())),
         renderer: Some(Arc::new(Renderer { settings: settings.clone(), hub })),
     };

@@ -131,3 +131,32 @@ async fn the_preferences_page_shows_the_choices_and_unsubscribes_from_everything
     assert!(status == StatusCode::OK && page.contains("<h1>Đã hủy đăng ký</h1>"), "{page}");
     assert_eq!(s.status(id).await, Status::Unsubscribed);
 }
+
+/// The text and HTML parts of `message`, for a snapshot.
+fn parts(message: &crate::state::OutboxMessage) -> String {
+    let m = mail_parser::MessageParser::default().parse(&message.body).unwrap();
+    format!("Subject: {}\n\n{}\n----\n{}", m.subject().unwrap(), m.body_text(0).unwrap(), m.body_html(0).unwrap())
+}
+
+/// The pages and mails of this room in Vietnamese and English, as insta
+/// snapshots (src/subscription/tests/snapshots/): the /manage form and its
+/// answer, the preferences page, the welcome and manage mails.
+#[tokio::test]
+async fn snapshots_of_the_pages_and_mails_in_vietnamese_and_english() {
+    let s = site(Limits::default()).await;
+    let id = active(&s, "doc.gia@example.org").await;
+    assert!(s.digests.state.set_preferences(id, &["kinh-te".to_string()], Frequency::Weekly).await.unwrap());
+    let sub = s.digests.state.subscriber_by_id(id).await.unwrap().unwrap();
+    let at = chrono::DateTime::parse_from_rfc3339("2026-12-04T08:00:00+07:00").unwrap().to_utc();
+    for lang in ["vi", "en"] {
+        let (_, _, form) = s.get(&format!("/manage?lang={lang}"), None).await;
+        insta::assert_snapshot!(format!("manage_{lang}.html"), form);
+        let (_, _, sent) = s.post(&format!("/manage?lang={lang}"), "email=someone%40example.org", Some("192.0.2.1")).await;
+        insta::assert_snapshot!(format!("manage_sent_{lang}.html"), sent);
+        let prefs = format!("/preferences/{}?lang={lang}", s.token(Purpose::Preferences, id, None));
+        let (_, _, page) = s.get(&prefs, None).await;
+        insta::assert_snapshot!(format!("preferences_{lang}.html"), page);
+        insta::assert_snapshot!(format!("welcome_mail_{lang}"), parts(&s.digests.composer.welcome(&sub, lang, at).unwrap()));
+        insta::assert_snapshot!(format!("manage_mail_{lang}"), parts(&s.digests.composer.manage(&sub, lang, at).unwrap()));
+    }
+}

@@ -1,14 +1,36 @@
-//! The index page (`GET /`): the site and its feeds with autodiscovery
-//! links, and the digest sign-up form, rendered from the template
-//! `index.html` (built in, or `mail.templates_dir`'s override) with the
+//! The index page (`GET /`): the newest articles, each category's newest
+//! few, the feeds with autodiscovery links and the digest sign-up form,
+//! rendered from the template `index.html` (built in, or
+//! `mail.templates_dir`'s override; it extends `layout.html`) with the
 //! context below. Plain HTML, no script, so it reads well in any browser
 //! or screen reader.
+//!
+//! One document in the site's language (`site.language`: the words are
+//! Vietnamese, or English for an `en` site), not negotiated per reader: it
+//! is served from the cache by the front's look-up with one ETag, and a
+//! `Vary: Accept-Language` would split every shared cache by the
+//! thousands of Accept-Language values. The subscription pages it leads
+//! to follow the reader's language.
+//!
+//! Re-rendered only when what it shows changes: [`refresh`] hashes the
+//! context (the shown articles' data, the sections, the settings) and
+//! keeps the previous page, unrendered, while that hash holds.
 
+use super::entry::{Entry, content_hash};
+use crate::article::Article;
 use crate::catalog::{Catalog, Scope};
-use crate::feeds::{FeedId, FeedSettings, Format};
+use crate::feeds::{FeedId, FeedSettings, Format, media};
 use crate::templates::{TemplateError, Templates};
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
+use std::sync::Arc;
+
+/// How many of the newest articles the page lists first.
+const LATEST: usize = 12;
+/// How many of each category's newest it lists in the category's section.
+const PER_CATEGORY: usize = 4;
+/// A summary is cut to this many characters (at a word).
+const SUMMARY_CHARS: usize = 220;
 
 /// One list item of the index page: a scope's name and its three feeds.
 #[derive(Serialize)]
@@ -26,16 +48,44 @@ struct FeedLink {
     kind: &'static str,
 }
 
+/// An article as the page shows it.
+#[derive(Serialize)]
+struct Card {
+    title: String,
+    url: String,
+    /// In `site.timezone`, as the page's language writes dates.
+    date: String,
+    /// RFC 3339, for `<time datetime>`.
+    datetime: String,
+    /// The first category's name ("" without one).
+    category: String,
+    /// The article's image (its own, else its body's first), when known.
+    image: Option<String>,
+    summary: String,
+}
+
+/// A category's newest few.
+#[derive(Serialize)]
+struct CategoryNews {
+    slug: String,
+    name: String,
+    /// The category's RSS feed.
+    feed: String,
+    articles: Vec<Card>,
+}
+
 /// What `templates/index.html` is rendered with.
 #[derive(Serialize)]
 struct IndexPage {
-    lang: String,
+    /// "vi" or "en": the language of the page's words (`site.language`).
+    lang: &'static str,
     site_title: String,
     description: String,
     home: String,
     subscribe_url: String,
-    /// `site.icon`: the page's `<link rel="icon">`.
+    /// `site.icon`: the page's `<link rel="icon">` and header image.
     icon: Option<String>,
+    site_icon: Option<String>,
     /// `/feeds.opml`, every feed for a reader to import.
     opml_url: String,
     site: Section,
@@ -43,6 +93,8 @@ struct IndexPage {
     /// Empty unless `feeds.tags` / `feeds.authors` publish them.
     tags: Vec<Section>,
     authors: Vec<Section>,
+    latest: Vec<Card>,
+    by_category: Vec<CategoryNews>,
 }
 
 /// The index page: the site and its feeds, with autodiscovery links, and
@@ -69,17 +121,34 @@ fn index_context(catalog: &Catalog, settings: &FeedSettings, now: DateTime<Fixed
             })
             .collect(),
     };
+    let lang = if settings.language.to_ascii_lowercase().starts_with("en") { "en" } else { "vi" };
+    let card = |a: &Arc<Article>| card(a, settings, lang);
+    let categories = catalog.categories(now);
+    let icon = settings.icon.as_ref().map(|u| u.to_string());
     IndexPage {
-        lang: settings.language.clone(),
+        lang,
         site_title: settings.site_title.clone(),
         description: settings.description.clone(),
         home: settings.base_url.to_string(),
         subscribe_url: url("subscribe"),
-        icon: settings.icon.as_ref().map(|u| u.to_string()),
+        site_icon: icon.clone(),
+        icon,
         opml_url: url(crate::feeds::opml::PATH),
         site: section("", &settings.site_title, Scope::Site),
-        categories: catalog
-            .categories(now)
+        latest: catalog.newest(&Scope::Site, now, LATEST).iter().map(card).collect(),
+        by_category: categories
+            .iter()
+            .map(|c| {
+                let scope = Scope::Category(c.slug.clone());
+                CategoryNews {
+                    slug: c.slug.clone(),
+                    name: c.name.clone(),
+                    feed: url(&FeedId::new(scope.clone(), Format::Rss).path()),
+                    articles: catalog.newest(&scope, now, PER_CATEGORY).iter().map(card).collect(),
+                }
+            })
+            .collect(),
+        categories: categories
             .into_iter()
             .map(|c| section(&c.slug, &c.name, Scope::Category(c.slug.clone())))
             .collect(),
@@ -94,14 +163,59 @@ fn index_context(catalog: &Catalog, settings: &FeedSettings, now: DateTime<Fixed
     }
 }
 
-/// [`index_page`], or when an override of `index.html` fails to render,
-/// the built-in page (the error logged).
-pub(super) fn html(catalog: &Catalog, settings: &FeedSettings, now: DateTime<FixedOffset>) -> String {
-    index_page(catalog, settings, now).unwrap_or_else(|e| {
+fn card(a: &Article, settings: &FeedSettings, lang: &str) -> Card {
+    let local = a.published.with_timezone(&settings.timezone);
+    let date = if lang == "en" { local.format("%-d %b %Y, %H:%M") } else { local.format("%d/%m/%Y %H:%M") };
+    Card {
+        title: a.title.clone(),
+        url: a.url().into_owned(),
+        date: date.to_string(),
+        datetime: local.to_rfc3339(),
+        category: a.categories.first().map(|c| c.name.clone()).unwrap_or_default(),
+        image: media::image_of(a).map(|i| i.url.into_owned()),
+        summary: crate::text::excerpt(a.summary(), SUMMARY_CHARS),
+    }
+}
+
+/// The page of `context` from `settings`' templates, or when an override
+/// of `index.html` fails to render, from the built-in one (the error
+/// logged).
+fn html_of(context: &IndexPage, settings: &FeedSettings) -> String {
+    settings.templates.render("index.html", context).unwrap_or_else(|e| {
         tracing::error!("the index page: {e}; serving the built-in one");
-        let builtin = FeedSettings { templates: Templates::shared_builtin(), ..settings.clone() };
-        index_page(catalog, &builtin, now).unwrap_or_default()
+        Templates::shared_builtin().render("index.html", context).unwrap_or_default()
     })
+}
+
+/// The index page of this generation and the hash of what it shows: the
+/// previous page, not rendered again, while that hash is `prev`'s; else
+/// rendered, and still `prev`'s entry (same ETag) if its bytes are equal.
+/// `modified` is the new page's Last-Modified.
+pub(super) fn refresh(
+    prev: Option<(&Arc<Entry>, &str)>,
+    catalog: &Catalog,
+    settings: &FeedSettings,
+    now: DateTime<FixedOffset>,
+    modified: impl FnOnce() -> DateTime<FixedOffset>,
+) -> (Arc<Entry>, String) {
+    let context = index_context(catalog, settings, now);
+    // The templates are part of what the page is made of: a reload with
+    // other overrides is another page.
+    let templates = Arc::as_ptr(&settings.templates) as usize;
+    let mut shown = serde_json::to_vec(&context).unwrap_or_default();
+    shown.extend_from_slice(&templates.to_le_bytes());
+    let key = content_hash(&shown);
+    match prev {
+        Some((old, old_key)) if old_key == key => (Arc::clone(old), key),
+        _ => {
+            let html = html_of(&context, settings);
+            let entry = match prev {
+                Some((old, _)) if old.hash == content_hash(html.as_bytes()) => Arc::clone(old),
+                _ => Arc::new(Entry::new(html.into_bytes(), "text/html; charset=utf-8", modified())),
+            };
+            (entry, key)
+        }
+    }
 }
 
 #[cfg(test)]
@@ -128,6 +242,7 @@ mod tests {
             tags: false,
             authors: false,
             news_sitemap: false,
+            timezone: chrono_tz::Asia::Ho_Chi_Minh,
             templates: Templates::shared_builtin(),
         }
     }
@@ -155,4 +270,67 @@ mod tests {
         let page = cache.index().and_then(|e| e.identity()).map(|r| r.bytes.to_vec()).unwrap();
         assert_eq!(page, index_page(&catalog, &feed_settings(), now).unwrap().into_bytes());
     }
+
+    /// Article `n` of category `cat`, published `n` hours after a fixed
+    /// time, with `body` as its text.
+    fn article(n: u32, cat: &str, body: &str) -> crate::article::Article {
+        let ctx = crate::store::Context::new(chrono_tz::Asia::Ho_Chi_Minh, url::Url::parse("https://yenbai.gov.vn/").unwrap(), "tin-tuc/{slug}");
+        let text = format!(
+            "+++\ntitle = \"Tin số {n}\"\ndate = \"2026-11-01T{:02}:00:00+07:00\"\ncategories = [\"{cat}\"]\nimage = \"https://yenbai.gov.vn/anh/{n}.jpg\"\n+++\n\n{body}\n",
+            n % 24
+        );
+        crate::store::parse_bytes(text.as_bytes(), &format!("tin/{n}.md"), &ctx).unwrap()
+    }
+
+    fn page_of(cache: &crate::cache::FeedCache) -> (String, String) {
+        let e = cache.index().unwrap();
+        (e.hash.clone(), String::from_utf8(e.identity().unwrap().bytes.to_vec()).unwrap())
+    }
+
+    #[test]
+    fn the_index_shows_the_newest_articles_and_each_categorys_newest_in_the_site_timezone() {
+        let now = DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z").unwrap();
+        let articles: Vec<_> = (0..20).map(|n| article(n, if n % 2 == 0 { "Kinh tế" } else { "Du lịch" }, &format!("Tóm tắt {n}."))).collect();
+        let catalog = Catalog::new(articles, Vec::new(), &crate::store::Context::new(chrono_tz::Asia::Ho_Chi_Minh, url::Url::parse("https://yenbai.gov.vn/").unwrap(), "tin-tuc/{slug}"), 1);
+        let page = index_page(&catalog, &feed_settings(), now).unwrap();
+        let latest = &page[page.find("id=\"moi-nhat\"").unwrap()..page.find("id=\"chuyen-muc\"").unwrap()];
+        assert_eq!(latest.matches("<li class=\"card\">").count(), LATEST, "{latest}");
+        assert!(latest.find(">Tin số 19<").unwrap() < latest.find(">Tin số 18<").unwrap(), "newest first");
+        assert!(!latest.contains(">Tin số 7<"), "only the newest {LATEST}");
+        // 19:00+07:00 in Asia/Ho_Chi_Minh, written as the portal writes dates.
+        assert!(latest.contains("<time datetime=\"2026-11-01T19:00:00+07:00\">01/11/2026 19:00</time>"), "{latest}");
+        assert!(latest.contains("<img src=\"https://yenbai.gov.vn/anh/19.jpg\" alt=\"\" width=\"400\" height=\"225\""), "{latest}");
+        assert!(latest.contains("<span class=\"cat\">Du lịch</span>") && latest.contains("<p>Tóm tắt 19.</p>"), "{latest}");
+        let section = &page[page.find("id=\"cm-kinh-te\"").unwrap()..];
+        let section = &section[..section.find("</section>").unwrap()];
+        assert_eq!(section.matches("<li>").count(), PER_CATEGORY, "{section}");
+        assert!(section.contains(">Tin số 18<") && !section.contains(">Tin số 19<"), "{section}");
+    }
+
+    /// The page is made again only when what it shows changes: an edit of
+    /// an old article it does not list keeps the page (and its ETag) without
+    /// a render; a new article changes it.
+    #[test]
+    fn an_edit_the_index_does_not_show_keeps_its_etag_and_a_new_article_changes_it() {
+        let now = DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z").unwrap();
+        let ctx = crate::store::Context::new(chrono_tz::Asia::Ho_Chi_Minh, url::Url::parse("https://yenbai.gov.vn/").unwrap(), "tin-tuc/{slug}");
+        let catalog = |edited: &str, extra: bool| {
+            let mut articles: Vec<_> = (0..20).map(|n| article(n, "Kinh tế", &format!("Tóm tắt {n}."))).collect();
+            articles[0] = article(0, "Kinh tế", edited);
+            if extra {
+                articles.push(article(23, "Kinh tế", "Tin mới."));
+            }
+            Catalog::new(articles, Vec::new(), &ctx, 1)
+        };
+        let settings = feed_settings();
+        let (first, _) = refresh(None, &catalog("Tóm tắt 0.", false), &settings, now);
+        let (edited, _) = refresh(Some(&first), &catalog("Bản sửa của tin cũ.", false), &settings, now);
+        assert_eq!(page_of(&edited).0, page_of(&first).0);
+        assert!(Arc::ptr_eq(first.index().unwrap(), edited.index().unwrap()), "the page was made again");
+        let (newer, _) = refresh(Some(&edited), &catalog("Bản sửa của tin cũ.", true), &settings, now);
+        let (hash, page) = page_of(&newer);
+        assert_ne!(hash, page_of(&edited).0);
+        assert!(page.contains(">Tin số 23<"), "{page}");
+    }
 }
+
