@@ -60,10 +60,7 @@ async function page_checked(page, name, { status, heading }) {
     await page.setViewportSize({ width, height: 900 });
     const file = join(artifacts, `${String(shot).padStart(2, "0")}-${name}-${width}.png`);
     await page.screenshot({ path: file, fullPage: true });
-    if (width < 400) {
-      const { scroll, client } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
-      check(scroll <= client, `${name} at ${width} px: no sideways scrolling (scrollWidth ${scroll}, clientWidth ${client})`);
-    }
+    if (width < 400) await no_sideways_scroll(page, `${name} at ${width} px`);
     if (!(await page.evaluate(() => "axe" in window))) await page.addScriptTag({ path: axePath });
     const result = await page.evaluate(async () => await window.axe.run(document, { resultTypes: ["violations"] }));
     const serious = result.violations.filter((v) => v.impact === "serious" || v.impact === "critical");
@@ -72,6 +69,15 @@ async function page_checked(page, name, { status, heading }) {
     }
     check(serious.length === 0, `${name} at ${width} px: axe-core finds no serious or critical violation (${serious.map((v) => v.id).join(", ")}); screenshot ${file}`);
   }
+  // The narrowest phones too (no screenshot): still no sideways scrolling.
+  await page.setViewportSize({ width: 320, height: 900 });
+  await no_sideways_scroll(page, `${name} at 320 px`);
+  await page.setViewportSize({ width: 1280, height: 900 });
+}
+
+async function no_sideways_scroll(page, what) {
+  const { scroll, client } = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+  check(scroll <= client, `${what}: no sideways scrolling (scrollWidth ${scroll}, clientWidth ${client})`);
 }
 
 const submit = async (page, name) => Promise.all([page.waitForNavigation(), page.getByRole("button", { name, exact: true }).click()]);
@@ -97,6 +103,19 @@ try {
   page.on("response", (r) => {
     if (r.request().isNavigationRequest() && r.frame() === page.mainFrame()) page.lastStatus = r.status();
   });
+
+  // 0. Dark mode (prefers-color-scheme: dark): the index and a form page,
+  // axe-core's contrast checks included.
+  const dark = await browser.newContext({ locale: "vi-VN", colorScheme: "dark", viewport: { width: 390, height: 900 }, bypassCSP: true });
+  const night = await dark.newPage();
+  night.on("response", (r) => {
+    if (r.request().isNavigationRequest() && r.frame() === night.mainFrame()) night.lastStatus = r.status();
+  });
+  await night.goto(base);
+  await page_checked(night, "index-dark", { status: 200 });
+  await night.goto(base + "manage");
+  await page_checked(night, "manage-dark", { status: 200, heading: "Quản lý đăng ký" });
+  await dark.close();
 
   // 1. The index page: newest articles, categories, feeds, the sign-up form.
   await page.goto(base);
