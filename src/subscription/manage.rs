@@ -10,9 +10,10 @@
 //! so its answer and its timing are the same for an address that is
 //! subscribed and one that is not.
 
-use super::pages::{Page, render};
+use super::pages::{CategoryChoice, Page, render};
 use super::strings::{self, Lang};
 use super::{Ctx, client_ip, parse_form, signup};
+use crate::catalog::Catalog;
 use crate::state::{Subscriber, normalize_address};
 use crate::tokens::Purpose;
 use axum::Extension;
@@ -82,6 +83,32 @@ pub(super) async fn welcome(ctx: &Ctx, sub: &Subscriber, lang: Lang, now: DateTi
         Ok(_) => d.deliver_soon(),
         Err(e) => tracing::error!("welcome mail not queued: {e}"),
     }
+}
+
+/// What the preferences page of `sub` shows: what it receives now (or
+/// that it receives nothing), the categories and frequency to change, and
+/// for a subscriber who receives digests the "unsubscribe from everything"
+/// form.
+pub(super) fn preferences(ctx: &Ctx, lang: Lang, catalog: &Catalog, sub: Subscriber) -> Page {
+    let s = strings::get(lang);
+    let categories: Vec<CategoryChoice> = catalog
+        .categories(Utc::now().fixed_offset())
+        .into_iter()
+        .map(|c| CategoryChoice { checked: sub.topics.contains(&c.slug), slug: c.slug, name: c.name })
+        .collect();
+    let chosen: Vec<&str> = categories.iter().filter(|c| c.checked).map(|c| c.name.as_str()).collect();
+    let receives = sub.status.gets_digests();
+    let now = if receives { s.preferences_now } else { s.preferences_none }
+        .replace("{email}", &sub.email)
+        .replace("{frequency}", &strings::frequency(s, sub.frequency.as_str()).to_lowercase())
+        .replace("{topics}", &if chosen.is_empty() { s.all_topics.to_string() } else { chosen.join(", ") });
+    let mut page = Page::plain(StatusCode::OK, s.preferences_title, format!("{now} {}", s.preferences_message));
+    page.frequency = sub.frequency.as_str();
+    page.categories = categories;
+    if receives {
+        page.unsubscribe_action = unsubscribe_path(ctx, sub.id);
+    }
+    page
 }
 
 /// The path of the unsubscribe page of `subscriber`, for the preferences

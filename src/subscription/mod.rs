@@ -52,7 +52,7 @@ use chrono::{DateTime, Utc};
 use extract::{ConfirmLink, PreferencesLink, UnsubscribeLink, Verified, VerifiedForm};
 use limit::Limiter;
 use origin::Origins;
-use pages::{CategoryChoice, Page, invalid_link, render, server_error};
+use pages::{Page, invalid_link, render, server_error};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use strings::Lang;
@@ -233,27 +233,8 @@ async fn preferences_page(
     Verified { id, .. }: Verified<PreferencesLink>,
     uri: Uri,
 ) -> Response {
-    let s = strings::get(lang);
     let catalog = (ctx.digests.catalog)();
-    form_page(&ctx, lang, id, &uri, "preferences", |sub| {
-        let categories: Vec<CategoryChoice> = catalog
-            .categories(Utc::now().fixed_offset())
-            .into_iter()
-            .map(|c| CategoryChoice { checked: sub.topics.contains(&c.slug), slug: c.slug, name: c.name })
-            .collect();
-        let chosen: Vec<&str> = categories.iter().filter(|c| c.checked).map(|c| c.name.as_str()).collect();
-        let now = s
-            .preferences_now
-            .replace("{email}", &sub.email)
-            .replace("{frequency}", &strings::frequency(s, sub.frequency.as_str()).to_lowercase())
-            .replace("{topics}", &if chosen.is_empty() { s.all_topics.to_string() } else { chosen.join(", ") });
-        let mut page = Page::plain(StatusCode::OK, s.preferences_title, format!("{now} {}", s.preferences_message));
-        page.frequency = sub.frequency.as_str();
-        page.categories = categories;
-        page.unsubscribe_action = manage::unsubscribe_path(&ctx, sub.id);
-        page
-    })
-    .await
+    form_page(&ctx, lang, id, &uri, "preferences", |sub| manage::preferences(&ctx, lang, &catalog, sub)).await
 }
 
 async fn save_preferences(

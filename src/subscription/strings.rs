@@ -63,6 +63,8 @@ pub struct Strings {
     pub leave_button: &'static str,
     /// `{email}`, `{frequency}` and `{topics}` are replaced.
     pub preferences_now: &'static str,
+    /// The same for an address that receives nothing now (`{email}`).
+    pub preferences_none: &'static str,
     pub all_topics: &'static str,
 }
 
@@ -108,6 +110,7 @@ const VI: Strings = Strings {
     leave_message: "Không muốn nhận bản tin nữa? Bạn có thể hủy đăng ký ngay.",
     leave_button: "Hủy đăng ký tất cả",
     preferences_now: "Địa chỉ {email} đang nhận bản tin {frequency}, chuyên mục: {topics}.",
+    preferences_none: "Địa chỉ {email} hiện không nhận bản tin.",
     all_topics: "tất cả",
 };
 
@@ -153,6 +156,7 @@ const EN: Strings = Strings {
     leave_message: "No longer want the newsletter? You can stop it now.",
     leave_button: "Unsubscribe from everything",
     preferences_now: "{email} receives the {frequency} newsletter, categories: {topics}.",
+    preferences_none: "{email} does not receive the newsletter now.",
     all_topics: "all",
 };
 

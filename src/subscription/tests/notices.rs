@@ -160,3 +160,15 @@ async fn snapshots_of_the_pages_and_mails_in_vietnamese_and_english() {
         insta::assert_snapshot!(format!("manage_mail_{lang}"), parts(&s.digests.composer.manage(&sub, lang, at).unwrap()));
     }
 }
+
+/// An old preferences link of someone who left: the page says they receive
+/// nothing and offers no "unsubscribe from everything".
+#[tokio::test]
+async fn the_preferences_page_of_someone_who_left_says_they_receive_nothing() {
+    let s = site(Limits::default()).await;
+    let id = active(&s, "a@example.org").await;
+    assert!(s.digests.state.unsubscribe(id).await.unwrap());
+    let (status, _, page) = s.get(&format!("/preferences/{}", s.token(Purpose::Preferences, id, None)), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Địa chỉ a@example.org hiện không nhận bản tin.") && !page.contains("id=\"leave\""), "{page}");
+}
