@@ -117,6 +117,19 @@ try {
   await page_checked(night, "manage-dark", { status: 200, heading: "Quản lý đăng ký" });
   await dark.close();
 
+  // An English reader (Accept-Language en-GB): the English index page.
+  const english = await browser.newContext({ locale: "en-GB", viewport: { width: 1280, height: 900 }, bypassCSP: true });
+  const reader = await english.newPage();
+  reader.on("response", (r) => {
+    if (r.request().isNavigationRequest() && r.frame() === reader.mainFrame()) reader.lastStatus = r.status();
+  });
+  await reader.goto(base);
+  check((await reader.getAttribute("html", "lang")) === "en", "index for an English reader: <html lang=en>");
+  await page_checked(reader, "index-en", { status: 200 });
+  await reader.getByRole("link", { name: "Tiếng Việt" }).click();
+  check((await reader.getAttribute("html", "lang")) === "vi", "index: the Tiếng Việt link gives the Vietnamese page");
+  await english.close();
+
   // 1. The index page: newest articles, categories, feeds, the sign-up form.
   await page.goto(base);
   const scripts = await page.locator("script").count();

@@ -5,16 +5,15 @@
 //! context below. Plain HTML, no script, so it reads well in any browser
 //! or screen reader.
 //!
-//! One document in the site's language (`site.language`: the words are
-//! Vietnamese, or English for an `en` site), not negotiated per reader: it
-//! is served from the cache by the front's look-up with one ETag, and a
-//! `Vary: Accept-Language` would split every shared cache by the
-//! thousands of Accept-Language values. The subscription pages it leads
-//! to follow the reader's language.
+//! Two cached documents, Vietnamese and English ([`Pages`]), each with its
+//! ETag and `Vary: Accept-Encoding, Accept-Language`; a request gets one by
+//! `negotiate::english` (`?lang=`, else the first language of
+//! `Accept-Language`), the rule of the subscription pages, so the request
+//! path still only looks up bytes.
 //!
-//! Re-rendered only when what it shows changes: [`refresh`] hashes the
-//! context (the shown articles' data, the sections, the settings) and
-//! keeps the previous page, unrendered, while that hash holds.
+//! Re-rendered only when what it shows changes: [`refresh`] hashes each
+//! page's context (the shown articles' data, the sections, the settings)
+//! and keeps the previous page, unrendered, while that hash holds.
 
 use super::entry::{Entry, content_hash};
 use crate::article::Article;
@@ -77,7 +76,7 @@ struct CategoryNews {
 /// What `templates/index.html` is rendered with.
 #[derive(Serialize)]
 struct IndexPage {
-    /// "vi" or "en": the language of the page's words (`site.language`).
+    /// "vi" or "en": the language of the page's words.
     lang: &'static str,
     site_title: String,
     description: String,
@@ -101,11 +100,16 @@ struct IndexPage {
 /// the digest sign-up form (handled by the subscription routes at
 /// `POST /subscribe`), from the template `index.html` of
 /// [`FeedSettings::templates`].
-pub fn index_page(catalog: &Catalog, settings: &FeedSettings, now: DateTime<FixedOffset>) -> Result<String, TemplateError> {
-    settings.templates.render("index.html", index_context(catalog, settings, now))
+/// Vietnamese, or English with `english`.
+pub fn index_page(catalog: &Catalog, settings: &FeedSettings, now: DateTime<FixedOffset>, english: bool) -> Result<String, TemplateError> {
+    settings.templates.render("index.html", index_context(catalog, settings, now, lang_code(english)))
 }
 
-fn index_context(catalog: &Catalog, settings: &FeedSettings, now: DateTime<FixedOffset>) -> IndexPage {
+fn lang_code(english: bool) -> &'static str {
+    if english { "en" } else { "vi" }
+}
+
+fn index_context(catalog: &Catalog, settings: &FeedSettings, now: DateTime<FixedOffset>, lang: &'static str) -> IndexPage {
     let url = |path: &str| {
         settings.public_url.join(path).map(|u| u.to_string()).unwrap_or_else(|_| format!("/{path}"))
     };
@@ -121,7 +125,6 @@ fn index_context(catalog: &Catalog, settings: &FeedSettings, now: DateTime<Fixed
             })
             .collect(),
     };
-    let lang = if settings.language.to_ascii_lowercase().starts_with("en") { "en" } else { "vi" };
     let card = |a: &Arc<Article>| card(a, settings, lang);
     let categories = catalog.categories(now);
     let icon = settings.icon.as_ref().map(|u| u.to_string());
@@ -187,35 +190,74 @@ fn html_of(context: &IndexPage, settings: &FeedSettings) -> String {
     })
 }
 
-/// The index page of this generation and the hash of what it shows: the
-/// previous page, not rendered again, while that hash is `prev`'s; else
-/// rendered, and still `prev`'s entry (same ETag) if its bytes are equal.
-/// `modified` is the new page's Last-Modified.
+/// The index page in each language, with the hash of what each shows.
+#[derive(Debug, Clone)]
+pub(super) struct Pages {
+    vi: Arc<Entry>,
+    en: Arc<Entry>,
+    keys: [String; 2],
+}
+
+impl Pages {
+    pub(super) fn get(&self, english: bool) -> &Arc<Entry> {
+        if english { &self.en } else { &self.vi }
+    }
+
+    pub(super) fn entries(&self) -> impl Iterator<Item = &Arc<Entry>> {
+        [&self.vi, &self.en].into_iter()
+    }
+
+    /// The pages with each entry replaced by `fill`'s where it gives one;
+    /// `None` when it gives none.
+    pub(super) fn filled(&self, fill: impl Fn(&Arc<Entry>) -> Option<Arc<Entry>>) -> Option<Pages> {
+        let (vi, en) = (fill(&self.vi), fill(&self.en));
+        if vi.is_none() && en.is_none() {
+            return None;
+        }
+        Some(Pages { vi: vi.unwrap_or_else(|| Arc::clone(&self.vi)), en: en.unwrap_or_else(|| Arc::clone(&self.en)), keys: self.keys.clone() })
+    }
+}
+
+/// A page's `Vary`: its encodings, and its language by `Accept-Language`.
+const VARY: &str = "Accept-Encoding, Accept-Language";
+
+/// The index pages of this generation: each the previous one, not
+/// rendered again, while the hash of what it shows is the same; else
+/// rendered, and still the previous entry (same ETag) if its bytes are
+/// equal. `modified` is a new page's Last-Modified.
 pub(super) fn refresh(
-    prev: Option<(&Arc<Entry>, &str)>,
+    prev: Option<&Pages>,
     catalog: &Catalog,
     settings: &FeedSettings,
     now: DateTime<FixedOffset>,
-    modified: impl FnOnce() -> DateTime<FixedOffset>,
-) -> (Arc<Entry>, String) {
-    let context = index_context(catalog, settings, now);
-    // The templates are part of what the page is made of: a reload with
-    // other overrides is another page.
-    let templates = Arc::as_ptr(&settings.templates) as usize;
-    let mut shown = serde_json::to_vec(&context).unwrap_or_default();
-    shown.extend_from_slice(&templates.to_le_bytes());
-    let key = content_hash(&shown);
-    match prev {
-        Some((old, old_key)) if old_key == key => (Arc::clone(old), key),
-        _ => {
-            let html = html_of(&context, settings);
-            let entry = match prev {
-                Some((old, _)) if old.hash == content_hash(html.as_bytes()) => Arc::clone(old),
-                _ => Arc::new(Entry::new(html.into_bytes(), "text/html; charset=utf-8", modified())),
-            };
-            (entry, key)
-        }
-    }
+    modified: impl Fn() -> DateTime<FixedOffset>,
+) -> Pages {
+    let one = |english: bool| {
+        let context = index_context(catalog, settings, now, lang_code(english));
+        // The templates are part of what the page is made of: a reload
+        // with other overrides is another page.
+        let templates = Arc::as_ptr(&settings.templates) as usize;
+        let mut shown = serde_json::to_vec(&context).unwrap_or_default();
+        shown.extend_from_slice(&templates.to_le_bytes());
+        let key = content_hash(&shown);
+        let old = prev.map(|p| (p.get(english), &p.keys[usize::from(english)]));
+        let entry = match old {
+            Some((old, old_key)) if *old_key == key => Arc::clone(old),
+            _ => {
+                let html = html_of(&context, settings);
+                match old {
+                    Some((old, _)) if old.hash == content_hash(html.as_bytes()) => Arc::clone(old),
+                    _ => {
+                        let entry = Entry::new(html.into_bytes(), "text/html; charset=utf-8", modified());
+                        Arc::new(entry.with_headers(http::HeaderValue::from_static(VARY), Arc::new([])))
+                    }
+                }
+            }
+        };
+        (entry, key)
+    };
+    let ((vi, vi_key), (en, en_key)) = (one(false), one(true));
+    Pages { vi, en, keys: [vi_key, en_key] }
 }
 
 #[cfg(test)]
@@ -265,10 +307,10 @@ mod tests {
         );
         // An override that fails as it renders: the built-in page is served.
         let broken = over("{{ no_such_value }}");
-        assert!(index_page(&catalog, &broken, now).is_err());
+        assert!(index_page(&catalog, &broken, now, false).is_err());
         let (cache, _) = refresh(None, &catalog, &broken, now);
         let page = cache.index().and_then(|e| e.identity()).map(|r| r.bytes.to_vec()).unwrap();
-        assert_eq!(page, index_page(&catalog, &feed_settings(), now).unwrap().into_bytes());
+        assert_eq!(page, index_page(&catalog, &feed_settings(), now, false).unwrap().into_bytes());
     }
 
     /// Article `n` of category `cat`, published `n` hours after a fixed
@@ -292,7 +334,7 @@ mod tests {
         let now = DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z").unwrap();
         let articles: Vec<_> = (0..20).map(|n| article(n, if n % 2 == 0 { "Kinh tế" } else { "Du lịch" }, &format!("Tóm tắt {n}."))).collect();
         let catalog = Catalog::new(articles, Vec::new(), &crate::store::Context::new(chrono_tz::Asia::Ho_Chi_Minh, url::Url::parse("https://yenbai.gov.vn/").unwrap(), "tin-tuc/{slug}"), 1);
-        let page = index_page(&catalog, &feed_settings(), now).unwrap();
+        let page = index_page(&catalog, &feed_settings(), now, false).unwrap();
         let latest = &page[page.find("id=\"moi-nhat\"").unwrap()..page.find("id=\"chuyen-muc\"").unwrap()];
         assert_eq!(latest.matches("<li class=\"card\">").count(), LATEST, "{latest}");
         assert!(latest.find(">Tin số 19<").unwrap() < latest.find(">Tin số 18<").unwrap(), "newest first");
@@ -331,6 +373,24 @@ mod tests {
         let (hash, page) = page_of(&newer);
         assert_ne!(hash, page_of(&edited).0);
         assert!(page.contains(">Tin số 23<"), "{page}");
+    }
+
+    #[test]
+    fn the_index_is_cached_in_vietnamese_and_english_and_varies_by_accept_language() {
+        let now = DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z").unwrap();
+        let ctx = crate::store::Context::new(chrono_tz::Asia::Ho_Chi_Minh, url::Url::parse("https://yenbai.gov.vn/").unwrap(), "tin-tuc/{slug}");
+        let catalog = Catalog::new(vec![article(7, "Kinh tế", "Tóm tắt.")], Vec::new(), &ctx, 1);
+        let (cache, _) = refresh(None, &catalog, &feed_settings(), now);
+        let text = |e: &Arc<Entry>| String::from_utf8(e.identity().unwrap().bytes.to_vec()).unwrap();
+        let (vi, en) = (cache.document_in("/", false, false).unwrap(), cache.document_in("/", false, true).unwrap());
+        assert!(text(vi).contains("<html lang=\"vi\">") && text(vi).contains(">Tin mới nhất</h2>"));
+        assert!(text(en).contains("<html lang=\"en\">") && text(en).contains(">Latest news</h2>"));
+        assert!(text(en).contains(">1 Nov 2026, 07:00</time>"), "{}", text(en));
+        assert_ne!(vi.hash, en.hash);
+        for e in [vi, en] {
+            assert_eq!(e.vary, "Accept-Encoding, Accept-Language");
+        }
+        assert!(Arc::ptr_eq(cache.index().unwrap(), vi) && Arc::ptr_eq(cache.document("/", false).unwrap(), vi));
     }
 }
 
