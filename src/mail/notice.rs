@@ -4,9 +4,9 @@
 //! moment it is about: the request, or the confirmation), so a retry of the
 //! same moment is the same Message-ID and the outbox keeps it once.
 //!
-//! The welcome and manage mails speak the language of the page that
-//! caused them (`lang`, "vi" or "en"); the confirmation is Vietnamese, as
-//! the form's answer cannot yet know better. All are stored with the
+//! Each speaks the language of the page that caused it (`lang`, "vi" or
+//! "en": the sign-up form's, the confirm button's, /manage's). All are
+//! stored with the
 //! outbox kind `confirm` (a notice, not a digest; the kind only labels the
 //! row, and a new one would rebuild the table on SQLite).
 
@@ -16,15 +16,24 @@ use chrono::{DateTime, Utc};
 use minijinja::Value;
 
 impl Composer {
+    /// The confirmation mail in Vietnamese.
     pub fn confirmation(&self, sub: &Subscriber, now: DateTime<Utc>) -> Result<OutboxMessage, MailError> {
-        let subject = crate::text::clean_line(&format!("{}: xác nhận đăng ký nhận bản tin", self.heading));
+        self.confirmation_in(sub, "vi", now)
+    }
+
+    /// The confirmation mail of a sign-up asked for at `now`, in `lang`.
+    pub fn confirmation_in(&self, sub: &Subscriber, lang: &str, now: DateTime<Utc>) -> Result<OutboxMessage, MailError> {
+        let en = lang == "en";
+        let subject = if en { "confirm your subscription" } else { "xác nhận đăng ký nhận bản tin" };
+        let subject = crate::text::clean_line(&format!("{}: {subject}", self.heading));
         let ctx = minijinja::context! {
+            lang => lang,
             subject => &subject,
             heading => &self.heading,
             site_title => &self.site_title,
             site_url => self.site_url.as_str(),
             email => &sub.email,
-            frequency_label => Self::frequency_label(sub.frequency),
+            frequency_label => self.frequency_in(sub, en),
             confirm_url => self.confirm_url(sub.id, now),
             valid_days => CONFIRM_VALID_DAYS,
         };

@@ -131,7 +131,7 @@ async fn subscribe(
     };
     let (topics, frequency) = choices(&ctx, &form);
     if ctx.limiter.lock().map(|mut l| l.allow_address(&email)).unwrap_or(false) {
-        signup::submit(&ctx.sign_ups, signup::Job::SignUp(signup::SignUp { email, topics, frequency }));
+        signup::submit(&ctx.sign_ups, signup::Job::SignUp(signup::SignUp { email, topics, frequency, lang: lang.code() }));
     } else {
         // Same answer as a success: the limit must not reveal anything.
         tracing::info!("sign-up for a rate-limited mailbox not recorded");

@@ -40,6 +40,8 @@ pub(super) struct SignUp {
     pub(super) email: String,
     pub(super) topics: Vec<String>,
     pub(super) frequency: Frequency,
+    /// The language of the form's page: the confirmation mail's.
+    pub(super) lang: &'static str,
 }
 
 /// What the worker is handed.
@@ -133,7 +135,7 @@ async fn handle(d: &Digests, cap: &mut MailCap, s: SignUp, now: DateTime<Utc>) -
         tracing::warn!("confirmation mail not sent: subscription.max_confirmations_per_hour reached");
         return Ok(false);
     }
-    let message = d.composer.confirmation(&sub, now)?;
+    let message = d.composer.confirmation_in(&sub, s.lang, now)?;
     d.state.enqueue(&message, now).await?;
     Ok(true)
 }

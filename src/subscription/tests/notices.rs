@@ -140,7 +140,8 @@ fn parts(message: &crate::state::OutboxMessage) -> String {
 
 /// The pages and mails of this room in Vietnamese and English, as insta
 /// snapshots (src/subscription/tests/snapshots/): the /manage form and its
-/// answer, the preferences page, the welcome and manage mails.
+/// answer, the preferences page, the confirmation, welcome and manage
+/// mails.
 #[tokio::test]
 async fn snapshots_of_the_pages_and_mails_in_vietnamese_and_english() {
     let s = site(Limits::default()).await;
@@ -158,6 +159,7 @@ async fn snapshots_of_the_pages_and_mails_in_vietnamese_and_english() {
         insta::assert_snapshot!(format!("preferences_{lang}.html"), page);
         insta::assert_snapshot!(format!("welcome_mail_{lang}"), parts(&s.digests.composer.welcome(&sub, lang, at).unwrap()));
         insta::assert_snapshot!(format!("manage_mail_{lang}"), parts(&s.digests.composer.manage(&sub, lang, at).unwrap()));
+        insta::assert_snapshot!(format!("confirm_mail_{lang}"), parts(&s.digests.composer.confirmation_in(&sub, lang, at).unwrap()));
     }
 }
 
@@ -171,4 +173,22 @@ async fn the_preferences_page_of_someone_who_left_says_they_receive_nothing() {
     let (status, _, page) = s.get(&format!("/preferences/{}", s.token(Purpose::Preferences, id, None)), None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("Địa chỉ a@example.org hiện không nhận bản tin.") && !page.contains("id=\"leave\""), "{page}");
+}
+
+/// A sign-up on the English page gets its confirmation mail in English.
+#[tokio::test]
+async fn the_confirmation_mail_is_in_the_language_of_the_form() {
+    let s = site(Limits::default()).await;
+    assert_eq!(s.post("/subscribe?lang=en", "email=en%40example.org", Some("192.0.2.1")).await.0, StatusCode::ACCEPTED);
+    s.wait_outbox(1).await;
+    assert_eq!(s.post("/subscribe", "email=vi%40example.org", Some("192.0.2.2")).await.0, StatusCode::ACCEPTED);
+    s.wait_outbox(2).await;
+    let subjects: Vec<(String, String)> = outbox(&s).await.into_iter().map(|(to, _, subject, _)| (to, subject)).collect();
+    assert_eq!(
+        subjects,
+        [
+            ("en@example.org".to_string(), "Bản tin: confirm your subscription".to_string()),
+            ("vi@example.org".to_string(), "Bản tin: xác nhận đăng ký nhận bản tin".to_string()),
+        ]
+    );
 }
