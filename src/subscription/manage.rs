@@ -30,7 +30,7 @@ pub(super) async fn page(State(ctx): State<Arc<Ctx>>, lang: Lang) -> Response {
     let s = strings::get(lang);
     let mut page = Page::plain(StatusCode::OK, s.manage_title, s.manage_message);
     page.form = "manage";
-    page.action = "/manage".to_string();
+    page.action = super::pages::action("/manage", lang);
     render(&ctx, lang, page)
 }
 
@@ -106,7 +106,7 @@ pub(super) fn preferences(ctx: &Ctx, lang: Lang, catalog: &Catalog, sub: Subscri
     page.frequency = sub.frequency.as_str();
     page.categories = categories;
     if receives {
-        page.unsubscribe_action = unsubscribe_path(ctx, sub.id);
+        page.unsubscribe_action = super::pages::action(&unsubscribe_path(ctx, sub.id), lang);
     }
     page
 }

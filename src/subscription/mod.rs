@@ -153,7 +153,7 @@ async fn confirm_page(State(ctx): State<Arc<Ctx>>, lang: Lang, link: Verified<Co
         Ok(Some(sub)) if sub.confirmable_by(link_made(&link)) => {
             let mut page = Page::plain(StatusCode::OK, s.confirm_title, s.confirm_message.replace("{email}", &sub.email));
             page.form = "confirm";
-            page.action = uri.path().to_string();
+            page.action = pages::action(uri.path(), lang);
             render(&ctx, lang, page)
         }
         Ok(_) => invalid_link(&ctx, lang),
@@ -194,7 +194,7 @@ async fn form_page(
         Ok(Some(sub)) => {
             let mut page = page(sub);
             page.form = form;
-            page.action = uri.path().to_string();
+            page.action = pages::action(uri.path(), lang);
             render(ctx, lang, page)
         }
         Ok(None) => invalid_link(ctx, lang),

@@ -78,6 +78,15 @@ pub(super) fn render(ctx: &Ctx, lang: Lang, page: Page) -> Response {
     }
 }
 
+/// Where a page's form posts: `path`, with `?lang=en` on an English page
+/// so that the answer stays in English whatever `Accept-Language` says.
+pub(super) fn action(path: &str, lang: Lang) -> String {
+    match lang {
+        Lang::En => format!("{path}?lang=en"),
+        Lang::Vi => path.to_string(),
+    }
+}
+
 /// The answer to a forged, tampered, expired or wrong-purpose token, and to
 /// a good token whose subscriber is gone: all the same page.
 pub(super) fn invalid_link(ctx: &Ctx, lang: Lang) -> Response {

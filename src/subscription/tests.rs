@@ -205,7 +205,7 @@ async fn a_bad_expired_or_wrong_purpose_token_gets_the_invalid_link_page_in_the_
     // confirmation page, then its button.
     let (status, _, page) = s.get(&format!("/confirm/{confirm}?lang=en"), None).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(page.contains(&format!("action=\"/confirm/{confirm}\"")), "{page}");
+    assert!(page.contains(&format!("action=\"/confirm/{confirm}?lang=en\"")), "an English page posts for an English answer: {page}");
     let (status, _, page) = s.post(&format!("/confirm/{confirm}?lang=en"), "", None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("<h1>Subscription confirmed</h1>"), "{page}");
