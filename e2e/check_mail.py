@@ -5,7 +5,8 @@ and scored by SpamAssassin offline (`spamassassin -L -t`).
 
 Usage:
   check_mail.py bantin SINK ADDRESS PUBLIC_URL MANIFEST DKIM_TXT_FILE SELECTOR DOMAIN
-      the confirmation and the digest mailed to ADDRESS
+      the confirmation, the welcome, the digest and the preferences link
+      (/manage) mailed to ADDRESS
   check_mail.py rss2email SINK ADDRESS MANIFEST
       the mails rss2email sent to ADDRESS carry the store's titles
 Exits 1 if any check failed.
@@ -21,6 +22,8 @@ import maillib
 
 failures = []
 SPAM_TARGET = 0.0
+WELCOME = "chào mừng bạn đến với bản tin"
+MANAGE = "liên kết quản lý đăng ký của bạn"
 
 
 def check(ok, what):
@@ -131,7 +134,23 @@ def bantin(sink, address, public_url, manifest_path, txt_file, selector, domain)
     verify_dkim("confirmation", raw, txt, selector, domain)
     scores["confirmation"] = spamassassin("confirmation", raw)
 
-    _, raw, msg = maillib.wait_for(sink, address, lambda m: maillib.link(m, "unsubscribe") is not None)
+    _, raw, msg = maillib.wait_for(sink, address, lambda m: WELCOME in str(m["Subject"]))
+    check(msg["Subject"] == "Bản tin Yên Bái: " + WELCOME, f"welcome: subject decodes to {msg['Subject']!r}")
+    plain, html = check_structure("welcome", raw, msg, public_url)
+    check(public_url + "archive/" in plain and public_url + "archive/" in hrefs(html), "welcome: links the archive in both parts")
+    check(maillib.link(msg, "preferences") is not None, "welcome: a preferences link")
+    check(raw_header(raw, "List-Unsubscribe-Post") == "List-Unsubscribe=One-Click", "welcome: List-Unsubscribe-Post One-Click (RFC 8058)")
+    verify_dkim("welcome", raw, txt, selector, domain)
+    scores["welcome"] = spamassassin("welcome", raw)
+
+    _, raw, msg = maillib.wait_for(sink, address, lambda m: MANAGE in str(m["Subject"]))
+    check(msg["Subject"] == "Bản tin Yên Bái: " + MANAGE, f"manage: subject decodes to {msg['Subject']!r}")
+    plain, html = check_structure("manage", raw, msg, public_url)
+    check(maillib.link(msg, "preferences") is not None, "manage: a preferences link")
+    verify_dkim("manage", raw, txt, selector, domain)
+    scores["manage"] = spamassassin("manage", raw)
+
+    _, raw, msg = maillib.wait_for(sink, address, lambda m: "bài mới" in str(m["Subject"]) and maillib.link(m, "unsubscribe") is not None)
     subject = str(msg["Subject"])
     check(re.fullmatch(r"Bản tin Yên Bái – \d\d/\d\d/\d{4}: \d+ bài mới", subject) is not None, f"digest: subject decodes to {subject!r}")
     plain, html = check_structure("digest", raw, msg, public_url)

@@ -1,8 +1,9 @@
 """Reading what the SMTP sink received, with Python's own `email` parser.
 
 As a command, prints the newest link to ROUTE (confirm, unsubscribe,
-preferences) in the plain-text part of a mail to ADDRESS, waiting for it:
-    maillib.py link DIR ADDRESS ROUTE [TIMEOUT_S]
+preferences) in the plain-text part of a mail to ADDRESS, waiting for it;
+with SUBJECT, only in a mail whose subject contains it:
+    maillib.py link DIR ADDRESS ROUTE [TIMEOUT_S [SUBJECT]]
 """
 
 import email
@@ -72,5 +73,6 @@ if __name__ == "__main__":
         sys.exit(__doc__)
     folder, address, route = sys.argv[2:5]
     timeout = float(sys.argv[5]) if len(sys.argv) > 5 else 30.0
-    _, _, msg = wait_for(folder, address, lambda m: link(m, route) is not None, timeout)
+    subject = sys.argv[6] if len(sys.argv) > 6 else ""
+    _, _, msg = wait_for(folder, address, lambda m: subject in str(m["Subject"]) and link(m, route) is not None, timeout)
     print(link(msg, route))

@@ -26,6 +26,7 @@ pub fn check_article(bytes: &[u8]) {
         tags: false,
         authors: false,
         news_sitemap: false,
+        timezone: chrono_tz::Asia::Ho_Chi_Minh,
         templates: bantin_core::templates::Templates::shared_builtin(),
     };
     let far_future = chrono::DateTime::parse_from_rfc3339("9999-01-01T00:00:00+07:00").unwrap();

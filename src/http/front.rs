@@ -62,6 +62,10 @@ struct Asked<'a> {
     if_modified_since: Option<&'a str>,
     /// `Sec-Fetch-Dest: document`: a browser's navigation ([`super::navigation`]).
     navigation: bool,
+    /// The query (`?lang=`) and `Accept-Language`: the index page's
+    /// language ([`super::negotiate::english`]).
+    query: Option<&'a str>,
+    accept_language: Option<&'a str>,
 }
 
 /// Serves requests on `stream` as long as they are for cached documents.
@@ -84,7 +88,8 @@ pub async fn serve(mut stream: TcpStream, app: &Hot, limits: &Limits, shutdown: 
                     if cache.pending(asked.path) {
                         return Front::Handover { stream, buffered: buf };
                     }
-                    let entry = cache.document(asked.path, asked.navigation);
+                    let english = super::negotiate::english(asked.query, asked.accept_language);
+                    let entry = cache.document_in(asked.path, asked.navigation, english);
                     let Some(entry) = entry else { return Front::Handover { stream, buffered: buf } };
                     let (not_modified, rep) = respond(entry, &asked, &mut out);
                     app.count(asked.path, if not_modified { axum::http::StatusCode::NOT_MODIFIED } else { axum::http::StatusCode::OK });
@@ -163,7 +168,7 @@ fn parse(buf: &[u8]) -> Parsed<'_> {
     };
     let http10 = req.version == Some(0);
     let Some(target) = req.path.filter(|p| p.starts_with('/')) else { return Parsed::Other };
-    let path = target.split_once('?').map_or(target, |(p, _)| p);
+    let (path, query) = target.split_once('?').map_or((target, None), |(p, q)| (p, Some(q)));
     let mut asked = Asked {
         head_len,
         head,
@@ -174,6 +179,8 @@ fn parse(buf: &[u8]) -> Parsed<'_> {
         if_none_match: None,
         if_modified_since: None,
         navigation: false,
+        query,
+        accept_language: None,
     };
     let (mut close, mut keep_alive) = (false, false);
     for h in req.headers.iter() {
@@ -187,6 +194,8 @@ fn parse(buf: &[u8]) -> Parsed<'_> {
             asked.if_none_match = asked.if_none_match.or_else(value);
         } else if name.eq_ignore_ascii_case("if-modified-since") {
             asked.if_modified_since = asked.if_modified_since.or_else(value);
+        } else if name.eq_ignore_ascii_case("accept-language") {
+            asked.accept_language = asked.accept_language.or_else(value);
         } else if name.eq_ignore_ascii_case("sec-fetch-dest") {
             asked.navigation |= super::navigation(value());
         } else if name.eq_ignore_ascii_case("connection") {

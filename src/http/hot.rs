@@ -103,7 +103,9 @@ impl hyper::service::Service<hyper::Request<hyper::body::Incoming>> for Hot {
         if (req.method() == Method::GET || req.method() == Method::HEAD) && !cache.pending(req.uri().path()) {
             let path = req.uri().path();
             let dest = req.headers().get("sec-fetch-dest").and_then(|v| v.to_str().ok());
-            let entry = cache.document(path, navigation(dest));
+            let accept_language = req.headers().get("accept-language").and_then(|v| v.to_str().ok());
+            let english = super::negotiate::english(req.uri().query(), accept_language);
+            let entry = cache.document_in(path, navigation(dest), english);
             if let Some(entry) = entry {
                 let resp = answer(entry, req.method(), req.headers());
                 self.count(path, resp.status());

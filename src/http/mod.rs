@@ -225,9 +225,10 @@ async fn feed(State(shared): State<Arc<Shared>>, method: Method, headers: Header
     }
 }
 
-async fn index(State(shared): State<Arc<Shared>>, method: Method, headers: HeaderMap) -> Response {
+async fn index(State(shared): State<Arc<Shared>>, method: Method, headers: HeaderMap, uri: axum::http::Uri) -> Response {
     let cache = shared.cache.load();
-    match cache.index() {
+    let accept_language = headers.get("accept-language").and_then(|v| v.to_str().ok());
+    match cache.index_in(negotiate::english(uri.query(), accept_language)) {
         Some(entry) => answer(entry, &method, &headers),
         None => unavailable(),
     }

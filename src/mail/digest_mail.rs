@@ -227,13 +227,7 @@ impl Composer {
     ) -> Result<OutboxMessage, MailError> {
         let sub = &plan.subscriber;
         let message_id = self.message_id(sub.id, &plan.period.key);
-        let unsubscribe = format!("<{}>, <mailto:{}?subject=unsubscribe>", personal.unsubscribe_url, self.from.email);
-        let list_headers = vec![
-            ("List-Unsubscribe", unsubscribe),
-            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".to_string()),
-            ("List-Id", self.list_id()),
-        ];
-        let body = body(&sub.email, &message_id, list_headers)?;
+        let body = body(&sub.email, &message_id, self.list_headers(&personal.unsubscribe_url))?;
         Ok(OutboxMessage {
             message_id,
             kind: MessageKind::Digest,

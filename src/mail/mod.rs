@@ -249,6 +249,22 @@ impl Composer {
         Some(url.into())
     }
 
+    /// `path` on bantin's own public URL (`http.public_url`).
+    pub(super) fn public_link(&self, path: &str) -> String {
+        self.public_url.join(path).map(String::from).unwrap_or_else(|_| format!("{}{path}", self.public_url))
+    }
+
+    /// The list headers of a mail of the subscription (digests, the
+    /// welcome): one-click unsubscribe (RFC 8058) and the List-Id.
+    pub(super) fn list_headers(&self, unsubscribe_url: &str) -> Vec<(&'static str, String)> {
+        let unsubscribe = format!("<{unsubscribe_url}>, <mailto:{}?subject=unsubscribe>", self.from.email);
+        vec![
+            ("List-Unsubscribe", unsubscribe),
+            ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".to_string()),
+            ("List-Id", self.list_id()),
+        ]
+    }
+
     /// The List-Id of every digest.
     pub(super) fn list_id(&self) -> String {
         format!("{} <bantin.{}>", self.heading, self.domain)

@@ -21,22 +21,10 @@ use std::convert::Infallible;
 use std::marker::PhantomData;
 use std::sync::Arc;
 
-/// Vietnamese unless `?lang=en…` or, without a `lang` parameter, the first
-/// language of `Accept-Language` is English.
+/// The reader's language, by the one rule of `negotiate::english`.
 fn lang_of(parts: &Parts) -> Lang {
-    let query = parts.uri.query().unwrap_or("");
-    for (k, v) in url::form_urlencoded::parse(query.as_bytes()) {
-        if k == "lang" {
-            return if v.starts_with("en") { Lang::En } else { Lang::Vi };
-        }
-    }
-    let accept = parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok()).unwrap_or("");
-    // The first language the reader lists decides: Vietnamese unless that
-    // is English.
-    match accept.split(',').next().map(|t| t.trim().to_ascii_lowercase()) {
-        Some(t) if t.starts_with("en") => Lang::En,
-        _ => Lang::Vi,
-    }
+    let accept = parts.headers.get(header::ACCEPT_LANGUAGE).and_then(|v| v.to_str().ok());
+    if bantin_core::negotiate::english(parts.uri.query(), accept) { Lang::En } else { Lang::Vi }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for Lang {

@@ -1,7 +1,8 @@
 //! The subscription routes, as an axum router for the server to merge:
 //! `POST /subscribe`, `GET|POST /confirm/{token}` (the GET shows a button
 //! that posts), `GET|POST /unsubscribe/{token}` (the POST is RFC 8058
-//! one-click), `GET|POST /preferences/{token}`.
+//! one-click), `GET|POST /preferences/{token}`, `GET|POST /manage` (`manage`:
+//! a reader asks for their preferences link by mail).
 //!
 //! Invariants:
 //! - `POST /subscribe` answers the same (202, same page) whether the address
@@ -21,11 +22,15 @@
 //!   preferences, takes a POST (the page's button);
 //! - a token only works for the page it was made for (see `tokens`), and
 //!   a confirmation link only for the sign-up it was sent for;
+//! - `POST /manage` answers like `POST /subscribe`: the same page whether
+//!   or not the address is subscribed, the work handed to the same worker
+//!   under the same limits;
 //! - pages are rendered from `page.html` (escaped), Vietnamese by default,
 //!   English with `?lang=en` or an `Accept-Language` that prefers English.
 
 mod extract;
 mod limit;
+mod manage;
 mod origin;
 mod pages;
 mod signup;
@@ -47,7 +52,7 @@ use chrono::{DateTime, Utc};
 use extract::{ConfirmLink, PreferencesLink, UnsubscribeLink, Verified, VerifiedForm};
 use limit::Limiter;
 use origin::Origins;
-use pages::{CategoryChoice, Page, invalid_link, render, server_error};
+use pages::{Page, invalid_link, render, server_error};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use strings::Lang;
@@ -57,7 +62,7 @@ struct Ctx {
     digests: Arc<Digests>,
     limiter: Mutex<Limiter>,
     origins: Origins,
-    sign_ups: mpsc::Sender<signup::SignUp>,
+    sign_ups: mpsc::Sender<signup::Job>,
 }
 
 /// The routes with the limits of `[subscription]`. Starts the sign-up
@@ -79,6 +84,7 @@ pub fn routes_with_limits(digests: Arc<Digests>, limits: Limits) -> Router {
         .route("/confirm/{token}", get(confirm_page).post(confirm))
         .route("/unsubscribe/{token}", get(unsubscribe_page).post(unsubscribe))
         .route("/preferences/{token}", get(preferences_page).post(save_preferences))
+        .route("/manage", get(manage::page).post(manage::ask))
         .with_state(ctx)
 }
 
@@ -125,7 +131,7 @@ async fn subscribe(
     };
     let (topics, frequency) = choices(&ctx, &form);
     if ctx.limiter.lock().map(|mut l| l.allow_address(&email)).unwrap_or(false) {
-        signup::submit(&ctx.sign_ups, signup::SignUp { email, topics, frequency });
+        signup::submit(&ctx.sign_ups, signup::Job::SignUp(signup::SignUp { email, topics, frequency, lang: lang.code() }));
     } else {
         // Same answer as a success: the limit must not reveal anything.
         tracing::info!("sign-up for a rate-limited mailbox not recorded");
@@ -147,7 +153,7 @@ async fn confirm_page(State(ctx): State<Arc<Ctx>>, lang: Lang, link: Verified<Co
         Ok(Some(sub)) if sub.confirmable_by(link_made(&link)) => {
             let mut page = Page::plain(StatusCode::OK, s.confirm_title, s.confirm_message.replace("{email}", &sub.email));
             page.form = "confirm";
-            page.action = uri.path().to_string();
+            page.action = pages::action(uri.path(), lang);
             render(&ctx, lang, page)
         }
         Ok(_) => invalid_link(&ctx, lang),
@@ -155,11 +161,15 @@ async fn confirm_page(State(ctx): State<Arc<Ctx>>, lang: Lang, link: Verified<Co
     }
 }
 
-/// The button's POST: a pending subscriber becomes active; one already
-/// active sees the same page again.
+/// The button's POST: a pending subscriber becomes active (and is sent
+/// the welcome mail); one already active sees the same page again.
 async fn confirm(State(ctx): State<Arc<Ctx>>, lang: Lang, link: Verified<ConfirmLink>) -> Response {
-    match ctx.digests.state.confirm(link.id, link_made(&link), Utc::now()).await {
-        Ok(Some(sub)) if sub.status.gets_digests() => confirmed(&ctx, lang),
+    let now = Utc::now();
+    match ctx.digests.state.confirm(link.id, link_made(&link), now).await {
+        Ok(Some(sub)) if sub.status.gets_digests() => {
+            manage::welcome(&ctx, &sub, lang, now).await;
+            confirmed(&ctx, lang)
+        }
         Ok(_) => invalid_link(&ctx, lang),
         Err(e) => server_error(&ctx, lang, "subscription page", e),
     }
@@ -184,7 +194,7 @@ async fn form_page(
         Ok(Some(sub)) => {
             let mut page = page(sub);
             page.form = form;
-            page.action = uri.path().to_string();
+            page.action = pages::action(uri.path(), lang);
             render(ctx, lang, page)
         }
         Ok(None) => invalid_link(ctx, lang),
@@ -223,19 +233,8 @@ async fn preferences_page(
     Verified { id, .. }: Verified<PreferencesLink>,
     uri: Uri,
 ) -> Response {
-    let s = strings::get(lang);
     let catalog = (ctx.digests.catalog)();
-    form_page(&ctx, lang, id, &uri, "preferences", |sub| {
-        let mut page = Page::plain(StatusCode::OK, s.preferences_title, s.preferences_message);
-        page.frequency = sub.frequency.as_str();
-        page.categories = catalog
-            .categories(Utc::now().fixed_offset())
-            .into_iter()
-            .map(|c| CategoryChoice { checked: sub.topics.contains(&c.slug), slug: c.slug, name: c.name })
-            .collect();
-        page
-    })
-    .await
+    form_page(&ctx, lang, id, &uri, "preferences", |sub| manage::preferences(&ctx, lang, &catalog, sub)).await
 }
 
 async fn save_preferences(

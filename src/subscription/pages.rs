@@ -25,6 +25,8 @@ pub(super) struct Page {
     pub(super) action: String,
     pub(super) categories: Vec<CategoryChoice>,
     pub(super) frequency: &'static str,
+    /// The preferences page's "unsubscribe from everything" form posts here.
+    pub(super) unsubscribe_action: String,
 }
 
 impl Page {
@@ -37,6 +39,7 @@ impl Page {
             action: String::new(),
             categories: Vec::new(),
             frequency: "daily",
+            unsubscribe_action: String::new(),
         }
     }
 }
@@ -54,6 +57,7 @@ pub(super) fn render(ctx: &Ctx, lang: Lang, page: Page) -> Response {
             action => page.action,
             categories => page.categories,
             frequency => page.frequency,
+            unsubscribe_action => page.unsubscribe_action,
             site_title => composer.site_title(),
             site_url => composer.site_url().as_str(),
             site_icon => composer.site_icon().map(url::Url::as_str),
@@ -71,6 +75,15 @@ pub(super) fn render(ctx: &Ctx, lang: Lang, page: Page) -> Response {
             tracing::error!("rendering page.html: {e}");
             (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
         }
+    }
+}
+
+/// Where a page's form posts: `path`, with `?lang=en` on an English page
+/// so that the answer stays in English whatever `Accept-Language` says.
+pub(super) fn action(path: &str, lang: Lang) -> String {
+    match lang {
+        Lang::En => format!("{path}?lang=en"),
+        Lang::Vi => path.to_string(),
     }
 }
 

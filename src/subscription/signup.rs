@@ -14,6 +14,12 @@
 //! preferences page once confirmed); an unsubscribed one goes back to
 //! pending with the new choices and is sent one; an active or bouncing
 //! one gets nothing. Each mail first passes the hourly cap on them all.
+//!
+//! The same worker answers `POST /manage` ([`Job::Manage`]), for the same
+//! reason: an active or bouncing address is mailed its preferences link,
+//! any other nothing (a pending one has its confirmation to use or to ask
+//! for again by signing up; a suppressed or complained one is never
+//! mailed), and the request cannot tell which.
 
 use super::limit::{Limits, MailCap};
 use crate::newsletter::{DigestError, Digests};
@@ -34,19 +40,30 @@ pub(super) struct SignUp {
     pub(super) email: String,
     pub(super) topics: Vec<String>,
     pub(super) frequency: Frequency,
+    /// The language of the form's page: the confirmation mail's.
+    pub(super) lang: &'static str,
+}
+
+/// What the worker is handed.
+#[derive(Debug)]
+pub(super) enum Job {
+    SignUp(SignUp),
+    /// Mail the preferences link to this address (normalised) if it is
+    /// subscribed, in the language of the page it was asked on.
+    Manage { email: String, lang: &'static str },
 }
 
 /// Starts the worker (on the current tokio runtime); it stops once every
 /// sender is dropped (the router with them).
-pub(super) fn start(digests: Arc<Digests>, limits: Limits) -> mpsc::Sender<SignUp> {
+pub(super) fn start(digests: Arc<Digests>, limits: Limits) -> mpsc::Sender<Job> {
     let (tx, rx) = mpsc::channel(QUEUE);
     tokio::spawn(work(digests, MailCap::new(limits), rx));
     tx
 }
 
-/// Hands `sign_up` to the worker without waiting; a full queue drops it.
-pub(super) fn submit(queue: &mpsc::Sender<SignUp>, sign_up: SignUp) {
-    if let Err(e) = queue.try_send(sign_up) {
+/// Hands `job` to the worker without waiting; a full queue drops it.
+pub(super) fn submit(queue: &mpsc::Sender<Job>, job: Job) {
+    if let Err(e) = queue.try_send(job) {
         tracing::warn!("sign-up not recorded ({}); the reader may try again", match e {
             mpsc::error::TrySendError::Full(_) => "the queue of sign-ups is full",
             mpsc::error::TrySendError::Closed(_) => "the sign-up worker has stopped",
@@ -54,13 +71,17 @@ pub(super) fn submit(queue: &mpsc::Sender<SignUp>, sign_up: SignUp) {
     }
 }
 
-async fn work(digests: Arc<Digests>, mut cap: MailCap, mut queue: mpsc::Receiver<SignUp>) {
+async fn work(digests: Arc<Digests>, mut cap: MailCap, mut queue: mpsc::Receiver<Job>) {
     let mut queued = false;
     let mut clock = Clock::default();
-    while let Some(sign_up) = queue.recv().await {
-        match handle(&digests, &mut cap, sign_up, clock.next()).await {
+    while let Some(job) = queue.recv().await {
+        let done = match job {
+            Job::SignUp(sign_up) => handle(&digests, &mut cap, sign_up, clock.next()).await,
+            Job::Manage { email, lang } => manage(&digests, &mut cap, &email, lang, clock.next()).await,
+        };
+        match done {
             Ok(mailed) => queued |= mailed,
-            Err(e) => tracing::error!("subscribe: {e}"),
+            Err(e) => tracing::error!("sign-up worker: {e}"),
         }
         // One delivery for a burst, not one per sign-up.
         if queued && queue.is_empty() {
@@ -114,8 +135,23 @@ async fn handle(d: &Digests, cap: &mut MailCap, s: SignUp, now: DateTime<Utc>) -
         tracing::warn!("confirmation mail not sent: subscription.max_confirmations_per_hour reached");
         return Ok(false);
     }
-    let message = d.composer.confirmation(&sub, now)?;
+    let message = d.composer.confirmation_in(&sub, s.lang, now)?;
     d.state.enqueue(&message, now).await?;
+    Ok(true)
+}
+
+/// Mails `email` its preferences link at `now` if it is subscribed;
+/// whether a mail went to the outbox.
+async fn manage(d: &Digests, cap: &mut MailCap, email: &str, lang: &str, now: DateTime<Utc>) -> Result<bool, DigestError> {
+    let Some(sub) = d.state.subscriber_by_email(email).await? else { return Ok(false) };
+    if !matches!(sub.status, Status::Active | Status::Bouncing) {
+        return Ok(false);
+    }
+    if !cap.allow() {
+        tracing::warn!("preferences link not sent: subscription.max_confirmations_per_hour reached");
+        return Ok(false);
+    }
+    d.state.enqueue(&d.composer.manage(&sub, lang, now)?, now).await?;
     Ok(true)
 }
 

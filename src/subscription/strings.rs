@@ -53,6 +53,20 @@ pub struct Strings {
     pub saved_message: &'static str,
     pub error_title: &'static str,
     pub error_message: &'static str,
+    pub manage_title: &'static str,
+    pub manage_message: &'static str,
+    pub email_label: &'static str,
+    pub manage_button: &'static str,
+    pub manage_sent_title: &'static str,
+    pub manage_sent_message: &'static str,
+    pub leave_legend: &'static str,
+    pub leave_message: &'static str,
+    pub leave_button: &'static str,
+    /// `{email}`, `{frequency}` and `{topics}` are replaced.
+    pub preferences_now: &'static str,
+    /// The same for an address that receives nothing now (`{email}`).
+    pub preferences_none: &'static str,
+    pub all_topics: &'static str,
 }
 
 const VI: Strings = Strings {
@@ -88,6 +102,18 @@ const VI: Strings = Strings {
     saved_message: "Tùy chọn của bạn đã được cập nhật.",
     error_title: "Có lỗi xảy ra",
     error_message: "Hệ thống đang bận. Vui lòng thử lại sau ít phút.",
+    manage_title: "Quản lý đăng ký",
+    manage_message: "Nhập địa chỉ thư bạn đã đăng ký. Chúng tôi sẽ gửi tới đó liên kết để đổi chuyên mục, tần suất hoặc hủy đăng ký.",
+    email_label: "Địa chỉ thư điện tử",
+    manage_button: "Gửi liên kết",
+    manage_sent_title: "Vui lòng kiểm tra hộp thư",
+    manage_sent_message: "Nếu địa chỉ này đang nhận bản tin, chúng tôi đã gửi tới đó một thư có liên kết quản lý đăng ký.",
+    leave_legend: "Hủy mọi đăng ký",
+    leave_message: "Không muốn nhận bản tin nữa? Bạn có thể hủy đăng ký ngay.",
+    leave_button: "Hủy đăng ký tất cả",
+    preferences_now: "Địa chỉ {email} đang nhận bản tin {frequency}, chuyên mục: {topics}.",
+    preferences_none: "Địa chỉ {email} hiện không nhận bản tin.",
+    all_topics: "tất cả",
 };
 
 const EN: Strings = Strings {
@@ -123,11 +149,37 @@ const EN: Strings = Strings {
     saved_message: "Your preferences have been updated.",
     error_title: "Something went wrong",
     error_message: "The service is busy. Please try again in a few minutes.",
+    manage_title: "Manage your subscription",
+    manage_message: "Type the address you subscribed with. We will mail it a link to change its categories or frequency, or to unsubscribe.",
+    email_label: "E-mail address",
+    manage_button: "Send the link",
+    manage_sent_title: "Please check your inbox",
+    manage_sent_message: "If this address receives the newsletter, we have sent it a message with the link to manage the subscription.",
+    leave_legend: "Unsubscribe from everything",
+    leave_message: "No longer want the newsletter? You can stop it now.",
+    leave_button: "Unsubscribe from everything",
+    preferences_now: "{email} receives the {frequency} newsletter, categories: {topics}.",
+    preferences_none: "{email} does not receive the newsletter now.",
+    all_topics: "all",
 };
 
 pub fn get(lang: Lang) -> &'static Strings {
     match lang {
         Lang::Vi => &VI,
         Lang::En => &EN,
+    }
+}
+
+/// The word for a frequency (`Frequency::as_str`) on the pages; one the
+/// strings do not name is shown as it is called.
+pub fn frequency<'a>(s: &Strings, name: &'a str) -> &'a str
+where
+    'static: 'a,
+{
+    match name {
+        "daily" => s.daily,
+        "weekly" => s.weekly,
+        "instant" => s.instant,
+        other => other,
     }
 }

@@ -205,7 +205,7 @@ async fn a_bad_expired_or_wrong_purpose_token_gets_the_invalid_link_page_in_the_
     // confirmation page, then its button.
     let (status, _, page) = s.get(&format!("/confirm/{confirm}?lang=en"), None).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(page.contains(&format!("action=\"/confirm/{confirm}\"")), "{page}");
+    assert!(page.contains(&format!("action=\"/confirm/{confirm}?lang=en\"")), "an English page posts for an English answer: {page}");
     let (status, _, page) = s.post(&format!("/confirm/{confirm}?lang=en"), "", None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(page.contains("<h1>Subscription confirmed</h1>"), "{page}");
@@ -297,7 +297,8 @@ async fn an_old_confirm_link_does_not_bring_back_someone_who_left() {
     let (status, _, page) = s.get(&format!("/confirm/{old}"), None).await;
     assert_eq!((status, page.contains(INVALID_VI)), (StatusCode::BAD_REQUEST, true), "an unsubscribed one's link: {page}");
     assert_eq!(s.post("/subscribe", "email=a%40example.org", Some("192.0.2.1")).await.0, StatusCode::ACCEPTED);
-    s.wait_outbox(1).await;
+    // The welcome mail of the first confirmation, then the new confirmation.
+    s.wait_outbox(2).await;
     assert_eq!(s.status(id).await, Status::Pending);
     for (status, _, page) in [s.get(&format!("/confirm/{old}"), None).await, s.post(&format!("/confirm/{old}"), "", None).await] {
         assert_eq!((status, page.contains(INVALID_VI)), (StatusCode::BAD_REQUEST, true), "{page}");
@@ -364,3 +365,5 @@ async fn the_form_posted_from_another_sites_page_is_refused() {
         assert!(s.digests.state.subscriber_by_email(&email).await.unwrap().is_none(), "{email} was recorded");
     }
 }
+
+mod notices;

@@ -121,9 +121,21 @@ fn a_browser_gets_the_preview_and_readers_the_feed() {
             assert_eq!(on.get(path, &[NAVIGATION, "Accept-Encoding: gzip", &inm(&gz_tag)], routed).status(), 304, "{at}");
         }
     }
-    // The index page is a page for everyone, and names no hub.
+    // The index page is a page for everyone, and names no hub; it is in
+    // Vietnamese, or English for a reader who puts English first or asks
+    // with ?lang=en (issue 22), on the front's path and the router's alike.
     let index = on.get("/", &[NAVIGATION], false);
-    assert_eq!((index.one("vary"), index.all("link").len()), ("Accept-Encoding", 0));
+    assert_eq!((index.one("vary"), index.all("link").len()), ("Accept-Encoding, Accept-Language", 0));
+    for routed in [false, true] {
+        let vi = on.get("/", &["Accept-Language: vi-VN,en;q=0.8"], routed);
+        let en = on.get("/", &["Accept-Language: en-GB,vi;q=0.5"], routed);
+        let asked = on.get("/?lang=en", &[], routed);
+        assert!(vi.body().contains("<html lang=\"vi\">") && en.body().contains("<html lang=\"en\">"), "routed {routed}");
+        assert_eq!(asked.body(), en.body(), "routed {routed}");
+        assert_ne!(vi.one("etag"), en.one("etag"));
+        let tag = format!("If-None-Match: {}", en.one("etag"));
+        assert_eq!(on.get("/", &["Accept-Language: en", &tag], routed).status(), 304);
+    }
 }
 
 #[test]

@@ -30,6 +30,7 @@ fn settings() -> FeedSettings {
         tags: false,
         authors: false,
         news_sitemap: false,
+        timezone: chrono_tz::Asia::Ho_Chi_Minh,
         templates: bantin::templates::Templates::shared_builtin(),
     }
 }

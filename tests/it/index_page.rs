@@ -1,8 +1,9 @@
 //! The index page (`GET /`) of the example store and of the tricky store,
-//! kept as insta snapshots: the page moved from Rust strings to
-//! `templates/index.html` (issue 18) and must stay byte for byte what it
-//! was, with the settings of config/bantin.toml and with awkward ones
-//! (markup in the site's strings, a public URL under a path).
+//! kept as insta snapshots (`templates/index.html` in `layout.html`'s
+//! frame, issue 22: the newest articles, each category's newest, the
+//! form and the feeds), in Vietnamese and English, with the settings of
+//! config/bantin.toml and with awkward ones (markup in the site's strings,
+//! a public URL under a path).
 
 use crate::support::common::*;
 use bantin::cache;
@@ -11,10 +12,15 @@ use bantin::cache;
 /// serves and to end in exactly one newline (insta compares snapshots
 /// with their trailing newlines trimmed).
 fn page(store: &std::path::Path, settings: &bantin::feeds::FeedSettings) -> String {
+    page_in(store, settings, false)
+}
+
+/// [`page`] in Vietnamese, or English with `english`.
+fn page_in(store: &std::path::Path, settings: &bantin::feeds::FeedSettings, english: bool) -> String {
     let catalog = load(store);
-    let html = cache::index_page(&catalog, settings, now()).unwrap();
+    let html = cache::index_page(&catalog, settings, now(), english).unwrap();
     let (served, _) = cache::refresh(None, &catalog, settings, now());
-    let served = served.index().and_then(|e| e.identity()).map(|r| r.bytes.to_vec());
+    let served = served.index_in(english).and_then(|e| e.identity()).map(|r| r.bytes.to_vec());
     assert_eq!(served.as_deref(), Some(html.as_bytes()), "the cache serves index_page's bytes");
     assert!(html.ends_with("</html>\n") && !html.ends_with("\n\n"), "{html}");
     html
@@ -23,6 +29,15 @@ fn page(store: &std::path::Path, settings: &bantin::feeds::FeedSettings) -> Stri
 #[test]
 fn of_the_example_store() {
     insta::assert_snapshot!("index_example.html", page(&example_store(), &feed_settings()));
+}
+
+/// The English page, which a reader whose first language is English gets
+/// (see `cache::index`).
+#[test]
+fn of_the_example_store_in_english() {
+    let html = page_in(&example_store(), &feed_settings(), true);
+    assert!(html.contains("<html lang=\"en\">") && html.contains(">Latest news</h2>"), "{html}");
+    insta::assert_snapshot!("index_example_en.html", html);
 }
 
 #[test]
@@ -53,7 +68,7 @@ fn with_tags_and_authors() {
     let catalog = load(&example_store());
     let scopes = 1 + catalog.categories(now()).len();
     assert_eq!(html.matches("<link rel=\"alternate\"").count(), 3 * scopes, "site and categories only");
-    assert!(!catalog.tags(now()).is_empty() && html.contains("<h2>Thẻ</h2>"), "the example store has tags");
+    assert!(!catalog.tags(now()).is_empty() && html.contains("<h3>Thẻ</h3>"), "the example store has tags");
     insta::assert_snapshot!("index_tags_authors.html", html);
 }
 

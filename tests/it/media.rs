@@ -214,8 +214,8 @@ fn snapshots_of_a_store_with_images_and_an_icon() {
 #[test]
 fn the_index_page_links_the_icon() {
     let catalog = load(&images_store());
-    let with = bantin::cache::index_page(&catalog, &identity_settings(), now()).unwrap();
+    let with = bantin::cache::index_page(&catalog, &identity_settings(), now(), false).unwrap();
     assert!(with.contains(r#"<link rel="icon" href="https://yenbai.gov.vn/icon-512.png">"#), "{with}");
-    let without = bantin::cache::index_page(&catalog, &feed_settings(), now()).unwrap();
+    let without = bantin::cache::index_page(&catalog, &feed_settings(), now(), false).unwrap();
     assert!(!without.contains("rel=\"icon\""));
 }

@@ -30,6 +30,7 @@ fn settings() -> FeedSettings {
         tags: true,
         authors: true,
         news_sitemap: true,
+        timezone: chrono_tz::Asia::Ho_Chi_Minh,
         icon: None,
         logo: None,
         browser_view: true,

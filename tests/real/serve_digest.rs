@@ -54,6 +54,12 @@ async fn serve_subscribes_confirms_mails_a_digest_once_and_unsubscribes_in_one_c
     assert_eq!(page.status(), 200);
     let page = post_form(&client, &confirm_url, "").await;
     assert_eq!(page.status(), 200);
+    // The welcome mail (digest.welcome, on by default), sent by serve at once.
+    let mails = wait_for_mail(&smtp, 2).await;
+    let welcome = parse(&mails[1].data);
+    assert!(welcome.subject().unwrap().ends_with("chào mừng bạn đến với bản tin"), "{:?}", welcome.subject());
+    let text = welcome.body_text(0).unwrap();
+    assert!(text.contains(&format!("{base}/archive/")) && text.contains(&format!("{base}/preferences/")), "{text}");
 
     // A digest planned and sent by `bantin digest run --now` on the same
     // state database while serve runs: it sees the subscriber confirmed
@@ -66,13 +72,13 @@ async fn serve_subscribes_confirms_mails_a_digest_once_and_unsubscribes_in_one_c
         .output()
         .unwrap();
     assert!(run.status.success(), "digest run: {}", String::from_utf8_lossy(&run.stderr));
-    let mails = wait_for_mail(&smtp, 2).await;
-    let digest = parse(&mails[1].data);
+    let mails = wait_for_mail(&smtp, 3).await;
+    let digest = parse(&mails[2].data);
     assert!(digest.subject().unwrap().starts_with("Bản tin Yên Bái"), "{:?}", digest.subject());
     // Longer than the scheduler's 15 s poll would take is too long for a
     // test; a second mail would come from a delivery racing the CLI's.
     tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(smtp.received().len(), 2, "the digest arrives once");
+    assert_eq!(smtp.received().len(), 3, "the digest arrives once");
 
     // /healthz reports the state database; /metrics the outbox and the
     // subscribers by status.
@@ -83,7 +89,7 @@ async fn serve_subscribes_confirms_mails_a_digest_once_and_unsubscribes_in_one_c
     let metrics = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
     assert_eq!(gauge(&metrics, "bantin_subscribers", "active"), Some(1), "{metrics}");
     assert_eq!(gauge(&metrics, "bantin_subscribers", "pending"), Some(0), "{metrics}");
-    assert_eq!(gauge(&metrics, "bantin_outbox_messages", "sent"), Some(2), "{metrics}");
+    assert_eq!(gauge(&metrics, "bantin_outbox_messages", "sent"), Some(3), "{metrics}");
     assert_eq!(gauge(&metrics, "bantin_outbox_messages", "queued"), Some(0), "{metrics}");
 
     // One-click unsubscribe with the https link of the received header.

@@ -82,6 +82,7 @@ fn render(c: &mut Criterion) {
         tags: false,
         authors: false,
         news_sitemap: false,
+        timezone: chrono_tz::Asia::Ho_Chi_Minh,
         templates: bantin_core::templates::Templates::shared_builtin(),
     };
     let now = catalog.articles()[0].published + Duration::days(1);

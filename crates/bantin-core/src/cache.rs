@@ -89,7 +89,8 @@ pub struct FeedCache {
     pub errors: usize,
     /// Route path without the leading slash → feed.
     feeds: HashMap<String, Cached>,
-    index: Option<Arc<Entry>>,
+    /// The index page in Vietnamese and English.
+    index: Option<index::Pages>,
     /// The settings the previews are rendered with; `None` with
     /// `feeds.browser_view` off.
     previews: Option<Arc<FeedSettings>>,
@@ -133,17 +134,30 @@ impl FeedCache {
         self.feeds.get(key).is_some_and(|c| c.body.rendered().is_none())
     }
 
+    /// The index page in Vietnamese.
     pub fn index(&self) -> Option<&Arc<Entry>> {
-        self.index.as_ref()
+        self.index_in(false)
+    }
+
+    /// The index page in Vietnamese, or English with `english` (see
+    /// `negotiate::english`).
+    pub fn index_in(&self, english: bool) -> Option<&Arc<Entry>> {
+        self.index.as_ref().map(|p| p.get(english))
     }
 
     /// What a GET of `path` answers with: the index page at `/`, else the
     /// feed at `path`; for a browser's top-level navigation (`navigation`:
     /// `Sec-Fetch-Dest: document`) with `feeds.browser_view`, the feed's
     /// preview page instead, rendered on the first such request and kept.
+    /// The index page in Vietnamese: [`FeedCache::document_in`] for a reader.
     pub fn document(&self, path: &str, navigation: bool) -> Option<&Arc<Entry>> {
+        self.document_in(path, navigation, false)
+    }
+
+    /// [`FeedCache::document`], the index page in English with `english`.
+    pub fn document_in(&self, path: &str, navigation: bool, english: bool) -> Option<&Arc<Entry>> {
         if path == "/" {
-            return self.index();
+            return self.index_in(english);
         }
         let key = path.strip_prefix('/').unwrap_or(path);
         let cached = self.feeds.get(key)?;
@@ -183,7 +197,7 @@ impl FeedCache {
     /// Whether some entry rendered at refresh still lacks its brotli form
     /// (on-demand feeds get none: [`lazy`]).
     pub fn needs_brotli(&self) -> bool {
-        self.index.as_ref().is_some_and(|e| e.brotli.is_none()) || self.ready().any(|e| e.brotli.is_none())
+        self.index.iter().flat_map(index::Pages::entries).chain(self.ready()).any(|e| e.brotli.is_none())
     }
 
     /// The entries rendered at refresh, not the on-demand ones.
@@ -198,7 +212,7 @@ impl FeedCache {
     pub fn missing_brotli(&self) -> Vec<Arc<Entry>> {
         let mut seen = std::collections::HashSet::new();
         self.ready()
-            .chain(self.index.iter())
+            .chain(self.index.iter().flat_map(index::Pages::entries))
             .filter(|e| e.brotli.is_none() && seen.insert(e.hash.clone()))
             .cloned()
             .collect()
@@ -227,8 +241,8 @@ impl FeedCache {
                 any = true;
             }
         }
-        if let Some(e) = self.index.as_ref().and_then(fill) {
-            next.index = Some(e);
+        if let Some(pages) = self.index.as_ref().and_then(|p| p.filled(fill)) {
+            next.index = Some(pages);
             any = true;
         }
         any.then_some(next)
@@ -308,11 +322,7 @@ pub fn refresh(
     documents::add(&mut next, prev, catalog, settings, now, &mut stats);
     stats.dropped = prev.map_or(0, |p| p.feeds.keys().filter(|k| !next.contains_key(*k)).count());
 
-    let index_html = index::html(catalog, settings, now);
-    let index = match prev.and_then(|p| p.index.clone()) {
-        Some(old) if old.hash == content_hash(index_html.as_bytes()) => old,
-        _ => Arc::new(Entry::new(index_html.into_bytes(), "text/html; charset=utf-8", catalog_modified(&next))),
-    };
+    let index = index::refresh(prev.and_then(|p| p.index.as_ref()), catalog, settings, now, || catalog_modified(&next));
 
     stats.elapsed = started.elapsed();
     let cache = FeedCache {

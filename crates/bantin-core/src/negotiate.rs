@@ -1,6 +1,7 @@
 //! Pure HTTP decisions on request headers: which stored encoding to send
-//! (`Accept-Encoding`) and whether the client's copy is current
-//! (`If-None-Match`, `If-Modified-Since`). No I/O; unit-tested here.
+//! (`Accept-Encoding`), whether the client's copy is current
+//! (`If-None-Match`, `If-Modified-Since`), and whether a reader gets the
+//! pages in English (`?lang=`, `Accept-Language`). No I/O; unit-tested here.
 
 use crate::cache::{Encoding, Entry};
 use std::time::SystemTime;
@@ -72,6 +73,21 @@ pub fn not_modified(entry: &Entry, if_none_match: Option<&str>, if_modified_sinc
     false
 }
 
+/// Whether a reader gets the pages in English rather than Vietnamese:
+/// `lang=en…` in the query says so (`lang=` anything else: Vietnamese);
+/// without a `lang` parameter, the first language of `Accept-Language`
+/// decides: English if it is English, else Vietnamese (the portal's
+/// readers are Vietnamese first).
+pub fn english(query: Option<&str>, accept_language: Option<&str>) -> bool {
+    let query = query.unwrap_or("");
+    if let Some((_, v)) = url::form_urlencoded::parse(query.as_bytes()).find(|(k, _)| k == "lang") {
+        return v.starts_with("en");
+    }
+    accept_language
+        .and_then(|a| a.split(',').next())
+        .is_some_and(|first| first.trim().to_ascii_lowercase().starts_with("en"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -109,5 +125,15 @@ mod tests {
         assert!(not_modified(&e, None, Some("Wed, 01 May 2024 03:00:00 GMT")));
         assert!(!not_modified(&e, None, Some("Wed, 01 May 2024 02:59:59 GMT")));
         assert!(!not_modified(&e, None, Some("yesterday")));
+    }
+
+    #[test]
+    fn english_by_the_query_then_the_first_accepted_language() {
+        assert!(!english(None, None));
+        assert!(english(Some("lang=en"), Some("vi")));
+        assert!(!english(Some("x=1&lang=vi"), Some("en-GB")));
+        assert!(english(None, Some("en-US,en;q=0.9,vi;q=0.5")));
+        assert!(!english(None, Some("vi-VN,vi;q=0.9,en;q=0.8")));
+        assert!(!english(Some("x=1"), Some("fr")));
     }
 }

@@ -1,14 +1,35 @@
-//! The index page (`GET /`): the site and its feeds with autodiscovery
-//! links, and the digest sign-up form, rendered from the template
-//! `index.html` (built in, or `mail.templates_dir`'s override) with the
+//! The index page (`GET /`): the newest articles, each category's newest
+//! few, the feeds with autodiscovery links and the digest sign-up form,
+//! rendered from the template `index.html` (built in, or
+//! `mail.templates_dir`'s override; it extends `layout.html`) with the
 //! context below. Plain HTML, no script, so it reads well in any browser
 //! or screen reader.
+//!
+//! Two cached documents, Vietnamese and English ([`Pages`]), each with its
+//! ETag and `Vary: Accept-Encoding, Accept-Language`; a request gets one by
+//! `negotiate::english` (`?lang=`, else the first language of
+//! `Accept-Language`), the rule of the subscription pages, so the request
+//! path still only looks up bytes.
+//!
+//! Re-rendered only when what it shows changes: [`refresh`] hashes each
+//! page's context (the shown articles' data, the sections, the settings)
+//! and keeps the previous page, unrendered, while that hash holds.
 
+use super::entry::{Entry, content_hash};
+use crate::article::Article;
 use crate::catalog::{Catalog, Scope};
-use crate::feeds::{FeedId, FeedSettings, Format};
+use crate::feeds::{FeedId, FeedSettings, Format, media};
 use crate::templates::{TemplateError, Templates};
 use chrono::{DateTime, FixedOffset};
 use serde::Serialize;
+use std::sync::Arc;
+
+/// How many of the newest articles the page lists first.
+const LATEST: usize = 12;
+/// How many of each category's newest it lists in the category's section.
+const PER_CATEGORY: usize = 4;
+/// A summary is cut to this many characters (at a word).
+const SUMMARY_CHARS: usize = 220;
 
 /// One list item of the index page: a scope's name and its three feeds.
 #[derive(Serialize)]
@@ -26,16 +47,44 @@ struct FeedLink {
     kind: &'static str,
 }
 
+/// An article as the page shows it.
+#[derive(Serialize)]
+struct Card {
+    title: String,
+    url: String,
+    /// In `site.timezone`, as the page's language writes dates.
+    date: String,
+    /// RFC 3339, for `<time datetime>`.
+    datetime: String,
+    /// The first category's name ("" without one).
+    category: String,
+    /// The article's image (its own, else its body's first), when known.
+    image: Option<String>,
+    summary: String,
+}
+
+/// A category's newest few.
+#[derive(Serialize)]
+struct CategoryNews {
+    slug: String,
+    name: String,
+    /// The category's RSS feed.
+    feed: String,
+    articles: Vec<Card>,
+}
+
 /// What `templates/index.html` is rendered with.
 #[derive(Serialize)]
 struct IndexPage {
-    lang: String,
+    /// "vi" or "en": the language of the page's words.
+    lang: &'static str,
     site_title: String,
     description: String,
     home: String,
     subscribe_url: String,
-    /// `site.icon`: the page's `<link rel="icon">`.
+    /// `site.icon`: the page's `<link rel="icon">` and header image.
     icon: Option<String>,
+    site_icon: Option<String>,
     /// `/feeds.opml`, every feed for a reader to import.
     opml_url: String,
     site: Section,
@@ -43,17 +92,24 @@ struct IndexPage {
     /// Empty unless `feeds.tags` / `feeds.authors` publish them.
     tags: Vec<Section>,
     authors: Vec<Section>,
+    latest: Vec<Card>,
+    by_category: Vec<CategoryNews>,
 }
 
 /// The index page: the site and its feeds, with autodiscovery links, and
 /// the digest sign-up form (handled by the subscription routes at
 /// `POST /subscribe`), from the template `index.html` of
 /// [`FeedSettings::templates`].
-pub fn index_page(catalog: &Catalog, settings: &FeedSettings, now: DateTime<FixedOffset>) -> Result<String, TemplateError> {
-    settings.templates.render("index.html", index_context(catalog, settings, now))
+/// Vietnamese, or English with `english`.
+pub fn index_page(catalog: &Catalog, settings: &FeedSettings, now: DateTime<FixedOffset>, english: bool) -> Result<String, TemplateError> {
+    settings.templates.render("index.html", index_context(catalog, settings, now, lang_code(english)))
 }
 
-fn index_context(catalog: &Catalog, settings: &FeedSettings, now: DateTime<FixedOffset>) -> IndexPage {
+fn lang_code(english: bool) -> &'static str {
+    if english { "en" } else { "vi" }
+}
+
+fn index_context(catalog: &Catalog, settings: &FeedSettings, now: DateTime<FixedOffset>, lang: &'static str) -> IndexPage {
     let url = |path: &str| {
         settings.public_url.join(path).map(|u| u.to_string()).unwrap_or_else(|_| format!("/{path}"))
     };
@@ -69,17 +125,33 @@ fn index_context(catalog: &Catalog, settings: &FeedSettings, now: DateTime<Fixed
             })
             .collect(),
     };
+    let card = |a: &Arc<Article>| card(a, settings, lang);
+    let categories = catalog.categories(now);
+    let icon = settings.icon.as_ref().map(|u| u.to_string());
     IndexPage {
-        lang: settings.language.clone(),
+        lang,
         site_title: settings.site_title.clone(),
         description: settings.description.clone(),
         home: settings.base_url.to_string(),
         subscribe_url: url("subscribe"),
-        icon: settings.icon.as_ref().map(|u| u.to_string()),
+        site_icon: icon.clone(),
+        icon,
         opml_url: url(crate::feeds::opml::PATH),
         site: section("", &settings.site_title, Scope::Site),
-        categories: catalog
-            .categories(now)
+        latest: catalog.newest(&Scope::Site, now, LATEST).iter().map(card).collect(),
+        by_category: categories
+            .iter()
+            .map(|c| {
+                let scope = Scope::Category(c.slug.clone());
+                CategoryNews {
+                    slug: c.slug.clone(),
+                    name: c.name.clone(),
+                    feed: url(&FeedId::new(scope.clone(), Format::Rss).path()),
+                    articles: catalog.newest(&scope, now, PER_CATEGORY).iter().map(card).collect(),
+                }
+            })
+            .collect(),
+        categories: categories
             .into_iter()
             .map(|c| section(&c.slug, &c.name, Scope::Category(c.slug.clone())))
             .collect(),
@@ -94,65 +166,99 @@ fn index_context(catalog: &Catalog, settings: &FeedSettings, now: DateTime<Fixed
     }
 }
 
-/// [`index_page`], or when an override of `index.html` fails to render,
-/// the built-in page (the error logged).
-pub(super) fn html(catalog: &Catalog, settings: &FeedSettings, now: DateTime<FixedOffset>) -> String {
-    index_page(catalog, settings, now).unwrap_or_else(|e| {
+fn card(a: &Article, settings: &FeedSettings, lang: &str) -> Card {
+    let local = a.published.with_timezone(&settings.timezone);
+    let date = if lang == "en" { local.format("%-d %b %Y, %H:%M") } else { local.format("%d/%m/%Y %H:%M") };
+    Card {
+        title: a.title.clone(),
+        url: a.url().into_owned(),
+        date: date.to_string(),
+        datetime: local.to_rfc3339(),
+        category: a.categories.first().map(|c| c.name.clone()).unwrap_or_default(),
+        image: media::image_of(a).map(|i| i.url.into_owned()),
+        summary: crate::text::excerpt(a.summary(), SUMMARY_CHARS),
+    }
+}
+
+/// The page of `context` from `settings`' templates, or when an override
+/// of `index.html` fails to render, from the built-in one (the error
+/// logged).
+fn html_of(context: &IndexPage, settings: &FeedSettings) -> String {
+    settings.templates.render("index.html", context).unwrap_or_else(|e| {
         tracing::error!("the index page: {e}; serving the built-in one");
-        let builtin = FeedSettings { templates: Templates::shared_builtin(), ..settings.clone() };
-        index_page(catalog, &builtin, now).unwrap_or_default()
+        Templates::shared_builtin().render("index.html", context).unwrap_or_default()
     })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::cache::refresh;
-    use std::sync::Arc;
+/// The index page in each language, with the hash of what each shows.
+#[derive(Debug, Clone)]
+pub(super) struct Pages {
+    vi: Arc<Entry>,
+    en: Arc<Entry>,
+    keys: [String; 2],
+}
 
-    fn feed_settings() -> FeedSettings {
-        let url = url::Url::parse("https://yenbai.gov.vn/").unwrap();
-        FeedSettings {
-            site_title: "Cổng <thông tin>".into(),
-            description: "Tin tức".into(),
-            language: "vi".into(),
-            base_url: url.clone(),
-            public_url: url,
-            content: crate::config::ContentMode::Full,
-            items: 50,
-            websub_hub: None,
-            icon: None,
-            logo: None,
-            browser_view: true,
-            max_bytes: 2_000_000,
-            tags: false,
-            authors: false,
-            news_sitemap: false,
-            templates: Templates::shared_builtin(),
-        }
+impl Pages {
+    pub(super) fn get(&self, english: bool) -> &Arc<Entry> {
+        if english { &self.en } else { &self.vi }
     }
 
-    #[test]
-    fn the_index_page_is_the_template_of_the_settings() {
-        let now = DateTime::UNIX_EPOCH.fixed_offset();
-        let over = |source: &'static str| {
-            let t = Templates::build(|name| Ok((name == "index.html").then(|| source.to_string()))).unwrap();
-            feed_settings().with_templates(Arc::new(t))
-        };
-        let catalog = Catalog::default();
-        let own = over("{{ site_title }} {% for f in site.feeds %}{{ f.href }} {% endfor %}{{ subscribe_url }}\n");
-        let (cache, _) = refresh(None, &catalog, &own, now);
-        let page = cache.index().and_then(|e| e.identity()).map(|r| r.bytes.to_vec()).unwrap();
-        assert_eq!(
-            String::from_utf8(page).unwrap(),
-            "Cổng &lt;thông tin&gt; https://yenbai.gov.vn/feed.xml https://yenbai.gov.vn/atom.xml \
-             https://yenbai.gov.vn/feed.json https://yenbai.gov.vn/subscribe\n"
-        );
-        // An override that fails as it renders: the built-in page is served.
-        let broken = over("{{ no_such_value }}");
-        assert!(index_page(&catalog, &broken, now).is_err());
-        let (cache, _) = refresh(None, &catalog, &broken, now);
-        let page = cache.index().and_then(|e| e.identity()).map(|r| r.bytes.to_vec()).unwrap();
-        assert_eq!(page, index_page(&catalog, &feed_settings(), now).unwrap().into_bytes());
+    pub(super) fn entries(&self) -> impl Iterator<Item = &Arc<Entry>> {
+        [&self.vi, &self.en].into_iter()
+    }
+
+    /// The pages with each entry replaced by `fill`'s where it gives one;
+    /// `None` when it gives none.
+    pub(super) fn filled(&self, fill: impl Fn(&Arc<Entry>) -> Option<Arc<Entry>>) -> Option<Pages> {
+        let (vi, en) = (fill(&self.vi), fill(&self.en));
+        if vi.is_none() && en.is_none() {
+            return None;
+        }
+        Some(Pages { vi: vi.unwrap_or_else(|| Arc::clone(&self.vi)), en: en.unwrap_or_else(|| Arc::clone(&self.en)), keys: self.keys.clone() })
     }
 }
+
+/// A page's `Vary`: its encodings, and its language by `Accept-Language`.
+const VARY: &str = "Accept-Encoding, Accept-Language";
+
+/// The index pages of this generation: each the previous one, not
+/// rendered again, while the hash of what it shows is the same; else
+/// rendered, and still the previous entry (same ETag) if its bytes are
+/// equal. `modified` is a new page's Last-Modified.
+pub(super) fn refresh(
+    prev: Option<&Pages>,
+    catalog: &Catalog,
+    settings: &FeedSettings,
+    now: DateTime<FixedOffset>,
+    modified: impl Fn() -> DateTime<FixedOffset>,
+) -> Pages {
+    let one = |english: bool| {
+        let context = index_context(catalog, settings, now, lang_code(english));
+        // The templates are part of what the page is made of: a reload
+        // with other overrides is another page.
+        let templates = Arc::as_ptr(&settings.templates) as usize;
+        let mut shown = serde_json::to_vec(&context).unwrap_or_default();
+        shown.extend_from_slice(&templates.to_le_bytes());
+        let key = content_hash(&shown);
+        let old = prev.map(|p| (p.get(english), &p.keys[usize::from(english)]));
+        let entry = match old {
+            Some((old, old_key)) if *old_key == key => Arc::clone(old),
+            _ => {
+                let html = html_of(&context, settings);
+                match old {
+                    Some((old, _)) if old.hash == content_hash(html.as_bytes()) => Arc::clone(old),
+                    _ => {
+                        let entry = Entry::new(html.into_bytes(), "text/html; charset=utf-8", modified());
+                        Arc::new(entry.with_headers(http::HeaderValue::from_static(VARY), Arc::new([])))
+                    }
+                }
+            }
+        };
+        (entry, key)
+    };
+    let ((vi, vi_key), (en, en_key)) = (one(false), one(true));
+    Pages { vi, en, keys: [vi_key, en_key] }
+}
+
+#[cfg(test)]
+mod tests;

@@ -23,6 +23,7 @@ pub(super) fn feed_settings() -> FeedSettings {
         tags: false,
         authors: false,
         news_sitemap: false,
+        timezone: chrono_tz::Asia::Ho_Chi_Minh,
         templates: crate::templates::Templates::shared_builtin(),
     }
 }

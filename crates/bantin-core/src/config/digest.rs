@@ -29,6 +29,9 @@ pub struct Digest {
     /// Whether each sent period's site-wide digest is readable at
     /// `/archive/` and mails link it ("view in browser").
     pub archive: bool,
+    /// Whether a confirmed subscriber is sent a welcome mail (the archive
+    /// and preferences links): `digest.welcome`, on by default.
+    pub welcome: bool,
 }
 
 #[derive(Debug, Deserialize)]
@@ -49,6 +52,8 @@ pub(super) struct RawDigest {
     seed: Vec<String>,
     /// Keep every sent period's site-wide digest readable at `/archive/` (no personal data), and link it from each mail ("view in browser").
     archive: bool,
+    /// Send a welcome mail (the archive and preferences links) after a subscriber confirms.
+    welcome: bool,
 }
 impl Default for RawDigest {
     fn default() -> Self {
@@ -60,6 +65,7 @@ impl Default for RawDigest {
             instant_window: "10m".into(),
             seed: Vec::new(),
             archive: true,
+            welcome: true,
         }
     }
 }
@@ -91,7 +97,7 @@ impl RawDigest {
                 seed.push(address);
             }
         }
-        Ok(Digest { daily_at, weekly_on, max_items: self.max_items as usize, first_backlog, instant_window, seed, archive: self.archive })
+        Ok(Digest { daily_at, weekly_on, max_items: self.max_items as usize, first_backlog, instant_window, seed, archive: self.archive, welcome: self.welcome })
     }
 }
 
@@ -100,6 +106,13 @@ mod tests {
     fn load(digest: &str) -> Result<crate::config::Settings, crate::config::ConfigError> {
         let text = format!("[site]\ntitle = \"T\"\nbase_url = \"https://x.org\"\n[digest]\n{digest}");
         crate::config::Settings::from_sources(std::path::Path::new("bantin.toml"), &text, [])
+    }
+
+    #[test]
+    fn the_welcome_mail_is_on_unless_turned_off() {
+        assert!(load("").unwrap().digest.welcome);
+        assert!(!load("welcome = false").unwrap().digest.welcome);
+        assert!(load("welcome = \"maybe\"").unwrap_err().to_string().contains("welcome"));
     }
 
     #[test]

@@ -143,6 +143,8 @@ pub struct FeedSettings {
     pub tags: bool,
     pub authors: bool,
     pub news_sitemap: bool,
+    /// `site.timezone`: the index page's dates.
+    pub timezone: chrono_tz::Tz,
     /// The templates the index page is rendered from (`index.html`):
     /// the built-ins from [`FeedSettings::from_settings`]; the daemon puts
     /// in the ones with `mail.templates_dir`'s overrides
@@ -168,6 +170,7 @@ impl FeedSettings {
             tags: s.feeds.tags,
             authors: s.feeds.authors,
             news_sitemap: s.feeds.news_sitemap,
+            timezone: s.site.timezone,
             templates: Templates::shared_builtin(),
         }
     }

@@ -1,0 +1,194 @@
+//! The welcome mail after a confirmation, `/manage` and the preferences
+//! page's "unsubscribe from everything": the routes without a socket, the
+//! mails read back from the outbox of the real state database.
+
+use super::*;
+
+/// Every message in the outbox, oldest first: (recipient, period key,
+/// subject, text part).
+async fn outbox(s: &Site) -> Vec<(String, String, String, String)> {
+    let url = format!("sqlite://{}/state/bantin.db", s._dir.path().display());
+    let pool = sqlx::AnyPool::connect(&url).await.unwrap();
+    let rows = sqlx::query(
+        "SELECT o.recipient, o.period_key, b.body FROM outbox o JOIN outbox_bodies b ON b.outbox_id = o.id ORDER BY o.id",
+    )
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    use sqlx::Row as _;
+    rows.iter()
+        .map(|r| {
+            let body: Vec<u8> = r.get("body");
+            let m = mail_parser::MessageParser::default().parse(&body).unwrap();
+            let text = m.body_text(0).unwrap().to_string();
+            (r.get("recipient"), r.get("period_key"), m.subject().unwrap().to_string(), text)
+        })
+        .collect()
+}
+
+async fn active(s: &Site, email: &str) -> i64 {
+    let id = s.pending(email).await;
+    let made = Utc::now() - chrono::Duration::seconds(2);
+    assert!(s.digests.state.confirm(id, made, Utc::now()).await.unwrap().is_some());
+    id
+}
+
+/// The `href` of the first form after `marker` in `page`.
+fn action_after(page: &str, marker: &str) -> String {
+    let rest = &page[page.find(marker).unwrap_or_else(|| panic!("{marker} not in {page}"))..];
+    let at = rest.find("action=\"").unwrap() + 8;
+    rest[at..at + rest[at..].find('"').unwrap()].to_string()
+}
+
+#[tokio::test]
+async fn the_confirm_button_queues_one_welcome_mail_in_the_pages_language() {
+    let s = site(Limits::default()).await;
+    let id = s.pending("a@example.org").await;
+    let path = format!("/confirm/{}", s.token(Purpose::Confirm, id, Some(Utc::now() + chrono::Duration::days(7))));
+    assert_eq!(s.post(&format!("{path}?lang=en"), "", None).await.0, StatusCode::OK);
+    s.wait_outbox(1).await;
+    // Pressed again (a double click, a reload): no second welcome.
+    assert_eq!(s.post(&path, "", None).await.0, StatusCode::OK);
+    let mails = outbox(&s).await;
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let (to, key, subject, text) = &mails[0];
+    assert_eq!((to.as_str(), key.starts_with("welcome:")), ("a@example.org", true));
+    assert_eq!(subject, "Bản tin: welcome to the newsletter");
+    assert!(text.contains("https://bantin.example/archive/"), "{text}");
+    let prefs = text.lines().find(|l| l.starts_with("https://bantin.example/preferences/")).expect("a preferences link");
+    let (status, _, page) = s.get(prefs.trim_start_matches("https://bantin.example"), None).await;
+    assert!(status == StatusCode::OK && page.contains("<h1>Tùy chọn bản tin</h1>"), "{page}");
+}
+
+#[tokio::test]
+async fn no_welcome_mail_with_digest_welcome_false() {
+    let s = site_with(Limits::default(), "[digest]\nwelcome = false\n").await;
+    let id = s.pending("a@example.org").await;
+    let path = format!("/confirm/{}", s.token(Purpose::Confirm, id, Some(Utc::now() + chrono::Duration::days(7))));
+    assert_eq!(s.post(&path, "", None).await.0, StatusCode::OK);
+    assert_eq!(s.status(id).await, Status::Active);
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert!(outbox(&s).await.is_empty());
+}
+
+#[tokio::test]
+async fn manage_answers_the_same_for_anyone_and_mails_the_link_to_subscribers_only() {
+    let s = site(Limits::default()).await;
+    let (status, _, form) = s.get("/manage", Some("en")).await;
+    assert!(status == StatusCode::OK && form.contains("<form method=\"post\" action=\"/manage?lang=en\">"), "{form}");
+    assert!(form.contains("<label for=\"email\">E-mail address</label>"), "{form}");
+    active(&s, "member@example.org").await;
+    s.pending("pending@example.org").await;
+    let left = active(&s, "left@example.org").await;
+    assert!(s.digests.state.unsubscribe(left).await.unwrap());
+    let mut answers = Vec::new();
+    for (i, email) in ["member%40example.org", "stranger%40example.org", "pending%40example.org", "left%40example.org"].iter().enumerate() {
+        let (status, _, page) = s.post("/manage", &format!("email={email}"), Some(&format!("192.0.2.{i}"))).await;
+        answers.push((status, page));
+    }
+    assert_eq!(answers[0].0, StatusCode::ACCEPTED);
+    assert!(answers.iter().all(|a| *a == answers[0]), "the answers differ");
+    s.wait_outbox(1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let mails = outbox(&s).await;
+    assert_eq!(mails.len(), 1, "{mails:?}");
+    let (to, key, subject, text) = &mails[0];
+    assert_eq!((to.as_str(), key.starts_with("manage:")), ("member@example.org", true));
+    assert_eq!(subject, "Bản tin: liên kết quản lý đăng ký của bạn");
+    assert!(text.contains("https://bantin.example/preferences/"), "{text}");
+    // A malformed address is told so; another site's page is refused.
+    assert_eq!(s.post("/manage", "email=nope", Some("192.0.2.9")).await.0, StatusCode::BAD_REQUEST);
+    let (status, _, _) = s.post_with("/manage", "email=member%40example.org", Some("192.0.2.9"), &[("origin", "https://evil.example")]).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn manage_mails_are_limited_like_sign_ups() {
+    let s = site(Limits { per_address: 1, per_ip: 2, ..Limits::default() }).await;
+    active(&s, "member@example.org").await;
+    for ip in ["192.0.2.1", "192.0.2.2"] {
+        assert_eq!(s.post("/manage", "email=member%40example.org", Some(ip)).await.0, StatusCode::ACCEPTED);
+    }
+    assert_eq!(s.post("/manage", "email=member%40example.org", Some("192.0.2.1")).await.0, StatusCode::ACCEPTED);
+    assert_eq!(s.post("/manage", "email=other%40example.org", Some("192.0.2.1")).await.0, StatusCode::TOO_MANY_REQUESTS);
+    s.wait_outbox(1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    assert_eq!(outbox(&s).await.len(), 1, "one mail a mailbox a day");
+}
+
+#[tokio::test]
+async fn the_preferences_page_shows_the_choices_and_unsubscribes_from_everything() {
+    let s = site(Limits::default()).await;
+    let id = active(&s, "a@example.org").await;
+    assert!(s.digests.state.set_preferences(id, &["du-lich".to_string()], Frequency::Weekly).await.unwrap());
+    let prefs = format!("/preferences/{}", s.token(Purpose::Preferences, id, None));
+    let (status, _, page) = s.get(&prefs, None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Địa chỉ a@example.org đang nhận bản tin hằng tuần, chuyên mục: Du lịch."), "{page}");
+    let leave = action_after(&page, "<h2 id=\"leave\">Hủy mọi đăng ký</h2>");
+    assert!(leave.starts_with("/unsubscribe/") && !leave.contains(prefs.trim_start_matches("/preferences/")), "{leave}");
+    let (status, _, page) = s.post(&leave, "List-Unsubscribe=One-Click", None).await;
+    assert!(status == StatusCode::OK && page.contains("<h1>Đã hủy đăng ký</h1>"), "{page}");
+    assert_eq!(s.status(id).await, Status::Unsubscribed);
+}
+
+/// The text and HTML parts of `message`, for a snapshot.
+fn parts(message: &crate::state::OutboxMessage) -> String {
+    let m = mail_parser::MessageParser::default().parse(&message.body).unwrap();
+    format!("Subject: {}\n\n{}\n----\n{}", m.subject().unwrap(), m.body_text(0).unwrap(), m.body_html(0).unwrap())
+}
+
+/// The pages and mails of this room in Vietnamese and English, as insta
+/// snapshots (src/subscription/tests/snapshots/): the /manage form and its
+/// answer, the preferences page, the confirmation, welcome and manage
+/// mails.
+#[tokio::test]
+async fn snapshots_of_the_pages_and_mails_in_vietnamese_and_english() {
+    let s = site(Limits::default()).await;
+    let id = active(&s, "doc.gia@example.org").await;
+    assert!(s.digests.state.set_preferences(id, &["kinh-te".to_string()], Frequency::Weekly).await.unwrap());
+    let sub = s.digests.state.subscriber_by_id(id).await.unwrap().unwrap();
+    let at = chrono::DateTime::parse_from_rfc3339("2026-12-04T08:00:00+07:00").unwrap().to_utc();
+    for lang in ["vi", "en"] {
+        let (_, _, form) = s.get(&format!("/manage?lang={lang}"), None).await;
+        insta::assert_snapshot!(format!("manage_{lang}.html"), form);
+        let (_, _, sent) = s.post(&format!("/manage?lang={lang}"), "email=someone%40example.org", Some("192.0.2.1")).await;
+        insta::assert_snapshot!(format!("manage_sent_{lang}.html"), sent);
+        let prefs = format!("/preferences/{}?lang={lang}", s.token(Purpose::Preferences, id, None));
+        let (_, _, page) = s.get(&prefs, None).await;
+        insta::assert_snapshot!(format!("preferences_{lang}.html"), page);
+        insta::assert_snapshot!(format!("welcome_mail_{lang}"), parts(&s.digests.composer.welcome(&sub, lang, at).unwrap()));
+        insta::assert_snapshot!(format!("manage_mail_{lang}"), parts(&s.digests.composer.manage(&sub, lang, at).unwrap()));
+        insta::assert_snapshot!(format!("confirm_mail_{lang}"), parts(&s.digests.composer.confirmation_in(&sub, lang, at).unwrap()));
+    }
+}
+
+/// An old preferences link of someone who left: the page says they receive
+/// nothing and offers no "unsubscribe from everything".
+#[tokio::test]
+async fn the_preferences_page_of_someone_who_left_says_they_receive_nothing() {
+    let s = site(Limits::default()).await;
+    let id = active(&s, "a@example.org").await;
+    assert!(s.digests.state.unsubscribe(id).await.unwrap());
+    let (status, _, page) = s.get(&format!("/preferences/{}", s.token(Purpose::Preferences, id, None)), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Địa chỉ a@example.org hiện không nhận bản tin.") && !page.contains("id=\"leave\""), "{page}");
+}
+
+/// A sign-up on the English page gets its confirmation mail in English.
+#[tokio::test]
+async fn the_confirmation_mail_is_in_the_language_of_the_form() {
+    let s = site(Limits::default()).await;
+    assert_eq!(s.post("/subscribe?lang=en", "email=en%40example.org", Some("192.0.2.1")).await.0, StatusCode::ACCEPTED);
+    s.wait_outbox(1).await;
+    assert_eq!(s.post("/subscribe", "email=vi%40example.org", Some("192.0.2.2")).await.0, StatusCode::ACCEPTED);
+    s.wait_outbox(2).await;
+    let subjects: Vec<(String, String)> = outbox(&s).await.into_iter().map(|(to, _, subject, _)| (to, subject)).collect();
+    assert_eq!(
+        subjects,
+        [
+            ("en@example.org".to_string(), "Bản tin: confirm your subscription".to_string()),
+            ("vi@example.org".to_string(), "Bản tin: xác nhận đăng ký nhận bản tin".to_string()),
+        ]
+    );
+}
