@@ -161,4 +161,25 @@ mod tests {
         assert!(e.contains("the name"), "{e}");
         assert!(matches!(Tokens::parse(Path::new("t"), "# nothing\n"), Err(TokenError::Empty { .. })));
     }
+
+    proptest::proptest! {
+        /// The token file is read without a panic whatever it holds, and
+        /// every secret it accepts names a token, while the same secret
+        /// with one more character (a control character, which no secret
+        /// may hold) names none.
+        #[test]
+        fn any_token_file_is_read_without_panic_and_each_secret_names_its_token(
+            lines in proptest::collection::vec("([a-z]{1,6}:)?[!-~]{0,40}", 0..6)
+        ) {
+            let text = lines.join("\n");
+            if let Ok(tokens) = Tokens::parse(Path::new("t"), &text) {
+                for line in text.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with('#')) {
+                    let secret = line.split_once(':').map_or(line, |(_, s)| s.trim());
+                    proptest::prop_assert!(tokens.check(secret.as_bytes()).is_some(), "{secret}");
+                    let longer = format!("{secret}\u{1}");
+                    proptest::prop_assert!(tokens.check(longer.as_bytes()).is_none(), "{:?}", longer);
+                }
+            }
+        }
+    }
 }

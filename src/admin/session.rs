@@ -111,4 +111,21 @@ mod tests {
         assert!(sessions.of(&h, t0).is_none(), "closed");
         assert!(set_cookie(&id).contains("HttpOnly; Secure; SameSite=Strict"));
     }
+
+    proptest::proptest! {
+        /// A Cookie header is outside input: any value is read without a
+        /// panic; the session is found when the header holds its cookie
+        /// among others, and not when the id is cut or lengthened.
+        #[test]
+        fn any_cookie_header_is_read_without_panic(before in "([a-z_]{1,8}=[!-:<-~]{0,12}; ){0,3}", after in "(; [a-z_]{1,8}=[!-:<-~]{0,12}){0,3}", cut in proptest::bool::ANY) {
+            let sessions = Sessions::default();
+            let t0 = Instant::now();
+            let id = sessions.open("ops", t0).unwrap();
+            let shown = if cut { &id[..id.len() - 1] } else { id.as_str() };
+            let value = format!("{before}{COOKIE}={shown}{after}");
+            let mut h = HeaderMap::new();
+            h.insert(header::COOKIE, value.parse().unwrap());
+            proptest::prop_assert_eq!(sessions.of(&h, t0).is_some(), !cut, "{}", value);
+        }
+    }
 }

@@ -143,4 +143,27 @@ mod tests {
             assert_eq!(ArchivePeriod::from_key(key), None, "{key}");
         }
     }
+
+    proptest::proptest! {
+        /// A request path is outside input: any two parts are read without
+        /// a panic, and what is read names its own path back.
+        #[test]
+        fn any_path_is_read_without_panic_and_what_is_read_names_itself(kind in "(daily|weekly|[a-z]{0,8})", stamp in "\\PC{0,16}") {
+            if let Some(p) = ArchivePeriod::from_path(&kind, &stamp) {
+                proptest::prop_assert_eq!(p.path(), format!("/archive/{kind}/{stamp}"));
+                proptest::prop_assert_eq!(ArchivePeriod::from_key(&p.key()), Some(p));
+            }
+        }
+
+        /// Every real day and ISO week round-trips through its path.
+        #[test]
+        fn every_day_and_week_round_trips(days in 0i64..200_000) {
+            let d = date(1970, 1, 1) + chrono::Duration::days(days);
+            let daily = ArchivePeriod { frequency: Frequency::Daily, date: d };
+            proptest::prop_assert_eq!(ArchivePeriod::from_path("daily", &daily.stamp()), Some(daily));
+            let monday = d - chrono::Duration::days(d.weekday().num_days_from_monday().into());
+            let weekly = ArchivePeriod { frequency: Frequency::Weekly, date: monday };
+            proptest::prop_assert_eq!(ArchivePeriod::from_path("weekly", &weekly.stamp()), Some(weekly));
+        }
+    }
 }
