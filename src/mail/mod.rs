@@ -138,7 +138,10 @@ pub fn load_templates(dir: Option<&std::path::Path>) -> Result<Templates, Templa
 
 impl Composer {
     pub fn new(settings: &crate::Settings, key: TokenKey) -> Result<Composer, MailError> {
-        let templates = Arc::new(load_templates(settings.mail.templates_dir.as_deref())?);
+        let mut templates = load_templates(settings.mail.templates_dir.as_deref())?;
+        // The frame of every page links the archive only where it exists.
+        templates.set_global("archive_on", settings.digest.archive);
+        let templates = Arc::new(templates);
         let from = parse_mailbox(&settings.mail.from)?;
         let heading = from.name.clone().filter(|n| !n.is_empty()).unwrap_or_else(|| settings.site.title.clone());
         let domain = from.email.domain().to_string();

@@ -216,6 +216,9 @@ async fn with_the_archive_off_nothing_is_recorded_or_served() {
         assert_eq!(s.get(path, &[]).await.0, StatusCode::NOT_FOUND, "{path}");
     }
     assert_eq!(s.digests.state.archive_entries(0, 10).await.unwrap().total, 0);
+    // Nor does the frame of the pages link it (the 404 page is in it).
+    let (_, _, page) = s.get("/archive/", &[]).await;
+    assert!(page.contains("/manage") && !page.contains("href=\"/archive/"), "{page}");
 }
 
 /// A page's own part: its language, title, head links and `<main>`

@@ -139,6 +139,12 @@ impl Templates {
         Ok(Templates { env, digests_shareable })
     }
 
+    /// A value every template sees as `name` (a site-wide setting the
+    /// frame shows, such as whether the archive exists).
+    pub fn set_global(&mut self, name: &'static str, value: impl Into<minijinja::Value>) {
+        self.env.add_global(name, value.into());
+    }
+
     /// The text a template was compiled from (built in or the override).
     pub fn source(&self, name: &str) -> Option<String> {
         self.env.get_template(name).ok().map(|t| t.source().to_string())
