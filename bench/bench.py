@@ -689,8 +689,8 @@ def smtp_sink(work):
 def digest_run(args, work, port, n):
     """One whole `bantin digest run` of n personalised digests into the
     sink on `port`, from a fresh state database: seconds, peak RSS (MiB),
-    the average message size, and when the first message had gone (s; an
-    upper bound: the end of the first sending pass, as the run reports)."""
+    the average message size, and when the relay took the first message (s,
+    as the run reports it)."""
     mw = os.path.join(work, f"mail-{n}")
     shutil.rmtree(mw, ignore_errors=True)
     os.makedirs(mw)

@@ -71,6 +71,8 @@ pub struct DeliveryReport {
     pub sent: usize,
     pub retried: usize,
     pub failed: usize,
+    /// When the relay accepted the first message of the pass.
+    pub first_sent: Option<std::time::Instant>,
 }
 
 pub struct Mailer {
@@ -309,6 +311,7 @@ impl Mailer {
             match d {
                 Ok((row, Delivered::Accepted)) => {
                     report.sent += 1;
+                    report.first_sent.get_or_insert_with(std::time::Instant::now);
                     self.delivered(&row).await?;
                 }
                 // The marker stopped on a database error, which
