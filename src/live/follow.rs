@@ -22,14 +22,18 @@
 
 use super::table::Covered;
 use super::Command;
-use crate::store::sql::{self, Pool, Source};
-use sqlx::postgres::PgListener;
+use crate::store::sql::{self, keys, Pool, Source};
+use sqlx::postgres::{PgListener, PgNotification};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 /// The notification channel the trigger notifies and `serve` listens on.
 pub const CHANNEL: &str = "bantin_articles";
+
+/// How long a burst of notifications may pause and still be read as one.
+const GATHER: Duration = Duration::from_millis(3);
 
 /// Longest wait between two attempts to get the listener back.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
@@ -105,12 +109,16 @@ pub async fn run(
     shutdown: watch::Receiver<bool>,
 ) {
     let Follower { listener, poller, signature, covered } = started;
+    // Set while the listener gets notifications that name their rows: the
+    // trigger is there, so the signature poll has nothing to add.
+    let keyed = AtomicBool::new(false);
     let listening = async {
         if matches!(pool, Pool::Postgres(_)) {
-            follow_notifications(&source, listener, &tx, shutdown.clone()).await;
+            follow_notifications(&source, listener, &tx, &keyed, shutdown.clone()).await;
         }
     };
-    tokio::join!(listening, poll(&pool, &source, &settings, (poller, signature, covered), &tx, shutdown.clone()));
+    let polling = poll(&pool, &source, &settings, (poller, signature, covered), (&tx, &keyed), shutdown.clone());
+    tokio::join!(listening, polling);
 }
 
 async fn poll(
@@ -118,7 +126,7 @@ async fn poll(
     source: &Source,
     settings: &FollowSettings,
     (mut poller, mut last, covered): (sql::Poller, Option<String>, Covered),
-    tx: &mpsc::UnboundedSender<Command>,
+    (tx, keyed): (&mpsc::UnboundedSender<Command>, &AtomicBool),
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut poll = tokio::time::interval(settings.poll);
@@ -132,7 +140,8 @@ async fn poll(
         tokio::select! {
             _ = shutdown.changed() => break,
             _ = rescan.tick() => { let _ = tx.send(Command::Rescan("periodic rescan")); }
-            _ = poll.tick() => match poller.signature(pool, source).await {
+            // While the trigger names every change, no query.
+            _ = poll.tick() => if !keyed.load(Ordering::Relaxed) { match poller.signature(pool, source).await {
                 Ok(now) => {
                     if failing {
                         tracing::info!(store = %source.shown(), "the article database answers again");
@@ -152,7 +161,7 @@ async fn poll(
                     // Read everything once it answers again.
                     last = None;
                 }
-            },
+            }},
         }
     }
 }
@@ -161,11 +170,13 @@ async fn follow_notifications(
     source: &Source,
     mut listener: Option<PgListener>,
     tx: &mpsc::UnboundedSender<Command>,
+    keyed: &AtomicBool,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_millis(500);
     loop {
         let Some(l) = listener.as_mut() else {
+            keyed.store(false, Ordering::Relaxed);
             tokio::select! {
                 _ = shutdown.changed() => return,
                 _ = tokio::time::sleep(backoff) => {}
@@ -188,21 +199,84 @@ async fn follow_notifications(
             _ = shutdown.changed() => return,
             r = l.try_recv() => r,
         };
-        match received {
-            Ok(Some(_)) => {
-                let _ = tx.send(Command::Rescan("an article change was notified"));
+        // A burst ends in quiet, or in a lost connection handled below.
+        let mut received = received;
+        let ended = loop {
+            match received {
+                Ok(Some(first)) => {
+                    let (burst, after) = gather(l, first.payload()).await;
+                    if burst.keys.is_some() {
+                        keyed.store(true, Ordering::Relaxed);
+                    }
+                    let _ = tx.send(burst.command());
+                    match after {
+                        Some(r) => received = r,
+                        None => break Ok(()),
+                    }
+                }
+                Ok(None) => break Err(None),
+                Err(e) => break Err(Some(e)),
             }
-            Ok(None) => {
+        };
+        match ended {
+            Ok(()) => {}
+            Err(None) => {
                 tracing::warn!(store = %source.shown(), "the listener's connection was lost and made again; reading the table");
+                keyed.store(false, Ordering::Relaxed);
                 let _ = tx.send(Command::Rescan("the listener reconnected"));
             }
-            Err(e) => {
+            Err(Some(e)) => {
                 tracing::warn!(
                     store = %source.shown(),
                     "lost the listener connection ({e}); polling every store.poll meanwhile, reconnecting"
                 );
                 listener = None;
             }
+        }
+    }
+}
+
+/// The rows a burst of notifications named, or `None`: read the table.
+struct Burst {
+    keys: Option<Vec<String>>,
+}
+
+impl Burst {
+    fn command(self) -> Command {
+        match self.keys {
+            Some(keys) => Command::Rows(keys),
+            None => Command::Rescan("an article change was notified"),
+        }
+    }
+}
+
+/// The row key a notification names: `U:<key>` (inserted or updated) or
+/// `D:<key>` (deleted), as `docs/sql/postgres-notify-trigger.sql` sends
+/// them. Anything else (the earlier trigger's `schema.table`, a
+/// TRUNCATE's or a too long key's empty payload) names no row: `None`,
+/// and the whole table is read.
+pub fn payload_key(payload: &str) -> Option<&str> {
+    let (op, key) = payload.split_once(':')?;
+    matches!(op, "U" | "D").then_some(key)
+}
+
+/// Collects the notifications that follow the first one within
+/// [`GATHER`] of each other (a transaction's rows arrive together), up to
+/// `sql::keys::MAX_KEYS` keys; past that, or for a notification naming no
+/// row, the burst is a full read (drained all the same, so it costs one).
+/// Also returns what ended the burst, if it was not the quiet: a lost
+/// connection.
+async fn gather(l: &mut PgListener, first: &str) -> (Burst, Option<Result<Option<PgNotification>, sqlx::Error>>) {
+    let mut keys = payload_key(first).map(|k| vec![k.to_string()]);
+    loop {
+        let next = match tokio::time::timeout(GATHER, l.try_recv()).await {
+            Err(_quiet) => return (Burst { keys }, None),
+            Ok(Ok(Some(n))) => n,
+            Ok(other) => return (Burst { keys: None }, Some(other)),
+        };
+        match (payload_key(next.payload()), keys.as_mut()) {
+            (Some(k), Some(held)) if held.len() < keys::MAX_KEYS => held.push(k.to_string()),
+            _ => keys = None,
         }
     }
 }

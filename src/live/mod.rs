@@ -33,6 +33,9 @@ pub enum Command {
     /// lost track: queue overflow, store folder recreated). For an SQL
     /// store: read the table again (notified, signature changed, periodic).
     Rescan(&'static str),
+    /// SQL store: the keys of rows a notification named (inserted, updated
+    /// or deleted); only these rows are read again.
+    Rows(Vec<String>),
     /// New, already validated settings; the sender learns when the feeds
     /// have been rendered with them.
     Reload(Box<Settings>, oneshot::Sender<()>),
@@ -68,8 +71,9 @@ impl Store {
         }
     }
 
-    /// Applies a batch of changes: watcher paths and/or a full rescan.
-    pub fn apply(&mut self, paths: &[PathBuf], rescan: bool) -> Applied {
+    /// Applies a batch of changes: watcher paths, changed row keys and/or a
+    /// full rescan (which covers the keys).
+    pub fn apply(&mut self, paths: &[PathBuf], keys: &[String], rescan: bool) -> Applied {
         match self {
             Store::Dir(store) => {
                 let mut applied = if paths.is_empty() { Applied::default() } else { store.apply(paths) };
@@ -86,7 +90,14 @@ impl Store {
                 }
                 applied
             }
-            Store::Table(table) => Applied { changed: rescan && table.refresh(), root_missing: false },
+            Store::Table(table) => {
+                let changed = if rescan {
+                    table.refresh()
+                } else {
+                    !keys.is_empty() && table.refresh_keys(keys)
+                };
+                Applied { changed, root_missing: false }
+            }
         }
     }
 }

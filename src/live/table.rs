@@ -3,11 +3,16 @@
 //! read of the table (each `Command::Rescan`, see [`super::follow`] for
 //! what sends one) keeps the `Arc` of every row whose fingerprint is
 //! unchanged, parses changed rows in parallel and drops gone ones, so only
-//! the feeds changed rows touch are re-rendered.
+//! the feeds changed rows touch are re-rendered. A notification that
+//! names its rows (`Command::Rows`) reads just those
+//! ([`refresh_keys`](TableState::refresh_keys)) and applies them as
+//! upserts and deletes ([`apply_keys`](TableState::apply_keys)), with the
+//! same outcome as a read of the whole table (a property test in
+//! `tests/it/sql_incremental.rs` holds them together).
 
 use crate::article::{Article, ArticleError};
 use crate::catalog::{Catalog, Pending};
-use crate::store::sql::{self, Pool, Row, Source, SqlStoreError};
+use crate::store::sql::{self, keys, Pool, Row, Source, SqlStoreError};
 use crate::store::Context;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashSet};
@@ -31,6 +36,11 @@ pub struct TableState {
     /// The last read failed (logged once until a read succeeds again).
     failing: bool,
     covered: Covered,
+    /// The last full read met a key used by several rows: such a state is
+    /// only ever read whole (which row keeps the key is the full read's).
+    duplicates: bool,
+    /// PostgreSQL: the key column's type, asked once (`sql::keys`).
+    key_type: Option<Option<String>>,
 }
 
 /// PostgreSQL: the signature taken just before the last successful read,
@@ -49,6 +59,8 @@ impl TableState {
             pending: Pending::default(),
             failing: false,
             covered,
+            duplicates: false,
+            key_type: None,
         }
     }
 
@@ -93,11 +105,13 @@ impl TableState {
             .collect();
         let mut changed = !parsed.is_empty();
         next.extend(parsed);
+        let had_duplicates = !duplicates.is_empty();
         for (key, e) in duplicates {
             let fingerprint = crate::store::fingerprint(e.to_string().as_bytes());
             changed |= self.rows.get(&key).is_none_or(|h| h.fingerprint != fingerprint);
             next.insert(key, Held { fingerprint, result: Err(e) });
         }
+        self.duplicates = had_duplicates;
         changed |= next.len() != self.rows.len() || self.rows.keys().any(|k| !next.contains_key(k));
         if changed {
             self.note_changes(&next);
@@ -149,6 +163,94 @@ impl TableState {
                 after.map(|h| h.result.clone()),
             );
             self.pending.record(key, before, after);
+        }
+    }
+
+    /// Takes a fresh read of the rows with these keys (`rows`: those of
+    /// them that still exist): a key with a row is upserted (parsed unless
+    /// its fingerprint is unchanged), a key without one is deleted. The
+    /// result is what [`apply`](Self::apply) of the whole table would hold.
+    /// `None` when it cannot be (a key used by several rows, here or
+    /// before): read the whole table instead.
+    pub fn apply_keys(&mut self, keys: &[String], rows: Vec<Row>) -> Option<bool> {
+        if self.duplicates {
+            return None;
+        }
+        let mut found: BTreeMap<String, Row> = BTreeMap::new();
+        for row in rows {
+            if found.insert(row.key(), row).is_some() {
+                return None;
+            }
+        }
+        // Keys as the rows' keys are made (a notification carries them raw).
+        let mut gone: Vec<String> = keys.iter().map(|k| crate::text::clean_line(k)).filter(|k| !found.contains_key(k)).collect();
+        gone.sort();
+        gone.dedup();
+        let to_parse: Vec<(String, Row)> = found
+            .into_iter()
+            .filter(|(key, row)| self.rows.get(key).is_none_or(|held| held.fingerprint != row.fingerprint()))
+            .collect();
+        let (source, ctx) = (&self.source, &self.ctx);
+        let parsed: Vec<(String, Held)> = to_parse
+            .into_par_iter()
+            .map(|(key, row)| {
+                let result = sql::article(&row, source, ctx).map(Arc::new);
+                (key, Held { fingerprint: row.fingerprint(), result })
+            })
+            .collect();
+        let mut changed = false;
+        for key in gone {
+            if let Some(old) = self.rows.remove(&key) {
+                self.pending.record(&key, Some(old.result), None);
+                changed = true;
+            }
+        }
+        for (key, held) in parsed {
+            let old = self.rows.insert(key.clone(), held.clone());
+            self.pending.record(&key, old.map(|h| h.result), Some(held.result));
+            changed = true;
+        }
+        Some(changed)
+    }
+
+    /// Reads the rows with these keys and applies them
+    /// ([`apply_keys`](Self::apply_keys)); the whole table instead when
+    /// there are more than `sql::keys::MAX_KEYS`, when the rows cannot be
+    /// taken one by one, or when the read fails.
+    pub fn refresh_keys(&mut self, keys: &[String]) -> bool {
+        if keys.len() > keys::MAX_KEYS {
+            return self.refresh();
+        }
+        let started = std::time::Instant::now();
+        let Ok(rt) = tokio::runtime::Handle::try_current() else { return self.refresh() };
+        let read = rt.block_on(async {
+            if self.key_type.is_none() {
+                self.key_type = Some(keys::key_type(&self.pool, &self.source).await?);
+            }
+            let key_type = self.key_type.as_ref().and_then(|t| t.as_deref());
+            keys::fetch_keys(&self.pool, &self.source, key_type, keys).await
+        });
+        let rows = match read {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::debug!("reading {} changed rows: {e}; reading the whole table", keys.len());
+                return self.refresh();
+            }
+        };
+        let (count, fetched) = (rows.len(), started.elapsed());
+        match self.apply_keys(keys, rows) {
+            Some(changed) => {
+                tracing::debug!(
+                    keys = keys.len(),
+                    rows = count,
+                    fetch_ms = fetched.as_millis() as u64,
+                    apply_ms = (started.elapsed() - fetched).as_millis() as u64,
+                    changed,
+                    "changed rows read"
+                );
+                changed
+            }
+            None => self.refresh(),
         }
     }
 
