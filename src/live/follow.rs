@@ -1,24 +1,35 @@
-//! The follower of an SQL article store: tells the service loop when to
-//! read the table again ([`start`], [`run`]); the table's state itself is
-//! [`super::table`].
+//! The follower of an SQL article store: tells the service loop which
+//! rows to read again, or that it must read the table ([`start`], [`run`]);
+//! the table's state itself is [`super::table`], its reads
+//! [`super::reads`].
 //!
 //! The follower has three ways of noticing a change, from fastest to
 //! slowest, so a missed notification delays an article but never loses it:
 //! - PostgreSQL only: `LISTEN bantin_articles`, which the trigger of
-//!   `docs/sql/postgres-notify-trigger.sql` notifies on every insert,
-//!   update and delete (reconnected with backoff after the database
-//!   restarts; a reconnect is followed by a read, since notifications sent
-//!   meanwhile are lost);
+//!   `docs/sql/postgres-notify-trigger.sql` notifies for every row
+//!   inserted, updated or deleted, naming it (`U:<key>`, `D:<key>`): a
+//!   burst of them (each within [`GATHER`] of the last) becomes one
+//!   `Command::Rows` with their keys, only those rows read; more than
+//!   `sql::keys::MAX_KEYS` keys, or a notification naming no row (the
+//!   previous trigger's, a TRUNCATE's), is a `Command::Rescan`, the whole
+//!   table. Reconnected with backoff after the database restarts; a
+//!   reconnect is followed by a full read, since notifications sent
+//!   meanwhile are lost;
 //! - every `store.poll`: the table's [`signature`](sql::signature) (row
 //!   count, newest `updated`, highest key; on SQLite also the file's
-//!   `data_version`, see [`sql::Poller`]) compared with the last one; the
-//!   only mechanism on SQLite or without the trigger;
+//!   `data_version`, see [`sql::Poller`]) compared with the last one; a
+//!   change is a `Command::Poll`, which reads the rows changed since the
+//!   newest `updated` seen (and the whole table when that does not
+//!   explain it: a delete, see `reads`). The only mechanism on SQLite or
+//!   without the trigger; skipped while notifications name their rows
+//!   (the trigger is there and says more);
 //! - every `store.rescan`: a full read whatever the signature says
-//!   (catches an edit that did not touch the `updated` column).
+//!   (catches an edit that did not touch the `updated` column on
+//!   PostgreSQL without the trigger, or anything missed: at most one
+//!   `store.rescan` period late).
 //!
-//! Every trigger is a `Command::Rescan` for the service loop, which reads
-//! the whole table; rows whose values did not change keep their `Arc`, so
-//! only changed rows are parsed and only the feeds they touch re-rendered.
+//! Rows whose values did not change keep their `Arc`, so only changed rows
+//! are parsed and only the feeds they touch re-rendered.
 
 use super::table::Covered;
 use super::Command;
@@ -148,8 +159,10 @@ async fn poll(
                         failing = false;
                     }
                     let read_already = covered.lock().is_ok_and(|c| c.as_ref() == Some(&now));
-                    if last.as_ref() != Some(&now) && !read_already {
-                        let _ = tx.send(Command::Rescan("the table's signature changed"));
+                    if last.is_none() && !read_already {
+                        let _ = tx.send(Command::Rescan("the article database answers again"));
+                    } else if last.as_ref() != Some(&now) && !read_already {
+                        let _ = tx.send(Command::Poll);
                     }
                     last = Some(now);
                 }

@@ -12,6 +12,7 @@
 
 pub mod dir;
 pub mod follow;
+mod reads;
 pub mod table;
 pub mod watch;
 
@@ -36,9 +37,20 @@ pub enum Command {
     /// SQL store: the keys of rows a notification named (inserted, updated
     /// or deleted); only these rows are read again.
     Rows(Vec<String>),
+    /// SQL store: the poll saw the table's signature move; the rows changed
+    /// since the last read are read (see `reads`).
+    Poll,
     /// New, already validated settings; the sender learns when the feeds
     /// have been rendered with them.
     Reload(Box<Settings>, oneshot::Sender<()>),
+}
+
+/// An SQL store's batch short of a full read: the keys notifications
+/// named, and whether a poll saw the signature move.
+#[derive(Debug, Default)]
+pub struct Rows {
+    pub keys: Vec<String>,
+    pub poll: bool,
 }
 
 /// What the service holds of the article store, by kind.
@@ -71,9 +83,9 @@ impl Store {
         }
     }
 
-    /// Applies a batch of changes: watcher paths, changed row keys and/or a
-    /// full rescan (which covers the keys).
-    pub fn apply(&mut self, paths: &[PathBuf], keys: &[String], rescan: bool) -> Applied {
+    /// Applies a batch of changes: watcher paths, or changed row keys and
+    /// a poll's read; a full rescan covers them all.
+    pub fn apply(&mut self, paths: &[PathBuf], rows: &Rows, rescan: bool) -> Applied {
         match self {
             Store::Dir(store) => {
                 let mut applied = if paths.is_empty() { Applied::default() } else { store.apply(paths) };
@@ -94,7 +106,8 @@ impl Store {
                 let changed = if rescan {
                     table.refresh()
                 } else {
-                    !keys.is_empty() && table.refresh_keys(keys)
+                    let named = !rows.keys.is_empty() && table.refresh_keys(&rows.keys);
+                    (rows.poll && table.refresh_since()) || named
                 };
                 Applied { changed, root_missing: false }
             }
@@ -179,11 +192,14 @@ impl Following {
                 Ok(tokio::task::spawn_blocking(move || Store::read_dir(&s)).await?)
             }
             Following::Table { table: (pool, source), follower, .. } => {
+                // Before the rows, as every read takes it (see `reads`).
+                let signature = sql::signature(pool, source).await.ok();
                 let rows = sql::fetch(pool, source).await?;
                 let (pool, source, covered) = (pool.clone(), source.clone(), follower.covered());
                 let ctx = Context::from_settings(&settings.site);
                 Ok(tokio::task::spawn_blocking(move || {
                     let mut state = TableState::new(pool, source, ctx, covered);
+                    state.first_read(signature);
                     state.apply(rows);
                     Store::Table(Box::new(state))
                 })

@@ -4,43 +4,48 @@
 //! what sends one) keeps the `Arc` of every row whose fingerprint is
 //! unchanged, parses changed rows in parallel and drops gone ones, so only
 //! the feeds changed rows touch are re-rendered. A notification that
-//! names its rows (`Command::Rows`) reads just those
-//! ([`refresh_keys`](TableState::refresh_keys)) and applies them as
-//! upserts and deletes ([`apply_keys`](TableState::apply_keys)), with the
-//! same outcome as a read of the whole table (a property test in
+//! names its rows, or a poll, reads just the changed rows (the reads are
+//! [`super::reads`]) and applies them as upserts and deletes
+//! ([`apply_keys`](TableState::apply_keys)), with the same outcome as a
+//! read of the whole table (a property test in
 //! `tests/it/sql_incremental.rs` holds them together).
 
 use crate::article::{Article, ArticleError};
 use crate::catalog::{Catalog, Pending};
-use crate::store::sql::{self, keys, Pool, Row, Source, SqlStoreError};
+use crate::store::sql::{self, Pool, Row, Source};
 use crate::store::Context;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 #[derive(Debug, Clone)]
-struct Held {
+pub(super) struct Held {
     fingerprint: u64,
     result: Result<Arc<Article>, ArticleError>,
 }
 
 /// Every row of the table, parsed; keyed by the row key.
 pub struct TableState {
-    pool: Pool,
-    source: Source,
+    pub(super) pool: Pool,
+    pub(super) source: Source,
     ctx: Context,
-    rows: BTreeMap<String, Held>,
+    pub(super) rows: BTreeMap<String, Held>,
     /// What changed since the last catalog, by row key (the first old, the
     /// last new result), for [`Catalog::apply`].
     pending: Pending,
     /// The last read failed (logged once until a read succeeds again).
-    failing: bool,
-    covered: Covered,
+    pub(super) failing: bool,
+    pub(super) covered: Covered,
     /// The last full read met a key used by several rows: such a state is
     /// only ever read whole (which row keeps the key is the full read's).
-    duplicates: bool,
+    pub(super) duplicates: bool,
     /// PostgreSQL: the key column's type, asked once (`sql::keys`).
-    key_type: Option<Option<String>>,
+    pub(super) key_type: Option<Option<String>>,
+    /// PostgreSQL: the `updated` column's type, asked once.
+    pub(super) updated_type: Option<Option<String>>,
+    /// The newest `updated` value as of the last read (the database's
+    /// text for it): a poll reads the rows at or after it.
+    pub(super) watermark: Option<String>,
 }
 
 /// PostgreSQL: the signature taken just before the last successful read,
@@ -61,6 +66,8 @@ impl TableState {
             covered,
             duplicates: false,
             key_type: None,
+            updated_type: None,
+            watermark: None,
         }
     }
 
@@ -211,102 +218,6 @@ impl TableState {
             changed = true;
         }
         Some(changed)
-    }
-
-    /// Reads the rows with these keys and applies them
-    /// ([`apply_keys`](Self::apply_keys)); the whole table instead when
-    /// there are more than `sql::keys::MAX_KEYS`, when the rows cannot be
-    /// taken one by one, or when the read fails.
-    pub fn refresh_keys(&mut self, keys: &[String]) -> bool {
-        if keys.len() > keys::MAX_KEYS {
-            return self.refresh();
-        }
-        let started = std::time::Instant::now();
-        let Ok(rt) = tokio::runtime::Handle::try_current() else { return self.refresh() };
-        let read = rt.block_on(async {
-            if self.key_type.is_none() {
-                self.key_type = Some(keys::key_type(&self.pool, &self.source).await?);
-            }
-            let key_type = self.key_type.as_ref().and_then(|t| t.as_deref());
-            keys::fetch_keys(&self.pool, &self.source, key_type, keys).await
-        });
-        let rows = match read {
-            Ok(rows) => rows,
-            Err(e) => {
-                tracing::debug!("reading {} changed rows: {e}; reading the whole table", keys.len());
-                return self.refresh();
-            }
-        };
-        let (count, fetched) = (rows.len(), started.elapsed());
-        match self.apply_keys(keys, rows) {
-            Some(changed) => {
-                tracing::debug!(
-                    keys = keys.len(),
-                    rows = count,
-                    fetch_ms = fetched.as_millis() as u64,
-                    apply_ms = (started.elapsed() - fetched).as_millis() as u64,
-                    changed,
-                    "changed rows read"
-                );
-                changed
-            }
-            None => self.refresh(),
-        }
-    }
-
-    /// Reads the table again (on the calling blocking thread, through the
-    /// runtime it belongs to) and applies it. A failed read changes
-    /// nothing: the last catalog keeps being served.
-    pub fn refresh(&mut self) -> bool {
-        let started = std::time::Instant::now();
-        let read = match tokio::runtime::Handle::try_current() {
-            Ok(rt) => rt.block_on(async {
-                // Taken before the rows, so every change it reflects is in
-                // them; published before the fetch, so a poll during the
-                // fetch does not ask for a second read of the same change.
-                let signature = match self.pool {
-                    Pool::Postgres(_) => sql::signature(&self.pool, &self.source).await.ok(),
-                    Pool::Sqlite(_) => None,
-                };
-                let cover = |signature| {
-                    if let Ok(mut covered) = self.covered.lock() {
-                        *covered = signature;
-                    }
-                };
-                cover(signature);
-                let rows = sql::fetch(&self.pool, &self.source).await;
-                if rows.is_err() {
-                    cover(None);
-                }
-                rows
-            }),
-            Err(e) => Err(SqlStoreError::Unsupported { url: crate::config::redact(&self.source.url), detail: e.to_string() }),
-        };
-        match read {
-            Ok(rows) => {
-                if self.failing {
-                    tracing::info!(store = %self.source.shown(), "the article table can be read again");
-                    self.failing = false;
-                }
-                let (count, fetched) = (rows.len(), started.elapsed());
-                let changed = self.apply(rows);
-                tracing::debug!(
-                    rows = count,
-                    fetch_ms = fetched.as_millis() as u64,
-                    apply_ms = (started.elapsed() - fetched).as_millis() as u64,
-                    changed,
-                    "article table read"
-                );
-                changed
-            }
-            Err(e) => {
-                if !self.failing {
-                    tracing::warn!("{e}; still serving the last catalog, trying again on the next change or poll");
-                    self.failing = true;
-                }
-                false
-            }
-        }
     }
 
     /// New parse settings (time zone, base URL, article URL): every row is

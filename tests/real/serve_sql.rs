@@ -38,6 +38,11 @@ impl Server {
         Server { serve: Serve::start(config) }
     }
 
+    /// With extra environment variables (`BANTIN_LOG`, to see the reads).
+    pub(crate) fn start_with(config: &Path, env: &[(&str, &str)]) -> Server {
+        Server { serve: Serve::start_with(config, env) }
+    }
+
     pub(crate) fn log(&self) -> String {
         self.serve.log()
     }

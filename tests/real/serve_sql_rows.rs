@@ -4,8 +4,10 @@
 //! the previous trigger (the table's name as payload) and a TRUNCATE
 //! still work by reading the whole table, and an edit no notification
 //! or poll can see (no trigger, `updated` untouched) is caught by the
-//! periodic full read. The real binary, the real server; helpers shared
-//! with `serve_sql`.
+//! periodic full read. Polling (SQLite here, as for PostgreSQL without
+//! the trigger) reads the rows changed since the newest `updated` seen,
+//! and the whole table only for what that cannot explain (a delete).
+//! The real binary, the real server; helpers shared with `serve_sql`.
 
 use super::serve_sql::{config, Schema, Server, PG_TABLE, TRIGGER};
 use crate::support::mailtest::PG;
@@ -144,4 +146,44 @@ async fn postgres_edit_without_updated_and_without_trigger_is_caught_by_the_resc
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     eprintln!("PostgreSQL without trigger, edit without updated: served after {:?} (store.rescan {rescan:?})", t.elapsed());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_polling_reads_rows_changed_since_the_watermark_and_the_table_for_a_delete() {
+    let _exclusive = crate::support::exclusive();
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("cms.db");
+    let writer = sqlx::SqlitePool::connect(&format!("sqlite://{}?mode=rwc", db.display())).await.unwrap();
+    let exec = |sql: String| {
+        let writer = writer.clone();
+        async move { sqlx::raw_sql(sqlx::AssertSqlSafe(sql.clone())).execute(&writer).await.unwrap_or_else(|e| panic!("{sql}: {e}")) }
+    };
+    exec("CREATE TABLE articles (id INTEGER PRIMARY KEY, title TEXT, date TEXT, updated TEXT);
+          INSERT INTO articles VALUES (1, 'Mùa vàng', '2024-09-01 08:00', '2024-09-01 08:00'),
+                                      (2, 'Hồ Thác Bà', '2024-09-02 08:00', '2024-09-02 08:00');".into())
+    .await;
+    let file = config(dir.path(), &format!("[store]\nkind = \"sqlite\"\nurl = \"sqlite://{}\"\nrescan = \"1h\"\n", db.display()));
+    let server = Server::start_with(&file, &[("BANTIN_LOG", "info,bantin::live=debug")]);
+    assert!(server.get("/feed.xml").await.1.contains("Mùa vàng"));
+    let full_reads = |log: &str| log.matches("article table read").count();
+    let partial = "rows changed since the watermark read";
+
+    // An edit and an insert that set `updated`: read alone (two rows at
+    // most: the changed one, and the one at the watermark), no full read.
+    let t = Instant::now();
+    exec("UPDATE articles SET title = 'Mùa vàng rực rỡ', updated = '2024-09-03 08:00' WHERE id = 1".into()).await;
+    server.within_a_second("update", "/feed.xml", t, |_, b| b.contains("Mùa vàng rực rỡ")).await;
+    let t = Instant::now();
+    exec("INSERT INTO articles VALUES (3, 'Chợ phiên', '2024-09-04 08:00', '2024-09-04 08:00')".into()).await;
+    server.within_a_second("insert", "/feed.xml", t, |_, b| b.contains("Chợ phiên")).await;
+    let log = server.log();
+    assert_eq!(log.matches(partial).count(), 2, "{log}");
+    assert!(log.lines().filter(|l| l.contains(partial)).all(|l| l.contains("changed=true explained=true")), "{log}");
+    assert_eq!(full_reads(&log), 0, "no full read for changes the watermark shows: {log}");
+
+    // A delete: the row count tells, the whole table is read.
+    let t = Instant::now();
+    exec("DELETE FROM articles WHERE id = 2".into()).await;
+    server.within_a_second("delete", "/feed.xml", t, |_, b| !b.contains("Hồ Thác Bà")).await;
+    assert_eq!(full_reads(&server.log()), 1, "{}", server.log());
 }
