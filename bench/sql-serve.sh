@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/sql-serve.sh [N] [--debug] [--bin FILE] [--old-trigger]: `bantin serve`
+# bench/sql-serve.sh [N] [--debug] [--bin FILE] [--old-trigger|--no-trigger]: `bantin serve`
 # on a PostgreSQL article table of N rows (default 10,000, ~1 KB of Markdown
 # each) with the shipped NOTIFY trigger: time from start to listening (read +
 # render), then commit → served as a user sees it: $UPDATES updates (default
@@ -8,7 +8,8 @@
 # one psql session and watched by polling /feed.xml every 2 ms; p50, p99 and
 # max per kind and for all. --bin runs a prebuilt binary (e.g. an older
 # build, for a before/after); --old-trigger installs the trigger as shipped
-# before issue 24 (one notification per statement, naming no row).
+# before issue 24 (one notification per statement, naming no row);
+# --no-trigger none (changes seen by polling).
 # Needs psql, curl and python3, and PostgreSQL at $BANTIN_BENCH_PG (default: the
 # test database on 127.0.0.1:5432); works in a schema of its own, dropped after.
 set -euo pipefail
@@ -22,6 +23,7 @@ while [ $# -gt 0 ]; do
     --debug) PROFILE=debug ;;
     --bin) BIN=$2; shift ;;
     --old-trigger) TRIGGER=bench/postgres-notify-trigger-before-24.sql ;;
+    --no-trigger) TRIGGER= ;;
     *) N=$1 ;;
   esac
   shift
@@ -35,7 +37,7 @@ fi
 SCHEMA=bantin_bench_$$
 work=$(mktemp -d)
 pid=
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; psql "$PG" -qc "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null; rm -rf "$work"; }
+cleanup() { [ -n "${BENCH_LOG:-}" ] && cp "$work/log" "$BENCH_LOG"; [ -n "$pid" ] && kill "$pid" 2>/dev/null; psql "$PG" -qc "DROP SCHEMA IF EXISTS $SCHEMA CASCADE" >/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
 psql "$PG" -v ON_ERROR_STOP=1 -q <<SQL
@@ -48,7 +50,7 @@ SELECT i, 'Bài viết số ' || i, timestamptz '2024-01-01 08:00+07' + i * inte
   ARRAY[(ARRAY['Kinh tế','Văn hóa','Du lịch','Xã hội','Thể thao'])[1 + i % 5]]
 FROM generate_series(1, $N) i;
 SQL
-psql "$PG" -v ON_ERROR_STOP=1 -q -c "SET search_path TO $SCHEMA" -f "$TRIGGER"
+[ -n "$TRIGGER" ] && psql "$PG" -v ON_ERROR_STOP=1 -q -c "SET search_path TO $SCHEMA" -f "$TRIGGER"
 
 cat > "$work/bantin.toml" <<TOML
 [site]
@@ -73,6 +75,6 @@ until grep -qs 'listening on' "$work/log"; do
 done
 t1=$(date +%s%N)
 addr=$(grep -o 'listening on [0-9.:]*' "$work/log" | head -1 | cut -d' ' -f3)
-printf 'rows %d (%s, trigger %s)\nstartup to listening (connect + read + render): %d ms\n' "$N" "$BIN" "$TRIGGER" $(( (t1 - t0) / 1000000 ))
+printf 'rows %d (%s, trigger %s)\nstartup to listening (connect + read + render): %d ms\n' "$N" "$BIN" "${TRIGGER:-none}" $(( (t1 - t0) / 1000000 ))
 
 python3 bench/sql_latency.py "$PG" "$SCHEMA" "$N" "$addr" "${UPDATES:-100}" "${INSERTS:-20}" "${DELETES:-20}" || { echo "serve log:"; tail -20 "$work/log"; exit 1; }

@@ -9,6 +9,7 @@ shows the change. Changes touch rows in the site feed (the newest ids of the
 table of bench/sql-serve.sh), one after another with a random 0-200 ms pause,
 kinds interleaved. Prints p50, p99 and max per kind and for all, in ms.
 """
+import os
 import random
 import subprocess
 import sys
@@ -70,6 +71,8 @@ def main():
         if not served(addr, pred):
             sys.exit(f"change {i} ({kind} of {key}) not served after 30 s")
         lat[kind].append((time.monotonic() - t0) * 1000)
+        if os.environ.get("BENCH_VERBOSE"):
+            print(f"{time.strftime('%H:%M:%S')} {kind} {key}: {lat[kind][-1]:.0f} ms", flush=True)
         line = psql.stdout.readline().strip()
         if line != f"done {i}":
             sys.exit(f"psql: {line}")

@@ -277,11 +277,19 @@ pub fn payload_key(payload: &str) -> Option<&str> {
 /// [`GATHER`] of each other (a transaction's rows arrive together), up to
 /// `sql::keys::MAX_KEYS` keys; past that, or for a notification naming no
 /// row, the burst is a full read (drained all the same, so it costs one).
+/// A burst of keys lasts at most 50 ms, one to be read whole 1 s.
 /// Also returns what ended the burst, if it was not the quiet: a lost
 /// connection.
 async fn gather(l: &mut PgListener, first: &str) -> (Burst, Option<Result<Option<PgNotification>, sqlx::Error>>) {
     let mut keys = payload_key(first).map(|k| vec![k.to_string()]);
+    let started = tokio::time::Instant::now();
     loop {
+        // A steady stream is cut into bursts all the same: at most 50 ms of
+        // keys wait, or 1 s of notifications a full read will cover.
+        let limit = if keys.is_some() { Duration::from_millis(50) } else { Duration::from_secs(1) };
+        if started.elapsed() > limit {
+            return (Burst { keys }, None);
+        }
         let next = match tokio::time::timeout(GATHER, l.try_recv()).await {
             Err(_quiet) => return (Burst { keys }, None),
             Ok(Ok(Some(n))) => n,

@@ -40,6 +40,10 @@ async fn rescans(server: &Server) -> u64 {
 /// A schema with the test table and `trigger` installed, and `serve` on it
 /// with polling and full reads once an hour unless `store` says otherwise.
 async fn setup(tag: &str, trigger: Option<&str>, store: &str) -> (Schema, tempfile::TempDir, Server) {
+    setup_with(tag, trigger, store, &[]).await
+}
+
+async fn setup_with(tag: &str, trigger: Option<&str>, store: &str, env: &[(&str, &str)]) -> (Schema, tempfile::TempDir, Server) {
     let schema = Schema::new(tag).await;
     let s = schema.name.clone();
     schema.exec(&format!("SET search_path TO {s}; {PG_TABLE}")).await;
@@ -48,7 +52,7 @@ async fn setup(tag: &str, trigger: Option<&str>, store: &str) -> (Schema, tempfi
     }
     let dir = tempfile::tempdir().unwrap();
     let file = config(dir.path(), &format!("[store]\nkind = \"postgres\"\nurl = \"{PG}\"\ntable = \"{s}.articles\"\n{store}"));
-    let server = Server::start(&file);
+    let server = Server::start_with(&file, env);
     assert!(server.get("/feed.xml").await.1.contains("Khánh thành cầu mới"));
     (schema, dir, server)
 }
@@ -132,8 +136,16 @@ async fn postgres_with_the_previous_trigger_still_follows_by_full_reads() {
 async fn postgres_edit_without_updated_and_without_trigger_is_caught_by_the_rescan() {
     let _exclusive = crate::support::exclusive();
     let rescan = Duration::from_secs(2);
-    let (schema, _dir, server) = setup("rescan_pg", None, "poll = \"250ms\"\nrescan = \"2s\"\n").await;
+    let (schema, _dir, server) = setup_with("rescan_pg", None, "poll = \"250ms\"\nrescan = \"2s\"\n", &[("BANTIN_LOG", "info,bantin::live=debug")]).await;
     let s = &schema.name;
+    // An edit that sets `updated`: the poll reads the rows at or after the
+    // newest `updated` seen (the timestamptz round trip through text).
+    let t = Instant::now();
+    schema.exec(&format!("UPDATE {s}.articles SET title = 'Cầu mới thông xe', updated = now() WHERE id = 1")).await;
+    server.within_a_second("update", "/feed.xml", t, |_, b| b.contains("Cầu mới thông xe")).await;
+    let log = server.log();
+    assert!(log.lines().any(|l| l.contains("rows changed since the watermark read") && l.contains("changed=true explained=true")), "{log}");
+
     // No trigger, and neither the row count, nor the newest `updated`, nor
     // the highest key moves: no poll can see this edit.
     let t = Instant::now();
