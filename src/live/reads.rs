@@ -8,9 +8,9 @@
 //!   `updated` is at or after the newest one seen (the watermark); then
 //!   the whole table when that does not explain the signature (the row
 //!   count or highest key differs from what is held: a delete, or a row
-//!   written with an older `updated`), or when it changed nothing (on
-//!   SQLite the file's data version moves for an edit that left
-//!   `updated` alone);
+//!   written with an older `updated`), and on SQLite when it changed
+//!   nothing (the file's data version, which the poll compares too,
+//!   moves for an edit that left `updated` alone);
 //! - [`refresh`](TableState::refresh): the whole table (`Command::Rescan`:
 //!   every `store.rescan`, an old trigger's notification, a listener that
 //!   reconnected). An edit no notification names and no signature shows
@@ -153,7 +153,12 @@ impl TableState {
         let explained = parts.count == self.rows.len().to_string()
             && (parts.max_key.is_empty() || self.rows.contains_key(&crate::text::clean_line(parts.max_key)));
         tracing::debug!(watermark, rows = count, changed, explained, "rows changed since the watermark read");
-        if !changed || !explained {
+        // On SQLite the poll also compares the file's data version, which
+        // moves for an edit that left `updated` alone: nothing found means
+        // such an edit. On PostgreSQL the signature is what was compared,
+        // and a row a notification brought in already explains it.
+        let unseen_edit = !changed && matches!(self.pool, Pool::Sqlite(_));
+        if !explained || unseen_edit {
             return self.refresh() || changed;
         }
         self.watermark = parts.newest.map(str::to_string);
