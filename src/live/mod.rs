@@ -12,7 +12,7 @@
 
 pub mod dir;
 pub mod follow;
-mod reads;
+pub mod reads;
 pub mod table;
 pub mod watch;
 
