@@ -22,7 +22,10 @@
 //!   newest `updated` seen (and the whole table when that does not
 //!   explain it: a delete, see `reads`). The only mechanism on SQLite or
 //!   without the trigger; skipped while notifications name their rows
-//!   (the trigger is there and says more);
+//!   (the trigger is there and says more: from the first such
+//!   notification until one that names none, or the listener is lost; a
+//!   trigger dropped meanwhile goes unnoticed until the next
+//!   `store.rescan`);
 //! - every `store.rescan`: a full read whatever the signature says
 //!   (catches an edit that did not touch the `updated` column on
 //!   PostgreSQL without the trigger, or anything missed: at most one
@@ -222,9 +225,7 @@ async fn follow_notifications(
                 Ok(Some(first)) => {
                     // At once, before the burst is gathered: a poll whose
                     // query saw this change must not read it again.
-                    if payload_key(first.payload()).is_some() {
-                        keyed.store(true, Ordering::Relaxed);
-                    }
+                    keyed.store(payload_key(first.payload()).is_some(), Ordering::Relaxed);
                     let (burst, after) = gather(l, first.payload()).await;
                     let _ = tx.send(burst.command());
                     match after {
