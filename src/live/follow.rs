@@ -1,35 +1,53 @@
-//! The follower of an SQL article store: tells the service loop when to
-//! read the table again ([`start`], [`run`]); the table's state itself is
-//! [`super::table`].
+//! The follower of an SQL article store: tells the service loop which
+//! rows to read again, or that it must read the table ([`start`], [`run`]);
+//! the table's state itself is [`super::table`], its reads
+//! [`super::reads`].
 //!
 //! The follower has three ways of noticing a change, from fastest to
 //! slowest, so a missed notification delays an article but never loses it:
 //! - PostgreSQL only: `LISTEN bantin_articles`, which the trigger of
-//!   `docs/sql/postgres-notify-trigger.sql` notifies on every insert,
-//!   update and delete (reconnected with backoff after the database
-//!   restarts; a reconnect is followed by a read, since notifications sent
-//!   meanwhile are lost);
+//!   `docs/sql/postgres-notify-trigger.sql` notifies for every row
+//!   inserted, updated or deleted, naming it (`U:<key>`, `D:<key>`): a
+//!   burst of them (each within [`GATHER`] of the last) becomes one
+//!   `Command::Rows` with their keys, only those rows read; more than
+//!   `sql::keys::MAX_KEYS` keys, or a notification naming no row (the
+//!   previous trigger's, a TRUNCATE's), is a `Command::Rescan`, the whole
+//!   table. Reconnected with backoff after the database restarts; a
+//!   reconnect is followed by a full read, since notifications sent
+//!   meanwhile are lost;
 //! - every `store.poll`: the table's [`signature`](sql::signature) (row
 //!   count, newest `updated`, highest key; on SQLite also the file's
-//!   `data_version`, see [`sql::Poller`]) compared with the last one; the
-//!   only mechanism on SQLite or without the trigger;
+//!   `data_version`, see [`sql::Poller`]) compared with the last one; a
+//!   change is a `Command::Poll`, which reads the rows changed since the
+//!   newest `updated` seen (and the whole table when that does not
+//!   explain it: a delete, see `reads`). The only mechanism on SQLite or
+//!   without the trigger; skipped while notifications name their rows
+//!   (the trigger is there and says more: from the first such
+//!   notification until one that names none, or the listener is lost; a
+//!   trigger dropped meanwhile goes unnoticed until the next
+//!   `store.rescan`);
 //! - every `store.rescan`: a full read whatever the signature says
-//!   (catches an edit that did not touch the `updated` column).
+//!   (catches an edit that did not touch the `updated` column on
+//!   PostgreSQL without the trigger, or anything missed: at most one
+//!   `store.rescan` period late).
 //!
-//! Every trigger is a `Command::Rescan` for the service loop, which reads
-//! the whole table; rows whose values did not change keep their `Arc`, so
-//! only changed rows are parsed and only the feeds they touch re-rendered.
+//! Rows whose values did not change keep their `Arc`, so only changed rows
+//! are parsed and only the feeds they touch re-rendered.
 
 use super::table::Covered;
 use super::Command;
-use crate::store::sql::{self, Pool, Source};
-use sqlx::postgres::PgListener;
+use crate::store::sql::{self, keys, Pool, Source};
+use sqlx::postgres::{PgListener, PgNotification};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 /// The notification channel the trigger notifies and `serve` listens on.
 pub const CHANNEL: &str = "bantin_articles";
+
+/// How long a burst of notifications may pause and still be read as one.
+const GATHER: Duration = Duration::from_millis(3);
 
 /// Longest wait between two attempts to get the listener back.
 const MAX_BACKOFF: Duration = Duration::from_secs(10);
@@ -105,12 +123,16 @@ pub async fn run(
     shutdown: watch::Receiver<bool>,
 ) {
     let Follower { listener, poller, signature, covered } = started;
+    // Set while the listener gets notifications that name their rows: the
+    // trigger is there, so the signature poll has nothing to add.
+    let keyed = AtomicBool::new(false);
     let listening = async {
         if matches!(pool, Pool::Postgres(_)) {
-            follow_notifications(&source, listener, &tx, shutdown.clone()).await;
+            follow_notifications(&source, listener, &tx, &keyed, shutdown.clone()).await;
         }
     };
-    tokio::join!(listening, poll(&pool, &source, &settings, (poller, signature, covered), &tx, shutdown.clone()));
+    let polling = poll(&pool, &source, &settings, (poller, signature, covered), (&tx, &keyed), shutdown.clone());
+    tokio::join!(listening, polling);
 }
 
 async fn poll(
@@ -118,7 +140,7 @@ async fn poll(
     source: &Source,
     settings: &FollowSettings,
     (mut poller, mut last, covered): (sql::Poller, Option<String>, Covered),
-    tx: &mpsc::UnboundedSender<Command>,
+    (tx, keyed): (&mpsc::UnboundedSender<Command>, &AtomicBool),
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut poll = tokio::time::interval(settings.poll);
@@ -132,15 +154,21 @@ async fn poll(
         tokio::select! {
             _ = shutdown.changed() => break,
             _ = rescan.tick() => { let _ = tx.send(Command::Rescan("periodic rescan")); }
-            _ = poll.tick() => match poller.signature(pool, source).await {
+            // While the trigger names every change, no query.
+            _ = poll.tick() => if !keyed.load(Ordering::Relaxed) { match poller.signature(pool, source).await {
                 Ok(now) => {
                     if failing {
                         tracing::info!(store = %source.shown(), "the article database answers again");
                         failing = false;
                     }
-                    let read_already = covered.lock().is_ok_and(|c| c.as_ref() == Some(&now));
-                    if last.as_ref() != Some(&now) && !read_already {
-                        let _ = tx.send(Command::Rescan("the table's signature changed"));
+                    // A notification that named its rows may have come
+                    // while the query ran (a whole-table query, tens of ms
+                    // at 100k rows): that read covers this change.
+                    let read_already = keyed.load(Ordering::Relaxed) || covered.lock().is_ok_and(|c| c.as_ref() == Some(&now));
+                    if last.is_none() && !read_already {
+                        let _ = tx.send(Command::Rescan("the article database answers again"));
+                    } else if last.as_ref() != Some(&now) && !read_already {
+                        let _ = tx.send(Command::Poll);
                     }
                     last = Some(now);
                 }
@@ -152,7 +180,7 @@ async fn poll(
                     // Read everything once it answers again.
                     last = None;
                 }
-            },
+            }},
         }
     }
 }
@@ -161,11 +189,13 @@ async fn follow_notifications(
     source: &Source,
     mut listener: Option<PgListener>,
     tx: &mpsc::UnboundedSender<Command>,
+    keyed: &AtomicBool,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let mut backoff = Duration::from_millis(500);
     loop {
         let Some(l) = listener.as_mut() else {
+            keyed.store(false, Ordering::Relaxed);
             tokio::select! {
                 _ = shutdown.changed() => return,
                 _ = tokio::time::sleep(backoff) => {}
@@ -188,15 +218,33 @@ async fn follow_notifications(
             _ = shutdown.changed() => return,
             r = l.try_recv() => r,
         };
-        match received {
-            Ok(Some(_)) => {
-                let _ = tx.send(Command::Rescan("an article change was notified"));
+        // A burst ends in quiet, or in a lost connection handled below.
+        let mut received = received;
+        let ended = loop {
+            match received {
+                Ok(Some(first)) => {
+                    // At once, before the burst is gathered: a poll whose
+                    // query saw this change must not read it again.
+                    keyed.store(payload_key(first.payload()).is_some(), Ordering::Relaxed);
+                    let (burst, after) = gather(l, first.payload()).await;
+                    let _ = tx.send(burst.command());
+                    match after {
+                        Some(r) => received = r,
+                        None => break Ok(()),
+                    }
+                }
+                Ok(None) => break Err(None),
+                Err(e) => break Err(Some(e)),
             }
-            Ok(None) => {
+        };
+        match ended {
+            Ok(()) => {}
+            Err(None) => {
                 tracing::warn!(store = %source.shown(), "the listener's connection was lost and made again; reading the table");
+                keyed.store(false, Ordering::Relaxed);
                 let _ = tx.send(Command::Rescan("the listener reconnected"));
             }
-            Err(e) => {
+            Err(Some(e)) => {
                 tracing::warn!(
                     store = %source.shown(),
                     "lost the listener connection ({e}); polling every store.poll meanwhile, reconnecting"
@@ -204,5 +252,74 @@ async fn follow_notifications(
                 listener = None;
             }
         }
+    }
+}
+
+/// The rows a burst of notifications named, or `None`: read the table.
+struct Burst {
+    keys: Option<Vec<String>>,
+}
+
+impl Burst {
+    fn command(self) -> Command {
+        match self.keys {
+            Some(keys) => Command::Rows(keys),
+            None => Command::Rescan("an article change was notified"),
+        }
+    }
+}
+
+/// The row key a notification names: `U:<key>` (inserted or updated) or
+/// `D:<key>` (deleted), as `docs/sql/postgres-notify-trigger.sql` sends
+/// them. Anything else (the earlier trigger's `schema.table`, a
+/// TRUNCATE's or a too long key's empty payload) names no row: `None`,
+/// and the whole table is read.
+pub fn payload_key(payload: &str) -> Option<&str> {
+    let (op, key) = payload.split_once(':')?;
+    matches!(op, "U" | "D").then_some(key)
+}
+
+/// Collects the notifications that follow the first one within
+/// [`GATHER`] of each other (a transaction's rows arrive together), up to
+/// `sql::keys::MAX_KEYS` keys; past that, or for a notification naming no
+/// row, the burst is a full read (drained all the same, so it costs one).
+/// A burst of keys lasts at most 50 ms, one to be read whole 1 s.
+/// Also returns what ended the burst, if it was not the quiet: a lost
+/// connection.
+async fn gather(l: &mut PgListener, first: &str) -> (Burst, Option<Result<Option<PgNotification>, sqlx::Error>>) {
+    let mut keys = payload_key(first).map(|k| vec![k.to_string()]);
+    let started = tokio::time::Instant::now();
+    loop {
+        // A steady stream is cut into bursts all the same: at most 50 ms of
+        // keys wait, or 1 s of notifications a full read will cover.
+        let limit = if keys.is_some() { Duration::from_millis(50) } else { Duration::from_secs(1) };
+        if started.elapsed() > limit {
+            return (Burst { keys }, None);
+        }
+        let next = match tokio::time::timeout(GATHER, l.try_recv()).await {
+            Err(_quiet) => return (Burst { keys }, None),
+            Ok(Ok(Some(n))) => n,
+            Ok(other) => return (Burst { keys: None }, Some(other)),
+        };
+        match (payload_key(next.payload()), keys.as_mut()) {
+            (Some(k), Some(held)) if held.len() < keys::MAX_KEYS => held.push(k.to_string()),
+            _ => keys = None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::payload_key;
+
+    #[test]
+    fn a_payload_names_a_row_only_in_the_shipped_form() {
+        assert_eq!(payload_key("U:12"), Some("12"));
+        assert_eq!(payload_key("D:bai-viet:7"), Some("bai-viet:7"), "the key is everything after the first colon");
+        assert_eq!(payload_key("U:"), Some(""), "an empty key is read (and found or deleted) like any other");
+        // The previous trigger's payload, a TRUNCATE's, anything else: read the table.
+        assert_eq!(payload_key("public.articles"), None);
+        assert_eq!(payload_key(""), None);
+        assert_eq!(payload_key("X:12"), None);
     }
 }

@@ -12,6 +12,7 @@
 
 pub mod dir;
 pub mod follow;
+pub mod reads;
 pub mod table;
 pub mod watch;
 
@@ -33,9 +34,23 @@ pub enum Command {
     /// lost track: queue overflow, store folder recreated). For an SQL
     /// store: read the table again (notified, signature changed, periodic).
     Rescan(&'static str),
+    /// SQL store: the keys of rows a notification named (inserted, updated
+    /// or deleted); only these rows are read again.
+    Rows(Vec<String>),
+    /// SQL store: the poll saw the table's signature move; the rows changed
+    /// since the last read are read (see `reads`).
+    Poll,
     /// New, already validated settings; the sender learns when the feeds
     /// have been rendered with them.
     Reload(Box<Settings>, oneshot::Sender<()>),
+}
+
+/// An SQL store's batch short of a full read: the keys notifications
+/// named, and whether a poll saw the signature move.
+#[derive(Debug, Default)]
+pub struct Rows {
+    pub keys: Vec<String>,
+    pub poll: bool,
 }
 
 /// What the service holds of the article store, by kind.
@@ -68,8 +83,9 @@ impl Store {
         }
     }
 
-    /// Applies a batch of changes: watcher paths and/or a full rescan.
-    pub fn apply(&mut self, paths: &[PathBuf], rescan: bool) -> Applied {
+    /// Applies a batch of changes: watcher paths, or changed row keys and
+    /// a poll's read; a full rescan covers them all.
+    pub fn apply(&mut self, paths: &[PathBuf], rows: &Rows, rescan: bool) -> Applied {
         match self {
             Store::Dir(store) => {
                 let mut applied = if paths.is_empty() { Applied::default() } else { store.apply(paths) };
@@ -86,7 +102,15 @@ impl Store {
                 }
                 applied
             }
-            Store::Table(table) => Applied { changed: rescan && table.refresh(), root_missing: false },
+            Store::Table(table) => {
+                let changed = if rescan {
+                    table.refresh()
+                } else {
+                    let named = !rows.keys.is_empty() && table.refresh_keys(&rows.keys);
+                    (rows.poll && table.refresh_since()) || named
+                };
+                Applied { changed, root_missing: false }
+            }
         }
     }
 }
@@ -168,11 +192,14 @@ impl Following {
                 Ok(tokio::task::spawn_blocking(move || Store::read_dir(&s)).await?)
             }
             Following::Table { table: (pool, source), follower, .. } => {
+                // Before the rows, as every read takes it (see `reads`).
+                let signature = sql::signature(pool, source).await.ok();
                 let rows = sql::fetch(pool, source).await?;
                 let (pool, source, covered) = (pool.clone(), source.clone(), follower.covered());
                 let ctx = Context::from_settings(&settings.site);
                 Ok(tokio::task::spawn_blocking(move || {
                     let mut state = TableState::new(pool, source, ctx, covered);
+                    state.first_read(signature);
                     state.apply(rows);
                     Store::Table(Box::new(state))
                 })

@@ -3,34 +3,49 @@
 //! read of the table (each `Command::Rescan`, see [`super::follow`] for
 //! what sends one) keeps the `Arc` of every row whose fingerprint is
 //! unchanged, parses changed rows in parallel and drops gone ones, so only
-//! the feeds changed rows touch are re-rendered.
+//! the feeds changed rows touch are re-rendered. A notification that
+//! names its rows, or a poll, reads just the changed rows (the reads are
+//! [`super::reads`]) and applies them as upserts and deletes
+//! ([`apply_keys`](TableState::apply_keys)), with the same outcome as a
+//! read of the whole table (a property test in
+//! `tests/it/sql_incremental.rs` holds them together).
 
 use crate::article::{Article, ArticleError};
 use crate::catalog::{Catalog, Pending};
-use crate::store::sql::{self, Pool, Row, Source, SqlStoreError};
+use crate::store::sql::{self, Pool, Row, Source};
 use crate::store::Context;
 use rayon::prelude::*;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 #[derive(Debug, Clone)]
-struct Held {
+pub(super) struct Held {
     fingerprint: u64,
     result: Result<Arc<Article>, ArticleError>,
 }
 
 /// Every row of the table, parsed; keyed by the row key.
 pub struct TableState {
-    pool: Pool,
-    source: Source,
+    pub(super) pool: Pool,
+    pub(super) source: Source,
     ctx: Context,
-    rows: BTreeMap<String, Held>,
+    pub(super) rows: BTreeMap<String, Held>,
     /// What changed since the last catalog, by row key (the first old, the
     /// last new result), for [`Catalog::apply`].
     pending: Pending,
     /// The last read failed (logged once until a read succeeds again).
-    failing: bool,
-    covered: Covered,
+    pub(super) failing: bool,
+    pub(super) covered: Covered,
+    /// The last full read met a key used by several rows: such a state is
+    /// only ever read whole (which row keeps the key is the full read's).
+    pub(super) duplicates: bool,
+    /// PostgreSQL: the key column's type, asked once (`sql::keys`).
+    pub(super) key_type: Option<Option<String>>,
+    /// PostgreSQL: the `updated` column's type, asked once.
+    pub(super) updated_type: Option<Option<String>>,
+    /// The newest `updated` value as of the last read (the database's
+    /// text for it): a poll reads the rows at or after it.
+    pub(super) watermark: Option<String>,
 }
 
 /// PostgreSQL: the signature taken just before the last successful read,
@@ -49,6 +64,10 @@ impl TableState {
             pending: Pending::default(),
             failing: false,
             covered,
+            duplicates: false,
+            key_type: None,
+            updated_type: None,
+            watermark: None,
         }
     }
 
@@ -93,11 +112,13 @@ impl TableState {
             .collect();
         let mut changed = !parsed.is_empty();
         next.extend(parsed);
+        let had_duplicates = !duplicates.is_empty();
         for (key, e) in duplicates {
             let fingerprint = crate::store::fingerprint(e.to_string().as_bytes());
             changed |= self.rows.get(&key).is_none_or(|h| h.fingerprint != fingerprint);
             next.insert(key, Held { fingerprint, result: Err(e) });
         }
+        self.duplicates = had_duplicates;
         changed |= next.len() != self.rows.len() || self.rows.keys().any(|k| !next.contains_key(k));
         if changed {
             self.note_changes(&next);
@@ -152,59 +173,51 @@ impl TableState {
         }
     }
 
-    /// Reads the table again (on the calling blocking thread, through the
-    /// runtime it belongs to) and applies it. A failed read changes
-    /// nothing: the last catalog keeps being served.
-    pub fn refresh(&mut self) -> bool {
-        let started = std::time::Instant::now();
-        let read = match tokio::runtime::Handle::try_current() {
-            Ok(rt) => rt.block_on(async {
-                // Taken before the rows, so every change it reflects is in
-                // them; published before the fetch, so a poll during the
-                // fetch does not ask for a second read of the same change.
-                let signature = match self.pool {
-                    Pool::Postgres(_) => sql::signature(&self.pool, &self.source).await.ok(),
-                    Pool::Sqlite(_) => None,
-                };
-                let cover = |signature| {
-                    if let Ok(mut covered) = self.covered.lock() {
-                        *covered = signature;
-                    }
-                };
-                cover(signature);
-                let rows = sql::fetch(&self.pool, &self.source).await;
-                if rows.is_err() {
-                    cover(None);
-                }
-                rows
-            }),
-            Err(e) => Err(SqlStoreError::Unsupported { url: crate::config::redact(&self.source.url), detail: e.to_string() }),
-        };
-        match read {
-            Ok(rows) => {
-                if self.failing {
-                    tracing::info!(store = %self.source.shown(), "the article table can be read again");
-                    self.failing = false;
-                }
-                let (count, fetched) = (rows.len(), started.elapsed());
-                let changed = self.apply(rows);
-                tracing::debug!(
-                    rows = count,
-                    fetch_ms = fetched.as_millis() as u64,
-                    apply_ms = (started.elapsed() - fetched).as_millis() as u64,
-                    changed,
-                    "article table read"
-                );
-                changed
-            }
-            Err(e) => {
-                if !self.failing {
-                    tracing::warn!("{e}; still serving the last catalog, trying again on the next change or poll");
-                    self.failing = true;
-                }
-                false
+    /// Takes a fresh read of the rows with these keys (`rows`: those of
+    /// them that still exist): a key with a row is upserted (parsed unless
+    /// its fingerprint is unchanged), a key without one is deleted. The
+    /// result is what [`apply`](Self::apply) of the whole table would hold.
+    /// `None` when it cannot be (a key used by several rows, here or
+    /// before): read the whole table instead.
+    pub fn apply_keys(&mut self, keys: &[String], rows: Vec<Row>) -> Option<bool> {
+        if self.duplicates {
+            return None;
+        }
+        let mut found: BTreeMap<String, Row> = BTreeMap::new();
+        for row in rows {
+            if found.insert(row.key(), row).is_some() {
+                return None;
             }
         }
+        // Keys as the rows' keys are made (a notification carries them raw).
+        let mut gone: Vec<String> = keys.iter().map(|k| crate::text::clean_line(k)).filter(|k| !found.contains_key(k)).collect();
+        gone.sort();
+        gone.dedup();
+        let to_parse: Vec<(String, Row)> = found
+            .into_iter()
+            .filter(|(key, row)| self.rows.get(key).is_none_or(|held| held.fingerprint != row.fingerprint()))
+            .collect();
+        let (source, ctx) = (&self.source, &self.ctx);
+        let parsed: Vec<(String, Held)> = to_parse
+            .into_par_iter()
+            .map(|(key, row)| {
+                let result = sql::article(&row, source, ctx).map(Arc::new);
+                (key, Held { fingerprint: row.fingerprint(), result })
+            })
+            .collect();
+        let mut changed = false;
+        for key in gone {
+            if let Some(old) = self.rows.remove(&key) {
+                self.pending.record(&key, Some(old.result), None);
+                changed = true;
+            }
+        }
+        for (key, held) in parsed {
+            let old = self.rows.insert(key.clone(), held.clone());
+            self.pending.record(&key, old.map(|h| h.result), Some(held.result));
+            changed = true;
+        }
+        Some(changed)
     }
 
     /// New parse settings (time zone, base URL, article URL): every row is

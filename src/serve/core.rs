@@ -24,7 +24,7 @@ use crate::config::Settings;
 use crate::feeds::{sitemap, FeedSettings};
 use crate::live::dir::StoreState;
 use crate::templates::Templates;
-use crate::live::{sleep_until_or_never, Command, Store};
+use crate::live::{sleep_until_or_never, Command, Rows, Store};
 use crate::now_in;
 use crate::shared::Shared;
 use crate::store::Context;
@@ -102,8 +102,8 @@ impl Core {
     }
 
     /// Applies a batch of commands that are all store changes.
-    fn apply(&mut self, paths: &[PathBuf], rescan: bool) {
-        let applied = self.store.apply(paths, rescan);
+    fn apply(&mut self, paths: &[PathBuf], rows: &Rows, rescan: bool) {
+        let applied = self.store.apply(paths, rows, rescan);
         if !applied.changed {
             tracing::debug!("store batch changed no article");
             return;
@@ -181,6 +181,7 @@ pub async fn run(mut core: Core, mut rx: mpsc::UnboundedReceiver<Command>, mut s
         }
         let mut paths = Vec::new();
         let mut rescan = false;
+        let mut rows = Rows::default();
         let mut reloads = Vec::new();
         for cmd in batch.drain(..) {
             match cmd {
@@ -193,18 +194,21 @@ pub async fn run(mut core: Core, mut rx: mpsc::UnboundedReceiver<Command>, mut s
                     core.shared.metrics.rescans.inc();
                     rescan = true;
                 }
+                Command::Rows(k) => rows.keys.extend(k),
+                Command::Poll => rows.poll = true,
                 Command::Reload(settings, done) => reloads.push((settings, done)),
             }
         }
-        let timed = paths.is_empty() && !rescan && reloads.is_empty();
-        let store_changed = !paths.is_empty() || rescan;
+        let some_rows = !rows.keys.is_empty() || rows.poll;
+        let timed = paths.is_empty() && !some_rows && !rescan && reloads.is_empty();
+        let store_changed = !paths.is_empty() || some_rows || rescan;
         let result = tokio::task::spawn_blocking(move || {
             if timed {
                 // A scheduled article's time has come: same catalog, new `now`.
                 core.publish(false);
             }
-            if !paths.is_empty() || rescan {
-                core.apply(&paths, rescan);
+            if store_changed {
+                core.apply(&paths, &rows, rescan);
             }
             let mut acks = Vec::new();
             for (settings, done) in reloads {

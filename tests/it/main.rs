@@ -30,6 +30,7 @@ mod prop_identity;
 mod seed;
 mod serve_run;
 mod snapshots;
+mod sql_incremental;
 mod sql_store;
 mod state_backends;
 mod state_instant;

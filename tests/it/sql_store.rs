@@ -203,6 +203,10 @@ async fn table_state_keeps_unchanged_rows_and_reports_duplicate_keys() {
     assert!(first.errors()[0].origin == "articles#c" && first.errors()[0].reason.contains("same id"), "{}", first.errors()[0]);
 
     assert!(!state.apply(sql::fetch(&pool, &src).await.unwrap()), "reading an unchanged table changes nothing");
+    // Which of the rows keeps a key used twice is the whole read's to say.
+    let c_rows = sql::keys::fetch_keys(&pool, &src, None, &["c".to_string()]).await.unwrap();
+    assert_eq!(c_rows.len(), 2);
+    assert_eq!(state.apply_keys(&["c".to_string()], c_rows), None, "a table with a key used twice is only read whole");
     exec(&writer, "UPDATE articles SET title = 'Bài B mới' WHERE id = 'b'; DELETE FROM articles WHERE id = 'a';").await;
     assert!(state.apply(sql::fetch(&pool, &src).await.unwrap()));
     let second = state.next_catalog(&first);

@@ -39,6 +39,7 @@ mod serve;
 mod serve_digest;
 mod secrets;
 mod serve_sql;
+mod serve_sql_rows;
 mod signup_abuse;
 mod smtp_peers;
 mod store_faults;

@@ -13,10 +13,10 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 /// The DESIGN.md promise: a change reaches the feeds within a second.
-const WITHIN: Duration = Duration::from_secs(1);
-const TRIGGER: &str = include_str!("../../docs/sql/postgres-notify-trigger.sql");
+pub(crate) const WITHIN: Duration = Duration::from_secs(1);
+pub(crate) const TRIGGER: &str = include_str!("../../docs/sql/postgres-notify-trigger.sql");
 
-fn config(dir: &Path, store: &str) -> std::path::PathBuf {
+pub(crate) fn config(dir: &Path, store: &str) -> std::path::PathBuf {
     let file = dir.join("bantin.toml");
     let text = format!(
         "[site]\ntitle = \"Cổng thông tin thử nghiệm\"\nbase_url = \"https://portal.example.org\"\n\
@@ -29,20 +29,25 @@ fn config(dir: &Path, store: &str) -> std::path::PathBuf {
 }
 
 /// A [`Serve`] with async requests for these tests.
-struct Server {
+pub(crate) struct Server {
     serve: Serve,
 }
 
 impl Server {
-    fn start(config: &Path) -> Server {
+    pub(crate) fn start(config: &Path) -> Server {
         Server { serve: Serve::start(config) }
     }
 
-    fn log(&self) -> String {
+    /// With extra environment variables (`BANTIN_LOG`, to see the reads).
+    pub(crate) fn start_with(config: &Path, env: &[(&str, &str)]) -> Server {
+        Server { serve: Serve::start_with(config, env) }
+    }
+
+    pub(crate) fn log(&self) -> String {
         self.serve.log()
     }
 
-    async fn get(&self, path: &str) -> (u16, String) {
+    pub(crate) async fn get(&self, path: &str) -> (u16, String) {
         let resp = self.response(path).await;
         let status = resp.status().as_u16();
         (status, resp.text().await.unwrap())
@@ -60,7 +65,7 @@ impl Server {
 
     /// Polls `path` until `pred` holds, failing when that takes longer than
     /// a second; returns how long it took.
-    async fn within_a_second(&self, what: &str, path: &str, since: Instant, pred: impl Fn(u16, &str) -> bool) -> Duration {
+    pub(crate) async fn within_a_second(&self, what: &str, path: &str, since: Instant, pred: impl Fn(u16, &str) -> bool) -> Duration {
         loop {
             let (status, body) = self.get(path).await;
             if pred(status, &body) {
@@ -87,13 +92,13 @@ fn bantin(args: &[&str], config: &Path) -> std::process::Output {
 }
 
 /// A schema of the test's own in the `test` database, dropped on drop.
-struct Schema {
-    name: String,
-    pool: sqlx::PgPool,
+pub(crate) struct Schema {
+    pub(crate) name: String,
+    pub(crate) pool: sqlx::PgPool,
 }
 
 impl Schema {
-    async fn new(tag: &str) -> Schema {
+    pub(crate) async fn new(tag: &str) -> Schema {
         let pool = sqlx::PgPool::connect(PG).await.expect("PostgreSQL on 127.0.0.1:5432 (database test)");
         let name = format!("bantin_{tag}_{}", std::process::id());
         let schema = Schema { name, pool };
@@ -101,7 +106,7 @@ impl Schema {
         schema
     }
 
-    async fn exec(&self, sql: &str) {
+    pub(crate) async fn exec(&self, sql: &str) {
         sqlx::raw_sql(sqlx::AssertSqlSafe(sql.to_string())).execute(&self.pool).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
     }
 }
@@ -124,7 +129,7 @@ impl Drop for Schema {
 
 /// The table of DESIGN.md's field names (bantin's default mapping), as a
 /// CMS would keep it; no `tags`, `image` or `url` columns.
-const PG_TABLE: &str = "CREATE TABLE articles (id BIGINT PRIMARY KEY, title TEXT, date TIMESTAMPTZ NOT NULL,
+pub(crate) const PG_TABLE: &str = "CREATE TABLE articles (id BIGINT PRIMARY KEY, title TEXT, date TIMESTAMPTZ NOT NULL,
     updated TIMESTAMPTZ NOT NULL DEFAULT now(), summary TEXT, body TEXT, categories TEXT[], author TEXT,
     slug TEXT, draft BOOLEAN NOT NULL DEFAULT false);
   INSERT INTO articles (id, title, date, summary, body, categories) VALUES

@@ -13,18 +13,21 @@
 //! of their values, and [`article`] (CPU: Markdown, sanitising) turns one
 //! row into an article; [`load`] does both for a one-off read.
 
-use std::sync::Arc;
+pub mod keys;
+mod value;
+
 use super::raw::{normalize, Body, BodyPolicy, RawArticle};
 use super::{dir::Scan, Context};
 use crate::article::ArticleError;
 pub use crate::config::{BodyFormat, Columns, FIELDS};
-use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
-use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
-use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions, SqliteRow};
+use sqlx::postgres::{PgPool, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 // The SQL is built from identifiers that config validation restricted to
 // letters, digits, `_` and `.`, and quotes them besides; no value is ever
 // spliced in.
-use sqlx::{AssertSqlSafe, Column, ConnectOptions, Executor, Row as _, SqlSafeStr, Statement, TypeInfo, ValueRef};
+use sqlx::{AssertSqlSafe, Column, ConnectOptions, Executor, Row as _, SqlSafeStr, Statement};
+use std::sync::Arc;
+use value::{pg_value, sqlite_value, Value};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -143,117 +146,13 @@ fn selected(c: &Columns) -> Vec<(&'static str, &str)> {
 }
 
 fn select_sql(src: &Source) -> String {
+    select_sql_where(src, "1 = 1")
+}
+
+/// The mapped columns of the rows `condition` picks, ordered by key.
+fn select_sql_where(src: &Source, condition: &str) -> String {
     let cols: Vec<String> = selected(&src.columns).iter().map(|(_, c)| quote(c)).collect();
-    format!("SELECT {} FROM {} ORDER BY {}", cols.join(", "), quote(&src.table), quote(&src.columns.id))
-}
-
-/// A database value, as far as an article needs to know.
-#[derive(Debug, Clone, PartialEq, Hash)]
-enum Value {
-    Null,
-    Text(String),
-    List(Vec<String>),
-    Bool(bool),
-}
-
-impl Value {
-    fn text(self) -> Option<String> {
-        match self {
-            Value::Text(s) => Some(s),
-            Value::List(l) => Some(l.join(", ")),
-            Value::Bool(b) => Some(b.to_string()),
-            Value::Null => None,
-        }
-    }
-
-    /// A list column: a real array, or text holding a JSON array or
-    /// comma-separated names.
-    fn list(self) -> Vec<String> {
-        match self {
-            Value::List(l) => l,
-            Value::Text(s) if s.trim_start().starts_with('[') => {
-                serde_json::from_str::<Vec<String>>(&s).unwrap_or_else(|_| vec![s])
-            }
-            Value::Text(s) => s.split(',').map(|p| p.trim().to_string()).filter(|p| !p.is_empty()).collect(),
-            Value::Bool(_) | Value::Null => Vec::new(),
-        }
-    }
-
-    fn truthy(&self) -> bool {
-        match self {
-            Value::Bool(b) => *b,
-            Value::Text(s) => matches!(s.trim(), "1" | "true" | "t" | "yes"),
-            _ => false,
-        }
-    }
-}
-
-fn pg_value(row: &PgRow, i: usize) -> Value {
-    if row.try_get_raw(i).map(|v| v.is_null()).unwrap_or(true) {
-        return Value::Null;
-    }
-    // The column's type first: every failed `try_get` below builds an
-    // error message, which made reading 10,000 rows take ~200 ms.
-    let declared = row.columns().get(i).map(|c| c.type_info().name()).unwrap_or_default();
-    let direct = match declared {
-        "TEXT" | "VARCHAR" | "BPCHAR" | "NAME" => row.try_get::<String, _>(i).ok().map(Value::Text),
-        "TIMESTAMPTZ" => row.try_get::<DateTime<Utc>, _>(i).ok().map(|d| Value::Text(d.to_rfc3339())),
-        "TEXT[]" | "VARCHAR[]" => row.try_get::<Vec<String>, _>(i).ok().map(Value::List),
-        "BOOL" => row.try_get::<bool, _>(i).ok().map(Value::Bool),
-        "INT8" => row.try_get::<i64, _>(i).ok().map(|n| Value::Text(n.to_string())),
-        "INT4" => row.try_get::<i32, _>(i).ok().map(|n| Value::Text(n.to_string())),
-        _ => None,
-    };
-    if let Some(v) = direct {
-        return v;
-    }
-    if let Ok(s) = row.try_get::<String, _>(i) {
-        return Value::Text(s);
-    }
-    if let Ok(d) = row.try_get::<DateTime<Utc>, _>(i) {
-        return Value::Text(d.to_rfc3339());
-    }
-    if let Ok(d) = row.try_get::<NaiveDateTime, _>(i) {
-        return Value::Text(d.format("%Y-%m-%dT%H:%M:%S").to_string());
-    }
-    if let Ok(d) = row.try_get::<NaiveDate, _>(i) {
-        return Value::Text(d.to_string());
-    }
-    if let Ok(b) = row.try_get::<bool, _>(i) {
-        return Value::Bool(b);
-    }
-    if let Ok(n) = row.try_get::<i64, _>(i) {
-        return Value::Text(n.to_string());
-    }
-    if let Ok(n) = row.try_get::<i32, _>(i) {
-        return Value::Text(n.to_string());
-    }
-    if let Ok(l) = row.try_get::<Vec<String>, _>(i) {
-        return Value::List(l);
-    }
-    Value::Null
-}
-
-fn sqlite_value(row: &SqliteRow, i: usize) -> Value {
-    if row.try_get_raw(i).map(|v| v.is_null()).unwrap_or(true) {
-        return Value::Null;
-    }
-    let declared = row.columns().get(i).map(|c| c.type_info().name().to_ascii_uppercase()).unwrap_or_default();
-    if declared.contains("BOOL")
-        && let Ok(b) = row.try_get::<bool, _>(i)
-    {
-        return Value::Bool(b);
-    }
-    if let Ok(s) = row.try_get::<String, _>(i) {
-        return Value::Text(s);
-    }
-    if let Ok(n) = row.try_get::<i64, _>(i) {
-        return Value::Text(n.to_string());
-    }
-    if let Ok(f) = row.try_get::<f64, _>(i) {
-        return Value::Text(f.to_string());
-    }
-    Value::Null
+    format!("SELECT {} FROM {} WHERE {condition} ORDER BY {}", cols.join(", "), quote(&src.table), quote(&src.columns.id))
 }
 
 /// Checks the mapping against the table's real columns: a required or
