@@ -169,6 +169,20 @@ def bantin(sink, address, public_url, manifest_path, txt_file, selector, domain)
     print("SpamAssassin scores: " + ", ".join(f"{k}={v}" for k, v in scores.items()))
 
 
+def instant(sink, address, title, public_url, txt_file, selector, domain):
+    """The instant mail of one new article: its own subject form, the
+    digest's structure and list headers, DKIM, and SpamAssassin."""
+    with open(txt_file) as f:
+        txt = f.read().strip()
+    _, raw, msg = maillib.wait_for(sink, address, lambda m: str(m["Subject"]).startswith("Tin mới"))
+    check(str(msg["Subject"]) == "Tin mới: " + title, f"instant: subject decodes to {str(msg['Subject'])!r}")
+    plain, html = check_structure("instant", raw, msg, public_url)
+    check(title in plain and title in html, "instant: carries the article in both parts")
+    check(raw_header(raw, "List-Unsubscribe-Post") == "List-Unsubscribe=One-Click", "instant: List-Unsubscribe-Post One-Click (RFC 8058)")
+    verify_dkim("instant", raw, txt, selector, domain)
+    print(f"SpamAssassin score: instant={spamassassin('instant', raw)}")
+
+
 def rss2email(sink, address, manifest_path):
     with open(manifest_path, encoding="utf-8") as f:
         manifest = json.load(f)
@@ -185,6 +199,6 @@ def rss2email(sink, address, manifest_path):
 
 if __name__ == "__main__":
     cmd, args = sys.argv[1], sys.argv[2:]
-    {"bantin": bantin, "rss2email": rss2email}[cmd](*args)
+    {"bantin": bantin, "instant": instant, "rss2email": rss2email}[cmd](*args)
     print(f"{len(failures)} failed mail checks")
     sys.exit(1 if failures else 0)
