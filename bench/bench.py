@@ -30,6 +30,10 @@ compare ratios, not absolute numbers; wrk and the servers share the cores.
             start, RSS and update p50/p99 after the debounce; per subscriber
             count (--scale-subscribers) a digest run's msg/s and peak RSS.
 
+`--body syllables` gives every article a body of random Vietnamese
+syllables, which compresses about 3x like real news text (the generated
+bodies compress ~13x), so that the HTTP rows measure bytes copied too.
+
 Scenarios 2, 3 and 5 share one `bantin serve` process. `--quick` is the
 smoke version CI runs: 1,000 articles, a few seconds a scenario, no
 targets judged. A missing peer skips its scenario with the reason printed,
@@ -93,19 +97,56 @@ def wait_port(port, proc, timeout=600):
     raise RuntimeError(f"nothing listens on {port} after {timeout} s")
 
 
+# `--body syllables`: each article's body replaced by random Vietnamese
+# syllables (seeded by its file name), so a feed compresses about 3x, like
+# real news text; the generated corpus repeats itself and compresses ~13x,
+# which leaves the bytes copied out of the HTTP figures.
+BODY = "generated"
+SYLLABLES = ("anh ba bác bản bình cao cây chè chính chợ có công của cùng dân đã đất đầu để điện đình đó "
+             "đông đường gia giao hà hai hàng hiện học hội huyện khách khi không kinh là làm lên lúa mà "
+             "mới mùa năm người nhà nhân nhiều những nông núi nước phát phố quả quê quốc ra rằng ruộng sản "
+             "sẽ sinh sông sở tại tây thành thôn thu thủy tỉnh tin trên trong trường từ và văn về việc vốn "
+             "vùng xã xây yên bái lào cai mù cang chải trạm tấu nghĩa lộ lục yên trấn văn chấn").split()
+
+
+def syllable_body(name, size):
+    """About `size` bytes of sentences of random syllables, seeded by `name`."""
+    import random
+    rng = random.Random(name)
+    out, length = [], 0
+    while length < size:
+        words = [rng.choice(SYLLABLES) for _ in range(rng.randint(8, 24))]
+        sentence = " ".join(words).capitalize() + rng.choice(".,.;.") + " "
+        out.append(sentence)
+        length += len(sentence.encode())
+        if rng.random() < 0.15:
+            out.append("\n\n")
+    return "".join(out).strip() + "\n"
+
+
 def corpus(work, n):
     """A generated Markdown store of n articles (cached in the work dir),
-    laid out as Hugo content: WORK/site-N/content/posts."""
-    site = os.path.join(work, f"site-{n}")
+    laid out as Hugo content: WORK/site-N/content/posts (with `--body
+    syllables`, WORK/site-N-syllables, bodies replaced)."""
+    site = os.path.join(work, f"site-{n}" + ("-syllables" if BODY == "syllables" else ""))
     posts = os.path.join(site, "content", "posts")
     done = os.path.join(site, ".complete")
     if not os.path.exists(done):
         if not os.path.exists(GEN):
             raise SystemExit(f"gen_corpus.py not found at {GEN} (set GEN_CORPUS)")
-        log(f"generating {n:,} articles")
+        log(f"generating {n:,} articles" + (" (syllable bodies)" if BODY == "syllables" else ""))
         shutil.rmtree(site, ignore_errors=True)
         subprocess.run([sys.executable, GEN, "--count", str(n), "--out", posts, "--seed", "1", "--format", "markdown"],
                        check=True, stdout=subprocess.DEVNULL)
+        if BODY == "syllables":
+            for name in os.listdir(posts):
+                path = os.path.join(posts, name)
+                with open(path, encoding="utf-8") as f:
+                    text = f.read()
+                head, sep, body = text.partition("\n+++\n")
+                if sep:
+                    with open(path, "w", encoding="utf-8") as f:
+                        f.write(head + sep + "\n" + syllable_body(name, len(body.encode())))
         open(done, "w").close()
     return site, posts
 
@@ -829,6 +870,8 @@ def main():
     ap.add_argument("--writes", type=int, default=200)
     ap.add_argument("--duration", type=int, default=10, help="seconds of wrk load per case")
     ap.add_argument("--debounce-ms", type=int, default=200)
+    ap.add_argument("--body", choices=("generated", "syllables"), default="generated",
+                    help="article bodies: the generator's (compress ~13x) or random syllables (~3x, like real news text)")
     ap.add_argument("--scale-sizes", default="1000,10000,100000", help="store sizes of the scale table (add 1000000 for the optional 1M row)")
     ap.add_argument("--scale-subscribers", default="1000,10000,100000", help="subscriber counts of the scale table")
     ap.add_argument("--scale-writes", type=int, default=50, help="writes per store size in the scale table")
@@ -837,6 +880,8 @@ def main():
     args.sizes = [int(s) for s in args.sizes.split(",") if s]
     args.only = set(args.only.split(","))
     args.scale_sizes = [int(s) for s in args.scale_sizes.split(",") if s]
+    global BODY
+    BODY = args.body
     args.scale_subscribers = [int(s) for s in args.scale_subscribers.split(",") if s]
     if args.quick:
         args.sizes, args.serve_articles, args.subscribers = [1000], 1000, 1000
