@@ -23,66 +23,38 @@ impl Composer {
 
     /// The confirmation mail of a sign-up asked for at `now`, in `lang`.
     pub fn confirmation_in(&self, sub: &Subscriber, lang: &str, now: DateTime<Utc>) -> Result<OutboxMessage, MailError> {
-        let en = lang == "en";
-        let subject = if en { "confirm your subscription" } else { "xác nhận đăng ký nhận bản tin" };
-        let subject = crate::text::clean_line(&format!("{}: {subject}", self.heading));
-        let ctx = minijinja::context! {
-            lang => lang,
-            subject => &subject,
-            heading => &self.heading,
-            site_title => &self.site_title,
-            site_url => self.site_url.as_str(),
-            email => &sub.email,
-            frequency_label => self.frequency_in(sub, en),
+        let own = minijinja::context! {
             confirm_url => self.confirm_url(sub.id, now),
             valid_days => CONFIRM_VALID_DAYS,
         };
-        self.notice(sub, "confirm", &format!("confirm:{}", now.timestamp_millis()), subject, ctx, now, Vec::new())
+        let subject = ("xác nhận đăng ký nhận bản tin", "confirm your subscription");
+        self.notice(sub, lang, "confirm", subject, now, own, Vec::new())
     }
 
     /// The welcome mail to a subscriber confirmed at `confirmed` (its
     /// Message-ID is made from that moment: a second call for the same
     /// confirmation is the same message, which the outbox keeps once).
     pub fn welcome(&self, sub: &Subscriber, lang: &str, confirmed: DateTime<Utc>) -> Result<OutboxMessage, MailError> {
-        let en = lang == "en";
-        let subject = if en { "welcome to the newsletter" } else { "chào mừng bạn đến với bản tin" };
-        let subject = crate::text::clean_line(&format!("{}: {subject}", self.heading));
         let unsubscribe_url = self.unsubscribe_url(sub.id);
-        let ctx = minijinja::context! {
-            lang => lang,
-            subject => &subject,
-            heading => &self.heading,
-            site_title => &self.site_title,
-            site_url => self.site_url.as_str(),
-            email => &sub.email,
-            frequency_label => self.frequency_in(sub, en),
+        let own = minijinja::context! {
             // No archive link when `digest.archive` is off (the route is a 404).
             archive_url => self.archive.then(|| self.public_link("archive/")),
             preferences_url => self.preferences_url(sub.id),
             unsubscribe_url => &unsubscribe_url,
         };
-        let key = format!("welcome:{}", confirmed.timestamp_millis());
-        self.notice(sub, "welcome", &key, subject, ctx, confirmed, self.list_headers(&unsubscribe_url))
+        let subject = ("chào mừng bạn đến với bản tin", "welcome to the newsletter");
+        self.notice(sub, lang, "welcome", subject, confirmed, own, self.list_headers(&unsubscribe_url))
     }
 
     /// The mail a reader asked for at `/manage` at `now`: their
     /// preferences link.
     pub fn manage(&self, sub: &Subscriber, lang: &str, now: DateTime<Utc>) -> Result<OutboxMessage, MailError> {
-        let en = lang == "en";
-        let subject = if en { "your subscription link" } else { "liên kết quản lý đăng ký của bạn" };
-        let subject = crate::text::clean_line(&format!("{}: {subject}", self.heading));
-        let ctx = minijinja::context! {
-            lang => lang,
-            subject => &subject,
-            heading => &self.heading,
-            site_title => &self.site_title,
-            site_url => self.site_url.as_str(),
-            email => &sub.email,
-            frequency_label => self.frequency_in(sub, en),
+        let own = minijinja::context! {
             preferences_url => self.preferences_url(sub.id),
             manage_url => self.public_link("manage"),
         };
-        self.notice(sub, "manage", &format!("manage:{}", now.timestamp_millis()), subject, ctx, now, Vec::new())
+        let subject = ("liên kết quản lý đăng ký của bạn", "your subscription link");
+        self.notice(sub, lang, "manage", subject, now, own, Vec::new())
     }
 
     /// How often `sub` gets digests, in words of the mail's language (the
@@ -91,34 +63,49 @@ impl Composer {
         if en { sub.frequency.as_str() } else { Self::frequency_label(sub.frequency) }
     }
 
-    /// `template`.txt and .html rendered with `ctx`, as the message of
-    /// (`sub`, `period_key`).
+    /// The notice `template` (.txt and .html) about the moment `at`, in
+    /// `lang`: the subject "<heading>: <subject in lang>" (`subject` is the
+    /// Vietnamese and English words), the values every notice has (site,
+    /// address, frequency) with the template's `own`, and the message of
+    /// (`sub`, `template:<at>`).
     #[allow(clippy::too_many_arguments)]
     fn notice(
         &self,
         sub: &Subscriber,
+        lang: &str,
         template: &str,
-        period_key: &str,
-        subject: String,
-        ctx: Value,
-        now: DateTime<Utc>,
+        subject: (&str, &str),
+        at: DateTime<Utc>,
+        own: Value,
         headers: Vec<(&'static str, String)>,
     ) -> Result<OutboxMessage, MailError> {
+        let en = lang == "en";
+        let subject = crate::text::clean_line(&format!("{}: {}", self.heading, if en { subject.1 } else { subject.0 }));
+        let ctx = minijinja::context! {
+            lang => lang,
+            subject => &subject,
+            heading => &self.heading,
+            site_title => &self.site_title,
+            site_url => self.site_url.as_str(),
+            email => &sub.email,
+            frequency_label => self.frequency_in(sub, en),
+            ..own
+        };
         let r = Rendered {
             text: self.templates.render(&format!("{template}.txt"), &ctx)?,
             html: self.templates.render(&format!("{template}.html"), &ctx)?,
             subject,
         };
-        let message_id = self.message_id(sub.id, period_key);
-        let body = self.build(&sub.email, &r, &message_id, now, headers)?;
+        let period_key = format!("{template}:{}", at.timestamp_millis());
+        let message_id = self.message_id(sub.id, &period_key);
+        let body = self.build(&sub.email, &r, &message_id, at, headers)?;
         Ok(OutboxMessage {
             message_id,
             kind: MessageKind::Confirm,
             subscriber_id: Some(sub.id),
-            period_key: period_key.to_string(),
+            period_key,
             recipient: sub.email.clone(),
             body,
         })
     }
-
 }
