@@ -12,7 +12,7 @@
 
 use super::pages::{CategoryChoice, Page, render};
 use super::strings::{self, Lang};
-use super::{Ctx, client_ip, parse_form, signup};
+use super::{Ctx, parse_form, signup};
 use crate::catalog::Catalog;
 use crate::state::{Subscriber, normalize_address};
 use crate::tokens::Purpose;
@@ -44,13 +44,8 @@ pub(super) async fn ask(
     body: Bytes,
 ) -> Response {
     let s = strings::get(lang);
-    if !ctx.origins.allow(&headers) {
-        return render(&ctx, lang, Page::plain(StatusCode::FORBIDDEN, s.forbidden_title, s.forbidden_message));
-    }
-    if let Some(ip) = client_ip(conn)
-        && !ctx.limiter.lock().map(|mut l| l.allow_ip(ip)).unwrap_or(false)
-    {
-        return render(&ctx, lang, Page::plain(StatusCode::TOO_MANY_REQUESTS, s.rate_title, s.rate_message));
+    if let Err(refused) = super::admit(&ctx, conn, lang, &headers) {
+        return refused;
     }
     let Ok(email) = normalize_address(&parse_form(&body).email) else {
         return render(&ctx, lang, Page::plain(StatusCode::BAD_REQUEST, s.bad_address_title, s.bad_address_message));

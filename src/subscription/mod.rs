@@ -108,6 +108,21 @@ fn client_ip(conn: Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<IpAddr>
     conn.map(|Extension(ConnectInfo(addr))| addr.ip())
 }
 
+/// What every posted form (sign-up, /manage) passes first: a page of a
+/// site allowed to post it (403), and the client's per-IP limit (429).
+fn admit(ctx: &Ctx, conn: Option<Extension<ConnectInfo<SocketAddr>>>, lang: Lang, headers: &HeaderMap) -> Result<(), Response> {
+    let s = strings::get(lang);
+    if !ctx.origins.allow(headers) {
+        return Err(render(ctx, lang, Page::plain(StatusCode::FORBIDDEN, s.forbidden_title, s.forbidden_message)));
+    }
+    if let Some(ip) = client_ip(conn)
+        && !ctx.limiter.lock().map(|mut l| l.allow_ip(ip)).unwrap_or(false)
+    {
+        return Err(render(ctx, lang, Page::plain(StatusCode::TOO_MANY_REQUESTS, s.rate_title, s.rate_message)));
+    }
+    Ok(())
+}
+
 async fn subscribe(
     State(ctx): State<Arc<Ctx>>,
     conn: Option<Extension<ConnectInfo<SocketAddr>>>,
@@ -116,13 +131,8 @@ async fn subscribe(
     body: Bytes,
 ) -> Response {
     let s = strings::get(lang);
-    if !ctx.origins.allow(&headers) {
-        return render(&ctx, lang, Page::plain(StatusCode::FORBIDDEN, s.forbidden_title, s.forbidden_message));
-    }
-    if let Some(ip) = client_ip(conn)
-        && !ctx.limiter.lock().map(|mut l| l.allow_ip(ip)).unwrap_or(false)
-    {
-        return render(&ctx, lang, Page::plain(StatusCode::TOO_MANY_REQUESTS, s.rate_title, s.rate_message));
+    if let Err(refused) = admit(&ctx, conn, lang, &headers) {
+        return refused;
     }
     let form = parse_form(&body);
     let email = match normalize_address(&form.email) {
