@@ -24,11 +24,11 @@ mod render;
 
 use crate::digest::archive::ArchivePeriod;
 use crate::newsletter::Digests;
-use crate::subscription::strings::{self, Lang};
+use crate::subscription::strings::Lang;
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::{Redirect, Response};
 use axum::routing::get;
 use std::sync::Arc;
 
@@ -120,27 +120,8 @@ async fn answer_with(
     }
 }
 
-/// A page of the site's frame (`page.html`) with `status`.
-fn framed(d: &Digests, lang: Lang, status: StatusCode, title: &str, message: &str) -> Response {
-    let composer = &d.composer;
-    let html = composer.templates().render(
-        "page.html",
-        minijinja::context! {
-            lang => lang.code(),
-            title => title,
-            message => message,
-            form => "",
-            site_title => composer.site_title(),
-            site_url => composer.site_url().as_str(),
-            site_icon => composer.site_icon().map(url::Url::as_str),
-            t => strings::get(lang),
-        },
-    );
-    match html {
-        Ok(html) => (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], html).into_response(),
-        Err(e) => {
-            tracing::error!("rendering page.html: {e}");
-            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
-        }
-    }
+/// A page of the site's frame (`page.html`) with `status`, as the
+/// subscription pages fill it.
+fn framed(d: &Digests, lang: Lang, status: StatusCode, title: &'static str, message: &'static str) -> Response {
+    crate::subscription::pages::render_in(&d.composer, lang, crate::subscription::pages::Page::plain(status, title, message))
 }

@@ -32,7 +32,7 @@ mod extract;
 mod limit;
 mod manage;
 mod origin;
-mod pages;
+pub(crate) mod pages;
 mod signup;
 pub(crate) mod strings;
 

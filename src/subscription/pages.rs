@@ -17,7 +17,7 @@ pub(super) struct CategoryChoice {
 }
 
 /// What a page shows; rendered with `page.html`.
-pub(super) struct Page {
+pub(crate) struct Page {
     pub(super) status: StatusCode,
     pub(super) title: &'static str,
     pub(super) message: String,
@@ -30,7 +30,7 @@ pub(super) struct Page {
 }
 
 impl Page {
-    pub(super) fn plain(status: StatusCode, title: &'static str, message: impl Into<String>) -> Page {
+    pub(crate) fn plain(status: StatusCode, title: &'static str, message: impl Into<String>) -> Page {
         Page {
             status,
             title,
@@ -45,8 +45,12 @@ impl Page {
 }
 
 pub(super) fn render(ctx: &Ctx, lang: Lang, page: Page) -> Response {
+    render_in(&ctx.digests.composer, lang, page)
+}
+
+/// The one place that fills `page.html`: also the archive's 404 and 503.
+pub(crate) fn render_in(composer: &crate::mail::Composer, lang: Lang, page: Page) -> Response {
     let s = strings::get(lang);
-    let composer = &ctx.digests.composer;
     let html = composer.templates().render(
         "page.html",
         minijinja::context! {
