@@ -73,6 +73,7 @@ pub async fn serve(mut stream: TcpStream, app: &Hot, limits: &Limits, shutdown: 
     let (header_read_timeout, max_head, limit) = (limits.header_read_timeout, limits.max_header_bytes, limits.write_timeout);
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let mut out: Vec<u8> = Vec::with_capacity(512);
+    let mut stopping = Stopping::new(shutdown);
     loop {
         // Read until `buf` holds a whole head (or proves not to be one we take).
         let deadline = tokio::time::Instant::now() + header_read_timeout;
@@ -82,7 +83,7 @@ pub async fn serve(mut stream: TcpStream, app: &Hot, limits: &Limits, shutdown: 
                 Parsed::Partial | Parsed::Other => return Front::Handover { stream, buffered: buf },
                 Parsed::Hot(mut asked) => {
                     // Shutting down: this response is the connection's last.
-                    asked.keep_alive &= !*shutdown.borrow();
+                    asked.keep_alive &= !stopping.now();
                     let cache = app.shared.cache.load();
                     // A feed's first request renders it: the router's task.
                     if cache.pending(asked.path) {
@@ -103,14 +104,14 @@ pub async fn serve(mut stream: TcpStream, app: &Hot, limits: &Limits, shutdown: 
             // Shutdown while waiting for a request: nothing is in flight
             // on this connection, so it ends now. A head begun is a
             // request in flight: it is read to its end and answered.
-            if buf.is_empty() && *shutdown.borrow() {
+            if buf.is_empty() && stopping.now() {
                 return Front::Closed;
             }
             let read = tokio::select! {
                 biased;
                 // (The sender gone is a shutdown too.)
-                changed = shutdown.changed(), if buf.is_empty() => match changed {
-                    Ok(()) => continue,
+                changed = stopping.rx.changed(), if buf.is_empty() => match changed {
+                    Ok(()) => { stopping.seen = true; continue }
                     Err(_) => return Front::Closed,
                 },
                 r = tokio::time::timeout_at(deadline, stream.read_buf(&mut buf)) => r,
@@ -142,6 +143,29 @@ pub async fn serve(mut stream: TcpStream, app: &Hot, limits: &Limits, shutdown: 
             let _ = stream.shutdown().await;
             return Front::Closed;
         }
+    }
+}
+
+/// Whether the service is shutting down, asked once or twice a request.
+/// `watch::Receiver::borrow` takes the channel's read lock, a write to a
+/// cache line every HTTP thread shares; `has_changed` only reads it. The
+/// shutdown channel changes once, from false to true, so a change seen is
+/// the shutdown (and the sender gone is one too).
+struct Stopping<'a> {
+    rx: &'a mut watch::Receiver<bool>,
+    seen: bool,
+}
+
+impl<'a> Stopping<'a> {
+    fn new(rx: &'a mut watch::Receiver<bool>) -> Stopping<'a> {
+        // A receiver made after the change was marked seen shows it only in its value.
+        let seen = *rx.borrow();
+        Stopping { rx, seen }
+    }
+
+    fn now(&mut self) -> bool {
+        self.seen = self.seen || self.rx.has_changed().unwrap_or(true);
+        self.seen
     }
 }
 
@@ -219,20 +243,22 @@ fn parse(buf: &[u8]) -> Parsed<'_> {
     Parsed::Hot(asked)
 }
 
-/// Writes the response head into `out`: the headers of
-/// [`super::document`] (the same as hyper's answer), then Date and, where
-/// needed, Connection; returns whether it is a 304 and the representation.
+/// Writes the response head into `out`: the status line, the headers of
+/// [`super::document_headers`] (the same as hyper's answer), then Date and,
+/// where needed, Connection; returns whether it is a 304 and the
+/// representation.
 fn respond<'e>(entry: &'e Entry, asked: &Asked<'_>, out: &mut Vec<u8>) -> (bool, &'e Representation) {
     out.clear();
+    let decided = super::decide(entry, asked.accept_encoding, asked.if_none_match, asked.if_modified_since);
+    let status: &[u8] = if decided.not_modified { b"HTTP/1.1 304 Not Modified\r\n" } else { b"HTTP/1.1 200 OK\r\n" };
+    out.extend_from_slice(status);
     let mut header = |name: &[u8], value: &[u8]| {
         out.extend_from_slice(name);
         out.extend_from_slice(b": ");
         out.extend_from_slice(value);
         out.extend_from_slice(b"\r\n");
     };
-    let (not_modified, rep) = super::document(entry, asked.accept_encoding, asked.if_none_match, asked.if_modified_since, |name, value| {
-        header(name.as_str().as_bytes(), value.as_bytes())
-    });
+    super::document_headers(entry, &decided, |name, value| header(name.as_str().as_bytes(), value.as_bytes()));
     if !asked.keep_alive {
         header(b"connection", b"close");
     } else if asked.http10 {
@@ -240,10 +266,7 @@ fn respond<'e>(entry: &'e Entry, asked: &Asked<'_>, out: &mut Vec<u8>) -> (bool,
     }
     DATE.with(|d| header(b"date", d.now().as_bytes()));
     out.extend_from_slice(b"\r\n");
-    // The status line, now that `document` has decided it, goes in front.
-    let status: &[u8] = if not_modified { b"HTTP/1.1 304 Not Modified\r\n" } else { b"HTTP/1.1 200 OK\r\n" };
-    out.splice(..0, status.iter().copied());
-    (not_modified, rep)
+    (decided.not_modified, decided.rep)
 }
 
 /// Bodies at least this long go out with `sendfile` from an in-memory

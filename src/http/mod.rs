@@ -244,20 +244,15 @@ async fn index(State(shared): State<Arc<Shared>>, method: Method, headers: Heade
 pub(crate) fn answer(entry: &Entry, method: &Method, headers: &HeaderMap) -> Response {
     let text = |name| headers.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
     let mut out = HeaderMap::with_capacity(8);
-    let (not_modified, rep) = document(
-        entry,
-        text(header::ACCEPT_ENCODING),
-        text(header::IF_NONE_MATCH),
-        text(header::IF_MODIFIED_SINCE),
-        |name, value| {
-            // `append`: each Link is a header of its own.
-            out.append(name, value.clone());
-        },
-    );
-    let (status, body) = if not_modified {
+    let decided = decide(entry, text(header::ACCEPT_ENCODING), text(header::IF_NONE_MATCH), text(header::IF_MODIFIED_SINCE));
+    // `append`: each Link is a header of its own.
+    document_headers(entry, &decided, |name, value| {
+        out.append(name, value.clone());
+    });
+    let (status, body) = if decided.not_modified {
         (StatusCode::NOT_MODIFIED, Body::empty())
     } else {
-        let body = if method == Method::HEAD { Body::empty() } else { Body::from(rep.bytes.clone()) };
+        let body = if method == Method::HEAD { Body::empty() } else { Body::from(decided.rep.bytes.clone()) };
         (StatusCode::OK, body)
     };
     let mut resp = Response::new(body);
@@ -266,19 +261,27 @@ pub(crate) fn answer(entry: &Entry, method: &Method, headers: &HeaderMap) -> Res
     resp
 }
 
-/// The answer to a GET or HEAD of a cached document, whoever writes it
-/// (hyper through [`answer`], or the connection front): whether it is a
-/// 304, the representation to send, and every header but Date and
-/// Connection, handed to `header` one by one.
-pub(crate) fn document<'e>(
-    entry: &'e Entry,
-    accept_encoding: Option<&str>,
-    if_none_match: Option<&str>,
-    if_modified_since: Option<&str>,
-    mut header: impl FnMut(header::HeaderName, &HeaderValue),
-) -> (bool, &'e crate::cache::Representation) {
+/// What the answer to a GET or HEAD of a cached document is, whoever
+/// writes it (hyper through [`answer`], or the connection front): a 304
+/// or not, and the representation in the negotiated encoding. Decided
+/// before any header is written, so the front can write its status line
+/// first.
+pub(crate) struct Decided<'e> {
+    pub not_modified: bool,
+    pub encoding: crate::cache::Encoding,
+    pub rep: &'e crate::cache::Representation,
+}
+
+pub(crate) fn decide<'e>(entry: &'e Entry, accept_encoding: Option<&str>, if_none_match: Option<&str>, if_modified_since: Option<&str>) -> Decided<'e> {
     let (encoding, rep) = entry.get(negotiate::encoding(accept_encoding));
     let not_modified = negotiate::not_modified(entry, if_none_match, if_modified_since);
+    Decided { not_modified, encoding, rep }
+}
+
+/// Every header of the answer `decided` but Date and Connection, handed
+/// to `header` one by one.
+pub(crate) fn document_headers(entry: &Entry, decided: &Decided<'_>, mut header: impl FnMut(header::HeaderName, &HeaderValue)) {
+    let rep = decided.rep;
     header(header::ETAG, &rep.etag);
     header(header::LAST_MODIFIED, &entry.last_modified);
     header(header::CACHE_CONTROL, &HeaderValue::from_static(CACHE_CONTROL));
@@ -287,14 +290,13 @@ pub(crate) fn document<'e>(
         header(header::LINK, link);
     }
     safety_headers(entry.content_type.as_bytes(), &mut header);
-    if !not_modified {
+    if !decided.not_modified {
         header(header::CONTENT_TYPE, &entry.content_type);
         header(header::CONTENT_LENGTH, &rep.length);
-        if let Some(coding) = encoding.header() {
+        if let Some(coding) = decided.encoding.header() {
             header(header::CONTENT_ENCODING, &HeaderValue::from_static(coding));
         }
     }
-    (not_modified, rep)
 }
 
 /// Whether a request is a browser's top-level navigation, by its
