@@ -35,6 +35,7 @@ mod health;
 use health::{healthz, metrics};
 mod hot;
 mod io;
+mod send;
 mod server;
 
 pub use client::Proxies;
