@@ -44,6 +44,7 @@ mod outbox;
 mod bounces;
 mod digests;
 mod lift;
+mod marks;
 mod privacy;
 
 pub use admin::{AuditEntry, DayCounts, OutboxEntry, OutboxView};

@@ -1,6 +1,6 @@
 //! The outbox queries: committing planned digests (watermark, sent ids,
 //! message) in one transaction, queueing a single message, leasing due
-//! messages to a sender and recording each outcome with its audit row.
+//! messages to a sender (their outcomes: `marks.rs`).
 //!
 //! Bodies live in `outbox_bodies` (migration 3), written once with their
 //! row and only read after that: the claim and the marks update the small
@@ -48,7 +48,7 @@ pub(super) fn values(rows: usize, cols: usize, first: usize) -> String {
 }
 
 /// `$f, $f+1, …`: `n` numbered parameters from `$first`, for an `IN` list.
-fn list(n: usize, first: usize) -> String {
+pub(super) fn list(n: usize, first: usize) -> String {
     (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
@@ -227,66 +227,6 @@ impl StateStore {
         Ok(out)
     }
 
-    /// Marks a leased message sent, if this owner still holds it.
-    pub async fn mark_sent(&self, id: i64, owner: &str, now: DateTime<Utc>) -> Result<()> {
-        self.mark_sent_many(&[id], owner, now).await
-    }
-
-    /// Marks leased messages sent (those this owner still holds) in one
-    /// statement, so one transaction: the group commit of the messages a
-    /// relay accepted at about the same time. Their audit rows come from
-    /// the `outbox_sent_audit` trigger (migration 3), in the same statement.
-    pub async fn mark_sent_many(&self, ids: &[i64], owner: &str, now: DateTime<Utc>) -> Result<()> {
-        let _writing = self.writing().await;
-        // One statement up to ROWS_PER_STATEMENT ids (the sender's groups
-        // are at most `mail.connections`); beyond, a transaction.
-        if ids.len() <= ROWS_PER_STATEMENT {
-            return mark_sent_chunk(&self.pool, ids, owner, now).await;
-        }
-        let mut tx = self.pool.begin().await.map_err(q("marking messages sent"))?;
-        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-            mark_sent_chunk(&mut *tx, chunk, owner, now).await?;
-        }
-        tx.commit().await.map_err(q("marking messages sent"))?;
-        Ok(())
-    }
-
-    /// A temporary failure: back to queued, tried again at `next_at`.
-    pub async fn mark_retry(&self, id: i64, now: DateTime<Utc>, next_at: DateTime<Utc>, error: &str) -> Result<()> {
-        let _writing = self.writing().await;
-        let mut tx = self.pool.begin().await.map_err(q("scheduling a retry"))?;
-        sqlx::query(
-            "UPDATE outbox SET status = 'queued', next_attempt_at = $2, last_error = $3, lease_owner = NULL, lease_until = NULL
-             WHERE id = $1",
-        )
-        .bind(id)
-        .bind(to_ms(next_at))
-        .bind(error)
-        .execute(&mut *tx)
-        .await
-        .map_err(q("scheduling a retry"))?;
-        audit(&mut tx, id, now, "retry", Some(error)).await?;
-        tx.commit().await.map_err(q("scheduling a retry"))?;
-        Ok(())
-    }
-
-    /// A permanent failure: the message will not be tried again.
-    pub async fn mark_failed(&self, id: i64, now: DateTime<Utc>, error: &str) -> Result<()> {
-        let _writing = self.writing().await;
-        let mut tx = self.pool.begin().await.map_err(q("marking a message failed"))?;
-        sqlx::query(
-            "UPDATE outbox SET status = 'failed', last_error = $2, lease_owner = NULL, lease_until = NULL WHERE id = $1",
-        )
-        .bind(id)
-        .bind(error)
-        .execute(&mut *tx)
-        .await
-        .map_err(q("marking a message failed"))?;
-        audit(&mut tx, id, now, "failed", Some(error)).await?;
-        tx.commit().await.map_err(q("marking a message failed"))?;
-        Ok(())
-    }
-
     /// How many outbox rows are in each status.
     pub async fn outbox_counts(&self) -> Result<OutboxCounts> {
         let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
@@ -328,25 +268,6 @@ impl StateStore {
     }
 }
 
-async fn mark_sent_chunk<'c, E>(executor: E, ids: &[i64], owner: &str, now: DateTime<Utc>) -> Result<()>
-where
-    E: sqlx::Executor<'c, Database = sqlx::Any>,
-{
-    if ids.is_empty() {
-        return Ok(());
-    }
-    let text = format!(
-        "UPDATE outbox SET status = 'sent', sent_at = $2, lease_owner = NULL, lease_until = NULL, last_error = NULL
-         WHERE lease_owner = $1 AND id IN ({})",
-        list(ids.len(), 3)
-    );
-    let mut query = sqlx::query(sql(text)).bind(owner).bind(to_ms(now));
-    for id in ids {
-        query = query.bind(*id);
-    }
-    query.execute(executor).await.map_err(q("marking messages sent"))?;
-    Ok(())
-}
 
 /// Inserts messages (skipping Message-IDs already there) and their bodies;
 /// returns how many were new.
@@ -401,26 +322,6 @@ async fn insert_outbox(
     Ok(queued)
 }
 
-async fn audit(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    outbox_id: i64,
-    now: DateTime<Utc>,
-    outcome: &str,
-    detail: Option<&str>,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO send_audit (outbox_id, message_id, at, outcome, detail)
-         SELECT id, message_id, $2, $3, $4 FROM outbox WHERE id = $1",
-    )
-    .bind(outbox_id)
-    .bind(to_ms(now))
-    .bind(outcome)
-    .bind(detail)
-    .execute(&mut **tx)
-    .await
-    .map_err(q("writing the send audit"))?;
-    Ok(())
-}
 
 #[cfg(test)]
 mod tests {
