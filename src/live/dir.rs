@@ -17,23 +17,28 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::SystemTime;
 
 /// Files read in parallel before their results are stored.
 const READ_SLICE: usize = 2048;
 
 /// What a file looked like when it was read, to skip unchanged files on a
-/// rescan.
+/// rescan: a hash of its mtime, size and inode. Held per file of the store,
+/// so 8 bytes instead of the 32 of the three fields (3 MB less of `serve`'s
+/// map at 100k files, and of the start-up's transient copies of it); two
+/// different stamps hash alike with odds of 2^-64, and then only a rescan
+/// misses that edit (a watcher event reads the file whatever its stamp).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Stamp {
-    modified: Option<SystemTime>,
-    len: u64,
-    inode: u64,
-}
+struct Stamp(std::num::NonZeroU64);
 
 impl Stamp {
     fn of(meta: &std::fs::Metadata) -> Stamp {
-        Stamp { modified: meta.modified().ok(), len: meta.len(), inode: meta.ino() }
+        use std::hash::{BuildHasher, Hash, Hasher};
+        let mut h = foldhash::fast::FixedState::default().build_hasher();
+        meta.modified().ok().hash(&mut h);
+        meta.len().hash(&mut h);
+        meta.ino().hash(&mut h);
+        // Never zero, so that `Option<Stamp>` is 8 bytes too.
+        Stamp(std::num::NonZeroU64::new(h.finish() | 1).unwrap_or(std::num::NonZeroU64::MIN))
     }
 }
 
@@ -249,7 +254,7 @@ impl StoreState {
         // a pending change, since the first catalog is built whole anyway
         // (the 100k records were ~35 MB of `serve`'s start-up peak).
         let first = mode == ReadMode::Load && self.files.is_empty();
-        let mut loaded: Vec<(Arc<str>, FileState)> = Vec::new();
+        let mut loaded: Vec<(Arc<str>, FileState)> = if first { Vec::with_capacity(paths.len()) } else { Vec::new() };
         // In slices, each stored before the next is read: the results of a
         // whole 100k-file start-up held at once were ~15 MB of the peak.
         for slice in paths.chunks(READ_SLICE) {
@@ -281,6 +286,9 @@ impl StoreState {
                 }
             }
         }
+        // The paths (~70 bytes each) go before the map is built from
+        // `loaded`, the moment of the load's peak.
+        drop(paths);
         if first && !loaded.is_empty() {
             self.pending.clear();
             self.files = loaded.into_iter().collect();

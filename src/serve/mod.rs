@@ -118,6 +118,7 @@ pub async fn run(settings: Settings, listener: TcpListener, mut control: Control
         store = %settings.store.shown(),
         "catalog loaded"
     );
+    give_back_memory();
 
     let limits = http::Limits::new(&settings.http);
     let router = http::routes(shared.clone())
@@ -158,6 +159,20 @@ pub async fn run(settings: Settings, listener: TcpListener, mut control: Control
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Returns the free memory inside malloc's heaps to the system after the
+/// load: reading 100k files on every core left holes in each thread's
+/// arena (their file buffers and parse temporaries between the articles
+/// kept), which glibc keeps resident, as it only trims the top of a heap.
+/// Only frees; glibc only.
+fn give_back_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes no pointers and is thread-safe (it locks
+    // each arena in turn).
+    unsafe {
+        libc::malloc_trim(0);
+    }
 }
 
 /// The inbound SMTP listener of `bounces.listen`, if set.

@@ -249,10 +249,13 @@ pub trait BodySource: Send + Sync {
 /// it on first use; the result is kept. It is held inline in its article
 /// (a separate allocation and a boxed closure per article were ~130 bytes
 /// each, 13 MB at 100k), and asked for through the article, which knows
-/// its origin: [`Article::content_html`], [`Article::summary`].
+/// its origin: [`Article::content_html`], [`Article::summary`]. The made
+/// body is boxed: the few hundred articles the feeds show pay one more
+/// allocation, and the cell of every other article is 16 bytes instead of
+/// 40 (2.4 MB at 100k).
 #[derive(Clone)]
 pub struct Content {
-    body: OnceLock<Option<Body>>,
+    body: OnceLock<Option<Box<Body>>>,
     source: Option<Arc<dyn BodySource>>,
 }
 
@@ -260,10 +263,10 @@ impl Content {
     /// A body and summary that are already made.
     pub fn ready(html: String, summary: String) -> Content {
         let body = OnceLock::new();
-        let _ = body.set(Some(Body {
+        let _ = body.set(Some(Box::new(Body {
             html: Arc::from(html),
             summary: Arc::from(summary),
-        }));
+        })));
         Content { body, source: None }
     }
 
@@ -278,7 +281,7 @@ impl Content {
         self.body
             .get_or_init(|| match &self.source {
                 Some(source) => match source.body(origin) {
-                    Ok(body) => Some(body),
+                    Ok(body) => Some(Box::new(body)),
                     Err(reason) => {
                         tracing::warn!("article body unavailable: {reason}");
                         None
@@ -286,7 +289,7 @@ impl Content {
                 },
                 None => None,
             })
-            .as_ref()
+            .as_deref()
     }
 
     /// Whether the body has been made (and is held in memory).

@@ -13,9 +13,15 @@ use super::*;
 /// took 5.5 ms). Level 8 put ~5 ms on the median render of a write's six
 /// feeds on 2 cores.
 const GZIP_LEVEL: u32 = 7;
-/// brotli quality: 11 takes ~1.5 s for a 300 KB feed for 5 % less than 9,
-/// which takes ~50 ms, off the latency path (see the module invariants).
-const BROTLI_QUALITY: u32 = 9;
+/// brotli quality: the encoder's tables, not the time, decide it. The
+/// brotli crate's quality 9 always takes its H9 hasher, 32 MiB of buckets
+/// that a 400 KB feed touches nearly all of: ~28 MiB resident while each
+/// feed compresses, the largest part of `serve`'s peak RSS (issue 24,
+/// memory). On the 42 full-content feeds of the generated 10k corpus
+/// (15.3 MB, 2026-12-04): quality 9 gives 603 KB in 460 ms with ~28 MiB of
+/// tables, 8 610 KB / ~20 MiB, 7 620 KB / ~12 MiB, 6 646 KB (7 % over 9)
+/// in 110 ms with ~7 MiB, 5 677 KB / ~5 MiB. 11 takes ~1.5 s a feed.
+const BROTLI_QUALITY: u32 = 6;
 /// The largest brotli window (4 MiB); a smaller input gets the smallest
 /// window that holds it whole: the same compression, a fraction of the
 /// encoder's memory (its ring buffer is the window).
@@ -209,10 +215,18 @@ pub(super) fn brotli(bytes: &[u8]) -> Vec<u8> {
     out
 }
 
-/// log2 of the window that holds `len` bytes, within brotli's 16..=22
-/// (a window of 2^n holds 2^n − 16 bytes).
+/// The smallest window [`window_for`] gives. Not brotli's own 16: at
+/// qualities 5 to 9 a window of 2^16 asks the brotli crate for a hasher it
+/// does not have (H40-H42), and its stand-in is an H6 with default
+/// parameters, 32 MiB of buckets that a 40 KB index page touches nearly all
+/// of (~30 MiB more RSS for each small document compressed). From 2^17 it
+/// takes H5, ~2 MiB at quality 6; the output is the same size.
+const MIN_BROTLI_WINDOW: u32 = 17;
+
+/// log2 of the window that holds `len` bytes, within 17..=22 (a window of
+/// 2^n holds 2^n − 16 bytes; see [`MIN_BROTLI_WINDOW`]).
 pub(super) fn window_for(len: usize) -> u32 {
-    let mut bits = 16;
+    let mut bits = MIN_BROTLI_WINDOW;
     while bits < BROTLI_WINDOW && (1usize << bits) - 16 < len {
         bits += 1;
     }

@@ -30,9 +30,10 @@ pub(super) fn feed_settings() -> FeedSettings {
 
 #[test]
 fn brotli_window_fits_the_input_and_still_decodes() {
-    assert_eq!(window_for(0), 16);
-    assert_eq!(window_for((1 << 16) - 16), 16);
+    assert_eq!(window_for(0), 17);
     assert_eq!(window_for((1 << 16) - 15), 17);
+    assert_eq!(window_for((1 << 17) - 16), 17);
+    assert_eq!(window_for((1 << 17) - 15), 18);
     assert_eq!(window_for(300_000), 19);
     assert_eq!(window_for(50 << 20), BROTLI_WINDOW);
     // Inputs on both sides of a window boundary, incompressible enough
