@@ -23,6 +23,11 @@
 //!   brotli form in a later swap (the service's brotli worker and
 //!   [`FeedCache::merge_brotli`], matched by content hash); until then `br`
 //!   clients get gzip. A representation's bytes never change under its ETag.
+//! - likewise a feed rendered after a change (not at start or reload) is
+//!   first published with a quick gzip form (level 1, ETag suffix `-gz1`,
+//!   [`Entry::quick`]), and the worker puts the final one (level 7, `-gz`)
+//!   in its place, before any brotli form: gzip was the largest part of
+//!   the write→served latency. Either tag of the content answers 304.
 
 use crate::article::Article;
 use crate::catalog::Catalog;
@@ -195,9 +200,9 @@ impl FeedCache {
     }
 
     /// Whether some entry rendered at refresh still lacks its brotli form
-    /// (on-demand feeds get none: [`lazy`]).
+    /// or its final gzip form (on-demand feeds get no brotli: [`lazy`]).
     pub fn needs_brotli(&self) -> bool {
-        self.index.iter().flat_map(index::Pages::entries).chain(self.ready()).any(|e| e.brotli.is_none())
+        self.index.iter().flat_map(index::Pages::entries).chain(self.ready()).any(|e| e.unfinished())
     }
 
     /// The entries rendered at refresh, not the on-demand ones.
@@ -208,27 +213,37 @@ impl FeedCache {
         })
     }
 
-    /// The entries still lacking their brotli form, by content hash.
+    /// The entries still lacking their brotli or final gzip form
+    /// ([`Entry::unfinished`]), by content hash.
     pub fn missing_brotli(&self) -> Vec<Arc<Entry>> {
         let mut seen = std::collections::HashSet::new();
         self.ready()
             .chain(self.index.iter().flat_map(index::Pages::entries))
-            .filter(|e| e.brotli.is_none() && seen.insert(e.hash.clone()))
+            .filter(|e| e.unfinished() && seen.insert(e.hash.clone()))
             .cloned()
             .collect()
     }
 
-    /// The same cache with the brotli forms in `done` (content hash → the
-    /// entry with brotli) filled in where the content still matches; `None`
-    /// when nothing applies (the cache moved on to other content).
+    /// The same cache with the brotli and final gzip forms in `done`
+    /// (content hash → the entry with them) filled in where the content
+    /// still matches; `None` when nothing applies (the cache moved on to
+    /// other content).
     pub fn merge_brotli(&self, done: &HashMap<String, Arc<Entry>>) -> Option<FeedCache> {
         let fill = |e: &Arc<Entry>| -> Option<Arc<Entry>> {
-            if e.brotli.is_some() {
+            let d = done.get(&e.hash)?;
+            let brotli = e.brotli.is_none() && d.brotli.is_some();
+            let gzip = e.quick && !d.quick;
+            if !brotli && !gzip {
                 return None;
             }
-            let d = done.get(&e.hash)?;
             let mut filled = (**e).clone();
-            filled.brotli = d.brotli.clone();
+            if brotli {
+                filled.brotli = d.brotli.clone();
+            }
+            if gzip {
+                filled.gzip = d.gzip.clone();
+                filled.quick = false;
+            }
             Some(Arc::new(filled))
         };
         let mut next = self.clone();
@@ -270,6 +285,46 @@ pub fn refresh(
     settings: &FeedSettings,
     now: DateTime<FixedOffset>,
 ) -> (FeedCache, RefreshStats) {
+    let (mut cache, mut stats) = refresh_feeds(prev, catalog, settings, now);
+    let started = Instant::now();
+    if let Some(pages) = cache.next_index(catalog, settings, now) {
+        cache.index = Some(pages.0);
+    }
+    stats.elapsed += started.elapsed();
+    (cache, stats)
+}
+
+/// The index pages of a generation, made by [`FeedCache::next_index`].
+#[derive(Debug, Clone)]
+pub struct IndexPages(index::Pages);
+
+impl FeedCache {
+    /// The index pages for `catalog` at `now` (this cache's generation),
+    /// when they differ from the ones this cache holds; `None` when these
+    /// still stand (or no index page could be made).
+    pub fn next_index(&self, catalog: &Catalog, settings: &FeedSettings, now: DateTime<FixedOffset>) -> Option<IndexPages> {
+        let pages = index::refresh(self.index.as_ref(), catalog, settings, now, || catalog_modified(&self.feeds));
+        let same = self.index.as_ref().is_some_and(|old| old.same_as(&pages));
+        (!same).then_some(IndexPages(pages))
+    }
+
+    /// This cache with `pages` as its index pages.
+    pub fn with_index(&self, pages: &IndexPages) -> FeedCache {
+        FeedCache { index: Some(pages.0.clone()), ..self.clone() }
+    }
+}
+
+/// The first half of [`refresh`]: every feed and document of the next
+/// generation, with the index pages of `prev` (none without one) until
+/// [`FeedCache::next_index`] and [`FeedCache::with_index`] give this
+/// generation's. The service publishes the feeds a change touches first
+/// and the index pages, which nothing polls, in a second swap.
+pub fn refresh_feeds(
+    prev: Option<&FeedCache>,
+    catalog: &Catalog,
+    settings: &FeedSettings,
+    now: DateTime<FixedOffset>,
+) -> (FeedCache, RefreshStats) {
     let started = Instant::now();
     let wanted = feeds::all_feeds(catalog, settings, now);
     let plans: Vec<(FeedId, Source, Option<Cached>)> = wanted
@@ -284,6 +339,7 @@ pub fn refresh(
             (feed, source, kept)
         })
         .collect();
+    let planned = started.elapsed();
 
     let mut stats = RefreshStats::default();
     let hub = settings.websub_hub.as_ref().and_then(|hub| link_value(hub.as_str(), "hub"));
@@ -300,13 +356,19 @@ pub fn refresh(
             }
             let entry = feeds::render(&feed, &source.items, catalog, settings).map(|bytes| {
                 let (vary, links) = feed_headers(&feed, settings, hub.as_ref());
-                let entry = Entry::new(bytes, feed.format.content_type(), feeds::newest_change(&source.items));
+                // After a change (a previous generation), the quick gzip
+                // form: the final one follows from the brotli worker.
+                let entry = match prev {
+                    Some(_) => Entry::quick(bytes, feed.format.content_type(), feeds::newest_change(&source.items)),
+                    None => Entry::new(bytes, feed.format.content_type(), feeds::newest_change(&source.items)),
+                };
                 Cached { body: Body::Ready(Arc::new(entry.with_headers(vary, links))), source, preview: Arc::default() }
             });
             (path, entry, true)
         })
         .collect();
 
+    let fed = started.elapsed();
     let mut next = HashMap::with_capacity(rendered.len());
     for (path, cached, fresh) in rendered {
         let Some(cached) = cached else { continue };
@@ -322,15 +384,19 @@ pub fn refresh(
     documents::add(&mut next, prev, catalog, settings, now, &mut stats);
     stats.dropped = prev.map_or(0, |p| p.feeds.keys().filter(|k| !next.contains_key(*k)).count());
 
-    let index = index::refresh(prev.and_then(|p| p.index.as_ref()), catalog, settings, now, || catalog_modified(&next));
-
     stats.elapsed = started.elapsed();
+    tracing::debug!(
+        plan_us = planned.as_micros() as u64,
+        feeds_us = (fed - planned).as_micros() as u64,
+        documents_us = (stats.elapsed - fed).as_micros() as u64,
+        "feeds refreshed"
+    );
     let cache = FeedCache {
         generation: catalog.generation,
         articles: catalog.len(),
         errors: catalog.errors().len(),
         feeds: next,
-        index: Some(index),
+        index: prev.and_then(|p| p.index.clone()),
         previews: settings.browser_view.then(|| Arc::new(settings.clone())),
         renderer: Some(Arc::new(Renderer { settings: settings.clone(), hub })),
     };

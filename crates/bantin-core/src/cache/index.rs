@@ -203,6 +203,11 @@ impl Pages {
         if english { &self.en } else { &self.vi }
     }
 
+    /// Whether `other` holds the very same entries (nothing re-rendered).
+    pub(super) fn same_as(&self, other: &Pages) -> bool {
+        Arc::ptr_eq(&self.vi, &other.vi) && Arc::ptr_eq(&self.en, &other.en) && self.keys == other.keys
+    }
+
     pub(super) fn entries(&self) -> impl Iterator<Item = &Arc<Entry>> {
         [&self.vi, &self.en].into_iter()
     }

@@ -68,3 +68,30 @@ fn compressed_forms_decode_to_the_identity_bytes() {
     assert_eq!(e.identity().unwrap().etag, HeaderValue::from_str(&format!("\"{}\"", e.hash)).unwrap());
     assert!(e.has_tag(&format!("\"{}-br\"", e.hash)));
 }
+
+#[test]
+fn a_quick_entry_has_its_own_tag_and_its_final_form_is_the_usual_one() {
+    let text = "Nghĩa Lộ: Hiệu quả từ những quyết sách lớn. ".repeat(200);
+    let at = DateTime::UNIX_EPOCH.fixed_offset();
+    let usual = Entry::new(text.clone().into_bytes(), "text/plain", at);
+    let quick = Entry::quick(text.clone().into_bytes(), "text/plain", at);
+    assert!(!usual.quick && quick.quick && quick.unfinished());
+    assert_eq!(quick.hash, usual.hash);
+    assert_eq!(quick.gzip.etag, HeaderValue::from_str(&format!("\"{}-gz1\"", quick.hash)).unwrap());
+    let mut gz = String::new();
+    flate2::read::GzDecoder::new(quick.gzip.bytes.as_ref()).read_to_string(&mut gz).unwrap();
+    assert_eq!(gz, text);
+    // The final form is byte for byte what a start or a reload serves.
+    let done = quick.final_gzip();
+    assert!(!done.quick && done.brotli.is_none());
+    assert_eq!((&done.gzip.bytes, &done.gzip.etag), (&usual.gzip.bytes, &usual.gzip.etag));
+    // A reader holding either gzip tag is told its copy still stands.
+    for e in [&quick, &done] {
+        assert!(e.has_tag(&format!("\"{}-gz1\"", e.hash)));
+        assert!(e.has_tag(&format!("\"{}-gz\"", e.hash)));
+        assert!(!e.has_tag(&format!("\"{}-gz2\"", e.hash)));
+    }
+    let both = quick.add_brotli();
+    assert!(!both.unfinished());
+    assert_eq!(both.gzip.bytes, usual.gzip.bytes);
+}
