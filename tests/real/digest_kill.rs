@@ -35,6 +35,18 @@ impl Killed {
         assert!(self.duplicates <= CONNECTIONS, "{} duplicates; at most {CONNECTIONS} can be in flight", self.duplicates);
         assert!(self.per_recipient.values().all(|n| *n <= 2));
     }
+
+    /// The figures of the run, for the test's output: `what` names the mails.
+    pub fn summary(&self, what: &str) -> String {
+        format!(
+            "killed after {} of {SUBSCRIBERS} {what}; after the restart: {} recipients, {} missing, \
+             {} duplicates (messages in flight at the kill)",
+            self.at_kill,
+            self.per_recipient.len(),
+            self.missing,
+            self.duplicates
+        )
+    }
 }
 
 /// 1,000 subscribers of `frequency` imported; `bantin digest run
@@ -97,14 +109,7 @@ pub(crate) async fn kill_and_rerun(backend: Backend, frequency: &str, run_args: 
 
 async fn sigkill_in_the_middle_of_a_run_of_1000_leaves_one_digest_each_except_in_flight(backend: Backend) {
     let k = kill_and_rerun(backend, "daily", &["digest", "run", "--now", "--at", "2026-08-31T07:00:00+07:00"]).await;
-    println!(
-        "killed after {} of {SUBSCRIBERS} digests; after the restart: {} recipients, {} missing, \
-         {} duplicates (messages in flight at the kill)",
-        k.at_kill,
-        k.per_recipient.len(),
-        k.missing,
-        k.duplicates
-    );
+    println!("{}", k.summary("digests"));
     k.assert_crash_rules();
 }
 

@@ -5,7 +5,7 @@
 //! the server, not yet marked sent), counted in the figures as
 //! `digest_kill` counts them for digests. On both state backends.
 
-use crate::digest_kill::{kill_and_rerun, SUBSCRIBERS};
+use crate::digest_kill::kill_and_rerun;
 use crate::support::harness::figures;
 use crate::support::mailtest;
 use mailtest::Backend;
@@ -20,17 +20,7 @@ async fn sigkill_in_an_instant_run_of_1000_leaves_one_mail_each_except_in_flight
         k.smtp.received().iter().map(|m| mailtest::parse(&m.data).subject().unwrap_or_default().to_string()).collect();
     assert_eq!(subjects.len(), 1, "one window, one mail's subject: {subjects:?}");
     assert!(subjects.iter().all(|s| s.to_lowercase().contains("tin mới")), "an instant mail's subject: {subjects:?}");
-    figures(
-        &format!("instant_kill {backend:?}"),
-        &format!(
-            "killed after {} of {SUBSCRIBERS} instant mails; after the restart: {} recipients, {} missing, \
-             {} duplicates (messages in flight at the kill)",
-            k.at_kill,
-            k.per_recipient.len(),
-            k.missing,
-            k.duplicates
-        ),
-    );
+    figures(&format!("instant_kill {backend:?}"), &k.summary("instant mails"));
     k.assert_crash_rules();
 }
 

@@ -358,10 +358,8 @@ pub fn refresh_feeds(
                 let (vary, links) = feed_headers(&feed, settings, hub.as_ref());
                 // After a change (a previous generation), the quick gzip
                 // form: the final one follows from the brotli worker.
-                let entry = match prev {
-                    Some(_) => Entry::quick(bytes, feed.format.content_type(), feeds::newest_change(&source.items)),
-                    None => Entry::new(bytes, feed.format.content_type(), feeds::newest_change(&source.items)),
-                };
+                let make = if prev.is_some() { Entry::quick } else { Entry::new };
+                let entry = make(bytes, feed.format.content_type(), feeds::newest_change(&source.items));
                 Cached { body: Body::Ready(Arc::new(entry.with_headers(vary, links))), source, preview: Arc::default() }
             });
             (path, entry, true)

@@ -18,9 +18,13 @@ const GZIP_LEVEL: u32 = 7;
 /// (see above), so a write's six feeds are out ~4 ms sooner on 2 cores;
 /// the brotli worker replaces it with the level-7 form moments later.
 const QUICK_GZIP_LEVEL: u32 = 1;
-/// The ETag suffix of the quick gzip form: other bytes than the final
-/// form's, so another strong validator; [`Entry::has_tag`] still knows it.
+/// The ETag suffixes after the content hash, one per form: identity, the
+/// final gzip, the quick gzip (other bytes than the final form's, so another
+/// strong validator) and brotli. [`Entry::has_tag`] knows them all.
+const IDENTITY_SUFFIX: &str = "";
+const GZIP_SUFFIX: &str = "-gz";
 const QUICK_SUFFIX: &str = "-gz1";
+const BROTLI_SUFFIX: &str = "-br";
 /// brotli quality: the encoder's tables, not the time, decide it. The
 /// brotli crate's quality 9 always takes its H9 hasher, 32 MiB of buckets
 /// that a 400 KB feed touches nearly all of: ~28 MiB resident while each
@@ -109,12 +113,12 @@ impl Entry {
 
     fn compressed(bytes: Vec<u8>, content_type: &'static str, modified: DateTime<FixedOffset>, quick: bool) -> Entry {
         let hash = content_hash(&bytes);
-        let (level, suffix) = if quick { (QUICK_GZIP_LEVEL, QUICK_SUFFIX) } else { (GZIP_LEVEL, "-gz") };
+        let (level, suffix) = if quick { (QUICK_GZIP_LEVEL, QUICK_SUFFIX) } else { (GZIP_LEVEL, GZIP_SUFFIX) };
         let gzip = gzip_at(&bytes, level);
         let modified_at = to_system_time(modified);
         Entry {
             identity: OnceLock::new(),
-            gzip: representation(gzip, &format!("\"{hash}{suffix}\"")),
+            gzip: representation(gzip, &tag(&hash, suffix)),
             brotli: None,
             quick,
             content_type: HeaderValue::from_static(content_type),
@@ -139,40 +143,44 @@ impl Entry {
 
     /// The entry with its final gzip form in place of the quick one.
     pub fn final_gzip(&self) -> Entry {
-        let mut e = self.clone();
-        if e.quick {
-            let compressed = match self.identity.get() {
-                Some(Some(identity)) => gzip(&identity.bytes),
-                _ => match gunzip(&self.gzip.bytes) {
-                    Ok(bytes) => gzip(&bytes),
-                    // Cannot happen to bytes `Entry::quick` compressed; the
-                    // quick form stays.
-                    Err(_) => return e,
-                },
-            };
-            e.gzip = representation(compressed, &format!("\"{}-gz\"", e.hash));
-            e.quick = false;
-        }
-        e
+        self.finished(false)
     }
 
     /// The entry with its brotli form compressed, and its final gzip form
     /// (see [`Entry::final_gzip`]).
     pub fn add_brotli(&self) -> Entry {
-        let mut e = self.final_gzip();
-        if e.brotli.is_none() {
-            let compressed = match self.identity.get() {
-                Some(Some(identity)) => brotli(&identity.bytes),
-                _ => match gunzip(&self.gzip.bytes) {
-                    Ok(bytes) => brotli(&bytes),
-                    // Cannot happen to bytes `Entry::new` compressed; gzip
-                    // keeps standing in for brotli.
-                    Err(_) => return e,
-                },
-            };
-            e.brotli = Some(representation(compressed, &format!("\"{}-br\"", e.hash)));
+        self.finished(true)
+    }
+
+    /// The entry with the forms the brotli worker makes: the final gzip in
+    /// place of a quick one, and with `brotli` the brotli form, both from
+    /// one read of the uncompressed bytes.
+    fn finished(&self, brotli_too: bool) -> Entry {
+        let mut e = self.clone();
+        let want_brotli = brotli_too && e.brotli.is_none();
+        if !e.quick && !want_brotli {
+            return e;
+        }
+        // `None` cannot happen to bytes this entry compressed; the forms it
+        // has keep standing in (gzip for brotli, the quick gzip for the final).
+        let Some(bytes) = self.uncompressed() else { return e };
+        if e.quick {
+            e.gzip = representation(gzip(&bytes), &tag(&e.hash, GZIP_SUFFIX));
+            e.quick = false;
+        }
+        if want_brotli {
+            e.brotli = Some(representation(brotli(&bytes), &tag(&e.hash, BROTLI_SUFFIX)));
         }
         e
+    }
+
+    /// The uncompressed bytes: the identity form if it is held, else the
+    /// gzip form read back (not kept: the worker needs them once).
+    fn uncompressed(&self) -> Option<std::borrow::Cow<'_, [u8]>> {
+        match self.identity.get() {
+            Some(Some(identity)) => Some(std::borrow::Cow::Borrowed(&identity.bytes[..])),
+            _ => gunzip(&self.gzip.bytes).ok().map(std::borrow::Cow::Owned),
+        }
     }
 
     /// The uncompressed bytes, decompressed and kept on first use; `None`
@@ -181,7 +189,7 @@ impl Entry {
     pub fn identity(&self) -> Option<&Representation> {
         self.identity
             .get_or_init(|| match gunzip(&self.gzip.bytes) {
-                Ok(bytes) => Some(representation(bytes, &format!("\"{}\"", self.hash))),
+                Ok(bytes) => Some(representation(bytes, &tag(&self.hash, IDENTITY_SUFFIX))),
                 Err(e) => {
                     tracing::error!(error = %e, "cannot decompress a cached feed; serving it gzip-encoded");
                     None
@@ -213,7 +221,7 @@ impl Entry {
         tag.strip_prefix('"')
             .and_then(|t| t.strip_suffix('"'))
             .and_then(|t| t.strip_prefix(self.hash.as_str()))
-            .is_some_and(|rest| ["", "-gz", QUICK_SUFFIX, "-br"].contains(&rest))
+            .is_some_and(|rest| [IDENTITY_SUFFIX, GZIP_SUFFIX, QUICK_SUFFIX, BROTLI_SUFFIX].contains(&rest))
     }
 }
 
@@ -235,6 +243,11 @@ pub(super) fn header_value(s: &str) -> HeaderValue {
     // Only hex digits, quotes, dashes and HTTP-dates reach here: all visible
     // ASCII, which a header value always accepts.
     HeaderValue::from_str(s).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
+}
+
+/// The strong ETag of the form with `suffix` of the content `hash`.
+fn tag(hash: &str, suffix: &str) -> String {
+    format!("\"{hash}{suffix}\"")
 }
 
 pub(super) fn gzip(bytes: &[u8]) -> Vec<u8> {
