@@ -178,6 +178,7 @@ pub async fn queue_digests(
                 subscriber_id: p.subscriber.id,
                 period_key: p.period.key.clone(),
                 planned_at: now,
+                watermark: p.subscriber.last_digest_at,
                 article_ids: p.article_ids.clone(),
                 message,
             });

@@ -82,24 +82,29 @@ impl StateStore {
         let _writing = self.writing().await;
         let mut tx = self.pool.begin().await.map_err(q("starting the digest transaction"))?;
         // Claim the period on the subscriber rows first: a row that already
-        // has it was committed before (a concurrent or earlier run), and
-        // nothing else of that digest must be written. Ids go in ascending
-        // order, the order in which concurrent planners lock rows.
-        let mut groups: BTreeMap<(&str, i64), Vec<i64>> = BTreeMap::new();
+        // has it, or whose watermark moved since the plan read it, was
+        // committed by another run (earlier, or concurrent: a plan for
+        // another period may hold the same articles), and nothing else of
+        // that digest must be written; the next run plans again from what
+        // is there. Ids go in ascending order, the order in which
+        // concurrent planners lock rows.
+        let mut groups: BTreeMap<(&str, i64, Option<i64>), Vec<i64>> = BTreeMap::new();
         for d in batch {
-            groups.entry((d.period_key.as_str(), to_ms(d.planned_at))).or_default().push(d.subscriber_id);
+            let key = (d.period_key.as_str(), to_ms(d.planned_at), d.watermark.map(to_ms));
+            groups.entry(key).or_default().push(d.subscriber_id);
         }
         let mut claimed: HashSet<(i64, &str)> = HashSet::new();
-        for ((period, at), mut ids) in groups {
+        for ((period, at, watermark), mut ids) in groups {
             ids.sort_unstable();
             ids.dedup();
             for chunk in ids.chunks(ROWS_PER_STATEMENT) {
                 let text = format!(
                     "UPDATE subscribers SET last_period = $1, last_digest_at = $2
-                     WHERE id IN ({}) AND (last_period IS NULL OR last_period <> $1) RETURNING id",
-                    list(chunk.len(), 3)
+                     WHERE id IN ({}) AND (last_period IS NULL OR last_period <> $1)
+                     AND last_digest_at IS NOT DISTINCT FROM $3 RETURNING id",
+                    list(chunk.len(), 4)
                 );
-                let mut query = sqlx::query(sql(text)).bind(period).bind(at);
+                let mut query = sqlx::query(sql(text)).bind(period).bind(at).bind(watermark);
                 for id in chunk {
                     query = query.bind(*id);
                 }

@@ -200,6 +200,10 @@ pub struct DigestCommit {
     pub subscriber_id: i64,
     pub period_key: String,
     pub planned_at: DateTime<Utc>,
+    /// The subscriber's `last_digest_at` the plan was made from: the
+    /// commit drops the digest when another run moved it since (two
+    /// processes planning at once on SQLite, which has no planner lock).
+    pub watermark: Option<DateTime<Utc>>,
     /// Every article id the digest covers (listed or counted in "N more").
     pub article_ids: Vec<String>,
     /// None for an empty period: only the watermark moves.
