@@ -72,7 +72,7 @@ fn clock_arg(at: Option<&str>) -> Option<DateTime<Utc>> {
 /// code: an unknown EMAIL 65, nothing new 0.
 fn shown(next: Next) -> Result<PlannedDigest, ExitCode> {
     match next {
-        Next::Digest(p) => Ok(p),
+        Next::Digest(p) => Ok(*p),
         Next::Unknown(email) => {
             eprintln!("bantin: {email} is not a subscriber (see `bantin subscribers list`)");
             Err(ExitCode::from(exit::DATAERR))

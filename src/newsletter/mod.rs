@@ -149,8 +149,7 @@ impl Digests {
             tracing::info!(subscribers = settled, "failures no longer in a row: a later message went unreported for bounces.delivered_after");
         }
         let catalog = (self.catalog)();
-        let (seeds, archive) = (&self.settings.digest.seed, self.settings.digest.archive);
-        Ok(pipeline::queue_digests(&self.state, &self.composer, &catalog, &self.plan, seeds, archive, now, mode).await?)
+        Ok(pipeline::queue_digests(self, &catalog, now, mode).await?)
     }
 
     /// Drops the bodies of messages that went out more than

@@ -13,6 +13,7 @@
 //! and only if its copies are, and a copy queued before (by a run that
 //! crashed after, or another instance) is not queued again (its Message-ID).
 
+use super::Digests;
 use crate::mail::{Composer, MailError};
 use crate::article::Article;
 use crate::catalog::Catalog;
@@ -122,24 +123,17 @@ fn archive_entry(site: &PlannedDigest, now: DateTime<Utc>) -> Option<ArchiveEntr
 }
 
 /// Plans, renders and commits every digest due at `now`, the copies of
-/// their periods for the seed addresses `seeds` (`digest.seed`) and, with
-/// `archive` (`digest.archive`), each period's archive entry with its
-/// first committed digest (a period none is committed for gets none).
+/// their periods for the seed addresses (`digest.seed`) and, with
+/// `digest.archive`, each period's archive entry with its first committed
+/// digest (a period none is committed for gets none).
 ///
 /// Rendering and committing overlap: a blocking thread renders batch N+1
 /// (on every core, rayon) while this task commits batch N, so neither the
 /// cores nor the database wait for the other. Batches are committed in
 /// plan order; at most two rendered batches wait for their commit.
-pub async fn queue_digests(
-    state: &StateStore,
-    composer: &Arc<Composer>,
-    catalog: &Arc<Catalog>,
-    settings: &PlanSettings,
-    seeds: &[String],
-    archive: bool,
-    now: DateTime<Utc>,
-    mode: Mode,
-) -> Result<QueueReport, QueueError> {
+pub async fn queue_digests(digests: &Digests, catalog: &Arc<Catalog>, now: DateTime<Utc>, mode: Mode) -> Result<QueueReport, QueueError> {
+    let (state, composer, settings) = (&digests.state, &digests.composer, &digests.plan);
+    let (seeds, archive) = (&digests.settings.digest.seed, digests.settings.digest.archive);
     note_visible(state, catalog, settings, now).await?;
     let due = plan_due(state, catalog, settings, seeds, archive, now, mode).await?;
     let mut copies = render_copies(composer, catalog, due.copies, now).await?;

@@ -19,7 +19,8 @@ pub enum Next {
     Unknown(String),
     /// Nothing new for them: no digest would go out now.
     Nothing(String),
-    Digest(PlannedDigest),
+    /// Boxed: a plan is large beside the other answers.
+    Digest(Box<PlannedDigest>),
 }
 
 /// What [`Digests::send_test`] did.
@@ -50,7 +51,7 @@ impl Digests {
         let first_seen = self.state.articles_seen().await?;
         let plans = plan::plan(&[(sub, sent)], catalog.articles(), &first_seen, &self.plan, now, Mode::Now);
         Ok(match plans.into_iter().next() {
-            Some(p) if !p.is_empty() => Next::Digest(p),
+            Some(p) if !p.is_empty() => Next::Digest(Box::new(p)),
             _ => Next::Nothing(normalized),
         })
     }

@@ -44,7 +44,7 @@ pub(super) async fn ask(
     body: Bytes,
 ) -> Response {
     let s = strings::get(lang);
-    if let Err(refused) = super::admit(&ctx, conn, lang, &headers) {
+    if let Some(refused) = super::refusal(&ctx, conn, lang, &headers) {
         return refused;
     }
     let Ok(email) = normalize_address(&parse_form(&body).email) else {

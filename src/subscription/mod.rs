@@ -109,18 +109,19 @@ fn client_ip(conn: Option<Extension<ConnectInfo<SocketAddr>>>) -> Option<IpAddr>
 }
 
 /// What every posted form (sign-up, /manage) passes first: a page of a
-/// site allowed to post it (403), and the client's per-IP limit (429).
-fn admit(ctx: &Ctx, conn: Option<Extension<ConnectInfo<SocketAddr>>>, lang: Lang, headers: &HeaderMap) -> Result<(), Response> {
+/// site allowed to post it (else 403), and the client's per-IP limit
+/// (else 429). The answer to send instead, if the form is refused.
+fn refusal(ctx: &Ctx, conn: Option<Extension<ConnectInfo<SocketAddr>>>, lang: Lang, headers: &HeaderMap) -> Option<Response> {
     let s = strings::get(lang);
     if !ctx.origins.allow(headers) {
-        return Err(render(ctx, lang, Page::plain(StatusCode::FORBIDDEN, s.forbidden_title, s.forbidden_message)));
+        return Some(render(ctx, lang, Page::plain(StatusCode::FORBIDDEN, s.forbidden_title, s.forbidden_message)));
     }
     if let Some(ip) = client_ip(conn)
         && !ctx.limiter.lock().map(|mut l| l.allow_ip(ip)).unwrap_or(false)
     {
-        return Err(render(ctx, lang, Page::plain(StatusCode::TOO_MANY_REQUESTS, s.rate_title, s.rate_message)));
+        return Some(render(ctx, lang, Page::plain(StatusCode::TOO_MANY_REQUESTS, s.rate_title, s.rate_message)));
     }
-    Ok(())
+    None
 }
 
 async fn subscribe(
@@ -131,7 +132,7 @@ async fn subscribe(
     body: Bytes,
 ) -> Response {
     let s = strings::get(lang);
-    if let Err(refused) = admit(&ctx, conn, lang, &headers) {
+    if let Some(refused) = refusal(&ctx, conn, lang, &headers) {
         return refused;
     }
     let form = parse_form(&body);

@@ -97,7 +97,7 @@ fn a_digest_of_200_articles_stays_under_gmails_clipping_limit() {
     let (full, links) = shown(&r.html);
     println!("digest of 200 articles: HTML {} bytes ({full} in full, {links} as title links; Gmail clips at {GMAIL_CLIP})", r.html.len());
     assert!(r.html.len() <= BUDGET, "{} bytes", r.html.len());
-    assert!(full >= 10 && full < 200, "{full} in full");
+    assert!((10..200).contains(&full), "{full} in full");
     assert_eq!(full + links, 200, "every article is in the mail, in full or as a link");
     assert!(r.html.contains(&format!("Và {links} bài khác:")), "the rest announced");
     assert!(r.html.contains("href=\"https://yenbai.gov.vn/tin-tuc/bai-so-199\""), "the oldest is linked");

@@ -9,6 +9,11 @@
 //! ran one binary after another): the heavy and timing-sensitive ones
 //! take `support::exclusive()` so that no two of them overlap.
 
+// Holding `support::exclusive()`'s guard across the test's awaits is its
+// purpose: each test runs on a runtime of its own, and the lock only keeps
+// two tests (threads) apart, so it cannot deadlock a runtime.
+#![allow(clippy::await_holding_lock)]
+
 #[macro_use]
 #[path = "../support/mod.rs"]
 mod support;
