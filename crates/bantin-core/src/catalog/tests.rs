@@ -8,6 +8,7 @@
 use super::ledger::*;
 use super::*;
 use crate::article::Content;
+use std::collections::BTreeMap;
 use chrono::TimeZone;
 use proptest::prelude::*;
 

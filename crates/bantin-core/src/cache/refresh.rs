@@ -1,0 +1,149 @@
+//! Making the next generation of the cache: [`refresh_feeds`] renders the
+//! feeds whose items changed and carries the others over, [`refresh`] adds
+//! the index pages (the service publishes those in a second swap).
+
+use super::{catalog_modified, Body, Cached, FeedCache, Source, documents, feed_headers, index, lazy, link_value, Entry, Renderer};
+use crate::catalog::Catalog;
+use crate::feeds::{self, FeedId, FeedSettings};
+use chrono::{DateTime, FixedOffset};
+use rayon::prelude::*;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// What one refresh did, for logs and metrics.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RefreshStats {
+    pub rendered: usize,
+    /// On-demand feeds whose items changed: given an empty cell, rendered
+    /// on their first request ([`lazy`]).
+    pub deferred: usize,
+    pub kept: usize,
+    pub dropped: usize,
+    pub elapsed: Duration,
+}
+
+/// Builds the cache for `catalog` at `now`, reusing every feed of `prev`
+/// whose items did not change. Pass `None` as `prev` to render everything
+/// (after the feed settings changed).
+pub fn refresh(
+    prev: Option<&FeedCache>,
+    catalog: &Catalog,
+    settings: &FeedSettings,
+    now: DateTime<FixedOffset>,
+) -> (FeedCache, RefreshStats) {
+    let (mut cache, mut stats) = refresh_feeds(prev, catalog, settings, now);
+    let started = Instant::now();
+    if let Some(pages) = cache.next_index(catalog, settings, now) {
+        cache.index = Some(pages.0);
+    }
+    stats.elapsed += started.elapsed();
+    (cache, stats)
+}
+
+/// The index pages of a generation, made by [`FeedCache::next_index`].
+#[derive(Debug, Clone)]
+pub struct IndexPages(index::Pages);
+
+impl FeedCache {
+    /// The index pages for `catalog` at `now` (this cache's generation),
+    /// when they differ from the ones this cache holds; `None` when these
+    /// still stand (or no index page could be made).
+    pub fn next_index(&self, catalog: &Catalog, settings: &FeedSettings, now: DateTime<FixedOffset>) -> Option<IndexPages> {
+        let pages = index::refresh(self.index.as_ref(), catalog, settings, now, || catalog_modified(&self.feeds));
+        let same = self.index.as_ref().is_some_and(|old| old.same_as(&pages));
+        (!same).then_some(IndexPages(pages))
+    }
+
+    /// This cache with `pages` as its index pages.
+    pub fn with_index(&self, pages: &IndexPages) -> FeedCache {
+        FeedCache { index: Some(pages.0.clone()), ..self.clone() }
+    }
+}
+
+/// The first half of [`refresh`]: every feed and document of the next
+/// generation, with the index pages of `prev` (none without one) until
+/// [`FeedCache::next_index`] and [`FeedCache::with_index`] give this
+/// generation's. The service publishes the feeds a change touches first
+/// and the index pages, which nothing polls, in a second swap.
+pub fn refresh_feeds(
+    prev: Option<&FeedCache>,
+    catalog: &Catalog,
+    settings: &FeedSettings,
+    now: DateTime<FixedOffset>,
+) -> (FeedCache, RefreshStats) {
+    let started = Instant::now();
+    let wanted = feeds::all_feeds(catalog, settings, now);
+    let plans: Vec<(FeedId, Source, Option<Cached>)> = wanted
+        .into_iter()
+        .map(|feed| {
+            let title = catalog.scope_name(&feed.scope).map(str::to_string);
+            let source = Source { title, items: feeds::items(&feed, catalog, settings, now) };
+            let kept = prev
+                .and_then(|p| p.feeds.get(&feed.path()))
+                .filter(|c| c.source.same_as(&source))
+                .cloned();
+            (feed, source, kept)
+        })
+        .collect();
+    let planned = started.elapsed();
+
+    let mut stats = RefreshStats::default();
+    let hub = settings.websub_hub.as_ref().and_then(|hub| link_value(hub.as_str(), "hub"));
+    let rendered: Vec<(String, Option<Cached>, bool)> = plans
+        .into_par_iter()
+        .map(|(feed, source, kept)| {
+            let path = feed.path();
+            if let Some(k) = kept {
+                return (path, Some(k), false);
+            }
+            if lazy::on_demand(&feed.scope) {
+                let body = Body::empty(&source);
+                return (path, Some(Cached { body, source, preview: Arc::default() }), true);
+            }
+            let entry = feeds::render(&feed, &source.items, catalog, settings).map(|bytes| {
+                let (vary, links) = feed_headers(&feed, settings, hub.as_ref());
+                // After a change (a previous generation), the quick gzip
+                // form: the final one follows from the brotli worker.
+                let make = if prev.is_some() { Entry::quick } else { Entry::new };
+                let entry = make(bytes, feed.format.content_type(), feeds::newest_change(&source.items));
+                Cached { body: Body::Ready(Arc::new(entry.with_headers(vary, links))), source, preview: Arc::default() }
+            });
+            (path, entry, true)
+        })
+        .collect();
+
+    let fed = started.elapsed();
+    let mut next = HashMap::with_capacity(rendered.len());
+    for (path, cached, fresh) in rendered {
+        let Some(cached) = cached else { continue };
+        if fresh && matches!(cached.body, Body::OnDemand(..)) {
+            stats.deferred += 1;
+        } else if fresh {
+            stats.rendered += 1;
+        } else {
+            stats.kept += 1;
+        }
+        next.insert(path, cached);
+    }
+    documents::add(&mut next, prev, catalog, settings, now, &mut stats);
+    stats.dropped = prev.map_or(0, |p| p.feeds.keys().filter(|k| !next.contains_key(*k)).count());
+
+    stats.elapsed = started.elapsed();
+    tracing::debug!(
+        plan_us = planned.as_micros() as u64,
+        feeds_us = (fed - planned).as_micros() as u64,
+        documents_us = (stats.elapsed - fed).as_micros() as u64,
+        "feeds refreshed"
+    );
+    let cache = FeedCache {
+        generation: catalog.generation,
+        articles: catalog.len(),
+        errors: catalog.errors().len(),
+        feeds: next,
+        index: prev.and_then(|p| p.index.clone()),
+        previews: settings.browser_view.then(|| Arc::new(settings.clone())),
+        renderer: Some(Arc::new(Renderer { settings: settings.clone(), hub })),
+    };
+    (cache, stats)
+}
