@@ -65,6 +65,7 @@ const DAEMON: &[(&str, u8)] = &[
     ("tls", 1),
     ("metrics", 1),
     ("systemd", 1),
+    ("malloc", 1),
     ("tokens", 2),
     ("live", 2),
     ("websub", 2),

@@ -25,6 +25,7 @@ pub mod export;
 pub mod http;
 pub mod live;
 pub mod mail;
+pub mod malloc;
 pub mod metrics;
 pub mod newsletter;
 pub mod serve;

@@ -20,7 +20,8 @@ mod exit {
 }
 
 fn main() -> ExitCode {
-    tune_malloc();
+    // Before any thread starts.
+    bantin::malloc::tune_at_start();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
@@ -122,37 +123,6 @@ fn stderr_is_journal() -> bool {
     };
     let Ok(fd) = std::io::stderr().as_fd().try_clone_to_owned() else { return false };
     std::fs::File::from(fd).metadata().is_ok_and(|m| m.dev() == device && m.ino() == inode)
-}
-
-/// glibc gives every thread that allocates its own arena (up to 8 per
-/// core) and keeps what is freed there: the tokio blocking threads, rayon
-/// workers and the brotli worker each held tens of MB of a 100k-article
-/// catalog's transient garbage (issue 6: peak RSS of `serve`). Two arenas
-/// are plenty for a service whose request path hardly allocates.
-///
-/// And glibc raises its mmap threshold to the size of each large block
-/// freed (up to 32 MiB): after the brotli worker's first multi-MiB tables
-/// every later feed buffer and encoder table came from the heap, where the
-/// holes they left kept `serve` growing by ~10 MB over 50 article writes.
-/// A fixed threshold keeps every block over 256 KiB in its own mapping,
-/// given back when freed. An operator's own `MALLOC_ARENA_MAX` /
-/// `MALLOC_MMAP_THRESHOLD_` win. Must run before any thread starts.
-fn tune_malloc() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        // SAFETY: mallopt only sets an allocator parameter; called before
-        // any other thread exists, so nothing allocates concurrently.
-        if std::env::var_os("MALLOC_ARENA_MAX").is_none() {
-            unsafe {
-                libc::mallopt(libc::M_ARENA_MAX, 2);
-            }
-        }
-        if std::env::var_os("MALLOC_MMAP_THRESHOLD_").is_none() {
-            unsafe {
-                libc::mallopt(libc::M_MMAP_THRESHOLD, 256 * 1024);
-            }
-        }
-    }
 }
 
 /// `bantin serve`: binds (or takes the socket systemd passed), then runs

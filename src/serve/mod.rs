@@ -118,7 +118,7 @@ pub async fn run(settings: Settings, listener: TcpListener, mut control: Control
         store = %settings.store.shown(),
         "catalog loaded"
     );
-    give_back_memory();
+    crate::malloc::settle_after_load();
 
     let limits = http::Limits::new(&settings.http);
     let router = http::routes(shared.clone())
@@ -160,35 +160,6 @@ pub async fn run(settings: Settings, listener: TcpListener, mut control: Control
     tracing::info!("stopped");
     Ok(())
 }
-
-/// Returns the free memory inside malloc's heaps to the system after the
-/// load: reading 100k files on every core left holes in each thread's
-/// arena (their file buffers and parse temporaries between the articles
-/// kept), which glibc keeps resident, as it only trims the top of a heap.
-/// Then keeps what a change's render needs: with glibc's defaults each
-/// render's buffers (a feed's bytes, the compressor's state: a few hundred
-/// KB each) were mapped fresh or trimmed away after it, and page faults
-/// were a quarter of the render threads' time (perf, 100k articles). Free
-/// memory up to 2 MiB stays at the top of each heap, and blocks under
-/// 1 MiB come from the heaps: update render 8.8 → 7.3 ms, 2.5 MB more
-/// peak RSS. glibc only.
-fn give_back_memory() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: malloc_trim and mallopt take no pointers and are thread-safe
-    // (they lock each arena in turn).
-    unsafe {
-        libc::malloc_trim(0);
-        libc::mallopt(libc::M_TRIM_THRESHOLD, KEEP_FREE);
-        libc::mallopt(libc::M_MMAP_THRESHOLD, MAP_ABOVE);
-    }
-}
-
-/// Free bytes a heap keeps at its top instead of trimming them.
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-const KEEP_FREE: libc::c_int = 2 << 20;
-/// Blocks from this size up are mapped on their own (glibc: 128 KiB).
-#[cfg(all(target_os = "linux", target_env = "gnu"))]
-const MAP_ABOVE: libc::c_int = 1 << 20;
 
 /// The inbound SMTP listener of `bounces.listen`, if set.
 async fn receive_bounces(
