@@ -88,7 +88,7 @@ pub fn spawn_worker(shared: Arc<Shared>) -> Worker {
             loop {
                 held.wait_open();
                 let current = shared.cache.load_full();
-                let missing = current.missing_brotli();
+                let missing = current.unfinished_entries();
                 let mut todo = missing.iter().filter(|e| !failed.contains(&e.hash));
                 // Every final gzip form (~3 ms each) before any brotli one (~50 ms).
                 let Some(entry) = todo.clone().find(|e| e.quick).or_else(|| todo.next()) else { break };
@@ -99,7 +99,7 @@ pub fn spawn_worker(shared: Arc<Shared>) -> Worker {
                     continue;
                 }
                 let done = std::collections::HashMap::from([(entry.hash.clone(), Arc::new(done))]);
-                shared.cache.rcu(|current| current.merge_brotli(&done).map(Arc::new).unwrap_or_else(|| Arc::clone(current)));
+                shared.cache.rcu(|current| current.merge_finished(&done).map(Arc::new).unwrap_or_else(|| Arc::clone(current)));
             }
         }
     });

@@ -103,7 +103,7 @@ impl Core {
             self.shared.cache.rcu(|current| Arc::new(current.with_index(pages)));
         }
         tracing::debug!(changed = index.is_some(), us = started.elapsed().as_micros() as u64, "index pages");
-        if index.is_some() || next.needs_brotli() {
+        if index.is_some() || next.needs_finishing() {
             self.brotli.wake();
         }
         tracing::info!(

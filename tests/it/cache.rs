@@ -91,12 +91,12 @@ fn a_change_re_renders_only_the_feeds_it_touches() {
 
     // Brotli forms come later, merged by content: only entries whose
     // content matches get them, and the other forms stay as they were.
-    let missing = c4.missing_brotli();
+    let missing = c4.unfinished_entries();
     assert!(!missing.is_empty());
     let done: std::collections::HashMap<String, std::sync::Arc<cache::Entry>> =
         missing.iter().map(|e| (e.hash.clone(), std::sync::Arc::new(e.add_brotli()))).collect();
-    let c5 = c4.merge_brotli(&done).unwrap();
-    assert!(!c5.needs_brotli());
+    let c5 = c4.merge_finished(&done).unwrap();
+    assert!(!c5.needs_finishing());
     // A feed rendered after a change went out with the quick gzip form;
     // the merge puts the final one in its place. The content stays.
     let (old, new) = (c4.feed("feed.xml").unwrap(), c5.feed("feed.xml").unwrap());
@@ -105,7 +105,7 @@ fn a_change_re_renders_only_the_feeds_it_touches() {
     assert_eq!(new.gzip.etag, format!("\"{}-gz\"", old.hash));
     assert_eq!(new.identity().unwrap().etag, old.identity().unwrap().etag);
     assert!(new.has_tag(old.gzip.etag.to_str().unwrap()));
-    assert!(c5.merge_brotli(&done).is_none(), "nothing left to merge");
+    assert!(c5.merge_finished(&done).is_none(), "nothing left to merge");
 }
 
 #[test]

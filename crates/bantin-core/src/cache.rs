@@ -21,7 +21,7 @@
 //! - brotli is the slow one (quality 9 takes ~50 ms for a 300 KB feed), so a
 //!   fresh entry is published with gzip first and gets its
 //!   brotli form in a later swap (the service's brotli worker and
-//!   [`FeedCache::merge_brotli`], matched by content hash); until then `br`
+//!   [`FeedCache::merge_finished`], matched by content hash); until then `br`
 //!   clients get gzip. A representation's bytes never change under its ETag.
 //! - likewise a feed rendered after a change (not at start or reload) is
 //!   first published with a quick gzip form (level 1, ETag suffix `-gz1`,
@@ -201,7 +201,7 @@ impl FeedCache {
 
     /// Whether some entry rendered at refresh still lacks its brotli form
     /// or its final gzip form (on-demand feeds get no brotli: [`lazy`]).
-    pub fn needs_brotli(&self) -> bool {
+    pub fn needs_finishing(&self) -> bool {
         self.index.iter().flat_map(index::Pages::entries).chain(self.ready()).any(|e| e.unfinished())
     }
 
@@ -215,7 +215,7 @@ impl FeedCache {
 
     /// The entries still lacking their brotli or final gzip form
     /// ([`Entry::unfinished`]), by content hash.
-    pub fn missing_brotli(&self) -> Vec<Arc<Entry>> {
+    pub fn unfinished_entries(&self) -> Vec<Arc<Entry>> {
         let mut seen = std::collections::HashSet::new();
         self.ready()
             .chain(self.index.iter().flat_map(index::Pages::entries))
@@ -228,7 +228,7 @@ impl FeedCache {
     /// (content hash → the entry with them) filled in where the content
     /// still matches; `None` when nothing applies (the cache moved on to
     /// other content).
-    pub fn merge_brotli(&self, done: &HashMap<String, Arc<Entry>>) -> Option<FeedCache> {
+    pub fn merge_finished(&self, done: &HashMap<String, Arc<Entry>>) -> Option<FeedCache> {
         let fill = |e: &Arc<Entry>| -> Option<Arc<Entry>> {
             let d = done.get(&e.hash)?;
             let brotli = e.brotli.is_none() && d.brotli.is_some();

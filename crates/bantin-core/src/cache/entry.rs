@@ -76,7 +76,7 @@ pub struct Entry {
     /// `Some(None)` if that failed, which the gzip form then stands in for.
     identity: OnceLock<Option<Representation>>,
     pub gzip: Representation,
-    /// `None` until the brotli worker has compressed it ([`FeedCache::merge_brotli`]).
+    /// `None` until the brotli worker has compressed it ([`FeedCache::merge_finished`]).
     pub brotli: Option<Representation>,
     /// Whether `gzip` is the quick form ([`Entry::quick`]), which the
     /// brotli worker replaces with the final one.
