@@ -35,37 +35,37 @@ impl StateStore {
 
     /// A temporary failure: back to queued, tried again at `next_at`.
     pub async fn mark_retry(&self, id: i64, now: DateTime<Utc>, next_at: DateTime<Utc>, error: &str) -> Result<()> {
-        let _writing = self.writing().await;
-        let mut tx = self.pool.begin().await.map_err(q("scheduling a retry"))?;
-        sqlx::query(
-            "UPDATE outbox SET status = 'queued', next_attempt_at = $2, last_error = $3, lease_owner = NULL, lease_until = NULL
-             WHERE id = $1",
-        )
-        .bind(id)
-        .bind(to_ms(next_at))
-        .bind(error)
-        .execute(&mut *tx)
-        .await
-        .map_err(q("scheduling a retry"))?;
-        audit(&mut tx, id, now, "retry", Some(error)).await?;
-        tx.commit().await.map_err(q("scheduling a retry"))?;
-        Ok(())
+        self.mark_unsent(id, now, Some(next_at), error).await
     }
 
     /// A permanent failure: the message will not be tried again.
     pub async fn mark_failed(&self, id: i64, now: DateTime<Utc>, error: &str) -> Result<()> {
+        self.mark_unsent(id, now, None, error).await
+    }
+
+    /// A message the relay did not take, with its audit row: queued again
+    /// for `retry_at`, or (`None`) failed for good.
+    async fn mark_unsent(&self, id: i64, now: DateTime<Utc>, retry_at: Option<DateTime<Utc>>, error: &str) -> Result<()> {
+        let (status, outcome, doing) = match retry_at {
+            Some(_) => ("queued", "retry", "scheduling a retry"),
+            None => ("failed", "failed", "marking a message failed"),
+        };
         let _writing = self.writing().await;
-        let mut tx = self.pool.begin().await.map_err(q("marking a message failed"))?;
+        let mut tx = self.pool.begin().await.map_err(q(doing))?;
         sqlx::query(
-            "UPDATE outbox SET status = 'failed', last_error = $2, lease_owner = NULL, lease_until = NULL WHERE id = $1",
+            "UPDATE outbox SET status = $2, next_attempt_at = COALESCE($3, next_attempt_at), last_error = $4,
+             lease_owner = NULL, lease_until = NULL
+             WHERE id = $1",
         )
         .bind(id)
+        .bind(status)
+        .bind(retry_at.map(to_ms))
         .bind(error)
         .execute(&mut *tx)
         .await
-        .map_err(q("marking a message failed"))?;
-        audit(&mut tx, id, now, "failed", Some(error)).await?;
-        tx.commit().await.map_err(q("marking a message failed"))?;
+        .map_err(q(doing))?;
+        audit(&mut tx, id, now, outcome, Some(error)).await?;
+        tx.commit().await.map_err(q(doing))?;
         Ok(())
     }
 }
