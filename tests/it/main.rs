@@ -24,6 +24,7 @@ mod instant_queue;
 mod instant_render;
 mod media;
 mod media_rules;
+mod outbox_store;
 mod jekyll_store;
 mod prop_feeds;
 mod prop_identity;
