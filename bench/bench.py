@@ -738,6 +738,21 @@ def smtp_sink(work):
     return sink, port, source_bin
 
 
+def message_size(body, shared):
+    """The size of a stored message: a body that shares bytes with others
+    (`delta`) is a delta, which starts with the message's length as
+    LEB128."""
+    if not shared:
+        return len(body)
+    n = shift = 0
+    for b in body:
+        n |= (b & 0x7F) << shift
+        shift += 7
+        if b < 0x80:
+            return n
+    raise RuntimeError("a stored delta without its length")
+
+
 def digest_run(args, work, port, n):
     """One whole `bantin digest run` of n personalised digests into the
     sink on `port`, from a fresh state database: seconds, peak RSS (MiB),
@@ -779,8 +794,9 @@ first_backlog = "400d"
     first = re.search(r"the first within (\d+) ms", out)
     first_s = int(first.group(1)) / 1000 if first else float("nan")
     db = sqlite3.connect(os.path.join(mw, "state", "bantin.db"))
-    size, unsent = db.execute("select (select avg(length(body)) from outbox_bodies), "
-                              "(select sum(status != 'sent') from outbox)").fetchone()
+    unsent, = db.execute("select sum(status != 'sent') from outbox").fetchone()
+    sizes = [message_size(body, shared) for body, shared in db.execute("select body, common_key is not null from outbox_bodies")]
+    size = sum(sizes) / max(len(sizes), 1)
     db.close()
     shutil.rmtree(mw, ignore_errors=True)
     if sent != n or unsent:

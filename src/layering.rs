@@ -13,6 +13,7 @@ use std::path::{Path, PathBuf};
 const CORE: &[(&str, u8)] = &[
     ("text", 0),
     ("ratelimit", 0),
+    ("delta", 0),
     // Subscribers and the address rules, which config checks
     // `digest.seed` with.
     ("subscriber", 1),
@@ -45,6 +46,7 @@ const DAEMON: &[(&str, u8)] = &[
     ("cache", 0),
     ("catalog", 0),
     ("dates", 0),
+    ("delta", 0),
     ("digest", 0),
     ("feeds", 0),
     ("ratelimit", 0),

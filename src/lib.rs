@@ -15,7 +15,7 @@
 //! `newsletter` → `shared` → `http`, `subscription`, `admin` → `serve` → the
 //! binary (`main.rs`, `cli/`).
 
-pub use bantin_core::{article, cache, catalog, dates, digest, feeds, ratelimit, subscriber, templates, text};
+pub use bantin_core::{article, cache, catalog, dates, delta, digest, feeds, ratelimit, subscriber, templates, text};
 
 pub mod admin;
 pub mod archive;

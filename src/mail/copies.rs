@@ -65,6 +65,7 @@ impl Composer {
             period_key: plan.period.key.clone(),
             recipient: to.clone(),
             body,
+            shared: None,
         })
     }
 

@@ -12,6 +12,7 @@
 //! of these are functions of the plan, not of the subscriber, so a shape
 //! still holds.
 
+use crate::delta::Shared;
 use super::shape::{self, Personal, Shape, Shapes};
 use super::{ArticleView, Composer, MailError, Rendered};
 use super::clip::{self, Split};
@@ -181,17 +182,22 @@ impl Composer {
 
     /// The same, from the shape of `plan` in `shapes` when it has one (see
     /// `mail::shape`): the bytes differ only in where quoted-printable
-    /// breaks its lines.
+    /// breaks its lines, and the outbox stores them as a delta against the
+    /// shape's pieces (`delta`).
     pub fn digest_in(&self, shapes: &Shapes, plan: &PlannedDigest, catalog: &Catalog, now: DateTime<Utc>) -> Result<OutboxMessage, MailError> {
         if !self.templates.digests_shareable() {
             return self.digest(plan, catalog, now);
         }
         let personal = self.personal(&plan.subscriber);
         match shapes.get_or_make(plan, || self.shape(plan, catalog, &personal))? {
-            Some(shape) => self.digest_message(plan, &personal, |to, message_id, headers| {
-                let (text, html) = shape.parts(&personal);
-                self.assemble(to, &shape.subject, quoted_printable_parts(text, html), message_id, now, headers)
-            }),
+            Some(shape) => {
+                let mut message = self.digest_message(plan, &personal, |to, message_id, headers| {
+                    let (text, html) = shape.parts(&personal);
+                    self.assemble(to, &shape.subject, quoted_printable_parts(text, html), message_id, now, headers)
+                })?;
+                message.shared = Shared::of(shape.common(), &message.body);
+                Ok(message)
+            }
             None => self.digest_rendered(plan, catalog, &personal, now),
         }
     }
@@ -235,6 +241,7 @@ impl Composer {
             period_key: plan.period.key.clone(),
             recipient: sub.email.clone(),
             body,
+            shared: None,
         })
     }
 

@@ -106,6 +106,7 @@ impl Composer {
             period_key,
             recipient: sub.email.clone(),
             body,
+            shared: None,
         })
     }
 }

@@ -5,7 +5,7 @@
 //! (who by token name, what, to which subscriber id: never an address, so
 //! `subscribers forget` leaves nothing of the person in it).
 
-use super::outbox::sql;
+use super::statements::sql;
 use super::{from_ms, get, q, subscriber_from_row, to_ms, Result, StateStore, Status, Subscriber, SUBSCRIBER_COLUMNS};
 use chrono::{DateTime, Utc};
 

@@ -139,7 +139,7 @@ impl StateStore {
     }
 
     async fn target(&self, text: String, arg: Arg<'_>) -> Result<Option<Target>> {
-        let query = sqlx::query(super::outbox::sql(text));
+        let query = sqlx::query(super::statements::sql(text));
         let query = match arg {
             Arg::Id(id) => query.bind(id),
             Arg::Text(t) => query.bind(t.to_string()),

@@ -22,6 +22,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "instant", include_str!("../../migrations/sqlite/0006_instant.sql")),
     (7, "digest archive", include_str!("../../migrations/sqlite/0007_digest_archive.sql")),
     (10, "admin audit", include_str!("../../migrations/sqlite/0010_admin_audit.sql")),
+    (11, "outbox common", include_str!("../../migrations/sqlite/0011_outbox_common.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "subscribers outbox", include_str!("../../migrations/postgres/0001_subscribers_outbox.sql")),
@@ -32,6 +33,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (6, "instant", include_str!("../../migrations/postgres/0006_instant.sql")),
     (7, "digest archive", include_str!("../../migrations/postgres/0007_digest_archive.sql")),
     (10, "admin audit", include_str!("../../migrations/postgres/0010_admin_audit.sql")),
+    (11, "outbox common", include_str!("../../migrations/postgres/0011_outbox_common.sql")),
 ];
 
 /// Which database `state.url` names.

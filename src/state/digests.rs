@@ -3,7 +3,7 @@
 //! The planner (`digest::plan`, pure) reads these; the digest commit that
 //! writes sent ids and watermarks with their outbox row is `outbox.rs`.
 
-use super::{from_ms, get, outbox, q, subscriber_from_row, subscriber_sql, to_ms, Backend, Result, StateStore, Subscriber};
+use super::{from_ms, get, q, subscriber_from_row, subscriber_sql, to_ms, Backend, Result, StateStore, Subscriber};
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use std::collections::{HashMap, HashSet};
@@ -30,7 +30,7 @@ impl StateStore {
     /// at the moment of `serve`'s start-up peak. Rows are independent (a
     /// repeat is ignored), so a failure half-way loses nothing.
     pub async fn note_articles_seen(&self, ids: &[&str], now: DateTime<Utc>) -> Result<()> {
-        use outbox::{sql, values, ROWS_PER_STATEMENT};
+        use super::statements::{sql, values, ROWS_PER_STATEMENT};
         use sqlx::Connection as _;
         const ROWS_PER_COMMIT: usize = 2048;
         // In id order: each transaction then adds to one end of the id

@@ -4,7 +4,7 @@
 //! transaction. The lease that makes the marks safe is taken in
 //! `outbox.rs` (`claim_due`).
 
-use super::outbox::{list, sql, ROWS_PER_STATEMENT};
+use super::statements::{list, sql, ROWS_PER_STATEMENT};
 use super::{q, to_ms, Result, StateStore};
 use chrono::{DateTime, Utc};
 

@@ -12,7 +12,8 @@
 //! backend. Files: this one (the handle, subscribers), `digests.rs` (digest
 //! bookkeeping: first-seen articles, recipients, sent ids),
 //! `connect.rs` (backends, pools, migrations), `outbox.rs` (digest commits,
-//! the outbox: claims, marks, audit), `instances.rs` (several
+//! the outbox: claims, marks, audit), `common.rs` (the bytes many outbox
+//! messages share, stored once), `statements.rs` (multi-row statements), `instances.rs` (several
 //! instances on one database: names, leases of the gone, the planner lock,
 //! the shared token key), `bounces.rs` (reports received: matching them
 //! to a message, applying them once; the bounce policy), `lift.rs` (an
@@ -38,6 +39,7 @@
 
 mod admin;
 mod archive;
+mod common;
 mod connect;
 mod instances;
 mod outbox;
@@ -46,6 +48,7 @@ mod digests;
 mod lift;
 mod marks;
 mod privacy;
+mod statements;
 
 pub use admin::{AuditEntry, DayCounts, OutboxEntry, OutboxView};
 pub use archive::{ArchiveEntry, ArchivePage};

@@ -6,24 +6,19 @@
 //! row and only read after that: the claim and the marks update the small
 //! outbox row, not ~11 KB of message (each such UPDATE used to rewrite the
 //! body's pages into SQLite's WAL, and the checkpoint wrote them again).
+//! A body most of whose bytes other messages share is stored as a delta
+//! against them (`common.rs`, migration 11).
 //!
-//! Statements go out several rows at a time (multi-row `VALUES`, `IN`
-//! lists; at most [`ROWS_PER_STATEMENT`] rows each): every statement is a
-//! round trip (to sqlx's SQLite worker thread, or to the PostgreSQL
-//! server), and one per row was most of the time of committing a batch.
+//! Statements go out several rows at a time (`statements.rs`).
 
 use super::{Backend, DigestCommit, MessageKind, OutboxCounts, OutboxMessage, OutboxRow, from_ms, get, q, to_ms};
 use super::{ArchiveEntry, Result, StateError, StateStore};
+use super::common::StoredBody;
+use super::statements::{list, sql, values, ROWS_PER_STATEMENT};
+use crate::delta::Common;
 use chrono::{DateTime, Utc};
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::fmt::Write as _;
 use std::time::Duration;
-
-/// Rows per multi-row statement. Few enough: sqlx looks up each of a
-/// SQLite statement's parameters by name (`sqlite3_bind_parameter_name`,
-/// a linear scan), so binding cost grows with the square of the count;
-/// at 200 rows (1,600 parameters) that lookup was 6 % of a digest run.
-pub(super) const ROWS_PER_STATEMENT: usize = 32;
 
 /// The outbox claim; `{lock}` is the row-locking clause of the backend.
 /// Due rows and rows of an expired lease are looked up apart, each in the
@@ -43,29 +38,6 @@ const CLAIM_SQL: &str =
         ) AS claimable
         ORDER BY due, id LIMIT $4)
      RETURNING id, message_id, kind, subscriber_id, period_key, recipient, attempts";
-
-/// `($f, $f+1, …), (…)`: `rows` groups of `cols` numbered parameters from `$first`.
-pub(super) fn values(rows: usize, cols: usize, first: usize) -> String {
-    let mut s = String::with_capacity(rows * cols * 5);
-    for r in 0..rows {
-        s.push_str(if r == 0 { "(" } else { ", (" });
-        for c in 0..cols {
-            let _ = write!(s, "{}${}", if c == 0 { "" } else { ", " }, first + r * cols + c);
-        }
-        s.push(')');
-    }
-    s
-}
-
-/// `$f, $f+1, …`: `n` numbered parameters from `$first`, for an `IN` list.
-pub(super) fn list(n: usize, first: usize) -> String {
-    (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
-}
-
-/// SQL built here from the helpers above and constant text, never data.
-pub(super) fn sql(s: String) -> sqlx::AssertSqlSafe<String> {
-    sqlx::AssertSqlSafe(s)
-}
 
 impl StateStore {
     /// Writes a batch of planned digests in one transaction: each one's
@@ -218,10 +190,11 @@ impl StateStore {
         // clear them). Bodies never change after the commit that wrote
         // them, so reading them after the claim, outside its statement,
         // reads what the claim leased.
-        let mut bodies: HashMap<i64, (Vec<u8>, i64)> = HashMap::with_capacity(out.len());
+        let mut stored: Vec<(i64, StoredBody)> = Vec::with_capacity(out.len());
+        let mut bounce_counts: HashMap<i64, i64> = HashMap::with_capacity(out.len());
         for chunk in out.chunks(ROWS_PER_STATEMENT) {
             let text = format!(
-                "SELECT b.outbox_id, b.body, COALESCE(s.bounce_count, 0) AS bounce_count
+                "SELECT b.outbox_id, b.body, b.common_key, COALESCE(s.bounce_count, 0) AS bounce_count
                  FROM outbox_bodies b JOIN outbox o ON o.id = b.outbox_id LEFT JOIN subscribers s ON s.id = o.subscriber_id
                  WHERE b.outbox_id IN ({})",
                 list(chunk.len(), 1)
@@ -231,13 +204,17 @@ impl StateStore {
                 query = query.bind(r.id);
             }
             for b in query.fetch_all(&self.pool).await.map_err(q("reading outbox messages"))? {
-                bodies.insert(get(&b, "outbox_id")?, (get(&b, "body")?, get(&b, "bounce_count")?));
+                let id = get(&b, "outbox_id")?;
+                bounce_counts.insert(id, get(&b, "bounce_count")?);
+                stored.push((id, StoredBody { bytes: get(&b, "body")?, common_key: get(&b, "common_key")? }));
             }
         }
+        let mut bodies = super::common::open_all(&self.pool, stored).await?;
         for r in &mut out {
-            (r.body, r.bounce_count) = bodies.remove(&r.id).ok_or_else(|| {
+            r.body = bodies.remove(&r.id).ok_or_else(|| {
                 StateError::Corrupt(format!("outbox message {} has no body in outbox_bodies", r.message_id))
             })?;
+            r.bounce_count = bounce_counts.get(&r.id).copied().unwrap_or(0);
         }
         Ok(out)
     }
@@ -273,13 +250,18 @@ impl StateStore {
     /// The stored bytes of a message, by Message-ID.
     pub async fn outbox_message(&self, message_id: &str) -> Result<Option<(String, Vec<u8>)>> {
         let row = sqlx::query(
-            "SELECT o.status, b.body FROM outbox o JOIN outbox_bodies b ON b.outbox_id = o.id WHERE o.message_id = $1",
+            "SELECT o.id, o.status, b.body, b.common_key FROM outbox o JOIN outbox_bodies b ON b.outbox_id = o.id
+             WHERE o.message_id = $1",
         )
         .bind(message_id)
         .fetch_optional(&self.pool)
         .await
         .map_err(q("reading the outbox"))?;
-        row.map(|r| Ok((get(&r, "status")?, get(&r, "body")?))).transpose()
+        let Some(r) = row else { return Ok(None) };
+        let id: i64 = get(&r, "id")?;
+        let stored = StoredBody { bytes: get(&r, "body")?, common_key: get(&r, "common_key")? };
+        let mut bodies = super::common::open_all(&self.pool, vec![(id, stored)]).await?;
+        Ok(Some((get(&r, "status")?, bodies.remove(&id).unwrap_or_default())))
     }
 }
 
@@ -318,34 +300,27 @@ async fn insert_outbox(
         for (m, _) in chunk {
             by_id.entry(m.message_id.as_str()).or_insert(m);
         }
-        let mut rows: Vec<(i64, &[u8])> = Vec::with_capacity(inserted.len());
+        let mut rows: Vec<(i64, &OutboxMessage)> = Vec::with_capacity(inserted.len());
         for r in &inserted {
             let message_id: String = get(r, "message_id")?;
             let m = by_id.get(message_id.as_str()).ok_or_else(|| {
                 StateError::Corrupt(format!("the outbox returned an unknown Message-ID {message_id}"))
             })?;
-            rows.push((get(r, "id")?, m.body.as_slice()));
+            rows.push((get(r, "id")?, m));
         }
-        let text = format!("INSERT INTO outbox_bodies (outbox_id, body) VALUES {}", values(rows.len(), 2, 1));
+        // A shared body names its common bytes: they go first.
+        let commons: Vec<&Common> = rows.iter().filter_map(|(_, m)| m.shared.as_ref()).map(|s| &*s.common).collect();
+        super::common::write(tx, &commons).await?;
+        let text = format!("INSERT INTO outbox_bodies (outbox_id, body, common_key) VALUES {}", values(rows.len(), 3, 1));
         let mut query = sqlx::query(sql(text));
-        for (id, body) in &rows {
-            query = query.bind(*id).bind(*body);
+        for (id, m) in &rows {
+            query = match &m.shared {
+                Some(shared) => query.bind(*id).bind(shared.delta.as_slice()).bind(Some(shared.common.key().as_slice())),
+                None => query.bind(*id).bind(m.body.as_slice()).bind(None::<&[u8]>),
+            };
         }
         query.execute(&mut **tx).await.map_err(q("writing message bodies to the outbox"))?;
         queued += rows.len();
     }
     Ok(queued)
-}
-
-
-#[cfg(test)]
-mod tests {
-    use super::{list, values};
-
-    #[test]
-    fn placeholders_are_numbered_in_order() {
-        assert_eq!(values(2, 3, 1), "($1, $2, $3), ($4, $5, $6)");
-        assert_eq!(values(1, 2, 4), "($4, $5)");
-        assert_eq!(list(3, 3), "$3, $4, $5");
-    }
 }

@@ -10,8 +10,9 @@
 //! - `outbox`: every message to them (`recipient` is the address; a
 //!   confirmation mail has it even when `subscriber_id` is not set), with
 //!   the relay's last error, which may quote the address;
-//! - `outbox_bodies`: the whole message: address, name of the list, their
-//!   links (tokens naming their subscriber id);
+//! - `outbox_bodies`: the whole message (or its own part, when the rest is
+//!   in `outbox_common`): address, name of the list, their links (tokens
+//!   naming their subscriber id);
 //! - `bounce_reports` (migrations 4, 5): the reports received about their
 //!   messages (subscriber id, outbox id, the report's diagnostic, which
 //!   may quote the address); `subscribers` also holds the last one's
@@ -20,11 +21,14 @@
 //!   subscriber id and period) and the relay's answer (may quote the
 //!   address);
 //! - `articles_seen`, `token_key`, `digest_archive` (migration 7: a
-//!   period's site-wide article ids), `_sqlx_migrations`: nothing about anyone.
+//!   period's site-wide article ids), `outbox_common` (migration 11: the
+//!   parts of digests that all subscribers of a shape share, rendered with
+//!   stand-ins for their address and links), `_sqlx_migrations`: nothing
+//!   about anyone.
 //!
 //! `forget` deletes their subscriber rows (any case of the address), their
 //! `sent_articles`, the bounce reports about them or their messages, every outbox row to them or of their subscriber id and
-//! its body, and makes their audit rows anonymous: the outcome and time
+//! its body (and the shared bytes no other body names), and makes their audit rows anonymous: the outcome and time
 //! stay (the counts of sends and failures stay true), the outbox id,
 //! Message-ID and relay answer go. Links in mails already delivered name a
 //! subscriber id that no longer exists and that is never given again
@@ -76,13 +80,14 @@ impl StateStore {
         let mut tx = conn.begin().await.map_err(q("forgetting a person"))?;
         let mut counts = [0u64; 6];
         for (n, text) in counts.iter_mut().zip(statements) {
-            *n = sqlx::query(super::outbox::sql(text))
+            *n = sqlx::query(super::statements::sql(text))
                 .bind(email.trim())
                 .execute(&mut *tx)
                 .await
                 .map_err(q("forgetting a person"))?
                 .rows_affected();
         }
+        super::common::drop_unused(&mut tx).await?;
         tx.commit().await.map_err(q("forgetting a person"))?;
         self.truncate_wal(&mut conn).await;
         let [audit_rows, _, _, messages, sent_articles, subscribers] = counts;
@@ -94,15 +99,20 @@ impl StateStore {
     pub async fn drop_mail_bodies(&self, before: DateTime<Utc>) -> Result<u64> {
         let _writing = self.writing().await;
         let mut conn = self.pool.acquire().await.map_err(q("dropping old message bodies"))?;
+        let mut tx = conn.begin().await.map_err(q("dropping old message bodies"))?;
         let n = sqlx::query(
             "DELETE FROM outbox_bodies WHERE outbox_id IN (
                 SELECT id FROM outbox WHERE status IN ('sent', 'failed') AND COALESCE(sent_at, created_at) < $1)",
         )
         .bind(to_ms(before))
-        .execute(&mut *conn)
+        .execute(&mut *tx)
         .await
         .map_err(q("dropping old message bodies"))?
         .rows_affected();
+        if n > 0 {
+            super::common::drop_unused(&mut tx).await?;
+        }
+        tx.commit().await.map_err(q("dropping old message bodies"))?;
         if n > 0 {
             self.truncate_wal(&mut conn).await;
         }

@@ -1,12 +1,98 @@
-//! How the outbox hands out messages, on both backends: a claim takes
-//! expired leases and due rows in their turn.
+//! How the outbox stores and hands out messages, on both backends: bodies
+//! stored as deltas against bytes many messages share (`delta`,
+//! migration 11) come back byte for byte and the shared bytes are kept
+//! once and dropped with their last body; a claim takes expired leases
+//! and due rows in their turn.
 
 use crate::support::mailtest;
 
-use bantin::state::{MessageKind, OutboxMessage, StateStore};
+use bantin::delta::{Common, Shared};
+use bantin::state::{DigestCommit, MessageKind, OutboxMessage, StateStore};
 use mailtest::fixed_now as at;
 use mailtest::{Backend, StateDb};
+use std::sync::Arc;
 use std::time::Duration;
+
+async fn count(url: &str, sql: &'static str) -> i64 {
+    use sqlx::Row;
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    let n = sqlx::query(sql).fetch_one(&pool).await.unwrap().get::<i64, _>(0);
+    pool.close().await;
+    n
+}
+
+/// Two long pieces with every byte value in them (NUL, CR, LF, 0xff).
+fn pieces() -> [Vec<u8>; 2] {
+    [(0..=255u8).cycle().take(3000).collect(), (0..=255u8).rev().cycle().take(2000).collect()]
+}
+
+fn message(subscriber: i64, email: &str, common: &Arc<Common>) -> OutboxMessage {
+    let [a, b] = pieces();
+    let own = format!("To: {email}\r\n\r\n");
+    let body = [own.as_bytes(), &a, format!("/unsubscribe/{subscriber}").as_bytes(), &b, b"\r\n"].concat();
+    let shared = Shared::of(common, &body);
+    assert!(shared.is_some(), "most of the message is shared");
+    OutboxMessage {
+        message_id: format!("<daily:2026-08-31.{subscriber}@example.org>"),
+        kind: MessageKind::Digest,
+        subscriber_id: Some(subscriber),
+        period_key: "daily:2026-08-31".into(),
+        recipient: email.to_string(),
+        body,
+        shared,
+    }
+}
+
+async fn shared_bytes_are_stored_once_and_go_with_their_last_body(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = StateDb::new(backend, dir.path());
+    let state = StateStore::open(&db.url).await.unwrap();
+    let [a, b] = pieces();
+    let common = Arc::new(Common::new([a.as_slice(), b.as_slice()]));
+    let mut expected = Vec::new();
+    for i in 0..6 {
+        let sub = mailtest::active_subscriber(&state, &format!("reader{i}@example.org"), at()).await;
+        expected.push(message(sub.id, &sub.email, &common));
+    }
+    // Two batches, as a digest run commits them: the second finds the
+    // shared bytes stored already.
+    for batch in expected.chunks(3) {
+        let commits: Vec<DigestCommit> = batch
+            .iter()
+            .map(|m| DigestCommit {
+                subscriber_id: m.subscriber_id.unwrap(),
+                period_key: m.period_key.clone(),
+                planned_at: at(),
+                watermark: None,
+                article_ids: vec!["bai-1".into()],
+                message: Some(m.clone()),
+            })
+            .collect();
+        assert_eq!(state.commit_digests(&commits).await.unwrap(), 3);
+    }
+    assert_eq!(count(&db.url, "SELECT COUNT(*) FROM outbox_common").await, 1);
+    let own: i64 = count(&db.url, "SELECT CAST(SUM(LENGTH(body)) AS BIGINT) FROM outbox_bodies").await;
+    assert!(own < 6 * 200, "each body holds only its own bytes: {own} B in all");
+
+    let rows = state.claim_due("host-a:1:aaaaaaaa", at(), Duration::from_secs(300), 100).await.unwrap();
+    assert_eq!(rows.len(), 6);
+    for (row, m) in rows.iter().zip(&expected) {
+        assert_eq!(row.body, m.body, "{}", row.message_id);
+    }
+    let (_, body) = state.outbox_message(&expected[2].message_id).await.unwrap().unwrap();
+    assert_eq!(body, expected[2].body);
+
+    // Erasing people drops their bodies; the shared bytes go with the last.
+    for m in &expected[..5] {
+        state.forget(&m.recipient).await.unwrap();
+    }
+    assert_eq!(count(&db.url, "SELECT COUNT(*) FROM outbox_common").await, 1);
+    state.forget(&expected[5].recipient).await.unwrap();
+    assert_eq!(count(&db.url, "SELECT COUNT(*) FROM outbox_common").await, 0);
+}
+
+on_both_backends!(shared_bytes_are_stored_once_and_go_with_their_last_body, shared_bytes_are_stored_once_and_go_with_their_last_body);
 
 /// Found while measuring issue 24's mail run: the claim collected and
 /// sorted every due row each time (4 ms a claim with 10,000 queued). Now
@@ -28,7 +114,8 @@ async fn a_claim_takes_expired_leases_and_due_rows_in_their_turn(backend: Backen
             period_key: format!("p{i}"),
             recipient: sub.email.clone(),
             body: format!("Subject: {i}\r\n\r\nx\r\n").into_bytes(),
-                    };
+            shared: None,
+        };
         assert!(state.enqueue(&m, second(i)).await.unwrap());
         ids.push(m.message_id);
     }

@@ -36,6 +36,7 @@ fn message(subscriber: i64, period: &str) -> OutboxMessage {
         period_key: period.into(),
         recipient: format!("reader{subscriber}@example.org"),
         body: format!("Subject: {period}\r\n\r\nbody \u{0} bytes \u{1}\r\n").into_bytes(),
+        shared: None,
     }
 }
 

@@ -85,6 +85,7 @@ async fn forget_erases_the_person_from_every_table(backend: Backend) {
         period_key: "confirm".into(),
         recipient: "VICTIM.PERSON@example.org".into(),
         body: b"To: VICTIM.PERSON@example.org\r\nSubject: x\r\n\r\nHello victim.person\r\n".to_vec(),
+        shared: None,
     };
     assert!(state.enqueue(&confirm, chrono::Utc::now()).await.unwrap());
     drop(state);

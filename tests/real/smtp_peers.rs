@@ -49,6 +49,7 @@ fn awkward_message() -> OutboxMessage {
         period_key: "awkward".into(),
         recipient: "awkward@example.org".into(),
         body: body.as_bytes().to_vec(),
+        shared: None,
     }
 }
 

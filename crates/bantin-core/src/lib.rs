@@ -2,7 +2,8 @@
 //! touching the file system, the network, a database or the clock. Article
 //! formats into clean [`Article`]s, the immutable [`Catalog`], feeds, the
 //! cached documents and their HTTP negotiation, the digest planner, mail
-//! shaping and encoding, link tokens, bounce and complaint reports, the subscriber model and settings.
+//! shaping and encoding (and the outbox's [`delta`]s against the bytes a
+//! shape's messages share), link tokens, bounce and complaint reports, the subscriber model and settings.
 //!
 //! The daemon crate (`bantin`) does the I/O around it. Nothing here depends
 //! on tokio, sqlx, axum, hyper or lettre, and the compiler holds that: this
@@ -13,6 +14,7 @@ pub mod cache;
 pub mod catalog;
 pub mod config;
 pub mod dates;
+pub mod delta;
 pub mod digest;
 pub mod feeds;
 pub mod identity;

@@ -24,6 +24,7 @@
 //! - lettre must choose quoted-printable for both parts, as it does for
 //!   Vietnamese text (other texts keep lettre's own choice).
 
+use crate::delta::Common;
 use super::qp::Encoder;
 use crate::digest::plan::PlannedDigest;
 use crate::subscriber::Frequency;
@@ -179,6 +180,8 @@ pub struct Shape {
     pub subject: String,
     text: Part,
     html: Part,
+    /// The encoded pieces of both parts, as the outbox stores them once.
+    common: Arc<Common>,
 }
 
 impl Shape {
@@ -198,7 +201,15 @@ impl Shape {
         {
             return None;
         }
-        Some(Shape { subject: first.0.to_string(), text: text.encode(false), html: html.encode(true) })
+        let (text, html) = (text.encode(false), html.encode(true));
+        let pieces = text.pieces.iter().chain(&html.pieces).map(|(p, _)| p.as_slice());
+        let common = Arc::new(Common::new(pieces));
+        Some(Shape { subject: first.0.to_string(), text, html, common })
+    }
+
+    /// What every message of this shape has in common (`delta`).
+    pub fn common(&self) -> &Arc<Common> {
+        &self.common
     }
 
     /// The quoted-printable text and HTML parts for one subscriber.

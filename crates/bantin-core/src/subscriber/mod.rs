@@ -174,6 +174,9 @@ pub struct OutboxMessage {
     pub recipient: String,
     /// The exact RFC 5322 bytes that will go over SMTP.
     pub body: Vec<u8>,
+    /// The same bytes as the outbox stores them when most of them are
+    /// shared with other messages (a digest's shape: `delta`).
+    pub shared: Option<crate::delta::Shared>,
 }
 
 /// A message claimed from the outbox for sending.
