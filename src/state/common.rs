@@ -44,8 +44,8 @@ pub(super) async fn write(tx: &mut sqlx::Transaction<'_, sqlx::Any>, commons: &[
 }
 
 /// The messages of `bodies` (by outbox id), each whole: deltas read back
-/// against the common bytes they name, read once per key. `what` names the
-/// message in an error.
+/// against the common bytes they name, read once per key; an error names
+/// the outbox row.
 pub(super) async fn open_all<'e, E>(executor: E, bodies: Vec<(i64, StoredBody)>) -> Result<HashMap<i64, Vec<u8>>>
 where
     E: sqlx::Executor<'e, Database = sqlx::Any> + Copy,

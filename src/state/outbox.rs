@@ -261,7 +261,8 @@ impl StateStore {
         let id: i64 = get(&r, "id")?;
         let stored = StoredBody { bytes: get(&r, "body")?, common_key: get(&r, "common_key")? };
         let mut bodies = super::common::open_all(&self.pool, vec![(id, stored)]).await?;
-        Ok(Some((get(&r, "status")?, bodies.remove(&id).unwrap_or_default())))
+        let body = bodies.remove(&id).ok_or_else(|| StateError::Corrupt(format!("outbox message {message_id}: its body could not be read")))?;
+        Ok(Some((get(&r, "status")?, body)))
     }
 }
 
