@@ -93,7 +93,7 @@ impl StateStore {
             .await
             .map_err(|source| StateError::Migrate { url: shown.clone(), source })?;
         let writer = (backend == Backend::Sqlite).then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
-        Ok(StateStore { pool, backend, url: shown, writer })
+        Ok(StateStore { pool, backend, url: shown, writer, recent: Default::default() })
     }
 
 }

@@ -112,6 +112,8 @@ pub struct StateStore {
     /// ~190 sleeps in one 10k-digest run). Here it waits for the first to
     /// finish and goes on at once. PostgreSQL locks rows and needs none.
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// Shared message bytes read lately (`common::Recent`).
+    recent: Arc<common::Recent>,
 }
 
 impl StateStore {

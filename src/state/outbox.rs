@@ -209,7 +209,7 @@ impl StateStore {
                 stored.push((id, StoredBody { bytes: get(&b, "body")?, common_key: get(&b, "common_key")? }));
             }
         }
-        let mut bodies = super::common::open_all(&self.pool, stored).await?;
+        let mut bodies = super::common::open_all(&self.pool, &self.recent, stored).await?;
         for r in &mut out {
             r.body = bodies.remove(&r.id).ok_or_else(|| {
                 StateError::Corrupt(format!("outbox message {} has no body in outbox_bodies", r.message_id))
@@ -260,7 +260,7 @@ impl StateStore {
         let Some(r) = row else { return Ok(None) };
         let id: i64 = get(&r, "id")?;
         let stored = StoredBody { bytes: get(&r, "body")?, common_key: get(&r, "common_key")? };
-        let mut bodies = super::common::open_all(&self.pool, vec![(id, stored)]).await?;
+        let mut bodies = super::common::open_all(&self.pool, &self.recent, vec![(id, stored)]).await?;
         let body = bodies.remove(&id).ok_or_else(|| StateError::Corrupt(format!("outbox message {message_id}: its body could not be read")))?;
         Ok(Some((get(&r, "status")?, body)))
     }
