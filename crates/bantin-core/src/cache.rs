@@ -34,7 +34,6 @@ use crate::feeds::{FeedId, FeedSettings};
 use bytes::Bytes;
 use http::HeaderValue;
 use chrono::{DateTime, FixedOffset};
-use sha2::{Digest, Sha256};
 use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Arc, OnceLock};

@@ -95,3 +95,14 @@ fn a_quick_entry_has_its_own_tag_and_its_final_form_is_the_usual_one() {
     assert!(!both.unfinished());
     assert_eq!(both.gzip.bytes, usual.gzip.bytes);
 }
+
+/// ETags are XXH3-128 of the identity bytes, so a restart or another
+/// instance gives the same bytes the same validators (the reference
+/// implementation's value for no input, and for "bantin").
+#[test]
+fn the_content_hash_is_xxh3_128_in_hex() {
+    assert_eq!(content_hash(b""), "99aa06d3014798d86001c324468d497f");
+    assert_eq!(content_hash(b"bantin"), content_hash(b"bantin"));
+    assert_ne!(content_hash(b"bantin"), content_hash(b"bantim"));
+    assert_eq!(content_hash(&[7; 400_000]).len(), 32);
+}
