@@ -23,8 +23,9 @@
 //! - `articles_seen`, `token_key`, `digest_archive` (migration 7: a
 //!   period's site-wide article ids), `outbox_common` (migration 11: the
 //!   parts of digests that all subscribers of a shape share, rendered with
-//!   stand-ins for their address and links), `_sqlx_migrations`: nothing
-//!   about anyone.
+//!   stand-ins for their address and links; the sender keeps those it read
+//!   in memory, `common::Recent`), `_sqlx_migrations`: nothing about
+//!   anyone.
 //!
 //! `forget` deletes their subscriber rows (any case of the address), their
 //! `sent_articles`, the bounce reports about them or their messages, every outbox row to them or of their subscriber id and
