@@ -3,7 +3,7 @@
 //! cores with rayon, since parsing dominates a cold start.
 
 use super::{parse_bytes, parse_deferred, Context, MAX_FILE_BYTES};
-use crate::article::{Article, ArticleError, Body, BodySource, Content};
+use crate::article::{Article, ArticleError, Body, BodySource, Content, SharedSource};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -90,18 +90,29 @@ pub fn list(root: &Path) -> (Vec<PathBuf>, Vec<ArticleError>) {
     (files, errors)
 }
 
-/// Reads the files of one store folder, and is the [`BodySource`] of
-/// every article it read: one allocation shared by all of them, so an
-/// article holds no loader of its own (a boxed closure with the root,
-/// origin and context was ~130 bytes per article, 13 MB at 100k).
+/// Reads the files of one store folder, and hands every article it read
+/// the same [`BodySource`] (a [`Rereader`] of the folder): one allocation
+/// shared by all of them, so an article holds no loader of its own (a
+/// boxed closure with the root, origin and context was ~130 bytes per
+/// article, 13 MB at 100k).
 pub struct Reader {
+    root: PathBuf,
+    ctx: Context,
+    source: SharedSource,
+}
+
+/// The [`BodySource`] of a dir store's articles: the folder and the
+/// context to read an article again with.
+struct Rereader {
     root: PathBuf,
     ctx: Context,
 }
 
 impl Reader {
     pub fn new(root: &Path, ctx: &Context) -> Arc<Reader> {
-        Arc::new(Reader { root: root.to_path_buf(), ctx: ctx.clone() })
+        let rereader = Rereader { root: root.to_path_buf(), ctx: ctx.clone() };
+        let source: SharedSource = Arc::new(Box::new(rereader));
+        Arc::new(Reader { root: root.to_path_buf(), ctx: ctx.clone(), source })
     }
 
     /// Reads one file of the store, its body left for first use. The
@@ -109,14 +120,14 @@ impl Reader {
     pub fn read(self: &Arc<Self>, path: &Path) -> Result<Article, ArticleError> {
         let (origin, bytes) = read_named(&self.root, path)?;
         let origin: Arc<str> = Arc::from(origin);
-        let source: Arc<dyn BodySource> = Arc::clone(self) as Arc<dyn BodySource>;
-        let mut article = parse_deferred(&bytes, &origin, &self.ctx, Content::deferred(source))?;
+        let content = Content::deferred(Arc::clone(&self.source));
+        let mut article = parse_deferred(&bytes, &origin, &self.ctx, content)?;
         article.origin = origin;
         Ok(article)
     }
 }
 
-impl BodySource for Reader {
+impl BodySource for Rereader {
     /// The body of the article at `origin`, read again and rendered when a
     /// feed first needs it: the store stays in memory as metadata only.
     fn body(&self, origin: &str) -> Result<Body, String> {

@@ -46,7 +46,7 @@ async fn check_store(pool: &Pool, src: &Source, writer: &Pool) {
     assert!(scan.errors[0].origin.ends_with("#3") && scan.errors[0].reason.contains("no title"), "{}", scan.errors[0]);
     assert_eq!(scan.articles.len(), 2);
     let a = scan.articles.iter().find(|a| &*a.id == "1").unwrap();
-    assert_eq!(a.title, "Nghĩa Lộ: Hiệu quả từ những quyết sách lớn");
+    assert_eq!(&*a.title, "Nghĩa Lộ: Hiệu quả từ những quyết sách lớn");
     assert_eq!(a.published.to_rfc3339(), "2020-02-21T08:56:00+07:00");
     assert_eq!(
         a.summary(),
@@ -70,7 +70,7 @@ async fn check_store(pool: &Pool, src: &Source, writer: &Pool) {
 
     let scan = sql::load(pool, src, &ctx()).await.unwrap();
     let a = scan.articles.iter().find(|a| &*a.id == "1").unwrap();
-    assert_eq!(a.title, "Tiêu đề mới", "identity survives the edit");
+    assert_eq!(&*a.title, "Tiêu đề mới", "identity survives the edit");
     assert!(scan.articles.iter().all(|a| &*a.id != "2"));
 }
 
@@ -198,7 +198,7 @@ async fn table_state_keeps_unchanged_rows_and_reports_duplicate_keys() {
     assert!(state.apply(sql::fetch(&pool, &src).await.unwrap()));
     let first = state.catalog(1);
     assert_eq!(first.articles().len(), 3);
-    assert_eq!(first.get("c").unwrap().title, "Bài C", "the first row keeps a key used twice");
+    assert_eq!(&*first.get("c").unwrap().title, "Bài C", "the first row keeps a key used twice");
     assert_eq!(first.errors().len(), 1);
     assert!(first.errors()[0].origin == "articles#c" && first.errors()[0].reason.contains("same id"), "{}", first.errors()[0]);
 
@@ -215,6 +215,6 @@ async fn table_state_keeps_unchanged_rows_and_reports_duplicate_keys() {
         Arc::ptr_eq(first.get("c").unwrap(), second.get("c").unwrap()),
         "an unchanged row keeps its article"
     );
-    assert_eq!(second.get("b").unwrap().title, "Bài B mới");
+    assert_eq!(&*second.get("b").unwrap().title, "Bài B mới");
     assert!(second.get("a").is_none());
 }

@@ -49,7 +49,7 @@ fn memberships(kind: Kind, a: &Article) -> Vec<(Cow<'_, str>, &str)> {
     match kind {
         Kind::Category => out.extend(a.categories.iter().map(|c| (Cow::Borrowed(c.slug.as_str()), c.name.as_str()))),
         Kind::Tag => {
-            for name in &a.tags {
+            for name in a.tags() {
                 let slug = text::slugify(name);
                 if !slug.is_empty() && !out.iter().any(|(s, _)| *s == slug) {
                     out.push((Cow::Owned(slug), name.as_str()));

@@ -158,7 +158,7 @@ impl Catalog {
         generation: u64,
     ) -> Catalog {
         // What was dropped from kept articles is listed with the errors.
-        errors.extend(articles.iter().filter_map(|a| a.problem.as_deref().cloned()));
+        errors.extend(articles.iter().filter_map(|a| a.problem().cloned()));
         let mut ledger = Ledger {
             ids: sorted_keys(articles.iter().map(|a| a.id.as_ref())),
             ..Ledger::default()
@@ -237,8 +237,8 @@ impl Catalog {
                         return None;
                     }
                     next.newest.remove(&Newest(Arc::clone(a)))?;
-                    if let Some(problem) = &a.problem {
-                        let at = next.errors.iter().position(|held| held == &**problem)?;
+                    if let Some(problem) = a.problem() {
+                        let at = next.errors.iter().position(|held| held == problem)?;
                         next.errors.remove(at);
                     }
                     bump(&mut next.ledger.ids, &a.id, false);
@@ -264,9 +264,9 @@ impl Catalog {
                     bump(&mut next.ledger.ids, &a.id, true);
                     bump(&mut next.ledger.slugs, &a.slug, true);
                     next.newest.insert(Newest(Arc::clone(a)));
-                    if let Some(problem) = &a.problem {
+                    if let Some(problem) = a.problem() {
                         let at = next.errors.partition_point(|held| held.origin <= problem.origin);
-                        next.errors.insert(at, (**problem).clone());
+                        next.errors.insert(at, problem.clone());
                     }
                     for (facet, touched) in next.facets_mut().into_iter().zip(&mut touched) {
                         facet.join(a);

@@ -7,7 +7,7 @@
 
 use super::ledger::*;
 use super::*;
-use crate::article::Content;
+use crate::article::{Content, Rare};
 use std::collections::BTreeMap;
 use chrono::TimeZone;
 use proptest::prelude::*;
@@ -122,19 +122,19 @@ fn result(origin: &str, s: &Spec, version: u32) -> Result<Arc<Article>, ArticleE
         id: format!("id{}", s.id).into(),
         link: ctx().link(ctx().absolute(&format!("tin-tuc/{slug}")).unwrap_or_default(), &slug),
         slug: slug.into(),
-        title: format!("{origin} v{version}"),
+        title: format!("{origin} v{version}").into(),
         published,
         updated: None,
         content: Content::ready(String::new(), String::new()),
         fingerprint: version.into(),
         categories: categories.into(),
         // Tags and authors that slug alike in other spellings: one group each.
-        tags: s.cats.iter().map(|&c| ["Giao thông", "giao-thong", "Nông thôn", "GIAO THÔNG"][c as usize].to_string()).collect(),
+        rare: Rare::boxed(
+            s.cats.iter().map(|&c| ["Giao thông", "giao-thong", "Nông thôn", "GIAO THÔNG"][c as usize].to_string()).collect(),
+            None,
+            s.problem.then(|| ArticleError { origin: origin.into(), line: None, reason: format!("image dropped {version}") }),
+        ),
         author: (!s.minute.is_multiple_of(3)).then(|| crate::article::shared_name(["Báo Yên Bái", "bao yen bai"][usize::from(s.id % 2)])),
-        image: None,
-        problem: s.problem.then(|| {
-            Box::new(ArticleError { origin: origin.into(), line: None, reason: format!("image dropped {version}") })
-        }),
         draft: s.draft,
         origin: origin.into(),
     }))
@@ -153,7 +153,7 @@ fn seen(c: &Catalog) -> Seen {
     let articles = c
         .articles()
         .iter()
-        .map(|a| (a.id.to_string(), a.slug.to_string(), a.url().into_owned(), a.title.clone()))
+        .map(|a| (a.id.to_string(), a.slug.to_string(), a.url().into_owned(), a.title.to_string()))
         .collect();
     let later = chrono::FixedOffset::east_opt(0)
         .and_then(|tz| tz.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).single())

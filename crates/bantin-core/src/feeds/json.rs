@@ -87,7 +87,7 @@ pub fn render(meta: &Meta, items: &[Arc<Article>]) -> Vec<u8> {
                 date_published: a.published.to_rfc3339(),
                 date_modified: a.modified().to_rfc3339(),
                 authors: a.author.iter().map(|n| Author { name: n, url: None }).collect(),
-                tags: a.categories.iter().map(|c| c.name.as_str()).chain(a.tags.iter().map(String::as_str)).collect(),
+                tags: a.categories.iter().map(|c| c.name.as_str()).chain(a.tags().iter().map(String::as_str)).collect(),
             })
             .collect(),
     };

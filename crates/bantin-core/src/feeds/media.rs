@@ -38,7 +38,7 @@ pub struct Image<'a> {
 /// article names none of its own.
 pub fn image_of(article: &Article) -> Option<Image<'_>> {
     let html = article.content_html();
-    let (url, caption) = match article.image.as_deref() {
+    let (url, caption) = match article.image() {
         Some(own) => (Cow::Borrowed(own), find_img(&html, Some(own)).and_then(|img| img.caption)),
         None => {
             let img = find_img(&html, None)?;

@@ -20,7 +20,7 @@ use crate::text::escape_html;
 const CAPTION_MAX_CHARS: usize = 250;
 
 /// The article's image, absolute and http(s), or why it was dropped.
-pub fn resolve(given: Option<&str>, origin: &str, ctx: &Context) -> (Option<String>, Option<Box<ArticleError>>) {
+pub fn resolve(given: Option<&str>, origin: &str, ctx: &Context) -> (Option<String>, Option<ArticleError>) {
     let Some(given) = given.map(str::trim).filter(|s| !s.is_empty()) else { return (None, None) };
     let scheme = ctx.base_url.join(given).ok().map(|u| (u.scheme().to_string(), u));
     match scheme {
@@ -31,7 +31,7 @@ pub fn resolve(given: Option<&str>, origin: &str, ctx: &Context) -> (Option<Stri
                 "image {shown:?} is not an http:// or https:// URL: the article is served without it; \
                  give a web address or a path on the site (e.g. /images/anh.jpg)"
             );
-            (None, Some(Box::new(ArticleError { origin: origin.to_string(), line: None, reason })))
+            (None, Some(ArticleError { origin: origin.to_string(), line: None, reason }))
         }
     }
 }

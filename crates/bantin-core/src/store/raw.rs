@@ -5,7 +5,7 @@
 
 use super::html;
 pub use super::context::Context;
-use crate::article::{Article, ArticleError, Category, Content};
+use crate::article::{Article, ArticleError, Category, Content, Rare};
 use crate::text;
 use chrono::{DateTime, FixedOffset};
 use std::sync::Arc;
@@ -172,17 +172,15 @@ pub fn normalize(raw: RawArticle, origin: &str, ctx: &Context, body: BodyPolicy)
         link: ctx.link(url, &slug),
         id,
         slug,
-        title,
+        title: title.into(),
         published,
         updated,
         content,
         fingerprint: 0,
         categories: Category::set(categories),
-        tags: names(&raw.tags),
         author: author.as_deref().map(crate::article::shared_name),
-        image,
+        rare: Rare::boxed(names(&raw.tags), image, problem),
         draft,
-        problem,
         origin: origin.into(),
     })
 }

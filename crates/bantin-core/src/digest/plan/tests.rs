@@ -37,10 +37,8 @@ pub(in crate::digest) fn article(id: &str, published: DateTime<Utc>, cat: &str) 
             slug: cat.into(),
             name: cat.into(),
         }]),
-        tags: vec![],
         author: None,
-        image: None,
-        problem: None,
+        rare: None,
         draft: false,
         origin: id.into(),
     })
