@@ -14,6 +14,7 @@ const CORE: &[(&str, u8)] = &[
     ("text", 0),
     ("ratelimit", 0),
     ("delta", 0),
+    ("intern", 0),
     // Subscribers and the address rules, which config checks
     // `digest.seed` with.
     ("subscriber", 1),

@@ -18,7 +18,7 @@
 //! compares the two on awkward stores.
 
 use super::{write_atomically, ExportError, Summary};
-use crate::article::{Article, ArticleError, Category};
+use crate::article::{Article, ArticleError, Category, Shared};
 use crate::feeds::{self, FeedId, FeedSettings, Format};
 use crate::store::raw::Head;
 use bantin_core::identity::{self, Claim, Fast};
@@ -42,7 +42,7 @@ struct Key {
     /// `None`: the same as `id`.
     own_slug: Option<Box<str>>,
     published: DateTime<FixedOffset>,
-    categories: Arc<[Category]>,
+    categories: Shared<[Category]>,
 }
 
 /// One category's feeds: its name and the articles they show.

@@ -4,8 +4,9 @@
 
 use chrono::{DateTime, FixedOffset};
 use std::borrow::Cow;
-use std::collections::HashSet;
 use std::fmt;
+pub use crate::intern::Shared;
+use crate::intern::Interner;
 use once_cell::race::OnceBox;
 use std::sync::{Arc, LazyLock, Mutex};
 
@@ -42,10 +43,10 @@ pub struct Article {
     pub fingerprint: u64,
     /// Category display names, in the article's order, without duplicates;
     /// one shared list per distinct set (see [`Category::set`]).
-    pub categories: Arc<[Category]>,
+    pub categories: Shared<[Category]>,
     /// The writer, or the source for portal exports ("Báo Yên Bái"); one
     /// shared string per distinct name ([`shared_name`]).
-    pub author: Option<Arc<str>>,
+    pub author: Option<Shared<str>>,
     /// Tags, lead image and problem, when the article has any ([`Rare`]);
     /// read them with [`Article::tags`], [`Article::image`] and
     /// [`Article::problem`].
@@ -107,41 +108,6 @@ impl Rare {
     }
 }
 
-/// One shared allocation per distinct value, for values that repeat across
-/// thousands of articles (category lists, author names).
-struct Interner<T: ?Sized> {
-    values: HashSet<Arc<T>>,
-    /// Size after the last sweep of unused values.
-    swept: usize,
-}
-
-impl<T: ?Sized + Eq + std::hash::Hash> Interner<T> {
-    fn new() -> Mutex<Interner<T>> {
-        Mutex::new(Interner { values: HashSet::new(), swept: 0 })
-    }
-
-    /// The shared value equal to `value`, made by `make` the first time.
-    fn get(lock: &Mutex<Interner<T>>, value: &T, make: impl FnOnce() -> Arc<T>) -> Arc<T> {
-        let Ok(mut interner) = lock.lock() else {
-            // A panic while holding the lock: stop sharing, stay correct.
-            return make();
-        };
-        if let Some(shared) = interner.values.get(value) {
-            return Arc::clone(shared);
-        }
-        // Values no article holds any more go when the set has doubled, so
-        // a store whose categories or writers keep changing does not grow
-        // it for ever.
-        if interner.values.len() >= 2 * interner.swept.max(64) {
-            interner.values.retain(|s| Arc::strong_count(s) > 1);
-            interner.swept = interner.values.len();
-        }
-        let shared = make();
-        interner.values.insert(Arc::clone(&shared));
-        shared
-    }
-}
-
 /// Every distinct list of categories in use: a portal has a few dozen
 /// categories and a few hundred combinations, and a list of its own per
 /// article was ~250 bytes each (25 MB at 100k).
@@ -154,14 +120,14 @@ static NAMES: LazyLock<Mutex<Interner<str>>> = LazyLock::new(Interner::new);
 
 impl Category {
     /// The shared list equal to `list`.
-    pub fn set(list: Vec<Category>) -> Arc<[Category]> {
-        Interner::get(&CATEGORY_SETS, list.as_slice(), || Arc::from(list.as_slice()))
+    pub fn set(list: Vec<Category>) -> Shared<[Category]> {
+        Interner::get(&CATEGORY_SETS, list.as_slice(), || list.clone().into_boxed_slice())
     }
 }
 
 /// The shared string equal to `name` (see [`Article::author`]).
-pub fn shared_name(name: &str) -> Arc<str> {
-    Interner::get(&NAMES, name, || Arc::from(name))
+pub fn shared_name(name: &str) -> Shared<str> {
+    Interner::get(&NAMES, name, || Box::from(name))
 }
 
 /// Where an article's URL comes from.
@@ -380,7 +346,7 @@ mod tests {
     /// go in [`Rare`], the body cell stays one pointer.
     #[test]
     fn the_article_record_stays_compact() {
-        assert!(std::mem::size_of::<Article>() <= 184, "Article is {} bytes", std::mem::size_of::<Article>());
+        assert!(std::mem::size_of::<Article>() <= 168, "Article is {} bytes", std::mem::size_of::<Article>());
         assert_eq!(std::mem::size_of::<Content>(), 16);
         assert!(std::mem::size_of::<Rare>() <= 40, "Rare is {} bytes", std::mem::size_of::<Rare>());
     }

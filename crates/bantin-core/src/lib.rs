@@ -18,6 +18,7 @@ pub mod delta;
 pub mod digest;
 pub mod feeds;
 pub mod identity;
+pub mod intern;
 pub mod mail;
 pub mod negotiate;
 pub mod ratelimit;

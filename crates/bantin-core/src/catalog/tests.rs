@@ -7,7 +7,7 @@
 
 use super::ledger::*;
 use super::*;
-use crate::article::{Content, Rare};
+use crate::article::{Content, Rare, Shared};
 use std::collections::BTreeMap;
 use chrono::TimeZone;
 use proptest::prelude::*;
@@ -127,7 +127,7 @@ fn result(origin: &str, s: &Spec, version: u32) -> Result<Arc<Article>, ArticleE
         updated: None,
         content: Content::ready(String::new(), String::new()),
         fingerprint: version.into(),
-        categories: categories.into(),
+        categories: Shared::new(categories.into_boxed_slice()),
         // Tags and authors that slug alike in other spellings: one group each.
         rare: Rare::boxed(
             s.cats.iter().map(|&c| ["Giao thông", "giao-thong", "Nông thôn", "GIAO THÔNG"][c as usize].to_string()).collect(),
