@@ -85,8 +85,8 @@ pub struct Category {
 
 /// The fields many articles leave empty, boxed together: an article
 /// without any pays 8 bytes for them instead of 56 (5 MB at 100k); one
-/// with a tag or an image pays a 48-byte allocation, still less than
-/// the fields took inline. Each field is exact-sized for that.
+/// with a tag or an image pays those 8 and a 48-byte allocation, no more
+/// than the fields took inline (each is exact-sized for that).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Rare {
     pub tags: Box<[String]>,
@@ -174,6 +174,7 @@ impl Article {
         }
     }
 
+    /// The tags, in the article's order (see [`Rare`]).
     pub fn tags(&self) -> &[String] {
         self.rare.as_ref().map_or(&[], |r| &r.tags)
     }
