@@ -117,7 +117,7 @@ impl Reader {
 
     /// Reads one file of the store, its body left for first use. The
     /// article's origin is one allocation, shared with the store's index.
-    pub fn read(self: &Arc<Self>, path: &Path) -> Result<Article, ArticleError> {
+    pub fn read(&self, path: &Path) -> Result<Article, ArticleError> {
         let (origin, bytes) = read_named(&self.root, path)?;
         let origin: Arc<str> = Arc::from(origin);
         let content = Content::deferred(Arc::clone(&self.source));
