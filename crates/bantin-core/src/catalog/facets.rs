@@ -9,9 +9,11 @@
 //!   that article's names with the slug);
 //! - a group without articles is gone.
 //!
-//! Persistent sets (`imbl`), so [`Catalog::apply`](super::Catalog::apply)
-//! touches a few tree paths per changed article, not the whole index.
+//! Each group's articles are [`Chunks`], so
+//! [`Catalog::apply`](super::Catalog::apply) copies one chunk per changed
+//! article, not the whole index.
 
+use super::chunks::Chunks;
 use super::Newest;
 use crate::article::{Article, Category};
 use crate::text;
@@ -32,7 +34,7 @@ pub(super) enum Kind {
 #[derive(Debug, Clone)]
 pub(super) struct Members {
     pub(super) name: String,
-    pub(super) articles: imbl::OrdSet<Newest>,
+    pub(super) articles: Chunks<Newest>,
 }
 
 /// The index of one facet.
@@ -73,19 +75,40 @@ impl Facet {
         Facet { kind, groups: BTreeMap::new() }
     }
 
-    /// Adds `a` to each of its groups (a new group takes `a`'s name). The
-    /// catalog's first build joins newest first, so names are right at once.
+    /// The index of `newest_first`, every article in order, in one pass:
+    /// each group's list is made whole, then chunked at its size.
+    pub(super) fn build<'a>(kind: Kind, newest_first: impl Iterator<Item = &'a Arc<Article>>) -> Facet {
+        let mut lists: BTreeMap<String, (String, Vec<Newest>)> = BTreeMap::new();
+        for a in newest_first {
+            for (slug, name) in memberships(kind, a) {
+                // A look-up first: `entry` would copy the slug for every
+                // membership, not just for each group's first.
+                let entry = Newest(Arc::clone(a));
+                match lists.get_mut(slug.as_ref()) {
+                    Some((_, list)) => list.push(entry),
+                    // The newest article names its group.
+                    None => {
+                        lists.insert(slug.into_owned(), (name.to_string(), vec![entry]));
+                    }
+                }
+            }
+        }
+        let groups = lists
+            .into_iter()
+            .map(|(slug, (name, list))| (slug, Members { name, articles: Chunks::from_sorted(list) }))
+            .collect();
+        Facet { kind, groups }
+    }
+
+    /// Adds `a` to each of its groups (a new group takes `a`'s name, which
+    /// [`Facet::settle`] corrects if an older article came first).
     pub(super) fn join(&mut self, a: &Arc<Article>) {
         for (slug, name) in memberships(self.kind, a) {
-            // A look-up first: `entry` would copy the slug for every
-            // membership, not just for each group's first.
             let entry = Newest(Arc::clone(a));
             match self.groups.get_mut(slug.as_ref()) {
-                Some(members) => {
-                    members.articles.insert(entry);
-                }
+                Some(members) => members.articles.insert(entry),
                 None => {
-                    let members = Members { name: name.to_string(), articles: imbl::OrdSet::unit(entry) };
+                    let members = Members { name: name.to_string(), articles: Chunks::from_sorted(vec![entry]) };
                     self.groups.insert(slug.into_owned(), members);
                 }
             }
@@ -111,7 +134,7 @@ impl Facet {
     pub(super) fn settle(&mut self, touched: BTreeSet<String>) {
         for slug in touched {
             let name = self.groups.get(&slug).and_then(|members| {
-                let newest = members.articles.get_min()?;
+                let newest = members.articles.first()?;
                 memberships(self.kind, &newest.0)
                     .into_iter()
                     .find(|(s, _)| *s == slug)

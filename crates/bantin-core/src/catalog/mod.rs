@@ -16,15 +16,16 @@
 //! These are the rules of [`crate::identity`], which states them once for
 //! the catalog and the static build.
 //!
-//! The indexes are persistent collections (`imbl`): a generation shares
-//! every untouched node with the one before, so the next generation after
-//! a change of a few articles costs a few tree paths, not a rebuild of a
-//! 100k-article index ([`Catalog::apply`]). Changes that could move
+//! The indexes are persistent sorted sequences ([`chunks::Chunks`]): a
+//! generation shares every untouched chunk with the one before, so the
+//! next generation after a change of a few articles costs a few chunk
+//! copies, not a rebuild of a 100k-article index ([`Catalog::apply`]). Changes that could move
 //! another article's id or URL (a repeated id or slug) take the full
 //! rebuild, which states the rules once.
 
 use crate::article::{Article, ArticleError, Category};
 use crate::identity;
+use chunks::Chunks;
 use facets::{Facet, Kind};
 use ledger::{bump, sorted_keys, Ledger};
 use crate::store::Context;
@@ -33,6 +34,7 @@ use std::cmp::Ordering;
 use std::collections::BTreeSet;
 use std::sync::{Arc, OnceLock};
 
+mod chunks;
 mod facets;
 mod ledger;
 mod pending;
@@ -52,7 +54,7 @@ pub enum Scope {
 pub struct Catalog {
     pub generation: u64,
     /// Every kept article, newest first.
-    newest: imbl::OrdSet<Newest>,
+    newest: Chunks<Newest>,
     /// Category, tag and author slug → its name and its articles, newest first.
     categories: Facet,
     tags: Facet,
@@ -71,7 +73,7 @@ impl Default for Catalog {
         let [categories, tags, authors] = [Kind::Category, Kind::Tag, Kind::Author].map(Facet::new);
         Catalog {
             generation: 0,
-            newest: imbl::OrdSet::new(),
+            newest: Chunks::default(),
             categories,
             tags,
             authors,
@@ -189,14 +191,9 @@ impl Catalog {
         }
         ledger.renamed = Arc::new(renamed);
 
-        let [mut categories, mut tags, mut authors] = [Kind::Category, Kind::Tag, Kind::Author].map(Facet::new);
-        // Newest first, so each group's name is its newest article's.
-        for a in articles.iter().rev() {
-            for facet in [&mut categories, &mut tags, &mut authors] {
-                facet.join(a);
-            }
-        }
-        let newest: imbl::OrdSet<Newest> = articles.into_iter().map(Newest).collect();
+        let [categories, tags, authors] =
+            [Kind::Category, Kind::Tag, Kind::Author].map(|kind| Facet::build(kind, articles.iter().rev()));
+        let newest = Chunks::from_sorted(articles.into_iter().rev().map(Newest).collect());
         errors.sort_by(|a, b| a.origin.cmp(&b.origin));
         Catalog {
             generation,

@@ -5,48 +5,11 @@
 //! catalog that [`Catalog::from_results`] gives for the store after it,
 //! and ordinary edits (no repeated id or slug) must stay on that path.
 
-use super::ledger::*;
 use super::*;
 use crate::article::{Content, Rare, Shared};
 use std::collections::BTreeMap;
 use chrono::TimeZone;
 use proptest::prelude::*;
-
-proptest! {
-    /// `Keys` against a plain sorted vector, through inserts and
-    /// removals that split chunks and empty them (small key range, so
-    /// runs of equal keys cross chunk boundaries).
-    #[test]
-    fn keys_count_like_a_sorted_vec(
-        start in proptest::collection::vec(0u64..40, 0..3000),
-        ops in proptest::collection::vec((any::<bool>(), 0u64..40), 0..3000),
-    ) {
-        let mut model = start.clone();
-        model.sort_unstable();
-        let mut keys = Keys::from_sorted(&model);
-        for (up, k) in ops {
-            if up {
-                keys.insert(k);
-                let at = model.partition_point(|&x| x < k);
-                model.insert(at, k);
-            } else {
-                keys.remove(k);
-                let at = model.partition_point(|&x| x < k);
-                if model.get(at) == Some(&k) {
-                    model.remove(at);
-                }
-            }
-        }
-        let flat: Vec<u64> = keys.0.iter().flat_map(|c| c.iter().copied()).collect();
-        prop_assert_eq!(&flat, &model);
-        prop_assert!(keys.0.iter().all(|c| !c.is_empty()), "an empty chunk is kept");
-        for k in 0..41 {
-            let want = model.iter().filter(|&&x| x == k).count();
-            prop_assert_eq!(keys.count(k), want, "count of {}", k);
-        }
-        prop_assert_eq!(keys.has_repeats(), model.windows(2).any(|w| w[0] == w[1]));
-    }
-}
 
 fn ctx() -> Context {
     Context::new(chrono_tz::Asia::Ho_Chi_Minh, url::Url::parse("https://yenbai.gov.vn/").expect("a URL"), "tin-tuc/{slug}")
