@@ -96,32 +96,35 @@ pub fn list(root: &Path) -> (Vec<PathBuf>, Vec<ArticleError>) {
 /// boxed closure with the root, origin and context was ~130 bytes per
 /// article, 13 MB at 100k).
 pub struct Reader {
-    root: PathBuf,
-    ctx: Context,
+    place: Arc<Place>,
     source: SharedSource,
 }
 
-/// The [`BodySource`] of a dir store's articles: the folder and the
-/// context to read an article again with.
-struct Rereader {
+/// Where a store's files are and how to read them: stated once, for the
+/// first read ([`Reader`]) and the later ones ([`Rereader`]).
+struct Place {
     root: PathBuf,
     ctx: Context,
 }
 
+/// The [`BodySource`] of a dir store's articles: the store's place, read
+/// again for one article's body.
+struct Rereader(Arc<Place>);
+
 impl Reader {
     pub fn new(root: &Path, ctx: &Context) -> Arc<Reader> {
-        let rereader = Rereader { root: root.to_path_buf(), ctx: ctx.clone() };
-        let source: SharedSource = Arc::new(Box::new(rereader));
-        Arc::new(Reader { root: root.to_path_buf(), ctx: ctx.clone(), source })
+        let place = Arc::new(Place { root: root.to_path_buf(), ctx: ctx.clone() });
+        let source: SharedSource = Arc::new(Box::new(Rereader(Arc::clone(&place))));
+        Arc::new(Reader { place, source })
     }
 
     /// Reads one file of the store, its body left for first use. The
     /// article's origin is one allocation, shared with the store's index.
     pub fn read(&self, path: &Path) -> Result<Article, ArticleError> {
-        let (origin, bytes) = read_named(&self.root, path)?;
+        let (origin, bytes) = read_named(&self.place.root, path)?;
         let origin: Arc<str> = Arc::from(origin);
         let content = Content::deferred(Arc::clone(&self.source));
-        let mut article = parse_deferred(&bytes, &origin, &self.ctx, content)?;
+        let mut article = parse_deferred(&bytes, &origin, &self.place.ctx, content)?;
         article.origin = origin;
         Ok(article)
     }
@@ -131,9 +134,10 @@ impl BodySource for Rereader {
     /// The body of the article at `origin`, read again and rendered when a
     /// feed first needs it: the store stays in memory as metadata only.
     fn body(&self, origin: &str) -> Result<Body, String> {
-        let path = self.root.join(origin);
+        let Place { root, ctx } = &*self.0;
+        let path = root.join(origin);
         let bytes = read_regular(&path).map_err(|e| format!("{origin}: {e} (read again for its body)"))?;
-        let article = parse_bytes(&bytes, origin, &self.ctx).map_err(|e| e.to_string())?;
+        let article = parse_bytes(&bytes, origin, ctx).map_err(|e| e.to_string())?;
         article.content.body(origin).cloned().ok_or_else(|| format!("{origin}: no body"))
     }
 }
