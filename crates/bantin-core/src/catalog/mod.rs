@@ -19,9 +19,9 @@
 //! The indexes are persistent sorted sequences ([`chunks::Chunks`]): a
 //! generation shares every untouched chunk with the one before, so the
 //! next generation after a change of a few articles costs a few chunk
-//! copies, not a rebuild of a 100k-article index ([`Catalog::apply`]). Changes that could move
-//! another article's id or URL (a repeated id or slug) take the full
-//! rebuild, which states the rules once.
+//! copies, not a rebuild of a 100k-article index ([`Catalog::apply`]).
+//! Changes that could move another article's id or URL (a repeated id or
+//! slug) take the full rebuild, which states the rules once.
 
 use crate::article::{Article, ArticleError, Category};
 use crate::identity;
