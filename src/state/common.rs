@@ -126,14 +126,12 @@ pub(super) async fn drop_unused(tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::state::StateStore;
 
     /// Review of stop 30: each claim of 64 rows read its shapes' shared
     /// bytes again (~160 reads of the same rows in a 10k run).
     #[tokio::test]
     async fn shared_bytes_are_read_once_then_come_from_recent() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = StateStore::open(&format!("sqlite://{}", dir.path().join("bantin.db").display())).await.unwrap();
+        let (_dir, state) = crate::state::temp_sqlite().await;
         let piece = "Tin nổi bật của tuần: ".repeat(8);
         let common = Common::new([piece.as_bytes()]);
         let message = format!("To: <a@example.org>\r\n\r\n{piece}\r\n").into_bytes();

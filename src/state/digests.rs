@@ -198,15 +198,13 @@ impl StateStore {
 
 #[cfg(test)]
 mod tests {
-    use crate::state::StateStore;
     use chrono::Utc;
 
     /// `unseen` takes the list and gives it back filtered in place: new
     /// ids only, each once, in id order, whatever order and repeats came in.
     #[tokio::test]
     async fn unseen_gives_each_new_id_once_in_id_order() {
-        let dir = tempfile::tempdir().unwrap();
-        let state = StateStore::open(&format!("sqlite://{}", dir.path().join("bantin.db").display())).await.unwrap();
+        let (_dir, state) = crate::state::temp_sqlite().await;
         state.note_articles_seen(&["b", "d"], Utc::now()).await.unwrap();
         let fresh = state.unseen(vec!["e", "d", "a", "b", "e", "c"]).await.unwrap();
         assert_eq!(fresh, ["a", "c", "e"]);

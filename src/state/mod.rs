@@ -60,6 +60,16 @@ pub use lift::Lift;
 pub use privacy::Forgotten;
 pub use bantin_core::subscriber::*;
 
+/// A state store on a fresh SQLite file in a temporary folder, for the
+/// rooms' own tests; the folder lasts as long as the returned guard.
+#[cfg(test)]
+pub(crate) async fn temp_sqlite() -> (tempfile::TempDir, StateStore) {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let url = format!("sqlite://{}", dir.path().join("bantin.db").display());
+    let state = StateStore::open(&url).await.expect("a fresh SQLite state");
+    (dir, state)
+}
+
 use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 use sqlx::any::AnyRow;
