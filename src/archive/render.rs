@@ -149,7 +149,7 @@ pub(super) fn feed(d: &Digests, newest: &ArchivePage) -> Result<Entry, RenderErr
         let Some(p) = ArchivePeriod::from_key(&e.period_key) else { continue };
         let url = absolute(&p.path());
         let titles: String =
-            e.article_ids.iter().filter_map(|id| catalog.get(id)).map(|a| format!("<li>{}</li>", esc(&crate::text::clean_line(&a.title)))).collect();
+            e.article_ids.iter().filter_map(|id| catalog.get(id)).map(|a| format!("<li>{}</li>", esc(&crate::text::clean_line(a.title())))).collect();
         let _ = writeln!(
             x,
             "<item>\n<title>{}</title>\n<link>{url}</link>\n<guid isPermaLink=\"true\">{url}</guid>\n<pubDate>{}</pubDate>\n<description>{}</description>\n</item>",

@@ -9,7 +9,7 @@
 //! again when it changes; a missing store folder is unavailable, not empty
 //! (nothing is dropped until it is back); an unchanged file keeps its `Arc`.
 
-use crate::article::{Article, ArticleError};
+use crate::article::{Article, ArticleError, OriginKey};
 use crate::catalog::{Catalog, Pending};
 use crate::store::{self, dir, is_hidden, Context};
 use rayon::prelude::*;
@@ -69,7 +69,7 @@ pub struct StoreState {
     ctx: Context,
     /// Store-relative origin → what reading it gave; an article's origin
     /// is the same allocation as its key.
-    files: BTreeMap<Arc<str>, FileState>,
+    files: BTreeMap<OriginKey, FileState>,
     /// What changed since the last catalog, by origin (the first old, the
     /// last new result), for [`Catalog::apply`].
     pending: Pending,
@@ -225,15 +225,15 @@ impl StoreState {
             seen.insert(e.origin.clone());
             changed |= self.put(e.origin.clone(), FileState { stamp: None, result: Err(Box::new(e)) });
         }
-        let gone: Vec<Arc<str>> = self
+        let gone: Vec<OriginKey> = self
             .files
             .keys()
-            .filter(|k| under(k, &prefix) && !seen.contains(&***k))
+            .filter(|k| under(k.as_str(), &prefix) && !seen.contains(k.as_str()))
             .cloned()
             .collect();
         for k in gone {
-            if let Some(state) = self.files.remove(&k) {
-                self.pending.record(&k, Some(state.to_read()), None);
+            if let Some(state) = self.files.remove(k.as_str()) {
+                self.pending.record(k.as_str(), Some(state.to_read()), None);
                 changed = true;
             }
         }
@@ -254,7 +254,7 @@ impl StoreState {
         // a pending change, since the first catalog is built whole anyway
         // (the 100k records were ~35 MB of `serve`'s start-up peak).
         let first = mode == ReadMode::Load && self.files.is_empty();
-        let mut loaded: Vec<(Arc<str>, FileState)> = if first { Vec::with_capacity(paths.len()) } else { Vec::new() };
+        let mut loaded: Vec<(OriginKey, FileState)> = if first { Vec::with_capacity(paths.len()) } else { Vec::new() };
         // In slices, each stored before the next is read: the results of a
         // whole 100k-file start-up held at once were ~15 MB of the peak.
         for slice in paths.chunks(READ_SLICE) {
@@ -326,15 +326,15 @@ impl StoreState {
     }
 
     fn remove_under(&mut self, origin: &str) -> bool {
-        let gone: Vec<Arc<str>> = self
+        let gone: Vec<OriginKey> = self
             .files
             .keys()
-            .filter(|k| under(k, origin))
+            .filter(|k| under(k.as_str(), origin))
             .cloned()
             .collect();
         for k in &gone {
-            if let Some(state) = self.files.remove(k) {
-                self.pending.record(k, Some(state.to_read()), None);
+            if let Some(state) = self.files.remove(k.as_str()) {
+                self.pending.record(k.as_str(), Some(state.to_read()), None);
             }
         }
         !gone.is_empty()
@@ -343,10 +343,10 @@ impl StoreState {
 
 /// The map key for `origin`: the article's own origin when it has one, so
 /// the key and the article share one allocation.
-fn key_of(origin: String, state: &FileState) -> Arc<str> {
+fn key_of(origin: String, state: &FileState) -> OriginKey {
     match &state.result {
-        Ok(article) if *article.origin == *origin => Arc::clone(&article.origin),
-        _ => Arc::from(origin),
+        Ok(article) if article.origin() == origin => article.names.origin_key(),
+        _ => OriginKey::from(origin),
     }
 }
 

@@ -67,7 +67,7 @@ impl Composer {
     /// The subject: a digest's heading, period and count; an instant
     /// mail's article title (`Tin mới: …`), or its count and first title.
     fn subject(&self, plan: &PlannedDigest, period_label: &str, count: usize) -> String {
-        let first: &str = plan.articles.first().map(|a| a.title.as_ref()).unwrap_or_default();
+        let first: &str = plan.articles.first().map(|a| a.title()).unwrap_or_default();
         let (one, news) = match (self.english, count) {
             (false, _) => ("Tin mới", "bài mới"),
             (true, 1) => ("New", "new article"),

@@ -222,7 +222,7 @@ impl Composer {
 
     /// How digests and archive pages show `a`.
     pub fn article_view(&self, a: &crate::Article) -> ArticleView {
-        let title = crate::text::clean_line(&a.title);
+        let title = crate::text::clean_line(a.title());
         let image = crate::feeds::media::image_of(a).map(|img| Thumbnail {
             url: img.url.into_owned(),
             alt: img.caption.map(|c| crate::text::excerpt(&c, 120)).unwrap_or_else(|| title.clone()),

@@ -220,7 +220,7 @@ pub async fn note_visible(state: &StateStore, catalog: &Catalog, settings: &Plan
     let visible: Vec<&str> = catalog
         .iter()
         .filter(|a| a.is_visible_at(now_local))
-        .map(|a| a.id.as_ref())
+        .map(|a| a.id())
         .collect();
     let fresh = state.unseen(visible).await?;
     if !fresh.is_empty() {

@@ -118,15 +118,11 @@ impl Reader {
         Arc::new(Reader { place, source })
     }
 
-    /// Reads one file of the store, its body left for first use. The
-    /// article's origin is one allocation, shared with the store's index.
+    /// Reads one file of the store, its body left for first use.
     pub fn read(&self, path: &Path) -> Result<Article, ArticleError> {
         let (origin, bytes) = read_named(&self.place.root, path)?;
-        let origin: Arc<str> = Arc::from(origin);
         let content = Content::deferred(Arc::clone(&self.source));
-        let mut article = parse_deferred(&bytes, &origin, &self.place.ctx, content)?;
-        article.origin = origin;
-        Ok(article)
+        parse_deferred(&bytes, &origin, &self.place.ctx, content)
     }
 }
 

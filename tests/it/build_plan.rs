@@ -145,7 +145,7 @@ fn non_utf8_file_name_is_an_error_not_an_article_without_its_body() {
     let mut settings = common::settings();
     settings.store.path = s.to_path_buf();
     let catalog = bantin::store::load_catalog(&settings, 1).unwrap();
-    let kept: Vec<(&str, &str)> = catalog.articles().iter().map(|a| (&*a.title, a.summary())).collect();
+    let kept: Vec<(&str, &str)> = catalog.articles().iter().map(|a| (a.title(), a.summary())).collect();
     assert_eq!(kept, [("Chữ é", "Thân bài.")]);
     let errors: Vec<(&str, bool)> =
         catalog.errors().iter().map(|e| (e.origin.as_str(), e.reason.contains("not UTF-8"))).collect();

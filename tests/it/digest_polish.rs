@@ -143,7 +143,7 @@ fn the_digest_has_a_hidden_preheader_thumbnails_dark_mode_and_its_archive_link()
     let body = html.split("<body").nth(1).unwrap();
     let preheader = body.split("<div style=\"display:none;").nth(1).unwrap().split("</div>").next().unwrap();
     assert!(body.find("display:none").unwrap() < body.find("<table").unwrap(), "before anything shown");
-    let first = bantin::text::escape_html(&d.plan.articles[0].title);
+    let first = bantin::text::escape_html(d.plan.articles[0].title());
     assert!(preheader.contains(&first) && preheader.contains("&zwnj;&nbsp;"), "{preheader}");
     assert!(preheader.contains("max-height:0") || body.contains("max-height:0;max-width:0;opacity:0;overflow:hidden"));
     // Thumbnails: absolute, sized, with alt text, in a box of their own size.

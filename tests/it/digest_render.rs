@@ -117,7 +117,7 @@ fn header_injection_through_a_recipient_address_is_refused() {
     // make a header line.
     let mut p = planned(&f, Frequency::Daily, &[]);
     let mut evil = (*p.articles[0]).clone();
-    evil.title = "Tin\r\nBcc: victim@example.com".into();
+    evil.names = evil.names.with_title("Tin\r\nBcc: victim@example.com");
     p.articles[0] = std::sync::Arc::new(evil);
     let msg = f.composer.digest(&p, &f.catalog, now()).unwrap();
     let raw = String::from_utf8_lossy(&msg.body);

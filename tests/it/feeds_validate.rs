@@ -61,9 +61,9 @@ fn example_store_feeds_read_back_field_by_field() {
         let a = catalog
             .articles()
             .iter()
-            .find(|a| *a.origin == **origin)
+            .find(|a| a.origin() == *origin)
             .unwrap_or_else(|| panic!("{origin} missing"));
-        assert_eq!(&*a.title, *title, "{origin}");
+        assert_eq!(a.title(), *title, "{origin}");
         assert_eq!(a.published, DateTime::parse_from_rfc3339(date).unwrap(), "{origin}");
         assert_eq!(a.published.to_rfc3339(), *date, "{origin}: shown in the site's zone");
         assert_eq!(a.author.as_deref(), *author, "{origin}");
@@ -94,10 +94,10 @@ fn example_store_feeds_read_back_field_by_field() {
         let a = catalog
             .articles()
             .iter()
-            .find(|a| *a.origin == *hidden)
+            .find(|a| a.origin() == hidden)
             .unwrap();
         for r in &rendered {
-            assert!(!r.text().contains(&*a.title) && !r.text().contains(&*a.url()), "{}: shows {hidden}", r.feed.path());
+            assert!(!r.text().contains(a.title()) && !r.text().contains(&*a.url()), "{}: shows {hidden}", r.feed.path());
         }
     }
     // The future article appears once its time has come.
@@ -109,11 +109,11 @@ fn example_store_feeds_read_back_field_by_field() {
         later,
     );
     assert!(
-        items.iter().any(|a| &*a.origin == FUTURE) && !items.iter().any(|a| &*a.origin == DRAFT)
+        items.iter().any(|a| a.origin() == FUTURE) && !items.iter().any(|a| a.origin() == DRAFT)
     );
 
     // Relative links and images in bodies were made absolute.
-    let road = catalog.articles().iter().find(|a| a.origin.contains("quoc-lo-32")).unwrap();
+    let road = catalog.articles().iter().find(|a| a.origin().contains("quoc-lo-32")).unwrap();
     assert!(road.content_html().contains("src=\"https://yenbai.gov.vn/images/mcc.jpg\""), "{}", road.content_html());
 }
 
@@ -156,12 +156,12 @@ fn tricky_store_feeds_are_well_formed_and_exact() {
     let by_origin: HashMap<&str, &bantin::Article> = catalog
         .articles()
         .iter()
-        .map(|a| (&*a.origin, &**a))
+        .map(|a| (a.origin(), &**a))
         .collect();
     assert_eq!(catalog.articles().len(), 9, "{:?}", by_origin.keys());
     for (origin, title, date) in TRICKY_OK {
         let a = by_origin.get(origin).unwrap_or_else(|| panic!("{origin} not parsed"));
-        assert_eq!(&*a.title, *title, "{origin}");
+        assert_eq!(a.title(), *title, "{origin}");
         assert_eq!(a.published, DateTime::parse_from_rfc3339(date).unwrap(), "{origin}");
     }
     let src = |o: &str| by_origin[o].author.clone();
@@ -176,22 +176,22 @@ fn tricky_store_feeds_are_well_formed_and_exact() {
     assert_eq!(nfd.tags(), ["Xòe Thái", "Mường Lò"]);
     for a in catalog.articles() {
         for (field, s) in [
-            ("title", &a.title.to_string()),
+            ("title", &a.title().to_string()),
             ("summary", &a.summary().to_string()),
             ("content", &a.content_html().to_string()),
         ] {
             assert!(
                 !s.chars().any(forbidden),
                 "{}: {field} keeps a forbidden character",
-                a.origin
+                a.origin()
             );
-            assert!(!s.contains('\r'), "{}: {field} keeps a CR", a.origin);
+            assert!(!s.contains('\r'), "{}: {field} keeps a CR", a.origin());
             use unicode_normalization::UnicodeNormalization;
-            assert_eq!(**s, s.nfc().collect::<String>(), "{}: {field} is not NFC", a.origin);
+            assert_eq!(**s, s.nfc().collect::<String>(), "{}: {field} is not NFC", a.origin());
         }
     }
     let (d1, d2) = (by_origin["dup-title-1.txt"], by_origin["dup-title-2.txt"]);
-    assert_ne!(d1.id, d2.id);
+    assert_ne!(d1.id(), d2.id());
     assert_ne!(d1.url(), d2.url(), "the same title must not give two articles one URL");
 
     // The six reported files: path, line where the README expects one, reason.
@@ -245,12 +245,12 @@ fn check_corpus(format: &'static str) {
     let by_origin: HashMap<&str, &bantin::Article> = catalog
         .articles()
         .iter()
-        .map(|a| (&*a.origin, &**a))
+        .map(|a| (a.origin(), &**a))
         .collect();
     for row in &corpus.rows {
         let at = format!("{format} #{} ({:?})", row.index, row.tricky);
         let a = by_origin.get(row.file.as_str()).unwrap_or_else(|| panic!("{at}: {} not read", row.file));
-        assert_eq!(&*a.title, cleaned_line(&row.title), "{at}: title");
+        assert_eq!(a.title(), cleaned_line(&row.title), "{at}: title");
         assert_eq!(
             a.published,
             DateTime::parse_from_rfc3339(&row.date).unwrap(),
@@ -261,7 +261,7 @@ fn check_corpus(format: &'static str) {
             let want: Vec<String> = row.categories.iter().map(|c| cleaned_line(c)).collect();
             let got: Vec<&str> = a.categories.iter().map(|c| c.name.as_str()).collect();
             assert_eq!(got, want, "{at}: categories");
-            assert_eq!(*a.id, *row.slug, "{at}: the front-matter slug is the identity");
+            assert_eq!(*a.id(), *row.slug, "{at}: the front-matter slug is the identity");
         }
     }
 
@@ -317,7 +317,7 @@ fn ids_are_stable_across_loads_and_edits() {
             .filter_map(|a| {
                 by_link
                     .get(&*a.url())
-                    .map(|id| (a.origin.to_string(), id.clone()))
+                    .map(|id| (a.origin().to_string(), id.clone()))
             })
             .collect();
         (rendered, parsed, by_origin)
@@ -357,11 +357,11 @@ fn ids_are_stable_across_loads_and_edits() {
         let a = edited
             .articles()
             .iter()
-            .find(|a| *a.origin == *origin)
+            .find(|a| a.origin() == origin)
             .unwrap();
-        assert!(a.title.starts_with(new), "{origin}: {}", a.title);
+        assert!(a.title().starts_with(new), "{origin}: {}", a.title());
         let it = p3[site_atom].items.iter().find(|i| i.id == ids1[origin]).unwrap();
-        assert_eq!(&*it.title, &*a.title, "{origin}: the same id carries the new title");
+        assert_eq!(&*it.title, a.title(), "{origin}: the same id carries the new title");
     }
     // `updated` comes from the articles (front matter), never from the clock
     // or file times: a reload after the edit leaves every entry's as it was.

@@ -52,7 +52,7 @@ fn several_articles_heading_count_and_first_title_and_the_window_as_label() {
     let n = p.articles.len() + p.more;
     assert!(n > 1, "the example store has several articles");
     let r = composer.render_digest(&p, &catalog).unwrap();
-    assert_eq!(r.subject, format!("Bản tin Yên Bái: {n} tin mới – {}", p.articles[0].title));
+    assert_eq!(r.subject, format!("Bản tin Yên Bái: {n} tin mới – {}", p.articles[0].title()));
     assert!(r.text.starts_with("Bản tin Yên Bái – 06:50–07:00 31/08/2026\n"), "{}", r.text);
     assert!(r.text.contains("đăng ký bản tin tức thời của"), "{}", r.text);
     assert!(r.html.contains("06:50–07:00 31/08/2026"), "{}", r.html);
@@ -64,7 +64,7 @@ fn one_article_is_tin_moi_and_its_title_through_the_built_message() {
     p.articles.truncate(1);
     p.article_ids.truncate(1);
     p.more = 0;
-    let title = p.articles[0].title.to_string();
+    let title = p.articles[0].title().to_string();
     let shapes = bantin::mail::shape::Shapes::default();
     let msg = composer.digest_in(&shapes, &p, &catalog, now()).unwrap();
     assert_eq!(msg.message_id, composer.message_id(42, "instant:2026-08-30T23:50:00Z"), "a function of (subscriber, window)");

@@ -13,7 +13,7 @@ fn every_post_of_a_jekyll_store_is_read() {
     let mut got: Vec<(String, String, String)> = catalog
         .articles()
         .iter()
-        .map(|a| (a.id.to_string(), a.published.to_rfc3339(), a.slug.to_string()))
+        .map(|a| (a.id().to_string(), a.published.to_rfc3339(), a.slug().to_string()))
         .collect();
     got.sort();
     let want = [
@@ -28,6 +28,6 @@ fn every_post_of_a_jekyll_store_is_read() {
     let want: Vec<(String, String, String)> = want.iter().map(|(a, b, c)| (a.to_string(), b.to_string(), c.to_string())).collect();
     assert_eq!(got, want);
     // The slug from the name is the article's URL.
-    let post = catalog.articles().iter().find(|a| a.slug.as_ref() == "jekyll-turns-2-0-0").unwrap();
+    let post = catalog.articles().iter().find(|a| a.slug() == "jekyll-turns-2-0-0").unwrap();
     assert_eq!(post.url(), "https://yenbai.gov.vn/tin-tuc/jekyll-turns-2-0-0");
 }

@@ -51,8 +51,8 @@ fn identities(dir: &std::path::Path, fs: &FeedSettings) -> (BTreeMap<String, (St
     let mut out = BTreeMap::new();
     for a in catalog.articles() {
         out.insert(
-            a.origin.to_string(),
-            (a.id.to_string(), a.url().into_owned(), feeds::item_id(&fs.base_url, a)),
+            a.origin().to_string(),
+            (a.id().to_string(), a.url().into_owned(), feeds::item_id(&fs.base_url, a)),
         );
     }
     // Every rendered feed lists each GUID once.

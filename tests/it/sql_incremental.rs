@@ -58,7 +58,7 @@ impl Op {
 /// What a catalog holds, comparable: (id, URL, title) in catalog order,
 /// and the errors.
 fn seen(c: &Catalog) -> (Vec<(String, String, String)>, Vec<String>) {
-    let articles = c.articles().iter().map(|a| (a.id.to_string(), a.url().into_owned(), a.title.to_string())).collect();
+    let articles = c.articles().iter().map(|a| (a.id().to_string(), a.url().into_owned(), a.title().to_string())).collect();
     let mut errors: Vec<String> = c.errors().iter().map(|e| e.to_string()).collect();
     errors.sort();
     (articles, errors)

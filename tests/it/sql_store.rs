@@ -45,8 +45,8 @@ async fn check_store(pool: &Pool, src: &Source, writer: &Pool) {
     assert_eq!(scan.errors.len(), 1, "{:?}", scan.errors);
     assert!(scan.errors[0].origin.ends_with("#3") && scan.errors[0].reason.contains("no title"), "{}", scan.errors[0]);
     assert_eq!(scan.articles.len(), 2);
-    let a = scan.articles.iter().find(|a| &*a.id == "1").unwrap();
-    assert_eq!(&*a.title, "Nghĩa Lộ: Hiệu quả từ những quyết sách lớn");
+    let a = scan.articles.iter().find(|a| a.id() == "1").unwrap();
+    assert_eq!(a.title(), "Nghĩa Lộ: Hiệu quả từ những quyết sách lớn");
     assert_eq!(a.published.to_rfc3339(), "2020-02-21T08:56:00+07:00");
     assert_eq!(
         a.summary(),
@@ -58,7 +58,7 @@ async fn check_store(pool: &Pool, src: &Source, writer: &Pool) {
     assert!(a.content_html().contains("<strong>đột phá</strong>"), "{}", a.content_html());
     assert!(!a.content_html().contains("script"));
     assert_eq!(a.url(), "https://yenbai.gov.vn/tin-tuc/nghia-lo-hieu-qua-tu-nhung-quyet-sach-lon");
-    let draft = scan.articles.iter().find(|a| &*a.id == "2").unwrap();
+    let draft = scan.articles.iter().find(|a| a.id() == "2").unwrap();
     assert!(draft.draft);
 
     let before = sql::signature(pool, src).await.unwrap();
@@ -69,9 +69,9 @@ async fn check_store(pool: &Pool, src: &Source, writer: &Pool) {
     assert_ne!(after_update, sql::signature(pool, src).await.unwrap(), "a delete changes the signature");
 
     let scan = sql::load(pool, src, &ctx()).await.unwrap();
-    let a = scan.articles.iter().find(|a| &*a.id == "1").unwrap();
-    assert_eq!(&*a.title, "Tiêu đề mới", "identity survives the edit");
-    assert!(scan.articles.iter().all(|a| &*a.id != "2"));
+    let a = scan.articles.iter().find(|a| a.id() == "1").unwrap();
+    assert_eq!(a.title(), "Tiêu đề mới", "identity survives the edit");
+    assert!(scan.articles.iter().all(|a| a.id() != "2"));
 }
 
 #[tokio::test]
@@ -154,7 +154,7 @@ async fn defaulted_columns_the_table_lacks_are_skipped_named_ones_are_errors() {
     assert_eq!(resolved.columns.image, None, "a defaulted column the table lacks is not read");
     let scan = sql::load(&pool, &resolved, &ctx()).await.unwrap();
     assert_eq!(scan.articles.len(), 1, "{:?}", scan.errors);
-    assert_eq!(&*scan.articles[0].id, "7");
+    assert_eq!(scan.articles[0].id(), "7");
     assert!(scan.articles[0].content_html().contains("<strong>vàng</strong>"));
 
     let mut named = src.clone();
@@ -198,7 +198,7 @@ async fn table_state_keeps_unchanged_rows_and_reports_duplicate_keys() {
     assert!(state.apply(sql::fetch(&pool, &src).await.unwrap()));
     let first = state.catalog(1);
     assert_eq!(first.articles().len(), 3);
-    assert_eq!(&*first.get("c").unwrap().title, "Bài C", "the first row keeps a key used twice");
+    assert_eq!(first.get("c").unwrap().title(), "Bài C", "the first row keeps a key used twice");
     assert_eq!(first.errors().len(), 1);
     assert!(first.errors()[0].origin == "articles#c" && first.errors()[0].reason.contains("same id"), "{}", first.errors()[0]);
 
@@ -215,6 +215,6 @@ async fn table_state_keeps_unchanged_rows_and_reports_duplicate_keys() {
         Arc::ptr_eq(first.get("c").unwrap(), second.get("c").unwrap()),
         "an unchanged row keeps its article"
     );
-    assert_eq!(&*second.get("b").unwrap().title, "Bài B mới");
+    assert_eq!(second.get("b").unwrap().title(), "Bài B mới");
     assert!(second.get("a").is_none());
 }

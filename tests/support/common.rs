@@ -404,17 +404,17 @@ pub fn check_feed(r: &Rendered, catalog: &Catalog, fs: &FeedSettings, now: DateT
     let mut shown = Vec::with_capacity(p.items.len());
     for it in &p.items {
         let a = by_url.get(it.link.as_str()).unwrap_or_else(|| panic!("{what}: item link {:?} names no article", it.link));
-        assert!(visible(a, now), "{what}: {} is a draft or in the future", a.origin);
-        assert!(in_scope(a, &r.feed.scope), "{what}: {} is not in this category", a.origin);
+        assert!(visible(a, now), "{what}: {} is a draft or in the future", a.origin());
+        assert!(in_scope(a, &r.feed.scope), "{what}: {} is not in this category", a.origin());
         shown.push(*a);
     }
     for w in shown.windows(2) {
-        assert!(w[0].published >= w[1].published, "{what}: not newest first: {} before {}", w[0].origin, w[1].origin);
+        assert!(w[0].published >= w[1].published, "{what}: not newest first: {} before {}", w[0].origin(), w[1].origin());
     }
     if let Some(oldest) = shown.last() {
-        let ids: HashSet<&str> = shown.iter().map(|a| a.id.as_ref()).collect();
-        for a in pool.iter().filter(|a| !ids.contains(a.id.as_ref())) {
-            assert!(a.published <= oldest.published, "{what}: {} is newer than the oldest item but left out", a.origin);
+        let ids: HashSet<&str> = shown.iter().map(|a| a.id()).collect();
+        for a in pool.iter().filter(|a| !ids.contains(a.id())) {
+            assert!(a.published <= oldest.published, "{what}: {} is newer than the oldest item but left out", a.origin());
         }
     }
 
@@ -422,12 +422,12 @@ pub fn check_feed(r: &Rendered, catalog: &Catalog, fs: &FeedSettings, now: DateT
     let mut ids = HashSet::new();
     let mut links = HashSet::new();
     for (it, a) in p.items.iter().zip(&shown) {
-        let at = format!("{what}: {}", a.origin);
+        let at = format!("{what}: {}", a.origin());
         assert!(ids.insert(it.id.clone()), "{at}: id {} twice", it.id);
         assert!(links.insert(it.link.clone()), "{at}: link twice");
         assert!(is_absolute_http(&it.link), "{at}: link {:?}", it.link);
         assert!(it.id.starts_with("urn:uuid:") && uuid::Uuid::parse_str(&it.id[9..]).is_ok(), "{at}: id {:?}", it.id);
-        assert_eq!(&*it.title, &*a.title, "{at}: title");
+        assert_eq!(&*it.title, a.title(), "{at}: title");
         assert!(!it.title.is_empty() && it.title == cleaned_line(&it.title), "{at}: title not clean: {:?}", it.title);
         assert_eq!(it.published, Some(a.published), "{at}: published");
         assert_eq!(it.summary, a.summary(), "{at}: summary");

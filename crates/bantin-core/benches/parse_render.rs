@@ -4,7 +4,7 @@
 //! 50-item full-content feed in each format. `cargo bench` runs them;
 //! `cargo test --benches` runs each once as a smoke test.
 
-use bantin_core::article::{Article, Content};
+use bantin_core::article::{Article, Content, Names};
 use bantin_core::catalog::{Catalog, Scope};
 use bantin_core::config::ContentMode;
 use bantin_core::feeds::{self, FeedId, FeedSettings, Format};
@@ -53,10 +53,9 @@ fn fifty() -> Vec<Article> {
     (0..50)
         .map(|i| {
             let mut a = base.clone();
-            a.id = format!("posts/{i:06}").into();
-            a.slug = format!("{}-{i}", base.slug).into();
-            a.link = ctx.link(format!("{}-{i}", base.url()), &a.slug);
-            a.origin = format!("posts/{i:06}.md").into();
+            let slug = format!("{}-{i}", base.slug());
+            a.names = Names::new(&format!("posts/{i:06}"), &slug, base.title(), &format!("posts/{i:06}.md"));
+            a.link = ctx.link(format!("{}-{i}", base.url()), &slug);
             a.published = base.published - Duration::hours(i);
             a
         })

@@ -10,6 +10,9 @@ use crate::intern::Interner;
 use once_cell::race::OnceBox;
 use std::sync::{Arc, LazyLock, Mutex};
 
+mod names;
+pub use names::{Names, OriginKey};
+
 /// One article, ready for feeds and digests.
 ///
 /// Equality compares the metadata and the source `fingerprint`, not the
@@ -18,19 +21,13 @@ use std::sync::{Arc, LazyLock, Mutex};
 /// the comparison touches.
 #[derive(Debug, Clone)]
 pub struct Article {
-    /// Identity: the front-matter `slug` when given, else the article's path
-    /// in the store without its extension. Never derived from mtime or from
-    /// the title, so it survives edits and restarts; feed GUIDs/ids and the
-    /// digest's "already sent" bookkeeping are keyed on it.
-    pub id: Arc<str>,
-    /// The URL slug (front-matter `slug`, else made from the title); the
-    /// same allocation as `id` when they are equal (a front-matter slug).
-    pub slug: Arc<str>,
+    /// Id, slug, title and origin, in one allocation; read them with
+    /// [`Article::id`], [`Article::slug`], [`Article::title`] and
+    /// [`Article::origin`].
+    pub names: Names,
     /// The absolute URL of the article on the portal; read it with
     /// [`Article::url`].
     pub link: Link,
-    /// Exact-sized: 8 bytes less than a `String` in every article.
-    pub title: Box<str>,
     pub published: DateTime<FixedOffset>,
     /// When the article itself last changed, if the store says so.
     pub updated: Option<DateTime<FixedOffset>>,
@@ -52,25 +49,19 @@ pub struct Article {
     /// [`Article::problem`].
     pub rare: Option<Box<Rare>>,
     pub draft: bool,
-    /// Where the article came from, for messages: a store-relative path
-    /// (shared with the store's own index).
-    pub origin: Arc<str>,
 }
 
 impl PartialEq for Article {
     fn eq(&self, o: &Self) -> bool {
         self.fingerprint == o.fingerprint
-            && self.id == o.id
-            && self.slug == o.slug
+            && self.names == o.names
             && self.link == o.link
-            && self.title == o.title
             && self.published == o.published
             && self.updated == o.updated
             && self.categories == o.categories
             && self.author == o.author
             && self.rare == o.rare
             && self.draft == o.draft
-            && self.origin == o.origin
     }
 }
 
@@ -166,11 +157,35 @@ impl AroundSlug {
 }
 
 impl Article {
+    /// Identity: the front-matter `slug` when given, else the article's path
+    /// in the store without its extension (an SQL store's row key). Never
+    /// derived from mtime or from the title, so it survives edits and
+    /// restarts; feed GUIDs/ids and the digest's "already sent" bookkeeping
+    /// are keyed on it.
+    pub fn id(&self) -> &str {
+        self.names.id()
+    }
+
+    /// The URL slug (front-matter `slug`, else made from the title).
+    pub fn slug(&self) -> &str {
+        self.names.slug()
+    }
+
+    pub fn title(&self) -> &str {
+        self.names.title()
+    }
+
+    /// Where the article came from, for messages: a store-relative path,
+    /// or an SQL store's `table#key`.
+    pub fn origin(&self) -> &str {
+        self.names.origin()
+    }
+
     /// The absolute URL of the article on the portal.
     pub fn url(&self) -> Cow<'_, str> {
         match &self.link {
             Link::Own(url) => Cow::Borrowed(url),
-            Link::Slug(around) => Cow::Owned(around.url(&self.slug)),
+            Link::Slug(around) => Cow::Owned(around.url(self.slug())),
         }
     }
 
@@ -206,7 +221,7 @@ impl Article {
 
     /// The HTML body. An empty body is stood in for by the summary.
     pub fn content_html(&self) -> Arc<str> {
-        match self.content.body(&self.origin) {
+        match self.content.body(self.origin()) {
             Some(body) if !body.html.trim().is_empty() => Arc::clone(&body.html),
             Some(body) => Arc::from(format!(
                 "<p>{}</p>\n",
@@ -215,7 +230,7 @@ impl Article {
             // Its file vanished since the scan: the title stands in.
             None => Arc::from(format!(
                 "<p>{}</p>\n",
-                crate::text::escape_html(&self.title)
+                crate::text::escape_html(self.title())
             )),
         }
     }
@@ -223,7 +238,7 @@ impl Article {
     /// The plain-text lead or summary (empty when the body cannot be
     /// produced any more).
     pub fn summary(&self) -> &str {
-        self.content.body(&self.origin).map_or("", |body| &body.summary)
+        self.content.body(self.origin()).map_or("", |body| &body.summary)
     }
 }
 
@@ -344,10 +359,11 @@ mod tests {
     /// Every article of a store is held in memory (100k of them for a
     /// large portal, issue 24's memory target): a field that grows the
     /// record grows `serve` by 100 bytes an article at 100k. Rare fields
-    /// go in [`Rare`], the body cell stays one pointer.
+    /// go in [`Rare`], the body cell stays one pointer, the four strings
+    /// one allocation ([`Names`]).
     #[test]
     fn the_article_record_stays_compact() {
-        assert!(std::mem::size_of::<Article>() <= 168, "Article is {} bytes", std::mem::size_of::<Article>());
+        assert!(std::mem::size_of::<Article>() <= 136, "Article is {} bytes", std::mem::size_of::<Article>());
         assert_eq!(std::mem::size_of::<Content>(), 16);
         assert!(std::mem::size_of::<Rare>() <= 40, "Rare is {} bytes", std::mem::size_of::<Rare>());
     }

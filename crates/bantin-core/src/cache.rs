@@ -67,7 +67,7 @@ impl Source {
         self.title == other.title
             && self.items.len() == other.items.len()
             && self.items.iter().zip(&other.items).all(|(a, b)| {
-                Arc::ptr_eq(a, b) || (a.id == b.id && a.modified() == b.modified() && **a == **b)
+                Arc::ptr_eq(a, b) || (a.id() == b.id() && a.modified() == b.modified() && **a == **b)
             })
     }
 }

@@ -39,10 +39,10 @@ pub trait Claim {
 
 impl Claim for Article {
     fn id(&self) -> &str {
-        &self.id
+        self.id()
     }
     fn slug(&self) -> &str {
-        &self.slug
+        self.slug()
     }
     fn published(&self) -> DateTime<FixedOffset> {
         self.published
@@ -170,10 +170,10 @@ pub fn renamed(renames: &[(usize, String)], position: usize) -> Option<&str> {
 /// Gives `a` the slug `slug` (rule 3), and the URL that goes with it when
 /// its URL was the one derived from its own slug.
 pub fn rename(a: &mut Article, slug: &str, ctx: &Context) {
-    if let Some(link) = ctx.renamed_link(&a.link, &a.id, &a.slug, slug) {
+    if let Some(link) = ctx.renamed_link(&a.link, a.id(), a.slug(), slug) {
         a.link = link;
     }
-    a.slug = Arc::from(slug);
+    a.names = a.names.with_slug(slug);
 }
 
 #[cfg(test)]

@@ -26,7 +26,6 @@ use sqlx::sqlite::{SqliteConnectOptions, SqlitePool, SqlitePoolOptions};
 // letters, digits, `_` and `.`, and quotes them besides; no value is ever
 // spliced in.
 use sqlx::{AssertSqlSafe, Column, ConnectOptions, Executor, Row as _, SqlSafeStr, Statement};
-use std::sync::Arc;
 use value::{pg_value, sqlite_value, Value};
 use std::str::FromStr;
 use std::time::Duration;
@@ -357,7 +356,7 @@ pub fn article(row: &Row, src: &Source, ctx: &Context) -> Result<crate::Article,
     }
     let mut article = normalize(raw, &origin, ctx, BodyPolicy::Now)?;
     // The row key is the identity: a CMS may change a slug, never the key.
-    article.id = Arc::from(id);
+    article.names = article.names.with_id(&id);
     article.fingerprint = row.fingerprint;
     Ok(article)
 }

@@ -170,7 +170,7 @@ fn card(a: &Article, settings: &FeedSettings, lang: &str) -> Card {
     let local = a.published.with_timezone(&settings.timezone);
     let date = if lang == "en" { local.format("%-d %b %Y, %H:%M") } else { local.format("%d/%m/%Y %H:%M") };
     Card {
-        title: a.title.to_string(),
+        title: a.title().to_string(),
         url: a.url().into_owned(),
         date: date.to_string(),
         datetime: local.to_rfc3339(),

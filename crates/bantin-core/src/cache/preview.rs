@@ -102,7 +102,7 @@ fn context(feed: &FeedId, items: &[Arc<Article>], category_name: Option<&str>, s
 
 fn item(a: &Article) -> Item {
     Item {
-        title: a.title.to_string(),
+        title: a.title().to_string(),
         url: a.url().into_owned(),
         date: a.published.format("%d/%m/%Y %H:%M").to_string(),
         datetime: a.published.to_rfc3339(),

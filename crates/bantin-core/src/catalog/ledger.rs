@@ -53,9 +53,9 @@ impl Ledger {
     /// yet) and its slug is clear of every rename: then adding or removing
     /// it moves no other article's id or URL.
     pub(super) fn alone(&self, a: &Article, held: usize) -> bool {
-        count(&self.ids, &a.id) == held
-            && count(&self.slugs, &a.slug) == held
-            && !self.near_rename(&a.slug)
+        count(&self.ids, a.id()) == held
+            && count(&self.slugs, a.slug()) == held
+            && !self.near_rename(a.slug())
     }
 
     /// Whether `slug` could take part in a rename: it was renamed, or has

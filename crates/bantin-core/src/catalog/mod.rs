@@ -97,7 +97,7 @@ impl Ord for Newest {
             .0
             .published
             .cmp(&self.0.published)
-            .then_with(|| other.0.id.cmp(&self.0.id))
+            .then_with(|| other.0.id().cmp(self.0.id()))
     }
 }
 
@@ -162,30 +162,30 @@ impl Catalog {
         // What was dropped from kept articles is listed with the errors.
         errors.extend(articles.iter().filter_map(|a| a.problem().cloned()));
         let mut ledger = Ledger {
-            ids: sorted_keys(articles.iter().map(|a| a.id.as_ref())),
+            ids: sorted_keys(articles.iter().map(|a| a.id())),
             ..Ledger::default()
         };
         // The rules of `identity`, in its order. Unique ids: the file whose
         // path sorts first keeps the id. The service hands the articles
         // over in origin order already.
-        if !articles.is_sorted_by(|a, b| a.origin <= b.origin) {
-            articles.sort_by(|a, b| a.origin.cmp(&b.origin));
+        if !articles.is_sorted_by(|a, b| a.origin() <= b.origin()) {
+            articles.sort_by(|a, b| a.origin().cmp(b.origin()));
         }
         // Distinct hashes mean distinct ids: the usual case needs no map of
         // every id (~4 MB at 100k articles, at the moment of the start-up peak).
         if ledger.ids.has_repeats() {
             identity::keep_first_ids(&mut articles, |a, first| {
-                errors.push(identity::same_identity(&a.origin, &a.id, &first.origin));
+                errors.push(identity::same_identity(a.origin(), a.id(), first.origin()));
             });
         }
-        ledger.slugs = sorted_keys(articles.iter().map(|a| a.slug.as_ref()));
+        ledger.slugs = sorted_keys(articles.iter().map(|a| a.slug()));
         identity::sort_oldest_first(&mut articles);
         // Distinct slugs: nothing to rename.
         let renames = if ledger.slugs.has_repeats() { identity::renames(&articles) } else { Vec::new() };
         let mut renamed = BTreeSet::new();
         for (i, slug) in renames {
             let a = &mut articles[i];
-            renamed.insert(a.slug.to_string());
+            renamed.insert(a.slug().to_string());
             // Copy-on-write: only a renamed duplicate stops sharing.
             identity::rename(Arc::make_mut(a), &slug, ctx);
         }
@@ -238,8 +238,8 @@ impl Catalog {
                         let at = next.errors.iter().position(|held| held == problem)?;
                         next.errors.remove(at);
                     }
-                    bump(&mut next.ledger.ids, &a.id, false);
-                    bump(&mut next.ledger.slugs, &a.slug, false);
+                    bump(&mut next.ledger.ids, a.id(), false);
+                    bump(&mut next.ledger.slugs, a.slug(), false);
                     for (facet, touched) in next.facets_mut().into_iter().zip(&mut touched) {
                         facet.leave(a)?;
                         facet.touch(a, touched);
@@ -258,8 +258,8 @@ impl Catalog {
                     if !next.ledger.alone(a, 0) {
                         return None;
                     }
-                    bump(&mut next.ledger.ids, &a.id, true);
-                    bump(&mut next.ledger.slugs, &a.slug, true);
+                    bump(&mut next.ledger.ids, a.id(), true);
+                    bump(&mut next.ledger.slugs, a.slug(), true);
                     next.newest.insert(Newest(Arc::clone(a)));
                     if let Some(problem) = a.problem() {
                         let at = next.errors.partition_point(|held| held.origin <= problem.origin);
@@ -325,7 +325,7 @@ impl Catalog {
     /// The article with this id, if kept (a linear search: for tools and
     /// tests, not for the service's paths).
     pub fn get(&self, id: &str) -> Option<&Arc<Article>> {
-        self.newest.iter().map(|n| &n.0).find(|a| &*a.id == id)
+        self.newest.iter().map(|n| &n.0).find(|a| a.id() == id)
     }
 
     pub fn errors(&self) -> &[ArticleError] {

@@ -6,7 +6,7 @@
 //! and ordinary edits (no repeated id or slug) must stay on that path.
 
 use super::*;
-use crate::article::{Content, Rare, Shared};
+use crate::article::{Content, Names, Rare, Shared};
 use std::collections::BTreeMap;
 use chrono::TimeZone;
 use proptest::prelude::*;
@@ -82,10 +82,8 @@ fn result(origin: &str, s: &Spec, version: u32) -> Result<Arc<Article>, ArticleE
         })
         .expect("a valid date");
     Ok(Arc::new(Article {
-        id: format!("id{}", s.id).into(),
+        names: Names::new(&format!("id{}", s.id), &slug, &format!("{origin} v{version}"), origin),
         link: ctx().link(ctx().absolute(&format!("tin-tuc/{slug}")).unwrap_or_default(), &slug),
-        slug: slug.into(),
-        title: format!("{origin} v{version}").into(),
         published,
         updated: None,
         content: Content::ready(String::new(), String::new()),
@@ -99,7 +97,6 @@ fn result(origin: &str, s: &Spec, version: u32) -> Result<Arc<Article>, ArticleE
         ),
         author: (!s.minute.is_multiple_of(3)).then(|| crate::article::shared_name(["Báo Yên Bái", "bao yen bai"][usize::from(s.id % 2)])),
         draft: s.draft,
-        origin: origin.into(),
     }))
 }
 
@@ -116,7 +113,7 @@ fn seen(c: &Catalog) -> Seen {
     let articles = c
         .articles()
         .iter()
-        .map(|a| (a.id.to_string(), a.slug.to_string(), a.url().into_owned(), a.title.to_string()))
+        .map(|a| (a.id().to_string(), a.slug().to_string(), a.url().into_owned(), a.title().to_string()))
         .collect();
     let later = chrono::FixedOffset::east_opt(0)
         .and_then(|tz| tz.with_ymd_and_hms(2030, 1, 1, 0, 0, 0).single())
@@ -125,7 +122,7 @@ fn seen(c: &Catalog) -> Seen {
         facet
             .iter()
             .map(|(slug, m)| {
-                let ids = c.newest(&scope(slug.clone()), later, usize::MAX).iter().map(|a| a.id.to_string()).collect();
+                let ids = c.newest(&scope(slug.clone()), later, usize::MAX).iter().map(|a| a.id().to_string()).collect();
                 (slug.clone(), m.name.clone(), ids)
             })
             .collect()

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 fn seen(arts: &[Arc<crate::article::Article>], at: DateTime<Utc>) -> HashMap<String, DateTime<Utc>> {
-    arts.iter().map(|a| (a.id.to_string(), at)).collect()
+    arts.iter().map(|a| (a.id().to_string(), at)).collect()
 }
 
 /// The bookkeeping a committed plan leaves (what `state` writes).
@@ -97,7 +97,7 @@ fn after_downtime_one_mail_for_the_latest_window_never_a_burst() {
     let s = settings();
     // Articles every 10 minutes from 07:00 to 09:00 while the service was down.
     let arts = newest_first((0..12).map(|i| article(&format!("a{i:02}"), at(25, 7, 0) + Duration::minutes(10 * i), "x")).collect());
-    let seen: HashMap<String, DateTime<Utc>> = arts.iter().map(|a| (a.id.to_string(), a.published.with_timezone(&Utc))).collect();
+    let seen: HashMap<String, DateTime<Utc>> = arts.iter().map(|a| (a.id().to_string(), a.published.with_timezone(&Utc))).collect();
     let mut s1 = sub(1, Frequency::Instant, at(20, 9, 0));
     s1.last_period = Some("instant:2026-11-24T23:50:00Z".into());
     s1.last_digest_at = Some(at(25, 7, 0));

@@ -166,7 +166,7 @@ pub fn plan(
     let now_local = now.with_timezone(&s.timezone).fixed_offset();
     let visible: Vec<&Arc<Article>> = articles.iter().filter(|a| a.is_visible_at(now_local)).collect();
     let backlog_start = now - Duration::from_std(s.first_backlog).unwrap_or(Duration::days(7));
-    let seen_at = |a: &Article| first_seen.get(&*a.id).copied().unwrap_or(now);
+    let seen_at = |a: &Article| first_seen.get(a.id()).copied().unwrap_or(now);
     // Of every article noted, as the scheduler's pre-check reads it
     // (`state::newest_seen`), and of the visible ones noted now.
     let newest_seen = first_seen.values().copied().chain(visible.iter().map(|a| seen_at(a))).max();
@@ -195,13 +195,13 @@ pub fn plan(
             .iter()
             .copied()
             .filter(|a| sub.topics.is_empty() || sub.topics.iter().any(|t| a.in_category(t)))
-            .filter(|a| !sent.contains(&*a.id))
+            .filter(|a| !sent.contains(a.id()))
             .filter(|a| match since {
                 None => a.published.with_timezone(&Utc) >= backlog_start,
                 Some(since) => seen_at(a) > since,
             })
             .collect();
-        let article_ids = new.iter().map(|a| a.id.to_string()).collect();
+        let article_ids = new.iter().map(|a| a.id().to_string()).collect();
         let listed: Vec<Arc<Article>> = new.iter().take(s.max_items).map(|a| Arc::clone(a)).collect();
         out.push(PlannedDigest {
             subscriber: sub.clone(),

@@ -118,7 +118,7 @@ mod tests {
             article("culture", at(29, 13, 0), "van-hoa"),
             article("midweek", at(25, 10, 0), "van-hoa"),
         ]);
-        let seen: HashMap<String, DateTime<Utc>> = arts.iter().map(|a| (a.id.to_string(), a.published.to_utc())).collect();
+        let seen: HashMap<String, DateTime<Utc>> = arts.iter().map(|a| (a.id().to_string(), a.published.to_utc())).collect();
         // A daily reader of one topic and a new weekly reader.
         let mut daily = sub(1, Frequency::Daily, at(1, 9, 0));
         daily.topics = vec!["kinh-te".into()];

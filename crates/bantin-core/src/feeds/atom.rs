@@ -51,7 +51,7 @@ pub fn render(meta: &Meta, items: &[Arc<Article>]) -> Vec<u8> {
 
 fn entry(meta: &Meta, a: &Article) -> Entry {
     let mut e = Entry::default();
-    e.set_title(Text::plain(a.title.clone()));
+    e.set_title(Text::plain(a.title()));
     e.set_id(item_id(&meta.settings.base_url, a));
     e.set_updated(a.modified());
     e.set_published(Some(a.published));

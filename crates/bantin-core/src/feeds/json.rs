@@ -78,7 +78,7 @@ pub fn render(meta: &Meta, items: &[Arc<Article>]) -> Vec<u8> {
             .map(|a| Item {
                 id: item_id(&s.base_url, a),
                 url: a.url(),
-                title: &a.title,
+                title: a.title(),
                 content_html: full(meta).then(|| a.content_html().to_string()),
                 // JSON Feed requires content_html or content_text.
                 content_text: (!full(meta)).then_some(a.summary()),

@@ -286,7 +286,7 @@ pub fn newest_change(items: &[Arc<Article>]) -> DateTime<FixedOffset> {
 /// The item id of an article: a name-based UUID of the site and the
 /// article's identity.
 pub fn item_id(base_url: &Url, article: &Article) -> String {
-    let name = format!("{}#{}", base_url.as_str(), article.id);
+    let name = format!("{}#{}", base_url.as_str(), article.id());
     format!("urn:uuid:{}", uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, name.as_bytes()))
 }
 

@@ -55,7 +55,7 @@ pub fn render(meta: &Meta, items: &[Arc<Article>]) -> Vec<u8> {
 
 fn item(meta: &Meta, a: &Article) -> Item {
     let mut item = Item::default();
-    item.set_title(Some(a.title.to_string()));
+    item.set_title(Some(a.title().to_string()));
     item.set_link(Some(a.url().into_owned()));
     item.set_description(Some(a.summary().to_string()));
     let mut guid = Guid::default();

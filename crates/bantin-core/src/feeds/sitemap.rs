@@ -60,7 +60,7 @@ pub fn render(items: &[Arc<Article>], settings: &FeedSettings) -> Vec<u8> {
              <news:publication_date>{}</news:publication_date><news:title>{}</news:title></news:news></url>\n",
             escape_html(&a.url()),
             a.published.to_rfc3339_opts(SecondsFormat::Secs, false),
-            escape_html(&a.title),
+            escape_html(a.title()),
         ));
     }
     out.push_str("</urlset>\n");

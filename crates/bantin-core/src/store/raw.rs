@@ -5,10 +5,9 @@
 
 use super::html;
 pub use super::context::Context;
-use crate::article::{Article, ArticleError, Category, Content, Rare};
+use crate::article::{Article, ArticleError, Category, Content, Names, Rare};
 use crate::text;
 use chrono::{DateTime, FixedOffset};
-use std::sync::Arc;
 
 /// The body of an article as its format holds it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,14 +164,9 @@ pub fn normalize(raw: RawArticle, origin: &str, ctx: &Context, body: BodyPolicy)
         BodyPolicy::Deferred(content) => content,
     };
 
-    // A front-matter slug is also the id: one allocation for both.
-    let id: Arc<str> = Arc::from(id);
-    let slug: Arc<str> = if slug == *id { Arc::clone(&id) } else { Arc::from(slug) };
     Ok(Article {
         link: ctx.link(url, &slug),
-        id,
-        slug,
-        title: title.into(),
+        names: Names::new(&id, &slug, &title, origin),
         published,
         updated,
         content,
@@ -181,7 +175,6 @@ pub fn normalize(raw: RawArticle, origin: &str, ctx: &Context, body: BodyPolicy)
         author: author.as_deref().map(crate::article::shared_name),
         rare: Rare::boxed(names(&raw.tags), image, problem),
         draft,
-        origin: origin.into(),
     })
 }
 
@@ -312,14 +305,14 @@ mod tests {
     #[test]
     fn identity_is_the_path_unless_a_slug_is_given() {
         let a = normalize(raw("Tiêu đề", "2020-02-21"), "kinh-te/bai-1.md", &ctx(), BodyPolicy::Now).unwrap();
-        assert_eq!(&*a.id, "kinh-te/bai-1");
-        assert_eq!(&*a.slug, "tieu-de");
+        assert_eq!(a.id(), "kinh-te/bai-1");
+        assert_eq!(a.slug(), "tieu-de");
         assert_eq!(a.url(), "https://yenbai.gov.vn/tin-tuc/tieu-de");
         assert!(matches!(a.link, Link::Slug(_)), "the derived URL is kept as text around the slug");
         let mut r = raw("Tiêu đề đã sửa", "2020-02-21");
         r.slug = Some("bai-mot".into());
         let b = normalize(r, "kinh-te/bai-1.md", &ctx(), BodyPolicy::Now).unwrap();
-        assert_eq!((b.id.as_ref(), b.slug.as_ref()), ("bai-mot", "bai-mot"));
+        assert_eq!((b.id(), b.slug()), ("bai-mot", "bai-mot"));
     }
 
     #[test]
@@ -335,12 +328,12 @@ mod tests {
         let undated = RawArticle { title: Some("Jekyll 3.0 Released".into()), ..Default::default() };
         let a = normalize(undated.clone(), "_posts/2015-10-26-jekyll-3-0-released.markdown", &ctx(), BodyPolicy::Now).unwrap();
         assert_eq!(a.published.to_rfc3339(), "2015-10-26T00:00:00+07:00", "midnight in site.timezone");
-        assert_eq!((&*a.id, &*a.slug), ("_posts/2015-10-26-jekyll-3-0-released", "jekyll-3-0-released"));
+        assert_eq!((a.id(), a.slug()), ("_posts/2015-10-26-jekyll-3-0-released", "jekyll-3-0-released"));
         // The front matter wins: its date, and its slug.
         let mut dated = raw("Jekyll 3.0 Released", "2015-10-27 08:00");
         dated.slug = Some("ba-mot".into());
         let b = normalize(dated, "_posts/2015-10-26-jekyll-3-0-released.md", &ctx(), BodyPolicy::Now).unwrap();
-        assert_eq!((b.published.to_rfc3339().as_str(), &*b.slug), ("2015-10-27T08:00:00+07:00", "ba-mot"));
+        assert_eq!((b.published.to_rfc3339().as_str(), b.slug()), ("2015-10-27T08:00:00+07:00", "ba-mot"));
         let e = normalize(undated, "_posts/2015-02-30-no-such-day.md", &ctx(), BodyPolicy::Now).unwrap_err();
         assert!(e.reason.contains("no publication date"), "{e}");
     }

@@ -25,10 +25,8 @@ pub(in crate::digest) fn at(d: u32, h: u32, min: u32) -> DateTime<Utc> {
 
 pub(in crate::digest) fn article(id: &str, published: DateTime<Utc>, cat: &str) -> Arc<Article> {
     Arc::new(Article {
-        id: id.into(),
-        slug: id.into(),
+        names: crate::article::Names::new(id, id, id, id),
         link: crate::article::Link::Own(format!("https://yenbai.gov.vn/{id}").into()),
-        title: id.into(),
         published: published.with_timezone(&HCM).fixed_offset(),
         updated: None,
         content: crate::article::Content::ready(String::new(), String::new()),
@@ -40,7 +38,6 @@ pub(in crate::digest) fn article(id: &str, published: DateTime<Utc>, cat: &str) 
         author: None,
         rare: None,
         draft: false,
-        origin: id.into(),
     })
 }
 
@@ -67,7 +64,7 @@ pub(in crate::digest) fn newest_first(mut v: Vec<Arc<Article>>) -> Vec<Arc<Artic
 }
 
 pub(in crate::digest) fn ids(p: &PlannedDigest) -> Vec<&str> {
-    p.articles.iter().map(|a| a.id.as_ref()).collect()
+    p.articles.iter().map(|a| a.id()).collect()
 }
 
 #[test]
@@ -187,7 +184,7 @@ fn a_late_article_with_an_old_date_is_sent_once() {
 fn an_edited_article_is_not_sent_again() {
     let s = settings();
     let mut edited = (*article("a", at(24, 8, 0), "x")).clone();
-    edited.title = "A (sửa)".into();
+    edited.names = edited.names.with_title("A (sửa)");
     edited.updated = Some(at(25, 9, 0).with_timezone(&HCM).fixed_offset());
     let mut s1 = sub(1, Frequency::Daily, at(1, 9, 0));
     s1.last_period = Some("daily:2026-11-25".into());
