@@ -185,8 +185,8 @@ fn read_whole(
             };
             let mut a =
                 dir::read_now(root, path, ctx).map_err(|e| changed(format!("became unreadable ({})", e.reason)))?;
-            if *a.id() != *k.id
-                || *a.slug() != *k.slug()
+            if a.id() != &*k.id
+                || a.slug() != k.slug()
                 || a.published != k.published
                 || a.draft != k.draft
                 || a.categories != k.categories

@@ -26,9 +26,9 @@ pub struct Names {
 const SAME_AS_ID: u32 = u32::MAX;
 
 impl Names {
-    /// The names of one article. A store's strings are far below 4 GiB;
-    /// one that is not cannot be an article's (lengths are `u32`), and is
-    /// cut at a character boundary rather than wrapped.
+    /// The names of one article. The ends are `u32`, so each string is
+    /// cut (at a character boundary) to 1 GiB, far beyond any id, slug,
+    /// title or origin (a dir store reads no file over 8 MiB).
     pub fn new(id: &str, slug: &str, title: &str, origin: &str) -> Names {
         let [id, slug, title, origin] = [id, slug, title, origin].map(fit);
         let same = slug == id;
@@ -105,7 +105,8 @@ impl fmt::Debug for Names {
     }
 }
 
-/// The longest prefix of `s` whose length fits the `u32` ends.
+/// The longest prefix of `s` of at most 1 GiB, so that four of them fit
+/// the `u32` ends with [`SAME_AS_ID`] to spare.
 fn fit(s: &str) -> &str {
     let mut end = s.len().min(u32::MAX as usize / 4);
     while !s.is_char_boundary(end) {
