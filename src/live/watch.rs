@@ -14,12 +14,16 @@
 //!   (less the timer's 1 ms resolution, [`TIMER_SLACK`]), so a
 //!   file still being written is not read half-way (an editor's or rsync's
 //!   temp-file-and-rename is one quiet path once renamed);
+//! - every folder the store reads is watched, one non-recursive watch
+//!   each ([`watch_tree`]); a folder created or moved in is watched when
+//!   its event arrives, and the event itself reads it whole once settled,
+//!   so files written into it before its watch are not missed;
 //! - a removed and recreated store folder is noticed (its inode changes)
 //!   and watched again, followed by a full rescan;
 //! - it stops when the shutdown channel turns true.
 
 use super::{sleep_until_or_never, Command};
-use notify::event::{AccessKind, AccessMode};
+use notify::event::{AccessKind, AccessMode, ModifyKind};
 use notify::{EventKind, RecursiveMode, Watcher as _};
 use std::collections::{HashMap, VecDeque};
 use std::os::unix::fs::MetadataExt;
@@ -92,7 +96,7 @@ fn start_inner(settings: &WatchSettings, raw_tx: &mpsc::UnboundedSender<Raw>) ->
             return None;
         }
     };
-    if let Err(e) = watcher.watch(&settings.root, RecursiveMode::Recursive) {
+    if let Err(e) = watch_tree(&mut watcher, &settings.root) {
         tracing::warn!(
             store = %settings.root.display(),
             "cannot watch the store folder ({e}); relying on the periodic rescan (raise fs.inotify.max_user_watches if the store is large)"
@@ -101,6 +105,40 @@ fn start_inner(settings: &WatchSettings, raw_tx: &mpsc::UnboundedSender<Raw>) ->
     }
     tracing::info!(store = %settings.root.display(), debounce_ms = settings.debounce.as_millis() as u64, "watching the store");
     Some(watcher)
+}
+
+/// Watches `dir` and every folder under it that the store reads (hidden
+/// ones left out and links followed, as `store::dir::list` walks), one
+/// non-recursive watch each. notify's recursive mode found the folders by
+/// a `stat` of every file in the tree: 2.5 s of a 1M-file store's start,
+/// before the first read (bench/HISTORY.md); the walk's own file types
+/// cost no call. A folder gone before its watch is skipped: its removal is
+/// an event of its parent's.
+fn watch_tree(watcher: &mut notify::RecommendedWatcher, dir: &Path) -> notify::Result<()> {
+    watcher.watch(dir, RecursiveMode::NonRecursive)?;
+    let folders = walkdir::WalkDir::new(dir)
+        .follow_links(true)
+        .min_depth(1)
+        .into_iter()
+        .filter_entry(|e| e.file_type().is_dir() && !crate::store::is_hidden_name(e.file_name()));
+    for folder in folders.filter_map(Result::ok) {
+        if let Err(e) = watcher.watch(folder.path(), RecursiveMode::NonRecursive) {
+            if folder.path().is_dir() {
+                return Err(e);
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The folders an event brings into the store (created, or moved in),
+/// which need watches of their own; hidden ones are not read.
+fn new_folders(event: &notify::Event) -> impl Iterator<Item = &PathBuf> {
+    let may_add = matches!(event.kind, EventKind::Create(_) | EventKind::Modify(ModifyKind::Name(_)));
+    event
+        .paths
+        .iter()
+        .filter(move |p| may_add && p.file_name().is_some_and(|n| !crate::store::is_hidden_name(n)) && p.is_dir())
 }
 
 /// Whether an event says a file may have changed. Opening and reading
@@ -181,11 +219,20 @@ impl Settle {
     }
 }
 
-/// Takes one raw event into `settle`; says why, when it asks for a rescan.
-fn take(raw: Raw, settle: &mut Settle) -> Option<&'static str> {
+/// Takes one raw event into `settle`, watching the folders it brings in;
+/// says why, when it asks for a rescan.
+fn take(raw: Raw, settle: &mut Settle, watcher: &mut Option<notify::RecommendedWatcher>) -> Option<&'static str> {
     match raw {
         (at, Ok(event)) => {
-            let rescan = event.need_rescan();
+            let mut rescan = event.need_rescan();
+            if let Some(w) = watcher.as_mut() {
+                for folder in new_folders(&event) {
+                    if let Err(e) = watch_tree(w, folder) {
+                        tracing::warn!(folder = %folder.display(), "cannot watch a new folder of the store ({e}); relying on rescans");
+                        rescan = true;
+                    }
+                }
+            }
             if is_change(&event.kind) {
                 for path in event.paths {
                     settle.note(path, at);
@@ -216,9 +263,9 @@ pub async fn run(settings: WatchSettings, started: Watcher, tx: mpsc::UnboundedS
             _ = shutdown.changed() => break,
             Some(first) = raw.recv() => {
                 // Everything queued meanwhile, then one look at the deadline.
-                let mut lost = take(first, &mut settle);
+                let mut lost = take(first, &mut settle, &mut watcher);
                 while let Ok(more) = raw.try_recv() {
-                    lost = take(more, &mut settle).or(lost);
+                    lost = take(more, &mut settle, &mut watcher).or(lost);
                 }
                 if let Some(reason) = lost {
                     let _ = tx.send(Command::Rescan(reason));
@@ -272,100 +319,5 @@ pub async fn run(settings: WatchSettings, started: Watcher, tx: mpsc::UnboundedS
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const WINDOW: Duration = Duration::from_millis(200);
-
-    fn ms(n: u64) -> Duration {
-        Duration::from_millis(n)
-    }
-
-    #[test]
-    fn a_path_settles_one_window_after_its_last_event() {
-        let t0 = Instant::now();
-        let mut s = Settle::new(WINDOW);
-        s.note("a.md".into(), t0);
-        s.note("a.md".into(), t0 + ms(150));
-        // The first event's deadline is stale: no wake-up for it.
-        assert_eq!(s.deadline(), Some(t0 + ms(350)));
-        assert!(s.due(t0 + ms(200)).is_empty());
-        assert!(s.due(t0 + ms(349)).is_empty());
-        assert_eq!(s.due(t0 + ms(350)), vec![PathBuf::from("a.md")]);
-        assert!(s.is_empty());
-        assert_eq!(s.deadline(), None);
-    }
-
-    #[test]
-    fn paths_settle_on_their_own_and_together_when_due_together() {
-        let t0 = Instant::now();
-        let mut s = Settle::new(WINDOW);
-        s.note("a.md".into(), t0);
-        s.note("b.md".into(), t0 + ms(5));
-        s.note("c.md".into(), t0 + ms(100));
-        assert_eq!(s.due(t0 + ms(204)), vec![PathBuf::from("a.md")]);
-        // Late (a busy runtime): everything due by then, in order, once.
-        assert_eq!(s.due(t0 + ms(400)), vec![PathBuf::from("b.md"), PathBuf::from("c.md")]);
-        assert!(s.due(t0 + ms(900)).is_empty());
-        assert!(s.is_empty());
-    }
-
-    #[test]
-    fn a_path_noted_again_after_settling_waits_again() {
-        let t0 = Instant::now();
-        let mut s = Settle::new(WINDOW);
-        s.note("a.md".into(), t0);
-        assert_eq!(s.due(t0 + ms(200)).len(), 1);
-        s.note("a.md".into(), t0 + ms(300));
-        assert!(s.due(t0 + ms(499)).is_empty());
-        assert_eq!(s.due(t0 + ms(500)), vec![PathBuf::from("a.md")]);
-    }
-
-    #[test]
-    fn the_next_deadline_is_always_a_path_that_can_settle() {
-        let t0 = Instant::now();
-        let mut s = Settle::new(WINDOW);
-        s.note("a.md".into(), t0);
-        s.note("b.md".into(), t0 + ms(10));
-        for i in 1..100 {
-            s.note("a.md".into(), t0 + ms(10 + i));
-        }
-        // b's window ends first; a's hundred older entries wake nobody.
-        assert_eq!(s.deadline(), Some(t0 + ms(210)));
-        assert_eq!(s.due(t0 + ms(210)), vec![PathBuf::from("b.md")]);
-        assert_eq!(s.deadline(), Some(t0 + ms(309)));
-        assert_eq!(s.due(t0 + ms(309)), vec![PathBuf::from("a.md")]);
-        assert_eq!(s.deadline(), None);
-    }
-
-    #[test]
-    fn a_zero_window_hands_paths_on_at_once() {
-        let t0 = Instant::now();
-        let mut s = Settle::new(Duration::ZERO);
-        s.note("a.md".into(), t0);
-        assert_eq!(s.deadline(), Some(t0));
-        assert_eq!(s.due(t0), vec![PathBuf::from("a.md")]);
-    }
-
-    #[test]
-    fn an_event_stamped_out_of_order_keeps_the_queue_in_order() {
-        // Two watchers overlap for a moment when the store folder comes back.
-        let t0 = Instant::now();
-        let mut s = Settle::new(WINDOW);
-        s.note("a.md".into(), t0 + ms(50));
-        s.note("b.md".into(), t0);
-        assert_eq!(s.deadline(), Some(t0 + ms(250)));
-        assert_eq!(s.due(t0 + ms(250)), vec![PathBuf::from("a.md"), PathBuf::from("b.md")]);
-    }
-
-    #[test]
-    fn reads_are_not_changes_but_a_written_file_closing_is() {
-        use notify::event::{CreateKind, ModifyKind};
-        assert!(!is_change(&EventKind::Access(AccessKind::Open(AccessMode::Any))));
-        assert!(!is_change(&EventKind::Access(AccessKind::Close(AccessMode::Read))));
-        assert!(is_change(&EventKind::Access(AccessKind::Close(AccessMode::Write))));
-        assert!(is_change(&EventKind::Modify(ModifyKind::Any)));
-        assert!(is_change(&EventKind::Create(CreateKind::File)));
-        assert!(is_change(&EventKind::Remove(notify::event::RemoveKind::Any)));
-    }
-}
+#[path = "watch_tests.rs"]
+mod tests;
