@@ -122,10 +122,10 @@ fn watch_tree(watcher: &mut notify::RecommendedWatcher, dir: &Path) -> notify::R
         .into_iter()
         .filter_entry(|e| e.file_type().is_dir() && !crate::store::is_hidden_name(e.file_name()));
     for folder in folders.filter_map(Result::ok) {
-        if let Err(e) = watcher.watch(folder.path(), RecursiveMode::NonRecursive) {
-            if folder.path().is_dir() {
-                return Err(e);
-            }
+        if let Err(e) = watcher.watch(folder.path(), RecursiveMode::NonRecursive)
+            && folder.path().is_dir()
+        {
+            return Err(e);
         }
     }
     Ok(())
