@@ -262,14 +262,12 @@ impl StoreState {
                 .par_iter()
                 .map(|p| {
                     let origin = dir::origin_of(&root, p);
-                    let meta = std::fs::metadata(p);
-                    if drop_missing
-                        && matches!(&meta, Err(e) if e.kind() == std::io::ErrorKind::NotFound)
-                    {
+                    let read = reader.read_stamped(p);
+                    if drop_missing && read.missing {
                         return (origin, None);
                     }
-                    let stamp = meta.ok().map(|m| Stamp::of(&m));
-                    let result = reader.read(p).map(Arc::new).map_err(Box::new);
+                    let stamp = read.meta.as_ref().map(Stamp::of);
+                    let result = read.article.map(Arc::new).map_err(Box::new);
                     (origin, Some(FileState { stamp, result }))
                 })
                 .collect();
