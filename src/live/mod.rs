@@ -1,6 +1,6 @@
 //! The live store: what `bantin serve` holds of the article store and how
 //! it follows changes. A folder ([`dir`]: every file's parsed result,
-//! followed by [`watch`], inotify through notify) or an SQL table
+//! followed by [`watch`], on [`inotify`]) or an SQL table
 //! ([`table`]: every row's parsed result, followed by [`follow`]: LISTEN,
 //! polling, periodic reads). Both tell the service loop what to do with a
 //! [`Command`]; the loop applies it to the [`Store`] and asks it for the
@@ -12,6 +12,7 @@
 
 pub mod dir;
 pub mod follow;
+mod inotify;
 pub mod reads;
 pub mod table;
 pub mod watch;

@@ -3,6 +3,9 @@
 //! a missed event (inotify queue overflow, a network file system, a watch
 //! lost with a removed folder) delays an article but never loses it.
 //!
+//! The events come from [`super::inotify`], read by this task; only what
+//! can change a file is asked for (not the opens of our own reads).
+//!
 //! Debouncing is [`Settle`]: a path is handed on once it has been quiet for
 //! the debounce window, and the task sleeps until the earliest such moment.
 //! (notify-debouncer-full, used before, polled its map every tick: 0-10 ms
@@ -22,13 +25,14 @@
 //!   and watched again, followed by a full rescan;
 //! - it stops when the shutdown channel turns true.
 
+use super::inotify::{Folders, Seen};
 use super::{sleep_until_or_never, Command};
-use notify::event::{AccessKind, AccessMode, ModifyKind};
-use notify::{EventKind, RecursiveMode, Watcher as _};
 use std::collections::{HashMap, VecDeque};
+use std::io;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+use tokio::io::unix::AsyncFd;
 use tokio::sync::{mpsc, watch};
 
 /// How often the watcher checks that the store folder is still the one it
@@ -44,26 +48,19 @@ const ROOT_CHECK: Duration = Duration::from_secs(1);
 /// window less this.
 const TIMER_SLACK: Duration = Duration::from_millis(1);
 
-/// An event as notify's thread saw it, stamped when it arrived (the task
-/// that settles it may run later).
-type Raw = (Instant, notify::Result<notify::Event>);
-
 /// A running watch on the store folder (or none, when it could not be set
-/// up: the periodic rescan still runs), and the events it has sent.
+/// up: the periodic rescan still runs). Events that come before [`run`]
+/// wait in the kernel's queue; more than it holds are a rescan.
 pub struct Watcher {
-    inner: Option<notify::RecommendedWatcher>,
+    inner: Option<Folders>,
     root_id: Option<(u64, u64)>,
-    raw_tx: mpsc::UnboundedSender<Raw>,
-    raw: mpsc::UnboundedReceiver<Raw>,
 }
 
 /// Starts watching before the store is read, so that no change made while
 /// (or right after) the store loads is missed: such a change shows up as an
 /// event, at worst a file read twice.
 pub fn start(settings: &WatchSettings) -> Watcher {
-    let root_id = identity(&settings.root);
-    let (raw_tx, raw) = mpsc::unbounded_channel();
-    Watcher { inner: start_inner(settings, &raw_tx), root_id, raw_tx, raw }
+    Watcher { inner: start_inner(settings), root_id: identity(&settings.root) }
 }
 
 #[derive(Debug, Clone)]
@@ -78,33 +75,34 @@ fn identity(path: &Path) -> Option<(u64, u64)> {
     std::fs::metadata(path).ok().filter(|m| m.is_dir()).map(|m| (m.dev(), m.ino()))
 }
 
-fn start_inner(settings: &WatchSettings, raw_tx: &mpsc::UnboundedSender<Raw>) -> Option<notify::RecommendedWatcher> {
-    let events = raw_tx.clone();
-    let made = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        // Filtered here, on notify's thread: loading the store opens every
-        // file, and queueing those opens for the task would hold 100k
-        // events until it runs.
-        if event.as_ref().is_ok_and(|e| !is_change(&e.kind) && !e.need_rescan()) {
-            return;
-        }
-        let _ = events.send((Instant::now(), event));
-    });
-    let mut watcher = match made {
-        Ok(w) => w,
+fn start_inner(settings: &WatchSettings) -> Option<Folders> {
+    let mut folders = match Folders::new() {
+        Ok(f) => f,
         Err(e) => {
-            tracing::error!("cannot start the store watcher ({e}); relying on the periodic rescan");
+            tracing::error!("cannot start the store watcher ({e}); relying on the periodic rescan (raise fs.inotify.max_user_instances if it is the limit)");
             return None;
         }
     };
-    if let Err(e) = watch_tree(&mut watcher, &settings.root) {
+    if let Err(e) = watch_tree(&mut folders, &settings.root) {
         tracing::warn!(
             store = %settings.root.display(),
             "cannot watch the store folder ({e}); relying on the periodic rescan (raise fs.inotify.max_user_watches if the store is large)"
         );
         return None;
     }
-    tracing::info!(store = %settings.root.display(), debounce_ms = settings.debounce.as_millis() as u64, "watching the store");
-    Some(watcher)
+    tracing::info!(store = %settings.root.display(), folders = folders.len(), debounce_ms = settings.debounce.as_millis() as u64, "watching the store");
+    Some(folders)
+}
+
+/// The watch, ready for the task to wait on; `None` (with a warning) when
+/// the runtime cannot poll it.
+fn polled(folders: Option<Folders>) -> Option<AsyncFd<Folders>> {
+    let folders = folders?;
+    // SAFETY: `Folders` owns its inotify descriptor, open until it drops,
+    // and its `as_raw_fd` always gives that one.
+    unsafe { AsyncFd::register(folders) }
+        .map_err(|e| tracing::warn!("cannot wait for the store watcher's events ({e}); relying on the periodic rescan"))
+        .ok()
 }
 
 /// Watches `dir` and every folder under it that the store reads (hidden
@@ -114,15 +112,15 @@ fn start_inner(settings: &WatchSettings, raw_tx: &mpsc::UnboundedSender<Raw>) ->
 /// before the first read (bench/HISTORY.md); the walk's own file types
 /// cost no call. A folder gone before its watch is skipped: its removal is
 /// an event of its parent's.
-fn watch_tree(watcher: &mut notify::RecommendedWatcher, dir: &Path) -> notify::Result<()> {
-    watcher.watch(dir, RecursiveMode::NonRecursive)?;
-    let folders = walkdir::WalkDir::new(dir)
+fn watch_tree(folders: &mut Folders, dir: &Path) -> io::Result<()> {
+    folders.watch(dir)?;
+    let subfolders = walkdir::WalkDir::new(dir)
         .follow_links(true)
         .min_depth(1)
         .into_iter()
         .filter_entry(|e| e.file_type().is_dir() && !crate::store::is_hidden_name(e.file_name()));
-    for folder in folders.filter_map(Result::ok) {
-        if let Err(e) = watcher.watch(folder.path(), RecursiveMode::NonRecursive)
+    for folder in subfolders.filter_map(Result::ok) {
+        if let Err(e) = folders.watch(folder.path())
             && folder.path().is_dir()
         {
             return Err(e);
@@ -131,25 +129,10 @@ fn watch_tree(watcher: &mut notify::RecommendedWatcher, dir: &Path) -> notify::R
     Ok(())
 }
 
-/// The folders an event brings into the store (created, or moved in),
-/// which need watches of their own; hidden ones are not read.
-fn new_folders(event: &notify::Event) -> impl Iterator<Item = &PathBuf> {
-    let may_add = matches!(event.kind, EventKind::Create(_) | EventKind::Modify(ModifyKind::Name(_)));
-    event
-        .paths
-        .iter()
-        .filter(move |p| may_add && p.file_name().is_some_and(|n| !crate::store::is_hidden_name(n)) && p.is_dir())
-}
-
-/// Whether an event says a file may have changed. Opening and reading
-/// (ours included) change nothing: counting them would make every read of
-/// a changed file a change again. Closing a file written to does count.
-fn is_change(kind: &EventKind) -> bool {
-    match kind {
-        EventKind::Access(AccessKind::Close(AccessMode::Write)) => true,
-        EventKind::Access(_) => false,
-        _ => true,
-    }
+/// Whether a path that arrived is a folder the store reads, which needs
+/// watches of its own.
+fn is_new_folder(path: &Path) -> bool {
+    path.file_name().is_some_and(|n| !crate::store::is_hidden_name(n)) && path.is_dir()
 }
 
 /// Paths waiting for their debounce window to pass without an event.
@@ -219,37 +202,44 @@ impl Settle {
     }
 }
 
-/// Takes one raw event into `settle`, watching the folders it brings in;
-/// says why, when it asks for a rescan.
-fn take(raw: Raw, settle: &mut Settle, watcher: &mut Option<notify::RecommendedWatcher>) -> Option<&'static str> {
-    match raw {
-        (at, Ok(event)) => {
-            let mut rescan = event.need_rescan();
-            if let Some(w) = watcher.as_mut() {
-                for folder in new_folders(&event) {
-                    if let Err(e) = watch_tree(w, folder) {
-                        tracing::warn!(folder = %folder.display(), "cannot watch a new folder of the store ({e}); relying on rescans");
-                        rescan = true;
-                    }
-                }
+/// Takes one event, seen at `at`, into `settle`, watching the folders it
+/// brings in; says why, when it asks for a rescan.
+fn take(seen: Seen, at: Instant, settle: &mut Settle, watcher: &mut Option<AsyncFd<Folders>>) -> Option<&'static str> {
+    match seen {
+        Seen::Lost => Some("the watcher lost events"),
+        Seen::Path { path, arrived } => {
+            let mut rescan = None;
+            if let Some(folders) = watcher.as_mut().map(AsyncFd::get_mut)
+                && arrived
+                && is_new_folder(&path)
+                && let Err(e) = watch_tree(folders, &path)
+            {
+                tracing::warn!(folder = %path.display(), "cannot watch a new folder of the store ({e}); relying on rescans");
+                rescan = Some("a new folder could not be watched");
             }
-            if is_change(&event.kind) {
-                for path in event.paths {
-                    settle.note(path, at);
-                }
-            }
-            rescan.then_some("the watcher lost events")
+            settle.note(path, at);
+            rescan
         }
-        (_, Err(e)) => {
-            tracing::warn!("store watcher: {e}");
-            Some("the watcher reported an error")
+    }
+}
+
+/// Waits for the watch's next events and reads them into `out`; never
+/// returns without a watch.
+async fn next_events(watcher: &mut Option<AsyncFd<Folders>>, out: &mut Vec<Seen>) -> io::Result<()> {
+    let Some(fd) = watcher.as_mut() else { return std::future::pending().await };
+    loop {
+        let mut ready = fd.readable_mut().await?;
+        if let Ok(read) = ready.try_io(|inner| inner.get_mut().read(out)) {
+            return read;
         }
     }
 }
 
 /// Runs the watcher until shutdown.
 pub async fn run(settings: WatchSettings, started: Watcher, tx: mpsc::UnboundedSender<Command>, mut shutdown: watch::Receiver<bool>) {
-    let Watcher { inner: mut watcher, mut root_id, raw_tx, mut raw } = started;
+    let Watcher { inner, mut root_id } = started;
+    let mut watcher = polled(inner);
+    let mut seen = Vec::new();
     let mut settle = Settle::new(settings.debounce);
     let mut rescan = tokio::time::interval(settings.rescan);
     rescan.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -261,11 +251,17 @@ pub async fn run(settings: WatchSettings, started: Watcher, tx: mpsc::UnboundedS
         let settled = sleep_until_or_never(wake.map(tokio::time::Instant::from_std));
         tokio::select! {
             _ = shutdown.changed() => break,
-            Some(first) = raw.recv() => {
-                // Everything queued meanwhile, then one look at the deadline.
-                let mut lost = take(first, &mut settle, &mut watcher);
-                while let Ok(more) = raw.try_recv() {
-                    lost = take(more, &mut settle, &mut watcher).or(lost);
+            read = next_events(&mut watcher, &mut seen) => {
+                let at = Instant::now();
+                let mut lost = None;
+                if let Err(e) = read {
+                    // Started again by the next periodic rescan.
+                    tracing::warn!("cannot read the store watcher's events ({e}); rescanning");
+                    watcher = None;
+                    lost = Some("the watcher failed");
+                }
+                for one in seen.drain(..) {
+                    lost = take(one, at, &mut settle, &mut watcher).or(lost);
                 }
                 if let Some(reason) = lost {
                     let _ = tx.send(Command::Rescan(reason));
@@ -287,7 +283,7 @@ pub async fn run(settings: WatchSettings, started: Watcher, tx: mpsc::UnboundedS
             _ = rescan.tick() => {
                 if watcher.is_none() && root_id.is_some() {
                     // Starting failed before (e.g. too many watches): try again.
-                    watcher = start_inner(&settings, &raw_tx);
+                    watcher = polled(start_inner(&settings));
                 }
                 let _ = tx.send(Command::Rescan("periodic rescan"));
             }
@@ -299,7 +295,7 @@ pub async fn run(settings: WatchSettings, started: Watcher, tx: mpsc::UnboundedS
                             tracing::info!(store = %settings.root.display(), "the store folder is back; watching it again");
                             // Drop the old watch first: it points at a folder that is gone.
                             drop(watcher.take());
-                            watcher = start_inner(&settings, &raw_tx);
+                            watcher = polled(start_inner(&settings));
                             let _ = tx.send(Command::Rescan("the store folder was recreated"));
                         }
                         None => {
@@ -312,7 +308,8 @@ pub async fn run(settings: WatchSettings, started: Watcher, tx: mpsc::UnboundedS
             }
         }
     }
-    // Dropping the watcher stops its thread; do it off the runtime.
+    // Closing an inotify instance waits for the kernel to drop its
+    // watches: off the runtime.
     if let Some(w) = watcher {
         let _ = tokio::task::spawn_blocking(move || drop(w)).await;
     }

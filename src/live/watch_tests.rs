@@ -86,17 +86,6 @@ fn an_event_stamped_out_of_order_keeps_the_queue_in_order() {
     assert_eq!(s.due(t0 + ms(250)), vec![PathBuf::from("a.md"), PathBuf::from("b.md")]);
 }
 
-#[test]
-fn reads_are_not_changes_but_a_written_file_closing_is() {
-    use notify::event::{CreateKind, ModifyKind};
-    assert!(!is_change(&EventKind::Access(AccessKind::Open(AccessMode::Any))));
-    assert!(!is_change(&EventKind::Access(AccessKind::Close(AccessMode::Read))));
-    assert!(is_change(&EventKind::Access(AccessKind::Close(AccessMode::Write))));
-    assert!(is_change(&EventKind::Modify(ModifyKind::Any)));
-    assert!(is_change(&EventKind::Create(CreateKind::File)));
-    assert!(is_change(&EventKind::Remove(notify::event::RemoveKind::Any)));
-}
-
 /// Waits for `Changed` commands until one names `want`; returns every path
 /// named on the way. Panics after 5 s: the event never came.
 async fn changed_until(rx: &mut mpsc::UnboundedReceiver<Command>, want: &Path) -> Vec<PathBuf> {
@@ -155,6 +144,27 @@ async fn every_folder_of_the_store_is_watched_and_new_ones_too() {
     let seen = changed_until(&mut rx, &root.join("a/w.md")).await;
     assert!(!seen.iter().any(|p| p.starts_with(root.join(".git"))), "a hidden folder is not watched: {seen:?}");
 
+    stop.send(true).unwrap();
+    task.await.unwrap();
+}
+
+/// Events made before the task runs (while the store loads) wait in the
+/// kernel's queue; more than it holds are one rescan, not lost changes.
+#[tokio::test]
+async fn a_full_kernel_queue_while_the_store_loads_is_a_rescan() {
+    let dir = tempfile::tempdir().unwrap();
+    let limit: usize = std::fs::read_to_string("/proc/sys/fs/inotify/max_queued_events").unwrap().trim().parse().unwrap();
+    let settings = WatchSettings { root: dir.path().to_path_buf(), debounce: ms(30), rescan: Duration::from_secs(3600) };
+    let started = start(&settings);
+    // Each file created and closed is two events (create, close after writing).
+    for i in 0..limit / 2 + 10 {
+        std::fs::File::create(dir.path().join(format!("{i}.md"))).unwrap();
+    }
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (stop, shutdown) = watch::channel(false);
+    let task = tokio::spawn(run(settings, started, tx, shutdown));
+    let first = tokio::time::timeout(Duration::from_secs(10), rx.recv()).await.unwrap();
+    assert!(matches!(first, Some(Command::Rescan("the watcher lost events"))), "got {first:?}");
     stop.send(true).unwrap();
     task.await.unwrap();
 }
