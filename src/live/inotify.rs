@@ -15,6 +15,9 @@
 //! - a watch descriptor maps to the folder's latest path: a folder renamed
 //!   inside the store and watched again under its new name keeps its
 //!   descriptor (inotify watches an inode once), now with the new path;
+//! - a folder moved out of the store is let go, with its subfolders
+//!   ([`Folders::forget_moved_out`]): no leaked watch, no event named by a
+//!   path the folder no longer has;
 //! - a lost queue (`IN_Q_OVERFLOW`) is said, never passed over: the caller
 //!   rescans.
 
@@ -31,6 +34,9 @@ pub enum Seen {
     /// Something happened to this path; `arrived` when it was created or
     /// moved in (a folder that arrives needs a watch of its own).
     Path { path: PathBuf, arrived: bool },
+    /// A watched folder itself was moved (after its `Path`): see
+    /// [`Folders::forget_moved_out`].
+    Moved(WatchDescriptor),
     /// The kernel's event queue overflowed: some events are gone.
     Lost,
 }
@@ -88,9 +94,28 @@ impl Folders {
         for event in events {
             if let Some(seen) = seen(&mut self.paths, &event.wd, event.mask, event.name) {
                 out.push(seen);
+                if event.mask.contains(EventMask::MOVE_SELF) {
+                    out.push(Seen::Moved(event.wd));
+                }
             }
         }
         Ok(())
+    }
+
+    /// Stops watching a moved folder, and the folders under it, when its
+    /// path is no longer a folder: it left the store. A folder renamed
+    /// inside the store is not let go, since its parent's `MOVED_TO` came
+    /// first and the caller watched it again under its new name (the same
+    /// descriptor, now with the new path). Call it in event order.
+    pub fn forget_moved_out(&mut self, wd: &WatchDescriptor) {
+        let Some(old) = self.paths.get(wd).filter(|p| !p.is_dir()).cloned() else { return };
+        let gone: Vec<WatchDescriptor> =
+            self.paths.iter().filter(|(_, p)| p.starts_with(&old) && !p.is_dir()).map(|(w, _)| w.clone()).collect();
+        for w in gone {
+            self.paths.remove(&w);
+            // An error means the kernel dropped it already.
+            let _ = self.inotify.watches().remove(w);
+        }
     }
 }
 
@@ -195,6 +220,45 @@ mod tests {
             assert!(start.elapsed() < Duration::from_secs(5), "the watch was never dropped");
             std::thread::sleep(Duration::from_millis(5));
         }
+    }
+
+    /// A folder moved out of the store, with a folder inside it, is let
+    /// go; a folder renamed inside it and watched again is kept.
+    #[test]
+    fn a_folder_moved_out_is_let_go_and_a_renamed_one_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let (store, outside) = (dir.path().join("store"), dir.path().join("outside"));
+        std::fs::create_dir_all(store.join("a/sub")).unwrap();
+        std::fs::create_dir_all(store.join("b")).unwrap();
+        std::fs::create_dir(&outside).unwrap();
+        let mut folders = Folders::new().unwrap();
+        for f in [&store, &store.join("a"), &store.join("a/sub"), &store.join("b")] {
+            folders.watch(f).unwrap();
+        }
+        // Reads and acts on events as the watcher does, until `done`.
+        let pump = |folders: &mut Folders, done: &dyn Fn(&Folders) -> bool| {
+            let start = Instant::now();
+            while !done(folders) {
+                let mut seen = Vec::new();
+                let _ = folders.read(&mut seen);
+                for one in seen {
+                    match one {
+                        Seen::Path { path, arrived: true } if path.is_dir() => folders.watch(&path).unwrap(),
+                        Seen::Moved(wd) => folders.forget_moved_out(&wd),
+                        _ => {}
+                    }
+                }
+                assert!(start.elapsed() < Duration::from_secs(5), "{:?}", folders.paths.values().collect::<Vec<_>>());
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        };
+        std::fs::rename(store.join("b"), store.join("c")).unwrap();
+        pump(&mut folders, &|f| f.paths.values().any(|p| p.ends_with("c")));
+        std::fs::rename(store.join("a"), outside.join("a")).unwrap();
+        pump(&mut folders, &|f| f.len() == 2);
+        let mut kept: Vec<&PathBuf> = folders.paths.values().collect();
+        kept.sort();
+        assert_eq!(kept, vec![&store, &store.join("c")]);
     }
 
     #[test]

@@ -207,6 +207,12 @@ impl Settle {
 fn take(seen: Seen, at: Instant, settle: &mut Settle, watcher: &mut Option<AsyncFd<Folders>>) -> Option<&'static str> {
     match seen {
         Seen::Lost => Some("the watcher lost events"),
+        Seen::Moved(wd) => {
+            if let Some(folders) = watcher.as_mut() {
+                folders.get_mut().forget_moved_out(&wd);
+            }
+            None
+        }
         Seen::Path { path, arrived } => {
             let mut rescan = None;
             if let Some(folders) = watcher.as_mut().map(AsyncFd::get_mut)
