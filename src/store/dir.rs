@@ -125,12 +125,11 @@ impl Reader {
 
     /// [`Reader::read`], with what the file system said of the file read.
     pub fn read_stamped(&self, path: &Path) -> Stamped {
-        let (origin, file) = read_named_file(&self.place.root, path);
-        let article = match file.bytes {
-            Ok(bytes) => parse_deferred(&bytes, &origin, &self.place.ctx, Content::deferred(Arc::clone(&self.source))),
-            Err(reason) => Err(ArticleError { origin: origin.into_owned(), line: None, reason }),
-        };
-        Stamped { meta: file.meta, missing: file.missing, article }
+        let NamedRead { meta, missing, read } = read_named_file(&self.place.root, path);
+        let article = read.and_then(|(origin, bytes)| {
+            parse_deferred(&bytes, &origin, &self.place.ctx, Content::deferred(Arc::clone(&self.source)))
+        });
+        Stamped { meta, missing, article }
     }
 }
 
@@ -176,15 +175,19 @@ pub fn read_now(root: &Path, path: &Path, ctx: &Context) -> Result<Article, Arti
 /// the store starts: a name that cannot be an origin (`name_problem`) or
 /// a file that cannot be read is an error naming it.
 fn read_named<'a>(root: &Path, path: &'a Path) -> Result<(std::borrow::Cow<'a, str>, Vec<u8>), ArticleError> {
-    let (origin, file) = read_named_file(root, path);
-    match file.bytes {
-        Ok(bytes) => Ok((origin, bytes)),
-        Err(reason) => Err(ArticleError { origin: origin.into_owned(), line: None, reason }),
-    }
+    read_named_file(root, path).read
+}
+
+/// One store file read by its name: what the file system said of it, and
+/// its origin and bytes or the error naming it.
+struct NamedRead<'a> {
+    meta: Option<std::fs::Metadata>,
+    missing: bool,
+    read: Result<(std::borrow::Cow<'a, str>, Vec<u8>), ArticleError>,
 }
 
 /// [`read_named`], with what the file system said of the file.
-fn read_named_file<'a>(root: &Path, path: &'a Path) -> (std::borrow::Cow<'a, str>, FileRead) {
+fn read_named_file<'a>(root: &Path, path: &'a Path) -> NamedRead<'a> {
     let origin = origin_ref(root, path);
     let file = match name_problem(root, path, &origin) {
         Some(problem) => {
@@ -194,7 +197,11 @@ fn read_named_file<'a>(root: &Path, path: &'a Path) -> (std::borrow::Cow<'a, str
         }
         None => read_file(path),
     };
-    (origin, file)
+    let read = match file.bytes {
+        Ok(bytes) => Ok((origin, bytes)),
+        Err(reason) => Err(ArticleError { origin: origin.into_owned(), line: None, reason }),
+    };
+    NamedRead { meta: file.meta, missing: file.missing, read }
 }
 
 /// A store file's bytes (or why not), and its open handle's metadata.
