@@ -1,5 +1,6 @@
 //! The subscription routes, as an axum router for the server to merge:
-//! `POST /subscribe`, `GET|POST /confirm/{token}` (the GET shows a button
+//! `POST /subscribe` (a `GET` is sent to the index page's form),
+//! `GET|POST /confirm/{token}` (the GET shows a button
 //! that posts), `GET|POST /unsubscribe/{token}` (the POST is RFC 8058
 //! one-click), `GET|POST /preferences/{token}`, `GET|POST /manage` (`manage`:
 //! a reader asks for their preferences link by mail).
@@ -46,8 +47,8 @@ use axum::body::Bytes;
 use axum::Extension;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, StatusCode, Uri};
-use axum::response::Response;
-use axum::routing::{get, post};
+use axum::response::{IntoResponse as _, Response};
+use axum::routing::get;
 use chrono::{DateTime, Utc};
 use extract::{ConfirmLink, PreferencesLink, UnsubscribeLink, Verified, VerifiedForm};
 use limit::Limiter;
@@ -80,7 +81,7 @@ pub fn routes_with_limits(digests: Arc<Digests>, limits: Limits) -> Router {
         digests,
     });
     Router::new()
-        .route("/subscribe", post(subscribe))
+        .route("/subscribe", get(subscribe_form).post(subscribe))
         .route("/confirm/{token}", get(confirm_page).post(confirm))
         .route("/unsubscribe/{token}", get(unsubscribe_page).post(unsubscribe))
         .route("/preferences/{token}", get(preferences_page).post(save_preferences))
@@ -122,6 +123,23 @@ fn refusal(ctx: &Ctx, conn: Option<Extension<ConnectInfo<SocketAddr>>>, lang: La
         return Some(render(ctx, lang, Page::plain(StatusCode::TOO_MANY_REQUESTS, s.rate_title, s.rate_message)));
     }
     None
+}
+
+/// The id of the sign-up form's heading on the built-in index page
+/// (`templates/index.html`).
+const FORM_ANCHOR: &str = "dang-ky";
+
+/// `GET /subscribe`: the form is on the index page. A browser comes here
+/// when the page a sign-up answered with is reloaded, bookmarked or
+/// shared; it is sent (303) to the form, in its language, instead of an
+/// empty 405.
+async fn subscribe_form(State(ctx): State<Arc<Ctx>>, lang: Lang) -> Response {
+    let mut form = ctx.digests.settings.http.public_url.clone();
+    if lang == Lang::En {
+        form.set_query(Some("lang=en"));
+    }
+    form.set_fragment(Some(FORM_ANCHOR));
+    axum::response::Redirect::to(form.as_str()).into_response()
 }
 
 async fn subscribe(
