@@ -29,6 +29,7 @@ use crate::support::common;
 
 use bantin::feeds::{FeedSettings, Format};
 use common::*;
+use crate::support::feed_check::*;
 use std::collections::HashSet;
 use std::path::PathBuf;
 

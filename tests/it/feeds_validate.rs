@@ -15,6 +15,7 @@ use bantin::feeds::Format;
 use bantin::{Catalog, Scope};
 use chrono::DateTime;
 use common::*;
+use crate::support::feed_check::*;
 use std::collections::{HashMap, HashSet};
 
 fn check_all(catalog: &Catalog, fs: &bantin::feeds::FeedSettings) -> (Vec<Rendered>, Vec<Parsed>) {

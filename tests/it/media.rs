@@ -5,13 +5,14 @@
 //! figure caption; the one non-http(s) image dropped and reported while
 //! its article is still served; the portal export's photo caption (the
 //! seed, read through an SQL row that names an image). Every feed passes
-//! the strict reader and feed-rs field checks (`common::check_feed`), the
+//! the strict reader and feed-rs field checks (`feed_check::check_feed`), the
 //! W3C rules (`feed_rules`, `media_rules`), and feed-rs sees the media,
 //! the icon and the logo; the index page links the icon. Snapshots: the
 //! fixture store's site feeds with the icon and logo set.
 
 use crate::media_rules::*;
 use crate::support::common::*;
+use crate::support::feed_check::*;
 
 use bantin::feeds::{media, FeedId, FeedSettings, Format};
 use bantin::{Catalog, Scope};

@@ -22,6 +22,7 @@
 //!   strings holding absolute URLs.
 
 use crate::support::common::*;
+use crate::support::feed_check::*;
 
 pub const MEDIA: &str = "http://search.yahoo.com/mrss/";
 const ATOM: &str = "http://www.w3.org/2005/Atom";

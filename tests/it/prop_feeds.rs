@@ -18,6 +18,7 @@ use bantin::feeds::{self, FeedSettings};
 use bantin::store::{parse_bytes, Context};
 use bantin::{Article, Catalog};
 use common::*;
+use crate::support::feed_check::*;
 use proptest::prelude::*;
 use proptest::test_runner::FileFailurePersistence;
 use unicode_normalization::UnicodeNormalization;

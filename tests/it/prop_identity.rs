@@ -12,6 +12,7 @@ use crate::support::common;
 
 use bantin::feeds::{self, FeedSettings};
 use common::*;
+use crate::support::feed_check::*;
 use proptest::prelude::*;
 use std::collections::{BTreeMap, HashSet};
 

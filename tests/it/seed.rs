@@ -16,6 +16,7 @@ use crate::support::common;
 use bantin::feeds::{FeedId, Format};
 use bantin::Scope;
 use common::*;
+use crate::support::feed_check::*;
 
 const ORIGIN: &str = "portal/yenbai-nghia-lo-2020-02-21.txt";
 const TITLE: &str = "Nghĩa Lộ: Hiệu quả từ những quyết sách lớn";

@@ -2,7 +2,7 @@
 //! in-process on a listener of the test's, told to reload and to stop
 //! through a `Control` made of the test's own channels, as `main.rs` makes
 //! one of the process's signals. What the real binary does with signals,
-//! exit codes and systemd is the real suites' (`tests/real/serve.rs`).
+//! exit codes and systemd is the real suites' (`tests/real/serve/`).
 
 use crate::support::harness::{body_of, get, status_of, write_config};
 use crate::support::mailtest::refusing_port;

@@ -10,6 +10,7 @@
 use crate::support::common;
 
 use common::*;
+use crate::support::feed_check::visible;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -4,7 +4,9 @@
 //! `#[path = "../support/mod.rs"] mod support;`:
 //!
 //! - [`common`]: the fixed clock, settings, loading and rendering a store,
-//!   the generated corpus, and the strict feed readers;
+//!   the text oracles, the generated corpus;
+//! - [`feed_check`]: the strict feed readers, and a rendered feed checked
+//!   against its catalog;
 //! - [`serve`]: the one way to start `bantin serve` ([`serve::Serve`]);
 //! - [`inproc`]: `serve::run` in-process on its own runtime ([`inproc::InProcess`]);
 //! - [`harness`]: raw HTTP over a socket, memory from /proc, the fault
@@ -21,6 +23,7 @@
 #![allow(dead_code)]
 
 pub mod common;
+pub mod feed_check;
 pub mod harness;
 pub mod inproc;
 #[macro_use]
