@@ -132,14 +132,16 @@ const FORM_ANCHOR: &str = "dang-ky";
 /// `GET /subscribe`: the form is on the index page. A browser comes here
 /// when the page a sign-up answered with is reloaded, bookmarked or
 /// shared; it is sent (303) to the form, in its language, instead of an
-/// empty 405.
+/// empty 405. Not stored by caches, as the pages are not: where it sends
+/// depends on the reader's language.
 async fn subscribe_form(State(ctx): State<Arc<Ctx>>, lang: Lang) -> Response {
     let mut form = ctx.digests.settings.http.public_url.clone();
     if lang == Lang::En {
         form.set_query(Some("lang=en"));
     }
     form.set_fragment(Some(FORM_ANCHOR));
-    axum::response::Redirect::to(form.as_str()).into_response()
+    let no_store = [(axum::http::header::CACHE_CONTROL, "no-store")];
+    (no_store, axum::response::Redirect::to(form.as_str())).into_response()
 }
 
 async fn subscribe(

@@ -366,8 +366,6 @@ async fn the_form_posted_from_another_sites_page_is_refused() {
     }
 }
 
-mod notices;
-
 /// A reloaded, bookmarked or shared link of the page a sign-up answered
 /// with was an empty 405: it is sent to the index page's form, in the
 /// reader's language, and records nothing.
@@ -382,8 +380,11 @@ async fn get_subscribe_is_sent_to_the_index_page_form_in_its_language() {
         let (status, headers, _) = s.get(&format!("/subscribe{lang}"), accept).await;
         assert_eq!(status, StatusCode::SEE_OTHER, "{accept:?} {lang}");
         assert_eq!(headers[header::LOCATION], location, "{accept:?} {lang}");
+        assert_eq!(headers[header::CACHE_CONTROL], "no-store", "its target depends on the language");
     }
     let (status, headers, _) = s.call(Request::head("/subscribe").body(Body::empty()).unwrap()).await;
     assert_eq!((status, &headers[header::LOCATION]), (StatusCode::SEE_OTHER, &"https://bantin.example/#dang-ky".parse().unwrap()));
     assert_eq!(s.digests.state.subscriber_counts().await.unwrap().iter().map(|(_, n)| n).sum::<i64>(), 0, "a GET recorded a subscriber");
 }
+
+mod notices;
