@@ -126,14 +126,8 @@ fn parse_raw(bytes: &[u8], origin: &str, with_body: bool) -> Result<raw::RawArti
     let text = match simdutf8::basic::from_utf8(bytes).or_else(|_| std::str::from_utf8(bytes)) {
         Ok(t) => t,
         Err(e) => {
-            let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
-            return Err(fail(
-                Some(line),
-                format!(
-                    "not valid UTF-8 (byte {} of the file); save the file as UTF-8",
-                    e.valid_up_to() + 1
-                ),
-            ));
+            let (line, reason) = not_utf8(bytes, e);
+            return Err(fail(line, reason));
         }
     };
     let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
@@ -155,9 +149,36 @@ fn parse_raw(bytes: &[u8], origin: &str, with_body: bool) -> Result<raw::RawArti
     parsed.map_err(|(line, reason)| fail(line, reason))
 }
 
+/// Where and why `bytes` are not UTF-8, in the words an editor needs.
+/// Windows tools save "Unicode" text as UTF-16, whose byte-order mark is
+/// not UTF-8 at byte 1: such a file is named as UTF-16, not as one bad byte.
+fn not_utf8(bytes: &[u8], e: std::str::Utf8Error) -> (Option<usize>, String) {
+    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+        return (None, "UTF-16 text (it starts with a UTF-16 byte-order mark), not UTF-8; save the file as UTF-8".into());
+    }
+    let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
+    (Some(line), format!("not valid UTF-8 (byte {} of the file); save the file as UTF-8", e.valid_up_to() + 1))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A file saved as "Unicode" by a Windows tool was reported as "not
+    /// valid UTF-8 (byte 1 of the file)", which does not say what to do.
+    #[test]
+    fn a_utf16_file_is_named_as_utf16_and_a_bad_byte_by_line_and_place() {
+        let utf16: Vec<u8> = "\u{FEFF}+++\ntitle = \"Tin\"\n".encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let err = parse_raw(&utf16, "tin.md", true).unwrap_err();
+        assert_eq!(err.line, None);
+        assert!(err.reason.starts_with("UTF-16 text") && err.reason.ends_with("save the file as UTF-8"), "{}", err.reason);
+        let big_endian: Vec<u8> = "\u{FEFF}+++".encode_utf16().flat_map(u16::to_be_bytes).collect();
+        assert!(parse_raw(&big_endian, "tin.md", true).unwrap_err().reason.starts_with("UTF-16 text"));
+        // Windows-1258 "ệ" (0xD2 after "Ti") on the second line.
+        let legacy = b"+++\ntitle = \"Ti\xd2n\"\n+++\n";
+        let err = parse_raw(legacy, "tin.md", true).unwrap_err();
+        assert_eq!((err.line, err.reason.as_str()), (Some(2), "not valid UTF-8 (byte 16 of the file); save the file as UTF-8"));
+    }
 
     #[test]
     fn hidden_paths_and_names() {
