@@ -51,18 +51,41 @@ pub fn normalize_address(input: &str) -> Result<String, AddressError> {
     if local.starts_with('.') || local.ends_with('.') || local.contains("..") || !local.chars().all(|c| atext(c) || c == '.') {
         return Err(AddressError::Shape);
     }
-    let domain = domain.to_lowercase();
-    let label_ok = |l: &str| {
-        !l.is_empty()
-            && l.len() <= 63
-            && !l.starts_with('-')
-            && !l.ends_with('-')
-            && l.chars().all(|c| c.is_alphanumeric() || c == '-')
-    };
-    if !domain.contains('.') || !domain.split('.').all(label_ok) {
-        return Err(AddressError::Domain(domain));
-    }
+    let domain = normalize_domain(domain)?;
     Ok(format!("{local}@{domain}"))
+}
+
+/// A domain as UTS 46 reads it (what browsers and mail clients do): case,
+/// width and compatibility forms folded, `xn--` labels decoded, letters
+/// and digits of any script, hyphens inside labels, labels of at most 63
+/// bytes once in ASCII, and at least one dot. Given in its Unicode form,
+/// so `an@xn--v-gxm.vn` and `an@vị.vn` are one subscriber; [`smtp_address`]
+/// gives the ASCII form back for the relay.
+fn normalize_domain(domain: &str) -> Result<String, AddressError> {
+    let bad = || AddressError::Domain(domain.to_lowercase());
+    let ascii = idna::uts46::Uts46::new()
+        .to_ascii(domain.as_bytes(), idna::uts46::AsciiDenyList::STD3, idna::uts46::Hyphens::CheckFirstLast, idna::uts46::DnsLength::Verify)
+        .map_err(|_| bad())?;
+    if !ascii.contains('.') {
+        return Err(bad());
+    }
+    let (unicode, decoded) = idna::domain_to_unicode(&ascii);
+    decoded.map_err(|_| bad())?;
+    Ok(unicode)
+}
+
+/// An address as it goes to the relay (envelope and `To:`): with an ASCII
+/// local part, the domain in its ASCII (`xn--`) form, which every relay
+/// takes; only a non-ASCII local part needs the relay's SMTPUTF8 (RFC 6531).
+/// Anything else is given back as it is, for the relay to judge.
+pub fn smtp_address(address: &str) -> std::borrow::Cow<'_, str> {
+    match address.rsplit_once('@') {
+        Some((local, domain)) if local.is_ascii() && !domain.is_ascii() => match idna::domain_to_ascii_cow(domain.as_bytes(), idna::AsciiDenyList::STD3) {
+            Ok(ascii) => format!("{local}@{ascii}").into(),
+            Err(_) => address.into(),
+        },
+        _ => address.into(),
+    }
 }
 
 /// The mailbox an address (as [`normalize_address`] gives it) reaches, for
@@ -112,6 +135,31 @@ mod tests {
         // NFD input becomes NFC.
         let nfd = "nguye\u{0302}\u{0303}n@vi\u{0323}.vn";
         assert_eq!(normalize_address(nfd), Ok("nguyễn@vị.vn".into()));
+    }
+
+    /// An internationalised domain is one subscriber whichever way it is
+    /// written: its `xn--` form, capitals, full-width letters or an
+    /// ideographic full stop all give the Unicode form.
+    #[test]
+    fn an_idn_domain_is_kept_in_one_unicode_form() {
+        for written in ["an@vị.vn", "an@xn--v-gxm.vn", "an@XN--V-GXM.VN", "an@VỊ.VN", "an@ｖị。vn"] {
+            assert_eq!(normalize_address(written), Ok("an@vị.vn".into()), "{written}");
+        }
+        assert_eq!(normalize_address("an@bưuđiện.vn"), Ok("an@bưuđiện.vn".into()));
+        for bad in ["an@xn--zz.vn", "an@v_ị.vn", "an@ị-.vn", "an@vị", &format!("an@{}ị.vn", "a".repeat(60))] {
+            assert!(matches!(normalize_address(bad), Err(AddressError::Domain(_))), "{bad:?} was accepted");
+        }
+    }
+
+    /// Regression: `an@bưuđiện.vn` failed for good on a relay without
+    /// SMTPUTF8 ("needs SMTPUTF8"), though its `xn--` form reaches the same
+    /// mailbox through any relay.
+    #[test]
+    fn an_idn_domain_goes_to_the_relay_in_ascii_unless_the_local_part_needs_utf8() {
+        assert_eq!(smtp_address("an@bưuđiện.vn"), "an@xn--buin-1ua66gr30m.vn");
+        assert_eq!(smtp_address("an@example.org"), "an@example.org");
+        assert_eq!(smtp_address("nguyễn@vị.vn"), "nguyễn@vị.vn", "SMTPUTF8 or nothing");
+        assert_eq!(smtp_address("not an address"), "not an address");
     }
 
     /// Regression (issue 19, finding 3): the per-address limit counted

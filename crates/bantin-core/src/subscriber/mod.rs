@@ -222,7 +222,7 @@ pub struct OutboxCounts {
 }
 
 mod address;
-pub use address::{canonical_mailbox, normalize_address, parse_form, AddressError, Form};
+pub use address::{canonical_mailbox, normalize_address, parse_form, smtp_address, AddressError, Form};
 
 #[cfg(test)]
 mod tests {
