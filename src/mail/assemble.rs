@@ -3,6 +3,7 @@
 //! multipart/alternative body and the DKIM signature.
 
 use super::{Composer, MailError, Rendered};
+use bantin_core::subscriber::smtp_address;
 use chrono::{DateTime, Utc};
 use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
@@ -29,7 +30,10 @@ impl Composer {
         now: DateTime<Utc>,
         extra: Vec<(&'static str, String)>,
     ) -> Result<Vec<u8>, MailError> {
-        let to_addr: Address = to.parse().map_err(|e: lettre::address::AddressError| MailError::Recipient(to.into(), e.to_string()))?;
+        // The relay's form (`smtp_address`), as in the envelope: a U-label
+        // domain in a header of a mail sent without SMTPUTF8 is 8-bit data
+        // where RFC 5322 allows none.
+        let to_addr: Address = smtp_address(to).parse().map_err(|e: lettre::address::AddressError| MailError::Recipient(to.into(), e.to_string()))?;
         let mut builder = Message::builder()
             .from(self.from.clone())
             .to(Mailbox::new(None, to_addr))

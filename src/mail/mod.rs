@@ -274,14 +274,15 @@ impl Composer {
     }
 }
 
-/// Reads `Name <user@host>` or `user@host`.
+/// Reads `Name <user@host>` or `user@host`; the address in the relay's
+/// form (`smtp_address`: an internationalised domain in ASCII).
 pub fn parse_mailbox(s: &str) -> Result<Mailbox, MailError> {
     let s = crate::text::clean_line(s);
     let (name, addr) = match (s.rfind('<'), s.strip_suffix('>')) {
         (Some(l), Some(_)) => (Some(s[..l].trim().trim_matches('"').to_string()), &s[l + 1..s.len() - 1]),
         _ => (None, s.as_str()),
     };
-    let email: Address = addr.trim().parse().map_err(|_| MailError::From(s.clone()))?;
+    let email: Address = bantin_core::subscriber::smtp_address(addr.trim()).parse().map_err(|_| MailError::From(s.clone()))?;
     Ok(Mailbox::new(name.filter(|n| !n.is_empty()), email))
 }
 

@@ -39,6 +39,7 @@ mod journald;
 mod mail_limits;
 mod mail_faults;
 mod multi_instance;
+mod postfix_delivery;
 mod postfix_peer;
 mod serve;
 mod serve_digest;

@@ -2,11 +2,14 @@
 //! start`) in a temporary directory, for the tests where the relay's own
 //! behaviour is the point: it writes its DSNs, retries, expires.
 //!
-//! It listens on one loopback port only and knows three kinds of domain:
+//! It listens on one loopback port only and knows four kinds of domain:
 //! - [`LOCAL_DOMAIN`], virtual mailboxes (Maildir under the temp
 //!   directory) with the listed users; an unknown user is accepted at RCPT
 //!   (`smtpd_reject_unlisted_recipient = no`, as a relay that cannot know
 //!   its backends' users) and then bounced by `virtual(8)` with `5.1.1`;
+//! - [`IDN_DOMAIN`] (`thư.test`), the same mailboxes under an
+//!   internationalised domain, known by its ASCII form only: this postfix
+//!   does not offer SMTPUTF8 (`smtputf8_enable = no`, as many relays);
 //! - the return-path domain, routed by `transport_maps` to
 //!   `smtp:[127.0.0.1]:<port>`, where bantin's `bounces.listen` (or a test
 //!   catcher) takes the DSNs;
@@ -28,10 +31,12 @@ use std::time::{Duration, Instant};
 
 pub const LOCAL_DOMAIN: &str = "mail.test";
 pub const DEFERRED_DOMAIN: &str = "deferred.test";
+/// An internationalised domain of local mailboxes, and its ASCII form.
+pub const IDN_DOMAIN: (&str, &str) = ("thư.test", "xn--th-e0a.test");
 
 /// What the instance is told.
 pub struct Setup {
-    /// Users of [`LOCAL_DOMAIN`] with a mailbox.
+    /// Users with a mailbox in [`LOCAL_DOMAIN`] and in [`IDN_DOMAIN`].
     pub mailboxes: Vec<String>,
     /// The return-path domain and where its mail goes.
     pub return_path_domain: String,
@@ -124,7 +129,10 @@ impl Postfix {
         let mut master = format!("{smtp} inet n - n - - smtpd\n");
         master.push_str(MASTER_CF);
         write(&d.join("etc/master.cf"), &master);
-        let boxes: String = setup.mailboxes.iter().map(|u| format!("{u}@{LOCAL_DOMAIN} {LOCAL_DOMAIN}/{u}/\n")).collect();
+        let boxes: String = [LOCAL_DOMAIN, IDN_DOMAIN.1]
+            .iter()
+            .flat_map(|domain| setup.mailboxes.iter().map(move |u| format!("{u}@{domain} {domain}/{u}/\n")))
+            .collect();
         write(&d.join("etc/vmailbox"), &boxes);
         let transport = format!(
             "{} smtp:[127.0.0.1]:{}\n{DEFERRED_DOMAIN} smtp:[127.0.0.1]:{closed}\n",
@@ -159,7 +167,13 @@ impl Postfix {
 
     /// The messages delivered to `user`'s mailbox of [`LOCAL_DOMAIN`].
     pub fn mailbox(&self, user: &str) -> Vec<Vec<u8>> {
-        let new = self.dir.path().join("mail").join(LOCAL_DOMAIN).join(user).join("new");
+        self.mailbox_at(LOCAL_DOMAIN, user)
+    }
+
+    /// The messages delivered to `user`'s mailbox of `domain` (one of the
+    /// local domains, [`IDN_DOMAIN`] by its ASCII form).
+    pub fn mailbox_at(&self, domain: &str, user: &str) -> Vec<Vec<u8>> {
+        let new = self.dir.path().join("mail").join(domain).join(user).join("new");
         let Ok(entries) = std::fs::read_dir(new) else { return Vec::new() };
         entries.filter_map(|e| std::fs::read(e.ok()?.path()).ok()).collect()
     }
@@ -205,6 +219,7 @@ fn main_cf(d: &Path, setup: &Setup, uid: &str, gid: &str) -> String {
     let d = d.display();
     let lifetime = setup.queue_lifetime.as_secs().max(1);
     let warning = setup.delay_warning.as_secs();
+    let idn = IDN_DOMAIN.1;
     // postfix caps bounce_queue_lifetime at maximal_queue_lifetime (qmgr
     // warns and adjusts): a DSN that bantin answers 451 is retried for
     // `queue_lifetime` too, then dropped.
@@ -223,7 +238,7 @@ inet_protocols = ipv4
 mynetworks = 127.0.0.0/8
 alias_maps =
 alias_database =
-virtual_mailbox_domains = {LOCAL_DOMAIN}
+virtual_mailbox_domains = {LOCAL_DOMAIN} {idn}
 virtual_mailbox_base = {d}/mail
 virtual_mailbox_maps = texthash:{d}/etc/vmailbox
 virtual_uid_maps = static:{uid}

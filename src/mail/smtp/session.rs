@@ -4,6 +4,7 @@
 //! session's [`Gate`].
 
 use super::*;
+use bantin_core::subscriber::smtp_address;
 
 /// One SMTP session with the relay.
 pub struct Session {
@@ -107,11 +108,13 @@ impl Session {
     /// Sends one message to one recipient; Ok once the relay took it.
     pub async fn send(&mut self, from: &str, to: &str, body: &[u8]) -> Result<(), SmtpError> {
         self.answered = false;
+        let (from, to) = (smtp_address(from), smtp_address(to));
         let mut params = String::new();
         if !(from.is_ascii() && to.is_ascii()) {
             if !self.ext.smtp_utf8 {
+                let address = if to.is_ascii() { &from } else { &to };
                 return Err(SmtpError::Unsupported(format!(
-                    "the address {to:?} needs SMTPUTF8, which the relay does not offer"
+                    "the address {address:?} needs SMTPUTF8, which the relay does not offer; send through a relay that does (postfix: smtputf8_enable = yes)"
                 )));
             }
             params.push_str(" SMTPUTF8");
