@@ -7,7 +7,8 @@
 // it), asks for the preferences link at /manage, opens the digest's
 // unsubscribe page, and leaves with the preferences page's "unsubscribe
 // from everything"; then a feed URL (the preview page a browser gets
-// instead of raw XML) and the archive when the route answers.
+// instead of raw XML), a feed fetched by a page of another site (CORS),
+// and the archive when the route answers.
 // Every page is looked at 1280 and 390 px wide: a screenshot of each in
 // ARTIFACTS, axe-core (no serious or critical violation), and at 390 px
 // no sideways scrolling. The subscriber's state is read back with
@@ -17,6 +18,7 @@
 import { execFileSync } from "node:child_process";
 import { createRequire } from "node:module";
 import { mkdirSync } from "node:fs";
+import { createServer } from "node:http";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
@@ -222,6 +224,27 @@ try {
   check((fetched.type || "").startsWith("application/rss+xml") && fetched.text.includes("<rss"), `fetch() of feed.xml from a page gets the feed (${fetched.type})`);
   await page.goto(base + "categories/du-lich/atom.xml");
   await page_checked(page, "feed-preview-category", { status: 200 });
+
+  // 7b. A web reader on another site (a page of a second origin, served
+  // here): the browser lets its fetch() read a feed (CORS), not a page.
+  const other = createServer((_, res) => res.writeHead(200, { "content-type": "text/html" }).end("<!doctype html><title>reader</title>"));
+  await new Promise((ready) => other.listen(0, "127.0.0.1", ready));
+  await page.goto(`http://localhost:${other.address().port}/`);
+  const crossFetch = (url) =>
+    page.evaluate(async (url) => {
+      try {
+        const r = await fetch(url);
+        return { status: r.status, text: await r.text() };
+      } catch (e) {
+        return { error: String(e) };
+      }
+    }, url);
+  const crossFeed = await crossFetch(base + "feed.json");
+  const crossItems = crossFeed.text ? JSON.parse(crossFeed.text).items?.length : 0;
+  check(crossFeed.status === 200 && crossItems > 0, `fetch() of feed.json from another site: HTTP ${crossFeed.status}, ${crossItems} items ${crossFeed.error || ""}`);
+  const crossPage = await crossFetch(base);
+  check(crossPage.error !== undefined, `fetch() of the index page from another site is refused by the browser (${crossPage.error || crossPage.status})`);
+  other.close();
 
   // 8. The archive, where this build has the route (built beside this
   // suite): its index and the newest period it lists.

@@ -122,10 +122,23 @@ pub(crate) fn safety_headers(content_type: &[u8], mut header: impl FnMut(header:
     static POLICY: HeaderValue = HeaderValue::from_static(PAGE_POLICY);
     static SAME_ORIGIN: HeaderValue = HeaderValue::from_static("same-origin");
     header(header::X_CONTENT_TYPE_OPTIONS, &NOSNIFF);
-    if content_type.starts_with(b"text/html") {
+    if is_page(content_type) {
         header(header::CONTENT_SECURITY_POLICY, &POLICY);
         header(header::REFERRER_POLICY, &SAME_ORIGIN);
     }
+}
+
+fn is_page(content_type: &[u8]) -> bool {
+    content_type.starts_with(b"text/html")
+}
+
+/// Whether a cached document may be read by another site's scripts
+/// (CORS): the feeds, the OPML list and the news sitemap are public and
+/// sent to anyone without credentials, so a web reader's `fetch()` from
+/// its own origin gets them (`*`, which never carries cookies); a page
+/// (the index, a feed's preview) is not shared.
+fn shared_with_any_origin(content_type: &[u8]) -> bool {
+    !is_page(content_type)
 }
 
 /// The routes of the feed side: index, feeds, health, metrics.
@@ -291,6 +304,10 @@ pub(crate) fn document_headers(entry: &Entry, decided: &Decided<'_>, mut header:
         header(header::LINK, link);
     }
     safety_headers(entry.content_type.as_bytes(), &mut header);
+    if shared_with_any_origin(entry.content_type.as_bytes()) {
+        static ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");
+        header(header::ACCESS_CONTROL_ALLOW_ORIGIN, &ANY_ORIGIN);
+    }
     if !decided.not_modified {
         header(header::CONTENT_TYPE, &entry.content_type);
         header(header::CONTENT_LENGTH, &rep.length);

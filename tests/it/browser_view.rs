@@ -3,7 +3,8 @@
 //! gets the feed's HTML preview, every other client the feed's bytes as
 //! before; both answers say `Vary: Sec-Fetch-Dest`, have validators of
 //! their own and answer 304 to their own. With `feeds.websub_hub`, feed
-//! answers carry the `Link` headers of WebSub's discovery. Against
+//! answers carry the `Link` headers of WebSub's discovery. Feeds (not
+//! pages) may be read by any site's scripts (CORS `*`). Against
 //! `serve::run` in-process, on both paths a request can take (the
 //! connection's front, and hyper after a hand-over).
 
@@ -135,6 +136,32 @@ fn a_browser_gets_the_preview_and_readers_the_feed() {
         assert_ne!(vi.one("etag"), en.one("etag"));
         let tag = format!("If-None-Match: {}", en.one("etag"));
         assert_eq!(on.get("/", &["Accept-Language: en", &tag], routed).status(), 304);
+    }
+}
+
+/// A web reader on another site (a portal's "latest news" box, an
+/// in-browser reader) reads a feed with `fetch()`, which the browser allows
+/// only when the answer says so (CORS): every feed kind, the OPML list and
+/// their 304s say `Access-Control-Allow-Origin: *` (public bytes, no
+/// credentials); pages, a feed's preview included, say nothing.
+#[test]
+fn feeds_may_be_fetched_by_any_site_and_pages_may_not() {
+    let on = Running::start(|_| String::new());
+    let origin = "Origin: https://tin.example.vn";
+    for routed in [false, true] {
+        for path in ["/feed.xml", "/atom.xml", "/feed.json", "/categories/du-lich/feed.json", "/feeds.opml"] {
+            let at = format!("{path} (routed: {routed})");
+            let feed = on.get(path, &[origin, "Sec-Fetch-Dest: empty", "Sec-Fetch-Mode: cors"], routed);
+            assert_eq!((feed.status(), feed.one("access-control-allow-origin")), (200, "*"), "{at}");
+            let tag = format!("If-None-Match: {}", feed.one("etag"));
+            let revalidated = on.get(path, &[origin, &tag], routed);
+            assert_eq!((revalidated.status(), revalidated.one("access-control-allow-origin")), (304, "*"), "{at}");
+        }
+        for (path, headers) in [("/", &[origin][..]), ("/feed.xml", &[origin, NAVIGATION][..])] {
+            let page = on.get(path, headers, routed);
+            assert_eq!(page.one("content-type"), "text/html; charset=utf-8", "{path} (routed: {routed})");
+            assert!(page.all("access-control-allow-origin").is_empty(), "{path} (routed: {routed}): a page is not shared");
+        }
     }
 }
 
