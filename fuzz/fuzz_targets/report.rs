@@ -1,6 +1,7 @@
 //! Any bytes as a message at the bounce address: `report::parse` never
 //! panics, every value it returns is one bounded line, and `kind` gives one
-//! verdict per recipient (one for a complaint or an ignored message).
+//! verdict per recipient (one for a complaint or an ignored message);
+//! `report::request` never panics and is none for a report.
 #![no_main]
 use bantin_core::report::{self, MAX_DIAGNOSTIC, MAX_FIELD, MAX_RECIPIENTS, Report};
 
@@ -39,5 +40,12 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             assert_eq!(verdicts.len(), 1);
             assert!(!reason.to_string().is_empty());
         }
+    }
+    let request = report::request(data);
+    if matches!(report, Report::Bounce(_) | Report::Complaint(_)) {
+        assert!(request.is_none(), "a report is no person's request");
+    }
+    for address in request.iter().flatten() {
+        one_line(address, MAX_FIELD);
     }
 });

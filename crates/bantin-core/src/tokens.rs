@@ -133,34 +133,57 @@ impl TokenKey {
     }
 }
 
-/// Bounce tokens: the `+token` of a VERP envelope sender
-/// (`report::verp`), naming an outbox row. `id || HMAC-SHA256(key, version
-/// | 4 | id as 8 bytes)[..8]`, the id in as few big-endian bytes as it
-/// takes, in lower-case base32 (RFC 4648's alphabet, no padding): 15 to
-/// 26 characters that survive an MTA lower-casing the local part. Purpose
-/// byte 4 and the shorter MAC input keep it apart from link tokens. A
-/// 64-bit MAC is enough here: a forged token can at worst record a bounce
-/// for a row, and each guess costs the forger a mail.
+/// Return-path tokens: the `+token` of an address at `mail.return_path`
+/// (`report::verp`). [`bounce::make`]'s names an outbox row (the VERP
+/// envelope sender, where reports come back); [`bounce::make_unsubscribe`]'s
+/// names a subscriber (the `mailto:` of List-Unsubscribe: a mail to it
+/// unsubscribes). `id || HMAC-SHA256(key, version | purpose | id as 8
+/// bytes)[..8]`, the id in as few big-endian bytes as it takes, in
+/// lower-case base32 (RFC 4648's alphabet, no padding): 15 to 26
+/// characters that survive an MTA lower-casing the local part. Purpose
+/// bytes 4 and 5 and the shorter MAC input keep them apart from each other
+/// and from link tokens. A 64-bit MAC is enough here: a forged token can
+/// at worst record a bounce or end a subscription, and each guess costs
+/// the forger a mail.
 pub mod bounce {
     use crate::tokens::{TokenKey, VERSION};
     use hmac::Mac;
 
-    const PURPOSE: u8 = 4;
+    const OUTBOX_ROW: u8 = 4;
+    const UNSUBSCRIBE: u8 = 5;
     const TAG_LEN: usize = 8;
     const ALPHABET: &[u8; 32] = b"abcdefghijklmnopqrstuvwxyz234567";
 
     /// The token of outbox row `row`.
     pub fn make(key: &TokenKey, row: i64) -> String {
-        let id = row.to_be_bytes();
-        let skip = id[..7].iter().take_while(|b| **b == 0).count();
-        let mut bytes = id[skip..].to_vec();
-        bytes.extend_from_slice(&tag(key, &id)[..TAG_LEN]);
-        encode(&bytes)
+        make_for(key, OUTBOX_ROW, row)
     }
 
     /// The row `token` names, if this key made it; any case. The MAC is
     /// compared in constant time.
     pub fn verify(key: &TokenKey, token: &str) -> Option<i64> {
+        verify_for(key, OUTBOX_ROW, token)
+    }
+
+    /// The token of `subscriber`'s unsubscribe-by-mail address.
+    pub fn make_unsubscribe(key: &TokenKey, subscriber: i64) -> String {
+        make_for(key, UNSUBSCRIBE, subscriber)
+    }
+
+    /// The subscriber an unsubscribe-by-mail `token` names, as [`verify`].
+    pub fn verify_unsubscribe(key: &TokenKey, token: &str) -> Option<i64> {
+        verify_for(key, UNSUBSCRIBE, token)
+    }
+
+    fn make_for(key: &TokenKey, purpose: u8, id: i64) -> String {
+        let id = id.to_be_bytes();
+        let skip = id[..7].iter().take_while(|b| **b == 0).count();
+        let mut bytes = id[skip..].to_vec();
+        bytes.extend_from_slice(&tag(key, purpose, &id)[..TAG_LEN]);
+        encode(&bytes)
+    }
+
+    fn verify_for(key: &TokenKey, purpose: u8, token: &str) -> Option<i64> {
         if token.len() > 32 {
             return None;
         }
@@ -175,15 +198,15 @@ pub mod bounce {
         let mut id = [0u8; 8];
         id[8 - short.len()..].copy_from_slice(short);
         let mut mac = key.mac();
-        mac.update(&[VERSION, PURPOSE]);
+        mac.update(&[VERSION, purpose]);
         mac.update(&id);
         mac.verify_truncated_left(given).ok()?;
         Some(i64::from_be_bytes(id))
     }
 
-    fn tag(key: &TokenKey, id: &[u8; 8]) -> Vec<u8> {
+    fn tag(key: &TokenKey, purpose: u8, id: &[u8; 8]) -> Vec<u8> {
         let mut mac = key.mac();
-        mac.update(&[VERSION, PURPOSE]);
+        mac.update(&[VERSION, purpose]);
         mac.update(id);
         mac.finalize().into_bytes().to_vec()
     }
@@ -301,5 +324,22 @@ mod tests {
         // A link token's MAC is no bounce token's.
         let link = k.sign(Purpose::Unsubscribe, 5, None);
         assert_eq!(bounce::verify(&k, &link.to_ascii_lowercase()), None);
+    }
+
+    /// A mail to the List-Unsubscribe address ends a subscription, so its
+    /// token names a subscriber and verifies for that purpose only: a VERP
+    /// sender's token (an outbox row, in every message's envelope) must
+    /// not unsubscribe the subscriber whose id equals the row's.
+    #[test]
+    fn an_unsubscribe_token_and_a_bounce_token_of_one_id_do_not_mix() {
+        let k = TokenKey::from_bytes(&[7; 32]);
+        for id in [1, 42, 1_000_000, i64::MAX] {
+            let (leave, row) = (bounce::make_unsubscribe(&k, id), bounce::make(&k, id));
+            assert_ne!(leave, row);
+            assert_eq!(bounce::verify_unsubscribe(&k, &leave.to_ascii_uppercase()), Some(id));
+            assert_eq!(bounce::verify_unsubscribe(&k, &row), None, "a VERP token is no unsubscribe token");
+            assert_eq!(bounce::verify(&k, &leave), None, "an unsubscribe token is no VERP token");
+            assert_eq!(bounce::verify_unsubscribe(&TokenKey::from_bytes(&[8; 32]), &leave), None);
+        }
     }
 }

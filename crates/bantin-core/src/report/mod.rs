@@ -208,6 +208,25 @@ pub fn parse(raw: &[u8]) -> Report {
     outcome.unwrap_or_else(|why| Report::Ignored { reason: Reason::Malformed(why) })
 }
 
+/// A message a person wrote to a return-path address (a mail client's
+/// List-Unsubscribe `mailto:`): the addresses it was sent to that can
+/// carry a token (its `X-Original-To`, `Delivered-To` and `To`, in order),
+/// for when the MTA did not give the envelope recipient. `None` for what a
+/// person did not write: a message larger than [`MAX_INPUT`] or unreadable,
+/// a report (DSN, ARF), an auto-reply (RFC 3834).
+pub fn request(raw: &[u8]) -> Option<Vec<String>> {
+    if raw.len() > MAX_INPUT {
+        return None;
+    }
+    let msg = mail_parser::MessageParser::new().parse(raw)?;
+    let found = message::Found::of(&msg);
+    let report = found.status.is_some() || found.feedback.is_some() || found.empty_report.is_some();
+    if report || message::is_auto_reply(&msg) {
+        return None;
+    }
+    Some(found.delivered_to.into_iter().filter(|a| verp::is_tagged(a)).collect())
+}
+
 /// What bantin does about one recipient of a report (issue 20, "Policy").
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {

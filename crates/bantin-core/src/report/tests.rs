@@ -146,3 +146,21 @@ fn an_smtp_replys_enhanced_status_says_whether_the_recipient_is_the_trouble() {
         assert!(!about(other), "{other}");
     }
 }
+
+/// A mail client's unsubscribe mail (Apple Mail writes one to the
+/// List-Unsubscribe `mailto:`) is a request; a report or an auto-reply
+/// sent to the same address is none, so an out-of-office answer cannot end
+/// a subscription.
+#[test]
+fn a_person_s_mail_to_a_tagged_address_is_a_request_and_a_machine_s_is_none() {
+    let written = "From: An <an@example.vn>\r\nTo: <bounces+abc234@example.org>\r\nSubject: unsubscribe\r\n\r\nunsubscribe\r\n";
+    assert_eq!(request(written.as_bytes()), Some(vec!["bounces+abc234@example.org".to_string()]));
+    let delivered = format!("Delivered-To: bounces+xyz@example.org\r\n{written}");
+    assert_eq!(request(delivered.as_bytes()), Some(vec!["bounces+xyz@example.org".into(), "bounces+abc234@example.org".into()]));
+    let untagged = "From: an@example.vn\r\nTo: bantin@example.org\r\nSubject: unsubscribe\r\n\r\nx\r\n";
+    assert_eq!(request(untagged.as_bytes()), Some(vec![]));
+    let away = format!("Auto-Submitted: auto-replied\r\n{written}");
+    assert_eq!(request(away.as_bytes()), None, "an auto-reply");
+    assert_eq!(request(&dsn("message/delivery-status", ONE)), None, "a DSN");
+    assert_eq!(request(&vec![b'a'; MAX_INPUT + 1]), None, "too large to read");
+}
