@@ -1,5 +1,6 @@
 //! The bounce room: what becomes of a message received at the return
-//! path (a bounce, a complaint, or nothing of ours). [`Bounces::receive`]
+//! path (a bounce, a complaint, a subscriber's unsubscribe mail, or
+//! nothing of ours). [`Bounces::receive`]
 //! is the one entry point, for the inbound SMTP listener of `serve` and
 //! for `bantin bounces receive`: the core's `report` parses the message
 //! and decides per recipient; this room finds the outbox row (VERP token
@@ -28,6 +29,10 @@ pub enum Applied {
     Ignored { reason: String },
     /// This very message was received before; nothing changed.
     Duplicate,
+    /// A mail client's unsubscribe mail (the `mailto:` of
+    /// List-Unsubscribe): the subscriber it names is unsubscribed (false:
+    /// the subscriber was forgotten since).
+    Unsubscribed { subscriber: i64, found: bool },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -77,6 +82,11 @@ impl Bounces {
     /// Parses `raw` (one whole RFC 5322 message as received) and applies it once;
     /// `rcpt_to`: the envelope recipient(s) the MTA gave (VERP address), if known.
     pub async fn receive(&self, raw: &[u8], rcpt_to: &[String]) -> Result<Applied, BounceError> {
+        if let Some(subscriber) = self.unsubscribe_request(raw, rcpt_to) {
+            let found = self.state.unsubscribe(subscriber).await?;
+            tracing::info!(subscriber_id = subscriber, found, "unsubscribed by mail (the List-Unsubscribe address)");
+            return Ok(Applied::Unsubscribed { subscriber, found });
+        }
         let parsed = report::parse(raw);
         let target = self.target(&parsed, rcpt_to).await?;
         let rows = rows(&parsed, target);
@@ -99,6 +109,26 @@ impl Bounces {
                 Ok(Applied::Ignored { reason: ignored.reason.clone() })
             }
             None => Ok(Applied::Applied { reports: applied }),
+        }
+    }
+
+    /// The subscriber a person's mail to an unsubscribe address names
+    /// (`mail::Composer::unsubscribe_mailbox`): the token of the envelope
+    /// recipient, else, when the MTA gave none, of the message's own
+    /// recipient headers. A report or an auto-reply sent there is none
+    /// (`report::request`), so an out-of-office answer ends nothing.
+    fn unsubscribe_request(&self, raw: &[u8], rcpt_to: &[String]) -> Option<i64> {
+        let return_path = self.return_path.as_deref()?;
+        let subscriber_of = |addresses: &[String]| {
+            addresses
+                .iter()
+                .filter_map(|a| report::verp::token_of(a, return_path))
+                .find_map(|token| crate::tokens::bounce::verify_unsubscribe(&self.key, token))
+        };
+        match subscriber_of(rcpt_to) {
+            Some(subscriber) => report::request(raw).map(|_| subscriber),
+            None if rcpt_to.is_empty() => subscriber_of(&report::request(raw)?),
+            None => None,
         }
     }
 

@@ -2,7 +2,8 @@
 //! transport hands it over, applied by the library's bounce room. The
 //! envelope recipient (the VERP address) comes from `$ORIGINAL_RECIPIENT`
 //! or `$RECIPIENT` (postfix's pipe and local delivery set them). Exit 0:
-//! applied, or received before; 65: not a bounce or complaint of ours
+//! applied (a report, or a mail to a List-Unsubscribe address), or
+//! received before; 65: not a bounce or complaint of ours
 //! (the reason on stderr); 69: the state database is unavailable.
 
 use super::{open_state, runtime};
@@ -48,6 +49,13 @@ fn receive(settings: Settings) -> anyhow::Result<ExitCode> {
         match Bounces::new(state, key, &settings).receive(&raw, &rcpt_to).await {
             Ok(Applied::Applied { reports }) => {
                 println!("applied {reports} report(s)");
+                Ok(ExitCode::SUCCESS)
+            }
+            Ok(Applied::Unsubscribed { subscriber, found }) => {
+                match found {
+                    true => println!("unsubscribed subscriber {subscriber} (a mail to its List-Unsubscribe address)"),
+                    false => println!("subscriber {subscriber} asked to leave by mail, and is no longer on file"),
+                }
                 Ok(ExitCode::SUCCESS)
             }
             Ok(Applied::Duplicate) => {

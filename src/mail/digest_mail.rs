@@ -233,7 +233,7 @@ impl Composer {
     ) -> Result<OutboxMessage, MailError> {
         let sub = &plan.subscriber;
         let message_id = self.message_id(sub.id, &plan.period.key);
-        let body = body(&sub.email, &message_id, self.list_headers(&personal.unsubscribe_url))?;
+        let body = body(&sub.email, &message_id, self.list_headers(sub.id, &personal.unsubscribe_url))?;
         Ok(OutboxMessage {
             message_id,
             kind: MessageKind::Digest,

@@ -92,6 +92,8 @@ pub struct Composer {
     archive: bool,
     /// `site.language` is English: digests in English (else Vietnamese).
     english: bool,
+    /// `mail.return_path`: where a mail client's unsubscribe mail goes.
+    return_path: Option<String>,
 }
 
 impl std::fmt::Debug for Composer {
@@ -163,6 +165,7 @@ impl Composer {
             dkim,
             archive: settings.digest.archive,
             english: settings.site.language.to_ascii_lowercase().starts_with("en"),
+            return_path: settings.mail.return_path.clone(),
         })
     }
 
@@ -257,15 +260,31 @@ impl Composer {
         self.public_url.join(path).map(String::from).unwrap_or_else(|_| format!("{}{path}", self.public_url))
     }
 
-    /// The list headers of a mail of the subscription (digests, the
-    /// welcome): one-click unsubscribe (RFC 8058) and the List-Id.
-    pub(super) fn list_headers(&self, unsubscribe_url: &str) -> Vec<(&'static str, String)> {
-        let unsubscribe = format!("<{unsubscribe_url}>, <mailto:{}?subject=unsubscribe>", self.from.email);
+    /// The list headers of a mail of `subscriber`'s subscription (digests,
+    /// the welcome): one-click unsubscribe (RFC 8058) and by mail, and the
+    /// List-Id.
+    pub(super) fn list_headers(&self, subscriber: i64, unsubscribe_url: &str) -> Vec<(&'static str, String)> {
+        let unsubscribe = format!("<{unsubscribe_url}>, <mailto:{}?subject=unsubscribe>", self.unsubscribe_mailbox(subscriber));
         vec![
             ("List-Unsubscribe", unsubscribe),
             ("List-Unsubscribe-Post", "List-Unsubscribe=One-Click".to_string()),
             ("List-Id", self.list_id()),
         ]
+    }
+
+    /// Where a mail client sends `subscriber`'s unsubscribe mail (the
+    /// `mailto:` of List-Unsubscribe; Apple Mail and Outlook use it): with
+    /// `mail.return_path`, an address there tagged for this subscriber
+    /// (`bounces+<token>@…`), which reaches bantin with the reports and
+    /// unsubscribes (`bounces`); without, `mail.from`, read by a person.
+    pub fn unsubscribe_mailbox(&self, subscriber: i64) -> String {
+        match &self.return_path {
+            Some(return_path) => {
+                let tagged = bantin_core::report::verp::address(return_path, &crate::tokens::bounce::make_unsubscribe(&self.key, subscriber));
+                bantin_core::subscriber::smtp_address(&tagged).into_owned()
+            }
+            None => self.from.email.to_string(),
+        }
     }
 
     /// The List-Id of every digest.

@@ -43,7 +43,7 @@ impl Composer {
             unsubscribe_url => &unsubscribe_url,
         };
         let subject = ("chào mừng bạn đến với bản tin", "welcome to the newsletter");
-        self.notice(sub, lang, "welcome", subject, confirmed, own, self.list_headers(&unsubscribe_url))
+        self.notice(sub, lang, "welcome", subject, confirmed, own, self.list_headers(sub.id, &unsubscribe_url))
     }
 
     /// The mail a reader asked for at `/manage` at `now`: their

@@ -16,28 +16,37 @@ use crate::support::postfix::{self, Postfix, Setup, DEFERRED_DOMAIN, LOCAL_DOMAI
 use crate::support::serve::Serve;
 use bantin::state::{StateStore, Status, Subscriber};
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 const RETURN_DOMAIN: &str = "bounces.example.org";
 
-#[test]
-fn postfix_reports_suppress_the_unknown_user_count_the_deferred_and_spare_the_rest() {
-    let _exclusive = crate::support::exclusive();
+/// A postfix whose return-path domain goes to `bounces.listen` of the
+/// config written in the returned folder (`mail.return_path` set, HTTP on
+/// a free port); `None` where postfix cannot run.
+fn relay_and_config() -> Option<(Postfix, tempfile::TempDir, PathBuf)> {
     let listen = SocketAddr::from(([127, 0, 0, 1], postfix::free_port()));
     let setup = Setup {
-        mailboxes: vec!["alice".to_string()],
+        mailboxes: vec!["alice".to_string(), "binh".to_string()],
         return_path_domain: RETURN_DOMAIN.to_string(),
         bounces_to: listen,
         queue_lifetime: Duration::from_secs(10),
         delay_warning: Duration::ZERO,
     };
-    let Some(relay) = Postfix::start(&setup) else { return };
+    let relay = Postfix::start(&setup)?;
     let dir = tempfile::tempdir().unwrap();
     let extra = format!("return_path = \"bounces@{RETURN_DOMAIN}\"\n\n[bounces]\nlisten = \"{listen}\"");
     let smtp_url = format!("smtp://{}", relay.smtp);
     let cfg = mailtest::write_config(dir.path(), &mailtest::examples(), &smtp_url, "https://bantin.example.org/", &extra);
     let text = std::fs::read_to_string(&cfg).unwrap().replace("[http]\n", "[http]\nlisten = \"127.0.0.1:0\"\n");
     std::fs::write(&cfg, text).unwrap();
+    Some((relay, dir, cfg))
+}
+
+#[test]
+fn postfix_reports_suppress_the_unknown_user_count_the_deferred_and_spare_the_rest() {
+    let _exclusive = crate::support::exclusive();
+    let Some((relay, dir, cfg)) = relay_and_config() else { return };
     let (kept, unknown, deferred) =
         (format!("alice@{LOCAL_DOMAIN}"), format!("nobody@{LOCAL_DOMAIN}"), format!("reader@{DEFERRED_DOMAIN}"));
     for who in [&kept, &unknown, &deferred] {
@@ -85,4 +94,58 @@ fn postfix_reports_suppress_the_unknown_user_count_the_deferred_and_spare_the_re
     assert_eq!(who(&kept).status, Status::Active);
     assert_eq!(relay.mailbox("alice").len(), 1, "the existing mailbox got its digest");
     assert_eq!(harness::panics(&serve.log()), 0);
+}
+
+/// A mail client's unsubscribe by mail (Apple Mail writes to the
+/// List-Unsubscribe `mailto:` when it does not one-click): the address in
+/// the digest postfix delivered is tagged for its subscriber at the return
+/// path; a mail to it, through postfix, reaches `bounces.listen` of the
+/// running `serve`, which unsubscribes that subscriber and no other.
+#[test]
+fn a_mail_to_the_digest_s_list_unsubscribe_address_unsubscribes_through_postfix() {
+    let _exclusive = crate::support::exclusive();
+    let Some((relay, dir, cfg)) = relay_and_config() else { return };
+    let (alice, other) = (format!("alice@{LOCAL_DOMAIN}"), format!("binh@{LOCAL_DOMAIN}"));
+    for who in [&alice, &other] {
+        let out = harness::bantin(&cfg).args(["subscribers", "add", who, "--confirmed"]).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let serve = Serve::start(&cfg);
+    assert!(serve.wait_log("receiving bounces and complaints", Duration::from_secs(5)), "{}", serve.log());
+    let run = harness::bantin(&cfg).args(["digest", "run", "--now"]).output().unwrap();
+    assert!(run.status.success(), "digest run: {}", String::from_utf8_lossy(&run.stderr));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while relay.mailbox("alice").is_empty() && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let digest = relay.mailbox("alice").pop().unwrap_or_else(|| panic!("no digest for alice\n{}", relay.log()));
+    let parsed = mail_parser::MessageParser::new().parse(&digest).expect("the digest parses");
+    let header = parsed.header_raw("List-Unsubscribe").expect("List-Unsubscribe").split_whitespace().collect::<String>();
+    let mailto = header.split("<mailto:").nth(1).and_then(|m| m.split('?').next()).unwrap_or_else(|| panic!("{header}"));
+    assert!(mailto.starts_with("bounces+") && mailto.ends_with(&format!("@{RETURN_DOMAIN}")), "{header}");
+
+    let started = Instant::now();
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let request = lettre::Message::builder()
+        .from(alice.parse().unwrap())
+        .to(mailto.parse().unwrap())
+        .subject("unsubscribe")
+        .body("This message will unsubscribe you from the list.".to_string())
+        .unwrap();
+    rt.block_on(async {
+        let transport = lettre::AsyncSmtpTransport::<lettre::Tokio1Executor>::builder_dangerous("127.0.0.1").port(relay.smtp.port()).build();
+        lettre::AsyncTransport::send(&transport, request).await
+    })
+    .expect("postfix takes the unsubscribe mail");
+    let state = rt.block_on(StateStore::open(&format!("sqlite://{}/state/bantin.db", dir.path().display()))).unwrap();
+    let status = |email: &str| rt.block_on(state.subscriber_by_email(email)).unwrap().unwrap().status;
+    while status(&alice) != Status::Unsubscribed && started.elapsed() < Duration::from_secs(30) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let took = started.elapsed();
+    assert_eq!(status(&alice), Status::Unsubscribed, "{}\n{}", serve.log(), relay.log());
+    assert_eq!(status(&other), Status::Active, "only the address's own subscriber leaves");
+    assert!(serve.log().contains("unsubscribed by mail"), "{}", serve.log());
+    assert_eq!(harness::panics(&serve.log()), 0);
+    figures("bounce_loop unsubscribe by mail", &format!("a mail to the digest's List-Unsubscribe address, through postfix, unsubscribed after {took:.1?}"));
 }
