@@ -267,19 +267,69 @@ struct Columns {
     status: Option<usize>,
 }
 
+/// The field separator of a CSV file, read off its first line: `,`, `;`
+/// (Excel's, where the decimal mark is a comma: a Vietnamese or most
+/// European Windows) or a tab, whichever occurs most outside quotes; a
+/// comma when none does (one column).
+fn delimiter_of(text: &[u8]) -> u8 {
+    let first = text.split(|&b| b == b'\n').next().unwrap_or_default();
+    let mut counts = [(b',', 0usize), (b';', 0), (b'\t', 0)];
+    let mut quoted = false;
+    for &b in first {
+        quoted ^= b == b'"';
+        if let Some(count) = counts.iter_mut().find(|(d, _)| *d == b && !quoted) {
+            count.1 += 1;
+        }
+    }
+    // The first of the most frequent: a comma wins a tie.
+    counts.iter().fold((b',', 0), |best, &(d, n)| if n > best.1 { (d, n) } else { best }).0
+}
+
+/// The line a record starts on, from its byte offset, counted once through
+/// the file (offsets only grow). Not the csv crate's own line: after a CRLF
+/// line end it counts the `\n` only as the next record begins, so every
+/// row of an Excel file was named by the line before it.
+struct LineNumbers<'t> {
+    text: &'t [u8],
+    counted_to: usize,
+    line: u64,
+}
+
+impl LineNumbers<'_> {
+    fn at(&mut self, byte: u64) -> u64 {
+        // Through the record's first byte: a record that begins at the
+        // `\n` of a CRLF begins on the line after it.
+        let end = usize::try_from(byte).map_or(self.text.len(), |b| b.saturating_add(1)).min(self.text.len());
+        if end > self.counted_to {
+            self.line += self.text[self.counted_to..end].iter().filter(|&&b| b == b'\n').count() as u64;
+            self.counted_to = end;
+        }
+        self.line
+    }
+}
+
 async fn import(state: &StateStore, file: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let mut reader = match csv::ReaderBuilder::new().has_headers(false).flexible(true).from_path(file) {
-        Ok(r) => r,
+    let bytes = match std::fs::read(file) {
+        Ok(b) => b,
         Err(e) => {
             eprintln!("bantin: {}: cannot read: {e}", file.display());
             return Ok(ExitCode::from(exit::IOERR));
         }
     };
+    // Excel's "CSV UTF-8" starts with a byte-order mark, which would be
+    // part of the first column's name.
+    let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter_of(text)).from_reader(text);
     let now = Utc::now();
     let (mut added, mut present, mut blocked, mut bad) = (0usize, 0usize, 0usize, 0usize);
     let mut columns = Columns { email: 0, topics: Some(1), frequency: Some(2), status: Some(3) };
+    let mut lines = LineNumbers { text, counted_to: 0, line: 1 };
     for (i, record) in reader.records().enumerate() {
-        let line = record.as_ref().ok().and_then(|r| r.position()).map_or(i as u64 + 1, |p| p.line());
+        let position = match &record {
+            Ok(r) => r.position(),
+            Err(e) => e.position(),
+        };
+        let line = position.map_or(i as u64 + 1, |p| lines.at(p.byte()));
         let record = match record {
             Ok(r) => r,
             Err(e) => {

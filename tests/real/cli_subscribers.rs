@@ -112,5 +112,27 @@ fn digest_preview_prints_the_message_and_run_exits_69_without_smtp(backend: Back
     assert!(text(&out.stderr).contains("not reachable"), "{}", text(&out.stderr));
 }
 
+/// Regression: a list saved by Excel as "CSV UTF-8" on a Vietnamese (or
+/// most European) Windows, where the decimal mark is a comma, has `;`
+/// between fields, a byte-order mark and CRLF line ends: every row was
+/// skipped (the whole line read as one address).
+#[test]
+fn an_excel_list_with_semicolons_and_a_byte_order_mark_is_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = StateDb::new(Backend::Sqlite, dir.path());
+    let cfg = mailtest::write_config_for(dir.path(), &db.url, &mailtest::examples(), "smtp://127.0.0.1:9", "https://bantin.example.org/", "");
+    let csv = dir.path().join("excel.csv");
+    let rows = "\u{feff}Email;Frequency;Topics\r\nnguoi.doc1@example.vn;weekly;Du lịch, Nông nghiệp\r\nkhong-phai-dia-chi;daily;\r\n\"nguoi.doc2@example.vn\";daily;\r\n";
+    std::fs::write(&csv, rows).unwrap();
+    let out = bantin(&cfg, &["subscribers", "import", csv.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(65), "one bad row: {err}");
+    assert!(err.contains("excel.csv:3:") && err.contains("khong-phai-dia-chi") && err.lines().count() == 1, "{err}");
+    assert!(text(&out.stdout).contains("imported 2 subscribers"), "{}", text(&out.stdout));
+    let json: serde_json::Value = serde_json::from_slice(&bantin(&cfg, &["subscribers", "list", "--format", "json"]).stdout).unwrap();
+    let first = json.as_array().unwrap().iter().find(|s| s["email"] == "nguoi.doc1@example.vn").expect("imported");
+    assert_eq!((first["frequency"].as_str(), first["topics"].to_string()), (Some("weekly"), r#"["du-lich","nong-nghiep"]"#.to_string()));
+}
+
 on_both_backends!(sync add_list_remove_export_import, add_list_remove_export_import);
 on_both_backends!(sync digest_preview_prints_the_message_and_run_exits_69_without_smtp, digest_preview_prints_the_message_and_run_exits_69_without_smtp);
