@@ -75,6 +75,9 @@ pub fn build(settings: &bantin::Settings, out: &std::path::Path) -> anyhow::Resu
 
 pub fn check(settings: &bantin::Settings, strict: bool) -> anyhow::Result<ExitCode> {
     println!("{}: configuration is valid", settings.file.display());
+    for advice in settings.advice() {
+        println!("warning: {advice}");
+    }
     let catalog = match read_store(settings) {
         Ok(c) => c,
         Err(code) => return Ok(code),

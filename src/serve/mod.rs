@@ -192,6 +192,9 @@ async fn start_digests(
     // exit 69, but the service keeps serving feeds (readers should not lose
     // them to a mail outage): mail waits in the outbox and is retried. The
     // operator hears of it at once rather than at the first failed send.
+    for advice in settings.advice() {
+        tracing::warn!("{advice}");
+    }
     let check = Arc::clone(&digests);
     tokio::spawn(async move {
         if let Err(e) = check.mailer.check_connection().await {

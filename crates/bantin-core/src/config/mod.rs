@@ -17,6 +17,7 @@
 //! binary maps them all to exit code 78 (EX_CONFIG).
 
 mod admin;
+mod advice;
 mod bounces;
 mod digest;
 mod feeds;
