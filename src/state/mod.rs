@@ -240,8 +240,11 @@ impl StateStore {
         self.subscriber_by_id(id).await
     }
 
+    /// Ends a subscription; whether the subscriber changed. A suppressed
+    /// or complained one is left so (false): those are never mailed, while
+    /// an unsubscribed address may sign up again and be sent a confirmation.
     pub async fn unsubscribe(&self, id: i64) -> Result<bool> {
-        let n = sqlx::query("UPDATE subscribers SET status = 'unsubscribed' WHERE id = $1")
+        let n = sqlx::query("UPDATE subscribers SET status = 'unsubscribed' WHERE id = $1 AND status NOT IN ('suppressed', 'complained')")
             .bind(id)
             .execute(&self.pool)
             .await

@@ -192,3 +192,28 @@ async fn the_confirmation_mail_is_in_the_language_of_the_form() {
         ]
     );
 }
+
+/// Regression: someone who marked a digest as spam (complained) and then
+/// pressed an older mail's unsubscribe button became `unsubscribed`, so the
+/// next sign-up of the address, by anyone, mailed them a confirmation
+/// (a complaint means never mailed again). A hard bounce likewise.
+#[tokio::test]
+async fn unsubscribing_keeps_a_complaint_or_a_hard_bounce_and_a_sign_up_mails_nothing() {
+    let s = site(Limits::default()).await;
+    for (n, never) in [Status::Complained, Status::Suppressed].into_iter().enumerate() {
+        let email = format!("khieu-nai{n}@example.org");
+        let new = NewSubscriber { email: email.clone(), topics: vec![], frequency: Frequency::Daily, status: never, now: Utc::now() };
+        let id = s.digests.state.insert_subscriber(&new).await.unwrap().0.id;
+        let token = s.token(Purpose::Unsubscribe, id, None);
+        let (status, _, page) = s.post(&format!("/unsubscribe/{token}"), "List-Unsubscribe=One-Click", None).await;
+        assert_eq!(status, StatusCode::OK, "the same page as anyone's: {page}");
+        assert_eq!(s.status(id).await, never, "unsubscribing does not weaken {never:?}");
+        let form = format!("email={}", email.replace('@', "%40"));
+        assert_eq!(s.post("/subscribe", &form, Some("192.0.2.9")).await.0, StatusCode::ACCEPTED);
+    }
+    // The sign-up worker handles posts in order: a later one's mail shows
+    // that the two above were handled, and queued nothing.
+    assert_eq!(s.post("/subscribe", "email=moi%40example.org", Some("192.0.2.10")).await.0, StatusCode::ACCEPTED);
+    s.wait_outbox(1).await;
+    assert_eq!(outbox(&s).await.iter().map(|m| m.0.as_str()).collect::<Vec<_>>(), ["moi@example.org"]);
+}
