@@ -30,9 +30,9 @@ pub enum Applied {
     /// This very message was received before; nothing changed.
     Duplicate,
     /// A mail client's unsubscribe mail (the `mailto:` of
-    /// List-Unsubscribe): the subscriber it names is unsubscribed (false:
-    /// the subscriber was forgotten since).
-    Unsubscribed { subscriber: i64, found: bool },
+    /// List-Unsubscribe): the subscriber it names is unsubscribed (`changed`
+    /// false: forgotten since, or never mailed anyway).
+    Unsubscribed { subscriber: i64, changed: bool },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -83,9 +83,9 @@ impl Bounces {
     /// `rcpt_to`: the envelope recipient(s) the MTA gave (VERP address), if known.
     pub async fn receive(&self, raw: &[u8], rcpt_to: &[String]) -> Result<Applied, BounceError> {
         if let Some(subscriber) = self.unsubscribe_request(raw, rcpt_to) {
-            let found = self.state.unsubscribe(subscriber).await?;
-            tracing::info!(subscriber_id = subscriber, found, "unsubscribed by mail (the List-Unsubscribe address)");
-            return Ok(Applied::Unsubscribed { subscriber, found });
+            let changed = self.state.unsubscribe(subscriber).await?;
+            tracing::info!(subscriber_id = subscriber, changed, "unsubscribed by mail (the List-Unsubscribe address)");
+            return Ok(Applied::Unsubscribed { subscriber, changed });
         }
         let parsed = report::parse(raw);
         let target = self.target(&parsed, rcpt_to).await?;

@@ -51,10 +51,10 @@ fn receive(settings: Settings) -> anyhow::Result<ExitCode> {
                 println!("applied {reports} report(s)");
                 Ok(ExitCode::SUCCESS)
             }
-            Ok(Applied::Unsubscribed { subscriber, found }) => {
-                match found {
+            Ok(Applied::Unsubscribed { subscriber, changed }) => {
+                match changed {
                     true => println!("unsubscribed subscriber {subscriber} (a mail to its List-Unsubscribe address)"),
-                    false => println!("subscriber {subscriber} asked to leave by mail, and is no longer on file"),
+                    false => println!("subscriber {subscriber} asked to leave by mail: nothing to change (no longer on file, or never mailed anyway)"),
                 }
                 Ok(ExitCode::SUCCESS)
             }

@@ -81,9 +81,9 @@ async fn a_mail_to_the_list_unsubscribe_address_unsubscribes_and_nothing_else_do
 
     // The listener's case: the envelope recipient, in capitals as some MTAs write it.
     let asked = bounces.receive(&mail(&to_a, ""), &[to_a.to_uppercase()]).await.unwrap();
-    assert_eq!(asked, Applied::Unsubscribed { subscriber: a.id, found: true });
+    assert_eq!(asked, Applied::Unsubscribed { subscriber: a.id, changed: true });
     assert_eq!((status(a.id).await, status(b.id).await), (Status::Unsubscribed, Status::Active));
     // A pipe without the envelope recipient: the headers name it.
-    assert_eq!(bounces.receive(&mail(&to_b, ""), &[]).await.unwrap(), Applied::Unsubscribed { subscriber: b.id, found: true });
+    assert_eq!(bounces.receive(&mail(&to_b, ""), &[]).await.unwrap(), Applied::Unsubscribed { subscriber: b.id, changed: true });
     assert_eq!(status(b.id).await, Status::Unsubscribed);
 }
