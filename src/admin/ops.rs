@@ -139,7 +139,9 @@ pub async fn change(ctx: &Ctx, actor: &str, email: &str, change: &Change) -> Res
             Lift::Unknown => return Err(problem(StatusCode::NOT_FOUND, format!("{} is not a subscriber", sub.email))),
         },
         Some("unsubscribed") => {
-            state.unsubscribe(sub.id).await?;
+            if !state.unsubscribe(sub.id).await? && sub.status.never_mailed() {
+                return Err(problem(StatusCode::CONFLICT, format!("this subscriber is {}: never mailed, and kept so (an unsubscribed address could be signed up again)", sub.status.as_str())));
+            }
         }
         Some(other) => return Err(problem(StatusCode::UNPROCESSABLE_ENTITY, format!("status {other:?} cannot be set; use \"active\" or \"unsubscribed\""))),
     }

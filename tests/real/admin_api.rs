@@ -117,6 +117,15 @@ async fn every_route_needs_the_token_and_changes_are_audited(backend: Backend) {
     let (status, answer) = request(addr, "patch", &format!("/admin/api/subscribers/{GONE}"), Some(SECRET), "{\"status\":\"active\"}");
     assert_eq!(status, 200, "{answer}");
     assert!(answer.contains("\"status\":\"active\""), "{answer}");
+    // A complainer stays one: "unsubscribed" would let the next sign-up of
+    // the address mail them a confirmation.
+    use bantin::state::{Frequency, NewSubscriber, Status};
+    let spam = NewSubscriber { email: "spam@example.org".into(), topics: vec![], frequency: Frequency::Daily, status: Status::Complained, now: chrono::Utc::now() };
+    digests.state.insert_subscriber(&spam).await.unwrap();
+    let (status, answer) = request(addr, "patch", "/admin/api/subscribers/spam@example.org", Some(SECRET), "{\"status\":\"unsubscribed\"}");
+    assert_eq!(status, 409, "{answer}");
+    assert!(answer.contains("complained"), "{answer}");
+    assert_eq!(digests.state.subscriber_by_email("spam@example.org").await.unwrap().unwrap().status, Status::Complained);
 
     // Search and paging.
     let (_, answer) = request(addr, "get", "/admin/api/subscribers?q=READ&per_page=1", Some(SECRET), "");
