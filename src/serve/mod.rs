@@ -188,13 +188,15 @@ async fn start_digests(
     let _ = shared.state.set(digests.state.clone());
     let retry = options.websub_retry.unwrap_or(Duration::from_secs(2));
     let _ = shared.websub.set(crate::websub::Publisher::spawn(shutdown.clone(), retry));
+    // What the configuration lacks for bulk mail, said once where the
+    // operator reads (`bantin check` prints the same).
+    for advice in settings.advice() {
+        tracing::warn!("{advice}");
+    }
     // DESIGN.md lists SMTP down at start under exit 69; `digest run` does
     // exit 69, but the service keeps serving feeds (readers should not lose
     // them to a mail outage): mail waits in the outbox and is retried. The
     // operator hears of it at once rather than at the first failed send.
-    for advice in settings.advice() {
-        tracing::warn!("{advice}");
-    }
     let check = Arc::clone(&digests);
     tokio::spawn(async move {
         if let Err(e) = check.mailer.check_connection().await {
