@@ -1,7 +1,8 @@
 //! Any bytes as a message at the bounce address: `report::parse` never
 //! panics, every value it returns is one bounded line, and `kind` gives one
 //! verdict per recipient (one for a complaint or an ignored message);
-//! `report::request` never panics and is none for a report.
+//! `report::read` gives the same report, and its `request` is none for a
+//! report.
 #![no_main]
 use bantin_core::report::{self, MAX_DIAGNOSTIC, MAX_FIELD, MAX_RECIPIENTS, Report};
 
@@ -41,11 +42,13 @@ libfuzzer_sys::fuzz_target!(|data: &[u8]| {
             assert!(!reason.to_string().is_empty());
         }
     }
-    let request = report::request(data);
+    let received = report::read(data);
+    assert_eq!(received.report, report);
+    let request = received.request();
     if matches!(report, Report::Bounce(_) | Report::Complaint(_)) {
         assert!(request.is_none(), "a report is no person's request");
     }
-    for address in request.iter().flatten() {
+    for address in request.into_iter().flatten() {
         one_line(address, MAX_FIELD);
     }
 });

@@ -82,12 +82,13 @@ impl Bounces {
     /// Parses `raw` (one whole RFC 5322 message as received) and applies it once;
     /// `rcpt_to`: the envelope recipient(s) the MTA gave (VERP address), if known.
     pub async fn receive(&self, raw: &[u8], rcpt_to: &[String]) -> Result<Applied, BounceError> {
-        if let Some(subscriber) = self.unsubscribe_request(raw, rcpt_to) {
+        let received = report::read(raw);
+        if let Some(subscriber) = self.unsubscribe_request(&received, rcpt_to) {
             let changed = self.state.unsubscribe(subscriber).await?;
             tracing::info!(subscriber_id = subscriber, changed, "unsubscribed by mail (the List-Unsubscribe address)");
             return Ok(Applied::Unsubscribed { subscriber, changed });
         }
-        let parsed = report::parse(raw);
+        let parsed = received.report;
         let target = self.target(&parsed, rcpt_to).await?;
         let rows = rows(&parsed, target);
         let fingerprint: String = sha2::Sha256::digest(raw).iter().map(|b| format!("{b:02x}")).collect();
@@ -116,20 +117,15 @@ impl Bounces {
     /// (`mail::Composer::unsubscribe_mailbox`): the token of the envelope
     /// recipient, else, when the MTA gave none, of the message's own
     /// recipient headers. A report or an auto-reply sent there is none
-    /// (`report::request`), so an out-of-office answer ends nothing.
-    fn unsubscribe_request(&self, raw: &[u8], rcpt_to: &[String]) -> Option<i64> {
+    /// (`Received::request`), so an out-of-office answer ends nothing.
+    fn unsubscribe_request(&self, received: &report::Received, rcpt_to: &[String]) -> Option<i64> {
         let return_path = self.return_path.as_deref()?;
-        let subscriber_of = |addresses: &[String]| {
-            addresses
-                .iter()
-                .filter_map(|a| report::verp::token_of(a, return_path))
-                .find_map(|token| crate::tokens::bounce::verify_unsubscribe(&self.key, token))
-        };
-        match subscriber_of(rcpt_to) {
-            Some(subscriber) => report::request(raw).map(|_| subscriber),
-            None if rcpt_to.is_empty() => subscriber_of(&report::request(raw)?),
-            None => None,
-        }
+        let headers = received.request()?;
+        let addresses = if rcpt_to.is_empty() { headers } else { rcpt_to };
+        addresses
+            .iter()
+            .filter_map(|a| report::verp::token_of(a, return_path))
+            .find_map(|token| crate::tokens::bounce::verify_unsubscribe(&self.key, token))
     }
 
     /// The outbox row the report is about: the VERP token of the envelope

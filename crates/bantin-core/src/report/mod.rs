@@ -187,13 +187,40 @@ impl fmt::Display for Reason {
 /// Reads one message received at the bounce address. Never fails: what
 /// cannot be used is [`Report::Ignored`] with its reason.
 pub fn parse(raw: &[u8]) -> Report {
+    read(raw).report
+}
+
+/// A message received at a return-path address, read once: what it
+/// reports, and the addresses it was sent to that can carry a token (its
+/// `X-Original-To`, `Delivered-To` and `To`, in order).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    pub report: Report,
+    tagged_to: Vec<String>,
+}
+
+impl Received {
+    /// A message a person wrote (a mail client's List-Unsubscribe
+    /// `mailto:`): its tagged addresses, for when the MTA did not give the
+    /// envelope recipient. `None` for what a person did not write: a report
+    /// (DSN, ARF), an auto-reply (RFC 3834), a message larger than
+    /// [`MAX_INPUT`] or unreadable.
+    pub fn request(&self) -> Option<&[String]> {
+        matches!(self.report, Report::Ignored { reason: Reason::NoReport }).then_some(&self.tagged_to[..])
+    }
+}
+
+/// [`parse`], with the addresses [`Received::request`] needs.
+pub fn read(raw: &[u8]) -> Received {
+    let ignored = |reason| Received { report: Report::Ignored { reason }, tagged_to: Vec::new() };
     if raw.len() > MAX_INPUT {
-        return Report::Ignored { reason: Reason::TooLarge };
+        return ignored(Reason::TooLarge);
     }
     let Some(msg) = mail_parser::MessageParser::new().parse(raw) else {
-        return Report::Ignored { reason: Reason::NotAMessage };
+        return ignored(Reason::NotAMessage);
     };
     let found = message::Found::of(&msg);
+    let tagged_to = found.delivered_to.iter().filter(|a| verp::is_tagged(a)).cloned().collect();
     let outcome = if let Some(status) = &found.status {
         dsn::bounce(status, &found).map(Report::Bounce)
     } else if let Some(feedback) = &found.feedback {
@@ -201,30 +228,12 @@ pub fn parse(raw: &[u8]) -> Report {
     } else if let Some(what) = found.empty_report {
         Err(what)
     } else if message::is_auto_reply(&msg) {
-        return Report::Ignored { reason: Reason::AutoReply };
+        Ok(Report::Ignored { reason: Reason::AutoReply })
     } else {
-        return Report::Ignored { reason: Reason::NoReport };
+        Ok(Report::Ignored { reason: Reason::NoReport })
     };
-    outcome.unwrap_or_else(|why| Report::Ignored { reason: Reason::Malformed(why) })
-}
-
-/// A message a person wrote to a return-path address (a mail client's
-/// List-Unsubscribe `mailto:`): the addresses it was sent to that can
-/// carry a token (its `X-Original-To`, `Delivered-To` and `To`, in order),
-/// for when the MTA did not give the envelope recipient. `None` for what a
-/// person did not write: a message larger than [`MAX_INPUT`] or unreadable,
-/// a report (DSN, ARF), an auto-reply (RFC 3834).
-pub fn request(raw: &[u8]) -> Option<Vec<String>> {
-    if raw.len() > MAX_INPUT {
-        return None;
-    }
-    let msg = mail_parser::MessageParser::new().parse(raw)?;
-    let found = message::Found::of(&msg);
-    let report = found.status.is_some() || found.feedback.is_some() || found.empty_report.is_some();
-    if report || message::is_auto_reply(&msg) {
-        return None;
-    }
-    Some(found.delivered_to.into_iter().filter(|a| verp::is_tagged(a)).collect())
+    let report = outcome.unwrap_or_else(|why| Report::Ignored { reason: Reason::Malformed(why) });
+    Received { report, tagged_to }
 }
 
 /// What bantin does about one recipient of a report (issue 20, "Policy").

@@ -153,6 +153,7 @@ fn an_smtp_replys_enhanced_status_says_whether_the_recipient_is_the_trouble() {
 /// a subscription.
 #[test]
 fn a_person_s_mail_to_a_tagged_address_is_a_request_and_a_machine_s_is_none() {
+    let request = |raw: &[u8]| read(raw).request().map(<[String]>::to_vec);
     let written = "From: An <an@example.vn>\r\nTo: <bounces+abc234@example.org>\r\nSubject: unsubscribe\r\n\r\nunsubscribe\r\n";
     assert_eq!(request(written.as_bytes()), Some(vec!["bounces+abc234@example.org".to_string()]));
     let delivered = format!("Delivered-To: bounces+xyz@example.org\r\n{written}");
