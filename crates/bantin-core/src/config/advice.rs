@@ -56,7 +56,7 @@ fn is_loopback(host: Option<Host<&str>>) -> bool {
 
 /// The domain of `mail.from` (`Name <user@domain>` or `user@domain`).
 fn domain_of(mailbox: &str) -> &str {
-    mailbox.rsplit_once('@').map_or("", |(_, d)| d.trim().trim_end_matches('>').trim())
+    super::mailbox_address(mailbox).and_then(|a| a.rsplit_once('@')).map_or("", |(_, d)| d)
 }
 
 /// DMARC's relaxed alignment, near enough: the signing domain is the From

@@ -263,14 +263,20 @@ fn absolute_url(s: &str) -> Result<Url, String> {
 /// `addr@domain` or `Name <addr@domain>`, without white space in the
 /// address.
 fn looks_like_mailbox(s: &str) -> bool {
-    let addr = match (s.rfind('<'), s.rfind('>')) {
-        (Some(l), Some(r)) if l < r && r == s.len() - 1 => &s[l + 1..r],
-        (None, None) => s,
-        _ => return false,
-    };
+    let Some(addr) = mailbox_address(s) else { return false };
     let mut parts = addr.split('@');
     matches!((parts.next(), parts.next(), parts.next()), (Some(l), Some(d), None)
         if !l.is_empty() && !d.is_empty() && !addr.chars().any(|c| c.is_whitespace() || c.is_control()))
+}
+
+/// The address of `Name <user@host>` or `user@host`; `None` for any other
+/// shape.
+fn mailbox_address(s: &str) -> Option<&str> {
+    match (s.rfind('<'), s.rfind('>')) {
+        (Some(l), Some(r)) if l < r && r == s.len() - 1 => Some(&s[l + 1..r]),
+        (None, None) => Some(s),
+        _ => None,
+    }
 }
 
 /// Reads durations such as `500ms`, `90s`, `30m`, `12h`, `7d`, `2w`.
