@@ -14,13 +14,18 @@ fn fixture(name: &str) -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
 
+/// The settings (`mail.return_path = "bounces@example.org"`) and a fresh
+/// SQLite state database in `dir`.
+async fn with_return_path(dir: &std::path::Path) -> (bantin::Settings, StateStore) {
+    let url = format!("sqlite://{}/state.db", dir.display());
+    let cfg = mailtest::write_config_for(dir, &url, &mailtest::examples(), "smtp://127.0.0.1:9", "https://b.example.org/", "return_path = \"bounces@example.org\"");
+    (mailtest::load(&cfg), StateStore::open(&url).await.unwrap())
+}
+
 #[tokio::test]
 async fn reports_of_nothing_of_ours_are_ignored_counted_and_applied_once() {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/state.db", dir.path().display());
-    let cfg = mailtest::write_config_for(dir.path(), &url, &mailtest::examples(), "smtp://127.0.0.1:9", "https://b.example.org/", "return_path = \"bounces@example.org\"");
-    let settings = mailtest::load(&cfg);
-    let state = StateStore::open(&url).await.unwrap();
+    let (settings, state) = with_return_path(dir.path()).await;
     let metrics = Metrics::new();
     let bounces = Bounces::new(state, TokenKey::from_bytes(&[7u8; 32]), &settings).with_metrics(&metrics);
 
@@ -50,10 +55,7 @@ async fn reports_of_nothing_of_ours_are_ignored_counted_and_applied_once() {
 async fn a_mail_to_the_list_unsubscribe_address_unsubscribes_and_nothing_else_does() {
     use bantin::state::{Frequency, NewSubscriber, Status};
     let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}/state.db", dir.path().display());
-    let cfg = mailtest::write_config_for(dir.path(), &url, &mailtest::examples(), "smtp://127.0.0.1:9", "https://b.example.org/", "return_path = \"bounces@example.org\"");
-    let settings = mailtest::load(&cfg);
-    let state = StateStore::open(&url).await.unwrap();
+    let (settings, state) = with_return_path(dir.path()).await;
     let key = TokenKey::from_bytes(&[7u8; 32]);
     let bounces = Bounces::new(state.clone(), key.clone(), &settings);
     let add = |email: &str| NewSubscriber { email: email.into(), topics: vec![], frequency: Frequency::Daily, status: Status::Active, now: chrono::Utc::now() };
