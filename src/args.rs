@@ -91,7 +91,7 @@ pub enum SubscribersCommand {
     Remove { email: String },
     /// Erase a person: subscriber row, bookkeeping, every message to them (queued and sent) and their audit details
     Forget { email: String },
-    /// Import subscribers from CSV (email[,topics][,frequency][,status], or named by a header row; `,`, `;` or tab between fields, as Excel saves it); bad rows are reported, good ones imported
+    /// Import subscribers from CSV (email[,topics][,frequency][,status], or named by a header row; `,`, `;` or tab between fields, UTF-8 or UTF-16, as Excel saves it); bad rows are reported, good ones imported
     Import { file: PathBuf },
     /// Write every subscriber as CSV on stdout
     Export,

@@ -1,11 +1,12 @@
 //! The commands of the binary besides `serve`: what they do, their output
 //! formats and exit codes (their arguments are in `args.rs`). Part of
 //! `main.rs`'s crate (anyhow lives here too); everything they do is a call
-//! into the library. `build` and `check` are here; [`subscribers`],
-//! [`digest`] and [`bounces`] have rooms of their own.
+//! into the library. `build` and `check` are here; [`subscribers`] (its
+//! list import in `import.rs`), [`digest`] and [`bounces`] have rooms of their own.
 
 pub mod bounces;
 pub mod digest;
+mod import;
 pub mod subscribers;
 
 use crate::exit;

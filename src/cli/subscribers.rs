@@ -1,5 +1,5 @@
-//! `bantin subscribers add|list|lift|remove|forget|import|export`: what they do, their
-//! output formats and exit codes.
+//! `bantin subscribers add|list|lift|remove|forget|export`: what they do,
+//! their output formats and exit codes (`import` reads lists in `import.rs`).
 
 use super::{open_state, runtime};
 use crate::args::{FrequencyArg, ListFormat, StatusArg, SubscribersCommand};
@@ -20,7 +20,9 @@ impl From<FrequencyArg> for Frequency {
     }
 }
 
-fn topics_arg(s: Option<&str>) -> Vec<String> {
+/// Topics as given on the command line or in a list: slugs, `,` or `;`
+/// between them, each once.
+pub(super) fn topics_arg(s: Option<&str>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for t in s.unwrap_or("").split([',', ';']) {
         let slug = bantin::text::slugify(t);
@@ -94,7 +96,7 @@ pub fn run(settings: Settings, command: SubscribersCommand) -> anyhow::Result<Ex
             }
             SubscribersCommand::Lift { email, complaint } => lift(&state, &email, complaint).await,
             SubscribersCommand::Forget { email } => forget(&state, &email).await,
-            SubscribersCommand::Import { file } => import(&state, &file).await,
+            SubscribersCommand::Import { file } => super::import::import(&state, &file).await,
             SubscribersCommand::Export => {
                 let subs = state.subscribers().await?;
                 write_csv(&mut std::io::stdout().lock(), &subs)?;
@@ -239,139 +241,4 @@ fn write_csv(out: &mut impl std::io::Write, subs: &[Subscriber]) -> anyhow::Resu
     }
     w.flush()?;
     Ok(())
-}
-
-/// One CSV row as read, or why it cannot be imported.
-fn import_row(record: &csv::StringRecord, columns: &Columns, now: DateTime<Utc>) -> Result<NewSubscriber, String> {
-    let field = |i: Option<usize>| i.and_then(|i| record.get(i)).map(str::trim).unwrap_or("");
-    let raw = field(Some(columns.email));
-    let email = normalize_address(raw).map_err(|why| format!("the address {raw:?} {why}"))?;
-    let frequency = match field(columns.frequency) {
-        "" => Frequency::Daily,
-        f => Frequency::parse(f).ok_or_else(|| format!("frequency {f:?} is not daily, weekly or instant"))?,
-    };
-    let status = match field(columns.status) {
-        "" => Status::Active,
-        s => Status::parse(&s.to_ascii_lowercase()).ok_or_else(|| {
-            format!("status {s:?} is not one of pending, active, unsubscribed, bouncing, suppressed, complained")
-        })?,
-    };
-    let topics = topics_arg(Some(field(columns.topics)));
-    Ok(NewSubscriber { email, topics, frequency, status, now })
-}
-
-struct Columns {
-    email: usize,
-    topics: Option<usize>,
-    frequency: Option<usize>,
-    status: Option<usize>,
-}
-
-/// The field separator of a CSV file, read off its first line: `,`, `;`
-/// (Excel's, where the decimal mark is a comma: a Vietnamese or most
-/// European Windows) or a tab, whichever occurs most outside quotes; a
-/// comma when none does (one column).
-fn delimiter_of(text: &[u8]) -> u8 {
-    let first = text.split(|&b| b == b'\n').next().unwrap_or_default();
-    let mut counts = [(b',', 0usize), (b';', 0), (b'\t', 0)];
-    let mut quoted = false;
-    for &b in first {
-        quoted ^= b == b'"';
-        if let Some(count) = counts.iter_mut().find(|(d, _)| *d == b && !quoted) {
-            count.1 += 1;
-        }
-    }
-    // The first of the most frequent: a comma wins a tie.
-    counts.iter().fold((b',', 0), |best, &(d, n)| if n > best.1 { (d, n) } else { best }).0
-}
-
-/// The line a record starts on, from its byte offset, counted once through
-/// the file (offsets only grow). Not the csv crate's own line: after a CRLF
-/// line end it counts the `\n` only as the next record begins, so every
-/// row of an Excel file was named by the line before it.
-struct LineNumbers<'t> {
-    text: &'t [u8],
-    counted_to: usize,
-    line: u64,
-}
-
-impl LineNumbers<'_> {
-    fn at(&mut self, byte: u64) -> u64 {
-        // Through the record's first byte: a record that begins at the
-        // `\n` of a CRLF begins on the line after it.
-        let end = usize::try_from(byte).map_or(self.text.len(), |b| b.saturating_add(1)).min(self.text.len());
-        if end > self.counted_to {
-            self.line += self.text[self.counted_to..end].iter().filter(|&&b| b == b'\n').count() as u64;
-            self.counted_to = end;
-        }
-        self.line
-    }
-}
-
-async fn import(state: &StateStore, file: &std::path::Path) -> anyhow::Result<ExitCode> {
-    let bytes = match std::fs::read(file) {
-        Ok(b) => b,
-        Err(e) => {
-            eprintln!("bantin: {}: cannot read: {e}", file.display());
-            return Ok(ExitCode::from(exit::IOERR));
-        }
-    };
-    // Excel's "CSV UTF-8" starts with a byte-order mark, which would be
-    // part of the first column's name.
-    let text = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter_of(text)).from_reader(text);
-    let now = Utc::now();
-    let (mut added, mut present, mut blocked, mut bad) = (0usize, 0usize, 0usize, 0usize);
-    let mut columns = Columns { email: 0, topics: Some(1), frequency: Some(2), status: Some(3) };
-    let mut lines = LineNumbers { text, counted_to: 0, line: 1 };
-    for (i, record) in reader.records().enumerate() {
-        let position = match &record {
-            Ok(r) => r.position(),
-            Err(e) => e.position(),
-        };
-        let line = position.map_or(i as u64 + 1, |p| lines.at(p.byte()));
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("{}:{line}: skipped: {e}", file.display());
-                bad += 1;
-                continue;
-            }
-        };
-        if i == 0 && record.iter().any(|f| f.trim().eq_ignore_ascii_case("email")) {
-            // A header row: take the columns by name, in any order.
-            let find = |name: &str| record.iter().position(|f| f.trim().eq_ignore_ascii_case(name));
-            columns = Columns {
-                email: find("email").unwrap_or(0),
-                topics: find("topics"),
-                frequency: find("frequency"),
-                status: find("status"),
-            };
-            continue;
-        }
-        if record.iter().all(|f| f.trim().is_empty()) {
-            continue;
-        }
-        match import_row(&record, &columns, now) {
-            Ok(new) => {
-                let (sub, inserted) = state.insert_subscriber(&new).await?;
-                if inserted {
-                    added += 1;
-                } else {
-                    present += 1;
-                    // A list bought back in must not undo a bounce or a complaint.
-                    blocked += usize::from(sub.status.never_mailed());
-                }
-            }
-            Err(why) => {
-                eprintln!("{}:{line}: skipped: {why}", file.display());
-                bad += 1;
-            }
-        }
-    }
-    println!(
-        "imported {added} subscribers; {present} were already there (left unchanged; {blocked} of them suppressed or \
-         complained, kept so); {bad} rows skipped"
-    );
-    Ok(if bad > 0 { ExitCode::from(exit::DATAERR) } else { ExitCode::SUCCESS })
 }

@@ -134,5 +134,34 @@ fn an_excel_list_with_semicolons_and_a_byte_order_mark_is_imported() {
     assert_eq!((first["frequency"].as_str(), first["topics"].to_string()), (Some("weekly"), r#"["du-lich","nong-nghiep"]"#.to_string()));
 }
 
+/// Regression: Excel's other export, "Unicode Text", is UTF-16 (with its
+/// byte-order mark) and tab-separated: every row was skipped as invalid
+/// UTF-8.
+#[test]
+fn an_excel_unicode_text_list_is_imported_and_a_broken_one_is_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = StateDb::new(Backend::Sqlite, dir.path());
+    let cfg = mailtest::write_config_for(dir.path(), &db.url, &mailtest::examples(), "smtp://127.0.0.1:9", "https://bantin.example.org/", "");
+    let rows = "\u{feff}Email\tTopics\r\nnguoi.doc@bưuđiện.vn\tDu lịch\r\nkhong-phai-dia-chi\t\r\n";
+    let utf16: Vec<u8> = rows.encode_utf16().flat_map(u16::to_le_bytes).collect();
+    let list = dir.path().join("danh-sach.txt");
+    std::fs::write(&list, &utf16).unwrap();
+    let out = bantin(&cfg, &["subscribers", "import", list.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(65), "one bad row: {err}");
+    assert!(err.contains("danh-sach.txt:3:") && err.contains("khong-phai-dia-chi") && err.lines().count() == 1, "{err}");
+    assert!(text(&out.stdout).contains("imported 1 subscribers"), "{}", text(&out.stdout));
+    let json: serde_json::Value = serde_json::from_slice(&bantin(&cfg, &["subscribers", "list", "--format", "json"]).stdout).unwrap();
+    let emails: Vec<_> = json.as_array().unwrap().iter().map(|s| (s["email"].to_string(), s["topics"].to_string())).collect();
+    assert_eq!(emails, [(r#""nguoi.doc@bưuđiện.vn""#.to_string(), r#"["du-lich"]"#.to_string())]);
+
+    std::fs::write(&list, &utf16[..utf16.len() - 1]).unwrap();
+    let out = bantin(&cfg, &["subscribers", "import", list.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(65), "{err}");
+    assert!(err.contains("danh-sach.txt: UTF-16 text") && err.contains("half a character") && err.contains("CSV UTF-8"), "{err}");
+    assert!(text(&out.stdout).is_empty(), "nothing imported from a file that could not be read: {}", text(&out.stdout));
+}
+
 on_both_backends!(sync add_list_remove_export_import, add_list_remove_export_import);
 on_both_backends!(sync digest_preview_prints_the_message_and_run_exits_69_without_smtp, digest_preview_prints_the_message_and_run_exits_69_without_smtp);

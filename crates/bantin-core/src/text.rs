@@ -1,5 +1,6 @@
 //! Text hygiene shared by every room: Unicode NFC, removal of characters that
-//! XML 1.0 forbids, whitespace folding for one-line fields, and slugs.
+//! XML 1.0 forbids, whitespace folding for one-line fields, slugs, and the
+//! byte-order marks of files people save from Windows tools.
 //!
 //! Everything that ends up in a feed, a page or a mail passes through here
 //! first, so the renderers can trust that their strings are clean.
@@ -145,9 +146,80 @@ pub fn escape_html(s: &str) -> String {
     out
 }
 
+/// True when `bytes` start with a UTF-16 byte-order mark (either order):
+/// what Windows tools save as "Unicode" or "Unicode Text".
+pub fn starts_utf16(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF])
+}
+
+/// Why a file that says it is UTF-16 cannot be read as such.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Utf16Error {
+    #[error("UTF-16 text (it starts with a UTF-16 byte-order mark) that ends in half a character")]
+    OddLength,
+    #[error("UTF-16 text (it starts with a UTF-16 byte-order mark) with a broken character (unpaired surrogate {0:#06x})")]
+    Surrogate(u16),
+}
+
+/// A text file's bytes as UTF-8, without a byte-order mark: UTF-16 (read
+/// by its mark, either order) decoded, a UTF-8 mark dropped, anything else
+/// as it is (for the caller's UTF-8 check). For files people export from
+/// spreadsheets: Excel's "Unicode Text" is UTF-16, its "CSV UTF-8" has the
+/// UTF-8 mark.
+pub fn unmarked_utf8(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, Utf16Error> {
+    use std::borrow::Cow;
+    let unit: fn([u8; 2]) -> u16 = match bytes {
+        [0xFF, 0xFE, ..] => u16::from_le_bytes,
+        [0xFE, 0xFF, ..] => u16::from_be_bytes,
+        _ => return Ok(Cow::Borrowed(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))),
+    };
+    let units = bytes[2..].chunks(2).map(|pair| match *pair {
+        [a, b] => Ok(unit([a, b])),
+        _ => Err(Utf16Error::OddLength),
+    });
+    let mut text = String::with_capacity(bytes.len());
+    for c in char::decode_utf16(units.collect::<Result<Vec<u16>, _>>()?) {
+        text.push(c.map_err(|e| Utf16Error::Surrogate(e.unpaired_surrogate()))?);
+    }
+    Ok(Cow::Owned(text.into_bytes()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        /// Any text saved as UTF-16 of either order reads back as itself,
+        /// and any bytes at all give text or an error, never a panic.
+        #[test]
+        fn any_utf16_text_reads_back_and_any_bytes_are_safe(text in "\\PC*", junk in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            let marked: String = std::iter::once('\u{FEFF}').chain(text.chars()).collect();
+            for unit in [u16::to_le_bytes, u16::to_be_bytes] {
+                let bytes: Vec<u8> = marked.encode_utf16().flat_map(unit).collect();
+                let read = unmarked_utf8(&bytes).unwrap();
+                proptest::prop_assert_eq!(read.as_ref(), text.as_bytes());
+            }
+            for mark in [&[0xFF_u8, 0xFE][..], &[0xFE, 0xFF], &[0xEF, 0xBB, 0xBF], &[]] {
+                let bytes = [mark, &junk[..]].concat();
+                let _ = unmarked_utf8(&bytes);
+            }
+        }
+    }
+
+    #[test]
+    fn utf16_of_either_order_is_decoded_and_marks_are_dropped() {
+        let text = "email\tchủ đề\r\nan@bưuđiện.vn\t😀\r\n";
+        let le: Vec<u8> = "\u{FEFF}".chars().chain(text.chars()).collect::<String>().encode_utf16().flat_map(u16::to_le_bytes).collect();
+        let be: Vec<u8> = "\u{FEFF}".chars().chain(text.chars()).collect::<String>().encode_utf16().flat_map(u16::to_be_bytes).collect();
+        assert!(starts_utf16(&le) && starts_utf16(&be));
+        assert_eq!(unmarked_utf8(&le).unwrap().as_ref(), text.as_bytes());
+        assert_eq!(unmarked_utf8(&be).unwrap().as_ref(), text.as_bytes());
+        assert_eq!(unmarked_utf8(b"\xEF\xBB\xBFemail").unwrap().as_ref(), b"email");
+        assert_eq!(unmarked_utf8(b"email\xFF").unwrap().as_ref(), b"email\xFF", "not UTF-8: left to the caller");
+        assert_eq!(unmarked_utf8(&le[..le.len() - 1]), Err(Utf16Error::OddLength));
+        let lone: Vec<u8> = [0xFEFF_u16, 0x61, 0xD83D, 0x61].into_iter().flat_map(u16::to_le_bytes).collect();
+        assert_eq!(unmarked_utf8(&lone), Err(Utf16Error::Surrogate(0xD83D)));
+    }
 
     #[test]
     fn vietnamese_title_slug_drops_diacritics() {

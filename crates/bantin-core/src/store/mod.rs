@@ -153,7 +153,7 @@ fn parse_raw(bytes: &[u8], origin: &str, with_body: bool) -> Result<raw::RawArti
 /// Windows tools save "Unicode" text as UTF-16, whose byte-order mark is
 /// not UTF-8 at byte 1: such a file is named as UTF-16, not as one bad byte.
 fn not_utf8(bytes: &[u8], e: std::str::Utf8Error) -> (Option<usize>, String) {
-    if bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF]) {
+    if crate::text::starts_utf16(bytes) {
         return (None, "UTF-16 text (it starts with a UTF-16 byte-order mark), not UTF-8; save the file as UTF-8".into());
     }
     let line = bytes[..e.valid_up_to()].iter().filter(|b| **b == b'\n').count() + 1;
