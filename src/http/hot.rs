@@ -29,7 +29,7 @@ pub(super) struct HotCounters {
     routes: Vec<(&'static str, [Counter; 2])>,
 }
 
-const HOT_ROUTES: [&str; 9] = [
+const HOT_ROUTES: [&str; 10] = [
     "/",
     "/feed.xml",
     "/atom.xml",
@@ -39,6 +39,7 @@ const HOT_ROUTES: [&str; 9] = [
     "/authors/{slug}/{file}",
     "/feeds.opml",
     "/sitemap-news.xml",
+    "/robots.txt",
 ];
 
 impl Hot {
@@ -61,7 +62,7 @@ impl Hot {
 
     pub(super) fn count(&self, path: &str, status: StatusCode) {
         let route = match path {
-            "/" | "/feed.xml" | "/atom.xml" | "/feed.json" | "/feeds.opml" | "/sitemap-news.xml" => path,
+            "/" | "/feed.xml" | "/atom.xml" | "/feed.json" | "/feeds.opml" | "/sitemap-news.xml" | "/robots.txt" => path,
             _ if path.starts_with("/tags/") => "/tags/{slug}/{file}",
             _ if path.starts_with("/authors/") => "/authors/{slug}/{file}",
             _ => "/categories/{slug}/{file}",

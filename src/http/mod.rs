@@ -141,6 +141,21 @@ fn shared_with_any_origin(content_type: &[u8]) -> bool {
     !is_page(content_type)
 }
 
+/// Pages for one person's eyes: those a mail's links lead to (their URLs
+/// hold tokens, some show the address), the sign-up's answers and the
+/// admin console. Every answer of `router` tells search engines not to
+/// index it or follow its links, whoever found the URL (a digest forwarded
+/// to a list with a public archive). Not a `robots.txt` rule: a crawler
+/// kept out of a page cannot read its `noindex`, and could still list the
+/// bare URL.
+pub fn not_for_search_engines(router: Router) -> Router {
+    static NOINDEX: HeaderValue = HeaderValue::from_static("noindex, nofollow");
+    router.layer(middleware::map_response(|mut response: Response| async move {
+        response.headers_mut().insert(header::HeaderName::from_static("x-robots-tag"), NOINDEX.clone());
+        response
+    }))
+}
+
 /// The routes of the feed side: index, feeds, health, metrics.
 pub fn routes(shared: Arc<Shared>) -> Router {
     Router::new()
@@ -153,6 +168,7 @@ pub fn routes(shared: Arc<Shared>) -> Router {
         .route("/authors/{slug}/{file}", get(feed))
         .route("/feeds.opml", get(feed))
         .route("/sitemap-news.xml", get(feed))
+        .route("/robots.txt", get(feed))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(not_found)

@@ -35,7 +35,7 @@ pub async fn mount(
     shutdown: watch::Receiver<bool>,
 ) -> Result<(Router, Option<tokio::task::JoinHandle<()>>), ServeError> {
     let Some(tokens) = tokens else { return Ok((public, None)) };
-    let api = admin::service(Arc::clone(digests), tokens);
+    let api = http::not_for_search_engines(admin::service(Arc::clone(digests), tokens));
     let Some(addr) = settings.admin.listen else { return Ok((public.nest_service("/admin", api), None)) };
     let listener = TcpListener::bind(addr).await.map_err(|e| ServeError::Runtime(format!("admin.listen {addr}: cannot listen: {e}")))?;
     let app = http::finish(Router::new().nest_service("/admin", api), Arc::clone(shared), limits);

@@ -122,7 +122,7 @@ pub async fn run(settings: Settings, listener: TcpListener, mut control: Control
 
     let limits = http::Limits::new(&settings.http);
     let router = http::routes(shared.clone())
-        .merge(subscription::routes(Arc::clone(&digests)))
+        .merge(http::not_for_search_engines(subscription::routes(Arc::clone(&digests))))
         .merge(crate::archive::routes(Arc::clone(&digests)));
     let (router, admin_server) = admin::mount(&settings, admin_tokens, &digests, router, &limits, &shared, shutdown.clone()).await?;
     let proxies = http::Proxies::new(&settings.http);

@@ -8,7 +8,7 @@
 //! `serve::run` in-process, on both paths a request can take (the
 //! connection's front, and hyper after a hand-over).
 
-use crate::support::harness::{body_of, raw, status_of};
+use crate::support::harness::{body_of, headers_of, raw, status_of};
 use crate::support::inproc::InProcess;
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -56,12 +56,7 @@ impl Answer {
     }
     /// Every value of header `name`, in order.
     fn all(&self, name: &str) -> Vec<&str> {
-        let head = self.0.split_once("\r\n\r\n").map_or("", |(h, _)| h);
-        head.lines()
-            .filter_map(|l| l.split_once(':'))
-            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.trim())
-            .collect()
+        headers_of(&self.0, name)
     }
     fn one(&self, name: &str) -> &str {
         match self.all(name)[..] {

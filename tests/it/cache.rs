@@ -52,15 +52,15 @@ fn a_change_re_renders_only_the_feeds_it_touches() {
     let mut store = StoreState::load(dir.path(), &ctx());
     let first = store.catalog(1);
     let (c1, stats) = cache::refresh(None, &first, &settings(), now);
-    // site + two categories, three formats each, and the OPML list
-    assert_eq!((stats.rendered, stats.kept), (10, 0));
+    // site + two categories, three formats each, the OPML list and robots.txt
+    assert_eq!((stats.rendered, stats.kept), (11, 0));
     let culture_etag = c1.feed("categories/van-hoa/feed.xml").unwrap().identity().unwrap().etag.clone();
 
     // Nothing changed on disk: no change, no render.
     assert!(!store.rescan().changed);
     let second = store.catalog(2);
     let (c2, stats) = cache::refresh(Some(&c1), &second, &settings(), now);
-    assert_eq!((stats.rendered, stats.kept), (0, 10));
+    assert_eq!((stats.rendered, stats.kept), (0, 11));
     assert_eq!(c2.feed("feed.xml").unwrap().hash, c1.feed("feed.xml").unwrap().hash);
 
     // An edit in one category: the site feeds and that category only.
@@ -70,8 +70,8 @@ fn a_change_re_renders_only_the_feeds_it_touches() {
     // The service's path: the previous generation plus the change.
     let third = store.next_catalog(&second);
     let (c3, stats) = cache::refresh(Some(&c2), &third, &settings(), now);
-    // (The OPML list is kept: the same feeds.)
-    assert_eq!((stats.rendered, stats.kept), (6, 4));
+    // (The OPML list and robots.txt are kept: the same feeds and settings.)
+    assert_eq!((stats.rendered, stats.kept), (6, 5));
     assert_eq!(c3.feed("categories/van-hoa/feed.xml").unwrap().identity().unwrap().etag, culture_etag);
     assert_ne!(c3.feed("categories/kinh-te/feed.xml").unwrap().hash, c2.feed("categories/kinh-te/feed.xml").unwrap().hash);
 
@@ -87,7 +87,7 @@ fn a_change_re_renders_only_the_feeds_it_touches() {
     let (c4, stats) = cache::refresh(Some(&c3), &fourth, &settings(), now);
     assert_eq!(stats.dropped, 3);
     assert!(c4.feed("categories/van-hoa/feed.xml").is_none());
-    assert_eq!(c4.feed_paths().count(), 7, "six feeds and the OPML list");
+    assert_eq!(c4.feed_paths().count(), 8, "six feeds, the OPML list and robots.txt");
 
     // Brotli forms come later, merged by content: only entries whose
     // content matches get them, and the other forms stay as they were.

@@ -15,6 +15,7 @@ mod bounces_apply;
 mod browser_view;
 mod build_plan;
 mod cache;
+mod crawlers;
 mod digest_polish;
 mod digest_render;
 mod feed_rules;

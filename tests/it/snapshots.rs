@@ -63,10 +63,10 @@ fn author_thanh_ha() {
     insta::assert_snapshot!("author_thanh-ha_feed.json", snapshot_text(scope, Format::Json));
 }
 
-/// The OPML list and the news sitemap of the example store with every
-/// feed kind on, at a `now` two days after its newest articles.
+/// The OPML list, the news sitemap and robots.txt of the example store
+/// with every feed kind on, at a `now` two days after its newest articles.
 #[test]
-fn opml_and_news_sitemap() {
+fn opml_news_sitemap_and_robots() {
     let catalog = load(&example_store());
     let fs = FeedSettings { tags: true, authors: true, news_sitemap: true, ..feed_settings() };
     let newest = catalog.newest(&Scope::Site, now(), 1)[0].published;
@@ -74,4 +74,9 @@ fn opml_and_news_sitemap() {
     let text = |path: &str| String::from_utf8(cache.feed(path).unwrap().identity().unwrap().bytes.to_vec()).unwrap();
     insta::assert_snapshot!("feeds.opml", text("feeds.opml"));
     insta::assert_snapshot!("sitemap-news.xml", text("sitemap-news.xml"));
+    insta::assert_snapshot!("robots.txt", text("robots.txt"));
+    let fs = FeedSettings { public_url: url::Url::parse("https://tin.example.vn/ban-tin/").unwrap(), ..feed_settings() };
+    let (cache, _) = bantin::cache::refresh(None, &catalog, &fs, now());
+    let robots = String::from_utf8(cache.feed("robots.txt").unwrap().identity().unwrap().bytes.to_vec()).unwrap();
+    assert!(robots.contains("\nDisallow: /ban-tin/admin/\n") && !robots.contains("Sitemap"), "below a path, no sitemap: {robots}");
 }

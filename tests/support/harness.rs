@@ -125,6 +125,12 @@ pub fn get(addr: SocketAddr, path: &str) -> String {
     raw(addr, format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n").as_bytes(), Duration::from_secs(10))
 }
 
+/// Every value of header `name` in a raw answer, in order.
+pub fn headers_of<'a>(answer: &'a str, name: &str) -> Vec<&'a str> {
+    let head = answer.split_once("\r\n\r\n").map_or("", |(h, _)| h);
+    head.lines().filter_map(|l| l.split_once(':')).filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim()).collect()
+}
+
 /// The body of a raw answer (after the blank line; not de-chunked).
 pub fn body_of(answer: &str) -> &str {
     answer.split_once("\r\n\r\n").map_or("", |(_, b)| b)

@@ -1,12 +1,12 @@
 //! The cache's documents that are not feeds but are served and validated
-//! like them: `/feeds.opml` (every feed of this generation) and, with
-//! `feeds.news_sitemap`, `/sitemap-news.xml`. Each is kept with the
+//! like them: `/feeds.opml` (every feed of this generation), `/robots.txt`
+//! and, with `feeds.news_sitemap`, `/sitemap-news.xml`. Each is kept with the
 //! feeds (same ETags, 304s, gzip and brotli) and carried over unchanged
 //! when what it is made of did not change.
 
 use super::{Body, catalog_modified, content_hash, Cached, Entry, FeedCache, RefreshStats, Source};
 use crate::catalog::Catalog;
-use crate::feeds::{self, opml, sitemap, FeedId, FeedSettings};
+use crate::feeds::{self, opml, robots, sitemap, FeedId, FeedSettings};
 use chrono::{DateTime, FixedOffset};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,20 +27,13 @@ pub(super) fn add(
         .filter_map(|(path, c)| FeedId::from_path(path).map(|f| (f, c.source.title.clone())))
         .collect();
     listed.sort();
-    let bytes = opml::render(&listed, settings);
-    let hash = content_hash(&bytes);
-    let opml = match previous(opml::PATH) {
-        Some(old) if old.body.rendered().is_some_and(|e| e.hash == hash) => {
-            stats.kept += 1;
-            old.clone()
-        }
-        _ => {
-            stats.rendered += 1;
-            let entry = Entry::new(bytes, opml::CONTENT_TYPE, catalog_modified(next));
-            Cached { body: Body::Ready(Arc::new(entry)), source: Source { title: Some(hash), items: Vec::new() }, preview: Arc::default() }
-        }
-    };
+    let modified = catalog_modified(next);
+    let opml = same_or_new(previous(opml::PATH), opml::render(&listed, settings), opml::CONTENT_TYPE, modified, stats);
     next.insert(opml::PATH.to_string(), opml);
+    // Made of the settings alone: one entry (and ETag) until a reload
+    // changes them.
+    let robots = same_or_new(previous(robots::PATH), robots::render(settings), robots::CONTENT_TYPE, now, stats);
+    next.insert(robots::PATH.to_string(), robots);
 
     if settings.news_sitemap {
         let source = Source { title: None, items: sitemap::items(catalog, now) };
@@ -57,5 +50,29 @@ pub(super) fn add(
             }
         };
         next.insert(sitemap::PATH.to_string(), cached);
+    }
+}
+
+/// A document made of `bytes`: the previous generation's entry when it
+/// holds the same bytes (same ETag and Last-Modified, no new compression),
+/// else a new one last modified at `modified`.
+fn same_or_new(
+    previous: Option<&Cached>,
+    bytes: Vec<u8>,
+    content_type: &'static str,
+    modified: DateTime<FixedOffset>,
+    stats: &mut RefreshStats,
+) -> Cached {
+    let hash = content_hash(&bytes);
+    match previous {
+        Some(old) if old.body.rendered().is_some_and(|e| e.hash == hash) => {
+            stats.kept += 1;
+            old.clone()
+        }
+        _ => {
+            stats.rendered += 1;
+            let entry = Entry::new(bytes, content_type, modified);
+            Cached { body: Body::Ready(Arc::new(entry)), source: Source { title: Some(hash), items: Vec::new() }, preview: Arc::default() }
+        }
     }
 }

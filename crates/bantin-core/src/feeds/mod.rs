@@ -16,6 +16,7 @@ mod budget;
 mod json;
 pub mod media;
 pub mod opml;
+pub mod robots;
 mod rss;
 pub mod sitemap;
 
