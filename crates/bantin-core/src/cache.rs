@@ -175,8 +175,15 @@ impl FeedCache {
         }
     }
 
+    /// The paths of the feeds served.
     pub fn feed_paths(&self) -> impl Iterator<Item = &str> {
-        self.feeds.keys().map(String::as_str)
+        self.feeds_only().map(|(path, _)| path.as_str())
+    }
+
+    /// The feeds among the documents: not the OPML list, robots.txt or the
+    /// news sitemap, which no hub is told of and no feed count counts.
+    fn feeds_only(&self) -> impl Iterator<Item = (&String, &Cached)> {
+        self.feeds.iter().filter(|(path, _)| FeedId::from_path(path).is_some())
     }
 
     pub fn is_loaded(&self) -> bool {
@@ -187,10 +194,7 @@ impl FeedCache {
     /// `prev`), sorted: what a WebSub hub is told to fetch again.
     pub fn changed_paths(&self, prev: Option<&FeedCache>) -> Vec<String> {
         let mut paths: Vec<String> = self
-            .feeds
-            .iter()
-            // Feeds only: a hub is not told about the OPML list or the sitemap.
-            .filter(|(path, _)| FeedId::from_path(path).is_some())
+            .feeds_only()
             .filter(|(path, c)| prev.and_then(|p| p.feeds.get(*path)).is_none_or(|old| c.body.changed_from(&old.body)))
             .map(|(path, _)| path.clone())
             .collect();
