@@ -86,15 +86,20 @@ pub fn check(settings: &bantin::Settings, strict: bool) -> anyhow::Result<ExitCo
     let now = bantin::now_in(settings);
     let articles = catalog.articles();
     let drafts = articles.iter().filter(|a| a.draft).count();
-    let future = articles.iter().filter(|a| !a.draft && a.published > now).count();
     // Paths as the user can open them (store folder + file), so an editor
     // can jump to `path:line`; rows as `table#key`.
     let dir = settings.store.kind == config::StoreKind::Dir;
+    let shown = |origin: &str| if dir { settings.store.path.join(origin).display().to_string() } else { origin.to_string() };
     for e in catalog.errors() {
-        let origin = if dir { settings.store.path.join(&e.origin).display().to_string() } else { e.origin.clone() };
-        let shown = bantin::ArticleError { origin, ..e.clone() };
+        let shown = bantin::ArticleError { origin: shown(&e.origin), ..e.clone() };
         println!("error: {shown}");
     }
+    let mut scheduled: Vec<_> = catalog.scheduled(now).collect();
+    scheduled.reverse();
+    for a in &scheduled {
+        println!("{}", scheduled_line(&shown(a.origin()), a.published, now));
+    }
+    let future = scheduled.len();
     println!(
         "{} articles read from {} ({} drafts, {} scheduled for later); {} {} with errors",
         articles.len(),
@@ -108,6 +113,21 @@ pub fn check(settings: &bantin::Settings, strict: bool) -> anyhow::Result<ExitCo
         return Ok(ExitCode::from(exit::DATAERR));
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// An article held back until its date: when it appears, and a warning
+/// when that is more than a year ahead, which is more often a mistyped
+/// year (2206 for 2026) than a plan: the article would stay unseen.
+fn scheduled_line(origin: &str, at: chrono::DateTime<chrono::FixedOffset>, now: chrono::DateTime<chrono::FixedOffset>) -> String {
+    let days = (at - now).num_days();
+    let when = at.format("%Y-%m-%d %H:%M %:z");
+    if days > 366 {
+        format!("warning: {origin}: dated {when}, {days} days from now: it will not be published until then; check the year")
+    } else if days == 0 {
+        format!("scheduled: {origin}: published at {when} (later today)")
+    } else {
+        format!("scheduled: {origin}: published at {when} (in {days} days)")
+    }
 }
 
 /// The whole store as a catalog, or the exit code when an SQL store's

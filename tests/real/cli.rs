@@ -162,6 +162,31 @@ fn check_of_the_example_store_is_clean_even_strict() {
     assert!(stdout.contains("13 articles") && stdout.contains("0 files with errors"), "{stdout}");
 }
 
+/// Regression: an article dated a year too late (2206 typed for 2026) was
+/// only a count ("1 scheduled for later"): it stayed unseen and nobody was
+/// told which. `check` lists each held-back article with its date, and
+/// warns of one more than a year ahead.
+#[test]
+fn check_lists_scheduled_articles_and_warns_of_a_mistyped_year() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = tmp.path().join("store");
+    std::fs::create_dir(&store).unwrap();
+    let ahead = |days: i64| (chrono::Utc::now() + chrono::TimeDelta::days(days)).format("%Y-%m-%dT%H:%M:%S+07:00").to_string();
+    for (file, date) in [("hom-nay.md", ahead(-1)), ("tuan-sau.md", ahead(7)), ("nam-2206.md", "2206-07-10T08:00:00+07:00".to_string())] {
+        std::fs::write(store.join(file), format!("+++\ntitle = \"Tin {file}\"\ndate = \"{date}\"\n+++\nNội dung.\n")).unwrap();
+    }
+    let cfg = config(tmp.path(), &store, "", "");
+    let (code, stdout, stderr) = run(&mut bantin(&["check", "--strict", "--config", cfg.to_str().unwrap()]));
+    assert_eq!(code, 0, "scheduled articles are no errors: {stdout}{stderr}");
+    let line = |file: &str| stdout.lines().find(|l| l.contains(file)).map(str::to_string);
+    assert!(line("hom-nay.md").is_none(), "a published article is not listed: {stdout}");
+    let next_week = line("tuan-sau.md").unwrap_or_default();
+    assert!(next_week.starts_with("scheduled: ") && next_week.contains("store/tuan-sau.md: published at ") && next_week.ends_with("days)"), "{stdout}");
+    let typo = line("nam-2206.md").unwrap_or_default();
+    assert!(typo.starts_with("warning: ") && typo.contains("dated 2206-07-10 08:00 +07:00") && typo.contains("check the year"), "{stdout}");
+    assert!(stdout.contains("3 articles") && stdout.contains("2 scheduled for later"), "{stdout}");
+}
+
 /// An image that is not http(s) is dropped and listed like a bad file,
 /// while its article is still counted (and served); `--strict` fails on it.
 #[test]

@@ -382,15 +382,15 @@ impl Catalog {
 
     /// The first instant after `now` at which a future article appears.
     pub fn next_publication(&self, now: DateTime<FixedOffset>) -> Option<DateTime<FixedOffset>> {
+        self.scheduled(now).map(|a| a.published).min()
+    }
+
+    /// The articles (not drafts) dated after `now`, held back until their
+    /// time, the latest first.
+    pub fn scheduled(&self, now: DateTime<FixedOffset>) -> impl Iterator<Item = &Arc<Article>> {
         // Newest first: the future ones lead, so this stops at the first
         // article already out instead of reading all of them.
-        self.newest
-            .iter()
-            .map(|n| &n.0)
-            .take_while(|a| a.published > now)
-            .filter(|a| !a.draft)
-            .map(|a| a.published)
-            .min()
+        self.newest.iter().map(|n| &n.0).take_while(move |a| a.published > now).filter(|a| !a.draft)
     }
 }
 
