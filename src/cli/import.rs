@@ -2,9 +2,9 @@
 //! export it from a spreadsheet or another mailing tool. Read as CSV with
 //! the separator of its first line (`,`, `;` or tab), in UTF-8 or, by its
 //! byte-order mark, UTF-16 (Excel's "Unicode Text"); an optional header row
-//! names the columns in any order. Each bad row is named by its own line
-//! and skipped; the others are imported; an address already there is left
-//! as it is.
+//! names the columns in any order, in the words other tools export them
+//! with. Each bad row is named by its own line and skipped; the others are
+//! imported; an address already there is left as it is.
 
 use super::subscribers::topics_arg;
 use crate::exit;
@@ -22,6 +22,11 @@ fn import_row(record: &csv::StringRecord, columns: &Columns, now: DateTime<Utc>)
         f => Frequency::parse(f).ok_or_else(|| format!("frequency {f:?} is not daily, weekly or instant"))?,
     };
     let status = match field(columns.status) {
+        // Mailchimp's exports of cleaned (bounced) and unsubscribed
+        // contacts say so by a time, not a status: such a list imported as
+        // active would mail people who left.
+        "" if !field(columns.cleaned_at).is_empty() => Status::Suppressed,
+        "" if !field(columns.unsubscribed_at).is_empty() => Status::Unsubscribed,
         "" => Status::Active,
         s => Status::parse(&s.to_ascii_lowercase()).ok_or_else(|| {
             format!("status {s:?} is not one of pending, active, unsubscribed, bouncing, suppressed, complained")
@@ -36,6 +41,36 @@ struct Columns {
     topics: Option<usize>,
     frequency: Option<usize>,
     status: Option<usize>,
+    /// Mailchimp's `UNSUB_TIME` and `CLEAN_TIME`: a row with one left the
+    /// list (unsubscribed) or bounced (cleaned), unless a status says more.
+    unsubscribed_at: Option<usize>,
+    cleaned_at: Option<usize>,
+}
+
+/// The names a header row may give each column, as other tools export
+/// them (Mailchimp's "Email Address", Outlook's "E-mail Address") and as a
+/// Vietnamese editor would head them; compared without case, with `_` as a
+/// space.
+const EMAIL_NAMES: [&str; 7] = ["email", "e-mail", "email address", "e-mail address", "mail", "địa chỉ email", "thư điện tử"];
+const TOPICS_NAMES: [&str; 3] = ["topics", "chủ đề", "chuyên mục"];
+const FREQUENCY_NAMES: [&str; 2] = ["frequency", "tần suất"];
+const STATUS_NAMES: [&str; 2] = ["status", "trạng thái"];
+
+impl Columns {
+    /// The columns a header row names, or `None` when `record` is no
+    /// header (no cell names the address column).
+    fn of_header(record: &csv::StringRecord) -> Option<Columns> {
+        let cells: Vec<String> = record.iter().map(|f| bantin::text::clean_line(&f.replace('_', " ")).to_lowercase()).collect();
+        let find = |names: &[&str]| cells.iter().position(|c| names.contains(&c.as_str()));
+        Some(Columns {
+            email: find(&EMAIL_NAMES)?,
+            topics: find(&TOPICS_NAMES),
+            frequency: find(&FREQUENCY_NAMES),
+            status: find(&STATUS_NAMES),
+            unsubscribed_at: find(&["unsub time"]),
+            cleaned_at: find(&["clean time"]),
+        })
+    }
 }
 
 /// The field separator of a CSV file, read off its first line: `,`, `;`
@@ -100,7 +135,7 @@ pub(super) async fn import(state: &StateStore, file: &std::path::Path) -> anyhow
     let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).delimiter(delimiter_of(text)).from_reader(text);
     let now = Utc::now();
     let (mut added, mut present, mut blocked, mut bad) = (0usize, 0usize, 0usize, 0usize);
-    let mut columns = Columns { email: 0, topics: Some(1), frequency: Some(2), status: Some(3) };
+    let mut columns = Columns { email: 0, topics: Some(1), frequency: Some(2), status: Some(3), unsubscribed_at: None, cleaned_at: None };
     let mut lines = LineNumbers { text, counted_to: 0, line: 1 };
     for (i, record) in reader.records().enumerate() {
         let position = match &record {
@@ -116,15 +151,11 @@ pub(super) async fn import(state: &StateStore, file: &std::path::Path) -> anyhow
                 continue;
             }
         };
-        if i == 0 && record.iter().any(|f| f.trim().eq_ignore_ascii_case("email")) {
-            // A header row: take the columns by name, in any order.
-            let find = |name: &str| record.iter().position(|f| f.trim().eq_ignore_ascii_case(name));
-            columns = Columns {
-                email: find("email").unwrap_or(0),
-                topics: find("topics"),
-                frequency: find("frequency"),
-                status: find("status"),
-            };
+        if i == 0
+            && let Some(named) = Columns::of_header(&record)
+        {
+            // A header row: the columns by name, in any order.
+            columns = named;
             continue;
         }
         if record.iter().all(|f| f.trim().is_empty()) {

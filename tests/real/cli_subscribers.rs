@@ -163,5 +163,46 @@ fn an_excel_unicode_text_list_is_imported_and_a_broken_one_is_named() {
     assert!(text(&out.stdout).is_empty(), "nothing imported from a file that could not be read: {}", text(&out.stdout));
 }
 
+/// Regression: a header row was one only when a cell said `email`. An
+/// audience exported from Mailchimp ("Email Address"), or a list an editor
+/// headed in Vietnamese, had its header read as a bad address and its
+/// columns taken by position (Outlook's address is not the first); and
+/// Mailchimp's exports of unsubscribed and cleaned contacts came in active.
+#[test]
+fn a_mailchimp_export_and_a_list_headed_in_vietnamese_are_imported() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = StateDb::new(Backend::Sqlite, dir.path());
+    let cfg = mailtest::write_config_for(dir.path(), &db.url, &mailtest::examples(), "smtp://127.0.0.1:9", "https://bantin.example.org/", "");
+    let mailchimp = dir.path().join("subscribed_members_export.csv");
+    std::fs::write(&mailchimp, "\"Email Address\",\"First Name\",\"Last Name\",MEMBER_RATING,OPTIN_TIME\nban.doc@example.vn,Lan,Trần,2,\"2025-01-02 03:04:05\"\n").unwrap();
+    let vietnamese = dir.path().join("danh-sach.csv");
+    std::fs::write(&vietnamese, "STT;Họ tên;Địa chỉ Email;Chủ đề;Tần suất\n1;Nguyễn Văn An;an@example.vn;Du lịch;weekly\n").unwrap();
+    for (list, added) in [(&mailchimp, "ban.doc@example.vn"), (&vietnamese, "an@example.vn")] {
+        let out = bantin(&cfg, &["subscribers", "import", list.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(text(&out.stdout).contains("imported 1 subscribers") && text(&out.stdout).contains("0 rows skipped"), "{}", text(&out.stdout));
+        let json: serde_json::Value = serde_json::from_slice(&bantin(&cfg, &["subscribers", "list", "--format", "json"]).stdout).unwrap();
+        assert!(json.as_array().unwrap().iter().any(|s| s["email"] == added), "{added}: {json}");
+    }
+    let json: serde_json::Value = serde_json::from_slice(&bantin(&cfg, &["subscribers", "list", "--format", "json"]).stdout).unwrap();
+    let an = json.as_array().unwrap().iter().find(|s| s["email"] == "an@example.vn").unwrap();
+    assert_eq!((an["frequency"].as_str(), an["topics"].to_string()), (Some("weekly"), r#"["du-lich"]"#.to_string()));
+
+    // Mailchimp's unsubscribed and cleaned exports: people who left, and
+    // addresses that bounced, are not made active.
+    let left = dir.path().join("unsubscribed_members_export.csv");
+    std::fs::write(&left, "Email Address,First Name,UNSUB_TIME,UNSUB_CAMPAIGN_TITLE\nroi.di@example.vn,Minh,\"2025-03-04 05:06:07\",Bản tin\n").unwrap();
+    let cleaned = dir.path().join("cleaned_members_export.csv");
+    std::fs::write(&cleaned, "Email Address,First Name,CLEAN_TIME,CLEAN_CAMPAIGN_TITLE\nhong@example.vn,Hà,\"2025-03-04 05:06:07\",Bản tin\n").unwrap();
+    for list in [&left, &cleaned] {
+        let out = bantin(&cfg, &["subscribers", "import", list.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    }
+    let json: serde_json::Value = serde_json::from_slice(&bantin(&cfg, &["subscribers", "list", "--format", "json"]).stdout).unwrap();
+    let status = |email: &str| json.as_array().unwrap().iter().find(|s| s["email"] == email).map(|s| s["status"].to_string());
+    assert_eq!(status("roi.di@example.vn").as_deref(), Some(r#""unsubscribed""#));
+    assert_eq!(status("hong@example.vn").as_deref(), Some(r#""suppressed""#));
+}
+
 on_both_backends!(sync add_list_remove_export_import, add_list_remove_export_import);
 on_both_backends!(sync digest_preview_prints_the_message_and_run_exits_69_without_smtp, digest_preview_prints_the_message_and_run_exits_69_without_smtp);
