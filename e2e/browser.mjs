@@ -204,6 +204,13 @@ try {
   await submit(page, "Hủy đăng ký tất cả");
   await page_checked(page, "unsubscribed", { status: 200, heading: "Đã hủy đăng ký" });
   check(subscriber()?.status === "unsubscribed", "state after 'unsubscribe from everything': unsubscribed");
+  // The way back from an unsubscribe by mistake: the page's link, the
+  // preferences page saying how, and its save.
+  await page.getByRole("link", { name: "Hủy nhầm? Đăng ký lại" }).click();
+  await page_checked(page, "preferences-after-leaving", { status: 200, heading: "Tùy chọn bản tin" });
+  await submit(page, "Lưu");
+  await page_checked(page, "rejoined", { status: 200, heading: "Đã đăng ký lại" });
+  check(subscriber()?.status === "active", "state after coming back from the preferences page: active");
 
   // 7. A feed opened in the browser (a reader who clicked "RSS" on the
   // portal): the preview page, not raw XML (feeds.browser_view). A web

@@ -265,6 +265,24 @@ impl StateStore {
         Ok(n > 0)
     }
 
+    /// One who unsubscribed saves their preferences from a mailed link
+    /// (so the mailbox is theirs: no confirmation is needed): active again,
+    /// confirmed now if they never were. Whether they came back; nobody
+    /// else changes (a complaint or a hard bounce stays).
+    pub async fn rejoin(&self, id: i64, now: DateTime<Utc>) -> Result<bool> {
+        let n = sqlx::query(
+            "UPDATE subscribers SET status = 'active', confirmed_at = COALESCE(confirmed_at, $2)
+             WHERE id = $1 AND status = 'unsubscribed'",
+        )
+        .bind(id)
+        .bind(to_ms(now))
+        .execute(&self.pool)
+        .await
+        .map_err(q("subscribing again"))?
+        .rows_affected();
+        Ok(n > 0)
+    }
+
     /// A former subscriber asks again: back to pending with new choices.
     /// Only one who left: a pending subscriber keeps the choices of the
     /// sign-up they have yet to confirm (anyone may type their address).

@@ -14,7 +14,7 @@ use super::pages::{CategoryChoice, Page, render};
 use super::strings::{self, Lang};
 use super::{Ctx, parse_form, signup};
 use crate::catalog::Catalog;
-use crate::state::{Subscriber, normalize_address};
+use crate::state::{Status, Subscriber, normalize_address};
 use crate::tokens::Purpose;
 use axum::Extension;
 use axum::body::Bytes;
@@ -93,7 +93,11 @@ pub(super) fn preferences(ctx: &Ctx, lang: Lang, catalog: &Catalog, sub: Subscri
         .collect();
     let chosen: Vec<&str> = categories.iter().filter(|c| c.checked).map(|c| c.name.as_str()).collect();
     let receives = sub.status.gets_digests();
-    let now = if receives { s.preferences_now } else { s.preferences_none }
+    let now = match sub.status {
+        _ if receives => s.preferences_now,
+        Status::Unsubscribed => s.preferences_left,
+        _ => s.preferences_none,
+    }
         .replace("{email}", &sub.email)
         .replace("{frequency}", &strings::frequency(s, sub.frequency.as_str()).to_lowercase())
         .replace("{topics}", &if chosen.is_empty() { s.all_topics.to_string() } else { chosen.join(", ") });
@@ -111,4 +115,10 @@ pub(super) fn preferences(ctx: &Ctx, lang: Lang, catalog: &Catalog, sub: Subscri
 /// link works for its own page only).
 pub(super) fn unsubscribe_path(ctx: &Ctx, subscriber: i64) -> String {
     format!("/unsubscribe/{}", ctx.digests.composer.key().sign(Purpose::Unsubscribe, subscriber, None))
+}
+
+/// The path of the preferences page of `subscriber`, for the unsubscribed
+/// page's way back.
+pub(super) fn preferences_path(ctx: &Ctx, subscriber: i64) -> String {
+    format!("/preferences/{}", ctx.digests.composer.key().sign(Purpose::Preferences, subscriber, None))
 }

@@ -252,8 +252,13 @@ async fn unsubscribe(State(ctx): State<Arc<Ctx>>, lang: Lang, Verified { id, .. 
     let s = strings::get(lang);
     match ctx.digests.state.unsubscribe(id).await {
         // An already-removed subscriber gets the same page: the outcome
-        // they asked for holds.
-        Ok(_) => render(&ctx, lang, Page::plain(StatusCode::OK, s.unsubscribed_title, s.unsubscribed_message)),
+        // they asked for holds. A click by mistake (a mail client's
+        // one-click button is easily pressed) has its way back.
+        Ok(_) => {
+            let mut page = Page::plain(StatusCode::OK, s.unsubscribed_title, s.unsubscribed_message);
+            page.again = pages::action(&manage::preferences_path(&ctx, id), lang);
+            render(&ctx, lang, page)
+        }
         Err(e) => server_error(&ctx, lang, "subscription page", e),
     }
 }
@@ -275,9 +280,16 @@ async fn save_preferences(
 ) -> Response {
     let s = strings::get(lang);
     let (topics, frequency) = choices(&ctx, &form);
-    match ctx.digests.state.set_preferences(id, &topics, frequency).await {
-        Ok(true) => render(&ctx, lang, Page::plain(StatusCode::OK, s.saved_title, s.saved_message)),
-        Ok(false) => invalid_link(&ctx, lang),
+    // Saving choices from a mailed link is asking for the newsletter: one
+    // who unsubscribed comes back (`StateStore::rejoin`).
+    let saved = match ctx.digests.state.rejoin(id, Utc::now()).await {
+        Ok(rejoined) => ctx.digests.state.set_preferences(id, &topics, frequency).await.map(|found| (found, rejoined)),
+        Err(e) => Err(e),
+    };
+    match saved {
+        Ok((true, false)) => render(&ctx, lang, Page::plain(StatusCode::OK, s.saved_title, s.saved_message)),
+        Ok((true, true)) => render(&ctx, lang, Page::plain(StatusCode::OK, s.rejoined_title, s.rejoined_message)),
+        Ok((false, _)) => invalid_link(&ctx, lang),
         Err(e) => server_error(&ctx, lang, "subscription page", e),
     }
 }

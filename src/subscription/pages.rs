@@ -27,6 +27,8 @@ pub(crate) struct Page {
     pub(super) frequency: &'static str,
     /// The preferences page's "unsubscribe from everything" form posts here.
     pub(super) unsubscribe_action: String,
+    /// The unsubscribed page's way back: the subscriber's preferences page.
+    pub(super) again: String,
 }
 
 impl Page {
@@ -40,6 +42,7 @@ impl Page {
             categories: Vec::new(),
             frequency: "daily",
             unsubscribe_action: String::new(),
+            again: String::new(),
         }
     }
 }
@@ -62,6 +65,7 @@ pub(crate) fn render_in(composer: &crate::mail::Composer, lang: Lang, page: Page
             categories => page.categories,
             frequency => page.frequency,
             unsubscribe_action => page.unsubscribe_action,
+            again => page.again,
             site_title => composer.site_title(),
             site_url => composer.site_url().as_str(),
             site_icon => composer.site_icon().map(url::Url::as_str),

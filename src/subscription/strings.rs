@@ -51,6 +51,10 @@ pub struct Strings {
     pub save_button: &'static str,
     pub saved_title: &'static str,
     pub saved_message: &'static str,
+    pub rejoined_title: &'static str,
+    pub rejoined_message: &'static str,
+    /// The unsubscribed page's way back (to the preferences page).
+    pub again_link: &'static str,
     pub error_title: &'static str,
     pub error_message: &'static str,
     pub manage_title: &'static str,
@@ -66,6 +70,8 @@ pub struct Strings {
     pub preferences_now: &'static str,
     /// The same for an address that receives nothing now (`{email}`).
     pub preferences_none: &'static str,
+    /// The preferences page of one who unsubscribed: saving brings them back.
+    pub preferences_left: &'static str,
     pub all_topics: &'static str,
 }
 
@@ -100,6 +106,9 @@ const VI: Strings = Strings {
     save_button: "Lưu",
     saved_title: "Đã lưu",
     saved_message: "Tùy chọn của bạn đã được cập nhật.",
+    rejoined_title: "Đã đăng ký lại",
+    rejoined_message: "Bạn sẽ nhận lại bản tin với các lựa chọn này.",
+    again_link: "Hủy nhầm? Đăng ký lại",
     error_title: "Có lỗi xảy ra",
     error_message: "Hệ thống đang bận. Vui lòng thử lại sau ít phút.",
     manage_title: "Quản lý đăng ký",
@@ -113,6 +122,7 @@ const VI: Strings = Strings {
     leave_button: "Hủy đăng ký tất cả",
     preferences_now: "Địa chỉ {email} đang nhận bản tin {frequency}, chuyên mục: {topics}.",
     preferences_none: "Địa chỉ {email} hiện không nhận bản tin.",
+    preferences_left: "Địa chỉ {email} đã hủy đăng ký; lưu các lựa chọn dưới đây để nhận lại bản tin.",
     all_topics: "tất cả",
 };
 
@@ -147,6 +157,9 @@ const EN: Strings = Strings {
     save_button: "Save",
     saved_title: "Saved",
     saved_message: "Your preferences have been updated.",
+    rejoined_title: "Subscribed again",
+    rejoined_message: "You will receive the newsletter again, with these choices.",
+    again_link: "Unsubscribed by mistake? Subscribe again",
     error_title: "Something went wrong",
     error_message: "The service is busy. Please try again in a few minutes.",
     manage_title: "Manage your subscription",
@@ -160,6 +173,7 @@ const EN: Strings = Strings {
     leave_button: "Unsubscribe from everything",
     preferences_now: "{email} receives the {frequency} newsletter, categories: {topics}.",
     preferences_none: "{email} does not receive the newsletter now.",
+    preferences_left: "{email} has unsubscribed; save the choices below to receive the newsletter again.",
     all_topics: "all",
 };
 

@@ -163,16 +163,43 @@ async fn snapshots_of_the_pages_and_mails_in_vietnamese_and_english() {
     }
 }
 
-/// An old preferences link of someone who left: the page says they receive
-/// nothing and offers no "unsubscribe from everything".
+/// Regression: an unsubscribe by mistake had no way back but a new
+/// sign-up, and the preferences page of someone who left said "saved" to
+/// choices that sent nothing. The unsubscribed page links to the
+/// preferences page, which says how to come back; saving there makes them
+/// active again (the link came to their mailbox). A complaint or a hard
+/// bounce stays as it is.
 #[tokio::test]
-async fn the_preferences_page_of_someone_who_left_says_they_receive_nothing() {
+async fn someone_who_unsubscribed_by_mistake_comes_back_from_the_preferences_page() {
     let s = site(Limits::default()).await;
     let id = active(&s, "a@example.org").await;
-    assert!(s.digests.state.unsubscribe(id).await.unwrap());
-    let (status, _, page) = s.get(&format!("/preferences/{}", s.token(Purpose::Preferences, id, None)), None).await;
+    let unsubscribe = format!("/unsubscribe/{}", s.token(Purpose::Unsubscribe, id, None));
+    let (status, _, page) = s.post(&unsubscribe, "List-Unsubscribe=One-Click", None).await;
+    assert_eq!((status, s.status(id).await), (StatusCode::OK, Status::Unsubscribed), "{page}");
+    let back = page.split("<a href=\"").find(|link| link.starts_with("/preferences/")).and_then(|rest| rest.split('"').next());
+    let back = back.unwrap_or_else(|| panic!("no way back: {page}")).to_string();
+    assert!(page.contains(&format!("<a href=\"{back}\">Hủy nhầm? Đăng ký lại</a>")), "{page}");
+    let (status, _, page) = s.get(&back, None).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(page.contains("Địa chỉ a@example.org hiện không nhận bản tin.") && !page.contains("id=\"leave\""), "{page}");
+    assert!(page.contains("Địa chỉ a@example.org đã hủy đăng ký; lưu các lựa chọn") && !page.contains("id=\"leave\""), "{page}");
+    let (status, _, page) = s.post(&back, "topics=du-lich&frequency=weekly", None).await;
+    assert!(status == StatusCode::OK && page.contains("<h1>Đã đăng ký lại</h1>"), "{page}");
+    let sub = s.digests.state.subscriber_by_id(id).await.unwrap().unwrap();
+    assert_eq!((sub.status, sub.topics, sub.frequency), (Status::Active, vec!["du-lich".to_string()], Frequency::Weekly));
+    let (_, _, page) = s.post(&back, "topics=kinh-te", None).await;
+    assert!(page.contains("<h1>Đã lưu</h1>"), "an active one's save is a save: {page}");
+
+    let (_, _, page) = s.post(&format!("{unsubscribe}?lang=en"), "List-Unsubscribe=One-Click", None).await;
+    assert!(page.contains("?lang=en\">Unsubscribed by mistake? Subscribe again</a>"), "{page}");
+
+    let new = NewSubscriber { email: "spam@example.org".into(), topics: vec![], frequency: Frequency::Daily, status: Status::Complained, now: Utc::now() };
+    let complained = s.digests.state.insert_subscriber(&new).await.unwrap().0.id;
+    let prefs = format!("/preferences/{}", s.token(Purpose::Preferences, complained, None));
+    let (_, _, page) = s.get(&prefs, None).await;
+    assert!(page.contains("Địa chỉ spam@example.org hiện không nhận bản tin."), "{page}");
+    let (status, _, page) = s.post(&prefs, "topics=du-lich", None).await;
+    assert!(status == StatusCode::OK && page.contains("<h1>Đã lưu</h1>"), "{page}");
+    assert_eq!(s.status(complained).await, Status::Complained, "a complaint is never undone by a link");
 }
 
 /// A sign-up on the English page gets its confirmation mail in English.
