@@ -253,10 +253,13 @@ async fn unsubscribe(State(ctx): State<Arc<Ctx>>, lang: Lang, Verified { id, .. 
     match ctx.digests.state.unsubscribe(id).await {
         // An already-removed subscriber gets the same page: the outcome
         // they asked for holds. A click by mistake (a mail client's
-        // one-click button is easily pressed) has its way back.
-        Ok(_) => {
+        // one-click button is easily pressed) has its way back, unless a
+        // complaint or a hard bounce left them (false) where none leads.
+        Ok(unsubscribed) => {
             let mut page = Page::plain(StatusCode::OK, s.unsubscribed_title, s.unsubscribed_message);
-            page.again = pages::action(&manage::preferences_path(&ctx, id), lang);
+            if unsubscribed {
+                page.again = pages::action(&manage::preferences_path(&ctx, id), lang);
+            }
             render(&ctx, lang, page)
         }
         Err(e) => server_error(&ctx, lang, "subscription page", e),
@@ -280,13 +283,14 @@ async fn save_preferences(
 ) -> Response {
     let s = strings::get(lang);
     let (topics, frequency) = choices(&ctx, &form);
+    let state = &ctx.digests.state;
     // Saving choices from a mailed link is asking for the newsletter: one
     // who unsubscribed comes back (`StateStore::rejoin`).
-    let saved = match ctx.digests.state.rejoin(id, Utc::now()).await {
-        Ok(rejoined) => ctx.digests.state.set_preferences(id, &topics, frequency).await.map(|found| (found, rejoined)),
-        Err(e) => Err(e),
+    let saved = async {
+        let rejoined = state.rejoin(id, Utc::now()).await?;
+        Ok::<_, crate::state::StateError>((state.set_preferences(id, &topics, frequency).await?, rejoined))
     };
-    match saved {
+    match saved.await {
         Ok((true, false)) => render(&ctx, lang, Page::plain(StatusCode::OK, s.saved_title, s.saved_message)),
         Ok((true, true)) => render(&ctx, lang, Page::plain(StatusCode::OK, s.rejoined_title, s.rejoined_message)),
         Ok((false, _)) => invalid_link(&ctx, lang),

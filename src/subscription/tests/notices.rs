@@ -194,6 +194,9 @@ async fn someone_who_unsubscribed_by_mistake_comes_back_from_the_preferences_pag
 
     let new = NewSubscriber { email: "spam@example.org".into(), topics: vec![], frequency: Frequency::Daily, status: Status::Complained, now: Utc::now() };
     let complained = s.digests.state.insert_subscriber(&new).await.unwrap().0.id;
+    let token = s.token(Purpose::Unsubscribe, complained, None);
+    let (_, _, page) = s.post(&format!("/unsubscribe/{token}"), "List-Unsubscribe=One-Click", None).await;
+    assert!(page.contains("<h1>Đã hủy đăng ký</h1>") && !page.contains("Hủy nhầm"), "no way back offered where none leads: {page}");
     let prefs = format!("/preferences/{}", s.token(Purpose::Preferences, complained, None));
     let (_, _, page) = s.get(&prefs, None).await;
     assert!(page.contains("Địa chỉ spam@example.org hiện không nhận bản tin."), "{page}");
