@@ -22,6 +22,15 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// A config of the example store on a SQLite state database, in its own
+/// folder (kept while the three live), with no relay.
+fn with_sqlite() -> (tempfile::TempDir, StateDb, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = StateDb::new(Backend::Sqlite, dir.path());
+    let cfg = mailtest::write_config_for(dir.path(), &db.url, &mailtest::examples(), "smtp://127.0.0.1:9", "https://bantin.example.org/", "");
+    (dir, db, cfg)
+}
+
 fn add_list_remove_export_import(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let db = StateDb::new(backend, dir.path());
@@ -118,9 +127,7 @@ fn digest_preview_prints_the_message_and_run_exits_69_without_smtp(backend: Back
 /// skipped (the whole line read as one address).
 #[test]
 fn an_excel_list_with_semicolons_and_a_byte_order_mark_is_imported() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = StateDb::new(Backend::Sqlite, dir.path());
-    let cfg = mailtest::write_config_for(dir.path(), &db.url, &mailtest::examples(), "smtp://127.0.0.1:9", "https://bantin.example.org/", "");
+    let (dir, _db, cfg) = with_sqlite();
     let csv = dir.path().join("excel.csv");
     let rows = "\u{feff}Email;Frequency;Topics\r\nnguoi.doc1@example.vn;weekly;Du lịch, Nông nghiệp\r\nkhong-phai-dia-chi;daily;\r\n\"nguoi.doc2@example.vn\";daily;\r\n";
     std::fs::write(&csv, rows).unwrap();
@@ -139,9 +146,7 @@ fn an_excel_list_with_semicolons_and_a_byte_order_mark_is_imported() {
 /// UTF-8.
 #[test]
 fn an_excel_unicode_text_list_is_imported_and_a_broken_one_is_named() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = StateDb::new(Backend::Sqlite, dir.path());
-    let cfg = mailtest::write_config_for(dir.path(), &db.url, &mailtest::examples(), "smtp://127.0.0.1:9", "https://bantin.example.org/", "");
+    let (dir, _db, cfg) = with_sqlite();
     let rows = "\u{feff}Email\tTopics\r\nnguoi.doc@bưuđiện.vn\tDu lịch\r\nkhong-phai-dia-chi\t\r\n";
     let utf16: Vec<u8> = rows.encode_utf16().flat_map(u16::to_le_bytes).collect();
     let list = dir.path().join("danh-sach.txt");
@@ -170,9 +175,7 @@ fn an_excel_unicode_text_list_is_imported_and_a_broken_one_is_named() {
 /// Mailchimp's exports of unsubscribed and cleaned contacts came in active.
 #[test]
 fn a_mailchimp_export_and_a_list_headed_in_vietnamese_are_imported() {
-    let dir = tempfile::tempdir().unwrap();
-    let db = StateDb::new(Backend::Sqlite, dir.path());
-    let cfg = mailtest::write_config_for(dir.path(), &db.url, &mailtest::examples(), "smtp://127.0.0.1:9", "https://bantin.example.org/", "");
+    let (dir, _db, cfg) = with_sqlite();
     let mailchimp = dir.path().join("subscribed_members_export.csv");
     std::fs::write(&mailchimp, "\"Email Address\",\"First Name\",\"Last Name\",MEMBER_RATING,OPTIN_TIME\nban.doc@example.vn,Lan,Trần,2,\"2025-01-02 03:04:05\"\n").unwrap();
     let vietnamese = dir.path().join("danh-sach.csv");
