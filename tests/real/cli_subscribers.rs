@@ -22,6 +22,24 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
+/// `bantin subscribers import` of `list`, whose line 3 is the address
+/// `khong-phai-dia-chi` and the only bad row: it is named alone (exit 65)
+/// and the `imported` others come in.
+fn import_with_a_bad_third_line(cfg: &std::path::Path, list: &std::path::Path, imported: usize) {
+    let out = bantin(cfg, &["subscribers", "import", list.to_str().unwrap()]);
+    let err = text(&out.stderr);
+    let name = list.file_name().unwrap().to_string_lossy();
+    assert_eq!(out.status.code(), Some(65), "one bad row: {err}");
+    assert!(err.contains(&format!("{name}:3:")) && err.contains("khong-phai-dia-chi") && err.lines().count() == 1, "{err}");
+    assert!(text(&out.stdout).contains(&format!("imported {imported} subscribers")), "{}", text(&out.stdout));
+}
+
+/// `bantin subscribers list --format json`.
+fn listed(cfg: &std::path::Path) -> Vec<serde_json::Value> {
+    let json: serde_json::Value = serde_json::from_slice(&bantin(cfg, &["subscribers", "list", "--format", "json"]).stdout).unwrap();
+    json.as_array().cloned().unwrap_or_default()
+}
+
 /// A config of the example store on a SQLite state database, in its own
 /// folder (kept while the three live), with no relay.
 fn with_sqlite() -> (tempfile::TempDir, StateDb, std::path::PathBuf) {
@@ -131,13 +149,9 @@ fn an_excel_list_with_semicolons_and_a_byte_order_mark_is_imported() {
     let csv = dir.path().join("excel.csv");
     let rows = "\u{feff}Email;Frequency;Topics\r\nnguoi.doc1@example.vn;weekly;Du lịch, Nông nghiệp\r\nkhong-phai-dia-chi;daily;\r\n\"nguoi.doc2@example.vn\";daily;\r\n";
     std::fs::write(&csv, rows).unwrap();
-    let out = bantin(&cfg, &["subscribers", "import", csv.to_str().unwrap()]);
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(65), "one bad row: {err}");
-    assert!(err.contains("excel.csv:3:") && err.contains("khong-phai-dia-chi") && err.lines().count() == 1, "{err}");
-    assert!(text(&out.stdout).contains("imported 2 subscribers"), "{}", text(&out.stdout));
-    let json: serde_json::Value = serde_json::from_slice(&bantin(&cfg, &["subscribers", "list", "--format", "json"]).stdout).unwrap();
-    let first = json.as_array().unwrap().iter().find(|s| s["email"] == "nguoi.doc1@example.vn").expect("imported");
+    import_with_a_bad_third_line(&cfg, &csv, 2);
+    let listed = listed(&cfg);
+    let first = listed.iter().find(|s| s["email"] == "nguoi.doc1@example.vn").expect("imported");
     assert_eq!((first["frequency"].as_str(), first["topics"].to_string()), (Some("weekly"), r#"["du-lich","nong-nghiep"]"#.to_string()));
 }
 
@@ -151,13 +165,8 @@ fn an_excel_unicode_text_list_is_imported_and_a_broken_one_is_named() {
     let utf16: Vec<u8> = rows.encode_utf16().flat_map(u16::to_le_bytes).collect();
     let list = dir.path().join("danh-sach.txt");
     std::fs::write(&list, &utf16).unwrap();
-    let out = bantin(&cfg, &["subscribers", "import", list.to_str().unwrap()]);
-    let err = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(65), "one bad row: {err}");
-    assert!(err.contains("danh-sach.txt:3:") && err.contains("khong-phai-dia-chi") && err.lines().count() == 1, "{err}");
-    assert!(text(&out.stdout).contains("imported 1 subscribers"), "{}", text(&out.stdout));
-    let json: serde_json::Value = serde_json::from_slice(&bantin(&cfg, &["subscribers", "list", "--format", "json"]).stdout).unwrap();
-    let emails: Vec<_> = json.as_array().unwrap().iter().map(|s| (s["email"].to_string(), s["topics"].to_string())).collect();
+    import_with_a_bad_third_line(&cfg, &list, 1);
+    let emails: Vec<_> = listed(&cfg).iter().map(|s| (s["email"].to_string(), s["topics"].to_string())).collect();
     assert_eq!(emails, [(r#""nguoi.doc@bưuđiện.vn""#.to_string(), r#"["du-lich"]"#.to_string())]);
 
     std::fs::write(&list, &utf16[..utf16.len() - 1]).unwrap();
@@ -184,11 +193,10 @@ fn a_mailchimp_export_and_a_list_headed_in_vietnamese_are_imported() {
         let out = bantin(&cfg, &["subscribers", "import", list.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
         assert!(text(&out.stdout).contains("imported 1 subscribers") && text(&out.stdout).contains("0 rows skipped"), "{}", text(&out.stdout));
-        let json: serde_json::Value = serde_json::from_slice(&bantin(&cfg, &["subscribers", "list", "--format", "json"]).stdout).unwrap();
-        assert!(json.as_array().unwrap().iter().any(|s| s["email"] == added), "{added}: {json}");
+        assert!(listed(&cfg).iter().any(|s| s["email"] == added), "{added}");
     }
-    let json: serde_json::Value = serde_json::from_slice(&bantin(&cfg, &["subscribers", "list", "--format", "json"]).stdout).unwrap();
-    let an = json.as_array().unwrap().iter().find(|s| s["email"] == "an@example.vn").unwrap();
+    let listed_now = listed(&cfg);
+    let an = listed_now.iter().find(|s| s["email"] == "an@example.vn").unwrap();
     assert_eq!((an["frequency"].as_str(), an["topics"].to_string()), (Some("weekly"), r#"["du-lich"]"#.to_string()));
 
     // Mailchimp's unsubscribed and cleaned exports: people who left, and
@@ -201,8 +209,8 @@ fn a_mailchimp_export_and_a_list_headed_in_vietnamese_are_imported() {
         let out = bantin(&cfg, &["subscribers", "import", list.to_str().unwrap()]);
         assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
     }
-    let json: serde_json::Value = serde_json::from_slice(&bantin(&cfg, &["subscribers", "list", "--format", "json"]).stdout).unwrap();
-    let status = |email: &str| json.as_array().unwrap().iter().find(|s| s["email"] == email).map(|s| s["status"].to_string());
+    let listed_now = listed(&cfg);
+    let status = |email: &str| listed_now.iter().find(|s| s["email"] == email).map(|s| s["status"].to_string());
     assert_eq!(status("roi.di@example.vn").as_deref(), Some(r#""unsubscribed""#));
     assert_eq!(status("hong@example.vn").as_deref(), Some(r#""suppressed""#));
 }
