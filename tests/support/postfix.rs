@@ -148,6 +148,14 @@ impl Postfix {
         Some(pf)
     }
 
+    /// Asks postfix to try every queued message now (`postfix flush`), as
+    /// an operator would, instead of waiting for its queue manager's next
+    /// scan of the deferred queue.
+    pub fn flush(&self) {
+        let out = self.postfix("flush");
+        assert!(out.status.success(), "postfix flush failed: {}{}", String::from_utf8_lossy(&out.stderr), self.log());
+    }
+
     fn postfix(&self, what: &str) -> std::process::Output {
         Command::new("/usr/sbin/postfix").arg("-c").arg(self.dir.path().join("etc")).arg(what).output().expect("run postfix")
     }
