@@ -210,7 +210,7 @@ mod tests {
         let t = Templates::builtin().unwrap();
         let ctx = minijinja::context! {
             lang => "vi", title => "<b>", message => "a & b", site_title => "S", site_url => "https://x.vn/",
-            form => "", t => minijinja::context!{}, action => "", categories => Vec::<String>::new(), frequency => "daily",
+            form => "", t => minijinja::context!{}, action => "", categories => Vec::<String>::new(), frequency => "daily", again => "",
         };
         let html = t.render("page.html", ctx).unwrap();
         assert!(html.contains("<h1>&lt;b&gt;</h1>"), "{html}");
