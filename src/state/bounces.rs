@@ -318,7 +318,7 @@ async fn apply(
 
 #[cfg(test)]
 mod tests {
-    use super::super::{DIGEST_STATUSES, Status};
+    use super::super::{DIGEST_STATUSES, NEVER_MAILED_STATUSES, Status};
 
     #[test]
     /// Bouncing subscribers are retried at the next period: the digest
@@ -327,6 +327,16 @@ mod tests {
         for status in Status::ALL {
             let listed = DIGEST_STATUSES.contains(&format!("'{}'", status.as_str()));
             assert_eq!(listed, status.gets_digests(), "{status:?}");
+        }
+    }
+
+    #[test]
+    /// An unsubscribe leaves a never-mailed subscriber so: its query lists
+    /// the statuses `Status::never_mailed` names.
+    fn the_unsubscribe_query_lists_the_statuses_never_mailed() {
+        for status in Status::ALL {
+            let listed = NEVER_MAILED_STATUSES.contains(&format!("'{}'", status.as_str()));
+            assert_eq!(listed, status.never_mailed(), "{status:?}");
         }
     }
 }

@@ -126,6 +126,18 @@ pub struct StateStore {
     recent: Arc<common::Recent>,
 }
 
+/// The statuses never mailed, as an SQL list: those of
+/// [`Status::never_mailed`] (a test holds the two together). A macro, so
+/// queries are `concat!`ed constants.
+macro_rules! never_mailed_statuses {
+    () => {
+        "('suppressed', 'complained')"
+    };
+}
+
+/// [`never_mailed_statuses!`] as a value.
+pub const NEVER_MAILED_STATUSES: &str = never_mailed_statuses!();
+
 impl StateStore {
     /// Waits for this process's other SQLite writers (see `writer`).
     async fn writing(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
@@ -244,7 +256,7 @@ impl StateStore {
     /// or complained one is left so (false): those are never mailed, while
     /// an unsubscribed address may sign up again and be sent a confirmation.
     pub async fn unsubscribe(&self, id: i64) -> Result<bool> {
-        let n = sqlx::query("UPDATE subscribers SET status = 'unsubscribed' WHERE id = $1 AND status NOT IN ('suppressed', 'complained')")
+        let n = sqlx::query(concat!("UPDATE subscribers SET status = 'unsubscribed' WHERE id = $1 AND status NOT IN ", never_mailed_statuses!()))
             .bind(id)
             .execute(&self.pool)
             .await
