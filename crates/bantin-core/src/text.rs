@@ -149,7 +149,17 @@ pub fn escape_html(s: &str) -> String {
 /// True when `bytes` start with a UTF-16 byte-order mark (either order):
 /// what Windows tools save as "Unicode" or "Unicode Text".
 pub fn starts_utf16(bytes: &[u8]) -> bool {
-    bytes.starts_with(&[0xFF, 0xFE]) || bytes.starts_with(&[0xFE, 0xFF])
+    utf16_order(bytes).is_some()
+}
+
+/// How the code units of `bytes` are read, by their UTF-16 byte-order
+/// mark; `None` without one.
+fn utf16_order(bytes: &[u8]) -> Option<fn([u8; 2]) -> u16> {
+    match bytes {
+        [0xFF, 0xFE, ..] => Some(u16::from_le_bytes),
+        [0xFE, 0xFF, ..] => Some(u16::from_be_bytes),
+        _ => None,
+    }
 }
 
 /// Why a file that says it is UTF-16 cannot be read as such.
@@ -168,17 +178,15 @@ pub enum Utf16Error {
 /// UTF-8 mark.
 pub fn unmarked_utf8(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, Utf16Error> {
     use std::borrow::Cow;
-    let unit: fn([u8; 2]) -> u16 = match bytes {
-        [0xFF, 0xFE, ..] => u16::from_le_bytes,
-        [0xFE, 0xFF, ..] => u16::from_be_bytes,
-        _ => return Ok(Cow::Borrowed(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))),
+    let Some(unit) = utf16_order(bytes) else {
+        return Ok(Cow::Borrowed(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)));
     };
-    let units = bytes[2..].chunks(2).map(|pair| match *pair {
-        [a, b] => Ok(unit([a, b])),
-        _ => Err(Utf16Error::OddLength),
-    });
+    if !bytes.len().is_multiple_of(2) {
+        return Err(Utf16Error::OddLength);
+    }
+    let units = bytes[2..].chunks_exact(2).map(|pair| unit([pair[0], pair[1]]));
     let mut text = String::with_capacity(bytes.len());
-    for c in char::decode_utf16(units.collect::<Result<Vec<u16>, _>>()?) {
+    for c in char::decode_utf16(units) {
         text.push(c.map_err(|e| Utf16Error::Surrogate(e.unpaired_surrogate()))?);
     }
     Ok(Cow::Owned(text.into_bytes()))
