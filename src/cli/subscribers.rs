@@ -54,7 +54,7 @@ pub fn run(settings: Settings, command: SubscribersCommand) -> anyhow::Result<Ex
                 let new = NewSubscriber { email: email.clone(), topics, frequency: frequency.into(), status, now: Utc::now() };
                 let (sub, created) = state.insert_subscriber(&new).await?;
                 if !created {
-                    eprintln!("bantin: {email} is already a subscriber ({}); remove it first to add it again", sub.status.as_str());
+                    eprintln!("bantin: {} is already a subscriber ({}); remove it first to add it again", sub.email, sub.status.as_str());
                     return Ok(ExitCode::from(exit::DATAERR));
                 }
                 println!("added {} ({}, {})", sub.email, sub.status.as_str(), sub.frequency.as_str());

@@ -72,7 +72,7 @@ pub struct ReportRow {
 /// The row and its subscriber; a confirmation mail's row may have only
 /// the address.
 const TARGET: &str = "SELECT o.id AS outbox_id,
-        COALESCE(o.subscriber_id, (SELECT s.id FROM subscribers s WHERE s.email = o.recipient)) AS subscriber_id
+        COALESCE(o.subscriber_id, (SELECT s.id FROM subscribers s WHERE LOWER(s.email) = LOWER(o.recipient))) AS subscriber_id
      FROM outbox o";
 
 /// Hard: subscriber `$1` suppressed, `$2` the reason, `$3` the time. A
@@ -254,18 +254,7 @@ impl StateStore {
     /// compared without regard to case: mailboxes ignore it, so a hard
     /// bounce of `Gone@example.org` is one of `gone@example.org` too.
     pub async fn never_mailed(&self, email: &str) -> Result<Option<Subscriber>> {
-        let rows = sqlx::query(super::subscriber_sql("WHERE LOWER(email) = LOWER($1)"))
-            .bind(email)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("reading a subscriber"))?;
-        for row in &rows {
-            let sub = super::subscriber_from_row(row)?;
-            if sub.status.never_mailed() {
-                return Ok(Some(sub));
-            }
-        }
-        Ok(None)
+        Ok(self.subscriber_by_email(email).await?.filter(|sub| sub.status.never_mailed()))
     }
 
     /// Reports recorded, by kind (for the tests and the operator).

@@ -23,6 +23,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "digest archive", include_str!("../../migrations/sqlite/0007_digest_archive.sql")),
     (10, "admin audit", include_str!("../../migrations/sqlite/0010_admin_audit.sql")),
     (11, "outbox common", include_str!("../../migrations/sqlite/0011_outbox_common.sql")),
+    (12, "address any case", include_str!("../../migrations/sqlite/0012_address_any_case.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "subscribers outbox", include_str!("../../migrations/postgres/0001_subscribers_outbox.sql")),
@@ -34,6 +35,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (7, "digest archive", include_str!("../../migrations/postgres/0007_digest_archive.sql")),
     (10, "admin audit", include_str!("../../migrations/postgres/0010_admin_audit.sql")),
     (11, "outbox common", include_str!("../../migrations/postgres/0011_outbox_common.sql")),
+    (12, "address any case", include_str!("../../migrations/postgres/0012_address_any_case.sql")),
 ];
 
 /// Which database `state.url` names.
@@ -68,34 +70,57 @@ impl StateStore {
     /// Opens (creating the SQLite file and its folder if needed; connecting
     /// to PostgreSQL) and migrates.
     pub async fn open(url: &str) -> Result<StateStore> {
-        sqlx::any::install_default_drivers();
-        let shown = crate::config::redact(url);
-        let backend = Backend::of(url).ok_or_else(|| StateError::Unsupported {
-            url: shown.clone(),
-            detail: "is neither sqlite: nor postgres://; write e.g. sqlite://var/bantin.db".into(),
-        })?;
-        let (pool, migrations) = match backend {
-            Backend::Sqlite => (open_sqlite(url, &shown).await?, SQLITE_MIGRATIONS),
-            Backend::Postgres => (open_postgres(url, &shown).await?, POSTGRES_MIGRATIONS),
-        };
-        let migrations = migrations
-            .iter()
-            .map(|(v, d, sql)| {
-                // sqlx's marker: the migration runs its own transaction
-                // (SQLite's table rebuild needs foreign keys off, which
-                // cannot change inside one).
-                let no_tx = sql.starts_with("-- no-transaction");
-                Migration::new(*v, (*d).into(), MigrationType::Simple, sqlx::SqlStr::from_static(sql), no_tx)
-            })
-            .collect();
-        Migrator::with_migrations(migrations)
-            .run(&pool)
-            .await
-            .map_err(|source| StateError::Migrate { url: shown.clone(), source })?;
+        let (pool, backend, shown) = connect_and_migrate(url, i64::MAX).await?;
         let writer = (backend == Backend::Sqlite).then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
         Ok(StateStore { pool, backend, url: shown, writer, recent: Default::default() })
     }
 
+    /// Opens and migrates up to schema `version` only, as an older release
+    /// left the database: for the tests of an upgrade.
+    #[doc(hidden)]
+    pub async fn open_at_version(url: &str, version: i64) -> Result<AnyPool> {
+        Ok(connect_and_migrate(url, version).await?.0)
+    }
+}
+
+/// The pool of `url`'s backend, migrated up to `version`; the backend and
+/// the URL as messages show it.
+async fn connect_and_migrate(url: &str, version: i64) -> Result<(AnyPool, Backend, String)> {
+    sqlx::any::install_default_drivers();
+    let shown = crate::config::redact(url);
+    let backend = Backend::of(url).ok_or_else(|| StateError::Unsupported {
+        url: shown.clone(),
+        detail: "is neither sqlite: nor postgres://; write e.g. sqlite://var/bantin.db".into(),
+    })?;
+    let pool = match backend {
+        Backend::Sqlite => open_sqlite(url, &shown).await?,
+        Backend::Postgres => open_postgres(url, &shown).await?,
+    };
+    migrate(&pool, backend, version, &shown).await?;
+    Ok((pool, backend, shown))
+}
+
+/// Runs the backend's migrations up to `version` that have not run.
+async fn migrate(pool: &AnyPool, backend: Backend, version: i64, shown: &str) -> Result<()> {
+    let all = match backend {
+        Backend::Sqlite => SQLITE_MIGRATIONS,
+        Backend::Postgres => POSTGRES_MIGRATIONS,
+    };
+    let migrations = all
+        .iter()
+        .filter(|(v, _, _)| *v <= version)
+        .map(|(v, d, sql)| {
+            // sqlx's marker: the migration runs its own transaction
+            // (SQLite's table rebuild needs foreign keys off, which
+            // cannot change inside one).
+            let no_tx = sql.starts_with("-- no-transaction");
+            Migration::new(*v, (*d).into(), MigrationType::Simple, sqlx::SqlStr::from_static(sql), no_tx)
+        })
+        .collect();
+    Migrator::with_migrations(migrations)
+        .run(pool)
+        .await
+        .map_err(|source| StateError::Migrate { url: shown.to_string(), source })
 }
 
 async fn open_sqlite(url: &str, shown: &str) -> Result<AnyPool> {

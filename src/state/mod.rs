@@ -138,6 +138,16 @@ macro_rules! never_mailed_statuses {
 /// [`never_mailed_statuses!`] as a value.
 pub const NEVER_MAILED_STATUSES: &str = never_mailed_statuses!();
 
+/// A subscriber row whose address is `$1` in any case: one subscriber per
+/// address whatever its case (migration 12's unique index on the same
+/// expression, which also serves the lookup). A macro, as above.
+macro_rules! same_address {
+    () => {
+        "LOWER(email) = LOWER($1)"
+    };
+}
+pub(crate) use same_address;
+
 impl StateStore {
     /// Waits for this process's other SQLite writers (see `writer`).
     async fn writing(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
@@ -164,13 +174,13 @@ impl StateStore {
 
     // ---- subscribers ------------------------------------------------------
 
-    /// Inserts a subscriber unless the address is already there; returns
-    /// the stored subscriber and whether it was created now.
+    /// Inserts a subscriber unless the address is already there, in any
+    /// case; returns the stored subscriber and whether it was created now.
     pub async fn insert_subscriber(&self, new: &NewSubscriber) -> Result<(Subscriber, bool)> {
         let confirmed = (new.status == Status::Active).then(|| to_ms(new.now));
         let inserted = sqlx::query(
             "INSERT INTO subscribers (email, topics, frequency, status, created_at, confirmed_at)
-             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (email) DO NOTHING",
+             VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
         )
         .bind(&new.email)
         .bind(new.topics.join(","))
@@ -190,8 +200,9 @@ impl StateStore {
         Ok((sub, inserted))
     }
 
+    /// The subscriber at `email`, written in any case.
     pub async fn subscriber_by_email(&self, email: &str) -> Result<Option<Subscriber>> {
-        let row = sqlx::query(subscriber_sql("WHERE email = $1"))
+        let row = sqlx::query(subscriber_sql(concat!("WHERE ", same_address!())))
             .bind(email)
             .fetch_optional(&self.pool)
             .await
@@ -221,7 +232,7 @@ impl StateStore {
     /// if unknown. Their messages and audit rows stay: [`StateStore::forget`]
     /// erases those too.
     pub async fn remove_subscriber(&self, email: &str) -> Result<bool> {
-        let n = sqlx::query("DELETE FROM subscribers WHERE email = $1")
+        let n = sqlx::query(concat!("DELETE FROM subscribers WHERE ", same_address!()))
             .bind(email)
             .execute(&self.pool)
             .await

@@ -46,7 +46,7 @@ use chrono::{DateTime, Utc};
 use sqlx::Connection as _;
 
 /// The subscriber rows of the address `$1`, in any case.
-const THEIR_IDS: &str = "SELECT id FROM subscribers WHERE LOWER(email) = LOWER($1)";
+const THEIR_IDS: &str = concat!("SELECT id FROM subscribers WHERE ", super::same_address!());
 
 /// What [`StateStore::forget`] removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -74,7 +74,7 @@ impl StateStore {
             format!("DELETE FROM outbox_bodies WHERE outbox_id IN (SELECT id FROM outbox WHERE {theirs})"),
             format!("DELETE FROM outbox WHERE {theirs}"),
             format!("DELETE FROM sent_articles WHERE subscriber_id IN ({THEIR_IDS})"),
-            "DELETE FROM subscribers WHERE LOWER(email) = LOWER($1)".to_string(),
+            concat!("DELETE FROM subscribers WHERE ", super::same_address!()).to_string(),
         ];
         let _writing = self.writing().await;
         let mut conn = self.pool.acquire().await.map_err(q("forgetting a person"))?;

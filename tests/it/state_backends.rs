@@ -298,3 +298,56 @@ on_both_backends!(
     bodies_move_to_their_own_table_and_marks_are_audited_by_the_database,
     bodies_move_to_their_own_table_and_marks_are_audited_by_the_database
 );
+
+/// Regression: a sign-up of `An@example.org` beside `an@example.org` made
+/// a second subscriber, confirmed from the same inbox, and every digest
+/// came twice. Now an address is one subscriber in any case, and rows an
+/// older release let in twice are merged into the one to keep (a
+/// complaint over everything, then an active subscription).
+async fn an_address_in_other_capitals_is_one_subscriber_and_old_twins_are_merged(backend: Backend) {
+    use bantin::state::{Frequency, NewSubscriber, Status};
+    let dir = tempfile::tempdir().unwrap();
+    let db = StateDb::new(backend, dir.path());
+    let old = StateStore::open_at_version(&db.url, 11).await.unwrap();
+    for (email, status) in [
+        ("an@example.org", "unsubscribed"),
+        ("An@example.org", "active"),
+        ("AN@example.org", "pending"),
+        ("binh@example.org", "pending"),
+        ("Binh@example.org", "complained"),
+        ("chi@example.org", "active"),
+    ] {
+        sqlx::query("INSERT INTO subscribers (email, topics, frequency, status, created_at) VALUES ($1, '', 'daily', $2, 0)")
+            .bind(email)
+            .bind(status)
+            .execute(&old)
+            .await
+            .unwrap();
+    }
+    old.close().await;
+
+    let state = StateStore::open(&db.url).await.unwrap();
+    let kept: Vec<(String, Status)> = state.subscribers().await.unwrap().into_iter().map(|s| (s.email, s.status)).collect();
+    assert_eq!(
+        kept,
+        [
+            ("An@example.org".to_string(), Status::Active),
+            ("Binh@example.org".to_string(), Status::Complained),
+            ("chi@example.org".to_string(), Status::Active)
+        ]
+    );
+
+    let again = NewSubscriber { email: "aN@example.org".into(), topics: vec![], frequency: Frequency::Weekly, status: Status::Pending, now: at() };
+    let (sub, created) = state.insert_subscriber(&again).await.unwrap();
+    assert!(!created, "a second subscriber for one inbox");
+    assert_eq!((sub.email.as_str(), sub.status), ("An@example.org", Status::Active));
+    assert_eq!(state.subscriber_by_email("an@example.org").await.unwrap().map(|s| s.id), Some(sub.id));
+    assert!(state.never_mailed("BINH@example.org").await.unwrap().is_some());
+    assert!(state.remove_subscriber("CHI@example.org").await.unwrap());
+    assert_eq!(state.subscribers().await.unwrap().len(), 2);
+}
+
+on_both_backends!(
+    an_address_in_other_capitals_is_one_subscriber_and_old_twins_are_merged,
+    an_address_in_other_capitals_is_one_subscriber_and_old_twins_are_merged
+);

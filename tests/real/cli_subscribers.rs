@@ -60,9 +60,10 @@ fn add_list_remove_export_import(backend: Backend) {
         backend == Backend::Sqlite,
         "an SQLite state database is made at its path (and nothing is, with PostgreSQL)"
     );
-    // Adding it again is refused.
-    let again = bantin(&cfg, &["subscribers", "add", " An@EXAMPLE.org "]);
+    // Adding it again, in any case, is refused.
+    let again = bantin(&cfg, &["subscribers", "add", " an@EXAMPLE.org "]);
     assert_eq!(again.status.code(), Some(65));
+    assert!(text(&again.stderr).contains("An@example.org"), "names the subscriber already there: {}", text(&again.stderr));
     // Header injection and non-addresses are refused.
     let bad = bantin(&cfg, &["subscribers", "add", "x@example.org\r\nBcc: y@example.org"]);
     assert_eq!(bad.status.code(), Some(65));

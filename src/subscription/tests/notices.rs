@@ -247,3 +247,22 @@ async fn unsubscribing_keeps_a_complaint_or_a_hard_bounce_and_a_sign_up_mails_no
     s.wait_outbox(1).await;
     assert_eq!(outbox(&s).await.iter().map(|m| m.0.as_str()).collect::<Vec<_>>(), ["moi@example.org"]);
 }
+
+/// Regression: `An@Example.ORG` signing up beside the active
+/// `an@example.org` became a second subscriber, confirmed from the same
+/// inbox, and every digest came twice.
+#[tokio::test]
+async fn a_sign_up_in_other_capitals_is_the_subscriber_already_there() {
+    let s = site(Limits::default()).await;
+    let id = active(&s, "an@example.org").await;
+    assert_eq!(s.post("/subscribe", "email=An%40Example.ORG", Some("192.0.2.11")).await.0, StatusCode::ACCEPTED);
+    // Handled in order: the later sign-up's mail shows the first was
+    // handled, and queued nothing.
+    assert_eq!(s.post("/subscribe", "email=moi%40example.org", Some("192.0.2.12")).await.0, StatusCode::ACCEPTED);
+    s.wait_outbox(1).await;
+    assert_eq!(outbox(&s).await.iter().map(|m| m.0.as_str()).collect::<Vec<_>>(), ["moi@example.org"]);
+    let subscribers = s.digests.state.subscribers().await.unwrap();
+    let listed: Vec<(i64, &str)> = subscribers.iter().map(|sub| (sub.id, sub.email.as_str())).collect();
+    assert_eq!(listed[0], (id, "an@example.org"));
+    assert_eq!(listed.len(), 2, "{listed:?}");
+}

@@ -19,7 +19,8 @@ pub enum AddressError {
 }
 
 /// Normalises a subscriber's address: trims, NFC, lower-cases the domain
-/// (the local part is left as written: some servers tell case apart), and
+/// (the local part is left as written, as its owner gave it; the state
+/// holds one subscriber per address in any case), and
 /// accepts only one plain addr-spec: no display name, no comments, no
 /// line breaks or controls (which could smuggle headers into a mail).
 pub fn normalize_address(input: &str) -> Result<String, AddressError> {
