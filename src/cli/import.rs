@@ -3,8 +3,9 @@
 //! the separator of its first line (`,`, `;` or tab), in UTF-8 or, by its
 //! byte-order mark, UTF-16 (Excel's "Unicode Text"); an optional header row
 //! names the columns in any order, in the words other tools export them
-//! with. Each bad row is named by its own line and skipped; the others are
-//! imported; an address already there is left as it is.
+//! with, and statuses in their words too (listmonk's, Mailchimp's). Each
+//! bad row is named by its own line and skipped; the others are imported;
+//! an address already there is left as it is.
 
 use super::subscribers::topics_arg;
 use crate::exit;
@@ -16,7 +17,7 @@ use std::process::ExitCode;
 fn import_row(record: &csv::StringRecord, columns: &Columns, now: DateTime<Utc>) -> Result<NewSubscriber, String> {
     let field = |i: Option<usize>| i.and_then(|i| record.get(i)).map(str::trim).unwrap_or("");
     let raw = field(Some(columns.email));
-    let email = normalize_address(raw).map_err(|why| format!("the address {raw:?} {why}"))?;
+    let email = normalize_address(address_of(raw)).map_err(|why| format!("the address {raw:?} {why}"))?;
     let frequency = match field(columns.frequency) {
         "" => Frequency::Daily,
         f => Frequency::parse(f).ok_or_else(|| format!("frequency {f:?} is not daily, weekly or instant"))?,
@@ -28,12 +29,40 @@ fn import_row(record: &csv::StringRecord, columns: &Columns, now: DateTime<Utc>)
         "" if !field(columns.cleaned_at).is_empty() => Status::Suppressed,
         "" if !field(columns.unsubscribed_at).is_empty() => Status::Unsubscribed,
         "" => Status::Active,
-        s => Status::parse(&s.to_ascii_lowercase()).ok_or_else(|| {
-            format!("status {s:?} is not one of pending, active, unsubscribed, bouncing, suppressed, complained")
+        s => status_of(s).ok_or_else(|| {
+            format!("status {s:?} is not one of pending, active, unsubscribed, bouncing, suppressed, complained (or another tool's word for one: {})", OTHER_STATUS_WORDS.map(|(word, _)| word).join(", "))
         })?,
     };
     let topics = topics_arg(Some(field(columns.topics)));
     Ok(NewSubscriber { email, topics, frequency, status, now })
+}
+
+/// The address in a cell: the cell, or the `<…>` of a mailbox as Outlook
+/// and Gmail copy one (`Nguyễn Văn Chí <chi@example.vn>`).
+fn address_of(cell: &str) -> &str {
+    match cell.strip_suffix('>').and_then(|mailbox| mailbox.rsplit_once('<')) {
+        Some((_, address)) => address,
+        None => cell,
+    }
+}
+
+/// The status words other tools export, as bantin's statuses: listmonk's
+/// (`enabled`, `disabled`, `blocklisted`: never mailed, not even a
+/// confirmation, until lifted), Mailchimp's and MailPoet's.
+const OTHER_STATUS_WORDS: [(&str, Status); 8] = [
+    ("enabled", Status::Active),
+    ("subscribed", Status::Active),
+    ("unconfirmed", Status::Pending),
+    ("disabled", Status::Unsubscribed),
+    ("inactive", Status::Unsubscribed),
+    ("blocklisted", Status::Suppressed),
+    ("cleaned", Status::Suppressed),
+    ("bounced", Status::Suppressed),
+];
+
+fn status_of(word: &str) -> Option<Status> {
+    let word = word.to_lowercase();
+    Status::parse(&word).or_else(|| OTHER_STATUS_WORDS.iter().find(|(other, _)| *other == word).map(|&(_, status)| status))
 }
 
 struct Columns {

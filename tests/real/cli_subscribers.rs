@@ -216,5 +216,35 @@ fn a_mailchimp_export_and_a_list_headed_in_vietnamese_are_imported() {
     assert_eq!(status("hong@example.vn").as_deref(), Some(r#""suppressed""#));
 }
 
+/// Regression: a list exported from listmonk (statuses `enabled`,
+/// `blocklisted`) had every row skipped ("status … is not one of …"), and
+/// an address copied from Outlook or Gmail with its name was refused.
+#[test]
+fn a_listmonk_export_and_named_addresses_are_imported() {
+    let (dir, _db, cfg) = with_sqlite();
+    let listmonk = dir.path().join("subscribers.csv");
+    std::fs::write(
+        &listmonk,
+        "uuid,email,name,attributes,status,created_at,updated_at\n\
+         6b1e…,ban.doc@example.vn,Lan,\"{\"\"city\"\": \"\"Yên Bái\"\"}\",enabled,2025-01-02 03:04:05,2025-01-02 03:04:05\n\
+         7c2f…,chan@example.vn,Minh,{},blocklisted,2025-01-02 03:04:05,2025-01-02 03:04:05\n\
+         8d3a…,tat@example.vn,Hà,{},disabled,2025-01-02 03:04:05,2025-01-02 03:04:05\n",
+    )
+    .unwrap();
+    let outlook = dir.path().join("outlook.csv");
+    std::fs::write(&outlook, "Nguyễn Văn Chí <Chi@Example.VN>\n\"Trần, Bình\" <binh@example.vn>,weekly\n").unwrap();
+    for list in [&listmonk, &outlook] {
+        let out = bantin(&cfg, &["subscribers", "import", list.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(0), "{}{}", text(&out.stdout), text(&out.stderr));
+    }
+    let listed_now = listed(&cfg);
+    let status = |email: &str| listed_now.iter().find(|s| s["email"] == email).map(|s| s["status"].to_string());
+    assert_eq!(status("ban.doc@example.vn").as_deref(), Some(r#""active""#));
+    assert_eq!(status("chan@example.vn").as_deref(), Some(r#""suppressed""#), "blocklisted: never mailed");
+    assert_eq!(status("tat@example.vn").as_deref(), Some(r#""unsubscribed""#));
+    assert_eq!(status("Chi@example.vn").as_deref(), Some(r#""active""#));
+    assert_eq!(status("binh@example.vn").as_deref(), Some(r#""active""#));
+}
+
 on_both_backends!(sync add_list_remove_export_import, add_list_remove_export_import);
 on_both_backends!(sync digest_preview_prints_the_message_and_run_exits_69_without_smtp, digest_preview_prints_the_message_and_run_exits_69_without_smtp);
