@@ -28,6 +28,47 @@ pub struct StatusLabel {
     pub status: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ViaLabel {
+    pub via: String,
+}
+
+/// The way a subscriber left, as `bantin_unsubscribes_total` labels it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Via {
+    /// A mail's unsubscribe link: the mail client's one-click button or
+    /// the page's.
+    Link,
+    /// A mail to the List-Unsubscribe address.
+    Mail,
+    /// The admin API or console.
+    Admin,
+}
+
+impl Via {
+    const ALL: [Via; 3] = [Via::Link, Via::Mail, Via::Admin];
+
+    fn label(self) -> ViaLabel {
+        let via = match self {
+            Via::Link => "link",
+            Via::Mail => "mail",
+            Via::Admin => "admin",
+        };
+        ViaLabel { via: via.to_string() }
+    }
+}
+
+/// Unsubscribes, by the way they came. A clone counts into the same
+/// series; the default counts into no registry (a CLI run has none).
+#[derive(Clone, Debug, Default)]
+pub struct Unsubscribes(Family<ViaLabel, Counter>);
+
+impl Unsubscribes {
+    pub fn count(&self, via: Via) {
+        self.0.get_or_create(&via.label()).inc();
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
@@ -58,6 +99,9 @@ pub struct Metrics {
     /// Reports received at the return path and applied (`bantin_bounces_total`),
     /// by kind: hard, soft, delivered, complaint, ignored.
     pub bounces: Family<KindLabel, Counter>,
+    /// Subscribers who unsubscribed (`bantin_unsubscribes_total`), by way:
+    /// a spike after a digest is the readers' verdict on it.
+    pub unsubscribes: Unsubscribes,
 }
 
 impl Default for Metrics {
@@ -119,7 +163,19 @@ impl Metrics {
         registry.register("subscribers", "Digest subscribers, by status", subscribers.clone());
         let bounces = Family::<KindLabel, Counter>::default();
         registry.register("bounces", "Bounce and complaint reports received, by kind", bounces.clone());
+        let unsubscribes = Unsubscribes::default();
+        registry.register(
+            "unsubscribes",
+            "Subscribers who unsubscribed, by way: link (a mail's one-click or page button), mail (the List-Unsubscribe address), admin",
+            unsubscribes.0.clone(),
+        );
+        // Every way starts at 0, so its series exists (and rate() works)
+        // before the first unsubscribe.
+        for via in Via::ALL {
+            drop(unsubscribes.0.get_or_create(&via.label()));
+        }
         Metrics {
+            unsubscribes,
             bounces,
             registry,
             outbox,

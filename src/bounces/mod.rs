@@ -12,8 +12,8 @@
 pub mod listen;
 
 use crate::config::Settings;
-use crate::metrics::{KindLabel, Metrics};
-use crate::state::{ReportKind, ReportRow, StateError, StateStore, Target};
+use crate::metrics::{KindLabel, Metrics, Unsubscribes, Via};
+use crate::state::{ReportKind, ReportRow, StateError, StateStore, Target, Unsubscribe};
 use crate::tokens::TokenKey;
 use bantin_core::report::{self, Kind, Report};
 use sha2::Digest as _;
@@ -50,6 +50,9 @@ pub struct Bounces {
     soft_limit: u32,
     /// `bantin_bounces_total` of serve's registry; none for the CLI.
     counted: Option<Family<KindLabel, Counter>>,
+    /// `bantin_unsubscribes_total`, where a mail to the List-Unsubscribe
+    /// address counts (`via="mail"`).
+    unsubscribes: Unsubscribes,
 }
 
 /// The report kinds `bantin_bounces_total` counts (a delay is not a bounce).
@@ -64,6 +67,7 @@ impl Bounces {
             return_path: settings.mail.return_path.clone(),
             soft_limit: settings.bounces.soft_limit,
             counted: None,
+            unsubscribes: Unsubscribes::default(),
         }
     }
 
@@ -76,6 +80,7 @@ impl Bounces {
             drop(metrics.bounces.get_or_create(&KindLabel { kind: kind.as_str().to_string() }));
         }
         self.counted = Some(metrics.bounces.clone());
+        self.unsubscribes = metrics.unsubscribes.clone();
         self
     }
 
@@ -84,7 +89,10 @@ impl Bounces {
     pub async fn receive(&self, raw: &[u8], rcpt_to: &[String]) -> Result<Applied, BounceError> {
         let received = report::read(raw);
         if let Some(subscriber) = self.unsubscribe_request(&received, rcpt_to) {
-            let changed = self.state.unsubscribe(subscriber).await?;
+            let changed = self.state.unsubscribe(subscriber).await? == Unsubscribe::Done;
+            if changed {
+                self.unsubscribes.count(Via::Mail);
+            }
             tracing::info!(subscriber_id = subscriber, changed, "unsubscribed by mail (the List-Unsubscribe address)");
             return Ok(Applied::Unsubscribed { subscriber, changed });
         }

@@ -21,6 +21,7 @@ use pipeline::{QueueError, QueueReport};
 use crate::mail::sender::{DeliveryReport, Mailer, SendError};
 use crate::mail::{Composer, MailError};
 use crate::state::{StateError, StateStore};
+use crate::metrics::{Metrics, Unsubscribes, Via};
 use crate::tokens::{KeyError, TokenKey};
 use chrono::{DateTime, Utc};
 use plan::{Mode, PlanSettings};
@@ -54,6 +55,9 @@ pub struct Digests {
     pub catalog: CatalogSource,
     pub plan: PlanSettings,
     soon: Soon,
+    /// Where unsubscribes are counted: serve's registry once
+    /// [`Digests::count_in`] was called, nowhere before.
+    unsubscribes: std::sync::OnceLock<Unsubscribes>,
 }
 
 /// The state of [`Digests::deliver_soon`]'s one background loop.
@@ -95,7 +99,21 @@ impl Digests {
             mailer,
             catalog,
             soon: Soon::default(),
+            unsubscribes: std::sync::OnceLock::new(),
         }))
+    }
+
+    /// Counts what readers and operators do here in `metrics` (serve's
+    /// registry, so the counters reach its `/metrics`).
+    pub fn count_in(&self, metrics: &Metrics) {
+        let _ = self.unsubscribes.set(metrics.unsubscribes.clone());
+    }
+
+    /// A subscriber unsubscribed now (their status changed), by `via`.
+    pub fn unsubscribed(&self, via: Via) {
+        if let Some(unsubscribes) = self.unsubscribes.get() {
+            unsubscribes.count(via);
+        }
     }
 
     /// Plans and queues what is due at `now`, unless another instance is

@@ -184,6 +184,7 @@ async fn start_digests(
     options: &Options,
 ) -> Result<Arc<Digests>, ServeError> {
     let digests = Digests::open(Arc::new(settings.clone()), shared.catalog_source()).await?;
+    digests.count_in(&shared.metrics);
     // Set once, before anything reads them.
     let _ = shared.state.set(digests.state.clone());
     let retry = options.websub_retry.unwrap_or(Duration::from_secs(2));

@@ -41,7 +41,7 @@ pub use bantin_core::subscriber::{parse_form, Form};
 pub use limit::Limits;
 
 use crate::newsletter::Digests;
-use crate::state::{Frequency, Subscriber, normalize_address};
+use crate::state::{Frequency, Subscriber, Unsubscribe, normalize_address};
 use axum::Router;
 use axum::body::Bytes;
 use axum::Extension;
@@ -255,9 +255,12 @@ async fn unsubscribe(State(ctx): State<Arc<Ctx>>, lang: Lang, Verified { id, .. 
         // they asked for holds. A click by mistake (a mail client's
         // one-click button is easily pressed) has its way back, unless a
         // complaint or a hard bounce left them (false) where none leads.
-        Ok(unsubscribed) => {
+        Ok(done) => {
             let mut page = Page::plain(StatusCode::OK, s.unsubscribed_title, s.unsubscribed_message);
-            if unsubscribed {
+            if done == Unsubscribe::Done {
+                ctx.digests.unsubscribed(crate::metrics::Via::Link);
+            }
+            if done.left() {
                 page.again = pages::action(&manage::preferences_path(&ctx, id), lang);
             }
             render(&ctx, lang, page)

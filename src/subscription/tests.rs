@@ -293,7 +293,7 @@ async fn an_old_confirm_link_does_not_bring_back_someone_who_left() {
     let old = s.token(Purpose::Confirm, id, Some(made + chrono::Duration::days(7)));
     assert_eq!(s.post(&format!("/confirm/{old}"), "", None).await.0, StatusCode::OK);
     assert_eq!(s.status(id).await, Status::Active);
-    assert!(s.digests.state.unsubscribe(id).await.unwrap());
+    assert_eq!(s.digests.state.unsubscribe(id).await.unwrap(), Unsubscribe::Done);
     let (status, _, page) = s.get(&format!("/confirm/{old}"), None).await;
     assert_eq!((status, page.contains(INVALID_VI)), (StatusCode::BAD_REQUEST, true), "an unsubscribed one's link: {page}");
     assert_eq!(s.post("/subscribe", "email=a%40example.org", Some("192.0.2.1")).await.0, StatusCode::ACCEPTED);
@@ -323,7 +323,7 @@ async fn a_pending_address_submitted_again_keeps_its_choices_and_gets_the_mail_a
     let sub = s.digests.state.subscriber_by_email("a@example.org").await.unwrap().unwrap();
     assert_eq!((sub.status, sub.topics, sub.frequency), (Status::Pending, vec!["kinh-te".to_string()], Frequency::Daily));
     // Someone who left and signs up again chooses anew.
-    assert!(s.digests.state.unsubscribe(sub.id).await.unwrap());
+    assert_eq!(s.digests.state.unsubscribe(sub.id).await.unwrap(), Unsubscribe::Done);
     assert_eq!(s.post("/subscribe", again, Some("192.0.2.3")).await.0, StatusCode::ACCEPTED);
     s.wait_outbox(3).await;
     let sub = s.digests.state.subscriber_by_id(sub.id).await.unwrap().unwrap();

@@ -57,7 +57,8 @@ async fn a_mail_to_the_list_unsubscribe_address_unsubscribes_and_nothing_else_do
     let dir = tempfile::tempdir().unwrap();
     let (settings, state) = with_return_path(dir.path()).await;
     let key = TokenKey::from_bytes(&[7u8; 32]);
-    let bounces = Bounces::new(state.clone(), key.clone(), &settings);
+    let metrics = Metrics::new();
+    let bounces = Bounces::new(state.clone(), key.clone(), &settings).with_metrics(&metrics);
     let add = |email: &str| NewSubscriber { email: email.into(), topics: vec![], frequency: Frequency::Daily, status: Status::Active, now: chrono::Utc::now() };
     let (a, _) = state.insert_subscriber(&add("an@example.vn")).await.unwrap();
     let (b, _) = state.insert_subscriber(&add("binh@example.vn")).await.unwrap();
@@ -88,4 +89,9 @@ async fn a_mail_to_the_list_unsubscribe_address_unsubscribes_and_nothing_else_do
     // A pipe without the envelope recipient: the headers name it.
     assert_eq!(bounces.receive(&mail(&to_b, ""), &[]).await.unwrap(), Applied::Unsubscribed { subscriber: b.id, changed: true });
     assert_eq!(status(b.id).await, Status::Unsubscribed);
+    // Counted for the operator once each; a second mail changes nothing.
+    assert_eq!(bounces.receive(&mail(&to_b, "X-Again: 1\r\n"), &[]).await.unwrap(), Applied::Unsubscribed { subscriber: b.id, changed: false });
+    let text = metrics.encode();
+    assert!(text.contains("bantin_unsubscribes_total{via=\"mail\"} 2"), "{text}");
+    assert!(text.contains("bantin_unsubscribes_total{via=\"link\"} 0"), "{text}");
 }

@@ -126,6 +126,13 @@ async fn every_route_needs_the_token_and_changes_are_audited(backend: Backend) {
     assert_eq!(status, 409, "{answer}");
     assert!(answer.contains("complained"), "{answer}");
     assert_eq!(digests.state.subscriber_by_email("spam@example.org").await.unwrap().unwrap().status, Status::Complained);
+    // An operator's unsubscribe is counted once, as theirs.
+    for _ in 0..2 {
+        let (status, answer) = request(addr, "patch", &format!("/admin/api/subscribers/{GONE}"), Some(SECRET), "{\"status\":\"unsubscribed\"}");
+        assert_eq!(status, 200, "{answer}");
+    }
+    let metrics = crate::support::harness::get(addr, "/metrics");
+    assert!(metrics.contains("bantin_unsubscribes_total{via=\"admin\"} 1\n"), "{metrics}");
 
     // Search and paging.
     let (_, answer) = request(addr, "get", "/admin/api/subscribers?q=READ&per_page=1", Some(SECRET), "");

@@ -108,6 +108,12 @@ async fn serve_subscribes_confirms_mails_a_digest_once_and_unsubscribes_in_one_c
     let metrics = metrics_when(&client, &base, |m| gauge(m, "bantin_subscribers", "unsubscribed") == Some(1)).await;
     assert_eq!(gauge(&metrics, "bantin_subscribers", "unsubscribed"), Some(1), "{metrics}");
     assert_eq!(gauge(&metrics, "bantin_subscribers", "active"), Some(0), "{metrics}");
+    // The unsubscribe is counted by its way, once: the page's button
+    // pressed afterwards changes nothing.
+    assert_eq!(post_form(&client, &url, "List-Unsubscribe=One-Click").await.status(), 200);
+    let metrics = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("bantin_unsubscribes_total{via=\"link\"} 1\n"), "{metrics}");
+    assert!(metrics.contains("bantin_unsubscribes_total{via=\"admin\"} 0\n"), "{metrics}");
 
     // The client's address reaches the routes through serve's own accept
     // loop: the per-IP limit (20 an hour) answers 429 once it is used up.

@@ -80,7 +80,7 @@ async fn manage_answers_the_same_for_anyone_and_mails_the_link_to_subscribers_on
     active(&s, "member@example.org").await;
     s.pending("pending@example.org").await;
     let left = active(&s, "left@example.org").await;
-    assert!(s.digests.state.unsubscribe(left).await.unwrap());
+    assert_eq!(s.digests.state.unsubscribe(left).await.unwrap(), Unsubscribe::Done);
     let mut answers = Vec::new();
     for (i, email) in ["member%40example.org", "stranger%40example.org", "pending%40example.org", "left%40example.org"].iter().enumerate() {
         let (status, _, page) = s.post("/manage", &format!("email={email}"), Some(&format!("192.0.2.{i}"))).await;
