@@ -237,18 +237,23 @@ try {
   const other = createServer((_, res) => res.writeHead(200, { "content-type": "text/html" }).end("<!doctype html><title>reader</title>"));
   await new Promise((ready) => other.listen(0, "127.0.0.1", ready));
   await page.goto(`http://localhost:${other.address().port}/`);
-  const crossFetch = (url) =>
-    page.evaluate(async (url) => {
+  const crossFetch = (url, headers = {}) =>
+    page.evaluate(async ([url, headers]) => {
       try {
-        const r = await fetch(url);
-        return { status: r.status, text: await r.text() };
+        const r = await fetch(url, { headers });
+        return { status: r.status, etag: r.headers.get("etag"), text: await r.text() };
       } catch (e) {
         return { error: String(e) };
       }
-    }, url);
+    }, [url, headers]);
   const crossFeed = await crossFetch(base + "feed.json");
   const crossItems = crossFeed.text ? JSON.parse(crossFeed.text).items?.length : 0;
   check(crossFeed.status === 200 && crossItems > 0, `fetch() of feed.json from another site: HTTP ${crossFeed.status}, ${crossItems} items ${crossFeed.error || ""}`);
+  // A web reader that keeps its own validators: it reads the ETag and asks
+  // again with it (a header of its own: the browser's preflight first).
+  check(Boolean(crossFeed.etag), `the feed's ETag is readable from another site (${crossFeed.etag})`);
+  const again = await crossFetch(base + "feed.json", { "If-None-Match": crossFeed.etag || "none" });
+  check(again.status === 304, `fetch() with the ETag from another site: HTTP ${again.status} ${again.error || ""}`);
   const crossPage = await crossFetch(base);
   check(crossPage.error !== undefined, `fetch() of the index page from another site is refused by the browser (${crossPage.error || crossPage.status})`);
   other.close();

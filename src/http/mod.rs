@@ -30,6 +30,7 @@
 //! TCP peer's, or behind a trusted proxy the one it names: `client`).
 
 mod client;
+mod cors;
 mod front;
 mod health;
 use health::{healthz, metrics};
@@ -51,7 +52,7 @@ use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{MethodRouter, get};
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use prometheus_client::metrics::counter::Counter;
@@ -132,15 +133,6 @@ fn is_page(content_type: &[u8]) -> bool {
     content_type.starts_with(b"text/html")
 }
 
-/// Whether a cached document may be read by another site's scripts
-/// (CORS): the feeds, the OPML list and the news sitemap are public and
-/// sent to anyone without credentials, so a web reader's `fetch()` from
-/// its own origin gets them (`*`, which never carries cookies); a page
-/// (the index, a feed's preview) is not shared.
-fn shared_with_any_origin(content_type: &[u8]) -> bool {
-    !is_page(content_type)
-}
-
 /// Pages for one person's eyes: those a mail's links lead to (their URLs
 /// hold tokens, some show the address), the sign-up's answers and the
 /// admin console. Every answer of `router` tells search engines not to
@@ -160,19 +152,25 @@ pub fn not_for_search_engines(router: Router) -> Router {
 pub fn routes(shared: Arc<Shared>) -> Router {
     Router::new()
         .route("/", get(index))
-        .route("/feed.xml", get(feed))
-        .route("/atom.xml", get(feed))
-        .route("/feed.json", get(feed))
-        .route("/categories/{slug}/{file}", get(feed))
-        .route("/tags/{slug}/{file}", get(feed))
-        .route("/authors/{slug}/{file}", get(feed))
-        .route("/feeds.opml", get(feed))
-        .route("/sitemap-news.xml", get(feed))
-        .route("/robots.txt", get(feed))
+        .route("/feed.xml", document())
+        .route("/atom.xml", document())
+        .route("/feed.json", document())
+        .route("/categories/{slug}/{file}", document())
+        .route("/tags/{slug}/{file}", document())
+        .route("/authors/{slug}/{file}", document())
+        .route("/feeds.opml", document())
+        .route("/sitemap-news.xml", document())
+        .route("/robots.txt", document())
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .fallback(not_found)
         .with_state(shared)
+}
+
+/// A cached document's route: GET and HEAD answered from the cache, and a
+/// browser's preflight for the shared ones.
+fn document() -> MethodRouter<Arc<Shared>> {
+    get(feed).options(cors::preflight)
 }
 
 /// Largest request body accepted: the subscription forms are well under
@@ -320,9 +318,8 @@ pub(crate) fn document_headers(entry: &Entry, decided: &Decided<'_>, mut header:
         header(header::LINK, link);
     }
     safety_headers(entry.content_type.as_bytes(), &mut header);
-    if shared_with_any_origin(entry.content_type.as_bytes()) {
-        static ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");
-        header(header::ACCESS_CONTROL_ALLOW_ORIGIN, &ANY_ORIGIN);
+    if cors::shared_with_any_origin(entry.content_type.as_bytes()) {
+        cors::shared_headers(&mut header);
     }
     if !decided.not_modified {
         header(header::CONTENT_TYPE, &entry.content_type);

@@ -36,7 +36,11 @@ impl Running {
     /// GET `path` with `headers` (each `Name: value`); `routed` pads the
     /// head past what the front reads in place, so hyper answers it.
     fn get(&self, path: &str, headers: &[&str], routed: bool) -> Answer {
-        let mut head = format!("GET {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n");
+        self.request("GET", path, headers, routed)
+    }
+
+    fn request(&self, method: &str, path: &str, headers: &[&str], routed: bool) -> Answer {
+        let mut head = format!("{method} {path} HTTP/1.1\r\nHost: t\r\nConnection: close\r\n");
         for h in headers {
             head.push_str(&format!("{h}\r\n"));
         }
@@ -138,7 +142,10 @@ fn a_browser_gets_the_preview_and_readers_the_feed() {
 /// in-browser reader) reads a feed with `fetch()`, which the browser allows
 /// only when the answer says so (CORS): every feed kind, the OPML list and
 /// their 304s say `Access-Control-Allow-Origin: *` (public bytes, no
-/// credentials); pages, a feed's preview included, say nothing.
+/// credentials), and let its script read the ETag; pages, a feed's
+/// preview included, say nothing. A reader that sends its own
+/// `If-None-Match` makes the browser ask first (a preflight `OPTIONS`),
+/// which a feed's path allows: before, it was a 405 and the fetch failed.
 #[test]
 fn feeds_may_be_fetched_by_any_site_and_pages_may_not() {
     let on = Running::start(|_| String::new());
@@ -151,7 +158,20 @@ fn feeds_may_be_fetched_by_any_site_and_pages_may_not() {
             let tag = format!("If-None-Match: {}", feed.one("etag"));
             let revalidated = on.get(path, &[origin, &tag], routed);
             assert_eq!((revalidated.status(), revalidated.one("access-control-allow-origin")), (304, "*"), "{at}");
+            for answer in [&feed, &revalidated] {
+                assert_eq!(answer.one("access-control-expose-headers"), "ETag, Link", "{at}");
+            }
+            let asked = ["Access-Control-Request-Method: GET", "Access-Control-Request-Headers: if-none-match"];
+            let preflight = on.request("OPTIONS", path, &[origin, asked[0], asked[1]], routed);
+            assert_eq!(preflight.status(), 204, "{at}");
+            assert_eq!(
+                [preflight.one("access-control-allow-origin"), preflight.one("access-control-allow-methods"), preflight.one("access-control-allow-headers")],
+                ["*", "GET, HEAD", "*"],
+                "{at}"
+            );
         }
+        let page = on.request("OPTIONS", "/", &[origin, "Access-Control-Request-Method: GET"], routed);
+        assert!(page.all("access-control-allow-origin").is_empty(), "a page allows no preflight");
         for (path, headers) in [("/", &[origin][..]), ("/feed.xml", &[origin, NAVIGATION][..])] {
             let page = on.get(path, headers, routed);
             assert_eq!(page.one("content-type"), "text/html; charset=utf-8", "{path} (routed: {routed})");
