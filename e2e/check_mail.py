@@ -59,6 +59,7 @@ def raw_header(raw, name):
 
 def check_structure(label, raw, msg, public_url):
     check(all(b < 0x80 for b in raw), f"{label}: 7-bit on the wire (non-ASCII only in encoded words and parts)")
+    no_vacation_reply(label, raw)
     for h in ("From", "To", "Date", "Message-ID", "Subject", "MIME-Version"):
         check(msg[h] is not None, f"{label}: {h} header present")
     check(msg.get_content_type() == "multipart/alternative", f"{label}: multipart/alternative (got {msg.get_content_type()})")
@@ -73,6 +74,35 @@ def check_structure(label, raw, msg, public_url):
     bantin_links = [u for u in maillib.text_links(plain) + links if "/confirm/" in u or "/unsubscribe/" in u or "/preferences/" in u]
     check(all(u.startswith(public_url) for u in bantin_links), f"{label}: subscription links on http.public_url ({len(bantin_links)})")
     return plain, html
+
+
+VACATION = 'require "vacation";\nvacation :days 1 "Tôi đang nghỉ phép.";\n'
+
+
+def no_vacation_reply(label, raw):
+    """Delivers `raw` to a mailbox whose owner is away, as Dovecot's Sieve
+    (Pigeonhole's `sieve-test`, executing the actions) would: bantin's mail
+    is made by a program (Auto-Submitted; a list's mail says so by its
+    List-Id too), so no vacation reply goes back to it. sieve-test refuses root, so it runs as nobody in a scratch home."""
+    import os
+    import pwd
+    import tempfile
+
+    nobody = pwd.getpwnam("nobody")
+    with tempfile.TemporaryDirectory() as home:
+        os.chmod(home, 0o777)
+        files = {"v.sieve": VACATION.encode(), "m.eml": raw,
+                 "d.conf": f"mail_uid = nobody\nmail_gid = {nobody.pw_gid}\nfirst_valid_uid = 0\nfirst_valid_gid = 0\n".encode()}
+        for name, data in files.items():
+            with open(os.path.join(home, name), "wb") as f:
+                f.write(data)
+            os.chmod(os.path.join(home, name), 0o644)
+        cmd = ["sieve-test", "-c", f"{home}/d.conf", "-e", "-l", f"maildir:{home}/mail", f"{home}/v.sieve", f"{home}/m.eml"]
+        out = subprocess.run(["runuser", "-u", "nobody", "--", "env", f"HOME={home}"] + cmd, capture_output=True, timeout=60)
+    text = (out.stdout + out.stderr).decode("utf-8", "replace")
+    action = re.search(r"vacation action: ([^<\n]*)", text)
+    seen = action.group(1).strip() if action else f"no vacation action (exit {out.returncode}: {text[-300:]})"
+    check(seen.startswith("discarding vacation response"), f"{label}: a Sieve vacation responder does not answer it ({seen})")
 
 
 def verify_dkim(label, raw, txt, selector, domain):

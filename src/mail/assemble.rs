@@ -9,6 +9,13 @@ use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, 
 use lettre::message::{Body, Mailbox, MultiPart, SinglePart};
 use lettre::{Address, Message};
 
+/// Headers every mail bantin sends carries: it is made by a program, not
+/// written by a person, so no out-of-office or vacation reply should answer
+/// it (RFC 3834's `Auto-Submitted`, which Sieve's vacation and most
+/// responders honour; Exchange and Outlook read their own header). Without
+/// them a confirmation mail got a vacation reply at `mail.from`.
+const AUTOMATIC: [(&str, &str); 2] = [("Auto-Submitted", "auto-generated"), ("X-Auto-Response-Suppress", "OOF, AutoReply")];
+
 impl Composer {
     pub(super) fn build(
         &self,
@@ -40,6 +47,9 @@ impl Composer {
             .subject(crate::text::clean_line(subject))
             .message_id(Some(message_id.to_string()))
             .date(now.into());
+        for (name, value) in AUTOMATIC {
+            builder = builder.raw_header(HeaderValue::new(HeaderName::new_from_ascii_str(name), value.to_string()));
+        }
         for (name, value) in extra {
             // Values are built above from validated addresses, tokens and
             // clean_line'd names; HeaderValue::new still RFC 2047-encodes
