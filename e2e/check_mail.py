@@ -83,22 +83,24 @@ def no_vacation_reply(label, raw):
     """Delivers `raw` to a mailbox whose owner is away, as Dovecot's Sieve
     (Pigeonhole's `sieve-test`, executing the actions) would: bantin's mail
     is made by a program (Auto-Submitted; a list's mail says so by its
-    List-Id too), so no vacation reply goes back to it. sieve-test refuses root, so it runs as nobody in a scratch home."""
+    List-Id too), so no vacation reply goes back to it. sieve-test refuses
+    root, so root runs it as nobody; in a scratch home either way."""
     import os
     import pwd
     import tempfile
 
-    nobody = pwd.getpwnam("nobody")
+    user = pwd.getpwnam("nobody") if os.geteuid() == 0 else pwd.getpwuid(os.geteuid())
     with tempfile.TemporaryDirectory() as home:
         os.chmod(home, 0o777)
         files = {"v.sieve": VACATION.encode(), "m.eml": raw,
-                 "d.conf": f"mail_uid = nobody\nmail_gid = {nobody.pw_gid}\nfirst_valid_uid = 0\nfirst_valid_gid = 0\n".encode()}
+                 "d.conf": f"mail_uid = {user.pw_uid}\nmail_gid = {user.pw_gid}\nfirst_valid_uid = 0\nfirst_valid_gid = 0\n".encode()}
         for name, data in files.items():
             with open(os.path.join(home, name), "wb") as f:
                 f.write(data)
             os.chmod(os.path.join(home, name), 0o644)
         cmd = ["sieve-test", "-c", f"{home}/d.conf", "-e", "-l", f"maildir:{home}/mail", f"{home}/v.sieve", f"{home}/m.eml"]
-        out = subprocess.run(["runuser", "-u", "nobody", "--", "env", f"HOME={home}"] + cmd, capture_output=True, timeout=60)
+        as_user = ["runuser", "-u", user.pw_name, "--"] if os.geteuid() == 0 else []
+        out = subprocess.run(as_user + ["env", f"HOME={home}"] + cmd, capture_output=True, timeout=60)
     text = (out.stdout + out.stderr).decode("utf-8", "replace")
     action = re.search(r"vacation action: ([^<\n]*)", text)
     seen = action.group(1).strip() if action else f"no vacation action (exit {out.returncode}: {text[-300:]})"
