@@ -1,6 +1,6 @@
 //! The mails that are not digests: the double opt-in confirmation, the
 //! welcome after it (`digest.welcome`) and the preferences link a reader
-//! asks for at `/manage`. Each is its own message (its period key is the
+//! asks for at `/manage`, or gets by signing up when subscribed already. Each is its own message (its period key is the
 //! moment it is about: the request, or the confirmation), so a retry of the
 //! same moment is the same Message-ID and the outbox keeps it once.
 //!
@@ -49,11 +49,25 @@ impl Composer {
     /// The mail a reader asked for at `/manage` at `now`: their
     /// preferences link.
     pub fn manage(&self, sub: &Subscriber, lang: &str, now: DateTime<Utc>) -> Result<OutboxMessage, MailError> {
+        let subject = ("liên kết quản lý đăng ký của bạn", "your subscription link");
+        self.preferences_link(sub, lang, now, subject, false)
+    }
+
+    /// The mail of a sign-up at `now` of an address subscribed already:
+    /// nothing to confirm, but one who signs up again most likely wants
+    /// other choices (or thinks the digests stopped), so their preferences
+    /// link, saying why it came.
+    pub fn already_subscribed(&self, sub: &Subscriber, lang: &str, now: DateTime<Utc>) -> Result<OutboxMessage, MailError> {
+        let subject = ("bạn đã đăng ký bản tin này", "you are already subscribed");
+        self.preferences_link(sub, lang, now, subject, true)
+    }
+
+    fn preferences_link(&self, sub: &Subscriber, lang: &str, now: DateTime<Utc>, subject: (&str, &str), again: bool) -> Result<OutboxMessage, MailError> {
         let own = minijinja::context! {
             preferences_url => self.preferences_url(sub.id),
             manage_url => self.public_link("manage"),
+            again => again,
         };
-        let subject = ("liên kết quản lý đăng ký của bạn", "your subscription link");
         self.notice(sub, lang, "manage", subject, now, own, Vec::new())
     }
 

@@ -25,7 +25,7 @@ pub struct Limits {
     /// Subscribe requests from one IP per `ip_window`.
     pub per_ip: usize,
     pub ip_window: Duration,
-    /// Confirmation mails an hour, all addresses together.
+    /// Sign-up mails (confirmations; preferences links to subscribers who sign up again) an hour, all addresses together.
     pub confirmations_per_hour: usize,
 }
 

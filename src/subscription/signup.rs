@@ -113,29 +113,38 @@ impl Clock {
     }
 }
 
-/// Records one sign-up at `now`; whether a confirmation went to the outbox.
+/// Records one sign-up at `now`; whether a mail (a confirmation, or the
+/// preferences link of one subscribed already) went to the outbox.
 async fn handle(d: &Digests, cap: &mut MailCap, s: SignUp, now: DateTime<Utc>) -> Result<bool, DigestError> {
     let new = NewSubscriber { email: s.email, topics: s.topics, frequency: s.frequency, status: Status::Pending, now };
     let (mut sub, _) = d.state.insert_subscriber(&new).await?;
-    match sub.status {
-        Status::Pending => {}
+    let subscribed_already = match sub.status {
+        Status::Pending => false,
         Status::Unsubscribed => {
             d.state.resubscribe(sub.id, &new.topics, new.frequency).await?;
             sub.status = Status::Pending;
+            false
         }
         // Already receiving (bouncing ones too: retried each period):
-        // nothing to confirm.
-        Status::Active | Status::Bouncing => return Ok(false),
+        // nothing to confirm, and the choices posted are not taken (the
+        // form proves nothing of the mailbox). Its owner is mailed their
+        // preferences link instead, where they can change them; before,
+        // they waited for a confirmation that never came.
+        Status::Active | Status::Bouncing => true,
         // Suppressed (a hard bounce) or complained: never mailed again,
         // not even a confirmation; the page is the same as everyone's
         // (the caller answered before this runs). An admin lifts it.
         Status::Suppressed | Status::Complained => return Ok(false),
-    }
+    };
     if !cap.allow() {
-        tracing::warn!("confirmation mail not sent: subscription.max_confirmations_per_hour reached");
+        tracing::warn!("sign-up mail not sent: subscription.max_confirmations_per_hour reached");
         return Ok(false);
     }
-    let message = d.composer.confirmation_in(&sub, s.lang, now)?;
+    let message = if subscribed_already {
+        d.composer.already_subscribed(&sub, s.lang, now)?
+    } else {
+        d.composer.confirmation_in(&sub, s.lang, now)?
+    };
     d.state.enqueue(&message, now).await?;
     Ok(true)
 }

@@ -80,21 +80,25 @@ async fn subscribe_confirm_receive_a_digest_unsubscribe_and_receive_nothing_afte
     assert!(welcome.subject().unwrap().ends_with("chào mừng bạn đến với bản tin"), "{:?}", welcome.subject());
     assert_eq!(welcome.header_raw("List-Unsubscribe-Post").map(str::trim), Some("List-Unsubscribe=One-Click"));
 
-    // The form answers the same for a known (active) address and sends
-    // nothing more to it.
+    // The form answers the same for a known (active) address; its owner
+    // gets their preferences link (not a confirmation, not a second welcome).
     let again = subscribe("email=Doc.Gia%40Example.VN&frequency=daily").await.unwrap();
     assert_eq!(again.status(), 202);
     assert_eq!(again.text().await.unwrap(), first_page);
+    let mails = wait_for_mail(&smtp, 3).await;
+    let link = parse(&mails[2].data);
+    assert!(link.subject().unwrap().ends_with("bạn đã đăng ký bản tin này"), "{:?}", link.subject());
+    assert!(link.body_text(0).unwrap().contains(&format!("http://{http}/preferences/")), "{:?}", link.body_text(0));
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(smtp.received().len(), 2, "no mail to an active subscriber who fills the form again, no second welcome");
+    assert_eq!(smtp.received().len(), 3, "one mail to an active subscriber who fills the form again");
 
     // 3. A digest ("send now" at a fixed time), received over SMTP.
     let queued = digests.queue(fixed_now(), Mode::Now).await.unwrap();
     assert_eq!((queued.due, queued.queued), (1, 1));
     let sent = digests.deliver().await.unwrap();
     assert_eq!(sent.sent, 1);
-    let mails = wait_for_mail(&smtp, 3).await;
-    let digest = parse(&mails[2].data);
+    let mails = wait_for_mail(&smtp, 4).await;
+    let digest = parse(&mails[3].data);
     let subject = digest.subject().unwrap().to_string();
     assert!(subject.starts_with("Bản tin Yên Bái – 31/08/2026: ") && subject.ends_with(" bài mới"), "{subject}");
     let text = digest.body_text(0).unwrap();
@@ -105,7 +109,7 @@ async fn subscribe_confirm_receive_a_digest_unsubscribe_and_receive_nothing_afte
     let id = format!("<{}>", digest.message_id().unwrap());
     let (status, stored) = digests.state.outbox_message(&id).await.unwrap().unwrap();
     assert_eq!(status, "sent");
-    assert_eq!(String::from_utf8_lossy(&stored).trim_end(), String::from_utf8_lossy(&mails[2].data).trim_end());
+    assert_eq!(String::from_utf8_lossy(&stored).trim_end(), String::from_utf8_lossy(&mails[3].data).trim_end());
 
     // 4. One-click unsubscribe with the URL from the received header.
     let header: String = digest.header_raw("List-Unsubscribe").unwrap().split_whitespace().collect();
@@ -122,7 +126,7 @@ async fn subscribe_confirm_receive_a_digest_unsubscribe_and_receive_nothing_afte
     assert_eq!(queued.queued, 0);
     digests.deliver().await.unwrap();
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(smtp.received().len(), 3, "nothing after unsubscribing");
+    assert_eq!(smtp.received().len(), 4, "nothing after unsubscribing");
 }
 
 async fn pages_answer_in_english_and_refuse_forged_tokens(backend: Backend) {

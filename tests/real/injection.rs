@@ -114,7 +114,7 @@ async fn control_characters_never_reach_a_header_and_html_is_escaped_in_mails_an
     let names: Vec<String> = headers(raw).iter().map(|h| h.split(':').next().unwrap_or("").to_ascii_lowercase()).collect();
     let allowed = [
         "from", "to", "subject", "message-id", "date", "list-unsubscribe", "list-unsubscribe-post", "list-id",
-        "mime-version", "content-type", "content-transfer-encoding", "dkim-signature",
+        "auto-submitted", "x-auto-response-suppress", "mime-version", "content-type", "content-transfer-encoding", "dkim-signature",
     ];
     for n in &names {
         assert!(allowed.contains(&n.as_str()), "unexpected header {n:?} in\n{}", String::from_utf8_lossy(raw));

@@ -11,7 +11,7 @@ pub struct Subscription {
     pub per_address_per_day: u32,
     /// Sign-up requests from one client (IPv4 address, IPv6 /64) an hour.
     pub per_ip_per_hour: u32,
-    /// Confirmation mails an hour, all addresses together.
+    /// Sign-up mails (confirmations; preferences links to subscribers who sign up again) an hour, all addresses together.
     pub max_confirmations_per_hour: u32,
     /// Origins (`https://host[:port]`, as a browser sends them in `Origin`)
     /// besides `site.base_url`'s and `http.public_url`'s that may post the
@@ -27,7 +27,7 @@ pub(super) struct RawSubscription {
     per_address_per_day: i64,
     /// Sign-ups from one client an hour (IPv4 address, IPv6 /64); then 429.
     per_ip_per_hour: i64,
-    /// Confirmation mails an hour, all addresses together.
+    /// Sign-up mails (confirmations; preferences links to subscribers who sign up again) an hour, all addresses together.
     max_confirmations_per_hour: i64,
     /// Other sites whose pages may post the sign-up form, e.g. `["https://portal.example.org"]`.
     allowed_origins: Vec<String>,
