@@ -41,7 +41,7 @@ pub use bantin_core::subscriber::{parse_form, Form};
 pub use limit::Limits;
 
 use crate::newsletter::Digests;
-use crate::state::{Frequency, Subscriber, Unsubscribe, normalize_address};
+use crate::state::{Frequency, Subscriber, Unsubscribe, likely_meant, normalize_address};
 use axum::Router;
 use axum::body::Bytes;
 use axum::Extension;
@@ -161,13 +161,25 @@ async fn subscribe(
         Err(_) => return render(&ctx, lang, Page::plain(StatusCode::BAD_REQUEST, s.bad_address_title, s.bad_address_message)),
     };
     let (topics, frequency) = choices(&ctx, &form);
+    let message = check_mail_message(s, &email);
     if ctx.limiter.lock().map(|mut l| l.allow_address(&email)).unwrap_or(false) {
         signup::submit(&ctx.sign_ups, signup::Job::SignUp(signup::SignUp { email, topics, frequency, lang: lang.code() }));
     } else {
         // Same answer as a success: the limit must not reveal anything.
         tracing::info!("sign-up for a rate-limited mailbox not recorded");
     }
-    render(&ctx, lang, Page::plain(StatusCode::ACCEPTED, s.check_mail_title, s.check_mail_message))
+    render(&ctx, lang, Page::plain(StatusCode::ACCEPTED, s.check_mail_title, message))
+}
+
+/// What the answer to a sign-up says: the same for any address's state,
+/// the address as typed (a typo shows), and the address the reader most
+/// likely meant if its provider looks mistyped (`gmial.com`).
+fn check_mail_message(s: &strings::Strings, email: &str) -> String {
+    let message = s.check_mail_message.replace("{email}", email);
+    match likely_meant(email) {
+        Some(meant) => format!("{message} {}", s.typo_hint.replace("{email}", &meant)),
+        None => message,
+    }
 }
 
 /// When a confirmation link was made, from its expiry (to the second).

@@ -20,7 +20,11 @@ impl Lang {
 #[derive(Debug, Serialize)]
 pub struct Strings {
     pub check_mail_title: &'static str,
+    /// `{email}` is replaced (the address as typed: a typo shows).
     pub check_mail_message: &'static str,
+    /// Added to it when the provider looks mistyped; `{email}` is replaced
+    /// by the address most likely meant.
+    pub typo_hint: &'static str,
     pub bad_address_title: &'static str,
     pub bad_address_message: &'static str,
     pub rate_title: &'static str,
@@ -77,7 +81,8 @@ pub struct Strings {
 
 const VI: Strings = Strings {
     check_mail_title: "Vui lòng kiểm tra hộp thư",
-    check_mail_message: "Nếu địa chỉ này cần xác nhận, chúng tôi đã gửi tới đó một thư. Hãy bấm liên kết trong thư để bắt đầu nhận bản tin.",
+    check_mail_message: "Chúng tôi đã gửi một thư tới {email} (nếu cần). Hãy bấm liên kết trong thư để bắt đầu nhận bản tin, hoặc để đổi tùy chọn nếu địa chỉ này đã đăng ký.",
+    typo_hint: "Có phải ý bạn là {email}? Nếu vậy, hãy đăng ký lại với địa chỉ đó.",
     bad_address_title: "Địa chỉ thư không hợp lệ",
     bad_address_message: "Vui lòng nhập một địa chỉ thư điện tử, ví dụ ten@example.vn.",
     rate_title: "Quá nhiều yêu cầu",
@@ -128,7 +133,8 @@ const VI: Strings = Strings {
 
 const EN: Strings = Strings {
     check_mail_title: "Please check your inbox",
-    check_mail_message: "If this address needs confirming, we have sent it a message. Click the link in it to start receiving the newsletter.",
+    check_mail_message: "We have sent a message to {email} (if it needs one). Click the link in it to start receiving the newsletter, or to change your choices if this address is subscribed already.",
+    typo_hint: "Did you mean {email}? If so, sign up again with that address.",
     bad_address_title: "Invalid e-mail address",
     bad_address_message: "Please enter an e-mail address, such as name@example.org.",
     rate_title: "Too many requests",

@@ -272,3 +272,17 @@ async fn a_sign_up_in_other_capitals_is_the_subscriber_already_there_who_gets_th
     let sub = &subscribers[0];
     assert_eq!((sub.id, sub.email.as_str(), sub.topics.len(), sub.frequency), (id, "an@example.org", 0, Frequency::Daily));
 }
+
+/// A reader who mistyped their provider (`gmial.com`) waited for a
+/// confirmation that went nowhere, told only "if this address needs
+/// confirming…". The answer names the address as typed, and the one most
+/// likely meant; markup in an address is shown, not run.
+#[tokio::test]
+async fn the_sign_up_answer_shows_the_address_and_the_provider_most_likely_meant() {
+    let s = site(Limits::default()).await;
+    let (status, _, page) = s.post("/subscribe", "email=an%40gmial.com", Some("192.0.2.21")).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert!(page.contains("Chúng tôi đã gửi một thư tới an@gmial.com") && page.contains("Có phải ý bạn là an@gmail.com?"), "{page}");
+    let (_, _, page) = s.post("/subscribe?lang=en", "email=o%27brien%26co%40example.org", Some("192.0.2.22")).await;
+    assert!(page.contains("We have sent a message to o&#39;brien&amp;co@example.org") && !page.contains("Did you mean"), "{page}");
+}

@@ -222,7 +222,9 @@ pub struct OutboxCounts {
 }
 
 mod address;
+mod typo;
 pub use address::{canonical_mailbox, normalize_address, parse_form, smtp_address, AddressError, Form};
+pub use typo::likely_meant;
 
 #[cfg(test)]
 mod tests {
