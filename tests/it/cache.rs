@@ -138,3 +138,33 @@ fn a_future_article_appears_when_its_time_comes() {
     assert!(text(&c2).contains("Hẹn giờ"));
     assert_eq!(stats.rendered, 6);
 }
+
+/// Regression: Last-Modified was the newest item's date, so a retracted
+/// article below the newest left it as it was, and a reader asking with
+/// If-Modified-Since alone got 304 and kept the article. A change that
+/// does not move the newest item now moves Last-Modified to the change.
+#[test]
+fn a_retracted_article_moves_last_modified_and_if_modified_since_gets_the_feed() {
+    let dir = tempfile::tempdir().unwrap();
+    article(dir.path(), "a.md", "Tin mới nhất", "2024-05-02T08:00:00+07:00", "Tin");
+    article(dir.path(), "b.md", "Tin bị gỡ", "2024-05-01T08:00:00+07:00", "Tin");
+    let now = DateTime::parse_from_rfc3339("2025-01-01T00:00:00+07:00").unwrap();
+    let mut store = StoreState::load(dir.path(), &ctx());
+    let first = store.catalog(1);
+    let (c1, _) = cache::refresh(None, &first, &settings(), now);
+    let before = c1.feed("feed.xml").unwrap();
+    assert_eq!(before.last_modified.to_str().unwrap(), "Thu, 02 May 2024 01:00:00 GMT", "the newest item's date");
+    let asked = before.last_modified.to_str().unwrap().to_string();
+    assert!(bantin::http::negotiate::not_modified(before, None, Some(&asked)));
+
+    std::fs::remove_file(dir.path().join("b.md")).unwrap();
+    assert!(store.apply(&[dir.path().join("b.md")]).changed);
+    let second = store.next_catalog(&first);
+    let later = DateTime::parse_from_rfc3339("2025-01-02T09:30:00+07:00").unwrap();
+    let (c2, _) = cache::refresh(Some(&c1), &second, &settings(), later);
+    for path in ["feed.xml", "atom.xml", "feed.json", "categories/tin/feed.xml"] {
+        let after = c2.feed(path).unwrap();
+        assert_eq!(after.last_modified.to_str().unwrap(), "Thu, 02 Jan 2025 02:30:00 GMT", "{path}: the change's moment");
+        assert!(!bantin::http::negotiate::not_modified(after, None, Some(&asked)), "{path}: the new bytes, not a 304");
+    }
+}

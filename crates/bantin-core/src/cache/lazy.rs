@@ -18,6 +18,7 @@ use crate::catalog::Scope;
 use crate::feeds::{self, FeedId, FeedSettings};
 use http::HeaderValue;
 use std::sync::{Arc, OnceLock};
+use chrono::{DateTime, FixedOffset};
 use std::time::SystemTime;
 
 /// Whether feeds of `scope` are rendered on first request rather than at
@@ -36,8 +37,9 @@ pub(super) enum Body {
 }
 
 impl Body {
-    pub(super) fn empty(source: &Source) -> Body {
-        Body::OnDemand(Arc::default(), super::to_system_time(feeds::newest_change(&source.items)))
+    /// An empty cell for a feed whose Last-Modified is `modified`.
+    pub(super) fn empty(modified: DateTime<FixedOffset>) -> Body {
+        Body::OnDemand(Arc::default(), super::to_system_time(modified))
     }
 
     /// The entry if it is rendered (always, for an eager feed).
@@ -78,13 +80,15 @@ impl Renderer {
     pub(super) fn get<'a>(&self, feed: &FeedId, source: &Source, body: &'a Body) -> &'a Arc<Entry> {
         match body {
             Body::Ready(e) => e,
-            Body::OnDemand(cell, _) => cell.get_or_init(|| Arc::new(self.render(feed, source))),
+            Body::OnDemand(cell, modified) => cell.get_or_init(|| Arc::new(self.render(feed, source, *modified))),
         }
     }
 
-    fn render(&self, feed: &FeedId, source: &Source) -> Entry {
+    /// The feed's entry, with the Last-Modified its refresh gave it.
+    fn render(&self, feed: &FeedId, source: &Source, modified: SystemTime) -> Entry {
         let bytes = feeds::render_named(feed, &source.items, source.title.as_deref(), &self.settings);
         let (vary, links) = feed_headers(feed, &self.settings, self.hub.as_ref());
-        Entry::new(bytes, feed.format.content_type(), feeds::newest_change(&source.items)).with_headers(vary, links)
+        let modified = chrono::DateTime::<chrono::Utc>::from(modified).fixed_offset();
+        Entry::new(bytes, feed.format.content_type(), modified).with_headers(vary, links)
     }
 }

@@ -2,14 +2,15 @@
 //! feeds whose items changed and carries the others over, [`refresh`] adds
 //! the index pages (the service publishes those in a second swap).
 
-use super::{catalog_modified, Body, Cached, FeedCache, Source, documents, feed_headers, index, lazy, link_value, Entry, Renderer};
+use super::{catalog_modified, to_system_time, Body, Cached, FeedCache, Source, documents, feed_headers, index, lazy, link_value, Entry, Renderer};
+use crate::article::Article;
 use crate::catalog::Catalog;
 use crate::feeds::{self, FeedId, FeedSettings};
 use chrono::{DateTime, FixedOffset};
 use rayon::prelude::*;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 /// What one refresh did, for logs and metrics.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -74,15 +75,16 @@ pub fn refresh_feeds(
 ) -> (FeedCache, RefreshStats) {
     let started = Instant::now();
     let wanted = feeds::all_feeds(catalog, settings, now);
-    let plans: Vec<(FeedId, Source, Option<Cached>)> = wanted
+    let plans: Vec<(FeedId, Source, Result<Cached, DateTime<FixedOffset>>)> = wanted
         .into_iter()
         .map(|feed| {
             let title = catalog.scope_name(&feed.scope).map(str::to_string);
             let source = Source { title, items: feeds::items(&feed, catalog, settings, now) };
-            let kept = prev
-                .and_then(|p| p.feeds.get(&feed.path()))
-                .filter(|c| c.source.same_as(&source))
-                .cloned();
+            let before = prev.and_then(|p| p.feeds.get(&feed.path()));
+            let kept = match before.filter(|c| c.source.same_as(&source)) {
+                Some(same) => Ok(same.clone()),
+                None => Err(last_modified(&source.items, before.map(|c| c.body.modified_at()), now)),
+            };
             (feed, source, kept)
         })
         .collect();
@@ -94,11 +96,12 @@ pub fn refresh_feeds(
         .into_par_iter()
         .map(|(feed, source, kept)| {
             let path = feed.path();
-            if let Some(k) = kept {
-                return (path, Some(k), false);
-            }
+            let modified = match kept {
+                Ok(k) => return (path, Some(k), false),
+                Err(modified) => modified,
+            };
             if lazy::on_demand(&feed.scope) {
-                let body = Body::empty(&source);
+                let body = Body::empty(modified);
                 return (path, Some(Cached { body, source, preview: Arc::default() }), true);
             }
             let entry = feeds::render(&feed, &source.items, catalog, settings).map(|bytes| {
@@ -106,7 +109,7 @@ pub fn refresh_feeds(
                 // After a change (a previous generation), the quick gzip
                 // form: the final one follows from the brotli worker.
                 let make = if prev.is_some() { Entry::quick } else { Entry::new };
-                let entry = make(bytes, feed.format.content_type(), feeds::newest_change(&source.items));
+                let entry = make(bytes, feed.format.content_type(), modified);
                 Cached { body: Body::Ready(Arc::new(entry.with_headers(vary, links))), source, preview: Arc::default() }
             });
             (path, entry, true)
@@ -146,4 +149,20 @@ pub fn refresh_feeds(
         renderer: Some(Arc::new(Renderer { settings: settings.clone(), hub })),
     };
     (cache, stats)
+}
+
+/// A re-rendered feed's Last-Modified: its newest item's change; but when
+/// that is no later than what the feed said `before` (an item was removed,
+/// or one below the newest changed), this refresh's moment, at least a
+/// second past it. A reader that asks with If-Modified-Since alone got a
+/// 304 for the bytes it had, and kept a retracted article.
+fn last_modified(items: &[Arc<Article>], before: Option<SystemTime>, now: DateTime<FixedOffset>) -> DateTime<FixedOffset> {
+    let newest = feeds::newest_change(items);
+    match before {
+        Some(before) if to_system_time(newest) <= before => {
+            let past_it = chrono::DateTime::<chrono::Utc>::from(before + Duration::from_secs(1)).with_timezone(now.offset());
+            now.max(past_it)
+        }
+        _ => newest,
+    }
 }
