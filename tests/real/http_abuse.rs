@@ -354,10 +354,9 @@ fn subscribe_floods_hit_the_limits_and_the_victim_gets_at_most_the_configured_ma
     tally.note(&known);
     tally.note(&unknown);
     // The page names the address as typed, and nothing of its state.
-    let page = |answer: &str, address: &str| body_of(answer).replace(address, "ADDRESS");
     assert_eq!(
-        (status_of(&known), page(&known, "victim@example.org")),
-        (status_of(&unknown), page(&unknown, "nobody-yet@example.org")),
+        (status_of(&known), harness::page_without_address(&known, "victim@example.org")),
+        (status_of(&unknown), harness::page_without_address(&unknown, "nobody-yet@example.org")),
         "known and unknown addresses answer alike"
     );
 

@@ -136,6 +136,12 @@ pub fn body_of(answer: &str) -> &str {
     answer.split_once("\r\n\r\n").map_or("", |(_, b)| b)
 }
 
+/// The body of a sign-up's answer with the address it names made
+/// `ADDRESS`: what must be the same whatever the address's state.
+pub fn page_without_address(answer: &str, address: &str) -> String {
+    body_of(answer).replace(address, "ADDRESS")
+}
+
 /// Raises this process's open-file limit to its hard limit (children, such
 /// as `bantin serve`, inherit it): the many-connections tests hold more
 /// sockets than the usual soft limit of 1,024. The limit is the whole
