@@ -73,10 +73,13 @@ impl Core {
     fn publish(&mut self, all: bool) {
         let feed_settings = FeedSettings::from_settings(&self.settings).with_templates(Arc::clone(&self.templates));
         let now = now_in(&self.settings);
-        let prev = self.shared.cache.load_full();
-        let prev = if all || !prev.is_loaded() { None } else { Some(prev.as_ref()) };
+        let served = self.shared.cache.load_full();
+        let prev = if all || !served.is_loaded() { None } else { Some(served.as_ref()) };
         let (next, stats) = match prev {
             Some(_) => cache::refresh_feeds(prev, &self.catalog, &feed_settings, now),
+            // A reload: every feed rendered again, its Last-Modified past
+            // the one served (the settings may have changed its bytes).
+            None if served.is_loaded() => cache::refresh_all(&served, &self.catalog, &feed_settings, now),
             None => cache::refresh(None, &self.catalog, &feed_settings, now),
         };
         let m = &self.shared.metrics;

@@ -168,3 +168,25 @@ fn a_retracted_article_moves_last_modified_and_if_modified_since_gets_the_feed()
         assert!(!bantin::http::negotiate::not_modified(after, None, Some(&asked)), "{path}: the new bytes, not a 304");
     }
 }
+
+/// The same after a reload whose settings change a feed's bytes (here,
+/// fewer items): every feed is rendered again and its Last-Modified moves
+/// past the one served, where it went back to the newest item's date.
+#[test]
+fn a_reload_that_changes_the_feeds_moves_their_last_modified() {
+    let dir = tempfile::tempdir().unwrap();
+    article(dir.path(), "a.md", "Tin mới nhất", "2024-05-02T08:00:00+07:00", "Tin");
+    article(dir.path(), "b.md", "Tin cũ", "2024-05-01T08:00:00+07:00", "Tin");
+    let now = DateTime::parse_from_rfc3339("2025-01-01T00:00:00+07:00").unwrap();
+    let catalog = StoreState::load(dir.path(), &ctx()).catalog(1);
+    let (served, _) = cache::refresh(None, &catalog, &settings(), now);
+    let asked = served.feed("feed.xml").unwrap().last_modified.to_str().unwrap().to_string();
+    let fewer = FeedSettings { items: 1, ..settings() };
+    let later = DateTime::parse_from_rfc3339("2025-01-02T09:30:00+07:00").unwrap();
+    let (reloaded, stats) = cache::refresh_all(&served, &catalog, &fewer, later);
+    assert_eq!(stats.kept, 0, "nothing reused");
+    let feed = reloaded.feed("feed.xml").unwrap();
+    assert_ne!(feed.hash, served.feed("feed.xml").unwrap().hash);
+    assert_eq!(feed.last_modified.to_str().unwrap(), "Thu, 02 Jan 2025 02:30:00 GMT");
+    assert!(!bantin::http::negotiate::not_modified(feed, None, Some(&asked)));
+}

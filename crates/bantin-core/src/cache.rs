@@ -46,7 +46,7 @@ mod index;
 mod lazy;
 mod preview;
 mod refresh;
-pub use refresh::{IndexPages, RefreshStats, refresh, refresh_feeds};
+pub use refresh::{IndexPages, RefreshStats, refresh, refresh_all, refresh_feeds};
 use lazy::{Body, Renderer};
 use headers::{VARY_ENCODING, feed_headers, link_value};
 pub use entry::{Encoding, Entry, Representation};

@@ -33,7 +33,16 @@ pub fn refresh(
     settings: &FeedSettings,
     now: DateTime<FixedOffset>,
 ) -> (FeedCache, RefreshStats) {
-    let (mut cache, mut stats) = refresh_feeds(prev, catalog, settings, now);
+    with_index(refresh_feeds(prev, catalog, settings, now), catalog, settings, now)
+}
+
+/// A refresh's feeds with their generation's index pages.
+fn with_index(
+    (mut cache, mut stats): (FeedCache, RefreshStats),
+    catalog: &Catalog,
+    settings: &FeedSettings,
+    now: DateTime<FixedOffset>,
+) -> (FeedCache, RefreshStats) {
     let started = Instant::now();
     if let Some(pages) = cache.next_index(catalog, settings, now) {
         cache.index = Some(pages.0);
@@ -73,6 +82,32 @@ pub fn refresh_feeds(
     settings: &FeedSettings,
     now: DateTime<FixedOffset>,
 ) -> (FeedCache, RefreshStats) {
+    refresh_from(prev, prev, catalog, settings, now)
+}
+
+/// [`refresh`] after the feed settings changed, which may change any
+/// feed's bytes: nothing of `served` is reused, but each feed's
+/// Last-Modified moves past the one `served` gave it ([`last_modified`]),
+/// so a reader asking with If-Modified-Since gets the new bytes.
+pub fn refresh_all(
+    served: &FeedCache,
+    catalog: &Catalog,
+    settings: &FeedSettings,
+    now: DateTime<FixedOffset>,
+) -> (FeedCache, RefreshStats) {
+    with_index(refresh_from(None, Some(served), catalog, settings, now), catalog, settings, now)
+}
+
+/// [`refresh_feeds`], reusing what `prev` has of unchanged feeds and
+/// documents, and moving each re-rendered feed's Last-Modified past the
+/// one `dates` gave it.
+fn refresh_from(
+    prev: Option<&FeedCache>,
+    dates: Option<&FeedCache>,
+    catalog: &Catalog,
+    settings: &FeedSettings,
+    now: DateTime<FixedOffset>,
+) -> (FeedCache, RefreshStats) {
     let started = Instant::now();
     let wanted = feeds::all_feeds(catalog, settings, now);
     let plans: Vec<(FeedId, Source, Result<Cached, DateTime<FixedOffset>>)> = wanted
@@ -80,10 +115,13 @@ pub fn refresh_feeds(
         .map(|feed| {
             let title = catalog.scope_name(&feed.scope).map(str::to_string);
             let source = Source { title, items: feeds::items(&feed, catalog, settings, now) };
-            let before = prev.and_then(|p| p.feeds.get(&feed.path()));
-            let kept = match before.filter(|c| c.source.same_as(&source)) {
+            let path = feed.path();
+            let kept = match prev.and_then(|p| p.feeds.get(&path)).filter(|c| c.source.same_as(&source)) {
                 Some(same) => Ok(same.clone()),
-                None => Err(last_modified(&source.items, before.map(|c| c.body.modified_at()), now)),
+                None => {
+                    let before = dates.and_then(|d| d.feeds.get(&path)).map(|c| c.body.modified_at());
+                    Err(last_modified(&source.items, before, now))
+                }
             };
             (feed, source, kept)
         })
