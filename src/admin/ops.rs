@@ -8,7 +8,7 @@
 use super::Ctx;
 use crate::digest::plan::Mode;
 use crate::newsletter::preview::{Next, TestSend};
-use crate::state::{normalize_address, DayCounts, Frequency, Lift, OutboxCounts, OutboxEntry, OutboxView, Status, Subscriber, Unsubscribe};
+use crate::state::{normalize_address, DayCounts, Frequency, Lift, OutboxCounts, OutboxEntry, OutboxView, Status, Subscriber};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -139,10 +139,7 @@ pub async fn change(ctx: &Ctx, actor: &str, email: &str, change: &Change) -> Res
             Lift::Unknown => return Err(problem(StatusCode::NOT_FOUND, format!("{} is not a subscriber", sub.email))),
         },
         Some("unsubscribed") => {
-            let done = state.unsubscribe(sub.id).await?;
-            if done == Unsubscribe::Done {
-                ctx.digests.unsubscribed(crate::metrics::Via::Admin);
-            } else if !done.left() {
+            if !ctx.digests.unsubscribe(sub.id, crate::metrics::Via::Admin).await?.left() {
                 return Err(problem(StatusCode::CONFLICT, format!("this subscriber is {}: never mailed, and kept so (an unsubscribed address could be signed up again)", sub.status.as_str())));
             }
         }

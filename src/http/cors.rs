@@ -7,6 +7,9 @@
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+/// Any origin, without credentials: what a shared document allows.
+const ANY_ORIGIN: &str = "*";
+
 /// Whether a cached document of `content_type` is shared with any origin.
 pub(crate) fn shared_with_any_origin(content_type: &[u8]) -> bool {
     !super::is_page(content_type)
@@ -17,9 +20,9 @@ pub(crate) fn shared_with_any_origin(content_type: &[u8]) -> bool {
 /// script may see the `ETag` (not a header scripts see unless named) for
 /// its next `If-None-Match`, and the `Link`s (the WebSub hub, `self`).
 pub(crate) fn shared_headers(mut header: impl FnMut(header::HeaderName, &HeaderValue)) {
-    static ANY_ORIGIN: HeaderValue = HeaderValue::from_static("*");
+    static ANY: HeaderValue = HeaderValue::from_static(ANY_ORIGIN);
     static EXPOSED: HeaderValue = HeaderValue::from_static("ETag, Link");
-    header(header::ACCESS_CONTROL_ALLOW_ORIGIN, &ANY_ORIGIN);
+    header(header::ACCESS_CONTROL_ALLOW_ORIGIN, &ANY);
     header(header::ACCESS_CONTROL_EXPOSE_HEADERS, &EXPOSED);
 }
 
@@ -32,7 +35,7 @@ pub(crate) async fn preflight() -> Response {
     (
         StatusCode::NO_CONTENT,
         [
-            (header::ACCESS_CONTROL_ALLOW_ORIGIN, "*"),
+            (header::ACCESS_CONTROL_ALLOW_ORIGIN, ANY_ORIGIN),
             (header::ACCESS_CONTROL_ALLOW_METHODS, "GET, HEAD"),
             (header::ACCESS_CONTROL_ALLOW_HEADERS, "*"),
             (header::ACCESS_CONTROL_MAX_AGE, "86400"),

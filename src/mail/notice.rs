@@ -1,8 +1,9 @@
 //! The mails that are not digests: the double opt-in confirmation, the
 //! welcome after it (`digest.welcome`) and the preferences link a reader
-//! asks for at `/manage`, or gets by signing up when subscribed already. Each is its own message (its period key is the
-//! moment it is about: the request, or the confirmation), so a retry of the
-//! same moment is the same Message-ID and the outbox keeps it once.
+//! asks for at `/manage`, or gets by signing up when subscribed already.
+//! Each is its own message (its period key is the moment it is about: the
+//! request, or the confirmation), so a retry of the same moment is the
+//! same Message-ID and the outbox keeps it once.
 //!
 //! Each speaks the language of the page that caused it (`lang`, "vi" or
 //! "en": the sign-up form's, the confirm button's, /manage's). All are

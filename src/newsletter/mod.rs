@@ -20,7 +20,7 @@ use crate::catalog::Catalog;
 use pipeline::{QueueError, QueueReport};
 use crate::mail::sender::{DeliveryReport, Mailer, SendError};
 use crate::mail::{Composer, MailError};
-use crate::state::{StateError, StateStore};
+use crate::state::{StateError, StateStore, Unsubscribe};
 use crate::metrics::{Metrics, Unsubscribes, Via};
 use crate::tokens::{KeyError, TokenKey};
 use chrono::{DateTime, Utc};
@@ -109,11 +109,14 @@ impl Digests {
         let _ = self.unsubscribes.set(metrics.unsubscribes.clone());
     }
 
-    /// A subscriber unsubscribed now (their status changed), by `via`.
-    pub fn unsubscribed(&self, via: Via) {
-        if let Some(unsubscribes) = self.unsubscribes.get() {
+    /// Ends subscriber `id`'s subscription (`StateStore::unsubscribe`),
+    /// counted by `via` when it did.
+    pub async fn unsubscribe(&self, id: i64, via: Via) -> Result<Unsubscribe, StateError> {
+        let done = self.state.unsubscribe(id).await?;
+        if let (Unsubscribe::Done, Some(unsubscribes)) = (done, self.unsubscribes.get()) {
             unsubscribes.count(via);
         }
+        Ok(done)
     }
 
     /// Plans and queues what is due at `now`, unless another instance is

@@ -41,7 +41,7 @@ pub use bantin_core::subscriber::{parse_form, Form};
 pub use limit::Limits;
 
 use crate::newsletter::Digests;
-use crate::state::{Frequency, Subscriber, Unsubscribe, likely_meant, normalize_address};
+use crate::state::{Frequency, Subscriber, likely_meant, normalize_address};
 use axum::Router;
 use axum::body::Bytes;
 use axum::Extension;
@@ -262,16 +262,13 @@ async fn unsubscribe_page(
 /// the page's button posts the same. No further confirmation.
 async fn unsubscribe(State(ctx): State<Arc<Ctx>>, lang: Lang, Verified { id, .. }: Verified<UnsubscribeLink>) -> Response {
     let s = strings::get(lang);
-    match ctx.digests.state.unsubscribe(id).await {
+    match ctx.digests.unsubscribe(id, crate::metrics::Via::Link).await {
         // An already-removed subscriber gets the same page: the outcome
         // they asked for holds. A click by mistake (a mail client's
         // one-click button is easily pressed) has its way back, unless a
         // complaint or a hard bounce left them (false) where none leads.
         Ok(done) => {
             let mut page = Page::plain(StatusCode::OK, s.unsubscribed_title, s.unsubscribed_message);
-            if done == Unsubscribe::Done {
-                ctx.digests.unsubscribed(crate::metrics::Via::Link);
-            }
             if done.left() {
                 page.again = pages::action(&manage::preferences_path(&ctx, id), lang);
             }

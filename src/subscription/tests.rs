@@ -6,7 +6,7 @@
 use super::*;
 use axum::body::Body;
 use axum::http::{HeaderMap, Request, header};
-use crate::state::{NewSubscriber, Status};
+use crate::state::{NewSubscriber, Status, Unsubscribe};
 use crate::tokens::Purpose;
 use bantin_core::tokens::TokenKey;
 use axum::extract::FromRequestParts;

@@ -33,13 +33,13 @@ pub(super) fn on_demand(scope: &Scope) -> bool {
 pub(super) enum Body {
     Ready(Arc<Entry>),
     /// The cell, and the feed's Last-Modified (known without rendering).
-    OnDemand(Arc<OnceLock<Arc<Entry>>>, SystemTime),
+    OnDemand(Arc<OnceLock<Arc<Entry>>>, DateTime<FixedOffset>),
 }
 
 impl Body {
     /// An empty cell for a feed whose Last-Modified is `modified`.
     pub(super) fn empty(modified: DateTime<FixedOffset>) -> Body {
-        Body::OnDemand(Arc::default(), super::to_system_time(modified))
+        Body::OnDemand(Arc::default(), modified)
     }
 
     /// The entry if it is rendered (always, for an eager feed).
@@ -53,7 +53,7 @@ impl Body {
     pub(super) fn modified_at(&self) -> SystemTime {
         match self {
             Body::Ready(e) => e.modified_at,
-            Body::OnDemand(_, at) => *at,
+            Body::OnDemand(_, at) => super::to_system_time(*at),
         }
     }
 
@@ -85,10 +85,9 @@ impl Renderer {
     }
 
     /// The feed's entry, with the Last-Modified its refresh gave it.
-    fn render(&self, feed: &FeedId, source: &Source, modified: SystemTime) -> Entry {
+    fn render(&self, feed: &FeedId, source: &Source, modified: DateTime<FixedOffset>) -> Entry {
         let bytes = feeds::render_named(feed, &source.items, source.title.as_deref(), &self.settings);
         let (vary, links) = feed_headers(feed, &self.settings, self.hub.as_ref());
-        let modified = chrono::DateTime::<chrono::Utc>::from(modified).fixed_offset();
         Entry::new(bytes, feed.format.content_type(), modified).with_headers(vary, links)
     }
 }
