@@ -264,8 +264,20 @@ async fn send_due(digests: &Digests, catalog: &Catalog, start: DateTime<Utc>, mo
         sent.retried,
         sent.failed,
         began.elapsed().as_millis(),
-        if dropped > 0 { format!("; {dropped} bodies of messages older than retention.mail_bodies dropped") } else { String::new() }
+        pruned_words(dropped)
     );
     Ok(ExitCode::SUCCESS)
 }
 
+
+/// What `digest run`'s prune let go, as the end of its line ("" for nothing).
+fn pruned_words(p: bantin::newsletter::Pruned) -> String {
+    let mut words = String::new();
+    if p.bodies > 0 {
+        words.push_str(&format!("; {} bodies of messages older than retention.mail_bodies dropped", p.bodies));
+    }
+    if p.sign_ups > 0 {
+        words.push_str(&format!("; {} sign-ups never confirmed forgotten (their links had expired)", p.sign_ups));
+    }
+    words
+}

@@ -60,6 +60,15 @@ pub struct Digests {
     unsubscribes: std::sync::OnceLock<Unsubscribes>,
 }
 
+/// What [`Digests::prune`] let go.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Pruned {
+    /// Bodies of messages older than `retention.mail_bodies`.
+    pub bodies: u64,
+    /// Sign-ups never confirmed whose links had expired, erased.
+    pub sign_ups: u64,
+}
+
 /// The state of [`Digests::deliver_soon`]'s one background loop.
 #[derive(Default)]
 struct Soon {
@@ -173,12 +182,16 @@ impl Digests {
         Ok(pipeline::queue_digests(self, &catalog, now, mode).await?)
     }
 
-    /// Drops the bodies of messages that went out more than
-    /// `retention.mail_bodies` before `now` (their rows stay); how many.
-    pub async fn prune(&self, now: DateTime<Utc>) -> Result<u64, DigestError> {
+    /// What the state keeps no longer at `now`: the bodies of messages
+    /// that went out more than `retention.mail_bodies` before (their rows
+    /// stay), and the sign-ups whose confirmation links have all expired.
+    pub async fn prune(&self, now: DateTime<Utc>) -> Result<Pruned, DigestError> {
         let keep = chrono::Duration::from_std(self.settings.retention.mail_bodies).unwrap_or(chrono::Duration::MAX);
         let before = now.checked_sub_signed(keep).unwrap_or(DateTime::<Utc>::MIN_UTC);
-        Ok(self.state.drop_mail_bodies(before).await?)
+        let bodies = self.state.drop_mail_bodies(before).await?;
+        let links_made_before = now - chrono::Duration::days(crate::mail::CONFIRM_VALID_DAYS);
+        let sign_ups = self.state.forget_expired_sign_ups(links_made_before).await?;
+        Ok(Pruned { bodies, sign_ups })
     }
 
     /// Sends everything due now.

@@ -1,7 +1,8 @@
 //! The digest scheduler that `bantin serve` runs: plans at start and at
 //! each period end, looks for instant mail at each instant window's close
 //! (`digest.instant_window`), hands back the leases of vanished instances, delivers
-//! the outbox at least every `poll`, drops old message bodies hourly.
+//! the outbox at least every `poll`, drops old message bodies and forgets
+//! sign-ups whose confirmation links expired hourly.
 
 use super::Digests;
 use crate::digest::plan::{self, Mode};
@@ -10,7 +11,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 
-/// How often the bodies past `retention.mail_bodies` are dropped.
+/// How often the bodies past `retention.mail_bodies` are dropped (and
+/// expired sign-ups forgotten).
 const PRUNE_EVERY: chrono::Duration = chrono::Duration::hours(1);
 
 /// How the scheduler runs: the defaults for production; tests shorten the
@@ -109,9 +111,15 @@ pub async fn run_scheduler_with(digests: Arc<Digests>, mut shutdown: watch::Rece
         }
         if clock() >= next_prune {
             match digests.prune(clock()).await {
-                Ok(n) if n > 0 => tracing::info!(bodies = n, "bodies of sent messages past retention.mail_bodies dropped"),
-                Ok(_) => {}
-                Err(e) => tracing::error!("dropping old message bodies (trying again in an hour): {e}"),
+                Ok(p) => {
+                    if p.bodies > 0 {
+                        tracing::info!(bodies = p.bodies, "bodies of sent messages past retention.mail_bodies dropped");
+                    }
+                    if p.sign_ups > 0 {
+                        tracing::info!(subscribers = p.sign_ups, "sign-ups never confirmed forgotten: their confirmation links had expired");
+                    }
+                }
+                Err(e) => tracing::error!("dropping old message bodies and expired sign-ups (trying again in an hour): {e}"),
             }
             next_prune = clock() + PRUNE_EVERY;
         }

@@ -1,7 +1,10 @@
 //! What the state database forgets: a person on request
-//! ([`StateStore::forget`], `bantin subscribers forget`) and the bodies of
-//! messages that went out once `retention.mail_bodies` has passed
-//! ([`StateStore::drop_mail_bodies`]).
+//! ([`StateStore::forget`], `bantin subscribers forget`), a sign-up never
+//! confirmed once its links have expired
+//! ([`StateStore::forget_expired_sign_ups`]: the address of someone who
+//! never agreed, or of a stranger whose address was typed into the form,
+//! is not kept), and the bodies of messages that went out once
+//! `retention.mail_bodies` has passed ([`StateStore::drop_mail_bodies`]).
 //!
 //! What each table holds about a person (migrations 1–5):
 //! - `subscribers`: the address, topics, frequency, status, the times of
@@ -27,16 +30,19 @@
 //!   in memory, `common::Recent`), `_sqlx_migrations`: nothing about
 //!   anyone.
 //!
-//! `forget` deletes their subscriber rows (any case of the address), their
-//! `sent_articles`, the bounce reports about them or their messages, every outbox row to them or of their subscriber id and
-//! its body (and the shared bytes no other body names), and makes their audit rows anonymous: the outcome and time
-//! stay (the counts of sends and failures stay true), the outbox id,
+//! An erasure (`forget`, or of an expired sign-up) deletes their
+//! subscriber rows (`forget`: any case of the address), their
+//! `sent_articles`, the bounce reports about them or their messages, every
+//! outbox row to them (`forget`) or of their subscriber id and its body
+//! (and the shared bytes no other body names), and makes their audit rows
+//! anonymous: the outcome and time stay (the counts of sends and failures
+//! stay true), the outbox id,
 //! Message-ID and relay answer go. Links in mails already delivered name a
 //! subscriber id that no longer exists and that is never given again
 //! (AUTOINCREMENT, BIGSERIAL), so they lead nowhere.
 //!
 //! On SQLite every connection runs with `secure_delete` (deleted content
-//! is overwritten in the file, not left in free pages), and both calls end
+//! is overwritten in the file, not left in free pages), and every erasure ends
 //! with a WAL checkpoint that truncates the WAL, which held the old pages.
 //! PostgreSQL keeps dead rows in its files until VACUUM (autovacuum, soon
 //! after); backups are the operator's to expire.
@@ -47,6 +53,24 @@ use sqlx::Connection as _;
 
 /// The subscriber rows of the address `$1`, in any case.
 const THEIR_IDS: &str = concat!("SELECT id FROM subscribers WHERE ", super::same_address!());
+
+/// The sign-ups whose confirmation links have all expired: pending
+/// subscribers whose newest confirmation mail was queued before `$1`.
+/// Pending subscribers with no confirmation mail (added by an operator,
+/// imported) are the operator's to keep.
+const EXPIRED_SIGN_UPS: &str = "SELECT s.id FROM subscribers s JOIN outbox o ON o.subscriber_id = s.id
+     WHERE s.status = 'pending' AND o.period_key LIKE 'confirm:%'
+     GROUP BY s.id HAVING MAX(o.created_at) < $1";
+
+/// Whom an erasure is of, bound as `$1` in the statements of [`erase`].
+#[derive(Clone, Copy)]
+enum Whom<'a> {
+    /// Every subscriber row of this address (any case) and every message
+    /// to it, with or without a subscriber id.
+    Address(&'a str),
+    /// The subscriber with this id and the messages of its id.
+    Subscriber(i64),
+}
 
 /// What [`StateStore::forget`] removed.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -61,38 +85,39 @@ impl StateStore {
     /// Erases the person at `email` from every table (see the module doc),
     /// in one transaction: all of it or, on an error, none.
     pub async fn forget(&self, email: &str) -> Result<Forgotten> {
-        let theirs = format!("LOWER(recipient) = LOWER($1) OR subscriber_id IN ({THEIR_IDS})");
-        let statements = [
-            format!(
-                "UPDATE send_audit SET outbox_id = 0, message_id = '', detail = NULL
-                 WHERE outbox_id IN (SELECT id FROM outbox WHERE {theirs})"
-            ),
-            format!(
-                "DELETE FROM bounce_reports
-                 WHERE subscriber_id IN ({THEIR_IDS}) OR outbox_id IN (SELECT id FROM outbox WHERE {theirs})"
-            ),
-            format!("DELETE FROM outbox_bodies WHERE outbox_id IN (SELECT id FROM outbox WHERE {theirs})"),
-            format!("DELETE FROM outbox WHERE {theirs}"),
-            format!("DELETE FROM sent_articles WHERE subscriber_id IN ({THEIR_IDS})"),
-            concat!("DELETE FROM subscribers WHERE ", super::same_address!()).to_string(),
-        ];
         let _writing = self.writing().await;
         let mut conn = self.pool.acquire().await.map_err(q("forgetting a person"))?;
         let mut tx = conn.begin().await.map_err(q("forgetting a person"))?;
-        let mut counts = [0u64; 6];
-        for (n, text) in counts.iter_mut().zip(statements) {
-            *n = sqlx::query(super::statements::sql(text))
-                .bind(email.trim())
-                .execute(&mut *tx)
-                .await
-                .map_err(q("forgetting a person"))?
-                .rows_affected();
-        }
+        let forgotten = erase(&mut tx, Whom::Address(email.trim())).await?;
         super::common::drop_unused(&mut tx).await?;
         tx.commit().await.map_err(q("forgetting a person"))?;
         self.truncate_wal(&mut conn).await;
-        let [audit_rows, _, _, messages, sent_articles, subscribers] = counts;
-        Ok(Forgotten { subscribers, messages, audit_rows, sent_articles })
+        Ok(forgotten)
+    }
+
+    /// Erases, as [`forget`](Self::forget) does, every sign-up whose
+    /// confirmation links were all made before `before` (see
+    /// `EXPIRED_SIGN_UPS`): nobody agreed to be mailed at that address, and
+    /// no link can confirm it any more. One transaction; how many.
+    pub async fn forget_expired_sign_ups(&self, before: DateTime<Utc>) -> Result<u64> {
+        const WHAT: &str = "forgetting sign-ups never confirmed";
+        let _writing = self.writing().await;
+        let mut conn = self.pool.acquire().await.map_err(q(WHAT))?;
+        let mut tx = conn.begin().await.map_err(q(WHAT))?;
+        // Read inside the transaction, before any row goes: the condition
+        // reads the outbox rows that the erasure deletes.
+        let ids: Vec<i64> = sqlx::query_scalar(EXPIRED_SIGN_UPS).bind(to_ms(before)).fetch_all(&mut *tx).await.map_err(q(WHAT))?;
+        for id in &ids {
+            erase(&mut tx, Whom::Subscriber(*id)).await?;
+        }
+        if !ids.is_empty() {
+            super::common::drop_unused(&mut tx).await?;
+        }
+        tx.commit().await.map_err(q(WHAT))?;
+        if !ids.is_empty() {
+            self.truncate_wal(&mut conn).await;
+        }
+        Ok(ids.len() as u64)
     }
 
     /// Drops the bodies of messages sent (or given up) before `before`,
@@ -131,4 +156,38 @@ impl StateStore {
             tracing::warn!("state database: truncating the WAL after an erasure: {e}");
         }
     }
+}
+
+/// Deletes `whom`'s rows from every table and makes their audit rows
+/// anonymous (see the module doc), inside `tx`.
+async fn erase(tx: &mut sqlx::Transaction<'_, sqlx::Any>, whom: Whom<'_>) -> Result<Forgotten> {
+    let (ids, messages) = match whom {
+        Whom::Address(_) => (THEIR_IDS.to_string(), format!("LOWER(recipient) = LOWER($1) OR subscriber_id IN ({THEIR_IDS})")),
+        Whom::Subscriber(_) => ("$1".to_string(), "subscriber_id = $1".to_string()),
+    };
+    let statements = [
+        format!(
+            "UPDATE send_audit SET outbox_id = 0, message_id = '', detail = NULL
+             WHERE outbox_id IN (SELECT id FROM outbox WHERE {messages})"
+        ),
+        format!(
+            "DELETE FROM bounce_reports
+             WHERE subscriber_id IN ({ids}) OR outbox_id IN (SELECT id FROM outbox WHERE {messages})"
+        ),
+        format!("DELETE FROM outbox_bodies WHERE outbox_id IN (SELECT id FROM outbox WHERE {messages})"),
+        format!("DELETE FROM outbox WHERE {messages}"),
+        format!("DELETE FROM sent_articles WHERE subscriber_id IN ({ids})"),
+        format!("DELETE FROM subscribers WHERE id IN ({ids})"),
+    ];
+    let mut counts = [0u64; 6];
+    for (n, text) in counts.iter_mut().zip(statements) {
+        let query = sqlx::query(super::statements::sql(text));
+        let query = match whom {
+            Whom::Address(email) => query.bind(email),
+            Whom::Subscriber(id) => query.bind(id),
+        };
+        *n = query.execute(&mut **tx).await.map_err(q("forgetting a person"))?.rows_affected();
+    }
+    let [audit_rows, _, _, messages, sent_articles, subscribers] = counts;
+    Ok(Forgotten { subscribers, messages, audit_rows, sent_articles })
 }

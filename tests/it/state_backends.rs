@@ -4,7 +4,8 @@
 //! PostgreSQL (the planner's advisory lock, lease owners seen through their
 //! sessions). Also the upgrade to schema version 3 (bodies in
 //! `outbox_bodies`) of a database holding a queued message, and the
-//! audit rows the database writes for a group of sent marks.
+//! audit rows the database writes for a group of sent marks, and which
+//! sign-ups never confirmed are forgotten.
 
 use crate::support::mailtest;
 
@@ -350,4 +351,50 @@ async fn an_address_in_other_capitals_is_one_subscriber_and_old_twins_are_merged
 on_both_backends!(
     an_address_in_other_capitals_is_one_subscriber_and_old_twins_are_merged,
     an_address_in_other_capitals_is_one_subscriber_and_old_twins_are_merged
+);
+
+/// An address typed into the sign-up form and never confirmed is not
+/// kept past its links: once the newest confirmation mail to it is
+/// older than the links' life (`CONFIRM_VALID_DAYS`), `Digests::prune`
+/// erases it with its mails. A sign-up made again keeps it for a new life;
+/// pending subscribers an operator added (no confirmation mail) and
+/// confirmed ones are not touched.
+async fn a_sign_up_is_forgotten_once_its_newest_confirmation_link_expired(backend: Backend) {
+    use bantin::state::Status;
+    let dir = tempfile::tempdir().unwrap();
+    let db = StateDb::new(backend, dir.path());
+    let cfg = mailtest::write_config_for(dir.path(), &db.url, &mailtest::examples(), "smtp://127.0.0.1:9", "https://bantin.example.org/", "");
+    let d = mailtest::digests(&cfg).await;
+    let life = chrono::Duration::days(bantin::mail::CONFIRM_VALID_DAYS);
+    let day = chrono::Duration::days(1);
+    let signed_up = |email: &'static str, status: Status| {
+        let d = std::sync::Arc::clone(&d);
+        async move {
+            let sub = mailtest::add_subscriber(&d.state, email, status, at()).await;
+            assert!(d.state.enqueue(&d.composer.confirmation(&sub, at()).unwrap(), at()).await.unwrap());
+            sub
+        }
+    };
+    signed_up("stranger@example.org", Status::Pending).await;
+    let again = signed_up("again@example.org", Status::Pending).await;
+    assert!(d.state.enqueue(&d.composer.confirmation(&again, at() + day * 3).unwrap(), at() + day * 3).await.unwrap());
+    signed_up("confirmed@example.org", Status::Active).await;
+    mailtest::add_subscriber(&d.state, "added@example.org", Status::Pending, at()).await;
+    assert_eq!(d.state.outbox_counts().await.unwrap().queued, 4);
+    let addresses = |d: std::sync::Arc<bantin::newsletter::Digests>| async move {
+        d.state.subscribers().await.unwrap().into_iter().map(|s| s.email).collect::<Vec<_>>()
+    };
+
+    assert_eq!(d.prune(at() + life - chrono::Duration::minutes(1)).await.unwrap().sign_ups, 0, "a link still valid");
+    assert_eq!(d.prune(at() + life + chrono::Duration::minutes(1)).await.unwrap().sign_ups, 1);
+    assert_eq!(addresses(std::sync::Arc::clone(&d)).await, ["added@example.org", "again@example.org", "confirmed@example.org"]);
+    assert!(d.state.subscriber_by_email("stranger@example.org").await.unwrap().is_none());
+    assert_eq!(d.state.outbox_counts().await.unwrap().queued, 3, "its confirmation mail goes too");
+    assert_eq!(d.prune(at() + day * 3 + life + chrono::Duration::minutes(1)).await.unwrap().sign_ups, 1, "the second sign-up's life");
+    assert_eq!(addresses(std::sync::Arc::clone(&d)).await, ["added@example.org", "confirmed@example.org"]);
+}
+
+on_both_backends!(
+    a_sign_up_is_forgotten_once_its_newest_confirmation_link_expired,
+    a_sign_up_is_forgotten_once_its_newest_confirmation_link_expired
 );

@@ -3,7 +3,8 @@
 //! no table (a whole dump of the database, message bodies decoded, is
 //! searched for it, its lower-cased form and its local part), and
 //! `retention.mail_bodies` drops the bodies of old sent messages at the end
-//! of `bantin digest run`, keeping their rows.
+//! of `bantin digest run`, keeping their rows; a sign-up never confirmed is
+//! erased once its link has expired.
 
 use super::bounces::bantin;
 use crate::support::harness;
@@ -168,7 +169,45 @@ async fn serve_drops_old_bodies_at_start(backend: Backend) {
     assert!(state.outbox_counts().await.unwrap().sent >= 1, "the outbox row stays");
 }
 
+/// Someone typed an address into the sign-up form and its owner never
+/// confirmed: once the confirmation link has expired (7 days), the next
+/// prune (`digest run` here; serve's scheduler hourly) erases the address
+/// from every table, and the link in the mail leads nowhere.
+async fn a_sign_up_never_confirmed_is_forgotten_when_its_link_expires(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let db = StateDb::new(backend, dir.path());
+    let port = crate::support::serve::free_port();
+    let public = format!("http://127.0.0.1:{port}/");
+    let cfg = mailtest::write_config_for(dir.path(), &db.url, &mailtest::examples(), &smtp.url(), &public, "");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace("[http]\n", &format!("[http]\nlisten = \"127.0.0.1:{port}\"\n"));
+    std::fs::write(&cfg, text).unwrap();
+    assert!(bantin(&cfg, &["subscribers", "add", BYSTANDER]).await.0, "a pending subscriber an operator added");
+    let serve = crate::support::serve::Serve::start(&cfg);
+    let client = reqwest::Client::new();
+    let answer = mailtest::post_form(&client, &serve.url("/subscribe"), "email=Victim.Person%40example.org&frequency=daily").await;
+    assert_eq!(answer.status(), 202);
+    let confirm_url = mailtest::link_with(&parse(&wait_for_mail(&smtp, 1).await[0].data).body_text(0).unwrap(), "/confirm/");
+    assert_eq!(traces(&dump(&db)), ["victim.person@example.org", "victim.person"]);
+
+    let later = |days: i64| (chrono::Utc::now() + chrono::Duration::days(days)).to_rfc3339();
+    let (ok, out) = bantin(&cfg, &["digest", "run", "--at", &later(6)]).await;
+    assert!(ok && !out.contains("forgotten"), "{out}");
+    assert_eq!(traces(&dump(&db)).len(), 2, "a sign-up whose link is still valid is kept");
+    let (ok, out) = bantin(&cfg, &["digest", "run", "--at", &later(8)]).await;
+    assert!(ok && out.contains("1 sign-ups never confirmed forgotten (their links had expired)"), "{out}");
+    let after = dump(&db);
+    assert_eq!(traces(&after), Vec::<&str>::new(), "the unconfirmed address is in the dump after its link expired:\n{after}");
+    assert!(after.contains(BYSTANDER), "a pending subscriber with no confirmation mail is the operator's to keep");
+    let page = client.get(&confirm_url).send().await.unwrap();
+    assert!(page.text().await.unwrap().contains("không đúng"), "the link in the mail leads nowhere");
+}
+
 on_both_backends!(forget_erases_the_person_from_every_table, forget_erases_the_person_from_every_table);
+on_both_backends!(
+    a_sign_up_never_confirmed_is_forgotten_when_its_link_expires,
+    a_sign_up_never_confirmed_is_forgotten_when_its_link_expires
+);
 on_both_backends!(
     sent_bodies_older_than_the_retention_are_dropped_and_their_rows_kept,
     sent_bodies_older_than_the_retention_are_dropped_and_their_rows_kept
