@@ -144,6 +144,13 @@ try {
 
   await page.setViewportSize({ width: 1280, height: 900 });
   await page.getByLabel("Địa chỉ thư điện tử").fill(address);
+  // The field only programs fill in (a form with it filled is recorded
+  // nowhere) is off-screen and out of the keyboard's way.
+  await page.keyboard.press("Tab");
+  const next = await page.evaluate(() => document.activeElement?.getAttribute("name"));
+  check(next === "frequency", `index: Tab from the address goes to the frequency, past the hidden field (${next})`);
+  const trap = await page.locator('input[name="homepage"]').boundingBox();
+  check(trap !== null && trap.x + trap.width <= 0, `index: the hidden field is off-screen (${JSON.stringify(trap)})`);
   await page.getByLabel("Hằng ngày").check();
   await submit(page, "Đăng ký");
   await page_checked(page, "subscribed", { status: 202, heading: "Vui lòng kiểm tra hộp thư" });

@@ -11,7 +11,9 @@
 //!   sent, and does the same work for each: it checks the form and the
 //!   limits and hands the rest to the sign-up worker (`signup`), so neither
 //!   the answer nor its timing tells who subscribes;
-//! - a form posted from another site's page is refused (`origin`);
+//! - a form posted from another site's page is refused (`origin`); one
+//!   whose hidden field (`TRAP_FIELD`) a program filled in gets the same
+//!   answer and nothing else;
 //! - sign-ups are limited per mailbox and per client IP, confirmation mails
 //!   per hour in all (`limit`; the IP is read from axum's
 //!   `ConnectInfo<SocketAddr>` extension, which `http::serve` sets per
@@ -41,7 +43,7 @@ pub use bantin_core::subscriber::{parse_form, Form};
 pub use limit::Limits;
 
 use crate::newsletter::Digests;
-use crate::state::{Frequency, Subscriber, likely_meant, normalize_address};
+use crate::state::{Frequency, Subscriber, TRAP_FIELD, likely_meant, normalize_address};
 use axum::Router;
 use axum::body::Bytes;
 use axum::Extension;
@@ -162,7 +164,11 @@ async fn subscribe(
     };
     let (topics, frequency) = choices(&ctx, &form);
     let message = check_mail_message(s, &email);
-    if ctx.limiter.lock().map(|mut l| l.allow_address(&email)).unwrap_or(false) {
+    if form.trapped {
+        // The answer a person gets: a program that learns it was caught
+        // learns to leave the field empty.
+        tracing::info!("sign-up with the hidden field `{TRAP_FIELD}` filled in (a program, not a person): not recorded");
+    } else if ctx.limiter.lock().map(|mut l| l.allow_address(&email)).unwrap_or(false) {
         signup::submit(&ctx.sign_ups, signup::Job::SignUp(signup::SignUp { email, topics, frequency, lang: lang.code() }));
     } else {
         // Same answer as a success: the limit must not reveal anything.

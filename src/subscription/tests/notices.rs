@@ -286,3 +286,26 @@ async fn the_sign_up_answer_shows_the_address_and_the_provider_most_likely_meant
     let (_, _, page) = s.post("/subscribe?lang=en", "email=o%27brien%26co%40example.org", Some("192.0.2.22")).await;
     assert!(page.contains("We have sent a message to o&#39;brien&amp;co@example.org") && !page.contains("Did you mean"), "{page}");
 }
+
+/// A program that fills in every field of the built-in sign-up form, the
+/// hidden one too, gets the page a person gets, and nothing is recorded or
+/// mailed (a form bot subscribing strangers, one list after another). The
+/// field left empty, or absent (a site's own form), is a person's.
+#[tokio::test]
+async fn a_sign_up_with_the_hidden_field_filled_in_is_answered_and_recorded_nowhere() {
+    let index = include_str!("../../../templates/index.html");
+    assert!(index.contains(&format!("name=\"{TRAP_FIELD}\"")), "the built-in form has the field the parser reads");
+    let s = site(Limits::default()).await;
+    let filled = format!("email=stranger%40example.org&{TRAP_FIELD}=https%3A%2F%2Fspam.example%2F&frequency=daily");
+    let (status, _, bot_page) = s.post("/subscribe", &filled, Some("192.0.2.31")).await;
+    let empty = format!("email=stranger%40example.org&{TRAP_FIELD}=&frequency=daily");
+    let (_, _, person_page) = s.post("/subscribe", &empty, Some("192.0.2.32")).await;
+    assert_eq!((status, bot_page), (StatusCode::ACCEPTED, person_page), "the same answer");
+    assert_eq!(s.post("/subscribe", "email=own-form%40example.org", Some("192.0.2.33")).await.0, StatusCode::ACCEPTED);
+    // The worker takes posts in order: the third's mail shows the first
+    // was handled, and recorded nothing.
+    s.wait_outbox(2).await;
+    let to: Vec<String> = outbox(&s).await.into_iter().map(|m| m.0).collect();
+    assert_eq!(to, ["stranger@example.org", "own-form@example.org"], "one mail for the person's form (the program's took none of the address's limit), none for the program's");
+    assert_eq!(s.digests.state.subscribers().await.unwrap().len(), 2);
+}

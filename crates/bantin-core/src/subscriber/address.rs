@@ -110,16 +110,26 @@ pub struct Form {
     pub email: String,
     pub topics: Vec<String>,
     pub frequency: Option<String>,
+    /// The [`TRAP_FIELD`] had a value: a program filled in the form.
+    pub trapped: bool,
 }
+
+/// The sign-up form's field that people never see (`templates/index.html`
+/// hides it off-screen, out of the tab order and from screen readers) and
+/// programs that fill in every field do. Not autofilled: no browser or
+/// password manager has a kind of value for a "homepage". A form without
+/// it (a site's own) is a person's.
+pub const TRAP_FIELD: &str = "homepage";
 
 /// Reads a form body; any bytes give a `Form` (unknown fields are ignored).
 pub fn parse_form(body: &[u8]) -> Form {
-    let mut f = Form { email: String::new(), topics: Vec::new(), frequency: None };
+    let mut f = Form { email: String::new(), topics: Vec::new(), frequency: None, trapped: false };
     for (k, v) in url::form_urlencoded::parse(body) {
         match k.as_ref() {
             "email" => f.email = v.into_owned(),
             "topics" => f.topics.extend(v.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty())),
             "frequency" => f.frequency = Some(v.into_owned()),
+            TRAP_FIELD => f.trapped |= !v.trim().is_empty(),
             _ => {}
         }
     }
@@ -136,6 +146,20 @@ mod tests {
         // NFD input becomes NFC.
         let nfd = "nguye\u{0302}\u{0303}n@vi\u{0323}.vn";
         assert_eq!(normalize_address(nfd), Ok("nguyễn@vị.vn".into()));
+    }
+
+    #[test]
+    fn the_hidden_field_with_a_value_marks_the_form_as_a_programs() {
+        for (body, trapped) in [
+            ("email=a%40b.vn", false),
+            ("email=a%40b.vn&homepage=", false),
+            ("email=a%40b.vn&homepage=+%0A", false),
+            ("email=a%40b.vn&homepage=x", true),
+            ("homepage=http%3A%2F%2Fx.example&email=a%40b.vn&homepage=", true),
+        ] {
+            let form = parse_form(body.as_bytes());
+            assert_eq!((form.trapped, form.email.as_str()), (trapped, "a@b.vn"), "{body}");
+        }
     }
 
     /// An internationalised domain is one subscriber whichever way it is

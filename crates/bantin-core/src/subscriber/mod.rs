@@ -223,7 +223,7 @@ pub struct OutboxCounts {
 
 mod address;
 mod typo;
-pub use address::{canonical_mailbox, normalize_address, parse_form, smtp_address, AddressError, Form};
+pub use address::{canonical_mailbox, normalize_address, parse_form, smtp_address, AddressError, Form, TRAP_FIELD};
 pub use typo::likely_meant;
 
 #[cfg(test)]
