@@ -1,7 +1,8 @@
 //! `bantin subscribers import FILE`: a list of subscribers as people
 //! export it from a spreadsheet or another mailing tool. Read as CSV with
 //! the separator of its first line (`,`, `;` or tab), in UTF-8 or, by its
-//! byte-order mark, UTF-16 (Excel's "Unicode Text"); an optional header row
+//! byte-order mark, UTF-16 (Excel's "Unicode Text"), else as Windows-1258
+//! (Excel's "CSV" on a Vietnamese Windows, said); an optional header row
 //! names the columns in any order, in the words other tools export them
 //! with, and statuses in their words too (listmonk's, Mailchimp's). Each
 //! bad row is named by its own line and skipped; the others are imported;
@@ -158,6 +159,19 @@ pub(super) async fn import(state: &StateStore, file: &std::path::Path) -> anyhow
         Err(e) => {
             eprintln!("bantin: {}: {e}; save the list as \"CSV UTF-8\" or fix the character", file.display());
             return Ok(ExitCode::from(exit::DATAERR));
+        }
+    };
+    // Excel's plain "CSV" is in the system's code page: on a Vietnamese
+    // Windows, Windows-1258. Not UTF-8 with no mark: read as that, and say so.
+    let text = match std::str::from_utf8(&text) {
+        Ok(_) => text,
+        Err(_) => {
+            eprintln!(
+                "bantin: {}: not UTF-8; read as Windows-1258 (Excel's \"CSV\" on a Vietnamese Windows). \
+                 If names or topics look wrong, save the list as \"CSV UTF-8\" and import it again",
+                file.display()
+            );
+            std::borrow::Cow::Owned(bantin::text::from_windows_1258(&text).into_bytes())
         }
     };
     let text = text.as_ref();

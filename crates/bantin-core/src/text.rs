@@ -192,9 +192,27 @@ pub fn unmarked_utf8(bytes: &[u8]) -> Result<std::borrow::Cow<'_, [u8]>, Utf16Er
     Ok(Cow::Owned(text.into_bytes()))
 }
 
+/// The text of a file in Windows-1258, the code page of a Vietnamese
+/// Windows, as NFC: what Excel saves as plain "CSV" there (not UTF-8).
+/// Its tone marks are combining characters after the letter, so the
+/// decoded text is composed, as any text bantin keeps. Every byte means
+/// a character: never an error, so the caller says it guessed.
+pub fn from_windows_1258(bytes: &[u8]) -> String {
+    encoding_rs::WINDOWS_1258.decode_without_bom_handling(bytes).0.nfc().collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Vietnamese as Excel saves it on a Vietnamese Windows: base letters
+    /// with their own code (ê 0xEA, đ 0xF0, ư 0xFD), tone marks combining
+    /// (acute 0xEC, hook 0xD2, dot below 0xF2).
+    #[test]
+    fn windows_1258_reads_as_composed_vietnamese() {
+        let bytes = b"\xD0i\xF2a chi\xD2 email;Kinh t\xEA\xEC;Ch\xFD\xF2c";
+        assert_eq!(from_windows_1258(bytes), "Địa chỉ email;Kinh tế;Chực");
+    }
 
     proptest::proptest! {
         /// Any text saved as UTF-16 of either order reads back as itself,
