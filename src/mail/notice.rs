@@ -38,6 +38,7 @@ impl Composer {
     pub fn welcome(&self, sub: &Subscriber, lang: &str, confirmed: DateTime<Utc>) -> Result<OutboxMessage, MailError> {
         let unsubscribe_url = self.unsubscribe_url(sub.id);
         let own = minijinja::context! {
+            next_issue => crate::digest::next::next_issue(sub.frequency, &self.schedule, confirmed, lang == "en"),
             // No archive link when `digest.archive` is off (the route is a 404).
             archive_url => self.archive.then(|| self.public_link("archive/")),
             preferences_url => self.preferences_url(sub.id),

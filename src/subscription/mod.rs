@@ -198,7 +198,7 @@ fn link_made(link: &Verified<ConfirmLink>) -> DateTime<Utc> {
 async fn confirm_page(State(ctx): State<Arc<Ctx>>, lang: Lang, link: Verified<ConfirmLink>, uri: Uri) -> Response {
     let s = strings::get(lang);
     match ctx.digests.state.subscriber_by_id(link.id).await {
-        Ok(Some(sub)) if sub.status.gets_digests() => confirmed(&ctx, lang),
+        Ok(Some(sub)) if sub.status.gets_digests() => confirmed(&ctx, lang, &sub, Utc::now()),
         Ok(Some(sub)) if sub.confirmable_by(link_made(&link)) => {
             let mut page = Page::plain(StatusCode::OK, s.confirm_title, s.confirm_message.replace("{email}", &sub.email));
             page.form = "confirm";
@@ -217,16 +217,19 @@ async fn confirm(State(ctx): State<Arc<Ctx>>, lang: Lang, link: Verified<Confirm
     match ctx.digests.state.confirm(link.id, link_made(&link), now).await {
         Ok(Some(sub)) if sub.status.gets_digests() => {
             manage::welcome(&ctx, &sub, lang, now).await;
-            confirmed(&ctx, lang)
+            confirmed(&ctx, lang, &sub, now)
         }
         Ok(_) => invalid_link(&ctx, lang),
         Err(e) => server_error(&ctx, lang, "subscription page", e),
     }
 }
 
-fn confirmed(ctx: &Ctx, lang: Lang) -> Response {
+/// The page of a confirmed subscription, saying when `sub`'s next mail
+/// comes as of `now`.
+fn confirmed(ctx: &Ctx, lang: Lang, sub: &Subscriber, now: DateTime<Utc>) -> Response {
     let s = strings::get(lang);
-    render(ctx, lang, Page::plain(StatusCode::OK, s.confirmed_title, s.confirmed_message))
+    let next = crate::digest::next::next_issue(sub.frequency, &ctx.digests.plan, now, lang == Lang::En);
+    render(ctx, lang, Page::plain(StatusCode::OK, s.confirmed_title, s.confirmed_message.replace("{next_issue}", &next)))
 }
 
 /// The page with `form` of the subscriber `id`, posting back to the page's

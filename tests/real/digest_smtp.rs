@@ -70,7 +70,9 @@ async fn subscribe_confirm_receive_a_digest_unsubscribe_and_receive_nothing_afte
     assert!(page.text().await.unwrap().contains("<form method=\"post\""));
     let page = mailtest::post_form(&client, &confirm_url, "").await;
     assert_eq!(page.status(), 200);
-    assert!(page.text().await.unwrap().contains("Đăng ký thành công"));
+    let page = page.text().await.unwrap();
+    // When the first digest comes: the config's daily_at, a day away at most.
+    assert!(page.contains("Đăng ký thành công") && page.contains("Bản tin kế tiếp sẽ đến vào khoảng 07:00"), "{page}");
     let sub = digests.state.subscriber_by_email("Doc.Gia@example.vn").await.unwrap().unwrap();
     assert_eq!(sub.status, Status::Active);
     // The welcome mail, once (a second press of the button sends none).
@@ -79,6 +81,9 @@ async fn subscribe_confirm_receive_a_digest_unsubscribe_and_receive_nothing_afte
     let welcome = parse(&mails[1].data);
     assert!(welcome.subject().unwrap().ends_with("chào mừng bạn đến với bản tin"), "{:?}", welcome.subject());
     assert_eq!(welcome.header_raw("List-Unsubscribe-Post").map(str::trim), Some("List-Unsubscribe=One-Click"));
+    let text = welcome.body_text(0).unwrap();
+    let next = text.lines().find(|l| l.starts_with("Bản tin kế tiếp sẽ đến vào khoảng 07:00")).unwrap_or_else(|| panic!("{text}"));
+    assert!(page.contains(next), "the mail and the page say the same time: {next}");
 
     // The form answers the same for a known (active) address; its owner
     // gets their preferences link (not a confirmation, not a second welcome).

@@ -1,6 +1,7 @@
 //! Digests, the pure part: which articles each subscriber's next digest
 //! holds, and when periods begin and end ([`plan`]; instant mail's
-//! windows in [`instant`]); the seed addresses'
+//! windows in [`instant`]; when a subscriber's next mail comes, in words,
+//! [`next`]); the seed addresses'
 //! copies of each period's site-wide digest ([`seed`]); the archive's
 //! names for sent periods ([`archive`]). The runtime that
 //! drives planning, rendering, committing and sending lives in the daemon
@@ -8,6 +9,7 @@
 
 pub mod archive;
 pub mod instant;
+pub mod next;
 #[cfg(test)]
 mod instant_tests;
 pub mod plan;
