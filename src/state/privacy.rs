@@ -107,17 +107,20 @@ impl StateStore {
         // Read inside the transaction, before any row goes: the condition
         // reads the outbox rows that the erasure deletes.
         let ids: Vec<i64> = sqlx::query_scalar(EXPIRED_SIGN_UPS).bind(to_ms(before)).fetch_all(&mut *tx).await.map_err(q(WHAT))?;
+        // Counted by the rows deleted: another instance pruning at the same
+        // moment may have erased some of them first (PostgreSQL).
+        let mut erased = 0;
         for id in &ids {
-            erase(&mut tx, Whom::Subscriber(*id)).await?;
+            erased += erase(&mut tx, Whom::Subscriber(*id)).await?.subscribers;
         }
         if !ids.is_empty() {
             super::common::drop_unused(&mut tx).await?;
         }
         tx.commit().await.map_err(q(WHAT))?;
-        if !ids.is_empty() {
+        if erased > 0 {
             self.truncate_wal(&mut conn).await;
         }
-        Ok(ids.len() as u64)
+        Ok(erased)
     }
 
     /// Drops the bodies of messages sent (or given up) before `before`,
