@@ -50,13 +50,14 @@ pub(super) async fn ask(
     let Ok(email) = normalize_address(&parse_form(&body).email) else {
         return render(&ctx, lang, Page::plain(StatusCode::BAD_REQUEST, s.bad_address_title, s.bad_address_message));
     };
+    let message = super::naming_the_address(s.manage_sent_message, s.manage_typo_hint, &email);
     if ctx.limiter.lock().map(|mut l| l.allow_address(&email)).unwrap_or(false) {
         signup::submit(&ctx.sign_ups, signup::Job::Manage { email, lang: lang.code() });
     } else {
         // Same answer as a success: the limit must not reveal anything.
         tracing::info!("preferences link for a rate-limited mailbox not sent");
     }
-    render(&ctx, lang, Page::plain(StatusCode::ACCEPTED, s.manage_sent_title, s.manage_sent_message))
+    render(&ctx, lang, Page::plain(StatusCode::ACCEPTED, s.manage_sent_title, message))
 }
 
 /// After `sub` was confirmed at `now` by this request: the welcome mail,

@@ -163,7 +163,7 @@ async fn subscribe(
         Err(_) => return render(&ctx, lang, Page::plain(StatusCode::BAD_REQUEST, s.bad_address_title, s.bad_address_message)),
     };
     let (topics, frequency) = choices(&ctx, &form);
-    let message = check_mail_message(s, &email);
+    let message = naming_the_address(s.check_mail_message, s.typo_hint, &email);
     if form.trapped {
         // The answer a person gets: a program that learns it was caught
         // learns to leave the field empty.
@@ -177,13 +177,14 @@ async fn subscribe(
     render(&ctx, lang, Page::plain(StatusCode::ACCEPTED, s.check_mail_title, message))
 }
 
-/// What the answer to a sign-up says: the same for any address's state,
-/// the address as typed (a typo shows), and the address the reader most
-/// likely meant if its provider looks mistyped (`gmial.com`).
-fn check_mail_message(s: &strings::Strings, email: &str) -> String {
-    let message = s.check_mail_message.replace("{email}", email);
+/// What the answer to a posted address (a sign-up, /manage) says: the same
+/// for any address's state, `message` with the address as typed (a typo
+/// shows), and `hint` with the address the reader most likely meant if
+/// its provider looks mistyped (`gmial.com`).
+pub(super) fn naming_the_address(message: &str, hint: &str, email: &str) -> String {
+    let message = message.replace("{email}", email);
     match likely_meant(email) {
-        Some(meant) => format!("{message} {}", s.typo_hint.replace("{email}", &meant)),
+        Some(meant) => format!("{message} {}", hint.replace("{email}", &meant)),
         None => message,
     }
 }

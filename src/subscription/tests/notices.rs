@@ -84,7 +84,8 @@ async fn manage_answers_the_same_for_anyone_and_mails_the_link_to_subscribers_on
     let mut answers = Vec::new();
     for (i, email) in ["member%40example.org", "stranger%40example.org", "pending%40example.org", "left%40example.org"].iter().enumerate() {
         let (status, _, page) = s.post("/manage", &format!("email={email}"), Some(&format!("192.0.2.{i}"))).await;
-        answers.push((status, page));
+        // The same page but for the address it names.
+        answers.push((status, page.replace(&email.replace("%40", "@"), "ADDRESS")));
     }
     assert_eq!(answers[0].0, StatusCode::ACCEPTED);
     assert!(answers.iter().all(|a| *a == answers[0]), "the answers differ");
@@ -275,8 +276,9 @@ async fn a_sign_up_in_other_capitals_is_the_subscriber_already_there_who_gets_th
 
 /// A reader who mistyped their provider (`gmial.com`) waited for a
 /// confirmation that went nowhere, told only "if this address needs
-/// confirming…". The answer names the address as typed, and the one most
-/// likely meant; markup in an address is shown, not run.
+/// confirming…" (and at /manage for a link, "if this address…"). The
+/// answer names the address as typed, and the one most likely meant;
+/// markup in an address is shown, not run.
 #[tokio::test]
 async fn the_sign_up_answer_shows_the_address_and_the_provider_most_likely_meant() {
     let s = site(Limits::default()).await;
@@ -285,6 +287,10 @@ async fn the_sign_up_answer_shows_the_address_and_the_provider_most_likely_meant
     assert!(page.contains("Chúng tôi đã gửi một thư tới an@gmial.com") && page.contains("Có phải ý bạn là an@gmail.com?"), "{page}");
     let (_, _, page) = s.post("/subscribe?lang=en", "email=o%27brien%26co%40example.org", Some("192.0.2.22")).await;
     assert!(page.contains("We have sent a message to o&#39;brien&amp;co@example.org") && !page.contains("Did you mean"), "{page}");
+    // Asking for the preferences link, likewise.
+    let (status, _, page) = s.post("/manage", "email=an%40yaho.com", Some("192.0.2.23")).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert!(page.contains("Nếu an@yaho.com đang nhận bản tin") && page.contains("Có phải ý bạn là an@yahoo.com? Nếu vậy, hãy gửi lại"), "{page}");
 }
 
 /// A program that fills in every field of the built-in sign-up form, the
