@@ -269,7 +269,6 @@ async fn send_due(digests: &Digests, catalog: &Catalog, start: DateTime<Utc>, mo
     Ok(ExitCode::SUCCESS)
 }
 
-
 /// What `digest run`'s prune let go, as the end of its line ("" for nothing).
 fn pruned_words(p: bantin::newsletter::Pruned) -> String {
     let mut words = String::new();
