@@ -69,6 +69,47 @@ impl Unsubscribes {
     }
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct OutcomeLabel {
+    pub outcome: String,
+}
+
+/// What became of a sign-up form posted with a good address, as
+/// `bantin_signups_total` labels it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SignUp {
+    /// Handed to the sign-up worker (which mails a confirmation, or the
+    /// preferences link of a subscriber already there).
+    Taken,
+    /// Its mailbox had `subscription.per_address_per_day` already.
+    Limited,
+    /// The hidden field was filled in: a program's.
+    Trapped,
+}
+
+impl SignUp {
+    const ALL: [SignUp; 3] = [SignUp::Taken, SignUp::Limited, SignUp::Trapped];
+
+    fn label(self) -> OutcomeLabel {
+        let outcome = match self {
+            SignUp::Taken => "taken",
+            SignUp::Limited => "limited",
+            SignUp::Trapped => "trapped",
+        };
+        OutcomeLabel { outcome: outcome.to_string() }
+    }
+}
+
+/// Sign-ups, by what became of them; a clone counts into the same series.
+#[derive(Clone, Debug, Default)]
+pub struct SignUps(Family<OutcomeLabel, Counter>);
+
+impl SignUps {
+    pub fn count(&self, outcome: SignUp) {
+        self.0.get_or_create(&outcome.label()).inc();
+    }
+}
+
 pub struct Metrics {
     registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
@@ -102,6 +143,10 @@ pub struct Metrics {
     /// Subscribers who unsubscribed (`bantin_unsubscribes_total`), by way:
     /// a spike after a digest is the readers' verdict on it.
     pub unsubscribes: Unsubscribes,
+    /// Sign-up forms posted (`bantin_signups_total`), by outcome: many
+    /// `trapped` is a form bot at work, many `limited` someone subscribing
+    /// one victim again and again.
+    pub sign_ups: SignUps,
 }
 
 impl Default for Metrics {
@@ -174,8 +219,18 @@ impl Metrics {
         for via in Via::ALL {
             drop(unsubscribes.0.get_or_create(&via.label()));
         }
+        let sign_ups = SignUps::default();
+        registry.register(
+            "signups",
+            "Sign-up forms posted with a good address, by outcome: taken (handed on to be mailed), limited (its mailbox's daily limit reached), trapped (the hidden field filled in: a program)",
+            sign_ups.0.clone(),
+        );
+        for outcome in SignUp::ALL {
+            drop(sign_ups.0.get_or_create(&outcome.label()));
+        }
         Metrics {
             unsubscribes,
+            sign_ups,
             bounces,
             registry,
             outbox,

@@ -21,7 +21,7 @@ use pipeline::{QueueError, QueueReport};
 use crate::mail::sender::{DeliveryReport, Mailer, SendError};
 use crate::mail::{Composer, MailError};
 use crate::state::{StateError, StateStore, Unsubscribe};
-use crate::metrics::{Metrics, Unsubscribes, Via};
+use crate::metrics::{Metrics, SignUp, SignUps, Unsubscribes, Via};
 use crate::tokens::{KeyError, TokenKey};
 use chrono::{DateTime, Utc};
 use plan::{Mode, PlanSettings};
@@ -58,6 +58,8 @@ pub struct Digests {
     /// Where unsubscribes are counted: serve's registry once
     /// [`Digests::count_in`] was called, nowhere before.
     unsubscribes: std::sync::OnceLock<Unsubscribes>,
+    /// Where sign-ups are counted, likewise.
+    sign_ups: std::sync::OnceLock<SignUps>,
 }
 
 /// What [`Digests::prune`] let go.
@@ -109,6 +111,7 @@ impl Digests {
             catalog,
             soon: Soon::default(),
             unsubscribes: std::sync::OnceLock::new(),
+            sign_ups: std::sync::OnceLock::new(),
         }))
     }
 
@@ -116,6 +119,14 @@ impl Digests {
     /// registry, so the counters reach its `/metrics`).
     pub fn count_in(&self, metrics: &Metrics) {
         let _ = self.unsubscribes.set(metrics.unsubscribes.clone());
+        let _ = self.sign_ups.set(metrics.sign_ups.clone());
+    }
+
+    /// Counts a sign-up form posted, by what became of it.
+    pub fn count_sign_up(&self, outcome: SignUp) {
+        if let Some(sign_ups) = self.sign_ups.get() {
+            sign_ups.count(outcome);
+        }
     }
 
     /// Ends subscriber `id`'s subscription (`StateStore::unsubscribe`),

@@ -42,6 +42,7 @@ pub(crate) mod strings;
 pub use bantin_core::subscriber::{parse_form, Form};
 pub use limit::Limits;
 
+use crate::metrics::SignUp as SignUpOutcome;
 use crate::newsletter::Digests;
 use crate::state::{Frequency, Subscriber, TRAP_FIELD, likely_meant, normalize_address};
 use axum::Router;
@@ -168,11 +169,14 @@ async fn subscribe(
         // The answer a person gets: a program that learns it was caught
         // learns to leave the field empty.
         tracing::info!("sign-up with the hidden field `{TRAP_FIELD}` filled in (a program, not a person): not recorded");
+        ctx.digests.count_sign_up(SignUpOutcome::Trapped);
     } else if ctx.limiter.lock().map(|mut l| l.allow_address(&email)).unwrap_or(false) {
         signup::submit(&ctx.sign_ups, signup::Job::SignUp(signup::SignUp { email, topics, frequency, lang: lang.code() }));
+        ctx.digests.count_sign_up(SignUpOutcome::Taken);
     } else {
         // Same answer as a success: the limit must not reveal anything.
         tracing::info!("sign-up for a rate-limited mailbox not recorded");
+        ctx.digests.count_sign_up(SignUpOutcome::Limited);
     }
     render(&ctx, lang, Page::plain(StatusCode::ACCEPTED, s.check_mail_title, message))
 }

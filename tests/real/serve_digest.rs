@@ -42,6 +42,10 @@ async fn serve_subscribes_confirms_mails_a_digest_once_and_unsubscribes_in_one_c
     let feed = client.get(format!("{base}/feed.xml")).send().await.unwrap();
     assert_eq!(feed.status(), 200);
 
+    // A form bot's post (the hidden field filled in): the same 202, and no
+    // mail (the test counts every mail the relay gets).
+    let bot = post_form(&client, &format!("{base}/subscribe"), "email=ai.do%40example.vn&homepage=https%3A%2F%2Fx.example&frequency=daily").await;
+    assert_eq!(bot.status(), 202);
     // Subscribe: 202 and a confirmation mail whose link points here.
     let resp = post_form(&client, &format!("{base}/subscribe"), "email=doc.gia%40example.vn&frequency=daily").await;
     assert_eq!(resp.status(), 202);
@@ -114,6 +118,9 @@ async fn serve_subscribes_confirms_mails_a_digest_once_and_unsubscribes_in_one_c
     let metrics = client.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("bantin_unsubscribes_total{via=\"link\"} 1\n"), "{metrics}");
     assert!(metrics.contains("bantin_unsubscribes_total{via=\"admin\"} 0\n"), "{metrics}");
+    for (outcome, n) in [("taken", 1), ("limited", 0), ("trapped", 1)] {
+        assert!(metrics.contains(&format!("bantin_signups_total{{outcome=\"{outcome}\"}} {n}\n")), "{outcome}: {metrics}");
+    }
 
     // The client's address reaches the routes through serve's own accept
     // loop: the per-IP limit (20 an hour) answers 429 once it is used up.
@@ -126,7 +133,8 @@ async fn serve_subscribes_confirms_mails_a_digest_once_and_unsubscribes_in_one_c
         }
         assert_eq!(resp.status(), 202);
     }
-    assert_eq!(limited_at, Some(19), "the 21st sign-up from one IP is limited");
+    // The bot's post and the reader's came first: a form bot is limited too.
+    assert_eq!(limited_at, Some(18), "the 21st sign-up from one IP is limited");
 
     // SIGHUP: the digest side is built once, so a [mail] change is named
     // as needing a restart (the feeds still reload).
