@@ -233,8 +233,7 @@ async fn confirm(State(ctx): State<Arc<Ctx>>, lang: Lang, link: Verified<Confirm
 /// comes as of `now`.
 fn confirmed(ctx: &Ctx, lang: Lang, sub: &Subscriber, now: DateTime<Utc>) -> Response {
     let s = strings::get(lang);
-    let next = crate::digest::next::next_issue(sub.frequency, &ctx.digests.plan, now, lang == Lang::En);
-    render(ctx, lang, Page::plain(StatusCode::OK, s.confirmed_title, s.confirmed_message.replace("{next_issue}", &next)))
+    render(ctx, lang, Page::plain(StatusCode::OK, s.confirmed_title, s.confirmed_message.replace("{next_issue}", &next_issue(ctx, lang, sub, now))))
 }
 
 /// The page with `form` of the subscriber `id`, posting back to the page's
@@ -316,12 +315,24 @@ async fn save_preferences(
         let rejoined = state.rejoin(id, Utc::now()).await?;
         Ok::<_, crate::state::StateError>((state.set_preferences(id, &topics, frequency).await?, rejoined))
     };
-    match saved.await {
-        Ok((true, false)) => render(&ctx, lang, Page::plain(StatusCode::OK, s.saved_title, s.saved_message)),
-        Ok((true, true)) => render(&ctx, lang, Page::plain(StatusCode::OK, s.rejoined_title, s.rejoined_message)),
-        Ok((false, _)) => invalid_link(&ctx, lang),
-        Err(e) => server_error(&ctx, lang, "subscription page", e),
-    }
+    let (title, message) = match saved.await {
+        Ok((true, false)) => (s.saved_title, s.saved_message),
+        Ok((true, true)) => (s.rejoined_title, s.rejoined_message),
+        Ok((false, _)) => return invalid_link(&ctx, lang),
+        Err(e) => return server_error(&ctx, lang, "subscription page", e),
+    };
+    // With the new frequency, when the next mail comes (to one who gets
+    // digests: not to a suppressed address, say).
+    let message = match state.subscriber_by_id(id).await {
+        Ok(Some(sub)) if sub.status.gets_digests() => format!("{message} {}", next_issue(&ctx, lang, &sub, Utc::now())),
+        _ => message.to_string(),
+    };
+    render(&ctx, lang, Page::plain(StatusCode::OK, title, message))
+}
+
+/// When `sub`'s next mail comes as of `now`, in the page's language.
+fn next_issue(ctx: &Ctx, lang: Lang, sub: &Subscriber, now: DateTime<Utc>) -> String {
+    crate::digest::next::next_issue(sub.frequency, &ctx.digests.plan, now, lang == Lang::En)
 }
 
 #[cfg(test)]

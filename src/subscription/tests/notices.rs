@@ -315,3 +315,27 @@ async fn a_sign_up_with_the_hidden_field_filled_in_is_answered_and_recorded_nowh
     assert_eq!(to, ["stranger@example.org", "own-form@example.org"], "one mail for the person's form (the program's took none of the address's limit), none for the program's");
     assert_eq!(s.digests.state.subscribers().await.unwrap().len(), 2);
 }
+
+/// A reader who changes how often they hear from us is told when the next
+/// mail comes with the new frequency; one who gets no digests (a hard
+/// bounce, say) is promised none.
+#[tokio::test]
+async fn saved_preferences_say_when_the_next_mail_comes_to_one_who_gets_digests() {
+    let s = site(Limits::default()).await;
+    let reader = active(&s, "doc.gia@example.org").await;
+    let bounced = NewSubscriber { email: "hong@example.org".into(), topics: vec![], frequency: Frequency::Daily, status: Status::Suppressed, now: Utc::now() };
+    let bounced = s.digests.state.insert_subscriber(&bounced).await.unwrap().0.id;
+    let s = &s;
+    let save = |id: i64, form: &'static str| {
+        let uri = format!("/preferences/{}?lang=en", s.token(Purpose::Preferences, id, None));
+        async move { s.post(&uri, form, None).await }
+    };
+    let (status, _, page) = save(reader, "frequency=weekly").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Your preferences have been updated. Your next issue comes at about 07:00 on Monday,"), "{page}");
+    let (_, _, page) = save(reader, "frequency=instant").await;
+    assert!(page.contains("Your next mail comes within"), "{page}");
+    let (status, _, page) = save(bounced, "frequency=weekly").await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(page.contains("Your preferences have been updated.") && !page.contains("Your next"), "{page}");
+}
