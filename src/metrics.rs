@@ -77,7 +77,7 @@ pub struct OutcomeLabel {
 /// What became of a sign-up form posted with a good address, as
 /// `bantin_signups_total` labels it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum SignUp {
+pub enum SignUpOutcome {
     /// Handed to the sign-up worker (which mails a confirmation, or the
     /// preferences link of a subscriber already there).
     Taken,
@@ -87,14 +87,14 @@ pub enum SignUp {
     Trapped,
 }
 
-impl SignUp {
-    const ALL: [SignUp; 3] = [SignUp::Taken, SignUp::Limited, SignUp::Trapped];
+impl SignUpOutcome {
+    const ALL: [SignUpOutcome; 3] = [SignUpOutcome::Taken, SignUpOutcome::Limited, SignUpOutcome::Trapped];
 
     fn label(self) -> OutcomeLabel {
         let outcome = match self {
-            SignUp::Taken => "taken",
-            SignUp::Limited => "limited",
-            SignUp::Trapped => "trapped",
+            SignUpOutcome::Taken => "taken",
+            SignUpOutcome::Limited => "limited",
+            SignUpOutcome::Trapped => "trapped",
         };
         OutcomeLabel { outcome: outcome.to_string() }
     }
@@ -105,7 +105,7 @@ impl SignUp {
 pub struct SignUps(Family<OutcomeLabel, Counter>);
 
 impl SignUps {
-    pub fn count(&self, outcome: SignUp) {
+    pub fn count(&self, outcome: SignUpOutcome) {
         self.0.get_or_create(&outcome.label()).inc();
     }
 }
@@ -225,7 +225,7 @@ impl Metrics {
             "Sign-up forms posted with a good address, by outcome: taken (handed on to be mailed), limited (its mailbox's daily limit reached), trapped (the hidden field filled in: a program)",
             sign_ups.0.clone(),
         );
-        for outcome in SignUp::ALL {
+        for outcome in SignUpOutcome::ALL {
             drop(sign_ups.0.get_or_create(&outcome.label()));
         }
         Metrics {

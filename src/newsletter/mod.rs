@@ -21,7 +21,7 @@ use pipeline::{QueueError, QueueReport};
 use crate::mail::sender::{DeliveryReport, Mailer, SendError};
 use crate::mail::{Composer, MailError};
 use crate::state::{StateError, StateStore, Unsubscribe};
-use crate::metrics::{Metrics, SignUp, SignUps, Unsubscribes, Via};
+use crate::metrics::{Metrics, SignUpOutcome, SignUps, Unsubscribes, Via};
 use crate::tokens::{KeyError, TokenKey};
 use chrono::{DateTime, Utc};
 use plan::{Mode, PlanSettings};
@@ -123,7 +123,7 @@ impl Digests {
     }
 
     /// Counts a sign-up form posted, by what became of it.
-    pub fn count_sign_up(&self, outcome: SignUp) {
+    pub fn count_sign_up(&self, outcome: SignUpOutcome) {
         if let Some(sign_ups) = self.sign_ups.get() {
             sign_ups.count(outcome);
         }

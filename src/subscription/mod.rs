@@ -42,7 +42,7 @@ pub(crate) mod strings;
 pub use bantin_core::subscriber::{parse_form, Form};
 pub use limit::Limits;
 
-use crate::metrics::SignUp as SignUpOutcome;
+use crate::metrics::SignUpOutcome;
 use crate::newsletter::Digests;
 use crate::state::{Frequency, Subscriber, TRAP_FIELD, likely_meant, normalize_address};
 use axum::Router;
