@@ -28,6 +28,49 @@ pub struct StatusLabel {
     pub status: String,
 }
 
+/// The kinds of one counted event (the ways people leave, what became of
+/// a sign-up), each with its label.
+pub trait Kind: Copy + 'static {
+    type Label: Clone + std::fmt::Debug + std::hash::Hash + Eq + EncodeLabelSet + Send + Sync + 'static;
+    /// Every kind: each has its series from the start.
+    const ALL: &'static [Self];
+    fn label(self) -> Self::Label;
+}
+
+/// A counter per kind of one event. A clone counts into the same series;
+/// the default counts into no registry (a CLI run has none).
+#[derive(Debug)]
+pub struct Tally<K: Kind>(Family<K::Label, Counter>);
+
+impl<K: Kind> Clone for Tally<K> {
+    fn clone(&self) -> Self {
+        Tally(self.0.clone())
+    }
+}
+
+impl<K: Kind> Default for Tally<K> {
+    fn default() -> Self {
+        Tally(Family::default())
+    }
+}
+
+impl<K: Kind> Tally<K> {
+    pub fn count(&self, kind: K) {
+        self.0.get_or_create(&kind.label()).inc();
+    }
+
+    /// A tally registered as `name`, every kind at 0, so its series exists
+    /// (and `rate()` works) before the first.
+    fn registered(registry: &mut Registry, name: &str, help: &str) -> Tally<K> {
+        let tally = Tally::default();
+        registry.register(name, help, tally.0.clone());
+        for kind in K::ALL {
+            drop(tally.0.get_or_create(&kind.label()));
+        }
+        tally
+    }
+}
+
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct ViaLabel {
     pub via: String,
@@ -45,8 +88,9 @@ pub enum Via {
     Admin,
 }
 
-impl Via {
-    const ALL: [Via; 3] = [Via::Link, Via::Mail, Via::Admin];
+impl Kind for Via {
+    type Label = ViaLabel;
+    const ALL: &'static [Via] = &[Via::Link, Via::Mail, Via::Admin];
 
     fn label(self) -> ViaLabel {
         let via = match self {
@@ -58,16 +102,8 @@ impl Via {
     }
 }
 
-/// Unsubscribes, by the way they came. A clone counts into the same
-/// series; the default counts into no registry (a CLI run has none).
-#[derive(Clone, Debug, Default)]
-pub struct Unsubscribes(Family<ViaLabel, Counter>);
-
-impl Unsubscribes {
-    pub fn count(&self, via: Via) {
-        self.0.get_or_create(&via.label()).inc();
-    }
-}
+/// Unsubscribes, by the way they came.
+pub type Unsubscribes = Tally<Via>;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct OutcomeLabel {
@@ -87,8 +123,9 @@ pub enum SignUpOutcome {
     Trapped,
 }
 
-impl SignUpOutcome {
-    const ALL: [SignUpOutcome; 3] = [SignUpOutcome::Taken, SignUpOutcome::Limited, SignUpOutcome::Trapped];
+impl Kind for SignUpOutcome {
+    type Label = OutcomeLabel;
+    const ALL: &'static [SignUpOutcome] = &[SignUpOutcome::Taken, SignUpOutcome::Limited, SignUpOutcome::Trapped];
 
     fn label(self) -> OutcomeLabel {
         let outcome = match self {
@@ -100,15 +137,8 @@ impl SignUpOutcome {
     }
 }
 
-/// Sign-ups, by what became of them; a clone counts into the same series.
-#[derive(Clone, Debug, Default)]
-pub struct SignUps(Family<OutcomeLabel, Counter>);
-
-impl SignUps {
-    pub fn count(&self, outcome: SignUpOutcome) {
-        self.0.get_or_create(&outcome.label()).inc();
-    }
-}
+/// Sign-ups, by what became of them.
+pub type SignUps = Tally<SignUpOutcome>;
 
 pub struct Metrics {
     registry: Registry,
@@ -208,26 +238,16 @@ impl Metrics {
         registry.register("subscribers", "Digest subscribers, by status", subscribers.clone());
         let bounces = Family::<KindLabel, Counter>::default();
         registry.register("bounces", "Bounce and complaint reports received, by kind", bounces.clone());
-        let unsubscribes = Unsubscribes::default();
-        registry.register(
+        let unsubscribes = Unsubscribes::registered(
+            &mut registry,
             "unsubscribes",
             "Subscribers who unsubscribed, by way: link (a mail's one-click or page button), mail (the List-Unsubscribe address), admin",
-            unsubscribes.0.clone(),
         );
-        // Every way starts at 0, so its series exists (and rate() works)
-        // before the first unsubscribe.
-        for via in Via::ALL {
-            drop(unsubscribes.0.get_or_create(&via.label()));
-        }
-        let sign_ups = SignUps::default();
-        registry.register(
+        let sign_ups = SignUps::registered(
+            &mut registry,
             "signups",
             "Sign-up forms posted with a good address, by outcome: taken (handed on to be mailed), limited (its mailbox's daily limit reached), trapped (the hidden field filled in: a program)",
-            sign_ups.0.clone(),
         );
-        for outcome in SignUpOutcome::ALL {
-            drop(sign_ups.0.get_or_create(&outcome.label()));
-        }
         Metrics {
             unsubscribes,
             sign_ups,
