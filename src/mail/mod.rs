@@ -94,8 +94,6 @@ pub struct Composer {
     english: bool,
     /// `mail.return_path`: where a mail client's unsubscribe mail goes.
     return_path: Option<String>,
-    /// The digests' schedule, for the welcome mail's "next issue".
-    schedule: crate::digest::plan::PlanSettings,
 }
 
 impl std::fmt::Debug for Composer {
@@ -168,7 +166,6 @@ impl Composer {
             archive: settings.digest.archive,
             english: settings.site.language.to_ascii_lowercase().starts_with("en"),
             return_path: settings.mail.return_path.clone(),
-            schedule: crate::digest::plan::PlanSettings::from_settings(settings),
         })
     }
 

@@ -32,13 +32,15 @@ impl Composer {
         self.notice(sub, lang, "confirm", subject, now, own, Vec::new())
     }
 
-    /// The welcome mail to a subscriber confirmed at `confirmed` (its
-    /// Message-ID is made from that moment: a second call for the same
-    /// confirmation is the same message, which the outbox keeps once).
-    pub fn welcome(&self, sub: &Subscriber, lang: &str, confirmed: DateTime<Utc>) -> Result<OutboxMessage, MailError> {
+    /// The welcome mail to a subscriber confirmed at `confirmed`, saying
+    /// `next_issue` (when their next mail comes, in `lang`; the
+    /// subscription pages say it in the same words). Its Message-ID is made
+    /// from that moment: a second call for the same confirmation is the
+    /// same message, which the outbox keeps once.
+    pub fn welcome(&self, sub: &Subscriber, lang: &str, confirmed: DateTime<Utc>, next_issue: &str) -> Result<OutboxMessage, MailError> {
         let unsubscribe_url = self.unsubscribe_url(sub.id);
         let own = minijinja::context! {
-            next_issue => crate::digest::next::next_issue(sub.frequency, &self.schedule, confirmed, lang == "en"),
+            next_issue => next_issue,
             // No archive link when `digest.archive` is off (the route is a 404).
             archive_url => self.archive.then(|| self.public_link("archive/")),
             preferences_url => self.preferences_url(sub.id),

@@ -71,7 +71,7 @@ pub(super) async fn welcome(ctx: &Ctx, sub: &Subscriber, lang: Lang, now: DateTi
     if !d.settings.digest.welcome || !this_request {
         return;
     }
-    let queued = match d.composer.welcome(sub, lang.code(), now) {
+    let queued = match d.composer.welcome(sub, lang.code(), now, &super::next_issue(ctx, lang, sub, now)) {
         Ok(message) => d.state.enqueue(&message, now).await.map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };

@@ -233,7 +233,7 @@ async fn confirm(State(ctx): State<Arc<Ctx>>, lang: Lang, link: Verified<Confirm
 /// comes as of `now`.
 fn confirmed(ctx: &Ctx, lang: Lang, sub: &Subscriber, now: DateTime<Utc>) -> Response {
     let s = strings::get(lang);
-    render(ctx, lang, Page::plain(StatusCode::OK, s.confirmed_title, s.confirmed_message.replace("{next_issue}", &next_issue(ctx, lang, sub, now))))
+    render(ctx, lang, Page::plain(StatusCode::OK, s.confirmed_title, with_next_issue(ctx, lang, sub, now, s.confirmed_message)))
 }
 
 /// The page with `form` of the subscriber `id`, posting back to the page's
@@ -321,10 +321,9 @@ async fn save_preferences(
         Ok((false, _)) => return invalid_link(&ctx, lang),
         Err(e) => return server_error(&ctx, lang, "subscription page", e),
     };
-    // With the new frequency, when the next mail comes (to one who gets
-    // digests: not to a suppressed address, say).
+    // With the new frequency, when the next mail comes.
     let message = match state.subscriber_by_id(id).await {
-        Ok(Some(sub)) if sub.status.gets_digests() => format!("{message} {}", next_issue(&ctx, lang, &sub, Utc::now())),
+        Ok(Some(sub)) => with_next_issue(&ctx, lang, &sub, Utc::now(), message),
         _ => message.to_string(),
     };
     render(&ctx, lang, Page::plain(StatusCode::OK, title, message))
@@ -333,6 +332,12 @@ async fn save_preferences(
 /// When `sub`'s next mail comes as of `now`, in the page's language.
 fn next_issue(ctx: &Ctx, lang: Lang, sub: &Subscriber, now: DateTime<Utc>) -> String {
     crate::digest::next::next_issue(sub.frequency, &ctx.digests.plan, now, lang == Lang::En)
+}
+
+/// `message`, then when `sub`'s next mail comes, if `sub` gets digests
+/// (a suppressed address, say, is promised nothing).
+fn with_next_issue(ctx: &Ctx, lang: Lang, sub: &Subscriber, now: DateTime<Utc>, message: &str) -> String {
+    if sub.status.gets_digests() { format!("{message} {}", next_issue(ctx, lang, sub, now)) } else { message.to_string() }
 }
 
 #[cfg(test)]

@@ -158,7 +158,7 @@ async fn snapshots_of_the_pages_and_mails_in_vietnamese_and_english() {
         let prefs = format!("/preferences/{}?lang={lang}", s.token(Purpose::Preferences, id, None));
         let (_, _, page) = s.get(&prefs, None).await;
         insta::assert_snapshot!(format!("preferences_{lang}.html"), page);
-        insta::assert_snapshot!(format!("welcome_mail_{lang}"), parts(&s.digests.composer.welcome(&sub, lang, at).unwrap()));
+        insta::assert_snapshot!(format!("welcome_mail_{lang}"), parts(&s.digests.composer.welcome(&sub, lang, at, &crate::digest::next::next_issue(sub.frequency, &s.digests.plan, at, lang == "en")).unwrap()));
         insta::assert_snapshot!(format!("manage_mail_{lang}"), parts(&s.digests.composer.manage(&sub, lang, at).unwrap()));
         insta::assert_snapshot!(format!("already_subscribed_mail_{lang}"), parts(&s.digests.composer.already_subscribed(&sub, lang, at).unwrap()));
         insta::assert_snapshot!(format!("confirm_mail_{lang}"), parts(&s.digests.composer.confirmation_in(&sub, lang, at).unwrap()));
