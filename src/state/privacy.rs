@@ -113,7 +113,7 @@ impl StateStore {
         for id in &ids {
             erased += erase(&mut tx, Whom::Subscriber(*id)).await?.subscribers;
         }
-        if !ids.is_empty() {
+        if erased > 0 {
             super::common::drop_unused(&mut tx).await?;
         }
         tx.commit().await.map_err(q(WHAT))?;
