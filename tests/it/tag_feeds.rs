@@ -188,6 +188,40 @@ fn a_tag_author_or_category_that_empties_has_no_feed_afterwards() {
     assert!(c4.feed("authors/minh-anh/feed.xml").is_some(), "b is still Minh Anh's");
 }
 
+/// A refresh carries a feed over unread while its scope's stamp holds
+/// (`catalog::Stamp`); the clock alone must still end that: a scheduled
+/// article appears in its tag's and author's feeds, and a tag of its own
+/// gets its feeds and its line in the OPML list, at its time, though the
+/// store did not change.
+#[test]
+fn a_scheduled_article_appears_in_its_tag_feeds_at_its_time_with_no_change_to_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    article(dir.path(), "a.md", "Cầu mới", "2024-05-01T08:00:00+07:00", "Kinh tế", &["Giao thông"], "Minh Anh");
+    article(dir.path(), "b.md", "Hẹn giờ", "2025-02-01T08:00:00+07:00", "Kinh tế", &["Giao thông", "Du lịch"], "Minh Anh");
+    let catalog = StoreState::load(dir.path(), &ctx()).catalog(1);
+    let (c1, _) = cache::refresh(None, &catalog, &settings(), now());
+    let scheduled = ["tags/giao-thong/feed.xml", "authors/minh-anh/atom.xml", "feed.json"];
+    for path in scheduled {
+        assert!(!text(&c1, path).contains("Hẹn giờ"), "{path} before its time");
+    }
+    assert!(c1.feed("tags/du-lich/feed.xml").is_none());
+
+    // An hour later, nothing to show: everything is carried over.
+    let (c2, stats) = cache::refresh(Some(&c1), &catalog, &settings(), now() + TimeDelta::hours(1));
+    assert_eq!((stats.rendered, stats.deferred), (0, 0));
+
+    let at = catalog.next_publication(now()).unwrap();
+    let (c3, stats) = cache::refresh(Some(&c2), &catalog, &settings(), at);
+    for path in scheduled {
+        assert!(text(&c3, path).contains("Hẹn giờ"), "{path} at its time");
+    }
+    assert!(text(&c3, "tags/du-lich/feed.xml").contains("Hẹn giờ"));
+    assert!(text(&c3, "feeds.opml").contains("https://feeds.example.org/tags/du-lich/feed.xml"));
+    // site, kinh-te, the OPML list and the sitemap; giao-thong, du-lich
+    // and minh-anh on demand.
+    assert_eq!((stats.rendered, stats.deferred), (2 * 3 + 2, 3 * 3));
+}
+
 #[test]
 fn the_opml_list_names_every_feed_the_cache_serves() {
     let dir = tempfile::tempdir().unwrap();

@@ -30,6 +30,7 @@
 //!   the write→served latency. Either tag of the content answers 304.
 
 use crate::article::Article;
+use crate::catalog::Stamp;
 use crate::feeds::{FeedId, FeedSettings};
 use bytes::Bytes;
 use http::HeaderValue;
@@ -55,14 +56,30 @@ pub use index::index_page;
 pub use preview::{PREVIEW_ITEMS, preview_page};
 
 /// What a feed was rendered from, to tell whether it must be rendered
-/// again: its title (category names can change) and its items.
+/// again: its title (category names can change) and its items, and the
+/// stamp of its scope when they were read, which tells a later refresh
+/// that they still stand without reading them again.
 #[derive(Debug, Clone)]
 struct Source {
     title: Option<String>,
     items: Vec<Arc<Article>>,
+    stamp: Option<Stamp>,
 }
 
 impl Source {
+    /// A document's source: only a name, no items.
+    fn named(title: Option<String>, items: Vec<Arc<Article>>) -> Source {
+        Source { title, items, stamp: None }
+    }
+
+    /// Whether this source's items are still its scope's at `now`, which
+    /// `title` and `stamp` (this generation's) describe, so that the feed
+    /// is carried over unread.
+    fn still_stands(&self, title: Option<&str>, stamp: Option<&Stamp>, now: DateTime<FixedOffset>) -> bool {
+        self.title.as_deref() == title
+            && matches!((&self.stamp, stamp), (Some(old), Some(new)) if old.still_holds(new, now))
+    }
+
     fn same_as(&self, other: &Source) -> bool {
         self.title == other.title
             && self.items.len() == other.items.len()
@@ -77,7 +94,9 @@ struct Cached {
     /// Rendered at refresh, or for tag and author feeds on first request
     /// ([`lazy`]).
     body: Body,
-    source: Source,
+    /// Shared by a feed's generations while it is carried over: a copy
+    /// would touch each item's reference count.
+    source: Arc<Source>,
     /// The feed's preview page, made the first time a browser asks
     /// ([`FeedCache::document`]); shared with the next generations as long
     /// as the feed is carried over.

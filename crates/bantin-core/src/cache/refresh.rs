@@ -4,8 +4,8 @@
 
 use super::{catalog_modified, to_system_time, Body, Cached, FeedCache, Source, documents, feed_headers, index, lazy, link_value, Entry, Renderer};
 use crate::article::Article;
-use crate::catalog::Catalog;
-use crate::feeds::{self, FeedId, FeedSettings};
+use crate::catalog::{Catalog, Scope};
+use crate::feeds::{self, FeedId, FeedSettings, Format};
 use chrono::{DateTime, FixedOffset};
 use rayon::prelude::*;
 use std::collections::HashMap;
@@ -109,22 +109,9 @@ fn refresh_from(
     now: DateTime<FixedOffset>,
 ) -> (FeedCache, RefreshStats) {
     let started = Instant::now();
-    let wanted = feeds::all_feeds(catalog, settings, now);
-    let plans: Vec<(FeedId, Source, Result<Cached, DateTime<FixedOffset>>)> = wanted
+    let plans: Vec<Plan> = feeds::all_scopes(catalog, settings, now)
         .into_iter()
-        .map(|feed| {
-            let title = catalog.scope_name(&feed.scope).map(str::to_string);
-            let source = Source { title, items: feeds::items(&feed, catalog, settings, now) };
-            let path = feed.path();
-            let kept = match prev.and_then(|p| p.feeds.get(&path)).filter(|c| c.source.same_as(&source)) {
-                Some(same) => Ok(same.clone()),
-                None => {
-                    let before = dates.and_then(|d| d.feeds.get(&path)).map(|c| c.body.modified_at());
-                    Err(last_modified(&source.items, before, now))
-                }
-            };
-            (feed, source, kept)
-        })
+        .flat_map(|scope| plan_scope(scope, prev, dates, catalog, settings, now))
         .collect();
     let planned = started.elapsed();
 
@@ -187,6 +174,53 @@ fn refresh_from(
         renderer: Some(Arc::new(Renderer { settings: settings.clone(), hub })),
     };
     (cache, stats)
+}
+
+/// What a refresh does with one feed: carries the previous generation's
+/// over (`Ok`), or renders it, at refresh or on demand, last modified at
+/// the instant given (`Err`).
+type Plan = (FeedId, Arc<Source>, Result<Cached, DateTime<FixedOffset>>);
+
+/// The plans of `scope`'s feeds, one a format. A feed whose scope's stamp
+/// still holds is carried over without reading its items; the others'
+/// items are read once for the three formats and compared with what each
+/// was rendered from.
+fn plan_scope(
+    scope: Scope,
+    prev: Option<&FeedCache>,
+    dates: Option<&FeedCache>,
+    catalog: &Catalog,
+    settings: &FeedSettings,
+    now: DateTime<FixedOffset>,
+) -> Vec<Plan> {
+    let stamp = catalog.stamp(&scope, now);
+    let title = catalog.scope_name(&scope);
+    let mut read: Option<Arc<Source>> = None;
+    Format::ALL
+        .into_iter()
+        .map(|format| {
+            let feed = FeedId::new(scope.clone(), format);
+            let path = feed.path();
+            let old = prev.and_then(|p| p.feeds.get(&path));
+            if let Some(old) = old.filter(|c| c.source.still_stands(title, stamp.as_ref(), now)) {
+                return (feed, Arc::clone(&old.source), Ok(old.clone()));
+            }
+            let source = Arc::clone(read.get_or_insert_with(|| {
+                let items = feeds::items(&feed, catalog, settings, now);
+                Arc::new(Source { title: title.map(str::to_string), items, stamp: stamp.clone() })
+            }));
+            match old.filter(|c| c.source.same_as(&source)) {
+                // The same items under a new stamp, which the next refresh
+                // compares with.
+                Some(same) => (feed, Arc::clone(&source), Ok(Cached { source, ..same.clone() })),
+                None => {
+                    let before = dates.and_then(|d| d.feeds.get(&path)).map(|c| c.body.modified_at());
+                    let modified = last_modified(&source.items, before, now);
+                    (feed, source, Err(modified))
+                }
+            }
+        })
+        .collect()
 }
 
 /// A re-rendered feed's Last-Modified: its newest item's change; but when

@@ -63,6 +63,14 @@ impl<T: Ord + Clone> Chunks<T> {
         self.chunks.iter().flat_map(|c| c.iter())
     }
 
+    /// Whether `other` is made of the very same chunks (not copies): what
+    /// a generation shares with an older one it did not change.
+    pub(super) fn shares_all(&self, other: &Chunks<T>) -> bool {
+        self.len == other.len
+            && self.chunks.len() == other.chunks.len()
+            && self.chunks.iter().zip(&other.chunks).all(|(a, b)| Arc::ptr_eq(a, b))
+    }
+
     /// The least entry.
     pub(super) fn first(&self) -> Option<&T> {
         self.chunks.first().and_then(|c| c.first())

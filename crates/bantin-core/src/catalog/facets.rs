@@ -166,6 +166,20 @@ impl Facet {
             .collect()
     }
 
+    /// The `n` groups with the most articles among those [`Facet::visible`]
+    /// at `now` (ties by slug), by slug; and how many visible ones are
+    /// left out.
+    pub(super) fn most_used(&self, now: DateTime<FixedOffset>, n: usize) -> (Vec<Category>, usize) {
+        let mut used: Vec<(&String, &Members)> =
+            self.groups.iter().filter(|(_, members)| members.articles.iter().any(|a| a.0.is_visible_at(now))).collect();
+        let visible = used.len();
+        used.sort_by(|(a_slug, a), (b_slug, b)| b.articles.len().cmp(&a.articles.len()).then_with(|| a_slug.cmp(b_slug)));
+        used.truncate(n);
+        used.sort_by_key(|(slug, _)| *slug);
+        let top = used.into_iter().map(|(slug, members)| Category { slug: slug.clone(), name: members.name.clone() }).collect();
+        (top, visible.saturating_sub(n))
+    }
+
     /// Every group as (slug, name), visible or not (tests).
     #[cfg(test)]
     pub(super) fn iter(&self) -> impl Iterator<Item = (&String, &Members)> {

@@ -38,8 +38,10 @@ mod chunks;
 mod facets;
 mod ledger;
 mod pending;
+mod stamp;
 
 pub use pending::{Change, Pending};
+pub use stamp::Stamp;
 
 /// Which articles a feed or digest draws from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -297,6 +299,15 @@ impl Catalog {
         }
     }
 
+    /// The articles of `scope`, newest first (drafts and future ones
+    /// included); `None` for a group the catalog does not hold.
+    fn members_of(&self, scope: &Scope) -> Option<&Chunks<Newest>> {
+        match self.facet(scope) {
+            None => Some(&self.newest),
+            Some((facet, slug)) => facet.get(slug).map(|members| &members.articles),
+        }
+    }
+
     /// Every article, newest first, drafts and future ones included,
     /// without making the flat list of [`Catalog::articles`].
     pub fn iter(&self) -> impl Iterator<Item = &Arc<Article>> {
@@ -339,13 +350,7 @@ impl Catalog {
         now: DateTime<FixedOffset>,
         limit: usize,
     ) -> Vec<Arc<Article>> {
-        let set = match self.facet(scope) {
-            None => &self.newest,
-            Some((facet, slug)) => match facet.get(slug) {
-                Some(members) => &members.articles,
-                None => return Vec::new(),
-            },
-        };
+        let Some(set) = self.members_of(scope) else { return Vec::new() };
         set.iter()
             .map(|n| &n.0)
             .filter(|a| a.is_visible_at(now))
@@ -367,6 +372,17 @@ impl Catalog {
     /// Authors that hold at least one article visible at `now` (slug, name).
     pub fn authors(&self, now: DateTime<FixedOffset>) -> Vec<Category> {
         self.authors.visible(now)
+    }
+
+    /// The `n` of [`Catalog::tags`] with the most articles, by slug, and
+    /// how many are left out.
+    pub fn most_used_tags(&self, now: DateTime<FixedOffset>, n: usize) -> (Vec<Category>, usize) {
+        self.tags.most_used(now, n)
+    }
+
+    /// Likewise of [`Catalog::authors`].
+    pub fn most_used_authors(&self, now: DateTime<FixedOffset>, n: usize) -> (Vec<Category>, usize) {
+        self.authors.most_used(now, n)
     }
 
     pub fn category_name(&self, slug: &str) -> Option<&str> {

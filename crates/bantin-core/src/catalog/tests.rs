@@ -161,14 +161,70 @@ fn check(before: &[Spec], edits: &[(usize, Option<Spec>)]) -> Result<bool, TestC
     }
     let changes: Vec<Change> = changes.into_values().collect();
     let full = Catalog::from_results(store.values().map(|r| r.as_ref()), &ctx(), 2);
+    stamps_are_sound(&prev, &full)?;
     match prev.apply(&changes, 2) {
         Some(next) => {
             prop_assert_eq!(seen(&next), seen(&full));
             prop_assert_eq!(next.len(), full.len());
+            stamps_are_sound(&prev, &next)?;
+            stamps_are_sound(&next, &next)?;
             Ok(true)
         }
         None => Ok(false),
     }
+}
+
+/// At 08:mm on the specs' day.
+fn minute(m: u32) -> DateTime<FixedOffset> {
+    chrono::FixedOffset::east_opt(7 * 3600).and_then(|tz| tz.with_ymd_and_hms(2026, 1, 1, 8, m, 0).single()).expect("a valid date")
+}
+
+/// Whenever a scope's stamp in `prev` at one moment still holds for its
+/// stamp in `next` at a later one, `next` shows the very same articles
+/// then as `prev` did (what lets a refresh carry a feed over unread).
+fn stamps_are_sound(prev: &Catalog, next: &Catalog) -> Result<(), TestCaseError> {
+    let mut scopes = vec![Scope::Site];
+    for c in [prev, next] {
+        scopes.extend(c.categories.iter().map(|(slug, _)| Scope::Category(slug.clone())));
+        scopes.extend(c.tags.iter().map(|(slug, _)| Scope::Tag(slug.clone())));
+        scopes.extend(c.authors.iter().map(|(slug, _)| Scope::Author(slug.clone())));
+    }
+    for scope in &scopes {
+        for (t0, t1) in [(0, 0), (1, 3), (2, 2), (2, 7), (5, 6)] {
+            let (Some(old), Some(new)) = (prev.stamp(scope, minute(t0)), next.stamp(scope, minute(t1))) else { continue };
+            if old.still_holds(&new, minute(t1)) {
+                let (shown, shows) = (prev.newest(scope, minute(t0), usize::MAX), next.newest(scope, minute(t1), usize::MAX));
+                prop_assert!(
+                    shown.len() == shows.len() && shown.iter().zip(&shows).all(|(a, b)| Arc::ptr_eq(a, b)),
+                    "{:?}: the stamp of 08:0{} holds at 08:0{} but the articles differ", scope, t0, t1
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
+/// An edit leaves the stamps of the scopes it does not touch holding, and
+/// a future article ends its scope's stamp at its time.
+#[test]
+fn a_stamp_holds_until_its_scope_changes_or_a_future_article_appears() {
+    let plain = |id: u16, minute: u8, cat: u8| Spec { id, slug: 100 + id, minute, cats: vec![cat], draft: false, error: false, problem: false };
+    let specs = [plain(1, 1, 0), plain(2, 2, 1), plain(3, 5, 2)];
+    let results: Vec<_> = specs.iter().enumerate().map(|(i, s)| result(&format!("f{i}.md"), s, 0)).collect();
+    let prev = Catalog::from_results(results.iter().map(|r| r.as_ref()), &ctx(), 1);
+    let scope = |slug: &str| Scope::Category(slug.to_string());
+    let at = |c: &Catalog, slug: &str, m: u32| c.stamp(&scope(slug), minute(m)).expect("a category the catalog holds");
+
+    // Culture (van-hoa) edited; the economy (kinh-te) untouched.
+    let edited = result("f1.md", &plain(2, 2, 1), 1);
+    let next = prev.apply(&[Change { old: Some(results[1].clone()), new: Some(edited) }], 2).expect("a local edit");
+    assert!(at(&prev, "kinh-te", 3).still_holds(&at(&next, "kinh-te", 3), minute(3)));
+    assert!(!at(&prev, "van-hoa", 3).still_holds(&at(&next, "van-hoa", 3), minute(3)));
+    // Travel (du-lich) has one article, at 08:05: its stamp of 08:03 holds
+    // until then, in the same catalog.
+    assert!(at(&next, "du-lich", 3).still_holds(&at(&next, "du-lich", 4), minute(4)));
+    assert!(!at(&next, "du-lich", 3).still_holds(&at(&next, "du-lich", 5), minute(5)));
+    assert!(next.stamp(&scope("the-thao"), minute(3)).is_none());
 }
 
 proptest! {

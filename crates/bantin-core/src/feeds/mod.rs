@@ -199,6 +199,14 @@ pub struct Meta<'a> {
 /// category, and (when `settings` publish them) per tag and per author,
 /// with a visible article. A group without one has no feed: a 404.
 pub fn all_feeds(catalog: &Catalog, settings: &FeedSettings, now: DateTime<FixedOffset>) -> Vec<FeedId> {
+    all_scopes(catalog, settings, now)
+        .into_iter()
+        .flat_map(|s| Format::ALL.into_iter().map(move |f| FeedId::new(s.clone(), f)))
+        .collect()
+}
+
+/// The scopes of [`all_feeds`], each of which has a feed in every format.
+pub fn all_scopes(catalog: &Catalog, settings: &FeedSettings, now: DateTime<FixedOffset>) -> Vec<Scope> {
     let mut scopes = vec![Scope::Site];
     scopes.extend(catalog.categories(now).into_iter().map(|c| Scope::Category(c.slug)));
     if settings.tags {
@@ -208,9 +216,6 @@ pub fn all_feeds(catalog: &Catalog, settings: &FeedSettings, now: DateTime<Fixed
         scopes.extend(catalog.authors(now).into_iter().map(|c| Scope::Author(c.slug)));
     }
     scopes
-        .into_iter()
-        .flat_map(|s| Format::ALL.into_iter().map(move |f| FeedId::new(s.clone(), f)))
-        .collect()
 }
 
 /// The items of `feed` at `now`, newest first.
