@@ -72,6 +72,36 @@ fn with_tags_and_authors() {
     insta::assert_snapshot!("index_tags_authors.html", html);
 }
 
+/// A store with thousands of tags lists the 50 with the most articles
+/// (by name) and says how many more the OPML list has: the page listed
+/// all 2,000 of a 100k store, a wall of links on a phone and ~55 ms of
+/// every change (bench/HISTORY.md, stop 41).
+#[test]
+fn with_more_tags_than_it_lists() {
+    let dir = tempfile::tempdir().unwrap();
+    // Tag k is on articles k..=59 (so tag 0 on 60 of them, tag 59 on one),
+    // author "Phóng viên 0" on every article.
+    for i in 0..60 {
+        let tags: Vec<String> = (0..=i).map(|k| format!("\"Chủ đề {k:02}\"")).collect();
+        std::fs::write(
+            dir.path().join(format!("a{i}.md")),
+            format!("+++\ntitle = \"Bài {i}\"\ndate = \"2024-05-01T08:{i:02}:00+07:00\"\ntags = [{}]\nauthor = \"Phóng viên 0\"\n+++\n\nNội dung.\n", tags.join(", ")),
+        )
+        .unwrap();
+    }
+    let mut fs = feed_settings();
+    fs.tags = true;
+    fs.authors = true;
+    for (english, more) in [(false, "10 thẻ khác có trong danh sách OPML"), (true, "10 more tags are in the OPML list")] {
+        let html = page_in(dir.path(), &fs, english);
+        let listed: Vec<&str> = html.match_indices("/tags/chu-de-").map(|(at, _)| &html[at + 13..at + 15]).collect();
+        let most_used: Vec<String> = (0..50).map(|k| format!("{k:02}")).collect();
+        assert_eq!(listed, most_used, "the 50 tags on most articles, in order");
+        assert!(html.contains(more), "{html}");
+        assert!(html.contains("/authors/phong-vien-0/") && !html.contains("tác giả khác") && !html.contains("more authors"));
+    }
+}
+
 #[test]
 fn of_an_empty_store() {
     let dir = tempfile::tempdir().unwrap();

@@ -28,6 +28,11 @@ use std::sync::Arc;
 const LATEST: usize = 12;
 /// How many of each category's newest it lists in the category's section.
 const PER_CATEGORY: usize = 4;
+/// How many tags, and how many authors, the page lists: those with the
+/// most articles (a large store has thousands of tags, a wall of links on
+/// a phone and ~50 ms of every change to render; all are in the OPML
+/// list).
+const TOP_FACETS: usize = 50;
 /// A summary is cut to this many characters (at a word).
 const SUMMARY_CHARS: usize = 220;
 
@@ -89,9 +94,13 @@ struct IndexPage {
     opml_url: String,
     site: Section,
     categories: Vec<Section>,
-    /// Empty unless `feeds.tags` / `feeds.authors` publish them.
+    /// Empty unless `feeds.tags` / `feeds.authors` publish them; the
+    /// `TOP_FACETS` of each with the most articles, by name.
     tags: Vec<Section>,
     authors: Vec<Section>,
+    /// How many tags and authors with feeds the lists leave out.
+    more_tags: usize,
+    more_authors: usize,
     latest: Vec<Card>,
     by_category: Vec<CategoryNews>,
 }
@@ -127,6 +136,8 @@ fn index_context(catalog: &Catalog, settings: &FeedSettings, now: DateTime<Fixed
     };
     let card = |a: &Arc<Article>| card(a, settings, lang);
     let categories = catalog.categories(now);
+    let (tags, more_tags) = if settings.tags { catalog.most_used_tags(now, TOP_FACETS) } else { Default::default() };
+    let (authors, more_authors) = if settings.authors { catalog.most_used_authors(now, TOP_FACETS) } else { Default::default() };
     let icon = settings.icon.as_ref().map(|u| u.to_string());
     IndexPage {
         lang,
@@ -155,14 +166,10 @@ fn index_context(catalog: &Catalog, settings: &FeedSettings, now: DateTime<Fixed
             .into_iter()
             .map(|c| section(&c.slug, &c.name, Scope::Category(c.slug.clone())))
             .collect(),
-        tags: if settings.tags { catalog.tags(now) } else { Vec::new() }
-            .into_iter()
-            .map(|c| section(&c.slug, &c.name, Scope::Tag(c.slug.clone())))
-            .collect(),
-        authors: if settings.authors { catalog.authors(now) } else { Vec::new() }
-            .into_iter()
-            .map(|c| section(&c.slug, &c.name, Scope::Author(c.slug.clone())))
-            .collect(),
+        tags: tags.into_iter().map(|c| section(&c.slug, &c.name, Scope::Tag(c.slug.clone()))).collect(),
+        authors: authors.into_iter().map(|c| section(&c.slug, &c.name, Scope::Author(c.slug.clone()))).collect(),
+        more_tags,
+        more_authors,
     }
 }
 
