@@ -110,8 +110,9 @@ pub struct FeedCache {
     pub generation: u64,
     pub articles: usize,
     pub errors: usize,
-    /// Route path without the leading slash → feed.
-    feeds: HashMap<String, Cached>,
+    /// Route path without the leading slash → feed. The paths are shared
+    /// by the generations that carry a feed over.
+    feeds: HashMap<Arc<str>, Cached>,
     /// The index page in Vietnamese and English.
     index: Option<index::Pages>,
     /// The settings the previews are rendered with; `None` with
@@ -196,12 +197,12 @@ impl FeedCache {
 
     /// The paths of the feeds served.
     pub fn feed_paths(&self) -> impl Iterator<Item = &str> {
-        self.feeds_only().map(|(path, _)| path.as_str())
+        self.feeds_only().map(|(path, _)| path.as_ref())
     }
 
     /// The feeds among the documents: not the OPML list, robots.txt or the
     /// news sitemap, which no hub is told of and no feed count counts.
-    fn feeds_only(&self) -> impl Iterator<Item = (&String, &Cached)> {
+    fn feeds_only(&self) -> impl Iterator<Item = (&Arc<str>, &Cached)> {
         self.feeds.iter().filter(|(path, _)| FeedId::from_path(path).is_some())
     }
 
@@ -215,7 +216,7 @@ impl FeedCache {
         let mut paths: Vec<String> = self
             .feeds_only()
             .filter(|(path, c)| prev.and_then(|p| p.feeds.get(*path)).is_none_or(|old| c.body.changed_from(&old.body)))
-            .map(|(path, _)| path.clone())
+            .map(|(path, _)| path.to_string())
             .collect();
         paths.sort();
         paths
@@ -288,7 +289,7 @@ impl FeedCache {
 
 /// The index page changes when a feed appears or goes; its Last-Modified
 /// is the newest of the feeds'.
-fn catalog_modified(feeds: &HashMap<String, Cached>) -> DateTime<FixedOffset> {
+fn catalog_modified(feeds: &HashMap<Arc<str>, Cached>) -> DateTime<FixedOffset> {
     let newest = feeds.values().map(|c| c.body.modified_at()).max().unwrap_or(SystemTime::UNIX_EPOCH);
     DateTime::<chrono::Utc>::from(newest).fixed_offset()
 }

@@ -13,7 +13,7 @@ use std::sync::Arc;
 
 /// Adds the documents to `next` (the feeds of the new generation).
 pub(super) fn add(
-    next: &mut HashMap<String, Cached>,
+    next: &mut HashMap<Arc<str>, Cached>,
     prev: Option<&FeedCache>,
     catalog: &Catalog,
     settings: &FeedSettings,
@@ -38,11 +38,11 @@ pub(super) fn add(
             same_or_new(old, opml::render(&listed, settings), opml::CONTENT_TYPE, catalog_modified(next), stats)
         }
     };
-    next.insert(opml::PATH.to_string(), opml);
+    next.insert(opml::PATH.into(), opml);
     // Made of the settings alone: one entry (and ETag) until a reload
     // changes them.
     let robots = same_or_new(previous(robots::PATH), robots::render(settings), robots::CONTENT_TYPE, now, stats);
-    next.insert(robots::PATH.to_string(), robots);
+    next.insert(robots::PATH.into(), robots);
 
     if settings.news_sitemap {
         let source = Arc::new(Source::named(None, sitemap::items(catalog, now)));
@@ -58,13 +58,13 @@ pub(super) fn add(
                 Cached { body: Body::Ready(Arc::new(entry)), source, preview: Arc::default() }
             }
         };
-        next.insert(sitemap::PATH.to_string(), cached);
+        next.insert(sitemap::PATH.into(), cached);
     }
 }
 
 /// Whether `feeds` (a generation's feeds, no documents yet) are the
 /// feeds of `prev` under the same names.
-fn same_feeds(prev: &FeedCache, feeds: &HashMap<String, Cached>) -> bool {
+fn same_feeds(prev: &FeedCache, feeds: &HashMap<Arc<str>, Cached>) -> bool {
     let feeds_of_prev = prev.feeds.keys().filter(|path| !is_document(path)).count();
     feeds.len() == feeds_of_prev
         && feeds.iter().all(|(path, c)| {

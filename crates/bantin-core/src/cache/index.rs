@@ -16,7 +16,7 @@
 //! and keeps the previous page, unrendered, while that hash holds.
 
 use super::entry::{Entry, content_hash};
-use crate::article::Article;
+use crate::article::{Article, Category};
 use crate::catalog::{Catalog, Scope};
 use crate::feeds::{FeedId, FeedSettings, Format, media};
 use crate::templates::{TemplateError, Templates};
@@ -111,14 +111,31 @@ struct IndexPage {
 /// [`FeedSettings::templates`].
 /// Vietnamese, or English with `english`.
 pub fn index_page(catalog: &Catalog, settings: &FeedSettings, now: DateTime<FixedOffset>, english: bool) -> Result<String, TemplateError> {
-    settings.templates.render("index.html", index_context(catalog, settings, now, lang_code(english)))
+    let listed = Listed::of(catalog, settings, now);
+    settings.templates.render("index.html", index_context(catalog, settings, now, &listed, lang_code(english)))
 }
 
 fn lang_code(english: bool) -> &'static str {
     if english { "en" } else { "vi" }
 }
 
-fn index_context(catalog: &Catalog, settings: &FeedSettings, now: DateTime<FixedOffset>, lang: &'static str) -> IndexPage {
+/// The tags and authors the pages list, chosen once for both languages
+/// (choosing reads every group's newest article).
+struct Listed {
+    tags: (Vec<Category>, usize),
+    authors: (Vec<Category>, usize),
+}
+
+impl Listed {
+    fn of(catalog: &Catalog, settings: &FeedSettings, now: DateTime<FixedOffset>) -> Listed {
+        Listed {
+            tags: if settings.tags { catalog.most_used_tags(now, TOP_FACETS) } else { Default::default() },
+            authors: if settings.authors { catalog.most_used_authors(now, TOP_FACETS) } else { Default::default() },
+        }
+    }
+}
+
+fn index_context(catalog: &Catalog, settings: &FeedSettings, now: DateTime<FixedOffset>, listed: &Listed, lang: &'static str) -> IndexPage {
     let url = |path: &str| {
         settings.public_url.join(path).map(|u| u.to_string()).unwrap_or_else(|_| format!("/{path}"))
     };
@@ -136,8 +153,7 @@ fn index_context(catalog: &Catalog, settings: &FeedSettings, now: DateTime<Fixed
     };
     let card = |a: &Arc<Article>| card(a, settings, lang);
     let categories = catalog.categories(now);
-    let (tags, more_tags) = if settings.tags { catalog.most_used_tags(now, TOP_FACETS) } else { Default::default() };
-    let (authors, more_authors) = if settings.authors { catalog.most_used_authors(now, TOP_FACETS) } else { Default::default() };
+    let ((tags, more_tags), (authors, more_authors)) = (&listed.tags, &listed.authors);
     let icon = settings.icon.as_ref().map(|u| u.to_string());
     IndexPage {
         lang,
@@ -166,10 +182,10 @@ fn index_context(catalog: &Catalog, settings: &FeedSettings, now: DateTime<Fixed
             .into_iter()
             .map(|c| section(&c.slug, &c.name, Scope::Category(c.slug.clone())))
             .collect(),
-        tags: tags.into_iter().map(|c| section(&c.slug, &c.name, Scope::Tag(c.slug.clone()))).collect(),
-        authors: authors.into_iter().map(|c| section(&c.slug, &c.name, Scope::Author(c.slug.clone()))).collect(),
-        more_tags,
-        more_authors,
+        tags: tags.iter().map(|c| section(&c.slug, &c.name, Scope::Tag(c.slug.clone()))).collect(),
+        authors: authors.iter().map(|c| section(&c.slug, &c.name, Scope::Author(c.slug.clone()))).collect(),
+        more_tags: *more_tags,
+        more_authors: *more_authors,
     }
 }
 
@@ -244,8 +260,9 @@ pub(super) fn refresh(
     now: DateTime<FixedOffset>,
     modified: impl Fn() -> DateTime<FixedOffset>,
 ) -> Pages {
+    let listed = Listed::of(catalog, settings, now);
     let one = |english: bool| {
-        let context = index_context(catalog, settings, now, lang_code(english));
+        let context = index_context(catalog, settings, now, &listed, lang_code(english));
         // The templates are part of what the page is made of: a reload
         // with other overrides is another page.
         let templates = Arc::as_ptr(&settings.templates) as usize;

@@ -4,7 +4,7 @@
 
 use super::{catalog_modified, to_system_time, Body, Cached, FeedCache, Source, documents, feed_headers, index, lazy, link_value, Entry, Renderer};
 use crate::article::Article;
-use crate::catalog::{Catalog, Scope};
+use crate::catalog::{Catalog, Stamped};
 use crate::feeds::{self, FeedId, FeedSettings, Format};
 use chrono::{DateTime, FixedOffset};
 use rayon::prelude::*;
@@ -109,25 +109,21 @@ fn refresh_from(
     now: DateTime<FixedOffset>,
 ) -> (FeedCache, RefreshStats) {
     let started = Instant::now();
-    let plans: Vec<Plan> = feeds::all_scopes(catalog, settings, now)
-        .into_iter()
-        .flat_map(|scope| plan_scope(scope, prev, dates, catalog, settings, now))
-        .collect();
+    let mut planner = Planner { prev, dates, catalog, settings, now, path: String::new(), kept: Vec::new(), fresh: Vec::new() };
+    for scope in feeds::all_scopes(catalog, settings, now) {
+        planner.scope(scope);
+    }
+    let Planner { kept, fresh, .. } = planner;
     let planned = started.elapsed();
 
     let mut stats = RefreshStats::default();
     let hub = settings.websub_hub.as_ref().and_then(|hub| link_value(hub.as_str(), "hub"));
-    let rendered: Vec<(String, Option<Cached>, bool)> = plans
+    let rendered: Vec<(Arc<str>, Option<Cached>)> = fresh
         .into_par_iter()
-        .map(|(feed, source, kept)| {
-            let path = feed.path();
-            let modified = match kept {
-                Ok(k) => return (path, Some(k), false),
-                Err(modified) => modified,
-            };
+        .map(|Fresh { feed, key, source, modified }| {
             if lazy::on_demand(&feed.scope) {
                 let body = Body::empty(modified);
-                return (path, Some(Cached { body, source, preview: Arc::default() }), true);
+                return (key, Some(Cached { body, source, preview: Arc::default() }));
             }
             let entry = feeds::render(&feed, &source.items, catalog, settings).map(|bytes| {
                 let (vary, links) = feed_headers(&feed, settings, hub.as_ref());
@@ -137,20 +133,20 @@ fn refresh_from(
                 let entry = make(bytes, feed.format.content_type(), modified);
                 Cached { body: Body::Ready(Arc::new(entry.with_headers(vary, links))), source, preview: Arc::default() }
             });
-            (path, entry, true)
+            (key, entry)
         })
         .collect();
 
     let fed = started.elapsed();
-    let mut next = HashMap::with_capacity(rendered.len());
-    for (path, cached, fresh) in rendered {
+    let mut next = HashMap::with_capacity(rendered.len() + kept.len());
+    stats.kept += kept.len();
+    next.extend(kept);
+    for (path, cached) in rendered {
         let Some(cached) = cached else { continue };
-        if fresh && matches!(cached.body, Body::OnDemand(..)) {
+        if matches!(cached.body, Body::OnDemand(..)) {
             stats.deferred += 1;
-        } else if fresh {
-            stats.rendered += 1;
         } else {
-            stats.kept += 1;
+            stats.rendered += 1;
         }
         next.insert(path, cached);
     }
@@ -176,51 +172,60 @@ fn refresh_from(
     (cache, stats)
 }
 
-/// What a refresh does with one feed: carries the previous generation's
-/// over (`Ok`), or renders it, at refresh or on demand, last modified at
-/// the instant given (`Err`).
-type Plan = (FeedId, Arc<Source>, Result<Cached, DateTime<FixedOffset>>);
+/// A feed a refresh renders, at refresh or on demand, by its path (the
+/// cache's key), last modified at `modified`.
+struct Fresh {
+    feed: FeedId,
+    key: Arc<str>,
+    source: Arc<Source>,
+    modified: DateTime<FixedOffset>,
+}
 
-/// The plans of `scope`'s feeds, one a format. A feed whose scope's stamp
-/// still holds is carried over without reading its items; the others'
-/// items are read once for the three formats and compared with what each
-/// was rendered from.
-fn plan_scope(
-    scope: Scope,
-    prev: Option<&FeedCache>,
-    dates: Option<&FeedCache>,
-    catalog: &Catalog,
-    settings: &FeedSettings,
+/// What planning a refresh's feeds reads, a buffer for the paths it
+/// looks up, and its plans: the feeds carried over (by their paths) and
+/// the ones to render.
+struct Planner<'a> {
+    prev: Option<&'a FeedCache>,
+    dates: Option<&'a FeedCache>,
+    catalog: &'a Catalog,
+    settings: &'a FeedSettings,
     now: DateTime<FixedOffset>,
-) -> Vec<Plan> {
-    let stamp = catalog.stamp(&scope, now);
-    let title = catalog.scope_name(&scope);
-    let mut read: Option<Arc<Source>> = None;
-    Format::ALL
-        .into_iter()
-        .map(|format| {
-            let feed = FeedId::new(scope.clone(), format);
-            let path = feed.path();
-            let old = prev.and_then(|p| p.feeds.get(&path));
-            if let Some(old) = old.filter(|c| c.source.still_stands(title, stamp.as_ref(), now)) {
-                return (feed, Arc::clone(&old.source), Ok(old.clone()));
+    path: String,
+    kept: Vec<(Arc<str>, Cached)>,
+    fresh: Vec<Fresh>,
+}
+
+impl Planner<'_> {
+    /// Plans a scope's feeds, one a format. A feed whose scope's stamp
+    /// still holds is carried over without reading its items; the others'
+    /// items are read once for the three formats and compared with what
+    /// each was rendered from.
+    fn scope(&mut self, Stamped { scope, name, stamp }: Stamped) {
+        let mut read: Option<Arc<Source>> = None;
+        for format in Format::ALL {
+            FeedId::write_path_of(&scope, format, &mut self.path);
+            let old = self.prev.and_then(|p| p.feeds.get_key_value(self.path.as_str()));
+            if let Some((key, old)) = old.filter(|(_, c)| c.source.still_stands(name, Some(&stamp), self.now)) {
+                self.kept.push((Arc::clone(key), old.clone()));
+                continue;
             }
+            let feed = FeedId::new(scope.clone(), format);
             let source = Arc::clone(read.get_or_insert_with(|| {
-                let items = feeds::items(&feed, catalog, settings, now);
-                Arc::new(Source { title: title.map(str::to_string), items, stamp: stamp.clone() })
+                let items = feeds::items(&feed, self.catalog, self.settings, self.now);
+                Arc::new(Source { title: name.map(str::to_string), items, stamp: Some(stamp.clone()) })
             }));
-            match old.filter(|c| c.source.same_as(&source)) {
+            match old.filter(|(_, c)| c.source.same_as(&source)) {
                 // The same items under a new stamp, which the next refresh
                 // compares with.
-                Some(same) => (feed, Arc::clone(&source), Ok(Cached { source, ..same.clone() })),
+                Some((key, same)) => self.kept.push((Arc::clone(key), Cached { source, ..same.clone() })),
                 None => {
-                    let before = dates.and_then(|d| d.feeds.get(&path)).map(|c| c.body.modified_at());
-                    let modified = last_modified(&source.items, before, now);
-                    (feed, source, Err(modified))
+                    let before = self.dates.and_then(|d| d.feeds.get(self.path.as_str())).map(|c| c.body.modified_at());
+                    let modified = last_modified(&source.items, before, self.now);
+                    self.fresh.push(Fresh { feed, key: Arc::from(self.path.as_str()), source, modified });
                 }
             }
-        })
-        .collect()
+        }
+    }
 }
 
 /// A re-rendered feed's Last-Modified: its newest item's change; but when

@@ -153,25 +153,34 @@ impl Facet {
         }
     }
 
+    /// The scope of this index's group `slug`.
+    pub(super) fn scope(&self, slug: String) -> super::Scope {
+        match self.kind {
+            Kind::Category => super::Scope::Category(slug),
+            Kind::Tag => super::Scope::Tag(slug),
+            Kind::Author => super::Scope::Author(slug),
+        }
+    }
+
     pub(super) fn get(&self, slug: &str) -> Option<&Members> {
         self.groups.get(slug)
     }
 
     /// Groups that hold at least one article visible at `now`, by slug.
     pub(super) fn visible(&self, now: DateTime<FixedOffset>) -> Vec<Category> {
-        self.groups
-            .iter()
-            .filter(|(_, members)| members.articles.iter().any(|n| n.0.is_visible_at(now)))
-            .map(|(slug, members)| Category { slug: slug.clone(), name: members.name.clone() })
-            .collect()
+        self.visible_groups(now).map(|(slug, members)| Category { slug: slug.clone(), name: members.name.clone() }).collect()
+    }
+
+    /// [`Facet::visible`]'s groups, with their members.
+    pub(super) fn visible_groups(&self, now: DateTime<FixedOffset>) -> impl Iterator<Item = (&String, &Members)> {
+        self.groups.iter().filter(move |(_, members)| members.articles.iter().any(|n| n.0.is_visible_at(now)))
     }
 
     /// The `n` groups with the most articles among those [`Facet::visible`]
     /// at `now` (ties by slug), by slug; and how many visible ones are
     /// left out.
     pub(super) fn most_used(&self, now: DateTime<FixedOffset>, n: usize) -> (Vec<Category>, usize) {
-        let mut used: Vec<(&String, &Members)> =
-            self.groups.iter().filter(|(_, members)| members.articles.iter().any(|a| a.0.is_visible_at(now))).collect();
+        let mut used: Vec<(&String, &Members)> = self.visible_groups(now).collect();
         let visible = used.len();
         used.sort_by(|(a_slug, a), (b_slug, b)| b.articles.len().cmp(&a.articles.len()).then_with(|| a_slug.cmp(b_slug)));
         used.truncate(n);
@@ -184,5 +193,18 @@ impl Facet {
     #[cfg(test)]
     pub(super) fn iter(&self) -> impl Iterator<Item = (&String, &Members)> {
         self.groups.iter()
+    }
+}
+
+impl super::Catalog {
+    /// The `n` of [`Catalog::tags`](super::Catalog::tags) with the most
+    /// articles, by slug, and how many are left out.
+    pub fn most_used_tags(&self, now: DateTime<FixedOffset>, n: usize) -> (Vec<Category>, usize) {
+        self.tags.most_used(now, n)
+    }
+
+    /// Likewise of [`Catalog::authors`](super::Catalog::authors).
+    pub fn most_used_authors(&self, now: DateTime<FixedOffset>, n: usize) -> (Vec<Category>, usize) {
+        self.authors.most_used(now, n)
     }
 }

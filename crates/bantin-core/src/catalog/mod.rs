@@ -41,7 +41,7 @@ mod pending;
 mod stamp;
 
 pub use pending::{Change, Pending};
-pub use stamp::Stamp;
+pub use stamp::{Stamp, Stamped};
 
 /// Which articles a feed or digest draws from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -372,17 +372,6 @@ impl Catalog {
     /// Authors that hold at least one article visible at `now` (slug, name).
     pub fn authors(&self, now: DateTime<FixedOffset>) -> Vec<Category> {
         self.authors.visible(now)
-    }
-
-    /// The `n` of [`Catalog::tags`] with the most articles, by slug, and
-    /// how many are left out.
-    pub fn most_used_tags(&self, now: DateTime<FixedOffset>, n: usize) -> (Vec<Category>, usize) {
-        self.tags.most_used(now, n)
-    }
-
-    /// Likewise of [`Catalog::authors`].
-    pub fn most_used_authors(&self, now: DateTime<FixedOffset>, n: usize) -> (Vec<Category>, usize) {
-        self.authors.most_used(now, n)
     }
 
     pub fn category_name(&self, slug: &str) -> Option<&str> {

@@ -33,11 +33,9 @@ impl Stamp {
     }
 }
 
-impl Catalog {
-    /// The stamp of `scope` at `now`; `None` for a group the catalog does
-    /// not hold.
-    pub fn stamp(&self, scope: &Scope, now: DateTime<FixedOffset>) -> Option<Stamp> {
-        let articles = self.members_of(scope)?;
+impl Stamp {
+    /// The stamp at `now` of a scope whose articles are `articles`.
+    fn of(articles: &Chunks<Newest>, now: DateTime<FixedOffset>) -> Stamp {
         // Newest first: the future ones lead, and the last of them not a
         // draft is the next to appear.
         let until = articles
@@ -47,6 +45,40 @@ impl Catalog {
             .filter(|a| !a.draft)
             .last()
             .map(|a| a.published);
-        Some(Stamp { articles: articles.clone(), until })
+        Stamp { articles: articles.clone(), until }
+    }
+}
+
+/// A scope with an article visible at some moment: its name (`None` for
+/// the site) and its stamp then.
+#[derive(Debug, Clone)]
+pub struct Stamped<'a> {
+    pub scope: Scope,
+    pub name: Option<&'a str>,
+    pub stamp: Stamp,
+}
+
+impl Catalog {
+    /// The stamp of `scope` at `now`; `None` for a group the catalog does
+    /// not hold.
+    pub fn stamp(&self, scope: &Scope, now: DateTime<FixedOffset>) -> Option<Stamp> {
+        Some(Stamp::of(self.members_of(scope)?, now))
+    }
+
+    /// The site and each category (and with `tags`, `authors` each tag and
+    /// author) that holds an article visible at `now`, stamped: one pass
+    /// over each index, where a look-up per scope cost a few cache misses
+    /// of each of thousands of tags at every change.
+    pub fn stamped_scopes(&self, now: DateTime<FixedOffset>, tags: bool, authors: bool) -> Vec<Stamped<'_>> {
+        let site = Stamped { scope: Scope::Site, name: None, stamp: Stamp::of(&self.newest, now) };
+        let wanted = [(&self.categories, true), (&self.tags, tags), (&self.authors, authors)];
+        let groups = wanted.into_iter().filter(|(_, wanted)| *wanted).flat_map(|(facet, _)| {
+            facet.visible_groups(now).map(|(slug, members)| Stamped {
+                scope: facet.scope(slug.clone()),
+                name: Some(members.name.as_str()),
+                stamp: Stamp::of(&members.articles, now),
+            })
+        });
+        std::iter::once(site).chain(groups).collect()
     }
 }

@@ -21,7 +21,7 @@ mod rss;
 pub mod sitemap;
 
 use crate::article::Article;
-use crate::catalog::{Catalog, Scope};
+use crate::catalog::{Catalog, Scope, Stamped};
 use crate::config::{ContentMode, Settings};
 use crate::templates::Templates;
 use chrono::{DateTime, FixedOffset};
@@ -90,12 +90,27 @@ impl FeedId {
     /// The route, without the leading slash: `feed.xml`,
     /// `categories/kinh-te/atom.xml`, `tags/{slug}/…`, `authors/{slug}/…`
     pub fn path(&self) -> String {
-        let file = self.format.file_name();
-        match &self.scope {
-            Scope::Site => file.to_string(),
-            Scope::Category(slug) => format!("categories/{slug}/{file}"),
-            Scope::Tag(slug) => format!("tags/{slug}/{file}"),
-            Scope::Author(slug) => format!("authors/{slug}/{file}"),
+        let mut path = String::new();
+        self.write_path(&mut path);
+        path
+    }
+
+    /// [`FeedId::path`] written over `out` (a buffer reused for look-ups).
+    pub fn write_path(&self, out: &mut String) {
+        FeedId::write_path_of(&self.scope, self.format, out);
+    }
+
+    /// [`FeedId::write_path`] of the feed of `scope` in `format`.
+    pub fn write_path_of(scope: &Scope, format: Format, out: &mut String) {
+        out.clear();
+        let (kind, slug) = match scope {
+            Scope::Site => ("", ""),
+            Scope::Category(slug) => ("categories/", slug.as_str()),
+            Scope::Tag(slug) => ("tags/", slug.as_str()),
+            Scope::Author(slug) => ("authors/", slug.as_str()),
+        };
+        for part in [kind, slug, if slug.is_empty() { "" } else { "/" }, format.file_name()] {
+            out.push_str(part);
         }
     }
 
@@ -201,21 +216,14 @@ pub struct Meta<'a> {
 pub fn all_feeds(catalog: &Catalog, settings: &FeedSettings, now: DateTime<FixedOffset>) -> Vec<FeedId> {
     all_scopes(catalog, settings, now)
         .into_iter()
-        .flat_map(|s| Format::ALL.into_iter().map(move |f| FeedId::new(s.clone(), f)))
+        .flat_map(|s| Format::ALL.into_iter().map(move |f| FeedId::new(s.scope.clone(), f)))
         .collect()
 }
 
-/// The scopes of [`all_feeds`], each of which has a feed in every format.
-pub fn all_scopes(catalog: &Catalog, settings: &FeedSettings, now: DateTime<FixedOffset>) -> Vec<Scope> {
-    let mut scopes = vec![Scope::Site];
-    scopes.extend(catalog.categories(now).into_iter().map(|c| Scope::Category(c.slug)));
-    if settings.tags {
-        scopes.extend(catalog.tags(now).into_iter().map(|c| Scope::Tag(c.slug)));
-    }
-    if settings.authors {
-        scopes.extend(catalog.authors(now).into_iter().map(|c| Scope::Author(c.slug)));
-    }
-    scopes
+/// The scopes of [`all_feeds`], each of which has a feed in every format,
+/// with their names and stamps.
+pub fn all_scopes<'c>(catalog: &'c Catalog, settings: &FeedSettings, now: DateTime<FixedOffset>) -> Vec<Stamped<'c>> {
+    catalog.stamped_scopes(now, settings.tags, settings.authors)
 }
 
 /// The items of `feed` at `now`, newest first.
