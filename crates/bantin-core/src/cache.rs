@@ -11,7 +11,8 @@
 //!   pointer swap, so a reader sees the old cache or the new one, never a mix;
 //! - only feeds whose items changed (compared by identity, modification time
 //!   and content) or whose title changed are rendered again; the others are
-//!   carried over as they are (same bytes, same ETag); tag and author
+//!   carried over as they are (same bytes, same ETag), unread while their
+//!   scope's stamp holds (`catalog::Stamp`); tag and author
 //!   feeds are not rendered here at all but on their first request
 //!   ([`lazy`]), into a cell carried over the same way;
 //! - the ETag is a hash of the identity bytes, with `-gz`/`-br` suffixes for
