@@ -48,9 +48,9 @@ pub(super) struct RawFeeds {
     browser_view: bool,
     /// A feed's most uncompressed bytes: items past it are left out (Google News' limit is 2 MB).
     max_bytes: i64,
-    /// `/tags/{slug}/feed.xml|atom.xml|feed.json` for each tag (rendered on first request).
+    /// `/tags/{slug}/feed.xml|atom.xml|feed.json` for each tag (rendered on first request); the index page lists the 50 with the most articles, the OPML list all.
     tags: bool,
-    /// `/authors/{slug}/…` for each author (rendered on first request).
+    /// `/authors/{slug}/…` for each author (rendered on first request); the index page lists the 50 with the most articles, the OPML list all.
     authors: bool,
     /// `/sitemap-news.xml` (Google News: articles of the last 2 days).
     news_sitemap: bool,
