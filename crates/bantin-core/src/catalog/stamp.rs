@@ -31,9 +31,7 @@ impl Stamp {
     pub fn still_holds(&self, later: &Stamp, now: DateTime<FixedOffset>) -> bool {
         self.articles.shares_all(&later.articles) && self.until.is_none_or(|until| now < until)
     }
-}
 
-impl Stamp {
     /// The stamp at `now` of a scope whose articles are `articles`.
     fn of(articles: &Chunks<Newest>, now: DateTime<FixedOffset>) -> Stamp {
         // Newest first: the future ones lead, and the last of them not a
