@@ -115,6 +115,7 @@ impl Core {
             errors = self.catalog.errors().len(),
             rendered = stats.rendered,
             deferred = stats.deferred,
+            warmed = stats.warmed,
             kept = stats.kept,
             dropped = stats.dropped,
             ms = stats.elapsed.as_millis() as u64,

@@ -81,10 +81,11 @@ fn an_edit_that_adds_a_tag_makes_its_feeds_appear_and_renders_only_the_touched_f
     assert!(store.apply(&[dir.path().join("b.md")]).changed);
     let second = store.next_catalog(&first);
     let (c2, stats) = cache::refresh(Some(&c1), &second, &settings(), now());
-    // site, van-hoa: 2 × 3, and the OPML list (one feed more); nong-thon,
-    // du-lich (new), tran-thi-lan get fresh cells: 3 × 3; kept: kinh-te,
-    // giao-thong, minh-anh, sitemap, robots.txt.
-    assert_eq!((stats.rendered, stats.deferred, stats.kept), (7, 9, 11));
+    // site, van-hoa: 2 × 3, and the OPML list (one feed more), and
+    // tran-thi-lan's Atom feed, read above (a reader polls it); nong-thon,
+    // du-lich (new) and tran-thi-lan's other two get fresh cells: 3 × 3 - 1;
+    // kept: kinh-te, giao-thong, minh-anh, sitemap, robots.txt.
+    assert_eq!((stats.rendered, stats.deferred, stats.kept, stats.warmed), (8, 8, 11, 1));
     for path in ["tags/du-lich/feed.xml", "tags/du-lich/atom.xml", "tags/du-lich/feed.json"] {
         assert!(text(&c2, path).contains("Lễ hội"), "{path}");
     }
@@ -115,19 +116,70 @@ fn a_tag_feed_renders_on_its_first_request_and_an_edit_renders_only_its_feeds_ag
     let (again, _) = cache::refresh(None, &StoreState::load(dir.path(), &ctx()).catalog(1), &settings(), now());
     assert_eq!(etag(&again, roads), roads_etag);
 
-    // An edit of b: its tag's feed gets a fresh cell, rendered on the next
-    // request with the new bytes; a's tag keeps its rendered feed.
+    // An edit of b: its tag's feeds get fresh cells, rendered on the next
+    // request with the new bytes, but the one a reader asked for is
+    // rendered by the refresh (the reader will be back); a's tag keeps its
+    // rendered feed.
     article(dir.path(), "b.md", "Lễ hội lớn", "2024-05-02T08:00:00+07:00", "Văn hóa", &["Nông thôn"], "Minh Anh");
     assert!(store.apply(&[dir.path().join("b.md")]).changed);
-    let (c2, _) = cache::refresh(Some(&c1), &store.next_catalog(&first), &settings(), now());
+    let (c2, stats) = cache::refresh(Some(&c1), &store.next_catalog(&first), &settings(), now());
     assert!(c2.is_rendered(roads), "untouched: carried over rendered");
     assert_eq!(etag(&c2, roads), roads_etag);
-    assert!(!c2.is_rendered(village), "touched: a fresh cell");
+    assert_eq!(stats.warmed, 1);
+    assert!(c2.is_rendered(village), "touched and asked for: rendered at refresh");
+    assert!(!c2.is_rendered("tags/nong-thon/feed.xml"), "touched, not asked for: a fresh cell");
     assert_ne!(etag(&c2, village), village_etag);
     assert!(text(&c2, village).contains("Lễ hội lớn"));
     let changed = c2.changed_paths(Some(&c1));
     assert!(changed.iter().any(|p| p == village) && changed.iter().any(|p| p == "authors/minh-anh/feed.xml"));
     assert!(!changed.iter().any(|p| p.starts_with("tags/giao-thong/")), "a hub hears of touched scopes only");
+}
+
+/// A tag feed a reader polls is rendered by the refresh of a change that
+/// touches it, since its reader will be back (a first request after a
+/// change waited for the render); the next change renders it only if
+/// asked for again, and a change of many tags renders at most
+/// `cache::WARM_LIMIT` of them, the rest waiting for their readers.
+#[test]
+fn a_tag_feed_a_reader_polls_is_rendered_by_the_next_change_that_touches_it_up_to_a_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let tags: Vec<String> = (1..=60).map(|k| format!("Chủ đề {k}")).collect();
+    let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+    let edit = |title: &str| article(dir.path(), "a.md", title, "2024-05-01T08:00:00+07:00", "Kinh tế", &tags, "Minh Anh");
+    edit("Cầu mới");
+    let mut store = StoreState::load(dir.path(), &ctx());
+    let mut catalog = store.catalog(1);
+    let (mut served, _) = cache::refresh(None, &catalog, &settings(), now());
+    let rss = |k: usize| format!("tags/chu-de-{k}/feed.xml");
+    for k in 1..=60 {
+        assert!(text(&served, &rss(k)).contains("Cầu mới"), "a reader polls every tag's RSS");
+    }
+    let mut change = |title: &str, served: &FeedCache| {
+        edit(title);
+        assert!(store.apply(&[dir.path().join("a.md")]).changed);
+        catalog = store.next_catalog(&catalog);
+        cache::refresh(Some(served), &catalog, &settings(), now())
+    };
+
+    let (next, stats) = change("Cầu mới khánh thành", &served);
+    served = next;
+    assert_eq!(stats.warmed, cache::WARM_LIMIT);
+    assert_eq!((1..=60).filter(|&k| served.is_rendered(&rss(k))).count(), cache::WARM_LIMIT);
+    assert!(!(1..=60).any(|k| served.is_rendered(&format!("tags/chu-de-{k}/atom.xml"))), "not asked for");
+    assert!(!served.is_rendered("authors/minh-anh/feed.xml"), "not asked for");
+
+    // Nobody asked since: the next change renders none of them.
+    let (next, stats) = change("Cầu mới thông xe", &served);
+    served = next;
+    assert_eq!(stats.warmed, 0);
+    assert!(!(1..=60).any(|k| served.is_rendered(&rss(k))));
+
+    // One asked for again: rendered with the change that follows.
+    assert!(text(&served, &rss(7)).contains("Cầu mới thông xe"));
+    let (next, stats) = change("Cầu mới đón khách", &served);
+    assert_eq!(stats.warmed, 1);
+    assert!(next.is_rendered(&rss(7)) && !next.is_rendered(&rss(8)));
+    assert!(text(&next, &rss(7)).contains("Cầu mới đón khách"));
 }
 
 #[test]
@@ -217,9 +269,10 @@ fn a_scheduled_article_appears_in_its_tag_feeds_at_its_time_with_no_change_to_th
     }
     assert!(text(&c3, "tags/du-lich/feed.xml").contains("Hẹn giờ"));
     assert!(text(&c3, "feeds.opml").contains("https://feeds.example.org/tags/du-lich/feed.xml"));
-    // site, kinh-te, the OPML list and the sitemap; giao-thong, du-lich
-    // and minh-anh on demand.
-    assert_eq!((stats.rendered, stats.deferred), (2 * 3 + 2, 3 * 3));
+    // site, kinh-te, the OPML list and the sitemap, and the two feeds of
+    // giao-thong and minh-anh read above (a reader polls them); their
+    // other formats and du-lich's on demand.
+    assert_eq!((stats.rendered, stats.deferred, stats.warmed), (2 * 3 + 2 + 2, 3 * 3 - 2, 2));
 }
 
 #[test]

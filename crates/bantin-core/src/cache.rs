@@ -49,8 +49,9 @@ mod lazy;
 mod preview;
 mod refresh;
 pub use refresh::{IndexPages, RefreshStats, refresh, refresh_all, refresh_feeds};
-use lazy::{Body, Renderer};
-use headers::{VARY_ENCODING, feed_headers, link_value};
+pub use lazy::WARM_LIMIT;
+use lazy::{Asked, Body, Renderer};
+use headers::{VARY_ENCODING, link_value};
 pub use entry::{Encoding, Entry, Representation};
 use entry::{content_hash, to_system_time};
 pub use index::index_page;
@@ -102,6 +103,16 @@ struct Cached {
     /// ([`FeedCache::document`]); shared with the next generations as long
     /// as the feed is carried over.
     preview: Arc<OnceLock<Arc<Entry>>>,
+    /// Whether a reader asked for it since it was rendered: for on-demand
+    /// feeds, whether the next change renders it at refresh ([`lazy`]).
+    asked: Asked,
+}
+
+impl Cached {
+    /// A feed or document just rendered (or its on-demand cell just made).
+    fn new(body: Body, source: Arc<Source>) -> Cached {
+        Cached { body, source, preview: Arc::default(), asked: Asked::default() }
+    }
 }
 
 /// One immutable generation of the cache.
@@ -135,6 +146,7 @@ impl FeedCache {
     /// `cached`'s entry, rendered now if it is an on-demand feed not asked
     /// for yet.
     fn entry<'a>(&self, path: &str, cached: &'a Cached) -> Option<&'a Arc<Entry>> {
+        cached.asked.mark();
         match (&cached.body, &self.renderer, FeedId::from_path(path)) {
             (Body::Ready(e), _, _) => Some(e),
             (body, Some(renderer), Some(feed)) => Some(renderer.get(&feed, &cached.source, body)),

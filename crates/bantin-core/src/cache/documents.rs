@@ -55,7 +55,7 @@ pub(super) fn add(
                 stats.rendered += 1;
                 let bytes = sitemap::render(&source.items, settings);
                 let entry = Entry::new(bytes, sitemap::CONTENT_TYPE, feeds::newest_change(&source.items));
-                Cached { body: Body::Ready(Arc::new(entry)), source, preview: Arc::default() }
+                Cached::new(Body::Ready(Arc::new(entry)), source)
             }
         };
         next.insert(sitemap::PATH.into(), cached);
@@ -98,7 +98,7 @@ fn same_or_new(
         _ => {
             stats.rendered += 1;
             let entry = Entry::new(bytes, content_type, modified);
-            Cached { body: Body::Ready(Arc::new(entry)), source: Arc::new(Source::named(Some(hash), Vec::new())), preview: Arc::default() }
+            Cached::new(Body::Ready(Arc::new(entry)), Arc::new(Source::named(Some(hash), Vec::new())))
         }
     }
 }

@@ -7,6 +7,13 @@
 //! over to later generations as long as the scope's items do not change
 //! (a touched scope gets a fresh, empty cell).
 //!
+//! A feed a reader asked for since its items last changed ([`Asked`]) is
+//! the exception: the next change that touches it renders it at refresh,
+//! beside the eager feeds, since its reader polls it and will be back (a
+//! first request after a change waited 5-13 ms for the render at 100k,
+//! bench/HISTORY.md, stop 42). At most [`WARM_LIMIT`] a refresh, so a
+//! change of every tag costs no more than a few articles' change.
+//!
 //! The ETag stays a hash of the bytes, so it is the same whichever
 //! generation or process renders them. Lazy feeds get no brotli form (the
 //! brotli worker compresses only what a refresh rendered): `br` clients
@@ -17,6 +24,7 @@ use super::{Entry, Source};
 use crate::catalog::Scope;
 use crate::feeds::{self, FeedId, FeedSettings};
 use http::HeaderValue;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use chrono::{DateTime, FixedOffset};
 use std::time::SystemTime;
@@ -26,6 +34,31 @@ use std::time::SystemTime;
 /// categories (few, fetched by every reader) stay eager.
 pub(super) fn on_demand(scope: &Scope) -> bool {
     matches!(scope, Scope::Tag(_) | Scope::Author(_))
+}
+
+/// How many on-demand feeds a refresh renders because a reader asked for
+/// them ([`Asked`]): a change of a few articles touches a dozen tag and
+/// author feeds at most (3 formats of each scope), a change of the whole
+/// store thousands, of which the rest wait for their readers as before.
+pub const WARM_LIMIT: usize = 48;
+
+/// Whether a reader asked for a feed since its items last changed: shared
+/// by the generations that carry the feed over, new with each render.
+#[derive(Debug, Clone, Default)]
+pub(super) struct Asked(Arc<AtomicBool>);
+
+impl Asked {
+    /// Notes a request (a load alone once noted: the request path of a
+    /// polled feed writes no shared memory).
+    pub(super) fn mark(&self) {
+        if !self.0.load(Ordering::Relaxed) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+
+    pub(super) fn was(&self) -> bool {
+        self.0.load(Ordering::Relaxed)
+    }
 }
 
 /// A feed's bytes: rendered at refresh, or a cell the first request fills.
@@ -80,14 +113,24 @@ impl Renderer {
     pub(super) fn get<'a>(&self, feed: &FeedId, source: &Source, body: &'a Body) -> &'a Arc<Entry> {
         match body {
             Body::Ready(e) => e,
-            Body::OnDemand(cell, modified) => cell.get_or_init(|| Arc::new(self.render(feed, source, *modified))),
+            Body::OnDemand(cell, modified) => {
+                cell.get_or_init(|| Arc::new(self.render(feed, source, *modified, Entry::new)))
+            }
         }
     }
 
-    /// The feed's entry, with the Last-Modified its refresh gave it.
-    fn render(&self, feed: &FeedId, source: &Source, modified: DateTime<FixedOffset>) -> Entry {
+    /// The feed's entry, with the Last-Modified its refresh gave it, its
+    /// bytes compressed by `make` ([`Entry::new`], or [`Entry::quick`] for
+    /// a refresh after a change, whose final form the brotli worker makes).
+    pub(super) fn render(
+        &self,
+        feed: &FeedId,
+        source: &Source,
+        modified: DateTime<FixedOffset>,
+        make: fn(Vec<u8>, &'static str, DateTime<FixedOffset>) -> Entry,
+    ) -> Entry {
         let bytes = feeds::render_named(feed, &source.items, source.title.as_deref(), &self.settings);
         let (vary, links) = feed_headers(feed, &self.settings, self.hub.as_ref());
-        Entry::new(bytes, feed.format.content_type(), modified).with_headers(vary, links)
+        make(bytes, feed.format.content_type(), modified).with_headers(vary, links)
     }
 }

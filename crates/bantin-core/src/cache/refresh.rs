@@ -2,7 +2,7 @@
 //! feeds whose items changed and carries the others over, [`refresh`] adds
 //! the index pages (the service publishes those in a second swap).
 
-use super::{catalog_modified, to_system_time, Body, Cached, FeedCache, Source, documents, feed_headers, index, lazy, link_value, Entry, Renderer};
+use super::{catalog_modified, to_system_time, Body, Cached, FeedCache, Source, documents, index, lazy, link_value, Entry, Renderer};
 use crate::article::Article;
 use crate::catalog::{Catalog, Stamped};
 use crate::feeds::{self, FeedId, FeedSettings, Format};
@@ -19,6 +19,9 @@ pub struct RefreshStats {
     /// On-demand feeds whose items changed: given an empty cell, rendered
     /// on their first request ([`lazy`]).
     pub deferred: usize,
+    /// On-demand feeds rendered at refresh (counted in `rendered` too): a
+    /// reader asked for them since they last changed ([`lazy::Asked`]).
+    pub warmed: usize,
     pub kept: usize,
     pub dropped: usize,
     pub elapsed: Duration,
@@ -109,40 +112,37 @@ fn refresh_from(
     now: DateTime<FixedOffset>,
 ) -> (FeedCache, RefreshStats) {
     let started = Instant::now();
-    let mut planner = Planner { prev, dates, catalog, settings, now, path: String::new(), kept: Vec::new(), fresh: Vec::new() };
+    let mut planner =
+        Planner { prev, dates, catalog, settings, now, path: String::new(), kept: Vec::new(), fresh: Vec::new(), warmed: 0 };
     for scope in feeds::all_scopes(catalog, settings, now) {
         planner.scope(scope);
     }
-    let Planner { kept, fresh, .. } = planner;
+    let Planner { kept, fresh, warmed, .. } = planner;
     let planned = started.elapsed();
 
     let mut stats = RefreshStats::default();
     let hub = settings.websub_hub.as_ref().and_then(|hub| link_value(hub.as_str(), "hub"));
-    let rendered: Vec<(Arc<str>, Option<Cached>)> = fresh
+    let renderer = Renderer { settings: settings.clone(), hub };
+    // After a change (a previous generation), the quick gzip form: the
+    // final one follows from the brotli worker.
+    let make = if prev.is_some() { Entry::quick } else { Entry::new };
+    let rendered: Vec<(Arc<str>, Cached)> = fresh
         .into_par_iter()
-        .map(|Fresh { feed, key, source, modified }| {
-            if lazy::on_demand(&feed.scope) {
-                let body = Body::empty(modified);
-                return (key, Some(Cached { body, source, preview: Arc::default() }));
-            }
-            let entry = feeds::render(&feed, &source.items, catalog, settings).map(|bytes| {
-                let (vary, links) = feed_headers(&feed, settings, hub.as_ref());
-                // After a change (a previous generation), the quick gzip
-                // form: the final one follows from the brotli worker.
-                let make = if prev.is_some() { Entry::quick } else { Entry::new };
-                let entry = make(bytes, feed.format.content_type(), modified);
-                Cached { body: Body::Ready(Arc::new(entry.with_headers(vary, links))), source, preview: Arc::default() }
-            });
-            (key, entry)
+        .map(|Fresh { feed, key, source, modified, when }| {
+            let body = match when {
+                When::OnDemand => Body::empty(modified),
+                When::Now => Body::Ready(Arc::new(renderer.render(&feed, &source, modified, make))),
+            };
+            (key, Cached::new(body, source))
         })
         .collect();
 
     let fed = started.elapsed();
     let mut next = HashMap::with_capacity(rendered.len() + kept.len());
     stats.kept += kept.len();
+    stats.warmed = warmed;
     next.extend(kept);
     for (path, cached) in rendered {
-        let Some(cached) = cached else { continue };
         if matches!(cached.body, Body::OnDemand(..)) {
             stats.deferred += 1;
         } else {
@@ -167,7 +167,7 @@ fn refresh_from(
         feeds: next,
         index: prev.and_then(|p| p.index.clone()),
         previews: settings.browser_view.then(|| Arc::new(settings.clone())),
-        renderer: Some(Arc::new(Renderer { settings: settings.clone(), hub })),
+        renderer: Some(Arc::new(renderer)),
     };
     (cache, stats)
 }
@@ -179,6 +179,16 @@ struct Fresh {
     key: Arc<str>,
     source: Arc<Source>,
     modified: DateTime<FixedOffset>,
+    when: When,
+}
+
+/// When a fresh feed is rendered.
+enum When {
+    /// In this refresh: the site and category feeds, and the tag and
+    /// author feeds a reader asked for since they last changed.
+    Now,
+    /// On its first request ([`lazy`]).
+    OnDemand,
 }
 
 /// What planning a refresh's feeds reads, a buffer for the paths it
@@ -193,6 +203,8 @@ struct Planner<'a> {
     path: String,
     kept: Vec<(Arc<str>, Cached)>,
     fresh: Vec<Fresh>,
+    /// On-demand feeds planned for this refresh ([`lazy::WARM_LIMIT`]).
+    warmed: usize,
 }
 
 impl Planner<'_> {
@@ -221,10 +233,25 @@ impl Planner<'_> {
                 None => {
                     let before = self.dates.and_then(|d| d.feeds.get(self.path.as_str())).map(|c| c.body.modified_at());
                     let modified = last_modified(&source.items, before, self.now);
-                    self.fresh.push(Fresh { feed, key: Arc::from(self.path.as_str()), source, modified });
+                    let when = self.when(&feed, old.map(|(_, c)| c));
+                    self.fresh.push(Fresh { feed, key: Arc::from(self.path.as_str()), source, modified, when });
                 }
             }
         }
+    }
+
+    /// When `feed`, whose items changed since `old` was rendered, is
+    /// rendered: tag and author feeds on demand ([`lazy`]), unless a reader
+    /// asked for `old`, up to [`lazy::WARM_LIMIT`] of them.
+    fn when(&mut self, feed: &FeedId, old: Option<&Cached>) -> When {
+        if !lazy::on_demand(&feed.scope) {
+            return When::Now;
+        }
+        if old.is_some_and(|c| c.asked.was()) && self.warmed < lazy::WARM_LIMIT {
+            self.warmed += 1;
+            return When::Now;
+        }
+        When::OnDemand
     }
 }
 
