@@ -187,7 +187,8 @@ fn tags_that_slug_alike_are_one_feed_named_by_the_newest_article() {
     let dir = tempfile::tempdir().unwrap();
     article(dir.path(), "a.md", "Cầu mới", "2024-05-01T08:00:00+07:00", "Kinh tế", &["Giao thông"], "Minh Anh");
     article(dir.path(), "b.md", "Đường mới", "2024-05-03T08:00:00+07:00", "Kinh tế", &["GIAO THÔNG"], "minh anh");
-    let catalog = StoreState::load(dir.path(), &ctx()).catalog(1);
+    let mut store = StoreState::load(dir.path(), &ctx());
+    let catalog = store.catalog(1);
     let tags = catalog.tags(now());
     assert_eq!(tags.len(), 1, "{tags:?}");
     assert_eq!((tags[0].slug.as_str(), tags[0].name.as_str()), ("giao-thong", "GIAO THÔNG"));
@@ -198,6 +199,16 @@ fn tags_that_slug_alike_are_one_feed_named_by_the_newest_article() {
     let authors = catalog.authors(now());
     assert_eq!(authors.len(), 1, "{authors:?}");
     assert_eq!(authors[0].name, "minh anh");
+
+    // The newest article writes the tag otherwise: the same feeds, renamed,
+    // and the OPML list (kept while no feed appears, goes or is renamed)
+    // names them anew.
+    article(dir.path(), "b.md", "Đường mới", "2024-05-03T08:00:00+07:00", "Kinh tế", &["Giao Thông"], "minh anh");
+    assert!(store.apply(&[dir.path().join("b.md")]).changed);
+    let (c2, _) = cache::refresh(Some(&c), &store.next_catalog(&catalog), &settings(), now());
+    assert!(text(&c2, "tags/giao-thong/feed.xml").contains("<title>Cổng thông tin – Giao Thông</title>"));
+    let opml = text(&c2, "feeds.opml");
+    assert!(opml.contains("Cổng thông tin – Giao Thông") && !opml.contains("GIAO THÔNG"), "{opml}");
 }
 
 #[test]

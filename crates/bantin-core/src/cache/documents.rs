@@ -4,17 +4,18 @@
 //! feeds (same ETags, 304s, gzip and brotli) and carried over unchanged
 //! when what it is made of did not change.
 
-use super::{Body, catalog_modified, content_hash, Cached, Entry, FeedCache, RefreshStats, Source};
+use super::{Body, catalog_modified, content_hash, Cached, Entry, FeedCache, Feeds, RefreshStats, Source};
 use crate::catalog::Catalog;
 use crate::feeds::{self, opml, robots, sitemap, FeedId, FeedSettings};
 use chrono::{DateTime, FixedOffset};
-use std::collections::HashMap;
 use std::sync::Arc;
 
-/// Adds the documents to `next` (the feeds of the new generation).
+/// Adds the documents to `next` (the feeds of the new generation), which
+/// has the feeds of `prev` under the same names with `same_listing`.
 pub(super) fn add(
-    next: &mut HashMap<Arc<str>, Cached>,
+    next: &mut Feeds,
     prev: Option<&FeedCache>,
+    same_listing: bool,
     catalog: &Catalog,
     settings: &FeedSettings,
     now: DateTime<FixedOffset>,
@@ -24,9 +25,9 @@ pub(super) fn add(
     let opml = match previous(opml::PATH) {
         // Made of the feeds' paths and names alone; with thousands of tag
         // feeds, listing them again took ~15 ms of every change.
-        Some(old) if prev.is_some_and(|p| same_feeds(p, next)) => {
+        Some(old) if same_listing => {
             stats.kept += 1;
-            old.clone()
+            Arc::clone(old)
         }
         old => {
             // The feeds' own sources hold their scopes' names.
@@ -49,56 +50,44 @@ pub(super) fn add(
         let cached = match previous(sitemap::PATH).filter(|c| c.source.same_as(&source)) {
             Some(old) => {
                 stats.kept += 1;
-                old.clone()
+                Arc::clone(old)
             }
             None => {
                 stats.rendered += 1;
                 let bytes = sitemap::render(&source.items, settings);
                 let entry = Entry::new(bytes, sitemap::CONTENT_TYPE, feeds::newest_change(&source.items));
-                Cached::new(Body::Ready(Arc::new(entry)), source)
+                Arc::new(Cached::new(Body::Ready(Arc::new(entry)), source))
             }
         };
         next.insert(sitemap::PATH.into(), cached);
     }
 }
 
-/// Whether `feeds` (a generation's feeds, no documents yet) are the
-/// feeds of `prev` under the same names.
-fn same_feeds(prev: &FeedCache, feeds: &HashMap<Arc<str>, Cached>) -> bool {
-    let feeds_of_prev = prev.feeds.keys().filter(|path| !is_document(path)).count();
-    feeds.len() == feeds_of_prev
-        && feeds.iter().all(|(path, c)| {
-            prev.feeds
-                .get(path)
-                .is_some_and(|old| Arc::ptr_eq(&old.source, &c.source) || old.source.title == c.source.title)
-        })
-}
-
-/// Whether `path` is one of the documents this room adds.
-fn is_document(path: &str) -> bool {
-    [opml::PATH, robots::PATH, sitemap::PATH].contains(&path)
+/// How many of `cache`'s entries are the documents this room adds.
+pub(super) fn count(cache: &FeedCache) -> usize {
+    [opml::PATH, robots::PATH, sitemap::PATH].into_iter().filter(|path| cache.feeds.contains_key(*path)).count()
 }
 
 /// A document made of `bytes`: the previous generation's entry when it
 /// holds the same bytes (same ETag and Last-Modified, no new compression),
 /// else a new one last modified at `modified`.
 fn same_or_new(
-    previous: Option<&Cached>,
+    previous: Option<&Arc<Cached>>,
     bytes: Vec<u8>,
     content_type: &'static str,
     modified: DateTime<FixedOffset>,
     stats: &mut RefreshStats,
-) -> Cached {
+) -> Arc<Cached> {
     let hash = content_hash(&bytes);
     match previous {
         Some(old) if old.body.rendered().is_some_and(|e| e.hash == hash) => {
             stats.kept += 1;
-            old.clone()
+            Arc::clone(old)
         }
         _ => {
             stats.rendered += 1;
             let entry = Entry::new(bytes, content_type, modified);
-            Cached::new(Body::Ready(Arc::new(entry)), Arc::new(Source::named(Some(hash), Vec::new())))
+            Arc::new(Cached::new(Body::Ready(Arc::new(entry)), Arc::new(Source::named(Some(hash), Vec::new()))))
         }
     }
 }

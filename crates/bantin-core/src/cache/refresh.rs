@@ -2,13 +2,12 @@
 //! feeds whose items changed and carries the others over, [`refresh`] adds
 //! the index pages (the service publishes those in a second swap).
 
-use super::{catalog_modified, to_system_time, Body, Cached, FeedCache, Source, documents, index, lazy, link_value, Entry, Renderer};
+use super::{catalog_modified, to_system_time, Body, Cached, FeedCache, Feeds, Source, documents, index, lazy, link_value, Entry, Renderer};
 use crate::article::Article;
 use crate::catalog::{Catalog, Stamped};
 use crate::feeds::{self, FeedId, FeedSettings, Format};
 use chrono::{DateTime, FixedOffset};
 use rayon::prelude::*;
-use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -112,12 +111,11 @@ fn refresh_from(
     now: DateTime<FixedOffset>,
 ) -> (FeedCache, RefreshStats) {
     let started = Instant::now();
-    let mut planner =
-        Planner { prev, dates, catalog, settings, now, path: String::new(), kept: Vec::new(), fresh: Vec::new(), warmed: 0 };
+    let mut planner = Planner::new(prev, dates, catalog, settings, now);
     for scope in feeds::all_scopes(catalog, settings, now) {
         planner.scope(scope);
     }
-    let Planner { kept, fresh, warmed, .. } = planner;
+    let Planner { kept, fresh, warmed, carried, relisted, .. } = planner;
     let planned = started.elapsed();
 
     let mut stats = RefreshStats::default();
@@ -126,19 +124,19 @@ fn refresh_from(
     // After a change (a previous generation), the quick gzip form: the
     // final one follows from the brotli worker.
     let make = if prev.is_some() { Entry::quick } else { Entry::new };
-    let rendered: Vec<(Arc<str>, Cached)> = fresh
+    let rendered: Vec<(Arc<str>, Arc<Cached>)> = fresh
         .into_par_iter()
         .map(|Fresh { feed, key, source, modified, when }| {
             let body = match when {
                 When::OnDemand => Body::empty(modified),
                 When::Now => Body::Ready(Arc::new(renderer.render(&feed, &source, modified, make))),
             };
-            (key, Cached::new(body, source))
+            (key, Arc::new(Cached::new(body, source)))
         })
         .collect();
 
     let fed = started.elapsed();
-    let mut next = HashMap::with_capacity(rendered.len() + kept.len());
+    let mut next = Feeds::with_capacity_and_hasher(rendered.len() + kept.len() + 3, Default::default());
     stats.kept += kept.len();
     stats.warmed = warmed;
     next.extend(kept);
@@ -150,8 +148,9 @@ fn refresh_from(
         }
         next.insert(path, cached);
     }
-    documents::add(&mut next, prev, catalog, settings, now, &mut stats);
-    stats.dropped = prev.map_or(0, |p| p.feeds.keys().filter(|k| !next.contains_key(*k)).count());
+    stats.dropped = prev.map_or(0, |p| p.feeds.len() - documents::count(p) - carried);
+    let same_listing = prev.is_some() && !relisted && stats.dropped == 0;
+    documents::add(&mut next, prev, same_listing, catalog, settings, now, &mut stats);
 
     stats.elapsed = started.elapsed();
     tracing::debug!(
@@ -164,7 +163,7 @@ fn refresh_from(
         generation: catalog.generation,
         articles: catalog.len(),
         errors: catalog.errors().len(),
-        feeds: next,
+        feeds: Arc::new(next),
         index: prev.and_then(|p| p.index.clone()),
         previews: settings.browser_view.then(|| Arc::new(settings.clone())),
         renderer: Some(Arc::new(renderer)),
@@ -201,13 +200,29 @@ struct Planner<'a> {
     settings: &'a FeedSettings,
     now: DateTime<FixedOffset>,
     path: String,
-    kept: Vec<(Arc<str>, Cached)>,
+    kept: Vec<(Arc<str>, Arc<Cached>)>,
     fresh: Vec<Fresh>,
     /// On-demand feeds planned for this refresh ([`lazy::WARM_LIMIT`]).
     warmed: usize,
+    /// How many feeds of `prev` this generation has (kept or rendered
+    /// again), and whether one is new or renamed: whether the OPML list,
+    /// made of the feeds' paths and names alone, stands.
+    carried: usize,
+    relisted: bool,
 }
 
-impl Planner<'_> {
+impl<'a> Planner<'a> {
+    fn new(
+        prev: Option<&'a FeedCache>,
+        dates: Option<&'a FeedCache>,
+        catalog: &'a Catalog,
+        settings: &'a FeedSettings,
+        now: DateTime<FixedOffset>,
+    ) -> Planner<'a> {
+        let (path, kept, fresh) = (String::new(), Vec::new(), Vec::new());
+        Planner { prev, dates, catalog, settings, now, path, kept, fresh, warmed: 0, carried: 0, relisted: false }
+    }
+
     /// Plans a scope's feeds, one a format. A feed whose scope's stamp
     /// still holds is carried over without reading its items; the others'
     /// items are read once for the three formats and compared with what
@@ -217,8 +232,9 @@ impl Planner<'_> {
         for format in Format::ALL {
             FeedId::write_path_of(&scope, format, &mut self.path);
             let old = self.prev.and_then(|p| p.feeds.get_key_value(self.path.as_str()));
+            self.carried += usize::from(old.is_some());
             if let Some((key, old)) = old.filter(|(_, c)| c.source.still_stands(name, Some(&stamp), self.now)) {
-                self.kept.push((Arc::clone(key), old.clone()));
+                self.kept.push((Arc::clone(key), Arc::clone(old)));
                 continue;
             }
             let feed = FeedId::new(scope.clone(), format);
@@ -229,11 +245,12 @@ impl Planner<'_> {
             match old.filter(|(_, c)| c.source.same_as(&source)) {
                 // The same items under a new stamp, which the next refresh
                 // compares with.
-                Some((key, same)) => self.kept.push((Arc::clone(key), Cached { source, ..same.clone() })),
+                Some((key, same)) => self.kept.push((Arc::clone(key), Arc::new(Cached { source, ..(**same).clone() }))),
                 None => {
+                    self.relisted |= old.is_none_or(|(_, c)| c.source.title != source.title);
                     let before = self.dates.and_then(|d| d.feeds.get(self.path.as_str())).map(|c| c.body.modified_at());
                     let modified = last_modified(&source.items, before, self.now);
-                    let when = self.when(&feed, old.map(|(_, c)| c));
+                    let when = self.when(&feed, old.map(|(_, c)| &**c));
                     self.fresh.push(Fresh { feed, key: Arc::from(self.path.as_str()), source, modified, when });
                 }
             }
