@@ -561,6 +561,9 @@ def update_samples(args, srv, writes):
     for name in names:
         with open(os.path.join(srv.store, name), encoding="utf-8") as f:
             bodies.append(f.read().split("\n+++\n", 1)[-1])
+    # A subscribed reader has fetched its feeds before the first write (and
+    # keeps their ETags): every poll after a write is a conditional one.
+    poll(feeds)
     samples = []
     log(f"update latency: {writes} writes")
     for i in range(writes):
