@@ -9,9 +9,13 @@
 //!   that article's names with the slug);
 //! - a group without articles is gone.
 //!
-//! Each group's articles are [`Chunks`], so
-//! [`Catalog::apply`](super::Catalog::apply) copies one chunk per changed
-//! article, not the whole index.
+//! Each group is shared by the generations that did not change it (a
+//! generation's clone of the index touches a reference count a group),
+//! and its articles are [`Chunks`], so
+//! [`Catalog::apply`](super::Catalog::apply) copies the groups a changed
+//! article is in and one chunk of each, not the whole index. A group that
+//! a generation or a stamp still holds is copied before a change, so the
+//! same group (by address) is the same articles: a scope's stamp.
 
 use super::chunks::Chunks;
 use super::Newest;
@@ -41,7 +45,7 @@ pub(super) struct Members {
 #[derive(Debug, Clone)]
 pub(super) struct Facet {
     kind: Kind,
-    groups: BTreeMap<String, Members>,
+    groups: BTreeMap<String, Arc<Members>>,
 }
 
 /// The (slug, name) pairs `a` belongs to under `kind`, without repeats of
@@ -95,7 +99,7 @@ impl Facet {
         }
         let groups = lists
             .into_iter()
-            .map(|(slug, (name, list))| (slug, Members { name, articles: Chunks::from_sorted(list) }))
+            .map(|(slug, (name, list))| (slug, Arc::new(Members { name, articles: Chunks::from_sorted(list) })))
             .collect();
         Facet { kind, groups }
     }
@@ -106,10 +110,10 @@ impl Facet {
         for (slug, name) in memberships(self.kind, a) {
             let entry = Newest(Arc::clone(a));
             match self.groups.get_mut(slug.as_ref()) {
-                Some(members) => members.articles.insert(entry),
+                Some(members) => Arc::make_mut(members).articles.insert(entry),
                 None => {
                     let members = Members { name: name.to_string(), articles: Chunks::from_sorted(vec![entry]) };
-                    self.groups.insert(slug.into_owned(), members);
+                    self.groups.insert(slug.into_owned(), Arc::new(members));
                 }
             }
         }
@@ -119,7 +123,7 @@ impl Facet {
     /// (the caller then rebuilds).
     pub(super) fn leave(&mut self, a: &Arc<Article>) -> Option<()> {
         for (slug, _) in memberships(self.kind, a) {
-            self.groups.get_mut(slug.as_ref())?.articles.remove(&Newest(Arc::clone(a)))?;
+            Arc::make_mut(self.groups.get_mut(slug.as_ref())?).articles.remove(&Newest(Arc::clone(a)))?;
         }
         Some(())
     }
@@ -142,8 +146,8 @@ impl Facet {
             });
             match name {
                 Some(name) => {
-                    if let Some(members) = self.groups.get_mut(&slug) {
-                        members.name = name;
+                    if let Some(members) = self.groups.get_mut(&slug).filter(|m| m.name != name) {
+                        Arc::make_mut(members).name = name;
                     }
                 }
                 None => {
@@ -162,7 +166,7 @@ impl Facet {
         }
     }
 
-    pub(super) fn get(&self, slug: &str) -> Option<&Members> {
+    pub(super) fn get(&self, slug: &str) -> Option<&Arc<Members>> {
         self.groups.get(slug)
     }
 
@@ -172,7 +176,7 @@ impl Facet {
     }
 
     /// [`Facet::visible`]'s groups, with their members.
-    pub(super) fn visible_groups(&self, now: DateTime<FixedOffset>) -> impl Iterator<Item = (&String, &Members)> {
+    pub(super) fn visible_groups(&self, now: DateTime<FixedOffset>) -> impl Iterator<Item = (&String, &Arc<Members>)> {
         self.groups.iter().filter(move |(_, members)| members.articles.iter().any(|n| n.0.is_visible_at(now)))
     }
 
@@ -180,7 +184,7 @@ impl Facet {
     /// at `now` (ties by slug), by slug; and how many visible ones are
     /// left out.
     pub(super) fn most_used(&self, now: DateTime<FixedOffset>, n: usize) -> (Vec<Category>, usize) {
-        let mut used: Vec<(&String, &Members)> = self.visible_groups(now).collect();
+        let mut used: Vec<(&String, &Arc<Members>)> = self.visible_groups(now).collect();
         let visible = used.len();
         used.sort_by(|(a_slug, a), (b_slug, b)| b.articles.len().cmp(&a.articles.len()).then_with(|| a_slug.cmp(b_slug)));
         used.truncate(n);
@@ -191,7 +195,7 @@ impl Facet {
 
     /// Every group as (slug, name), visible or not (tests).
     #[cfg(test)]
-    pub(super) fn iter(&self) -> impl Iterator<Item = (&String, &Members)> {
+    pub(super) fn iter(&self) -> impl Iterator<Item = (&String, &Arc<Members>)> {
         self.groups.iter()
     }
 }

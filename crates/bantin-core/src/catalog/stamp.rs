@@ -4,21 +4,25 @@
 //! each one's newest articles at every change (their reference counts,
 //! one cache miss each) was most of a refresh (bench/HISTORY.md, stop 41).
 //!
-//! Why it holds: a generation shares every untouched chunk with the one
-//! before, and a chunk that a stamp holds is shared, so a change copies it
-//! ([`Chunks`]); the same chunks are the same articles in the same order.
+//! Why it holds: a generation shares every untouched group (category, tag,
+//! author) and every untouched chunk of the site's list with the one
+//! before, and a group or chunk that a stamp holds is shared, so a change
+//! copies it ([`Chunks`], `facets`); the same group, or the same chunks,
+//! are the same articles in the same order.
 //! What readers see of them also moves with the clock: a future article
 //! appears at its time, so a stamp holds only until the first of those.
 
 use super::chunks::Chunks;
+use super::facets::Members;
 use super::{Catalog, Newest, Scope};
 use chrono::{DateTime, FixedOffset};
+use std::sync::Arc;
 
 /// A scope's articles in one generation, and until when the ones visible
 /// among them stay the same.
 #[derive(Debug, Clone)]
 pub struct Stamp {
-    articles: Chunks<Newest>,
+    held: Held,
     /// The first publication after the stamp's moment among the scope's
     /// articles that are not drafts.
     until: Option<DateTime<FixedOffset>>,
@@ -29,21 +33,42 @@ impl Stamp {
     /// showed then, as stamped `now` by `later`: the very same articles,
     /// and none of them published since.
     pub fn still_holds(&self, later: &Stamp, now: DateTime<FixedOffset>) -> bool {
-        self.articles.shares_all(&later.articles) && self.until.is_none_or(|until| now < until)
+        self.held.same(&later.held) && self.until.is_none_or(|until| now < until)
     }
 
-    /// The stamp at `now` of a scope whose articles are `articles`.
-    fn of(articles: &Chunks<Newest>, now: DateTime<FixedOffset>) -> Stamp {
+    /// The site's stamp at `now`: its list's chunks.
+    fn of_site(articles: &Chunks<Newest>, now: DateTime<FixedOffset>) -> Stamp {
+        Stamp { held: Held::Site(articles.clone()), until: Stamp::until(articles, now) }
+    }
+
+    /// A group's stamp at `now`: the group itself, one pointer.
+    fn of_group(members: &Arc<Members>, now: DateTime<FixedOffset>) -> Stamp {
+        Stamp { held: Held::Group(Arc::clone(members)), until: Stamp::until(&members.articles, now) }
+    }
+
+    /// The first publication after `now` among `articles` not drafts.
+    fn until(articles: &Chunks<Newest>, now: DateTime<FixedOffset>) -> Option<DateTime<FixedOffset>> {
         // Newest first: the future ones lead, and the last of them not a
         // draft is the next to appear.
-        let until = articles
-            .iter()
-            .map(|n| &n.0)
-            .take_while(|a| a.published > now)
-            .filter(|a| !a.draft)
-            .last()
-            .map(|a| a.published);
-        Stamp { articles: articles.clone(), until }
+        articles.iter().map(|n| &n.0).take_while(|a| a.published > now).filter(|a| !a.draft).last().map(|a| a.published)
+    }
+}
+
+/// What a stamp holds of its generation's catalog: the site's chunks, or
+/// a group (by address).
+#[derive(Debug, Clone)]
+enum Held {
+    Site(Chunks<Newest>),
+    Group(Arc<Members>),
+}
+
+impl Held {
+    fn same(&self, other: &Held) -> bool {
+        match (self, other) {
+            (Held::Site(a), Held::Site(b)) => a.shares_all(b),
+            (Held::Group(a), Held::Group(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
     }
 }
 
@@ -60,7 +85,10 @@ impl Catalog {
     /// The stamp of `scope` at `now`; `None` for a group the catalog does
     /// not hold.
     pub fn stamp(&self, scope: &Scope, now: DateTime<FixedOffset>) -> Option<Stamp> {
-        Some(Stamp::of(self.members_of(scope)?, now))
+        match self.facet(scope) {
+            None => Some(Stamp::of_site(&self.newest, now)),
+            Some((facet, slug)) => facet.get(slug).map(|members| Stamp::of_group(members, now)),
+        }
     }
 
     /// The site and each category (and with `tags`, `authors` each tag and
@@ -68,13 +96,13 @@ impl Catalog {
     /// over each index, where a look-up per scope cost a few cache misses
     /// of each of thousands of tags at every change.
     pub fn stamped_scopes(&self, now: DateTime<FixedOffset>, tags: bool, authors: bool) -> Vec<Stamped<'_>> {
-        let site = Stamped { scope: Scope::Site, name: None, stamp: Stamp::of(&self.newest, now) };
+        let site = Stamped { scope: Scope::Site, name: None, stamp: Stamp::of_site(&self.newest, now) };
         let wanted = [(&self.categories, true), (&self.tags, tags), (&self.authors, authors)];
         let groups = wanted.into_iter().filter(|(_, wanted)| *wanted).flat_map(|(facet, _)| {
             facet.visible_groups(now).map(|(slug, members)| Stamped {
                 scope: facet.scope(slug.clone()),
                 name: Some(members.name.as_str()),
-                stamp: Stamp::of(&members.articles, now),
+                stamp: Stamp::of_group(members, now),
             })
         });
         std::iter::once(site).chain(groups).collect()
