@@ -12,9 +12,10 @@
 //! - only feeds whose items changed (compared by identity, modification time
 //!   and content) or whose title changed are rendered again; the others are
 //!   carried over as they are (same bytes, same ETag), unread while their
-//!   scope's stamp holds (`catalog::Stamp`); tag and author
-//!   feeds are not rendered here at all but on their first request
-//!   ([`lazy`]), into a cell carried over the same way;
+//!   scope's stamp holds (`catalog::Stamp`); a tag or author feed is
+//!   rendered here only if a reader asked for it since it last changed,
+//!   the others on their first request ([`lazy`]), into a cell carried
+//!   over the same way;
 //! - the ETag is a hash of the identity bytes, with `-gz`/`-br` suffixes for
 //!   the compressed forms, so equal bytes always get the same validator,
 //!   across restarts too;
