@@ -1,8 +1,9 @@
 //! Tag feeds and the OPML list from `serve::run` over a real store folder
 //! (issue 21): every feed the OPML list names answers 200, and a tag whose
-//! last article is edited away answers 404 afterwards, not a stale feed.
+//! last article is edited away answers 404 afterwards, not a stale feed;
+//! a tag feed a reader polls is rendered with the change that touches it.
 
-use crate::support::harness::{body_of, get, raw, status_of};
+use crate::support::harness::{body_of, get, headers_of, raw, status_of};
 use crate::support::inproc::InProcess;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
@@ -21,8 +22,12 @@ fn wait_for(addr: SocketAddr, path: &str, ok: impl Fn(u16, &str) -> bool) -> Str
 }
 
 fn article(store: &std::path::Path, tags: &str) {
+    article_titled(store, "Lễ hội hoa sen", tags);
+}
+
+fn article_titled(store: &std::path::Path, title: &str, tags: &str) {
     let text = format!(
-        "+++\ntitle = \"Lễ hội hoa sen\"\ndate = \"2024-05-02T08:00:00+07:00\"\ncategories = [\"Văn hóa\"]\ntags = [{tags}]\nauthor = \"Trần Thị Lan\"\n+++\n\nNội dung.\n"
+        "+++\ntitle = \"{title}\"\ndate = \"2024-05-02T08:00:00+07:00\"\ncategories = [\"Văn hóa\"]\ntags = [{tags}]\nauthor = \"Trần Thị Lan\"\n+++\n\nNội dung.\n"
     );
     std::fs::write(store.join("le-hoi.md"), text).unwrap();
 }
@@ -67,6 +72,47 @@ fn a_tag_edited_away_answers_404_and_the_opml_list_names_live_feeds() {
     assert_eq!(status_of(&get(addr, "/tags/nong-thon/feed.xml")), 200);
     let opml = get(addr, "/feeds.opml");
     assert!(!body_of(&opml).contains("du-lich"), "the OPML list follows");
+
+    let outcome = service.stop();
+    assert!(outcome.is_ok(), "{outcome:?}");
+}
+
+/// A tag feed a reader polls is rendered by the refresh of the next change
+/// that touches it, as the site's feeds are, so it also gets their brotli
+/// form; one nobody asked for is rendered on its first request after the
+/// change, and `br` clients get it gzipped (regression: every tag feed
+/// waited for its first request after each change).
+#[test]
+fn a_polled_tag_feed_is_rendered_with_the_change_and_gets_its_brotli_form() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    std::fs::create_dir(&store).unwrap();
+    article(&store, "\"Du lịch\", \"Nông thôn\"");
+    let service = InProcess::start(dir.path(), &store, |_| "[feeds]\ntags = true\n".into());
+    let addr = service.addr;
+    let with_br = |path: &str| {
+        let request = format!("GET {path} HTTP/1.1\r\nHost: t\r\nAccept-Encoding: br, gzip\r\nConnection: close\r\n\r\n");
+        raw(addr, request.as_bytes(), Duration::from_secs(10))
+    };
+    let header = |answer: &str, name: &str| headers_of(answer, name).first().map(|v| v.to_string()).unwrap_or_default();
+
+    let polled = "/tags/du-lich/feed.xml";
+    let before = header(&wait_for(addr, polled, |s, _| s == 200), "etag");
+    // An edit of the article's title: both tags' feeds change.
+    article_titled(&store, "Lễ hội hoa sen Đồng Tháp", "\"Du lịch\", \"Nông thôn\"");
+    let started = Instant::now();
+    loop {
+        let answer = with_br(polled);
+        let etag = header(&answer, "etag");
+        if header(&answer, "content-encoding") == "br" && etag.trim_end_matches("-br\"") != before.trim_end_matches('"') {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(60), "{polled}: no brotli form of the new bytes; last answer:\n{answer}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let unpolled = with_br("/tags/nong-thon/feed.xml");
+    assert_eq!(status_of(&unpolled), 200, "{unpolled}");
+    assert_eq!(header(&unpolled, "content-encoding"), "gzip", "rendered on this request: no brotli form");
 
     let outcome = service.stop();
     assert!(outcome.is_ok(), "{outcome:?}");
