@@ -10,15 +10,31 @@ use std::time::{Duration, Instant};
 
 /// GET `path` until `ok(status, body)` holds, or 60 s pass.
 fn wait_for(addr: SocketAddr, path: &str, ok: impl Fn(u16, &str) -> bool) -> String {
+    wait_until(path, || get(addr, path), |answer| ok(status_of(answer), body_of(answer)))
+}
+
+/// Asks `fetch` until its answer is `ok`, or 60 s pass (`what` names it).
+fn wait_until(what: &str, fetch: impl Fn() -> String, ok: impl Fn(&str) -> bool) -> String {
     let started = Instant::now();
     loop {
-        let answer = get(addr, path);
-        if ok(status_of(&answer), body_of(&answer)) {
+        let answer = fetch();
+        if ok(&answer) {
             return answer;
         }
-        assert!(started.elapsed() < Duration::from_secs(60), "{path} did not answer as expected; last answer:\n{answer}");
+        assert!(started.elapsed() < Duration::from_secs(60), "{what} did not answer as expected; last answer:\n{answer}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// `serve::run` over a store folder holding the article with `tags`, with
+/// the `[feeds]` lines `feeds`; the folder, the store and the service.
+fn serve_article(tags: &str, feeds: &'static str) -> (tempfile::TempDir, std::path::PathBuf, InProcess) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("store");
+    std::fs::create_dir(&store).unwrap();
+    article(&store, tags);
+    let service = InProcess::start(dir.path(), &store, move |_| format!("[feeds]\n{feeds}"));
+    (dir, store, service)
 }
 
 fn article(store: &std::path::Path, tags: &str) {
@@ -34,11 +50,7 @@ fn article_titled(store: &std::path::Path, title: &str, tags: &str) {
 
 #[test]
 fn a_tag_edited_away_answers_404_and_the_opml_list_names_live_feeds() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    std::fs::create_dir(&store).unwrap();
-    article(&store, "\"Du lịch\", \"Nông thôn\"");
-    let service = InProcess::start(dir.path(), &store, |_| "[feeds]\ntags = true\nauthors = true\nnews_sitemap = true\n".into());
+    let (_dir, store, service) = serve_article("\"Du lịch\", \"Nông thôn\"", "tags = true\nauthors = true\nnews_sitemap = true\n");
     let addr = service.addr;
 
     let opml = wait_for(addr, "/feeds.opml", |s, _| s == 200);
@@ -84,11 +96,7 @@ fn a_tag_edited_away_answers_404_and_the_opml_list_names_live_feeds() {
 /// waited for its first request after each change).
 #[test]
 fn a_polled_tag_feed_is_rendered_with_the_change_and_gets_its_brotli_form() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = dir.path().join("store");
-    std::fs::create_dir(&store).unwrap();
-    article(&store, "\"Du lịch\", \"Nông thôn\"");
-    let service = InProcess::start(dir.path(), &store, |_| "[feeds]\ntags = true\n".into());
+    let (_dir, store, service) = serve_article("\"Du lịch\", \"Nông thôn\"", "tags = true\n");
     let addr = service.addr;
     let with_br = |path: &str| {
         let request = format!("GET {path} HTTP/1.1\r\nHost: t\r\nAccept-Encoding: br, gzip\r\nConnection: close\r\n\r\n");
@@ -100,16 +108,10 @@ fn a_polled_tag_feed_is_rendered_with_the_change_and_gets_its_brotli_form() {
     let before = header(&wait_for(addr, polled, |s, _| s == 200), "etag");
     // An edit of the article's title: both tags' feeds change.
     article_titled(&store, "Lễ hội hoa sen Đồng Tháp", "\"Du lịch\", \"Nông thôn\"");
-    let started = Instant::now();
-    loop {
-        let answer = with_br(polled);
-        let etag = header(&answer, "etag");
-        if header(&answer, "content-encoding") == "br" && etag.trim_end_matches("-br\"") != before.trim_end_matches('"') {
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(60), "{polled}: no brotli form of the new bytes; last answer:\n{answer}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    wait_until(polled, || with_br(polled), |answer| {
+        let etag = header(answer, "etag");
+        header(answer, "content-encoding") == "br" && etag.trim_end_matches("-br\"") != before.trim_end_matches('"')
+    });
     let unpolled = with_br("/tags/nong-thon/feed.xml");
     assert_eq!(status_of(&unpolled), 200, "{unpolled}");
     assert_eq!(header(&unpolled, "content-encoding"), "gzip", "rendered on this request: no brotli form");
