@@ -17,7 +17,7 @@
 //! (What a file or row that fails to parse, or a missing store folder,
 //! becomes is the live store's: `crate::live`.)
 
-use super::brotli;
+use super::idle::{self, IndexJob};
 use crate::cache;
 use crate::catalog::Catalog;
 use crate::config::Settings;
@@ -41,9 +41,9 @@ pub struct Core {
     pub shared: Arc<Shared>,
     /// The templates the index page is rendered with (`mail.templates_dir`).
     templates: Arc<Templates>,
-    /// The brotli worker: woken when new entries lack brotli, held off
-    /// while a batch is rendered.
-    brotli: brotli::Worker,
+    /// The idle worker: final forms, index pages and old generations'
+    /// drops after a change; held off while a batch is rendered.
+    idle: idle::Worker,
 }
 
 impl Core {
@@ -56,8 +56,8 @@ impl Core {
         for e in catalog.errors() {
             tracing::warn!("skipped {e}");
         }
-        let brotli = brotli::spawn_worker(Arc::clone(&shared));
-        let mut core = Core { settings, store, catalog, shared, templates, brotli };
+        let idle = idle::spawn_worker(Arc::clone(&shared));
+        let mut core = Core { settings, store, catalog, shared, templates, idle };
         core.publish(true);
         core
     }
@@ -66,10 +66,12 @@ impl Core {
     /// `all`) and swaps it in.
     ///
     /// After a change, the feeds it touches are swapped in as soon as they
-    /// are rendered, and the index pages (vi and en, ~3 ms at 100k
-    /// articles) in a second swap: a feed reader polls feeds, not `/`, so
-    /// the index page lags its feeds by its own render. With `all` (start,
-    /// reload) there is no previous page to show meanwhile: one swap.
+    /// are rendered, and the index pages (vi and en, 1-7 ms at 100k
+    /// articles) in a second swap, made by the idle worker: a feed reader
+    /// polls feeds, not `/`, so the index page lags its feeds by its own
+    /// render. With `all` (start, reload) there is no previous page to show
+    /// meanwhile: one swap. The generation replaced is dropped by the idle
+    /// worker too.
     fn publish(&mut self, all: bool) {
         let feed_settings = FeedSettings::from_settings(&self.settings).with_templates(Arc::clone(&self.templates));
         let now = now_in(&self.settings);
@@ -99,16 +101,13 @@ impl Core {
             let public = &self.settings.http.public_url;
             publisher.notify(hub, changed.iter().filter_map(|p| public.join(p).ok()).map(String::from).collect());
         }
-        let started = std::time::Instant::now();
-        let index = prev.and_then(|_| next.next_index(&self.catalog, &feed_settings, now));
-        if let Some(pages) = &index {
-            // `rcu`: the brotli worker may have merged into `next` meanwhile.
-            self.shared.cache.rcu(|current| Arc::new(current.with_index(pages)));
+        if prev.is_some() {
+            // The index pages follow on the idle worker: nothing polls them.
+            self.idle.index(IndexJob { catalog: Arc::clone(&self.catalog), settings: feed_settings, now });
+        } else if next.needs_finishing() {
+            self.idle.wake();
         }
-        tracing::debug!(changed = index.is_some(), us = started.elapsed().as_micros() as u64, "index pages");
-        if index.is_some() || next.needs_finishing() {
-            self.brotli.wake();
-        }
+        self.idle.retire(served);
         tracing::info!(
             generation = self.catalog.generation,
             articles = self.catalog.len(),
@@ -236,8 +235,8 @@ pub async fn run(mut core: Core, mut rx: mpsc::UnboundedReceiver<Command>, mut s
         let timed = paths.is_empty() && !some_rows && !rescan && reloads.is_empty();
         let store_changed = !paths.is_empty() || some_rows || rescan;
         let result = tokio::task::spawn_blocking(move || {
-            // The brotli worker starts no entry until this batch is out.
-            let hold = core.brotli.hold();
+            // The idle worker starts no step until this batch is out.
+            let hold = core.idle.hold();
             if timed {
                 // A scheduled article's time has come: same catalog, new `now`.
                 core.publish(false);

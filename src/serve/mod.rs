@@ -10,8 +10,8 @@
 //! → `READY=1`. Everything it starts stops on one shutdown channel.
 
 mod admin;
-mod brotli;
 mod control;
+mod idle;
 pub mod core;
 pub mod restart;
 

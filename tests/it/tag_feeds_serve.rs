@@ -119,3 +119,25 @@ fn a_polled_tag_feed_is_rendered_with_the_change_and_gets_its_brotli_form() {
     let outcome = service.stop();
     assert!(outcome.is_ok(), "{outcome:?}");
 }
+
+/// The index page follows a change (made by the idle worker after the
+/// feeds are out, no longer on the service core's thread), and gets its
+/// brotli form like the feeds.
+#[test]
+fn the_index_page_follows_a_change_after_its_feeds() {
+    let (_dir, store, service) = serve_article("\"Du lịch\"", "tags = true\n");
+    let addr = service.addr;
+    assert!(body_of(&wait_for(addr, "/", |s, _| s == 200)).contains("Lễ hội hoa sen"));
+    std::fs::write(
+        store.join("mua-vang.md"),
+        "+++\ntitle = \"Mùa vàng Mù Cang Chải\"\ndate = \"2024-05-03T08:00:00+07:00\"\ncategories = [\"Du lịch\"]\n+++\n\nRuộng bậc thang.\n",
+    )
+    .unwrap();
+    wait_for(addr, "/feed.xml", |_, body| body.contains("Mùa vàng Mù Cang Chải"));
+    wait_for(addr, "/", |_, body| body.contains("Mùa vàng Mù Cang Chải"));
+    let with_br = || raw(addr, b"GET / HTTP/1.1\r\nHost: t\r\nAccept-Encoding: br\r\nConnection: close\r\n\r\n", Duration::from_secs(10));
+    wait_until("/ in brotli", with_br, |answer| headers_of(answer, "content-encoding").first().is_some_and(|v| *v == "br"));
+
+    let outcome = service.stop();
+    assert!(outcome.is_ok(), "{outcome:?}");
+}
