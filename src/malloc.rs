@@ -8,12 +8,12 @@
 ///
 /// - two arenas: glibc gives every thread that allocates its own arena (up
 ///   to 8 per core) and keeps what is freed there; the tokio blocking
-///   threads, rayon workers and the brotli worker each held tens of MB of a
+///   threads, rayon workers and the idle worker each held tens of MB of a
 ///   100k-article catalog's transient garbage (issue 6: peak RSS of
 ///   `serve`). Two are plenty for a service whose request path hardly
 ///   allocates.
 /// - a fixed mmap threshold of 256 KiB: glibc raises its own to the size of
-///   each large block freed (up to 32 MiB), and after the brotli worker's
+///   each large block freed (up to 32 MiB), and after the idle worker's
 ///   first multi-MiB tables every later feed buffer and encoder table came
 ///   from the heap, where the holes they left kept `serve` growing by
 ///   ~10 MB over 50 article writes. Every block over 256 KiB gets its own
@@ -35,7 +35,7 @@ pub fn tune_at_start() {
 /// mapped afresh or trimmed away after it, and page faults were a quarter
 /// of the render threads' time (perf, 100k articles). Free memory up to
 /// 2 MiB stays at the top of each heap, and blocks under 1 MiB come from
-/// the heaps (the brotli worker's tables, several MiB, are still mapped
+/// the heaps (the idle worker's brotli tables, several MiB, are still mapped
 /// apart): a change's six feeds at 100k 8.8 → 7.3 ms, 2.5 MB more peak RSS.
 pub fn settle_after_load() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]

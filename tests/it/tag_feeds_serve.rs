@@ -1,7 +1,8 @@
 //! Tag feeds and the OPML list from `serve::run` over a real store folder
 //! (issue 21): every feed the OPML list names answers 200, and a tag whose
 //! last article is edited away answers 404 afterwards, not a stale feed;
-//! a tag feed a reader polls is rendered with the change that touches it.
+//! a tag feed a reader polls is rendered with the change that touches it;
+//! the index page follows a change after its feeds.
 
 use crate::support::harness::{body_of, get, headers_of, raw, status_of};
 use crate::support::inproc::InProcess;

@@ -88,7 +88,7 @@ fn both(serve: &Serve, method: &str, path: &str, extra: &str) -> (Answer, Answer
     (front, hyper)
 }
 
-/// Waits until the brotli worker has made `path`'s brotli form, so that
+/// Waits until the idle worker has made `path`'s brotli form, so that
 /// two requests in a row get the same representation.
 fn until_brotli(serve: &Serve, path: &str) {
     let deadline = std::time::Instant::now() + Duration::from_secs(20);

@@ -22,7 +22,7 @@
 //! - `refresh` is pure apart from the CPU it burns: `now` is an argument;
 //! - brotli is the slow one (quality 9 takes ~50 ms for a 300 KB feed), so a
 //!   fresh entry is published with gzip first and gets its
-//!   brotli form in a later swap (the service's brotli worker and
+//!   brotli form in a later swap (the service's idle worker and
 //!   [`FeedCache::merge_finished`], matched by content hash); until then `br`
 //!   clients get gzip. A representation's bytes never change under its ETag.
 //! - likewise a feed rendered after a change (not at start or reload) is

@@ -16,7 +16,7 @@ const GZIP_LEVEL: u32 = 7;
 /// gzip level of the quick form a changed feed is first published with
 /// ([`Entry::quick`]): 1.4 ms for 42,864 bytes where level 7 takes 2.8 ms
 /// (see above), so a write's six feeds are out ~4 ms sooner on 2 cores;
-/// the brotli worker replaces it with the level-7 form moments later.
+/// the idle worker replaces it with the level-7 form moments later.
 const QUICK_GZIP_LEVEL: u32 = 1;
 /// The ETag suffixes after the content hash, one per form: identity, the
 /// final gzip, the quick gzip (other bytes than the final form's, so another
@@ -76,10 +76,10 @@ pub struct Entry {
     /// `Some(None)` if that failed, which the gzip form then stands in for.
     identity: OnceLock<Option<Representation>>,
     pub gzip: Representation,
-    /// `None` until the brotli worker has compressed it ([`FeedCache::merge_finished`]).
+    /// `None` until the idle worker has compressed it ([`FeedCache::merge_finished`]).
     pub brotli: Option<Representation>,
     /// Whether `gzip` is the quick form ([`Entry::quick`]), which the
-    /// brotli worker replaces with the final one.
+    /// idle worker replaces with the final one.
     pub quick: bool,
     pub content_type: HeaderValue,
     /// Last-Modified as an HTTP-date, and the instant for comparisons
@@ -135,7 +135,7 @@ impl Entry {
         Entry { vary, links, ..self }
     }
 
-    /// Whether the brotli worker still has work on this entry: its final
+    /// Whether the idle worker still has work on this entry: its final
     /// gzip form or its brotli form.
     pub fn unfinished(&self) -> bool {
         self.quick || self.brotli.is_none()
@@ -152,7 +152,7 @@ impl Entry {
         self.finished(true)
     }
 
-    /// The entry with the forms the brotli worker makes: the final gzip in
+    /// The entry with the forms the idle worker makes: the final gzip in
     /// place of a quick one, and with `brotli` the brotli form, both from
     /// one read of the uncompressed bytes.
     fn finished(&self, brotli_too: bool) -> Entry {

@@ -16,7 +16,7 @@
 //!
 //! The ETag stays a hash of the bytes, so it is the same whichever
 //! generation or process renders them. Lazy feeds get no brotli form (the
-//! brotli worker compresses only what a refresh rendered): `br` clients
+//! idle worker compresses only what a refresh rendered): `br` clients
 //! get gzip, as they do for any feed until the worker is done.
 
 use super::headers::feed_headers;
@@ -121,7 +121,7 @@ impl Renderer {
 
     /// The feed's entry, with the Last-Modified its refresh gave it, its
     /// bytes compressed by `make` ([`Entry::new`], or [`Entry::quick`] for
-    /// a refresh after a change, whose final form the brotli worker makes).
+    /// a refresh after a change, whose final form the idle worker makes).
     pub(super) fn render(
         &self,
         feed: &FeedId,

@@ -114,7 +114,7 @@ fn refresh_from(
     let hub = settings.websub_hub.as_ref().and_then(|hub| link_value(hub.as_str(), "hub"));
     let renderer = Renderer { settings: settings.clone(), hub };
     // After a change (a previous generation), the quick gzip form: the
-    // final one follows from the brotli worker.
+    // final one follows from the idle worker.
     let make = if prev.is_some() { Entry::quick } else { Entry::new };
     let render = |fresh: Vec<Fresh>| -> Vec<(Arc<str>, Arc<Cached>)> {
         fresh
