@@ -73,10 +73,8 @@ impl Worker {
     /// Has the worker drop a generation just replaced (if nothing else
     /// holds it, its map and every feed it alone had).
     pub fn retire(&self, old: Arc<FeedCache>) {
-        if let Err(unsent) = self.tasks.send(Task::Retire(old)) {
-            // No worker: dropped here, as before it had one.
-            drop(unsent);
-        }
+        // With no worker, the unsent task (and the generation) drops here.
+        let _ = self.tasks.send(Task::Retire(old));
     }
 
     /// Keeps the worker from starting another step until the guard is

@@ -38,6 +38,12 @@ fn serve_article(tags: &str, feeds: &'static str) -> (tempfile::TempDir, std::pa
     (dir, store, service)
 }
 
+/// GET `path` from `addr` accepting brotli (and gzip), the raw answer.
+fn get_with_br(addr: SocketAddr, path: &str) -> String {
+    let request = format!("GET {path} HTTP/1.1\r\nHost: t\r\nAccept-Encoding: br, gzip\r\nConnection: close\r\n\r\n");
+    raw(addr, request.as_bytes(), Duration::from_secs(10))
+}
+
 fn article(store: &std::path::Path, tags: &str) {
     article_titled(store, "Lễ hội hoa sen", tags);
 }
@@ -99,21 +105,17 @@ fn a_tag_edited_away_answers_404_and_the_opml_list_names_live_feeds() {
 fn a_polled_tag_feed_is_rendered_with_the_change_and_gets_its_brotli_form() {
     let (_dir, store, service) = serve_article("\"Du lịch\", \"Nông thôn\"", "tags = true\n");
     let addr = service.addr;
-    let with_br = |path: &str| {
-        let request = format!("GET {path} HTTP/1.1\r\nHost: t\r\nAccept-Encoding: br, gzip\r\nConnection: close\r\n\r\n");
-        raw(addr, request.as_bytes(), Duration::from_secs(10))
-    };
     let header = |answer: &str, name: &str| headers_of(answer, name).first().map(|v| v.to_string()).unwrap_or_default();
 
     let polled = "/tags/du-lich/feed.xml";
     let before = header(&wait_for(addr, polled, |s, _| s == 200), "etag");
     // An edit of the article's title: both tags' feeds change.
     article_titled(&store, "Lễ hội hoa sen Đồng Tháp", "\"Du lịch\", \"Nông thôn\"");
-    wait_until(polled, || with_br(polled), |answer| {
+    wait_until(polled, || get_with_br(addr, polled), |answer| {
         let etag = header(answer, "etag");
         header(answer, "content-encoding") == "br" && etag.trim_end_matches("-br\"") != before.trim_end_matches('"')
     });
-    let unpolled = with_br("/tags/nong-thon/feed.xml");
+    let unpolled = get_with_br(addr, "/tags/nong-thon/feed.xml");
     assert_eq!(status_of(&unpolled), 200, "{unpolled}");
     assert_eq!(header(&unpolled, "content-encoding"), "gzip", "rendered on this request: no brotli form");
 
@@ -136,8 +138,7 @@ fn the_index_page_follows_a_change_after_its_feeds() {
     .unwrap();
     wait_for(addr, "/feed.xml", |_, body| body.contains("Mùa vàng Mù Cang Chải"));
     wait_for(addr, "/", |_, body| body.contains("Mùa vàng Mù Cang Chải"));
-    let with_br = || raw(addr, b"GET / HTTP/1.1\r\nHost: t\r\nAccept-Encoding: br\r\nConnection: close\r\n\r\n", Duration::from_secs(10));
-    wait_until("/ in brotli", with_br, |answer| headers_of(answer, "content-encoding").first().is_some_and(|v| *v == "br"));
+    wait_until("/ in brotli", || get_with_br(addr, "/"), |answer| headers_of(answer, "content-encoding").first().is_some_and(|v| *v == "br"));
 
     let outcome = service.stop();
     assert!(outcome.is_ok(), "{outcome:?}");
