@@ -6,8 +6,8 @@
 //!
 //! `POST /manage` is `POST /subscribe`'s twin: the same origin check and
 //! limits (per client IP, per mailbox; the mails under the hourly cap on
-//! confirmations), and it only hands the address to the sign-up worker,
-//! so its answer and its timing are the same for an address that is
+//! confirmations), and its answer only hands the address to the sign-up
+//! worker once written, so the answer and its timing are the same for an address that is
 //! subscribed and one that is not.
 
 use super::pages::{CategoryChoice, Page, render};
@@ -51,13 +51,14 @@ pub(super) async fn ask(
         return render(&ctx, lang, Page::plain(StatusCode::BAD_REQUEST, s.bad_address_title, s.bad_address_message));
     };
     let message = super::naming_the_address(s.manage_sent_message, s.manage_typo_hint, &email);
-    if ctx.limiter.lock().map(|mut l| l.allow_address(&email)).unwrap_or(false) {
-        signup::submit(&ctx.sign_ups, signup::Job::Manage { email, lang: lang.code() });
+    let job = if ctx.limiter.lock().map(|mut l| l.allow_address(&email)).unwrap_or(false) {
+        Some(signup::Job::Manage { email, lang: lang.code() })
     } else {
         // Same answer as a success: the limit must not reveal anything.
         tracing::info!("preferences link for a rate-limited mailbox not sent");
-    }
-    render(&ctx, lang, Page::plain(StatusCode::ACCEPTED, s.manage_sent_title, message))
+        None
+    };
+    signup::after_answer(&ctx.sign_ups, job, render(&ctx, lang, Page::plain(StatusCode::ACCEPTED, s.manage_sent_title, message)))
 }
 
 /// After `sub` was confirmed at `now` by this request: the welcome mail,

@@ -60,13 +60,12 @@ use pages::{Page, invalid_link, render, server_error};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use strings::Lang;
-use tokio::sync::mpsc;
 
 struct Ctx {
     digests: Arc<Digests>,
     limiter: Mutex<Limiter>,
     origins: Origins,
-    sign_ups: mpsc::Sender<signup::Job>,
+    sign_ups: signup::Queue,
 }
 
 /// The routes with the limits of `[subscription]`. Starts the sign-up
@@ -165,20 +164,22 @@ async fn subscribe(
     };
     let (topics, frequency) = choices(&ctx, &form);
     let message = naming_the_address(s.check_mail_message, s.typo_hint, &email);
-    if form.trapped {
+    let job = if form.trapped {
         // The answer a person gets: a program that learns it was caught
         // learns to leave the field empty.
         tracing::info!("sign-up with the hidden field `{TRAP_FIELD}` filled in (a program, not a person): not recorded");
         ctx.digests.count_sign_up(SignUpOutcome::Trapped);
+        None
     } else if ctx.limiter.lock().map(|mut l| l.allow_address(&email)).unwrap_or(false) {
-        signup::submit(&ctx.sign_ups, signup::Job::SignUp(signup::SignUp { email, topics, frequency, lang: lang.code() }));
         ctx.digests.count_sign_up(SignUpOutcome::Taken);
+        Some(signup::Job::SignUp(signup::SignUp { email, topics, frequency, lang: lang.code() }))
     } else {
         // Same answer as a success: the limit must not reveal anything.
         tracing::info!("sign-up for a rate-limited mailbox not recorded");
         ctx.digests.count_sign_up(SignUpOutcome::Limited);
-    }
-    render(&ctx, lang, Page::plain(StatusCode::ACCEPTED, s.check_mail_title, message))
+        None
+    };
+    signup::after_answer(&ctx.sign_ups, job, render(&ctx, lang, Page::plain(StatusCode::ACCEPTED, s.check_mail_title, message)))
 }
 
 /// What the answer to a posted address (a sign-up, /manage) says: the same
