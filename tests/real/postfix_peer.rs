@@ -56,15 +56,19 @@ async fn listener_failing(failures: usize) -> ((SocketAddr, Inbox, watch::Sender
 }
 
 async fn start_postfix(bounces_to: SocketAddr) -> Option<Postfix> {
-    start_postfix_warning(bounces_to, Duration::ZERO).await
+    start_postfix_with(bounces_to, Duration::ZERO, Duration::from_secs(10)).await
 }
 
 async fn start_postfix_warning(bounces_to: SocketAddr, delay_warning: Duration) -> Option<Postfix> {
+    start_postfix_with(bounces_to, delay_warning, Duration::from_secs(10)).await
+}
+
+async fn start_postfix_with(bounces_to: SocketAddr, delay_warning: Duration, queue_lifetime: Duration) -> Option<Postfix> {
     let setup = Setup {
         mailboxes: vec!["alice".to_string()],
         return_path_domain: "bounces.example.org".to_string(),
         bounces_to,
-        queue_lifetime: Duration::from_secs(10),
+        queue_lifetime,
         delay_warning,
     };
     tokio::task::spawn_blocking(move || Postfix::start(&setup)).await.unwrap()
@@ -159,14 +163,21 @@ async fn postfix_warns_of_a_delay_then_returns_the_expired_deferral_as_failed_4x
 
 /// "A report received is never lost": bantin answers 451 while it cannot
 /// keep the report, and postfix keeps it and delivers it again.
+///
+/// Usually the three attempts take ~2 s (queue scans every second). But a
+/// scan that finds the report still locked by the smtp client that was
+/// just answered 451 logs "skipped, still being delivered" and puts it
+/// back for 60 s (postfix's `qmgr_active_feed`): seen once in CI, where a
+/// 30 s wait and a 10 s queue lifetime failed the test. So this test
+/// waits longer than that, with a lifetime that outlasts it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_report_answered_451_is_delivered_again_by_postfix() {
     let _exclusive = crate::support::exclusive();
     let ((addr, inbox, _stop), refused) = listener_failing(2).await;
-    let Some(postfix) = start_postfix(addr).await else { return };
+    let Some(postfix) = start_postfix_with(addr, Duration::ZERO, Duration::from_secs(600)).await else { return };
     let started = Instant::now();
     send(&postfix, &[&format!("nobody@{LOCAL_DOMAIN}")]).await;
-    let (data, rcpt) = next_report(&inbox, 0, Duration::from_secs(30), &postfix).await;
+    let (data, rcpt) = next_report(&inbox, 0, Duration::from_secs(200), &postfix).await;
     let took = started.elapsed();
     assert_eq!(*refused.lock().unwrap(), 2);
     assert_eq!(bounce_of(&data, &rcpt).recipients[0].kind(), Kind::Hard);
