@@ -7,8 +7,8 @@
 //! `POST /manage` is `POST /subscribe`'s twin: the same origin check and
 //! limits (per client IP, per mailbox; the mails under the hourly cap on
 //! confirmations), and its answer only hands the address to the sign-up
-//! worker once written, so the answer and its timing are the same for an address that is
-//! subscribed and one that is not.
+//! worker once written, so the answer and its timing are the same for an
+//! address that is subscribed and one that is not.
 
 use super::pages::{CategoryChoice, Page, render};
 use super::strings::{self, Lang};

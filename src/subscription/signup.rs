@@ -1,12 +1,12 @@
 //! The sign-up worker: what `POST /subscribe` asked for, decided and mailed
 //! after the answer has gone. The request only checks the form and the
 //! limits, and its answer hands a [`SignUp`] over a bounded channel once
-//! written ([`after_answer`]), so the answer
-//! and its timing are the same whether the address is new, pending,
-//! active or unsubscribed (issue 19: the database look-up, the templates,
-//! MIME, DKIM signing and the outbox write took ~1.5 ms more for an
-//! address that gets a mail). One task per router takes them one at a
-//! time: the database sees sign-ups in a queue, not in parallel bursts.
+//! written ([`after_answer`]), so the answer and its timing are the same
+//! whether the address is new, pending, active or unsubscribed (issue 19:
+//! the database look-up, the templates, MIME, DKIM signing and the outbox
+//! write took ~1.5 ms more for an address that gets a mail). One task per
+//! router takes them one at a time: the database sees sign-ups in a
+//! queue, not in parallel bursts.
 //!
 //! What it does with each: a new address is added as pending and sent a
 //! confirmation; a pending one is sent it again with the choices it was
@@ -33,8 +33,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::Duration;
-use tokio::time::Instant;
 use tokio::sync::mpsc;
+use tokio::time::Instant;
 
 /// Sign-ups waiting for the worker; past it a request is answered as any
 /// other and dropped (logged). The per-IP limit keeps a lone client far
