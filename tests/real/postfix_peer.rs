@@ -55,12 +55,12 @@ async fn listener_failing(failures: usize) -> ((SocketAddr, Inbox, watch::Sender
     ((addr, inbox, stop), refused)
 }
 
-async fn start_postfix(bounces_to: SocketAddr) -> Option<Postfix> {
-    start_postfix_with(bounces_to, Duration::ZERO, Duration::from_secs(10)).await
-}
+/// How long postfix keeps a message it cannot deliver (bounces included),
+/// short so that the expiry test ends soon.
+const QUEUE_LIFETIME: Duration = Duration::from_secs(10);
 
-async fn start_postfix_warning(bounces_to: SocketAddr, delay_warning: Duration) -> Option<Postfix> {
-    start_postfix_with(bounces_to, delay_warning, Duration::from_secs(10)).await
+async fn start_postfix(bounces_to: SocketAddr) -> Option<Postfix> {
+    start_postfix_with(bounces_to, Duration::ZERO, QUEUE_LIFETIME).await
 }
 
 async fn start_postfix_with(bounces_to: SocketAddr, delay_warning: Duration, queue_lifetime: Duration) -> Option<Postfix> {
@@ -138,7 +138,7 @@ async fn postfix_bounces_an_unknown_local_user_to_the_verp_address() {
 async fn postfix_warns_of_a_delay_then_returns_the_expired_deferral_as_failed_4xx() {
     let _exclusive = crate::support::exclusive();
     let (addr, inbox, _stop) = listener().await;
-    let Some(postfix) = start_postfix_warning(addr, Duration::from_secs(2)).await else { return };
+    let Some(postfix) = start_postfix_with(addr, Duration::from_secs(2), QUEUE_LIFETIME).await else { return };
     let started = Instant::now();
     send(&postfix, &[&format!("carol@{DEFERRED_DOMAIN}")]).await;
     let (data, rcpt) = next_report(&inbox, 0, Duration::from_secs(30), &postfix).await;
