@@ -37,4 +37,5 @@ mod sql_store;
 mod state_backends;
 mod state_instant;
 mod tag_feeds;
+mod tag_feeds_plan;
 mod tag_feeds_serve;

@@ -13,11 +13,11 @@ use bantin::store::Context;
 use chrono::{DateTime, FixedOffset, TimeDelta};
 use std::path::Path;
 
-fn ctx() -> Context {
+pub(super) fn ctx() -> Context {
     Context::new(chrono_tz::Asia::Ho_Chi_Minh, url::Url::parse("https://portal.example.org/").unwrap(), "{slug}")
 }
 
-fn settings() -> FeedSettings {
+pub(super) fn settings() -> FeedSettings {
     FeedSettings {
         site_title: "Cổng thông tin".into(),
         description: "Tin tức".into(),
@@ -39,7 +39,7 @@ fn settings() -> FeedSettings {
     }
 }
 
-fn article(dir: &Path, name: &str, title: &str, date: &str, category: &str, tags: &[&str], author: &str) {
+pub(super) fn article(dir: &Path, name: &str, title: &str, date: &str, category: &str, tags: &[&str], author: &str) {
     let tags: Vec<String> = tags.iter().map(|t| format!("{t:?}")).collect();
     std::fs::write(
         dir.join(name),
@@ -51,12 +51,12 @@ fn article(dir: &Path, name: &str, title: &str, date: &str, category: &str, tags
     .unwrap();
 }
 
-fn text(c: &FeedCache, path: &str) -> String {
+pub(super) fn text(c: &FeedCache, path: &str) -> String {
     let entry = c.feed(path).unwrap_or_else(|| panic!("{path} is not served"));
     String::from_utf8(entry.identity().unwrap().bytes.to_vec()).unwrap()
 }
 
-fn now() -> DateTime<FixedOffset> {
+pub(super) fn now() -> DateTime<FixedOffset> {
     DateTime::parse_from_rfc3339("2025-01-01T00:00:00+07:00").unwrap()
 }
 

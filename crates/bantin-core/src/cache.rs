@@ -12,7 +12,10 @@
 //! - only feeds whose items changed (compared by identity, modification time
 //!   and content) or whose title changed are rendered again; the others are
 //!   carried over as they are (same bytes, same ETag), unread while their
-//!   scope's stamp holds (`catalog::Stamp`); a tag or author feed is
+//!   scope's stamp holds (`catalog::Stamp`), and after a change a tag or
+//!   author scope is not even visited unless its stamp may have failed
+//!   (`Catalog::scopes_changed_since`; its feeds stay in shared shards,
+//!   [`map`]); a tag or author feed is
 //!   rendered here only if a reader asked for it since it last changed,
 //!   the others on their first request ([`lazy`]), into a cell carried
 //!   over the same way;
@@ -47,6 +50,7 @@ mod headers;
 mod documents;
 mod index;
 mod lazy;
+mod map;
 mod preview;
 mod refresh;
 pub use refresh::{IndexPages, RefreshStats, refresh, refresh_all, refresh_feeds};
@@ -116,13 +120,7 @@ impl Cached {
     }
 }
 
-/// A generation's feeds and documents by route path (no leading slash).
-/// The paths and entries are shared by the generations that carry a feed
-/// over, and the map by the ones that differ only in their index pages, so
-/// making and dropping a generation touches two reference counts a feed
-/// (a 100k store with tag feeds has ~6,200). foldhash: the keys are the
-/// site's own paths, and a request only looks one up.
-type Feeds = HashMap<Arc<str>, Arc<Cached>, crate::identity::Fast>;
+use map::Feeds;
 
 /// One immutable generation of the cache.
 #[derive(Debug, Clone, Default)]
@@ -140,6 +138,9 @@ pub struct FeedCache {
     /// What renders the on-demand feeds ([`lazy`]); `None` only before
     /// the first refresh.
     renderer: Option<Arc<Renderer>>,
+    /// The moment the refresh that made it planned at: the next one asks
+    /// the catalog which stamps may have failed since.
+    planned_at: Option<DateTime<FixedOffset>>,
 }
 
 impl FeedCache {
@@ -235,7 +236,7 @@ impl FeedCache {
     pub fn changed_paths(&self, prev: Option<&FeedCache>) -> Vec<String> {
         let mut paths: Vec<String> = self
             .feeds_only()
-            .filter(|(path, c)| prev.and_then(|p| p.feeds.get(*path)).is_none_or(|old| c.body.changed_from(&old.body)))
+            .filter(|(path, c)| prev.and_then(|p| p.feeds.get(path)).is_none_or(|old| c.body.changed_from(&old.body)))
             .map(|(path, _)| path.to_string())
             .collect();
         paths.sort();

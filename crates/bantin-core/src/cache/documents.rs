@@ -65,7 +65,7 @@ pub(super) fn add(
 
 /// How many of `cache`'s entries are the documents this room adds.
 pub(super) fn count(cache: &FeedCache) -> usize {
-    [opml::PATH, robots::PATH, sitemap::PATH].into_iter().filter(|path| cache.feeds.contains_key(*path)).count()
+    [opml::PATH, robots::PATH, sitemap::PATH].into_iter().filter(|path| cache.feeds.contains_key(path)).count()
 }
 
 /// A document made of `bytes`: the previous generation's entry when it

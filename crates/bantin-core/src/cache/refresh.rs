@@ -4,10 +4,11 @@
 
 use super::{catalog_modified, to_system_time, Body, Cached, FeedCache, Feeds, Source, documents, index, lazy, link_value, Entry, Renderer};
 use crate::article::Article;
-use crate::catalog::{Catalog, Stamped};
+use crate::catalog::{Catalog, Scope, Stamped};
 use crate::feeds::{self, FeedId, FeedSettings, Format};
 use chrono::{DateTime, FixedOffset};
 use rayon::prelude::*;
+use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime};
 
@@ -116,7 +117,7 @@ fn refresh_from(
     // After a change (a previous generation), the quick gzip form: the
     // final one follows from the idle worker.
     let make = if prev.is_some() { Entry::quick } else { Entry::new };
-    let render = |fresh: Vec<Fresh>| -> Vec<(Arc<str>, Arc<Cached>)> {
+    let render = |fresh: Vec<Fresh>| -> Rendered {
         fresh
             .into_par_iter()
             .map(|Fresh { feed, key, source, modified, when }| {
@@ -129,29 +130,28 @@ fn refresh_from(
             .collect()
     };
 
-    // The site's and categories' scopes come first; their feeds render
-    // while the tags and authors are planned: with thousands of those, the
-    // plan took as long as the render (3-5 ms each at 100k, one core).
     let mut planner = Planner::new(prev, dates, catalog, settings, now);
-    let mut scopes = feeds::all_scopes(catalog, settings, now).into_iter().peekable();
-    while let Some(scope) = scopes.next_if(|s| !lazy::on_demand(&s.scope)) {
-        planner.scope(scope);
-    }
-    let eager = std::mem::take(&mut planner.fresh);
-    let (mut rendered, planned) = rayon::join(
-        || render(eager),
-        || {
-            scopes.for_each(|scope| planner.scope(scope));
-            started.elapsed()
-        },
-    );
-    let Planner { kept, fresh, warmed, carried, relisted, .. } = planner;
+    let changed = prev.and_then(|p| Some((p, catalog.scopes_changed_since(p.generation, p.planned_at?, now)?)));
+    let (mut rendered, planned, mut next) = match changed {
+        Some((prev, scopes)) => {
+            planner.after_change(scopes);
+            let planned = started.elapsed();
+            (render(std::mem::take(&mut planner.fresh)), planned, Feeds::with_lazy_of(&prev.feeds))
+        }
+        None => {
+            let (rendered, planned) = planner.all_beside(render, started);
+            (rendered, planned, Feeds::default())
+        }
+    };
+    let Planner { kept, fresh, warmed, carried, relisted, replaced, gone, .. } = planner;
     rendered.extend(render(fresh));
 
     let mut stats = RefreshStats::default();
     let fed = started.elapsed();
-    let mut next = Feeds::with_capacity_and_hasher(rendered.len() + kept.len() + 3, Default::default());
-    stats.kept += kept.len();
+    // The on-demand feeds carried in their shards, unplanned.
+    let untouched = next.lazy_len() - replaced;
+    gone.iter().for_each(|path| next.remove(path));
+    stats.kept += kept.len() + untouched;
     stats.warmed = warmed;
     next.extend(kept);
     for (path, cached) in rendered {
@@ -162,7 +162,7 @@ fn refresh_from(
         }
         next.insert(path, cached);
     }
-    stats.dropped = prev.map_or(0, |p| p.feeds.len() - documents::count(p) - carried);
+    stats.dropped = prev.map_or(0, |p| p.feeds.len() - documents::count(p) - carried - untouched);
     let same_listing = prev.is_some() && !relisted && stats.dropped == 0;
     documents::add(&mut next, prev, same_listing, catalog, settings, now, &mut stats);
 
@@ -183,9 +183,13 @@ fn refresh_from(
         index: prev.and_then(|p| p.index.clone()),
         previews: settings.browser_view.then(|| Arc::new(settings.clone())),
         renderer: Some(Arc::new(renderer)),
+        planned_at: Some(now),
     };
     (cache, stats)
 }
+
+/// Feeds rendered (or given their on-demand cells), by path.
+type Rendered = Vec<(Arc<str>, Arc<Cached>)>;
 
 /// A feed a refresh renders, at refresh or on demand, by its path (the
 /// cache's key), last modified at `modified`.
@@ -225,6 +229,10 @@ struct Planner<'a> {
     /// made of the feeds' paths and names alone, stands.
     carried: usize,
     relisted: bool,
+    /// After a change: how many of `prev`'s on-demand feeds the planned
+    /// scopes have, and those of them whose scopes have nothing to show.
+    replaced: usize,
+    gone: Vec<Arc<str>>,
 }
 
 impl<'a> Planner<'a> {
@@ -236,7 +244,57 @@ impl<'a> Planner<'a> {
         now: DateTime<FixedOffset>,
     ) -> Planner<'a> {
         let (path, kept, fresh) = (String::new(), Vec::new(), Vec::new());
-        Planner { prev, dates, catalog, settings, now, path, kept, fresh, warmed: 0, carried: 0, relisted: false }
+        let (carried, replaced, gone) = (0, 0, Vec::new());
+        Planner { prev, dates, catalog, settings, now, path, kept, fresh, warmed: 0, carried, relisted: false, replaced, gone }
+    }
+
+    /// Plans every scope, the site's and categories' first: their feeds
+    /// render while the tags and authors are planned (with thousands of
+    /// those, the plan took as long as the render: 3-5 ms each at 100k, one
+    /// core). The feeds rendered, and when the plan was done.
+    fn all_beside(&mut self, render: impl Fn(Vec<Fresh>) -> Rendered + Sync, started: Instant) -> (Rendered, Duration) {
+        let mut scopes = feeds::all_scopes(self.catalog, self.settings, self.now).into_iter().peekable();
+        while let Some(scope) = scopes.next_if(|s| !lazy::on_demand(&s.scope)) {
+            self.scope(scope);
+        }
+        let eager = std::mem::take(&mut self.fresh);
+        rayon::join(
+            || render(eager),
+            || {
+                scopes.for_each(|scope| self.scope(scope));
+                started.elapsed()
+            },
+        )
+    }
+
+    /// After a change: every eager scope (the site and categories, few) and
+    /// of the on-demand ones only those whose stamps may not hold since
+    /// `prev` (`changed`, [`Catalog::scopes_changed_since`]); the others'
+    /// feeds stay in their shards, unvisited.
+    fn after_change(&mut self, changed: BTreeSet<Scope>) {
+        // The scopes not on demand.
+        self.catalog.stamped_scopes(self.now, false, false).into_iter().for_each(|scope| self.scope(scope));
+        self.changed_on_demand(changed);
+    }
+
+    /// Plans the on-demand scopes among `scopes` that the settings publish;
+    /// a scope with nothing to show any more has its feeds of `prev` noted
+    /// as gone.
+    fn changed_on_demand(&mut self, scopes: BTreeSet<Scope>) {
+        for scope in scopes.into_iter().filter(|s| lazy::on_demand(s) && feeds::publishes(self.settings, s)) {
+            let mut held = Vec::new();
+            for format in Format::ALL {
+                FeedId::write_path_of(&scope, format, &mut self.path);
+                if let Some((path, _)) = self.prev.and_then(|p| p.feeds.get_key_value(self.path.as_str())) {
+                    held.push(Arc::clone(path));
+                }
+            }
+            self.replaced += held.len();
+            match self.catalog.stamped_group(scope, self.now) {
+                Some(stamped) => self.scope(stamped),
+                None => self.gone.extend(held),
+            }
+        }
     }
 
     /// Plans a scope's feeds, one a format. A feed whose scope's stamp

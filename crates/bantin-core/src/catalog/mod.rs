@@ -42,6 +42,7 @@ mod stamp;
 
 pub use pending::{Change, Pending};
 pub use stamp::{Stamp, Stamped};
+use stamp::Touched;
 
 /// Which articles a feed or digest draws from.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -68,6 +69,9 @@ pub struct Catalog {
     /// `newest` as a slice, made when first asked for (digest planning,
     /// tests); the service's own path never asks.
     flat: OnceLock<Vec<Arc<Article>>>,
+    /// The groups [`Catalog::apply`] touched making this generation, and
+    /// the one it applied to ([`Catalog::scopes_changed_since`]).
+    touched: Option<Arc<Touched>>,
 }
 
 impl Default for Catalog {
@@ -82,6 +86,7 @@ impl Default for Catalog {
             errors: Vec::new(),
             ledger: Ledger::default(),
             flat: OnceLock::new(),
+            touched: None,
         }
     }
 }
@@ -206,6 +211,7 @@ impl Catalog {
             errors,
             ledger,
             flat: OnceLock::new(),
+            touched: None,
         }
     }
 
@@ -225,6 +231,7 @@ impl Catalog {
             errors: self.errors.clone(),
             ledger: self.ledger.clone(),
             flat: OnceLock::new(),
+            touched: None,
         };
         let mut touched: [BTreeSet<String>; 3] = Default::default();
         // Every removal before any addition: a batch may move an id or a
@@ -279,9 +286,12 @@ impl Catalog {
                 None => {}
             }
         }
+        let mut scopes = Vec::new();
         for (facet, touched) in next.facets_mut().into_iter().zip(touched) {
+            scopes.extend(touched.iter().map(|slug| facet.scope(slug.clone())));
             facet.settle(touched);
         }
+        next.touched = Some(Arc::new(Touched { parent: self.generation, scopes }));
         Some(next)
     }
 

@@ -11,12 +11,26 @@
 //! are the same articles in the same order.
 //! What readers see of them also moves with the clock: a future article
 //! appears at its time, so a stamp holds only until the first of those.
+//!
+//! So a scope whose stamp held at one refresh still holds at the next
+//! unless a change touched its group or one of its articles came out in
+//! between: [`Catalog::scopes_changed_since`] names those, and the feed
+//! cache plans only them of its thousands of tag and author scopes.
 
 use super::chunks::Chunks;
 use super::facets::Members;
 use super::{Catalog, Newest, Scope};
 use chrono::{DateTime, FixedOffset};
+use std::collections::BTreeSet;
 use std::sync::Arc;
+
+/// The groups one [`Catalog::apply`] touched (joined, left, renamed or
+/// emptied), and the generation it applied to.
+#[derive(Debug)]
+pub(super) struct Touched {
+    pub(super) parent: u64,
+    pub(super) scopes: Vec<Scope>,
+}
 
 /// A scope's articles in one generation, and until when the ones visible
 /// among them stay the same.
@@ -89,6 +103,48 @@ impl Catalog {
             None => Some(Stamp::of_site(&self.newest, now)),
             Some((facet, slug)) => facet.get(slug).map(|members| Stamp::of_group(members, now)),
         }
+    }
+
+    /// The stamp of `scope`'s group and its name, if it holds an article
+    /// visible at `now`; `None` for the site, for a group the catalog does
+    /// not hold and for one with nothing to show yet.
+    pub fn stamped_group(&self, scope: Scope, now: DateTime<FixedOffset>) -> Option<Stamped<'_>> {
+        let (facet, slug) = self.facet(&scope)?;
+        let members = facet.get(slug).filter(|m| m.articles.iter().any(|n| n.0.is_visible_at(now)))?;
+        Some(Stamped { name: Some(members.name.as_str()), stamp: Stamp::of_group(members, now), scope })
+    }
+
+    /// The categories, tags and authors whose stamps of generation
+    /// `generation` at `since` may not hold in this one at `now`: the
+    /// groups the change from that generation to this one touched, and
+    /// those of the articles that came out after `since`. Every other
+    /// group's stamp then still holds. `None` when this catalog is not that
+    /// generation or the one [`Catalog::apply`] made from it (a rebuild),
+    /// or when the clock went back: any stamp may fail then.
+    pub fn scopes_changed_since(
+        &self,
+        generation: u64,
+        since: DateTime<FixedOffset>,
+        now: DateTime<FixedOffset>,
+    ) -> Option<BTreeSet<Scope>> {
+        if now < since {
+            return None;
+        }
+        let mut changed = BTreeSet::new();
+        if self.generation != generation {
+            let touched = self.touched.as_ref().filter(|t| t.parent == generation)?;
+            changed.extend(touched.scopes.iter().cloned());
+        }
+        // Newest first: the future ones lead; then those out since `since`.
+        let came_out = self.newest.iter().map(|n| &n.0).skip_while(|a| a.published > now).take_while(|a| a.published > since);
+        let mut slugs = BTreeSet::new();
+        for article in came_out.filter(|a| !a.draft) {
+            for facet in [&self.categories, &self.tags, &self.authors] {
+                facet.touch(article, &mut slugs);
+                changed.extend(std::mem::take(&mut slugs).into_iter().map(|slug| facet.scope(slug)));
+            }
+        }
+        Some(changed)
     }
 
     /// The site and each category (and with `tags`, `authors` each tag and

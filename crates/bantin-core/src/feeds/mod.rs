@@ -226,6 +226,16 @@ pub fn all_scopes<'c>(catalog: &'c Catalog, settings: &FeedSettings, now: DateTi
     catalog.stamped_scopes(now, settings.tags, settings.authors)
 }
 
+/// Whether `settings` publish feeds of `scope` (tag and author feeds are
+/// optional).
+pub fn publishes(settings: &FeedSettings, scope: &Scope) -> bool {
+    match scope {
+        Scope::Tag(_) => settings.tags,
+        Scope::Author(_) => settings.authors,
+        Scope::Site | Scope::Category(_) => true,
+    }
+}
+
 /// The items of `feed` at `now`, newest first.
 pub fn items(feed: &FeedId, catalog: &Catalog, settings: &FeedSettings, now: DateTime<FixedOffset>) -> Vec<Arc<Article>> {
     catalog.newest(&feed.scope, now, settings.items)
