@@ -132,19 +132,19 @@ fn refresh_from(
 
     let mut planner = Planner::new(prev, dates, catalog, settings, now);
     let changed = prev.and_then(|p| Some((p, catalog.scopes_changed_since(p.generation, p.planned_at?, now)?)));
-    let (mut rendered, planned, mut next) = match changed {
+    let (rendered, planned, mut next) = match changed {
         Some((prev, scopes)) => {
             planner.after_change(scopes);
             let planned = started.elapsed();
             (render(std::mem::take(&mut planner.fresh)), planned, Feeds::with_lazy_of(&prev.feeds))
         }
         None => {
-            let (rendered, planned) = planner.all_beside(render, started);
+            let (mut rendered, planned) = planner.all_beside(render, started);
+            rendered.extend(render(std::mem::take(&mut planner.fresh)));
             (rendered, planned, Feeds::default())
         }
     };
-    let Planner { kept, fresh, warmed, carried, relisted, replaced, gone, .. } = planner;
-    rendered.extend(render(fresh));
+    let Planner { kept, warmed, carried, relisted, replaced, gone, .. } = planner;
 
     let mut stats = RefreshStats::default();
     let fed = started.elapsed();
@@ -251,7 +251,7 @@ impl<'a> Planner<'a> {
     /// Plans every scope, the site's and categories' first: their feeds
     /// render while the tags and authors are planned (with thousands of
     /// those, the plan took as long as the render: 3-5 ms each at 100k, one
-    /// core). The feeds rendered, and when the plan was done.
+    /// core). Their feeds rendered, and when the plan was done.
     fn all_beside(&mut self, render: impl Fn(Vec<Fresh>) -> Rendered + Sync, started: Instant) -> (Rendered, Duration) {
         let mut scopes = feeds::all_scopes(self.catalog, self.settings, self.now).into_iter().peekable();
         while let Some(scope) = scopes.next_if(|s| !lazy::on_demand(&s.scope)) {

@@ -41,6 +41,14 @@ pub(super) struct Members {
     pub(super) articles: Chunks<Newest>,
 }
 
+impl Members {
+    /// Whether one of the group's articles is visible at `now`: a group
+    /// without one has no feed.
+    fn shows_any(&self, now: DateTime<FixedOffset>) -> bool {
+        self.articles.iter().any(|n| n.0.is_visible_at(now))
+    }
+}
+
 /// The index of one facet.
 #[derive(Debug, Clone)]
 pub(super) struct Facet {
@@ -177,7 +185,12 @@ impl Facet {
 
     /// [`Facet::visible`]'s groups, with their members.
     pub(super) fn visible_groups(&self, now: DateTime<FixedOffset>) -> impl Iterator<Item = (&String, &Arc<Members>)> {
-        self.groups.iter().filter(move |(_, members)| members.articles.iter().any(|n| n.0.is_visible_at(now)))
+        self.groups.iter().filter(move |(_, members)| members.shows_any(now))
+    }
+
+    /// Group `slug`, if it has an article visible at `now`.
+    pub(super) fn visible_group(&self, slug: &str, now: DateTime<FixedOffset>) -> Option<&Arc<Members>> {
+        self.groups.get(slug).filter(|members| members.shows_any(now))
     }
 
     /// The `n` groups with the most articles among those [`Facet::visible`]

@@ -110,7 +110,7 @@ impl Catalog {
     /// not hold and for one with nothing to show yet.
     pub fn stamped_group(&self, scope: Scope, now: DateTime<FixedOffset>) -> Option<Stamped<'_>> {
         let (facet, slug) = self.facet(&scope)?;
-        let members = facet.get(slug).filter(|m| m.articles.iter().any(|n| n.0.is_visible_at(now)))?;
+        let members = facet.visible_group(slug, now)?;
         Some(Stamped { name: Some(members.name.as_str()), stamp: Stamp::of_group(members, now), scope })
     }
 

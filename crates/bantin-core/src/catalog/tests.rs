@@ -182,17 +182,22 @@ fn minute(m: u32) -> DateTime<FixedOffset> {
     chrono::FixedOffset::east_opt(7 * 3600).and_then(|tz| tz.with_ymd_and_hms(2026, 1, 1, 8, m, 0).single()).expect("a valid date")
 }
 
-/// Whenever a scope's stamp in `prev` at one moment still holds for its
-/// stamp in `next` at a later one, `next` shows the very same articles
-/// then as `prev` did (what lets a refresh carry a feed over unread).
-fn stamps_are_sound(prev: &Catalog, next: &Catalog) -> Result<(), TestCaseError> {
-    let mut scopes = vec![Scope::Site];
+/// Every category, tag and author of `prev` or `next`.
+fn groups_of(prev: &Catalog, next: &Catalog) -> BTreeSet<Scope> {
+    let mut scopes = BTreeSet::new();
     for c in [prev, next] {
         scopes.extend(c.categories.iter().map(|(slug, _)| Scope::Category(slug.clone())));
         scopes.extend(c.tags.iter().map(|(slug, _)| Scope::Tag(slug.clone())));
         scopes.extend(c.authors.iter().map(|(slug, _)| Scope::Author(slug.clone())));
     }
-    for scope in &scopes {
+    scopes
+}
+
+/// Whenever a scope's stamp in `prev` at one moment still holds for its
+/// stamp in `next` at a later one, `next` shows the very same articles
+/// then as `prev` did (what lets a refresh carry a feed over unread).
+fn stamps_are_sound(prev: &Catalog, next: &Catalog) -> Result<(), TestCaseError> {
+    for scope in std::iter::once(&Scope::Site).chain(&groups_of(prev, next)) {
         for (t0, t1) in [(0, 0), (1, 3), (2, 2), (2, 7), (5, 6)] {
             let (Some(old), Some(new)) = (prev.stamp(scope, minute(t0)), next.stamp(scope, minute(t1))) else { continue };
             if old.still_holds(&new, minute(t1)) {
@@ -213,12 +218,7 @@ fn stamps_are_sound(prev: &Catalog, next: &Catalog) -> Result<(), TestCaseError>
 /// showed (what lets a refresh leave its feeds unplanned); and with the
 /// clock gone back, any may have changed.
 fn changes_are_named(prev: &Catalog, next: &Catalog) -> Result<(), TestCaseError> {
-    let mut scopes = BTreeSet::new();
-    for c in [prev, next] {
-        scopes.extend(c.categories.iter().map(|(slug, _)| Scope::Category(slug.clone())));
-        scopes.extend(c.tags.iter().map(|(slug, _)| Scope::Tag(slug.clone())));
-        scopes.extend(c.authors.iter().map(|(slug, _)| Scope::Author(slug.clone())));
-    }
+    let scopes = groups_of(prev, next);
     for (t0, t1) in [(0, 0), (1, 3), (2, 2), (2, 7), (5, 6), (0, 5)] {
         let changed = next.scopes_changed_since(prev.generation, minute(t0), minute(t1));
         let changed = changed.ok_or_else(|| TestCaseError::fail("the same generation or one apply names its changes"))?;
