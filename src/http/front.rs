@@ -30,11 +30,11 @@
 //! that does not read) ends the connection.
 
 use super::send::{file_of, send_file, write_all, DATE, SENDFILE_MIN};
+use super::wait::{Stop, Waits};
 use super::{Hot, Limits};
 use crate::cache::{Entry, Representation};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::sync::watch;
 
 /// Headers read per request on the fast path; a request with more goes
 /// to hyper.
@@ -68,21 +68,21 @@ struct Asked<'a> {
 }
 
 /// Serves requests on `stream` as long as they are for cached documents.
-pub async fn serve(mut stream: TcpStream, app: &Hot, limits: &Limits, shutdown: &mut watch::Receiver<bool>) -> Front {
+pub async fn serve(mut stream: TcpStream, app: &Hot, limits: &Limits, stop: &Stop) -> Front {
     let (header_read_timeout, max_head, limit) = (limits.header_read_timeout, limits.max_header_bytes, limits.write_timeout);
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let mut out: Vec<u8> = Vec::with_capacity(512);
-    let mut stopping = Stopping::new(shutdown);
+    let mut waits = Waits::new(stop, tokio::time::Instant::now() + header_read_timeout);
     loop {
         // Read until `buf` holds a whole head (or proves not to be one we take).
-        let deadline = tokio::time::Instant::now() + header_read_timeout;
+        waits.head_due(tokio::time::Instant::now() + header_read_timeout);
         let answered = loop {
             match parse(&buf) {
                 Parsed::Partial if buf.len() < max_head => {}
                 Parsed::Partial | Parsed::Other => return Front::Handover { stream, buffered: buf },
                 Parsed::Hot(mut asked) => {
                     // Shutting down: this response is the connection's last.
-                    asked.keep_alive &= !stopping.now();
+                    asked.keep_alive &= !waits.stopping();
                     let cache = app.shared.cache.load();
                     // A feed's first request renders it: the router's task.
                     if cache.pending(asked.path) {
@@ -103,23 +103,20 @@ pub async fn serve(mut stream: TcpStream, app: &Hot, limits: &Limits, shutdown: 
             // Shutdown while waiting for a request: nothing is in flight
             // on this connection, so it ends now. A head begun is a
             // request in flight: it is read to its end and answered.
-            if buf.is_empty() && stopping.now() {
+            if buf.is_empty() && waits.stopping() {
                 return Front::Closed;
             }
+            let idle = buf.is_empty();
             let read = tokio::select! {
                 biased;
-                // (The sender gone is a shutdown too.)
-                changed = stopping.rx.changed(), if buf.is_empty() => match changed {
-                    Ok(()) => { stopping.seen = true; continue }
-                    Err(_) => return Front::Closed,
-                },
-                r = tokio::time::timeout_at(deadline, stream.read_buf(&mut buf)) => r,
+                r = stream.read_buf(&mut buf) => r,
+                // Shutdown while no request is begun, or the head did not
+                // arrive in time (hyper would close too).
+                () = waits.ended(idle) => return Front::Closed,
             };
             match read {
-                Ok(Ok(0)) | Ok(Err(_)) => return Front::Closed,
-                Ok(Ok(_)) => {}
-                // The head did not arrive in time: hyper would close too.
-                Err(_) => return Front::Closed,
+                Ok(0) | Err(_) => return Front::Closed,
+                Ok(_) => {}
             }
         };
         let (head_len, keep_alive, body) = answered;
@@ -142,29 +139,6 @@ pub async fn serve(mut stream: TcpStream, app: &Hot, limits: &Limits, shutdown: 
             let _ = stream.shutdown().await;
             return Front::Closed;
         }
-    }
-}
-
-/// Whether the service is shutting down, asked once or twice a request.
-/// `watch::Receiver::borrow` takes the channel's read lock, a write to a
-/// cache line every HTTP thread shares; `has_changed` only reads it. The
-/// shutdown channel changes once, from false to true, so a change seen is
-/// the shutdown (and the sender gone is one too).
-struct Stopping<'a> {
-    rx: &'a mut watch::Receiver<bool>,
-    seen: bool,
-}
-
-impl<'a> Stopping<'a> {
-    fn new(rx: &'a mut watch::Receiver<bool>) -> Stopping<'a> {
-        // A receiver made after the change was marked seen shows it only in its value.
-        let seen = *rx.borrow();
-        Stopping { rx, seen }
-    }
-
-    fn now(&mut self) -> bool {
-        self.seen = self.seen || self.rx.has_changed().unwrap_or(true);
-        self.seen
     }
 }
 

@@ -20,6 +20,13 @@ use tokio::time::{Instant, Sleep};
 /// take more), failed with `TimedOut` if it takes longer than `limit`;
 /// each step that completes is progress and the next has `limit` anew.
 pub(super) async fn progress<T>(limit: Duration, io: impl Future<Output = std::io::Result<T>>) -> std::io::Result<T> {
+    let mut io = std::pin::pin!(io);
+    // Nearly every step is done at once: the timer (a clock read, the
+    // runtime's handle, an entry made and dropped) is made only for one
+    // that has to wait.
+    if let Poll::Ready(done) = std::future::poll_fn(|cx| Poll::Ready(io.as_mut().poll(cx))).await {
+        return done;
+    }
     tokio::time::timeout(limit, io).await.unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))
 }
 

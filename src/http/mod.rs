@@ -38,6 +38,7 @@ mod hot;
 mod io;
 mod send;
 mod server;
+mod wait;
 
 pub use client::Proxies;
 pub use hot::{Hot, HotFuture};

@@ -93,6 +93,7 @@ struct Admission {
 async fn accept_loop(listener: TcpListener, app: Hot, limits: Limits, admission: Admission, mut shutdown: watch::Receiver<bool>, balance: Balance) {
     let Admission { slots, clients } = admission;
     let graceful = GracefulShutdown::new();
+    let stop = Arc::new(wait::Stop::default());
     let balance = Arc::new(balance);
     loop {
         if balance.ahead() {
@@ -137,24 +138,25 @@ async fn accept_loop(listener: TcpListener, app: Hot, limits: Limits, admission:
         let _ = stream.set_nodelay(true);
         let service = app.for_peer(peer);
         let watcher = graceful.watcher();
-        let (limits, mut shutdown) = (limits.clone(), shutdown.clone());
+        let (limits, stop) = (limits.clone(), Arc::clone(&stop));
         let balance = Arc::clone(&balance);
         balance.live[balance.me].fetch_add(1, Ordering::Relaxed);
         tokio::spawn(async move {
-            connection(stream, service, &limits, &mut shutdown, watcher).await;
+            connection(stream, service, &limits, &stop, watcher).await;
             balance.live[balance.me].fetch_sub(1, Ordering::Relaxed);
             drop((permit, held));
         });
     }
     drop(listener);
+    stop.stop();
     drain(graceful, &slots, &limits).await;
 }
 
 /// One connection: cached documents are answered by the front; the first
 /// other request takes the connection to hyper. Client resets and
 /// timeouts end here; they are not our errors.
-async fn connection(stream: TcpStream, service: Hot, limits: &Limits, shutdown: &mut watch::Receiver<bool>, watcher: Watcher) {
-    let front = front::serve(stream, &service, limits, shutdown).await;
+async fn connection(stream: TcpStream, service: Hot, limits: &Limits, stop: &wait::Stop, watcher: Watcher) {
+    let front = front::serve(stream, &service, limits, stop).await;
     if let front::Front::Handover { stream, buffered } = front {
         let mut builder = hyper::server::conn::http1::Builder::new();
         builder
@@ -170,7 +172,7 @@ async fn connection(stream: TcpStream, service: Hot, limits: &Limits, shutdown: 
 }
 
 /// After the accept loop stopped: hyper's connections are told to finish
-/// and close; the front's see the shutdown signal themselves. Every
+/// and close; the front's were told by the loop's [`wait::Stop`]. Every
 /// connection holds a slot until it ends, so all slots back means every
 /// connection of every loop is done.
 async fn drain(graceful: GracefulShutdown, slots: &Semaphore, limits: &Limits) {
