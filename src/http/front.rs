@@ -69,13 +69,12 @@ struct Asked<'a> {
 
 /// Serves requests on `stream` as long as they are for cached documents.
 pub async fn serve(mut stream: TcpStream, app: &Hot, limits: &Limits, stop: &Stop) -> Front {
-    let (header_read_timeout, max_head, limit) = (limits.header_read_timeout, limits.max_header_bytes, limits.write_timeout);
+    let (max_head, limit) = (limits.max_header_bytes, limits.write_timeout);
     let mut buf: Vec<u8> = Vec::with_capacity(1024);
     let mut out: Vec<u8> = Vec::with_capacity(512);
-    let mut waits = Waits::new(stop, tokio::time::Instant::now() + header_read_timeout);
+    let mut waits = Waits::new(stop, limits.header_read_timeout);
     loop {
         // Read until `buf` holds a whole head (or proves not to be one we take).
-        waits.head_due(tokio::time::Instant::now() + header_read_timeout);
         let answered = loop {
             match parse(&buf) {
                 Parsed::Partial if buf.len() < max_head => {}
@@ -139,6 +138,7 @@ pub async fn serve(mut stream: TcpStream, app: &Hot, limits: &Limits, stop: &Sto
             let _ = stream.shutdown().await;
             return Front::Closed;
         }
+        waits.next_head();
     }
 }
 

@@ -6,6 +6,7 @@
 //! client that asks for a feed and never reads would otherwise hold its
 //! connection (and the response in the send buffer) for ever.
 
+use futures_util::FutureExt as _;
 use prometheus_client::metrics::counter::Counter;
 use std::future::Future;
 use std::io::IoSlice;
@@ -23,8 +24,8 @@ pub(super) async fn progress<T>(limit: Duration, io: impl Future<Output = std::i
     let mut io = std::pin::pin!(io);
     // Nearly every step is done at once: the timer (a clock read, the
     // runtime's handle, an entry made and dropped) is made only for one
-    // that has to wait.
-    if let Poll::Ready(done) = std::future::poll_fn(|cx| Poll::Ready(io.as_mut().poll(cx))).await {
+    // that has to wait, whose next poll registers this task's waker.
+    if let Some(done) = io.as_mut().now_or_never() {
         return done;
     }
     tokio::time::timeout(limit, io).await.unwrap_or_else(|_| Err(std::io::ErrorKind::TimedOut.into()))

@@ -16,6 +16,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::task::{Context, Poll, Waker};
+use std::time::Duration;
 use tokio::time::{Instant, Sleep};
 
 /// The shutdown as one accept loop's connections see it: a flag, and the
@@ -49,22 +50,29 @@ impl Stop {
 /// One connection's waits: its seat in [`Stop`] and its head timer.
 pub(super) struct Waits<'s> {
     stop: &'s Stop,
+    /// How long a client has to send a request head, idle time before it
+    /// included.
+    head_timeout: Duration,
     /// The seat's key and the waker it holds (a task's waker stays the
     /// same, so the lock is taken once a connection, not once a request).
     seat: Option<(usize, Waker)>,
     timer: Pin<Box<Sleep>>,
+    /// When the head being read is due; the timer may be set earlier.
     deadline: Instant,
 }
 
 impl<'s> Waits<'s> {
-    pub fn new(stop: &'s Stop, deadline: Instant) -> Waits<'s> {
-        Waits { stop, seat: None, timer: Box::pin(tokio::time::sleep_until(deadline)), deadline }
+    /// The waits of a new connection, whose first head is due
+    /// `head_timeout` from now.
+    pub fn new(stop: &'s Stop, head_timeout: Duration) -> Waits<'s> {
+        let deadline = Instant::now() + head_timeout;
+        Waits { stop, head_timeout, seat: None, timer: Box::pin(tokio::time::sleep_until(deadline)), deadline }
     }
 
-    /// The head being read is due by `deadline` (a later one than before:
-    /// the timer is left where it is and moved when it fires early).
-    pub fn head_due(&mut self, deadline: Instant) {
-        self.deadline = deadline;
+    /// A request answered: the next head is due `head_timeout` from now
+    /// (the timer is left where it is and moved when it fires early).
+    pub fn next_head(&mut self) {
+        self.deadline = Instant::now() + self.head_timeout;
     }
 
     /// Whether the service is shutting down.
@@ -131,16 +139,18 @@ impl Drop for Waits<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[tokio::test]
     async fn a_head_deadline_moved_later_is_kept_though_the_timer_fired_first() {
         let stop = Stop::default();
-        let start = Instant::now();
-        let mut waits = Waits::new(&stop, start + Duration::from_millis(30));
-        waits.head_due(start + Duration::from_millis(120));
+        let mut waits = Waits::new(&stop, Duration::from_millis(60));
+        // A request answered 40 ms in: the timer, set for 60 ms, fires
+        // before the next head's deadline (100 ms) and is moved to it.
+        tokio::time::sleep(Duration::from_millis(40)).await;
+        let answered = Instant::now();
+        waits.next_head();
         waits.ended(false).await;
-        assert!(start.elapsed() >= Duration::from_millis(120), "late after {:?}", start.elapsed());
+        assert!(answered.elapsed() >= Duration::from_millis(60), "late {:?} after the answer", answered.elapsed());
     }
 
     #[tokio::test]
@@ -150,7 +160,7 @@ mod tests {
         let waiting = {
             let stop = std::sync::Arc::clone(&stop);
             tokio::spawn(async move {
-                let mut waits = Waits::new(&stop, Instant::now() + Duration::from_secs(3600));
+                let mut waits = Waits::new(&stop, Duration::from_secs(3600));
                 let stopped = waits.ended(true);
                 tokio::pin!(stopped);
                 // Sit, then tell the test, then wait for the stop.
@@ -165,7 +175,7 @@ mod tests {
         tokio::time::timeout(Duration::from_secs(5), waiting).await.expect("woken by the stop").expect("no panic");
         assert_eq!(stop.seats().len(), 0, "the seat is given back");
         // A connection that comes after the stop sees it at once.
-        let mut late = Waits::new(&stop, Instant::now() + Duration::from_secs(3600));
+        let mut late = Waits::new(&stop, Duration::from_secs(3600));
         tokio::time::timeout(Duration::from_secs(5), late.ended(true)).await.expect("already stopped");
     }
 }
