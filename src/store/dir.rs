@@ -1,6 +1,7 @@
 //! The `dir` store: a folder of article files, searched recursively.
 //! Listing is sequential (it is cheap), reading and parsing run on all
-//! cores with rayon, since parsing dominates a cold start.
+//! cores with rayon, since parsing dominates a start; `serve` reads with
+//! more threads once its reads wait on the disk (`super::readers`).
 
 use super::{parse_bytes, parse_deferred, Context, MAX_FILE_BYTES};
 use crate::article::{Article, ArticleError, Body, BodySource, Content, SharedSource};
@@ -320,6 +321,7 @@ pub fn scan(root: &Path, ctx: &Context) -> Scan {
 #[cfg(test)]
 mod tests {
     use super::*;
+
 
     #[test]
     fn origin_of_plain_paths_is_what_path_components_give() {
