@@ -322,7 +322,6 @@ pub fn scan(root: &Path, ctx: &Context) -> Scan {
 mod tests {
     use super::*;
 
-
     #[test]
     fn origin_of_plain_paths_is_what_path_components_give() {
         let cases = [
