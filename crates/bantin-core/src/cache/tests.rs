@@ -5,28 +5,7 @@ use super::*;
 use super::entry::*;
 use std::io::Read;
 
-/// Settings of a site at yenbai.gov.vn with feeds at feeds.example.org.
-pub(super) fn feed_settings() -> FeedSettings {
-    FeedSettings {
-        site_title: "Cổng thông tin".into(),
-        description: "Tin tức".into(),
-        language: "vi".into(),
-        base_url: url::Url::parse("https://yenbai.gov.vn/").unwrap(),
-        public_url: url::Url::parse("https://feeds.example.org/").unwrap(),
-        content: crate::config::ContentMode::Full,
-        items: 50,
-        websub_hub: None,
-        browser_view: true,
-        max_bytes: 2_000_000,
-        icon: None,
-        logo: None,
-        tags: false,
-        authors: false,
-        news_sitemap: false,
-        timezone: chrono_tz::Asia::Ho_Chi_Minh,
-        templates: crate::templates::Templates::shared_builtin(),
-    }
-}
+pub(super) use crate::feeds::fixtures::feed_settings;
 
 #[test]
 fn brotli_window_fits_the_input_and_still_decodes() {
@@ -129,4 +108,68 @@ fn cached_forms_hold_no_room_beyond_their_bytes() {
         let buffer = bytes.try_into_mut().unwrap_or_else(|_| panic!("{form}: still shared"));
         assert_eq!(buffer.capacity(), len, "{form}: {len} bytes held in {}", buffer.capacity());
     }
+}
+
+/// Article `n` of category `cat`, published `n` hours after a fixed time.
+fn shared_article(n: u32, cat: &str, body: &str) -> Arc<Article> {
+    let text = format!(
+        "+++\ntitle = \"Tin số {n}\"\ndate = \"2026-11-01T{:02}:00:00+07:00\"\ncategories = [\"{cat}\"]\n+++\n\n{body}\n",
+        n % 24
+    );
+    Arc::new(crate::store::parse_bytes(text.as_bytes(), &format!("tin/{n}.md"), &test_context()).unwrap())
+}
+
+fn test_context() -> crate::store::Context {
+    crate::store::Context::new(chrono_tz::Asia::Ho_Chi_Minh, url::Url::parse("https://yenbai.gov.vn/").unwrap(), "tin-tuc/{slug}")
+}
+
+fn bytes_of(cache: &FeedCache, path: &str) -> Vec<u8> {
+    cache.feed(path).and_then(|e| e.identity()).map(|r| r.bytes.to_vec()).unwrap_or_default()
+}
+
+/// The items' pieces a refresh after a change rendered are taken by the
+/// next one: its feeds are what a refresh from nothing renders, and a
+/// piece it knows is not rendered again.
+#[test]
+fn a_refresh_after_a_change_takes_the_pieces_the_last_one_rendered() {
+    let now = DateTime::parse_from_rfc3339("2026-12-01T00:00:00Z").unwrap();
+    let settings = feed_settings();
+    let cat = |n: u32| if n.is_multiple_of(2) { "Kinh tế" } else { "Du lịch" };
+    let articles: Vec<_> = (0..10).map(|n| shared_article(n, cat(n), "Tóm tắt.")).collect();
+    let catalog = crate::catalog::Catalog::from_shared(articles.clone(), Vec::new(), &test_context(), 1);
+    let (start, _) = refresh(None, &catalog, &settings, now);
+    let pieces = |c: &FeedCache| c.renderer.as_ref().map(|r| r.pieces.get()).unwrap();
+    assert!(pieces(&start).is_empty(), "a start keeps no pieces");
+
+    let add = |catalog: &crate::catalog::Catalog, old: Option<&Arc<Article>>, new: Arc<Article>, generation| {
+        let change = crate::catalog::Change { old: old.map(|a| Ok(Arc::clone(a))), new: Some(Ok(new)) };
+        catalog.apply(&[change], generation).unwrap()
+    };
+    let changed = add(&catalog, None, shared_article(10, "Kinh tế", "Tin mới."), 2);
+    let (after, _) = refresh(Some(&start), &changed, &settings, now);
+    // The site's feeds hold all eleven: three pieces each.
+    assert_eq!(pieces(&after).len(), 33);
+
+    let edited = add(&changed, Some(&articles[3]), shared_article(3, "Du lịch", "Bản sửa."), 3);
+    let (next, _) = refresh(Some(&after), &edited, &settings, now);
+    let (fresh, _) = refresh(None, &edited, &settings, now);
+    for path in ["feed.xml", "atom.xml", "feed.json", "categories/du-lich/atom.xml", "categories/kinh-te/feed.json"] {
+        assert!(bytes_of(&next, path) == bytes_of(&fresh, path), "{path}");
+    }
+    assert!(String::from_utf8(bytes_of(&next, "atom.xml")).unwrap().contains("Bản sửa."));
+
+    // A known piece is taken as it is (here a forged one, to tell).
+    let forged = crate::feeds::Pieces::from_used(
+        crate::feeds::render_known(&FeedId::new(crate::catalog::Scope::Site, crate::feeds::Format::Rss), &articles[5..6], None, &settings, &Default::default())
+            .1
+            .into_iter()
+            .map(|(a, f, _)| (a, f, crate::feeds::Piece::forged(b"<item>forged</item>"))),
+    );
+    let renderer = Renderer { settings: settings.clone(), hub: None, pieces: Arc::new(lazy::Shelf::default()) };
+    renderer.pieces.put(forged);
+    let after = FeedCache { renderer: Some(Arc::new(renderer)), ..after };
+    let (next, _) = refresh(Some(&after), &edited, &settings, now);
+    assert!(String::from_utf8(bytes_of(&next, "feed.xml")).unwrap().contains("<item>forged</item>"));
+    assert!(String::from_utf8(bytes_of(&next, "categories/du-lich/feed.xml")).unwrap().contains("<item>forged</item>"));
+    assert!(!String::from_utf8(bytes_of(&next, "atom.xml")).unwrap().contains("forged"));
 }

@@ -1,13 +1,42 @@
 //! Atom 1.0 (RFC 4287) via the `atom_syndication` crate. The feed carries
 //! the site as its author, so every entry has one (RFC 4287 §4.1.1); the
 //! site's icon and logo, and each entry's image ([`super::media`]).
+//! The whole feed, or as [`super::pieces`] an entry's piece and the feed
+//! around.
 
-use super::{full, item_id, Meta, GENERATOR};
+use super::pieces::{cut_out, Frame, Piece};
+use super::{full, item_id, Meta};
 use crate::article::Article;
 use atom_syndication::{CategoryBuilder, Content, Entry, Feed, Generator, LinkBuilder, PersonBuilder, Text};
 use std::sync::Arc;
 
+const OPEN: &[u8] = b"<entry>";
+const CLOSE: &[u8] = b"</entry>";
+
+/// The whole feed with `items`; empty only on a failure of the in-memory
+/// writer (an internal bug), as the crate's `to_string`.
 pub fn render(meta: &Meta, items: &[Arc<Article>]) -> Vec<u8> {
+    write(&feed(meta, items.iter().map(|a| entry(meta, a)).collect())).unwrap_or_default()
+}
+
+/// The entry of `a`, cut out of a feed that holds it alone.
+pub fn piece(meta: &Meta, a: &Article) -> Option<Piece> {
+    let mut feed = Feed::default();
+    feed.set_entries(vec![entry(meta, a)]);
+    let doc = write(&feed)?;
+    let (_, bytes, _) = cut_out(&doc, OPEN, CLOSE)?;
+    Some(Piece::new(bytes, false))
+}
+
+/// The feed around its entries.
+pub fn frame(meta: &Meta) -> Option<Frame> {
+    let doc = write(&feed(meta, vec![Entry::default()]))?;
+    let (head, _, tail) = cut_out(&doc, OPEN, CLOSE)?;
+    Some(Frame::new(head, tail))
+}
+
+/// The feed of `meta` with `entries`.
+fn feed(meta: &Meta, entries: Vec<Entry>) -> Feed {
     let s = meta.settings;
     let mut links = vec![
         LinkBuilder::default().href(meta.self_url.clone()).rel("self").mime_type(Some("application/atom+xml".into())).build(),
@@ -21,8 +50,7 @@ pub fn render(meta: &Meta, items: &[Arc<Article>]) -> Vec<u8> {
         uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_URL, meta.self_url.as_bytes())
     );
     // Setters, not `FeedBuilder`/`EntryBuilder`: their `build()` clones
-    // every field, so each entry's full content was copied twice more (with
-    // the allocations, most of the render of a changed feed, perf).
+    // every field.
     let mut feed = Feed::default();
     feed.set_title(Text::plain(meta.title.clone()));
     feed.set_subtitle(Some(Text::plain(meta.description.clone())));
@@ -38,17 +66,17 @@ pub fn render(meta: &Meta, items: &[Arc<Article>]) -> Vec<u8> {
         uri: None,
         version: Some(env!("CARGO_PKG_VERSION").into()),
     }));
-    feed.set_entries(items.iter().map(|a| entry(meta, a)).collect::<Vec<_>>());
-    let _ = GENERATOR;
-    let mut out = Vec::with_capacity(4096 + items.len() * 2048);
-    match feed.write_to(&mut out) {
-        Ok(_) => out,
-        // Writing to memory fails only on an internal bug of the XML
-        // writer; an empty body is then answered instead of a panic.
-        Err(_) => Vec::new(),
-    }
+    feed.set_entries(entries);
+    feed
 }
 
+/// The feed's bytes; `None` only on a failure of the in-memory writer
+/// (an internal bug).
+fn write(feed: &Feed) -> Option<Vec<u8>> {
+    feed.write_to(Vec::with_capacity(4096 + feed.entries().len() * 2048)).ok()
+}
+
+/// The entry of `a`.
 fn entry(meta: &Meta, a: &Article) -> Entry {
     let mut e = Entry::default();
     e.set_title(Text::plain(a.title()));

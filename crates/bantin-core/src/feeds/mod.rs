@@ -13,9 +13,12 @@
 
 mod atom;
 mod budget;
+#[cfg(test)]
+pub(crate) mod fixtures;
 mod json;
 pub mod media;
 pub mod opml;
+mod pieces;
 pub mod robots;
 mod rss;
 pub mod sitemap;
@@ -27,6 +30,8 @@ use crate::templates::Templates;
 use chrono::{DateTime, FixedOffset};
 use std::sync::Arc;
 use url::Url;
+
+pub use pieces::{Piece, Pieces, Used};
 
 pub const GENERATOR: &str = concat!("bantin ", env!("CARGO_PKG_VERSION"));
 
@@ -210,6 +215,21 @@ pub struct Meta<'a> {
     pub updated: DateTime<FixedOffset>,
 }
 
+impl<'a> Meta<'a> {
+    /// What `feed` with `items` says of itself.
+    fn of(feed: &FeedId, items: &[Arc<Article>], category_name: Option<&str>, settings: &'a FeedSettings) -> Meta<'a> {
+        let (title, description) = titles(feed, category_name, settings);
+        Meta {
+            settings,
+            title,
+            description,
+            self_url: join(&settings.public_url, &feed.path()),
+            home_url: settings.base_url.to_string(),
+            updated: newest_change(items),
+        }
+    }
+}
+
 /// Every feed the catalog has at `now`: the site's three and three per
 /// category, and (when `settings` publish them) per tag and per author,
 /// with a visible article. A group without one has no feed: a 404.
@@ -261,29 +281,82 @@ pub fn title(settings: &FeedSettings, name: Option<&str>) -> (String, String) {
 }
 
 /// Like [`render`], given the scope's display name (ignored for the
-/// site's feeds) instead of a catalog to look it up in.
+/// site's feeds) instead of a catalog to look it up in. Whole documents:
+/// the least memory where no piece is kept (a start, a build).
 pub fn render_named(feed: &FeedId, items: &[Arc<Article>], category_name: Option<&str>, settings: &FeedSettings) -> Vec<u8> {
-    let (title, description) = titles(feed, category_name, settings);
-    let meta = Meta {
-        settings,
-        title,
-        description,
-        self_url: join(&settings.public_url, &feed.path()),
-        home_url: settings.base_url.to_string(),
-        updated: newest_change(items),
+    let meta = Meta::of(feed, items, category_name, settings);
+    let whole = |n: usize| match feed.format {
+        Format::Rss => rss::render(&meta, &items[..n]),
+        Format::Atom => atom::render(&meta, &items[..n]),
+        Format::Json => json::render(&meta, &items[..n]),
     };
-    let render = |items: &[Arc<Article>]| match feed.format {
-        Format::Rss => rss::render(&meta, items),
-        Format::Atom => atom::render(&meta, items),
-        Format::Json => json::render(&meta, items),
+    fit(feed, items.len(), settings, whole)
+}
+
+/// [`render_named`] as [`pieces`]: taking the items' pieces that `known`
+/// has (from an earlier render with the same `settings`) and rendering
+/// the others; with every item's piece, for the next render to take.
+pub fn render_known(
+    feed: &FeedId,
+    items: &[Arc<Article>],
+    category_name: Option<&str>,
+    settings: &FeedSettings,
+    known: &Pieces,
+) -> (Vec<u8>, Vec<Used>) {
+    let meta = Meta::of(feed, items, category_name, settings);
+    let Some(pieces) = pieces_of(feed.format, &meta, items, known) else {
+        return (Vec::new(), Vec::new());
     };
-    let fitted = budget::fit(settings.max_bytes, items.len(), |n| render(&items[..n]));
-    if fitted.kept < items.len() {
+    let bytes = fit(feed, items.len(), settings, |n| join_pieces(feed.format, &meta, &pieces[..n]));
+    let used = items.iter().cloned().zip(pieces).map(|(a, piece)| (a, feed.format, piece)).collect();
+    (bytes, used)
+}
+
+/// The pieces of `items` in `format`: from `known`, or rendered. `None`
+/// only on a failure of an in-memory writer (an internal bug).
+fn pieces_of(format: Format, meta: &Meta, items: &[Arc<Article>], known: &Pieces) -> Option<Vec<Piece>> {
+    items
+        .iter()
+        .map(|a| match known.get(a, format) {
+            Some(piece) => Some(piece.clone()),
+            None => piece_of(format, meta, a),
+        })
+        .collect()
+}
+
+/// The piece of article `a` in `format`.
+fn piece_of(format: Format, meta: &Meta, a: &Article) -> Option<Piece> {
+    match format {
+        Format::Rss => rss::piece(meta, a),
+        Format::Atom => atom::piece(meta, a),
+        Format::Json => json::piece(meta, a),
+    }
+}
+
+/// The feed of `meta` in `format` with `pieces`; empty only on a failure
+/// of an in-memory writer (an internal bug), as the crates' `to_string`.
+fn join_pieces(format: Format, meta: &Meta, pieces: &[Piece]) -> Vec<u8> {
+    let doc = match format {
+        Format::Rss => rss::frame(meta, pieces.iter().any(|p| p.media)).map(|f| f.around(pieces, b"")),
+        Format::Atom => atom::frame(meta).map(|f| f.around(pieces, b"")),
+        Format::Json => json::frame(meta).map(|(frame, empty)| match pieces {
+            [] => empty,
+            _ => frame.around(pieces, json::SEPARATOR),
+        }),
+    };
+    doc.unwrap_or_default()
+}
+
+/// The rendering (`render(n)`: of the first `n` items) of the most of
+/// `feed`'s newest items that `feeds.max_bytes` holds ([`budget`]).
+fn fit(feed: &FeedId, items: usize, settings: &FeedSettings, render: impl Fn(usize) -> Vec<u8>) -> Vec<u8> {
+    let fitted = budget::fit(settings.max_bytes, items, render);
+    if fitted.kept < items {
         // Once per render: a feed is rendered once per change, not per request.
         tracing::warn!(
             feed = %feed.path(),
             kept = fitted.kept,
-            items = items.len(),
+            items,
             max_bytes = settings.max_bytes,
             "the feed is over feeds.max_bytes: its oldest items are left out"
         );
@@ -324,34 +397,4 @@ fn full(meta: &Meta) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn paths_round_trip() {
-        for path in [
-            "feed.xml",
-            "atom.xml",
-            "feed.json",
-            "categories/kinh-te/feed.xml",
-            "categories/a1/feed.json",
-            "tags/giao-thong/atom.xml",
-            "authors/bao-yen-bai/feed.json",
-        ] {
-            assert_eq!(FeedId::from_path(path).map(|f| f.path()).as_deref(), Some(path));
-        }
-        for bad in [
-            "",
-            "feed.rss",
-            "categories//feed.xml",
-            "categories/../feed.xml",
-            "categories/a/b/feed.xml",
-            "categories/A/feed.xml",
-            "tag/a/feed.xml",
-            "authors/Bao/feed.xml",
-            "feeds.opml",
-        ] {
-            assert_eq!(FeedId::from_path(bad), None, "{bad}");
-        }
-    }
-}
+mod tests;

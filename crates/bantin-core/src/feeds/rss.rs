@@ -1,7 +1,9 @@
 //! RSS 2.0 with the `content`, `dc`, `atom` and Media RSS (`media`, when
 //! an item has an image: [`super::media`]) extensions, via the `rss` crate
-//! (which writes `content:encoded` as CDATA and splits `]]>`).
+//! (which writes `content:encoded` as CDATA and splits `]]>`): the whole
+//! channel, or as [`super::pieces`] an item's piece and the channel around.
 
+use super::pieces::{cut_out, Frame, Piece};
 use super::{full, item_id, Meta, GENERATOR};
 use crate::article::Article;
 use rss::extension::atom::{AtomExtension, Link};
@@ -10,7 +12,38 @@ use rss::{Category, Channel, Guid, Item};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+const OPEN: &[u8] = b"<item>";
+const CLOSE: &[u8] = b"</item>";
+
+/// The whole channel with `items`; empty only on a failure of the
+/// in-memory writer (an internal bug), as the crate's `to_string`.
 pub fn render(meta: &Meta, items: &[Arc<Article>]) -> Vec<u8> {
+    let items: Vec<Item> = items.iter().map(|a| item(meta, a)).collect();
+    let media = items.iter().any(|i| !i.extensions.is_empty());
+    write(&channel(meta, items, media)).unwrap_or_default()
+}
+
+/// The item of `a`, cut out of a channel that holds it alone.
+pub fn piece(meta: &Meta, a: &Article) -> Option<Piece> {
+    let item = item(meta, a);
+    let media = !item.extensions.is_empty();
+    let mut channel = Channel::default();
+    channel.set_items(vec![item]);
+    let doc = write(&channel)?;
+    let (_, bytes, _) = cut_out(&doc, OPEN, CLOSE)?;
+    Some(Piece::new(bytes, media))
+}
+
+/// The channel around its items; `media` when one of them has Media RSS
+/// elements (the root then declares the namespace).
+pub fn frame(meta: &Meta, media: bool) -> Option<Frame> {
+    let doc = write(&channel(meta, vec![Item::default()], media))?;
+    let (head, _, tail) = cut_out(&doc, OPEN, CLOSE)?;
+    Some(Frame::new(head, tail))
+}
+
+/// The channel of `meta` with `items`.
+fn channel(meta: &Meta, items: Vec<Item>, media: bool) -> Channel {
     let s = meta.settings;
     let mut links = vec![link(&meta.self_url, "self", "application/rss+xml")];
     if let Some(hub) = &s.websub_hub {
@@ -22,13 +55,10 @@ pub fn render(meta: &Meta, items: &[Arc<Article>]) -> Vec<u8> {
     if full(meta) {
         namespaces.insert("content".to_string(), "http://purl.org/rss/1.0/modules/content/".to_string());
     }
-    let items: Vec<Item> = items.iter().map(|a| item(meta, a)).collect();
-    if items.iter().any(|i| !i.extensions.is_empty()) {
+    if media {
         namespaces.insert("media".to_string(), super::media::MEDIA_NS.to_string());
     }
-    // Setters, not the crate's builders: `build()` clones every field, so
-    // each item's full content was copied twice more (with the allocations,
-    // most of the render of a changed feed, perf).
+    // Setters, not the crate's builders: `build()` clones every field.
     let mut channel = Channel::default();
     channel.set_title(meta.title.clone());
     channel.set_link(meta.home_url.clone());
@@ -40,19 +70,18 @@ pub fn render(meta: &Meta, items: &[Arc<Article>]) -> Vec<u8> {
     channel.set_namespaces(namespaces);
     channel.set_atom_ext(Some(AtomExtension { links }));
     channel.set_image(super::media::rss_channel_image(meta));
-    let capacity = 4096 + items.len() * 2048;
     channel.set_items(items);
-    // Straight into bytes: `to_string` wrote the same bytes, checked them
-    // as UTF-8 and copied them twice (~4 % of a cold build, perf).
-    let mut out = Vec::with_capacity(capacity);
-    match channel.write_to(&mut out) {
-        Ok(_) => out,
-        // As `to_string`: a failure of the in-memory writer (an internal
-        // bug) gives an empty document, not a panic.
-        Err(_) => Vec::new(),
-    }
+    channel
 }
 
+/// The channel's bytes, written straight into bytes (`to_string` checked
+/// them as UTF-8 and copied them twice); `None` only on a failure of the
+/// in-memory writer (an internal bug).
+fn write(channel: &Channel) -> Option<Vec<u8>> {
+    channel.write_to(Vec::with_capacity(4096 + channel.items().len() * 2048)).ok()
+}
+
+/// The item of `a`.
 fn item(meta: &Meta, a: &Article) -> Item {
     let mut item = Item::default();
     item.set_title(Some(a.title().to_string()));
