@@ -115,9 +115,9 @@ pub(super) struct Renderer {
 /// the next: one shelf for the generations of one set of feed settings (a
 /// start or a reload puts up a new one). The generations share it, rather
 /// than each holding its own, so that a refresh's pieces replace the last
-/// ones at its end and not when the old generation is dropped: two sets
-/// of a site's and a category's items in memory for moments, not three
-/// (+4.7 MB of serve's peak at 100k, bench/HISTORY stop 50).
+/// ones at its end and not when the old generation is dropped (by the idle
+/// worker, later): one set of a site's and a category's items in memory
+/// beside the few a change renders, not two or three.
 #[derive(Debug, Default)]
 pub(super) struct Shelf(Mutex<Pieces>);
 

@@ -206,7 +206,9 @@ fn shelve(renderer: &Renderer, after_change: bool, known: Pieces, used: Mutex<Ve
     if after_change {
         // The last ones first: those the new set does not share are freed.
         drop(known);
-        renderer.pieces.put(Pieces::from_used(used.into_inner().unwrap_or_else(PoisonError::into_inner)));
+        let kept = Pieces::from_used(used.into_inner().unwrap_or_else(PoisonError::into_inner));
+        tracing::debug!(pieces = kept.len(), bytes = kept.bytes(), "item pieces kept for the next change");
+        renderer.pieces.put(kept);
     }
 }
 
