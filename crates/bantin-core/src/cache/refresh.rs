@@ -199,17 +199,28 @@ fn refresh_from(
 
 /// Puts the pieces this refresh used on the shelf, in place of those it
 /// was given: after a change, the items of the feeds a change touches (a
-/// category's and the site's, ~2 MB at 100k articles). A start keeps
-/// none: every category's items would be held for changes that touch one
-/// category at a time.
+/// category's and the site's, ~2 MB at 100k articles), up to
+/// [`SHELF_BYTES`]. A start keeps none: every category's items would be
+/// held for changes that touch one category at a time.
 fn shelve(renderer: &Renderer, after_change: bool, known: Pieces, used: Mutex<Vec<Used>>) {
     if after_change {
         // The last ones first: those the new set does not share are freed.
         drop(known);
-        let kept = Pieces::from_used(used.into_inner().unwrap_or_else(PoisonError::into_inner));
+        let used = Pieces::from_used(used.into_inner().unwrap_or_else(PoisonError::into_inner));
+        let kept = within(used, SHELF_BYTES);
         tracing::debug!(pieces = kept.len(), bytes = kept.bytes(), "item pieces kept for the next change");
         renderer.pieces.put(kept);
     }
+}
+
+/// The most bytes of pieces a refresh keeps: a change that touched many
+/// categories (a bulk import, a rescan) would hold their items as a start
+/// would; the next change then renders its items whole, as after a start.
+const SHELF_BYTES: usize = 16 << 20;
+
+/// `pieces`, or none when they are over `limit` bytes.
+pub(super) fn within(pieces: Pieces, limit: usize) -> Pieces {
+    if pieces.bytes() <= limit { pieces } else { Pieces::default() }
 }
 
 /// Feeds rendered (or given their on-demand cells), by path.

@@ -170,6 +170,9 @@ fn a_refresh_after_a_change_takes_the_pieces_the_last_one_rendered() {
     let after = FeedCache { renderer: Some(Arc::new(renderer)), ..after };
     let (next, _) = refresh(Some(&after), &edited, &settings, now);
     assert!(String::from_utf8(bytes_of(&next, "feed.xml")).unwrap().contains("<item>forged</item>"));
+    let shelved = pieces(&next);
+    assert_eq!(refresh::within(shelved.clone(), shelved.bytes()).len(), shelved.len());
+    assert!(refresh::within(shelved.clone(), shelved.bytes() - 1).is_empty(), "over the limit, none kept");
     assert!(String::from_utf8(bytes_of(&next, "categories/du-lich/feed.xml")).unwrap().contains("<item>forged</item>"));
     assert!(!String::from_utf8(bytes_of(&next, "atom.xml")).unwrap().contains("forged"));
 }
