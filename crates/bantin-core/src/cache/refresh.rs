@@ -116,9 +116,12 @@ fn refresh_from(
     let shelf = prev.and_then(|p| p.renderer.as_ref()).map(|r| Arc::clone(&r.pieces)).unwrap_or_default();
     let known = shelf.get();
     let renderer = Renderer { settings: settings.clone(), hub, pieces: shelf };
-    // After a change (a previous generation), the quick gzip form: the
-    // final one follows from the idle worker.
-    let make = if prev.is_some() { Entry::quick } else { Entry::new };
+    // A refresh with a previous generation follows a change: it takes the
+    // kept pieces and keeps its own, and makes the quick gzip form (the
+    // final one follows from the idle worker). A start renders whole and
+    // keeps nothing (`shelve`).
+    let after_change = prev.is_some();
+    let make = if after_change { Entry::quick } else { Entry::new };
     let used = Mutex::new(Vec::new());
     let render = |fresh: Vec<Fresh>| -> Rendered {
         fresh
@@ -127,8 +130,7 @@ fn refresh_from(
                 let body = match when {
                     When::OnDemand => Body::empty(modified),
                     When::Now => {
-                        // A start renders whole: none of its pieces would be kept (`shelve`).
-                        let (entry, pieces) = renderer.render(&feed, &source, modified, make, prev.and(Some(&known)));
+                        let (entry, pieces) = renderer.render(&feed, &source, modified, make, after_change.then_some(&known));
                         used.lock().unwrap_or_else(PoisonError::into_inner).extend(pieces);
                         Body::Ready(Arc::new(entry))
                     }
@@ -153,7 +155,7 @@ fn refresh_from(
         }
     };
     let Planner { kept, warmed, carried, relisted, replaced, gone, .. } = planner;
-    shelve(&renderer, prev.is_some(), known, used);
+    shelve(&renderer, after_change, known, used);
 
     let mut stats = RefreshStats::default();
     let fed = started.elapsed();

@@ -15,6 +15,7 @@ mod atom;
 mod budget;
 #[cfg(test)]
 pub(crate) mod fixtures;
+mod join;
 mod json;
 pub mod media;
 pub mod opml;
@@ -304,47 +305,13 @@ pub fn render_known(
     known: &Pieces,
 ) -> (Vec<u8>, Vec<Used>) {
     let meta = Meta::of(feed, items, category_name, settings);
-    let Some(pieces) = pieces_of(feed.format, &meta, items, known) else {
+    let Some(pieces) = join::pieces_of(feed.format, &meta, items, known) else {
         return (Vec::new(), Vec::new());
     };
-    let bytes = fit(feed, items.len(), settings, |n| join_pieces(feed.format, &meta, &pieces[..n]));
+    let frames = join::Frames::new(feed.format, &meta);
+    let bytes = fit(feed, items.len(), settings, |n| frames.join(&pieces[..n]));
     let used = items.iter().cloned().zip(pieces).map(|(a, piece)| (a, feed.format, piece)).collect();
     (bytes, used)
-}
-
-/// The pieces of `items` in `format`: from `known`, or rendered. `None`
-/// only on a failure of an in-memory writer (an internal bug).
-fn pieces_of(format: Format, meta: &Meta, items: &[Arc<Article>], known: &Pieces) -> Option<Vec<Piece>> {
-    items
-        .iter()
-        .map(|a| match known.get(a, format) {
-            Some(piece) => Some(piece.clone()),
-            None => piece_of(format, meta, a),
-        })
-        .collect()
-}
-
-/// The piece of article `a` in `format`.
-fn piece_of(format: Format, meta: &Meta, a: &Article) -> Option<Piece> {
-    match format {
-        Format::Rss => rss::piece(meta, a),
-        Format::Atom => atom::piece(meta, a),
-        Format::Json => json::piece(meta, a),
-    }
-}
-
-/// The feed of `meta` in `format` with `pieces`; empty only on a failure
-/// of an in-memory writer (an internal bug), as the crates' `to_string`.
-fn join_pieces(format: Format, meta: &Meta, pieces: &[Piece]) -> Vec<u8> {
-    let doc = match format {
-        Format::Rss => rss::frame(meta, pieces.iter().any(|p| p.media)).map(|f| f.around(pieces, b"")),
-        Format::Atom => atom::frame(meta).map(|f| f.around(pieces, b"")),
-        Format::Json => json::frame(meta).map(|(frame, empty)| match pieces {
-            [] => empty,
-            _ => frame.around(pieces, json::SEPARATOR),
-        }),
-    };
-    doc.unwrap_or_default()
 }
 
 /// The rendering (`render(n)`: of the first `n` items) of the most of

@@ -10,7 +10,7 @@
 //! the item alone, and a frame out of the feed around a placeholder item
 //! ([`cut_out`]): the joined bytes are the crates' own, byte for byte,
 //! which the tests check against the crates' whole-document render. Each
-//! format's module cuts its pieces and frames; `mod.rs` joins them.
+//! format's module cuts its pieces and frames; `join.rs` joins them.
 
 use super::Format;
 use crate::article::Article;
@@ -22,7 +22,7 @@ use std::sync::Arc;
 pub struct Piece {
     bytes: Arc<[u8]>,
     /// RSS: the item has Media RSS elements (the root declares `media`).
-    pub(super) media: bool,
+    media: bool,
 }
 
 impl Piece {
@@ -39,6 +39,10 @@ impl Piece {
 
     pub fn len(&self) -> usize {
         self.bytes.len()
+    }
+
+    pub(super) fn has_media(&self) -> bool {
+        self.media
     }
 
     pub fn is_empty(&self) -> bool {

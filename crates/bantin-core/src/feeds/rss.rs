@@ -19,14 +19,14 @@ const CLOSE: &[u8] = b"</item>";
 /// in-memory writer (an internal bug), as the crate's `to_string`.
 pub fn render(meta: &Meta, items: &[Arc<Article>]) -> Vec<u8> {
     let items: Vec<Item> = items.iter().map(|a| item(meta, a)).collect();
-    let media = items.iter().any(|i| !i.extensions.is_empty());
+    let media = items.iter().any(has_media);
     write(&channel(meta, items, media)).unwrap_or_default()
 }
 
 /// The item of `a`, cut out of a channel that holds it alone.
 pub fn piece(meta: &Meta, a: &Article) -> Option<Piece> {
     let item = item(meta, a);
-    let media = !item.extensions.is_empty();
+    let media = has_media(&item);
     let mut channel = Channel::default();
     channel.set_items(vec![item]);
     let doc = write(&channel)?;
@@ -40,6 +40,11 @@ pub fn frame(meta: &Meta, media: bool) -> Option<Frame> {
     let doc = write(&channel(meta, vec![Item::default()], media))?;
     let (head, _, tail) = cut_out(&doc, OPEN, CLOSE)?;
     Some(Frame::new(head, tail))
+}
+
+/// Whether `item` has Media RSS elements (its only extensions).
+fn has_media(item: &Item) -> bool {
+    !item.extensions.is_empty()
 }
 
 /// The channel of `meta` with `items`.

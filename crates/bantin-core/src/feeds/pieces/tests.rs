@@ -74,6 +74,25 @@ fn a_feed_over_its_budget_drops_its_oldest_pieces_as_a_whole_render_would() {
 }
 
 #[test]
+fn a_budget_cut_that_leaves_out_the_only_image_leaves_out_the_media_namespace() {
+    // Article 0 alone has an image, and it is the oldest: the frame with
+    // the namespace serves the whole feed, the one without it the cut.
+    let articles: Vec<_> = [1, 3, 5, 0].into_iter().map(article).collect();
+    let mut settings = feed_settings();
+    let feed = FeedId::new(Scope::Site, Format::Rss);
+    let whole = render_named(&feed, &articles, None, &settings);
+    let three = render_named(&feed, &articles[..3], None, &settings);
+    assert!(contains(&whole, b"xmlns:media") && !contains(&three, b"xmlns:media"));
+    settings.max_bytes = three.len();
+    let (got, _) = render_known(&feed, &articles, None, &settings, &Pieces::default());
+    assert!(got == three, "{}", String::from_utf8_lossy(&got));
+}
+
+fn contains(haystack: &[u8], needle: &[u8]) -> bool {
+    memchr::memmem::find(haystack, needle).is_some()
+}
+
+#[test]
 fn known_pieces_are_taken_and_an_edited_article_is_rendered_again() {
     let settings = feed_settings();
     let feed = FeedId::new(Scope::Site, Format::Atom);
