@@ -22,6 +22,7 @@ use crate::article::{Article, ArticleError, Category, Shared};
 use crate::feeds::{self, FeedId, FeedSettings, Format};
 use crate::store::raw::Head;
 use bantin_core::identity::{self, Claim, Fast};
+use crate::store::readers::Readers;
 use crate::store::{dir, Context};
 use crate::Scope;
 use chrono::{DateTime, FixedOffset};
@@ -73,14 +74,16 @@ pub fn plan_dir(
 ) -> Result<Plan, ExportError> {
     let (files, mut errors) = dir::list(root);
     let origin_in = |k: &Key| dir::origin_ref(root, &files[k.file as usize]);
-    let heads: Vec<Result<Key, ArticleError>> = files
-        .par_iter()
-        .enumerate()
-        .map(|(n, path)| {
-            let head = dir::read_head(root, path, ctx)?;
-            Ok(key(n, head))
-        })
-        .collect();
+    let heads: Vec<Result<Key, ArticleError>> = Readers::for_files(&files).read(|| {
+        files
+            .par_iter()
+            .enumerate()
+            .map(|(n, path)| {
+                let head = dir::read_head(root, path, ctx)?;
+                Ok(key(n, head))
+            })
+            .collect()
+    });
     let mut keys = Vec::with_capacity(heads.len());
     for h in heads {
         match h {

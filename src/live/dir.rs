@@ -11,7 +11,7 @@
 
 use crate::article::{Article, ArticleError, OriginKey};
 use crate::catalog::{Catalog, Pending};
-use crate::store::readers::{ReadClock, Readers};
+use crate::store::readers::Readers;
 use crate::store::{self, dir, is_hidden, Context};
 use rayon::prelude::*;
 use std::collections::{BTreeMap, BTreeSet};
@@ -256,12 +256,10 @@ impl StoreState {
         // (the 100k records were ~35 MB of `serve`'s start-up peak).
         let first = mode == ReadMode::Load && self.files.is_empty();
         let mut loaded: Vec<(OriginKey, FileState)> = if first { Vec::with_capacity(paths.len()) } else { Vec::new() };
-        let mut readers = Readers::cores();
+        let readers = Readers::for_files(&paths);
         // In slices, each stored before the next is read: the results of a
         // whole 100k-file start-up held at once were ~15 MB of the peak.
-        let slices = paths.chunks(READ_SLICE).len();
-        for (i, slice) in paths.chunks(READ_SLICE).enumerate() {
-            let clock = ReadClock::start();
+        for slice in paths.chunks(READ_SLICE) {
             let results: Vec<(String, Option<FileState>)> = readers.read(|| {
                 slice
                     .par_iter()
@@ -277,10 +275,6 @@ impl StoreState {
                     })
                     .collect()
             });
-            // Whole slices only: a watcher's few files say nothing of the disk.
-            if i + 1 < slices {
-                readers = readers.after(&clock);
-            }
             for (origin, state) in results {
                 match state {
                     Some(s) if first => loaded.push((key_of(origin, &s), s)),

@@ -1,7 +1,7 @@
 //! The `dir` store: a folder of article files, searched recursively.
 //! Listing is sequential (it is cheap), reading and parsing run on all
-//! cores with rayon, since parsing dominates a start; `serve` reads with
-//! more threads once its reads wait on the disk (`super::readers`).
+//! cores with rayon, since parsing dominates a start; with more threads
+//! when many files are not in the page cache (`super::readers`).
 
 use super::{parse_bytes, parse_deferred, Context, MAX_FILE_BYTES};
 use crate::article::{Article, ArticleError, Body, BodySource, Content, SharedSource};
@@ -307,7 +307,8 @@ fn read_checked(file: std::fs::File, meta: &std::fs::Metadata) -> Result<Vec<u8>
 pub fn scan(root: &Path, ctx: &Context) -> Scan {
     let (files, mut errors) = list(root);
     let reader = Reader::new(root, ctx);
-    let results: Vec<Result<Article, ArticleError>> = files.par_iter().map(|p| reader.read(p)).collect();
+    let results: Vec<Result<Article, ArticleError>> =
+        super::readers::Readers::for_files(&files).read(|| files.par_iter().map(|p| reader.read(p)).collect());
     let mut articles = Vec::with_capacity(results.len());
     for r in results {
         match r {

@@ -1,5 +1,5 @@
 //! Article stores as the daemon reads them: a folder of files ([`dir`],
-//! read by [`readers`] when `serve` reads many) or an SQL table ([`sql`]).
+//! read by [`readers`] when many are read) or an SQL table ([`sql`]).
 //! The formats themselves (detection, front matter, the portal export,
 //! Markdown, normalisation) are the core's (`bantin_core::store`),
 //! re-exported here.

@@ -1,48 +1,39 @@
-//! Who reads a store's files when `serve` reads many ([`Readers`]): the
-//! cores' own threads, or more threads once those are seen waiting on the
-//! disk, so that a start after a reboot has reads in flight, not cores
-//! idle.
+//! Who reads a store's files when many are read at once ([`Readers`]):
+//! the cores' own threads, or more threads when the files are not in the
+//! page cache, so that a start or a build after a reboot has reads in
+//! flight, not cores idle.
+//!
+//! Whether they are is asked of the kernel, not guessed from the time the
+//! reads take: a sample of the files is read with `RWF_NOWAIT`, which
+//! fails rather than wait on the disk. Stop 48 guessed from the cores'
+//! busy time, which misses where a disk's reads count as system time (stop
+//! 49's machine: 5.5 s of a cold 8.4 s build).
 
-/// The cores' own threads (rayon's pool), or, once those are seen waiting
-/// on the disk ([`Readers::after`]), [`Readers::THREADS`] threads with as
-/// many reads in flight. 100k files not in the page cache (a virtio disk
-/// after `drop_caches`): 7.3-10.6 s on two cores' threads, 4.2-4.3 s
-/// switching to 8 after the first 2,048 files (3.7-3.9 s with 8 from the
-/// start, no better with 32). In the page cache the cores are busy parsing
-/// and more threads only held more parses' garbage at once (+1-3 MiB of
-/// `serve`'s peak), so they are not taken there.
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+
+/// The cores' own threads (rayon's pool), or [`Readers::THREADS`] threads
+/// with as many reads in flight when the files wait on the disk. 100k
+/// files not in the page cache (a virtio disk after `drop_caches`): 7.3-10.6
+/// s on two cores' threads, 3.7-3.9 s with 8 (no better with 32). In the
+/// page cache the cores are busy parsing, and more threads only held more
+/// parses' garbage at once (+1-3 MiB of `serve`'s peak).
 pub struct Readers(Option<rayon::ThreadPool>);
-
-/// When a batch of reads started, in wall and process CPU time.
-pub struct ReadClock {
-    wall: std::time::Instant,
-    cpu: Option<std::time::Duration>,
-}
-
-impl ReadClock {
-    pub fn start() -> ReadClock {
-        ReadClock { wall: std::time::Instant::now(), cpu: process_cpu_time() }
-    }
-}
 
 impl Readers {
     const THREADS: usize = 8;
+    /// Fewer files are read on the cores' threads whatever the disk: a
+    /// watcher's batch, a small store (1,000 cold files: ~0.1 s).
+    const MANY: usize = 4096;
+    /// How many files are asked about, spread over the list.
+    const PROBES: usize = 16;
 
-    /// The cores' own threads.
-    pub fn cores() -> Readers {
-        Readers(None)
-    }
-
-    /// These readers, or more when a batch read on the cores' own threads
-    /// since `clock` kept them busy less than half of the time: they were
-    /// waiting on the disk. The pool's threads end when it is dropped.
-    pub fn after(self, clock: &ReadClock) -> Readers {
-        let (Readers(None), Some(cpu)) = (&self, clock.cpu) else { return self };
-        let (Some(now), wall) = (process_cpu_time(), clock.wall.elapsed()) else { return self };
-        if !waited_on_disk(now.saturating_sub(cpu), wall, rayon::current_num_threads()) {
-            return self;
+    /// The readers for reading all of `paths`.
+    pub fn for_files(paths: &[PathBuf]) -> Readers {
+        if paths.len() < Self::MANY || !wait_on_disk(paths, Self::PROBES) {
+            return Readers(None);
         }
-        tracing::debug!(threads = Self::THREADS, "the store's files wait on the disk: reading them with more threads");
+        tracing::debug!(threads = Self::THREADS, "the store's files are not in the page cache: reading them with more threads");
         let pool = rayon::ThreadPoolBuilder::new().num_threads(Self::THREADS).thread_name(|i| format!("bantin-read-{i}")).build();
         // No threads to be had: the cores' own go on, only slower.
         Readers(pool.ok())
@@ -57,33 +48,84 @@ impl Readers {
     }
 }
 
-/// Whether `threads` threads that read for `wall` using `cpu` of CPU time
-/// were busy less than half of the time.
-fn waited_on_disk(cpu: std::time::Duration, wall: std::time::Duration, threads: usize) -> bool {
-    cpu.as_secs_f64() < 0.5 * wall.as_secs_f64() * threads as f64
+/// Whether at least a quarter of `probes` files spread over `paths` (of
+/// those the kernel could tell about) are not in the page cache.
+fn wait_on_disk(paths: &[PathBuf], probes: usize) -> bool {
+    let step = paths.len().div_ceil(probes.max(1)).max(1);
+    let told: Vec<bool> = paths.iter().step_by(step).filter_map(|p| in_page_cache(p)).collect();
+    let uncached = told.iter().filter(|&&cached| !cached).count();
+    uncached > 0 && uncached * 4 >= told.len()
 }
 
-/// The CPU time this process has used, all its threads.
-fn process_cpu_time() -> Option<std::time::Duration> {
-    let mut t = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: clock_gettime writes the timespec we pass and reads nothing else.
-    let rc = unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut t) };
-    (rc == 0).then(|| std::time::Duration::new(t.tv_sec as u64, t.tv_nsec as u32))
+/// Whether the first page of the file at `path` is in the page cache: a
+/// read that may not wait on the disk gets its first byte. `None` when
+/// that cannot be told: the file cannot be opened, or its file system
+/// does not take such reads (`EOPNOTSUPP`).
+fn in_page_cache(path: &Path) -> Option<bool> {
+    let file = std::fs::File::open(path).ok()?;
+    let mut byte = [0u8; 1];
+    let iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: byte.len() };
+    // SAFETY: `iov` points at `byte`, which outlives the call, and `file`
+    // holds the descriptor open across it.
+    let read = unsafe { libc::preadv2(file.as_raw_fd(), &iov, 1, 0, libc::RWF_NOWAIT) };
+    if read >= 0 {
+        return Some(true);
+    }
+    (std::io::Error::last_os_error().raw_os_error() == Some(libc::EAGAIN)).then_some(false)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::Write;
 
-    /// A slice of 2,048 files of the bench's store on two cores: in the
-    /// page cache ~27 ms with both cores parsing (100k files in ~1.3 s),
-    /// from a virtio disk after `drop_caches` ~170 ms (100k in ~8 s) with
-    /// the cores mostly waiting.
+    /// `n` files of 64 KiB, written through to the disk, so that the
+    /// kernel may drop their pages.
+    fn files_on_disk(dir: &Path, n: usize) -> Vec<PathBuf> {
+        (0..n)
+            .map(|i| {
+                let path = dir.join(format!("bai-{i:02}.md"));
+                let mut file = std::fs::File::create(&path).unwrap();
+                file.write_all(&vec![b'x'; 64 << 10]).unwrap();
+                file.sync_all().unwrap();
+                path
+            })
+            .collect()
+    }
+
+    /// Drops the file's clean pages from the page cache, as a reboot does.
+    fn evict(path: &Path) {
+        let file = std::fs::File::open(path).unwrap();
+        // SAFETY: a plain system call on a descriptor `file` holds open.
+        let rc = unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+        assert_eq!(rc, 0);
+    }
+
     #[test]
-    fn readers_grow_when_the_cores_waited_on_the_disk_and_not_when_they_parsed() {
-        let ms = std::time::Duration::from_millis;
-        assert!(!waited_on_disk(ms(48), ms(27), 2), "in the page cache");
-        assert!(waited_on_disk(ms(90), ms(170), 2), "from the disk");
-        assert!(!waited_on_disk(ms(0), ms(0), 2), "nothing read");
+    fn the_kernel_says_which_files_wait_on_the_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = files_on_disk(dir.path(), 8);
+        assert_eq!(in_page_cache(&paths[0]), Some(true), "a file just written");
+        evict(&paths[1]);
+        assert_eq!(in_page_cache(&paths[1]), Some(false), "a file whose pages were dropped (on tmpfs they cannot be)");
+        assert_eq!(in_page_cache(&dir.path().join("gone.md")), None, "a file that is not there");
+    }
+
+    #[test]
+    fn more_readers_when_a_quarter_of_the_sample_waits_on_the_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = files_on_disk(dir.path(), 8);
+        assert!(!wait_on_disk(&paths, 8), "all in the page cache");
+        // Evicted before each look: a probe may bring the page back.
+        evict(&paths[3]);
+        assert!(!wait_on_disk(&paths, 8), "one of eight waits");
+        evict(&paths[3]);
+        evict(&paths[6]);
+        assert!(wait_on_disk(&paths, 8), "two of eight wait");
+        evict(&paths[6]);
+        assert!(wait_on_disk(&paths, 4), "one of the four probed waits: paths 0, 2, 4, 6");
+        evict(&paths[7]);
+        assert!(!wait_on_disk(&paths[..7], 8), "the one waiting is not in the list");
+        assert!(!wait_on_disk(&[], 16), "nothing to read");
     }
 }
