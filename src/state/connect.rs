@@ -11,6 +11,11 @@ use sqlx::{AnyPool, Executor as _};
 use std::path::PathBuf;
 use std::time::Duration;
 
+/// An SQLite connection's page cache: 16 MiB (the default is 2 MiB), see
+/// `open_sqlite`; a pass over a whole table takes a smaller one for its
+/// time (`digests.rs`).
+pub(super) const CACHE_SIZE: &str = "PRAGMA cache_size = -16384;";
+
 /// The migrations of each backend, embedded so the binary works from any
 /// folder. Same versions, same tables; only the column types differ.
 const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -167,10 +172,10 @@ async fn open_sqlite(url: &str, shown: &str) -> Result<AnyPool> {
                 conn.execute(
                     "PRAGMA busy_timeout = 30000; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
-                     PRAGMA wal_autocheckpoint = 8192; PRAGMA cache_size = -16384; \
-                     PRAGMA secure_delete = ON;",
+                     PRAGMA wal_autocheckpoint = 8192; PRAGMA secure_delete = ON;",
                 )
                 .await?;
+                conn.execute(CACHE_SIZE).await?;
                 Ok(())
             })
         })

@@ -67,15 +67,29 @@ impl StateStore {
         Ok(())
     }
 
+    /// Readies an SQLite connection for a pass over a whole table (read
+    /// once, page by page): a page cache of 256 KiB, not the 16 MiB
+    /// (`connect::CACHE_SIZE`) the pass would fill. The table of
+    /// first-seen times is ~9 MB at 100k articles, read whole at every
+    /// start and every planning: at a restart those pages were 3-4 MB over
+    /// `serve`'s fresh-start peak. [`release_cache`](Self::release_cache)
+    /// gives the cache back. Only about memory: a failure changes nothing.
+    async fn scan_cache(&self, conn: &mut sqlx::AnyConnection) {
+        /// 256 KiB: 64 pages, many times a B-tree's depth.
+        const SCAN_CACHE: &str = "PRAGMA cache_size = -256";
+        if self.backend == Backend::Sqlite {
+            let _ = sqlx::query(SCAN_CACHE).execute(conn).await;
+        }
+    }
+
     /// Gives back an SQLite connection's page cache after a pass over a
-    /// whole table: the pool keeps its connections, and each keeps the
-    /// pages it read, up to 16 MiB (`connect.rs`), for as long as it
-    /// lives. The table of first-seen times is ~9 MB at 100k articles,
-    /// read whole at every start and every planning, and was held that
-    /// way between them. Only frees memory; a failure changes nothing.
+    /// whole table, and sets its size back after [`scan_cache`](Self::scan_cache):
+    /// the pool keeps its connections, and each keeps the pages it read,
+    /// up to its cache's size, for as long as it lives.
     async fn release_cache(&self, conn: &mut sqlx::AnyConnection) {
         if self.backend == Backend::Sqlite {
-            let _ = sqlx::query("PRAGMA shrink_memory").execute(conn).await;
+            let _ = sqlx::query("PRAGMA shrink_memory").execute(&mut *conn).await;
+            let _ = sqlx::query(super::connect::CACHE_SIZE).execute(conn).await;
         }
     }
 
@@ -84,15 +98,18 @@ impl StateStore {
     /// the map (~20 MB of `serve`'s peak at each planning).
     pub async fn articles_seen(&self) -> Result<HashMap<String, DateTime<Utc>>> {
         let mut conn = self.pool.acquire().await.map_err(q("reading article first-seen times"))?;
+        self.scan_cache(&mut conn).await;
         let mut seen = HashMap::new();
-        {
+        let read: Result<()> = async {
             let mut rows = sqlx::query("SELECT article_id, first_seen_at FROM articles_seen").fetch(&mut *conn);
             while let Some(row) = rows.try_next().await.map_err(q("reading article first-seen times"))? {
                 seen.insert(get::<String>(&row, "article_id")?, from_ms(get::<i64>(&row, "first_seen_at")?));
             }
+            Ok(())
         }
+        .await;
         self.release_cache(&mut conn).await;
-        Ok(seen)
+        read.map(|()| seen)
     }
 
     /// Which of `ids` have no first-seen time yet, in id order, each once
@@ -110,7 +127,8 @@ impl StateStore {
         let mut seen = vec![false; ids.len()];
         let mut left = ids.len();
         let mut conn = self.pool.acquire().await.map_err(q("reading article first-seen times"))?;
-        {
+        self.scan_cache(&mut conn).await;
+        let read: Result<()> = async {
             let mut rows = sqlx::query("SELECT article_id FROM articles_seen").fetch(&mut *conn);
             while left > 0
                 && let Some(row) = rows.try_next().await.map_err(q("reading article first-seen times"))?
@@ -123,8 +141,11 @@ impl StateStore {
                     left -= 1;
                 }
             }
+            Ok(())
         }
+        .await;
         self.release_cache(&mut conn).await;
+        read?;
         let mut flags = seen.into_iter();
         ids.retain(|_| flags.next() == Some(false));
         Ok(ids)
