@@ -111,20 +111,27 @@ mod tests {
         assert_eq!(in_page_cache(&dir.path().join("gone.md")), None, "a file that is not there");
     }
 
-    #[test]
-    fn more_readers_when_a_quarter_of_the_sample_waits_on_the_disk() {
+    /// Eight files of which those at `evicted` are not in the page cache,
+    /// each probed at most once: a probe that fails may start reading the
+    /// file in, and a page being read in cannot be dropped.
+    fn eight_with_evicted(evicted: &[usize]) -> (tempfile::TempDir, Vec<PathBuf>) {
         let dir = tempfile::tempdir().unwrap();
         let paths = files_on_disk(dir.path(), 8);
+        evicted.iter().for_each(|&i| evict(&paths[i]));
+        (dir, paths)
+    }
+
+    #[test]
+    fn more_readers_when_a_quarter_of_the_sample_waits_on_the_disk() {
+        let (_dir, paths) = eight_with_evicted(&[]);
         assert!(!wait_on_disk(&paths, 8), "all in the page cache");
-        // Evicted before each look: a probe may bring the page back.
-        evict(&paths[3]);
+        let (_dir, paths) = eight_with_evicted(&[3]);
         assert!(!wait_on_disk(&paths, 8), "one of eight waits");
-        evict(&paths[3]);
-        evict(&paths[6]);
+        let (_dir, paths) = eight_with_evicted(&[3, 6]);
         assert!(wait_on_disk(&paths, 8), "two of eight wait");
-        evict(&paths[6]);
+        let (_dir, paths) = eight_with_evicted(&[6]);
         assert!(wait_on_disk(&paths, 4), "one of the four probed waits: paths 0, 2, 4, 6");
-        evict(&paths[7]);
+        let (_dir, paths) = eight_with_evicted(&[7]);
         assert!(!wait_on_disk(&paths[..7], 8), "the one waiting is not in the list");
         assert!(!wait_on_disk(&[], 16), "nothing to read");
     }
