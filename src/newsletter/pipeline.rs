@@ -78,15 +78,14 @@ pub async fn plan_due(
     if recipients.is_empty() {
         // Nobody to plan for: no digest, so no seed copy or archive period
         // either (both follow the due digests' periods, `seed::site_wide`).
-        // Skipping the first-seen map spares a service without subscribers
-        // a map of every article at each planning (~15 MB at 100k, at the
-        // moment of `serve`'s start-up peak).
+        // Skipping the first-seen read spares a service without
+        // subscribers a pass over the table at each planning.
         return Ok(Due { digests: Vec::new(), copies: Vec::new(), archive: Vec::new() });
     }
-    let first_seen = state.articles_seen().await?;
     // A list of this planning's own (not the catalog's kept one, see
     // `Catalog::articles`): it is dropped here, off the path of a change.
     let articles: Vec<Arc<Article>> = catalog.iter().cloned().collect();
+    let first_seen = state.first_seen(articles.iter().map(|a| a.id()).collect()).await?;
     let digests = plan::plan(&recipients, &articles, &first_seen, settings, now, mode);
     let mut mailable = Vec::with_capacity(seeds.len());
     if digests.iter().any(|p| !p.is_empty()) {

@@ -28,7 +28,8 @@ use crate::article::Article;
 use crate::subscriber::{Frequency, Subscriber};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
-use std::collections::{HashMap, HashSet};
+use super::seen::Sightings;
+use std::collections::HashSet;
 use std::sync::Arc;
 
 #[derive(Debug, Clone)]
@@ -154,22 +155,26 @@ pub fn next_close(s: &PlanSettings, now: DateTime<Utc>) -> DateTime<Utc> {
 /// digests ([`crate::subscriber::Status::gets_digests`]: active and bouncing)
 /// with the ids already sent to each; `articles` are the catalog's, newest
 /// first; `first_seen` says when each article was first seen visible (an
-/// article missing from it is being seen for the first time now).
+/// article it has not seen is being seen for the first time now).
 pub fn plan(
     recipients: &[(Subscriber, HashSet<String>)],
     articles: &[Arc<Article>],
-    first_seen: &HashMap<String, DateTime<Utc>>,
+    first_seen: &impl Sightings,
     s: &PlanSettings,
     now: DateTime<Utc>,
     mode: Mode,
 ) -> Vec<PlannedDigest> {
     let now_local = now.with_timezone(&s.timezone).fixed_offset();
-    let visible: Vec<&Arc<Article>> = articles.iter().filter(|a| a.is_visible_at(now_local)).collect();
+    // Each visible article with its first sighting, looked up once.
+    let visible: Vec<(&Arc<Article>, DateTime<Utc>)> = articles
+        .iter()
+        .filter(|a| a.is_visible_at(now_local))
+        .map(|a| (a, first_seen.at(a.id()).unwrap_or(now)))
+        .collect();
     let backlog_start = now - Duration::from_std(s.first_backlog).unwrap_or(Duration::days(7));
-    let seen_at = |a: &Article| first_seen.get(a.id()).copied().unwrap_or(now);
     // Of every article noted, as the scheduler's pre-check reads it
     // (`state::newest_seen`), and of the visible ones noted now.
-    let newest_seen = first_seen.values().copied().chain(visible.iter().map(|a| seen_at(a))).max();
+    let newest_seen = first_seen.newest().into_iter().chain(visible.iter().map(|&(_, seen)| seen)).max();
     let mut out = Vec::new();
     for (sub, sent) in recipients {
         if !sub.status.gets_digests() {
@@ -193,13 +198,13 @@ pub fn plan(
         };
         let new: Vec<&Arc<Article>> = visible
             .iter()
-            .copied()
-            .filter(|a| sub.topics.is_empty() || sub.topics.iter().any(|t| a.in_category(t)))
-            .filter(|a| !sent.contains(a.id()))
-            .filter(|a| match since {
+            .filter(|(a, _)| sub.topics.is_empty() || sub.topics.iter().any(|t| a.in_category(t)))
+            .filter(|(a, _)| !sent.contains(a.id()))
+            .filter(|&&(a, seen)| match since {
                 None => a.published.with_timezone(&Utc) >= backlog_start,
-                Some(since) => seen_at(a) > since,
+                Some(since) => seen > since,
             })
+            .map(|&(a, _)| a)
             .collect();
         let article_ids = new.iter().map(|a| a.id().to_string()).collect();
         let listed: Vec<Arc<Article>> = new.iter().take(s.max_items).map(|a| Arc::clone(a)).collect();

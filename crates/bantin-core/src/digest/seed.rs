@@ -6,10 +6,11 @@
 //! reaches back into the backlog that a new subscriber's first digest has.
 
 use super::plan::{self, Mode, Period, PlanSettings, PlannedDigest};
+use super::seen::Sightings;
 use crate::article::Article;
 use crate::subscriber::{Status, Subscriber};
 use chrono::{DateTime, Utc};
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::sync::Arc;
 
 /// The site-wide digest of each period that a non-empty plan of `due`
@@ -22,7 +23,7 @@ use std::sync::Arc;
 pub fn site_wide(
     due: &[PlannedDigest],
     articles: &[Arc<Article>],
-    first_seen: &HashMap<String, DateTime<Utc>>,
+    first_seen: &impl Sightings,
     s: &PlanSettings,
     now: DateTime<Utc>,
     mode: Mode,
@@ -64,7 +65,7 @@ pub fn plan_copies(
     seeds: &[String],
     due: &[PlannedDigest],
     articles: &[Arc<Article>],
-    first_seen: &HashMap<String, DateTime<Utc>>,
+    first_seen: &impl Sightings,
     s: &PlanSettings,
     now: DateTime<Utc>,
     mode: Mode,
@@ -96,6 +97,7 @@ mod tests {
     use super::super::plan::tests::{article, at, ids, newest_first, settings, sub};
     use super::*;
     use crate::subscriber::Frequency;
+    use std::collections::HashMap;
 
     #[test]
     fn a_period_begins_where_the_one_before_ended() {

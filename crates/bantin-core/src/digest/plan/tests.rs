@@ -3,6 +3,7 @@
 //! instant planners' tests.
 
 use super::*;
+use std::collections::HashMap;
 use crate::article::Category;
 use crate::subscriber::Status;
 
