@@ -85,7 +85,7 @@ pub async fn plan_due(
     // A list of this planning's own (not the catalog's kept one, see
     // `Catalog::articles`): it is dropped here, off the path of a change.
     let articles: Vec<Arc<Article>> = catalog.iter().cloned().collect();
-    let first_seen = state.first_seen(articles.iter().map(|a| a.id()).collect()).await?;
+    let first_seen = state.first_seen(&articles).await?;
     let digests = plan::plan(&recipients, &articles, &first_seen, settings, now, mode);
     let mut mailable = Vec::with_capacity(seeds.len());
     if digests.iter().any(|p| !p.is_empty()) {

@@ -48,7 +48,7 @@ impl Digests {
         sub.status = Status::Active;
         sub.last_period = None;
         let sent: HashSet<String> = self.state.sent_article_ids(sub.id).await?;
-        let first_seen = self.state.first_seen(catalog.articles().iter().map(|a| a.id()).collect()).await?;
+        let first_seen = self.state.first_seen(catalog.articles()).await?;
         let plans = plan::plan(&[(sub, sent)], catalog.articles(), &first_seen, &self.plan, now, Mode::Now);
         Ok(match plans.into_iter().next() {
             Some(p) if !p.is_empty() => Next::Digest(Box::new(p)),
