@@ -4,12 +4,12 @@
 //! writes sent ids and watermarks with their outbox row is `outbox.rs`.
 
 use super::{from_ms, get, q, subscriber_from_row, subscriber_sql, to_ms, Backend, Result, StateStore, Subscriber};
-use chrono::{DateTime, Utc};
-use futures_util::TryStreamExt;
 use bantin_core::article::Article;
 use bantin_core::digest::seen::FirstSeen;
-use std::sync::Arc;
+use chrono::{DateTime, Utc};
+use futures_util::TryStreamExt;
 use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 /// The statuses that get digests, as an SQL list: the statuses of
 /// [`super::Status::gets_digests`] (a test holds the two together). A macro, so

@@ -247,9 +247,8 @@ fn read_regular(path: &Path) -> Result<Vec<u8>, String> {
 
 /// [`read_regular`], with the open handle's metadata.
 fn read_file(path: &Path) -> FileRead {
-    use std::os::unix::fs::OpenOptionsExt;
     let unread = |e: std::io::Error, missing| FileRead { meta: None, missing, bytes: Err(format!("cannot be read: {e}")) };
-    let file = match std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path) {
+    let file = match super::open_file(path) {
         Ok(file) => file,
         Err(e) => {
             let missing = e.kind() == std::io::ErrorKind::NotFound;

@@ -46,3 +46,12 @@ pub fn load_catalog(settings: &Settings, generation: u64) -> Result<Catalog, sql
     };
     Ok(Catalog::new(scan.articles, scan.errors, &ctx, generation))
 }
+
+/// Opens a store file for reading. Non-blocking: opening a FIFO for
+/// reading waits for a writer, forever if none comes, so a FIFO dropped
+/// into the store would hang whoever opens it; what is not a regular file
+/// is refused after the open, by the handle's metadata.
+pub(crate) fn open_file(path: &std::path::Path) -> std::io::Result<std::fs::File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(path)
+}

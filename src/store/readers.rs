@@ -59,10 +59,13 @@ fn wait_on_disk(paths: &[PathBuf], probes: usize) -> bool {
 
 /// Whether the first page of the file at `path` is in the page cache: a
 /// read that may not wait on the disk gets its first byte. `None` when
-/// that cannot be told: the file cannot be opened, or its file system
-/// does not take such reads (`EOPNOTSUPP`).
+/// that cannot be told: the file cannot be opened or is not a regular
+/// one, or its file system does not take such reads (`EOPNOTSUPP`).
 fn in_page_cache(path: &Path) -> Option<bool> {
-    let file = std::fs::File::open(path).ok()?;
+    let file = super::open_file(path).ok()?;
+    if !file.metadata().ok()?.is_file() {
+        return None;
+    }
     let mut byte = [0u8; 1];
     let iov = libc::iovec { iov_base: byte.as_mut_ptr().cast(), iov_len: byte.len() };
     // SAFETY: `iov` points at `byte`, which outlives the call, and `file`
@@ -109,6 +112,21 @@ mod tests {
         evict(&paths[1]);
         assert_eq!(in_page_cache(&paths[1]), Some(false), "a file whose pages were dropped (on tmpfs they cannot be)");
         assert_eq!(in_page_cache(&dir.path().join("gone.md")), None, "a file that is not there");
+    }
+
+    /// The first probe opened files blocking: a FIFO in the store's
+    /// sample would have held a start or a build until a writer came.
+    #[test]
+    fn a_fifo_in_the_sample_is_not_waited_for() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("ong.md");
+        let name = std::ffi::CString::new(fifo.as_os_str().as_encoded_bytes()).unwrap();
+        // SAFETY: `name` is a NUL-terminated path that outlives the call.
+        assert_eq!(unsafe { libc::mkfifo(name.as_ptr(), 0o600) }, 0);
+        let (done, told) = std::sync::mpsc::channel();
+        std::thread::spawn(move || done.send(in_page_cache(&fifo)));
+        let answer = told.recv_timeout(std::time::Duration::from_secs(10));
+        assert_eq!(answer, Ok(None), "a FIFO is not a file to probe, and its open must not wait");
     }
 
     /// Eight files of which those at `evicted` are not in the page cache,

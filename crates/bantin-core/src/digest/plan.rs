@@ -24,11 +24,11 @@
 //! - frequency `instant`: the periods are windows of `digest.instant_window`
 //!   and two rules are its own (`digest::instant`).
 
+use super::seen::Sightings;
 use crate::article::Article;
 use crate::subscriber::{Frequency, Subscriber};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
-use super::seen::Sightings;
 use std::collections::HashSet;
 use std::sync::Arc;
 
