@@ -8,6 +8,7 @@ use bantin_core::article::Article;
 use bantin_core::digest::seen::FirstSeen;
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
+use sqlx::any::AnyRow;
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
@@ -103,18 +104,12 @@ impl StateStore {
     /// `fetch_all` had held every decoded row beside it, ~20 MB more).
     pub async fn first_seen<'a>(&self, articles: &'a [Arc<Article>]) -> Result<FirstSeen<'a>> {
         let mut seen = FirstSeen::of(articles);
-        let mut conn = self.pool.acquire().await.map_err(q("reading article first-seen times"))?;
-        self.scan_cache(&mut conn).await;
-        let read: Result<()> = async {
-            let mut rows = sqlx::query("SELECT article_id, first_seen_at FROM articles_seen").fetch(&mut *conn);
-            while let Some(row) = rows.try_next().await.map_err(q("reading article first-seen times"))? {
-                seen.record(get::<&str>(&row, "article_id")?, from_ms(get::<i64>(&row, "first_seen_at")?));
-            }
-            Ok(())
-        }
-        .await;
-        self.release_cache(&mut conn).await;
-        read.map(|()| seen)
+        self.scan_seen("SELECT article_id, first_seen_at FROM articles_seen", |row| {
+            seen.record(get::<&str>(row, "article_id")?, from_ms(get::<i64>(row, "first_seen_at")?));
+            Ok(true)
+        })
+        .await?;
+        Ok(seen)
     }
 
     /// Which of `ids` have no first-seen time yet, in id order, each once
@@ -129,31 +124,46 @@ impl StateStore {
     pub async fn unseen<'a>(&self, mut ids: Vec<&'a str>) -> Result<Vec<&'a str>> {
         ids.sort_unstable();
         ids.dedup();
+        if ids.is_empty() {
+            return Ok(ids);
+        }
         let mut seen = vec![false; ids.len()];
         let mut left = ids.len();
+        self.scan_seen("SELECT article_id FROM articles_seen", |row| {
+            let id: &str = get(row, "article_id")?;
+            if let Ok(i) = ids.binary_search(&id)
+                && !seen[i]
+            {
+                seen[i] = true;
+                left -= 1;
+            }
+            Ok(left > 0)
+        })
+        .await?;
+        let mut flags = seen.into_iter();
+        ids.retain(|_| flags.next() == Some(false));
+        Ok(ids)
+    }
+
+    /// Streams the rows of `sql` (a read of the first-seen table) through
+    /// `each` until it answers false, on a connection whose page cache is
+    /// held small for the pass ([`scan_cache`](Self::scan_cache)) and given
+    /// back after it, whatever its outcome.
+    async fn scan_seen(&self, sql: &'static str, mut each: impl FnMut(&AnyRow) -> Result<bool>) -> Result<()> {
         let mut conn = self.pool.acquire().await.map_err(q("reading article first-seen times"))?;
         self.scan_cache(&mut conn).await;
         let read: Result<()> = async {
-            let mut rows = sqlx::query("SELECT article_id FROM articles_seen").fetch(&mut *conn);
-            while left > 0
-                && let Some(row) = rows.try_next().await.map_err(q("reading article first-seen times"))?
-            {
-                let id: &str = get(&row, "article_id")?;
-                if let Ok(i) = ids.binary_search(&id)
-                    && !seen[i]
-                {
-                    seen[i] = true;
-                    left -= 1;
+            let mut rows = sqlx::query(sql).fetch(&mut *conn);
+            while let Some(row) = rows.try_next().await.map_err(q("reading article first-seen times"))? {
+                if !each(&row)? {
+                    break;
                 }
             }
             Ok(())
         }
         .await;
         self.release_cache(&mut conn).await;
-        read?;
-        let mut flags = seen.into_iter();
-        ids.retain(|_| flags.next() == Some(false));
-        Ok(ids)
+        read
     }
 
     /// Every subscriber who gets digests (active, bouncing: see

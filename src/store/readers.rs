@@ -5,9 +5,8 @@
 //!
 //! Whether they are is asked of the kernel, not guessed from the time the
 //! reads take: a sample of the files is read with `RWF_NOWAIT`, which
-//! fails rather than wait on the disk. Stop 48 guessed from the cores'
-//! busy time, which misses where a disk's reads count as system time (stop
-//! 49's machine: 5.5 s of a cold 8.4 s build).
+//! fails rather than wait on the disk. The cores' busy time is no guide
+//! where a disk's reads count as system time.
 
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
