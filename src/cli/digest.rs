@@ -101,7 +101,7 @@ async fn preview(
 }
 
 /// `digest send-test EMAIL --to ADDR`: EMAIL's next digest to ADDR at once
-/// (`newsletter::preview`); no outbox row, sent ids or watermark.
+/// (`newsletter::preview`); no outbox row or watermark.
 async fn send_test(
     digests: &Digests,
     catalog: &Catalog,

@@ -1,7 +1,7 @@
 //! From the planner to the outbox: notes which articles are visible for the
 //! first time, plans the due digests (pure), renders them and commits each
-//! batch — outbox rows, sent-article bookkeeping and watermarks — in one
-//! transaction. Nothing is sent here.
+//! batch (outbox rows and watermarks) in one transaction. Nothing is sent
+//! here.
 //!
 //! Invariant: a message is in the outbox (committed) before any sender can
 //! see it, and a digest's bookkeeping commits with its row, so a crash at
@@ -18,6 +18,7 @@ use crate::mail::{Composer, MailError};
 use crate::article::Article;
 use crate::catalog::Catalog;
 use crate::digest::plan::{self, Mode, PlanSettings, PlannedDigest};
+use crate::digest::seed::SiteDigest;
 use crate::state::{ArchiveEntry, DigestCommit, OutboxMessage, StateError, StateStore};
 use rayon::prelude::*;
 use chrono::{DateTime, Utc};
@@ -110,12 +111,13 @@ pub async fn plan_due(
 
 /// A period's archive entry from its site-wide digest, if the archive can
 /// name the period.
-fn archive_entry(site: &PlannedDigest, now: DateTime<Utc>) -> Option<ArchiveEntry> {
-    crate::digest::archive::ArchivePeriod::from_key(&site.period.key)?;
+fn archive_entry(site: &SiteDigest, now: DateTime<Utc>) -> Option<ArchiveEntry> {
+    let period = &site.digest.period;
+    crate::digest::archive::ArchivePeriod::from_key(&period.key)?;
     Some(ArchiveEntry {
-        period_key: site.period.key.clone(),
-        frequency: site.period.frequency,
-        period_end: site.period.end,
+        period_key: period.key.clone(),
+        frequency: period.frequency,
+        period_end: period.end,
         sent_at: now,
         article_ids: site.article_ids.clone(),
     })
@@ -172,7 +174,7 @@ pub async fn queue_digests(digests: &Digests, catalog: &Arc<Catalog>, now: DateT
                 period_key: p.period.key.clone(),
                 planned_at: now,
                 watermark: p.subscriber.last_digest_at,
-                article_ids: p.article_ids.clone(),
+                next_watermark: p.watermark,
                 message,
             });
         }

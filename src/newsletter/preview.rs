@@ -11,7 +11,6 @@ use crate::digest::plan::{self, Mode, PlannedDigest};
 use crate::mail::smtp::Outcome;
 use crate::state::{normalize_address, Frequency, Status, Subscriber};
 use chrono::{DateTime, Utc};
-use std::collections::HashSet;
 
 /// What [`Digests::next_digest`] found.
 pub enum Next {
@@ -47,9 +46,8 @@ impl Digests {
         }
         sub.status = Status::Active;
         sub.last_period = None;
-        let sent: HashSet<String> = self.state.sent_article_ids(sub.id).await?;
         let first_seen = self.state.first_seen(catalog.articles()).await?;
-        let plans = plan::plan(&[(sub, sent)], catalog.articles(), &first_seen, &self.plan, now, Mode::Now);
+        let plans = plan::plan(&[sub], catalog.articles(), &first_seen, &self.plan, now, Mode::Now);
         Ok(match plans.into_iter().next() {
             Some(p) if !p.is_empty() => Next::Digest(Box::new(p)),
             _ => Next::Nothing(normalized),

@@ -1,7 +1,7 @@
 //! Digest bookkeeping: when each article was first seen visible (the
-//! measure of "new"), who gets digests, and which articles each was sent.
-//! The planner (`digest::plan`, pure) reads these; the digest commit that
-//! writes sent ids and watermarks with their outbox row is `outbox.rs`.
+//! measure of "new") and who gets digests. The planner (`digest::plan`,
+//! pure) reads these; the digest commit that moves watermarks with their
+//! outbox row is `outbox.rs`.
 
 use super::{from_ms, get, q, subscriber_from_row, subscriber_sql, to_ms, Backend, Result, StateStore, Subscriber};
 use bantin_core::article::Article;
@@ -9,7 +9,7 @@ use bantin_core::digest::seen::FirstSeen;
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use sqlx::any::AnyRow;
-use std::collections::{HashMap, HashSet};
+
 use std::sync::Arc;
 
 /// The statuses that get digests, as an SQL list: the statuses of
@@ -167,32 +167,14 @@ impl StateStore {
     }
 
     /// Every subscriber who gets digests (active, bouncing: see
-    /// [`DIGEST_STATUSES`]) with the ids of the articles already sent.
-    pub async fn digest_recipients(&self) -> Result<Vec<(Subscriber, HashSet<String>)>> {
-        let subs = sqlx::query(subscriber_sql(concat!("WHERE status IN ", digest_statuses!(), " ORDER BY id")))
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("reading subscribers for the digest"))?;
-        let mut out: Vec<(Subscriber, HashSet<String>)> = Vec::with_capacity(subs.len());
-        let mut index: HashMap<i64, usize> = HashMap::with_capacity(subs.len());
-        for r in &subs {
-            let s = subscriber_from_row(r)?;
-            index.insert(s.id, out.len());
-            out.push((s, HashSet::new()));
-        }
-        let sent = sqlx::query(concat!(
-            "SELECT s.subscriber_id, s.article_id FROM sent_articles s
-             JOIN subscribers u ON u.id = s.subscriber_id WHERE u.status IN ",
-            digest_statuses!()
-        ))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(q("reading sent articles"))?;
-        for r in &sent {
-            let id: i64 = get(r, "subscriber_id")?;
-            if let Some(&i) = index.get(&id) {
-                out[i].1.insert(get(r, "article_id")?);
-            }
+    /// [`DIGEST_STATUSES`]), by id. Streamed: at 100k subscribers the rows
+    /// held at once were several times the subscribers made of them.
+    pub async fn digest_recipients(&self) -> Result<Vec<Subscriber>> {
+        let sql = subscriber_sql(concat!("WHERE status IN ", digest_statuses!(), " ORDER BY id"));
+        let mut rows = sqlx::query(sql).fetch(&self.pool);
+        let mut out = Vec::new();
+        while let Some(row) = rows.try_next().await.map_err(q("reading subscribers for the digest"))? {
+            out.push(subscriber_from_row(&row)?);
         }
         Ok(out)
     }
@@ -220,15 +202,6 @@ impl StateStore {
             .await
             .map_err(q("reading article first-seen times"))?;
         Ok(get::<Option<i64>>(&row, "newest")?.map(from_ms))
-    }
-
-    pub async fn sent_article_ids(&self, subscriber: i64) -> Result<HashSet<String>> {
-        let rows = sqlx::query("SELECT article_id FROM sent_articles WHERE subscriber_id = $1")
-            .bind(subscriber)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(q("reading sent articles"))?;
-        rows.iter().map(|r| get(r, "article_id")).collect()
     }
 }
 

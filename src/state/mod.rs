@@ -10,7 +10,7 @@
 //! `RETURNING`, BIGINT milliseconds for times; the few PostgreSQL-only
 //! statements (row locks, advisory locks, session liveness) branch on the
 //! backend. Files: this one (the handle, subscribers), `digests.rs` (digest
-//! bookkeeping: first-seen articles, recipients, sent ids),
+//! bookkeeping: first-seen articles, recipients),
 //! `connect.rs` (backends, pools, migrations), `outbox.rs` (digest commits,
 //! the outbox: claims, marks, audit), `common.rs` (the bytes many outbox
 //! messages share, stored once), `statements.rs` (multi-row statements), `instances.rs` (several
@@ -26,8 +26,8 @@
 //!   tables) run in [`StateStore::open`], before anything else touches the
 //!   database; sqlx's migrator holds a lock while it runs, so instances
 //!   starting together migrate once;
-//! - a digest's outbox row, its sent-article bookkeeping and the
-//!   subscriber's watermark are written in one transaction
+//! - a digest's outbox row and the subscriber's watermark are written in
+//!   one transaction
 //!   ([`StateStore::commit_digests`]), so a crash leaves either all or none;
 //! - `(subscriber, period)` has at most one outbox row (the Message-ID is a
 //!   function of it and is UNIQUE, and the watermark is claimed with a
@@ -232,7 +232,7 @@ impl StateStore {
         rows.iter().map(subscriber_from_row).collect()
     }
 
-    /// Deletes a subscriber and their bookkeeping (`sent_articles`); false
+    /// Deletes a subscriber and what refers to them (`sent_articles`); false
     /// if unknown. Their messages and audit rows stay: [`StateStore::forget`]
     /// erases those too.
     pub async fn remove_subscriber(&self, email: &str) -> Result<bool> {

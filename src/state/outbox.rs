@@ -1,5 +1,5 @@
-//! The outbox queries: committing planned digests (watermark, sent ids,
-//! message) in one transaction, queueing a single message, leasing due
+//! The outbox queries: committing planned digests (watermark, message) in
+//! one transaction, queueing a single message, leasing due
 //! messages to a sender (their outcomes: `marks.rs`).
 //!
 //! Bodies live in `outbox_bodies` (migration 3), written once with their
@@ -41,15 +41,14 @@ const CLAIM_SQL: &str =
 
 impl StateStore {
     /// Writes a batch of planned digests in one transaction: each one's
-    /// outbox row (if it has a message), the ids it carries and the
-    /// subscriber's new watermark. A digest whose subscriber already has
+    /// outbox row (if it has a message) and the subscriber's new watermark. A digest whose subscriber already has
     /// this period is skipped (another run got there first).
     pub async fn commit_digests(&self, batch: &[DigestCommit]) -> Result<usize> {
         Ok(self.commit_digests_with(batch, &[], &[]).await?.0)
     }
 
     /// [`StateStore::commit_digests`], and `copies` (seed copies: nobody's
-    /// digest, no watermark or sent ids; each with the time it is queued
+    /// digest, no watermark; each with the time it is queued
     /// at) in the same transaction, each unless a message of its
     /// Message-ID is there already; and the `archive` entries of the
     /// periods this batch commits a digest of (`state::archive`: a
@@ -72,7 +71,7 @@ impl StateStore {
         // concurrent planners lock rows.
         let mut groups: BTreeMap<(&str, i64, Option<i64>), Vec<i64>> = BTreeMap::new();
         for d in batch {
-            let key = (d.period_key.as_str(), to_ms(d.planned_at), d.watermark.map(to_ms));
+            let key = (d.period_key.as_str(), to_ms(d.next_watermark), d.watermark.map(to_ms));
             groups.entry(key).or_default().push(d.subscriber_id);
         }
         let mut claimed: HashSet<(i64, &str)> = HashSet::new();
@@ -99,22 +98,6 @@ impl StateStore {
         // ever hold the same subscriber and period twice).
         let kept: Vec<&DigestCommit> =
             batch.iter().filter(|d| claimed.remove(&(d.subscriber_id, d.period_key.as_str()))).collect();
-        let told: Vec<(i64, &str, &str)> = kept
-            .iter()
-            .flat_map(|d| d.article_ids.iter().map(move |a| (d.subscriber_id, a.as_str(), d.period_key.as_str())))
-            .collect();
-        for chunk in told.chunks(ROWS_PER_STATEMENT) {
-            let text = format!(
-                "INSERT INTO sent_articles (subscriber_id, article_id, period_key) VALUES {}
-                 ON CONFLICT (subscriber_id, article_id) DO NOTHING",
-                values(chunk.len(), 3, 1)
-            );
-            let mut query = sqlx::query(sql(text));
-            for (id, article, period) in chunk {
-                query = query.bind(*id).bind(*article).bind(*period);
-            }
-            query.execute(&mut *tx).await.map_err(q("recording sent articles"))?;
-        }
         let messages: Vec<(&OutboxMessage, DateTime<Utc>)> =
             kept.iter().filter_map(|d| d.message.as_ref().map(|m| (m, d.planned_at))).collect();
         let queued = insert_outbox(&mut tx, &messages).await?;

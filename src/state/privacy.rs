@@ -9,7 +9,10 @@
 //! What each table holds about a person (migrations 1–5):
 //! - `subscribers`: the address, topics, frequency, status, the times of
 //!   sign-up and confirmation, bounces, the digest watermark;
-//! - `sent_articles`: which articles they were sent (by subscriber id);
+//! - `sent_articles`: which articles they were sent (by subscriber id), as
+//!   bantin recorded it before the watermark alone decided what is new
+//!   (`digest::plan`); nothing writes or reads it now, and an erasure
+//!   still deletes a person's rows;
 //! - `outbox`: every message to them (`recipient` is the address; a
 //!   confirmation mail has it even when `subscriber_id` is not set), with
 //!   the relay's last error, which may quote the address;

@@ -13,7 +13,7 @@ use bantin::mail::clip::{BUDGET, GMAIL_CLIP};
 use bantin::mail::Composer;
 use bantin::state::{Frequency, Status, Subscriber};
 use bantin::tokens::TokenKey;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 /// A store of `n` articles, each with a ~100-character title, a summary
 /// of ~600 characters (the digest cuts it to 300) and an image.
@@ -76,7 +76,7 @@ fn digest_in(dir: tempfile::TempDir, root: &std::path::Path, site: &str, digest:
     s.max_items = catalog.len();
     let mut sub = reader();
     sub.topics = topics.iter().map(|t| t.to_string()).collect();
-    let mut plans = plan::plan(&[(sub, HashSet::new())], catalog.articles(), &HashMap::new(), &s, now(), Mode::Scheduled);
+    let mut plans = plan::plan(&[sub], catalog.articles(), &HashMap::new(), &s, now(), Mode::Scheduled);
     let plan = plans.remove(0);
     assert!(!plan.articles.is_empty());
     Digest { _dir: dir, catalog, composer, plan }

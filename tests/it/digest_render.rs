@@ -9,7 +9,7 @@ use bantin::mail::Composer;
 use bantin::state::{Frequency, Status, Subscriber};
 use bantin::tokens::TokenKey;
 use mailtest::fixed_now as now;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 fn subscriber(frequency: Frequency, topics: &[&str]) -> Subscriber {
     Subscriber {
@@ -47,7 +47,7 @@ fn fixture(max_items: usize) -> Fixture {
 }
 
 fn planned(f: &Fixture, frequency: Frequency, topics: &[&str]) -> plan::PlannedDigest {
-    let recipients = vec![(subscriber(frequency, topics), HashSet::new())];
+    let recipients = vec![subscriber(frequency, topics)];
     let mut plans = plan::plan(&recipients, f.catalog.articles(), &HashMap::new(), &f.plan, now(), Mode::Scheduled);
     assert_eq!(plans.len(), 1);
     plans.remove(0)
@@ -136,7 +136,7 @@ fn dkim_signs_with_an_ed25519_key_covering_the_list_headers() {
     let catalog = bantin::store::load_catalog(&settings, 1).unwrap();
     let composer = Composer::new(&settings, TokenKey::from_bytes(&[1; 32])).unwrap();
     let plan = PlanSettings::from_settings(&settings);
-    let recipients = vec![(subscriber(Frequency::Daily, &[]), HashSet::new())];
+    let recipients = vec![subscriber(Frequency::Daily, &[])];
     let p = plan::plan(&recipients, catalog.articles(), &HashMap::new(), &plan, now(), Mode::Scheduled).remove(0);
     let msg = composer.digest(&p, &catalog, now()).unwrap();
     let parsed = mail_parser::MessageParser::default().parse(&msg.body).unwrap();
@@ -188,7 +188,7 @@ fn signed_digest(key: &std::path::Path) -> Vec<u8> {
     let catalog = bantin::store::load_catalog(&settings, 1).unwrap();
     let composer = Composer::new(&settings, TokenKey::from_bytes(&[1; 32])).unwrap();
     let plan = PlanSettings::from_settings(&settings);
-    let recipients = vec![(subscriber(Frequency::Daily, &[]), HashSet::new())];
+    let recipients = vec![subscriber(Frequency::Daily, &[])];
     let p = plan::plan(&recipients, catalog.articles(), &HashMap::new(), &plan, now(), Mode::Scheduled).remove(0);
     composer.digest(&p, &catalog, now()).unwrap().body
 }
@@ -320,7 +320,7 @@ fn a_template_that_tests_the_address_is_rendered_per_subscriber() {
     for email in ["an@example.vn", "vip.binh@example.vn", "chi@example.vn"] {
         let mut sub = subscriber(Frequency::Daily, &[]);
         sub.email = email.into();
-        let mut plans = plan::plan(&[(sub, HashSet::new())], catalog.articles(), &HashMap::new(), &plan_settings, now(), Mode::Scheduled);
+        let mut plans = plan::plan(&[sub], catalog.articles(), &HashMap::new(), &plan_settings, now(), Mode::Scheduled);
         let plan = plans.remove(0);
         let shaped = composer.digest_in(&shapes, &plan, &catalog, now()).unwrap();
         let (text, _, _) = decoded(&shaped.body);

@@ -11,7 +11,7 @@ use bantin::mail::Composer;
 use bantin::state::{Frequency, Status, Subscriber};
 use bantin::tokens::TokenKey;
 use mailtest::fixed_now as now;
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 fn instant_subscriber() -> Subscriber {
     Subscriber {
@@ -39,7 +39,7 @@ fn fixture() -> (tempfile::TempDir, bantin::Catalog, Composer, plan::PlannedDige
     let catalog = bantin::store::load_catalog(&settings, 1).unwrap();
     let composer = Composer::new(&settings, TokenKey::from_bytes(&[1; 32])).unwrap();
     let settings = PlanSettings::from_settings(&settings);
-    let mut plans = plan::plan(&[(instant_subscriber(), HashSet::new())], catalog.articles(), &HashMap::new(), &settings, now(), Mode::Scheduled);
+    let mut plans = plan::plan(&[instant_subscriber()], catalog.articles(), &HashMap::new(), &settings, now(), Mode::Scheduled);
     assert_eq!(plans.len(), 1);
     (dir, catalog, composer, plans.remove(0))
 }
@@ -62,7 +62,6 @@ fn several_articles_heading_count_and_first_title_and_the_window_as_label() {
 fn one_article_is_tin_moi_and_its_title_through_the_built_message() {
     let (_dir, catalog, composer, mut p) = fixture();
     p.articles.truncate(1);
-    p.article_ids.truncate(1);
     p.more = 0;
     let title = p.articles[0].title().to_string();
     let shapes = bantin::mail::shape::Shapes::default();

@@ -65,7 +65,7 @@ async fn shared_bytes_are_stored_once_and_go_with_their_last_body(backend: Backe
                 period_key: m.period_key.clone(),
                 planned_at: at(),
                 watermark: None,
-                article_ids: vec!["bai-1".into()],
+                next_watermark: at(),
                 message: Some(m.clone()),
             })
             .collect();

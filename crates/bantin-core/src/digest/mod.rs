@@ -10,6 +10,8 @@
 
 pub mod archive;
 pub mod instant;
+#[cfg(test)]
+mod never_twice;
 pub mod next;
 #[cfg(test)]
 mod instant_tests;

@@ -12,13 +12,23 @@
 //! - [`Mode::Now`] ends every subscriber's current period now (the admin's
 //!   "send now"); the scheduled end of that period then finds it done;
 //! - "new" goes by article identity: an article is in a digest when it is
-//!   visible, in the subscriber's topics, not sent to them before, and was
-//!   first seen (visible) after their previous digest was planned; so an
+//!   visible, in the subscriber's topics, and was first seen (visible)
+//!   after their previous digest was planned (their watermark); so an
 //!   article arriving late with an old date is sent once and an edited one
 //!   is not sent again. A first digest reaches back `first_backlog` by
 //!   publication date instead;
 //! - newest first, at most `max_items` listed, the rest counted as "N more"
-//!   (and recorded as told, so they do not flood the next digest);
+//!   (told, not listed: the watermark moves past them too);
+//!
+//! Never twice, from the watermark alone (no per-article record is read or
+//! kept): first sightings never change (`newsletter::pipeline` notes every
+//! visible article before it plans), and a digest's commit moves the
+//! subscriber's watermark to the latest of the planning's time, the
+//! watermark before and the first sighting of every article it tells
+//! ([`PlannedDigest::watermark`]), so no later digest's "first seen after"
+//! can hold them again, even when the clock steps back (an article may then
+//! be missed, never sent twice). The property test `never_twice` drives
+//! plannings, commits, crashes, edits and clock steps at random against it.
 //! - a due period with no new article yields an empty plan, which moves the
 //!   watermark but sends nothing;
 //! - frequency `instant`: the periods are windows of `digest.instant_window`
@@ -29,7 +39,6 @@ use crate::article::Article;
 use crate::subscriber::{Frequency, Subscriber};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
-use std::collections::HashSet;
 use std::sync::Arc;
 
 #[derive(Debug, Clone)]
@@ -86,13 +95,28 @@ pub struct PlannedDigest {
     pub articles: Vec<Arc<Article>>,
     /// New articles beyond `max_items` ("and N more").
     pub more: usize,
-    /// Every new article's id, listed or counted.
-    pub article_ids: Vec<String>,
+    /// Where the commit moves the subscriber's watermark (`last_digest_at`):
+    /// never back, and past every article this digest tells.
+    pub watermark: DateTime<Utc>,
 }
 
 impl PlannedDigest {
+    /// A digest of what [`Visible::new_for`] found: the first `max_items`
+    /// listed, the rest counted.
+    pub(super) fn of(subscriber: &Subscriber, found: &Found, max_items: usize) -> PlannedDigest {
+        let articles: Vec<Arc<Article>> = found.new.iter().take(max_items).map(|a| Arc::clone(a)).collect();
+        PlannedDigest {
+            subscriber: subscriber.clone(),
+            period: found.period.clone(),
+            more: found.new.len() - articles.len(),
+            articles,
+            watermark: found.watermark,
+        }
+    }
+
+    /// Nothing new: the plan moves the watermark and sends nothing.
     pub fn is_empty(&self) -> bool {
-        self.article_ids.is_empty()
+        self.articles.is_empty() && self.more == 0
     }
 }
 
@@ -152,71 +176,90 @@ pub fn next_close(s: &PlanSettings, now: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 /// Plans the digests due at `now`. `recipients` are the subscribers who get
-/// digests ([`crate::subscriber::Status::gets_digests`]: active and bouncing)
-/// with the ids already sent to each; `articles` are the catalog's, newest
-/// first; `first_seen` says when each article was first seen visible (an
-/// article it has not seen is being seen for the first time now).
+/// digests ([`crate::subscriber::Status::gets_digests`]: active and
+/// bouncing); `articles` are the catalog's, newest first; `first_seen` says
+/// when each article was first seen visible (an article it has not seen is
+/// being seen for the first time now).
 pub fn plan(
-    recipients: &[(Subscriber, HashSet<String>)],
+    recipients: &[Subscriber],
     articles: &[Arc<Article>],
     first_seen: &impl Sightings,
     s: &PlanSettings,
     now: DateTime<Utc>,
     mode: Mode,
 ) -> Vec<PlannedDigest> {
-    let now_local = now.with_timezone(&s.timezone).fixed_offset();
-    // Each visible article with its first sighting, looked up once.
-    let visible: Vec<(&Arc<Article>, DateTime<Utc>)> = articles
+    let visible = Visible::new(articles, first_seen, s, now);
+    recipients
         .iter()
-        .filter(|a| a.is_visible_at(now_local))
-        .map(|a| (a, first_seen.at(a.id()).unwrap_or(now)))
-        .collect();
-    let backlog_start = now - Duration::from_std(s.first_backlog).unwrap_or(Duration::days(7));
-    // Of every article noted, as the scheduler's pre-check reads it
-    // (`state::newest_seen`), and of the visible ones noted now.
-    let newest_seen = first_seen.newest().into_iter().chain(visible.iter().map(|&(_, seen)| seen)).max();
-    let mut out = Vec::new();
-    for (sub, sent) in recipients {
+        .filter_map(|sub| visible.new_for(sub, s, now, mode).map(|found| PlannedDigest::of(sub, &found, s.max_items)))
+        .collect()
+}
+
+/// A subscriber's due period and what is new for them in it.
+pub(super) struct Found<'a> {
+    pub(super) period: Period,
+    /// Newest first; none: an empty plan that moves the watermark.
+    pub(super) new: Vec<&'a Arc<Article>>,
+    /// See [`PlannedDigest::watermark`].
+    pub(super) watermark: DateTime<Utc>,
+}
+
+/// The articles visible at a planning, each with its first sighting
+/// (looked up once for every subscriber), and the newest sighting.
+pub(super) struct Visible<'a> {
+    articles: Vec<(&'a Arc<Article>, DateTime<Utc>)>,
+    newest_seen: Option<DateTime<Utc>>,
+}
+
+impl<'a> Visible<'a> {
+    pub(super) fn new(articles: &'a [Arc<Article>], first_seen: &impl Sightings, s: &PlanSettings, now: DateTime<Utc>) -> Visible<'a> {
+        let now_local = now.with_timezone(&s.timezone).fixed_offset();
+        let visible: Vec<(&Arc<Article>, DateTime<Utc>)> = articles
+            .iter()
+            .filter(|a| a.is_visible_at(now_local))
+            .map(|a| (a, first_seen.at(a.id()).unwrap_or(now)))
+            .collect();
+        // Of every article noted, as the scheduler's pre-check reads it
+        // (`state::newest_seen`), and of the visible ones noted now.
+        let newest_seen = first_seen.newest().into_iter().chain(visible.iter().map(|&(_, seen)| seen)).max();
+        Visible { articles: visible, newest_seen }
+    }
+
+    /// `sub`'s period due at `now` and what is new for them; `None` when
+    /// nothing is due for them.
+    pub(super) fn new_for(&self, sub: &Subscriber, s: &PlanSettings, now: DateTime<Utc>, mode: Mode) -> Option<Found<'a>> {
         if !sub.status.gets_digests() {
-            continue;
+            return None;
         }
         let period = period_at(sub.frequency, s, now, mode);
         if sub.last_period.as_deref() == Some(period.key.as_str()) {
-            continue;
+            return None;
         }
         let joined = sub.confirmed_at.unwrap_or(sub.created_at);
         if mode == Mode::Scheduled && period.end <= joined {
             // The first period ends after they joined: nothing is due yet.
-            continue;
+            return None;
         }
         let since = match sub.frequency {
-            Frequency::Instant => match super::instant::due_since(sub, newest_seen) {
-                Some(since) => Some(since),
-                None => continue,
-            },
+            Frequency::Instant => Some(super::instant::due_since(sub, self.newest_seen)?),
             Frequency::Daily | Frequency::Weekly => sub.last_digest_at,
         };
-        let new: Vec<&Arc<Article>> = visible
-            .iter()
-            .filter(|(a, _)| sub.topics.is_empty() || sub.topics.iter().any(|t| a.in_category(t)))
-            .filter(|(a, _)| !sent.contains(a.id()))
-            .filter(|&&(a, seen)| match since {
+        let backlog_start = now - Duration::from_std(s.first_backlog).unwrap_or(Duration::days(7));
+        let mut watermark = sub.last_digest_at.map_or(now, |before| before.max(now));
+        let mut new = Vec::new();
+        let in_topics = |a: &Article| sub.topics.is_empty() || sub.topics.iter().any(|t| a.in_category(t));
+        for &(a, seen) in self.articles.iter().filter(|(a, _)| in_topics(a)) {
+            let is_new = match since {
                 None => a.published.with_timezone(&Utc) >= backlog_start,
                 Some(since) => seen > since,
-            })
-            .map(|&(a, _)| a)
-            .collect();
-        let article_ids = new.iter().map(|a| a.id().to_string()).collect();
-        let listed: Vec<Arc<Article>> = new.iter().take(s.max_items).map(|a| Arc::clone(a)).collect();
-        out.push(PlannedDigest {
-            subscriber: sub.clone(),
-            period,
-            more: new.len() - listed.len(),
-            articles: listed,
-            article_ids,
-        });
+            };
+            if is_new {
+                new.push(a);
+                watermark = watermark.max(seen);
+            }
+        }
+        Some(Found { period, new, watermark })
     }
-    out
 }
 
 /// Convenience for tests and callers with a local wall-clock time.

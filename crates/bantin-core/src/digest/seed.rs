@@ -5,13 +5,20 @@
 //! whatever the topics of the subscribers who were due, and a copy never
 //! reaches back into the backlog that a new subscriber's first digest has.
 
-use super::plan::{self, Mode, Period, PlanSettings, PlannedDigest};
+use super::plan::{Mode, Period, PlanSettings, PlannedDigest, Visible};
 use super::seen::Sightings;
 use crate::article::Article;
 use crate::subscriber::{Status, Subscriber};
 use chrono::{DateTime, Utc};
-use std::collections::HashSet;
 use std::sync::Arc;
+
+/// A period's site-wide digest, and the id of every new article in it,
+/// listed or counted: what the archive records of the period.
+#[derive(Debug, Clone)]
+pub struct SiteDigest {
+    pub digest: PlannedDigest,
+    pub article_ids: Vec<String>,
+}
 
 /// The site-wide digest of each period that a non-empty plan of `due`
 /// (one run's plans, at `now` in `mode`) has: that period's new articles
@@ -27,13 +34,14 @@ pub fn site_wide(
     s: &PlanSettings,
     now: DateTime<Utc>,
     mode: Mode,
-) -> Vec<PlannedDigest> {
+) -> Vec<SiteDigest> {
     let mut periods: Vec<&Period> = Vec::new();
     for p in due.iter().filter(|p| !p.is_empty()) {
         if !periods.iter().any(|q| q.key == p.period.key) {
             periods.push(&p.period);
         }
     }
+    let visible = Visible::new(articles, first_seen, s, now);
     let mut out = Vec::new();
     for period in periods {
         let start = period.start;
@@ -51,8 +59,12 @@ pub fn site_wide(
             last_bounce_reason: None,
             last_bounce_at: None,
         };
-        let planned = plan::plan(&[(everyone, HashSet::new())], articles, first_seen, s, now, mode);
-        out.extend(planned.into_iter().filter(|c| c.period.key == period.key && !c.is_empty()));
+        let Some(found) = visible.new_for(&everyone, s, now, mode) else { continue };
+        if found.period.key != period.key || found.new.is_empty() {
+            continue;
+        }
+        let article_ids = found.new.iter().map(|a| a.id().to_string()).collect();
+        out.push(SiteDigest { digest: PlannedDigest::of(&everyone, &found, s.max_items), article_ids });
     }
     out
 }
@@ -80,9 +92,9 @@ pub fn plan_copies(
 /// daily and weekly periods only. An instant window closes every few
 /// minutes (144 copies a day at the default 10m), and the day's copy
 /// carries the same articles.
-pub fn copies(seeds: &[String], site: &[PlannedDigest]) -> Vec<PlannedDigest> {
+pub fn copies(seeds: &[String], site: &[SiteDigest]) -> Vec<PlannedDigest> {
     let mut copies = Vec::with_capacity(site.len() * seeds.len());
-    for digest in site.iter().filter(|d| d.period.frequency != crate::subscriber::Frequency::Instant) {
+    for SiteDigest { digest, .. } in site.iter().filter(|d| d.digest.period.frequency != crate::subscriber::Frequency::Instant) {
         for email in seeds {
             let mut copy = digest.clone();
             copy.subscriber.email = email.clone();
@@ -95,6 +107,7 @@ pub fn copies(seeds: &[String], site: &[PlannedDigest]) -> Vec<PlannedDigest> {
 #[cfg(test)]
 mod tests {
     use super::super::plan::tests::{article, at, ids, newest_first, settings, sub};
+    use super::super::plan;
     use super::*;
     use crate::subscriber::Frequency;
     use std::collections::HashMap;
@@ -128,7 +141,7 @@ mod tests {
         daily.last_digest_at = Some(at(29, 7, 0));
         let weekly = sub(2, Frequency::Weekly, at(22, 9, 0));
         let now = at(30, 7, 0);
-        let due = plan::plan(&[(daily, HashSet::new()), (weekly, HashSet::new())], &arts, &seen, &s, now, Mode::Scheduled);
+        let due = plan::plan(&[daily, weekly], &arts, &seen, &s, now, Mode::Scheduled);
         assert_eq!(ids(&due[0]), ["econ"]);
         assert_eq!(ids(&due[1]), ["culture", "econ", "midweek"]);
 
@@ -157,13 +170,13 @@ mod tests {
         let mut reader = sub(1, Frequency::Daily, at(1, 9, 0));
         reader.last_digest_at = Some(at(29, 7, 0));
         // Due, but nothing new for the reader: no copy.
-        let due = plan::plan(&[(reader, HashSet::new())], &arts, &seen, &s, at(30, 7, 0), Mode::Scheduled);
+        let due = plan::plan(&[reader], &arts, &seen, &s, at(30, 7, 0), Mode::Scheduled);
         assert!(due[0].is_empty());
         assert!(plan_copies(&seeds, &due, &arts, &seen, &s, at(30, 7, 0), Mode::Scheduled).is_empty());
         // A new reader's first digest has "old" (`first_backlog` reaches
         // back 7 days), which the period itself did not bring: no copy
         // either.
-        let due = plan::plan(&[(sub(2, Frequency::Daily, at(29, 9, 0)), HashSet::new())], &arts, &seen, &s, at(30, 7, 0), Mode::Scheduled);
+        let due = plan::plan(&[sub(2, Frequency::Daily, at(29, 9, 0))], &arts, &seen, &s, at(30, 7, 0), Mode::Scheduled);
         assert_eq!(ids(&due[0]), ["old"]);
         assert!(plan_copies(&seeds, &due, &arts, &seen, &s, at(30, 7, 0), Mode::Scheduled).is_empty());
     }

@@ -207,8 +207,8 @@ pub struct DigestCommit {
     /// commit drops the digest when another run moved it since (two
     /// processes planning at once on SQLite, which has no planner lock).
     pub watermark: Option<DateTime<Utc>>,
-    /// Every article id the digest covers (listed or counted in "N more").
-    pub article_ids: Vec<String>,
+    /// Where the subscriber's watermark moves (`PlannedDigest::watermark`).
+    pub next_watermark: DateTime<Utc>,
     /// None for an empty period: only the watermark moves.
     pub message: Option<OutboxMessage>,
 }
