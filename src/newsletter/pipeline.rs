@@ -19,6 +19,8 @@ use crate::article::Article;
 use crate::catalog::Catalog;
 use crate::digest::plan::{self, Mode, PlanSettings, PlannedDigest};
 use crate::digest::seed::SiteDigest;
+use crate::digest::seen::{FirstSeen, Sightings};
+use crate::state::Subscriber;
 use crate::state::{ArchiveEntry, DigestCommit, OutboxMessage, StateError, StateStore};
 use rayon::prelude::*;
 use chrono::{DateTime, Utc};
@@ -81,13 +83,34 @@ pub async fn plan_due(
         // either (both follow the due digests' periods, `seed::site_wide`).
         // Skipping the first-seen read spares a service without
         // subscribers a pass over the table at each planning.
-        return Ok(Due { digests: Vec::new(), copies: Vec::new(), archive: Vec::new() });
+        return Ok(Due::default());
     }
-    // A list of this planning's own (not the catalog's kept one, see
-    // `Catalog::articles`): it is dropped here, off the path of a change.
-    let articles: Vec<Arc<Article>> = catalog.iter().cloned().collect();
+    let articles = planning_list(catalog);
     let first_seen = state.first_seen(&articles).await?;
-    let digests = plan::plan(&recipients, &articles, &first_seen, settings, now, mode);
+    plan_from(state, &recipients, &articles, &first_seen, settings, seeds, archive, now, mode).await
+}
+
+/// A list of the catalog's articles that is this planning's own (not the
+/// catalog's kept one, see `Catalog::articles`): it is dropped with the
+/// planning, off the path of a change.
+fn planning_list(catalog: &Catalog) -> Vec<Arc<Article>> {
+    catalog.iter().cloned().collect()
+}
+
+/// [`plan_due`] for `recipients` (not none), from `first_seen`.
+#[allow(clippy::too_many_arguments)]
+async fn plan_from(
+    state: &StateStore,
+    recipients: &[Subscriber],
+    articles: &[Arc<Article>],
+    first_seen: &FirstSeen<'_>,
+    settings: &PlanSettings,
+    seeds: &[String],
+    archive: bool,
+    now: DateTime<Utc>,
+    mode: Mode,
+) -> Result<Due, QueueError> {
+    let digests = plan::plan(recipients, articles, first_seen, settings, now, mode);
     let mut mailable = Vec::with_capacity(seeds.len());
     if digests.iter().any(|p| !p.is_empty()) {
         for seed in seeds {
@@ -100,7 +123,7 @@ pub async fn plan_due(
     let site = if mailable.is_empty() && !archive {
         Vec::new()
     } else {
-        crate::digest::seed::site_wide(&digests, &articles, &first_seen, settings, now, mode)
+        crate::digest::seed::site_wide(&digests, articles, first_seen, settings, now, mode)
     };
     let copies = crate::digest::seed::copies(&mailable, &site);
     // Only periods the archive has a page for (`digest::archive` names
@@ -133,10 +156,8 @@ fn archive_entry(site: &SiteDigest, now: DateTime<Utc>) -> Option<ArchiveEntry> 
 /// cores nor the database wait for the other. Batches are committed in
 /// plan order; at most two rendered batches wait for their commit.
 pub async fn queue_digests(digests: &Digests, catalog: &Arc<Catalog>, now: DateTime<Utc>, mode: Mode) -> Result<QueueReport, QueueError> {
-    let (state, composer, settings) = (&digests.state, &digests.composer, &digests.plan);
-    let (seeds, archive) = (&digests.settings.digest.seed, digests.settings.digest.archive);
-    note_visible(state, catalog, settings, now).await?;
-    let due = plan_due(state, catalog, settings, seeds, archive, now, mode).await?;
+    let (state, composer) = (&digests.state, &digests.composer);
+    let due = note_and_plan(digests, catalog, now, mode).await?;
     let mut copies = render_copies(composer, catalog, due.copies, now).await?;
     let plans = Arc::new(due.digests);
     let mut report = QueueReport { due: plans.len(), ..QueueReport::default() };
@@ -195,6 +216,21 @@ pub async fn queue_digests(digests: &Digests, catalog: &Arc<Catalog>, now: DateT
     Ok(report)
 }
 
+/// Notes what is visible for the first time and plans what is due, in
+/// one pass over the first-seen table; the planning's lists are dropped
+/// before rendering starts.
+async fn note_and_plan(digests: &Digests, catalog: &Catalog, now: DateTime<Utc>, mode: Mode) -> Result<Due, QueueError> {
+    let (state, settings) = (&digests.state, &digests.plan);
+    let articles = planning_list(catalog);
+    let first_seen = note_unseen(state, &articles, settings, now).await?;
+    let recipients = state.digest_recipients().await?;
+    if recipients.is_empty() {
+        return Ok(Due::default());
+    }
+    let (seeds, archive) = (&digests.settings.digest.seed, digests.settings.digest.archive);
+    plan_from(state, &recipients, &articles, &first_seen, settings, seeds, archive, now, mode).await
+}
+
 /// Renders the seed copies (few: one per seed address and period) on a
 /// blocking thread, as digests are: an article's body may be read from
 /// its file on first use.
@@ -217,15 +253,29 @@ async fn render_copies(
 /// Records the first-seen time of articles that are visible now and were
 /// not seen before: the measure of "new" for the next digests.
 pub async fn note_visible(state: &StateStore, catalog: &Catalog, settings: &PlanSettings, now: DateTime<Utc>) -> Result<(), QueueError> {
-    let now_local = now.with_timezone(&settings.timezone).fixed_offset();
-    let visible: Vec<&str> = catalog
-        .iter()
-        .filter(|a| a.is_visible_at(now_local))
-        .map(|a| a.id())
-        .collect();
-    let fresh = state.unseen(visible).await?;
+    let fresh = state.unseen(visible_ids(catalog.iter(), settings, now)).await?;
     if !fresh.is_empty() {
         state.note_articles_seen(&fresh, now).await?;
     }
     Ok(())
+}
+
+/// [`note_visible`] for a planning: the sightings of `articles` read
+/// once, and those noted now recorded in them too.
+async fn note_unseen<'a>(state: &StateStore, articles: &'a [Arc<Article>], settings: &PlanSettings, now: DateTime<Utc>) -> Result<FirstSeen<'a>, QueueError> {
+    let mut first_seen = state.first_seen(articles).await?;
+    let fresh: Vec<&str> = visible_ids(articles.iter(), settings, now).into_iter().filter(|id| first_seen.at(id).is_none()).collect();
+    if !fresh.is_empty() {
+        state.note_articles_seen(&fresh, now).await?;
+        for id in fresh {
+            first_seen.record(id, now);
+        }
+    }
+    Ok(first_seen)
+}
+
+/// The ids of the articles visible at `now`.
+fn visible_ids<'a>(articles: impl Iterator<Item = &'a Arc<Article>>, settings: &PlanSettings, now: DateTime<Utc>) -> Vec<&'a str> {
+    let now_local = now.with_timezone(&settings.timezone).fixed_offset();
+    articles.filter(|a| a.is_visible_at(now_local)).map(|a| a.id()).collect()
 }

@@ -60,7 +60,7 @@ fn the_first_mail_holds_what_arrived_after_joining_not_a_backlog() {
     let fresh = article("fresh", at(25, 7, 3), "x");
     let seen = HashMap::from([("old".to_string(), at(24, 8, 0)), ("fresh".to_string(), at(25, 7, 3))]);
     let s1 = sub(1, Frequency::Instant, at(25, 7, 2));
-    let plans = plan(&[s1.clone()], &[fresh, old], &seen, &s, at(25, 7, 10), Mode::Scheduled);
+    let plans = plan(std::slice::from_ref(&s1), &[fresh, old], &seen, &s, at(25, 7, 10), Mode::Scheduled);
     assert_eq!(ids(&plans[0]), ["fresh"]);
     // Joined after the window closed: nothing is due for it.
     let late = sub(2, Frequency::Instant, at(25, 7, 11));
@@ -111,7 +111,7 @@ fn send_now_closes_the_open_window_and_its_scheduled_close_finds_it_done() {
     let a = article("a", at(25, 7, 12), "x");
     let seen = seen(std::slice::from_ref(&a), at(25, 7, 12));
     let s1 = sub(1, Frequency::Instant, at(20, 9, 0));
-    let plans = plan(&[s1.clone()], std::slice::from_ref(&a), &seen, &s, at(25, 7, 15), Mode::Now);
+    let plans = plan(std::slice::from_ref(&s1), std::slice::from_ref(&a), &seen, &s, at(25, 7, 15), Mode::Now);
     assert_eq!((plans[0].period.key.as_str(), ids(&plans[0])), ("instant:2026-11-25T00:10:00Z", vec!["a"]));
     let done = after(s1, &plans[0], at(25, 7, 15));
     assert!(plan(&[done], &[a], &seen, &s, at(25, 7, 20), Mode::Scheduled).is_empty());

@@ -6,10 +6,13 @@
 //! commit or crash before their commit, and a clock that steps back. Each
 //! planning is run as `newsletter::pipeline` runs it: every visible
 //! article is noted first, and a commit moves the watermark to what the
-//! plan says.
+//! plan says. Each plan's articles are also checked against the rule
+//! applied to every article (`World::new_by_the_rule`), the oracle of the
+//! planner's indexes (`digest::plan::visible`).
 
 use super::plan::tests::{article, at, settings, sub};
-use super::plan::{plan, Mode, Visible};
+use super::plan::{plan, Mode};
+use super::plan::visible::Visible;
 use crate::article::Article;
 use crate::subscriber::{Frequency, Subscriber};
 use chrono::{DateTime, Duration, Utc};
@@ -117,6 +120,8 @@ impl World {
             // ones its "N more" counts.
             let found = visible.new_for(&p.subscriber, &s, now, mode).expect("planned, so due");
             prop_assert_eq!(p.articles.len() + p.more, found.new.len());
+            let ids = |v: &[&Arc<Article>]| v.iter().map(|a| a.id().to_string()).collect::<Vec<_>>();
+            prop_assert_eq!(ids(&found.new), ids(&self.new_by_the_rule(&p.subscriber, &newest_first)), "the index finds what the rule says");
             for a in found.new {
                 let fresh = self.told.insert((p.subscriber.id, a.id().to_string()));
                 prop_assert!(fresh, "{} told {} again at {now} ({})", p.subscriber.email, a.id(), p.period.key);
@@ -127,6 +132,30 @@ impl World {
             s.last_digest_at = Some(p.watermark);
         }
         Ok(())
+    }
+}
+
+impl World {
+    /// The planner's "new" as its doc states it, a pass over every
+    /// article: the oracle of `Visible`'s indexes.
+    fn new_by_the_rule<'a>(&self, sub: &Subscriber, newest_first: &'a [Arc<Article>]) -> Vec<&'a Arc<Article>> {
+        let (s, now) = (settings(), self.now);
+        let local = now.with_timezone(&s.timezone).fixed_offset();
+        let seen = |a: &Article| self.first_seen.get(a.id()).copied().unwrap_or(now);
+        let since = match sub.frequency {
+            Frequency::Instant => Some(sub.last_digest_at.unwrap_or(sub.confirmed_at.unwrap_or(sub.created_at))),
+            _ => sub.last_digest_at,
+        };
+        let backlog_start = now - Duration::from_std(s.first_backlog).unwrap();
+        newest_first
+            .iter()
+            .filter(|a| a.is_visible_at(local))
+            .filter(|a| sub.topics.is_empty() || sub.topics.iter().any(|t| a.in_category(t)))
+            .filter(|a| match since {
+                None => a.published.to_utc() >= backlog_start,
+                Some(since) => seen(a) > since,
+            })
+            .collect()
     }
 }
 

@@ -35,6 +35,7 @@
 //!   and two rules are its own (`digest::instant`).
 
 use super::seen::Sightings;
+use visible::{Found, Visible};
 use crate::article::Article;
 use crate::subscriber::{Frequency, Subscriber};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
@@ -103,7 +104,7 @@ pub struct PlannedDigest {
 impl PlannedDigest {
     /// A digest of what [`Visible::new_for`] found: the first `max_items`
     /// listed, the rest counted.
-    pub(super) fn of(subscriber: &Subscriber, found: &Found, max_items: usize) -> PlannedDigest {
+    pub(in crate::digest) fn of(subscriber: &Subscriber, found: &Found, max_items: usize) -> PlannedDigest {
         let articles: Vec<Arc<Article>> = found.new.iter().take(max_items).map(|a| Arc::clone(a)).collect();
         PlannedDigest {
             subscriber: subscriber.clone(),
@@ -195,77 +196,13 @@ pub fn plan(
         .collect()
 }
 
-/// A subscriber's due period and what is new for them in it.
-pub(super) struct Found<'a> {
-    pub(super) period: Period,
-    /// Newest first; none: an empty plan that moves the watermark.
-    pub(super) new: Vec<&'a Arc<Article>>,
-    /// See [`PlannedDigest::watermark`].
-    pub(super) watermark: DateTime<Utc>,
-}
-
-/// The articles visible at a planning, each with its first sighting
-/// (looked up once for every subscriber), and the newest sighting.
-pub(super) struct Visible<'a> {
-    articles: Vec<(&'a Arc<Article>, DateTime<Utc>)>,
-    newest_seen: Option<DateTime<Utc>>,
-}
-
-impl<'a> Visible<'a> {
-    pub(super) fn new(articles: &'a [Arc<Article>], first_seen: &impl Sightings, s: &PlanSettings, now: DateTime<Utc>) -> Visible<'a> {
-        let now_local = now.with_timezone(&s.timezone).fixed_offset();
-        let visible: Vec<(&Arc<Article>, DateTime<Utc>)> = articles
-            .iter()
-            .filter(|a| a.is_visible_at(now_local))
-            .map(|a| (a, first_seen.at(a.id()).unwrap_or(now)))
-            .collect();
-        // Of every article noted, as the scheduler's pre-check reads it
-        // (`state::newest_seen`), and of the visible ones noted now.
-        let newest_seen = first_seen.newest().into_iter().chain(visible.iter().map(|&(_, seen)| seen)).max();
-        Visible { articles: visible, newest_seen }
-    }
-
-    /// `sub`'s period due at `now` and what is new for them; `None` when
-    /// nothing is due for them.
-    pub(super) fn new_for(&self, sub: &Subscriber, s: &PlanSettings, now: DateTime<Utc>, mode: Mode) -> Option<Found<'a>> {
-        if !sub.status.gets_digests() {
-            return None;
-        }
-        let period = period_at(sub.frequency, s, now, mode);
-        if sub.last_period.as_deref() == Some(period.key.as_str()) {
-            return None;
-        }
-        let joined = sub.confirmed_at.unwrap_or(sub.created_at);
-        if mode == Mode::Scheduled && period.end <= joined {
-            // The first period ends after they joined: nothing is due yet.
-            return None;
-        }
-        let since = match sub.frequency {
-            Frequency::Instant => Some(super::instant::due_since(sub, self.newest_seen)?),
-            Frequency::Daily | Frequency::Weekly => sub.last_digest_at,
-        };
-        let backlog_start = now - Duration::from_std(s.first_backlog).unwrap_or(Duration::days(7));
-        let mut watermark = sub.last_digest_at.map_or(now, |before| before.max(now));
-        let mut new = Vec::new();
-        let in_topics = |a: &Article| sub.topics.is_empty() || sub.topics.iter().any(|t| a.in_category(t));
-        for &(a, seen) in self.articles.iter().filter(|(a, _)| in_topics(a)) {
-            let is_new = match since {
-                None => a.published.with_timezone(&Utc) >= backlog_start,
-                Some(since) => seen > since,
-            };
-            if is_new {
-                new.push(a);
-                watermark = watermark.max(seen);
-            }
-        }
-        Some(Found { period, new, watermark })
-    }
-}
-
 /// Convenience for tests and callers with a local wall-clock time.
 pub fn local_instant(tz: Tz, y: i32, m: u32, d: u32, h: u32, min: u32) -> Option<DateTime<Utc>> {
     tz.with_ymd_and_hms(y, m, d, h, min, 0).earliest().map(|t| t.with_timezone(&Utc))
 }
+
+/// What a planning sees of the catalog, indexed for every subscriber.
+pub(super) mod visible;
 
 /// The helpers are shared with the seed and instant planners' tests.
 #[cfg(test)]

@@ -5,7 +5,8 @@
 //! whatever the topics of the subscribers who were due, and a copy never
 //! reaches back into the backlog that a new subscriber's first digest has.
 
-use super::plan::{Mode, Period, PlanSettings, PlannedDigest, Visible};
+use super::plan::{Mode, Period, PlanSettings, PlannedDigest};
+use super::plan::visible::Visible;
 use super::seen::Sightings;
 use crate::article::Article;
 use crate::subscriber::{Status, Subscriber};
