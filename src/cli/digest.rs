@@ -9,7 +9,7 @@ use crate::exit;
 use anyhow::Context as _;
 use bantin::digest::plan::{Mode, PlannedDigest};
 use bantin::newsletter::preview::{Next, TestSend};
-use bantin::newsletter::{CatalogSource, Digests};
+use bantin::newsletter::{pipeline, CatalogSource, Digests};
 use bantin::state::{Status, Subscriber};
 use bantin::{Catalog, Settings};
 use chrono::{DateTime, Utc};
@@ -154,8 +154,8 @@ fn refusal(sub: &Subscriber) -> String {
 
 /// `digest run --dry-run`: what is due, written and sent nowhere.
 async fn dry_run_report(digests: &Digests, catalog: &Catalog, start: DateTime<Utc>, mode: Mode) -> anyhow::Result<ExitCode> {
-    let seeds = &digests.settings.digest.seed;
-    let due = bantin::newsletter::pipeline::plan_due(&digests.state, catalog, &digests.plan, seeds, false, start, mode).await?;
+    let ask = pipeline::Ask { settings: &digests.plan, seeds: &digests.settings.digest.seed, archive: false, now: start, mode };
+    let due = pipeline::plan_due(&digests.state, catalog, &ask).await?;
     let plans = &due.digests;
     let mut empty = 0;
     for p in plans {

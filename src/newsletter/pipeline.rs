@@ -65,18 +65,22 @@ pub struct Due {
     pub archive: Vec<ArchiveEntry>,
 }
 
-/// Plans what is due at `now` without writing anything: the digests, the
-/// copies of their periods for each of `seeds` that is not a suppressed
-/// or complained subscriber, and with `archive` their periods' entries.
-pub async fn plan_due(
-    state: &StateStore,
-    catalog: &Catalog,
-    settings: &PlanSettings,
-    seeds: &[String],
-    archive: bool,
-    now: DateTime<Utc>,
-    mode: Mode,
-) -> Result<Due, QueueError> {
+/// What a planning is asked for.
+pub struct Ask<'a> {
+    pub settings: &'a PlanSettings,
+    /// `digest.seed`: the addresses that get a copy of each period.
+    pub seeds: &'a [String],
+    /// `digest.archive`: record each period's site-wide digest.
+    pub archive: bool,
+    pub now: DateTime<Utc>,
+    pub mode: Mode,
+}
+
+/// Plans what is due at `ask.now` without writing anything: the digests,
+/// the copies of their periods for each seed address that is not a
+/// suppressed or complained subscriber, and with `archive` their periods'
+/// entries.
+pub async fn plan_due(state: &StateStore, catalog: &Catalog, ask: &Ask<'_>) -> Result<Due, QueueError> {
     let recipients = state.digest_recipients().await?;
     if recipients.is_empty() {
         // Nobody to plan for: no digest, so no seed copy or archive period
@@ -87,7 +91,7 @@ pub async fn plan_due(
     }
     let articles = planning_list(catalog);
     let first_seen = state.first_seen(&articles).await?;
-    plan_from(state, &recipients, &articles, &first_seen, settings, seeds, archive, now, mode).await
+    plan_from(state, &recipients, &articles, &first_seen, ask).await
 }
 
 /// A list of the catalog's articles that is this planning's own (not the
@@ -98,18 +102,14 @@ fn planning_list(catalog: &Catalog) -> Vec<Arc<Article>> {
 }
 
 /// [`plan_due`] for `recipients` (not none), from `first_seen`.
-#[allow(clippy::too_many_arguments)]
 async fn plan_from(
     state: &StateStore,
     recipients: &[Subscriber],
     articles: &[Arc<Article>],
     first_seen: &FirstSeen<'_>,
-    settings: &PlanSettings,
-    seeds: &[String],
-    archive: bool,
-    now: DateTime<Utc>,
-    mode: Mode,
+    ask: &Ask<'_>,
 ) -> Result<Due, QueueError> {
+    let &Ask { settings, seeds, archive, now, mode } = ask;
     let digests = plan::plan(recipients, articles, first_seen, settings, now, mode);
     let mut mailable = Vec::with_capacity(seeds.len());
     if digests.iter().any(|p| !p.is_empty()) {
@@ -227,8 +227,8 @@ async fn note_and_plan(digests: &Digests, catalog: &Catalog, now: DateTime<Utc>,
     if recipients.is_empty() {
         return Ok(Due::default());
     }
-    let (seeds, archive) = (&digests.settings.digest.seed, digests.settings.digest.archive);
-    plan_from(state, &recipients, &articles, &first_seen, settings, seeds, archive, now, mode).await
+    let ask = Ask { settings, seeds: &digests.settings.digest.seed, archive: digests.settings.digest.archive, now, mode };
+    plan_from(state, &recipients, &articles, &first_seen, &ask).await
 }
 
 /// Renders the seed copies (few: one per seed address and period) on a

@@ -65,6 +65,11 @@ struct World {
 }
 
 impl World {
+    /// No article yet, one subscriber.
+    fn at(now: DateTime<Utc>, subscriber: Subscriber) -> World {
+        World { now, articles: Vec::new(), first_seen: HashMap::new(), subscribers: vec![subscriber], told: HashSet::new() }
+    }
+
     fn run(&mut self, step: Step) -> Result<(), TestCaseError> {
         match step {
             Step::Wait(minutes) => self.now += Duration::minutes(minutes),
@@ -164,13 +169,7 @@ proptest! {
 
     #[test]
     fn never_twice(steps in proptest::collection::vec(step(), 1..160)) {
-        let mut world = World {
-            now: at(1, 6, 0),
-            articles: Vec::new(),
-            first_seen: HashMap::new(),
-            subscribers: vec![sub(1, Frequency::Daily, at(1, 6, 0))],
-            told: HashSet::new(),
-        };
+        let mut world = World::at(at(1, 6, 0), sub(1, Frequency::Daily, at(1, 6, 0)));
         for step in steps {
             world.run(step)?;
         }
@@ -183,13 +182,7 @@ proptest! {
 /// article's sighting, and the next day's digest told it again.
 #[test]
 fn a_clock_stepped_back_does_not_tell_an_article_again() {
-    let mut world = World {
-        now: at(20, 7, 5),
-        articles: Vec::new(),
-        first_seen: HashMap::new(),
-        subscribers: vec![sub(1, Frequency::Daily, at(10, 6, 0))],
-        told: HashSet::new(),
-    };
+    let mut world = World::at(at(20, 7, 5), sub(1, Frequency::Daily, at(10, 6, 0)));
     let steps = [
         Step::Arrive { hours: 1, topic: 0, draft: false },
         Step::Plan { send_now: false, commit: true },
