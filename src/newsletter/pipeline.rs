@@ -19,7 +19,7 @@ use crate::article::Article;
 use crate::catalog::Catalog;
 use crate::digest::plan::{self, Mode, PlanSettings, PlannedDigest};
 use crate::digest::seed::SiteDigest;
-use crate::digest::seen::{FirstSeen, Sightings};
+use crate::digest::seen::FirstSeen;
 use crate::state::Subscriber;
 use crate::state::{ArchiveEntry, DigestCommit, OutboxMessage, StateError, StateStore};
 use rayon::prelude::*;
@@ -264,7 +264,9 @@ pub async fn note_visible(state: &StateStore, catalog: &Catalog, settings: &Plan
 /// once, and those noted now recorded in them too.
 async fn note_unseen<'a>(state: &StateStore, articles: &'a [Arc<Article>], settings: &PlanSettings, now: DateTime<Utc>) -> Result<FirstSeen<'a>, QueueError> {
     let mut first_seen = state.first_seen(articles).await?;
-    let fresh: Vec<&str> = visible_ids(articles.iter(), settings, now).into_iter().filter(|id| first_seen.at(id).is_none()).collect();
+    // In id order, as the state writes them: no sorted copy (1.6 MB at a
+    // first start of 100k articles).
+    let fresh = visible_ids(first_seen.unseen(), settings, now);
     if !fresh.is_empty() {
         state.note_articles_seen(&fresh, now).await?;
         for id in fresh {

@@ -61,6 +61,13 @@ impl<'a> FirstSeen<'a> {
         self.newest = self.newest.max(Some(at));
     }
 
+    /// The articles with no sighting, in id order (the order the state
+    /// notes them in, `state::note_articles_seen`).
+    pub fn unseen(&self) -> impl Iterator<Item = &'a Arc<Article>> + '_ {
+        let articles = self.articles;
+        self.by_id.iter().filter(|&&i| self.at[i as usize] == NOT_SEEN).map(move |&i| &articles[i as usize])
+    }
+
     fn position(&self, id: &str) -> Option<usize> {
         let found = self.by_id.binary_search_by(|&i| self.articles[i as usize].id().cmp(id)).ok()?;
         Some(self.by_id[found] as usize)
@@ -104,6 +111,10 @@ mod tests {
             assert_eq!(seen.at(id), want, "{id}: only the list's own articles are kept");
         }
         assert_eq!(seen.at("c"), None, "never seen");
+        let unseen: Vec<&str> = seen.unseen().map(|a| a.id()).collect();
+        assert_eq!(unseen, ["c"]);
+        let none = FirstSeen::of(&articles);
+        assert_eq!(none.unseen().map(|a| a.id()).collect::<Vec<_>>(), ["a", "b", "c"], "in id order");
         assert_eq!(seen.newest(), map.newest(), "an article not in the list still counts as the newest sighting");
         assert_eq!(seen.newest(), Some(t("2026-11-24T01:00:00Z")));
         assert_eq!(FirstSeen::of(&[]).newest(), None);
