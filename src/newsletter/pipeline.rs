@@ -17,7 +17,7 @@ use super::Digests;
 use crate::mail::{Composer, MailError};
 use crate::article::Article;
 use crate::catalog::Catalog;
-use crate::digest::plan::{self, Mode, PlanSettings, PlannedDigest};
+use crate::digest::plan::{self, Mode, PlanSettings, PlannedDigest, Visible};
 use crate::digest::seed::SiteDigest;
 use crate::digest::seen::FirstSeen;
 use crate::state::Subscriber;
@@ -110,7 +110,8 @@ async fn plan_from(
     ask: &Ask<'_>,
 ) -> Result<Due, QueueError> {
     let &Ask { settings, seeds, archive, now, mode } = ask;
-    let digests = plan::plan(recipients, articles, first_seen, settings, now, mode);
+    let visible = Visible::new(articles, first_seen, settings, now);
+    let digests = plan::plan_for(recipients, &visible, settings, now, mode);
     let mut mailable = Vec::with_capacity(seeds.len());
     if digests.iter().any(|p| !p.is_empty()) {
         for seed in seeds {
@@ -123,7 +124,7 @@ async fn plan_from(
     let site = if mailable.is_empty() && !archive {
         Vec::new()
     } else {
-        crate::digest::seed::site_wide(&digests, articles, first_seen, settings, now, mode)
+        crate::digest::seed::site_wide(&digests, &visible, settings, now, mode)
     };
     let copies = crate::digest::seed::copies(&mailable, &site);
     // Only periods the archive has a page for (`digest::archive` names

@@ -9,7 +9,6 @@ use bantin_core::digest::seen::FirstSeen;
 use chrono::{DateTime, Utc};
 use futures_util::TryStreamExt;
 use sqlx::any::AnyRow;
-
 use std::sync::Arc;
 
 /// The statuses that get digests, as an SQL list: the statuses of

@@ -41,15 +41,16 @@ const CLAIM_SQL: &str =
 
 impl StateStore {
     /// Writes a batch of planned digests in one transaction: each one's
-    /// outbox row (if it has a message) and the subscriber's new watermark. A digest whose subscriber already has
-    /// this period is skipped (another run got there first).
+    /// outbox row (if it has a message) and the subscriber's new watermark.
+    /// A digest whose subscriber already has this period is skipped
+    /// (another run got there first).
     pub async fn commit_digests(&self, batch: &[DigestCommit]) -> Result<usize> {
         Ok(self.commit_digests_with(batch, &[], &[]).await?.0)
     }
 
     /// [`StateStore::commit_digests`], and `copies` (seed copies: nobody's
-    /// digest, no watermark; each with the time it is queued
-    /// at) in the same transaction, each unless a message of its
+    /// digest, no watermark; each with the time it is queued at) in the
+    /// same transaction, each unless a message of its
     /// Message-ID is there already; and the `archive` entries of the
     /// periods this batch commits a digest of (`state::archive`: a
     /// period's first entry is kept). How many digests and how many copies

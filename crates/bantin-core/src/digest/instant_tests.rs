@@ -130,7 +130,8 @@ fn a_seed_gets_no_copy_of_an_instant_window() {
     reader.last_digest_at = Some(at(25, 6, 50));
     let due = plan(&[reader], &arts, &seen, &s, at(25, 7, 10), Mode::Scheduled);
     let seeds = ["editor@example.org".to_string()];
-    let site = super::seed::site_wide(&due, &arts, &seen, &s, at(25, 7, 10), Mode::Scheduled);
+    let visible = super::plan::Visible::new(&arts, &seen, &s, at(25, 7, 10));
+    let site = super::seed::site_wide(&due, &visible, &s, at(25, 7, 10), Mode::Scheduled);
     assert_eq!(site.len(), 1);
     assert_eq!((site[0].digest.period.key.as_str(), ids(&site[0].digest), &site[0].article_ids[..]), ("instant:2026-11-25T00:00:00Z", vec!["inside"], &["inside".to_string()][..]), "every topic, this window only");
     assert!(super::seed::plan_copies(&seeds, &due, &arts, &seen, &s, at(25, 7, 10), Mode::Scheduled).is_empty());

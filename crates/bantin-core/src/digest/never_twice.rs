@@ -11,8 +11,7 @@
 //! planner's indexes (`digest::plan::visible`).
 
 use super::plan::tests::{article, at, settings, sub};
-use super::plan::{plan, Mode};
-use super::plan::visible::Visible;
+use super::plan::{plan, Mode, Visible};
 use crate::article::Article;
 use crate::subscriber::{Frequency, Subscriber};
 use chrono::{DateTime, Duration, Utc};

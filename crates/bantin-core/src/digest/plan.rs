@@ -19,6 +19,10 @@
 //!   publication date instead;
 //! - newest first, at most `max_items` listed, the rest counted as "N more"
 //!   (told, not listed: the watermark moves past them too);
+//! - a due period with no new article yields an empty plan, which moves the
+//!   watermark but sends nothing;
+//! - frequency `instant`: the periods are windows of `digest.instant_window`
+//!   and two rules are its own (`digest::instant`).
 //!
 //! Never twice, from the watermark alone (no per-article record is read or
 //! kept): first sightings never change (`newsletter::pipeline` notes every
@@ -29,13 +33,10 @@
 //! can hold them again, even when the clock steps back (an article may then
 //! be missed, never sent twice). The property test `never_twice` drives
 //! plannings, commits, crashes, edits and clock steps at random against it.
-//! - a due period with no new article yields an empty plan, which moves the
-//!   watermark but sends nothing;
-//! - frequency `instant`: the periods are windows of `digest.instant_window`
-//!   and two rules are its own (`digest::instant`).
 
 use super::seen::Sightings;
-use visible::{Found, Visible};
+use visible::Found;
+pub use visible::Visible;
 use crate::article::Article;
 use crate::subscriber::{Frequency, Subscriber};
 use chrono::{DateTime, Datelike, Duration, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
@@ -189,7 +190,12 @@ pub fn plan(
     now: DateTime<Utc>,
     mode: Mode,
 ) -> Vec<PlannedDigest> {
-    let visible = Visible::new(articles, first_seen, s, now);
+    plan_for(recipients, &Visible::new(articles, first_seen, s, now), s, now, mode)
+}
+
+/// [`plan`] from the planning's [`Visible`] articles, which the site-wide
+/// digests (`seed::site_wide`) take too.
+pub fn plan_for(recipients: &[Subscriber], visible: &Visible, s: &PlanSettings, now: DateTime<Utc>, mode: Mode) -> Vec<PlannedDigest> {
     recipients
         .iter()
         .filter_map(|sub| visible.new_for(sub, s, now, mode).map(|found| PlannedDigest::of(sub, &found, s.max_items)))

@@ -5,8 +5,7 @@
 //! whatever the topics of the subscribers who were due, and a copy never
 //! reaches back into the backlog that a new subscriber's first digest has.
 
-use super::plan::{Mode, Period, PlanSettings, PlannedDigest};
-use super::plan::visible::Visible;
+use super::plan::{Mode, Period, PlanSettings, PlannedDigest, Visible};
 use super::seen::Sightings;
 use crate::article::Article;
 use crate::subscriber::{Status, Subscriber};
@@ -30,8 +29,7 @@ pub struct SiteDigest {
 /// (`digest::archive`) both take it from here.
 pub fn site_wide(
     due: &[PlannedDigest],
-    articles: &[Arc<Article>],
-    first_seen: &impl Sightings,
+    visible: &Visible,
     s: &PlanSettings,
     now: DateTime<Utc>,
     mode: Mode,
@@ -42,7 +40,6 @@ pub fn site_wide(
             periods.push(&p.period);
         }
     }
-    let visible = Visible::new(articles, first_seen, s, now);
     let mut out = Vec::new();
     for period in periods {
         let start = period.start;
@@ -86,7 +83,7 @@ pub fn plan_copies(
     if seeds.is_empty() {
         return Vec::new();
     }
-    copies(seeds, &site_wide(due, articles, first_seen, s, now, mode))
+    copies(seeds, &site_wide(due, &Visible::new(articles, first_seen, s, now), s, now, mode))
 }
 
 /// The copies of `site` (from [`site_wide`]) for each of `seeds`: of the

@@ -23,8 +23,9 @@ pub(in crate::digest) struct Found<'a> {
 }
 
 /// The articles visible at a planning, each with its first sighting
-/// (looked up once for every subscriber), and the newest sighting.
-pub(in crate::digest) struct Visible<'a> {
+/// (looked up once for every subscriber), and the newest sighting: made
+/// once a planning, for its digests and its site-wide ones alike.
+pub struct Visible<'a> {
     /// In the order of the planning's articles, each with its first
     /// sighting in Unix milliseconds (the state's precision): 16 bytes an
     /// article, where a `DateTime` made it 24.
@@ -37,7 +38,7 @@ pub(in crate::digest) struct Visible<'a> {
 }
 
 impl<'a> Visible<'a> {
-    pub(in crate::digest) fn new(articles: &'a [Arc<Article>], first_seen: &impl Sightings, s: &PlanSettings, now: DateTime<Utc>) -> Visible<'a> {
+    pub fn new(articles: &'a [Arc<Article>], first_seen: &impl Sightings, s: &PlanSettings, now: DateTime<Utc>) -> Visible<'a> {
         let now_local = now.with_timezone(&s.timezone).fixed_offset();
         let visible: Vec<(&Arc<Article>, i64)> = articles
             .iter()
