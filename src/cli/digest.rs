@@ -96,7 +96,7 @@ async fn preview(
         Err(code) => return Ok(code),
     };
     let message = digests.composer.digest(&p, catalog, now)?;
-    std::io::stdout().write_all(&message.body)?;
+    std::io::stdout().write_all(&message.body()?)?;
     Ok(ExitCode::SUCCESS)
 }
 

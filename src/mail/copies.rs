@@ -16,7 +16,7 @@ use super::shape::Personal;
 use super::{Composer, MailError, Rendered};
 use crate::catalog::Catalog;
 use crate::digest::plan::PlannedDigest;
-use crate::state::{MessageKind, OutboxMessage};
+use crate::state::{MessageKind, MessageBytes, OutboxMessage};
 use chrono::{DateTime, Utc};
 
 /// What a test send hands to the relay, and what the CLI says of it.
@@ -64,8 +64,7 @@ impl Composer {
             subscriber_id: None,
             period_key: plan.period.key.clone(),
             recipient: to.clone(),
-            body,
-            shared: None,
+            bytes: MessageBytes::Whole(body),
         })
     }
 

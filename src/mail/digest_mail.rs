@@ -19,10 +19,8 @@ use super::clip::{self, Split};
 use super::assemble::quoted_printable_parts;
 use crate::catalog::Catalog;
 use crate::digest::plan::PlannedDigest;
-use crate::state::{Frequency, MessageKind, OutboxMessage, Subscriber};
+use crate::state::{Frequency, MessageKind, MessageBytes, OutboxMessage, Subscriber};
 use chrono::{DateTime, Datelike, Utc};
-use lettre::message::Body;
-use lettre::message::header::ContentTransferEncoding;
 
 /// The parts of a digest's context that are the same for every
 /// subscriber of its shape, made once however often it is rendered.
@@ -195,7 +193,11 @@ impl Composer {
                     let (text, html) = shape.parts(&personal);
                     self.assemble(to, &shape.subject, quoted_printable_parts(text, html), message_id, now, headers)
                 })?;
-                message.shared = Shared::of(shape.common(), &message.body);
+                if let MessageBytes::Whole(body) = &message.bytes
+                    && let Some(shared) = Shared::of(shape.common(), body)
+                {
+                    message.bytes = MessageBytes::Shared(shared);
+                }
                 Ok(message)
             }
             None => self.digest_rendered(plan, catalog, &personal, now),
@@ -203,8 +205,7 @@ impl Composer {
     }
 
     /// Renders `plan` with two sets of stand-ins and with `personal`, and
-    /// makes the shape if they agree (`Shape::make`) and lettre would use
-    /// quoted-printable for both parts.
+    /// makes the shape if they agree (`Shape::make`).
     /// How much is shown in full (`mail::clip`) is decided once, with
     /// the longer stand-ins, so that all three show the same.
     pub(super) fn shape(&self, plan: &PlannedDigest, catalog: &Catalog, personal: &Personal) -> Result<Option<Shape>, MailError> {
@@ -212,10 +213,6 @@ impl Composer {
         let (split, b) = self.fitted(&digest, &shape::stand_ins(1))?;
         let a = self.render_split(&digest, &shape::stand_ins(0), split)?;
         let real = self.render_split(&digest, personal, split)?;
-        let quoted_printable = |s: &str| Body::new(s.to_string()).encoding() == ContentTransferEncoding::QuotedPrintable;
-        if !(quoted_printable(&real.text) && quoted_printable(&real.html)) {
-            return Ok(None);
-        }
         Ok(Shape::make(
             [(&a.subject, &a.text, &a.html), (&b.subject, &b.text, &b.html)],
             (&real.subject, &real.text, &real.html),
@@ -240,8 +237,7 @@ impl Composer {
             subscriber_id: Some(sub.id),
             period_key: plan.period.key.clone(),
             recipient: sub.email.clone(),
-            body,
-            shared: None,
+            bytes: MessageBytes::Whole(body),
         })
     }
 

@@ -12,7 +12,7 @@
 //! row, and a new one would rebuild the table on SQLite).
 
 use super::{Composer, MailError, Rendered, CONFIRM_VALID_DAYS};
-use crate::state::{MessageKind, OutboxMessage, Subscriber};
+use crate::state::{MessageKind, MessageBytes, OutboxMessage, Subscriber};
 use chrono::{DateTime, Utc};
 use minijinja::Value;
 
@@ -123,8 +123,7 @@ impl Composer {
             subscriber_id: Some(sub.id),
             period_key,
             recipient: sub.email.clone(),
-            body,
-            shared: None,
+            bytes: MessageBytes::Whole(body),
         })
     }
 }

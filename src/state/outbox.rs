@@ -11,7 +11,7 @@
 //!
 //! Statements go out several rows at a time (`statements.rs`).
 
-use super::{Backend, DigestCommit, MessageKind, OutboxCounts, OutboxMessage, OutboxRow, from_ms, get, q, to_ms};
+use super::{Backend, DigestCommit, MessageBytes, MessageKind, OutboxCounts, OutboxMessage, OutboxRow, from_ms, get, q, to_ms};
 use super::{ArchiveEntry, Result, StateError, StateStore};
 use super::common::StoredBody;
 use super::statements::{list, sql, values, ROWS_PER_STATEMENT};
@@ -294,14 +294,20 @@ async fn insert_outbox(
             rows.push((get(r, "id")?, m));
         }
         // A shared body names its common bytes: they go first.
-        let commons: Vec<&Common> = rows.iter().filter_map(|(_, m)| m.shared.as_ref()).map(|s| &*s.common).collect();
+        let commons: Vec<&Common> = rows
+            .iter()
+            .filter_map(|(_, m)| match &m.bytes {
+                MessageBytes::Shared(s) => Some(&*s.common),
+                MessageBytes::Whole(_) => None,
+            })
+            .collect();
         super::common::write(tx, &commons).await?;
         let text = format!("INSERT INTO outbox_bodies (outbox_id, body, common_key) VALUES {}", values(rows.len(), 3, 1));
         let mut query = sqlx::query(sql(text));
         for (id, m) in &rows {
-            query = match &m.shared {
-                Some(shared) => query.bind(*id).bind(shared.delta.as_slice()).bind(Some(shared.common.key().as_slice())),
-                None => query.bind(*id).bind(m.body.as_slice()).bind(None::<&[u8]>),
+            query = match &m.bytes {
+                MessageBytes::Shared(shared) => query.bind(*id).bind(shared.delta.as_slice()).bind(Some(shared.common.key().as_slice())),
+                MessageBytes::Whole(body) => query.bind(*id).bind(body.as_slice()).bind(None::<&[u8]>),
             };
         }
         query.execute(&mut **tx).await.map_err(q("writing message bodies to the outbox"))?;

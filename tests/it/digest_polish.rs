@@ -109,7 +109,8 @@ fn a_digest_of_200_articles_stays_under_gmails_clipping_limit() {
     // The shared shape's message (how a digest run builds it) is as small.
     let shapes = bantin::mail::shape::Shapes::default();
     let message = d.composer.digest_in(&shapes, &d.plan, &d.catalog, now()).unwrap();
-    let parsed = mailtest::parse(&message.body);
+    let body = message.body().unwrap();
+    let parsed = mailtest::parse(&body);
     let html = parsed.body_html(0).unwrap();
     println!("the same from its shape: HTML {} bytes, {} in full", html.len(), shown(&html).0);
     assert!(html.len() < GMAIL_CLIP);

@@ -67,9 +67,10 @@ fn one_article_is_tin_moi_and_its_title_through_the_built_message() {
     let shapes = bantin::mail::shape::Shapes::default();
     let msg = composer.digest_in(&shapes, &p, &catalog, now()).unwrap();
     assert_eq!(msg.message_id, composer.message_id(42, "instant:2026-08-30T23:50:00Z"), "a function of (subscriber, window)");
-    let parsed = mail_parser::MessageParser::default().parse(&msg.body).expect("mail-parser reads it");
+    let body = msg.body().unwrap();
+    let parsed = mail_parser::MessageParser::default().parse(&body).expect("mail-parser reads it");
     assert_eq!(parsed.subject(), Some(format!("Tin mới: {title}").as_str()));
-    let raw = String::from_utf8_lossy(&msg.body);
+    let raw = String::from_utf8_lossy(&body);
     let subject_line = raw.lines().find(|l| l.starts_with("Subject:")).unwrap();
     assert!(subject_line.is_ascii() && subject_line.contains("=?utf-8?"), "RFC 2047 subject: {subject_line}");
     assert!(parsed.body_text(0).unwrap().contains(&title));

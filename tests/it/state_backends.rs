@@ -9,7 +9,7 @@
 
 use crate::support::mailtest;
 
-use bantin::state::{Backend as StoreBackend, DigestCommit, MessageKind, OutboxMessage, StateStore};
+use bantin::state::{Backend as StoreBackend, DigestCommit, MessageBytes, MessageKind, OutboxMessage, StateStore};
 use mailtest::fixed_now as at;
 use mailtest::{Backend, StateDb};
 use std::collections::HashSet;
@@ -36,8 +36,7 @@ fn message(subscriber: i64, period: &str) -> OutboxMessage {
         subscriber_id: Some(subscriber),
         period_key: period.into(),
         recipient: format!("reader{subscriber}@example.org"),
-        body: format!("Subject: {period}\r\n\r\nbody \u{0} bytes \u{1}\r\n").into_bytes(),
-        shared: None,
+        bytes: MessageBytes::Whole(format!("Subject: {period}\r\n\r\nbody \u{0} bytes \u{1}\r\n").into_bytes()),
     }
 }
 
@@ -71,7 +70,7 @@ async fn two_instances_claiming_at_once_never_get_the_same_row(backend: Backend)
     assert_eq!(a.outbox_counts().await.unwrap().sending, ids.len() as i64);
     // The stored bytes come back unchanged (BYTEA / BLOB, NUL included).
     let (status, body) = b.outbox_message("<daily:2026-08-31.1@example.org>").await.unwrap().unwrap();
-    assert_eq!((status.as_str(), body), ("sending", message(1, "daily:2026-08-31").body));
+    assert_eq!((status.as_str(), body), ("sending", message(1, "daily:2026-08-31").body().unwrap().into_owned()));
 }
 
 async fn one_plan_committed_by_two_instances_at_once_gives_one_row_per_subscriber(backend: Backend) {
@@ -263,14 +262,14 @@ async fn bodies_move_to_their_own_table_and_marks_are_audited_by_the_database(ba
          VALUES ($1, 'digest', 1, 'daily:2026-08-30', 'reader1@example.org', $2, 'queued', 0, 0)",
     )
     .bind(&kept.message_id)
-    .bind(&kept.body)
+    .bind(kept.body().unwrap().into_owned())
     .execute(&old)
     .await
     .unwrap();
     old.close().await;
 
     let state = StateStore::open(&db.url).await.unwrap();
-    assert_eq!(state.outbox_message(&kept.message_id).await.unwrap().unwrap(), ("queued".to_string(), kept.body.clone()));
+    assert_eq!(state.outbox_message(&kept.message_id).await.unwrap().unwrap(), ("queued".to_string(), kept.body().unwrap().into_owned()));
     let ids = subscribers(&state, 40).await;
     for id in &ids {
         assert!(state.enqueue(&message(*id, "daily:2026-08-31"), at()).await.unwrap());
@@ -279,7 +278,7 @@ async fn bodies_move_to_their_own_table_and_marks_are_audited_by_the_database(ba
     let rows = state.claim_due(owner, at(), Duration::from_secs(300), 100).await.unwrap();
     assert_eq!(rows.len(), 41);
     for r in &rows {
-        let expected = if r.message_id == kept.message_id { kept.body.clone() } else { message(r.subscriber_id.unwrap(), "daily:2026-08-31").body };
+        let expected = if r.message_id == kept.message_id { kept.body().unwrap().into_owned() } else { message(r.subscriber_id.unwrap(), "daily:2026-08-31").body().unwrap().into_owned() };
         assert_eq!(r.body, expected, "{}", r.message_id);
     }
     // One group of marks; rows leased to someone else are neither marked

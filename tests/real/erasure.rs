@@ -10,7 +10,7 @@ use super::bounces::bantin;
 use crate::support::harness;
 use crate::support::mailtest;
 
-use bantin::state::{MessageKind, OutboxMessage, StateStore};
+use bantin::state::{MessageBytes, MessageKind, OutboxMessage, StateStore};
 use mailtest::smtp::SmtpServer;
 use mailtest::{parse, wait_for_mail, Backend, StateDb};
 
@@ -85,8 +85,7 @@ async fn forget_erases_the_person_from_every_table(backend: Backend) {
         subscriber_id: None,
         period_key: "confirm".into(),
         recipient: "VICTIM.PERSON@example.org".into(),
-        body: b"To: VICTIM.PERSON@example.org\r\nSubject: x\r\n\r\nHello victim.person\r\n".to_vec(),
-        shared: None,
+        bytes: MessageBytes::Whole(b"To: VICTIM.PERSON@example.org\r\nSubject: x\r\n\r\nHello victim.person\r\n".to_vec()),
     };
     assert!(state.enqueue(&confirm, chrono::Utc::now()).await.unwrap());
     drop(state);

@@ -16,7 +16,7 @@ use crate::support::mailtest;
 
 use bantin::digest::plan::Mode;
 use bantin::newsletter::Digests;
-use bantin::state::{MessageKind, OutboxMessage, Status};
+use bantin::state::{MessageBytes, MessageKind, OutboxMessage, Status};
 use chrono::Utc;
 use mailtest::fixed_now;
 use mailtest::smtp::{AuthOffer, Behaviour, SmtpServer, AUTH_PASSWORD, AUTH_USER};
@@ -48,8 +48,7 @@ fn awkward_message() -> OutboxMessage {
         subscriber_id: None,
         period_key: "awkward".into(),
         recipient: "awkward@example.org".into(),
-        body: body.as_bytes().to_vec(),
-        shared: None,
+        bytes: MessageBytes::Whole(body.as_bytes().to_vec()),
     }
 }
 

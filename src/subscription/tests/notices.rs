@@ -135,7 +135,8 @@ async fn the_preferences_page_shows_the_choices_and_unsubscribes_from_everything
 
 /// The text and HTML parts of `message`, for a snapshot.
 fn parts(message: &crate::state::OutboxMessage) -> String {
-    let m = mail_parser::MessageParser::default().parse(&message.body).unwrap();
+    let body = message.body().unwrap();
+    let m = mail_parser::MessageParser::default().parse(&body).unwrap();
     format!("Subject: {}\n\n{}\n----\n{}", m.subject().unwrap(), m.body_text(0).unwrap(), m.body_html(0).unwrap())
 }
 
