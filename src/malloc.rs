@@ -41,15 +41,26 @@ pub fn tune_at_start() {
 /// others' pieces kept, `feeds::pieces`), it allocates less: 1 MiB gives
 /// the same publish time (median 3.3 ms) and 2.8 MB less peak (stop 50).
 pub fn settle_after_load() {
+    give_back();
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
-        // SAFETY: malloc_trim takes no pointers and is thread-safe (it
-        // locks each arena in turn).
-        unsafe {
-            libc::malloc_trim(0);
-        }
         set_unless_env(libc::M_TRIM_THRESHOLD, "MALLOC_TRIM_THRESHOLD_", 1 << 20);
         set_unless_env(libc::M_MMAP_THRESHOLD, "MALLOC_MMAP_THRESHOLD_", 1 << 20);
+    }
+}
+
+/// Gives the free memory inside the heaps back to the system, after work
+/// that left much of it: a load, a queueing run, a delivery. glibc trims
+/// only a heap's top by itself, so the holes a digest run's messages
+/// left between the blocks kept (~55 MB after 1,000 digests of 30 full
+/// articles, `serve` on 100k articles) stayed resident until the next
+/// run. A few ms; nothing is moved.
+pub fn give_back() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: malloc_trim takes no pointers and is thread-safe (it locks
+    // each arena in turn).
+    unsafe {
+        libc::malloc_trim(0);
     }
 }
 

@@ -37,9 +37,10 @@ impl StateStore {
         use sqlx::Connection as _;
         const ROWS_PER_COMMIT: usize = 2048;
         // In id order: each transaction then adds to one end of the id
-        // index instead of to a page of it per row, so SQLite's page cache
-        // (up to 16 MiB a connection) does not fill with the whole index
-        // between two shrinks (~8 MB of `serve`'s first start at 100k).
+        // index instead of to a page of it per row, so SQLite's page
+        // cache (`connect::CACHE_SIZE` a connection) does not fill with
+        // the whole index between two shrinks (~8 MB of `serve`'s first
+        // start at 100k, with 16 MiB caches).
         // `unseen` gives them sorted already: no copy then.
         let ids: std::borrow::Cow<[&str]> = if ids.is_sorted() {
             ids.into()
@@ -71,7 +72,7 @@ impl StateStore {
     }
 
     /// Readies an SQLite connection for a pass over a whole table (read
-    /// once, page by page): a page cache of 256 KiB, not the 16 MiB
+    /// once, page by page): a page cache of 256 KiB, not the 2 MiB
     /// (`connect::CACHE_SIZE`) the pass would fill. The table of
     /// first-seen times is ~9 MB at 100k articles, read whole at every
     /// start and every planning: at a restart those pages were 3-4 MB over
