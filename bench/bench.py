@@ -28,7 +28,8 @@ compare ratios, not absolute numbers; wrk and the servers share the cores.
   5. memory peak RSS (VmHWM) of the `bantin serve` of scenario 2/3 at the
             end of its run, N articles loaded; and of its restart on the
             same store and state with 1,000 subscribers (planned for at
-            start).
+            start); and of its start to mail 1,000 first digests of 30
+            full articles into smtp-sink (peak, and RSS once sent).
   6. scale  a table of its own: per store size (--scale-sizes: 1k, 10k,
             100k; 1M on request) the cold build's time and peak RSS, serve's
             start, RSS and update p50/p99 after the debounce; per subscriber
@@ -477,6 +478,54 @@ url = "sqlite://{work}/serve-state/bantin.db"
             subprocess.run([self.bin, "--config", self.cfg, "subscribers", "import", csv], check=True, stdout=subprocess.DEVNULL)
         self.start()
 
+    def mail_digests(self, port, subscribers):
+        """Stops the process, points it at the relay on `port` with a
+        400-day first backlog, imports that many new daily subscribers
+        (topics mixed as in `digest_run`; each first digest lists 30 full
+        articles, ~60 KB), who joined two days before, and starts it again; returns once the start's
+        catch-up has sent them all and the process is quiet."""
+        self.stop()
+        with open(self.cfg) as f:
+            text = f.read()
+        text = text.replace("[http]\n", '[http]\npublic_url = "https://bantin.example.org/"\n', 1)
+        text += f"""[mail]
+smtp_url = "smtp://127.0.0.1:{port}"
+from = "Bản tin Yên Bái <bantin@example.org>"
+max_per_second = 100000
+connections = 8
+[digest]
+first_backlog = "400d"
+"""
+        with open(self.cfg, "w") as f:
+            f.write(text)
+        topics = ["", "kinh-te", "du-lich", "van-hoa-xa-hoi", "kinh-te;nong-nghiep-nong-thon"]
+        csv = os.path.join(os.path.dirname(self.cfg), "mail-subscribers.csv")
+        with open(csv, "w") as f:
+            f.write("email,topics,frequency,status\n")
+            f.writelines(f"mail{i}@example.org,{topics[i % 5]},daily,active\n" for i in range(subscribers))
+        subprocess.run([self.bin, "--config", self.cfg, "subscribers", "import", csv], check=True, stdout=subprocess.DEVNULL)
+        # Joined two days ago: a period has ended since, so the start's
+        # catch-up plans their first digests (one who joined after the
+        # latest period's end waits for the next).
+        db_path = os.path.join(os.path.dirname(self.cfg), "serve-state", "bantin.db")
+        db = sqlite3.connect(db_path, timeout=30)
+        db.execute("update subscribers set created_at = created_at - 172800000, confirmed_at = confirmed_at - 172800000"
+                   " where email like 'mail%'")
+        db.commit()
+        db.close()
+        self.start()
+        deadline = time.monotonic() + 300
+        while True:
+            db = sqlite3.connect(db_path, timeout=30)
+            sent, = db.execute("select count(*) from outbox where status = 'sent' and recipient like 'mail%'").fetchone()
+            db.close()
+            if sent >= subscribers:
+                break
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"bantin serve sent {sent} of {subscribers} digests: see {self.log_path}")
+            time.sleep(0.2)
+        settle(self.proc.pid)
+
     def peak_mib(self):
         return vm_status(self.proc.pid, "VmHWM")
 
@@ -828,11 +877,32 @@ def serve_scenarios(args, table, work):
             table.add(f"5. memory serve {n:,}, restarted: peak RSS", f"{peak:.0f} MiB", target="< 80 MiB",
                       met=peak < 80 if n >= 100_000 else None,
                       note=f"VmHWM once settled, the same store and state and 1,000 subscribers; start {srv.startup:.2f} s")
+            serve_mailing(args, table, srv)
     finally:
         srv.stop()
         shutil.rmtree(srv.store, ignore_errors=True)
     if "update" in args.only:
         update_latency_tagged(args, table, work)
+
+
+def serve_mailing(args, table, srv):
+    """Scenario 5's third row: the same `serve` started again to mail the
+    first digests of 1,000 new subscribers (30 full articles each) from its
+    start's catch-up: the peak while it renders, commits and sends them,
+    and what it holds once they are sent (a digest run's memory is given
+    back, `malloc::give_back`). No target: the 80 MiB is the idle
+    service's."""
+    n = args.serve_articles
+    sink, port, _ = smtp_sink(args.scratch)
+    try:
+        log(f"restarting bantin serve on {n:,} articles to mail 1,000 first digests")
+        srv.mail_digests(port, 1000)
+        peak, after = srv.peak_mib(), vm_status(srv.proc.pid, "VmRSS")
+    finally:
+        sink.kill()
+        sink.wait()
+    table.add(f"5. memory serve {n:,}, mailing 1,000 digests: peak RSS", f"{peak:.0f} MiB",
+              note=f"RSS {after:.0f} MiB once sent; each first digest 30 full articles (400-day backlog), start's catch-up")
 
 
 # ---------------------------------------------------------------- 4. mail
