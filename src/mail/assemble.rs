@@ -2,7 +2,7 @@
 //! extra headers (cleaned, RFC 2047-encoded by lettre), the
 //! multipart/alternative body and the DKIM signature.
 
-use super::{Composer, MailError, Rendered};
+use super::{qp, Composer, MailError, Rendered};
 use bantin_core::subscriber::smtp_address;
 use chrono::{DateTime, Utc};
 use lettre::message::header::{ContentTransferEncoding, ContentType, HeaderName, HeaderValue};
@@ -25,7 +25,7 @@ impl Composer {
         now: DateTime<Utc>,
         extra: Vec<(&'static str, String)>,
     ) -> Result<Vec<u8>, MailError> {
-        self.assemble(to, &r.subject, quoted_printable_alternative(&r.text, &r.html), message_id, now, extra)
+        self.assemble(to, &r.subject, quoted_printable_parts(qp::encode(&r.text), qp::encode(&r.html)), message_id, now, extra)
     }
 
     pub(super) fn assemble(
@@ -64,27 +64,15 @@ impl Composer {
     }
 }
 
-/// The multipart/alternative of a text and an HTML part, both
-/// quoted-printable, whatever lettre would choose. For text that is a
-/// third Vietnamese letters, as a news digest's plain part is, lettre
-/// chooses base64 (shorter by a fifth), and base64 cannot be shared: a
-/// personal link shifts every byte after it, so such a digest could not
-/// have a shape (`mail::shape`) and was rendered three times over, then
-/// stored whole (~74 KB where a shared one stores ~2 KB). Quoted-printable
-/// keeps each byte where the text has it, in every mail, so a mail is the
-/// same whether made here or from its shape's pieces.
-fn quoted_printable_alternative(text: &str, html: &str) -> MultiPart {
-    // lettre refuses only 7bit and 8bit for bytes they cannot carry: never
-    // here, but its own choice stays the answer to a refusal.
-    let part = |kind: ContentType, s: &str| {
-        let body = Body::new_with_encoding(s.to_string(), ContentTransferEncoding::QuotedPrintable).unwrap_or_else(Body::new);
-        SinglePart::builder().header(kind).body(body)
-    };
-    MultiPart::alternative().singlepart(part(ContentType::TEXT_PLAIN, text)).singlepart(part(ContentType::TEXT_HTML, html))
-}
-
-/// The multipart/alternative of a text and an HTML part encoded already
-/// (`mail::shape`).
+/// The multipart/alternative of a text and an HTML part, both encoded
+/// already by `mail::qp`: whole (`build`) or from a shape's pieces
+/// (`mail::shape`). Every mail's parts are quoted-printable, whatever
+/// lettre would choose: for text that is a third Vietnamese letters, as a
+/// news digest's plain part is, lettre chooses base64 (shorter by a
+/// fifth), and base64 cannot be shared (a personal link shifts every byte
+/// after it), so such a digest could not have a shape and was rendered
+/// three times over, then stored whole (~74 KB where a shared one stores
+/// ~2 KB).
 pub(super) fn quoted_printable_parts(text: Vec<u8>, html: Vec<u8>) -> MultiPart {
     let qp = ContentTransferEncoding::QuotedPrintable;
     MultiPart::alternative()

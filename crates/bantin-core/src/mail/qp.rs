@@ -91,6 +91,13 @@ impl Encoder {
     }
 }
 
+/// `text` whole, from column 0: a part that is not made of pieces.
+pub fn encode(text: &str) -> Vec<u8> {
+    let mut e = Encoder::with_capacity(text.len() + text.len() / 2);
+    e.text(text);
+    e.into_bytes()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
