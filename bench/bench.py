@@ -407,6 +407,29 @@ def cold_build(args, table, work):
 
 # ---------------------------------------------------------------- 2, 3, 5. serve
 
+# Subscribers' topics, in turn: every topic, one, another, a third, two.
+TOPICS = ["", "kinh-te", "du-lich", "van-hoa-xa-hoi", "kinh-te;nong-nghiep-nong-thon"]
+
+
+def import_subscribers(bin, cfg, csv, n, name="reader", topics=TOPICS):
+    """Writes n active daily subscribers to `csv` (name0@example.org, …;
+    topics in turn from `topics`) and imports them with `cfg`."""
+    with open(csv, "w") as f:
+        f.write("email,topics,frequency,status\n")
+        f.writelines(f"{name}{i}@example.org,{topics[i % len(topics)]},daily,active\n" for i in range(n))
+    subprocess.run([bin, "--config", cfg, "subscribers", "import", csv], check=True, stdout=subprocess.DEVNULL)
+
+
+def mail_section(port):
+    """The `[mail]` of a run into the relay on `port`, unpaced."""
+    return f"""[mail]
+smtp_url = "smtp://127.0.0.1:{port}"
+from = "Bản tin Yên Bái <bantin@example.org>"
+max_per_second = 100000
+connections = 8
+"""
+
+
 class Serve:
     """A `bantin serve` on a copy of the n-article corpus."""
 
@@ -472,38 +495,24 @@ url = "sqlite://{work}/serve-state/bantin.db"
         self.stop()
         if subscribers:
             csv = os.path.join(os.path.dirname(self.cfg), "restart-subscribers.csv")
-            with open(csv, "w") as f:
-                f.write("email,topics,frequency,status\n")
-                f.writelines(f"reader{i}@example.org,,daily,active\n" for i in range(subscribers))
-            subprocess.run([self.bin, "--config", self.cfg, "subscribers", "import", csv], check=True, stdout=subprocess.DEVNULL)
+            import_subscribers(self.bin, self.cfg, csv, subscribers, topics=[""])
         self.start()
 
     def mail_digests(self, port, subscribers):
         """Stops the process, points it at the relay on `port` with a
         400-day first backlog, imports that many new daily subscribers
-        (topics mixed as in `digest_run`; each first digest lists 30 full
-        articles, ~60 KB), who joined two days before, and starts it again; returns once the start's
-        catch-up has sent them all and the process is quiet."""
+        (`TOPICS`; each first digest lists 30 full articles, ~60 KB), who
+        joined two days before, and starts it again; returns once the
+        start's catch-up has sent them all and the process is quiet."""
         self.stop()
         with open(self.cfg) as f:
             text = f.read()
         text = text.replace("[http]\n", '[http]\npublic_url = "https://bantin.example.org/"\n', 1)
-        text += f"""[mail]
-smtp_url = "smtp://127.0.0.1:{port}"
-from = "Bản tin Yên Bái <bantin@example.org>"
-max_per_second = 100000
-connections = 8
-[digest]
-first_backlog = "400d"
-"""
+        text += mail_section(port) + '[digest]\nfirst_backlog = "400d"\n'
         with open(self.cfg, "w") as f:
             f.write(text)
-        topics = ["", "kinh-te", "du-lich", "van-hoa-xa-hoi", "kinh-te;nong-nghiep-nong-thon"]
         csv = os.path.join(os.path.dirname(self.cfg), "mail-subscribers.csv")
-        with open(csv, "w") as f:
-            f.write("email,topics,frequency,status\n")
-            f.writelines(f"mail{i}@example.org,{topics[i % 5]},daily,active\n" for i in range(subscribers))
-        subprocess.run([self.bin, "--config", self.cfg, "subscribers", "import", csv], check=True, stdout=subprocess.DEVNULL)
+        import_subscribers(self.bin, self.cfg, csv, subscribers, name="mail")
         # Joined two days ago: a period has ended since, so the start's
         # catch-up plans their first digests (one who joined after the
         # latest period's end waits for the next).
@@ -958,22 +967,11 @@ path = "{store or os.path.join(ROOT, 'examples', 'articles')}"
 public_url = "https://bantin.example.org/"
 [state]
 url = "sqlite://{mw}/state/bantin.db"
-[mail]
-smtp_url = "smtp://127.0.0.1:{port}"
-from = "Bản tin Yên Bái <bantin@example.org>"
-max_per_second = 100000
-connections = 8
-[digest]
+""" + mail_section(port) + f"""[digest]
 first_backlog = "{backlog}"
 """)
-    topics = ["", "kinh-te", "du-lich", "van-hoa-xa-hoi", "kinh-te;nong-nghiep-nong-thon"]
-    csv = os.path.join(mw, "subscribers.csv")
-    with open(csv, "w") as f:
-        f.write("email,topics,frequency,status\n")
-        for i in range(n):
-            f.write(f"reader{i}@example.org,{topics[i % 5]},daily,active\n")
+    import_subscribers(args.bin, cfg, os.path.join(mw, "subscribers.csv"), n)
     env = dict(os.environ, BANTIN_LOG="warn")
-    subprocess.run([args.bin, "--config", cfg, "subscribers", "import", csv], check=True, stdout=subprocess.DEVNULL)
     runs = []
     state_db = os.path.join(mw, "state", "bantin.db")
     for day in days:
@@ -1073,8 +1071,8 @@ def scale(args, table, work):
 
 
 def day_of_news(args, work, port):
-    """Digests of a real day's news: subscribers (topics mixed as in
-    `digest_run`) of the largest store, each first digest holding a day's
+    """Digests of a real day's news: subscribers (topics in turn,
+    `TOPICS`) of the largest store, each first digest holding a day's
     articles (a 1-day backlog at 2025-12-31 07:00, the corpus's last full
     day), then the next day's run with what was published since. Planning
     is per subscriber × new article, so both stay near the 4-article run's
