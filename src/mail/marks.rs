@@ -4,7 +4,7 @@
 //! transaction, overlapping the next message's transfer.
 
 use super::smtp::Gate;
-use crate::state::{StateError, StateStore};
+use crate::state::{Marking, StateError, StateStore};
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt as _;
 use std::sync::Arc;
@@ -33,13 +33,24 @@ impl Marker {
     /// The longest a mark waits for others to share its commit.
     const HOLD: Duration = Duration::from_millis(5);
 
-    /// Starts the marking task; it ends when every `Marks` is dropped, or
-    /// at the first database error (returned).
-    pub(super) fn start(state: StateStore, owner: String, group_size: usize) -> (Marks, tokio::task::JoinHandle<Result<(), StateError>>) {
+    /// Starts the marking task, on `marking` if given (a former pass's,
+    /// else a new one); it ends when every `Marks` is dropped, giving its
+    /// marking back for the next pass, or at the first database error
+    /// (returned).
+    pub(super) fn start(
+        state: StateStore,
+        marking: Option<Marking>,
+        owner: String,
+        group_size: usize,
+    ) -> (Marks, tokio::task::JoinHandle<Result<Marking, StateError>>) {
         let (queue, mut rx) = tokio::sync::mpsc::unbounded_channel::<Mark>();
         let flush = Arc::new(tokio::sync::Notify::new());
         let wanted = Arc::clone(&flush);
         let task = tokio::spawn(async move {
+            let mut marking = match marking {
+                Some(m) => m,
+                None => state.marking().await?,
+            };
             let mut group = Vec::new();
             while rx.recv_many(&mut group, usize::MAX).await > 0 {
                 let deadline = tokio::time::Instant::now() + Self::HOLD;
@@ -53,13 +64,13 @@ impl Marker {
                 }
                 let ids: Vec<i64> = group.iter().map(|(id, _, _)| *id).collect();
                 let at = group.iter().map(|(_, at, _)| *at).max().unwrap_or_else(Utc::now);
-                state.mark_sent_many(&ids, &owner, at).await?;
+                marking.mark_sent_many(&ids, &owner, at).await?;
                 tracing::trace!(marks = ids.len(), "marked sent");
                 for (_, _, done) in group.drain(..) {
                     let _ = done.send(());
                 }
             }
-            Ok(())
+            Ok(marking)
         });
         (Marks { queue, flush }, task)
     }

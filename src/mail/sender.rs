@@ -23,7 +23,7 @@ pub use leases::{owner_alive, owner_name};
 use super::marks::Marker;
 use super::pace::{Pace, Sessions};
 use super::smtp::{DirectPool, Gate, Outcome, Refused, Relay, Security};
-use crate::state::{OutboxRow, StateError, StateStore};
+use crate::state::{Marking, OutboxRow, StateError, StateStore};
 use chrono::{DateTime, Utc};
 use lettre::transport::smtp::extension::ClientId;
 use lettre::Address;
@@ -95,6 +95,9 @@ pub struct Mailer {
     /// loops of this mailer together.
     pace: Pace,
     sessions: Sessions,
+    /// The connection marks went through in the last delivery pass, for
+    /// the next (`Marker`): a pass is often short, and each would open one.
+    spare_marking: std::sync::Mutex<Option<Marking>>,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -144,6 +147,7 @@ impl Mailer {
             verp: None,
             pace: Pace::new(settings.max_per_second),
             sessions: Sessions::new(settings.connections),
+            spare_marking: std::sync::Mutex::new(None),
             settings,
             url: shown,
             owner: owner_name(),
@@ -208,7 +212,8 @@ impl Mailer {
         let mut report = DeliveryReport::default();
         let parallel = self.settings.connections.max(1) as usize;
         let relay = Arc::clone(&self.relay);
-        let (marks, marker) = Marker::start(self.state.clone(), self.owner.clone(), parallel);
+        let spare = self.spare_marking.lock().ok().and_then(|mut slot| slot.take());
+        let (marks, marker) = Marker::start(self.state.clone(), spare, self.owner.clone(), parallel);
         let mut running: JoinSet<(OutboxRow, Delivered)> = JoinSet::new();
         let result = async {
             loop {
@@ -267,7 +272,12 @@ impl Mailer {
         let marked = marker.await;
         result?;
         match marked {
-            Ok(Ok(())) => Ok(report),
+            Ok(Ok(marking)) => {
+                if let Ok(mut slot) = self.spare_marking.lock() {
+                    slot.get_or_insert(marking);
+                }
+                Ok(report)
+            }
             Ok(Err(e)) => Err(e.into()),
             Err(e) => Err(SendError::Marker(e.to_string())),
         }

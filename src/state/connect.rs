@@ -155,6 +155,10 @@ async fn open_sqlite(url: &str, shown: &str) -> Result<AnyPool> {
     };
     AnyPoolOptions::new()
         .max_connections(4)
+        // The test before lending a connection is a round trip to its
+        // worker thread ahead of every statement through the pool; a
+        // connection to a local file is not dropped by a server.
+        .test_before_acquire(false)
         .after_connect(|conn, _| {
             Box::pin(async move {
                 // Several connections (planner, mailer, HTTP) share one

@@ -5,8 +5,9 @@
 //! `outbox.rs` (`claim_due`).
 
 use super::statements::{list, sql, ROWS_PER_STATEMENT};
-use super::{q, to_ms, Result, StateStore};
+use super::{q, to_ms, Backend, Result, StateStore};
 use chrono::{DateTime, Utc};
+use sqlx::{AnyConnection, Connection as _};
 
 impl StateStore {
     /// Marks a leased message sent, if this owner still holds it.
@@ -20,17 +21,28 @@ impl StateStore {
     /// the `outbox_sent_audit` trigger (migration 3), in the same statement.
     pub async fn mark_sent_many(&self, ids: &[i64], owner: &str, now: DateTime<Utc>) -> Result<()> {
         let _writing = self.writing().await;
-        // One statement up to ROWS_PER_STATEMENT ids (the sender's groups
-        // are at most `mail.connections`); beyond, a transaction.
-        if ids.len() <= ROWS_PER_STATEMENT {
-            return mark_sent_chunk(&self.pool, ids, owner, now).await;
-        }
-        let mut tx = self.pool.begin().await.map_err(q("marking messages sent"))?;
-        for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-            mark_sent_chunk(&mut *tx, chunk, owner, now).await?;
-        }
-        tx.commit().await.map_err(q("marking messages sent"))?;
-        Ok(())
+        let mut conn = self.pool.acquire().await.map_err(q("marking messages sent"))?;
+        mark_sent_on(&mut conn, ids, owner, now).await
+    }
+
+    /// What a sender marks its accepted messages through (`mail::marks`,
+    /// kept from one delivery pass to the next): on SQLite a connection of
+    /// its own. Through the pool each group of marks was three round trips
+    /// to the connection's worker thread, one of them the statement: sqlx
+    /// tests a connection before lending it (off for SQLite now,
+    /// `connect.rs`) and, whatever its options, when it comes back (with
+    /// the first, one in nine of a 10,000-digest run's context switches).
+    /// The connection is detached, so it never counts against the pool
+    /// that writers wait on while the marker waits for them (`writing`). On
+    /// PostgreSQL a mark is a round trip to the server either way, and the
+    /// pool's test replaces a connection the server dropped, so marks go
+    /// through the pool there.
+    pub async fn marking(&self) -> Result<Marking> {
+        let own = match self.backend {
+            Backend::Sqlite => Some(self.pool.acquire().await.map_err(q("marking messages sent"))?.detach()),
+            Backend::Postgres => None,
+        };
+        Ok(Marking { state: self.clone(), own })
     }
 
     /// A temporary failure: back to queued, tried again at `next_at`.
@@ -68,6 +80,41 @@ impl StateStore {
         tx.commit().await.map_err(q(doing))?;
         Ok(())
     }
+}
+
+/// A sender's way to mark its messages sent: see [`StateStore::marking`].
+pub struct Marking {
+    state: StateStore,
+    own: Option<AnyConnection>,
+}
+
+impl Marking {
+    /// [`StateStore::mark_sent_many`], on this marking's own connection if
+    /// it has one.
+    pub async fn mark_sent_many(&mut self, ids: &[i64], owner: &str, now: DateTime<Utc>) -> Result<()> {
+        match self.own.as_mut() {
+            Some(conn) => {
+                let _writing = self.state.writing().await;
+                mark_sent_on(conn, ids, owner, now).await
+            }
+            None => self.state.mark_sent_many(ids, owner, now).await,
+        }
+    }
+}
+
+/// Marks `ids` sent on `conn`: one statement up to ROWS_PER_STATEMENT ids
+/// (a sender's groups are at most `mail.connections`); beyond, a
+/// transaction. The caller holds the writer (`StateStore::writing`).
+async fn mark_sent_on(conn: &mut AnyConnection, ids: &[i64], owner: &str, now: DateTime<Utc>) -> Result<()> {
+    if ids.len() <= ROWS_PER_STATEMENT {
+        return mark_sent_chunk(&mut *conn, ids, owner, now).await;
+    }
+    let mut tx = conn.begin().await.map_err(q("marking messages sent"))?;
+    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+        mark_sent_chunk(&mut *tx, chunk, owner, now).await?;
+    }
+    tx.commit().await.map_err(q("marking messages sent"))?;
+    Ok(())
 }
 
 async fn mark_sent_chunk<'c, E>(executor: E, ids: &[i64], owner: &str, now: DateTime<Utc>) -> Result<()>

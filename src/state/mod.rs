@@ -59,6 +59,7 @@ pub use bounces::{ReportKind, ReportRow, Target};
 pub use digests::DIGEST_STATUSES;
 pub use choices::Unsubscribe;
 pub use lift::Lift;
+pub use marks::Marking;
 pub use privacy::Forgotten;
 pub use bantin_core::subscriber::*;
 
