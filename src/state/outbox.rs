@@ -252,66 +252,82 @@ impl StateStore {
 
 
 /// Inserts messages (skipping Message-IDs already there) and their bodies;
-/// returns how many were new.
+/// returns how many were new. The shared bytes their bodies name are
+/// written once for all of them, between the rows and the bodies: each
+/// ROWS_PER_STATEMENT rows wrote them again (a few shapes' ~14 KB each,
+/// copied into every statement's arguments and looked up in the table,
+/// seven times a batch of 200 digests).
 async fn insert_outbox(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     messages: &[(&OutboxMessage, DateTime<Utc>)],
 ) -> Result<usize> {
-    let mut queued = 0;
+    let mut rows: Vec<(i64, &OutboxMessage)> = Vec::with_capacity(messages.len());
     for chunk in messages.chunks(ROWS_PER_STATEMENT) {
-        let text = format!(
-            "INSERT INTO outbox (message_id, kind, subscriber_id, period_key, recipient, status, next_attempt_at, created_at)
-             VALUES {} ON CONFLICT (message_id) DO NOTHING RETURNING id, message_id",
-            values(chunk.len(), 8, 1)
-        );
+        insert_rows(tx, chunk, &mut rows).await?;
+    }
+    // A shared body names its common bytes: they go first.
+    let commons: Vec<&Common> = rows
+        .iter()
+        .filter_map(|(_, m)| match &m.bytes {
+            MessageBytes::Shared(s) => Some(&*s.common),
+            MessageBytes::Whole(_) => None,
+        })
+        .collect();
+    super::common::write(tx, &commons).await?;
+    for chunk in rows.chunks(ROWS_PER_STATEMENT) {
+        let text = format!("INSERT INTO outbox_bodies (outbox_id, body, common_key) VALUES {}", values(chunk.len(), 3, 1));
         let mut query = sqlx::query(sql(text));
-        for (m, now) in chunk {
-            query = query
-                .bind(m.message_id.as_str())
-                .bind(m.kind.as_str())
-                .bind(m.subscriber_id)
-                .bind(m.period_key.as_str())
-                .bind(m.recipient.as_str())
-                .bind("queued")
-                .bind(to_ms(*now))
-                .bind(to_ms(*now));
-        }
-        let inserted = query.fetch_all(&mut **tx).await.map_err(q("writing to the outbox"))?;
-        if inserted.is_empty() {
-            continue;
-        }
-        // The first message of a Message-ID is the one that was written.
-        let mut by_id: HashMap<&str, &OutboxMessage> = HashMap::with_capacity(chunk.len());
-        for (m, _) in chunk {
-            by_id.entry(m.message_id.as_str()).or_insert(m);
-        }
-        let mut rows: Vec<(i64, &OutboxMessage)> = Vec::with_capacity(inserted.len());
-        for r in &inserted {
-            let message_id: String = get(r, "message_id")?;
-            let m = by_id.get(message_id.as_str()).ok_or_else(|| {
-                StateError::Corrupt(format!("the outbox returned an unknown Message-ID {message_id}"))
-            })?;
-            rows.push((get(r, "id")?, m));
-        }
-        // A shared body names its common bytes: they go first.
-        let commons: Vec<&Common> = rows
-            .iter()
-            .filter_map(|(_, m)| match &m.bytes {
-                MessageBytes::Shared(s) => Some(&*s.common),
-                MessageBytes::Whole(_) => None,
-            })
-            .collect();
-        super::common::write(tx, &commons).await?;
-        let text = format!("INSERT INTO outbox_bodies (outbox_id, body, common_key) VALUES {}", values(rows.len(), 3, 1));
-        let mut query = sqlx::query(sql(text));
-        for (id, m) in &rows {
+        for (id, m) in chunk {
             query = match &m.bytes {
                 MessageBytes::Shared(shared) => query.bind(*id).bind(shared.delta.as_slice()).bind(Some(shared.common.key().as_slice())),
                 MessageBytes::Whole(body) => query.bind(*id).bind(body.as_slice()).bind(None::<&[u8]>),
             };
         }
         query.execute(&mut **tx).await.map_err(q("writing message bodies to the outbox"))?;
-        queued += rows.len();
     }
-    Ok(queued)
+    Ok(rows.len())
+}
+
+/// The outbox rows of `chunk` (at most ROWS_PER_STATEMENT), each unless
+/// its Message-ID is there already; adds the new ones to `rows` with
+/// their ids.
+async fn insert_rows<'m>(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    chunk: &[(&'m OutboxMessage, DateTime<Utc>)],
+    rows: &mut Vec<(i64, &'m OutboxMessage)>,
+) -> Result<()> {
+    let text = format!(
+        "INSERT INTO outbox (message_id, kind, subscriber_id, period_key, recipient, status, next_attempt_at, created_at)
+         VALUES {} ON CONFLICT (message_id) DO NOTHING RETURNING id, message_id",
+        values(chunk.len(), 8, 1)
+    );
+    let mut query = sqlx::query(sql(text));
+    for (m, now) in chunk {
+        query = query
+            .bind(m.message_id.as_str())
+            .bind(m.kind.as_str())
+            .bind(m.subscriber_id)
+            .bind(m.period_key.as_str())
+            .bind(m.recipient.as_str())
+            .bind("queued")
+            .bind(to_ms(*now))
+            .bind(to_ms(*now));
+    }
+    let inserted = query.fetch_all(&mut **tx).await.map_err(q("writing to the outbox"))?;
+    if inserted.is_empty() {
+        return Ok(());
+    }
+    // The first message of a Message-ID is the one that was written.
+    let mut by_id: HashMap<&str, &OutboxMessage> = HashMap::with_capacity(chunk.len());
+    for (m, _) in chunk {
+        by_id.entry(m.message_id.as_str()).or_insert(m);
+    }
+    for r in &inserted {
+        let message_id: String = get(r, "message_id")?;
+        let m = by_id
+            .get(message_id.as_str())
+            .ok_or_else(|| StateError::Corrupt(format!("the outbox returned an unknown Message-ID {message_id}")))?;
+        rows.push((get(r, "id")?, *m));
+    }
+    Ok(())
 }

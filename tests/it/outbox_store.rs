@@ -28,7 +28,12 @@ fn pieces() -> [Vec<u8>; 2] {
 }
 
 fn message(subscriber: i64, email: &str, common: &Arc<Common>) -> OutboxMessage {
-    let [a, b] = pieces();
+    message_of(subscriber, email, common, pieces())
+}
+
+/// A message whose shared bytes are `a` and `b`, in that order, around its
+/// own.
+fn message_of(subscriber: i64, email: &str, common: &Arc<Common>, [a, b]: [Vec<u8>; 2]) -> OutboxMessage {
     let own = format!("To: {email}\r\n\r\n");
     let body = [own.as_bytes(), &a, format!("/unsubscribe/{subscriber}").as_bytes(), &b, b"\r\n"].concat();
     let shared = Shared::of(common, &body).expect("most of the message is shared");
@@ -91,6 +96,50 @@ async fn shared_bytes_are_stored_once_and_go_with_their_last_body(backend: Backe
 }
 
 on_both_backends!(shared_bytes_are_stored_once_and_go_with_their_last_body, shared_bytes_are_stored_once_and_go_with_their_last_body);
+
+/// A batch's shared bytes are written once, after all its rows and before
+/// their bodies (issue 24: they were written with each statement's rows).
+/// A batch of more digests than one statement takes, of two shapes, the
+/// second first named in the batch's second statement and the last rows
+/// all of it: each shared part is stored once, and every body reads back
+/// byte for byte.
+async fn a_batch_of_two_shapes_over_several_statements_reads_back_whole(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = StateDb::new(backend, dir.path());
+    let state = StateStore::open(&db.url).await.unwrap();
+    let [a, b] = pieces();
+    let commons = [Arc::new(Common::new([a.as_slice(), b.as_slice()])), Arc::new(Common::new([b.as_slice(), a.as_slice()]))];
+    let mut expected = Vec::new();
+    for i in 0..70 {
+        let sub = mailtest::active_subscriber(&state, &format!("reader{i}@example.org"), at()).await;
+        let (common, order) = if i < 40 { (&commons[0], [a.clone(), b.clone()]) } else { (&commons[1], [b.clone(), a.clone()]) };
+        expected.push(message_of(sub.id, &sub.email, common, order));
+    }
+    let commits: Vec<DigestCommit> = expected
+        .iter()
+        .map(|m| DigestCommit {
+            subscriber_id: m.subscriber_id.unwrap(),
+            period_key: m.period_key.clone(),
+            planned_at: at(),
+            watermark: None,
+            next_watermark: at(),
+            message: Some(m.clone()),
+        })
+        .collect();
+    assert_eq!(state.commit_digests(&commits).await.unwrap(), 70);
+    assert_eq!(count(&db.url, "SELECT COUNT(*) FROM outbox_common").await, 2);
+    assert_eq!(count(&db.url, "SELECT COUNT(*) FROM outbox_bodies WHERE common_key IS NOT NULL").await, 70);
+    let rows = state.claim_due("host-a:1:aaaaaaaa", at(), Duration::from_secs(300), 100).await.unwrap();
+    assert_eq!(rows.len(), 70);
+    for (row, m) in rows.iter().zip(&expected) {
+        assert_eq!(row.body, *m.body().unwrap(), "{}", row.message_id);
+    }
+}
+
+on_both_backends!(
+    a_batch_of_two_shapes_over_several_statements_reads_back_whole,
+    a_batch_of_two_shapes_over_several_statements_reads_back_whole
+);
 
 /// Found while measuring issue 24's mail run: the claim collected and
 /// sorted every due row each time (4 ms a claim with 10,000 queued). Now
