@@ -47,6 +47,21 @@ fn message_of(subscriber: i64, email: &str, common: &Arc<Common>, [a, b]: [Vec<u
     }
 }
 
+/// The digest commits of `messages`, each its subscriber's first.
+fn commits(messages: &[OutboxMessage]) -> Vec<DigestCommit> {
+    messages
+        .iter()
+        .map(|m| DigestCommit {
+            subscriber_id: m.subscriber_id.unwrap(),
+            period_key: m.period_key.clone(),
+            planned_at: at(),
+            watermark: None,
+            next_watermark: at(),
+            message: Some(m.clone()),
+        })
+        .collect()
+}
+
 async fn shared_bytes_are_stored_once_and_go_with_their_last_body(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let db = StateDb::new(backend, dir.path());
@@ -61,18 +76,7 @@ async fn shared_bytes_are_stored_once_and_go_with_their_last_body(backend: Backe
     // Two batches, as a digest run commits them: the second finds the
     // shared bytes stored already.
     for batch in expected.chunks(3) {
-        let commits: Vec<DigestCommit> = batch
-            .iter()
-            .map(|m| DigestCommit {
-                subscriber_id: m.subscriber_id.unwrap(),
-                period_key: m.period_key.clone(),
-                planned_at: at(),
-                watermark: None,
-                next_watermark: at(),
-                message: Some(m.clone()),
-            })
-            .collect();
-        assert_eq!(state.commit_digests(&commits).await.unwrap(), 3);
+        assert_eq!(state.commit_digests(&commits(batch)).await.unwrap(), 3);
     }
     assert_eq!(count(&db.url, "SELECT COUNT(*) FROM outbox_common").await, 1);
     let own: i64 = count(&db.url, "SELECT CAST(SUM(LENGTH(body)) AS BIGINT) FROM outbox_bodies").await;
@@ -115,18 +119,7 @@ async fn a_batch_of_two_shapes_over_several_statements_reads_back_whole(backend:
         let (common, order) = if i < 40 { (&commons[0], [a.clone(), b.clone()]) } else { (&commons[1], [b.clone(), a.clone()]) };
         expected.push(message_of(sub.id, &sub.email, common, order));
     }
-    let commits: Vec<DigestCommit> = expected
-        .iter()
-        .map(|m| DigestCommit {
-            subscriber_id: m.subscriber_id.unwrap(),
-            period_key: m.period_key.clone(),
-            planned_at: at(),
-            watermark: None,
-            next_watermark: at(),
-            message: Some(m.clone()),
-        })
-        .collect();
-    assert_eq!(state.commit_digests(&commits).await.unwrap(), 70);
+    assert_eq!(state.commit_digests(&commits(&expected)).await.unwrap(), 70);
     assert_eq!(count(&db.url, "SELECT COUNT(*) FROM outbox_common").await, 2);
     assert_eq!(count(&db.url, "SELECT COUNT(*) FROM outbox_bodies WHERE common_key IS NOT NULL").await, 70);
     let rows = state.claim_due("host-a:1:aaaaaaaa", at(), Duration::from_secs(300), 100).await.unwrap();
