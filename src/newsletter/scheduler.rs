@@ -74,7 +74,7 @@ pub async fn run_scheduler_with(digests: Arc<Digests>, mut shutdown: watch::Rece
                 Ok(r) => {
                     if r.due > 0 {
                         tracing::info!(due = r.due, queued = r.queued, empty = r.empty, seed_copies = r.copies, "digests planned");
-                        crate::malloc::give_back();
+                        give_back();
                     }
                     // Weekly periods end at a daily boundary too, so the next
                     // daily end is the next time anything can become due.
@@ -106,7 +106,7 @@ pub async fn run_scheduler_with(digests: Arc<Digests>, mut shutdown: watch::Rece
         match digests.mailer.deliver_due(clock).await {
             Ok(r) if r.sent + r.retried + r.failed > 0 => {
                 tracing::info!(sent = r.sent, retried = r.retried, failed = r.failed, "outbox delivered");
-                crate::malloc::give_back();
+                give_back();
             }
             Ok(_) => {}
             Err(e) => tracing::error!("delivering the outbox (trying again in {:?}): {e}", options.poll),
@@ -131,4 +131,11 @@ pub async fn run_scheduler_with(digests: Arc<Digests>, mut shutdown: watch::Rece
             changed = shutdown.changed() => if changed.is_err() { return },
         }
     }
+}
+
+/// `malloc::give_back` on a blocking thread: a trim walks every heap (a
+/// few ms after a run), which on this task held up one of the runtime's
+/// threads, and with it the HTTP connections it was serving.
+fn give_back() {
+    drop(tokio::task::spawn_blocking(crate::malloc::give_back));
 }
