@@ -4,7 +4,7 @@
 //! transaction, overlapping the next message's transfer.
 
 use super::smtp::Gate;
-use crate::state::{Marking, StateError, StateStore};
+use crate::state::{Marking, StateError};
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt as _;
 use std::sync::Arc;
@@ -33,24 +33,14 @@ impl Marker {
     /// The longest a mark waits for others to share its commit.
     const HOLD: Duration = Duration::from_millis(5);
 
-    /// Starts the marking task, on `marking` if given (a former pass's,
-    /// else a new one); it ends when every `Marks` is dropped, giving its
-    /// marking back for the next pass, or at the first database error
-    /// (returned).
-    pub(super) fn start(
-        state: StateStore,
-        marking: Option<Marking>,
-        owner: String,
-        group_size: usize,
-    ) -> (Marks, tokio::task::JoinHandle<Result<Marking, StateError>>) {
+    /// Starts the marking task on `marking`; it ends when every `Marks` is
+    /// dropped, giving the marking back for the next pass, or at the first
+    /// database error (returned).
+    pub(super) fn start(mut marking: Marking, owner: String, group_size: usize) -> (Marks, tokio::task::JoinHandle<Result<Marking, StateError>>) {
         let (queue, mut rx) = tokio::sync::mpsc::unbounded_channel::<Mark>();
         let flush = Arc::new(tokio::sync::Notify::new());
         let wanted = Arc::clone(&flush);
         let task = tokio::spawn(async move {
-            let mut marking = match marking {
-                Some(m) => m,
-                None => state.marking().await?,
-            };
             let mut group = Vec::new();
             while rx.recv_many(&mut group, usize::MAX).await > 0 {
                 let deadline = tokio::time::Instant::now() + Self::HOLD;

@@ -213,7 +213,11 @@ impl Mailer {
         let parallel = self.settings.connections.max(1) as usize;
         let relay = Arc::clone(&self.relay);
         let spare = self.spare_marking.lock().ok().and_then(|mut slot| slot.take());
-        let (marks, marker) = Marker::start(self.state.clone(), spare, self.owner.clone(), parallel);
+        let marking = match spare {
+            Some(marking) => marking,
+            None => self.state.marking().await?,
+        };
+        let (marks, marker) = Marker::start(marking, self.owner.clone(), parallel);
         let mut running: JoinSet<(OutboxRow, Delivered)> = JoinSet::new();
         let result = async {
             loop {
