@@ -354,9 +354,10 @@ on_both_backends!(
 /// An address typed into the sign-up form and never confirmed is not
 /// kept past its links: once the newest confirmation mail to it is
 /// older than the links' life (`CONFIRM_VALID_DAYS`), `Digests::prune`
-/// erases it with its mails. A sign-up made again keeps it for a new life;
-/// pending subscribers an operator added (no confirmation mail) and
-/// confirmed ones are not touched.
+/// erases it with its mails (two such at once: one erasure binds them
+/// all). A sign-up made again keeps it for a new life; pending subscribers
+/// an operator added (no confirmation mail) and confirmed ones are not
+/// touched.
 async fn a_sign_up_is_forgotten_once_its_newest_confirmation_link_expired(backend: Backend) {
     use bantin::state::Status;
     let dir = tempfile::tempdir().unwrap();
@@ -374,20 +375,21 @@ async fn a_sign_up_is_forgotten_once_its_newest_confirmation_link_expired(backen
         }
     };
     signed_up("stranger@example.org", Status::Pending).await;
+    signed_up("passerby@example.org", Status::Pending).await;
     let again = signed_up("again@example.org", Status::Pending).await;
     assert!(d.state.enqueue(&d.composer.confirmation(&again, at() + day * 3).unwrap(), at() + day * 3).await.unwrap());
     signed_up("confirmed@example.org", Status::Active).await;
     mailtest::add_subscriber(&d.state, "added@example.org", Status::Pending, at()).await;
-    assert_eq!(d.state.outbox_counts().await.unwrap().queued, 4);
+    assert_eq!(d.state.outbox_counts().await.unwrap().queued, 5);
     let addresses = |d: std::sync::Arc<bantin::newsletter::Digests>| async move {
         d.state.subscribers().await.unwrap().into_iter().map(|s| s.email).collect::<Vec<_>>()
     };
 
     assert_eq!(d.prune(at() + life - chrono::Duration::minutes(1)).await.unwrap().sign_ups, 0, "a link still valid");
-    assert_eq!(d.prune(at() + life + chrono::Duration::minutes(1)).await.unwrap().sign_ups, 1);
+    assert_eq!(d.prune(at() + life + chrono::Duration::minutes(1)).await.unwrap().sign_ups, 2);
     assert_eq!(addresses(std::sync::Arc::clone(&d)).await, ["added@example.org", "again@example.org", "confirmed@example.org"]);
     assert!(d.state.subscriber_by_email("stranger@example.org").await.unwrap().is_none());
-    assert_eq!(d.state.outbox_counts().await.unwrap().queued, 3, "its confirmation mail goes too");
+    assert_eq!(d.state.outbox_counts().await.unwrap().queued, 3, "their confirmation mails go too");
     assert_eq!(d.prune(at() + day * 3 + life + chrono::Duration::minutes(1)).await.unwrap().sign_ups, 1, "the second sign-up's life");
     assert_eq!(addresses(std::sync::Arc::clone(&d)).await, ["added@example.org", "confirmed@example.org"]);
 }
