@@ -234,7 +234,7 @@ impl Metrics {
         );
         let outbox = Family::<StatusLabel, Gauge>::default();
         let subscribers = Family::<StatusLabel, Gauge>::default();
-        registry.register("outbox_messages", "Messages in the outbox, by status", outbox.clone());
+        registry.register("outbox_messages", "Messages in the outbox by status; sent: every message ever sent", outbox.clone());
         registry.register("subscribers", "Digest subscribers, by status", subscribers.clone());
         let bounces = Family::<KindLabel, Counter>::default();
         registry.register("bounces", "Bounce and complaint reports received, by kind", bounces.clone());

@@ -81,7 +81,7 @@ impl StateStore {
     pub async fn open(url: &str) -> Result<StateStore> {
         let (pool, backend, shown) = connect_and_migrate(url, i64::MAX).await?;
         let writer = (backend == Backend::Sqlite).then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
-        Ok(StateStore { pool, backend, url: shown, writer, recent: Default::default() })
+        Ok(StateStore { pool, backend, url: shown, writer, recent: Default::default(), sent: Default::default() })
     }
 
     /// Opens and migrates up to schema `version` only, as an older release

@@ -50,6 +50,7 @@ mod lift;
 mod marks;
 mod privacy;
 mod statements;
+mod tally;
 
 pub use admin::{AuditEntry, DayCounts, OutboxEntry, OutboxView};
 pub use archive::{ArchiveEntry, ArchivePage};
@@ -71,6 +72,19 @@ pub(crate) async fn temp_sqlite() -> (tempfile::TempDir, StateStore) {
     let url = format!("sqlite://{}", dir.path().join("bantin.db").display());
     let state = StateStore::open(&url).await.expect("a fresh SQLite state");
     (dir, state)
+}
+
+/// SQLite's plan of `text`, with `binds` integer parameters bound: its
+/// lines, for the rooms' tests of how much of the state a statement reads.
+#[cfg(test)]
+pub(crate) async fn plan(state: &StateStore, text: &str, binds: usize) -> Vec<String> {
+    let explain = format!("EXPLAIN QUERY PLAN {text}");
+    let mut query = sqlx::query(statements::sql(explain));
+    for _ in 0..binds {
+        query = query.bind(1_i64);
+    }
+    let rows = query.fetch_all(&state.pool).await.expect("a plan");
+    rows.iter().map(|r| r.get::<String, _>("detail")).collect()
 }
 
 use std::sync::Arc;
@@ -127,6 +141,8 @@ pub struct StateStore {
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
     /// Shared message bytes read lately (`common::Recent`).
     recent: Arc<common::Recent>,
+    /// Messages ever sent, counted so far (`tally`).
+    sent: Arc<tokio::sync::Mutex<tally::Sent>>,
 }
 
 /// The statuses never mailed, as an SQL list: those of

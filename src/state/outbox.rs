@@ -39,6 +39,10 @@ const CLAIM_SQL: &str =
         ORDER BY due, id LIMIT $4)
      RETURNING id, message_id, kind, subscriber_id, period_key, recipient, attempts";
 
+/// The outbox rows queued, sending and failed, by status.
+pub(super) const UNSENT_COUNTS: &str =
+    "SELECT status, COUNT(*) AS n FROM outbox WHERE status IN ('queued', 'sending', 'failed') GROUP BY status";
+
 impl StateStore {
     /// Writes a batch of planned digests in one transaction: each one's
     /// outbox row (if it has a message) and the subscriber's new watermark.
@@ -203,9 +207,12 @@ impl StateStore {
         Ok(out)
     }
 
-    /// How many outbox rows are in each status.
+    /// How many outbox rows are queued, sending and failed (ranges of the
+    /// status index: the work in hand and the failures), and how many
+    /// messages were ever sent (`tally`: the sent rows are the outbox's
+    /// whole history).
     pub async fn outbox_counts(&self) -> Result<OutboxCounts> {
-        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM outbox GROUP BY status")
+        let rows = sqlx::query(UNSENT_COUNTS)
             .fetch_all(&self.pool)
             .await
             .map_err(q("counting the outbox"))?;
@@ -215,10 +222,10 @@ impl StateStore {
             match get::<String>(r, "status")?.as_str() {
                 "queued" => c.queued = n,
                 "sending" => c.sending = n,
-                "sent" => c.sent = n,
                 _ => c.failed = n,
             }
         }
+        c.sent = self.sent_ever().await?;
         Ok(c)
     }
 

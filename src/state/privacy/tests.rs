@@ -3,20 +3,8 @@
 //! the outbox and its audit keep every message ever sent.
 
 use super::{erasure, Whom, OLD_BODIES};
-use crate::state::{temp_sqlite, to_ms, StateStore};
+use crate::state::{plan, temp_sqlite, to_ms, StateStore};
 use chrono::{Duration, Utc};
-use sqlx::Row;
-
-/// SQLite's plan of `text`, with `binds` parameters bound: its lines.
-async fn plan(state: &StateStore, text: &str, binds: usize) -> Vec<String> {
-    let explain = format!("EXPLAIN QUERY PLAN {text}");
-    let mut query = sqlx::query(crate::state::statements::sql(explain));
-    for _ in 0..binds {
-        query = query.bind(1_i64);
-    }
-    let rows = query.fetch_all(&state.pool).await.expect("a plan");
-    rows.iter().map(|r| r.get::<String, _>("detail")).collect()
-}
 
 /// An outbox row `id` in `status`, queued and (unless queued) sent
 /// `days_ago`, with a body if `body`.

@@ -234,6 +234,8 @@ pub struct DigestCommit {
     pub message: Option<OutboxMessage>,
 }
 
+/// The outbox by status: rows queued, being sent and failed for good, and
+/// messages ever sent (an erased person's included: their audit stays).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct OutboxCounts {
     pub queued: i64,
