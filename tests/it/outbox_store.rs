@@ -173,3 +173,39 @@ async fn a_claim_takes_expired_leases_and_due_rows_in_their_turn(backend: Backen
 }
 
 on_both_backends!(a_claim_takes_expired_leases_and_due_rows_in_their_turn, a_claim_takes_expired_leases_and_due_rows_in_their_turn);
+
+/// Issue 24: the sent count `/metrics` shows is kept from the audit
+/// (`state::tally`), where it read every outbox row. A message marked sent
+/// counts once, and still does once its person is erased (their audit row
+/// stays, anonymous): the count only grows, as the alerts on its `delta`
+/// expect.
+async fn a_message_sent_counts_once_and_still_after_an_erasure(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = StateDb::new(backend, dir.path());
+    let state = StateStore::open(&db.url).await.unwrap();
+    let owner = "host-a:1:aaaaaaaa";
+    let sub = mailtest::active_subscriber(&state, "reader@example.org", at()).await;
+    let m = OutboxMessage {
+        message_id: "<m@example.org>".into(),
+        kind: MessageKind::Digest,
+        subscriber_id: Some(sub.id),
+        period_key: "daily:2026-08-31".into(),
+        recipient: sub.email.clone(),
+        bytes: MessageBytes::Whole(b"Subject: x\r\n\r\nx\r\n".to_vec()),
+    };
+    assert!(state.enqueue(&m, at()).await.unwrap());
+    let counts = |state: StateStore| async move {
+        let c = state.outbox_counts().await.unwrap();
+        (c.queued, c.sending, c.sent, c.failed)
+    };
+    assert_eq!(counts(state.clone()).await, (1, 0, 0, 0));
+    let rows = state.claim_due(owner, at(), Duration::from_secs(300), 1).await.unwrap();
+    assert_eq!(counts(state.clone()).await, (0, 1, 0, 0));
+    state.mark_sent(rows[0].id, owner, at()).await.unwrap();
+    assert_eq!(counts(state.clone()).await, (0, 0, 1, 0));
+    assert_eq!(counts(state.clone()).await, (0, 0, 1, 0), "not twice");
+    state.forget(&sub.email).await.unwrap();
+    assert_eq!(counts(state.clone()).await, (0, 0, 1, 0), "an erased person's mail was sent all the same");
+}
+
+on_both_backends!(a_message_sent_counts_once_and_still_after_an_erasure, a_message_sent_counts_once_and_still_after_an_erasure);
