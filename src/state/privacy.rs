@@ -169,7 +169,7 @@ impl StateStore {
         if n > 0 {
             super::common::drop_unused(&mut tx).await?;
         }
-        tx.commit().await.map_err(q("dropping old message bodies"))?;
+        tx.commit().await.map_err(q(WHAT))?;
         if n > 0 {
             self.truncate_wal(&mut conn).await;
         }
