@@ -18,14 +18,14 @@
 //! between resends the same bytes (same Message-ID), never a different mail.
 
 mod leases;
+mod relay_url;
 
 pub use leases::{owner_alive, owner_name};
 use super::marks::Marker;
 use super::pace::{Pace, Sessions};
-use super::smtp::{DirectPool, Gate, Outcome, Refused, Relay, Security};
+use super::smtp::{DirectPool, Gate, Outcome, Refused};
 use crate::state::{Marking, OutboxRow, StateError, StateStore};
 use chrono::{DateTime, Utc};
-use lettre::transport::smtp::extension::ClientId;
 use lettre::Address;
 use std::sync::Arc;
 use std::time::Duration;
@@ -120,26 +120,7 @@ enum Delivered {
 impl Mailer {
     pub fn new(smtp_url: &url::Url, from: Address, state: StateStore, settings: SenderSettings) -> Result<Mailer, SendError> {
         let shown = crate::config::redact(smtp_url.as_str());
-        let bad = |detail: String| SendError::Config { url: shown.clone(), detail };
-        let host = smtp_url.host_str().ok_or_else(|| bad("has no host".into()))?.to_string();
-        let tls = crate::tls::client_config().map_err(bad)?;
-        let credentials = (!smtp_url.username().is_empty())
-            .then(|| (percent_decode(smtp_url.username()), percent_decode(smtp_url.password().unwrap_or(""))));
-        let mode = crate::config::SmtpTls::of(smtp_url).map_err(bad)?;
-        let (security, default_port) = match (smtp_url.scheme(), mode) {
-            ("smtps", _) => (Security::Implicit, 465),
-            (_, crate::config::SmtpTls::Required) => (Security::Required, 25),
-            (_, crate::config::SmtpTls::Plain) => (Security::Plain, 25),
-            (_, crate::config::SmtpTls::Opportunistic) => (Security::Opportunistic, 25),
-        };
-        let relay = Relay {
-            host,
-            port: smtp_url.port().unwrap_or(default_port),
-            security,
-            credentials,
-            hello: ClientId::default().to_string(),
-            tls,
-        };
+        let relay = relay_url::relay_of(smtp_url).map_err(|detail| SendError::Config { url: shown.clone(), detail })?;
         Ok(Mailer {
             relay: Arc::new(DirectPool::new(relay, settings.connections as usize)),
             state,
@@ -393,11 +374,4 @@ fn random_u64() -> u64 {
     // jitter is still correct.
     let _ = getrandom::fill(&mut b);
     u64::from_le_bytes(b)
-}
-
-fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_string())
 }
