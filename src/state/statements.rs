@@ -25,8 +25,12 @@ pub(super) fn values(rows: usize, cols: usize, first: usize) -> String {
     s
 }
 
-/// `$f, $f+1, …`: `n` numbered parameters from `$first`, for an `IN` list.
+/// `$f, $f+1, …`: `n` numbered parameters from `$first`, for an `IN` list;
+/// `NULL` for none, which matches nothing (`IN ()` is no SQL).
 pub(super) fn list(n: usize, first: usize) -> String {
+    if n == 0 {
+        return "NULL".into();
+    }
     (first..first + n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
 }
 
@@ -44,5 +48,6 @@ mod tests {
         assert_eq!(values(2, 3, 1), "($1, $2, $3), ($4, $5, $6)");
         assert_eq!(values(1, 2, 4), "($4, $5)");
         assert_eq!(list(3, 3), "$3, $4, $5");
+        assert_eq!(list(0, 2), "NULL");
     }
 }

@@ -117,6 +117,11 @@ async fn forget_erases_the_person_from_every_table(backend: Backend) {
     // `remove` says what it keeps, and where to go to erase it.
     let (ok, out) = bantin(&cfg, &["subscribers", "remove", BYSTANDER]).await;
     assert!(ok && out.contains("kept: the messages") && out.contains("bantin subscribers forget ban.doc@example.org"), "{out}");
+    // Their message lost its subscriber id with the row (ON DELETE SET
+    // NULL): forget finds it by its address.
+    let (ok, out) = bantin(&cfg, &["subscribers", "forget", BYSTANDER]).await;
+    assert!(ok && out.contains("0 subscriber rows, 1 messages"), "{out}");
+    assert!(!dump(&db).contains(BYSTANDER), "the removed subscriber's message is in the dump after forget");
 }
 
 async fn sent_bodies_older_than_the_retention_are_dropped_and_their_rows_kept(backend: Backend) {
