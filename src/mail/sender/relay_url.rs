@@ -28,9 +28,23 @@ pub(super) fn relay_of(smtp_url: &url::Url) -> Result<Relay, String> {
     })
 }
 
+/// A user or password of the URL as typed before it was percent-encoded
+/// (`%40` an `@`; `+` stays a plus, as in any URL's user part).
 fn percent_decode(s: &str) -> String {
-    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
-        .next()
-        .map(|(_, v)| v.into_owned())
-        .unwrap_or_else(|| s.to_string())
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::percent_decode;
+
+    /// A password with `@`, `:`, `/` and `+` in it must be written
+    /// `%40`, `%3A`, `%2F`; `+` may be written as it is, and is a plus.
+    #[test]
+    fn the_login_of_the_url_is_percent_decoded_and_a_plus_stays() {
+        let url = url::Url::parse("smtp://mailer%40yenbai.gov.vn:p%40ss%3Aw%2Frd+1%2B2@relay.example:587").unwrap();
+        assert_eq!(percent_decode(url.username()), "mailer@yenbai.gov.vn");
+        assert_eq!(percent_decode(url.password().unwrap()), "p@ss:w/rd+1+2");
+        assert_eq!(percent_decode("m%E1%BA%ADt-kh%E1%BA%A9u"), "mật-khẩu");
+    }
 }
