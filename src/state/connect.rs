@@ -33,6 +33,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, "admin audit", include_str!("../../migrations/sqlite/0010_admin_audit.sql")),
     (11, "outbox common", include_str!("../../migrations/sqlite/0011_outbox_common.sql")),
     (12, "address any case", include_str!("../../migrations/sqlite/0012_address_any_case.sql")),
+    (13, "outbox due unsent", include_str!("../../migrations/sqlite/0013_outbox_due_unsent.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "subscribers outbox", include_str!("../../migrations/postgres/0001_subscribers_outbox.sql")),
@@ -45,6 +46,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (10, "admin audit", include_str!("../../migrations/postgres/0010_admin_audit.sql")),
     (11, "outbox common", include_str!("../../migrations/postgres/0011_outbox_common.sql")),
     (12, "address any case", include_str!("../../migrations/postgres/0012_address_any_case.sql")),
+    (13, "outbox due unsent", include_str!("../../migrations/postgres/0013_outbox_due_unsent.sql")),
 ];
 
 /// Which database `state.url` names.
