@@ -86,8 +86,7 @@ async fn an_erasure_of_sign_ups_reads_no_table_whole_but_the_audit() {
 /// to an address by their recipient, which no index holds: the outbox,
 /// every message ever sent, was read whole by four of the erasure's
 /// statements (2.5-3.5 s with a year of 10,000 daily digests, the writer
-/// held).
-/// They are found by subscriber id, the rows without one included.
+/// held). They are found by subscriber id, the rows without one included.
 #[tokio::test]
 async fn an_erasure_of_an_address_reads_no_table_whole_but_the_audit() {
     for ids in [&[4][..], &[4, 7], &[]] {
