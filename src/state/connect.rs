@@ -34,6 +34,7 @@ const SQLITE_MIGRATIONS: &[(i64, &str, &str)] = &[
     (11, "outbox common", include_str!("../../migrations/sqlite/0011_outbox_common.sql")),
     (12, "address any case", include_str!("../../migrations/sqlite/0012_address_any_case.sql")),
     (13, "outbox due unsent", include_str!("../../migrations/sqlite/0013_outbox_due_unsent.sql")),
+    (14, "day counts", include_str!("../../migrations/sqlite/0014_day_counts.sql")),
 ];
 const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "subscribers outbox", include_str!("../../migrations/postgres/0001_subscribers_outbox.sql")),
@@ -47,6 +48,7 @@ const POSTGRES_MIGRATIONS: &[(i64, &str, &str)] = &[
     (11, "outbox common", include_str!("../../migrations/postgres/0011_outbox_common.sql")),
     (12, "address any case", include_str!("../../migrations/postgres/0012_address_any_case.sql")),
     (13, "outbox due unsent", include_str!("../../migrations/postgres/0013_outbox_due_unsent.sql")),
+    (14, "day counts", include_str!("../../migrations/postgres/0014_day_counts.sql")),
 ];
 
 /// Which database `state.url` names.

@@ -30,8 +30,9 @@
 //!   period's site-wide article ids), `outbox_common` (migration 11: the
 //!   parts of digests that all subscribers of a shape share, rendered with
 //!   stand-ins for their address and links; the sender keeps those it read
-//!   in memory, `common::Recent`), `_sqlx_migrations`: nothing about
-//!   anyone.
+//!   in memory, `common::Recent`), `day_counts` (migration 14: how many
+//!   messages of each kind were sent, and reports of each kind received,
+//!   each UTC day), `_sqlx_migrations`: nothing about anyone.
 //!
 //! An erasure (`forget`, or of an expired sign-up) deletes their
 //! subscriber rows (`forget`: any case of the address), their
@@ -39,7 +40,7 @@
 //! outbox row to them (`forget`) or of their subscriber id and its body
 //! (and the shared bytes no other body names), and makes their audit rows
 //! anonymous: the outcome and time stay (the counts of sends and failures
-//! stay true), the outbox id,
+//! stay true, as `day_counts` do), the outbox id,
 //! Message-ID and relay answer go. Links in mails already delivered name a
 //! subscriber id that no longer exists and that is never given again
 //! (AUTOINCREMENT, BIGSERIAL), so they lead nowhere.

@@ -2,12 +2,12 @@
 //! stored as deltas against bytes many messages share (`delta`,
 //! migration 11) come back byte for byte and the shared bytes are kept
 //! once and dropped with their last body; a claim takes expired leases
-//! and due rows in their turn.
+//! and due rows in their turn; what was sent is counted once, by day too.
 
 use crate::support::mailtest;
 
 use bantin::delta::{Common, Shared};
-use bantin::state::{DigestCommit, MessageBytes, MessageKind, OutboxMessage, StateStore};
+use bantin::state::{DayCounts, DigestCommit, MessageBytes, MessageKind, OutboxMessage, StateStore};
 use mailtest::fixed_now as at;
 use mailtest::{Backend, StateDb};
 use std::sync::Arc;
@@ -175,10 +175,11 @@ async fn a_claim_takes_expired_leases_and_due_rows_in_their_turn(backend: Backen
 on_both_backends!(a_claim_takes_expired_leases_and_due_rows_in_their_turn, a_claim_takes_expired_leases_and_due_rows_in_their_turn);
 
 /// Issue 24: the sent count `/metrics` shows is kept from the audit
-/// (`state::tally`), where it read every outbox row. A message marked sent
-/// counts once, and still does once its person is erased (their audit row
-/// stays, anonymous): the count only grows, as the alerts on its `delta`
-/// expect.
+/// (`state::tally`), and the console's counts by day by the database
+/// (migration 14), where both read every outbox row. A message marked sent
+/// counts once, a refusal recorded twice once, and both still do once
+/// their person is erased (their audit row stays, anonymous): the count
+/// only grows, as the alerts on its `delta` expect.
 async fn a_message_sent_counts_once_and_still_after_an_erasure(backend: Backend) {
     let dir = tempfile::tempdir().unwrap();
     let db = StateDb::new(backend, dir.path());
@@ -204,8 +205,64 @@ async fn a_message_sent_counts_once_and_still_after_an_erasure(backend: Backend)
     state.mark_sent(rows[0].id, owner, at()).await.unwrap();
     assert_eq!(counts(state.clone()).await, (0, 0, 1, 0));
     assert_eq!(counts(state.clone()).await, (0, 0, 1, 0), "not twice");
+    for _ in 0..2 {
+        state.apply_refusal(rows[0].id, "550 5.1.1 no such user", at()).await.unwrap();
+    }
+    let today = [day("2026-08-31", &[("digest", 1)], &[("hard", 1)])];
+    assert_eq!(state.day_counts(at()).await.unwrap(), today);
     state.forget(&sub.email).await.unwrap();
     assert_eq!(counts(state.clone()).await, (0, 0, 1, 0), "an erased person's mail was sent all the same");
+    assert_eq!(state.day_counts(at()).await.unwrap(), today, "and counted the same");
 }
 
 on_both_backends!(a_message_sent_counts_once_and_still_after_an_erasure, a_message_sent_counts_once_and_still_after_an_erasure);
+
+/// One day's counts as `StateStore::day_counts` gives them.
+fn day(label: &str, sent: &[(&str, i64)], reports: &[(&str, i64)]) -> DayCounts {
+    let map = |counts: &[(&str, i64)]| counts.iter().map(|(kind, n)| (kind.to_string(), *n)).collect();
+    DayCounts { day: label.into(), sent: map(sent), reports: map(reports) }
+}
+
+/// Issue 24: the upgrade to migration 14 counts by day what the outbox and
+/// the reports held (sent messages only, by kind), and the counts from the
+/// day of `since` on are whole days.
+async fn the_upgrade_counts_by_day_what_was_sent_before(backend: Backend) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = StateDb::new(backend, dir.path());
+    let old = StateStore::open_at_version(&db.url, 13).await.unwrap();
+    let (day_ms, morning) = (86_400_000, at().timestamp_millis() - 2 * 86_400_000 + 5);
+    let messages = [("digest", Some(morning)), ("digest", Some(morning + 1)), ("confirm", Some(morning + 2)), ("digest", Some(morning + day_ms)), ("digest", None)];
+    for (i, (kind, sent_at)) in messages.into_iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO outbox (message_id, kind, period_key, recipient, status, next_attempt_at, created_at, sent_at)
+             VALUES ($1, $2, 'p', 'a@example.org', $3, 0, 0, $4)",
+        )
+        .bind(format!("<{i}@example.org>"))
+        .bind(kind)
+        .bind(if sent_at.is_some() { "sent" } else { "queued" })
+        .bind(sent_at)
+        .execute(&old)
+        .await
+        .unwrap();
+    }
+    for (i, (kind, received_at)) in [("hard", morning), ("complaint", morning + day_ms)].into_iter().enumerate() {
+        sqlx::query("INSERT INTO bounce_reports (received_at, kind, fingerprint) VALUES ($1, $2, $3)")
+            .bind(received_at)
+            .bind(kind)
+            .bind(format!("f{i}"))
+            .execute(&old)
+            .await
+            .unwrap();
+    }
+    old.close().await;
+
+    let state = StateStore::open(&db.url).await.unwrap();
+    let evening = chrono::DateTime::from_timestamp_millis(morning + day_ms / 2).unwrap();
+    assert_eq!(
+        state.day_counts(evening).await.unwrap(),
+        [day("2026-08-29", &[("confirm", 1), ("digest", 2)], &[("hard", 1)]), day("2026-08-30", &[("digest", 1)], &[("complaint", 1)])]
+    );
+    assert_eq!(state.day_counts(at()).await.unwrap(), Vec::<DayCounts>::new(), "nothing on the day of `at`");
+}
+
+on_both_backends!(the_upgrade_counts_by_day_what_was_sent_before, the_upgrade_counts_by_day_what_was_sent_before);
