@@ -39,6 +39,17 @@ const CLAIM_SQL: &str =
         ORDER BY due, id LIMIT $4)
      RETURNING id, message_id, kind, subscriber_id, period_key, recipient, attempts";
 
+/// [`CLAIM_SQL`] as `backend` runs it. On PostgreSQL two instances may
+/// claim at the same instant: the inner SELECT locks its rows and skips
+/// rows another claim holds, so each row goes to one of them and neither
+/// waits. (SQLite serialises writers; the clause does not exist there.)
+fn claim_statement(backend: Backend) -> String {
+    match backend {
+        Backend::Sqlite => CLAIM_SQL.replace("{lock}", ""),
+        Backend::Postgres => CLAIM_SQL.replace("{lock}", "FOR UPDATE SKIP LOCKED"),
+    }
+}
+
 /// The outbox rows queued, sending and failed, by status. The condition is
 /// the one of the `outbox_due` index (migration 13), written as it is
 /// there: SQLite reads a partial index for a statement whose condition
@@ -141,14 +152,7 @@ impl StateStore {
         limit: i64,
     ) -> Result<Vec<OutboxRow>> {
         let until = now + chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
-        // On PostgreSQL two instances may claim at the same instant: the
-        // inner SELECT locks its rows and skips rows another claim holds,
-        // so each row goes to one of them and neither waits. (SQLite
-        // serialises writers; the clause does not exist there.)
-        let text = match self.backend {
-            Backend::Sqlite => CLAIM_SQL.replace("{lock}", ""),
-            Backend::Postgres => CLAIM_SQL.replace("{lock}", "FOR UPDATE SKIP LOCKED"),
-        };
+        let text = claim_statement(self.backend);
         let writing = self.writing().await;
         let rows = sqlx::query(sql(text))
             .bind(owner)

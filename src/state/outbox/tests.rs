@@ -2,8 +2,8 @@
 //! outbox keeps a row for every message ever sent, and the statements
 //! that look for the messages still to send must not walk them.
 
-use super::{CLAIM_SQL, NEXT_DUE};
-use crate::state::{plan, temp_sqlite};
+use super::{claim_statement, NEXT_DUE};
+use crate::state::{plan, temp_sqlite, Backend};
 
 /// Issue 24 (a cost that grows gently): the `outbox_due` index held an
 /// entry for every message ever sent (80 MB of a year of 10,000 daily
@@ -20,7 +20,7 @@ async fn the_unsent_are_found_through_the_due_index_that_holds_no_sent_message()
         .await
         .expect("the due index");
     assert!(index.ends_with("WHERE status = 'queued' OR status = 'sending' OR status = 'failed'"), "{index}");
-    let claim = CLAIM_SQL.replace("{lock}", "");
+    let claim = claim_statement(Backend::Sqlite);
     for (text, binds, uses) in [(claim.as_str(), 4, 2), (NEXT_DUE, 0, 1)] {
         let lines = plan(&state, text, binds).await;
         let searches = lines.iter().filter(|l| l.starts_with("SEARCH outbox USING") && l.contains("INDEX outbox_due (status=?")).count();
