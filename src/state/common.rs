@@ -5,7 +5,7 @@
 //! (`delta`); this room turns it back into the message.
 
 use super::statements::{list, sql, values, ROWS_PER_STATEMENT};
-use super::{get, q, Result, StateError};
+use super::{get, q, Backend, Result, StateError};
 use crate::delta::{self, Common};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -46,14 +46,14 @@ pub(super) struct StoredBody {
 
 /// Writes each of `commons` not stored yet (a key names one content, so a
 /// key that is there already holds these bytes).
-pub(super) async fn write(tx: &mut sqlx::Transaction<'_, sqlx::Any>, commons: &[&Common]) -> Result<()> {
+pub(super) async fn write(tx: &mut sqlx::Transaction<'_, sqlx::Any>, backend: Backend, commons: &[&Common]) -> Result<()> {
     let mut distinct = commons.to_vec();
     distinct.sort_unstable_by_key(|c| c.key());
     distinct.dedup_by_key(|c| c.key());
     for chunk in distinct.chunks(ROWS_PER_STATEMENT) {
         let text = format!(
             "INSERT INTO outbox_common (common_key, bytes) VALUES {} ON CONFLICT (common_key) DO NOTHING",
-            values(chunk.len(), 2, 1)
+            values(backend, chunk.len(), 2)
         );
         let mut query = sqlx::query(sql(text));
         for c in chunk {
@@ -137,7 +137,7 @@ mod tests {
         let message = format!("To: <a@example.org>\r\n\r\n{piece}\r\n").into_bytes();
         let delta = common.delta(&message).unwrap();
         let mut tx = state.pool.begin().await.unwrap();
-        write(&mut tx, &[&common, &common]).await.unwrap();
+        write(&mut tx, state.backend, &[&common, &common]).await.unwrap();
         tx.commit().await.unwrap();
         let body = || vec![(7, StoredBody { bytes: delta.clone(), common_key: Some(common.key().to_vec()) })];
 

@@ -55,7 +55,7 @@ impl StateStore {
             for chunk in batch.chunks(ROWS_PER_STATEMENT) {
                 let text = format!(
                     "INSERT INTO articles_seen (article_id, first_seen_at) VALUES {} ON CONFLICT (article_id) DO NOTHING",
-                    values(chunk.len(), 2, 1)
+                    values(self.backend, chunk.len(), 2)
                 );
                 let mut query = sqlx::query(sql(text));
                 for id in chunk {

@@ -122,8 +122,8 @@ impl StateStore {
             batch.iter().filter(|d| claimed.remove(&(d.subscriber_id, d.period_key.as_str()))).collect();
         let messages: Vec<(&OutboxMessage, DateTime<Utc>)> =
             kept.iter().filter_map(|d| d.message.as_ref().map(|m| (m, d.planned_at))).collect();
-        let queued = insert_outbox(&mut tx, &messages).await?;
-        let copied = insert_outbox(&mut tx, copies).await?;
+        let queued = insert_outbox(&mut tx, self.backend, &messages).await?;
+        let copied = insert_outbox(&mut tx, self.backend, copies).await?;
         let sent: HashSet<&str> = kept.iter().filter(|d| d.message.is_some()).map(|d| d.period_key.as_str()).collect();
         let archived: Vec<&ArchiveEntry> = archive.iter().filter(|e| sent.contains(e.period_key.as_str())).collect();
         super::archive::record(&mut tx, &archived).await?;
@@ -136,7 +136,7 @@ impl StateStore {
     pub async fn enqueue(&self, m: &OutboxMessage, now: DateTime<Utc>) -> Result<bool> {
         let _writing = self.writing().await;
         let mut tx = self.pool.begin().await.map_err(q("queueing a message"))?;
-        let n = insert_outbox(&mut tx, &[(m, now)]).await?;
+        let n = insert_outbox(&mut tx, self.backend, &[(m, now)]).await?;
         tx.commit().await.map_err(q("queueing a message"))?;
         Ok(n == 1)
     }
@@ -276,11 +276,12 @@ impl StateStore {
 /// seven times a batch of 200 digests).
 async fn insert_outbox(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
     messages: &[(&OutboxMessage, DateTime<Utc>)],
 ) -> Result<usize> {
     let mut rows: Vec<(i64, &OutboxMessage)> = Vec::with_capacity(messages.len());
     for chunk in messages.chunks(ROWS_PER_STATEMENT) {
-        insert_rows(tx, chunk, &mut rows).await?;
+        insert_rows(tx, backend, chunk, &mut rows).await?;
     }
     // A shared body names its common bytes: they go first.
     let commons: Vec<&Common> = rows
@@ -290,9 +291,9 @@ async fn insert_outbox(
             MessageBytes::Whole(_) => None,
         })
         .collect();
-    super::common::write(tx, &commons).await?;
+    super::common::write(tx, backend, &commons).await?;
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
-        let text = format!("INSERT INTO outbox_bodies (outbox_id, body, common_key) VALUES {}", values(chunk.len(), 3, 1));
+        let text = format!("INSERT INTO outbox_bodies (outbox_id, body, common_key) VALUES {}", values(backend, chunk.len(), 3));
         let mut query = sqlx::query(sql(text));
         for (id, m) in chunk {
             query = match &m.bytes {
@@ -310,13 +311,14 @@ async fn insert_outbox(
 /// their ids.
 async fn insert_rows<'m>(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    backend: Backend,
     chunk: &[(&'m OutboxMessage, DateTime<Utc>)],
     rows: &mut Vec<(i64, &'m OutboxMessage)>,
 ) -> Result<()> {
     let text = format!(
         "INSERT INTO outbox (message_id, kind, subscriber_id, period_key, recipient, status, next_attempt_at, created_at)
          VALUES {} ON CONFLICT (message_id) DO NOTHING RETURNING id, message_id",
-        values(chunk.len(), 8, 1)
+        values(backend, chunk.len(), 8)
     );
     let mut query = sqlx::query(sql(text));
     for (m, now) in chunk {
