@@ -84,8 +84,10 @@ impl StateStore {
     /// to PostgreSQL) and migrates.
     pub async fn open(url: &str) -> Result<StateStore> {
         let (pool, backend, shown) = connect_and_migrate(url, i64::MAX).await?;
-        let writer = (backend == Backend::Sqlite).then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
-        Ok(StateStore { pool, backend, url: shown, writer, recent: Default::default(), sent: Default::default() })
+        let sqlite = backend == Backend::Sqlite;
+        let writer = sqlite.then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
+        let checkpointer = sqlite.then(Default::default);
+        Ok(StateStore { pool, backend, url: shown, writer, checkpointer, recent: Default::default(), sent: Default::default() })
     }
 
     /// Opens and migrates up to schema `version` only, as an older release

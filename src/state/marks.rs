@@ -94,8 +94,11 @@ impl Marking {
     pub async fn mark_sent_many(&mut self, ids: &[i64], owner: &str, now: DateTime<Utc>) -> Result<()> {
         match self.own.as_mut() {
             Some(conn) => {
-                let _writing = self.state.writing().await;
-                mark_sent_on(conn, ids, owner, now).await
+                let writing = self.state.writing().await;
+                mark_sent_on(conn, ids, owner, now).await?;
+                drop(writing);
+                self.state.checkpoint_soon();
+                Ok(())
             }
             None => self.state.mark_sent_many(ids, owner, now).await,
         }

@@ -19,7 +19,8 @@
 //! to a message, applying them once; the bounce policy), `lift.rs` (an
 //! admin lifting a suppression), `archive.rs` (each sent period's
 //! site-wide digest, for `/archive/`), `privacy.rs` (erasing a person, dropping old
-//! message bodies; what each table holds about a person).
+//! message bodies; what each table holds about a person), `checkpoint.rs`
+//! (SQLite's log copied back beside the writer gate).
 //!
 //! Invariants:
 //! - migrations (`migrations/sqlite`, `migrations/postgres`: the same
@@ -39,6 +40,7 @@
 
 mod admin;
 mod archive;
+mod checkpoint;
 mod common;
 mod connect;
 mod instances;
@@ -139,6 +141,8 @@ pub struct StateStore {
     /// ~190 sleeps in one 10k-digest run). Here it waits for the first to
     /// finish and goes on at once. PostgreSQL locks rows and needs none.
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
+    /// SQLite only: the checkpoints run beside the writer (`checkpoint`).
+    checkpointer: Option<checkpoint::Checkpointer>,
     /// Shared message bytes read lately (`common::Recent`).
     recent: Arc<common::Recent>,
     /// Messages ever sent, counted so far (`tally`).

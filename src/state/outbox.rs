@@ -82,7 +82,7 @@ impl StateStore {
         copies: &[(&OutboxMessage, DateTime<Utc>)],
         archive: &[ArchiveEntry],
     ) -> Result<(usize, usize)> {
-        let _writing = self.writing().await;
+        let writing = self.writing().await;
         let mut tx = self.pool.begin().await.map_err(q("starting the digest transaction"))?;
         // Claim the period on the subscriber rows first: a row that already
         // has it, or whose watermark moved since the plan read it, was
@@ -128,6 +128,8 @@ impl StateStore {
         let archived: Vec<&ArchiveEntry> = archive.iter().filter(|e| sent.contains(e.period_key.as_str())).collect();
         super::archive::record(&mut tx, &archived).await?;
         tx.commit().await.map_err(q("committing the digest transaction"))?;
+        drop(writing);
+        self.checkpoint_soon();
         Ok((queued, copied))
     }
 
