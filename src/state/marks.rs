@@ -4,6 +4,7 @@
 //! transaction. The lease that makes the marks safe is taken in
 //! `outbox.rs` (`claim_due`).
 
+use super::checkpoint::PAGES_A_MARK_GROUP;
 use super::statements::{list, sql, ROWS_PER_STATEMENT};
 use super::{q, to_ms, Backend, Result, StateStore};
 use chrono::{DateTime, Utc};
@@ -97,7 +98,7 @@ impl Marking {
                 let writing = self.state.writing().await;
                 mark_sent_on(conn, ids, owner, now).await?;
                 drop(writing);
-                self.state.checkpoint_soon();
+                self.state.checkpoint_after(PAGES_A_MARK_GROUP);
                 Ok(())
             }
             None => self.state.mark_sent_many(ids, owner, now).await,

@@ -142,7 +142,7 @@ pub struct StateStore {
     /// finish and goes on at once. PostgreSQL locks rows and needs none.
     writer: Option<Arc<tokio::sync::Mutex<()>>>,
     /// SQLite only: the checkpoints run beside the writer (`checkpoint`).
-    checkpointer: Option<checkpoint::Checkpointer>,
+    checkpointer: Option<Arc<checkpoint::Checkpointer>>,
     /// Shared message bytes read lately (`common::Recent`).
     recent: Arc<common::Recent>,
     /// Messages ever sent, counted so far (`tally`).

@@ -13,6 +13,7 @@
 
 use super::{Backend, DigestCommit, MessageBytes, MessageKind, OutboxCounts, OutboxMessage, OutboxRow, from_ms, get, q, to_ms};
 use super::{ArchiveEntry, Result, StateError, StateStore};
+use super::checkpoint::PAGES_A_DIGEST;
 use super::common::StoredBody;
 use super::statements::{list, sql, values, ROWS_PER_STATEMENT};
 use crate::delta::Common;
@@ -129,7 +130,7 @@ impl StateStore {
         super::archive::record(&mut tx, &archived).await?;
         tx.commit().await.map_err(q("committing the digest transaction"))?;
         drop(writing);
-        self.checkpoint_soon();
+        self.checkpoint_after(PAGES_A_DIGEST * (queued + copied));
         Ok((queued, copied))
     }
 
