@@ -23,7 +23,7 @@ impl StateStore {
     pub async fn mark_sent_many(&self, ids: &[i64], owner: &str, now: DateTime<Utc>) -> Result<()> {
         let _writing = self.writing().await;
         let mut conn = self.pool.acquire().await.map_err(q("marking messages sent"))?;
-        mark_sent_on(&mut conn, ids, owner, now).await
+        self.mark_sent_on(&mut conn, ids, owner, now).await
     }
 
     /// What a sender marks its accepted messages through (`mail::marks`,
@@ -95,30 +95,32 @@ impl Marking {
     pub async fn mark_sent_many(&mut self, ids: &[i64], owner: &str, now: DateTime<Utc>) -> Result<()> {
         match self.own.as_mut() {
             Some(conn) => {
-                let writing = self.state.writing().await;
-                mark_sent_on(conn, ids, owner, now).await?;
-                drop(writing);
-                self.state.checkpoint_after(PAGES_A_MARK_GROUP);
-                Ok(())
+                let _writing = self.state.writing().await;
+                self.state.mark_sent_on(conn, ids, owner, now).await
             }
             None => self.state.mark_sent_many(ids, owner, now).await,
         }
     }
 }
 
-/// Marks `ids` sent on `conn`: one statement up to ROWS_PER_STATEMENT ids
-/// (a sender's groups are at most `mail.connections`); beyond, a
-/// transaction. The caller holds the writer (`StateStore::writing`).
-async fn mark_sent_on(conn: &mut AnyConnection, ids: &[i64], owner: &str, now: DateTime<Utc>) -> Result<()> {
-    if ids.len() <= ROWS_PER_STATEMENT {
-        return mark_sent_chunk(&mut *conn, ids, owner, now).await;
+impl StateStore {
+    /// Marks `ids` sent on `conn`: one statement up to ROWS_PER_STATEMENT
+    /// ids (a sender's groups are at most `mail.connections`); beyond, a
+    /// transaction. Counted toward the next checkpoint (`checkpoint`), which
+    /// runs beside the writer that the caller holds (`StateStore::writing`).
+    async fn mark_sent_on(&self, conn: &mut AnyConnection, ids: &[i64], owner: &str, now: DateTime<Utc>) -> Result<()> {
+        if ids.len() <= ROWS_PER_STATEMENT {
+            mark_sent_chunk(&mut *conn, ids, owner, now).await?;
+        } else {
+            let mut tx = conn.begin().await.map_err(q("marking messages sent"))?;
+            for chunk in ids.chunks(ROWS_PER_STATEMENT) {
+                mark_sent_chunk(&mut *tx, chunk, owner, now).await?;
+            }
+            tx.commit().await.map_err(q("marking messages sent"))?;
+        }
+        self.checkpoint_after(PAGES_A_MARK_GROUP);
+        Ok(())
     }
-    let mut tx = conn.begin().await.map_err(q("marking messages sent"))?;
-    for chunk in ids.chunks(ROWS_PER_STATEMENT) {
-        mark_sent_chunk(&mut *tx, chunk, owner, now).await?;
-    }
-    tx.commit().await.map_err(q("marking messages sent"))?;
-    Ok(())
 }
 
 async fn mark_sent_chunk<'c, E>(executor: E, ids: &[i64], owner: &str, now: DateTime<Utc>) -> Result<()>
